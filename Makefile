@@ -1,0 +1,50 @@
+# The dev loop. `make run` and `make test` are the README's quick start; both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml plugins/*/pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
+
+.PHONY: run test check lint typecheck proto proto-check contracts pytest bench install clean
+
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e clients/python -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## install, migrate, serve on 127.0.0.1:50051 (SQLite unless BILLING_DATABASE_URL)
+	$(BIN)/billing migrate
+	$(BIN)/billing serve
+
+test: check pytest  ## everything CI runs
+
+check: lint typecheck contracts proto-check
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/buf lint
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+proto: $(STAMP)  ## regenerate clients/python from proto/
+	$(BIN)/python clients/python/generate.py
+
+proto-check: $(STAMP)
+	$(BIN)/python clients/python/generate.py --check
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)  ## benchmark against servers it starts (not part of CI)
+	$(BIN)/billing-bench
+
+clean:
+	rm -rf $(VENV) var third_party .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Generated from proto/billing/v1 by `make proto`."""

@@ -1,0 +1,1 @@
+"""gRPC edge: protobuf in, commands to the use cases, results back to protobuf."""

@@ -1,0 +1,36 @@
+"""Builds the use cases' CallContext from what the interceptors established."""
+
+from __future__ import annotations
+
+import grpc
+
+from billing.api.interceptors import current_correlation_id, current_principal
+from billing.app.context import NO_FAULTS, CallContext, Faults
+
+FAULT_DELAY_KEY = "x-billing-fault-delay-ms"
+FAULT_FAIL_KEY = "x-billing-fault-fail"
+
+
+class ContextFactory:
+    def __init__(self, *, faults_enabled: bool) -> None:
+        self._faults_enabled = faults_enabled
+
+    def __call__(self, method: str, context: grpc.aio.ServicerContext) -> CallContext:
+        principal = current_principal.get()
+        return CallContext(
+            tenant_id=principal.tenant_id,
+            actor=principal.subject,
+            method=method,
+            correlation_id=current_correlation_id.get(),
+            faults=self._faults(context) if self._faults_enabled else NO_FAULTS,
+        )
+
+    @staticmethod
+    def _faults(context: grpc.aio.ServicerContext) -> Faults:
+        metadata = dict(context.invocation_metadata() or ())
+        if FAULT_DELAY_KEY not in metadata and FAULT_FAIL_KEY not in metadata:
+            return NO_FAULTS
+        return Faults(
+            delay_before_commit_ms=int(metadata.get(FAULT_DELAY_KEY, "0")),
+            fail_before_commit=metadata.get(FAULT_FAIL_KEY) == "true",
+        )

@@ -1,0 +1,82 @@
+"""Protobuf <-> domain data. No logic beyond the translation itself."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from billing_client.v1 import customers_pb2
+from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
+from google.type import postal_address_pb2
+
+from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
+
+
+def body_hash(request: Message) -> bytes:
+    """SHA-256 of the deterministic serialization with `request_id` cleared."""
+    body = type(request)()
+    body.CopyFrom(request)
+    body.ClearField("request_id")
+    return hashlib.sha256(body.SerializeToString(deterministic=True)).digest()
+
+
+def timestamp(instant: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(instant)
+    return ts
+
+
+def address_from_proto(msg: postal_address_pb2.PostalAddress) -> PostalAddress:
+    return PostalAddress(
+        region_code=msg.region_code,
+        postal_code=msg.postal_code,
+        administrative_area=msg.administrative_area,
+        locality=msg.locality,
+        address_lines=tuple(msg.address_lines),
+        recipients=tuple(msg.recipients),
+        organization=msg.organization,
+    )
+
+
+def address_to_proto(address: PostalAddress) -> postal_address_pb2.PostalAddress:
+    return postal_address_pb2.PostalAddress(
+        region_code=address.region_code,
+        postal_code=address.postal_code,
+        administrative_area=address.administrative_area,
+        locality=address.locality,
+        address_lines=list(address.address_lines),
+        recipients=list(address.recipients),
+        organization=address.organization,
+    )
+
+
+def customer_fields_from_proto(msg: customers_pb2.Customer) -> CustomerFields:
+    return CustomerFields(
+        display_name=msg.display_name,
+        currency_code=msg.currency_code,
+        email=msg.email,
+        time_zone=msg.time_zone,
+        locale=msg.locale,
+        billing_address=address_from_proto(msg.billing_address),
+        tax_ids=tuple(TaxId(t.type, t.value) for t in msg.tax_ids),
+        metadata=dict(msg.metadata),
+    )
+
+
+def customer_to_proto(customer: Customer) -> customers_pb2.Customer:
+    f = customer.fields
+    return customers_pb2.Customer(
+        name=customer.name,
+        display_name=f.display_name,
+        email=f.email,
+        currency_code=f.currency_code,
+        time_zone=f.time_zone,
+        locale=f.locale,
+        billing_address=address_to_proto(f.billing_address),
+        tax_ids=[customers_pb2.TaxId(type=t.type, value=t.value) for t in f.tax_ids],
+        metadata=f.metadata,
+        create_time=timestamp(customer.create_time),
+        update_time=timestamp(customer.update_time),
+        etag=customer.etag,
+    )

@@ -1,0 +1,176 @@
+"""Cross-cutting concerns as interceptors, outermost first: tracing, errors, auth.
+
+Each wraps a method's behaviour once (cached per method), so a call pays one extra coroutine
+frame per interceptor and no per-call handler construction. Calls whose response is a single
+message (unary and client-streaming) are wrapped; server-streaming RPCs get wrappers when the
+first one is added to the API.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from ulid import ULID
+
+from billing.api.auth import Principal, TokenVerifier
+from billing.api.errors import internal_status, rich_status, status_code_for
+from billing.domain.errors import BillingError, PermissionDenied, Unauthenticated
+
+log = logging.getLogger("billing.api")
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+current_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "correlation_id", default=""
+)
+
+# Methods anyone may call: load balancers and tools probe these without a token.
+PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class _WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
+
+    async def intercept_service(
+        self, continuation: Callable[[Any], Awaitable[Any]], details: Any
+    ) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.request_streaming and handler.response_streaming:
+            return handler
+        if handler.response_streaming:
+            return handler  # no server-streaming RPCs yet; see module docstring
+        cached = self._wrapped.get(details.method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        if handler.request_streaming:
+            wrapped = grpc.stream_unary_rpc_method_handler(
+                self.wrap(details.method, handler.stream_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        else:
+            wrapped = grpc.unary_unary_rpc_method_handler(
+                self.wrap(details.method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        self._wrapped[details.method] = (handler, wrapped)
+        return wrapped
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        raise NotImplementedError
+
+
+class ErrorInterceptor(_WrappingInterceptor):
+    """Domain errors become their status code with google.rpc.Status details; anything else
+    becomes INTERNAL with a correlation id, its trace going only to the log."""
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            correlation_id = _metadata_value(context, "x-request-id") or f"req_{ULID()}"
+            current_correlation_id.set(correlation_id)
+            try:
+                return await behavior(request, context)
+            except BillingError as error:
+                code = status_code_for(error)
+                status = rich_status(error, code)
+                await context.abort(
+                    code,
+                    error.message,
+                    trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
+                )
+            except grpc.aio.AbortError:
+                raise
+            except Exception:
+                log.exception(
+                    "unexpected error", extra={"method": method, "correlation_id": correlation_id}
+                )
+                status = internal_status(correlation_id)
+                await context.abort(
+                    grpc.StatusCode.INTERNAL,
+                    status.message,
+                    trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
+                )
+
+        return handle
+
+
+class AuthInterceptor(_WrappingInterceptor):
+    """Verifies the bearer token and the scope the method declares in the proto."""
+
+    def __init__(self, verifier: TokenVerifier, scopes: dict[str, str]) -> None:
+        super().__init__()
+        self._verifier = verifier
+        self._scopes = scopes
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        required = self._scopes.get(method)
+        if required is None:
+            if method.startswith(PUBLIC_PREFIXES):
+                return behavior
+
+            async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                raise PermissionDenied(f"{method} declares no scope and cannot be called")
+
+            return refuse
+        verifier = self._verifier
+
+        async def check(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            header = _metadata_value(context, "authorization")
+            scheme, _, token = header.partition(" ")
+            if not token or scheme.lower() != "bearer":
+                raise Unauthenticated("missing bearer token in the authorization metadata")
+            principal = verifier.verify(token.strip())
+            if required not in principal.scopes:
+                raise PermissionDenied(f"the token lacks the {required!r} scope {method} needs")
+            current_principal.set(principal)
+            return await behavior(request, context)
+
+        return check
+
+
+class TracingInterceptor(_WrappingInterceptor):
+    """One server span per call, continuing the caller's trace from its metadata."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        super().__init__()
+        self._tracer = tracer
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        service, _, rpc = method.strip("/").partition("/")
+        tracer = self._tracer
+        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": rpc}
+
+        async def traced(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            carrier = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+            with tracer.start_as_current_span(
+                method.strip("/"),
+                context=propagate.extract(carrier),
+                kind=SpanKind.SERVER,
+                attributes=attributes,
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                try:
+                    return await behavior(request, context)
+                except BaseException as exc:
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    raise
+
+        return traced
+
+
+def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return str(v)
+    return ""

@@ -1,0 +1,69 @@
+"""Assembles the grpc.aio server: services, health, reflection, interceptors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from billing_client.v1 import customers_pb2, customers_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
+
+from billing.api.auth import TokenVerifier
+from billing.api.context import ContextFactory
+from billing.api.customers import CustomerServicer
+from billing.api.interceptors import AuthInterceptor, ErrorInterceptor, TracingInterceptor
+from billing.api.scopes import required_scopes
+from billing.app.customers import CustomerUseCases
+
+API_FILES = (customers_pb2.DESCRIPTOR,)
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # bounded: a usage batch fits, a runaway payload does not
+
+
+@dataclass(frozen=True)
+class UseCases:
+    customers: CustomerUseCases
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    reuse_port: bool  # only when several processes are meant to share the port
+    tracer: trace.Tracer | None  # None: tracing off, no span work at all
+    faults_enabled: bool = False
+
+
+def service_names() -> list[str]:
+    return [s.full_name for f in API_FILES for s in f.services_by_name.values()]
+
+
+def build_server(
+    use_cases: UseCases, verifier: TokenVerifier, options: ServerOptions
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    if options.tracer is not None:
+        interceptors.append(TracingInterceptor(options.tracer))
+    interceptors += [ErrorInterceptor(), AuthInterceptor(verifier, required_scopes(API_FILES))]
+    server = grpc.aio.server(
+        interceptors=interceptors,
+        options=[
+            ("grpc.so_reuseport", 1 if options.reuse_port else 0),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    call_context = ContextFactory(faults_enabled=options.faults_enabled)
+    customers_pb2_grpc.add_CustomerServiceServicer_to_server(
+        CustomerServicer(use_cases.customers, call_context), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [*service_names(), health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+    reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+    return server, health_servicer
+
+
+async def mark_serving(health_servicer: health.aio.HealthServicer) -> None:
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    for name in service_names():
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

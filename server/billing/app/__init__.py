@@ -1,0 +1,1 @@
+"""Use cases: one module per capability. Each owns its transaction, idempotency, events, audit."""

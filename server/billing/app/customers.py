@@ -1,0 +1,205 @@
+"""Customer use cases: create, get, list, update.
+
+Raises: InvalidArgument (bad fields, bad page token), NotFound (no such customer for this
+tenant), EtagMismatch (update against a stale read), IdempotencyKeyReused, RequestInProgress.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from billing.app.context import CallContext, Write
+from billing.app.ids import new_id
+from billing.app.ports import Store, Transaction
+from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.writes import WriteRunner
+from billing.domain import customers as domain
+from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
+from billing.domain.errors import EtagMismatch, InvalidArgument, NotFound
+from billing.domain.names import parse_name
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class CustomerUpdate:
+    name: str
+    fields: CustomerFields
+    mask: tuple[str, ...]
+    etag: str  # empty: no etag check
+
+
+@dataclass(frozen=True)
+class Page:
+    customers: list[Customer]
+    next_page_token: str
+
+
+class CustomerUseCases:
+    def __init__(self, store: Store, writes: WriteRunner) -> None:
+        self._store = store
+        self._writes = writes
+
+    async def create(self, ctx: CallContext, write: Write[CustomerFields]) -> Customer:
+        fields = domain.require_valid_new(write.input)
+
+        async def work(tx: Transaction, now: datetime) -> Customer:
+            customer = Customer(new_id("cus"), fields, 1, now, now)
+            await tx.customers.insert(ctx.tenant_id, customer)
+            snapshot = customer_to_dict(customer)
+            await _record(tx, ctx, write, customer, "customer.created", "create", snapshot, now)
+            return customer
+
+        return await self._writes.run(ctx, write, CUSTOMER_CODEC, work)
+
+    async def get(self, ctx: CallContext, name: str) -> Customer:
+        customer_id = parse_name(name, "customers")
+        async with self._store.read() as tx:
+            customer = await tx.customers.get(ctx.tenant_id, customer_id)
+        if customer is None:
+            raise NotFound(name)
+        return customer
+
+    async def list(self, ctx: CallContext, page_size: int, page_token: str) -> Page:
+        if page_size < 0:
+            raise InvalidArgument.single("page_size", "must not be negative")
+        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        after = _decode_page_token(page_token)
+        async with self._store.read() as tx:
+            rows = await tx.customers.list_after(ctx.tenant_id, after, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        return Page(page, _encode_page_token(page[-1].id) if more else "")
+
+    async def update(self, ctx: CallContext, write: Write[CustomerUpdate]) -> Customer:
+        update = write.input
+        customer_id = parse_name(update.name, "customer.name")
+        mask = domain.check_update_mask(list(update.mask))
+
+        async def work(tx: Transaction, now: datetime) -> Customer:
+            current = await tx.customers.get(ctx.tenant_id, customer_id)
+            if current is None:
+                raise NotFound(update.name)
+            if update.etag and update.etag != current.etag:
+                raise EtagMismatch(current.name, update.etag, current.etag)
+            fields = domain.apply_update(current.fields, update.fields, mask)
+            changes = domain.describe_changes(current.fields, fields)
+            if not changes:
+                return current  # nothing to change: no new version, no event
+            updated = replace(current, fields=fields, version=current.version + 1, update_time=now)
+            if not await tx.customers.update(ctx.tenant_id, updated, current.version):
+                # A concurrent writer won between our read and our write.
+                raise EtagMismatch(current.name, current.etag, "changed concurrently")
+            await _record(tx, ctx, write, updated, "customer.updated", "update", changes, now)
+            return updated
+
+        return await self._writes.run(ctx, write, CUSTOMER_CODEC, work)
+
+
+async def _record(
+    tx: Transaction,
+    ctx: CallContext,
+    write: Write[Any],
+    customer: Customer,
+    event_type: str,
+    action: str,
+    changes: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The outbox event and the audit record of a change, in the change's transaction."""
+    await tx.outbox.add(
+        OutboxEvent(
+            id=new_id("evt"),
+            tenant_id=ctx.tenant_id,
+            type=event_type,
+            resource_name=customer.name,
+            payload={"customer": customer_to_dict(customer), "changes": changes},
+            occurred_at=now,
+        )
+    )
+    await tx.audit.add(
+        AuditRecord(
+            id=new_id("aud"),
+            tenant_id=ctx.tenant_id,
+            actor=ctx.actor,
+            method=ctx.method,
+            request_id=write.request_id,
+            resource_name=customer.name,
+            action=action,
+            changes=changes,
+            occurred_at=now,
+        )
+    )
+
+
+def _encode_page_token(last_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode()
+
+
+def _decode_page_token(token: str) -> str | None:
+    if not token:
+        return None
+    try:
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidArgument.single("page_token", "is not a token this server issued") from None
+    if not isinstance(after, str):
+        raise InvalidArgument.single("page_token", "is not a token this server issued")
+    return after
+
+
+# --- plain-data form, used for stored replies, events and JSON columns -----------------------
+
+
+def customer_to_dict(customer: Customer) -> dict[str, Any]:
+    f = customer.fields
+    return {
+        "id": customer.id,
+        "display_name": f.display_name,
+        "email": f.email,
+        "currency_code": f.currency_code,
+        "time_zone": f.time_zone,
+        "locale": f.locale,
+        "billing_address": f.billing_address.to_dict(),
+        "tax_ids": [{"type": t.type, "value": t.value} for t in f.tax_ids],
+        "metadata": dict(f.metadata),
+        "version": customer.version,
+        "create_time": customer.create_time.isoformat(),
+        "update_time": customer.update_time.isoformat(),
+    }
+
+
+def customer_from_dict(data: dict[str, Any]) -> Customer:
+    fields = CustomerFields(
+        display_name=data["display_name"],
+        currency_code=data["currency_code"],
+        email=data["email"],
+        time_zone=data["time_zone"],
+        locale=data["locale"],
+        billing_address=PostalAddress.from_dict(data["billing_address"]),
+        tax_ids=tuple(TaxId(t["type"], t["value"]) for t in data["tax_ids"]),
+        metadata=dict(data["metadata"]),
+    )
+    return Customer(
+        id=data["id"],
+        fields=fields,
+        version=data["version"],
+        create_time=datetime.fromisoformat(data["create_time"]),
+        update_time=datetime.fromisoformat(data["update_time"]),
+    )
+
+
+class _CustomerCodec:
+    def encode(self, result: Customer) -> bytes:
+        return json.dumps(customer_to_dict(result), separators=(",", ":")).encode()
+
+    def decode(self, data: bytes) -> Customer:
+        return customer_from_dict(json.loads(data))
+
+
+CUSTOMER_CODEC = _CustomerCodec()

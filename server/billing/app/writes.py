@@ -1,0 +1,79 @@
+"""Runs a mutating use case: one transaction, idempotent on (tenant, method, request_id).
+
+Same key and body: the stored result of the first call, nothing changes. Same key, other
+body: IdempotencyKeyReused. Same key while the first still runs: RequestInProgress. Only
+successful results are stored (a failed transaction rolls back its key with everything else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
+
+from billing.app.clock import Clock
+from billing.app.context import CallContext, Write
+from billing.app.ports import IdempotencyKey, RetryableConflict, Store, StoredResult, Transaction
+from billing.domain.errors import IdempotencyKeyReused
+
+R = TypeVar("R")
+
+MAX_ATTEMPTS = 5  # serialization failures and deadlocks are rare; more retries hide bugs
+RETRY_BACKOFF_S = 0.005
+
+
+class Codec(Protocol, Generic[R]):
+    def encode(self, result: R) -> bytes: ...
+
+    def decode(self, data: bytes) -> R: ...
+
+
+@dataclass(frozen=True)
+class WriteRunner:
+    store: Store
+    clock: Clock
+    key_retention: timedelta
+
+    async def run(
+        self,
+        ctx: CallContext,
+        write: Write[Any],
+        codec: Codec[R],
+        work: Callable[[Transaction, datetime], Awaitable[R]],
+    ) -> R:
+        key = IdempotencyKey(ctx.tenant_id, ctx.method, write.request_id)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await self._attempt(ctx, key, write, codec, work)
+            except RetryableConflict:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                await asyncio.sleep(RETRY_BACKOFF_S * attempt)
+        raise AssertionError("unreachable")
+
+    async def _attempt(
+        self,
+        ctx: CallContext,
+        key: IdempotencyKey,
+        write: Write[Any],
+        codec: Codec[R],
+        work: Callable[[Transaction, datetime], Awaitable[R]],
+    ) -> R:
+        async with self.store.write(key) as tx:
+            now = self.clock.now()
+            stored = await tx.idempotency.find(key, now)
+            if stored is not None:
+                if stored.body_hash != write.body_hash:
+                    raise IdempotencyKeyReused(ctx.method, write.request_id)
+                return codec.decode(stored.result)
+            result = await work(tx, now)
+            await tx.idempotency.save(
+                key,
+                StoredResult(write.body_hash, codec.encode(result)),
+                created_at=now,
+                expires_at=now + self.key_retention,
+            )
+            await ctx.faults.before_commit()
+            return result

@@ -1,0 +1,138 @@
+"""`billing` command line: serve, migrate, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from pathlib import Path
+
+from billing.config import Settings, SettingsError
+from billing.observability.logs import configure_logging
+
+log = logging.getLogger("billing.cli")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="billing", description="gRPC billing core")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gRPC server in the foreground")
+    serve.add_argument("--listen", help="host:port (default BILLING_LISTEN, 127.0.0.1:50051)")
+    serve.add_argument("--workers", type=int, help="server processes (PostgreSQL only)")
+    serve.add_argument("--ready-file", help="write the bound port here once serving")
+
+    commands.add_parser("migrate", help="bring the database schema up to date")
+
+    token = commands.add_parser("token", help="print a development token (HS256)")
+    token.add_argument("--tenant", default="dev")
+
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"billing: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    overrides = {k: v for k, v in {"listen": getattr(args, "listen", None),
+                                    "workers": getattr(args, "workers", None)}.items() if v}
+    settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+    try:
+        settings.check()
+        if args.command == "migrate":
+            return _migrate(settings)
+        if args.command == "token":
+            from billing.runtime import development_token
+
+            print(development_token(settings, args.tenant))
+            return 0
+        return _serve(settings, args.ready_file)
+    except SettingsError as exc:
+        print(f"billing: {exc}", file=sys.stderr)
+        return 2
+
+
+def _migrate(settings: Settings) -> int:
+    from billing.store.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print(f"billing: database at head ({_safe_url(settings.database_url)})")
+    return 0
+
+
+def _serve(settings: Settings, ready_file: str | None) -> int:
+    if settings.is_sqlite:
+        from billing.runtime import development_token
+        from billing.store.migrate import upgrade
+
+        upgrade(settings.database_url)  # the embedded default needs no set-up step
+        if not settings.auth_jwks_file:
+            _print_dev_banner(settings, development_token(settings))
+    if settings.workers == 1:
+        _run_worker(settings, ready_file)
+        return 0
+    return _supervise(settings, ready_file)
+
+
+def _run_worker(settings: Settings, ready_file: str | None) -> None:
+    from billing.runtime import serve
+
+    def on_ready(port: int) -> None:
+        if ready_file:
+            tmp = Path(ready_file + ".tmp")
+            tmp.write_text(str(port))
+            tmp.replace(ready_file)  # atomic: readers never see a partial file
+
+    asyncio.run(serve(settings, on_ready))
+
+
+def _supervise(settings: Settings, ready_file: str | None) -> int:
+    """Several server processes on one port (SO_REUSEPORT); SIGTERM is passed on to each."""
+    ctx = multiprocessing.get_context("spawn")  # gRPC must not be forked after it starts
+    workers = [
+        ctx.Process(target=_worker_entry, args=(settings, ready_file if i == 0 else None))
+        for i in range(settings.workers)
+    ]
+    for process in workers:
+        process.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for process in workers:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for process in workers:
+        process.join()
+    return max((p.exitcode or 0) for p in workers)
+
+
+def _worker_entry(settings: Settings, ready_file: str | None) -> None:
+    configure_logging(settings.log_level)
+    _run_worker(settings, ready_file)
+
+
+def _print_dev_banner(settings: Settings, token: str) -> None:
+    print(
+        "\nbilling: embedded SQLite database at "
+        f"{_safe_url(settings.database_url)}; listening on {settings.listen}\n"
+        "billing: development token (tenant 'dev', all scopes, 30 days):\n\n"
+        f"{token}\n",
+        flush=True,
+    )
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine.url import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

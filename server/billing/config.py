@@ -1,0 +1,80 @@
+"""Settings, read once from the environment (`BILLING_*`); `.env.example` lists every one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/billing.db"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    listen: str = "127.0.0.1:50051"
+    workers: int = 1  # server processes sharing the port (PostgreSQL only)
+    data_dir: str = "var"  # SQLite file, development secret
+    auth_jwks_file: str = ""  # production: a JWKS file of the token issuer's public keys
+    auth_hs256_secret: str = ""  # local development only
+    auth_issuer: str = "billing-dev"
+    auth_audience: str = "billing"
+    auth_tenant_claim: str = "tenant_id"
+    auth_token_cache_size: int = 10_000
+    idempotency_retention_hours: int = 24
+    shutdown_grace_seconds: int = 10
+    trace_sample_ratio: float = 0.0  # share of root spans kept; 0 disables tracing work
+    trace_exporter: str = "none"  # none | console
+    log_level: str = "INFO"
+    enable_fault_injection: bool = False  # tests only: honours x-billing-fault-* metadata
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = f"BILLING_{f.name.upper()}"
+            if name not in env or env[name] == "":
+                continue
+            raw = env[name]
+            try:
+                values[f.name] = _parse(raw, f.type)
+            except ValueError as exc:
+                raise SettingsError(f"{name}={raw!r}: {exc}") from None
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.workers < 1:
+            raise SettingsError("BILLING_WORKERS must be at least 1")
+        if self.workers > 1 and self.is_sqlite:
+            raise SettingsError("BILLING_WORKERS > 1 needs PostgreSQL: SQLite has one writer")
+        if not 0 <= self.trace_sample_ratio <= 1:
+            raise SettingsError("BILLING_TRACE_SAMPLE_RATIO must be between 0 and 1")
+        if self.trace_exporter not in {"none", "console"}:
+            raise SettingsError("BILLING_TRACE_EXPORTER must be none or console")
+        if self.auth_jwks_file and self.auth_hs256_secret:
+            raise SettingsError("set BILLING_AUTH_JWKS_FILE or BILLING_AUTH_HS256_SECRET, not both")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _parse(raw: str, kind: object) -> object:
+    if kind in (bool, "bool"):
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError("expected true or false")
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    return raw

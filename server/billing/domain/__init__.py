@@ -1,0 +1,1 @@
+"""Pure billing logic: no I/O, no clock reads, no globals. Functions over plain data."""

@@ -1,0 +1,235 @@
+"""Customers: the plain data, its validation and how an update applies.
+
+Validation collects every violation with its field path, so one response names all problems.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from billing.domain.errors import InvalidArgument, Violations
+from billing.domain.money import is_currency
+
+MAX_DISPLAY_NAME = 256
+MAX_EMAIL = 254
+MAX_TAX_IDS = 10
+MAX_METADATA_KEYS = 50  # Stripe's limits, which callers already know
+MAX_METADATA_KEY = 40
+MAX_METADATA_VALUE = 500
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_REGION_RE = re.compile(r"^[A-Z]{2}$")
+_TAX_ID_TYPE_RE = re.compile(r"^[a-z]{2,4}_[a-z]{2,10}$")
+
+DEFAULT_TIME_ZONE = "UTC"
+DEFAULT_LOCALE = "en-US"
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    region_code: str = ""  # CLDR region, e.g. "DE"
+    postal_code: str = ""
+    administrative_area: str = ""
+    locality: str = ""
+    address_lines: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+    organization: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form (stored replies, events, JSON columns)."""
+        return {
+            "region_code": self.region_code,
+            "postal_code": self.postal_code,
+            "administrative_area": self.administrative_area,
+            "locality": self.locality,
+            "address_lines": list(self.address_lines),
+            "recipients": list(self.recipients),
+            "organization": self.organization,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PostalAddress:
+        return cls(
+            region_code=data.get("region_code", ""),
+            postal_code=data.get("postal_code", ""),
+            administrative_area=data.get("administrative_area", ""),
+            locality=data.get("locality", ""),
+            address_lines=tuple(data.get("address_lines", ())),
+            recipients=tuple(data.get("recipients", ())),
+            organization=data.get("organization", ""),
+        )
+
+
+@dataclass(frozen=True)
+class TaxId:
+    type: str
+    value: str
+
+
+@dataclass(frozen=True)
+class CustomerFields:
+    """What a caller may set on a customer."""
+
+    display_name: str
+    currency_code: str
+    email: str = ""
+    time_zone: str = DEFAULT_TIME_ZONE
+    locale: str = DEFAULT_LOCALE
+    billing_address: PostalAddress = field(default_factory=PostalAddress)
+    tax_ids: tuple[TaxId, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    fields: CustomerFields
+    version: int
+    create_time: datetime
+    update_time: datetime
+
+    @property
+    def name(self) -> str:
+        return f"customers/{self.id}"
+
+    @property
+    def etag(self) -> str:
+        return etag_for(self.version)
+
+
+def etag_for(version: int) -> str:
+    return f'W/"{version}"'
+
+
+# Fields an update mask may name; currency is fixed once the customer exists.
+UPDATABLE_FIELDS = frozenset(
+    {"display_name", "email", "time_zone", "locale", "billing_address", "tax_ids", "metadata"}
+)
+IMMUTABLE_FIELDS = frozenset({"currency_code"})
+OUTPUT_ONLY_FIELDS = frozenset({"name", "create_time", "update_time", "etag"})
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def with_defaults(fields: CustomerFields) -> CustomerFields:
+    """Fill the optional fields a caller left empty."""
+    return replace(
+        fields,
+        time_zone=fields.time_zone or DEFAULT_TIME_ZONE,
+        locale=fields.locale or DEFAULT_LOCALE,
+    )
+
+
+def validate(fields: CustomerFields, prefix: str = "customer") -> None:
+    """Raise InvalidArgument naming every bad field of `fields`."""
+    v = Violations()
+    name = fields.display_name.strip()
+    if not name:
+        v.add(f"{prefix}.display_name", "is required")
+    elif len(fields.display_name) > MAX_DISPLAY_NAME:
+        v.add(f"{prefix}.display_name", f"must be at most {MAX_DISPLAY_NAME} characters")
+    if fields.email and (len(fields.email) > MAX_EMAIL or not _EMAIL_RE.match(fields.email)):
+        v.add(f"{prefix}.email", f"{fields.email!r} is not an email address")
+    if not fields.currency_code:
+        v.add(f"{prefix}.currency_code", "is required (an ISO 4217 code such as USD)")
+    elif not is_currency(fields.currency_code):
+        v.add(f"{prefix}.currency_code", f"{fields.currency_code!r} is not an ISO 4217 code")
+    if fields.time_zone not in _time_zones():
+        v.add(f"{prefix}.time_zone", f"{fields.time_zone!r} is not an IANA time zone")
+    if not _LOCALE_RE.match(fields.locale):
+        v.add(f"{prefix}.locale", f"{fields.locale!r} is not a BCP 47 language tag")
+    region = fields.billing_address.region_code
+    if region and not _REGION_RE.match(region):
+        v.add(f"{prefix}.billing_address.region_code", f"{region!r} is not a CLDR region code")
+    if len(fields.tax_ids) > MAX_TAX_IDS:
+        v.add(f"{prefix}.tax_ids", f"at most {MAX_TAX_IDS} tax ids")
+    for i, tax_id in enumerate(fields.tax_ids):
+        if not _TAX_ID_TYPE_RE.match(tax_id.type):
+            v.add(f"{prefix}.tax_ids[{i}].type", f"{tax_id.type!r} is not a tax id type like eu_vat")
+        if not tax_id.value.strip() or len(tax_id.value) > 64:
+            v.add(f"{prefix}.tax_ids[{i}].value", "must be 1 to 64 characters")
+    if len(fields.metadata) > MAX_METADATA_KEYS:
+        v.add(f"{prefix}.metadata", f"at most {MAX_METADATA_KEYS} keys")
+    for key, value in fields.metadata.items():
+        if not key or len(key) > MAX_METADATA_KEY:
+            v.add(f"{prefix}.metadata", f"key {key!r} must be 1 to {MAX_METADATA_KEY} characters")
+        if len(value) > MAX_METADATA_VALUE:
+            v.add(f"{prefix}.metadata[{key}]", f"must be at most {MAX_METADATA_VALUE} characters")
+    v.raise_if_any()
+
+
+def check_update_mask(paths: list[str], prefix: str = "update_mask") -> frozenset[str]:
+    """The fields to update, or InvalidArgument naming what the mask may not contain."""
+    v = Violations()
+    if not paths:
+        v.add(prefix, "is required: name the fields to change")
+    for path in paths:
+        if path in UPDATABLE_FIELDS:
+            continue
+        if path in IMMUTABLE_FIELDS:
+            v.add(prefix, f"{path} cannot be changed once the customer exists")
+        elif path in OUTPUT_ONLY_FIELDS:
+            v.add(prefix, f"{path} is set by the server")
+        elif path == "*":
+            v.add(prefix, "'*' is not accepted; name the fields to change")
+        else:
+            v.add(prefix, f"unknown field {path!r}")
+    v.raise_if_any()
+    return frozenset(paths)
+
+
+def apply_update(current: CustomerFields, changes: CustomerFields, mask: frozenset[str]) -> CustomerFields:
+    """The fields after copying the masked ones from `changes`, with defaults refilled."""
+    updates: dict[str, Any] = {name: getattr(changes, name) for name in mask}
+    updated = with_defaults(replace(current, **updates))
+    validate(updated)
+    return updated
+
+
+def describe_changes(before: CustomerFields, after: CustomerFields) -> dict[str, Any]:
+    """Names of changed fields with old and new values, for the audit trail."""
+    changed: dict[str, Any] = {}
+    for name in UPDATABLE_FIELDS:
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            changed[name] = {"from": _plain(old), "to": _plain(new)}
+    return changed
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, PostalAddress):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(x) for x in value]
+    if isinstance(value, TaxId):
+        return {"type": value.type, "value": value.value}
+    return value
+
+
+def require_valid_new(fields: CustomerFields) -> CustomerFields:
+    filled = with_defaults(fields)
+    validate(filled)
+    return filled
+
+
+__all__ = [
+    "Customer",
+    "CustomerFields",
+    "InvalidArgument",
+    "PostalAddress",
+    "TaxId",
+    "apply_update",
+    "check_update_mask",
+    "describe_changes",
+    "etag_for",
+    "require_valid_new",
+    "validate",
+]

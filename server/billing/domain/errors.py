@@ -1,0 +1,118 @@
+"""The error contract: every failure a caller can see, with a stable reason.
+
+Each class names the gRPC status it maps to (the mapping itself lives in `billing.api.errors`)
+and a stable `reason` that clients may switch on. Use cases document which they raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field: its path in the request (e.g. `customer.tax_ids[0].value`) and why."""
+
+    field: str
+    description: str
+
+
+class BillingError(Exception):
+    """Base of every error meant for the caller."""
+
+    reason = "BILLING_ERROR"
+
+    def __init__(self, message: str, *, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata = metadata or {}
+
+
+class InvalidArgument(BillingError):
+    """The request itself is wrong; `violations` names every bad field."""
+
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        if not violations:
+            raise ValueError("InvalidArgument needs at least one violation")
+        text = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        super().__init__(f"invalid request: {text}")
+        self.violations = violations
+
+    @classmethod
+    def single(cls, field_path: str, description: str) -> InvalidArgument:
+        return cls([FieldViolation(field_path, description)])
+
+
+class NotFound(BillingError):
+    """No such resource for this tenant (another tenant's resource is indistinguishable)."""
+
+    reason = "NOT_FOUND"
+
+    def __init__(self, resource_name: str) -> None:
+        super().__init__(f"{resource_name} not found", metadata={"resource": resource_name})
+
+
+class EtagMismatch(BillingError):
+    """The caller changed a resource based on a stale read."""
+
+    reason = "ETAG_MISMATCH"
+
+    def __init__(self, resource_name: str, sent: str, current: str) -> None:
+        super().__init__(
+            f"{resource_name} has changed since it was read (etag {sent!r}, current {current!r});"
+            " read it again and retry",
+            metadata={"resource": resource_name, "current_etag": current},
+        )
+
+
+class IdempotencyKeyReused(BillingError):
+    """The `request_id` was used before with a different request body."""
+
+    reason = "IDEMPOTENCY_KEY_REUSED"
+
+    def __init__(self, method: str, request_id: str) -> None:
+        super().__init__(
+            f"request_id {request_id!r} was already used for a different {method} request;"
+            " use a new request_id for a new request",
+            metadata={"request_id": request_id},
+        )
+
+
+class RequestInProgress(BillingError):
+    """The same `request_id` is being processed right now; retry after it completes."""
+
+    reason = "REQUEST_IN_PROGRESS"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            f"a request with request_id {request_id!r} is still in progress; retry shortly",
+            metadata={"request_id": request_id},
+        )
+
+
+class Unauthenticated(BillingError):
+    """No valid bearer token."""
+
+    reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(BillingError):
+    """The token is valid but lacks what the call needs."""
+
+    reason = "PERMISSION_DENIED"
+
+
+@dataclass
+class Violations:
+    """Collects field violations so that a request reports all of its errors at once."""
+
+    items: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, field_path: str, description: str) -> None:
+        self.items.append(FieldViolation(field_path, description))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidArgument(list(self.items))

@@ -1,0 +1,1 @@
+"""Logs and traces. Wrapped around the server, never written inside billing logic."""

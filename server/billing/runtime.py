@@ -1,0 +1,154 @@
+"""The composition root: settings -> engine -> store -> use cases -> gRPC server.
+
+The only module that knows every layer. `Runtime` runs one server process; `serve()` runs
+it until SIGTERM/SIGINT and then shuts down gracefully: health turns NOT_SERVING, new calls
+are refused, in-flight calls get `shutdown_grace_seconds` to finish, and a call cut off at
+the deadline rolls back its transaction, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import signal
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health
+
+from billing.api.auth import TokenVerifier, mint_hs256_token
+from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
+from billing.app.clock import Clock, SystemClock
+from billing.app.customers import CustomerUseCases
+from billing.app.writes import WriteRunner
+from billing.config import Settings, SettingsError
+from billing.observability.tracing import configure_tracing, get_tracer
+from billing.store.engine import create_engine
+from billing.store.sql_store import SqlStore
+
+log = logging.getLogger("billing.runtime")
+
+PURGE_INTERVAL_S = 300
+PURGE_BATCH_ROWS = 1000
+DEV_TOKEN_LIFETIME_S = 30 * 24 * 3600
+
+
+class Runtime:
+    """One server process: start() binds and serves, stop() drains and closes."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.engine = create_engine(settings.database_url)
+        self.store = SqlStore(self.engine)
+        writes = WriteRunner(
+            self.store, self.clock, timedelta(hours=settings.idempotency_retention_hours)
+        )
+        self.use_cases = UseCases(customers=CustomerUseCases(self.store, writes))
+        self.verifier = build_verifier(settings)
+        tracer = None
+        if settings.trace_sample_ratio > 0:
+            provider = configure_tracing(settings.trace_sample_ratio, settings.trace_exporter)
+            tracer = get_tracer(provider)
+        self.server: grpc.aio.Server | None = None
+        self._health: health.aio.HealthServicer | None = None
+        self._options = ServerOptions(
+            reuse_port=settings.workers > 1,
+            tracer=tracer,
+            faults_enabled=settings.enable_fault_injection,
+        )
+        self._purger: asyncio.Task[None] | None = None
+
+    async def start(self) -> int:
+        """Bind and serve; returns the bound port (useful with port 0)."""
+        self.server, self._health = build_server(self.use_cases, self.verifier, self._options)
+        port: int = self.server.add_insecure_port(self.settings.listen)
+        if port == 0:
+            raise RuntimeError(f"could not bind {self.settings.listen}")
+        await self.server.start()
+        await mark_serving(self._health)
+        self._purger = asyncio.create_task(self._purge_expired_keys())
+        return port
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        grace = self.settings.shutdown_grace_seconds if grace_s is None else grace_s
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self.server is not None:
+            await self.server.stop(grace)
+        if self._purger is not None:
+            self._purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purger
+        await self.engine.dispose()
+
+    async def _purge_expired_keys(self) -> None:
+        while True:
+            await asyncio.sleep(PURGE_INTERVAL_S)
+            try:
+                async with self.store.write(None) as tx:
+                    await tx.idempotency.purge_expired(self.clock.now(), PURGE_BATCH_ROWS)
+            except Exception:
+                log.exception("purging expired idempotency keys failed; will retry")
+
+
+def build_verifier(settings: Settings) -> TokenVerifier:
+    common = {
+        "issuer": settings.auth_issuer,
+        "audience": settings.auth_audience,
+        "tenant_claim": settings.auth_tenant_claim,
+        "cache_size": settings.auth_token_cache_size,
+    }
+    if settings.auth_jwks_file:
+        return TokenVerifier(jwks=json.loads(Path(settings.auth_jwks_file).read_text()), **common)
+    return TokenVerifier(hs256_secret=development_secret(settings), **common)
+
+
+def development_secret(settings: Settings) -> str:
+    """The configured HS256 secret, or on the embedded default one made and kept in data_dir."""
+    if settings.auth_hs256_secret:
+        return settings.auth_hs256_secret
+    if not settings.is_sqlite:
+        raise SettingsError(
+            "set BILLING_AUTH_JWKS_FILE (production) or BILLING_AUTH_HS256_SECRET (development)"
+        )
+    path = Path(settings.data_dir) / "dev-hs256.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def development_token(settings: Settings, tenant_id: str = "dev") -> str:
+    return mint_hs256_token(
+        development_secret(settings),
+        tenant_id=tenant_id,
+        subject="developer",
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        tenant_claim=settings.auth_tenant_claim,
+        lifetime_s=DEV_TOKEN_LIFETIME_S,
+    )
+
+
+async def serve(settings: Settings, on_ready: Callable[[int], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    runtime = Runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    port = await runtime.start()
+    log.info("serving", extra={"listen": settings.listen, "port": port})
+    if on_ready is not None:
+        on_ready(port)
+    await stop.wait()
+    log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    await runtime.stop()
+    log.info("stopped")

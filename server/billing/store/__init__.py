@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core on asyncio. SQLite embedded by default, PostgreSQL in production."""

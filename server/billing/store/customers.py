@@ -1,0 +1,80 @@
+"""Customer rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
+from billing.store.schema import customers as t
+
+
+class SqlCustomers:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def insert(self, tenant_id: str, customer: Customer) -> None:
+        await self._conn.execute(insert(t).values(tenant_id=tenant_id, **_to_row(customer)))
+
+    async def get(self, tenant_id: str, customer_id: str) -> Customer | None:
+        result = await self._conn.execute(
+            select(t).where(t.c.tenant_id == tenant_id, t.c.id == customer_id)
+        )
+        row = result.mappings().first()
+        return _from_row(row) if row is not None else None
+
+    async def list_after(
+        self, tenant_id: str, after_id: str | None, limit: int
+    ) -> list[Customer]:
+        query = select(t).where(t.c.tenant_id == tenant_id).order_by(t.c.id).limit(limit)
+        if after_id is not None:
+            query = query.where(t.c.id > after_id)
+        result = await self._conn.execute(query)
+        return [_from_row(row) for row in result.mappings()]
+
+    async def update(self, tenant_id: str, customer: Customer, expected_version: int) -> bool:
+        result = await self._conn.execute(
+            update(t)
+            .where(
+                t.c.tenant_id == tenant_id,
+                t.c.id == customer.id,
+                t.c.version == expected_version,
+            )
+            .values(**_to_row(customer))
+        )
+        return result.rowcount == 1
+
+
+def _to_row(customer: Customer) -> dict[str, Any]:
+    f = customer.fields
+    return {
+        "id": customer.id,
+        "display_name": f.display_name,
+        "email": f.email,
+        "currency_code": f.currency_code,
+        "time_zone": f.time_zone,
+        "locale": f.locale,
+        "billing_address": f.billing_address.to_dict(),
+        "tax_ids": [{"type": x.type, "value": x.value} for x in f.tax_ids],
+        "metadata": dict(f.metadata),
+        "version": customer.version,
+        "create_time": customer.create_time,
+        "update_time": customer.update_time,
+    }
+
+
+def _from_row(row: RowMapping) -> Customer:
+    fields = CustomerFields(
+        display_name=row["display_name"],
+        currency_code=row["currency_code"],
+        email=row["email"],
+        time_zone=row["time_zone"],
+        locale=row["locale"],
+        billing_address=PostalAddress.from_dict(row["billing_address"]),
+        tax_ids=tuple(TaxId(x["type"], x["value"]) for x in row["tax_ids"]),
+        metadata=dict(row["metadata"]),
+    )
+    return Customer(row["id"], fields, row["version"], row["create_time"], row["update_time"])

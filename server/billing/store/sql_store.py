@@ -1,0 +1,104 @@
+"""The Store the use cases ask for, over one SQLAlchemy async engine.
+
+SQLite (one server process): writes are serialized in-process by a lock before BEGIN
+IMMEDIATE, so they queue on the event loop instead of spinning in SQLite's busy handler; keys
+in flight are tracked in a set. PostgreSQL (many processes): a transaction-scoped advisory
+lock on the idempotency key; a second holder is refused at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from billing.app.ports import IdempotencyKey, RetryableConflict
+from billing.domain.errors import RequestInProgress
+from billing.store.customers import SqlCustomers
+from billing.store.engine import WRITE_OPTION
+from billing.store.records import SqlAudit, SqlIdempotency, SqlOutbox
+
+# SQLSTATEs a retry of the whole transaction may fix.
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+class SqlTransaction:
+    """Repositories sharing one connection, hence one transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.connection = conn
+        self.customers = SqlCustomers(conn)
+        self.idempotency = SqlIdempotency(conn)
+        self.outbox = SqlOutbox(conn)
+        self.audit = SqlAudit(conn)
+
+
+class SqlStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._sqlite_write_lock = asyncio.Lock()
+        self._sqlite_keys_in_flight: set[IdempotencyKey] = set()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqlTransaction]:
+        async with self.engine.connect() as conn:
+            yield SqlTransaction(conn)
+
+    @asynccontextmanager
+    async def write(self, key: IdempotencyKey | None) -> AsyncIterator[SqlTransaction]:
+        try:
+            if self.is_sqlite:
+                async with self._sqlite_write(key) as tx:
+                    yield tx
+            else:
+                async with self._postgres_write(key) as tx:
+                    yield tx
+        except DBAPIError as exc:
+            if _is_retryable(exc):
+                raise RetryableConflict(str(exc.orig)) from exc
+            raise
+
+    @asynccontextmanager
+    async def _sqlite_write(self, key: IdempotencyKey | None) -> AsyncIterator[SqlTransaction]:
+        if key is not None:
+            if key in self._sqlite_keys_in_flight:
+                raise RequestInProgress(key.request_id)
+            self._sqlite_keys_in_flight.add(key)
+        try:
+            async with self._sqlite_write_lock, self.engine.connect() as conn:
+                await conn.execution_options(**{WRITE_OPTION: True})
+                async with conn.begin():
+                    yield SqlTransaction(conn)
+        finally:
+            if key is not None:
+                self._sqlite_keys_in_flight.discard(key)
+
+    @asynccontextmanager
+    async def _postgres_write(self, key: IdempotencyKey | None) -> AsyncIterator[SqlTransaction]:
+        async with self.engine.begin() as conn:
+            if key is not None:
+                got = await conn.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(key))))
+                if not got:
+                    raise RequestInProgress(key.request_id)
+            yield SqlTransaction(conn)
+
+
+def _lock_id(key: IdempotencyKey) -> int:
+    """A signed 64-bit advisory lock id for the key (collisions only cost a spurious retry)."""
+    digest = hashlib.blake2b(
+        f"{key.tenant_id}\x00{key.method}\x00{key.request_id}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)

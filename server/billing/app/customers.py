@@ -78,7 +78,7 @@ class CustomerUseCases:
 
     async def update(self, ctx: CallContext, write: Write[CustomerUpdate]) -> Customer:
         update = write.input
-        customer_id = parse_name(update.name, "customer.name")
+        customer_id = parse_name(update.name, "customers", "customer.name")
         mask = domain.check_update_mask(list(update.mask))
 
         async def work(tx: Transaction, now: datetime) -> Customer:

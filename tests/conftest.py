@@ -1,0 +1,215 @@
+"""Shared fixtures: a real server on a real gRPC channel, on SQLite and on PostgreSQL.
+
+Each backend gets one server (in a thread with its own event loop, bound to port 0) and
+its own fresh database; tests keep apart by using a fresh tenant each, which is exactly
+the isolation the server guarantees. With `CI` set, PostgreSQL tests fail instead of skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import psycopg
+import pytest
+from billing_client.v1 import customers_pb2_grpc
+
+from billing.api.auth import SCOPES, mint_hs256_token
+from billing.config import Settings
+from billing.runtime import Runtime
+from billing.store.migrate import upgrade
+
+SECRET = "test-secret-" + uuid.uuid4().hex
+ISSUER = "billing-dev"
+AUDIENCE = "billing"
+PG_ADMIN_DSN = os.environ.get(
+    "BILLING_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends", default="sqlite,postgresql", help="comma-separated database backends"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        backends = metafunc.config.getoption("--backends").split(",")
+        metafunc.parametrize("backend", backends, scope="session")
+
+
+@dataclass
+class Database:
+    backend: str
+    async_url: str  # for the server
+    sync_url: str  # for tests that look at rows directly
+
+
+def _pg_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Database]]:
+    """Creates fresh, migrated databases; drops the PostgreSQL ones at the end."""
+    created: list[str] = []
+
+    def make(backend: str) -> Database:
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("db") / "billing.db"
+            db = Database(backend, f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}")
+        elif backend == "postgresql":
+            if not _pg_available():
+                message = f"PostgreSQL not reachable at {PG_ADMIN_DSN}"
+                if os.environ.get("CI"):
+                    pytest.fail(message + " (CI is set: PostgreSQL tests never skip)")
+                pytest.skip(message)
+            name = f"billing_test_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            created.append(name)
+            base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "")
+            db = Database(
+                backend,
+                f"postgresql+psycopg://{base}/{name}",
+                f"postgresql+psycopg://{base}/{name}",
+            )
+        else:
+            raise ValueError(backend)
+        upgrade(db.async_url)
+        return db
+
+    yield make
+    if created:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            for name in created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def server_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "listen": "127.0.0.1:0",
+        "auth_hs256_secret": SECRET,
+        "auth_issuer": ISSUER,
+        "auth_audience": AUDIENCE,
+        "enable_fault_injection": True,
+        "shutdown_grace_seconds": 2,
+        "data_dir": str(Path(database_url.split("///")[-1]).parent)
+        if database_url.startswith("sqlite")
+        else "var",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class ThreadedServer:
+    """A Runtime on its own event loop in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runtime = self._call(self._make(settings))
+        self.port: int = self._call(self.runtime.start())
+
+    @staticmethod
+    async def _make(settings: Settings) -> Runtime:
+        return Runtime(settings)
+
+    def _call(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        self._call(self.runtime.stop(0.5))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class Server:
+    backend: str
+    database: Database
+    port: int
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, make_database: Callable[[str], Database]) -> Iterator[Server]:
+    database = make_database(backend)
+    running = ThreadedServer(server_settings(database.async_url))
+    yield Server(backend, database, running.port)
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def channel(server: Server) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(server.target) as ch:
+        grpc.channel_ready_future(ch).result(timeout=10)
+        yield ch
+
+
+@pytest.fixture
+def customers(channel: grpc.Channel) -> customers_pb2_grpc.CustomerServiceStub:
+    return customers_pb2_grpc.CustomerServiceStub(channel)
+
+
+def make_token(
+    tenant_id: str, scopes: tuple[str, ...] = SCOPES, lifetime_s: int = 600, now: float | None = None
+) -> str:
+    return mint_hs256_token(
+        SECRET,
+        tenant_id=tenant_id,
+        subject="test-user",
+        scopes=scopes,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        lifetime_s=lifetime_s,
+        now=now,
+    )
+
+
+def auth(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+@dataclass
+class Tenant:
+    id: str
+    metadata: tuple[tuple[str, str], ...]
+
+    def with_faults(
+        self, *, delay_ms: int = 0, fail: bool = False
+    ) -> tuple[tuple[str, str], ...]:
+        extra: list[tuple[str, str]] = []
+        if delay_ms:
+            extra.append(("x-billing-fault-delay-ms", str(delay_ms)))
+        if fail:
+            extra.append(("x-billing-fault-fail", "true"))
+        return self.metadata + tuple(extra)
+
+
+@pytest.fixture
+def tenant() -> Tenant:
+    tenant_id = f"t_{uuid.uuid4().hex[:16]}"
+    return Tenant(tenant_id, auth(make_token(tenant_id)))
+
+
+@pytest.fixture
+def other_tenant() -> Tenant:
+    tenant_id = f"t_{uuid.uuid4().hex[:16]}"
+    return Tenant(tenant_id, auth(make_token(tenant_id)))

@@ -18,12 +18,12 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-from billing_client.v1 import customers_pb2_grpc
 
 from billing.api.auth import SCOPES, mint_hs256_token
 from billing.config import Settings
 from billing.runtime import Runtime
 from billing.store.migrate import upgrade
+from billing_client.v1 import customers_pb2_grpc
 
 SECRET = "test-secret-" + uuid.uuid4().hex
 ISSUER = "billing-dev"
@@ -106,7 +106,7 @@ def server_settings(database_url: str, **overrides: object) -> Settings:
         "auth_audience": AUDIENCE,
         "enable_fault_injection": True,
         "shutdown_grace_seconds": 2,
-        "data_dir": str(Path(database_url.split("///")[-1]).parent)
+        "data_dir": str(Path(database_url.rsplit("///", maxsplit=1)[-1]).parent)
         if database_url.startswith("sqlite")
         else "var",
     }
@@ -169,7 +169,10 @@ def customers(channel: grpc.Channel) -> customers_pb2_grpc.CustomerServiceStub:
 
 
 def make_token(
-    tenant_id: str, scopes: tuple[str, ...] = SCOPES, lifetime_s: int = 600, now: float | None = None
+    tenant_id: str,
+    scopes: tuple[str, ...] = SCOPES,
+    lifetime_s: int = 600,
+    now: float | None = None,
 ) -> str:
     return mint_hs256_token(
         SECRET,
@@ -192,9 +195,7 @@ class Tenant:
     id: str
     metadata: tuple[tuple[str, str], ...]
 
-    def with_faults(
-        self, *, delay_ms: int = 0, fail: bool = False
-    ) -> tuple[tuple[str, str], ...]:
+    def with_faults(self, *, delay_ms: int = 0, fail: bool = False) -> tuple[tuple[str, str], ...]:
         extra: list[tuple[str, str]] = []
         if delay_ms:
             extra.append(("x-billing-fault-delay-ms", str(delay_ms)))

@@ -9,12 +9,12 @@ import uuid
 import grpc
 import pytest
 import sqlalchemy as sa
-from billing_client.v1 import customers_pb2 as pb
 from google.protobuf import field_mask_pb2
 from google.type import postal_address_pb2
-from grpc_helpers import error_info, field_violations
 
+from billing_client.v1 import customers_pb2 as pb
 from conftest import Server, Tenant
+from grpc_helpers import error_info, field_violations
 
 
 def new_customer(**overrides: object) -> pb.Customer:
@@ -25,7 +25,9 @@ def new_customer(**overrides: object) -> pb.Customer:
         "time_zone": "Europe/Berlin",
         "locale": "de-DE",
         "billing_address": postal_address_pb2.PostalAddress(
-            region_code="DE", postal_code="10115", locality="Berlin",
+            region_code="DE",
+            postal_code="10115",
+            locality="Berlin",
             address_lines=["Invalidenstraße 1"],
         ),
         "tax_ids": [pb.TaxId(type="eu_vat", value="DE123456789")],
@@ -61,7 +63,9 @@ def test_create_then_get_returns_every_field(customers, tenant):
     assert created.name.startswith("customers/cus_")
     assert len(created.name) == len("customers/cus_") + 26
     assert created.etag == 'W/"1"'
-    fetched = customers.GetCustomer(pb.GetCustomerRequest(name=created.name), metadata=tenant.metadata)
+    fetched = customers.GetCustomer(
+        pb.GetCustomerRequest(name=created.name), metadata=tenant.metadata
+    )
     assert fetched == created
     assert fetched.display_name == "Acme GmbH"
     assert fetched.currency_code == "EUR"
@@ -162,7 +166,10 @@ def test_state_change_writes_event_and_audit_in_the_same_transaction(customers, 
     assert event.published_at is None
     [audit] = rows(server, "audit_log", tenant)
     assert (audit.actor, audit.method, audit.request_id, audit.action) == (
-        "test-user", "CreateCustomer", "audited", "create"
+        "test-user",
+        "CreateCustomer",
+        "audited",
+        "create",
     )
     assert audit.resource_name == created.name
 
@@ -197,7 +204,8 @@ def test_update_with_stale_etag_is_aborted_and_changes_nothing(customers, tenant
     customers.UpdateCustomer(
         pb.UpdateCustomerRequest(
             customer=pb.Customer(name=created.name, display_name="First", etag=created.etag),
-            update_mask=mask, request_id="u1",
+            update_mask=mask,
+            request_id="u1",
         ),
         metadata=tenant.metadata,
     )
@@ -205,13 +213,16 @@ def test_update_with_stale_etag_is_aborted_and_changes_nothing(customers, tenant
         customers.UpdateCustomer(
             pb.UpdateCustomerRequest(
                 customer=pb.Customer(name=created.name, display_name="Second", etag=created.etag),
-                update_mask=mask, request_id="u2",
+                update_mask=mask,
+                request_id="u2",
             ),
             metadata=tenant.metadata,
         )
     assert failure.value.code() == grpc.StatusCode.ABORTED
     assert error_info(failure.value).reason == "ETAG_MISMATCH"
-    current = customers.GetCustomer(pb.GetCustomerRequest(name=created.name), metadata=tenant.metadata)
+    current = customers.GetCustomer(
+        pb.GetCustomerRequest(name=created.name), metadata=tenant.metadata
+    )
     assert current.display_name == "First"
     assert current.etag == 'W/"2"'
 
@@ -224,7 +235,8 @@ def test_two_updates_against_one_etag_exactly_one_applies(customers, tenant):
         return customers.UpdateCustomer.future(
             pb.UpdateCustomerRequest(
                 customer=pb.Customer(name=created.name, display_name=label, etag=created.etag),
-                update_mask=mask, request_id=label,
+                update_mask=mask,
+                request_id=label,
             ),
             # Both hold their transaction open for a while, so they overlap for certain.
             metadata=tenant.with_faults(delay_ms=600),
@@ -240,26 +252,38 @@ def test_two_updates_against_one_etag_exactly_one_applies(customers, tenant):
             outcomes.append("aborted")
     assert sorted(outcomes) in (["aborted", "left"], ["aborted", "right"])
     winner = next(o for o in outcomes if o != "aborted")
-    current = customers.GetCustomer(pb.GetCustomerRequest(name=created.name), metadata=tenant.metadata)
+    current = customers.GetCustomer(
+        pb.GetCustomerRequest(name=created.name), metadata=tenant.metadata
+    )
     assert (current.display_name, current.etag) == (winner, 'W/"2"')
 
 
 def test_bad_input_names_every_bad_field(customers, tenant):
     with pytest.raises(grpc.RpcError) as failure:
         create(
-            customers, tenant,
-            display_name="", currency_code="USX", time_zone="Mars/Olympus", email="nope",
+            customers,
+            tenant,
+            display_name="",
+            currency_code="USX",
+            time_zone="Mars/Olympus",
+            email="nope",
             tax_ids=[pb.TaxId(type="VAT", value="")],
         )
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     violations = field_violations(failure.value)
     assert set(violations) == {
-        "customer.display_name", "customer.currency_code", "customer.time_zone",
-        "customer.email", "customer.tax_ids[0].type", "customer.tax_ids[0].value",
+        "customer.display_name",
+        "customer.currency_code",
+        "customer.time_zone",
+        "customer.email",
+        "customer.tax_ids[0].type",
+        "customer.tax_ids[0].value",
     }
     assert "ISO 4217" in violations["customer.currency_code"]
     assert "customer.currency_code" in (failure.value.details() or "")
-    assert customers.ListCustomers(pb.ListCustomersRequest(), metadata=tenant.metadata).customers == []
+    assert (
+        customers.ListCustomers(pb.ListCustomersRequest(), metadata=tenant.metadata).customers == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -277,7 +301,8 @@ def test_bad_update_mask_is_invalid_argument(customers, tenant, paths, message):
         customers.UpdateCustomer(
             pb.UpdateCustomerRequest(
                 customer=pb.Customer(name=created.name, currency_code="USD"),
-                update_mask=field_mask_pb2.FieldMask(paths=paths), request_id=uuid.uuid4().hex,
+                update_mask=field_mask_pb2.FieldMask(paths=paths),
+                request_id=uuid.uuid4().hex,
             ),
             metadata=tenant.metadata,
         )
@@ -287,7 +312,9 @@ def test_bad_update_mask_is_invalid_argument(customers, tenant, paths, message):
 
 def test_missing_request_id_is_invalid_argument(customers, tenant):
     with pytest.raises(grpc.RpcError) as failure:
-        customers.CreateCustomer(pb.CreateCustomerRequest(customer=new_customer()), metadata=tenant.metadata)
+        customers.CreateCustomer(
+            pb.CreateCustomerRequest(customer=new_customer()), metadata=tenant.metadata
+        )
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(field_violations(failure.value)) == {"request_id"}
 
@@ -327,8 +354,12 @@ def test_another_tenants_customer_is_indistinguishable_from_a_missing_one(
     for call in (get, update):
         assert failure_of(call, theirs.name) == failure_of(call, missing)
         assert failure_of(call, theirs.name)[0] == grpc.StatusCode.NOT_FOUND
-    assert customers.ListCustomers(pb.ListCustomersRequest(), metadata=tenant.metadata).customers == []
-    still = customers.GetCustomer(pb.GetCustomerRequest(name=theirs.name), metadata=other_tenant.metadata)
+    assert (
+        customers.ListCustomers(pb.ListCustomersRequest(), metadata=tenant.metadata).customers == []
+    )
+    still = customers.GetCustomer(
+        pb.GetCustomerRequest(name=theirs.name), metadata=other_tenant.metadata
+    )
     assert still.display_name == "Acme GmbH"
 
 
@@ -350,6 +381,8 @@ def test_list_pages_through_all_customers_in_creation_order(customers, tenant):
 
 def test_bad_page_token_is_invalid_argument(customers, tenant):
     with pytest.raises(grpc.RpcError) as failure:
-        customers.ListCustomers(pb.ListCustomersRequest(page_token="garbage!"), metadata=tenant.metadata)
+        customers.ListCustomers(
+            pb.ListCustomersRequest(page_token="garbage!"), metadata=tenant.metadata
+        )
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(field_violations(failure.value)) == {"page_token"}

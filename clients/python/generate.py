@@ -12,7 +12,6 @@ import filecmp
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +27,7 @@ IMPORT_RE = re.compile(r"^from billing\.v1 import", re.MULTILINE)
 def googleapis_root() -> Path:
     import google.rpc  # from googleapis-common-protos
 
-    return Path(list(google.rpc.__path__)[0]).parents[1]
+    return Path(next(iter(google.rpc.__path__))).parents[1]
 
 
 def link_third_party() -> None:

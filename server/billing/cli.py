@@ -39,9 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"billing: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    overrides = {k: v for k, v in {"listen": getattr(args, "listen", None),
-                                    "workers": getattr(args, "workers", None)}.items() if v}
-    settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+    overrides = {
+        k: v
+        for k, v in {
+            "listen": getattr(args, "listen", None),
+            "workers": getattr(args, "workers", None),
+        }.items()
+        if v
+    }
+    settings = dataclasses.replace(settings, **overrides)
     try:
         settings.check()
         if args.command == "migrate":

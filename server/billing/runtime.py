@@ -98,15 +98,18 @@ class Runtime:
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
-    common = {
-        "issuer": settings.auth_issuer,
-        "audience": settings.auth_audience,
-        "tenant_claim": settings.auth_tenant_claim,
-        "cache_size": settings.auth_token_cache_size,
-    }
     if settings.auth_jwks_file:
-        return TokenVerifier(jwks=json.loads(Path(settings.auth_jwks_file).read_text()), **common)
-    return TokenVerifier(hs256_secret=development_secret(settings), **common)
+        jwks, secret = json.loads(Path(settings.auth_jwks_file).read_text()), ""
+    else:
+        jwks, secret = None, development_secret(settings)
+    return TokenVerifier(
+        jwks=jwks,
+        hs256_secret=secret,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        tenant_claim=settings.auth_tenant_claim,
+        cache_size=settings.auth_token_cache_size,
+    )
 
 
 def development_secret(settings: Settings) -> str:

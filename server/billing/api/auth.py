@@ -93,6 +93,10 @@ class TokenVerifier:
             raise Unauthenticated("the bearer token has expired") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"the bearer token is not valid: {exc}") from None
+        # PyJWT checks expiry against the system time; check it against our clock as well,
+        # so the cache and the first check agree.
+        if float(claims["exp"]) + LEEWAY_S <= self._wall_clock():
+            raise Unauthenticated("the bearer token has expired")
         return claims
 
     def _signing_key(self, token: str) -> tuple[Any, list[str]]:
@@ -113,7 +117,7 @@ class TokenVerifier:
         tenant = claims.get(self._tenant_claim)
         if not isinstance(tenant, str) or not tenant or len(tenant) > 64:
             raise Unauthenticated(f"the bearer token has no usable {self._tenant_claim!r} claim")
-        raw_scopes = claims.get("scope", claims.get("scp", ""))
+        raw_scopes = claims.get("scope") or claims.get("scp") or ""
         scopes = raw_scopes.split() if isinstance(raw_scopes, str) else list(raw_scopes)
         return Principal(tenant, str(claims["sub"]), frozenset(scopes))
 

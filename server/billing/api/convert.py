@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from billing_client.v1 import customers_pb2
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 from google.type import postal_address_pb2
 
 from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
+from billing_client.v1 import customers_pb2
 
 
 def body_hash(request: Message) -> bytes:

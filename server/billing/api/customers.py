@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import grpc
-from billing_client.v1 import customers_pb2, customers_pb2_grpc
 
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, customer_fields_from_proto, customer_to_proto
 from billing.app.context import Write
 from billing.app.customers import CustomerUpdate, CustomerUseCases
+from billing_client.v1 import customers_pb2, customers_pb2_grpc
 
 
 class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):  # type: ignore[misc]

@@ -24,7 +24,7 @@ STATUS_CODES: dict[type[errors.BillingError], grpc.StatusCode] = {
 def status_code_for(error: errors.BillingError) -> grpc.StatusCode:
     for cls in type(error).__mro__:
         if cls in STATUS_CODES:
-            return STATUS_CODES[cls]  # type: ignore[index]
+            return STATUS_CODES[cls]
     return grpc.StatusCode.INTERNAL
 
 

@@ -44,7 +44,7 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self, continuation: Callable[[Any], Awaitable[Any]], details: Any
     ) -> Any:
         handler = await continuation(details)
-        if handler is None or handler.request_streaming and handler.response_streaming:
+        if handler is None or (handler.request_streaming and handler.response_streaming):
             return handler
         if handler.response_streaming:
             return handler  # no server-streaming RPCs yet; see module docstring

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from billing_client.v1 import annotations_pb2
 from google.protobuf.descriptor import FileDescriptor
 
 from billing.api.auth import SCOPES
+from billing_client.v1 import annotations_pb2
 
 
 def required_scopes(files: Iterable[FileDescriptor]) -> dict[str, str]:
@@ -20,7 +20,8 @@ def required_scopes(files: Iterable[FileDescriptor]) -> dict[str, str]:
     for file in files:
         for service in file.services_by_name.values():
             for method in service.methods:
-                scope = method.GetOptions().Extensions[annotations_pb2.required_scope]
+                options = method.GetOptions()
+                scope: str = options.Extensions[annotations_pb2.required_scope]  # type: ignore[index]
                 path = f"/{service.full_name}/{method.name}"
                 if scope not in SCOPES:
                     raise RuntimeError(f"{path} declares no valid required_scope ({scope!r})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
-from billing_client.v1 import customers_pb2, customers_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
@@ -16,6 +15,7 @@ from billing.api.customers import CustomerServicer
 from billing.api.interceptors import AuthInterceptor, ErrorInterceptor, TracingInterceptor
 from billing.api.scopes import required_scopes
 from billing.app.customers import CustomerUseCases
+from billing_client.v1 import customers_pb2, customers_pb2_grpc
 
 API_FILES = (customers_pb2.DESCRIPTOR,)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # bounded: a usage batch fits, a runaway payload does not

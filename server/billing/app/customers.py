@@ -53,7 +53,16 @@ class CustomerUseCases:
             customer = Customer(new_id("cus"), fields, 1, now, now)
             await tx.customers.insert(ctx.tenant_id, customer)
             snapshot = customer_to_dict(customer)
-            await _record(tx, ctx, write, customer, "customer.created", "create", snapshot, now)
+            await _record(
+                tx,
+                ctx,
+                write=write,
+                customer=customer,
+                event_type="customer.created",
+                action="create",
+                changes=snapshot,
+                now=now,
+            )
             return customer
 
         return await self._writes.run(ctx, write, CUSTOMER_CODEC, work)
@@ -95,7 +104,16 @@ class CustomerUseCases:
             if not await tx.customers.update(ctx.tenant_id, updated, current.version):
                 # A concurrent writer won between our read and our write.
                 raise EtagMismatch(current.name, current.etag, "changed concurrently")
-            await _record(tx, ctx, write, updated, "customer.updated", "update", changes, now)
+            await _record(
+                tx,
+                ctx,
+                write=write,
+                customer=updated,
+                event_type="customer.updated",
+                action="update",
+                changes=changes,
+                now=now,
+            )
             return updated
 
         return await self._writes.run(ctx, write, CUSTOMER_CODEC, work)
@@ -104,6 +122,7 @@ class CustomerUseCases:
 async def _record(
     tx: Transaction,
     ctx: CallContext,
+    *,
     write: Write[Any],
     customer: Customer,
     event_type: str,

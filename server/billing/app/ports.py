@@ -39,9 +39,7 @@ class CustomerRepository(Protocol):
 
     async def get(self, tenant_id: str, customer_id: str) -> Customer | None: ...
 
-    async def list_after(
-        self, tenant_id: str, after_id: str | None, limit: int
-    ) -> list[Customer]:
+    async def list_after(self, tenant_id: str, after_id: str | None, limit: int) -> list[Customer]:
         """Customers in id order (= creation order), strictly after `after_id`."""
         ...
 

@@ -149,21 +149,31 @@ def validate(fields: CustomerFields, prefix: str = "customer") -> None:
     region = fields.billing_address.region_code
     if region and not _REGION_RE.match(region):
         v.add(f"{prefix}.billing_address.region_code", f"{region!r} is not a CLDR region code")
-    if len(fields.tax_ids) > MAX_TAX_IDS:
+    _check_tax_ids(fields.tax_ids, prefix, v)
+    _check_metadata(fields.metadata, prefix, v)
+    v.raise_if_any()
+
+
+def _check_tax_ids(tax_ids: tuple[TaxId, ...], prefix: str, v: Violations) -> None:
+    if len(tax_ids) > MAX_TAX_IDS:
         v.add(f"{prefix}.tax_ids", f"at most {MAX_TAX_IDS} tax ids")
-    for i, tax_id in enumerate(fields.tax_ids):
+    for i, tax_id in enumerate(tax_ids):
         if not _TAX_ID_TYPE_RE.match(tax_id.type):
-            v.add(f"{prefix}.tax_ids[{i}].type", f"{tax_id.type!r} is not a tax id type like eu_vat")
+            v.add(
+                f"{prefix}.tax_ids[{i}].type", f"{tax_id.type!r} is not a tax id type like eu_vat"
+            )
         if not tax_id.value.strip() or len(tax_id.value) > 64:
             v.add(f"{prefix}.tax_ids[{i}].value", "must be 1 to 64 characters")
-    if len(fields.metadata) > MAX_METADATA_KEYS:
+
+
+def _check_metadata(metadata: dict[str, str], prefix: str, v: Violations) -> None:
+    if len(metadata) > MAX_METADATA_KEYS:
         v.add(f"{prefix}.metadata", f"at most {MAX_METADATA_KEYS} keys")
-    for key, value in fields.metadata.items():
+    for key, value in metadata.items():
         if not key or len(key) > MAX_METADATA_KEY:
             v.add(f"{prefix}.metadata", f"key {key!r} must be 1 to {MAX_METADATA_KEY} characters")
         if len(value) > MAX_METADATA_VALUE:
             v.add(f"{prefix}.metadata[{key}]", f"must be at most {MAX_METADATA_VALUE} characters")
-    v.raise_if_any()
 
 
 def check_update_mask(paths: list[str], prefix: str = "update_mask") -> frozenset[str]:
@@ -186,7 +196,9 @@ def check_update_mask(paths: list[str], prefix: str = "update_mask") -> frozense
     return frozenset(paths)
 
 
-def apply_update(current: CustomerFields, changes: CustomerFields, mask: frozenset[str]) -> CustomerFields:
+def apply_update(
+    current: CustomerFields, changes: CustomerFields, mask: frozenset[str]
+) -> CustomerFields:
     """The fields after copying the masked ones from `changes`, with defaults refilled."""
     updates: dict[str, Any] = {name: getattr(changes, name) for name in mask}
     updated = with_defaults(replace(current, **updates))

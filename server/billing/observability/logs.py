@@ -1,4 +1,4 @@
-"""Structured JSON logs on stderr: one object per line, with the exception trace when there is one."""
+"""Structured JSON logs on stderr: one object a line, with the exception trace if any."""
 
 from __future__ import annotations
 

@@ -26,9 +26,7 @@ class SqlCustomers:
         row = result.mappings().first()
         return _from_row(row) if row is not None else None
 
-    async def list_after(
-        self, tenant_id: str, after_id: str | None, limit: int
-    ) -> list[Customer]:
+    async def list_after(self, tenant_id: str, after_id: str | None, limit: int) -> list[Customer]:
         query = select(t).where(t.c.tenant_id == tenant_id).order_by(t.c.id).limit(limit)
         if after_id is not None:
             query = query.where(t.c.id > after_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import ColumnElement, delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import IdempotencyKey, StoredResult
@@ -18,9 +18,12 @@ class SqlIdempotency:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    def _where(self, key: IdempotencyKey) -> tuple[object, ...]:
-        return (k.c.tenant_id == key.tenant_id, k.c.method == key.method,
-                k.c.request_id == key.request_id)
+    def _where(self, key: IdempotencyKey) -> tuple[ColumnElement[bool], ...]:
+        return (
+            k.c.tenant_id == key.tenant_id,
+            k.c.method == key.method,
+            k.c.request_id == key.request_id,
+        )
 
     async def find(self, key: IdempotencyKey, now: datetime) -> StoredResult | None:
         result = await self._conn.execute(

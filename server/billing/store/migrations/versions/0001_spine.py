@@ -60,7 +60,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_outbox_events"),
     )
     op.create_index(
-        "ix_outbox_events_published_at_occurred_at", "outbox_events",
+        "ix_outbox_events_published_at_occurred_at",
+        "outbox_events",
         ["published_at", "occurred_at"],
     )
     op.create_table(

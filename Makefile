@@ -24,6 +24,7 @@ test: check pytest  ## everything CI runs
 check: lint typecheck contracts proto-check
 
 lint: $(STAMP)
+	$(BIN)/python clients/python/generate.py --link-only
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/buf lint

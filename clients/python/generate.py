@@ -72,8 +72,13 @@ def generate(out_dir: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if the checked-in code is stale")
+    parser.add_argument(
+        "--link-only", action="store_true", help="only make the third_party links buf lint needs"
+    )
     opts = parser.parse_args()
     link_third_party()
+    if opts.link_only:
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp))
         fresh = Path(tmp) / "v1"

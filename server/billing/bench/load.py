@@ -1,0 +1,302 @@
+"""Closed-loop load from several OS processes, each with its own grpc.aio channel.
+
+Each load process keeps `concurrency` calls in flight. All processes connect first, then
+start together on a signal from the parent: a warm-up whose calls are not recorded, then
+the measured window. A call is recorded when it starts inside the window (so the calls
+still in flight at its end are waited for, not dropped). Bounded in time (the window, a
+deadline per call, a limit on the whole process) and in count (`max_calls` per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import queue
+import signal
+import time
+from array import array
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.context import SpawnProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
+from typing import Any
+
+import grpc
+
+from billing.bench import echo
+from billing_client.v1 import customers_pb2, customers_pb2_grpc
+
+ECHO = "echo"
+CREATE = "CreateCustomer"
+GET = "GetCustomer"
+SCENARIOS = (ECHO, CREATE, GET)
+
+CALL_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0  # from process start until every load process is connected
+MESSAGE_CHARS = 200  # keep the first error message per status code
+
+Call = Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    scenario: str
+    target: str
+    metadata: tuple[tuple[str, str], ...]
+    concurrency: int
+    warmup_s: float
+    seconds: float
+    max_calls: int  # per load process, warm-up included
+    run_tag: str  # makes request ids unique across runs
+    customer_names: tuple[str, ...] = ()  # GetCustomer reads these
+
+
+@dataclass
+class ProcessResult:
+    index: int
+    latencies_ns: array[int]  # successful calls in the window
+    errors: dict[str, int]  # status code -> calls in the window that failed with it
+    messages: dict[str, str]  # status code -> first message seen
+    elapsed_ns: int  # window start to the end of the last recorded call
+    issued: int  # calls started, warm-up included
+    hit_max_calls: bool
+
+
+@dataclass
+class LoadOutcome:
+    results: list[ProcessResult]
+    connections: list[int] | None = None  # per server process, when it could be seen
+
+
+@dataclass
+class _State:
+    measure_start_ns: int
+    end_ns: int
+    max_calls: int
+    issued: int = 0
+    last_done_ns: int = 0
+    latencies: array[int] = field(default_factory=lambda: array("q"))
+    errors: Counter[str] = field(default_factory=Counter)
+    messages: dict[str, str] = field(default_factory=dict)
+
+
+class EchoMismatch(Exception):
+    """The echo server answered with other bytes than were sent."""
+
+
+def create_request(run_tag: str, process: int, n: int) -> customers_pb2.CreateCustomerRequest:
+    """A realistic CreateCustomer request; every one has the same size and its own id."""
+    return customers_pb2.CreateCustomerRequest(
+        request_id=f"bench-{run_tag}-{process:03d}-{n:010d}",
+        customer=customers_pb2.Customer(
+            display_name="Bench Customer GmbH",
+            email="billing@bench.example.com",
+            currency_code="EUR",
+            time_zone="Europe/Berlin",
+            locale="de-DE",
+            billing_address={
+                "region_code": "DE",
+                "postal_code": "10115",
+                "locality": "Berlin",
+                "address_lines": ["Invalidenstrasse 1"],
+            },
+            metadata={"source": "billing-bench"},
+        ),
+    )
+
+
+def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> Call:
+    metadata = spec.metadata
+    if spec.scenario == ECHO:
+        method = channel.unary_unary(echo.PATH)  # no (de)serializers: bytes in, bytes out
+
+        async def call_echo(n: int) -> None:
+            payload: bytes = create_request(spec.run_tag, index, n).SerializeToString()
+            reply = await method(payload, timeout=CALL_TIMEOUT_S, metadata=metadata)
+            if reply != payload:
+                raise EchoMismatch(f"sent {len(payload)} bytes, got {len(reply)} back")
+
+        return call_echo
+    stub = customers_pb2_grpc.CustomerServiceStub(channel)
+    if spec.scenario == CREATE:
+
+        async def call_create(n: int) -> None:
+            request = create_request(spec.run_tag, index, n)
+            await stub.CreateCustomer(request, timeout=CALL_TIMEOUT_S, metadata=metadata)
+
+        return call_create
+    if spec.scenario == GET:
+        names = spec.customer_names
+        if not names:
+            raise ValueError("GetCustomer needs customers to read")
+        offset = index * 7919  # processes start at different customers
+
+        async def call_get(n: int) -> None:
+            request = customers_pb2.GetCustomerRequest(name=names[(offset + n) % len(names)])
+            await stub.GetCustomer(request, timeout=CALL_TIMEOUT_S, metadata=metadata)
+
+        return call_get
+    raise ValueError(f"unknown scenario {spec.scenario!r}")
+
+
+async def _lane(call: Call, state: _State) -> None:
+    """One in-flight call at a time, until the window ends or the count is reached."""
+    while True:
+        start = time.perf_counter_ns()
+        if start >= state.end_ns or state.issued >= state.max_calls:
+            return
+        n = state.issued
+        state.issued += 1
+        code: str | None = None
+        message = ""
+        try:
+            await call(n)
+        except grpc.aio.AioRpcError as exc:
+            code, message = exc.code().name, str(exc.details())
+        except EchoMismatch as exc:
+            code, message = "ECHO_MISMATCH", str(exc)
+        except Exception as exc:  # counted, never hidden: anything else is an error too
+            code, message = type(exc).__name__, str(exc)
+        done = time.perf_counter_ns()
+        if start < state.measure_start_ns:
+            continue  # warm-up
+        state.last_done_ns = max(state.last_done_ns, done)
+        if code is None:
+            state.latencies.append(done - start)
+        else:
+            state.errors[code] += 1
+            state.messages.setdefault(code, message[:MESSAGE_CHARS])
+
+
+async def _drive(spec: LoadSpec, index: int, out: Queue[Any], go: Event) -> ProcessResult:
+    async with grpc.aio.insecure_channel(spec.target) as channel:
+        await asyncio.wait_for(channel.channel_ready(), CONNECT_TIMEOUT_S)
+        call = make_call(spec, index, channel)
+        out.put(("ready", index, None))
+        if not await asyncio.to_thread(go.wait, START_TIMEOUT_S):
+            raise TimeoutError("no start signal from the harness")
+        measure_start = time.perf_counter_ns() + int(spec.warmup_s * 1e9)
+        state = _State(measure_start, measure_start + int(spec.seconds * 1e9), spec.max_calls)
+        lanes = [_lane(call, state) for _ in range(spec.concurrency)]
+        limit = spec.warmup_s + spec.seconds + CALL_TIMEOUT_S + 10
+        await asyncio.wait_for(asyncio.gather(*lanes), limit)
+    end = state.last_done_ns or state.end_ns
+    return ProcessResult(
+        index=index,
+        latencies_ns=state.latencies,
+        errors=dict(state.errors),
+        messages=state.messages,
+        elapsed_ns=max(end - state.measure_start_ns, 1),
+        issued=state.issued,
+        hit_max_calls=state.issued >= spec.max_calls,
+    )
+
+
+def _process_main(spec: LoadSpec, index: int, out: Queue[Any], go: Event) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
+    try:
+        result = asyncio.run(_drive(spec, index, out, go))
+    except BaseException as exc:
+        out.put(("failed", index, f"{type(exc).__name__}: {exc}"))
+        raise
+    out.put(("done", index, result))
+
+
+class LoadError(RuntimeError):
+    """A load process failed or did not report in time."""
+
+
+def run_load(
+    spec: LoadSpec, processes: int, on_connected: Callable[[], None] | None = None
+) -> list[ProcessResult]:
+    """Run `spec` from `processes` spawned processes; their results, in process order.
+
+    `on_connected` runs once every process has its connection and before load starts.
+    """
+    ctx = multiprocessing.get_context("spawn")  # gRPC must not be forked once started
+    out: Queue[Any] = ctx.Queue()
+    go = ctx.Event()
+    workers = [
+        ctx.Process(target=_process_main, args=(spec, i, out, go), name=f"billing-bench-load-{i}")
+        for i in range(processes)
+    ]
+    try:
+        for worker in workers:
+            worker.start()
+        _collect(out, workers, "ready", START_TIMEOUT_S)
+        if on_connected is not None:
+            on_connected()
+        go.set()
+        limit = spec.warmup_s + spec.seconds + CALL_TIMEOUT_S + 30
+        done = _collect(out, workers, "done", limit)
+        for worker in workers:
+            worker.join(10)
+        return [done[i] for i in range(processes)]
+    finally:
+        stop_processes(workers)
+        out.close()
+        out.join_thread()
+
+
+def _collect(
+    out: Queue[Any], workers: Sequence[SpawnProcess], kind: str, timeout_s: float
+) -> dict[int, Any]:
+    """Wait for one `kind` message from every worker."""
+    got: dict[int, Any] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(got) < len(workers):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            missing = sorted(set(range(len(workers))) - set(got))
+            raise LoadError(f"load processes {missing} sent no {kind!r} in {timeout_s:.0f}s")
+        try:
+            message_kind, index, payload = out.get(timeout=min(remaining, 0.5))
+        except queue.Empty:
+            dead = [w.name for w in workers if w.exitcode not in (None, 0)]
+            if dead:
+                raise LoadError(f"load processes exited early: {', '.join(dead)}") from None
+            continue
+        if message_kind == "failed":
+            raise LoadError(f"load process {index} failed: {payload}")
+        if message_kind == kind:
+            got[index] = payload
+    return got
+
+
+def stop_processes(workers: Sequence[SpawnProcess]) -> None:
+    """SIGTERM whatever still runs, wait, and SIGKILL what does not stop."""
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        if worker.pid is None:
+            continue
+        worker.join(5)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+        with contextlib.suppress(ValueError):
+            worker.close()
+
+
+def create_customers(
+    target: str, metadata: tuple[tuple[str, str], ...], count: int, run_tag: str
+) -> list[str]:
+    """Set-up for GetCustomer: `count` customers, created through the API; their names."""
+    names: list[str] = []
+    with grpc.insecure_channel(target) as channel:
+        stub = customers_pb2_grpc.CustomerServiceStub(channel)
+        batch = 32
+        for first in range(0, count, batch):
+            futures = [
+                stub.CreateCustomer.future(
+                    create_request(run_tag, 999, n), timeout=CALL_TIMEOUT_S, metadata=metadata
+                )
+                for n in range(first, min(first + batch, count))
+            ]
+            names.extend(str(f.result().name) for f in futures)
+    return names

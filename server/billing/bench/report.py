@@ -1,0 +1,209 @@
+"""Turning per-process results into rows, and rows into a table and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from billing.bench.load import ProcessResult
+
+
+@dataclass
+class Row:
+    scenario: str
+    db: str  # "-" for the echo baseline
+    server_processes: int
+    load_processes: int
+    concurrency: int  # in-flight calls per load process
+    tracing: bool
+    seconds: float  # the measured window
+    calls: int  # successful calls in the window
+    calls_per_s: float  # successful calls per second, summed over load processes
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    errors: int
+    error_codes: dict[str, int] = field(default_factory=dict)
+    error_messages: dict[str, str] = field(default_factory=dict)
+    vs_echo: float | None = None  # calls_per_s / the echo baseline's, same run
+    connections_per_server_process: list[int] | None = None
+    hit_max_calls: bool = False
+    failure: str = ""  # set when the scenario could not run at all
+
+
+def percentile(sorted_values: Sequence[int], pct: float) -> int | None:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        return None
+    rank = max(math.ceil(pct / 100 * len(sorted_values)), 1)
+    return sorted_values[rank - 1]
+
+
+def _ms(ns: int | None) -> float | None:
+    return None if ns is None else ns / 1e6
+
+
+def summarize(
+    results: Sequence[ProcessResult],
+    *,
+    scenario: str,
+    db: str,
+    server_processes: int,
+    concurrency: int,
+    tracing: bool,
+    seconds: float,
+) -> Row:
+    latencies = sorted(v for r in results for v in r.latencies_ns)
+    errors: Counter[str] = Counter()
+    messages: dict[str, str] = {}
+    for r in results:
+        errors.update(r.errors)
+        for code, message in r.messages.items():
+            messages.setdefault(code, message)
+    # Processes run side by side over the same window: their rates add up.
+    rate = sum(len(r.latencies_ns) / (r.elapsed_ns / 1e9) for r in results)
+    return Row(
+        scenario=scenario,
+        db=db,
+        server_processes=server_processes,
+        load_processes=len(results),
+        concurrency=concurrency,
+        tracing=tracing,
+        seconds=seconds,
+        calls=len(latencies),
+        calls_per_s=rate,
+        p50_ms=_ms(percentile(latencies, 50)),
+        p95_ms=_ms(percentile(latencies, 95)),
+        p99_ms=_ms(percentile(latencies, 99)),
+        errors=sum(errors.values()),
+        error_codes=dict(errors),
+        error_messages=messages,
+        hit_max_calls=any(r.hit_max_calls for r in results),
+    )
+
+
+def failed_row(
+    scenario: str, db: str, server_processes: int, *, load: tuple[int, int], tracing: bool, why: str
+) -> Row:
+    return Row(
+        scenario=scenario,
+        db=db,
+        server_processes=server_processes,
+        load_processes=load[0],
+        concurrency=load[1],
+        tracing=tracing,
+        seconds=0.0,
+        calls=0,
+        calls_per_s=0.0,
+        p50_ms=None,
+        p95_ms=None,
+        p99_ms=None,
+        errors=0,
+        failure=why,
+    )
+
+
+def apply_baseline(rows: Sequence[Row], echo_scenario: str) -> None:
+    baseline = next((r.calls_per_s for r in rows if r.scenario == echo_scenario), 0.0)
+    for row in rows:
+        row.vs_echo = row.calls_per_s / baseline if baseline > 0 and not row.failure else None
+
+
+def machine() -> dict[str, Any]:
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "cores": os.cpu_count(),
+        "cores_available": len(affinity) if affinity is not None else os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "grpcio": str(grpc.__version__),
+    }
+
+
+HEADERS = (
+    "scenario",
+    "db",
+    "server procs",
+    "load procs x conc",
+    "tracing",
+    "calls/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "errors",
+    "vs echo",
+)
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _cells(row: Row) -> list[str]:
+    common = [
+        row.scenario,
+        row.db,
+        str(row.server_processes),
+        f"{row.load_processes} x {row.concurrency}",
+        "on" if row.tracing else "off",
+    ]
+    if row.failure:
+        return [*common, "FAILED", "-", "-", "-", "-", "-"]
+    return [
+        *common,
+        f"{row.calls_per_s:,.0f}",
+        _fmt_ms(row.p50_ms),
+        _fmt_ms(row.p95_ms),
+        _fmt_ms(row.p99_ms),
+        str(row.errors),
+        "-" if row.vs_echo is None else f"{row.vs_echo:.2f}",
+    ]
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    table = [list(HEADERS), *(_cells(r) for r in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]
+    numeric = set(range(5, len(HEADERS)))
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [line(table[0]), "  ".join("-" * w for w in widths)]
+    out += [line(cells) for cells in table[1:]]
+    return "\n".join(out)
+
+
+def format_notes(rows: Sequence[Row]) -> str:
+    notes: list[str] = []
+    for row in rows:
+        label = f"{row.scenario}/{row.db}"
+        if row.failure:
+            notes.append(f"{label}: FAILED: {row.failure}")
+        for code, count in sorted(row.error_codes.items()):
+            message = row.error_messages.get(code, "")
+            notes.append(f"{label}: {count} x {code}: {message}")
+        if row.connections_per_server_process is not None and row.server_processes > 1:
+            split = " + ".join(str(n) for n in row.connections_per_server_process)
+            notes.append(f"{label}: load connections per server process: {split}")
+        if row.hit_max_calls:
+            notes.append(f"{label}: stopped at --max-calls before the window ended")
+    return "\n".join(notes)
+
+
+def write_json(
+    path: Path, rows: Sequence[Row], settings: dict[str, Any], info: dict[str, Any]
+) -> None:
+    document = {"machine": info, "settings": settings, "results": [asdict(r) for r in rows]}
+    path.write_text(json.dumps(document, indent=2) + "\n")

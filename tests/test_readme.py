@@ -1,0 +1,41 @@
+"""The README stays true: two quick-start lines, and the first-call example runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from billing_client.v1 import customers_pb2
+
+from conftest import make_token
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def _block_after(heading: str, language: str) -> str:
+    section = README.split(heading, 1)[1]
+    match = re.search(rf"```{language}\n(.*?)```", section, re.DOTALL)
+    assert match, f"no {language} block under {heading}"
+    return match.group(1)
+
+
+def test_quick_start_is_exactly_two_lines_without_chains():
+    lines = [line for line in _block_after("## Quick start", "sh").splitlines() if line.strip()]
+    assert lines == ["make run", "make test"]
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
+    assert "\nmake test\n" in ci  # CI runs line 2 word for word
+
+
+def test_first_call_example_runs(server, customers):
+    if server.backend != "sqlite":
+        return  # once is enough; the example is about the client, not the database
+    tenant_token = make_token("t_readme")
+    code = _block_after("## A first call with the Python client", "python")
+    code = code.replace('"PASTE THE DEVELOPMENT TOKEN"', repr(tenant_token))
+    code = code.replace("127.0.0.1:50051", server.target)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    created = namespace["created"]
+    assert isinstance(created, customers_pb2.Customer)
+    assert created.display_name == "Acme Inc."
+    assert created.currency_code == "USD"

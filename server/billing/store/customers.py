@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
 from billing.store.schema import customers as t
+
+_INSERT = insert(t)
+_GET = select(t).where(t.c.tenant_id == bindparam("tenant_id"), t.c.id == bindparam("id"))
 
 
 class SqlCustomers:
@@ -17,12 +20,10 @@ class SqlCustomers:
         self._conn = conn
 
     async def insert(self, tenant_id: str, customer: Customer) -> None:
-        await self._conn.execute(insert(t).values(tenant_id=tenant_id, **_to_row(customer)))
+        await self._conn.execute(_INSERT, {"tenant_id": tenant_id, **_to_row(customer)})
 
     async def get(self, tenant_id: str, customer_id: str) -> Customer | None:
-        result = await self._conn.execute(
-            select(t).where(t.c.tenant_id == tenant_id, t.c.id == customer_id)
-        )
+        result = await self._conn.execute(_GET, {"tenant_id": tenant_id, "id": customer_id})
         row = result.mappings().first()
         return _from_row(row) if row is not None else None
 

@@ -4,30 +4,59 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, insert, select, tuple_
+from sqlalchemy import Insert, bindparam, delete, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.app.ports import IdempotencyKey, StoredResult
+from billing.app.ports import IdempotencyKey, RetryableConflict, StoredResult
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.store.schema import audit_log, idempotency_keys, outbox_events
+from billing.store.types import UTCDateTime
 
 k = idempotency_keys
+
+
+# Built once: every write runs these, and a prepared shape skips statement construction.
+_FIND = select(k.c.body_hash, k.c.result).where(
+    k.c.tenant_id == bindparam("tenant_id"),
+    k.c.method == bindparam("method"),
+    k.c.request_id == bindparam("request_id"),
+    k.c.expires_at > bindparam("now", type_=UTCDateTime),
+)
+
+
+def _save_statement(dialect: str) -> Insert:
+    """Insert the key; an existing row is replaced only if it has expired (not yet purged)."""
+    insert_ = postgresql_insert(k) if dialect == "postgresql" else sqlite_insert(k)
+    return insert_.on_conflict_do_update(
+        index_elements=[k.c.tenant_id, k.c.method, k.c.request_id],
+        set_={
+            name: insert_.excluded[name]
+            for name in ("body_hash", "result", "created_at", "expires_at")
+        },
+        where=k.c.expires_at <= insert_.excluded.created_at,
+    ).returning(k.c.request_id)  # a row back means stored (rowcount is unreliable here)
+
+
+_INSERT_EVENT = insert(outbox_events)
+_INSERT_AUDIT = insert(audit_log)
+_SAVE = {name: _save_statement(name) for name in ("postgresql", "sqlite")}
 
 
 class SqlIdempotency:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    def _where(self, key: IdempotencyKey) -> tuple[ColumnElement[bool], ...]:
-        return (
-            k.c.tenant_id == key.tenant_id,
-            k.c.method == key.method,
-            k.c.request_id == key.request_id,
-        )
-
     async def find(self, key: IdempotencyKey, now: datetime) -> StoredResult | None:
         result = await self._conn.execute(
-            select(k.c.body_hash, k.c.result).where(*self._where(key), k.c.expires_at > now)
+            _FIND,
+            {
+                "tenant_id": key.tenant_id,
+                "method": key.method,
+                "request_id": key.request_id,
+                "now": now,
+            },
         )
         row = result.first()
         return StoredResult(bytes(row.body_hash), bytes(row.result)) if row else None
@@ -39,19 +68,22 @@ class SqlIdempotency:
         created_at: datetime,
         expires_at: datetime,
     ) -> None:
-        # An expired key not yet purged is replaced: it no longer counts.
-        await self._conn.execute(delete(k).where(*self._where(key)))
-        await self._conn.execute(
-            insert(k).values(
-                tenant_id=key.tenant_id,
-                method=key.method,
-                request_id=key.request_id,
-                body_hash=stored.body_hash,
-                result=stored.result,
-                created_at=created_at,
-                expires_at=expires_at,
-            )
+        result = await self._conn.execute(
+            _SAVE[self._conn.dialect.name],
+            {
+                "tenant_id": key.tenant_id,
+                "method": key.method,
+                "request_id": key.request_id,
+                "body_hash": stored.body_hash,
+                "result": stored.result,
+                "created_at": created_at,
+                "expires_at": expires_at,
+            },
         )
+        if result.first() is None:
+            # A live key appeared after find(): only possible if the key lock was not held
+            # (an advisory-lock id collision). Retrying finds the stored result.
+            raise RetryableConflict(f"idempotency key {key.request_id!r} stored concurrently")
 
     async def purge_expired(self, now: datetime, limit: int) -> int:
         """Delete at most `limit` expired keys (bounded, so a backlog never makes one huge
@@ -73,14 +105,15 @@ class SqlOutbox:
 
     async def add(self, event: OutboxEvent) -> None:
         await self._conn.execute(
-            insert(outbox_events).values(
-                tenant_id=event.tenant_id,
-                id=event.id,
-                event_type=event.type,
-                resource_name=event.resource_name,
-                payload=event.payload,
-                occurred_at=event.occurred_at,
-            )
+            _INSERT_EVENT,
+            {
+                "tenant_id": event.tenant_id,
+                "id": event.id,
+                "event_type": event.type,
+                "resource_name": event.resource_name,
+                "payload": event.payload,
+                "occurred_at": event.occurred_at,
+            },
         )
 
 
@@ -90,15 +123,16 @@ class SqlAudit:
 
     async def add(self, record: AuditRecord) -> None:
         await self._conn.execute(
-            insert(audit_log).values(
-                tenant_id=record.tenant_id,
-                id=record.id,
-                actor=record.actor,
-                method=record.method,
-                request_id=record.request_id,
-                resource_name=record.resource_name,
-                action=record.action,
-                changes=record.changes,
-                occurred_at=record.occurred_at,
-            )
+            _INSERT_AUDIT,
+            {
+                "tenant_id": record.tenant_id,
+                "id": record.id,
+                "actor": record.actor,
+                "method": record.method,
+                "request_id": record.request_id,
+                "resource_name": record.resource_name,
+                "action": record.action,
+                "changes": record.changes,
+                "occurred_at": record.occurred_at,
+            },
         )

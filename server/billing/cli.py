@@ -107,16 +107,26 @@ def _supervise(settings: Settings, ready_file: str | None) -> int:
     for process in workers:
         process.start()
 
-    def forward(signum: int, _frame: object) -> None:
+    stopping = False
+
+    def stop_all(signum: int, _frame: object = None) -> None:
+        nonlocal stopping
+        stopping = True
         for process in workers:
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for process in workers:
-        process.join()
-    return max((p.exitcode or 0) for p in workers)
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    while any(p.is_alive() for p in workers):
+        for process in workers:
+            process.join(timeout=0.2)
+            if process.exitcode not in (None, 0) and not stopping:
+                # A worker died: fail loudly as a whole, so the service manager restarts us,
+                # rather than limp along on fewer processes.
+                log.error("worker exited", extra={"pid": process.pid, "code": process.exitcode})
+                stop_all(signal.SIGTERM)
+    return max(abs(p.exitcode or 0) for p in workers)
 
 
 def _worker_entry(settings: Settings, ready_file: str | None) -> None:

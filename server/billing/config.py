@@ -18,7 +18,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     listen: str = "127.0.0.1:50051"
     workers: int = 1  # server processes sharing the port (PostgreSQL only)
-    data_dir: str = "var"  # SQLite file, development secret
+    data_dir: str = "var"  # where the development secret is kept
     auth_jwks_file: str = ""  # production: a JWKS file of the token issuer's public keys
     auth_hs256_secret: str = ""  # local development only
     auth_issuer: str = "billing-dev"
@@ -27,8 +27,8 @@ class Settings:
     auth_token_cache_size: int = 10_000
     idempotency_retention_hours: int = 24
     shutdown_grace_seconds: int = 10
-    trace_sample_ratio: float = 0.0  # share of root spans kept; 0 disables tracing work
-    trace_exporter: str = "none"  # none | console
+    trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0
+    trace_exporter: str = "none"  # none | console; tracing is off with none
     log_level: str = "INFO"
     enable_fault_injection: bool = False  # tests only: honours x-billing-fault-* metadata
 

@@ -52,7 +52,7 @@ class Runtime:
         self.use_cases = UseCases(customers=CustomerUseCases(self.store, writes))
         self.verifier = build_verifier(settings)
         tracer = None
-        if settings.trace_sample_ratio > 0:
+        if settings.trace_sample_ratio > 0 and settings.trace_exporter != "none":
             provider = configure_tracing(settings.trace_sample_ratio, settings.trace_exporter)
             tracer = get_tracer(provider)
         self.server: grpc.aio.Server | None = None
@@ -91,8 +91,13 @@ class Runtime:
         while True:
             await asyncio.sleep(PURGE_INTERVAL_S)
             try:
-                async with self.store.write(None) as tx:
-                    await tx.idempotency.purge_expired(self.clock.now(), PURGE_BATCH_ROWS)
+                # Bounded batches, each its own short transaction, until the backlog is gone.
+                purged = PURGE_BATCH_ROWS
+                while purged == PURGE_BATCH_ROWS:
+                    async with self.store.write(None) as tx:
+                        purged = await tx.idempotency.purge_expired(
+                            self.clock.now(), PURGE_BATCH_ROWS
+                        )
             except Exception:
                 log.exception("purging expired idempotency keys failed; will retry")
 

@@ -6,9 +6,11 @@ import grpc
 
 from billing.api.interceptors import current_correlation_id, current_principal
 from billing.app.context import NO_FAULTS, CallContext, Faults
+from billing.domain.errors import InvalidArgument
 
 FAULT_DELAY_KEY = "x-billing-fault-delay-ms"
 FAULT_FAIL_KEY = "x-billing-fault-fail"
+MAX_FAULT_DELAY_MS = 60_000
 
 
 class ContextFactory:
@@ -30,7 +32,12 @@ class ContextFactory:
         metadata = dict(context.invocation_metadata() or ())
         if FAULT_DELAY_KEY not in metadata and FAULT_FAIL_KEY not in metadata:
             return NO_FAULTS
+        raw_delay = str(metadata.get(FAULT_DELAY_KEY, "0"))
+        if not raw_delay.isdigit() or int(raw_delay) > MAX_FAULT_DELAY_MS:
+            raise InvalidArgument.single(
+                FAULT_DELAY_KEY, f"must be whole milliseconds, at most {MAX_FAULT_DELAY_MS}"
+            )
         return Faults(
-            delay_before_commit_ms=int(metadata.get(FAULT_DELAY_KEY, "0")),
+            delay_before_commit_ms=int(raw_delay),
             fail_before_commit=metadata.get(FAULT_FAIL_KEY) == "true",
         )

@@ -15,6 +15,7 @@ STATUS_CODES: dict[type[errors.BillingError], grpc.StatusCode] = {
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.EtagMismatch: grpc.StatusCode.ABORTED,
     errors.RequestInProgress: grpc.StatusCode.ABORTED,
+    errors.TransactionConflict: grpc.StatusCode.ABORTED,
     errors.IdempotencyKeyReused: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,

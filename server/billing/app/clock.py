@@ -1,4 +1,9 @@
-"""The one source of "now". Nothing else in the server reads the system time for billing."""
+"""The one source of "now" for billing: periods, due work, expiry of stored results.
+
+Two things deliberately use wall time instead: ids (ULIDs sort by when a row was really
+written, also under a simulation clock) and leases (a worker's lease must expire in real
+time, whatever the simulated date).
+"""
 
 from __future__ import annotations
 

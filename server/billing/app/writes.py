@@ -16,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from billing.app.clock import Clock
 from billing.app.context import CallContext, Write
 from billing.app.ports import IdempotencyKey, RetryableConflict, Store, StoredResult, Transaction
-from billing.domain.errors import IdempotencyKeyReused
+from billing.domain.errors import IdempotencyKeyReused, TransactionConflict
 
 R = TypeVar("R")
 
@@ -47,9 +47,12 @@ class WriteRunner:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return await self._attempt(ctx, key, write, codec, work)
-            except RetryableConflict:
+            except RetryableConflict as conflict:
                 if attempt == MAX_ATTEMPTS:
-                    raise
+                    raise TransactionConflict(
+                        f"{ctx.method} collided with concurrent writes {MAX_ATTEMPTS} times"
+                        " and changed nothing; retry with the same request_id"
+                    ) from conflict
                 await asyncio.sleep(RETRY_BACKOFF_S * attempt)
         raise AssertionError("unreachable")
 

@@ -92,6 +92,12 @@ class RequestInProgress(BillingError):
         )
 
 
+class TransactionConflict(BillingError):
+    """Concurrent writers kept colliding; the call changed nothing and may be retried."""
+
+    reason = "TRANSACTION_CONFLICT"
+
+
 class Unauthenticated(BillingError):
     """No valid bearer token."""
 

@@ -27,9 +27,5 @@ def configure_tracing(sample_ratio: float, exporter: str) -> TracerProvider:
     return provider
 
 
-def tracing_enabled(sample_ratio: float) -> bool:
-    return sample_ratio > 0
-
-
 def get_tracer(provider: TracerProvider) -> trace.Tracer:
     return provider.get_tracer("billing.api")

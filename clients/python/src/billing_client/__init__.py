@@ -1,10 +1,14 @@
 """Python client for the billing core.
 
-import grpc
-from billing_client import v1
+Example::
 
-channel = grpc.insecure_channel("127.0.0.1:50051")
-customers = v1.customers_pb2_grpc.CustomerServiceStub(channel)
+    import grpc
+    from billing_client import bearer_metadata
+    from billing_client.v1 import customers_pb2, customers_pb2_grpc
+
+    channel = grpc.insecure_channel("127.0.0.1:50051")
+    customers = customers_pb2_grpc.CustomerServiceStub(channel)
+    customers.ListCustomers(customers_pb2.ListCustomersRequest(), metadata=bearer_metadata(token))
 """
 
 from billing_client import v1

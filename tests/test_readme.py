@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from billing_client.v1 import customers_pb2
-
 from conftest import make_token
 
 README = (Path(__file__).parents[1] / "README.md").read_text()

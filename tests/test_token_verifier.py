@@ -79,7 +79,7 @@ def test_hs256_token_is_refused_when_keys_are_asymmetric(jwks_file):
             "org": "t",
             "exp": int(time.time()) + 60,
         },
-        "secret",
+        "a-shared-secret-that-is-long-enough-for-hs256",
         algorithm="HS256",
         headers={"kid": "k1"},
     )

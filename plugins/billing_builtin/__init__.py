@@ -1,0 +1,6 @@
+"""The built-in engines, registered through the `billing.plugins` entry point like any
+third-party plugin. Each module registers one kind."""
+
+from billing_builtin import gateways, notifications, pricing, proration, recognition, tax
+
+PLUGIN_MODULES = (pricing, proration, tax, gateways, recognition, notifications)

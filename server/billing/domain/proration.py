@@ -1,0 +1,34 @@
+"""Proration factors: what share of a period [start, end) remains after a change.
+
+Kept unreduced (numerator, denominator) so a line can explain itself as `15/30 days`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+
+def remaining_seconds(start: datetime, end: datetime, change_at: datetime) -> tuple[int, int]:
+    """Seconds from the change to the period end over the period's seconds. Instants are
+    absolute, so a local-time period across a DST change is simply an hour shorter or longer."""
+    _check(start, end, change_at)
+    return int((end - change_at).total_seconds()), int((end - start).total_seconds())
+
+
+def remaining_days(
+    start: datetime, end: datetime, change_at: datetime, time_zone: str
+) -> tuple[int, int]:
+    """Calendar days in `time_zone` from the change date (which counts for the new plan) to
+    the period end, over the period's days."""
+    _check(start, end, change_at)
+    zone = ZoneInfo(time_zone)
+    first, last, changed = (t.astimezone(zone).date() for t in (start, end, change_at))
+    return (last - changed).days, (last - first).days
+
+
+def _check(start: datetime, end: datetime, change_at: datetime) -> None:
+    if not start < end:
+        raise ValueError("a period must end after it starts")
+    if not start <= change_at <= end:
+        raise ValueError("the change must fall within the period")

@@ -1,0 +1,157 @@
+"""What each kind of engine is: its interface and its typed input and output.
+
+Engines are registered by name (see hookspecs) and selected by name in the rules. Inputs are
+frozen dataclasses, never loose arguments, so an engine's signature survives new fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from billing.domain.pricing import Priced
+from billing.rules.model import Price
+
+# --- pricing models ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PricingRequest:
+    price: Price  # the version in force; its `model` names this engine
+    quantity: Decimal
+    flat_fee_at_zero: bool = False  # a money/pricing rule: Stripe charges it, Lago does not
+
+
+class PricingModel(Protocol):
+    def check_params(self, params: Mapping[str, Any]) -> list[str]:
+        """Load-time check of a price's `params:` (the numbers a plugin's model reads); each
+        string names a problem. Called once per price version when a rule set is validated,
+        never per request. (The built-in models' fields are checked by the rule schema.)"""
+        ...
+
+    def price(self, request: PricingRequest) -> Priced:
+        """The unrounded amount and how it was reached."""
+        ...
+
+
+# --- proration policies -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProrationRequest:
+    period_start: datetime  # UTC instants; the period is [start, end)
+    period_end: datetime
+    change_at: datetime
+    time_zone: str  # the subscription's billing zone, for calendar-day counting
+
+
+@dataclass(frozen=True)
+class ProrationFactor:
+    """Unreduced, so an invoice line can say `15/30 days`."""
+
+    numerator: int
+    denominator: int
+    unit: str  # "days" or "seconds"
+
+    def as_decimal(self) -> Decimal:
+        return Decimal(self.numerator) / Decimal(self.denominator)
+
+    def __str__(self) -> str:
+        return f"{self.numerator}/{self.denominator} {self.unit}"
+
+
+class ProrationPolicyEngine(Protocol):
+    def remaining(self, request: ProrationRequest) -> ProrationFactor:
+        """The share of the period from the change to its end."""
+        ...
+
+
+# --- tax ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaxableLine:
+    amount_minor: int
+    product_code: str = ""
+
+
+@dataclass(frozen=True)
+class TaxRequest:
+    currency_code: str
+    customer_region: str  # CLDR region, e.g. "DE"
+    customer_tax_ids: tuple[str, ...]
+    lines: tuple[TaxableLine, ...]
+    tax_date: date
+
+
+@dataclass(frozen=True)
+class TaxResult:
+    tax_minor_per_line: tuple[int, ...]
+    explanation: str = ""
+
+
+class TaxEngine(Protocol):
+    def calculate(self, request: TaxRequest) -> TaxResult: ...
+
+
+# --- payment gateways -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    payment_method_token: str  # tokenized; card numbers never reach the billing core
+    currency_code: str
+    amount_minor: int
+    idempotency_key: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    succeeded: bool
+    gateway_reference: str
+    failure_code: str = ""
+
+
+class PaymentGateway(Protocol):
+    async def charge(self, request: ChargeRequest) -> ChargeResult: ...
+
+
+# --- revenue recognition ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecognitionRequest:
+    amount_minor: int
+    service_start: date
+    service_end: date  # exclusive
+
+
+@dataclass(frozen=True)
+class RecognitionEntry:
+    on: date
+    amount_minor: int
+
+
+class RecognitionMethod(Protocol):
+    def schedule(self, request: RecognitionRequest) -> tuple[RecognitionEntry, ...]:
+        """Entries that sum exactly to `amount_minor`."""
+        ...
+
+
+# --- notifications ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notification:
+    tenant_id: str
+    recipient: str
+    template: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class NotificationChannel(Protocol):
+    async def send(self, notification: Notification) -> None: ...

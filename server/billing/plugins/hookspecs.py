@@ -1,0 +1,62 @@
+"""Every hook a plugin may implement. All are called with all results collected (pluggy's
+default); each is handed a `register(name, engine)` callback and returns nothing.
+
+A plugin is a module or object with `@hookimpl`-decorated functions of these names, found
+through the `billing.plugins` entry-point group. Names are unique per engine kind: two
+plugins registering the same name is an error at start-up, not a silent override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pluggy
+
+from billing.plugins.engines import (
+    NotificationChannel,
+    PaymentGateway,
+    PricingModel,
+    ProrationPolicyEngine,
+    RecognitionMethod,
+    TaxEngine,
+)
+
+PROJECT = "billing"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def billing_register_pricing_models(register: Callable[[str, PricingModel], None]) -> None:
+    """Register pricing models; a price's `model:` names one (e.g. `graduated`)."""
+
+
+@hookspec
+def billing_register_proration_policies(
+    register: Callable[[str, ProrationPolicyEngine], None],
+) -> None:
+    """Register proration policies; a proration rule's `granularity:` names one."""
+
+
+@hookspec
+def billing_register_tax_engines(register: Callable[[str, TaxEngine], None]) -> None:
+    """Register tax engines; a tax rule names one per jurisdiction."""
+
+
+@hookspec
+def billing_register_payment_gateways(register: Callable[[str, PaymentGateway], None]) -> None:
+    """Register payment gateways; routing rules name them."""
+
+
+@hookspec
+def billing_register_recognition_methods(
+    register: Callable[[str, RecognitionMethod], None],
+) -> None:
+    """Register revenue recognition methods; recognition rules name them."""
+
+
+@hookspec
+def billing_register_notification_channels(
+    register: Callable[[str, NotificationChannel], None],
+) -> None:
+    """Register notification channels (email, webhook...); dunning rules name them."""

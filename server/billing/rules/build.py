@@ -1,0 +1,161 @@
+"""Turn validated files into the immutable model. Runs only when both passes found nothing,
+so it trusts the data's shape and references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from billing.rules.errors import RuleWarning
+from billing.rules.model import (
+    CaseMatch,
+    Catalog,
+    Entitlement,
+    MoneyRules,
+    Plan,
+    PlanChangePolicy,
+    PlanChangeRule,
+    PlanPrice,
+    PolicyCase,
+    Price,
+    Product,
+    ProrationPolicy,
+    ProrationRule,
+    RuleSet,
+    Tier,
+    sort_versions,
+)
+from billing.rules.structure import ValidatedFile
+
+# Without a plan_changes section a change applies at once, as in most billing systems.
+DEFAULT_PLAN_CHANGES = PlanChangePolicy((PolicyCase(CaseMatch(), PlanChangeRule("immediate")),))
+# Without a proration file: prorate to the second, credit what was billed and not used.
+DEFAULT_PRORATION = ProrationPolicy(
+    (
+        PolicyCase(
+            CaseMatch(),
+            ProrationRule(
+                granularity="second",
+                behavior="create_prorations",
+                credit_unused=True,
+                credit_basis="billed",
+            ),
+        ),
+    )
+)
+
+
+def build_rule_set(
+    files: Sequence[ValidatedFile],
+    *,
+    content_hash: str,
+    sources: Mapping[str, bytes],
+    warnings: Iterable[RuleWarning] = (),
+) -> RuleSet:
+    catalogs = [f for f in files if f.kind == "catalog"]
+    return RuleSet(
+        content_hash=content_hash,
+        files=MappingProxyType(dict(sorted(sources.items()))),
+        money=_money([f for f in files if f.kind == "money"]),
+        catalog=_catalog(catalogs),
+        prices=_prices([f for f in files if f.kind == "pricing"]),
+        proration=_proration([f for f in files if f.kind == "proration"]),
+        warnings=tuple(warnings),
+    )
+
+
+def _money(files: Sequence[ValidatedFile]) -> MoneyRules:
+    if not files:
+        return MoneyRules()
+    data = files[0].data
+    overrides = {code: entry["rounding"] for code, entry in data["currencies"].items()}
+    return MoneyRules(data["rounding"], MappingProxyType(overrides))
+
+
+def _catalog(files: Sequence[ValidatedFile]) -> Catalog:
+    products: dict[str, Product] = {}
+    plans: dict[str, Plan] = {}
+    plan_changes = DEFAULT_PLAN_CHANGES
+    for file in files:
+        for _, item in file.items("products"):
+            products[item["code"]] = Product(item["code"], item["name"], tuple(item["features"]))
+        for _, item in file.items("plans"):
+            plans[item["code"]] = _plan(item)
+        if "plan_changes" in file.data:
+            plan_changes = PlanChangePolicy(
+                tuple(
+                    PolicyCase(_when(case), PlanChangeRule(case["timing"]))
+                    for _, case in file.items("plan_changes")
+                )
+            )
+    return Catalog(MappingProxyType(products), MappingProxyType(plans), plan_changes)
+
+
+def _plan(item: Mapping[str, Any]) -> Plan:
+    return Plan(
+        code=item["code"],
+        product=item["product"],
+        interval=item["interval"],
+        interval_count=item["interval_count"],
+        trial_days=item["trial_days"],
+        name=item.get("name"),
+        entitlements=tuple(Entitlement(e["feature"], e["limit"]) for e in item["entitlements"]),
+        prices=tuple(
+            PlanPrice(
+                currency=entry["currency"],
+                price_code=entry.get("price"),
+                amount=entry.get("amount"),
+                effective_from=entry.get("effective_from"),
+            )
+            for entry in item["prices"]
+        ),
+    )
+
+
+def _prices(files: Sequence[ValidatedFile]) -> Mapping[str, tuple[Price, ...]]:
+    versions: dict[str, list[Price]] = {}
+    for file in files:
+        for _, item in file.items("prices"):
+            versions.setdefault(item["code"], []).append(_price(item))
+    return MappingProxyType({code: sort_versions(found) for code, found in versions.items()})
+
+
+def _price(item: Mapping[str, Any]) -> Price:
+    return Price(
+        code=item["code"],
+        model=item["model"],
+        currency=item["currency"],
+        effective_from=item.get("effective_from"),
+        name=item.get("name"),
+        unit=item.get("unit"),
+        unit_amount=item.get("unit_amount"),
+        tiers=tuple(
+            Tier(tier["up_to"], tier["unit_amount"], tier.get("flat_amount"))
+            for tier in item.get("tiers") or ()
+        ),
+        params=MappingProxyType(dict(item.get("params") or {})),
+    )
+
+
+def _proration(files: Sequence[ValidatedFile]) -> ProrationPolicy:
+    if not files:
+        return DEFAULT_PRORATION
+    return ProrationPolicy(
+        tuple(
+            PolicyCase(
+                _when(case),
+                ProrationRule(
+                    granularity=case["granularity"],
+                    behavior=case["behavior"],
+                    credit_unused=case["credit_unused"],
+                    credit_basis=case["credit_basis"],
+                ),
+            )
+            for _, case in files[0].items("cases")
+        )
+    )
+
+
+def _when(case: Mapping[str, Any]) -> CaseMatch:
+    return CaseMatch(**(case.get("when") or {}))

@@ -1,0 +1,271 @@
+"""The compiled rule set: immutable values, built once at load, read by the domain.
+
+Everything here has already passed both validation passes, so lookups cannot meet a dangling
+reference at request time. Versioned entries (prices, plan prices) carry `effective_from`;
+an entry without one is in force from the beginning of time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Generic, Literal, TypeVar
+
+from billing.domain.money import DEFAULT_ROUNDING
+from billing.rules.errors import RuleWarning
+
+Interval = Literal["day", "week", "month", "year"]
+PlanChangeTiming = Literal["immediate", "end_of_period"]
+ProrationGranularity = Literal["second", "day"]
+ProrationBehavior = Literal["create_prorations", "always_invoice", "none"]
+CreditBasis = Literal["billed", "current_price"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+_EMPTY_PARAMS: Mapping[str, Any] = MappingProxyType({})
+_BEGINNING = datetime.min.replace(tzinfo=UTC)  # where an undated version sorts
+
+
+def _require_aware(at: datetime) -> None:
+    if at.tzinfo is None:
+        raise ValueError("lookups take a timezone-aware instant")
+
+
+def latest_in_force(
+    versions: Iterable[T], at: datetime, effective_from: Callable[[T], datetime | None]
+) -> T | None:
+    """The version with the latest effective_from <= at; undated versions are always in force
+    but lose to any dated one that has started."""
+    _require_aware(at)
+    best: T | None = None
+    best_from: datetime | None = None
+    for version in versions:
+        start = effective_from(version)
+        if start is not None and start > at:
+            continue
+        if best is None or (start is not None and (best_from is None or start > best_from)):
+            best, best_from = version, start
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyRules:
+    """How amounts are rounded: one mode, with optional per-currency overrides."""
+
+    rounding: str = DEFAULT_ROUNDING
+    currency_rounding: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def rounding_for(self, currency_code: str) -> str:
+        return self.currency_rounding.get(currency_code, self.rounding)
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    code: str
+    name: str
+    features: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    """A feature of the plan's product that the plan grants; limit None means unlimited."""
+
+    feature: str
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPrice:
+    """One charge of a plan: a named price (`price_code`) or a flat amount per period."""
+
+    currency: str
+    price_code: str | None = None
+    amount: Decimal | None = None
+    effective_from: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    code: str
+    product: str
+    interval: Interval
+    interval_count: int = 1
+    trial_days: int = 0
+    name: str | None = None
+    entitlements: tuple[Entitlement, ...] = ()
+    prices: tuple[PlanPrice, ...] = ()
+
+    def prices_in_force(self, at: datetime) -> tuple[PlanPrice, ...]:
+        """Per (currency, named price or flat amount), the entry in force at `at`."""
+        groups: dict[tuple[str, str | None], list[PlanPrice]] = {}
+        for entry in self.prices:
+            groups.setdefault((entry.currency, entry.price_code), []).append(entry)
+        chosen = (latest_in_force(group, at, _effective_from) for group in groups.values())
+        return tuple(entry for entry in chosen if entry is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """Units up to `up_to` (inclusive; None = no upper bound) at `unit_amount` each."""
+
+    up_to: int | None
+    unit_amount: Decimal
+    flat_amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """One version of a named price. `model` names the pricing engine that reads it."""
+
+    code: str
+    model: str
+    currency: str
+    effective_from: datetime | None = None
+    name: str | None = None
+    unit: str | None = None
+    unit_amount: Decimal | None = None
+    tiers: tuple[Tier, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY_PARAMS)  # plugin models
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChangeFacts:
+    """What a policy case is matched against."""
+
+    from_product: str
+    to_product: str
+    from_interval: Interval
+    to_interval: Interval
+
+
+@dataclass(frozen=True, slots=True)
+class CaseMatch:
+    """Optional match fields; an absent (None) field matches anything."""
+
+    from_product: str | None = None
+    to_product: str | None = None
+    from_interval: Interval | None = None
+    to_interval: Interval | None = None
+
+    def _pairs(self, facts: CaseMatch | PlanChangeFacts) -> Iterable[tuple[str | None, str | None]]:
+        yield self.from_product, facts.from_product
+        yield self.to_product, facts.to_product
+        yield self.from_interval, facts.from_interval
+        yield self.to_interval, facts.to_interval
+
+    def matches(self, facts: PlanChangeFacts) -> bool:
+        return all(mine is None or mine == theirs for mine, theirs in self._pairs(facts))
+
+    def covers(self, other: CaseMatch) -> bool:
+        """True when every change `other` matches, this matches too."""
+        return all(mine is None or mine == theirs for mine, theirs in self._pairs(other))
+
+    @property
+    def is_catch_all(self) -> bool:
+        return all(mine is None for mine, _ in self._pairs(self))
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChangeRule:
+    timing: PlanChangeTiming
+
+
+@dataclass(frozen=True, slots=True)
+class ProrationRule:
+    granularity: ProrationGranularity
+    behavior: ProrationBehavior
+    credit_unused: bool
+    credit_basis: CreditBasis
+
+
+# No slots on the generic classes: `ProrationPolicy(...)` sets `__orig_class__`, which a
+# slotted frozen dataclass refuses.
+@dataclass(frozen=True)
+class PolicyCase(Generic[R]):
+    when: CaseMatch
+    result: R
+
+
+@dataclass(frozen=True)
+class Policy(Generic[R]):
+    """Ordered cases; the first whose match fields all fit decides."""
+
+    cases: tuple[PolicyCase[R], ...]
+
+    def decide(self, facts: PlanChangeFacts) -> R | None:
+        """The result of the first matching case; None when no case matches."""
+        for case in self.cases:
+            if case.when.matches(facts):
+                return case.result
+        return None
+
+
+PlanChangePolicy = Policy[PlanChangeRule]
+ProrationPolicy = Policy[ProrationRule]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    products: Mapping[str, Product]
+    plans: Mapping[str, Plan]
+    plan_changes: PlanChangePolicy
+
+    def as_of(self, at: datetime) -> Catalog:
+        """The catalog at `at`: each plan with only the prices then in force; a plan with no
+        price in force yet is left out, since it could not be sold then."""
+        plans: dict[str, Plan] = {}
+        for code, plan in self.plans.items():
+            in_force = plan.prices_in_force(at)
+            if in_force:
+                plans[code] = Plan(
+                    code=plan.code,
+                    product=plan.product,
+                    interval=plan.interval,
+                    interval_count=plan.interval_count,
+                    trial_days=plan.trial_days,
+                    name=plan.name,
+                    entitlements=plan.entitlements,
+                    prices=in_force,
+                )
+        return Catalog(self.products, MappingProxyType(plans), self.plan_changes)
+
+
+@dataclass(frozen=True, eq=False)
+class RuleSet:
+    """A validated rule set. Two rule sets are equal when their content hashes are."""
+
+    content_hash: str
+    files: Mapping[str, bytes]
+    money: MoneyRules
+    catalog: Catalog
+    prices: Mapping[str, tuple[Price, ...]]  # versions, undated first, then by effective_from
+    proration: ProrationPolicy
+    warnings: tuple[RuleWarning, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RuleSet) and other.content_hash == self.content_hash
+
+    def __hash__(self) -> int:
+        return hash(self.content_hash)
+
+    def price_in_force(self, price_code: str, at: datetime) -> Price | None:
+        """The version of the price in force at `at` (None if every version starts later);
+        KeyError for a code the rule set does not define."""
+        return latest_in_force(self.prices[price_code], at, _effective_from)
+
+    def catalog_as_of(self, at: datetime) -> Catalog:
+        return self.catalog.as_of(at)
+
+
+def _effective_from(entry: PlanPrice | Price) -> datetime | None:
+    return entry.effective_from
+
+
+def sort_versions(versions: Sequence[Price]) -> tuple[Price, ...]:
+    """Undated first, then by effective_from: the order `RuleSet.prices` keeps."""
+    return tuple(sorted(versions, key=lambda p: p.effective_from or _BEGINNING))

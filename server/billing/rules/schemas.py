@@ -1,0 +1,317 @@
+"""The shape of each kind of rule file, as cerberus schemas.
+
+These definitions are the single source for the structure pass (`structure.py`) and for the
+JSON Schemas editors use (`json_schema.py`). Only the rules that `json_schema.py` knows how to
+translate may appear here; it refuses any other, so the two cannot drift apart.
+
+Codes are strings matching `values.CODE_PATTERN`. Custom types: `int` (an integer that is not
+a boolean), `decimal` (a decimal string or a number, coerced to Decimal) and `instant` (a UTC
+instant string with `Z` or an offset, coerced to an aware datetime).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from cerberus import TypeDefinition, Validator
+
+from billing.domain.money import DEFAULT_ROUNDING, ROUNDING_MODES
+from billing.rules.values import CODE_PATTERN, coerce_decimal, coerce_instant
+
+Schema = dict[str, dict[str, Any]]
+
+KINDS: Final = (
+    "catalog",
+    "money",
+    "proration",
+    "pricing",
+    "tax",
+    "recognition",
+    "dunning",
+    "routing",
+    "invoicing",
+)
+# Kinds whose schema is still to be written: a file must name its kind, the rest is accepted.
+RESERVED_KINDS: Final = frozenset({"tax", "recognition", "dunning", "routing", "invoicing"})
+
+INTERVALS: Final = ("day", "week", "month", "year")
+PLAN_CHANGE_TIMINGS: Final = ("immediate", "end_of_period")
+PRORATION_GRANULARITIES: Final = ("second", "day")
+PRORATION_BEHAVIORS: Final = ("create_prorations", "always_invoice", "none")
+CREDIT_BASES: Final = ("billed", "current_price")
+
+# Limits: a rule file is read by people; anything bigger is a mistake, not a catalog.
+LIST_ITEMS_MAX: Final = 10_000
+NAME_LENGTH_MAX: Final = 200
+INTERVAL_COUNT_MAX: Final = 120  # ten years of months
+TRIAL_DAYS_MAX: Final = 3_660  # ten years
+TIERS_MAX: Final = 100
+
+
+def _kind(kind: str) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "required": True,
+        "allowed": [kind],
+        "meta": {"description": "Which kind of rules this file holds."},
+    }
+
+
+def _text(description: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "required": required,
+        "empty": False,
+        "maxlength": NAME_LENGTH_MAX,
+        "meta": {"description": description},
+    }
+
+
+def _code(description: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "regex": CODE_PATTERN,
+        "required": required,
+        "meta": {"description": description},
+    }
+
+
+def _choice(values: tuple[str, ...], description: str, *, required: bool) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "required": required,
+        "allowed": list(values),
+        "meta": {"description": description},
+    }
+
+
+def _amount(description: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "type": "decimal",
+        "coerce": "decimal",
+        "required": required,
+        "min": 0,
+        "meta": {"description": description},
+    }
+
+
+def _instant(description: str) -> dict[str, Any]:
+    return {"type": "instant", "coerce": "instant", "meta": {"description": description}}
+
+
+def _list_of(item: dict[str, Any], description: str, **rules: Any) -> dict[str, Any]:
+    return {
+        "type": "list",
+        "maxlength": LIST_ITEMS_MAX,
+        "schema": item,
+        "meta": {"description": description},
+        **rules,
+    }
+
+
+def _record(fields: Schema) -> dict[str, Any]:
+    return {"type": "dict", "schema": fields}
+
+
+# Optional match fields of a policy case; an absent field matches anything.
+_WHEN: dict[str, Any] = {
+    "type": "dict",
+    "schema": {
+        "from_product": _code("Matches changes away from this product."),
+        "to_product": _code("Matches changes to this product."),
+        "from_interval": _choice(INTERVALS, "Matches changes from this interval.", required=False),
+        "to_interval": _choice(INTERVALS, "Matches changes to this interval.", required=False),
+    },
+    "meta": {"description": "When this case applies; leave it out to match every change."},
+}
+
+MONEY: Schema = {
+    "kind": _kind("money"),
+    "rounding": {
+        **_choice(tuple(ROUNDING_MODES), "How line amounts are rounded.", required=False),
+        "default": DEFAULT_ROUNDING,
+    },
+    "currencies": {
+        "type": "dict",
+        "keysrules": {"type": "string"},
+        "valuesrules": _record(
+            {
+                "rounding": _choice(
+                    tuple(ROUNDING_MODES), "Rounding for this currency.", required=True
+                )
+            }
+        ),
+        "default": {},
+        "meta": {"description": "Overrides by ISO 4217 currency code."},
+    },
+}
+
+_PRODUCT: Schema = {
+    "code": _code("Unique product code.", required=True),
+    "name": _text("Name shown to customers.", required=True),
+    "features": {
+        **_list_of(_code("A feature code."), "Features the product offers."),
+        "default": [],
+    },
+}
+
+_ENTITLEMENT: Schema = {
+    "feature": _code("A feature of the plan's product.", required=True),
+    "limit": {
+        "type": "int",
+        "nullable": True,
+        "min": 0,
+        "default": None,
+        "meta": {"description": "How much of it; leave out or null for unlimited."},
+    },
+}
+
+_PLAN_PRICE: Schema = {
+    "currency": {
+        "type": "string",
+        "required": True,
+        "meta": {"description": "ISO 4217 currency code."},
+    },
+    "price": _code("A price code from a pricing file (per seat, tiered, ...)."),
+    "amount": {
+        **_amount("A flat amount per billing period, in major units (30.00)."),
+        "excludes": "price",
+    },
+    "effective_from": _instant("First instant this entry applies; leave out for always."),
+}
+
+_PLAN: Schema = {
+    "code": _code("Unique plan code.", required=True),
+    "name": _text("Name shown to customers."),
+    "product": _code("Code of the product this plan sells.", required=True),
+    "interval": _choice(INTERVALS, "Billing interval unit.", required=True),
+    "interval_count": {
+        "type": "int",
+        "min": 1,
+        "max": INTERVAL_COUNT_MAX,
+        "default": 1,
+        "meta": {"description": "Intervals per billing period (3 with month = quarterly)."},
+    },
+    "trial_days": {
+        "type": "int",
+        "min": 0,
+        "max": TRIAL_DAYS_MAX,
+        "default": 0,
+        "meta": {"description": "Free days before the first charge."},
+    },
+    "entitlements": {
+        **_list_of(_record(_ENTITLEMENT), "Features of the product this plan grants."),
+        "default": [],
+    },
+    "prices": _list_of(
+        _record(_PLAN_PRICE), "What the plan costs, by currency.", required=True, minlength=1
+    ),
+}
+
+_PLAN_CHANGE_CASE: Schema = {
+    "when": _WHEN,
+    "timing": _choice(PLAN_CHANGE_TIMINGS, "When the change takes effect.", required=True),
+}
+
+CATALOG: Schema = {
+    "kind": _kind("catalog"),
+    "products": {**_list_of(_record(_PRODUCT), "Products for sale."), "default": []},
+    "plans": {**_list_of(_record(_PLAN), "Plans: a product, an interval, prices."), "default": []},
+    "plan_changes": _list_of(
+        _record(_PLAN_CHANGE_CASE), "Ordered cases; the first that matches decides.", minlength=1
+    ),
+}
+
+_TIER: Schema = {
+    "up_to": {
+        "type": "int",
+        "required": True,
+        "nullable": True,
+        "min": 1,
+        "meta": {"description": "Last unit of this tier (inclusive); null on the last tier."},
+    },
+    "unit_amount": _amount("Price of each unit in this tier.", required=True),
+    "flat_amount": _amount("A fixed amount added when the quantity reaches this tier."),
+}
+
+_PRICE: Schema = {
+    "code": _code(
+        "Price code; repeat it with another effective_from for a new version.", required=True
+    ),
+    "name": _text("Name shown on invoices."),
+    "unit": _text("What is counted, e.g. seat or API call."),
+    "model": _code("Pricing model (an engine name): per_unit, graduated, volume...", required=True),
+    "currency": {
+        "type": "string",
+        "required": True,
+        "meta": {"description": "ISO 4217 currency code."},
+    },
+    "effective_from": _instant("First instant this version applies; leave out for always."),
+    "unit_amount": _amount("Price of one unit; may be finer than the currency's minor unit."),
+    "tiers": _list_of(
+        _record(_TIER), "Tiers in ascending order.", minlength=1, maxlength=TIERS_MAX
+    ),
+    "params": {
+        "type": "dict",
+        "meta": {"description": "Numbers of a plugin's pricing model; the plugin checks them."},
+    },
+}
+
+PRICING: Schema = {
+    "kind": _kind("pricing"),
+    "prices": _list_of(_record(_PRICE), "Named prices plans refer to.", required=True),
+}
+
+_PRORATION_CASE: Schema = {
+    "when": _WHEN,
+    "granularity": _choice(
+        PRORATION_GRANULARITIES, "Smallest unit of time charged.", required=True
+    ),
+    "behavior": _choice(PRORATION_BEHAVIORS, "What a mid-period change produces.", required=True),
+    "credit_unused": {
+        "type": "boolean",
+        "required": True,
+        "meta": {"description": "Credit the unused part of the old plan."},
+    },
+    "credit_basis": _choice(CREDIT_BASES, "Amount the credit is computed from.", required=True),
+}
+
+PRORATION: Schema = {
+    "kind": _kind("proration"),
+    "cases": _list_of(
+        _record(_PRORATION_CASE),
+        "Ordered cases; the first that matches decides.",
+        required=True,
+        minlength=1,
+    ),
+}
+
+_WRITTEN: dict[str, Schema] = {
+    "money": MONEY,
+    "catalog": CATALOG,
+    "pricing": PRICING,
+    "proration": PRORATION,
+}
+# In KINDS order; a reserved kind's schema is only its `kind`.
+SCHEMAS: Final[dict[str, Schema]] = {
+    kind: _WRITTEN.get(kind) or {"kind": _kind(kind)} for kind in KINDS
+}
+
+
+class RuleValidator(Validator):  # type: ignore[misc]  # cerberus ships no type information
+    """cerberus with the rule files' scalar types."""
+
+    types_mapping = {
+        **Validator.types_mapping,
+        "int": TypeDefinition("int", (int,), (bool,)),
+        "decimal": TypeDefinition("decimal", (Decimal,), ()),
+        "instant": TypeDefinition("instant", (datetime,), ()),
+    }
+
+    def _normalize_coerce_decimal(self, value: object) -> object:
+        return coerce_decimal(value)
+
+    def _normalize_coerce_instant(self, value: object) -> object:
+        return coerce_instant(value)

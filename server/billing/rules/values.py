@@ -1,0 +1,69 @@
+"""Scalar kinds the rule schemas use beyond YAML's own: codes, decimals and UTC instants."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from billing.domain.money import parse_decimal
+
+# Codes are identifiers that end up in ids, URLs and invoices: short and unambiguous.
+CODE_LENGTH_MAX = 64
+CODE_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{CODE_LENGTH_MAX - 1}}}$"
+# A decimal written as text: "30.00", "0.0004", "-1.5". No exponent, no NaN, no Infinity.
+DECIMAL_PATTERN = r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+NON_NEGATIVE_DECIMAL_PATTERN = r"^\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+# An instant must say which instant: a date and time with `Z` or an explicit offset.
+INSTANT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+_DECIMAL = re.compile(DECIMAL_PATTERN)
+_INSTANT = re.compile(INSTANT_PATTERN)
+
+
+def parse_instant(text: str) -> datetime:
+    """'2024-01-01T00:00:00Z' or '...+01:00' -> an aware datetime in UTC; ValueError otherwise."""
+    if not _INSTANT.match(text):
+        raise ValueError(f"{text!r} is not an instant with Z or an offset")
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def coerce_decimal(value: object) -> object:
+    """Decimal for a decimal string or an integer; anything else is returned for the type check."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str) and _DECIMAL.match(value.strip()):
+        return parse_decimal(value.strip())
+    return value
+
+
+def coerce_instant(value: object) -> object:
+    """An aware UTC datetime for an instant string; anything else is returned for the type check."""
+    if isinstance(value, str):
+        try:
+            return parse_instant(value)
+        except ValueError:
+            return value
+    return value
+
+
+def describe(value: object) -> str:
+    """A value as a finance reader would recognise it in an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal | int):
+        return str(value)
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__

@@ -23,7 +23,7 @@ from billing.api.auth import SCOPES, mint_hs256_token
 from billing.config import Settings
 from billing.runtime import Runtime
 from billing.store.migrate import upgrade
-from billing_client.v1 import customers_pb2_grpc
+from billing_client.v1 import catalog_pb2_grpc, customers_pb2_grpc, rules_pb2_grpc
 
 SECRET = "test-secret-" + uuid.uuid4().hex
 ISSUER = "billing-dev"
@@ -106,6 +106,7 @@ def server_settings(database_url: str, **overrides: object) -> Settings:
         "auth_audience": AUDIENCE,
         "enable_fault_injection": True,
         "shutdown_grace_seconds": 2,
+        "rules_dir": "",  # tests push their rules; the autoload has its own test
         "data_dir": str(Path(database_url.rsplit("///", maxsplit=1)[-1]).parent)
         if database_url.startswith("sqlite")
         else "var",
@@ -157,6 +158,15 @@ def server(backend: str, make_database: Callable[[str], Database]) -> Iterator[S
 
 
 @pytest.fixture(scope="session")
+def sqlite_server(make_database: Callable[[str], Database]) -> Iterator[Server]:
+    """For tests about the edges (command line, README) where one backend is enough."""
+    database = make_database("sqlite")
+    running = ThreadedServer(server_settings(database.async_url))
+    yield Server("sqlite", database, running.port)
+    running.stop()
+
+
+@pytest.fixture(scope="session")
 def channel(server: Server) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(server.target) as ch:
         grpc.channel_ready_future(ch).result(timeout=10)
@@ -166,6 +176,26 @@ def channel(server: Server) -> Iterator[grpc.Channel]:
 @pytest.fixture
 def customers(channel: grpc.Channel) -> customers_pb2_grpc.CustomerServiceStub:
     return customers_pb2_grpc.CustomerServiceStub(channel)
+
+
+@pytest.fixture
+def rules_api(channel: grpc.Channel) -> rules_pb2_grpc.RuleServiceStub:
+    return rules_pb2_grpc.RuleServiceStub(channel)
+
+
+@pytest.fixture
+def catalog(channel: grpc.Channel) -> catalog_pb2_grpc.CatalogServiceStub:
+    return catalog_pb2_grpc.CatalogServiceStub(channel)
+
+
+REPO_RULES = Path(__file__).parents[1] / "rules"
+
+
+def rule_files(directory: Path = REPO_RULES, **overrides: str) -> dict[str, bytes]:
+    """The files of a rules directory, with some replaced or added by name."""
+    files = {p.name: p.read_bytes() for p in sorted(directory.glob("*.yaml"))}
+    files.update({name: text.encode() for name, text in overrides.items()})
+    return files
 
 
 def make_token(

@@ -203,3 +203,48 @@ def test_several_workers_share_one_port_on_postgresql(make_database, tmp_path):
                 or "Z" in Path(f"/proc/{worker}/stat").read_text().split()[2]
             )
     assert customer_rows(database, tenant.id) == 20
+
+
+def test_two_processes_on_postgresql_see_a_push_at_once(make_database, tmp_path):
+    from billing_client.v1 import catalog_pb2, catalog_pb2_grpc, rules_pb2, rules_pb2_grpc
+
+    from conftest import rule_files
+
+    database = make_database("postgresql")
+    tenant = new_tenant()
+    seat = "kind: pricing\nprices:\n  - {code: pro_seat_usd, model: per_unit, currency: USD, unit_amount: %s}\n  - {code: pro_seat_eur, model: per_unit, currency: EUR, unit_amount: 9.00}\n  - code: api_calls_usd\n    model: graduated\n    currency: USD\n    tiers: [{up_to: 100, unit_amount: 1.00}, {up_to: null, unit_amount: 0.50}]\n"
+    versions = [
+        rule_files(**{"pricing.yaml": seat % amount}) for amount in ("10.00", "11.00", "12.00")
+    ]
+    with (
+        server_process(database, tmp_path) as (_a, port_a),
+        server_process(database, tmp_path) as (_b, port_b),
+        grpc.insecure_channel(f"127.0.0.1:{port_a}") as channel_a,
+        grpc.insecure_channel(f"127.0.0.1:{port_b}") as channel_b,
+    ):
+        rules = {
+            0: rules_pb2_grpc.RuleServiceStub(channel_a),
+            1: rules_pb2_grpc.RuleServiceStub(channel_b),
+        }
+        catalogs = [catalog_pb2_grpc.CatalogServiceStub(c) for c in (channel_a, channel_b)]
+        pushed = []
+        for i, files in enumerate(versions):
+            result = rules[i % 2].PushRuleSet(
+                rules_pb2.PushRuleSetRequest(files=files, request_id=f"v{i}"),
+                metadata=tenant.metadata,
+            )
+            pushed.append(result)
+            # The very next call on either process answers under the new version.
+            for stub in catalogs:
+                price = stub.GetPrice(
+                    catalog_pb2.GetPriceRequest(name="prices/pro_seat_usd"),
+                    metadata=tenant.metadata,
+                )
+                assert price.rule_set == result.name
+                assert price.unit_amount == ("10.00", "11.00", "12.00")[i]
+        for old in pushed[:-1]:
+            again = rules[1].GetRuleSet(
+                rules_pb2.GetRuleSetRequest(name=old.name), metadata=tenant.metadata
+            )
+            assert (again.content_hash, again.active) == (old.content_hash, False)
+            assert again.files == old.files

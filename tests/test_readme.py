@@ -25,9 +25,8 @@ def test_quick_start_is_exactly_two_lines_without_chains():
     assert "\nmake test\n" in ci  # CI runs line 2 word for word
 
 
-def test_first_call_example_runs(server, customers):
-    if server.backend != "sqlite":
-        return  # once is enough; the example is about the client, not the database
+def test_first_call_example_runs(sqlite_server):
+    server = sqlite_server
     tenant_token = make_token("t_readme")
     code = _block_after("## A first call with the Python client", "python")
     code = code.replace('"PASTE THE DEVELOPMENT TOKEN"', repr(tenant_token))

@@ -30,9 +30,22 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="bring the database schema up to date")
 
     token = commands.add_parser("token", help="print a development token (HS256)")
-    token.add_argument("--tenant", default="dev")
+    token.add_argument("--tenant", help="default: BILLING_DEV_TENANT (dev)")
+
+    rules = commands.add_parser("rules", help="check, push or describe a rules directory")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    rules_check = rules_commands.add_parser("check", help="validate a rules directory")
+    rules_check.add_argument("directory", type=Path)
+    rules_push = rules_commands.add_parser("push", help="validate, store and activate (gRPC)")
+    rules_push.add_argument("directory", type=Path)
+    rules_push.add_argument("--target", default="127.0.0.1:50051", help="server host:port")
+    rules_push.add_argument("--token", help="bearer token with rules.admin (or BILLING_TOKEN)")
+    rules_schema = rules_commands.add_parser("schema", help="write a JSON Schema per kind")
+    rules_schema.add_argument("out_dir", type=Path)
 
     args = parser.parse_args(argv)
+    if args.command == "rules":
+        return _rules(args)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -61,6 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"billing: {exc}", file=sys.stderr)
         return 2
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from billing import rules_cli
+
+    if args.rules_command == "check":
+        return rules_cli.check(args.directory)
+    if args.rules_command == "push":
+        return rules_cli.push(args.directory, args.target, args.token)
+    return rules_cli.schema(args.out_dir)
 
 
 def _migrate(settings: Settings) -> int:

@@ -19,6 +19,8 @@ class Settings:
     listen: str = "127.0.0.1:50051"
     workers: int = 1  # server processes sharing the port (PostgreSQL only)
     data_dir: str = "var"  # where the development secret is kept
+    rules_dir: str = "rules"  # embedded default: loaded at start, reloaded on change
+    dev_tenant: str = "dev"  # embedded default: the tenant of the development token
     auth_jwks_file: str = ""  # production: a JWKS file of the token issuer's public keys
     auth_hs256_secret: str = ""  # local development only
     auth_issuer: str = "billing-dev"

@@ -23,11 +23,15 @@ from grpc_health.v1 import health
 
 from billing.api.auth import TokenVerifier, mint_hs256_token
 from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
+from billing.app.catalog import CatalogUseCases
 from billing.app.clock import Clock, SystemClock
 from billing.app.customers import CustomerUseCases
+from billing.app.rules import CompiledRuleSets, RuleUseCases
+from billing.app.rules_watch import RulesDirectoryWatcher
 from billing.app.writes import WriteRunner
 from billing.config import Settings, SettingsError
 from billing.observability.tracing import configure_tracing, get_tracer
+from billing.plugins.registry import load_engines
 from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore
 
@@ -49,7 +53,18 @@ class Runtime:
         writes = WriteRunner(
             self.store, self.clock, timedelta(hours=settings.idempotency_retention_hours)
         )
-        self.use_cases = UseCases(customers=CustomerUseCases(self.store, writes))
+        self.engines = load_engines()
+        rules = RuleUseCases(self.store, writes, CompiledRuleSets(self.engines))
+        self.use_cases = UseCases(
+            customers=CustomerUseCases(self.store, writes),
+            rules=rules,
+            catalog=CatalogUseCases(rules, self.engines, self.clock),
+        )
+        self._rules_watcher: RulesDirectoryWatcher | None = None
+        if settings.is_sqlite and settings.rules_dir:
+            self._rules_watcher = RulesDirectoryWatcher(
+                rules, Path(settings.rules_dir), settings.dev_tenant
+            )
         self.verifier = build_verifier(settings)
         tracer = None
         if settings.trace_sample_ratio > 0 and settings.trace_exporter != "none":
@@ -63,6 +78,7 @@ class Runtime:
             faults_enabled=settings.enable_fault_injection,
         )
         self._purger: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port (useful with port 0)."""
@@ -70,9 +86,13 @@ class Runtime:
         port: int = self.server.add_insecure_port(self.settings.listen)
         if port == 0:
             raise RuntimeError(f"could not bind {self.settings.listen}")
+        if self._rules_watcher is not None:
+            await self._rules_watcher.sync()  # serve the files' rules from the first call
         await self.server.start()
         await mark_serving(self._health)
         self._purger = asyncio.create_task(self._purge_expired_keys())
+        if self._rules_watcher is not None:
+            self._watch_task = asyncio.create_task(self._rules_watcher.watch())
         return port
 
     async def stop(self, grace_s: float | None = None) -> None:
@@ -81,10 +101,11 @@ class Runtime:
             await self._health.enter_graceful_shutdown()
         if self.server is not None:
             await self.server.stop(grace)
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
+        for task in (self._purger, self._watch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.engine.dispose()
 
     async def _purge_expired_keys(self) -> None:
@@ -133,10 +154,10 @@ def development_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def development_token(settings: Settings, tenant_id: str = "dev") -> str:
+def development_token(settings: Settings, tenant_id: str | None = None) -> str:
     return mint_hs256_token(
         development_secret(settings),
-        tenant_id=tenant_id,
+        tenant_id=tenant_id or settings.dev_tenant,
         subject="developer",
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,

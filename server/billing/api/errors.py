@@ -17,6 +17,7 @@ STATUS_CODES: dict[type[errors.BillingError], grpc.StatusCode] = {
     errors.RequestInProgress: grpc.StatusCode.ABORTED,
     errors.TransactionConflict: grpc.StatusCode.ABORTED,
     errors.IdempotencyKeyReused: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.NoActiveRuleSet: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }

@@ -10,20 +10,33 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from billing.api.auth import TokenVerifier
+from billing.api.catalog import CatalogServicer
 from billing.api.context import ContextFactory
 from billing.api.customers import CustomerServicer
 from billing.api.interceptors import AuthInterceptor, ErrorInterceptor, TracingInterceptor
+from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
+from billing.app.catalog import CatalogUseCases
 from billing.app.customers import CustomerUseCases
-from billing_client.v1 import customers_pb2, customers_pb2_grpc
+from billing.app.rules import RuleUseCases
+from billing_client.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    customers_pb2,
+    customers_pb2_grpc,
+    rules_pb2,
+    rules_pb2_grpc,
+)
 
-API_FILES = (customers_pb2.DESCRIPTOR,)
+API_FILES = (customers_pb2.DESCRIPTOR, rules_pb2.DESCRIPTOR, catalog_pb2.DESCRIPTOR)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # bounded: a usage batch fits, a runaway payload does not
 
 
 @dataclass(frozen=True)
 class UseCases:
     customers: CustomerUseCases
+    rules: RuleUseCases
+    catalog: CatalogUseCases
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,12 @@ def build_server(
     call_context = ContextFactory(faults_enabled=options.faults_enabled)
     customers_pb2_grpc.add_CustomerServiceServicer_to_server(
         CustomerServicer(use_cases.customers, call_context), server
+    )
+    rules_pb2_grpc.add_RuleServiceServicer_to_server(
+        RuleServicer(use_cases.rules, call_context), server
+    )
+    catalog_pb2_grpc.add_CatalogServiceServicer_to_server(
+        CatalogServicer(use_cases.catalog, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

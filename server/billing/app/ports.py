@@ -64,6 +64,35 @@ class IdempotencyRepository(Protocol):
     async def purge_expired(self, now: datetime, limit: int) -> int: ...
 
 
+@dataclass(frozen=True)
+class StoredRuleSet:
+    content_hash: str
+    files: dict[str, bytes]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ActiveRuleSet:
+    content_hash: str
+    activated_at: datetime
+
+
+class RuleSetRepository(Protocol):
+    async def active(self, tenant_id: str) -> ActiveRuleSet | None: ...
+
+    async def get(self, tenant_id: str, content_hash: str) -> StoredRuleSet | None: ...
+
+    async def add(self, tenant_id: str, stored: StoredRuleSet, actor: str) -> None:
+        """Store it; a hash already stored is kept as it is."""
+        ...
+
+    async def activate(
+        self, tenant_id: str, content_hash: str, at: datetime, actor: str
+    ) -> str | None:
+        """Make it active (serialized against concurrent activations); the previous hash."""
+        ...
+
+
 class Outbox(Protocol):
     async def add(self, event: OutboxEvent) -> None: ...
 
@@ -84,6 +113,9 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def rule_sets(self) -> RuleSetRepository: ...
 
 
 class Store(Protocol):

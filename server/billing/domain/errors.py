@@ -45,6 +45,19 @@ class InvalidArgument(BillingError):
         return cls([FieldViolation(field_path, description)])
 
 
+class RuleSetRefused(InvalidArgument):
+    """A rule set with errors; one violation per error, each naming file, line and field."""
+
+    reason = "RULE_SET_INVALID"
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        super().__init__(violations)
+        first = violations[0].description
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        self.message = f"rule set refused: {first}{more}; the active rule set is unchanged"
+        self.metadata = {"errors": str(len(violations))}
+
+
 class NotFound(BillingError):
     """No such resource for this tenant (another tenant's resource is indistinguishable)."""
 
@@ -90,6 +103,15 @@ class RequestInProgress(BillingError):
             f"a request with request_id {request_id!r} is still in progress; retry shortly",
             metadata={"request_id": request_id},
         )
+
+
+class NoActiveRuleSet(BillingError):
+    """The tenant has no rules yet; push a rule set first."""
+
+    reason = "NO_ACTIVE_RULE_SET"
+
+    def __init__(self) -> None:
+        super().__init__("no rule set is active for this tenant; push one with PushRuleSet")
 
 
 class TransactionConflict(BillingError):

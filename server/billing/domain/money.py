@@ -267,6 +267,16 @@ class Money:
     def zero(cls, currency_code: str) -> Money:
         return cls(currency_code, 0)
 
+    @classmethod
+    def from_decimal(cls, amount: Decimal, currency_code: str) -> Money:
+        """An amount already exact in the currency's minor unit (e.g. a validated flat
+        price); refuses anything that would need rounding."""
+        exponent = minor_unit_exponent(currency_code)
+        minor = amount.scaleb(exponent, context=MONEY_CONTEXT)
+        if minor != minor.to_integral_value():
+            raise ValueError(f"{amount} is finer than {currency_code}'s minor unit")
+        return cls(currency_code, int(minor))
+
 
 def round_to_minor(amount: Decimal, currency_code: str, rounding: str = DEFAULT_ROUNDING) -> Money:
     """Round a major-unit Decimal to the currency's minor unit, once, with a named mode."""

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Insert, bindparam, delete, insert, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import IdempotencyKey, RetryableConflict, StoredResult
 from billing.app.records import AuditRecord, OutboxEvent
+from billing.store.dialect import dialect_insert
 from billing.store.schema import audit_log, idempotency_keys, outbox_events
 from billing.store.types import UTCDateTime
 
@@ -28,8 +27,8 @@ _FIND = select(k.c.body_hash, k.c.result).where(
 
 def _save_statement(dialect: str) -> Insert:
     """Insert the key; an existing row is replaced only if it has expired (not yet purged)."""
-    insert_ = postgresql_insert(k) if dialect == "postgresql" else sqlite_insert(k)
-    return insert_.on_conflict_do_update(
+    insert_ = dialect_insert(dialect, k)
+    statement: Insert = insert_.on_conflict_do_update(
         index_elements=[k.c.tenant_id, k.c.method, k.c.request_id],
         set_={
             name: insert_.excluded[name]
@@ -37,6 +36,7 @@ def _save_statement(dialect: str) -> Insert:
         },
         where=k.c.expires_at <= insert_.excluded.created_at,
     ).returning(k.c.request_id)  # a row back means stored (rowcount is unreliable here)
+    return statement
 
 
 _INSERT_EVENT = insert(outbox_events)

@@ -79,3 +79,24 @@ audit_log = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Index(None, "tenant_id", "resource_name"),
 )
+
+# Rule sets are kept by content hash forever, so an old result can always be explained.
+rule_sets = Table(
+    "rule_sets",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("content_hash", String(64), primary_key=True),
+    Column("files", json_column_type(), nullable=False),  # name -> UTF-8 text
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(256), nullable=False),
+)
+
+# One row per tenant: the version every billing transaction reads.
+active_rule_sets = Table(
+    "active_rule_sets",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("activated_at", UTCDateTime, nullable=False),
+    Column("activated_by", String(256), nullable=False),
+)

@@ -22,6 +22,7 @@ from billing.domain.errors import RequestInProgress
 from billing.store.customers import SqlCustomers
 from billing.store.engine import WRITE_OPTION
 from billing.store.records import SqlAudit, SqlIdempotency, SqlOutbox
+from billing.store.rule_sets import SqlRuleSets
 
 # SQLSTATEs a retry of the whole transaction may fix.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -36,6 +37,7 @@ class SqlTransaction:
         self.idempotency = SqlIdempotency(conn)
         self.outbox = SqlOutbox(conn)
         self.audit = SqlAudit(conn)
+        self.rule_sets = SqlRuleSets(conn)
 
 
 class SqlStore:

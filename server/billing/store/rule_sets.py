@@ -1,0 +1,70 @@
+"""Stored rule sets and the active one per tenant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.app.ports import ActiveRuleSet, StoredRuleSet
+from billing.store.dialect import insert_or_ignore, upsert
+from billing.store.schema import active_rule_sets as a
+from billing.store.schema import rule_sets as r
+
+# Read by every billing call: built once.
+_ACTIVE = select(a.c.content_hash, a.c.activated_at).where(a.c.tenant_id == bindparam("tenant_id"))
+_GET = select(r).where(r.c.tenant_id == bindparam("tenant_id"), r.c.content_hash == bindparam("h"))
+
+
+class SqlRuleSets:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def active(self, tenant_id: str) -> ActiveRuleSet | None:
+        row = (await self._conn.execute(_ACTIVE, {"tenant_id": tenant_id})).first()
+        return ActiveRuleSet(row.content_hash, row.activated_at) if row else None
+
+    async def get(self, tenant_id: str, content_hash: str) -> StoredRuleSet | None:
+        row = (await self._conn.execute(_GET, {"tenant_id": tenant_id, "h": content_hash})).first()
+        if row is None:
+            return None
+        files = {name: text.encode("utf-8") for name, text in row.files.items()}
+        return StoredRuleSet(row.content_hash, files, row.created_at)
+
+    async def add(self, tenant_id: str, stored: StoredRuleSet, actor: str) -> None:
+        """Store the rule set; a hash already stored is left as it is (same bytes)."""
+        dialect = self._conn.dialect.name
+        await self._conn.execute(
+            insert_or_ignore(dialect, r, ["tenant_id", "content_hash"]),
+            {
+                "tenant_id": tenant_id,
+                "content_hash": stored.content_hash,
+                "files": {name: data.decode("utf-8") for name, data in stored.files.items()},
+                "created_at": stored.created_at,
+                "created_by": actor,
+            },
+        )
+
+    async def activate(
+        self, tenant_id: str, content_hash: str, at: datetime, actor: str
+    ) -> str | None:
+        """Make `content_hash` the active rule set; returns the previously active hash.
+        The active row is locked first, so concurrent pushes serialize."""
+        locked = select(a.c.content_hash).where(a.c.tenant_id == tenant_id).with_for_update()
+        previous = (await self._conn.execute(locked)).scalar()
+        await self._conn.execute(
+            upsert(
+                self._conn.dialect.name,
+                a,
+                ["tenant_id"],
+                ["content_hash", "activated_at", "activated_by"],
+            ),
+            {
+                "tenant_id": tenant_id,
+                "content_hash": content_hash,
+                "activated_at": at,
+                "activated_by": actor,
+            },
+        )
+        return previous

@@ -18,9 +18,15 @@ import pytest
 import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from billing_client.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    customers_pb2_grpc,
+    rules_pb2,
+    rules_pb2_grpc,
+)
 from billing_client.v1 import customers_pb2 as pb
-from billing_client.v1 import customers_pb2_grpc
-from conftest import AUDIENCE, ISSUER, SECRET, Database, Tenant, auth, make_token
+from conftest import AUDIENCE, ISSUER, SECRET, Database, Tenant, auth, make_token, rule_files
 
 pytestmark = pytest.mark.slow
 READY_TIMEOUT_S = 30
@@ -206,10 +212,6 @@ def test_several_workers_share_one_port_on_postgresql(make_database, tmp_path):
 
 
 def test_two_processes_on_postgresql_see_a_push_at_once(make_database, tmp_path):
-    from billing_client.v1 import catalog_pb2, catalog_pb2_grpc, rules_pb2, rules_pb2_grpc
-
-    from conftest import rule_files
-
     database = make_database("postgresql")
     tenant = new_tenant()
     seat = "kind: pricing\nprices:\n  - {code: pro_seat_usd, model: per_unit, currency: USD, unit_amount: %s}\n  - {code: pro_seat_eur, model: per_unit, currency: EUR, unit_amount: 9.00}\n  - code: api_calls_usd\n    model: graduated\n    currency: USD\n    tiers: [{up_to: 100, unit_amount: 1.00}, {up_to: null, unit_amount: 0.50}]\n"

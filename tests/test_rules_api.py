@@ -57,7 +57,13 @@ def test_push_activates_and_every_answer_names_the_rule_set(rules_api, catalog, 
     assert pushed.active
     assert pushed.name == f"ruleSets/{pushed.content_hash}"
     assert len(pushed.content_hash) == 64
-    assert set(pushed.files) == {"catalog.yaml", "money.yaml", "pricing.yaml", "proration.yaml"}
+    assert set(pushed.files) == {
+        "catalog.yaml",
+        "invoicing.yaml",
+        "money.yaml",
+        "pricing.yaml",
+        "proration.yaml",
+    }
     active = rules_api.GetActiveRuleSet(rp.GetActiveRuleSetRequest(), metadata=tenant.metadata)
     assert active.content_hash == pushed.content_hash
     products = catalog.ListProducts(cat.ListProductsRequest(), metadata=tenant.metadata)

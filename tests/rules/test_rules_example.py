@@ -25,7 +25,13 @@ JAN_2024 = datetime(2024, 1, 1, tzinfo=UTC)
 def test_the_example_rules_load_cleanly() -> None:
     rule_set = load_rule_set(EXAMPLE_RULES, BUILTIN_ENGINES)
     assert rule_set.warnings == ()
-    assert list(rule_set.files) == ["catalog.yaml", "money.yaml", "pricing.yaml", "proration.yaml"]
+    assert list(rule_set.files) == [
+        "catalog.yaml",
+        "invoicing.yaml",
+        "money.yaml",
+        "pricing.yaml",
+        "proration.yaml",
+    ]
     assert len(rule_set.content_hash) == 64
     assert rule_set.money == MoneyRules("half_up", {})
 

@@ -22,6 +22,7 @@ from billing.rules.model import (
     Product,
     ProrationPolicy,
     ProrationRule,
+    InvoicingRules,
     RuleSet,
     Tier,
     sort_versions,
@@ -62,7 +63,14 @@ def build_rule_set(
         prices=_prices([f for f in files if f.kind == "pricing"]),
         proration=_proration([f for f in files if f.kind == "proration"]),
         warnings=tuple(warnings),
+        invoicing=_invoicing([f for f in files if f.kind == "invoicing"]),
     )
+
+
+def _invoicing(files: Sequence[ValidatedFile]) -> InvoicingRules:
+    if not files:
+        return InvoicingRules()
+    return InvoicingRules(time_zone=files[0].data.get("time_zone", "utc"))
 
 
 def _money(files: Sequence[ValidatedFile]) -> MoneyRules:

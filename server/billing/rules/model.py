@@ -64,6 +64,14 @@ class MoneyRules:
         return self.currency_rounding.get(currency_code, self.rounding)
 
 
+BillingTimeZone = Literal["utc", "customer"]
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicingRules:
+    time_zone: BillingTimeZone = "utc"
+
+
 @dataclass(frozen=True, slots=True)
 class Product:
     code: str
@@ -246,6 +254,7 @@ class RuleSet:
     prices: Mapping[str, tuple[Price, ...]]  # versions, undated first, then by effective_from
     proration: ProrationPolicy
     warnings: tuple[RuleWarning, ...] = ()
+    invoicing: InvoicingRules = InvoicingRules()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RuleSet) and other.content_hash == self.content_hash

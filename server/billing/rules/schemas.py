@@ -34,7 +34,7 @@ KINDS: Final = (
     "invoicing",
 )
 # Kinds whose schema is still to be written: a file must name its kind, the rest is accepted.
-RESERVED_KINDS: Final = frozenset({"tax", "recognition", "dunning", "routing", "invoicing"})
+RESERVED_KINDS: Final = frozenset({"tax", "recognition", "dunning", "routing"})
 
 INTERVALS: Final = ("day", "week", "month", "year")
 PLAN_CHANGE_TIMINGS: Final = ("immediate", "end_of_period")
@@ -288,7 +288,20 @@ PRORATION: Schema = {
     ),
 }
 
+BILLING_TIME_ZONES = ("utc", "customer")
+
+INVOICING: Schema = {
+    "kind": _kind("invoicing"),
+    "time_zone": _choice(
+        BILLING_TIME_ZONES,
+        "Where billing periods start and end: utc, or the customer's time zone (frozen on"
+        " each subscription when it is created).",
+        required=False,
+    ),
+}
+
 _WRITTEN: dict[str, Schema] = {
+    "invoicing": INVOICING,
     "money": MONEY,
     "catalog": CATALOG,
     "pricing": PRICING,

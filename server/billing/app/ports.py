@@ -15,6 +15,8 @@ from typing import Protocol
 
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.domain.customers import Customer
+from billing.domain.invoices import Invoice
+from billing.domain.subscriptions import Line, Subscription
 
 
 class RetryableConflict(Exception):
@@ -93,6 +95,135 @@ class RuleSetRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SimulationClock:
+    id: str
+    display_name: str
+    now: datetime
+    created_at: datetime
+
+    @property
+    def name(self) -> str:
+        return f"clocks/{self.id}"
+
+
+@dataclass(frozen=True)
+class DueItem:
+    tenant_id: str
+    id: str
+    kind: str  # "renew", "trial_end", "cancel"
+    subscription_id: str
+    clock_id: str | None
+    due_at: datetime
+    payload: str = ""
+    attempts: int = 0
+
+
+class SubscriptionRepository(Protocol):
+    async def insert(self, tenant_id: str, sub: Subscription) -> None: ...
+
+    async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None: ...
+
+    async def list_after(
+        self, tenant_id: str, customer_id: str | None, after_id: str | None, limit: int
+    ) -> list[Subscription]: ...
+
+    async def update(self, tenant_id: str, sub: Subscription, expected_version: int) -> bool:
+        """Compare-and-set on the version; False when a concurrent writer won."""
+        ...
+
+
+class InvoiceRepository(Protocol):
+    async def insert(self, tenant_id: str, invoice: Invoice) -> None: ...
+
+    async def get(self, tenant_id: str, invoice_id: str) -> Invoice | None: ...
+
+    async def list_after(
+        self,
+        tenant_id: str,
+        customer_id: str | None,
+        subscription_id: str | None,
+        after_id: str | None,
+        limit: int,
+    ) -> list[Invoice]: ...
+
+
+class PendingItemRepository(Protocol):
+    async def add(
+        self,
+        tenant_id: str,
+        *,
+        item_id: str,
+        subscription_id: str,
+        line: Line,
+        rule_set: str,
+        created_at: datetime,
+    ) -> None: ...
+
+    async def take(self, tenant_id: str, subscription_id: str, invoice_id: str) -> list[Line]:
+        """Uninvoiced items of the subscription, now attached to `invoice_id`."""
+        ...
+
+
+class BillingCycleRepository(Protocol):
+    async def claim(self, tenant_id: str, subscription_id: str, cycle_start: datetime) -> bool:
+        """True only for the one caller that records this cycle first."""
+        ...
+
+    async def record_invoice(
+        self, tenant_id: str, subscription_id: str, cycle_start: datetime, invoice_id: str
+    ) -> None: ...
+
+
+class CreditRepository(Protocol):
+    async def balance(self, tenant_id: str, customer_id: str, currency: str) -> int:
+        """The customer's credit, locked for the rest of the transaction."""
+        ...
+
+    async def set_balance(
+        self, tenant_id: str, customer_id: str, currency: str, balance_minor: int
+    ) -> None: ...
+
+
+class ClockRepository(Protocol):
+    async def insert(self, tenant_id: str, clock: SimulationClock) -> None: ...
+
+    async def get(
+        self, tenant_id: str, clock_id: str, *, for_update: bool = False
+    ) -> SimulationClock | None: ...
+
+    async def set_now(self, tenant_id: str, clock_id: str, now: datetime) -> None: ...
+
+
+class DueWorkRepository(Protocol):
+    async def schedule(self, item: DueItem) -> None:
+        """Add it, unless the same (subscription, kind, due time) is already scheduled."""
+        ...
+
+    async def claim(
+        self,
+        owner: str,
+        wall_now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        tenant_id: str | None = None,
+        clock_id: str | None = None,
+    ) -> list[DueItem]: ...
+
+    async def complete(self, item: DueItem, owner: str, at: datetime) -> bool:
+        """Mark done if `owner` still holds the lease."""
+        ...
+
+    async def release(self, item: DueItem, owner: str) -> None: ...
+
+    async def pending_count(self, tenant_id: str, clock_id: str, up_to: datetime) -> int: ...
+
+    async def done_count(
+        self, tenant_id: str, clock_id: str, after: datetime, up_to: datetime
+    ) -> int: ...
+
+
 class Outbox(Protocol):
     async def add(self, event: OutboxEvent) -> None: ...
 
@@ -116,6 +247,27 @@ class Transaction(Protocol):
 
     @property
     def rule_sets(self) -> RuleSetRepository: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def pending_items(self) -> PendingItemRepository: ...
+
+    @property
+    def billing_cycles(self) -> BillingCycleRepository: ...
+
+    @property
+    def credit(self) -> CreditRepository: ...
+
+    @property
+    def clocks(self) -> ClockRepository: ...
+
+    @property
+    def due_work(self) -> DueWorkRepository: ...
 
 
 class Store(Protocol):

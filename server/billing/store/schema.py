@@ -5,7 +5,19 @@ Changing a table here needs a migration in `store/migrations/versions/`.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from billing.store.types import UTCDateTime, json_column_type
 
@@ -37,6 +49,7 @@ customers = Table(
     Column("version", Integer, nullable=False),
     Column("create_time", UTCDateTime, nullable=False),
     Column("update_time", UTCDateTime, nullable=False),
+    Column("clock_id", String(ID), nullable=True),  # simulation clock, fixed at creation
 )
 
 idempotency_keys = Table(
@@ -99,4 +112,143 @@ active_rule_sets = Table(
     Column("content_hash", String(64), nullable=False),
     Column("activated_at", UTCDateTime, nullable=False),
     Column("activated_by", String(256), nullable=False),
+)
+
+# Simulation clocks: "now" for the customers attached to them.
+clocks = Table(
+    "clocks",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("display_name", String(256), nullable=False),
+    Column("now", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), nullable=False),
+    Column("plan_code", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("items", json_column_type(), nullable=False),
+    Column("anchor", UTCDateTime, nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("interval_count", Integer, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("trial_end", UTCDateTime, nullable=True),
+    Column("cancel_at", UTCDateTime, nullable=True),
+    Column("cancel_at_period_end", Boolean, nullable=False),
+    Column("canceled_at", UTCDateTime, nullable=True),
+    Column("paused_at", UTCDateTime, nullable=True),
+    Column("pending_change", json_column_type(), nullable=True),
+    Column("term_end", UTCDateTime, nullable=True),
+    Column("auto_renew", Boolean, nullable=False),
+    Column("clock_id", String(ID), nullable=True),
+    Column("rule_set", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "tenant_id", "customer_id"),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), nullable=False),
+    Column("subscription_id", String(ID), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("billing_reason", String(32), nullable=False),
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("credit_applied_minor", BigInteger, nullable=False),
+    Column("amount_due_minor", BigInteger, nullable=False),
+    Column("rule_set", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finalized_at", UTCDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index(None, "tenant_id", "customer_id"),
+    Index(None, "tenant_id", "subscription_id"),
+)
+
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("invoice_id", String(ID), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("description", String(512), nullable=False),
+    Column("price_code", String(64), nullable=True),
+    Column("quantity", String(40), nullable=False),  # decimal text: exact
+    Column("unit_amount", String(40), nullable=False),
+    Column("unrounded_amount", String(64), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("proration", Boolean, nullable=False),
+    Column("proration_factor", String(64), nullable=False),
+    Column("rule_set", String(64), nullable=False),
+)
+
+# Proration lines waiting for the subscription's next invoice.
+pending_items = Table(
+    "pending_items",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("subscription_id", String(ID), nullable=False),
+    Column("line", json_column_type(), nullable=False),
+    Column("rule_set", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("invoice_id", String(ID), nullable=True),  # set once invoiced
+    Index(None, "tenant_id", "subscription_id", "invoice_id"),
+)
+
+# One row per invoiced cycle: inserting it first, ON CONFLICT DO NOTHING, is what makes a
+# cycle invoiced once however often and by whomever its work runs.
+billing_cycles = Table(
+    "billing_cycles",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("subscription_id", String(ID), primary_key=True),
+    Column("cycle_start", UTCDateTime, primary_key=True),
+    Column("invoice_id", String(ID), nullable=True),
+)
+
+customer_credit = Table(
+    "customer_credit",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("customer_id", String(ID), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("balance_minor", BigInteger, nullable=False),
+)
+
+# Work with a due time (renewals, trial ends, cancellations, phases), claimed with a lease
+# in wall time; `clock_id` null means real time.
+due_work = Table(
+    "due_work",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("subscription_id", String(ID), nullable=False),
+    Column("clock_id", String(ID), nullable=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    UniqueConstraint("tenant_id", "subscription_id", "kind", "due_at"),
+    Index(None, "done_at", "due_at"),
+    Index(None, "tenant_id", "clock_id", "done_at"),
 )

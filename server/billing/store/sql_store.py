@@ -19,7 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing.app.ports import IdempotencyKey, RetryableConflict
 from billing.domain.errors import RequestInProgress
+from billing.store.billing import (
+    SqlBillingCycles,
+    SqlClocks,
+    SqlCredit,
+    SqlInvoices,
+    SqlPendingItems,
+    SqlSubscriptions,
+)
 from billing.store.customers import SqlCustomers
+from billing.store.due_work import SqlDueWork
 from billing.store.engine import WRITE_OPTION
 from billing.store.records import SqlAudit, SqlIdempotency, SqlOutbox
 from billing.store.rule_sets import SqlRuleSets
@@ -38,6 +47,13 @@ class SqlTransaction:
         self.outbox = SqlOutbox(conn)
         self.audit = SqlAudit(conn)
         self.rule_sets = SqlRuleSets(conn)
+        self.subscriptions = SqlSubscriptions(conn)
+        self.invoices = SqlInvoices(conn)
+        self.pending_items = SqlPendingItems(conn)
+        self.billing_cycles = SqlBillingCycles(conn)
+        self.credit = SqlCredit(conn)
+        self.clocks = SqlClocks(conn)
+        self.due_work = SqlDueWork(conn)
 
 
 class SqlStore:

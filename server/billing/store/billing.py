@@ -1,0 +1,454 @@
+"""Rows of subscriptions, invoices, pending items, billing cycles, credit and clocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.app.ports import SimulationClock as ClockRow
+from billing.domain.invoices import Invoice, InvoiceStatus
+from billing.domain.subscriptions import (
+    PendingChange,
+    Settlement,
+    Status,
+    Subscription,
+    item_from_dict,
+    item_to_dict,
+    line_from_dict,
+    line_to_dict,
+)
+from billing.store.dialect import insert_or_ignore, upsert
+from billing.store.schema import (
+    billing_cycles,
+    clocks,
+    customer_credit,
+    invoice_lines,
+    invoices,
+    pending_items,
+    subscriptions,
+)
+
+s = subscriptions
+_GET_SUBSCRIPTION = select(s).where(s.c.tenant_id == bindparam("t"), s.c.id == bindparam("id"))
+
+
+def _subscription_row(sub: Subscription) -> dict[str, Any]:
+    change = sub.pending_change
+    return {
+        "id": sub.id,
+        "customer_id": sub.customer_id,
+        "plan_code": sub.plan_code,
+        "currency": sub.currency,
+        "status": sub.status.value,
+        "items": [item_to_dict(i) for i in sub.items],
+        "anchor": sub.anchor,
+        "interval": sub.interval,
+        "interval_count": sub.interval_count,
+        "time_zone": sub.time_zone,
+        "period_start": sub.period_start,
+        "period_end": sub.period_end,
+        "trial_end": sub.trial_end,
+        "cancel_at": sub.cancel_at,
+        "cancel_at_period_end": sub.cancel_at_period_end,
+        "canceled_at": sub.canceled_at,
+        "paused_at": sub.paused_at,
+        "pending_change": None
+        if change is None
+        else {
+            "plan_code": change.plan_code,
+            "items": [item_to_dict(i) for i in change.items],
+            "effective_at": change.effective_at.isoformat(),
+        },
+        "term_end": sub.term_end,
+        "auto_renew": sub.auto_renew,
+        "clock_id": sub.clock_id,
+        "rule_set": sub.rule_set,
+        "version": sub.version,
+        "created_at": sub.created_at,
+    }
+
+
+def _subscription(row: RowMapping) -> Subscription:
+    change = row["pending_change"]
+    return Subscription(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        plan_code=row["plan_code"],
+        currency=row["currency"],
+        status=Status(row["status"]),
+        items=tuple(item_from_dict(i) for i in row["items"]),
+        anchor=row["anchor"],
+        interval=row["interval"],
+        interval_count=row["interval_count"],
+        time_zone=row["time_zone"],
+        period_start=row["period_start"],
+        period_end=row["period_end"],
+        created_at=row["created_at"],
+        version=row["version"],
+        rule_set=row["rule_set"],
+        clock_id=row["clock_id"],
+        trial_end=row["trial_end"],
+        cancel_at=row["cancel_at"],
+        cancel_at_period_end=row["cancel_at_period_end"],
+        canceled_at=row["canceled_at"],
+        paused_at=row["paused_at"],
+        pending_change=None
+        if change is None
+        else PendingChange(
+            change["plan_code"],
+            tuple(item_from_dict(i) for i in change["items"]),
+            datetime.fromisoformat(change["effective_at"]),
+        ),
+        term_end=row["term_end"],
+        auto_renew=row["auto_renew"],
+    )
+
+
+class SqlSubscriptions:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def insert(self, tenant_id: str, sub: Subscription) -> None:
+        await self._conn.execute(insert(s), {"tenant_id": tenant_id, **_subscription_row(sub)})
+
+    async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None:
+        row = (
+            (await self._conn.execute(_GET_SUBSCRIPTION, {"t": tenant_id, "id": subscription_id}))
+            .mappings()
+            .first()
+        )
+        return _subscription(row) if row is not None else None
+
+    async def list_after(
+        self, tenant_id: str, customer_id: str | None, after_id: str | None, limit: int
+    ) -> list[Subscription]:
+        query = select(s).where(s.c.tenant_id == tenant_id).order_by(s.c.id).limit(limit)
+        if customer_id is not None:
+            query = query.where(s.c.customer_id == customer_id)
+        if after_id is not None:
+            query = query.where(s.c.id > after_id)
+        return [_subscription(row) for row in (await self._conn.execute(query)).mappings()]
+
+    async def update(self, tenant_id: str, sub: Subscription, expected_version: int) -> bool:
+        result = await self._conn.execute(
+            update(s)
+            .where(s.c.tenant_id == tenant_id, s.c.id == sub.id, s.c.version == expected_version)
+            .values(**_subscription_row(sub))
+        )
+        return result.rowcount == 1
+
+
+i, il = invoices, invoice_lines
+
+
+def _invoice(row: RowMapping, lines: list[RowMapping]) -> Invoice:
+    return Invoice(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        subscription_id=row["subscription_id"],
+        currency=row["currency"],
+        status=InvoiceStatus(row["status"]),
+        billing_reason=row["billing_reason"],
+        period_start=row["period_start"],
+        period_end=row["period_end"],
+        lines=tuple(
+            line_from_dict(
+                {
+                    "description": ln["description"],
+                    "price_code": ln["price_code"],
+                    "quantity": ln["quantity"],
+                    "unit_amount": ln["unit_amount"],
+                    "unrounded": ln["unrounded_amount"],
+                    "amount_minor": ln["amount_minor"],
+                    "period_start": ln["period_start"].isoformat(),
+                    "period_end": ln["period_end"].isoformat(),
+                    "proration": ln["proration"],
+                    "factor": ln["proration_factor"],
+                }
+            )
+            for ln in lines
+        ),
+        settlement=Settlement(
+            row["total_minor"],
+            row["credit_applied_minor"],
+            row["amount_due_minor"],
+            0,  # the balance after is not kept on the invoice; the credit table holds it
+        ),
+        rule_set=row["rule_set"],
+        created_at=row["created_at"],
+        finalized_at=row["finalized_at"],
+        version=row["version"],
+    )
+
+
+class SqlInvoices:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def insert(self, tenant_id: str, invoice: Invoice) -> None:
+        st = invoice.settlement
+        await self._conn.execute(
+            insert(i),
+            {
+                "tenant_id": tenant_id,
+                "id": invoice.id,
+                "customer_id": invoice.customer_id,
+                "subscription_id": invoice.subscription_id,
+                "currency": invoice.currency,
+                "status": invoice.status.value,
+                "billing_reason": invoice.billing_reason,
+                "period_start": invoice.period_start,
+                "period_end": invoice.period_end,
+                "total_minor": st.total_minor,
+                "credit_applied_minor": st.credit_applied_minor,
+                "amount_due_minor": st.amount_due_minor,
+                "rule_set": invoice.rule_set,
+                "created_at": invoice.created_at,
+                "finalized_at": invoice.finalized_at,
+                "version": invoice.version,
+            },
+        )
+        if invoice.lines:
+            await self._conn.execute(
+                insert(il),
+                [  # one multi-row insert, not a round trip per line
+                    {
+                        "tenant_id": tenant_id,
+                        "invoice_id": invoice.id,
+                        "line_no": n,
+                        "description": line.description,
+                        "price_code": line.price_code,
+                        "quantity": str(line.quantity),
+                        "unit_amount": str(line.unit_amount),
+                        "unrounded_amount": str(line.unrounded),
+                        "amount_minor": line.amount_minor,
+                        "period_start": line.period_start,
+                        "period_end": line.period_end,
+                        "proration": line.proration,
+                        "proration_factor": line.factor,
+                        "rule_set": invoice.rule_set,
+                    }
+                    for n, line in enumerate(invoice.lines, start=1)
+                ],
+            )
+
+    async def get(self, tenant_id: str, invoice_id: str) -> Invoice | None:
+        row = (
+            (
+                await self._conn.execute(
+                    select(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        lines = (
+            (
+                await self._conn.execute(
+                    select(il)
+                    .where(il.c.tenant_id == tenant_id, il.c.invoice_id == invoice_id)
+                    .order_by(il.c.line_no)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return _invoice(row, list(lines))
+
+    async def list_after(
+        self,
+        tenant_id: str,
+        customer_id: str | None,
+        subscription_id: str | None,
+        after_id: str | None,
+        limit: int,
+    ) -> list[Invoice]:
+        query = select(i).where(i.c.tenant_id == tenant_id).order_by(i.c.id).limit(limit)
+        if customer_id is not None:
+            query = query.where(i.c.customer_id == customer_id)
+        if subscription_id is not None:
+            query = query.where(i.c.subscription_id == subscription_id)
+        if after_id is not None:
+            query = query.where(i.c.id > after_id)
+        rows = (await self._conn.execute(query)).mappings().all()
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        lines = (
+            (
+                await self._conn.execute(
+                    select(il)
+                    .where(il.c.tenant_id == tenant_id, il.c.invoice_id.in_(ids))
+                    .order_by(il.c.invoice_id, il.c.line_no)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        by_invoice: dict[str, list[RowMapping]] = {}
+        for line in lines:
+            by_invoice.setdefault(line["invoice_id"], []).append(line)
+        return [_invoice(row, by_invoice.get(row["id"], [])) for row in rows]
+
+
+p = pending_items
+
+
+class SqlPendingItems:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(
+        self,
+        tenant_id: str,
+        *,
+        item_id: str,
+        subscription_id: str,
+        line: Any,
+        rule_set: str,
+        created_at: datetime,
+    ) -> None:
+        await self._conn.execute(
+            insert(p),
+            {
+                "tenant_id": tenant_id,
+                "id": item_id,
+                "subscription_id": subscription_id,
+                "line": line_to_dict(line),
+                "rule_set": rule_set,
+                "created_at": created_at,
+            },
+        )
+
+    async def take(self, tenant_id: str, subscription_id: str, invoice_id: str) -> list[Any]:
+        """The subscription's uninvoiced items, in creation order, now marked invoiced."""
+        rows = (
+            await self._conn.execute(
+                select(p.c.id, p.c.line)
+                .where(
+                    p.c.tenant_id == tenant_id,
+                    p.c.subscription_id == subscription_id,
+                    p.c.invoice_id.is_(None),
+                )
+                .order_by(p.c.id)
+            )
+        ).all()
+        if rows:
+            await self._conn.execute(
+                update(p)
+                .where(p.c.tenant_id == tenant_id, p.c.id.in_([r.id for r in rows]))
+                .values(invoice_id=invoice_id)
+            )
+        return [line_from_dict(r.line) for r in rows]
+
+
+class SqlBillingCycles:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def claim(self, tenant_id: str, subscription_id: str, cycle_start: datetime) -> bool:
+        """Insert the cycle's row; True only for the caller that inserted it."""
+        result = await self._conn.execute(
+            insert_or_ignore(
+                self._conn.dialect.name,
+                billing_cycles,
+                ["tenant_id", "subscription_id", "cycle_start"],
+            ).returning(billing_cycles.c.cycle_start),
+            {
+                "tenant_id": tenant_id,
+                "subscription_id": subscription_id,
+                "cycle_start": cycle_start,
+            },
+        )
+        return result.first() is not None
+
+    async def record_invoice(
+        self, tenant_id: str, subscription_id: str, cycle_start: datetime, invoice_id: str
+    ) -> None:
+        b = billing_cycles
+        await self._conn.execute(
+            update(b)
+            .where(
+                b.c.tenant_id == tenant_id,
+                b.c.subscription_id == subscription_id,
+                b.c.cycle_start == cycle_start,
+            )
+            .values(invoice_id=invoice_id)
+        )
+
+
+class SqlCredit:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def balance(self, tenant_id: str, customer_id: str, currency: str) -> int:
+        c = customer_credit
+        query = (
+            select(c.c.balance_minor)
+            .where(
+                c.c.tenant_id == tenant_id, c.c.customer_id == customer_id, c.c.currency == currency
+            )
+            .with_for_update()  # the invoice that reads it also writes it
+        )
+        value = (await self._conn.execute(query)).scalar()
+        return int(value) if value is not None else 0
+
+    async def set_balance(
+        self, tenant_id: str, customer_id: str, currency: str, balance_minor: int
+    ) -> None:
+        await self._conn.execute(
+            upsert(
+                self._conn.dialect.name,
+                customer_credit,
+                ["tenant_id", "customer_id", "currency"],
+                ["balance_minor"],
+            ),
+            {
+                "tenant_id": tenant_id,
+                "customer_id": customer_id,
+                "currency": currency,
+                "balance_minor": balance_minor,
+            },
+        )
+
+
+k = clocks
+
+
+class SqlClocks:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def insert(self, tenant_id: str, clock: ClockRow) -> None:
+        await self._conn.execute(
+            insert(k),
+            {
+                "tenant_id": tenant_id,
+                "id": clock.id,
+                "display_name": clock.display_name,
+                "now": clock.now,
+                "created_at": clock.created_at,
+            },
+        )
+
+    async def get(
+        self, tenant_id: str, clock_id: str, *, for_update: bool = False
+    ) -> ClockRow | None:
+        query = select(k).where(k.c.tenant_id == tenant_id, k.c.id == clock_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).mappings().first()
+        if row is None:
+            return None
+        return ClockRow(row["id"], row["display_name"], row["now"], row["created_at"])
+
+    async def set_now(self, tenant_id: str, clock_id: str, now: datetime) -> None:
+        await self._conn.execute(
+            update(k).where(k.c.tenant_id == tenant_id, k.c.id == clock_id).values(now=now)
+        )

@@ -1,0 +1,179 @@
+"""Due work rows: scheduled once, claimed with a wall-time lease, completed in the work's own
+transaction.
+
+Claiming takes items that are due on their clock (the simulation clock's time, or wall time
+for real customers), not leased by a live worker, and with no earlier unfinished item of
+the same subscription, so each subscription's work runs in due-time order. On PostgreSQL
+`FOR UPDATE SKIP LOCKED` lets many workers claim side by side without waiting on each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from billing.app.ports import DueItem
+from billing.store.dialect import insert_or_ignore
+from billing.store.schema import clocks, due_work
+from billing.store.types import UTCDateTime
+
+d = due_work
+_earlier = aliased(due_work)
+_WALL_NOW = bindparam("wall_now", type_=UTCDateTime)
+_RETURNED = (
+    d.c.tenant_id,
+    d.c.id,
+    d.c.kind,
+    d.c.subscription_id,
+    d.c.clock_id,
+    d.c.due_at,
+    d.c.payload,
+    d.c.attempts,
+)
+
+
+def _claim_statement(clock_scoped: bool) -> object:
+    clock_now = func.coalesce(clocks.c.now, _WALL_NOW)
+    earlier_unfinished = exists().where(
+        _earlier.c.tenant_id == d.c.tenant_id,
+        _earlier.c.subscription_id == d.c.subscription_id,
+        _earlier.c.done_at.is_(None),
+        _earlier.c.due_at < d.c.due_at,
+    )
+    candidates = (
+        select(d.c.tenant_id, d.c.id)
+        .select_from(
+            d.outerjoin(
+                clocks, and_(clocks.c.tenant_id == d.c.tenant_id, clocks.c.id == d.c.clock_id)
+            )
+        )
+        .where(
+            d.c.done_at.is_(None),
+            or_(d.c.lease_until.is_(None), d.c.lease_until < _WALL_NOW),
+            d.c.due_at <= clock_now,
+            ~earlier_unfinished,
+        )
+        .order_by(d.c.due_at)
+        .limit(bindparam("limit"))
+        .with_for_update(of=d, skip_locked=True)
+    )
+    if clock_scoped:
+        candidates = candidates.where(
+            d.c.tenant_id == bindparam("tenant_id"), d.c.clock_id == bindparam("clock_id")
+        )
+    return (
+        update(d)
+        .where(tuple_(d.c.tenant_id, d.c.id).in_(candidates))
+        .values(
+            lease_owner=bindparam("owner"),
+            lease_until=bindparam("lease_until", type_=UTCDateTime),
+            attempts=d.c.attempts + 1,
+        )
+        .returning(*_RETURNED)
+    )
+
+
+_CLAIM_ANY = _claim_statement(clock_scoped=False)
+_CLAIM_CLOCK = _claim_statement(clock_scoped=True)
+
+
+class SqlDueWork:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def schedule(self, item: DueItem) -> None:
+        """Add the item unless the same (subscription, kind, due time) is already there."""
+        await self._conn.execute(
+            insert_or_ignore(
+                self._conn.dialect.name, d, ["tenant_id", "subscription_id", "kind", "due_at"]
+            ),
+            {
+                "tenant_id": item.tenant_id,
+                "id": item.id,
+                "kind": item.kind,
+                "subscription_id": item.subscription_id,
+                "clock_id": item.clock_id,
+                "due_at": item.due_at,
+                "payload": item.payload,
+                "attempts": 0,
+            },
+        )
+
+    async def claim(
+        self,
+        owner: str,
+        wall_now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        tenant_id: str | None = None,
+        clock_id: str | None = None,
+    ) -> list[DueItem]:
+        params: dict[str, object] = {
+            "owner": owner,
+            "wall_now": wall_now,
+            "lease_until": lease_until,
+            "limit": limit,
+        }
+        statement = _CLAIM_ANY
+        if clock_id is not None:
+            statement = _CLAIM_CLOCK
+            params.update(tenant_id=tenant_id, clock_id=clock_id)
+        rows = (await self._conn.execute(statement, params)).all()  # type: ignore[call-overload]
+        items = [DueItem(*row) for row in rows]
+        return sorted(items, key=lambda item: (item.due_at, item.id))
+
+    async def complete(self, item: DueItem, owner: str, at: datetime) -> bool:
+        """Mark done, if this worker still holds the lease."""
+        result = await self._conn.execute(
+            update(d)
+            .where(
+                d.c.tenant_id == item.tenant_id,
+                d.c.id == item.id,
+                d.c.lease_owner == owner,
+                d.c.done_at.is_(None),
+            )
+            .values(done_at=at, lease_owner=None, lease_until=None)
+            .returning(d.c.id)
+        )
+        return result.first() is not None
+
+    async def release(self, item: DueItem, owner: str) -> None:
+        """Give the lease back after a failure, so the item is retried."""
+        await self._conn.execute(
+            update(d)
+            .where(d.c.tenant_id == item.tenant_id, d.c.id == item.id, d.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+    async def pending_count(self, tenant_id: str, clock_id: str, up_to: datetime) -> int:
+        count = await self._conn.scalar(
+            select(func.count())
+            .select_from(d)
+            .where(
+                d.c.tenant_id == tenant_id,
+                d.c.clock_id == clock_id,
+                d.c.done_at.is_(None),
+                d.c.due_at <= up_to,
+            )
+        )
+        return int(count or 0)
+
+    async def done_count(
+        self, tenant_id: str, clock_id: str, after: datetime, up_to: datetime
+    ) -> int:
+        count = await self._conn.scalar(
+            select(func.count())
+            .select_from(d)
+            .where(
+                d.c.tenant_id == tenant_id,
+                d.c.clock_id == clock_id,
+                d.c.done_at.is_not(None),
+                d.c.due_at > after,
+                d.c.due_at <= up_to,
+            )
+        )
+        return int(count or 0)

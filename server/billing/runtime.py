@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import signal
+import socket
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -23,11 +25,17 @@ from grpc_health.v1 import health
 
 from billing.api.auth import TokenVerifier, mint_hs256_token
 from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
+from billing.app.billing_time import BillingTime
 from billing.app.catalog import CatalogUseCases
 from billing.app.clock import Clock, SystemClock
+from billing.app.clocks import ClockUseCases
 from billing.app.customers import CustomerUseCases
+from billing.app.due_work import DueWorkWorker
+from billing.app.invoices import InvoiceUseCases
+from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
 from billing.app.rules_watch import RulesDirectoryWatcher
+from billing.app.subscriptions import SubscriptionUseCases
 from billing.app.writes import WriteRunner
 from billing.config import Settings, SettingsError
 from billing.observability.tracing import configure_tracing, get_tracer
@@ -55,10 +63,26 @@ class Runtime:
         )
         self.engines = load_engines()
         rules = RuleUseCases(self.store, writes, CompiledRuleSets(self.engines))
+        subscriptions = SubscriptionUseCases(
+            self.store,
+            writes,
+            rules,
+            self.engines,
+            BillingTime(self.clock),
+            work_added=lambda: self.worker.wake.set(),  # noqa: PLW0108 (worker is made below)
+        )
+        handlers = DueWorkHandlers(subscriptions, rules)
+        # Leases run on wall time whatever clock bills: a simulated clock may stand still.
+        self.worker = DueWorkWorker(
+            self.store, handlers.handle, SystemClock(), f"{socket.gethostname()}:{os.getpid()}"
+        )
         self.use_cases = UseCases(
             customers=CustomerUseCases(self.store, writes),
             rules=rules,
             catalog=CatalogUseCases(rules, self.engines, self.clock),
+            subscriptions=subscriptions,
+            invoices=InvoiceUseCases(self.store),
+            clocks=ClockUseCases(self.store, writes, self.worker),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:
@@ -79,6 +103,7 @@ class Runtime:
         )
         self._purger: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._worker_task: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port (useful with port 0)."""
@@ -91,6 +116,7 @@ class Runtime:
         await self.server.start()
         await mark_serving(self._health)
         self._purger = asyncio.create_task(self._purge_expired_keys())
+        self._worker_task = asyncio.create_task(self.worker.run_forever())
         if self._rules_watcher is not None:
             self._watch_task = asyncio.create_task(self._rules_watcher.watch())
         return port
@@ -101,7 +127,7 @@ class Runtime:
             await self._health.enter_graceful_shutdown()
         if self.server is not None:
             await self.server.stop(grace)
-        for task in (self._purger, self._watch_task):
+        for task in (self._purger, self._watch_task, self._worker_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -79,4 +79,5 @@ def customer_to_proto(customer: Customer) -> customers_pb2.Customer:
         create_time=timestamp(customer.create_time),
         update_time=timestamp(customer.update_time),
         etag=customer.etag,
+        clock=f"clocks/{customer.clock_id}" if customer.clock_id else "",
     )

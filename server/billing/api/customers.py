@@ -23,7 +23,8 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):  # type: ign
         write = Write(
             request.request_id, body_hash(request), customer_fields_from_proto(request.customer)
         )
-        return customer_to_proto(await self._customers.create(ctx, write))
+        customer = await self._customers.create(ctx, write, request.customer.clock)
+        return customer_to_proto(customer)
 
     async def GetCustomer(
         self, request: customers_pb2.GetCustomerRequest, context: grpc.aio.ServicerContext

@@ -18,6 +18,7 @@ STATUS_CODES: dict[type[errors.BillingError], grpc.StatusCode] = {
     errors.TransactionConflict: grpc.StatusCode.ABORTED,
     errors.IdempotencyKeyReused: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NoActiveRuleSet: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.InvalidState: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }

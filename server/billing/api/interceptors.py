@@ -1,16 +1,15 @@
 """Cross-cutting concerns as interceptors, outermost first: tracing, errors, auth.
 
 Each wraps a method's behaviour once (cached per method), so a call pays one extra coroutine
-frame per interceptor and no per-call handler construction. Calls whose response is a single
-message (unary and client-streaming) are wrapped; server-streaming RPCs get wrappers when the
-first one is added to the API.
+frame per interceptor and no per-call handler construction. Unary, client-streaming and
+server-streaming calls are wrapped; bidirectional ones are passed through (there are none).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -25,6 +24,7 @@ from billing.domain.errors import BillingError, PermissionDenied, Unauthenticate
 log = logging.getLogger("billing.api")
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 current_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar(
@@ -46,12 +46,16 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None or (handler.request_streaming and handler.response_streaming):
             return handler
-        if handler.response_streaming:
-            return handler  # no server-streaming RPCs yet; see module docstring
         cached = self._wrapped.get(details.method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        if handler.request_streaming:
+        if handler.response_streaming:
+            wrapped = grpc.unary_stream_rpc_method_handler(
+                self.wrap_stream(details.method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        elif handler.request_streaming:
             wrapped = grpc.stream_unary_rpc_method_handler(
                 self.wrap(details.method, handler.stream_unary),
                 request_deserializer=handler.request_deserializer,
@@ -69,6 +73,9 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         raise NotImplementedError
 
+    def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
+        raise NotImplementedError
+
 
 class ErrorInterceptor(_WrappingInterceptor):
     """Domain errors become their status code with google.rpc.Status details; anything else
@@ -76,32 +83,57 @@ class ErrorInterceptor(_WrappingInterceptor):
 
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            correlation_id = _metadata_value(context, "x-request-id") or f"req_{ULID()}"
-            current_correlation_id.set(correlation_id)
+            correlation_id = _start(context)
             try:
                 return await behavior(request, context)
-            except BillingError as error:
-                code = status_code_for(error)
-                status = rich_status(error, code)
-                await context.abort(
-                    code,
-                    error.message,
-                    trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
-                )
             except grpc.aio.AbortError:
                 raise
-            except Exception:
-                log.exception(
-                    "unexpected error", extra={"method": method, "correlation_id": correlation_id}
-                )
-                status = internal_status(correlation_id)
-                await context.abort(
-                    grpc.StatusCode.INTERNAL,
-                    status.message,
-                    trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
-                )
+            except Exception as error:
+                await _fail(context, method, correlation_id, error)
 
         return handle
+
+    def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            correlation_id = _start(context)
+            try:
+                async for message in behavior(request, context):
+                    yield message
+            except grpc.aio.AbortError:
+                raise
+            except Exception as error:
+                await _fail(context, method, correlation_id, error)
+
+        return handle
+
+
+def _start(context: grpc.aio.ServicerContext) -> str:
+    correlation_id = _metadata_value(context, "x-request-id") or f"req_{ULID()}"
+    current_correlation_id.set(correlation_id)
+    return correlation_id
+
+
+async def _fail(
+    context: grpc.aio.ServicerContext, method: str, correlation_id: str, error: Exception
+) -> None:
+    """Abort the call: a domain error with its code and details; anything else as INTERNAL
+    with only a correlation id (the trace goes to the log)."""
+    if isinstance(error, BillingError):
+        code = status_code_for(error)
+        status = rich_status(error, code)
+        message = error.message
+    else:
+        log.error(
+            "unexpected error",
+            exc_info=error,
+            extra={"method": method, "correlation_id": correlation_id},
+        )
+        code = grpc.StatusCode.INTERNAL
+        status = internal_status(correlation_id)
+        message = status.message
+    await context.abort(
+        code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),)
+    )
 
 
 class AuthInterceptor(_WrappingInterceptor):
@@ -114,28 +146,40 @@ class AuthInterceptor(_WrappingInterceptor):
 
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         required = self._scopes.get(method)
-        if required is None:
-            if method.startswith(PUBLIC_PREFIXES):
-                return behavior
-
-            async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                raise PermissionDenied(f"{method} declares no scope and cannot be called")
-
-            return refuse
-        verifier = self._verifier
+        if required is None and method.startswith(PUBLIC_PREFIXES):
+            return behavior
 
         async def check(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            header = _metadata_value(context, "authorization")
-            scheme, _, token = header.partition(" ")
-            if not token or scheme.lower() != "bearer":
-                raise Unauthenticated("missing bearer token in the authorization metadata")
-            principal = verifier.verify(token.strip())
-            if required not in principal.scopes:
-                raise PermissionDenied(f"the token lacks the {required!r} scope {method} needs")
-            current_principal.set(principal)
+            self._authorize(context, method, required)
             return await behavior(request, context)
 
         return check
+
+    def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
+        required = self._scopes.get(method)
+        if required is None and method.startswith(PUBLIC_PREFIXES):
+            return behavior
+
+        async def check(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            self._authorize(context, method, required)
+            async for message in behavior(request, context):
+                yield message
+
+        return check
+
+    def _authorize(
+        self, context: grpc.aio.ServicerContext, method: str, required: str | None
+    ) -> None:
+        if required is None:
+            raise PermissionDenied(f"{method} declares no scope and cannot be called")
+        header = _metadata_value(context, "authorization")
+        scheme, _, token = header.partition(" ")
+        if not token or scheme.lower() != "bearer":
+            raise Unauthenticated("missing bearer token in the authorization metadata")
+        principal = self._verifier.verify(token.strip())
+        if required not in principal.scopes:
+            raise PermissionDenied(f"the token lacks the {required!r} scope {method} needs")
+        current_principal.set(principal)
 
 
 class TracingInterceptor(_WrappingInterceptor):
@@ -145,23 +189,35 @@ class TracingInterceptor(_WrappingInterceptor):
         super().__init__()
         self._tracer = tracer
 
-    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+    def _span(self, method: str, context: grpc.aio.ServicerContext) -> Any:
         service, _, rpc = method.strip("/").partition("/")
-        tracer = self._tracer
-        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": rpc}
+        carrier = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        return self._tracer.start_as_current_span(
+            method.strip("/"),
+            context=propagate.extract(carrier),
+            kind=SpanKind.SERVER,
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": rpc},
+            record_exception=False,
+            set_status_on_exception=False,
+        )
 
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
         async def traced(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            carrier = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-            with tracer.start_as_current_span(
-                method.strip("/"),
-                context=propagate.extract(carrier),
-                kind=SpanKind.SERVER,
-                attributes=attributes,
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
+            with self._span(method, context) as span:
                 try:
                     return await behavior(request, context)
+                except BaseException as exc:
+                    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                    raise
+
+        return traced
+
+    def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
+        async def traced(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            with self._span(method, context) as span:
+                try:
+                    async for message in behavior(request, context):
+                        yield message
                 except BaseException as exc:
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                     raise

@@ -11,24 +11,43 @@ from opentelemetry import trace
 
 from billing.api.auth import TokenVerifier
 from billing.api.catalog import CatalogServicer
+from billing.api.clocks import ClockServicer
 from billing.api.context import ContextFactory
 from billing.api.customers import CustomerServicer
 from billing.api.interceptors import AuthInterceptor, ErrorInterceptor, TracingInterceptor
+from billing.api.invoices import InvoiceServicer
 from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
+from billing.api.subscriptions import SubscriptionServicer
 from billing.app.catalog import CatalogUseCases
+from billing.app.clocks import ClockUseCases
 from billing.app.customers import CustomerUseCases
+from billing.app.invoices import InvoiceUseCases
 from billing.app.rules import RuleUseCases
+from billing.app.subscriptions import SubscriptionUseCases
 from billing_client.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
+    clocks_pb2,
+    clocks_pb2_grpc,
     customers_pb2,
     customers_pb2_grpc,
+    invoices_pb2,
+    invoices_pb2_grpc,
     rules_pb2,
     rules_pb2_grpc,
+    subscriptions_pb2,
+    subscriptions_pb2_grpc,
 )
 
-API_FILES = (customers_pb2.DESCRIPTOR, rules_pb2.DESCRIPTOR, catalog_pb2.DESCRIPTOR)
+API_FILES = (
+    customers_pb2.DESCRIPTOR,
+    rules_pb2.DESCRIPTOR,
+    catalog_pb2.DESCRIPTOR,
+    subscriptions_pb2.DESCRIPTOR,
+    invoices_pb2.DESCRIPTOR,
+    clocks_pb2.DESCRIPTOR,
+)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # bounded: a usage batch fits, a runaway payload does not
 
 
@@ -37,6 +56,9 @@ class UseCases:
     customers: CustomerUseCases
     rules: RuleUseCases
     catalog: CatalogUseCases
+    subscriptions: SubscriptionUseCases
+    invoices: InvoiceUseCases
+    clocks: ClockUseCases
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,15 @@ def build_server(
     )
     catalog_pb2_grpc.add_CatalogServiceServicer_to_server(
         CatalogServicer(use_cases.catalog, call_context), server
+    )
+    subscriptions_pb2_grpc.add_SubscriptionServiceServicer_to_server(
+        SubscriptionServicer(use_cases.subscriptions, call_context), server
+    )
+    invoices_pb2_grpc.add_InvoiceServiceServicer_to_server(
+        InvoiceServicer(use_cases.invoices, call_context), server
+    )
+    clocks_pb2_grpc.add_ClockServiceServicer_to_server(
+        ClockServicer(use_cases.clocks, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

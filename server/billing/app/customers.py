@@ -46,11 +46,17 @@ class CustomerUseCases:
         self._store = store
         self._writes = writes
 
-    async def create(self, ctx: CallContext, write: Write[CustomerFields]) -> Customer:
+    async def create(
+        self, ctx: CallContext, write: Write[CustomerFields], clock: str = ""
+    ) -> Customer:
+        """`clock`: `clocks/<id>` to live on a simulation clock (fixed for good)."""
         fields = domain.require_valid_new(write.input)
+        clock_id = parse_name(clock, "clocks", "customer.clock") if clock else None
 
         async def work(tx: Transaction, now: datetime) -> Customer:
-            customer = Customer(new_id("cus"), fields, 1, now, now)
+            if clock_id is not None and await tx.clocks.get(ctx.tenant_id, clock_id) is None:
+                raise NotFound(clock)
+            customer = Customer(new_id("cus"), fields, 1, now, now, clock_id)
             await tx.customers.insert(ctx.tenant_id, customer)
             snapshot = customer_to_dict(customer)
             await _record(
@@ -190,6 +196,7 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
         "version": customer.version,
         "create_time": customer.create_time.isoformat(),
         "update_time": customer.update_time.isoformat(),
+        "clock_id": customer.clock_id,
     }
 
 
@@ -210,6 +217,7 @@ def customer_from_dict(data: dict[str, Any]) -> Customer:
         version=data["version"],
         create_time=datetime.fromisoformat(data["create_time"]),
         update_time=datetime.fromisoformat(data["update_time"]),
+        clock_id=data.get("clock_id"),
     )
 
 

@@ -92,6 +92,7 @@ class Customer:
     version: int
     create_time: datetime
     update_time: datetime
+    clock_id: str | None = None  # a simulation clock, fixed at creation
 
     @property
     def name(self) -> str:
@@ -111,7 +112,7 @@ UPDATABLE_FIELDS = frozenset(
     {"display_name", "email", "time_zone", "locale", "billing_address", "tax_ids", "metadata"}
 )
 IMMUTABLE_FIELDS = frozenset({"currency_code"})
-OUTPUT_ONLY_FIELDS = frozenset({"name", "create_time", "update_time", "etag"})
+OUTPUT_ONLY_FIELDS = frozenset({"name", "create_time", "update_time", "etag", "clock"})
 
 
 @cache

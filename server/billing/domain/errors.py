@@ -105,6 +105,15 @@ class RequestInProgress(BillingError):
         )
 
 
+class InvalidState(BillingError):
+    """The resource is not in a state that allows the call (e.g. changing a canceled
+    subscription); `reason` names the state problem."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class NoActiveRuleSet(BillingError):
     """The tenant has no rules yet; push a rule set first."""
 

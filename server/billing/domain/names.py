@@ -10,7 +10,12 @@ from billing.domain.errors import InvalidArgument
 _ULID = r"[0-7][0-9A-HJKMNP-TV-Z]{25}"
 _ID_RE = re.compile(rf"^[a-z]{{2,5}}_{_ULID}$")
 
-COLLECTIONS: dict[str, str] = {"customers": "cus"}
+COLLECTIONS: dict[str, str] = {
+    "customers": "cus",
+    "subscriptions": "sub",
+    "invoices": "inv",
+    "clocks": "clk",
+}
 
 
 def is_id(value: str, prefix: str) -> bool:

@@ -184,13 +184,13 @@ def period_fee_lines(
         lines.append(
             _line(
                 f"{item.description} x {item.quantity}{suffix}",
-                item,
-                item.unit_amount,
-                unrounded,
-                currency,
-                rounding,
-                period,
-                factor,
+                item=item,
+                unit_amount=item.unit_amount,
+                unrounded=unrounded,
+                currency=currency,
+                rounding=rounding,
+                period=period,
+                factor=factor,
             )
         )
     return lines

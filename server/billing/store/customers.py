@@ -62,6 +62,7 @@ def _to_row(customer: Customer) -> dict[str, Any]:
         "version": customer.version,
         "create_time": customer.create_time,
         "update_time": customer.update_time,
+        "clock_id": customer.clock_id,
     }
 
 
@@ -76,4 +77,6 @@ def _from_row(row: RowMapping) -> Customer:
         tax_ids=tuple(TaxId(x["type"], x["value"]) for x in row["tax_ids"]),
         metadata=dict(row["metadata"]),
     )
-    return Customer(row["id"], fields, row["version"], row["create_time"], row["update_time"])
+    return Customer(
+        row["id"], fields, row["version"], row["create_time"], row["update_time"], row["clock_id"]
+    )

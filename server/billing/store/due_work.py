@@ -57,19 +57,19 @@ def _claim_statement(clock_scoped: bool) -> object:
             ~earlier_unfinished,
         )
         .order_by(d.c.due_at)
-        .limit(bindparam("limit"))
+        .limit(bindparam("p_limit"))
         .with_for_update(of=d, skip_locked=True)
     )
     if clock_scoped:
         candidates = candidates.where(
-            d.c.tenant_id == bindparam("tenant_id"), d.c.clock_id == bindparam("clock_id")
+            d.c.tenant_id == bindparam("p_tenant"), d.c.clock_id == bindparam("p_clock")
         )
     return (
         update(d)
         .where(tuple_(d.c.tenant_id, d.c.id).in_(candidates))
         .values(
-            lease_owner=bindparam("owner"),
-            lease_until=bindparam("lease_until", type_=UTCDateTime),
+            lease_owner=bindparam("p_owner"),
+            lease_until=bindparam("p_lease_until", type_=UTCDateTime),
             attempts=d.c.attempts + 1,
         )
         .returning(*_RETURNED)
@@ -113,15 +113,15 @@ class SqlDueWork:
         clock_id: str | None = None,
     ) -> list[DueItem]:
         params: dict[str, object] = {
-            "owner": owner,
+            "p_owner": owner,
             "wall_now": wall_now,
-            "lease_until": lease_until,
-            "limit": limit,
+            "p_lease_until": lease_until,
+            "p_limit": limit,
         }
         statement = _CLAIM_ANY
         if clock_id is not None:
             statement = _CLAIM_CLOCK
-            params.update(tenant_id=tenant_id, clock_id=clock_id)
+            params.update(p_tenant=tenant_id, p_clock=clock_id)
         rows = (await self._conn.execute(statement, params)).all()  # type: ignore[call-overload]
         items = [DueItem(*row) for row in rows]
         return sorted(items, key=lambda item: (item.due_at, item.id))

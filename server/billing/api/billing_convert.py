@@ -1,0 +1,147 @@
+"""Protobuf forms of subscriptions, invoices and clocks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+
+from billing.api.convert import timestamp
+from billing.app.ports import SimulationClock
+from billing.domain.invoices import Invoice, InvoiceStatus
+from billing.domain.subscriptions import Item, Line, Status, Subscription
+from billing_client.v1 import clocks_pb2, invoices_pb2, money_pb2, subscriptions_pb2
+
+SUBSCRIPTION_STATUS = {
+    Status.TRIALING: subscriptions_pb2.TRIALING,
+    Status.ACTIVE: subscriptions_pb2.ACTIVE,
+    Status.PAST_DUE: subscriptions_pb2.PAST_DUE,
+    Status.PAUSED: subscriptions_pb2.PAUSED,
+    Status.CANCELED: subscriptions_pb2.CANCELED,
+    Status.INCOMPLETE: subscriptions_pb2.INCOMPLETE,
+}
+INVOICE_STATUS = {
+    InvoiceStatus.DRAFT: invoices_pb2.DRAFT,
+    InvoiceStatus.OPEN: invoices_pb2.OPEN,
+    InvoiceStatus.PAID: invoices_pb2.PAID,
+    InvoiceStatus.VOID: invoices_pb2.VOID,
+    InvoiceStatus.UNCOLLECTIBLE: invoices_pb2.UNCOLLECTIBLE,
+}
+
+
+def instant(message: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
+    return message.ToDatetime(tzinfo=UTC) if present else None
+
+
+def money(currency: str, minor: int) -> money_pb2.Money:
+    return money_pb2.Money(currency_code=currency, amount_minor=minor)
+
+
+def _price(code: str | None) -> str:
+    return f"prices/{code}" if code else ""
+
+
+def item_to_proto(item: Item) -> subscriptions_pb2.SubscriptionItem:
+    return subscriptions_pb2.SubscriptionItem(
+        price=_price(item.price_code),
+        quantity=item.quantity,
+        unit_amount=str(item.unit_amount),
+        description=item.description,
+    )
+
+
+def subscription_to_proto(sub: Subscription) -> subscriptions_pb2.Subscription:
+    message = subscriptions_pb2.Subscription(
+        name=sub.name,
+        customer=f"customers/{sub.customer_id}",
+        plan=f"plans/{sub.plan_code}",
+        currency_code=sub.currency,
+        status=SUBSCRIPTION_STATUS[sub.status],
+        items=[item_to_proto(i) for i in sub.items],
+        current_period_start=timestamp(sub.period_start),
+        current_period_end=timestamp(sub.period_end),
+        billing_cycle_anchor=timestamp(sub.anchor),
+        billing_time_zone=sub.time_zone,
+        cancel_at_period_end=sub.cancel_at_period_end,
+        create_time=timestamp(sub.created_at),
+        etag=sub.etag,
+        rule_set=f"ruleSets/{sub.rule_set}",
+        auto_renew=sub.auto_renew,
+    )
+    for field, value in (
+        ("trial_end", sub.trial_end),
+        ("cancel_at", sub.cancel_at),
+        ("term_end", sub.term_end),
+    ):
+        if value is not None:
+            getattr(message, field).CopyFrom(timestamp(value))
+    if sub.pending_change is not None:
+        change = sub.pending_change
+        message.pending_change.CopyFrom(
+            subscriptions_pb2.PendingChange(
+                plan=f"plans/{change.plan_code}",
+                items=[item_to_proto(i) for i in change.items],
+                effective_time=timestamp(change.effective_at),
+            )
+        )
+    return message
+
+
+def proration_line_to_proto(line: Line, currency: str) -> subscriptions_pb2.ProrationLine:
+    return subscriptions_pb2.ProrationLine(
+        description=line.description,
+        amount=money(currency, line.amount_minor),
+        proration_factor=line.factor,
+        price=_price(line.price_code),
+        quantity=int(line.quantity),
+        period_start=timestamp(line.period_start),
+        period_end=timestamp(line.period_end),
+        unrounded_amount=str(line.unrounded),
+    )
+
+
+def invoice_to_proto(invoice: Invoice) -> invoices_pb2.Invoice:
+    st = invoice.settlement
+    c = invoice.currency
+    message = invoices_pb2.Invoice(
+        name=invoice.name,
+        customer=f"customers/{invoice.customer_id}",
+        subscription=f"subscriptions/{invoice.subscription_id}" if invoice.subscription_id else "",
+        status=INVOICE_STATUS[invoice.status],
+        billing_reason=invoice.billing_reason,
+        lines=[
+            invoices_pb2.InvoiceLine(
+                description=line.description,
+                amount=money(c, line.amount_minor),
+                quantity=str(line.quantity),
+                unit_amount=str(line.unit_amount),
+                period_start=timestamp(line.period_start),
+                period_end=timestamp(line.period_end),
+                proration=line.proration,
+                proration_factor=line.factor,
+                unrounded_amount=str(line.unrounded),
+                rule_set=f"ruleSets/{invoice.rule_set}",
+                price=_price(line.price_code),
+            )
+            for line in invoice.lines
+        ],
+        total=money(c, st.total_minor),
+        credit_applied=money(c, st.credit_applied_minor),
+        amount_due=money(c, st.amount_due_minor),
+        period_start=timestamp(invoice.period_start),
+        period_end=timestamp(invoice.period_end),
+        create_time=timestamp(invoice.created_at),
+        rule_set=f"ruleSets/{invoice.rule_set}",
+    )
+    if invoice.finalized_at is not None:
+        message.finalize_time.CopyFrom(timestamp(invoice.finalized_at))
+    return message
+
+
+def clock_to_proto(clock: SimulationClock) -> clocks_pb2.Clock:
+    return clocks_pb2.Clock(
+        name=clock.name,
+        now=timestamp(clock.now),
+        display_name=clock.display_name,
+        create_time=timestamp(clock.created_at),
+    )

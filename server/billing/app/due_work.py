@@ -1,0 +1,94 @@
+"""The due-work worker: claims due items with a wall-time lease and runs each in its own
+transaction. Every server process runs one; on SQLite there is one process, so one worker.
+
+Leases always use wall time (a simulated clock may stand still or leap years ahead), so a
+killed worker's items are claimed again once its lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from billing.app.clock import Clock
+from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
+
+log = logging.getLogger("billing.due_work")
+
+LEASE = timedelta(
+    seconds=30
+)  # longer than any one item takes; a dead worker's items wait this long
+BATCH_ROWS_MAX = 50  # claimed per round: bounded so one worker never hoards a run
+IDLE_POLL_S = 0.5  # how often an idle worker looks for work it was not told about
+MAX_ATTEMPTS = 5  # an item failing this often is left for an operator (and logged)
+
+Handler = Callable[[Transaction, DueItem], Awaitable[str]]
+
+
+@dataclass
+class WorkerStats:
+    done: int = 0
+    failed: int = 0
+
+
+class DueWorkWorker:
+    def __init__(self, store: Store, handler: Handler, wall: Clock, owner: str) -> None:
+        self._store = store
+        self._handler = handler
+        self._wall = wall
+        self.owner = owner
+        self.wake = asyncio.Event()
+        self.stats = WorkerStats()
+        self.last_item = ""
+
+    async def run_once(self, tenant_id: str | None = None, clock_id: str | None = None) -> int:
+        """Claim one batch and run it; returns how many items were done."""
+        now = self._wall.now()
+        async with self._store.write(None) as tx:
+            items = await tx.due_work.claim(
+                self.owner,
+                now,
+                now + LEASE,
+                BATCH_ROWS_MAX,
+                tenant_id=tenant_id,
+                clock_id=clock_id,
+            )
+        done = 0
+        for item in items:
+            if item.attempts > MAX_ATTEMPTS:
+                log.error("due work keeps failing; leaving it", extra={"item": item.id})
+                continue
+            done += await self._run(item)
+        return done
+
+    async def _run(self, item: DueItem) -> int:
+        try:
+            async with self._store.write(None) as tx:
+                self.last_item = await self._handler(tx, item)
+                if not await tx.due_work.complete(item, self.owner, self._wall.now()):
+                    raise RetryableConflict("lease lost: another worker took this item")
+        except RetryableConflict:
+            return 0  # someone else has it, or it will be claimed again
+        except Exception:
+            self.stats.failed += 1
+            log.exception("due work failed", extra={"item": item.id, "kind": item.kind})
+            async with self._store.write(None) as tx:
+                await tx.due_work.release(item, self.owner)
+            return 0
+        self.stats.done += 1
+        return 1
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                if await self.run_once():
+                    continue  # more may be due right behind
+            except Exception:
+                log.exception("claiming due work failed; will retry")
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), IDLE_POLL_S)

@@ -1,0 +1,137 @@
+"""What due work does: renew a period, end a trial, cancel at a date.
+
+Each handler runs in the transaction that also marks its item done, and is safe to run
+twice: a cycle is invoiced only by whoever records its billing-cycle row first, and a
+handler whose subscription has moved on (changed, canceled, paused) does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from billing.app.ids import new_id
+from billing.app.invoicing import issue_invoice
+from billing.app.ports import DueItem, RetryableConflict, Transaction
+from billing.app.records import OutboxEvent
+from billing.app.rules import RuleUseCases
+from billing.app.subscriptions import SubscriptionUseCases, cadence_of
+from billing.domain import periods
+from billing.domain.subscriptions import Status, Subscription, period_fee_lines
+
+log = logging.getLogger("billing.renewals")
+
+
+class DueWorkHandlers:
+    def __init__(self, subscriptions: SubscriptionUseCases, rules: RuleUseCases) -> None:
+        self._subscriptions = subscriptions
+        self._rules = rules
+
+    async def handle(self, tx: Transaction, item: DueItem) -> str:
+        """Do the item's work; returns a short description for progress reports."""
+        sub = await tx.subscriptions.get(item.tenant_id, item.subscription_id)
+        if sub is None:
+            return f"skip {item.kind}: no subscription {item.subscription_id}"
+        if item.kind == "renew":
+            return await self._renew(tx, item, sub)
+        if item.kind == "trial_end":
+            return await self._end_trial(tx, item, sub)
+        if item.kind == "cancel":
+            return await self._cancel(tx, item, sub)
+        log.error("unknown due work kind", extra={"kind": item.kind, "id": item.id})
+        return f"skip unknown kind {item.kind}"
+
+    async def _renew(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
+        at = item.due_at
+        if sub.status in {Status.CANCELED, Status.PAUSED, Status.TRIALING}:
+            return f"skip renew {sub.name}: {sub.status.value}"
+        if sub.period_end != at:
+            return f"skip renew {sub.name}: period ends {sub.period_end.isoformat()}"
+        ends = (
+            sub.cancel_at_period_end
+            or (sub.cancel_at is not None and sub.cancel_at <= at)
+            or (sub.term_end is not None and not sub.auto_renew and at >= sub.term_end)
+        )
+        if ends:
+            ended = await self._subscriptions.end_now(tx, item.tenant_id, sub, at)
+            await self._save(tx, item, ended, sub.version, "subscription.canceled")
+            return f"end {sub.name}"
+        active = await self._rules.active_rules_in(tx, item.tenant_id)
+        if sub.pending_change is not None and sub.pending_change.effective_at <= at:
+            sub = replace(
+                sub,
+                plan_code=sub.pending_change.plan_code,
+                items=sub.pending_change.items,
+                pending_change=None,
+            )
+        period = periods.period_at(sub.anchor, cadence_of(sub), at, sub.time_zone)
+        renewed = replace(
+            sub,
+            period_start=at,
+            period_end=period.end,
+            items=tuple(i.billed() for i in sub.items),
+            version=sub.version + 1,
+        )
+        if await tx.billing_cycles.claim(item.tenant_id, sub.id, at):
+            invoice_id = new_id("inv")
+            pending = await tx.pending_items.take(item.tenant_id, sub.id, invoice_id)
+            rounding = active.rules.money.rounding_for(sub.currency)
+            fees = period_fee_lines(renewed.items, sub.currency, rounding, (at, period.end))
+            await issue_invoice(
+                tx,
+                item.tenant_id,
+                renewed,
+                reason="subscription_cycle",
+                period=(at, period.end),
+                lines=[*pending, *fees],
+                rule_set=active.content_hash,
+                at=at,
+                invoice_id=invoice_id,
+            )
+            await tx.billing_cycles.record_invoice(item.tenant_id, sub.id, at, invoice_id)
+        await tx.due_work.schedule(
+            DueItem(item.tenant_id, new_id("due"), "renew", sub.id, sub.clock_id, period.end)
+        )
+        await self._save(tx, item, renewed, sub.version, "subscription.renewed")
+        return f"renew {sub.name} to {period.end.isoformat()}"
+
+    async def _end_trial(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
+        if sub.status != Status.TRIALING or sub.trial_end != item.due_at:
+            return f"skip trial end {sub.name}"
+        active = await self._rules.active_rules_in(tx, item.tenant_id)
+        started = await self._subscriptions._start_billing(
+            tx,
+            item.tenant_id,
+            sub,
+            active,
+            item.due_at,
+            0,
+            cadence_of(sub),
+            "subscription_cycle",
+        )
+        started = replace(started, version=sub.version + 1)
+        await self._save(tx, item, started, sub.version, "subscription.trial_ended")
+        return f"end trial {sub.name}"
+
+    async def _cancel(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
+        if sub.status == Status.CANCELED or sub.cancel_at != item.due_at:
+            return f"skip cancel {sub.name}"
+        ended = await self._subscriptions.end_now(tx, item.tenant_id, sub, item.due_at)
+        await self._save(tx, item, ended, sub.version, "subscription.canceled")
+        return f"cancel {sub.name}"
+
+    async def _save(
+        self, tx: Transaction, item: DueItem, sub: Subscription, version: int, event: str
+    ) -> None:
+        if not await tx.subscriptions.update(item.tenant_id, sub, version):
+            raise RetryableConflict(f"{sub.name} changed while its due work ran")
+        await tx.outbox.add(
+            OutboxEvent(
+                new_id("evt"),
+                item.tenant_id,
+                event,
+                sub.name,
+                {"status": sub.status.value, "period_end": sub.period_end.isoformat()},
+                item.due_at,
+            )
+        )

@@ -1,0 +1,345 @@
+"""Subscriptions over a real channel, on SQLite and PostgreSQL: the issue's numbers."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+import grpc
+import pytest
+
+from billing_client.v1 import invoices_pb2
+from billing_client.v1 import subscriptions_pb2 as sp
+from billing_fixtures import Billing, amounts, iso, rules
+from grpc_helpers import error_info
+
+
+@pytest.fixture
+def billing(channel, tenant) -> Billing:
+    return Billing(channel, tenant.metadata)
+
+
+def basic_on_clock(
+    billing: Billing,
+    start: str = "2026-04-01T00:00:00Z",
+    plan: str = "basic_monthly",
+    time_zone: str = "UTC",
+    **fields,
+):  # type: ignore[no-untyped-def]
+    clock = billing.clock(start)
+    customer = billing.customer(clock, time_zone=time_zone)
+    return clock, customer, billing.subscribe(customer, plan, **fields)
+
+
+def test_creation_invoices_the_first_period_in_advance(billing):
+    billing.push(rules())
+    _, _, sub = basic_on_clock(billing)
+    assert sub.status == sp.ACTIVE
+    assert (iso(sub.current_period_start), iso(sub.current_period_end)) == (
+        "2026-04-01T00:00:00Z",
+        "2026-05-01T00:00:00Z",
+    )
+    [invoice] = billing.invoices_of(sub)
+    assert invoice.billing_reason == "subscription_create"
+    assert amounts(invoice.lines) == [3000]
+    assert invoice.total.amount_minor == 3000
+    assert invoice.amount_due.amount_minor == 3000
+    assert invoice.status == invoices_pb2.OPEN
+
+
+@pytest.mark.parametrize(
+    ("behavior", "lines"),
+    [("always_invoice", [-1500, 2500]), ("create_prorations", [-1500, 2500]), ("none", [])],
+)
+def test_day_granularity_upgrade_on_the_16th(billing, behavior, lines):
+    billing.push(rules(granularity="day", behavior=behavior))
+    clock, _, sub = basic_on_clock(billing)
+    changed = billing.change(sub, plan="pro_monthly", at="2026-04-16T00:00:00Z")
+    assert amounts(changed.lines) == lines
+    assert [line.proration_factor for line in changed.lines] == ["15/30 days"] * len(lines)
+    assert changed.subscription.plan == "plans/pro_monthly"
+    invoices = billing.invoices_of(sub)
+    if behavior == "always_invoice":
+        assert changed.invoice
+        assert invoices[-1].name == changed.invoice
+        assert invoices[-1].total.amount_minor == 1000
+        assert invoices[-1].billing_reason == "subscription_update"
+    else:
+        assert not changed.invoice
+        assert len(invoices) == 1
+    if behavior == "create_prorations":
+        billing.advance(clock, "2026-05-01T00:00:00Z")
+        renewal = billing.invoices_of(sub)[-1]
+        assert iso(renewal.create_time) == "2026-05-01T00:00:00Z"
+        assert amounts(renewal.lines) == [-1500, 2500, 5000]
+        assert renewal.total.amount_minor == 6000
+
+
+def test_second_granularity_at_noon(billing):
+    billing.push(rules(granularity="second"))
+    _, _, sub = basic_on_clock(billing)
+    changed = billing.change(sub, plan="pro_monthly", at="2026-04-16T12:00:00Z")
+    assert amounts(changed.lines) == [-1450, 2417]
+    assert changed.lines[0].proration_factor == "1252800/2592000 seconds"
+
+
+def test_customer_time_zone_periods(billing):
+    billing.push(rules(granularity="second", time_zone="customer"))
+    _, _, sub = basic_on_clock(billing, "2026-04-01T04:00:00Z", time_zone="America/New_York")
+    assert sub.billing_time_zone == "America/New_York"
+    assert iso(sub.current_period_end) == "2026-05-01T04:00:00Z"
+    changed = billing.change(sub, plan="pro_monthly", at="2026-04-16T00:00:00Z")
+    assert amounts(changed.lines) == [-1517, 2528]
+
+
+def test_customer_time_zone_across_dst(billing):
+    billing.push(rules(granularity="second", time_zone="customer"))
+    _, _, sub = basic_on_clock(billing, "2026-03-01T05:00:00Z", time_zone="America/New_York")
+    assert iso(sub.current_period_end) == "2026-04-01T04:00:00Z"  # 2,674,800 s
+    changed = billing.change(sub, plan="pro_monthly", at="2026-03-16T12:00:00Z")
+    assert amounts(changed.lines) == [-1518, 2530]
+    assert changed.lines[0].proration_factor == "1353600/2674800 seconds"
+
+
+def test_seats_raised_mid_period(billing):
+    billing.push(rules(granularity="day"))
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    customer = billing.customer(clock)
+    sub = billing.subscribe(customer, "team_monthly", quantities={"prices/team_seat_usd": 10})
+    [first] = billing.invoices_of(sub)
+    assert amounts(first.lines) == [8000]
+    changed = billing.change(
+        sub, quantities={"prices/team_seat_usd": 15}, at="2026-04-11T00:00:00Z"
+    )
+    assert amounts(changed.lines) == [-5333, 8000]
+    assert sum(amounts(changed.lines)) == 2667
+    assert [i.quantity for i in changed.subscription.items] == [15]
+
+
+def test_preview_and_change_with_the_same_time_give_the_same_lines(billing):
+    billing.push(rules(granularity="second"))
+    clock, _, sub = basic_on_clock(billing)
+    billing.advance(clock, "2026-04-09T07:31:13Z")
+    preview = billing.preview(sub, plan="pro_monthly")
+    assert iso(preview.proration_time) == "2026-04-09T07:31:13Z"
+    changed = billing.change(sub, plan="pro_monthly", at=iso(preview.proration_time))
+    assert [(line.description, line.amount, line.proration_factor) for line in changed.lines] == [
+        (line.description, line.amount, line.proration_factor) for line in preview.lines
+    ]
+    assert iso(changed.proration_time) == iso(preview.proration_time)
+
+
+def test_two_changes_against_one_etag_exactly_one_applies(billing, tenant):
+    billing.push(rules())
+    _, _, sub = basic_on_clock(billing)
+
+    def change(plan: str, seats: dict[str, int] | None = None) -> grpc.Future:
+        return billing.subs.ChangeSubscription.future(
+            sp.ChangeSubscriptionRequest(
+                change=billing.change_request(sub, plan=plan, at="2026-04-16T00:00:00Z"),
+                etag=sub.etag,
+                request_id=uuid.uuid4().hex,
+            ),
+            metadata=tenant.with_faults(delay_ms=600),  # both hold their transaction open
+        )
+
+    outcomes = []
+    for future in [change("pro_monthly"), change("team_monthly")]:
+        try:
+            outcomes.append(future.result(timeout=20).subscription.plan)
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.ABORTED
+            assert error_info(error).reason == "ETAG_MISMATCH"
+            outcomes.append("aborted")
+    assert outcomes.count("aborted") == 1
+    winner = next(o for o in outcomes if o != "aborted")
+    current = billing.get(sub)
+    assert (current.plan, current.etag) == (winner, 'W/"2"')
+
+
+def test_first_period_prorated_up_to_the_anchor_day(billing):
+    billing.push(rules())
+    _, _, sub = basic_on_clock(billing, "2026-03-10T00:00:00Z", billing_cycle_anchor_day=1)
+    assert iso(sub.current_period_end) == "2026-04-01T00:00:00Z"
+    assert iso(sub.billing_cycle_anchor) == "2026-04-01T00:00:00Z"
+    [invoice] = billing.invoices_of(sub)
+    assert amounts(invoice.lines) == [2129]  # 30.00 x 22/31
+    assert invoice.lines[0].proration_factor == "22/31 days"
+
+
+def test_a_clock_run_of_24_months(billing):
+    billing.push(rules())
+    clock, _, sub = basic_on_clock(billing)
+    progress = billing.advance(clock, "2028-04-01T00:00:00Z")
+    assert progress[-1].finished
+    assert progress[-1].remaining == 0
+    assert progress[-1].done == 24
+    invoices = billing.invoices_of(sub)
+    assert len(invoices) == 25
+    periods = [(iso(i.period_start), iso(i.period_end)) for i in invoices]
+    assert periods[0] == ("2026-04-01T00:00:00Z", "2026-05-01T00:00:00Z")
+    assert periods[-1] == ("2028-04-01T00:00:00Z", "2028-05-01T00:00:00Z")
+    for (_, end), (start, _) in itertools.pairwise(periods):
+        assert end == start  # contiguous, no overlap
+    assert all(i.total.amount_minor == 3000 for i in invoices)
+    assert [i.billing_reason for i in invoices].count("subscription_cycle") == 24
+    current = billing.get(sub)
+    assert iso(current.current_period_start) == "2028-04-01T00:00:00Z"
+
+
+def test_month_end_anchor_clamps(billing):
+    billing.push(rules())
+    clock, _, sub = basic_on_clock(billing, "2026-01-31T00:00:00Z")
+    billing.advance(clock, "2026-05-31T00:00:00Z")
+    ends = [iso(i.period_end)[:10] for i in billing.invoices_of(sub)]
+    assert ends == ["2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31", "2026-06-30"]
+
+
+def test_leap_day_annual_anchor(billing):
+    billing.push(rules())
+    clock, _, sub = basic_on_clock(billing, "2024-02-29T00:00:00Z", plan="basic_yearly")
+    billing.advance(clock, "2028-02-29T00:00:00Z")
+    starts = [iso(i.period_start)[:10] for i in billing.invoices_of(sub)]
+    assert starts == ["2024-02-29", "2025-02-28", "2026-02-28", "2027-02-28", "2028-02-29"]
+
+
+def test_downgrade_at_period_end_changes_nothing_until_then(billing):
+    billing.push(rules(downgrade_at_period_end=True))
+    clock, _, sub = basic_on_clock(billing, plan="pro_monthly")
+    changed = billing.change(sub, plan="basic_monthly", at="2026-04-16T00:00:00Z")
+    assert list(changed.lines) == []
+    assert changed.subscription.plan == "plans/pro_monthly"
+    assert changed.subscription.pending_change.plan == "plans/basic_monthly"
+    assert iso(changed.subscription.pending_change.effective_time) == "2026-05-01T00:00:00Z"
+    billing.advance(clock, "2026-04-30T23:59:59Z")
+    assert billing.get(sub).plan == "plans/pro_monthly"
+    assert len(billing.invoices_of(sub)) == 1
+    billing.advance(clock, "2026-05-01T00:00:00Z")
+    assert billing.get(sub).plan == "plans/basic_monthly"
+    renewal = billing.invoices_of(sub)[-1]
+    assert amounts(renewal.lines) == [3000]
+
+
+def test_negative_total_becomes_credit_that_the_next_invoice_consumes(billing):
+    billing.push(rules(granularity="day", behavior="always_invoice"))
+    clock, _, sub = basic_on_clock(billing, plan="pro_monthly")
+    changed = billing.change(sub, plan="basic_monthly", at="2026-04-16T00:00:00Z")
+    assert amounts(changed.lines) == [-2500, 1500]
+    downgrade = billing.invoices_of(sub)[-1]
+    assert (downgrade.total.amount_minor, downgrade.amount_due.amount_minor) == (-1000, 0)
+    billing.advance(clock, "2026-05-01T00:00:00Z")
+    renewal = billing.invoices_of(sub)[-1]
+    assert renewal.total.amount_minor == 3000
+    assert renewal.credit_applied.amount_minor == 1000
+    assert renewal.amount_due.amount_minor == 2000
+
+
+def test_cancel_at_period_end_and_reactivate(billing):
+    billing.push(rules())
+    clock, _, sub = basic_on_clock(billing)
+    canceling = billing.subs.CancelSubscription(
+        sp.CancelSubscriptionRequest(name=sub.name, at_period_end=True, request_id="c1"),
+        metadata=billing.metadata,
+    )
+    assert canceling.cancel_at_period_end
+    reactivated = billing.subs.ReactivateSubscription(
+        sp.ReactivateSubscriptionRequest(name=sub.name, request_id="r1"), metadata=billing.metadata
+    )
+    assert not reactivated.cancel_at_period_end
+    billing.subs.CancelSubscription(
+        sp.CancelSubscriptionRequest(name=sub.name, at_period_end=True, request_id="c2"),
+        metadata=billing.metadata,
+    )
+    billing.advance(clock, "2026-06-01T00:00:00Z")
+    ended = billing.get(sub)
+    assert ended.status == sp.CANCELED
+    assert iso(ended.cancel_at) == "2026-05-01T00:00:00Z"
+    assert len(billing.invoices_of(sub)) == 1
+
+
+def test_cancel_now_credits_unused_time_on_a_final_invoice(billing):
+    billing.push(rules(granularity="day"))
+    clock, _, sub = basic_on_clock(billing)
+    billing.advance(clock, "2026-04-16T00:00:00Z")
+    ended = billing.subs.CancelSubscription(
+        sp.CancelSubscriptionRequest(name=sub.name, immediately=True, request_id="c"),
+        metadata=billing.metadata,
+    )
+    assert ended.status == sp.CANCELED
+    final = billing.invoices_of(sub)[-1]
+    assert final.billing_reason == "final"
+    assert amounts(final.lines) == [-1500]
+    billing.advance(clock, "2026-07-01T00:00:00Z")
+    assert len(billing.invoices_of(sub)) == 2  # no renewals after the end
+
+
+def test_pause_stops_billing_and_resume_starts_a_new_period(billing):
+    billing.push(rules())
+    clock, _, sub = basic_on_clock(billing)
+    billing.subs.PauseSubscription(
+        sp.PauseSubscriptionRequest(name=sub.name, request_id="p"), metadata=billing.metadata
+    )
+    billing.advance(clock, "2026-06-10T00:00:00Z")
+    assert len(billing.invoices_of(sub)) == 1
+    resumed = billing.subs.ResumeSubscription(
+        sp.ResumeSubscriptionRequest(name=sub.name, request_id="r"), metadata=billing.metadata
+    )
+    assert resumed.status == sp.ACTIVE
+    assert (iso(resumed.current_period_start), iso(resumed.current_period_end)) == (
+        "2026-06-10T00:00:00Z",
+        "2026-07-10T00:00:00Z",
+    )
+    invoices = billing.invoices_of(sub)
+    assert [iso(i.period_start) for i in invoices] == [
+        "2026-04-01T00:00:00Z",
+        "2026-06-10T00:00:00Z",
+    ]
+    billing.advance(clock, "2026-07-10T00:00:00Z")
+    assert iso(billing.invoices_of(sub)[-1].period_start) == "2026-07-10T00:00:00Z"
+
+
+def test_trial_then_billing(billing):
+    billing.push(rules())
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    customer = billing.customer(clock)
+    sub = billing.subscribe(customer, "basic_monthly", trial_days=14)
+    assert sub.status == sp.TRIALING
+    assert iso(sub.trial_end) == "2026-04-15T00:00:00Z"
+    assert billing.invoices_of(sub) == []
+    billing.advance(clock, "2026-04-15T00:00:00Z")
+    active = billing.get(sub)
+    assert active.status == sp.ACTIVE
+    assert iso(active.current_period_end) == "2026-05-15T00:00:00Z"
+    assert amounts(billing.invoices_of(sub)[0].lines) == [3000]
+
+
+def test_entitlements_follow_the_plan(billing):
+    billing.push(rules())
+    _, _, sub = basic_on_clock(billing)
+    granted = billing.subs.ListEntitlements(
+        sp.ListEntitlementsRequest(subscription=sub.name), metadata=billing.metadata
+    )
+    assert [f.feature for f in granted.features] == ["reports"]
+    billing.change(sub, plan="pro_monthly", at="2026-04-16T00:00:00Z")
+    granted = billing.subs.ListEntitlements(
+        sp.ListEntitlementsRequest(subscription=sub.name), metadata=billing.metadata
+    )
+    assert [f.feature for f in granted.features] == ["reports", "api_access"]
+
+
+def test_change_outside_the_period_is_refused(billing):
+    billing.push(rules())
+    _, _, sub = basic_on_clock(billing)
+    with pytest.raises(grpc.RpcError) as failure:
+        billing.change(sub, plan="pro_monthly", at="2026-05-02T00:00:00Z")
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_subscriptions_are_per_tenant(billing, channel, other_tenant):
+    billing.push(rules())
+    _, _, sub = basic_on_clock(billing)
+    theirs = Billing(channel, other_tenant.metadata)
+    with pytest.raises(grpc.RpcError) as failure:
+        theirs.get(sub)
+    assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+    assert theirs.invoices_of(sub) == []

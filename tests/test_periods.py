@@ -461,3 +461,15 @@ def test_stub_over_its_full_interval_for_every_start_in_2025(cadence):
         assert stub.end == full.end == anchor
         assert full.start <= stub.start
         assert 0 < stub.seconds <= full.seconds
+
+
+def test_day_anchor_keeps_the_31st_after_a_clamped_first_boundary():
+    from billing.domain.periods import day_anchor
+
+    first = next_anchor_on_day(datetime(2026, 4, 10, tzinfo=UTC), 31)
+    assert first == datetime(2026, 4, 30, tzinfo=UTC)
+    anchor = day_anchor(first, 31)
+    assert anchor == datetime(2026, 3, 31, tzinfo=UTC)
+    monthly = Cadence("month")
+    ends = [boundary(anchor, monthly, n).date().isoformat() for n in range(1, 5)]
+    assert ends == ["2026-04-30", "2026-05-31", "2026-06-30", "2026-07-31"]

@@ -343,3 +343,41 @@ def test_subscriptions_are_per_tenant(billing, channel, other_tenant):
         theirs.get(sub)
     assert failure.value.code() == grpc.StatusCode.NOT_FOUND
     assert theirs.invoices_of(sub) == []
+
+
+def test_anchor_on_the_31st_keeps_month_ends(billing):
+    billing.push(rules())
+    clock, _, sub = basic_on_clock(billing, "2026-04-10T00:00:00Z", billing_cycle_anchor_day=31)
+    [first] = billing.invoices_of(sub)
+    assert first.lines[0].proration_factor == "20/30 days"  # Apr 10-30 of Mar 31-Apr 30
+    assert amounts(first.lines) == [2000]
+    billing.advance(clock, "2026-07-31T00:00:00Z")
+    ends = [iso(i.period_end)[:10] for i in billing.invoices_of(sub)]
+    assert ends == ["2026-04-30", "2026-05-31", "2026-06-30", "2026-07-31", "2026-08-31"]
+
+
+def test_phases_three_months_at_a_discount_then_list_price(billing):
+    billing.push(rules())
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    customer = billing.customer(clock)
+    sub = billing.subscribe(
+        customer, "basic_monthly", price_overrides={"": "20.00"},
+        phases=[sp.SubscriptionPhase(start_period=3)],
+    )
+    assert [p.start_period for p in sub.phases] == [3]
+    billing.advance(clock, "2026-08-01T00:00:00Z")
+    totals = [i.total.amount_minor for i in billing.invoices_of(sub)]
+    assert totals == [2000, 2000, 2000, 3000, 3000]
+    assert list(billing.get(sub).phases) == []
+
+
+def test_a_phase_can_move_to_another_plan(billing):
+    billing.push(rules())
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    customer = billing.customer(clock)
+    sub = billing.subscribe(
+        customer, "basic_monthly", phases=[sp.SubscriptionPhase(start_period=1, plan="plans/pro_monthly")]
+    )
+    billing.advance(clock, "2026-06-01T00:00:00Z")
+    assert [i.total.amount_minor for i in billing.invoices_of(sub)] == [3000, 5000, 5000]
+    assert billing.get(sub).plan == "plans/pro_monthly"

@@ -67,6 +67,15 @@ def subscription_to_proto(sub: Subscription) -> subscriptions_pb2.Subscription:
         etag=sub.etag,
         rule_set=f"ruleSets/{sub.rule_set}",
         auto_renew=sub.auto_renew,
+        phases=[
+            subscriptions_pb2.SubscriptionPhase(
+                start_period=p.start_period,
+                plan=f"plans/{p.plan_code}" if p.plan_code else "",
+                quantities=dict(p.quantities),
+                price_overrides=dict(p.price_overrides),
+            )
+            for p in sub.phases
+        ],
     )
     for field, value in (
         ("trial_end", sub.trial_end),

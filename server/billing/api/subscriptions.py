@@ -19,6 +19,7 @@ from billing.app.subscriptions import (
     SubscriptionUseCases,
 )
 from billing.domain.errors import InvalidArgument
+from billing.domain.subscriptions import Phase
 from billing_client.v1 import subscriptions_pb2 as pb
 from billing_client.v1 import subscriptions_pb2_grpc
 
@@ -52,6 +53,15 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
             trial_days=request.trial_days,
             term_periods=request.term_periods,
             auto_renew=request.auto_renew or not request.term_periods,
+            phases=tuple(
+                Phase(
+                    p.start_period,
+                    p.plan.removeprefix("plans/"),
+                    dict(p.quantities),
+                    dict(p.price_overrides),
+                )
+                for p in request.phases
+            ),
         )
         created = await self._subs.create(ctx, Write(request.request_id, body_hash(request), new))
         return subscription_to_proto(created)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime
 
 from billing.app.ids import new_id
 from billing.app.invoicing import issue_invoice
+from billing.app.plan_items import items_for_plan, parse_overrides, parse_quantities, plan_at
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases, cadence_of
 from billing.domain import periods
 from billing.domain.subscriptions import Status, Subscription, period_fee_lines
+from billing.rules.model import RuleSet
 
 log = logging.getLogger("billing.renewals")
 
@@ -65,6 +68,7 @@ class DueWorkHandlers:
                 pending_change=None,
             )
         period = periods.period_at(sub.anchor, cadence_of(sub), at, sub.time_zone)
+        sub = self._enter_phase(active.rules, sub, period.index, at)
         renewed = replace(
             sub,
             period_start=at,
@@ -94,6 +98,23 @@ class DueWorkHandlers:
         )
         await self._save(tx, item, renewed, sub.version, "subscription.renewed")
         return f"renew {sub.name} to {period.end.isoformat()}"
+
+    def _enter_phase(
+        self, rules: RuleSet, sub: Subscription, index: int, at: datetime
+    ) -> Subscription:
+        """Apply the phase that starts with billing period `index`, if any."""
+        starting = [p for p in sub.phases if p.start_period == index]
+        if not starting:
+            return sub
+        phase = starting[0]
+        plan = plan_at(rules, phase.plan_code or sub.plan_code, at)
+        quantities = {i.key: i.quantity for i in sub.items if i.price_code}
+        quantities.update(parse_quantities(phase.quantities))
+        items = items_for_plan(
+            rules, plan, sub.currency, at, quantities, parse_overrides(phase.price_overrides)
+        )
+        remaining = tuple(p for p in sub.phases if p.start_period > index)
+        return replace(sub, plan_code=plan.code, items=items, phases=remaining)
 
     async def _end_trial(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
         if sub.status != Status.TRIALING or sub.trial_end != item.due_at:

@@ -42,6 +42,7 @@ from billing.domain.subscriptions import (
     Item,
     Line,
     PendingChange,
+    Phase,
     Status,
     Subscription,
     item_from_dict,
@@ -49,6 +50,8 @@ from billing.domain.subscriptions import (
     line_from_dict,
     line_to_dict,
     period_fee_lines,
+    phase_from_dict,
+    phase_to_dict,
     proration_lines,
 )
 from billing.plugins.engines import ProrationPolicyEngine, ProrationRequest
@@ -72,6 +75,7 @@ class NewSubscription:
     trial_days: int = -1  # -1: the plan's
     term_periods: int = 0
     auto_renew: bool = True
+    phases: tuple[Phase, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ class SubscriptionUseCases:
                 rule_set=active.content_hash,
                 clock_id=customer.clock_id,
                 auto_renew=request.auto_renew,
+                phases=request.phases,
             )
             if trial_days > 0:
                 trial_end = periods.boundary(start, periods.Cadence("day", trial_days), 1, zone)
@@ -235,14 +240,17 @@ class SubscriptionUseCases:
         invoiced in advance; its renewal scheduled."""
         zone = sub.time_zone
         factor: Factor | None = None
-        anchor = periods.next_anchor_on_day(start, anchor_day, zone) if anchor_day else start
-        if anchor == start:
-            end = periods.boundary(anchor, cadence, 1, zone)
+        first = periods.next_anchor_on_day(start, anchor_day, zone) if anchor_day else start
+        if first == start:
+            anchor, end = start, periods.boundary(start, cadence, 1, zone)
         else:
-            stub, full = periods.stub_period(start, anchor, cadence, zone)
-            end = stub.end
+            # A stub [start, first) prorated over the full interval that ends at `first`.
+            monthly = cadence.interval == "month" and cadence.count == 1
+            anchor = periods.day_anchor(first, anchor_day, zone) if monthly else first
+            full_start = anchor if anchor != first else periods.boundary(first, cadence, -1, zone)
+            end = first
             factor = self._factor(
-                active.rules, sub, ProrationRequest(full.start, full.end, start, zone)
+                active.rules, sub, ProrationRequest(full_start, first, start, zone)
             )
         sub = replace(
             sub,
@@ -729,6 +737,13 @@ def _plan_code(name: str, field_path: str = "plan") -> str:
 
 def _check_create(request: NewSubscription) -> None:
     v = Violations()
+    previous = 0
+    for i, phase in enumerate(request.phases):
+        if phase.start_period <= previous:
+            v.add(f"phases[{i}].start_period", "must be at least 1 and ascend")
+        previous = phase.start_period
+        if phase.plan_code and not phase.plan_code.replace("_", "").isalnum():
+            v.add(f"phases[{i}].plan", f"must look like plans/<code>, got {phase.plan_code!r}")
     if not 0 <= request.anchor_day <= 31:
         v.add("billing_cycle_anchor_day", "must be 0 (the start) or a day of month 1-31")
     if not -1 <= request.trial_days <= MAX_TRIAL_DAYS:
@@ -798,6 +813,7 @@ def subscription_to_dict(sub: Subscription) -> dict[str, Any]:
         },
         "term_end": _dt(sub.term_end),
         "auto_renew": sub.auto_renew,
+        "phases": [phase_to_dict(p) for p in sub.phases],
     }
 
 
@@ -834,6 +850,7 @@ def subscription_from_dict(d: dict[str, Any]) -> Subscription:
         ),
         term_end=_from_dt(d["term_end"]),
         auto_renew=d["auto_renew"],
+        phases=tuple(phase_from_dict(p) for p in d["phases"]),
     )
 
 

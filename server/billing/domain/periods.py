@@ -146,6 +146,24 @@ def next_anchor_on_day(start: datetime, day_of_month: int, time_zone: str = "UTC
     return _to_utc(datetime.combine(candidate, time()), zone)
 
 
+def day_anchor(first: datetime, day_of_month: int, time_zone: str = "UTC") -> datetime:
+    """The anchor that keeps `day_of_month` for monthly boundaries. When the first boundary
+    was clamped (day 31 in April gives Apr 30), boundaries computed from it would stay on
+    the 30th; this walks back to the latest earlier month that has the day (Mar 31), so
+    boundary(anchor, 1 month, 1) is still `first` and later months return to the 31st."""
+    _require_aware(first=first)
+    zone = _zone(time_zone)
+    local = first.astimezone(zone)
+    if local.day == day_of_month:
+        return first
+    months = local.year * 12 + local.month - 1
+    while True:
+        months -= 1
+        year, month = divmod(months, 12)
+        if calendar.monthrange(year, month + 1)[1] >= day_of_month:
+            return _to_utc(datetime.combine(date(year, month + 1, day_of_month), time()), zone)
+
+
 def stub_period(
     start: datetime, anchor: datetime, cadence: Cadence, time_zone: str = "UTC"
 ) -> tuple[Period, Period]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from billing.domain.money import MONEY_CONTEXT, round_to_minor
 
@@ -70,6 +71,16 @@ class PendingChange:
 
 
 @dataclass(frozen=True)
+class Phase:
+    """From billing period `start_period` on: another plan, quantities or prices."""
+
+    start_period: int
+    plan_code: str
+    quantities: Mapping[str, int]
+    price_overrides: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Subscription:
     id: str
     customer_id: str
@@ -95,6 +106,7 @@ class Subscription:
     pending_change: PendingChange | None = None
     term_end: datetime | None = None
     auto_renew: bool = True
+    phases: tuple[Phase, ...] = ()
 
     @property
     def name(self) -> str:
@@ -329,4 +341,22 @@ def line_from_dict(data: Mapping[str, object]) -> Line:
         period_end=datetime.fromisoformat(str(data["period_end"])),
         proration=bool(data["proration"]),
         factor=str(data["factor"]),
+    )
+
+
+def phase_to_dict(phase: Phase) -> dict[str, object]:
+    return {
+        "start_period": phase.start_period,
+        "plan_code": phase.plan_code,
+        "quantities": dict(phase.quantities),
+        "price_overrides": dict(phase.price_overrides),
+    }
+
+
+def phase_from_dict(data: Mapping[str, Any]) -> Phase:
+    return Phase(
+        int(data["start_period"]),
+        str(data["plan_code"]),
+        dict(data["quantities"]),
+        dict(data["price_overrides"]),
     )

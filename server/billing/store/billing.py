@@ -20,6 +20,8 @@ from billing.domain.subscriptions import (
     item_to_dict,
     line_from_dict,
     line_to_dict,
+    phase_from_dict,
+    phase_to_dict,
 )
 from billing.store.dialect import insert_or_ignore, upsert
 from billing.store.schema import (
@@ -65,6 +67,7 @@ def _subscription_row(sub: Subscription) -> dict[str, Any]:
         },
         "term_end": sub.term_end,
         "auto_renew": sub.auto_renew,
+        "phases": [phase_to_dict(p) for p in sub.phases],
         "clock_id": sub.clock_id,
         "rule_set": sub.rule_set,
         "version": sub.version,
@@ -105,6 +108,7 @@ def _subscription(row: RowMapping) -> Subscription:
         ),
         term_end=row["term_end"],
         auto_renew=row["auto_renew"],
+        phases=tuple(phase_from_dict(p) for p in row["phases"] or ()),
     )
 
 

@@ -149,6 +149,7 @@ subscriptions = Table(
     Column("pending_change", json_column_type(), nullable=True),
     Column("term_end", UTCDateTime, nullable=True),
     Column("auto_renew", Boolean, nullable=False),
+    Column("phases", json_column_type(), nullable=True),  # scheduled changes to come
     Column("clock_id", String(ID), nullable=True),
     Column("rule_set", String(64), nullable=False),
     Column("version", Integer, nullable=False),

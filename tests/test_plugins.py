@@ -44,7 +44,15 @@ def engines():
 
 def test_builtin_engines_are_found_through_the_entry_point_group(engines):
     assert {k: sorted(v) for k, v in engines.names().items()} == {
-        "pricing_model": ["graduated", "per_block", "per_unit", "volume"],
+        "pricing_model": [
+            "graduated",
+            "graduated_percentage",
+            "package",
+            "per_block",
+            "per_unit",
+            "percentage",
+            "volume",
+        ],
         "proration_policy": ["day", "second"],
         "tax_engine": ["none"],
         "payment_gateway": ["simulated"],

@@ -95,12 +95,14 @@ def test_a_broken_rule_set_is_refused_whole_with_every_error(rules_api, catalog,
             " expected ',' or ']', but got '<stream end>'",
         'files["pricing.yaml"].prices[1].model':
             "pricing.yaml:8:12: prices[1].model: unknown pricing model 'tiered'; registered:"
-            " graduated, per_block, per_unit, volume",
+            " graduated, graduated_percentage, package, per_block, per_unit, percentage, volume",
         'files["pricing.yaml"].prices[2].tiers[1].up_to':
             "pricing.yaml:18:17: prices[2].tiers[1].up_to: tiers must ascend: up_to 50 is not above 100",
         'files["pricing.yaml"].prices[3].colour':
             "pricing.yaml:23:5: prices[3].colour: unknown key 'colour'; expected one of code,"
-            " currency, effective_from, model, name, params, tiers, unit, unit_amount",
+            " currency, effective_from, fixed_fee, flat_fee_at_zero, free_units,"
+            " max_per_transaction, min_per_transaction, model, name, package_amount,"
+            " package_size, params, percentage_tiers, rate, tiers, unit, unit_amount",
     }  # fmt: skip
     active = rules_api.GetActiveRuleSet(rp.GetActiveRuleSetRequest(), metadata=tenant.metadata)
     assert active.content_hash == good.content_hash

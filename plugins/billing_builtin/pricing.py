@@ -1,4 +1,5 @@
-"""Built-in pricing models: per_unit, graduated, volume."""
+"""Built-in pricing models: per_unit, graduated, volume, package (quantity models) and
+percentage, graduated_percentage (on transaction amounts)."""
 
 from __future__ import annotations
 
@@ -26,16 +27,49 @@ class PerUnit(_SchemaChecked):
 
 class Graduated(_SchemaChecked):
     def price(self, request: PricingRequest) -> Priced:
+        price = request.price
         return pricing.graduated(
-            request.quantity, request.price.tiers, flat_fee_at_zero=request.flat_fee_at_zero
+            request.quantity, price.tiers, flat_fee_at_zero=price.flat_fee_at_zero
         )
 
 
 class Volume(_SchemaChecked):
     def price(self, request: PricingRequest) -> Priced:
+        price = request.price
         return pricing.volume(
-            request.quantity, request.price.tiers, flat_fee_at_zero=request.flat_fee_at_zero
+            request.quantity, price.tiers, flat_fee_at_zero=price.flat_fee_at_zero
         )
+
+
+class Package(_SchemaChecked):
+    def price(self, request: PricingRequest) -> Priced:
+        price = request.price
+        assert price.package_size is not None and price.package_amount is not None
+        return pricing.package(
+            request.quantity, price.package_size, price.package_amount, free_units=price.free_units
+        )
+
+
+class Percentage(_SchemaChecked):
+    """Reads the request's transaction amounts, not its quantity."""
+
+    def price(self, request: PricingRequest) -> Priced:
+        price = request.price
+        assert price.rate is not None  # check() ran at load
+        return pricing.percentage(
+            request.amounts,
+            price.rate,
+            fixed_fee=price.fixed_fee,
+            min_per_transaction=price.min_per_transaction,
+            max_per_transaction=price.max_per_transaction,
+        )
+
+
+class GraduatedPercentage(_SchemaChecked):
+    """Reads the request's transaction amounts, not its quantity."""
+
+    def price(self, request: PricingRequest) -> Priced:
+        return pricing.graduated_percentage(request.amounts, request.price.percentage_tiers)
 
 
 @hookimpl
@@ -43,3 +77,6 @@ def billing_register_pricing_models(register: Callable[[str, PricingModel], None
     register("per_unit", PerUnit())
     register("graduated", Graduated())
     register("volume", Volume())
+    register("package", Package())
+    register("percentage", Percentage())
+    register("graduated_percentage", GraduatedPercentage())

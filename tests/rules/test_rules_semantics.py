@@ -66,8 +66,10 @@ def test_a_broken_rule_set_reports_every_error_with_file_line_and_path() -> None
         # unknown key
         (
             "pricing.yaml", 23, 5, "prices[3].colour",
-            "unknown key 'colour'; expected one of code, currency, effective_from, model, "
-            "name, params, tiers, unit, unit_amount",
+            "unknown key 'colour'; expected one of code, currency, effective_from, fixed_fee, "
+            "flat_fee_at_zero, free_units, max_per_transaction, min_per_transaction, model, "
+            "name, package_amount, package_size, params, percentage_tiers, rate, tiers, unit, "
+            "unit_amount",
         ),
     ]  # fmt: skip
     # pro_monthly also uses minutes_usd, which has the unknown key: that is one error, not two.
@@ -215,7 +217,7 @@ def test_models_are_registered_engines_with_the_parameters_they_read() -> None:
         currency: USD
         unit_amount: 1
       - code: c
-        model: package
+        model: per_block
         currency: USD
         unit_amount: 5
     """
@@ -224,15 +226,15 @@ def test_models_are_registered_engines_with_the_parameters_they_read() -> None:
         "pricing.yaml:6:5: prices[0].tiers: model per_unit does not read tiers",
         "pricing.yaml:8:5: prices[1]: model graduated needs tiers",
         "pricing.yaml:11:5: prices[1].unit_amount: model graduated does not read unit_amount",
-        "pricing.yaml:13:12: prices[2].model: unknown pricing model 'package'; registered: "
+        "pricing.yaml:13:12: prices[2].model: unknown pricing model 'per_block'; registered: "
         "graduated, per_unit, volume",
     ]
     # A plugin's model is accepted once registered; its parameters are the plugin's business.
-    plugins = {"pricing_model": {"per_unit", "graduated", "volume", "package"}}
-    accepted = pricing.replace("model: per_unit", "model: package").replace(
-        "model: graduated", "model: package"
+    plugins = {"pricing_model": {"per_unit", "graduated", "volume", "per_block"}}
+    accepted = pricing.replace("model: per_unit", "model: per_block").replace(
+        "model: graduated", "model: per_block"
     )
-    assert load({"pricing.yaml": accepted}, plugins).prices["c"][0].model == "package"
+    assert load({"pricing.yaml": accepted}, plugins).prices["c"][0].model == "per_block"
     assert problems({"pricing.yaml": SEATS}, {}) == [
         "pricing.yaml:4:12: prices[0].model: unknown pricing model 'per_unit'; registered: none"
     ]

@@ -20,9 +20,14 @@ from billing.rules.model import Price
 
 @dataclass(frozen=True)
 class PricingRequest:
+    """What is priced. Quantity models (per_unit, graduated, volume, package, most plugin
+    models) read `quantity` and ignore `amounts`; percentage models (percentage,
+    graduated_percentage) read `amounts` and ignore `quantity`. How a model behaves (e.g. a
+    graduated price's `flat_fee_at_zero`) is a field of `price`, never of the request."""
+
     price: Price  # the version in force; its `model` names this engine
-    quantity: Decimal
-    flat_fee_at_zero: bool = False  # a money/pricing rule: Stripe charges it, Lago does not
+    quantity: Decimal = Decimal(0)  # units used, for quantity models
+    amounts: tuple[Decimal, ...] = ()  # transaction amounts in major units, for percentages
 
 
 class PricingModel(Protocol):

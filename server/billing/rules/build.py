@@ -14,6 +14,7 @@ from billing.rules.model import (
     Entitlement,
     InvoicingRules,
     MoneyRules,
+    PercentageTier,
     Plan,
     PlanChangePolicy,
     PlanChangeRule,
@@ -143,6 +144,18 @@ def _price(item: Mapping[str, Any]) -> Price:
             for tier in item.get("tiers") or ()
         ),
         params=MappingProxyType(dict(item.get("params") or {})),
+        flat_fee_at_zero=item.get("flat_fee_at_zero", False),
+        package_size=item.get("package_size"),
+        package_amount=item.get("package_amount"),
+        free_units=item.get("free_units", 0),
+        rate=item.get("rate"),
+        fixed_fee=item.get("fixed_fee"),
+        min_per_transaction=item.get("min_per_transaction"),
+        max_per_transaction=item.get("max_per_transaction"),
+        percentage_tiers=tuple(
+            PercentageTier(tier["up_to"], tier["rate"], tier.get("flat_amount"))
+            for tier in item.get("percentage_tiers") or ()
+        ),
     )
 
 

@@ -127,8 +127,22 @@ class Tier:
 
 
 @dataclass(frozen=True, slots=True)
+class PercentageTier:
+    """Transaction volume up to `up_to` (inclusive, major units; None = no upper bound) at
+    `rate` percent (1.2 means 1.2%), plus `flat_amount` once any volume falls in it."""
+
+    up_to: Decimal | None
+    rate: Decimal
+    flat_amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Price:
-    """One version of a named price. `model` names the pricing engine that reads it."""
+    """One version of a named price. `model` names the pricing engine that reads it; each
+    built-in model reads only its own fields (the meaning pass refuses the others):
+    per_unit: unit_amount; graduated, volume: tiers, flat_fee_at_zero; package: package_size,
+    package_amount, free_units; percentage: rate, fixed_fee, min_per_transaction,
+    max_per_transaction; graduated_percentage: percentage_tiers."""
 
     code: str
     model: str
@@ -139,6 +153,17 @@ class Price:
     unit_amount: Decimal | None = None
     tiers: tuple[Tier, ...] = ()
     params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY_PARAMS)  # plugin models
+    # graduated, volume: charge the first tier's flat amount at zero usage (Stripe does,
+    # Lago does not).
+    flat_fee_at_zero: bool = False
+    package_size: int | None = None  # package: units per package
+    package_amount: Decimal | None = None  # package: price of one package
+    free_units: int = 0  # package: units given before the first package
+    rate: Decimal | None = None  # percentage: percent of each transaction (1.2 = 1.2%)
+    fixed_fee: Decimal | None = None  # percentage: added to each transaction's fee
+    min_per_transaction: Decimal | None = None  # percentage: bounds of each whole fee
+    max_per_transaction: Decimal | None = None
+    percentage_tiers: tuple[PercentageTier, ...] = ()  # graduated_percentage
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ NAME_LENGTH_MAX: Final = 200
 INTERVAL_COUNT_MAX: Final = 120  # ten years of months
 TRIAL_DAYS_MAX: Final = 3_660  # ten years
 TIERS_MAX: Final = 100
+RATE_MAX: Final = 100  # a percent: a fee above the whole transaction is a typo
 
 
 def _kind(kind: str) -> dict[str, Any]:
@@ -236,13 +237,36 @@ _TIER: Schema = {
     "flat_amount": _amount("A fixed amount added when the quantity reaches this tier."),
 }
 
+_PERCENTAGE_TIER: Schema = {
+    "up_to": {
+        "type": "decimal",
+        "coerce": "decimal",
+        "required": True,
+        "nullable": True,
+        "min": 0,
+        "meta": {
+            "description": "Top of this tier's transaction volume, in major units (inclusive);"
+            " null on the last tier."
+        },
+    },
+    "rate": {
+        **_amount("Percent of the volume in this tier (1.2 means 1.2%).", required=True),
+        "max": RATE_MAX,
+    },
+    "flat_amount": _amount("A fixed amount added when the volume reaches this tier."),
+}
+
 _PRICE: Schema = {
     "code": _code(
         "Price code; repeat it with another effective_from for a new version.", required=True
     ),
     "name": _text("Name shown on invoices."),
     "unit": _text("What is counted, e.g. seat or API call."),
-    "model": _code("Pricing model (an engine name): per_unit, graduated, volume...", required=True),
+    "model": _code(
+        "Pricing model (an engine name): per_unit, graduated, volume, package, percentage,"
+        " graduated_percentage...",
+        required=True,
+    ),
     "currency": {
         "type": "string",
         "required": True,
@@ -252,6 +276,41 @@ _PRICE: Schema = {
     "unit_amount": _amount("Price of one unit; may be finer than the currency's minor unit."),
     "tiers": _list_of(
         _record(_TIER), "Tiers in ascending order.", minlength=1, maxlength=TIERS_MAX
+    ),
+    "flat_fee_at_zero": {
+        "type": "boolean",
+        "meta": {
+            "description": "graduated, volume: charge the first tier's flat amount at zero"
+            " usage too (Stripe does, Lago does not); false when left out."
+        },
+    },
+    "package_size": {
+        "type": "int",
+        "min": 1,
+        "meta": {"description": "package: units per package; a started package counts in full."},
+    },
+    "package_amount": _amount("package: price of one package."),
+    "free_units": {
+        "type": "int",
+        "min": 0,
+        "meta": {"description": "package: units given before the first package; 0 if left out."},
+    },
+    "rate": {
+        **_amount("percentage: percent of each transaction's amount (1.2 means 1.2%)."),
+        "max": RATE_MAX,
+    },
+    "fixed_fee": _amount("percentage: added to the fee of each transaction."),
+    "min_per_transaction": _amount(
+        "percentage: least fee of one transaction (rate and fixed fee together)."
+    ),
+    "max_per_transaction": _amount(
+        "percentage: most fee of one transaction (rate and fixed fee together)."
+    ),
+    "percentage_tiers": _list_of(
+        _record(_PERCENTAGE_TIER),
+        "graduated_percentage: tiers of transaction volume in ascending order.",
+        minlength=1,
+        maxlength=TIERS_MAX,
     ),
     "params": {
         "type": "dict",

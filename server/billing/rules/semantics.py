@@ -1,7 +1,9 @@
 """The meaning pass: what the schemas cannot say, checked across every file at once.
 
 References resolve, codes are unique, tiers ascend and end unbounded, currencies are ISO 4217,
-every engine a rule names is registered, versions of one price start at distinct instants.
+every engine a rule names is registered, a built-in pricing model gets the fields it needs and
+no other model's (a percentage's fee bounds in order), versions of one price start at distinct
+instants.
 Every problem is collected (never the first only), each at its file, line and path; cases that
 can never match are warnings, since the rule set still means something.
 
@@ -24,14 +26,6 @@ from billing.rules.structure import ValidatedFile
 
 ENGINE_PRICING_MODEL = "pricing_model"
 
-# What each built-in pricing model reads. A model a plugin registers will check its own
-# parameters through its hook; until then it only has to be registered.
-BUILTIN_MODEL_PARAMS: Mapping[str, str] = {
-    "per_unit": "unit_amount",
-    "graduated": "tiers",
-    "volume": "tiers",
-}
-_MODEL_PARAMS = ("unit_amount", "tiers")
 
 # Unit prices may be finer than a cent (0.0004 per API call), but not without end.
 UNIT_AMOUNT_PLACES_MAX = 12
@@ -39,6 +33,46 @@ UNIT_AMOUNT_PLACES_MAX = 12
 # Kinds that hold one policy for the whole rule set: two files would make the order of their
 # cases, or which rounding wins, depend on file names.
 SINGLE_FILE_KINDS = ("money", "proration", "invoicing")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFields:
+    """The price fields a built-in pricing model reads: those it needs, those it may take."""
+
+    needs: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return (*self.needs, *self.optional)
+
+
+# What each built-in pricing model reads; any other model field on its price is an error. A
+# model a plugin registers checks its own `params` through its hook.
+BUILTIN_MODEL_PARAMS: Mapping[str, ModelFields] = {
+    "per_unit": ModelFields(("unit_amount",)),
+    "graduated": ModelFields(("tiers",), ("flat_fee_at_zero",)),
+    "volume": ModelFields(("tiers",), ("flat_fee_at_zero",)),
+    "package": ModelFields(("package_size", "package_amount"), ("free_units",)),
+    "percentage": ModelFields(
+        ("rate",), ("fixed_fee", "min_per_transaction", "max_per_transaction")
+    ),
+    "graduated_percentage": ModelFields(("percentage_tiers",)),
+}
+# Every field some built-in model reads, in a stable order for the messages.
+_MODEL_PARAMS = tuple(
+    dict.fromkeys(name for fields in BUILTIN_MODEL_PARAMS.values() for name in fields.reads)
+)
+# Amounts that are multiplied or compared, never charged as is: finer than a cent is allowed,
+# within UNIT_AMOUNT_PLACES_MAX.
+_FINE_AMOUNTS = (
+    "unit_amount",
+    "package_amount",
+    "rate",
+    "fixed_fee",
+    "min_per_transaction",
+    "max_per_transaction",
+)
 
 
 @dataclass
@@ -196,15 +230,26 @@ class _Checker:
                 self.prices.setdefault(price["code"], []).append(_Defined(file, path, price))
                 exponent = self._currency(file, (*path, "currency"), price["currency"])
                 self._model(file, path, price, registered)
-                unit_amount = price.get("unit_amount")
-                if unit_amount is not None and decimal_places(unit_amount) > UNIT_AMOUNT_PLACES_MAX:
-                    self._error(
-                        file,
-                        (*path, "unit_amount"),
-                        f"more than {UNIT_AMOUNT_PLACES_MAX} decimal places",
-                    )
+                for name in _FINE_AMOUNTS:
+                    value = price.get(name)
+                    if value is not None and decimal_places(value) > UNIT_AMOUNT_PLACES_MAX:
+                        self._error(
+                            file,
+                            (*path, name),
+                            f"more than {UNIT_AMOUNT_PLACES_MAX} decimal places",
+                        )
+                self._fee_bounds(file, path, price)
                 if price.get("tiers"):
                     self._tiers(file, path, price["tiers"], price["currency"], exponent)
+                if price.get("percentage_tiers"):
+                    self._tiers(
+                        file,
+                        path,
+                        price["percentage_tiers"],
+                        price["currency"],
+                        exponent,
+                        section="percentage_tiers",
+                    )
         for code, versions in self.prices.items():
             self._versions(code, versions)
 
@@ -233,13 +278,23 @@ class _Checker:
             return
         if price.get("params"):
             self._error(file, (*path, "params"), f"model {model} takes no params", at_key=True)
-        if price.get(needed) is None:
-            self._error(file, path, f"model {model} needs {needed}")
+        for name in needed.needs:
+            if price.get(name) is None:
+                self._error(file, path, f"model {model} needs {name}")
         for other in _MODEL_PARAMS:
-            if other != needed and other in price:
+            if other not in needed.reads and other in price:
                 self._error(
                     file, (*path, other), f"model {model} does not read {other}", at_key=True
                 )
+
+    def _fee_bounds(self, file: ValidatedFile, path: RulePath, price: Mapping[str, Any]) -> None:
+        low, high = price.get("min_per_transaction"), price.get("max_per_transaction")
+        if low is not None and high is not None and high < low:
+            self._error(
+                file,
+                (*path, "max_per_transaction"),
+                f"max_per_transaction {high} is below min_per_transaction {low}",
+            )
 
     def _tiers(
         self,
@@ -248,35 +303,45 @@ class _Checker:
         tiers: Sequence[Mapping[str, Any]],
         currency: str,
         exponent: int | None,
+        *,
+        section: str = "tiers",
     ) -> None:
+        """Tiers ascend and end unbounded; `percentage_tiers` bound transaction volume (a
+        decimal amount, payable in the currency) and charge a `rate` instead of a unit amount."""
+        on_volume = section == "percentage_tiers"
+        measured, price_key = ("volumes", "rate") if on_volume else ("quantities", "unit_amount")
         last = len(tiers) - 1
-        highest: int | None = None
+        highest: Decimal | None = None
         for index, tier in enumerate(tiers):
-            tier_path = (*path, "tiers", index)
+            tier_path = (*path, section, index)
             up_to = tier["up_to"]
             if up_to is None and index != last:
                 self._error(
                     file, (*tier_path, "up_to"), "only the last tier may be unbounded (up_to: null)"
                 )
             elif up_to is not None:
-                if highest is not None and up_to <= highest:
+                if up_to <= 0:
+                    self._error(file, (*tier_path, "up_to"), "up_to must be above 0")
+                elif highest is not None and up_to <= highest:
                     self._error(
                         file,
                         (*tier_path, "up_to"),
                         f"tiers must ascend: up_to {up_to} is not above {highest}",
                     )
+                if on_volume and exponent is not None:
+                    self._fits_currency(file, (*tier_path, "up_to"), up_to, currency, exponent)
                 if index == last:
                     self._error(
                         file,
                         (*tier_path, "up_to"),
-                        f"the last tier must have up_to: null, so quantities above {up_to} "
+                        f"the last tier must have up_to: null, so {measured} above {up_to} "
                         "have a price",
                     )
                 highest = up_to if highest is None else max(highest, up_to)
-            if decimal_places(tier["unit_amount"]) > UNIT_AMOUNT_PLACES_MAX:
+            if decimal_places(tier[price_key]) > UNIT_AMOUNT_PLACES_MAX:
                 self._error(
                     file,
-                    (*tier_path, "unit_amount"),
+                    (*tier_path, price_key),
                     f"more than {UNIT_AMOUNT_PLACES_MAX} decimal places",
                 )
             flat = tier.get("flat_amount")

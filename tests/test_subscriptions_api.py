@@ -361,7 +361,9 @@ def test_phases_three_months_at_a_discount_then_list_price(billing):
     clock = billing.clock("2026-04-01T00:00:00Z")
     customer = billing.customer(clock)
     sub = billing.subscribe(
-        customer, "basic_monthly", price_overrides={"": "20.00"},
+        customer,
+        "basic_monthly",
+        price_overrides={"": "20.00"},
         phases=[sp.SubscriptionPhase(start_period=3)],
     )
     assert [p.start_period for p in sub.phases] == [3]
@@ -376,8 +378,20 @@ def test_a_phase_can_move_to_another_plan(billing):
     clock = billing.clock("2026-04-01T00:00:00Z")
     customer = billing.customer(clock)
     sub = billing.subscribe(
-        customer, "basic_monthly", phases=[sp.SubscriptionPhase(start_period=1, plan="plans/pro_monthly")]
+        customer,
+        "basic_monthly",
+        phases=[sp.SubscriptionPhase(start_period=1, plan="plans/pro_monthly")],
     )
     billing.advance(clock, "2026-06-01T00:00:00Z")
     assert [i.total.amount_minor for i in billing.invoices_of(sub)] == [3000, 5000, 5000]
     assert billing.get(sub).plan == "plans/pro_monthly"
+
+
+def test_a_plan_change_drops_per_unit_prices_the_new_plan_lacks(billing):
+    billing.push(rules(granularity="day"))
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    customer = billing.customer(clock)
+    sub = billing.subscribe(customer, "team_monthly", quantities={"prices/team_seat_usd": 3})
+    changed = billing.change(sub, plan="basic_monthly", at="2026-04-16T00:00:00Z")
+    assert [(i.price, i.quantity) for i in changed.subscription.items] == [("", 1)]
+    assert amounts(changed.lines) == [-1200, 1500]  # 3 seats x 8.00 x 15/30 back, Basic 15/30

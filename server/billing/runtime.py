@@ -36,6 +36,7 @@ from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
 from billing.app.rules_watch import RulesDirectoryWatcher
 from billing.app.subscriptions import SubscriptionUseCases
+from billing.app.usage import UsageUseCases
 from billing.app.writes import WriteRunner
 from billing.config import Settings, SettingsError
 from billing.observability.tracing import configure_tracing, get_tracer
@@ -71,7 +72,9 @@ class Runtime:
             BillingTime(self.clock),
             work_added=lambda: self.worker.wake.set(),  # noqa: PLW0108 (worker is made below)
         )
-        handlers = DueWorkHandlers(subscriptions, rules)
+        usage = UsageUseCases(self.store, writes, rules, self.engines, BillingTime(self.clock))
+        subscriptions.usage = usage
+        handlers = DueWorkHandlers(subscriptions, rules, usage)
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
             self.store, handlers.handle, SystemClock(), f"{socket.gethostname()}:{os.getpid()}"
@@ -83,6 +86,7 @@ class Runtime:
             subscriptions=subscriptions,
             invoices=InvoiceUseCases(self.store),
             clocks=ClockUseCases(self.store, writes, self.worker),
+            usage=usage,
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

@@ -67,7 +67,7 @@ def test_a_broken_rule_set_reports_every_error_with_file_line_and_path() -> None
         (
             "pricing.yaml", 23, 5, "prices[3].colour",
             "unknown key 'colour'; expected one of code, currency, effective_from, fixed_fee, "
-            "flat_fee_at_zero, free_units, max_per_transaction, min_per_transaction, model, "
+            "flat_fee_at_zero, free_units, max_per_transaction, metric, min_per_transaction, model, "
             "name, package_amount, package_size, params, percentage_tiers, rate, tiers, unit, "
             "unit_amount",
         ),

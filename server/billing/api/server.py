@@ -19,12 +19,14 @@ from billing.api.invoices import InvoiceServicer
 from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
 from billing.api.subscriptions import SubscriptionServicer
+from billing.api.usage import UsageServicer
 from billing.app.catalog import CatalogUseCases
 from billing.app.clocks import ClockUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.invoices import InvoiceUseCases
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases
+from billing.app.usage import UsageUseCases
 from billing_client.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -38,6 +40,8 @@ from billing_client.v1 import (
     rules_pb2_grpc,
     subscriptions_pb2,
     subscriptions_pb2_grpc,
+    usage_pb2,
+    usage_pb2_grpc,
 )
 
 API_FILES = (
@@ -47,6 +51,7 @@ API_FILES = (
     subscriptions_pb2.DESCRIPTOR,
     invoices_pb2.DESCRIPTOR,
     clocks_pb2.DESCRIPTOR,
+    usage_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # bounded: a usage batch fits, a runaway payload does not
 
@@ -59,6 +64,7 @@ class UseCases:
     subscriptions: SubscriptionUseCases
     invoices: InvoiceUseCases
     clocks: ClockUseCases
+    usage: UsageUseCases
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,9 @@ def build_server(
     )
     clocks_pb2_grpc.add_ClockServiceServicer_to_server(
         ClockServicer(use_cases.clocks, call_context), server
+    )
+    usage_pb2_grpc.add_UsageServiceServicer_to_server(
+        UsageServicer(use_cases.usage, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

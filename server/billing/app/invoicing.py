@@ -1,9 +1,12 @@
-"""Issuing an invoice: settle against the customer's credit, store, announce. One place, so
-every invoice (creation, renewal, change, cancellation) follows the same rules."""
+"""Issuing invoices: settle against the customer's credit, store, announce. One place, so
+every invoice (creation, renewal, change, cancellation, finalized draft) follows the same
+rules: the total is the sum of the lines; credit reduces what is due, never the total; a
+negative total becomes customer credit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from billing.app.ids import new_id
@@ -25,25 +28,85 @@ async def issue_invoice(
     at: datetime,
     invoice_id: str | None = None,
 ) -> Invoice:
-    """An open (finalized) invoice; credit reduces what is due, a negative total adds to it."""
-    balance = await tx.credit.balance(tenant_id, sub.customer_id, sub.currency)
-    settlement = settle(lines, balance)
-    invoice = Invoice(
+    """An open (finalized) invoice."""
+    draft = _invoice(sub, reason, period, lines, rule_set, at, invoice_id, InvoiceStatus.DRAFT)
+    return await _finalize(tx, tenant_id, sub, draft, at, insert=True)
+
+
+async def create_draft(
+    tx: Transaction,
+    tenant_id: str,
+    sub: Subscription,
+    *,
+    reason: str,
+    period: tuple[datetime, datetime],
+    lines: Sequence[Line],
+    rule_set: str,
+    at: datetime,
+    invoice_id: str,
+) -> Invoice:
+    """A draft: lines may still be added (late usage) until it is finalized."""
+    draft = _invoice(sub, reason, period, lines, rule_set, at, invoice_id, InvoiceStatus.DRAFT)
+    await tx.invoices.insert(tenant_id, draft)
+    return draft
+
+
+async def finalize_draft(
+    tx: Transaction,
+    tenant_id: str,
+    sub: Subscription,
+    draft: Invoice,
+    extra_lines: Sequence[Line],
+    at: datetime,
+) -> Invoice:
+    lines = (*draft.lines, *extra_lines)
+    grown = replace(draft, lines=lines, settlement=settle(lines, 0))
+    return await _finalize(tx, tenant_id, sub, grown, at, insert=False)
+
+
+def _invoice(
+    sub: Subscription,
+    reason: str,
+    period: tuple[datetime, datetime],
+    lines: Sequence[Line],
+    rule_set: str,
+    at: datetime,
+    invoice_id: str | None,
+    status: InvoiceStatus,
+) -> Invoice:
+    return Invoice(
         id=invoice_id or new_id("inv"),
         customer_id=sub.customer_id,
         subscription_id=sub.id,
         currency=sub.currency,
-        status=InvoiceStatus.OPEN,
+        status=status,
         billing_reason=reason,
         period_start=period[0],
         period_end=period[1],
         lines=tuple(lines),
-        settlement=settlement,
+        settlement=settle(lines, 0),
         rule_set=rule_set,
         created_at=at,
-        finalized_at=at,
+        finalized_at=None,
     )
-    await tx.invoices.insert(tenant_id, invoice)
+
+
+async def _finalize(
+    tx: Transaction,
+    tenant_id: str,
+    sub: Subscription,
+    draft: Invoice,
+    at: datetime,
+    *,
+    insert: bool,
+) -> Invoice:
+    balance = await tx.credit.balance(tenant_id, sub.customer_id, sub.currency)
+    settlement = settle(draft.lines, balance)
+    invoice = replace(draft, status=InvoiceStatus.OPEN, settlement=settlement, finalized_at=at)
+    if insert:
+        await tx.invoices.insert(tenant_id, invoice)
+    else:
+        await tx.invoices.replace(tenant_id, invoice)
     if settlement.credit_balance_after_minor != balance:
         await tx.credit.set_balance(
             tenant_id, sub.customer_id, sub.currency, settlement.credit_balance_after_minor
@@ -59,7 +122,7 @@ async def issue_invoice(
                 "total_minor": settlement.total_minor,
                 "amount_due_minor": settlement.amount_due_minor,
                 "currency": sub.currency,
-                "billing_reason": reason,
+                "billing_reason": invoice.billing_reason,
             },
             at,
         )

@@ -32,10 +32,13 @@ def items_for_plan(
     quantities: Mapping[str, int],
     overrides: Mapping[str, Decimal],
     keep_unit_amounts: Mapping[str, Decimal] | None = None,
+    carried_quantities: Mapping[str, int] | None = None,
 ) -> tuple[Item, ...]:
     """The plan's flat fee and per-unit prices in `currency`; metered prices are billed from
     usage, not here. `quantities` and `overrides` are keyed by price code ("" = flat fee);
-    `keep_unit_amounts` carries negotiated amounts over a quantity change."""
+    `keep_unit_amounts` carries negotiated amounts over a quantity change, and
+    `carried_quantities` the current quantities of prices the plan also has (prices it does
+    not have are dropped, unlike `quantities`, which must all exist)."""
     v = Violations()
     items: list[Item] = []
     licensed: set[str] = set()
@@ -52,7 +55,7 @@ def items_for_plan(
                 continue
             key, unit = entry.price_code, price.unit_amount
             description = price.name or price.code
-            quantity = quantities.get(key, 1)
+            quantity = quantities.get(key, (carried_quantities or {}).get(key, 1))
             licensed.add(key)
         if keep_unit_amounts is not None and key in keep_unit_amounts:
             unit = keep_unit_amounts[key]

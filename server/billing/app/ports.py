@@ -8,6 +8,7 @@ serialization failures and deadlocks; the caller retries the whole transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Protocol
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.domain.customers import Customer
 from billing.domain.invoices import Invoice
+from billing.domain.metering import Event
 from billing.domain.subscriptions import Line, Subscription
 
 
@@ -138,6 +140,10 @@ class InvoiceRepository(Protocol):
 
     async def get(self, tenant_id: str, invoice_id: str) -> Invoice | None: ...
 
+    async def replace(self, tenant_id: str, invoice: Invoice) -> None:
+        """Rewrite a draft invoice whole."""
+        ...
+
     async def list_after(
         self,
         tenant_id: str,
@@ -224,6 +230,52 @@ class DueWorkRepository(Protocol):
     ) -> int: ...
 
 
+@dataclass(frozen=True)
+class StoredEvent:
+    event: Event
+    body_hash: bytes
+
+
+@dataclass(frozen=True)
+class BilledUsage:
+    """What one metered price of one closed period was billed at."""
+
+    price_code: str
+    period_start: datetime
+    period_end: datetime
+    quantity: str
+    amount_minor: int
+    invoice_id: str
+    billed_at: datetime
+
+
+class UsageRepository(Protocol):
+    async def insert_batch(self, tenant_id: str, events: Sequence[StoredEvent]) -> set[str]:
+        """Insert what is new in one statement; the ids inserted."""
+        ...
+
+    async def body_hashes(self, tenant_id: str, ids: Sequence[str]) -> dict[str, bytes]: ...
+
+    async def get(self, tenant_id: str, event_id: str) -> Event | None: ...
+
+    async def in_period(
+        self,
+        tenant_id: str,
+        subscription_id: str,
+        metrics: Sequence[str],
+        start: datetime,
+        end: datetime,
+    ) -> list[Event]:
+        """Events of [start, end) for the metrics, with all their corrections."""
+        ...
+
+    async def billed(self, tenant_id: str, subscription_id: str) -> list[BilledUsage]: ...
+
+    async def record_billed(
+        self, tenant_id: str, subscription_id: str, billed: BilledUsage
+    ) -> None: ...
+
+
 class Outbox(Protocol):
     async def add(self, event: OutboxEvent) -> None: ...
 
@@ -268,6 +320,9 @@ class Transaction(Protocol):
 
     @property
     def due_work(self) -> DueWorkRepository: ...
+
+    @property
+    def usage(self) -> UsageRepository: ...
 
 
 class Store(Protocol):

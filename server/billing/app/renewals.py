@@ -7,18 +7,22 @@ handler whose subscription has moved on (changed, canceled, paused) does nothing
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from datetime import datetime
 
 from billing.app.ids import new_id
-from billing.app.invoicing import issue_invoice
+from billing.app.invoicing import create_draft, finalize_draft, issue_invoice
 from billing.app.plan_items import items_for_plan, parse_overrides, parse_quantities, plan_at
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases, cadence_of
+from billing.app.usage import UsageUseCases, metered_prices
+from billing.app.usage_billing import usage_lines
 from billing.domain import periods
+from billing.domain.invoices import InvoiceStatus
 from billing.domain.subscriptions import Status, Subscription, period_fee_lines
 from billing.rules.model import RuleSet
 
@@ -26,9 +30,12 @@ log = logging.getLogger("billing.renewals")
 
 
 class DueWorkHandlers:
-    def __init__(self, subscriptions: SubscriptionUseCases, rules: RuleUseCases) -> None:
+    def __init__(
+        self, subscriptions: SubscriptionUseCases, rules: RuleUseCases, usage: UsageUseCases
+    ) -> None:
         self._subscriptions = subscriptions
         self._rules = rules
+        self._usage = usage
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
         """Do the item's work; returns a short description for progress reports."""
@@ -41,6 +48,8 @@ class DueWorkHandlers:
             return await self._end_trial(tx, item, sub)
         if item.kind == "cancel":
             return await self._cancel(tx, item, sub)
+        if item.kind == "finalize":
+            return await self._finalize(tx, item, sub)
         log.error("unknown due work kind", extra={"kind": item.kind, "id": item.id})
         return f"skip unknown kind {item.kind}"
 
@@ -81,17 +90,54 @@ class DueWorkHandlers:
             pending = await tx.pending_items.take(item.tenant_id, sub.id, invoice_id)
             rounding = active.rules.money.rounding_for(sub.currency)
             fees = period_fee_lines(renewed.items, sub.currency, rounding, (at, period.end))
-            await issue_invoice(
-                tx,
-                item.tenant_id,
-                renewed,
-                reason="subscription_cycle",
-                period=(at, period.end),
-                lines=[*pending, *fees],
-                rule_set=active.content_hash,
-                at=at,
-                invoice_id=invoice_id,
-            )
+            closed = (sub.period_start, at)  # its usage is billed now, in arrears
+            grace = active.rules.metering.draft_grace
+            if grace and metered_prices(active.rules, sub, closed[0]):
+                # Stay a draft for the grace, so late events of the closed period count.
+                await create_draft(
+                    tx,
+                    item.tenant_id,
+                    renewed,
+                    reason="subscription_cycle",
+                    period=(at, period.end),
+                    lines=[*pending, *fees],
+                    rule_set=active.content_hash,
+                    at=at,
+                    invoice_id=invoice_id,
+                )
+                payload = json.dumps(
+                    {
+                        "invoice_id": invoice_id,
+                        "usage_start": closed[0].isoformat(),
+                        "usage_end": closed[1].isoformat(),
+                    }
+                )
+                await tx.due_work.schedule(
+                    DueItem(
+                        item.tenant_id,
+                        new_id("due"),
+                        "finalize",
+                        sub.id,
+                        sub.clock_id,
+                        at + grace,
+                        payload,
+                    )
+                )
+            else:
+                usage = await usage_lines(
+                    tx, item.tenant_id, sub, active.rules, self._usage, closed, invoice_id, at
+                )
+                await issue_invoice(
+                    tx,
+                    item.tenant_id,
+                    renewed,
+                    reason="subscription_cycle",
+                    period=(at, period.end),
+                    lines=[*pending, *fees, *usage],
+                    rule_set=active.content_hash,
+                    at=at,
+                    invoice_id=invoice_id,
+                )
             await tx.billing_cycles.record_invoice(item.tenant_id, sub.id, at, invoice_id)
         await tx.due_work.schedule(
             DueItem(item.tenant_id, new_id("due"), "renew", sub.id, sub.clock_id, period.end)
@@ -133,6 +179,23 @@ class DueWorkHandlers:
         started = replace(started, version=sub.version + 1)
         await self._save(tx, item, started, sub.version, "subscription.trial_ended")
         return f"end trial {sub.name}"
+
+    async def _finalize(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
+        """Finalize a renewal draft once its grace is over, with the closed period's usage."""
+        payload = json.loads(item.payload)
+        draft = await tx.invoices.get(item.tenant_id, payload["invoice_id"])
+        if draft is None or draft.status != InvoiceStatus.DRAFT:
+            return f"skip finalize {payload['invoice_id']}"
+        active = await self._rules.active_rules_in(tx, item.tenant_id)
+        period = (
+            datetime.fromisoformat(payload["usage_start"]),
+            datetime.fromisoformat(payload["usage_end"]),
+        )
+        usage = await usage_lines(
+            tx, item.tenant_id, sub, active.rules, self._usage, period, draft.id, item.due_at
+        )
+        await finalize_draft(tx, item.tenant_id, sub, draft, usage, item.due_at)
+        return f"finalize {draft.name}"
 
     async def _cancel(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
         if sub.status == Status.CANCELED or sub.cancel_at != item.due_at:

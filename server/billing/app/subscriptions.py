@@ -27,6 +27,8 @@ from billing.app.plan_items import (
 from billing.app.ports import DueItem, Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
+from billing.app.usage import UsageUseCases
+from billing.app.usage_billing import usage_lines
 from billing.app.writes import WriteRunner
 from billing.domain import periods
 from billing.domain.errors import (
@@ -143,6 +145,7 @@ class SubscriptionUseCases:
         self._engines = engines
         self._time = time
         self._work_added = work_added  # wakes this process's due-work worker
+        self.usage: UsageUseCases | None = None  # set by the composition root
 
     # --- create -----------------------------------------------------------------------
 
@@ -412,10 +415,11 @@ class SubscriptionUseCases:
             raise InvalidState(
                 "changing the billing interval is not supported yet", "INTERVAL_CHANGE"
             )
-        merged = {item.key: item.quantity for item in sub.items if item.price_code}
-        merged.update(quantities)
+        current = {item.key: item.quantity for item in sub.items if item.price_code}
         keep = {i.key: i.unit_amount for i in sub.items} if new_code == sub.plan_code else None
-        new_items = items_for_plan(rules, new_plan, sub.currency, at, merged, {}, keep)
+        new_items = items_for_plan(
+            rules, new_plan, sub.currency, at, quantities, {}, keep, carried_quantities=current
+        )
         facts = PlanChangeFacts(
             old_plan.product, new_plan.product, old_plan.interval, new_plan.interval
         )
@@ -432,8 +436,10 @@ class SubscriptionUseCases:
             factor = self._factor_for(
                 rule, ProrationRequest(sub.period_start, sub.period_end, at, sub.time_zone)
             )
-            current = (
-                items_for_plan(rules, old_plan, sub.currency, at, merged, {})
+            repriced = (
+                items_for_plan(
+                    rules, old_plan, sub.currency, at, {}, {}, carried_quantities=current
+                )
                 if (rule.credit_basis == "current_price")
                 else ()
             )
@@ -447,7 +453,7 @@ class SubscriptionUseCases:
                     period=(at, sub.period_end),
                     credit_unused=rule.credit_unused,
                     credit_basis=rule.credit_basis,
-                    current_unit_amounts={i.key: i.unit_amount for i in current},
+                    current_unit_amounts={i.key: i.unit_amount for i in repriced},
                 )
             )
         return ChangePlan(
@@ -545,6 +551,17 @@ class SubscriptionUseCases:
         )
         invoice_id = new_id("inv")
         pending = await tx.pending_items.take(tenant_id, sub.id, invoice_id)
+        if self.usage is not None and sub.status != Status.TRIALING:
+            lines += await usage_lines(
+                tx,
+                tenant_id,
+                sub,
+                rules,
+                self.usage,
+                (sub.period_start, max(at, sub.period_start)),
+                invoice_id,
+                at,
+            )
         if lines or pending:
             await issue_invoice(
                 tx,

@@ -1,173 +1,48 @@
 """`billing-bench`: start the servers, run each scenario, print the table.
 
-billing-bench                          # echo, CreateCustomer, GetCustomer on both databases
+billing-bench                          # every scenario on both databases
 billing-bench --db sqlite --seconds 5  # one database, shorter window
+billing-bench --scenarios "echo,ChangeSubscription,clock 24 months" --clock-subscriptions 50
 billing-bench --trace-ratio 1 --json bench.json
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import secrets
 import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import grpc
 
-from billing.api.auth import mint_hs256_token
-from billing.bench import load, report, servers
-from billing.bench.load import ECHO, GET, SCENARIOS, LoadError, LoadSpec
+from billing.bench import clock_run, load, report, servers
+from billing.bench.load import (
+    CHANGE_SUB,
+    CLOCK_RUN,
+    CREATE_SUB,
+    ECHO,
+    GET,
+    SCENARIOS,
+    LoadError,
+    LoadSpec,
+)
+from billing.bench.options import (
+    AUDIENCE,
+    ISSUER,
+    TENANT_CLAIM,
+    Plan,
+    make_plan,
+    parse_args,
+)
 from billing.bench.report import Row
 from billing.bench.servers import LOCALHOST, BenchError, RunningServer
-from billing_client import bearer_metadata
-
-DATABASES = ("sqlite", "postgresql")
-DEFAULT_PG_URL = f"postgresql+psycopg://postgres@{LOCALHOST}:5432/test"
-ISSUER = "billing-dev"
-AUDIENCE = "billing"
-TENANT_CLAIM = "tenant_id"
-TOKEN_LIFETIME_S = 6 * 3600
-
-
-@dataclass(frozen=True)
-class Plan:
-    scenarios: tuple[str, ...]
-    dbs: tuple[str, ...]
-    procs: int
-    concurrency: int
-    seconds: float
-    warmup_s: float
-    max_calls: int
-    customers: int
-    pg_url: str
-    pg_workers: int
-    trace_ratio: float
-    run_tag: str
-    secret: str
-    metadata: tuple[tuple[str, str], ...]
-
-    @property
-    def tracing(self) -> bool:
-        return self.trace_ratio > 0
-
-
-def _choices(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
-    def parse(text: str) -> tuple[str, ...]:
-        chosen = tuple(part.strip() for part in text.split(",") if part.strip())
-        unknown = [c for c in chosen if c not in allowed]
-        if unknown or not chosen:
-            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}")
-        return chosen
-
-    return parse
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
-
-
-def _ratio(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="billing-bench",
-        description="Benchmark the billing server against a bare gRPC echo server. "
-        "Starts every server itself, on 127.0.0.1 only.",
-    )
-    parser.add_argument(
-        "--db",
-        type=_choices(DATABASES),
-        default=DATABASES,
-        help="comma-separated: sqlite,postgresql (default both)",
-    )
-    parser.add_argument(
-        "--scenarios",
-        type=_choices(SCENARIOS),
-        default=SCENARIOS,
-        help=f"comma-separated: {','.join(SCENARIOS)} (default all)",
-    )
-    parser.add_argument("--procs", type=_positive_int, default=4, help="load processes")
-    parser.add_argument(
-        "--concurrency", type=_positive_int, default=16, help="in-flight calls per load process"
-    )
-    parser.add_argument(
-        "--seconds", type=_positive_float, default=10.0, help="measured window per scenario"
-    )
-    parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded load before it")
-    parser.add_argument(
-        "--max-calls",
-        type=_positive_int,
-        default=2_000_000,
-        help="upper bound on calls per load process and scenario",
-    )
-    parser.add_argument(
-        "--customers", type=_positive_int, default=500, help="customers GetCustomer reads"
-    )
-    parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="PostgreSQL server to use")
-    parser.add_argument(
-        "--pg-workers", type=_positive_int, default=2, help="server processes on PostgreSQL"
-    )
-    parser.add_argument(
-        "--trace-ratio", type=_ratio, default=0.0, help="BILLING_TRACE_SAMPLE_RATIO (0: off)"
-    )
-    parser.add_argument("--json", type=Path, help="also write the results to this file")
-    args = parser.parse_args(argv)
-    if args.warmup < 0:
-        parser.error("--warmup must not be negative")
-    return args
-
-
-def make_plan(args: argparse.Namespace) -> Plan:
-    secret = secrets.token_urlsafe(32)
-    run_tag = secrets.token_hex(4)
-    token = mint_hs256_token(
-        secret,
-        tenant_id=f"bench_{run_tag}",
-        subject="billing-bench",
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        tenant_claim=TENANT_CLAIM,
-        lifetime_s=TOKEN_LIFETIME_S,
-    )
-    return Plan(
-        scenarios=args.scenarios,
-        dbs=args.db,
-        procs=args.procs,
-        concurrency=args.concurrency,
-        seconds=args.seconds,
-        warmup_s=args.warmup,
-        max_calls=args.max_calls,
-        customers=args.customers,
-        pg_url=args.pg_url,
-        pg_workers=args.pg_workers,
-        trace_ratio=args.trace_ratio,
-        run_tag=run_tag,
-        secret=secret,
-        metadata=bearer_metadata(token),
-    )
+from billing.bench.subscription_load import OwnedSubscription
+from billing.bench.subscription_setup import SubscriptionFixtures
 
 
 def _progress(text: str) -> None:
@@ -182,6 +57,7 @@ def measure(
     db: str,
     tracing: bool,
     customer_names: tuple[str, ...] = (),
+    subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = (),
 ) -> Row:
     _progress(f"{scenario} on {db}: {plan.warmup_s:g}s warm-up, {plan.seconds:g}s measured")
     spec = LoadSpec(
@@ -192,8 +68,9 @@ def measure(
         warmup_s=plan.warmup_s,
         seconds=plan.seconds,
         max_calls=plan.max_calls,
-        run_tag=f"{plan.run_tag}{scenario[:1].lower()}",
+        run_tag=f"{plan.run_tag}{SCENARIOS.index(scenario)}",
         customer_names=customer_names,
+        subscriptions=subscriptions,
     )
     connections: list[int] | None = None
 
@@ -213,6 +90,45 @@ def measure(
     )
     row.connections_per_server_process = connections
     return row
+
+
+def measure_clock_run(
+    plan: Plan, server: RunningServer, fixtures: SubscriptionFixtures, *, db: str
+) -> Row:
+    clock = fixtures.clock_with_subscriptions(plan.clock_subscriptions)
+    _progress(f"{CLOCK_RUN} on {db}: advancing {plan.clock_subscriptions} subscriptions")
+    run = clock_run.advance(server.target, plan.metadata, clock, plan.clock_subscriptions)
+    return clock_run.to_row(run, db=db, server_processes=server.processes, tracing=plan.tracing)
+
+
+def measure_scenario(
+    plan: Plan, server: RunningServer, fixtures: SubscriptionFixtures, scenario: str, *, db: str
+) -> Row:
+    """Set up what `scenario` needs on this server, then measure it."""
+    names: tuple[str, ...] = ()
+    subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = ()
+    if scenario == CLOCK_RUN:
+        return measure_clock_run(plan, server, fixtures, db=db)
+    if scenario == GET:
+        _progress(f"creating {plan.customers} customers for {GET} on {db}")
+        names = tuple(
+            load.create_customers(server.target, plan.metadata, plan.customers, f"{plan.run_tag}s")
+        )
+    elif scenario == CREATE_SUB:
+        names = fixtures.clock_customers(plan.customers)
+    elif scenario == CHANGE_SUB:
+        subscriptions = fixtures.owned_subscriptions(
+            plan.procs, plan.change_subscriptions, plan.customers
+        )
+    return measure(
+        plan,
+        server,
+        scenario,
+        db=db,
+        tracing=plan.tracing,
+        customer_names=names,
+        subscriptions=subscriptions,
+    )
 
 
 def run_echo(plan: Plan, workdir: Path) -> Row:
@@ -262,20 +178,11 @@ def run_billing(plan: Plan, db: str, workdir: Path) -> list[Row]:
                     f"billing-{db}", servers.billing_command(), env, workdir, workers
                 )
             )
+            fixtures = SubscriptionFixtures(
+                server.target, plan.metadata, plan.rule_files, lambda t: _progress(f"{db}: {t}")
+            )
             for scenario in scenarios:
-                names: tuple[str, ...] = ()
-                if scenario == GET:
-                    _progress(f"creating {plan.customers} customers for {GET} on {db}")
-                    names = tuple(
-                        load.create_customers(
-                            server.target, plan.metadata, plan.customers, f"{plan.run_tag}s"
-                        )
-                    )
-                rows.append(
-                    measure(
-                        plan, server, scenario, db=db, tracing=plan.tracing, customer_names=names
-                    )
-                )
+                rows.append(measure_scenario(plan, server, fixtures, scenario, db=db))
     except (BenchError, LoadError, OSError, grpc.RpcError) as exc:
         # Report it and go on with the next database; what ran is kept.
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -283,7 +190,14 @@ def run_billing(plan: Plan, db: str, workdir: Path) -> list[Row]:
         done = {r.scenario for r in rows}
         load_shape = (plan.procs, plan.concurrency)
         rows += [
-            report.failed_row(s, db, workers, load=load_shape, tracing=plan.tracing, why=why)
+            report.failed_row(
+                s,
+                db,
+                workers,
+                load=(1, 1) if s == CLOCK_RUN else load_shape,  # one AdvanceClock call
+                tracing=plan.tracing,
+                why=why,
+            )
             for s in scenarios
             if s not in done
         ]
@@ -296,7 +210,11 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    plan = make_plan(args)
+    try:
+        plan = make_plan(args)
+    except BenchError as exc:
+        _progress(str(exc))
+        return 2
     info = report.machine()
     signal.signal(signal.SIGTERM, _raise_interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="billing-bench-"))
@@ -330,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in {"json"}}
         settings["scenarios"] = list(plan.scenarios)
         settings["db"] = list(plan.dbs)
+        settings["rules_dir"] = str(args.rules_dir)
         report.write_json(args.json, rows, settings, info)
         print(f"\nwrote {args.json}")
     return 1 if any(r.failure for r in rows) else 0

@@ -17,7 +17,7 @@ import signal
 import time
 from array import array
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
@@ -26,20 +26,22 @@ from typing import Any
 
 import grpc
 
-from billing.bench import echo
+from billing.bench import echo, subscription_load
+from billing.bench.subscription_load import Call, OwnedSubscription
 from billing_client.v1 import customers_pb2, customers_pb2_grpc
 
 ECHO = "echo"
 CREATE = "CreateCustomer"
 GET = "GetCustomer"
-SCENARIOS = (ECHO, CREATE, GET)
+CREATE_SUB = "CreateSubscription"
+CHANGE_SUB = "ChangeSubscription"
+CLOCK_RUN = "clock 24 months"  # a timed run, not load: see clock_run
+SCENARIOS = (ECHO, CREATE, GET, CREATE_SUB, CHANGE_SUB, CLOCK_RUN)
 
 CALL_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 60.0  # from process start until every load process is connected
 MESSAGE_CHARS = 200  # keep the first error message per status code
-
-Call = Callable[[int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,9 @@ class LoadSpec:
     seconds: float
     max_calls: int  # per load process, warm-up included
     run_tag: str  # makes request ids unique across runs
-    customer_names: tuple[str, ...] = ()  # GetCustomer reads these
+    customer_names: tuple[str, ...] = ()  # GetCustomer reads these, CreateSubscription uses
+    # ChangeSubscription: the subscriptions each load process owns, by process index
+    subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = ()
 
 
 @dataclass
@@ -140,6 +144,25 @@ def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> Call:
             await stub.GetCustomer(request, timeout=CALL_TIMEOUT_S, metadata=metadata)
 
         return call_get
+    if spec.scenario == CREATE_SUB:
+        return subscription_load.create_subscription_call(
+            channel,
+            metadata,
+            spec.customer_names,
+            run_tag=spec.run_tag,
+            index=index,
+            timeout_s=CALL_TIMEOUT_S,
+        )
+    if spec.scenario == CHANGE_SUB:
+        return subscription_load.change_subscription_call(
+            channel,
+            metadata,
+            spec.subscriptions[index] if index < len(spec.subscriptions) else (),
+            run_tag=spec.run_tag,
+            index=index,
+            concurrency=spec.concurrency,
+            timeout_s=CALL_TIMEOUT_S,
+        )
     raise ValueError(f"unknown scenario {spec.scenario!r}")
 
 

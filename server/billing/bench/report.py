@@ -38,6 +38,8 @@ class Row:
     connections_per_server_process: list[int] | None = None
     hit_max_calls: bool = False
     failure: str = ""  # set when the scenario could not run at all
+    timed: bool = False  # one timed run (calls/s is its own rate), not load: no "vs echo"
+    note: str = ""  # printed under the table
 
 
 def percentile(sorted_values: Sequence[int], pct: float) -> int | None:
@@ -115,7 +117,8 @@ def failed_row(
 def apply_baseline(rows: Sequence[Row], echo_scenario: str) -> None:
     baseline = next((r.calls_per_s for r in rows if r.scenario == echo_scenario), 0.0)
     for row in rows:
-        row.vs_echo = row.calls_per_s / baseline if baseline > 0 and not row.failure else None
+        compared = baseline > 0 and not row.failure and not row.timed
+        row.vs_echo = row.calls_per_s / baseline if compared else None
 
 
 def machine() -> dict[str, Any]:
@@ -191,6 +194,8 @@ def format_notes(rows: Sequence[Row]) -> str:
         label = f"{row.scenario}/{row.db}"
         if row.failure:
             notes.append(f"{label}: FAILED: {row.failure}")
+        if row.note:
+            notes.append(f"{label}: {row.note}")
         for code, count in sorted(row.error_codes.items()):
             message = row.error_messages.get(code, "")
             notes.append(f"{label}: {count} x {code}: {message}")

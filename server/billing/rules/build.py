@@ -4,6 +4,7 @@ so it trusts the data's shape and references."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -13,6 +14,8 @@ from billing.rules.model import (
     Catalog,
     Entitlement,
     InvoicingRules,
+    MeteringRules,
+    Metric,
     MoneyRules,
     PercentageTier,
     Plan,
@@ -65,6 +68,28 @@ def build_rule_set(
         proration=_proration([f for f in files if f.kind == "proration"]),
         warnings=tuple(warnings),
         invoicing=_invoicing([f for f in files if f.kind == "invoicing"]),
+        metering=_metering([f for f in files if f.kind == "metering"]),
+    )
+
+
+def _metering(files: Sequence[ValidatedFile]) -> MeteringRules:
+    if not files:
+        return MeteringRules()
+    data = files[0].data
+    metrics = {
+        item["code"]: Metric(
+            code=item["code"],
+            aggregation=item["aggregation"],
+            field=item.get("field"),
+            filters=MappingProxyType(dict(item["filters"])) if item.get("filters") else None,
+            name=item.get("name"),
+        )
+        for _, item in files[0].items("metrics")
+    }
+    return MeteringRules(
+        metrics=MappingProxyType(metrics),
+        max_lateness=timedelta(hours=data.get("max_lateness_hours", 168)),
+        draft_grace=timedelta(hours=data.get("draft_grace_hours", 0)),
     )
 
 
@@ -152,6 +177,7 @@ def _price(item: Mapping[str, Any]) -> Price:
         fixed_fee=item.get("fixed_fee"),
         min_per_transaction=item.get("min_per_transaction"),
         max_per_transaction=item.get("max_per_transaction"),
+        metric=item.get("metric"),
         percentage_tiers=tuple(
             PercentageTier(tier["up_to"], tier["rate"], tier.get("flat_amount"))
             for tier in item.get("percentage_tiers") or ()

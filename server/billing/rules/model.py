@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar
@@ -65,6 +65,24 @@ class MoneyRules:
 
 
 BillingTimeZone = Literal["utc", "customer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """How a period's events of one code become a quantity."""
+
+    code: str
+    aggregation: str
+    field: str | None = None
+    filters: Mapping[str, str] | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeteringRules:
+    metrics: Mapping[str, Metric] = field(default_factory=lambda: MappingProxyType({}))
+    max_lateness: timedelta = timedelta(hours=168)
+    draft_grace: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +181,7 @@ class Price:
     fixed_fee: Decimal | None = None  # percentage: added to each transaction's fee
     min_per_transaction: Decimal | None = None  # percentage: bounds of each whole fee
     max_per_transaction: Decimal | None = None
+    metric: str | None = None  # billed in arrears from this metric's usage
     percentage_tiers: tuple[PercentageTier, ...] = ()  # graduated_percentage
 
 
@@ -280,6 +299,7 @@ class RuleSet:
     proration: ProrationPolicy
     warnings: tuple[RuleWarning, ...] = ()
     invoicing: InvoicingRules = InvoicingRules()
+    metering: MeteringRules = MeteringRules()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RuleSet) and other.content_hash == self.content_hash

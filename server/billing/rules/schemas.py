@@ -32,6 +32,7 @@ KINDS: Final = (
     "dunning",
     "routing",
     "invoicing",
+    "metering",
 )
 # Kinds whose schema is still to be written: a file must name its kind, the rest is accepted.
 RESERVED_KINDS: Final = frozenset({"tax", "recognition", "dunning", "routing"})
@@ -260,6 +261,9 @@ _PRICE: Schema = {
     "code": _code(
         "Price code; repeat it with another effective_from for a new version.", required=True
     ),
+    "metric": _code(
+        "Billable metric (from the metering file) whose usage this price bills in arrears."
+    ),
     "name": _text("Name shown on invoices."),
     "unit": _text("What is counted, e.g. seat or API call."),
     "model": _code(
@@ -347,6 +351,52 @@ PRORATION: Schema = {
     ),
 }
 
+AGGREGATIONS: Final = ("count", "sum", "max", "unique_count", "latest", "time_weighted_sum")
+LATENESS_HOURS_MAX: Final = 24 * 366
+
+_METRIC: Schema = {
+    "code": _code("Metric code that events name, e.g. api_calls.", required=True),
+    "name": _text("Name shown on invoices."),
+    "aggregation": _choice(
+        AGGREGATIONS,
+        "How a period's events become a quantity: count, sum, max, unique_count, latest, or"
+        " time_weighted_sum (a level that changes, averaged over the period: GB-months).",
+        required=True,
+    ),
+    "field": {
+        "type": "string",
+        "empty": False,
+        "maxlength": NAME_LENGTH_MAX,
+        "meta": {"description": "The event property aggregated (all but count need one)."},
+    },
+    "filters": {
+        "type": "dict",
+        "keysrules": {"type": "string", "empty": False},
+        "valuesrules": {"type": "string"},
+        "meta": {"description": "Only events whose properties have these values count."},
+    },
+}
+
+METERING: Schema = {
+    "kind": _kind("metering"),
+    "max_lateness_hours": {
+        "type": "int",
+        "min": 0,
+        "max": LATENESS_HOURS_MAX,
+        "meta": {"description": "Events older than this are refused (default 168: a week)."},
+    },
+    "draft_grace_hours": {
+        "type": "int",
+        "min": 0,
+        "max": LATENESS_HOURS_MAX,
+        "meta": {
+            "description": "A renewal invoice stays a draft this long so late events still"
+            " count (default 0: finalized at once)."
+        },
+    },
+    "metrics": _list_of(_record(_METRIC), "Billable metrics."),
+}
+
 BILLING_TIME_ZONES = ("utc", "customer")
 
 INVOICING: Schema = {
@@ -361,6 +411,7 @@ INVOICING: Schema = {
 
 _WRITTEN: dict[str, Schema] = {
     "invoicing": INVOICING,
+    "metering": METERING,
     "money": MONEY,
     "catalog": CATALOG,
     "pricing": PRICING,

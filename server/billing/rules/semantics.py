@@ -32,7 +32,7 @@ UNIT_AMOUNT_PLACES_MAX = 12
 
 # Kinds that hold one policy for the whole rule set: two files would make the order of their
 # cases, or which rounding wins, depend on file names.
-SINGLE_FILE_KINDS = ("money", "proration", "invoicing")
+SINGLE_FILE_KINDS = ("money", "proration", "invoicing", "metering")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +137,13 @@ class _Checker:
         self.prices: dict[str, list[_Defined]] = {}
         self.broken_products: set[str] = set()
         self.broken_prices: set[str] = set()
+        self.metrics: dict[str, _Defined] = {}
+        self.broken_metrics: set[str] = set()
 
     def run(self) -> None:
         self._single_files()
         self._products()
+        self._metrics()
         self._prices()
         self._plans()
         self._plan_changes()
@@ -222,12 +225,32 @@ class _Checker:
                 self._error(file, (*path, key, index), f"{noun} {value!r} is listed twice")
             seen.add(value)
 
+    def _metrics(self) -> None:
+        for file in self._of_kind("metering"):
+            self.broken_metrics |= file.broken_codes("metrics")
+            for path, metric in file.items("metrics"):
+                code = metric["code"]
+                if code in self.metrics:
+                    self._error(file, (*path, "code"), f"metric {code!r} is defined twice")
+                self.metrics[code] = _Defined(file, path, metric)
+                needs_field = metric["aggregation"] != "count"
+                if needs_field and not metric.get("field"):
+                    self._error(file, path, f"aggregation {metric['aggregation']} needs a field")
+                if not needs_field and metric.get("field"):
+                    self._error(file, (*path, "field"), "count reads no field", at_key=True)
+
     def _prices(self) -> None:
         registered = self.engines.get(ENGINE_PRICING_MODEL, frozenset())
         for file in self._of_kind("pricing"):
             self.broken_prices |= file.broken_codes("prices")
             for path, price in file.items("prices"):
                 self.prices.setdefault(price["code"], []).append(_Defined(file, path, price))
+                metric = price.get("metric")
+                known = metric in self.metrics or metric in self.broken_metrics
+                if metric is not None and not known:
+                    self._error(
+                        file, (*path, "metric"), self._unknown("metric", metric, "metering")
+                    )
                 exponent = self._currency(file, (*path, "currency"), price["currency"])
                 self._model(file, path, price, registered)
                 for name in _FINE_AMOUNTS:

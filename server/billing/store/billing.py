@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -239,6 +239,14 @@ class SqlInvoices:
                     for n, line in enumerate(invoice.lines, start=1)
                 ],
             )
+
+    async def replace(self, tenant_id: str, invoice: Invoice) -> None:
+        """Rewrite a draft: its lines, totals, status (drafts only change until issued)."""
+        await self._conn.execute(
+            delete(il).where(il.c.tenant_id == tenant_id, il.c.invoice_id == invoice.id)
+        )
+        await self._conn.execute(delete(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice.id))
+        await self.insert(tenant_id, invoice)
 
     async def get(self, tenant_id: str, invoice_id: str) -> Invoice | None:
         row = (

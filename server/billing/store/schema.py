@@ -253,3 +253,37 @@ due_work = Table(
     Index(None, "done_at", "due_at"),
     Index(None, "tenant_id", "clock_id", "done_at"),
 )
+
+# Metered events, append-only: corrections are rows of their own pointing at the original.
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(128), primary_key=True),  # the caller's event id
+    Column("subscription_id", String(ID), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("properties", json_column_type(), nullable=False),
+    Column("body_hash", LargeBinary(32), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("corrects", String(128), nullable=True),
+    Column("correction", String(8), nullable=True),
+    Index(None, "tenant_id", "subscription_id", "metric", "ts"),
+    Index(None, "tenant_id", "corrects"),
+)
+
+# What each closed period's usage was billed at, so a late correction can be settled as an
+# adjustment on the next invoice.
+usage_billed = Table(
+    "usage_billed",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("subscription_id", String(ID), primary_key=True),
+    Column("period_start", UTCDateTime, primary_key=True),
+    Column("price_code", String(64), primary_key=True),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("quantity", String(64), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("invoice_id", String(ID), nullable=False),
+    Column("billed_at", UTCDateTime, nullable=False),
+)

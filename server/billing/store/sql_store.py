@@ -32,6 +32,7 @@ from billing.store.due_work import SqlDueWork
 from billing.store.engine import WRITE_OPTION
 from billing.store.records import SqlAudit, SqlIdempotency, SqlOutbox
 from billing.store.rule_sets import SqlRuleSets
+from billing.store.usage import SqlUsage
 
 # SQLSTATEs a retry of the whole transaction may fix.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -54,6 +55,7 @@ class SqlTransaction:
         self.credit = SqlCredit(conn)
         self.clocks = SqlClocks(conn)
         self.due_work = SqlDueWork(conn)
+        self.usage = SqlUsage(conn)
 
 
 class SqlStore:

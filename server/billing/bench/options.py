@@ -1,0 +1,190 @@
+"""`billing-bench` options: the command line, and the plan a run follows."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from billing.api.auth import mint_hs256_token
+from billing.bench.load import CHANGE_SUB, CLOCK_RUN, CREATE_SUB, SCENARIOS
+from billing.bench.servers import LOCALHOST
+from billing.bench.subscription_setup import read_rule_files
+from billing_client import bearer_metadata
+
+DATABASES = ("sqlite", "postgresql")
+DEFAULT_PG_URL = f"postgresql+psycopg://postgres@{LOCALHOST}:5432/test"
+ISSUER = "billing-dev"
+AUDIENCE = "billing"
+TENANT_CLAIM = "tenant_id"
+TOKEN_LIFETIME_S = 6 * 3600
+SUBSCRIPTION_SCENARIOS = (CREATE_SUB, CHANGE_SUB, CLOCK_RUN)  # these push --rules-dir
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenarios: tuple[str, ...]
+    dbs: tuple[str, ...]
+    procs: int
+    concurrency: int
+    seconds: float
+    warmup_s: float
+    max_calls: int
+    customers: int
+    change_subscriptions: int  # per load process
+    clock_subscriptions: int
+    rule_files: dict[str, bytes]
+    pg_url: str
+    pg_workers: int
+    trace_ratio: float
+    run_tag: str
+    secret: str
+    metadata: tuple[tuple[str, str], ...]
+
+    @property
+    def tracing(self) -> bool:
+        return self.trace_ratio > 0
+
+
+def _choices(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+        unknown = [c for c in chosen if c not in allowed]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}")
+        return chosen
+
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="billing-bench",
+        description="Benchmark the billing server against a bare gRPC echo server. "
+        "Starts every server itself, on 127.0.0.1 only.",
+    )
+    parser.add_argument(
+        "--db",
+        type=_choices(DATABASES),
+        default=DATABASES,
+        help="comma-separated: sqlite,postgresql (default both)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        type=_choices(SCENARIOS),
+        default=SCENARIOS,
+        help=f"comma-separated: {','.join(SCENARIOS)} (default all)",
+    )
+    parser.add_argument("--procs", type=_positive_int, default=4, help="load processes")
+    parser.add_argument(
+        "--concurrency", type=_positive_int, default=16, help="in-flight calls per load process"
+    )
+    parser.add_argument(
+        "--seconds", type=_positive_float, default=10.0, help="measured window per scenario"
+    )
+    parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded load before it")
+    parser.add_argument(
+        "--max-calls",
+        type=_positive_int,
+        default=2_000_000,
+        help="upper bound on calls per load process and scenario",
+    )
+    parser.add_argument(
+        "--customers",
+        type=_positive_int,
+        default=500,
+        help="customers GetCustomer reads, and CreateSubscription subscribes (on a clock)",
+    )
+    parser.add_argument(
+        "--change-subscriptions",
+        type=_positive_int,
+        default=200,
+        help="subscriptions each load process owns and changes in ChangeSubscription"
+        " (at least --concurrency)",
+    )
+    parser.add_argument(
+        "--clock-subscriptions",
+        type=_positive_int,
+        default=100,
+        help=f"subscriptions on the clock that {CLOCK_RUN!r} advances by 24 months",
+    )
+    parser.add_argument(
+        "--rules-dir",
+        type=Path,
+        default=Path("rules"),
+        help="rule files pushed for the subscription scenarios (default ./rules)",
+    )
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="PostgreSQL server to use")
+    parser.add_argument(
+        "--pg-workers", type=_positive_int, default=2, help="server processes on PostgreSQL"
+    )
+    parser.add_argument(
+        "--trace-ratio", type=_ratio, default=0.0, help="BILLING_TRACE_SAMPLE_RATIO (0: off)"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    if args.warmup < 0:
+        parser.error("--warmup must not be negative")
+    if CHANGE_SUB in args.scenarios and args.change_subscriptions < args.concurrency:
+        parser.error("--change-subscriptions must be at least --concurrency")
+    return args
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    secret = secrets.token_urlsafe(32)
+    run_tag = secrets.token_hex(4)
+    token = mint_hs256_token(
+        secret,
+        tenant_id=f"bench_{run_tag}",
+        subject="billing-bench",
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        tenant_claim=TENANT_CLAIM,
+        lifetime_s=TOKEN_LIFETIME_S,
+    )
+    return Plan(
+        scenarios=args.scenarios,
+        dbs=args.db,
+        procs=args.procs,
+        concurrency=args.concurrency,
+        seconds=args.seconds,
+        warmup_s=args.warmup,
+        max_calls=args.max_calls,
+        customers=args.customers,
+        change_subscriptions=args.change_subscriptions,
+        clock_subscriptions=args.clock_subscriptions,
+        rule_files=(
+            read_rule_files(args.rules_dir)
+            if any(s in SUBSCRIPTION_SCENARIOS for s in args.scenarios)
+            else {}
+        ),
+        pg_url=args.pg_url,
+        pg_workers=args.pg_workers,
+        trace_ratio=args.trace_ratio,
+        run_tag=run_tag,
+        secret=secret,
+        metadata=bearer_metadata(token),
+    )

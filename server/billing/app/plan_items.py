@@ -51,7 +51,10 @@ def items_for_plan(
             key, unit, description, quantity = FLAT_FEE_KEY, entry.amount, plan.name or plan.code, 1
         else:
             price = rules.price_in_force(entry.price_code, at)
-            if price is None or price.model not in LICENSED_MODELS or price.unit_amount is None:
+            metered = price is not None and price.metric is not None
+            if price is None or metered or price.model not in LICENSED_MODELS:
+                continue  # metered prices bill usage in arrears, not a quantity in advance
+            if price.unit_amount is None:
                 continue
             key, unit = entry.price_code, price.unit_amount
             description = price.name or price.code

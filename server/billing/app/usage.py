@@ -22,7 +22,7 @@ from billing.app.records import AuditRecord
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound
-from billing.domain.metering import Event, MetricSpec, aggregate, number
+from billing.domain.metering import Event, MetricSpec, aggregate, amounts, number
 from billing.domain.money import Money, round_to_minor
 from billing.domain.names import is_id, parse_name
 from billing.domain.subscriptions import Status, Subscription
@@ -36,6 +36,8 @@ EVENT_ID_MAX = 128
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the caller and us
 
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
+# Models priced on each transaction's amount rather than on a quantity.
+AMOUNT_MODELS = frozenset({"percentage", "graduated_percentage"})
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,12 @@ class UsageUseCases:
     ) -> MetricUsage:
         quantity = aggregate(metered.spec, events, start, end)
         engine: PricingModel = self._engines.get("pricing_model", metered.price.model)
-        priced = engine.price(PricingRequest(metered.price, quantity))
+        transactions = (
+            amounts(metered.spec, events, start, end)
+            if metered.price.model in AMOUNT_MODELS
+            else ()
+        )
+        priced = engine.price(PricingRequest(metered.price, quantity, transactions))
         rounding = rules.money.rounding_for(metered.price.currency)
         amount = round_to_minor(priced.amount, metered.price.currency, rounding)
         return MetricUsage(metered.spec.code, metered.price.code, quantity, amount)

@@ -80,6 +80,27 @@ def number(event: Event, field: str) -> Decimal:
     return value
 
 
+def _chosen(
+    spec: MetricSpec, events: Sequence[Event], period_start: datetime, period_end: datetime
+) -> list[Event]:
+    return [
+        e
+        for e in effective(events)
+        if e.metric == spec.code
+        and period_start <= e.timestamp < period_end
+        and matches(e, spec.filters)
+    ]
+
+
+def amounts(
+    spec: MetricSpec, events: Sequence[Event], period_start: datetime, period_end: datetime
+) -> tuple[Decimal, ...]:
+    """Each event's `field` value, in time order: the transactions a percentage price reads."""
+    return tuple(
+        number(e, spec.field or "") for e in _chosen(spec, events, period_start, period_end)
+    )
+
+
 def aggregate(
     spec: MetricSpec, events: Sequence[Event], period_start: datetime, period_end: datetime
 ) -> Decimal:
@@ -87,13 +108,7 @@ def aggregate(
     applied. For time_weighted_sum each event sets the level from its timestamp on, and the
     result is the level averaged over the period (10 GB for half a period and 30 GB for the
     other half: 20 GB-months)."""
-    chosen = [
-        e
-        for e in effective(events)
-        if e.metric == spec.code
-        and period_start <= e.timestamp < period_end
-        and matches(e, spec.filters)
-    ]
+    chosen = _chosen(spec, events, period_start, period_end)
     kind, field = spec.aggregation, spec.field or ""
     if kind == "count":
         return Decimal(len(chosen))

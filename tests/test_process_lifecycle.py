@@ -182,9 +182,17 @@ def test_several_workers_share_one_port_on_postgresql(make_database, tmp_path):
     port = free_port()
     tenant = new_tenant()
     with server_process(database, tmp_path, listen=f"127.0.0.1:{port}", workers=2) as (proc, _):
+        workers: list[int] = []
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            workers = [
+                pid
+                for pid in _children(proc.pid)
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ]
+        assert len(workers) == 2
         time.sleep(1.0)  # the second worker binds a moment after the first
-        workers = _children(proc.pid)
-        assert len(workers) >= 2
         names = set()
         for i in range(20):  # new connections are spread over the workers by the kernel
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:

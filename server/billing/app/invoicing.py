@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from billing.app.ids import new_id
 from billing.app.ports import Transaction
 from billing.app.records import OutboxEvent
-from billing.domain.invoices import Invoice, InvoiceStatus
+from billing.app.rules import ActiveRules
+from billing.domain.invoices import Invoice, InvoiceStatus, format_number
 from billing.domain.subscriptions import Line, Subscription, settle
+from billing.rules.model import InvoicingRules
 
 
 async def issue_invoice(
@@ -24,13 +27,15 @@ async def issue_invoice(
     reason: str,
     period: tuple[datetime, datetime],
     lines: Sequence[Line],
-    rule_set: str,
+    rules: ActiveRules,
     at: datetime,
     invoice_id: str | None = None,
 ) -> Invoice:
-    """An open (finalized) invoice."""
-    draft = _invoice(sub, reason, period, lines, rule_set, at, invoice_id, InvoiceStatus.DRAFT)
-    return await _finalize(tx, tenant_id, sub, draft, at, insert=True)
+    """An open (finalized) invoice, numbered."""
+    draft = _invoice(
+        sub, reason, period, lines, rules.content_hash, at, invoice_id, InvoiceStatus.DRAFT
+    )
+    return await _finalize(tx, tenant_id, sub, draft, at, rules, insert=True)
 
 
 async def create_draft(
@@ -58,10 +63,11 @@ async def finalize_draft(
     draft: Invoice,
     extra_lines: Sequence[Line],
     at: datetime,
+    rules: ActiveRules,
 ) -> Invoice:
     lines = (*draft.lines, *extra_lines)
     grown = replace(draft, lines=lines, settlement=settle(lines, 0))
-    return await _finalize(tx, tenant_id, sub, grown, at, insert=False)
+    return await _finalize(tx, tenant_id, sub, grown, at, rules, insert=False)
 
 
 def _invoice(
@@ -97,6 +103,7 @@ async def _finalize(
     sub: Subscription,
     draft: Invoice,
     at: datetime,
+    rules: ActiveRules,
     *,
     insert: bool,
 ) -> Invoice:
@@ -127,4 +134,19 @@ async def _finalize(
             at,
         )
     )
-    return invoice
+    # The number last: the counter row stays locked only for the commit that follows.
+    number = await next_number(tx, tenant_id, rules.rules.invoicing, "invoice", at)
+    await tx.invoices.set_number(tenant_id, invoice.id, number)
+    return replace(invoice, number=number)
+
+
+async def next_number(
+    tx: Transaction, tenant_id: str, invoicing: InvoicingRules, series: str, at: datetime
+) -> str:
+    """The next gapless number of `series` in the year of `at` in the numbering zone."""
+    year = at.astimezone(ZoneInfo(invoicing.numbering_time_zone)).year
+    seq = await tx.numbering.next(tenant_id, series, year)
+    pattern = (
+        invoicing.number_format if series == "invoice" else invoicing.credit_note_number_format
+    )
+    return format_number(pattern, year, seq)

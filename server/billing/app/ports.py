@@ -144,6 +144,12 @@ class InvoiceRepository(Protocol):
         """Rewrite a draft invoice whole."""
         ...
 
+    async def update_status(
+        self, tenant_id: str, invoice: Invoice, expected_version: int
+    ) -> bool: ...
+
+    async def set_number(self, tenant_id: str, invoice_id: str, number: str) -> None: ...
+
     async def list_after(
         self,
         tenant_id: str,
@@ -152,6 +158,12 @@ class InvoiceRepository(Protocol):
         after_id: str | None,
         limit: int,
     ) -> list[Invoice]: ...
+
+
+class NumberingRepository(Protocol):
+    async def next(self, tenant_id: str, series: str, year: int) -> int:
+        """Gapless: the counter stays locked to the end of the transaction."""
+        ...
 
 
 class PendingItemRepository(Protocol):
@@ -323,6 +335,9 @@ class Transaction(Protocol):
 
     @property
     def usage(self) -> UsageRepository: ...
+
+    @property
+    def numbering(self) -> NumberingRepository: ...
 
 
 class Store(Protocol):

@@ -134,7 +134,7 @@ class DueWorkHandlers:
                     reason="subscription_cycle",
                     period=(at, period.end),
                     lines=[*pending, *fees, *usage],
-                    rule_set=active.content_hash,
+                    rules=active,
                     at=at,
                     invoice_id=invoice_id,
                 )
@@ -194,7 +194,7 @@ class DueWorkHandlers:
         usage = await usage_lines(
             tx, item.tenant_id, sub, active.rules, self._usage, period, draft.id, item.due_at
         )
-        await finalize_draft(tx, item.tenant_id, sub, draft, usage, item.due_at)
+        await finalize_draft(tx, item.tenant_id, sub, draft, usage, item.due_at, active)
         return f"finalize {draft.name}"
 
     async def _cancel(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:

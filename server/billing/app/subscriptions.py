@@ -273,7 +273,7 @@ class SubscriptionUseCases:
                 reason=reason,
                 period=(start, end),
                 lines=lines,
-                rule_set=active.content_hash,
+                rules=active,
                 at=start,
             )
             await tx.billing_cycles.record_invoice(tenant_id, sub.id, start, invoice.id)
@@ -363,7 +363,7 @@ class SubscriptionUseCases:
                         reason="subscription_update",
                         period=(planned.at, sub.period_end),
                         lines=planned.lines,
-                        rule_set=planned.rules.content_hash,
+                        rules=planned.rules,
                         at=planned.at,
                     )
                     invoice_id = invoice.id
@@ -570,7 +570,7 @@ class SubscriptionUseCases:
                 reason="final",
                 period=(at, sub.period_end),
                 lines=[*pending, *lines],
-                rule_set=active.content_hash,
+                rules=active,
                 at=at,
                 invoice_id=invoice_id,
             )

@@ -33,6 +33,21 @@ class Invoice:
     created_at: datetime
     finalized_at: datetime | None
     version: int = 1
+    number: str | None = None  # assigned at finalization; drafts have none
+    memo: str = ""
+    paid_at: datetime | None = None
+    voided_at: datetime | None = None
+    uncollectible_at: datetime | None = None
+    payment_reference: str = ""
+    credited_minor: int = 0  # credit notes against it
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == InvoiceStatus.DRAFT
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
 
     @property
     def name(self) -> str:
@@ -42,3 +57,20 @@ class Invoice:
         # The one invariant finance relies on above all.
         if sum(line.amount_minor for line in self.lines) != self.settlement.total_minor:
             raise ValueError("an invoice total must be the sum of its lines")
+
+
+# What each status may become; finalized invoices are immutable apart from these moves.
+INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
+    InvoiceStatus.DRAFT: frozenset({InvoiceStatus.OPEN}),
+    InvoiceStatus.OPEN: frozenset(
+        {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
+    ),
+    InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
+    InvoiceStatus.PAID: frozenset(),
+    InvoiceStatus.VOID: frozenset(),
+}
+
+
+def format_number(pattern: str, year: int, seq: int) -> str:
+    """`INV-{year}-{seq:06d}` with year 2026 and seq 123 gives INV-2026-000123."""
+    return pattern.format(year=year, seq=seq)

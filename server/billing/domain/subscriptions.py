@@ -152,6 +152,8 @@ class Line:
     period_end: datetime
     proration: bool = False
     factor: str = ""
+    kind: str = "fee"  # fee, proration, usage, adjustment, discount, one_off
+    derivation: Mapping[str, Any] | None = None  # how the amount was reached, for Explain
 
 
 def _line(
@@ -164,7 +166,16 @@ def _line(
     rounding: str,
     period: tuple[datetime, datetime],
     factor: Factor | None,
+    kind: str = "fee",
 ) -> Line:
+    derivation = {
+        "rule_entry": f"prices/{item.price_code}" if item.price_code else "plan flat fee",
+        "quantity": str(item.quantity),
+        "unit_amount": str(unit_amount),
+        "factor": str(factor) if factor is not None else None,
+        "unrounded": str(unrounded),
+        "rounding": rounding,
+    }
     return Line(
         description=description,
         price_code=item.price_code,
@@ -176,6 +187,8 @@ def _line(
         period_end=period[1],
         proration=factor is not None,
         factor=str(factor) if factor is not None else "",
+        kind=kind,
+        derivation=derivation,
     )
 
 
@@ -240,6 +253,7 @@ def proration_lines(
             lines.append(
                 _line(
                     text,
+                    kind="proration",
                     item=old,
                     unit_amount=unit,
                     unrounded=unrounded,
@@ -261,6 +275,7 @@ def proration_lines(
         lines.append(
             _line(
                 text,
+                kind="proration",
                 item=new,
                 unit_amount=new.unit_amount,
                 unrounded=unrounded,
@@ -326,6 +341,8 @@ def line_to_dict(line: Line) -> dict[str, object]:
         "period_end": line.period_end.isoformat(),
         "proration": line.proration,
         "factor": line.factor,
+        "kind": line.kind,
+        "derivation": dict(line.derivation) if line.derivation else None,
     }
 
 
@@ -341,6 +358,8 @@ def line_from_dict(data: Mapping[str, object]) -> Line:
         period_end=datetime.fromisoformat(str(data["period_end"])),
         proration=bool(data["proration"]),
         factor=str(data["factor"]),
+        kind=str(data.get("kind") or "fee"),
+        derivation=data.get("derivation"),  # type: ignore[arg-type]
     )
 
 

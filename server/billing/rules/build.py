@@ -96,7 +96,16 @@ def _metering(files: Sequence[ValidatedFile]) -> MeteringRules:
 def _invoicing(files: Sequence[ValidatedFile]) -> InvoicingRules:
     if not files:
         return InvoicingRules()
-    return InvoicingRules(time_zone=files[0].data.get("time_zone", "utc"))
+    data = files[0].data
+    defaults = InvoicingRules()
+    return InvoicingRules(
+        time_zone=data.get("time_zone", "utc"),
+        number_format=data.get("number_format", defaults.number_format),
+        credit_note_number_format=data.get(
+            "credit_note_number_format", defaults.credit_note_number_format
+        ),
+        numbering_time_zone=data.get("numbering_time_zone", defaults.numbering_time_zone),
+    )
 
 
 def _money(files: Sequence[ValidatedFile]) -> MoneyRules:

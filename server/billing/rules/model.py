@@ -88,6 +88,9 @@ class MeteringRules:
 @dataclass(frozen=True, slots=True)
 class InvoicingRules:
     time_zone: BillingTimeZone = "utc"
+    number_format: str = "INV-{year}-{seq:06d}"
+    credit_note_number_format: str = "CN-{year}-{seq:06d}"
+    numbering_time_zone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)

@@ -398,9 +398,28 @@ METERING: Schema = {
 }
 
 BILLING_TIME_ZONES = ("utc", "customer")
+# Literal text around exactly one {year} (optional) and one {seq} or {seq:0Nd}.
+NUMBER_FORMAT_PATTERN: Final = (
+    r"^[A-Za-z0-9/_. -]*(\{year\}[A-Za-z0-9/_. -]*)?\{seq(:0[1-9]d)?\}[A-Za-z0-9/_. -]*$"
+)
 
 INVOICING: Schema = {
     "kind": _kind("invoicing"),
+    "number_format": {
+        "type": "string",
+        "regex": NUMBER_FORMAT_PATTERN,
+        "meta": {"description": "Invoice numbers, e.g. INV-{year}-{seq:06d} (the default)."},
+    },
+    "credit_note_number_format": {
+        "type": "string",
+        "regex": NUMBER_FORMAT_PATTERN,
+        "meta": {"description": "Credit note numbers, e.g. CN-{year}-{seq:06d} (the default)."},
+    },
+    "numbering_time_zone": {
+        "type": "string",
+        "empty": False,
+        "meta": {"description": "IANA zone whose calendar year a number counts in (UTC)."},
+    },
     "time_zone": _choice(
         BILLING_TIME_ZONES,
         "Where billing periods start and end: utc, or the customer's time zone (frozen on"

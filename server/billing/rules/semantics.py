@@ -17,7 +17,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from billing.domain.money import CURRENCY_EXPONENTS, is_currency
 from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
@@ -25,6 +27,11 @@ from billing.rules.model import CaseMatch
 from billing.rules.structure import ValidatedFile
 
 ENGINE_PRICING_MODEL = "pricing_model"
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 # Unit prices may be finer than a cent (0.0004 per API call), but not without end.
@@ -151,6 +158,10 @@ class _Checker:
             self._cases(file, "cases")
         for file in self._of_kind("money"):
             self._money(file)
+        for file in self._of_kind("invoicing"):
+            zone = file.data.get("numbering_time_zone")
+            if zone is not None and zone not in _time_zones():
+                self._error(file, ("numbering_time_zone",), f"{zone!r} is not an IANA time zone")
 
     # -- helpers -------------------------------------------------------------------------
 

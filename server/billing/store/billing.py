@@ -23,13 +23,14 @@ from billing.domain.subscriptions import (
     phase_from_dict,
     phase_to_dict,
 )
-from billing.store.dialect import insert_or_ignore, upsert
+from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
 from billing.store.schema import (
     billing_cycles,
     clocks,
     customer_credit,
     invoice_lines,
     invoices,
+    number_counters,
     pending_items,
     subscriptions,
 )
@@ -172,6 +173,8 @@ def _invoice(row: RowMapping, lines: list[RowMapping]) -> Invoice:
                     "period_end": ln["period_end"].isoformat(),
                     "proration": ln["proration"],
                     "factor": ln["proration_factor"],
+                    "kind": ln["kind"],
+                    "derivation": ln["derivation"],
                 }
             )
             for ln in lines
@@ -186,6 +189,13 @@ def _invoice(row: RowMapping, lines: list[RowMapping]) -> Invoice:
         created_at=row["created_at"],
         finalized_at=row["finalized_at"],
         version=row["version"],
+        number=row["number"],
+        memo=row["memo"] or "",
+        paid_at=row["paid_at"],
+        voided_at=row["voided_at"],
+        uncollectible_at=row["uncollectible_at"],
+        payment_reference=row["payment_reference"] or "",
+        credited_minor=row["credited_minor"] or 0,
     )
 
 
@@ -214,6 +224,13 @@ class SqlInvoices:
                 "created_at": invoice.created_at,
                 "finalized_at": invoice.finalized_at,
                 "version": invoice.version,
+                "number": invoice.number,
+                "memo": invoice.memo or None,
+                "paid_at": invoice.paid_at,
+                "voided_at": invoice.voided_at,
+                "uncollectible_at": invoice.uncollectible_at,
+                "payment_reference": invoice.payment_reference or None,
+                "credited_minor": invoice.credited_minor,
             },
         )
         if invoice.lines:
@@ -235,10 +252,38 @@ class SqlInvoices:
                         "proration": line.proration,
                         "proration_factor": line.factor,
                         "rule_set": invoice.rule_set,
+                        "kind": line.kind,
+                        "derivation": dict(line.derivation) if line.derivation else None,
                     }
                     for n, line in enumerate(invoice.lines, start=1)
                 ],
             )
+
+    async def update_status(self, tenant_id: str, invoice: Invoice, expected_version: int) -> bool:
+        """Write a finalized invoice's lifecycle fields (status, dates, reference, credit),
+        compare-and-set on the version. Lines and amounts never change after finalization."""
+        result = await self._conn.execute(
+            update(i)
+            .where(
+                i.c.tenant_id == tenant_id, i.c.id == invoice.id, i.c.version == expected_version
+            )
+            .values(
+                status=invoice.status.value,
+                paid_at=invoice.paid_at,
+                voided_at=invoice.voided_at,
+                uncollectible_at=invoice.uncollectible_at,
+                payment_reference=invoice.payment_reference or None,
+                credited_minor=invoice.credited_minor,
+                amount_due_minor=invoice.settlement.amount_due_minor,
+                version=invoice.version,
+            )
+        )
+        return result.rowcount == 1
+
+    async def set_number(self, tenant_id: str, invoice_id: str, number: str) -> None:
+        await self._conn.execute(
+            update(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id).values(number=number)
+        )
 
     async def replace(self, tenant_id: str, invoice: Invoice) -> None:
         """Rewrite a draft: its lines, totals, status (drafts only change until issued)."""
@@ -464,3 +509,19 @@ class SqlClocks:
         await self._conn.execute(
             update(k).where(k.c.tenant_id == tenant_id, k.c.id == clock_id).values(now=now)
         )
+
+
+class SqlNumbering:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def next(self, tenant_id: str, series: str, year: int) -> int:
+        """The next number of the series for the year. The counter row stays locked until
+        the transaction ends, so numbers are handed out in commit order, without gaps."""
+        n = number_counters
+        insert_ = dialect_insert(self._conn.dialect.name, n)
+        statement = insert_.values(tenant_id=tenant_id, series=series, year=year, last=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=[n.c.tenant_id, n.c.series, n.c.year], set_={"last": n.c.last + 1}
+        ).returning(n.c.last)
+        return int((await self._conn.execute(statement)).scalar_one())

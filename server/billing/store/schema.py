@@ -150,6 +150,7 @@ subscriptions = Table(
     Column("term_end", UTCDateTime, nullable=True),
     Column("auto_renew", Boolean, nullable=False),
     Column("phases", json_column_type(), nullable=True),  # scheduled changes to come
+    Column("discount", json_column_type(), nullable=True),  # coupon and periods left
     Column("clock_id", String(ID), nullable=True),
     Column("rule_set", String(64), nullable=False),
     Column("version", Integer, nullable=False),
@@ -176,8 +177,16 @@ invoices = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("finalized_at", UTCDateTime, nullable=True),
     Column("version", Integer, nullable=False),
+    Column("number", String(64), nullable=True),  # assigned at finalization, gapless
+    Column("memo", String(1024), nullable=True),
+    Column("paid_at", UTCDateTime, nullable=True),
+    Column("voided_at", UTCDateTime, nullable=True),
+    Column("uncollectible_at", UTCDateTime, nullable=True),
+    Column("payment_reference", String(256), nullable=True),
+    Column("credited_minor", BigInteger, nullable=True),  # by credit notes
     Index(None, "tenant_id", "customer_id"),
     Index(None, "tenant_id", "subscription_id"),
+    UniqueConstraint("tenant_id", "number"),
 )
 
 invoice_lines = Table(
@@ -197,6 +206,8 @@ invoice_lines = Table(
     Column("proration", Boolean, nullable=False),
     Column("proration_factor", String(64), nullable=False),
     Column("rule_set", String(64), nullable=False),
+    Column("kind", String(16), nullable=True),  # fee, proration, usage, adjustment, discount...
+    Column("derivation", json_column_type(), nullable=True),  # how the amount was reached
 )
 
 # Proration lines waiting for the subscription's next invoice.
@@ -286,4 +297,46 @@ usage_billed = Table(
     Column("amount_minor", BigInteger, nullable=False),
     Column("invoice_id", String(ID), nullable=False),
     Column("billed_at", UTCDateTime, nullable=False),
+)
+
+# Gapless numbering: one counter row per (tenant, series, year), bumped as the last statement
+# of the finalizing transaction, so a rolled-back finalization never burns a number.
+number_counters = Table(
+    "number_counters",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("series", String(32), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("code", String(64), primary_key=True),
+    Column("percent_off", String(16), nullable=True),  # decimal text
+    Column("amount_off_minor", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("duration", String(16), nullable=False),  # once, repeating, forever
+    Column("duration_periods", Integer, nullable=True),
+    Column("plans", json_column_type(), nullable=False),  # empty: every plan
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("invoice_id", String(ID), nullable=False),
+    Column("customer_id", String(ID), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("reason", String(256), nullable=False),
+    Column("lines", json_column_type(), nullable=False),
+    Column("applied_to", String(16), nullable=False),  # amount_due or credit_balance
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "tenant_id", "invoice_id"),
 )

@@ -24,6 +24,7 @@ from billing.store.billing import (
     SqlClocks,
     SqlCredit,
     SqlInvoices,
+    SqlNumbering,
     SqlPendingItems,
     SqlSubscriptions,
 )
@@ -56,6 +57,7 @@ class SqlTransaction:
         self.clocks = SqlClocks(conn)
         self.due_work = SqlDueWork(conn)
         self.usage = SqlUsage(conn)
+        self.numbering = SqlNumbering(conn)
 
 
 class SqlStore:

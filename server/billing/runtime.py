@@ -29,9 +29,10 @@ from billing.app.billing_time import BillingTime
 from billing.app.catalog import CatalogUseCases
 from billing.app.clock import Clock, SystemClock
 from billing.app.clocks import ClockUseCases
+from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.due_work import DueWorkWorker
-from billing.app.invoices import InvoiceUseCases
+from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
 from billing.app.rules_watch import RulesDirectoryWatcher
@@ -87,6 +88,10 @@ class Runtime:
             invoices=InvoiceUseCases(self.store),
             clocks=ClockUseCases(self.store, writes, self.worker),
             usage=usage,
+            invoice_lifecycle=InvoiceLifecycle(
+                self.store, writes, rules, BillingTime(self.clock), usage
+            ),
+            coupons=CouponUseCases(self.store, writes),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

@@ -67,6 +67,8 @@ def subscription_to_proto(sub: Subscription) -> subscriptions_pb2.Subscription:
         etag=sub.etag,
         rule_set=f"ruleSets/{sub.rule_set}",
         auto_renew=sub.auto_renew,
+        coupon=f"coupons/{sub.coupon_code}" if sub.coupon_code else "",
+        coupon_periods_left=sub.coupon_periods_left or 0,
         phases=[
             subscriptions_pb2.SubscriptionPhase(
                 start_period=p.start_period,
@@ -131,6 +133,7 @@ def invoice_to_proto(invoice: Invoice) -> invoices_pb2.Invoice:
                 unrounded_amount=str(line.unrounded),
                 rule_set=f"ruleSets/{invoice.rule_set}",
                 price=_price(line.price_code),
+                kind=line.kind,
             )
             for line in invoice.lines
         ],
@@ -141,9 +144,19 @@ def invoice_to_proto(invoice: Invoice) -> invoices_pb2.Invoice:
         period_end=timestamp(invoice.period_end),
         create_time=timestamp(invoice.created_at),
         rule_set=f"ruleSets/{invoice.rule_set}",
+        number=invoice.number or "",
+        etag=invoice.etag,
+        memo=invoice.memo,
+        payment_reference=invoice.payment_reference,
+        credited=money(c, invoice.credited_minor),
     )
-    if invoice.finalized_at is not None:
-        message.finalize_time.CopyFrom(timestamp(invoice.finalized_at))
+    for field, value in (
+        ("finalize_time", invoice.finalized_at),
+        ("paid_time", invoice.paid_at),
+        ("void_time", invoice.voided_at),
+    ):
+        if value is not None:
+            getattr(message, field).CopyFrom(timestamp(value))
     return message
 
 

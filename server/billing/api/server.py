@@ -13,6 +13,7 @@ from billing.api.auth import TokenVerifier
 from billing.api.catalog import CatalogServicer
 from billing.api.clocks import ClockServicer
 from billing.api.context import ContextFactory
+from billing.api.coupons import CouponServicer
 from billing.api.customers import CustomerServicer
 from billing.api.interceptors import AuthInterceptor, ErrorInterceptor, TracingInterceptor
 from billing.api.invoices import InvoiceServicer
@@ -22,8 +23,9 @@ from billing.api.subscriptions import SubscriptionServicer
 from billing.api.usage import UsageServicer
 from billing.app.catalog import CatalogUseCases
 from billing.app.clocks import ClockUseCases
+from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
-from billing.app.invoices import InvoiceUseCases
+from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases
 from billing.app.usage import UsageUseCases
@@ -32,6 +34,8 @@ from billing_client.v1 import (
     catalog_pb2_grpc,
     clocks_pb2,
     clocks_pb2_grpc,
+    coupons_pb2,
+    coupons_pb2_grpc,
     customers_pb2,
     customers_pb2_grpc,
     invoices_pb2,
@@ -52,6 +56,7 @@ API_FILES = (
     invoices_pb2.DESCRIPTOR,
     clocks_pb2.DESCRIPTOR,
     usage_pb2.DESCRIPTOR,
+    coupons_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # bounded: a usage batch fits, a runaway payload does not
 
@@ -65,6 +70,8 @@ class UseCases:
     invoices: InvoiceUseCases
     clocks: ClockUseCases
     usage: UsageUseCases
+    invoice_lifecycle: InvoiceLifecycle
+    coupons: CouponUseCases
 
 
 @dataclass(frozen=True)
@@ -107,13 +114,16 @@ def build_server(
         SubscriptionServicer(use_cases.subscriptions, call_context), server
     )
     invoices_pb2_grpc.add_InvoiceServiceServicer_to_server(
-        InvoiceServicer(use_cases.invoices, call_context), server
+        InvoiceServicer(use_cases.invoices, use_cases.invoice_lifecycle, call_context), server
     )
     clocks_pb2_grpc.add_ClockServiceServicer_to_server(
         ClockServicer(use_cases.clocks, call_context), server
     )
     usage_pb2_grpc.add_UsageServiceServicer_to_server(
         UsageServicer(use_cases.usage, call_context), server
+    )
+    coupons_pb2_grpc.add_CouponServiceServicer_to_server(
+        CouponServicer(use_cases.coupons, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -62,6 +62,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
                 )
                 for p in request.phases
             ),
+            coupon=request.coupon,
         )
         created = await self._subs.create(ctx, Write(request.request_id, body_hash(request), new))
         return subscription_to_proto(created)

@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
 
-from billing.app.context import CallContext
-from billing.app.ports import Store
-from billing.domain.errors import InvalidArgument, NotFound
-from billing.domain.invoices import Invoice
+from billing.app.billing_time import BillingTime
+from billing.app.context import CallContext, Write
+from billing.app.ids import new_id
+from billing.app.invoicing import finalize_invoice, next_number
+from billing.app.ports import Store, Transaction
+from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.rules import ActiveRules, RuleUseCases
+from billing.app.usage import MeteredPrice, UsageUseCases, metered_prices
+from billing.app.writes import WriteRunner
+from billing.domain import periods
+from billing.domain.coupons import discount_line
+from billing.domain.errors import InvalidArgument, InvalidState, NotFound
+from billing.domain.invoices import INVOICE_TRANSITIONS, CreditNote, Invoice, InvoiceStatus
+from billing.domain.metering import Event
+from billing.domain.money import Money, parse_decimal, round_to_minor
 from billing.domain.names import parse_name
+from billing.domain.subscriptions import (
+    Line,
+    Settlement,
+    line_from_dict,
+    line_to_dict,
+    period_fee_lines,
+    settle,
+)
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -61,3 +82,499 @@ class InvoiceUseCases:
         if len(rows) > limit:
             token = base64.urlsafe_b64encode(json.dumps({"after": page[-1].id}).encode()).decode()
         return Page(page, token)
+
+
+# --- lifecycle ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OneOffLine:
+    invoice: str
+    description: str
+    quantity: str
+    unit_amount: str
+
+
+@dataclass(frozen=True)
+class CreditNoteRequest:
+    invoice: str
+    amount: Money
+    reason: str
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    invoice: Invoice
+
+
+class InvoiceLifecycle:
+    """Drafts are edited and finalized; finalized invoices only move between statuses and take
+    credit notes. Raises InvalidState (FAILED_PRECONDITION) for anything else."""
+
+    def __init__(
+        self,
+        store: Store,
+        writes: WriteRunner,
+        rules: RuleUseCases,
+        time: BillingTime,
+        usage: UsageUseCases,
+    ) -> None:
+        self._store = store
+        self._writes = writes
+        self._rules = rules
+        self._time = time
+        self._usage = usage
+
+    async def create_draft(self, ctx: CallContext, write: Write[tuple[str, str]]) -> Invoice:
+        customer_name, memo = write.input
+        customer_id = parse_name(customer_name, "customers", "customer")
+
+        async def work(tx: Transaction, now: datetime) -> Invoice:
+            customer = await tx.customers.get(ctx.tenant_id, customer_id)
+            if customer is None:
+                raise NotFound(customer_name)
+            active = await self._rules.active_rules_in(tx, ctx.tenant_id)
+            at = await self._time.now(tx, ctx.tenant_id, customer.clock_id)
+            invoice = Invoice(
+                id=new_id("inv"),
+                customer_id=customer_id,
+                subscription_id=None,
+                currency=customer.fields.currency_code,
+                status=InvoiceStatus.DRAFT,
+                billing_reason="manual",
+                period_start=at,
+                period_end=at,
+                lines=(),
+                settlement=settle((), 0),
+                rule_set=active.content_hash,
+                created_at=at,
+                finalized_at=None,
+                memo=memo,
+            )
+            await tx.invoices.insert(ctx.tenant_id, invoice)
+            await self._audit(tx, ctx, write.request_id, invoice, "create", {"memo": memo}, now)
+            return invoice
+
+        return await self._writes.run(ctx, write, INVOICE_CODEC, work)
+
+    async def add_line(self, ctx: CallContext, write: Write[OneOffLine]) -> Invoice:
+        request = write.input
+        invoice_id = parse_name(request.invoice, "invoices", "invoice")
+        quantity = _decimal(request.quantity or "1", "quantity")
+        unit = _decimal(request.unit_amount, "unit_amount")
+        if not request.description.strip():
+            raise InvalidArgument.single("description", "is required")
+
+        async def work(tx: Transaction, now: datetime) -> Invoice:
+            invoice = await self._draft(tx, ctx.tenant_id, invoice_id, request.invoice)
+            active = await self._rules.active_rules_in(tx, ctx.tenant_id)
+            rounding = active.rules.money.rounding_for(invoice.currency)
+            unrounded = quantity * unit
+            line = Line(
+                description=request.description,
+                price_code=None,
+                quantity=quantity,
+                unit_amount=unit,
+                unrounded=unrounded,
+                amount_minor=round_to_minor(unrounded, invoice.currency, rounding).amount_minor,
+                period_start=invoice.period_start,
+                period_end=invoice.period_end,
+                kind="one_off",
+                derivation={
+                    "rule_entry": "one-off line",
+                    "unrounded": str(unrounded),
+                    "rounding": rounding,
+                },
+            )
+            lines = (*invoice.lines, line)
+            grown = replace(
+                invoice, lines=lines, settlement=settle(lines, 0), version=invoice.version + 1
+            )
+            await tx.invoices.replace(ctx.tenant_id, grown)
+            await self._audit(
+                tx,
+                ctx,
+                write.request_id,
+                grown,
+                "add_line",
+                {"description": request.description},
+                now,
+            )
+            return grown
+
+        return await self._writes.run(ctx, write, INVOICE_CODEC, work)
+
+    async def delete(self, ctx: CallContext, write: Write[str]) -> None:
+        invoice_id = parse_name(write.input, "invoices")
+
+        async def work(tx: Transaction, now: datetime) -> Invoice:
+            invoice = await self._draft(tx, ctx.tenant_id, invoice_id, write.input)
+            await tx.invoices.delete(ctx.tenant_id, invoice.id)
+            await self._audit(tx, ctx, write.request_id, invoice, "delete", {}, now)
+            return invoice
+
+        await self._writes.run(ctx, write, INVOICE_CODEC, work)
+
+    async def finalize(self, ctx: CallContext, write: Write[str]) -> Invoice:
+        invoice_id = parse_name(write.input, "invoices")
+
+        async def work(tx: Transaction, now: datetime) -> Invoice:
+            draft = await self._draft(tx, ctx.tenant_id, invoice_id, write.input)
+            active = await self._rules.active_rules_in(tx, ctx.tenant_id)
+            customer = await tx.customers.get(ctx.tenant_id, draft.customer_id)
+            at = await self._time.now(tx, ctx.tenant_id, customer.clock_id if customer else None)
+            final = await finalize_invoice(tx, ctx.tenant_id, draft, at, active)
+            await self._audit(
+                tx, ctx, write.request_id, final, "finalize", {"number": final.number}, now
+            )
+            return final
+
+        return await self._writes.run(ctx, write, INVOICE_CODEC, work)
+
+    async def move(self, ctx: CallContext, write: Write[tuple[str, str, str]]) -> Invoice:
+        """`write.input` is (name, target status: void | uncollectible | paid, reference)."""
+        name, target, reference = write.input
+        invoice_id = parse_name(name, "invoices")
+        status = InvoiceStatus(target)
+
+        async def work(tx: Transaction, now: datetime) -> Invoice:
+            invoice = await tx.invoices.get(ctx.tenant_id, invoice_id)
+            if invoice is None:
+                raise NotFound(name)
+            if status not in INVOICE_TRANSITIONS[invoice.status]:
+                raise InvalidState(
+                    f"{invoice.name} is {invoice.status.value} and cannot become {target}",
+                    "INVOICE_STATE",
+                )
+            customer = await tx.customers.get(ctx.tenant_id, invoice.customer_id)
+            at = await self._time.now(tx, ctx.tenant_id, customer.clock_id if customer else None)
+            settled = replace(invoice.settlement, amount_due_minor=0)
+            moved = replace(
+                invoice,
+                status=status,
+                version=invoice.version + 1,
+                settlement=settled,
+                paid_at=at if status == InvoiceStatus.PAID else invoice.paid_at,
+                voided_at=at if status == InvoiceStatus.VOID else invoice.voided_at,
+                uncollectible_at=at
+                if status == InvoiceStatus.UNCOLLECTIBLE
+                else invoice.uncollectible_at,
+                payment_reference=reference or invoice.payment_reference,
+            )
+            if status == InvoiceStatus.UNCOLLECTIBLE:
+                moved = replace(moved, settlement=invoice.settlement)  # still owed, written off
+            if not await tx.invoices.update_status(ctx.tenant_id, moved, invoice.version):
+                raise InvalidState(f"{invoice.name} changed concurrently", "INVOICE_STATE")
+            await tx.outbox.add(
+                OutboxEvent(
+                    new_id("evt"),
+                    ctx.tenant_id,
+                    f"invoice.{target}",
+                    moved.name,
+                    {"number": moved.number},
+                    now,
+                )
+            )
+            await self._audit(
+                tx, ctx, write.request_id, moved, target, {"payment_reference": reference}, now
+            )
+            return moved
+
+        return await self._writes.run(ctx, write, INVOICE_CODEC, work)
+
+    async def credit(self, ctx: CallContext, write: Write[CreditNoteRequest]) -> CreditNote:
+        request = write.input
+        invoice_id = parse_name(request.invoice, "invoices", "invoice")
+        if request.amount.amount_minor <= 0:
+            raise InvalidArgument.single("amount", "must be positive")
+
+        async def work(tx: Transaction, now: datetime) -> CreditNote:
+            invoice = await tx.invoices.get(ctx.tenant_id, invoice_id)
+            if invoice is None:
+                raise NotFound(request.invoice)
+            if invoice.status in {InvoiceStatus.DRAFT, InvoiceStatus.VOID}:
+                raise InvalidState(
+                    f"{invoice.name} is {invoice.status.value}; only finalized, not void,"
+                    " invoices take credit notes",
+                    "INVOICE_STATE",
+                )
+            if request.amount.currency_code != invoice.currency:
+                raise InvalidArgument.single("amount", f"must be in {invoice.currency}")
+            room = invoice.settlement.total_minor - invoice.credited_minor
+            if request.amount.amount_minor > room:
+                raise InvalidArgument.single(
+                    "amount", f"at most {Money(invoice.currency, max(room, 0))} is left to credit"
+                )
+            active = await self._rules.active_rules_in(tx, ctx.tenant_id)
+            customer = await tx.customers.get(ctx.tenant_id, invoice.customer_id)
+            at = await self._time.now(tx, ctx.tenant_id, customer.clock_id if customer else None)
+            amount = request.amount.amount_minor
+            due = invoice.settlement.amount_due_minor
+            to_due = min(amount, due) if invoice.status == InvoiceStatus.OPEN else 0
+            to_balance = amount - to_due
+            if to_balance:
+                balance = await tx.credit.balance(
+                    ctx.tenant_id, invoice.customer_id, invoice.currency
+                )
+                await tx.credit.set_balance(
+                    ctx.tenant_id, invoice.customer_id, invoice.currency, balance + to_balance
+                )
+            credited = replace(
+                invoice,
+                credited_minor=invoice.credited_minor + amount,
+                settlement=replace(invoice.settlement, amount_due_minor=due - to_due),
+                version=invoice.version + 1,
+            )
+            await tx.invoices.update_status(ctx.tenant_id, credited, invoice.version)
+            number = await next_number(tx, ctx.tenant_id, active.rules.invoicing, "credit_note", at)
+            note = CreditNote(
+                id=new_id("cn"),
+                invoice_id=invoice.id,
+                customer_id=invoice.customer_id,
+                number=number,
+                amount=Money(invoice.currency, amount),
+                reason=request.reason,
+                applied_to="amount_due" if to_balance == 0 else "credit_balance",
+                created_at=at,
+            )
+            await tx.credit_notes.insert(ctx.tenant_id, note)
+            await tx.outbox.add(
+                OutboxEvent(
+                    new_id("evt"),
+                    ctx.tenant_id,
+                    "credit_note.created",
+                    note.name,
+                    {"invoice": invoice.name, "amount_minor": amount},
+                    now,
+                )
+            )
+            return note
+
+        return await self._writes.run(ctx, write, CREDIT_NOTE_CODEC, work)
+
+    async def upcoming(self, ctx: CallContext, subscription: str) -> Invoice:
+        """The next renewal invoice as it would be now: next period's fees, pending items,
+        usage so far, the coupon. Writes nothing."""
+        subscription_id = parse_name(subscription, "subscriptions", "subscription")
+        async with self._store.read() as tx:
+            sub = await tx.subscriptions.get(ctx.tenant_id, subscription_id)
+            if sub is None:
+                raise NotFound(subscription)
+            active = await self._rules.active_rules_in(tx, ctx.tenant_id)
+            pending = await tx.pending_items.peek(ctx.tenant_id, sub.id)
+            at = sub.period_end
+            period = periods.period_at(
+                sub.anchor,
+                periods.Cadence(sub.interval, sub.interval_count),  # type: ignore[arg-type]
+                at,
+                sub.time_zone,
+            )
+            rounding = active.rules.money.rounding_for(sub.currency)
+            fees = period_fee_lines(
+                [i.billed() for i in sub.items], sub.currency, rounding, (at, period.end)
+            )
+            metered = metered_prices(active.rules, sub, sub.period_start)
+            events = await tx.usage.in_period(
+                ctx.tenant_id,
+                sub.id,
+                [m.spec.code for m in metered],
+                sub.period_start,
+                sub.period_end,
+            )
+        usage = [
+            _usage_line(self._usage, active, m, events, sub.period_start, sub.period_end)
+            for m in metered
+        ]
+        lines: list[Line] = [*pending, *fees, *usage]
+        if sub.coupon_code:
+            async with self._store.read() as tx:
+                coupon = await tx.coupons.get(ctx.tenant_id, sub.coupon_code)
+            if coupon is not None and coupon.applies_to(sub.plan_code):
+                discount = discount_line(coupon, lines, sub.currency, rounding, (at, period.end))
+                if discount is not None:
+                    lines.append(discount)
+        return Invoice(
+            id="upcoming",
+            customer_id=sub.customer_id,
+            subscription_id=sub.id,
+            currency=sub.currency,
+            status=InvoiceStatus.DRAFT,
+            billing_reason="upcoming",
+            period_start=at,
+            period_end=period.end,
+            lines=tuple(lines),
+            settlement=settle(lines, 0),
+            rule_set=active.content_hash,
+            created_at=at,
+            finalized_at=None,
+        )
+
+    async def _draft(self, tx: Transaction, tenant_id: str, invoice_id: str, name: str) -> Invoice:
+        invoice = await tx.invoices.get(tenant_id, invoice_id)
+        if invoice is None:
+            raise NotFound(name)
+        if invoice.status != InvoiceStatus.DRAFT:
+            raise InvalidState(
+                f"{invoice.name} is finalized ({invoice.status.value}); only void, mark"
+                " uncollectible, mark paid and credit notes are allowed",
+                "INVOICE_FINALIZED",
+            )
+        return invoice
+
+    async def _audit(
+        self,
+        tx: Transaction,
+        ctx: CallContext,
+        request_id: str,
+        invoice: Invoice,
+        action: str,
+        changes: dict[str, object],
+        now: datetime,
+    ) -> None:
+        await tx.audit.add(
+            AuditRecord(
+                new_id("aud"),
+                ctx.tenant_id,
+                ctx.actor,
+                ctx.method,
+                request_id,
+                invoice.name,
+                action,
+                changes,
+                now,
+            )
+        )
+
+
+def _usage_line(
+    usage: UsageUseCases,
+    active: ActiveRules,
+    m: MeteredPrice,
+    events: list[Event],
+    start: datetime,
+    end: datetime,
+) -> Line:
+    result = usage.price_usage(active.rules, m, events, start, end)
+    return Line(
+        description=f"{m.price.name or m.price.code}: {result.quantity} so far",
+        price_code=m.price.code,
+        quantity=result.quantity,
+        unit_amount=m.price.unit_amount or Decimal(0),
+        unrounded=result.amount.to_decimal(),
+        amount_minor=result.amount.amount_minor,
+        period_start=start,
+        period_end=end,
+        kind="usage",
+    )
+
+
+def _decimal(text: str, field: str) -> Decimal:
+    try:
+        return parse_decimal(text)
+    except ValueError as exc:
+        raise InvalidArgument.single(field, str(exc)) from None
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _at(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+class _InvoiceCodec:
+    """The invoice as the first call answered, for replays of the same request."""
+
+    def encode(self, result: Invoice) -> bytes:
+        st = result.settlement
+        return json.dumps(
+            {
+                "id": result.id,
+                "customer_id": result.customer_id,
+                "subscription_id": result.subscription_id,
+                "currency": result.currency,
+                "status": result.status.value,
+                "billing_reason": result.billing_reason,
+                "period_start": result.period_start.isoformat(),
+                "period_end": result.period_end.isoformat(),
+                "lines": [line_to_dict(line) for line in result.lines],
+                "settlement": [
+                    st.total_minor,
+                    st.credit_applied_minor,
+                    st.amount_due_minor,
+                    st.credit_balance_after_minor,
+                ],
+                "rule_set": result.rule_set,
+                "created_at": result.created_at.isoformat(),
+                "finalized_at": _when(result.finalized_at),
+                "version": result.version,
+                "number": result.number,
+                "memo": result.memo,
+                "paid_at": _when(result.paid_at),
+                "voided_at": _when(result.voided_at),
+                "uncollectible_at": _when(result.uncollectible_at),
+                "payment_reference": result.payment_reference,
+                "credited_minor": result.credited_minor,
+            }
+        ).encode()
+
+    def decode(self, data: bytes) -> Invoice:
+        d = json.loads(data)
+        return Invoice(
+            id=d["id"],
+            customer_id=d["customer_id"],
+            subscription_id=d["subscription_id"],
+            currency=d["currency"],
+            status=InvoiceStatus(d["status"]),
+            billing_reason=d["billing_reason"],
+            period_start=datetime.fromisoformat(d["period_start"]),
+            period_end=datetime.fromisoformat(d["period_end"]),
+            lines=tuple(line_from_dict(line) for line in d["lines"]),
+            settlement=Settlement(*d["settlement"]),
+            rule_set=d["rule_set"],
+            created_at=datetime.fromisoformat(d["created_at"]),
+            finalized_at=_at(d["finalized_at"]),
+            version=d["version"],
+            number=d["number"],
+            memo=d["memo"],
+            paid_at=_at(d["paid_at"]),
+            voided_at=_at(d["voided_at"]),
+            uncollectible_at=_at(d["uncollectible_at"]),
+            payment_reference=d["payment_reference"],
+            credited_minor=d["credited_minor"],
+        )
+
+
+class _CreditNoteCodec:
+    def encode(self, result: CreditNote) -> bytes:
+        return json.dumps(
+            {
+                "id": result.id,
+                "invoice_id": result.invoice_id,
+                "customer_id": result.customer_id,
+                "number": result.number,
+                "currency": result.amount.currency_code,
+                "amount_minor": result.amount.amount_minor,
+                "reason": result.reason,
+                "applied_to": result.applied_to,
+                "created_at": result.created_at.isoformat(),
+            }
+        ).encode()
+
+    def decode(self, data: bytes) -> CreditNote:
+        d = json.loads(data)
+        return CreditNote(
+            d["id"],
+            d["invoice_id"],
+            d["customer_id"],
+            d["number"],
+            Money(d["currency"], d["amount_minor"]),
+            d["reason"],
+            d["applied_to"],
+            datetime.fromisoformat(d["created_at"]),
+        )
+
+
+INVOICE_CODEC = _InvoiceCodec()
+CREDIT_NOTE_CODEC = _CreditNoteCodec()

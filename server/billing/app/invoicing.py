@@ -14,6 +14,7 @@ from billing.app.ids import new_id
 from billing.app.ports import Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
+from billing.domain.coupons import discount_line
 from billing.domain.invoices import Invoice, InvoiceStatus, format_number
 from billing.domain.subscriptions import Line, Subscription, settle
 from billing.rules.model import InvoicingRules
@@ -97,17 +98,29 @@ def _invoice(
     )
 
 
+async def finalize_invoice(
+    tx: Transaction, tenant_id: str, draft: Invoice, at: datetime, rules: ActiveRules
+) -> Invoice:
+    """Finalize a stored draft that belongs to no subscription (one-off invoices)."""
+    return await _finalize(tx, tenant_id, None, draft, at, rules, insert=False)
+
+
 async def _finalize(
     tx: Transaction,
     tenant_id: str,
-    sub: Subscription,
+    sub: Subscription | None,
     draft: Invoice,
     at: datetime,
     rules: ActiveRules,
     *,
     insert: bool,
 ) -> Invoice:
-    balance = await tx.credit.balance(tenant_id, sub.customer_id, sub.currency)
+    discount = await _discount(tx, tenant_id, sub, draft, rules) if sub is not None else None
+    if discount is not None:
+        lines = (*draft.lines, discount)
+        draft = replace(draft, lines=lines, settlement=settle(lines, 0))
+    customer_id, currency = draft.customer_id, draft.currency
+    balance = await tx.credit.balance(tenant_id, customer_id, currency)
     settlement = settle(draft.lines, balance)
     invoice = replace(draft, status=InvoiceStatus.OPEN, settlement=settlement, finalized_at=at)
     if insert:
@@ -116,7 +129,7 @@ async def _finalize(
         await tx.invoices.replace(tenant_id, invoice)
     if settlement.credit_balance_after_minor != balance:
         await tx.credit.set_balance(
-            tenant_id, sub.customer_id, sub.currency, settlement.credit_balance_after_minor
+            tenant_id, customer_id, currency, settlement.credit_balance_after_minor
         )
     await tx.outbox.add(
         OutboxEvent(
@@ -125,10 +138,10 @@ async def _finalize(
             "invoice.finalized",
             invoice.name,
             {
-                "subscription": sub.name,
+                "subscription": sub.name if sub is not None else None,
                 "total_minor": settlement.total_minor,
                 "amount_due_minor": settlement.amount_due_minor,
-                "currency": sub.currency,
+                "currency": currency,
                 "billing_reason": invoice.billing_reason,
             },
             at,
@@ -138,6 +151,38 @@ async def _finalize(
     number = await next_number(tx, tenant_id, rules.rules.invoicing, "invoice", at)
     await tx.invoices.set_number(tenant_id, invoice.id, number)
     return replace(invoice, number=number)
+
+
+# Invoices a subscription's coupon applies to; one-off changes and final invoices are not.
+DISCOUNTED_REASONS = frozenset({"subscription_create", "subscription_cycle", "subscription_resume"})
+
+
+async def _discount(
+    tx: Transaction, tenant_id: str, sub: Subscription, draft: Invoice, rules: ActiveRules
+) -> Line | None:
+    if draft.billing_reason not in DISCOUNTED_REASONS or not sub.coupon_code:
+        return None
+    if sub.coupon_periods_left is not None and sub.coupon_periods_left <= 0:
+        return None
+    coupon = await tx.coupons.get(tenant_id, sub.coupon_code)
+    if coupon is None or not coupon.applies_to(sub.plan_code):
+        return None
+    rounding = rules.rules.money.rounding_for(sub.currency)
+    return discount_line(
+        coupon, draft.lines, sub.currency, rounding, (draft.period_start, draft.period_end)
+    )
+
+
+def after_invoice(sub: Subscription, invoice: Invoice) -> Subscription:
+    """The subscription with its coupon's use counted, if the invoice was discounted."""
+    if sub.coupon_code is None or not any(line.kind == "discount" for line in invoice.lines):
+        return sub
+    if sub.coupon_periods_left is None:
+        return sub
+    left = sub.coupon_periods_left - 1
+    if left <= 0:
+        return replace(sub, coupon_code=None, coupon_periods_left=None)
+    return replace(sub, coupon_periods_left=left)
 
 
 async def next_number(

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Protocol
 
 from billing.app.records import AuditRecord, OutboxEvent
+from billing.domain.coupons import Coupon
 from billing.domain.customers import Customer
-from billing.domain.invoices import Invoice
+from billing.domain.invoices import CreditNote, Invoice
 from billing.domain.metering import Event
 from billing.domain.subscriptions import Line, Subscription
 
@@ -150,6 +151,10 @@ class InvoiceRepository(Protocol):
 
     async def set_number(self, tenant_id: str, invoice_id: str, number: str) -> None: ...
 
+    async def delete(self, tenant_id: str, invoice_id: str) -> None:
+        """Drafts only: a finalized invoice is kept forever."""
+        ...
+
     async def list_after(
         self,
         tenant_id: str,
@@ -158,6 +163,16 @@ class InvoiceRepository(Protocol):
         after_id: str | None,
         limit: int,
     ) -> list[Invoice]: ...
+
+
+class CouponRepository(Protocol):
+    async def insert(self, tenant_id: str, coupon: Coupon) -> None: ...
+
+    async def get(self, tenant_id: str, code: str) -> Coupon | None: ...
+
+
+class CreditNoteRepository(Protocol):
+    async def insert(self, tenant_id: str, note: CreditNote) -> None: ...
 
 
 class NumberingRepository(Protocol):
@@ -177,6 +192,10 @@ class PendingItemRepository(Protocol):
         rule_set: str,
         created_at: datetime,
     ) -> None: ...
+
+    async def peek(self, tenant_id: str, subscription_id: str) -> list[Line]:
+        """Uninvoiced items, left as they are (previews)."""
+        ...
 
     async def take(self, tenant_id: str, subscription_id: str, invoice_id: str) -> list[Line]:
         """Uninvoiced items of the subscription, now attached to `invoice_id`."""
@@ -338,6 +357,12 @@ class Transaction(Protocol):
 
     @property
     def numbering(self) -> NumberingRepository: ...
+
+    @property
+    def coupons(self) -> CouponRepository: ...
+
+    @property
+    def credit_notes(self) -> CreditNoteRepository: ...
 
 
 class Store(Protocol):

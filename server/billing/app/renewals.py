@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from billing.app.ids import new_id
-from billing.app.invoicing import create_draft, finalize_draft, issue_invoice
+from billing.app.invoicing import after_invoice, create_draft, finalize_draft, issue_invoice
 from billing.app.plan_items import items_for_plan, parse_overrides, parse_quantities, plan_at
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
@@ -127,7 +127,7 @@ class DueWorkHandlers:
                 usage = await usage_lines(
                     tx, item.tenant_id, sub, active.rules, self._usage, closed, invoice_id, at
                 )
-                await issue_invoice(
+                invoice = await issue_invoice(
                     tx,
                     item.tenant_id,
                     renewed,
@@ -138,6 +138,7 @@ class DueWorkHandlers:
                     at=at,
                     invoice_id=invoice_id,
                 )
+                renewed = after_invoice(renewed, invoice)
             await tx.billing_cycles.record_invoice(item.tenant_id, sub.id, at, invoice_id)
         await tx.due_work.schedule(
             DueItem(item.tenant_id, new_id("due"), "renew", sub.id, sub.clock_id, period.end)
@@ -194,7 +195,16 @@ class DueWorkHandlers:
         usage = await usage_lines(
             tx, item.tenant_id, sub, active.rules, self._usage, period, draft.id, item.due_at
         )
-        await finalize_draft(tx, item.tenant_id, sub, draft, usage, item.due_at, active)
+        invoice = await finalize_draft(tx, item.tenant_id, sub, draft, usage, item.due_at, active)
+        counted = after_invoice(sub, invoice)
+        if counted != sub:
+            await self._save(
+                tx,
+                item,
+                replace(counted, version=sub.version + 1),
+                sub.version,
+                "subscription.updated",
+            )
         return f"finalize {draft.name}"
 
     async def _cancel(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:

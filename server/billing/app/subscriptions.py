@@ -17,7 +17,7 @@ from typing import Any
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
-from billing.app.invoicing import issue_invoice
+from billing.app.invoicing import after_invoice, issue_invoice
 from billing.app.plan_items import (
     items_for_plan,
     parse_overrides,
@@ -78,6 +78,7 @@ class NewSubscription:
     term_periods: int = 0
     auto_renew: bool = True
     phases: tuple[Phase, ...] = ()
+    coupon: str = ""  # coupons/<code>
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,19 @@ class SubscriptionUseCases:
                 auto_renew=request.auto_renew,
                 phases=request.phases,
             )
+            if request.coupon:
+                coupon = await tx.coupons.get(
+                    ctx.tenant_id, request.coupon.removeprefix("coupons/")
+                )
+                if coupon is None:
+                    raise NotFound(request.coupon)
+                if not coupon.applies_to(plan.code):
+                    raise InvalidArgument.single(
+                        "coupon", f"{request.coupon} does not apply to plans/{plan.code}"
+                    )
+                sub = replace(
+                    sub, coupon_code=coupon.code, coupon_periods_left=coupon.first_periods_left()
+                )
             if trial_days > 0:
                 trial_end = periods.boundary(start, periods.Cadence("day", trial_days), 1, zone)
                 sub = replace(
@@ -277,6 +291,7 @@ class SubscriptionUseCases:
                 at=start,
             )
             await tx.billing_cycles.record_invoice(tenant_id, sub.id, start, invoice.id)
+            sub = after_invoice(sub, invoice)
         await self._schedule(tx, tenant_id, sub, "renew", end)
         return sub
 
@@ -831,6 +846,8 @@ def subscription_to_dict(sub: Subscription) -> dict[str, Any]:
         "term_end": _dt(sub.term_end),
         "auto_renew": sub.auto_renew,
         "phases": [phase_to_dict(p) for p in sub.phases],
+        "coupon_code": sub.coupon_code,
+        "coupon_periods_left": sub.coupon_periods_left,
     }
 
 
@@ -868,6 +885,8 @@ def subscription_from_dict(d: dict[str, Any]) -> Subscription:
         term_end=_from_dt(d["term_end"]),
         auto_renew=d["auto_renew"],
         phases=tuple(phase_from_dict(p) for p in d["phases"]),
+        coupon_code=d.get("coupon_code"),
+        coupon_periods_left=d.get("coupon_periods_left"),
     )
 
 

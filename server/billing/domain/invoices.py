@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from billing.domain.money import Money
 from billing.domain.subscriptions import Line, Settlement
 
 
@@ -57,6 +58,22 @@ class Invoice:
         # The one invariant finance relies on above all.
         if sum(line.amount_minor for line in self.lines) != self.settlement.total_minor:
             raise ValueError("an invoice total must be the sum of its lines")
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    id: str
+    invoice_id: str
+    customer_id: str
+    number: str
+    amount: Money
+    reason: str
+    applied_to: str  # amount_due (an open invoice) or credit_balance (a paid one)
+    created_at: datetime
+
+    @property
+    def name(self) -> str:
+        return f"creditNotes/{self.id}"
 
 
 # What each status may become; finalized invoices are immutable apart from these moves.

@@ -107,6 +107,8 @@ class Subscription:
     term_end: datetime | None = None
     auto_renew: bool = True
     phases: tuple[Phase, ...] = ()
+    coupon_code: str | None = None  # a coupon still applying
+    coupon_periods_left: int | None = None  # None with a coupon: forever
 
     @property
     def name(self) -> str:

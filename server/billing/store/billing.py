@@ -10,7 +10,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import SimulationClock as ClockRow
-from billing.domain.invoices import Invoice, InvoiceStatus
+from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus
 from billing.domain.subscriptions import (
     PendingChange,
     Settlement,
@@ -27,6 +27,7 @@ from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
 from billing.store.schema import (
     billing_cycles,
     clocks,
+    credit_notes,
     customer_credit,
     invoice_lines,
     invoices,
@@ -69,6 +70,9 @@ def _subscription_row(sub: Subscription) -> dict[str, Any]:
         "term_end": sub.term_end,
         "auto_renew": sub.auto_renew,
         "phases": [phase_to_dict(p) for p in sub.phases],
+        "discount": {"coupon": sub.coupon_code, "left": sub.coupon_periods_left}
+        if sub.coupon_code
+        else None,
         "clock_id": sub.clock_id,
         "rule_set": sub.rule_set,
         "version": sub.version,
@@ -110,6 +114,8 @@ def _subscription(row: RowMapping) -> Subscription:
         term_end=row["term_end"],
         auto_renew=row["auto_renew"],
         phases=tuple(phase_from_dict(p) for p in row["phases"] or ()),
+        coupon_code=(row["discount"] or {}).get("coupon"),
+        coupon_periods_left=(row["discount"] or {}).get("left"),
     )
 
 
@@ -285,6 +291,12 @@ class SqlInvoices:
             update(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id).values(number=number)
         )
 
+    async def delete(self, tenant_id: str, invoice_id: str) -> None:
+        await self._conn.execute(
+            delete(il).where(il.c.tenant_id == tenant_id, il.c.invoice_id == invoice_id)
+        )
+        await self._conn.execute(delete(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id))
+
     async def replace(self, tenant_id: str, invoice: Invoice) -> None:
         """Rewrite a draft: its lines, totals, status (drafts only change until issued)."""
         await self._conn.execute(
@@ -382,6 +394,20 @@ class SqlPendingItems:
                 "created_at": created_at,
             },
         )
+
+    async def peek(self, tenant_id: str, subscription_id: str) -> list[Any]:
+        rows = (
+            await self._conn.execute(
+                select(p.c.line)
+                .where(
+                    p.c.tenant_id == tenant_id,
+                    p.c.subscription_id == subscription_id,
+                    p.c.invoice_id.is_(None),
+                )
+                .order_by(p.c.id)
+            )
+        ).all()
+        return [line_from_dict(r.line) for r in rows]
 
     async def take(self, tenant_id: str, subscription_id: str, invoice_id: str) -> list[Any]:
         """The subscription's uninvoiced items, in creation order, now marked invoiced."""
@@ -525,3 +551,26 @@ class SqlNumbering:
             index_elements=[n.c.tenant_id, n.c.series, n.c.year], set_={"last": n.c.last + 1}
         ).returning(n.c.last)
         return int((await self._conn.execute(statement)).scalar_one())
+
+
+class SqlCreditNotes:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def insert(self, tenant_id: str, note: CreditNote) -> None:
+        await self._conn.execute(
+            insert(credit_notes),
+            {
+                "tenant_id": tenant_id,
+                "id": note.id,
+                "invoice_id": note.invoice_id,
+                "customer_id": note.customer_id,
+                "number": note.number,
+                "currency": note.amount.currency_code,
+                "amount_minor": note.amount.amount_minor,
+                "reason": note.reason,
+                "lines": [],
+                "applied_to": note.applied_to,
+                "created_at": note.created_at,
+            },
+        )

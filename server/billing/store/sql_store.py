@@ -23,11 +23,13 @@ from billing.store.billing import (
     SqlBillingCycles,
     SqlClocks,
     SqlCredit,
+    SqlCreditNotes,
     SqlInvoices,
     SqlNumbering,
     SqlPendingItems,
     SqlSubscriptions,
 )
+from billing.store.coupons import SqlCoupons
 from billing.store.customers import SqlCustomers
 from billing.store.due_work import SqlDueWork
 from billing.store.engine import WRITE_OPTION
@@ -58,6 +60,8 @@ class SqlTransaction:
         self.due_work = SqlDueWork(conn)
         self.usage = SqlUsage(conn)
         self.numbering = SqlNumbering(conn)
+        self.coupons = SqlCoupons(conn)
+        self.credit_notes = SqlCreditNotes(conn)
 
 
 class SqlStore:

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from billing_client.v1 import invoices_pb2 as billing_dot_v1_dot_invoices__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -45,6 +46,56 @@ class InvoiceServiceStub:
                 request_serializer=billing_dot_v1_dot_invoices__pb2.ListInvoicesRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_invoices__pb2.ListInvoicesResponse.FromString,
                 _registered_method=True)
+        self.CreateInvoice = channel.unary_unary(
+                '/billing.v1.InvoiceService/CreateInvoice',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.CreateInvoiceRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+                _registered_method=True)
+        self.AddInvoiceLine = channel.unary_unary(
+                '/billing.v1.InvoiceService/AddInvoiceLine',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.AddInvoiceLineRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+                _registered_method=True)
+        self.DeleteInvoice = channel.unary_unary(
+                '/billing.v1.InvoiceService/DeleteInvoice',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.DeleteInvoiceRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.FinalizeInvoice = channel.unary_unary(
+                '/billing.v1.InvoiceService/FinalizeInvoice',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.FinalizeInvoiceRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+                _registered_method=True)
+        self.VoidInvoice = channel.unary_unary(
+                '/billing.v1.InvoiceService/VoidInvoice',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.VoidInvoiceRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+                _registered_method=True)
+        self.MarkUncollectible = channel.unary_unary(
+                '/billing.v1.InvoiceService/MarkUncollectible',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.MarkUncollectibleRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+                _registered_method=True)
+        self.MarkPaid = channel.unary_unary(
+                '/billing.v1.InvoiceService/MarkPaid',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.MarkPaidRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+                _registered_method=True)
+        self.CreateCreditNote = channel.unary_unary(
+                '/billing.v1.InvoiceService/CreateCreditNote',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.CreateCreditNoteRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.CreditNote.FromString,
+                _registered_method=True)
+        self.ExplainInvoice = channel.unary_unary(
+                '/billing.v1.InvoiceService/ExplainInvoice',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.ExplainInvoiceRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.InvoiceExplanation.FromString,
+                _registered_method=True)
+        self.PreviewUpcomingInvoice = channel.unary_unary(
+                '/billing.v1.InvoiceService/PreviewUpcomingInvoice',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.PreviewUpcomingInvoiceRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+                _registered_method=True)
 
 
 class InvoiceServiceServicer:
@@ -65,6 +116,78 @@ class InvoiceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateInvoice(self, request, context):
+        """Creates a draft invoice for one-off charges.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddInvoiceLine(self, request, context):
+        """Adds a one-off line to a draft. FAILED_PRECONDITION once finalized.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteInvoice(self, request, context):
+        """Deletes a draft. FAILED_PRECONDITION once finalized.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinalizeInvoice(self, request, context):
+        """Finalizes a draft: assigns the number and freezes lines, amounts and the rule version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VoidInvoice(self, request, context):
+        """Voids an open invoice; it keeps its number.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkUncollectible(self, request, context):
+        """Writes an open invoice off.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkPaid(self, request, context):
+        """Records payment made outside the system, with a reference.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCreditNote(self, request, context):
+        """Credits a finalized invoice: on an open one it reduces what is due, on a paid one it
+        becomes customer credit. Never more than the invoice's total; none on a void one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExplainInvoice(self, request, context):
+        """How each line's amount was reached: rule version and entry, factor, period, unrounded
+        amount and rounding.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewUpcomingInvoice(self, request, context):
+        """The next invoice of a subscription, at its period end, with usage so far; writes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InvoiceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +200,56 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
                     servicer.ListInvoices,
                     request_deserializer=billing_dot_v1_dot_invoices__pb2.ListInvoicesRequest.FromString,
                     response_serializer=billing_dot_v1_dot_invoices__pb2.ListInvoicesResponse.SerializeToString,
+            ),
+            'CreateInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInvoice,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.CreateInvoiceRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
+            ),
+            'AddInvoiceLine': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddInvoiceLine,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.AddInvoiceLineRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
+            ),
+            'DeleteInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteInvoice,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.DeleteInvoiceRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'FinalizeInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinalizeInvoice,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.FinalizeInvoiceRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
+            ),
+            'VoidInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.VoidInvoice,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.VoidInvoiceRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
+            ),
+            'MarkUncollectible': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkUncollectible,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.MarkUncollectibleRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
+            ),
+            'MarkPaid': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkPaid,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.MarkPaidRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
+            ),
+            'CreateCreditNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCreditNote,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.CreateCreditNoteRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.CreditNote.SerializeToString,
+            ),
+            'ExplainInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainInvoice,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.ExplainInvoiceRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.InvoiceExplanation.SerializeToString,
+            ),
+            'PreviewUpcomingInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewUpcomingInvoice,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.PreviewUpcomingInvoiceRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +307,276 @@ class InvoiceService:
             '/billing.v1.InvoiceService/ListInvoices',
             billing_dot_v1_dot_invoices__pb2.ListInvoicesRequest.SerializeToString,
             billing_dot_v1_dot_invoices__pb2.ListInvoicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/CreateInvoice',
+            billing_dot_v1_dot_invoices__pb2.CreateInvoiceRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddInvoiceLine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/AddInvoiceLine',
+            billing_dot_v1_dot_invoices__pb2.AddInvoiceLineRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/DeleteInvoice',
+            billing_dot_v1_dot_invoices__pb2.DeleteInvoiceRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinalizeInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/FinalizeInvoice',
+            billing_dot_v1_dot_invoices__pb2.FinalizeInvoiceRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VoidInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/VoidInvoice',
+            billing_dot_v1_dot_invoices__pb2.VoidInvoiceRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkUncollectible(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/MarkUncollectible',
+            billing_dot_v1_dot_invoices__pb2.MarkUncollectibleRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkPaid(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/MarkPaid',
+            billing_dot_v1_dot_invoices__pb2.MarkPaidRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCreditNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/CreateCreditNote',
+            billing_dot_v1_dot_invoices__pb2.CreateCreditNoteRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.CreditNote.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/ExplainInvoice',
+            billing_dot_v1_dot_invoices__pb2.ExplainInvoiceRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.InvoiceExplanation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewUpcomingInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/PreviewUpcomingInvoice',
+            billing_dot_v1_dot_invoices__pb2.PreviewUpcomingInvoiceRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
             options,
             channel_credentials,
             insecure,

@@ -32,7 +32,7 @@ CANCELED: SubscriptionStatus
 INCOMPLETE: SubscriptionStatus
 
 class Subscription(_message.Message):
-    __slots__ = ("name", "customer", "plan", "currency_code", "status", "items", "current_period_start", "current_period_end", "billing_cycle_anchor", "billing_time_zone", "trial_end", "cancel_at", "cancel_at_period_end", "pending_change", "create_time", "etag", "rule_set", "term_end", "auto_renew", "phases")
+    __slots__ = ("name", "customer", "plan", "currency_code", "status", "items", "current_period_start", "current_period_end", "billing_cycle_anchor", "billing_time_zone", "trial_end", "cancel_at", "cancel_at_period_end", "pending_change", "create_time", "etag", "rule_set", "term_end", "auto_renew", "phases", "coupon", "coupon_periods_left")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,8 @@ class Subscription(_message.Message):
     TERM_END_FIELD_NUMBER: _ClassVar[int]
     AUTO_RENEW_FIELD_NUMBER: _ClassVar[int]
     PHASES_FIELD_NUMBER: _ClassVar[int]
+    COUPON_FIELD_NUMBER: _ClassVar[int]
+    COUPON_PERIODS_LEFT_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     plan: str
@@ -73,7 +75,9 @@ class Subscription(_message.Message):
     term_end: _timestamp_pb2.Timestamp
     auto_renew: bool
     phases: _containers.RepeatedCompositeFieldContainer[SubscriptionPhase]
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., plan: _Optional[str] = ..., currency_code: _Optional[str] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_time_zone: _Optional[str] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at_period_end: _Optional[bool] = ..., pending_change: _Optional[_Union[PendingChange, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., rule_set: _Optional[str] = ..., term_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., auto_renew: _Optional[bool] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ...) -> None: ...
+    coupon: str
+    coupon_periods_left: int
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., plan: _Optional[str] = ..., currency_code: _Optional[str] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_time_zone: _Optional[str] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at_period_end: _Optional[bool] = ..., pending_change: _Optional[_Union[PendingChange, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., rule_set: _Optional[str] = ..., term_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., auto_renew: _Optional[bool] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ..., coupon: _Optional[str] = ..., coupon_periods_left: _Optional[int] = ...) -> None: ...
 
 class SubscriptionItem(_message.Message):
     __slots__ = ("price", "quantity", "unit_amount", "description")
@@ -98,7 +102,7 @@ class PendingChange(_message.Message):
     def __init__(self, plan: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateSubscriptionRequest(_message.Message):
-    __slots__ = ("customer", "plan", "quantities", "price_overrides", "start_time", "billing_cycle_anchor_day", "trial_days", "term_periods", "auto_renew", "request_id", "phases")
+    __slots__ = ("customer", "plan", "quantities", "price_overrides", "start_time", "billing_cycle_anchor_day", "trial_days", "term_periods", "auto_renew", "request_id", "phases", "coupon")
     class QuantitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +128,7 @@ class CreateSubscriptionRequest(_message.Message):
     AUTO_RENEW_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PHASES_FIELD_NUMBER: _ClassVar[int]
+    COUPON_FIELD_NUMBER: _ClassVar[int]
     customer: str
     plan: str
     quantities: _containers.ScalarMap[str, int]
@@ -135,7 +140,8 @@ class CreateSubscriptionRequest(_message.Message):
     auto_renew: bool
     request_id: str
     phases: _containers.RepeatedCompositeFieldContainer[SubscriptionPhase]
-    def __init__(self, customer: _Optional[str] = ..., plan: _Optional[str] = ..., quantities: _Optional[_Mapping[str, int]] = ..., price_overrides: _Optional[_Mapping[str, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_cycle_anchor_day: _Optional[int] = ..., trial_days: _Optional[int] = ..., term_periods: _Optional[int] = ..., auto_renew: _Optional[bool] = ..., request_id: _Optional[str] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ...) -> None: ...
+    coupon: str
+    def __init__(self, customer: _Optional[str] = ..., plan: _Optional[str] = ..., quantities: _Optional[_Mapping[str, int]] = ..., price_overrides: _Optional[_Mapping[str, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_cycle_anchor_day: _Optional[int] = ..., trial_days: _Optional[int] = ..., term_periods: _Optional[int] = ..., auto_renew: _Optional[bool] = ..., request_id: _Optional[str] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ..., coupon: _Optional[str] = ...) -> None: ...
 
 class SubscriptionPhase(_message.Message):
     __slots__ = ("start_period", "plan", "quantities", "price_overrides")

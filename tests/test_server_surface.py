@@ -49,3 +49,14 @@ def test_unknown_method_is_unimplemented(channel):
         assert error.code() == grpc.StatusCode.UNIMPLEMENTED
     else:
         raise AssertionError("an unknown method answered")
+
+
+def test_env_example_lists_every_setting():
+    from dataclasses import fields
+    from pathlib import Path
+
+    from billing.config import Settings
+
+    text = (Path(__file__).parents[1] / ".env.example").read_text()
+    missing = [f.name for f in fields(Settings) if f"BILLING_{f.name.upper()}=" not in text]
+    assert missing == []

@@ -29,6 +29,7 @@ class Settings:
     auth_token_cache_size: int = 10_000
     idempotency_retention_hours: int = 24
     shutdown_grace_seconds: int = 10
+    due_work_lease_seconds: int = 30  # a dead worker's claimed items wait this long
     trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0
     trace_exporter: str = "none"  # none | console; tracing is off with none
     log_level: str = "INFO"

@@ -78,7 +78,11 @@ class Runtime:
         handlers = DueWorkHandlers(subscriptions, rules, usage)
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
-            self.store, handlers.handle, SystemClock(), f"{socket.gethostname()}:{os.getpid()}"
+            self.store,
+            handlers.handle,
+            SystemClock(),
+            f"{socket.gethostname()}:{os.getpid()}",
+            timedelta(seconds=settings.due_work_lease_seconds),
         )
         self.use_cases = UseCases(
             customers=CustomerUseCases(self.store, writes),

@@ -36,8 +36,11 @@ class WorkerStats:
 
 
 class DueWorkWorker:
-    def __init__(self, store: Store, handler: Handler, wall: Clock, owner: str) -> None:
+    def __init__(
+        self, store: Store, handler: Handler, wall: Clock, owner: str, lease: timedelta = LEASE
+    ) -> None:
         self._store = store
+        self._lease = lease
         self._handler = handler
         self._wall = wall
         self.owner = owner
@@ -52,7 +55,7 @@ class DueWorkWorker:
             items = await tx.due_work.claim(
                 self.owner,
                 now,
-                now + LEASE,
+                now + self._lease,
                 BATCH_ROWS_MAX,
                 tenant_id=tenant_id,
                 clock_id=clock_id,

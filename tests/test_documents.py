@@ -1,0 +1,356 @@
+"""Invoice documents: the default template to HTML and PDF, locale formats, escaping."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pypdf
+import pytest
+
+import billing.documents._pdf as pdf_module
+from billing.documents import (
+    BillTo,
+    DocumentError,
+    DocumentLine,
+    Formatter,
+    InvoiceDocument,
+    Seller,
+    find_unicode_font,
+    invoice_document,
+    render_html,
+    render_pdf,
+)
+from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
+from billing.domain.invoices import Invoice, InvoiceStatus
+from billing.domain.subscriptions import Line, settle
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "rules" / "templates"
+ISSUED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+PERIOD = (datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 12, 24, tzinfo=UTC))
+DESCRIPTIONS = ("Pro plan x 1", "Seats x 5", "Unused time on Basic plan")
+
+
+def make_doc(locale: str = "en-US", currency: str = "USD", **changes: object) -> InvoiceDocument:
+    """Three lines, one a negative proration credit; subtotal 1,234.56."""
+    lines = (
+        DocumentLine(DESCRIPTIONS[0], *PERIOD, Decimal(1), Decimal("1000.00"), 100000),
+        DocumentLine(DESCRIPTIONS[1], *PERIOD, Decimal(5), Decimal("50.00"), 25000),
+        DocumentLine(
+            DESCRIPTIONS[2],
+            PERIOD[0],
+            datetime(2026, 12, 10, tzinfo=UTC),
+            Decimal(1),
+            Decimal("-29.00"),
+            -1544,
+            "16/30 days",
+        ),
+    )
+    doc = InvoiceDocument(
+        seller=Seller(
+            name="Acme GmbH",
+            address_lines=("Hauptstraße 1", "10115 Berlin", "Germany"),
+            legal_text="Amtsgericht Berlin HRB 12345\nUSt-IdNr. DE123456789",
+        ),
+        customer=BillTo(
+            name="Müller & Söhne KG",
+            address_lines=("Königsallee 5", "40212 Düsseldorf"),
+            tax_ids=(TaxId("eu_vat", "DE999999999"),),
+        ),
+        number="INV-2026-0042",
+        status="open",
+        issued_at=ISSUED,
+        due_at=datetime(2026, 12, 8, 9, 0, tzinfo=UTC),
+        currency=currency,
+        locale=locale,
+        time_zone="Europe/Berlin",
+        lines=lines,
+        subtotal_minor=123456,
+        discount_minor=1000,
+        tax_minor=0,
+        total_minor=122456,
+        credit_applied_minor=2000,
+        amount_due_minor=120456,
+    )
+    return replace(doc, **changes)  # type: ignore[arg-type]
+
+
+def pdf_text(data: bytes) -> str:
+    """All pages' text, whitespace (no-break spaces included) collapsed to single spaces."""
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return squash(" ".join(page.extract_text() for page in reader.pages))
+
+
+def squash(text: str) -> str:
+    return " ".join(text.replace("\xa0", " ").split())
+
+
+# --- HTML ---------------------------------------------------------------------------------
+
+
+def test_html_holds_number_lines_and_localized_total() -> None:
+    html = render_html(make_doc(), TEMPLATES)
+
+    assert "INV-2026-0042" in html
+    for description in DESCRIPTIONS:
+        assert description in html
+    assert "$1,224.56" in html  # the total
+    assert "-$15.44" in html  # the proration credit
+    assert "(prorated 16/30 days)" in html
+    assert "Nov 24, 2026" in html  # issue date, en-US
+    assert "Müller &amp; Söhne KG" in html
+    assert "EU VAT: DE999999999" in html
+    assert "USt-IdNr. DE123456789" in html
+
+
+def test_html_in_german() -> None:
+    html = render_html(make_doc("de-DE", "EUR"), TEMPLATES)
+
+    assert "1.224,56\xa0€" in html  # the total
+    assert "-15,44\xa0€" in html
+    assert "24.11.2026" in html
+    assert '<html lang="de-DE">' in html
+
+
+def test_html_escapes_descriptions() -> None:
+    doc = make_doc()
+    evil = replace(doc.lines[1], description='Seats <script>alert("x")</script>')
+    html = render_html(replace(doc, lines=(doc.lines[0], evil, doc.lines[2])), TEMPLATES)
+
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+
+
+def test_html_shows_deductions_only_when_there_are_any() -> None:
+    doc = make_doc(discount_minor=0, total_minor=123456, credit_applied_minor=0)
+
+    html = render_html(replace(doc, amount_due_minor=123456), TEMPLATES)
+
+    assert "Discounts" not in html
+    assert "Credit applied" not in html
+    assert "Tax" in html
+
+
+def test_draft_is_marked() -> None:
+    assert "DRAFT Invoice INV-2026-0042" in render_html(make_doc(status="draft"), TEMPLATES)
+
+
+def test_finance_template_is_used_and_fails_loudly(tmp_path: Path) -> None:
+    (tmp_path / "invoice.html").write_text("<p>{{ invoice.number }} {{ totals.amount_due }}</p>")
+    assert render_html(make_doc(), tmp_path) == "<p>INV-2026-0042 $1,204.56</p>"
+
+    (tmp_path / "invoice.html").write_text("<p>{{ invoice.numbr }}</p>")
+    with pytest.raises(DocumentError, match="numbr"):
+        render_html(make_doc(), tmp_path)
+
+    (tmp_path / "invoice.html").write_text("<p>{% if %}</p>")
+    with pytest.raises(DocumentError, match=r"invoice\.html:1"):
+        render_html(make_doc(), tmp_path)
+
+    with pytest.raises(DocumentError, match=r"no invoice\.html"):
+        render_html(make_doc(), tmp_path / "missing")
+
+
+# --- formats ------------------------------------------------------------------------------
+
+
+def test_same_amount_in_german_and_american() -> None:
+    de = Formatter.for_document("de-DE", "EUR", "Europe/Berlin")
+    us = Formatter.for_document("en-US", "USD", "America/New_York")
+
+    assert de.money(123456) == "1.234,56\xa0€"
+    assert us.money(123456) == "$1,234.56"
+    assert Formatter.for_document("en-US", "EUR", "UTC").money(123456) == "€1,234.56"
+    assert de.money(-1544) == "-15,44\xa0€"
+    assert us.money(-1544) == "-$15.44"
+    assert de.number(Decimal("2.5")) == "2,5"
+    assert us.number(Decimal("1234.5")) == "1,234.5"
+
+
+def test_dates_in_the_documents_locale_and_time_zone() -> None:
+    de = Formatter.for_document("de-DE", "EUR", "Europe/Berlin")
+    us = Formatter.for_document("en-US", "USD", "America/New_York")
+    noon = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    late = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # already the 25th in Berlin
+
+    assert de.date(noon) == "24.11.2026"
+    assert us.date(noon) == "Nov 24, 2026"
+    assert de.date(late) == "25.11.2026"
+    assert us.date(late) == "Nov 24, 2026"
+    assert us.date(datetime(2026, 11, 24, 12, 0)) == "Nov 24, 2026"  # naive is UTC
+    assert us.date(None) == ""
+
+
+def test_amounts_are_exact_in_the_iso_minor_unit() -> None:
+    us = Formatter.for_document("en-US", "USD", "UTC")
+
+    # CLDR shows IQD without decimals; ISO 4217 has 3, and rounding them away would lie.
+    assert Formatter.for_document("en-US", "IQD", "UTC").money(1234567) == "IQD\xa01,234.567"
+    assert Formatter.for_document("en-US", "CHF", "UTC").money(-1250) == "-CHF\xa012.50"
+    assert Formatter.for_document("ja-JP", "JPY", "Asia/Tokyo").money(1234) == "￥1,234"
+    assert us.amount(Decimal("0.0004")) == "$0.0004"  # a unit price finer than a cent
+    assert us.amount(Decimal("12.5")) == "$12.50"
+
+
+def test_bad_locale_time_zone_or_currency_is_a_document_error() -> None:
+    with pytest.raises(DocumentError, match="unknown locale 'xx-YY'"):
+        render_html(make_doc(locale="xx-YY"), TEMPLATES)
+    with pytest.raises(DocumentError, match="not an IANA time zone"):
+        render_html(make_doc(time_zone="Mars/Olympus"), TEMPLATES)
+    with pytest.raises(DocumentError, match="ISO 4217"):
+        render_html(make_doc(currency="XYZ"), TEMPLATES)
+
+
+def test_subtotal_must_be_the_sum_of_the_lines() -> None:
+    with pytest.raises(DocumentError, match="sum of the lines"):
+        make_doc(subtotal_minor=1)
+
+
+# --- PDF ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "currency", "total", "issued"),
+    [
+        ("en-US", "USD", "$1,224.56", "Nov 24, 2026"),
+        ("de-DE", "EUR", "1.224,56 €", "24.11.2026"),
+    ],
+)
+def test_pdf_holds_number_lines_and_total(
+    locale: str, currency: str, total: str, issued: str
+) -> None:
+    data = render_pdf(make_doc(locale, currency), TEMPLATES)
+
+    assert data.startswith(b"%PDF-")
+    text = pdf_text(data)
+    assert "INV-2026-0042" in text
+    for description in DESCRIPTIONS:
+        assert description in text
+    assert f"Total {total}" in text
+    assert issued in text
+    assert "Müller & Söhne KG" in text
+
+
+def test_pdf_escaped_description_reads_back_as_written() -> None:
+    doc = make_doc()
+    odd = replace(doc.lines[1], description="Seats <script>x</script> & more")
+
+    data = render_pdf(replace(doc, lines=(doc.lines[0], odd, doc.lines[2])), TEMPLATES)
+
+    assert "Seats <script>x</script> & more" in pdf_text(data)
+
+
+def test_pdf_is_deterministic() -> None:
+    doc = make_doc("de-DE", "EUR")
+    assert render_pdf(doc, TEMPLATES) == render_pdf(doc, TEMPLATES)
+
+
+def test_pdf_embeds_a_unicode_font_when_the_machine_has_one() -> None:
+    fonts = find_unicode_font(TEMPLATES)
+    if fonts is None:
+        pytest.skip("no DejaVu Sans on this machine (Debian: fonts-dejavu-core)")
+
+    reader = pypdf.PdfReader(io.BytesIO(render_pdf(make_doc("de-DE", "EUR"), TEMPLATES)))
+    font_names = {
+        str(font.get_object()["/BaseFont"])
+        for font in reader.pages[0]["/Resources"]["/Font"].values()
+    }
+    assert any("DejaVuSans" in name for name in font_names), font_names
+
+
+def test_without_a_unicode_font_core_fonts_serve_western_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pdf_module, "find_unicode_font", lambda template_dir: None)
+
+    text = pdf_text(render_pdf(make_doc("de-DE", "EUR"), TEMPLATES))
+    assert "Total 1.224,56 €" in text  # Windows-1252 has the euro sign
+
+    with pytest.raises(DocumentError, match="fonts-dejavu-core"):
+        render_pdf(make_doc("pl-PL", "PLN"), TEMPLATES)  # "zł" is beyond it
+
+
+def test_pdf_logo_from_the_template_directory(tmp_path: Path) -> None:
+    from PIL import Image  # fpdf2's own dependency
+
+    shutil.copy(TEMPLATES / "invoice.html", tmp_path / "invoice.html")
+    Image.new("RGB", (120, 40), (20, 60, 160)).save(tmp_path / "logo.png")
+    doc = make_doc()
+    with_logo = replace(doc, seller=replace(doc.seller, logo_path="logo.png"))
+
+    assert '<img src="logo.png"' in render_html(with_logo, tmp_path)
+    reader = pypdf.PdfReader(io.BytesIO(render_pdf(with_logo, tmp_path)))
+    assert len(reader.pages[0].images) == 1
+
+    remote = replace(doc, seller=replace(doc.seller, logo_path="https://example.com/l.png"))
+    with pytest.raises(DocumentError, match="files only"):
+        render_pdf(remote, tmp_path)
+
+
+# --- from the domain ----------------------------------------------------------------------
+
+
+def test_document_from_a_domain_invoice() -> None:
+    lines = (
+        Line("Pro plan x 1", "pro", Decimal(1), Decimal("100"), Decimal("100"), 10000, *PERIOD),
+        Line(
+            "Unused time on Basic plan",
+            "basic",
+            Decimal(1),
+            Decimal("-20"),
+            Decimal("-10.6666"),
+            -1067,
+            *PERIOD,
+            proration=True,
+            factor="16/30 days",
+        ),
+    )
+    settlement = settle(lines, credit_balance_minor=500)
+    invoice = Invoice(
+        id="in_1",
+        customer_id="cus_1",
+        subscription_id="sub_1",
+        currency="EUR",
+        status=InvoiceStatus.OPEN,
+        billing_reason="subscription_update",
+        period_start=PERIOD[0],
+        period_end=PERIOD[1],
+        lines=lines,
+        settlement=settlement,
+        rule_set="v1",
+        created_at=ISSUED,
+        finalized_at=ISSUED,
+    )
+    customer = Customer(
+        id="cus_1",
+        fields=CustomerFields(
+            display_name="Jane",
+            currency_code="EUR",
+            time_zone="Europe/Berlin",
+            locale="de-DE",
+            billing_address=PostalAddress(
+                region_code="DE",
+                postal_code="40212",
+                locality="Düsseldorf",
+                address_lines=("Königsallee 5",),
+                organization="Müller & Söhne KG",
+            ),
+        ),
+        version=1,
+        create_time=ISSUED,
+        update_time=ISSUED,
+    )
+
+    doc = invoice_document(invoice, customer, Seller("Acme GmbH"), number="A-1", issued_at=ISSUED)
+
+    assert doc.customer.name == "Müller & Söhne KG"
+    assert doc.customer.address_lines == ("Königsallee 5", "40212 Düsseldorf", "DE")
+    assert (doc.total_minor, doc.credit_applied_minor, doc.amount_due_minor) == (8933, 500, 8433)
+    assert doc.lines[1].proration == "16/30 days"
+    text = pdf_text(render_pdf(doc, TEMPLATES))
+    assert "Total 89,33 €" in text
+    assert "Amount due 84,33 €" in text

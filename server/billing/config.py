@@ -30,6 +30,8 @@ class Settings:
     idempotency_retention_hours: int = 24
     shutdown_grace_seconds: int = 10
     due_work_lease_seconds: int = 30  # a dead worker's claimed items wait this long
+    smtp_url: str = ""  # e.g. smtp://user:pass@host:587?from=billing@example.com; "" = off
+    templates_dir: str = "rules/templates"  # invoice document templates finance edits
     trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0
     trace_exporter: str = "none"  # none | console; tracing is off with none
     log_level: str = "INFO"

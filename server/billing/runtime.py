@@ -31,6 +31,7 @@ from billing.app.clock import Clock, SystemClock
 from billing.app.clocks import ClockUseCases
 from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
+from billing.app.delivery import InvoiceDelivery
 from billing.app.due_work import DueWorkWorker
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.renewals import DueWorkHandlers
@@ -40,6 +41,8 @@ from billing.app.subscriptions import SubscriptionUseCases
 from billing.app.usage import UsageUseCases
 from billing.app.writes import WriteRunner
 from billing.config import Settings, SettingsError
+from billing.delivery import SmtpSettings
+from billing.delivery.mailer import SmtpInvoiceMailer
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import load_engines
 from billing.store.engine import create_engine
@@ -76,6 +79,7 @@ class Runtime:
         usage = UsageUseCases(self.store, writes, rules, self.engines, BillingTime(self.clock))
         subscriptions.usage = usage
         handlers = DueWorkHandlers(subscriptions, rules, usage)
+        handlers.delivery = InvoiceDelivery(rules, build_mailer(settings))
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
             self.store,
@@ -160,6 +164,12 @@ class Runtime:
                         )
             except Exception:
                 log.exception("purging expired idempotency keys failed; will retry")
+
+
+def build_mailer(settings: Settings) -> SmtpInvoiceMailer | None:
+    if not settings.smtp_url:
+        return None
+    return SmtpInvoiceMailer(SmtpSettings.from_url(settings.smtp_url), Path(settings.templates_dir))
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:

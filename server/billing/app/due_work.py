@@ -48,7 +48,12 @@ class DueWorkWorker:
         self.stats = WorkerStats()
         self.last_item = ""
 
-    async def run_once(self, tenant_id: str | None = None, clock_id: str | None = None) -> int:
+    async def run_once(
+        self,
+        tenant_id: str | None = None,
+        clock_id: str | None = None,
+        subscription_ids: list[str] | None = None,
+    ) -> int:
         """Claim one batch and run it; returns how many items were done."""
         now = self._wall.now()
         async with self._store.write(None) as tx:
@@ -59,6 +64,7 @@ class DueWorkWorker:
                 BATCH_ROWS_MAX,
                 tenant_id=tenant_id,
                 clock_id=clock_id,
+                subscription_ids=subscription_ids,
             )
         done = 0
         for item in items:

@@ -5,13 +5,14 @@ negative total becomes customer credit."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from billing.app.ids import new_id
-from billing.app.ports import Transaction
+from billing.app.ports import DueItem, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
 from billing.domain.coupons import discount_line
@@ -147,11 +148,26 @@ async def _finalize(
             at,
         )
     )
+    # Delivery is due work of its own: sent after this commit, never inside it.
+    clock_id = sub.clock_id if sub is not None else None
+    await tx.due_work.schedule(
+        DueItem(
+            tenant_id,
+            new_id("due"),
+            DELIVER,
+            sub.id if sub else invoice.id,
+            clock_id,
+            at,
+            json.dumps({"invoice_id": invoice.id}),
+        )
+    )
     # The number last: the counter row stays locked only for the commit that follows.
     number = await next_number(tx, tenant_id, rules.rules.invoicing, "invoice", at)
     await tx.invoices.set_number(tenant_id, invoice.id, number)
     return replace(invoice, number=number)
 
+
+DELIVER = "deliver_invoice"  # the due-work kind that emails a finalized invoice
 
 # Invoices a subscription's coupon applies to; one-off changes and final invoices are not.
 DISCOUNTED_REASONS = frozenset({"subscription_create", "subscription_cycle", "subscription_resume"})

@@ -20,6 +20,7 @@ from billing.domain.customers import Customer
 from billing.domain.invoices import CreditNote, Invoice
 from billing.domain.metering import Event
 from billing.domain.subscriptions import Line, Subscription
+from billing.rules.model import RuleSet
 
 
 class RetryableConflict(Exception):
@@ -246,7 +247,11 @@ class DueWorkRepository(Protocol):
         *,
         tenant_id: str | None = None,
         clock_id: str | None = None,
-    ) -> list[DueItem]: ...
+        subscription_ids: Sequence[str] | None = None,
+    ) -> list[DueItem]:
+        """Due items not leased by a live worker, earliest first, at most one unfinished per
+        subscription in order; scoped to a clock, some subscriptions, or a tenant."""
+        ...
 
     async def complete(self, item: DueItem, owner: str, at: datetime) -> bool:
         """Mark done if `owner` still holds the lease."""
@@ -305,6 +310,19 @@ class UsageRepository(Protocol):
     async def record_billed(
         self, tenant_id: str, subscription_id: str, billed: BilledUsage
     ) -> None: ...
+
+
+class InvoiceMailer(Protocol):
+    async def send(self, invoice: Invoice, customer: Customer, rules: RuleSet) -> str:
+        """Render the invoice's document and email it to the customer; the message id.
+        Raises DeliveryError (with `permanent`) when it cannot be sent."""
+        ...
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class Outbox(Protocol):

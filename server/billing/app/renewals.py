@@ -12,8 +12,15 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
+from billing.app.delivery import InvoiceDelivery
 from billing.app.ids import new_id
-from billing.app.invoicing import after_invoice, create_draft, finalize_draft, issue_invoice
+from billing.app.invoicing import (
+    DELIVER,
+    after_invoice,
+    create_draft,
+    finalize_draft,
+    issue_invoice,
+)
 from billing.app.plan_items import items_for_plan, parse_overrides, parse_quantities, plan_at
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
@@ -36,9 +43,12 @@ class DueWorkHandlers:
         self._subscriptions = subscriptions
         self._rules = rules
         self._usage = usage
+        self.delivery: InvoiceDelivery | None = None  # set by the composition root
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
         """Do the item's work; returns a short description for progress reports."""
+        if item.kind == DELIVER and self.delivery is not None:
+            return await self.delivery.handle(tx, item)  # one-off invoices have no subscription
         sub = await tx.subscriptions.get(item.tenant_id, item.subscription_id)
         if sub is None:
             return f"skip {item.kind}: no subscription {item.subscription_id}"
@@ -50,6 +60,8 @@ class DueWorkHandlers:
             return await self._cancel(tx, item, sub)
         if item.kind == "finalize":
             return await self._finalize(tx, item, sub)
+        if item.kind == DELIVER and self.delivery is not None:
+            return await self.delivery.handle(tx, item)
         log.error("unknown due work kind", extra={"kind": item.kind, "id": item.id})
         return f"skip unknown kind {item.kind}"
 

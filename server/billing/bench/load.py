@@ -17,7 +17,7 @@ import signal
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
@@ -26,8 +26,9 @@ from typing import Any
 
 import grpc
 
-from billing.bench import echo, subscription_load
-from billing.bench.subscription_load import Call, OwnedSubscription
+from billing.bench import echo, subscription_load, usage_load
+from billing.bench.subscription_load import OwnedSubscription
+from billing.bench.usage_load import EventTally
 from billing_client.v1 import customers_pb2, customers_pb2_grpc
 
 ECHO = "echo"
@@ -36,9 +37,13 @@ GET = "GetCustomer"
 CREATE_SUB = "CreateSubscription"
 CHANGE_SUB = "ChangeSubscription"
 CLOCK_RUN = "clock 24 months"  # a timed run, not load: see clock_run
-SCENARIOS = (ECHO, CREATE, GET, CREATE_SUB, CHANGE_SUB, CLOCK_RUN)
+STREAM_USAGE = "StreamUsage"  # counts accepted events, not calls: see usage_load
+CURRENT_USAGE = "GetCurrentUsage 10M"  # on a table seeded directly: see usage_seed
+SCENARIOS = (ECHO, CREATE, GET, CREATE_SUB, CHANGE_SUB, CLOCK_RUN, STREAM_USAGE, CURRENT_USAGE)
+POSTGRESQL_ONLY = (STREAM_USAGE, CURRENT_USAGE)
 
 CALL_TIMEOUT_S = 10.0
+STREAM_CALL_TIMEOUT_S = 120.0  # one StreamUsage call carries 10,000 events
 CONNECT_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 60.0  # from process start until every load process is connected
 MESSAGE_CHARS = 200  # keep the first error message per status code
@@ -55,8 +60,10 @@ class LoadSpec:
     max_calls: int  # per load process, warm-up included
     run_tag: str  # makes request ids unique across runs
     customer_names: tuple[str, ...] = ()  # GetCustomer reads these, CreateSubscription uses
-    # ChangeSubscription: the subscriptions each load process owns, by process index
+    # ChangeSubscription, StreamUsage: the subscriptions each load process owns, by index
     subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = ()
+    subscription_names: tuple[str, ...] = ()  # GetCurrentUsage reads these, all processes
+    call_timeout_s: float = CALL_TIMEOUT_S
 
 
 @dataclass
@@ -68,6 +75,9 @@ class ProcessResult:
     elapsed_ns: int  # window start to the end of the last recorded call
     issued: int  # calls started, warm-up included
     hit_max_calls: bool
+    # StreamUsage: accepted events pro-rated over the window (each call's spread evenly over
+    # its duration, warm-up calls and calls still running at the end included)
+    units: float | None = None
 
 
 @dataclass
@@ -86,6 +96,23 @@ class _State:
     latencies: array[int] = field(default_factory=lambda: array("q"))
     errors: Counter[str] = field(default_factory=Counter)
     messages: dict[str, str] = field(default_factory=dict)
+    units: float | None = None  # set by the first call that returns an EventTally
+    error_weight: int = 1  # errors a failed call counts for (StreamUsage: its events)
+
+    def count_tally(self, t: EventTally, start: int, done: int) -> None:
+        in_window = min(done, self.end_ns) - max(start, self.measure_start_ns)
+        share = max(in_window, 0) / max(done - start, 1)
+        self.units = (self.units or 0.0) + t.accepted * share
+        if start < self.measure_start_ns:
+            return  # warm-up: its events in the window count, its refusals do not
+        for code, count, message in (
+            ("REFUSED", t.refused, t.first_refusal),
+            ("DUPLICATE", t.duplicates, f"event id already stored: {t.first_duplicate}"),
+            ("UNANSWERED", t.unanswered, f"{t.unanswered} of {t.sent} events had no result"),
+        ):
+            if count > 0:
+                self.errors[code] += count
+                self.messages.setdefault(code, message[:MESSAGE_CHARS])
 
 
 class EchoMismatch(Exception):
@@ -113,7 +140,11 @@ def create_request(run_tag: str, process: int, n: int) -> customers_pb2.CreateCu
     )
 
 
-def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> Call:
+# A call returns nothing, or (StreamUsage) what became of the events it sent.
+AnyCall = Callable[[int], Awaitable[EventTally | None]]
+
+
+def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> AnyCall:
     metadata = spec.metadata
     if spec.scenario == ECHO:
         method = channel.unary_unary(echo.PATH)  # no (de)serializers: bytes in, bytes out
@@ -163,10 +194,24 @@ def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> Call:
             concurrency=spec.concurrency,
             timeout_s=CALL_TIMEOUT_S,
         )
+    if spec.scenario == STREAM_USAGE:
+        owned = spec.subscriptions[index] if index < len(spec.subscriptions) else ()
+        return usage_load.stream_usage_call(
+            channel,
+            metadata,
+            [s.name for s in owned],
+            run_tag=spec.run_tag,
+            index=index,
+            timeout_s=spec.call_timeout_s,
+        )
+    if spec.scenario == CURRENT_USAGE:
+        return usage_load.current_usage_call(
+            channel, metadata, spec.subscription_names, index=index, timeout_s=spec.call_timeout_s
+        )
     raise ValueError(f"unknown scenario {spec.scenario!r}")
 
 
-async def _lane(call: Call, state: _State) -> None:
+async def _lane(call: AnyCall, state: _State) -> None:
     """One in-flight call at a time, until the window ends or the count is reached."""
     while True:
         start = time.perf_counter_ns()
@@ -176,8 +221,9 @@ async def _lane(call: Call, state: _State) -> None:
         state.issued += 1
         code: str | None = None
         message = ""
+        outcome: EventTally | None = None
         try:
-            await call(n)
+            outcome = await call(n)
         except grpc.aio.AioRpcError as exc:
             code, message = exc.code().name, str(exc.details())
         except EchoMismatch as exc:
@@ -185,13 +231,15 @@ async def _lane(call: Call, state: _State) -> None:
         except Exception as exc:  # counted, never hidden: anything else is an error too
             code, message = type(exc).__name__, str(exc)
         done = time.perf_counter_ns()
+        if outcome is not None:
+            state.count_tally(outcome, start, done)
         if start < state.measure_start_ns:
             continue  # warm-up
         state.last_done_ns = max(state.last_done_ns, done)
         if code is None:
             state.latencies.append(done - start)
         else:
-            state.errors[code] += 1
+            state.errors[code] += state.error_weight
             state.messages.setdefault(code, message[:MESSAGE_CHARS])
 
 
@@ -204,8 +252,11 @@ async def _drive(spec: LoadSpec, index: int, out: Queue[Any], go: Event) -> Proc
             raise TimeoutError("no start signal from the harness")
         measure_start = time.perf_counter_ns() + int(spec.warmup_s * 1e9)
         state = _State(measure_start, measure_start + int(spec.seconds * 1e9), spec.max_calls)
+        if spec.scenario == STREAM_USAGE:
+            state.error_weight = usage_load.EVENTS_PER_CALL
+            state.units = 0.0
         lanes = [_lane(call, state) for _ in range(spec.concurrency)]
-        limit = spec.warmup_s + spec.seconds + CALL_TIMEOUT_S + 10
+        limit = spec.warmup_s + spec.seconds + spec.call_timeout_s + 10
         await asyncio.wait_for(asyncio.gather(*lanes), limit)
     end = state.last_done_ns or state.end_ns
     return ProcessResult(
@@ -216,6 +267,7 @@ async def _drive(spec: LoadSpec, index: int, out: Queue[Any], go: Event) -> Proc
         elapsed_ns=max(end - state.measure_start_ns, 1),
         issued=state.issued,
         hit_max_calls=state.issued >= spec.max_calls,
+        units=state.units,
     )
 
 
@@ -254,7 +306,7 @@ def run_load(
         if on_connected is not None:
             on_connected()
         go.set()
-        limit = spec.warmup_s + spec.seconds + CALL_TIMEOUT_S + 30
+        limit = spec.warmup_s + spec.seconds + spec.call_timeout_s + 30
         done = _collect(out, workers, "done", limit)
         for worker in workers:
             worker.join(10)

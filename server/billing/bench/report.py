@@ -40,6 +40,8 @@ class Row:
     failure: str = ""  # set when the scenario could not run at all
     timed: bool = False  # one timed run (calls/s is its own rate), not load: no "vs echo"
     note: str = ""  # printed under the table
+    rate_unit: str = "calls"  # what calls/s counts ("events": accepted events/s); no "vs echo"
+    skipped: str = ""  # set when the scenario does not apply to this database: why
 
 
 def percentile(sorted_values: Sequence[int], pct: float) -> int | None:
@@ -65,6 +67,7 @@ def summarize(
     seconds: float,
 ) -> Row:
     latencies = sorted(v for r in results for v in r.latencies_ns)
+    units = [r.units for r in results if r.units is not None]
     errors: Counter[str] = Counter()
     messages: dict[str, str] = {}
     for r in results:
@@ -73,6 +76,9 @@ def summarize(
             messages.setdefault(code, message)
     # Processes run side by side over the same window: their rates add up.
     rate = sum(len(r.latencies_ns) / (r.elapsed_ns / 1e9) for r in results)
+    if units and seconds > 0:
+        # Units (e.g. accepted events) pro-rated over the window, which every process shares.
+        rate = sum(units) / seconds
     return Row(
         scenario=scenario,
         db=db,
@@ -90,6 +96,7 @@ def summarize(
         error_codes=dict(errors),
         error_messages=messages,
         hit_max_calls=any(r.hit_max_calls for r in results),
+        rate_unit="events" if units else "calls",
     )
 
 
@@ -114,10 +121,24 @@ def failed_row(
     )
 
 
+def skipped_row(
+    scenario: str, db: str, server_processes: int, *, load: tuple[int, int], tracing: bool, why: str
+) -> Row:
+    row = failed_row(scenario, db, server_processes, load=load, tracing=tracing, why="")
+    row.skipped = why
+    return row
+
+
 def apply_baseline(rows: Sequence[Row], echo_scenario: str) -> None:
     baseline = next((r.calls_per_s for r in rows if r.scenario == echo_scenario), 0.0)
     for row in rows:
-        compared = baseline > 0 and not row.failure and not row.timed
+        compared = (
+            baseline > 0
+            and not row.failure
+            and not row.skipped
+            and not row.timed
+            and row.rate_unit == "calls"
+        )
         row.vs_echo = row.calls_per_s / baseline if compared else None
 
 
@@ -161,6 +182,8 @@ def _cells(row: Row) -> list[str]:
     ]
     if row.failure:
         return [*common, "FAILED", "-", "-", "-", "-", "-"]
+    if row.skipped:
+        return [*common, "skipped", "-", "-", "-", "-", "-"]
     return [
         *common,
         f"{row.calls_per_s:,.0f}",
@@ -194,6 +217,8 @@ def format_notes(rows: Sequence[Row]) -> str:
         label = f"{row.scenario}/{row.db}"
         if row.failure:
             notes.append(f"{label}: FAILED: {row.failure}")
+        if row.skipped:
+            notes.append(f"{label}: skipped: {row.skipped}")
         if row.note:
             notes.append(f"{label}: {row.note}")
         for code, count in sorted(row.error_codes.items()):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from billing_client.v1 import (
 )
 
 CALL_TIMEOUT_S = 30.0
+ADVANCE_TIMEOUT_S = 300.0  # one AdvanceClock call of the set-up, streamed to its end
 BATCH = 32  # calls in flight while setting up
 RULE_SUFFIXES = (".yaml", ".yml")
 
@@ -144,17 +146,31 @@ class SubscriptionFixtures:
             )
         return tuple(str(c.name) for c in customers)
 
+    def advance_clock(self, clock: str, to: datetime) -> None:
+        """Move `clock` to `to`, reading AdvanceClock's progress stream to its end."""
+        with self._channel("AdvanceClock") as channel:
+            progress = clocks_pb2_grpc.ClockServiceStub(channel).AdvanceClock(
+                clocks_pb2.AdvanceClockRequest(name=clock, to=timestamp(to), request_id=_new_id()),
+                metadata=self._metadata,
+                timeout=ADVANCE_TIMEOUT_S,
+            )
+            last = None
+            for message in progress:  # the server ends the stream; the call has a deadline
+                last = message
+        if last is None or not last.finished:
+            raise BenchError(f"set-up failed: AdvanceClock of {clock} to {to} did not finish")
+
     def create_subscriptions(
-        self, customers: tuple[str, ...], count: int
+        self, customers: tuple[str, ...], count: int, plan: str = BASIC
     ) -> list[OwnedSubscription]:
-        """`count` subscriptions on basic_monthly, round-robin over `customers`."""
+        """`count` subscriptions on `plan`, round-robin over `customers`."""
         with self._channel("CreateSubscription") as channel:
             stub = subscriptions_pb2_grpc.SubscriptionServiceStub(channel)
             subs = _in_batches(
                 count,
                 lambda i: stub.CreateSubscription.future(
                     subscriptions_pb2.CreateSubscriptionRequest(
-                        customer=customers[i % len(customers)], plan=BASIC, request_id=_new_id()
+                        customer=customers[i % len(customers)], plan=plan, request_id=_new_id()
                     ),
                     metadata=self._metadata,
                     timeout=CALL_TIMEOUT_S,

@@ -91,6 +91,9 @@ class InvoicingRules:
     number_format: str = "INV-{year}-{seq:06d}"
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
     numbering_time_zone: str = "UTC"
+    seller_name: str = ""  # printed on invoice documents
+    seller_address: tuple[str, ...] = ()
+    seller_legal_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -405,6 +405,24 @@ NUMBER_FORMAT_PATTERN: Final = (
 
 INVOICING: Schema = {
     "kind": _kind("invoicing"),
+    "seller": {
+        "type": "dict",
+        "schema": {
+            "name": _text("The seller's name on invoices.", required=True),
+            "address_lines": {
+                "type": "list",
+                "maxlength": 8,
+                "schema": {"type": "string", "maxlength": NAME_LENGTH_MAX},
+                "meta": {"description": "Address, one line each."},
+            },
+            "legal_text": {
+                "type": "string",
+                "maxlength": 2000,
+                "meta": {"description": "Registration, VAT number, terms printed at the foot."},
+            },
+        },
+        "meta": {"description": "Who issues the invoices, as printed on documents."},
+    },
     "number_format": {
         "type": "string",
         "regex": NUMBER_FORMAT_PATTERN,

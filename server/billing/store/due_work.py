@@ -9,6 +9,7 @@ the same subscription, so each subscription's work runs in due-time order. On Po
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
@@ -21,6 +22,7 @@ from billing.store.schema import clocks, due_work
 from billing.store.types import UTCDateTime
 
 d = due_work
+DELIVERY_KIND = "deliver_invoice"
 _earlier = aliased(due_work)
 _WALL_NOW = bindparam("wall_now", type_=UTCDateTime)
 _RETURNED = (
@@ -35,7 +37,9 @@ _RETURNED = (
 )
 
 
-def _claim_statement(clock_scoped: bool) -> object:
+def _claim_statement(scope: str) -> object:
+    """scope: "any" (every tenant), "clock" (one simulation clock), "tenant" (one tenant,
+    optionally some subscriptions: a bill run)."""
     clock_now = func.coalesce(clocks.c.now, _WALL_NOW)
     earlier_unfinished = exists().where(
         _earlier.c.tenant_id == d.c.tenant_id,
@@ -60,10 +64,17 @@ def _claim_statement(clock_scoped: bool) -> object:
         .limit(bindparam("p_limit"))
         .with_for_update(of=d, skip_locked=True)
     )
-    if clock_scoped:
+    if scope == "clock":
         candidates = candidates.where(
             d.c.tenant_id == bindparam("p_tenant"), d.c.clock_id == bindparam("p_clock")
         )
+    elif scope == "subscriptions":
+        candidates = candidates.where(
+            d.c.tenant_id == bindparam("p_tenant"),
+            d.c.subscription_id.in_(bindparam("p_subs", expanding=True)),
+        )
+    elif scope == "tenant":
+        candidates = candidates.where(d.c.tenant_id == bindparam("p_tenant"))
     return (
         update(d)
         .where(tuple_(d.c.tenant_id, d.c.id).in_(candidates))
@@ -76,8 +87,10 @@ def _claim_statement(clock_scoped: bool) -> object:
     )
 
 
-_CLAIM_ANY = _claim_statement(clock_scoped=False)
-_CLAIM_CLOCK = _claim_statement(clock_scoped=True)
+_CLAIM_ANY = _claim_statement("any")
+_CLAIM_CLOCK = _claim_statement("clock")
+_CLAIM_TENANT = _claim_statement("tenant")
+_CLAIM_SUBSCRIPTIONS = _claim_statement("subscriptions")
 
 
 class SqlDueWork:
@@ -111,6 +124,7 @@ class SqlDueWork:
         *,
         tenant_id: str | None = None,
         clock_id: str | None = None,
+        subscription_ids: Sequence[str] | None = None,
     ) -> list[DueItem]:
         params: dict[str, object] = {
             "p_owner": owner,
@@ -122,6 +136,12 @@ class SqlDueWork:
         if clock_id is not None:
             statement = _CLAIM_CLOCK
             params.update(p_tenant=tenant_id, p_clock=clock_id)
+        elif subscription_ids is not None:
+            statement = _CLAIM_SUBSCRIPTIONS
+            params.update(p_tenant=tenant_id, p_subs=list(subscription_ids))
+        elif tenant_id is not None:
+            statement = _CLAIM_TENANT
+            params.update(p_tenant=tenant_id)
         rows = (await self._conn.execute(statement, params)).all()  # type: ignore[call-overload]
         items = [DueItem(*row) for row in rows]
         return sorted(items, key=lambda item: (item.due_at, item.id))
@@ -158,6 +178,7 @@ class SqlDueWork:
                 d.c.clock_id == clock_id,
                 d.c.done_at.is_(None),
                 d.c.due_at <= up_to,
+                d.c.kind != DELIVERY_KIND,  # progress of billing; deliveries follow on their own
             )
         )
         return int(count or 0)
@@ -174,6 +195,7 @@ class SqlDueWork:
                 d.c.done_at.is_not(None),
                 d.c.due_at > after,
                 d.c.due_at <= up_to,
+                d.c.kind != DELIVERY_KIND,
             )
         )
         return int(count or 0)

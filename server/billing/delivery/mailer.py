@@ -1,0 +1,41 @@
+"""The InvoiceMailer the use cases ask for: render the invoice's PDF and email it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from billing.app.ports import DeliveryError
+from billing.delivery._settings import SmtpSettings
+from billing.delivery._smtp import DeliveryFailed, send_invoice_email
+from billing.documents import Seller, invoice_document, render_pdf
+from billing.domain.customers import Customer
+from billing.domain.invoices import Invoice
+from billing.rules.model import RuleSet
+
+
+class SmtpInvoiceMailer:
+    def __init__(self, settings: SmtpSettings, template_dir: Path) -> None:
+        self._settings = settings
+        self._template_dir = template_dir
+
+    async def send(self, invoice: Invoice, customer: Customer, rules: RuleSet) -> str:
+        inv = rules.invoicing
+        seller = Seller(inv.seller_name or "Billing", inv.seller_address, inv.seller_legal_text)
+        issued = invoice.finalized_at or invoice.created_at
+        document = invoice_document(
+            invoice, customer, seller, number=invoice.number or invoice.id, issued_at=issued
+        )
+        pdf = await asyncio.to_thread(render_pdf, document, self._template_dir)
+        number = invoice.number or invoice.id
+        try:
+            return await send_invoice_email(
+                self._settings,
+                customer.fields.email,
+                f"Invoice {number}",
+                f"Please find invoice {number} attached.",
+                pdf,
+                f"{number}.pdf",
+            )
+        except DeliveryFailed as failure:
+            raise DeliveryError(str(failure), permanent=failure.permanent) from failure

@@ -274,3 +274,39 @@ def test_upcoming_invoice_preview_writes_nothing(billing):
     assert len(billing.invoices_of(sub)) == 1
     billing.advance(clock, "2026-05-01T00:00:00Z")
     assert amounts(billing.invoices_of(sub)[-1].lines) == [-1500, 2500, 5000]
+
+
+def test_run_billing_for_a_customer_catches_up_due_renewals(billing):
+    from datetime import UTC, datetime, timedelta
+
+    from billing_client.v1 import subscriptions_pb2
+
+    billing.push(rules())
+    customer = billing.customer()  # real time: no simulation clock
+    start = datetime.now(UTC) - timedelta(days=70)
+    stamp = subscriptions_pb2.CreateSubscriptionRequest().start_time
+    stamp.FromDatetime(start)
+    sub = billing.subscribe(customer, "basic_monthly", start_time=stamp)
+    progress = list(
+        billing.invoices.RunBilling(
+            ip.RunBillingRequest(customer=customer.name, request_id=rid()),
+            metadata=billing.metadata,
+            timeout=60,
+        )
+    )
+    assert progress[-1].finished
+    assert progress[-1].remaining == 0
+    invoices = billing.invoices_of(sub)
+    assert len(invoices) == 3  # the first period and two renewals up to now
+    assert [i.billing_reason for i in invoices] == [
+        "subscription_create",
+        "subscription_cycle",
+        "subscription_cycle",
+    ]
+    with pytest.raises(grpc.RpcError) as failure:
+        list(
+            billing.invoices.RunBilling(
+                ip.RunBillingRequest(request_id=rid()), metadata=billing.metadata
+            )
+        )
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -25,6 +25,7 @@ from grpc_health.v1 import health
 
 from billing.api.auth import TokenVerifier, mint_hs256_token
 from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
+from billing.app.billing_runs import BillingRuns
 from billing.app.billing_time import BillingTime
 from billing.app.catalog import CatalogUseCases
 from billing.app.clock import Clock, SystemClock
@@ -100,6 +101,7 @@ class Runtime:
                 self.store, writes, rules, BillingTime(self.clock), usage
             ),
             coupons=CouponUseCases(self.store, writes),
+            billing_runs=BillingRuns(self.store, self.worker, SystemClock()),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -10,6 +11,7 @@ from google.protobuf import empty_pb2
 from billing.api.billing_convert import invoice_to_proto, money
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, timestamp
+from billing.app.billing_runs import BillingRuns
 from billing.app.context import Write
 from billing.app.invoices import CreditNoteRequest, InvoiceLifecycle, InvoiceUseCases, OneOffLine
 from billing.domain.errors import InvalidArgument
@@ -20,10 +22,15 @@ from billing_client.v1 import invoices_pb2_grpc
 
 class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):  # type: ignore[misc]
     def __init__(
-        self, invoices: InvoiceUseCases, lifecycle: InvoiceLifecycle, call_context: ContextFactory
+        self,
+        invoices: InvoiceUseCases,
+        lifecycle: InvoiceLifecycle,
+        runs: BillingRuns,
+        call_context: ContextFactory,
     ) -> None:
         self._invoices = invoices
         self._lifecycle = lifecycle
+        self._runs = runs
         self._ctx = call_context
 
     async def GetInvoice(
@@ -155,6 +162,22 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):  # type: ignore
                 )
             )
         return pb.InvoiceExplanation(invoice=invoice.name, lines=lines)
+
+    async def RunBilling(
+        self, request: pb.RunBillingRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.RunBillingResponse]:
+        ctx = self._ctx("RunBilling", context)
+        if not request.request_id:
+            raise InvalidArgument.single("request_id", "is required on every mutating call")
+        async for progress in self._runs.run(
+            ctx, request.subscription, request.customer, request.tenant
+        ):
+            yield pb.RunBillingResponse(
+                done=progress.done,
+                remaining=progress.remaining,
+                last_item=progress.last_item,
+                finished=progress.finished,
+            )
 
     async def PreviewUpcomingInvoice(
         self, request: pb.PreviewUpcomingInvoiceRequest, context: grpc.aio.ServicerContext

@@ -21,6 +21,7 @@ from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
 from billing.api.subscriptions import SubscriptionServicer
 from billing.api.usage import UsageServicer
+from billing.app.billing_runs import BillingRuns
 from billing.app.catalog import CatalogUseCases
 from billing.app.clocks import ClockUseCases
 from billing.app.coupons import CouponUseCases
@@ -72,6 +73,7 @@ class UseCases:
     usage: UsageUseCases
     invoice_lifecycle: InvoiceLifecycle
     coupons: CouponUseCases
+    billing_runs: BillingRuns
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,10 @@ def build_server(
         SubscriptionServicer(use_cases.subscriptions, call_context), server
     )
     invoices_pb2_grpc.add_InvoiceServiceServicer_to_server(
-        InvoiceServicer(use_cases.invoices, use_cases.invoice_lifecycle, call_context), server
+        InvoiceServicer(
+            use_cases.invoices, use_cases.invoice_lifecycle, use_cases.billing_runs, call_context
+        ),
+        server,
     )
     clocks_pb2_grpc.add_ClockServiceServicer_to_server(
         ClockServicer(use_cases.clocks, call_context), server

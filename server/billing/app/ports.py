@@ -261,6 +261,10 @@ class DueWorkRepository(Protocol):
 
     async def pending_count(self, tenant_id: str, clock_id: str, up_to: datetime) -> int: ...
 
+    async def due_count(
+        self, tenant_id: str, subscription_ids: Sequence[str] | None, wall_now: datetime
+    ) -> int: ...
+
     async def done_count(
         self, tenant_id: str, clock_id: str, after: datetime, up_to: datetime
     ) -> int: ...

@@ -199,3 +199,27 @@ class SqlDueWork:
             )
         )
         return int(count or 0)
+
+    async def due_count(
+        self, tenant_id: str, subscription_ids: Sequence[str] | None, wall_now: datetime
+    ) -> int:
+        """Unfinished billing items of the tenant (or of these subscriptions) that are due on
+        their own clock."""
+        query = (
+            select(func.count())
+            .select_from(
+                d.outerjoin(
+                    clocks, and_(clocks.c.tenant_id == d.c.tenant_id, clocks.c.id == d.c.clock_id)
+                )
+            )
+            .where(
+                d.c.tenant_id == tenant_id,
+                d.c.done_at.is_(None),
+                d.c.kind != DELIVERY_KIND,
+                d.c.due_at
+                <= func.coalesce(clocks.c.now, bindparam("w", wall_now, type_=UTCDateTime)),
+            )
+        )
+        if subscription_ids is not None:
+            query = query.where(d.c.subscription_id.in_(list(subscription_ids)))
+        return int(await self._conn.scalar(query) or 0)

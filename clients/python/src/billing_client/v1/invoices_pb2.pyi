@@ -273,3 +273,27 @@ class PreviewUpcomingInvoiceRequest(_message.Message):
     SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
     subscription: str
     def __init__(self, subscription: _Optional[str] = ...) -> None: ...
+
+class RunBillingRequest(_message.Message):
+    __slots__ = ("subscription", "customer", "tenant", "request_id")
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    subscription: str
+    customer: str
+    tenant: bool
+    request_id: str
+    def __init__(self, subscription: _Optional[str] = ..., customer: _Optional[str] = ..., tenant: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RunBillingResponse(_message.Message):
+    __slots__ = ("done", "remaining", "last_item", "finished")
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    LAST_ITEM_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    done: int
+    remaining: int
+    last_item: str
+    finished: bool
+    def __init__(self, done: _Optional[int] = ..., remaining: _Optional[int] = ..., last_item: _Optional[str] = ..., finished: _Optional[bool] = ...) -> None: ...

@@ -91,6 +91,11 @@ class InvoiceServiceStub:
                 request_serializer=billing_dot_v1_dot_invoices__pb2.ExplainInvoiceRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_invoices__pb2.InvoiceExplanation.FromString,
                 _registered_method=True)
+        self.RunBilling = channel.unary_stream(
+                '/billing.v1.InvoiceService/RunBilling',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.RunBillingRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.RunBillingResponse.FromString,
+                _registered_method=True)
         self.PreviewUpcomingInvoice = channel.unary_unary(
                 '/billing.v1.InvoiceService/PreviewUpcomingInvoice',
                 request_serializer=billing_dot_v1_dot_invoices__pb2.PreviewUpcomingInvoiceRequest.SerializeToString,
@@ -181,6 +186,16 @@ class InvoiceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunBilling(self, request, context):
+        """Runs the billing work that is due now (renewals, trial ends, draft finalizations,
+        scheduled cancellations) for a subscription, a customer or the whole tenant, streaming
+        progress; several server processes share the work with no leader. Started again with
+        the same request_id it simply continues: the work itself is the state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PreviewUpcomingInvoice(self, request, context):
         """The next invoice of a subscription, at its period end, with usage so far; writes nothing.
         """
@@ -245,6 +260,11 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
                     servicer.ExplainInvoice,
                     request_deserializer=billing_dot_v1_dot_invoices__pb2.ExplainInvoiceRequest.FromString,
                     response_serializer=billing_dot_v1_dot_invoices__pb2.InvoiceExplanation.SerializeToString,
+            ),
+            'RunBilling': grpc.unary_stream_rpc_method_handler(
+                    servicer.RunBilling,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.RunBillingRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.RunBillingResponse.SerializeToString,
             ),
             'PreviewUpcomingInvoice': grpc.unary_unary_rpc_method_handler(
                     servicer.PreviewUpcomingInvoice,
@@ -550,6 +570,33 @@ class InvoiceService:
             '/billing.v1.InvoiceService/ExplainInvoice',
             billing_dot_v1_dot_invoices__pb2.ExplainInvoiceRequest.SerializeToString,
             billing_dot_v1_dot_invoices__pb2.InvoiceExplanation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunBilling(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/billing.v1.InvoiceService/RunBilling',
+            billing_dot_v1_dot_invoices__pb2.RunBillingRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.RunBillingResponse.FromString,
             options,
             channel_credentials,
             insecure,

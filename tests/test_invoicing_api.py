@@ -7,6 +7,7 @@ import uuid
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from billing_client.v1 import coupons_pb2 as cp
 from billing_client.v1 import coupons_pb2_grpc, money_pb2
@@ -202,6 +203,18 @@ def test_a_one_off_draft_is_edited_then_finalized_then_frozen(billing):
         lambda: billing.invoices.FinalizeInvoice(
             ip.FinalizeInvoiceRequest(name=draft.name, request_id=rid()), metadata=billing.metadata
         ),
+        lambda: billing.invoices.UpdateInvoice(
+            ip.UpdateInvoiceRequest(
+                invoice=ip.Invoice(name=draft.name, memo="late"),
+                update_mask=field_mask_pb2.FieldMask(paths=["memo"]),
+                request_id=rid(),
+            ),
+            metadata=billing.metadata,
+        ),
+        lambda: billing.invoices.ApplyCoupon(
+            ip.ApplyCouponRequest(invoice=draft.name, coupon="coupons/ANY", request_id=rid()),
+            metadata=billing.metadata,
+        ),
     ]
     for refused in refusals:
         with pytest.raises(grpc.RpcError) as failure:
@@ -310,3 +323,77 @@ def test_run_billing_for_a_customer_catches_up_due_renewals(billing):
             )
         )
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_send_invoice_sets_a_due_date_from_net_terms_and_a_draft_takes_a_coupon(billing, coupons):
+    files = rules()
+    files["invoicing.yaml"] = (
+        b"kind: invoicing\ntime_zone: utc\ncollection_method: send_invoice\nnet_terms_days: 14\n"
+    )
+    billing.push(files)
+    coupons.CreateCoupon(
+        cp.CreateCouponRequest(
+            coupon=cp.Coupon(
+                name="coupons/TENOFF",
+                amount_off=money_pb2.Money(currency_code="USD", amount_minor=1000),
+                duration=cp.ONCE,
+            ),
+            request_id=rid(),
+        ),
+        metadata=billing.metadata,
+    )
+    customer = billing.customer(billing.clock("2026-04-01T00:00:00Z"))
+    draft = billing.invoices.CreateInvoice(
+        ip.CreateInvoiceRequest(customer=customer.name, request_id=rid()), metadata=billing.metadata
+    )
+    billing.invoices.AddInvoiceLine(
+        ip.AddInvoiceLineRequest(
+            invoice=draft.name, description="Audit", unit_amount="75.00", request_id=rid()
+        ),
+        metadata=billing.metadata,
+    )
+    billing.invoices.UpdateInvoice(
+        ip.UpdateInvoiceRequest(
+            invoice=ip.Invoice(name=draft.name, memo="PO 4711"),
+            update_mask=field_mask_pb2.FieldMask(paths=["memo"]),
+            request_id=rid(),
+        ),
+        metadata=billing.metadata,
+    )
+    billing.invoices.ApplyCoupon(
+        ip.ApplyCouponRequest(invoice=draft.name, coupon="coupons/TENOFF", request_id=rid()),
+        metadata=billing.metadata,
+    )
+    final = billing.invoices.FinalizeInvoice(
+        ip.FinalizeInvoiceRequest(name=draft.name, request_id=rid()), metadata=billing.metadata
+    )
+    assert amounts(final.lines) == [7500, -1000]
+    assert (final.total.amount_minor, final.memo, final.coupon) == (
+        6500,
+        "PO 4711",
+        "coupons/TENOFF",
+    )
+    assert iso(final.due_time) == "2026-04-15T00:00:00Z"
+
+
+def test_charge_automatically_emits_payment_due(billing, server):
+    billing.push(rules())
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "basic_monthly")
+    [invoice] = billing.invoices_of(sub)
+    assert not invoice.HasField("due_time")
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(server.database.sync_url)
+    try:
+        with engine.connect() as conn:
+            kinds = [
+                r.event_type
+                for r in conn.execute(
+                    sa.text("SELECT event_type FROM outbox_events WHERE resource_name = :n"),
+                    {"n": invoice.name},
+                )
+            ]
+    finally:
+        engine.dispose()
+    assert sorted(kinds) == ["invoice.finalized", "invoice.payment_due"]

@@ -149,11 +149,13 @@ def invoice_to_proto(invoice: Invoice) -> invoices_pb2.Invoice:
         memo=invoice.memo,
         payment_reference=invoice.payment_reference,
         credited=money(c, invoice.credited_minor),
+        coupon=f"coupons/{invoice.coupon_code}" if invoice.coupon_code else "",
     )
     for field, value in (
         ("finalize_time", invoice.finalized_at),
         ("paid_time", invoice.paid_at),
         ("void_time", invoice.voided_at),
+        ("due_time", invoice.due_at),
     ):
         if value is not None:
             getattr(message, field).CopyFrom(timestamp(value))

@@ -69,6 +69,21 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):  # type: ignore
             await self._lifecycle.add_line(ctx, Write(request.request_id, body_hash(request), line))
         )
 
+    async def UpdateInvoice(
+        self, request: pb.UpdateInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Invoice:
+        ctx = self._ctx("UpdateInvoice", context)
+        update = (request.invoice.name, request.invoice.memo, tuple(request.update_mask.paths))
+        write = Write(request.request_id, body_hash(request), update)
+        return invoice_to_proto(await self._lifecycle.update_draft(ctx, write))
+
+    async def ApplyCoupon(
+        self, request: pb.ApplyCouponRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Invoice:
+        ctx = self._ctx("ApplyCoupon", context)
+        write = Write(request.request_id, body_hash(request), (request.invoice, request.coupon))
+        return invoice_to_proto(await self._lifecycle.apply_coupon(ctx, write))
+
     async def DeleteInvoice(
         self, request: pb.DeleteInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> empty_pb2.Empty:

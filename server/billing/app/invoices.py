@@ -34,6 +34,7 @@ from billing.domain.subscriptions import (
 )
 
 DEFAULT_PAGE_SIZE = 50
+MEMO_MAX = 1024
 MAX_PAGE_SIZE = 1000
 
 
@@ -201,6 +202,44 @@ class InvoiceLifecycle:
                 now,
             )
             return grown
+
+        return await self._writes.run(ctx, write, INVOICE_CODEC, work)
+
+    async def update_draft(
+        self, ctx: CallContext, write: Write[tuple[str, str, tuple[str, ...]]]
+    ) -> Invoice:
+        """`write.input` is (name, memo, mask paths); only `memo` may be named."""
+        name, memo, paths = write.input
+        invoice_id = parse_name(name, "invoices", "invoice.name")
+        if list(paths) != ["memo"]:
+            raise InvalidArgument.single("update_mask", "only memo can be updated")
+        if len(memo) > MEMO_MAX:
+            raise InvalidArgument.single("invoice.memo", f"at most {MEMO_MAX} characters")
+
+        async def work(tx: Transaction, now: datetime) -> Invoice:
+            invoice = await self._draft(tx, ctx.tenant_id, invoice_id, name)
+            updated = replace(invoice, memo=memo, version=invoice.version + 1)
+            await tx.invoices.replace(ctx.tenant_id, updated)
+            await self._audit(tx, ctx, write.request_id, updated, "update", {"memo": memo}, now)
+            return updated
+
+        return await self._writes.run(ctx, write, INVOICE_CODEC, work)
+
+    async def apply_coupon(self, ctx: CallContext, write: Write[tuple[str, str]]) -> Invoice:
+        name, coupon_name = write.input
+        invoice_id = parse_name(name, "invoices", "invoice")
+        code = coupon_name.removeprefix("coupons/")
+
+        async def work(tx: Transaction, now: datetime) -> Invoice:
+            invoice = await self._draft(tx, ctx.tenant_id, invoice_id, name)
+            if await tx.coupons.get(ctx.tenant_id, code) is None:
+                raise NotFound(coupon_name)
+            updated = replace(invoice, coupon_code=code, version=invoice.version + 1)
+            await tx.invoices.replace(ctx.tenant_id, updated)
+            await self._audit(
+                tx, ctx, write.request_id, updated, "apply_coupon", {"coupon": code}, now
+            )
+            return updated
 
         return await self._writes.run(ctx, write, INVOICE_CODEC, work)
 
@@ -516,6 +555,8 @@ class _InvoiceCodec:
                 "uncollectible_at": _when(result.uncollectible_at),
                 "payment_reference": result.payment_reference,
                 "credited_minor": result.credited_minor,
+                "due_at": _when(result.due_at),
+                "coupon_code": result.coupon_code,
             }
         ).encode()
 
@@ -543,6 +584,8 @@ class _InvoiceCodec:
             uncollectible_at=_at(d["uncollectible_at"]),
             payment_reference=d["payment_reference"],
             credited_minor=d["credited_minor"],
+            due_at=_at(d.get("due_at")),
+            coupon_code=d.get("coupon_code"),
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billing.app.ids import new_id
@@ -117,13 +117,23 @@ async def _finalize(
     insert: bool,
 ) -> Invoice:
     discount = await _discount(tx, tenant_id, sub, draft, rules) if sub is not None else None
+    if discount is None and draft.coupon_code:
+        discount = await _draft_coupon(tx, tenant_id, draft, rules)
     if discount is not None:
         lines = (*draft.lines, discount)
         draft = replace(draft, lines=lines, settlement=settle(lines, 0))
     customer_id, currency = draft.customer_id, draft.currency
     balance = await tx.credit.balance(tenant_id, customer_id, currency)
     settlement = settle(draft.lines, balance)
-    invoice = replace(draft, status=InvoiceStatus.OPEN, settlement=settlement, finalized_at=at)
+    invoicing = rules.rules.invoicing
+    due_at = (
+        at + timedelta(days=invoicing.net_terms_days)
+        if invoicing.collection_method == "send_invoice"
+        else None
+    )
+    invoice = replace(
+        draft, status=InvoiceStatus.OPEN, settlement=settlement, finalized_at=at, due_at=due_at
+    )
     if insert:
         await tx.invoices.insert(tenant_id, invoice)
     else:
@@ -148,6 +158,17 @@ async def _finalize(
             at,
         )
     )
+    if invoicing.collection_method == "charge_automatically" and settlement.amount_due_minor > 0:
+        await tx.outbox.add(
+            OutboxEvent(
+                new_id("evt"),
+                tenant_id,
+                "invoice.payment_due",
+                invoice.name,
+                {"amount_due_minor": settlement.amount_due_minor, "currency": currency},
+                at,
+            )
+        )
     # Delivery is due work of its own: sent after this commit, never inside it.
     clock_id = sub.clock_id if sub is not None else None
     await tx.due_work.schedule(
@@ -186,6 +207,19 @@ async def _discount(
     rounding = rules.rules.money.rounding_for(sub.currency)
     return discount_line(
         coupon, draft.lines, sub.currency, rounding, (draft.period_start, draft.period_end)
+    )
+
+
+async def _draft_coupon(
+    tx: Transaction, tenant_id: str, draft: Invoice, rules: ActiveRules
+) -> Line | None:
+    """A coupon applied by hand to a draft: once, on this invoice."""
+    coupon = await tx.coupons.get(tenant_id, draft.coupon_code or "")
+    if coupon is None:
+        return None
+    rounding = rules.rules.money.rounding_for(draft.currency)
+    return discount_line(
+        coupon, draft.lines, draft.currency, rounding, (draft.period_start, draft.period_end)
     )
 
 

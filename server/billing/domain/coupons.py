@@ -11,7 +11,7 @@ from billing.domain.money import MONEY_CONTEXT, Money, round_to_minor
 from billing.domain.subscriptions import Line
 
 DURATIONS = ("once", "repeating", "forever")
-DISCOUNTABLE_KINDS = frozenset({"fee", "proration", "usage"})
+DISCOUNTABLE_KINDS = frozenset({"fee", "proration", "usage", "one_off"})
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ class Invoice:
     uncollectible_at: datetime | None = None
     payment_reference: str = ""
     credited_minor: int = 0  # credit notes against it
+    due_at: datetime | None = None  # send_invoice: finalization plus the net terms
+    coupon_code: str | None = None  # applied to the draft by hand
 
     @property
     def is_draft(self) -> bool:

@@ -105,6 +105,8 @@ def _invoicing(files: Sequence[ValidatedFile]) -> InvoicingRules:
             "credit_note_number_format", defaults.credit_note_number_format
         ),
         numbering_time_zone=data.get("numbering_time_zone", defaults.numbering_time_zone),
+        collection_method=data.get("collection_method", defaults.collection_method),
+        net_terms_days=data.get("net_terms_days", defaults.net_terms_days),
         seller_name=(data.get("seller") or {}).get("name", ""),
         seller_address=tuple((data.get("seller") or {}).get("address_lines", ())),
         seller_legal_text=(data.get("seller") or {}).get("legal_text", ""),

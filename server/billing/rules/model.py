@@ -91,6 +91,8 @@ class InvoicingRules:
     number_format: str = "INV-{year}-{seq:06d}"
     credit_note_number_format: str = "CN-{year}-{seq:06d}"
     numbering_time_zone: str = "UTC"
+    collection_method: str = "charge_automatically"  # or send_invoice
+    net_terms_days: int = 30  # send_invoice: days from finalization to the due date
     seller_name: str = ""  # printed on invoice documents
     seller_address: tuple[str, ...] = ()
     seller_legal_text: str = ""

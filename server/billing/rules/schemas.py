@@ -405,6 +405,18 @@ NUMBER_FORMAT_PATTERN: Final = (
 
 INVOICING: Schema = {
     "kind": _kind("invoicing"),
+    "collection_method": _choice(
+        ("charge_automatically", "send_invoice"),
+        "charge_automatically: a payment is due at once (invoice.payment_due); send_invoice:"
+        " the customer pays by the due date from net_terms_days.",
+        required=False,
+    ),
+    "net_terms_days": {
+        "type": "int",
+        "min": 0,
+        "max": 365,
+        "meta": {"description": "send_invoice: days from finalization to the due date (30)."},
+    },
     "seller": {
         "type": "dict",
         "schema": {

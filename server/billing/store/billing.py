@@ -202,6 +202,8 @@ def _invoice(row: RowMapping, lines: list[RowMapping]) -> Invoice:
         uncollectible_at=row["uncollectible_at"],
         payment_reference=row["payment_reference"] or "",
         credited_minor=row["credited_minor"] or 0,
+        due_at=row["due_at"],
+        coupon_code=row["coupon_code"],
     )
 
 
@@ -237,6 +239,8 @@ class SqlInvoices:
                 "uncollectible_at": invoice.uncollectible_at,
                 "payment_reference": invoice.payment_reference or None,
                 "credited_minor": invoice.credited_minor,
+                "due_at": invoice.due_at,
+                "coupon_code": invoice.coupon_code,
             },
         )
         if invoice.lines:

@@ -184,6 +184,8 @@ invoices = Table(
     Column("uncollectible_at", UTCDateTime, nullable=True),
     Column("payment_reference", String(256), nullable=True),
     Column("credited_minor", BigInteger, nullable=True),  # by credit notes
+    Column("due_at", UTCDateTime, nullable=True),  # send_invoice: from the net terms
+    Column("coupon_code", String(64), nullable=True),  # applied to a draft by hand
     Index(None, "tenant_id", "customer_id"),
     Index(None, "tenant_id", "subscription_id"),
     UniqueConstraint("tenant_id", "number"),

@@ -27,10 +27,11 @@ from billing_client.v1 import money_pb2 as billing_dot_v1_dot_money__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62illing/v1/invoices.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x05\n\x07Invoice\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x10\n\x08\x63ustomer\x18\x02 \x01(\t\x12\x14\n\x0csubscription\x18\x03 \x01(\t\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.billing.v1.InvoiceStatus\x12\x16\n\x0e\x62illing_reason\x18\x05 \x01(\t\x12&\n\x05lines\x18\x06 \x03(\x0b\x32\x17.billing.v1.InvoiceLine\x12 \n\x05total\x18\x07 \x01(\x0b\x32\x11.billing.v1.Money\x12)\n\x0e\x63redit_applied\x18\x08 \x01(\x0b\x32\x11.billing.v1.Money\x12%\n\namount_due\x18\t \x01(\x0b\x32\x11.billing.v1.Money\x12\x30\n\x0cperiod_start\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rfinalize_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08rule_set\x18\x0e \x01(\t\x12\x0e\n\x06number\x18\x0f \x01(\t\x12\x0c\n\x04\x65tag\x18\x10 \x01(\t\x12\x0c\n\x04memo\x18\x11 \x01(\t\x12-\n\tpaid_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tvoid_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11payment_reference\x18\x14 \x01(\t\x12#\n\x08\x63redited\x18\x15 \x01(\x0b\x32\x11.billing.v1.Money:+\xea\x41(\n\x12\x62illing.v1/Invoice\x12\x12invoices/{invoice}\"\xb3\x01\n\nCreditNote\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07invoice\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\t\x12!\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x12\n\napplied_to\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc4\x02\n\x0bInvoiceLine\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12!\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x11.billing.v1.Money\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x13\n\x0bunit_amount\x18\x04 \x01(\t\x12\x30\n\x0cperiod_start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tproration\x18\x07 \x01(\x08\x12\x18\n\x10proration_factor\x18\x08 \x01(\t\x12\x18\n\x10unrounded_amount\x18\t \x01(\t\x12\x10\n\x08rule_set\x18\n \x01(\t\x12\r\n\x05price\x18\x0b \x01(\t\x12\x0c\n\x04kind\x18\x0c \x01(\t\">\n\x11GetInvoiceRequest\x12)\n\x04name\x18\x01 \x01(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12\x62illing.v1/Invoice\"d\n\x13ListInvoicesRequest\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12\x14\n\x0csubscription\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"V\n\x14ListInvoicesResponse\x12%\n\x08invoices\x18\x01 \x03(\x0b\x32\x13.billing.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x14\x43reateInvoiceRequest\x12\x16\n\x08\x63ustomer\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04memo\x18\x02 \x01(\t\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\x90\x01\n\x15\x41\x64\x64InvoiceLineRequest\x12\x15\n\x07invoice\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x19\n\x0bunit_amount\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\"D\n\x14\x44\x65leteInvoiceRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"F\n\x16\x46inalizeInvoiceRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"B\n\x12VoidInvoiceRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x18MarkUncollectibleRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"`\n\x0fMarkPaidRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1f\n\x11payment_reference\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\x83\x01\n\x17\x43reateCreditNoteRequest\x12\x15\n\x07invoice\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\'\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x11.billing.v1.MoneyB\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"+\n\x15\x45xplainInvoiceRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"Q\n\x12InvoiceExplanation\x12\x0f\n\x07invoice\x18\x01 \x01(\t\x12*\n\x05lines\x18\x02 \x03(\x0b\x32\x1b.billing.v1.LineExplanation\"\xcd\x02\n\x0fLineExplanation\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x10\n\x08rule_set\x18\x02 \x01(\t\x12\x12\n\nrule_entry\x18\x03 \x01(\t\x12\x18\n\x10proration_factor\x18\x04 \x01(\t\x12\x30\n\x0cperiod_start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08quantity\x18\x07 \x01(\t\x12\x13\n\x0bunit_amount\x18\x08 \x01(\t\x12\x18\n\x10unrounded_amount\x18\t \x01(\t\x12\x10\n\x08rounding\x18\n \x01(\t\x12!\n\x06\x61mount\x18\x0b \x01(\x0b\x32\x11.billing.v1.Money\x12\r\n\x05steps\x18\x0c \x03(\t\";\n\x1dPreviewUpcomingInvoiceRequest\x12\x1a\n\x0csubscription\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"t\n\x11RunBillingRequest\x12\x16\n\x0csubscription\x18\x01 \x01(\tH\x00\x12\x12\n\x08\x63ustomer\x18\x02 \x01(\tH\x00\x12\x10\n\x06tenant\x18\x03 \x01(\x08H\x00\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x42\x07\n\x05scope\"Z\n\x12RunBillingResponse\x12\x0c\n\x04\x64one\x18\x01 \x01(\x03\x12\x11\n\tremaining\x18\x02 \x01(\x03\x12\x11\n\tlast_item\x18\x03 \x01(\t\x12\x10\n\x08\x66inished\x18\x04 \x01(\x08*k\n\rInvoiceStatus\x12\x1e\n\x1aINVOICE_STATUS_UNSPECIFIED\x10\x00\x12\t\n\x05\x44RAFT\x10\x01\x12\x08\n\x04OPEN\x10\x02\x12\x08\n\x04PAID\x10\x03\x12\x08\n\x04VOID\x10\x04\x12\x11\n\rUNCOLLECTIBLE\x10\x05\x32\xe2\t\n\x0eInvoiceService\x12R\n\nGetInvoice\x12\x1d.billing.v1.GetInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x10\xca\xf3\x18\x0c\x62illing.read\x12\x63\n\x0cListInvoices\x12\x1f.billing.v1.ListInvoicesRequest\x1a .billing.v1.ListInvoicesResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12Y\n\rCreateInvoice\x12 .billing.v1.CreateInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12[\n\x0e\x41\x64\x64InvoiceLine\x12!.billing.v1.AddInvoiceLineRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12\\\n\rDeleteInvoice\x12 .billing.v1.DeleteInvoiceRequest\x1a\x16.google.protobuf.Empty\"\x11\xca\xf3\x18\rbilling.write\x12]\n\x0f\x46inalizeInvoice\x12\".billing.v1.FinalizeInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12U\n\x0bVoidInvoice\x12\x1e.billing.v1.VoidInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12\x61\n\x11MarkUncollectible\x12$.billing.v1.MarkUncollectibleRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12O\n\x08MarkPaid\x12\x1b.billing.v1.MarkPaidRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12\x62\n\x10\x43reateCreditNote\x12#.billing.v1.CreateCreditNoteRequest\x1a\x16.billing.v1.CreditNote\"\x11\xca\xf3\x18\rbilling.write\x12\x65\n\x0e\x45xplainInvoice\x12!.billing.v1.ExplainInvoiceRequest\x1a\x1e.billing.v1.InvoiceExplanation\"\x10\xca\xf3\x18\x0c\x62illing.read\x12`\n\nRunBilling\x12\x1d.billing.v1.RunBillingRequest\x1a\x1e.billing.v1.RunBillingResponse\"\x11\xca\xf3\x18\rbilling.write0\x01\x12j\n\x16PreviewUpcomingInvoice\x12).billing.v1.PreviewUpcomingInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62illing/v1/invoices.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x06\n\x07Invoice\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x10\n\x08\x63ustomer\x18\x02 \x01(\t\x12\x14\n\x0csubscription\x18\x03 \x01(\t\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.billing.v1.InvoiceStatus\x12\x16\n\x0e\x62illing_reason\x18\x05 \x01(\t\x12&\n\x05lines\x18\x06 \x03(\x0b\x32\x17.billing.v1.InvoiceLine\x12 \n\x05total\x18\x07 \x01(\x0b\x32\x11.billing.v1.Money\x12)\n\x0e\x63redit_applied\x18\x08 \x01(\x0b\x32\x11.billing.v1.Money\x12%\n\namount_due\x18\t \x01(\x0b\x32\x11.billing.v1.Money\x12\x30\n\x0cperiod_start\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rfinalize_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08rule_set\x18\x0e \x01(\t\x12\x0e\n\x06number\x18\x0f \x01(\t\x12\x0c\n\x04\x65tag\x18\x10 \x01(\t\x12\x0c\n\x04memo\x18\x11 \x01(\t\x12-\n\tpaid_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tvoid_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11payment_reference\x18\x14 \x01(\t\x12#\n\x08\x63redited\x18\x15 \x01(\x0b\x32\x11.billing.v1.Money\x12,\n\x08\x64ue_time\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63oupon\x18\x17 \x01(\t:+\xea\x41(\n\x12\x62illing.v1/Invoice\x12\x12invoices/{invoice}\"\xb3\x01\n\nCreditNote\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07invoice\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\t\x12!\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x12\n\napplied_to\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc4\x02\n\x0bInvoiceLine\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12!\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x11.billing.v1.Money\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x13\n\x0bunit_amount\x18\x04 \x01(\t\x12\x30\n\x0cperiod_start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tproration\x18\x07 \x01(\x08\x12\x18\n\x10proration_factor\x18\x08 \x01(\t\x12\x18\n\x10unrounded_amount\x18\t \x01(\t\x12\x10\n\x08rule_set\x18\n \x01(\t\x12\r\n\x05price\x18\x0b \x01(\t\x12\x0c\n\x04kind\x18\x0c \x01(\t\">\n\x11GetInvoiceRequest\x12)\n\x04name\x18\x01 \x01(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12\x62illing.v1/Invoice\"d\n\x13ListInvoicesRequest\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12\x14\n\x0csubscription\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"V\n\x14ListInvoicesResponse\x12%\n\x08invoices\x18\x01 \x03(\x0b\x32\x13.billing.v1.Invoice\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x14\x43reateInvoiceRequest\x12\x16\n\x08\x63ustomer\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04memo\x18\x02 \x01(\t\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\x90\x01\n\x15\x41\x64\x64InvoiceLineRequest\x12\x15\n\x07invoice\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x19\n\x0bunit_amount\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\"D\n\x14\x44\x65leteInvoiceRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"F\n\x16\x46inalizeInvoiceRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"B\n\x12VoidInvoiceRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x18MarkUncollectibleRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"`\n\x0fMarkPaidRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1f\n\x11payment_reference\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\x83\x01\n\x17\x43reateCreditNoteRequest\x12\x15\n\x07invoice\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\'\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x11.billing.v1.MoneyB\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"+\n\x15\x45xplainInvoiceRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"Q\n\x12InvoiceExplanation\x12\x0f\n\x07invoice\x18\x01 \x01(\t\x12*\n\x05lines\x18\x02 \x03(\x0b\x32\x1b.billing.v1.LineExplanation\"\xcd\x02\n\x0fLineExplanation\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x10\n\x08rule_set\x18\x02 \x01(\t\x12\x12\n\nrule_entry\x18\x03 \x01(\t\x12\x18\n\x10proration_factor\x18\x04 \x01(\t\x12\x30\n\x0cperiod_start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08quantity\x18\x07 \x01(\t\x12\x13\n\x0bunit_amount\x18\x08 \x01(\t\x12\x18\n\x10unrounded_amount\x18\t \x01(\t\x12\x10\n\x08rounding\x18\n \x01(\t\x12!\n\x06\x61mount\x18\x0b \x01(\x0b\x32\x11.billing.v1.Money\x12\r\n\x05steps\x18\x0c \x03(\t\";\n\x1dPreviewUpcomingInvoiceRequest\x12\x1a\n\x0csubscription\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"t\n\x11RunBillingRequest\x12\x16\n\x0csubscription\x18\x01 \x01(\tH\x00\x12\x12\n\x08\x63ustomer\x18\x02 \x01(\tH\x00\x12\x10\n\x06tenant\x18\x03 \x01(\x08H\x00\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x42\x07\n\x05scope\"Z\n\x12RunBillingResponse\x12\x0c\n\x04\x64one\x18\x01 \x01(\x03\x12\x11\n\tremaining\x18\x02 \x01(\x03\x12\x11\n\tlast_item\x18\x03 \x01(\t\x12\x10\n\x08\x66inished\x18\x04 \x01(\x08\"\x93\x01\n\x14UpdateInvoiceRequest\x12*\n\x07invoice\x18\x01 \x01(\x0b\x32\x13.billing.v1.InvoiceB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"[\n\x12\x41pplyCouponRequest\x12\x15\n\x07invoice\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x63oupon\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02*k\n\rInvoiceStatus\x12\x1e\n\x1aINVOICE_STATUS_UNSPECIFIED\x10\x00\x12\t\n\x05\x44RAFT\x10\x01\x12\x08\n\x04OPEN\x10\x02\x12\x08\n\x04PAID\x10\x03\x12\x08\n\x04VOID\x10\x04\x12\x11\n\rUNCOLLECTIBLE\x10\x05\x32\x94\x0b\n\x0eInvoiceService\x12R\n\nGetInvoice\x12\x1d.billing.v1.GetInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x10\xca\xf3\x18\x0c\x62illing.read\x12\x63\n\x0cListInvoices\x12\x1f.billing.v1.ListInvoicesRequest\x1a .billing.v1.ListInvoicesResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12Y\n\rCreateInvoice\x12 .billing.v1.CreateInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12[\n\x0e\x41\x64\x64InvoiceLine\x12!.billing.v1.AddInvoiceLineRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12Y\n\rUpdateInvoice\x12 .billing.v1.UpdateInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12U\n\x0b\x41pplyCoupon\x12\x1e.billing.v1.ApplyCouponRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12\\\n\rDeleteInvoice\x12 .billing.v1.DeleteInvoiceRequest\x1a\x16.google.protobuf.Empty\"\x11\xca\xf3\x18\rbilling.write\x12]\n\x0f\x46inalizeInvoice\x12\".billing.v1.FinalizeInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12U\n\x0bVoidInvoice\x12\x1e.billing.v1.VoidInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12\x61\n\x11MarkUncollectible\x12$.billing.v1.MarkUncollectibleRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12O\n\x08MarkPaid\x12\x1b.billing.v1.MarkPaidRequest\x1a\x13.billing.v1.Invoice\"\x11\xca\xf3\x18\rbilling.write\x12\x62\n\x10\x43reateCreditNote\x12#.billing.v1.CreateCreditNoteRequest\x1a\x16.billing.v1.CreditNote\"\x11\xca\xf3\x18\rbilling.write\x12\x65\n\x0e\x45xplainInvoice\x12!.billing.v1.ExplainInvoiceRequest\x1a\x1e.billing.v1.InvoiceExplanation\"\x10\xca\xf3\x18\x0c\x62illing.read\x12`\n\nRunBilling\x12\x1d.billing.v1.RunBillingRequest\x1a\x1e.billing.v1.RunBillingResponse\"\x11\xca\xf3\x18\rbilling.write0\x01\x12j\n\x16PreviewUpcomingInvoice\x12).billing.v1.PreviewUpcomingInvoiceRequest\x1a\x13.billing.v1.Invoice\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -90,6 +91,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREVIEWUPCOMINGINVOICEREQUEST'].fields_by_name['subscription']._serialized_options = b'\342A\001\002'
   _globals['_RUNBILLINGREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_RUNBILLINGREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEINVOICEREQUEST'].fields_by_name['invoice']._loaded_options = None
+  _globals['_UPDATEINVOICEREQUEST'].fields_by_name['invoice']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEINVOICEREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATEINVOICEREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEINVOICEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATEINVOICEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_APPLYCOUPONREQUEST'].fields_by_name['invoice']._loaded_options = None
+  _globals['_APPLYCOUPONREQUEST'].fields_by_name['invoice']._serialized_options = b'\342A\001\002'
+  _globals['_APPLYCOUPONREQUEST'].fields_by_name['coupon']._loaded_options = None
+  _globals['_APPLYCOUPONREQUEST'].fields_by_name['coupon']._serialized_options = b'\342A\001\002'
+  _globals['_APPLYCOUPONREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_APPLYCOUPONREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
   _globals['_INVOICESERVICE'].methods_by_name['GetInvoice']._loaded_options = None
   _globals['_INVOICESERVICE'].methods_by_name['GetInvoice']._serialized_options = b'\312\363\030\014billing.read'
   _globals['_INVOICESERVICE'].methods_by_name['ListInvoices']._loaded_options = None
@@ -98,6 +111,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INVOICESERVICE'].methods_by_name['CreateInvoice']._serialized_options = b'\312\363\030\rbilling.write'
   _globals['_INVOICESERVICE'].methods_by_name['AddInvoiceLine']._loaded_options = None
   _globals['_INVOICESERVICE'].methods_by_name['AddInvoiceLine']._serialized_options = b'\312\363\030\rbilling.write'
+  _globals['_INVOICESERVICE'].methods_by_name['UpdateInvoice']._loaded_options = None
+  _globals['_INVOICESERVICE'].methods_by_name['UpdateInvoice']._serialized_options = b'\312\363\030\rbilling.write'
+  _globals['_INVOICESERVICE'].methods_by_name['ApplyCoupon']._loaded_options = None
+  _globals['_INVOICESERVICE'].methods_by_name['ApplyCoupon']._serialized_options = b'\312\363\030\rbilling.write'
   _globals['_INVOICESERVICE'].methods_by_name['DeleteInvoice']._loaded_options = None
   _globals['_INVOICESERVICE'].methods_by_name['DeleteInvoice']._serialized_options = b'\312\363\030\rbilling.write'
   _globals['_INVOICESERVICE'].methods_by_name['FinalizeInvoice']._loaded_options = None
@@ -116,48 +133,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INVOICESERVICE'].methods_by_name['RunBilling']._serialized_options = b'\312\363\030\rbilling.write'
   _globals['_INVOICESERVICE'].methods_by_name['PreviewUpcomingInvoice']._loaded_options = None
   _globals['_INVOICESERVICE'].methods_by_name['PreviewUpcomingInvoice']._serialized_options = b'\312\363\030\014billing.read'
-  _globals['_INVOICESTATUS']._serialized_start=3224
-  _globals['_INVOICESTATUS']._serialized_end=3331
-  _globals['_INVOICE']._serialized_start=218
-  _globals['_INVOICE']._serialized_end=973
-  _globals['_CREDITNOTE']._serialized_start=976
-  _globals['_CREDITNOTE']._serialized_end=1155
-  _globals['_INVOICELINE']._serialized_start=1158
-  _globals['_INVOICELINE']._serialized_end=1482
-  _globals['_GETINVOICEREQUEST']._serialized_start=1484
-  _globals['_GETINVOICEREQUEST']._serialized_end=1546
-  _globals['_LISTINVOICESREQUEST']._serialized_start=1548
-  _globals['_LISTINVOICESREQUEST']._serialized_end=1648
-  _globals['_LISTINVOICESRESPONSE']._serialized_start=1650
-  _globals['_LISTINVOICESRESPONSE']._serialized_end=1736
-  _globals['_CREATEINVOICEREQUEST']._serialized_start=1738
-  _globals['_CREATEINVOICEREQUEST']._serialized_end=1824
-  _globals['_ADDINVOICELINEREQUEST']._serialized_start=1827
-  _globals['_ADDINVOICELINEREQUEST']._serialized_end=1971
-  _globals['_DELETEINVOICEREQUEST']._serialized_start=1973
-  _globals['_DELETEINVOICEREQUEST']._serialized_end=2041
-  _globals['_FINALIZEINVOICEREQUEST']._serialized_start=2043
-  _globals['_FINALIZEINVOICEREQUEST']._serialized_end=2113
-  _globals['_VOIDINVOICEREQUEST']._serialized_start=2115
-  _globals['_VOIDINVOICEREQUEST']._serialized_end=2181
-  _globals['_MARKUNCOLLECTIBLEREQUEST']._serialized_start=2183
-  _globals['_MARKUNCOLLECTIBLEREQUEST']._serialized_end=2255
-  _globals['_MARKPAIDREQUEST']._serialized_start=2257
-  _globals['_MARKPAIDREQUEST']._serialized_end=2353
-  _globals['_CREATECREDITNOTEREQUEST']._serialized_start=2356
-  _globals['_CREATECREDITNOTEREQUEST']._serialized_end=2487
-  _globals['_EXPLAININVOICEREQUEST']._serialized_start=2489
-  _globals['_EXPLAININVOICEREQUEST']._serialized_end=2532
-  _globals['_INVOICEEXPLANATION']._serialized_start=2534
-  _globals['_INVOICEEXPLANATION']._serialized_end=2615
-  _globals['_LINEEXPLANATION']._serialized_start=2618
-  _globals['_LINEEXPLANATION']._serialized_end=2951
-  _globals['_PREVIEWUPCOMINGINVOICEREQUEST']._serialized_start=2953
-  _globals['_PREVIEWUPCOMINGINVOICEREQUEST']._serialized_end=3012
-  _globals['_RUNBILLINGREQUEST']._serialized_start=3014
-  _globals['_RUNBILLINGREQUEST']._serialized_end=3130
-  _globals['_RUNBILLINGRESPONSE']._serialized_start=3132
-  _globals['_RUNBILLINGRESPONSE']._serialized_end=3222
-  _globals['_INVOICESERVICE']._serialized_start=3334
-  _globals['_INVOICESERVICE']._serialized_end=4584
+  _globals['_INVOICESTATUS']._serialized_start=3563
+  _globals['_INVOICESTATUS']._serialized_end=3670
+  _globals['_INVOICE']._serialized_start=252
+  _globals['_INVOICE']._serialized_end=1069
+  _globals['_CREDITNOTE']._serialized_start=1072
+  _globals['_CREDITNOTE']._serialized_end=1251
+  _globals['_INVOICELINE']._serialized_start=1254
+  _globals['_INVOICELINE']._serialized_end=1578
+  _globals['_GETINVOICEREQUEST']._serialized_start=1580
+  _globals['_GETINVOICEREQUEST']._serialized_end=1642
+  _globals['_LISTINVOICESREQUEST']._serialized_start=1644
+  _globals['_LISTINVOICESREQUEST']._serialized_end=1744
+  _globals['_LISTINVOICESRESPONSE']._serialized_start=1746
+  _globals['_LISTINVOICESRESPONSE']._serialized_end=1832
+  _globals['_CREATEINVOICEREQUEST']._serialized_start=1834
+  _globals['_CREATEINVOICEREQUEST']._serialized_end=1920
+  _globals['_ADDINVOICELINEREQUEST']._serialized_start=1923
+  _globals['_ADDINVOICELINEREQUEST']._serialized_end=2067
+  _globals['_DELETEINVOICEREQUEST']._serialized_start=2069
+  _globals['_DELETEINVOICEREQUEST']._serialized_end=2137
+  _globals['_FINALIZEINVOICEREQUEST']._serialized_start=2139
+  _globals['_FINALIZEINVOICEREQUEST']._serialized_end=2209
+  _globals['_VOIDINVOICEREQUEST']._serialized_start=2211
+  _globals['_VOIDINVOICEREQUEST']._serialized_end=2277
+  _globals['_MARKUNCOLLECTIBLEREQUEST']._serialized_start=2279
+  _globals['_MARKUNCOLLECTIBLEREQUEST']._serialized_end=2351
+  _globals['_MARKPAIDREQUEST']._serialized_start=2353
+  _globals['_MARKPAIDREQUEST']._serialized_end=2449
+  _globals['_CREATECREDITNOTEREQUEST']._serialized_start=2452
+  _globals['_CREATECREDITNOTEREQUEST']._serialized_end=2583
+  _globals['_EXPLAININVOICEREQUEST']._serialized_start=2585
+  _globals['_EXPLAININVOICEREQUEST']._serialized_end=2628
+  _globals['_INVOICEEXPLANATION']._serialized_start=2630
+  _globals['_INVOICEEXPLANATION']._serialized_end=2711
+  _globals['_LINEEXPLANATION']._serialized_start=2714
+  _globals['_LINEEXPLANATION']._serialized_end=3047
+  _globals['_PREVIEWUPCOMINGINVOICEREQUEST']._serialized_start=3049
+  _globals['_PREVIEWUPCOMINGINVOICEREQUEST']._serialized_end=3108
+  _globals['_RUNBILLINGREQUEST']._serialized_start=3110
+  _globals['_RUNBILLINGREQUEST']._serialized_end=3226
+  _globals['_RUNBILLINGRESPONSE']._serialized_start=3228
+  _globals['_RUNBILLINGRESPONSE']._serialized_end=3318
+  _globals['_UPDATEINVOICEREQUEST']._serialized_start=3321
+  _globals['_UPDATEINVOICEREQUEST']._serialized_end=3468
+  _globals['_APPLYCOUPONREQUEST']._serialized_start=3470
+  _globals['_APPLYCOUPONREQUEST']._serialized_end=3561
+  _globals['_INVOICESERVICE']._serialized_start=3673
+  _globals['_INVOICESERVICE']._serialized_end=5101
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ from billing_client.v1 import money_pb2 as _money_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -31,7 +32,7 @@ VOID: InvoiceStatus
 UNCOLLECTIBLE: InvoiceStatus
 
 class Invoice(_message.Message):
-    __slots__ = ("name", "customer", "subscription", "status", "billing_reason", "lines", "total", "credit_applied", "amount_due", "period_start", "period_end", "create_time", "finalize_time", "rule_set", "number", "etag", "memo", "paid_time", "void_time", "payment_reference", "credited")
+    __slots__ = ("name", "customer", "subscription", "status", "billing_reason", "lines", "total", "credit_applied", "amount_due", "period_start", "period_end", "create_time", "finalize_time", "rule_set", "number", "etag", "memo", "paid_time", "void_time", "payment_reference", "credited", "due_time", "coupon")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +54,8 @@ class Invoice(_message.Message):
     VOID_TIME_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     CREDITED_FIELD_NUMBER: _ClassVar[int]
+    DUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    COUPON_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     subscription: str
@@ -74,7 +77,9 @@ class Invoice(_message.Message):
     void_time: _timestamp_pb2.Timestamp
     payment_reference: str
     credited: _money_pb2.Money
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., subscription: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., billing_reason: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credit_applied: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_set: _Optional[str] = ..., number: _Optional[str] = ..., etag: _Optional[str] = ..., memo: _Optional[str] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ..., credited: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    due_time: _timestamp_pb2.Timestamp
+    coupon: str
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., subscription: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., billing_reason: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credit_applied: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_set: _Optional[str] = ..., number: _Optional[str] = ..., etag: _Optional[str] = ..., memo: _Optional[str] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ..., credited: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., coupon: _Optional[str] = ...) -> None: ...
 
 class CreditNote(_message.Message):
     __slots__ = ("name", "invoice", "number", "amount", "reason", "applied_to", "create_time")
@@ -297,3 +302,23 @@ class RunBillingResponse(_message.Message):
     last_item: str
     finished: bool
     def __init__(self, done: _Optional[int] = ..., remaining: _Optional[int] = ..., last_item: _Optional[str] = ..., finished: _Optional[bool] = ...) -> None: ...
+
+class UpdateInvoiceRequest(_message.Message):
+    __slots__ = ("invoice", "update_mask", "request_id")
+    INVOICE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    invoice: Invoice
+    update_mask: _field_mask_pb2.FieldMask
+    request_id: str
+    def __init__(self, invoice: _Optional[_Union[Invoice, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ApplyCouponRequest(_message.Message):
+    __slots__ = ("invoice", "coupon", "request_id")
+    INVOICE_FIELD_NUMBER: _ClassVar[int]
+    COUPON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    invoice: str
+    coupon: str
+    request_id: str
+    def __init__(self, invoice: _Optional[str] = ..., coupon: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...

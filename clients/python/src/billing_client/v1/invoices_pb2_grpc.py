@@ -56,6 +56,16 @@ class InvoiceServiceStub:
                 request_serializer=billing_dot_v1_dot_invoices__pb2.AddInvoiceLineRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
                 _registered_method=True)
+        self.UpdateInvoice = channel.unary_unary(
+                '/billing.v1.InvoiceService/UpdateInvoice',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.UpdateInvoiceRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+                _registered_method=True)
+        self.ApplyCoupon = channel.unary_unary(
+                '/billing.v1.InvoiceService/ApplyCoupon',
+                request_serializer=billing_dot_v1_dot_invoices__pb2.ApplyCouponRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+                _registered_method=True)
         self.DeleteInvoice = channel.unary_unary(
                 '/billing.v1.InvoiceService/DeleteInvoice',
                 request_serializer=billing_dot_v1_dot_invoices__pb2.DeleteInvoiceRequest.SerializeToString,
@@ -130,6 +140,20 @@ class InvoiceServiceServicer:
 
     def AddInvoiceLine(self, request, context):
         """Adds a one-off line to a draft. FAILED_PRECONDITION once finalized.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateInvoice(self, request, context):
+        """Updates a draft's memo (FieldMask `memo`). FAILED_PRECONDITION once finalized.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyCoupon(self, request, context):
+        """Applies a coupon to a draft, once. FAILED_PRECONDITION once finalized.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -224,6 +248,16 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
             'AddInvoiceLine': grpc.unary_unary_rpc_method_handler(
                     servicer.AddInvoiceLine,
                     request_deserializer=billing_dot_v1_dot_invoices__pb2.AddInvoiceLineRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
+            ),
+            'UpdateInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateInvoice,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.UpdateInvoiceRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
+            ),
+            'ApplyCoupon': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyCoupon,
+                    request_deserializer=billing_dot_v1_dot_invoices__pb2.ApplyCouponRequest.FromString,
                     response_serializer=billing_dot_v1_dot_invoices__pb2.Invoice.SerializeToString,
             ),
             'DeleteInvoice': grpc.unary_unary_rpc_method_handler(
@@ -380,6 +414,60 @@ class InvoiceService:
             target,
             '/billing.v1.InvoiceService/AddInvoiceLine',
             billing_dot_v1_dot_invoices__pb2.AddInvoiceLineRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/UpdateInvoice',
+            billing_dot_v1_dot_invoices__pb2.UpdateInvoiceRequest.SerializeToString,
+            billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyCoupon(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.InvoiceService/ApplyCoupon',
+            billing_dot_v1_dot_invoices__pb2.ApplyCouponRequest.SerializeToString,
             billing_dot_v1_dot_invoices__pb2.Invoice.FromString,
             options,
             channel_credentials,

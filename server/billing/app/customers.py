@@ -6,8 +6,6 @@ tenant), EtagMismatch (update against a stale read), IdempotencyKeyReused, Reque
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -15,16 +13,14 @@ from typing import Any
 
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
+from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.writes import WriteRunner
 from billing.domain import customers as domain
 from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
-from billing.domain.errors import EtagMismatch, InvalidArgument, NotFound
+from billing.domain.errors import EtagMismatch, NotFound
 from billing.domain.names import parse_name
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -82,14 +78,12 @@ class CustomerUseCases:
         return customer
 
     async def list(self, ctx: CallContext, page_size: int, page_token: str) -> Page:
-        if page_size < 0:
-            raise InvalidArgument.single("page_size", "must not be negative")
-        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        after = _decode_page_token(page_token)
+        limit = page_limit(page_size)
+        after = decode_page_token(page_token)
         async with self._store.read() as tx:
             rows = await tx.customers.list_after(ctx.tenant_id, after, limit + 1)
         page, more = rows[:limit], len(rows) > limit
-        return Page(page, _encode_page_token(page[-1].id) if more else "")
+        return Page(page, encode_page_token(page[-1].id) if more else "")
 
     async def update(self, ctx: CallContext, write: Write[CustomerUpdate]) -> Customer:
         update = write.input
@@ -160,22 +154,6 @@ async def _record(
             occurred_at=now,
         )
     )
-
-
-def _encode_page_token(last_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode()
-
-
-def _decode_page_token(token: str) -> str | None:
-    if not token:
-        return None
-    try:
-        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise InvalidArgument.single("page_token", "is not a token this server issued") from None
-    if not isinstance(after, str):
-        raise InvalidArgument.single("page_token", "is not a token this server issued")
-    return after
 
 
 # --- plain-data form, used for stored replies, events and JSON columns -----------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -12,6 +11,7 @@ from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.invoicing import finalize_invoice, next_number
+from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
@@ -33,9 +33,7 @@ from billing.domain.subscriptions import (
     settle,
 )
 
-DEFAULT_PAGE_SIZE = 50
 MEMO_MAX = 1024
-MAX_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -63,26 +61,14 @@ class InvoiceUseCases:
         subscription_id = (
             parse_name(subscription, "subscriptions", "subscription") if subscription else None
         )
-        if page_size < 0:
-            raise InvalidArgument.single("page_size", "must not be negative")
-        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        after = None
-        if page_token:
-            try:
-                after = str(json.loads(base64.urlsafe_b64decode(page_token.encode()))["after"])
-            except (ValueError, KeyError, TypeError):
-                raise InvalidArgument.single(
-                    "page_token", "is not a token this server issued"
-                ) from None
+        limit = page_limit(page_size)
+        after = decode_page_token(page_token)
         async with self._store.read() as tx:
             rows = await tx.invoices.list_after(
                 ctx.tenant_id, customer_id, subscription_id, after, limit + 1
             )
         page = rows[:limit]
-        token = ""
-        if len(rows) > limit:
-            token = base64.urlsafe_b64encode(json.dumps({"after": page[-1].id}).encode()).decode()
-        return Page(page, token)
+        return Page(page, encode_page_token(page[-1].id) if len(rows) > limit else "")
 
 
 # --- lifecycle ---------------------------------------------------------------------------

@@ -7,7 +7,6 @@ subscription), NoActiveRuleSet, IdempotencyKeyReused, RequestInProgress.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.invoicing import after_invoice, issue_invoice
+from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.plan_items import (
     items_for_plan,
     parse_overrides,
@@ -60,8 +60,6 @@ from billing.plugins.engines import ProrationPolicyEngine, ProrationRequest
 from billing.plugins.registry import Engines
 from billing.rules.model import Plan, PlanChangeFacts, ProrationRule, RuleSet
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 MAX_TRIAL_DAYS = 730
 MAX_TERM_PERIODS = 120
 
@@ -309,14 +307,12 @@ class SubscriptionUseCases:
         self, ctx: CallContext, customer: str, page_size: int, page_token: str
     ) -> Page:
         customer_id = parse_name(customer, "customers", "customer") if customer else None
-        if page_size < 0:
-            raise InvalidArgument.single("page_size", "must not be negative")
-        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        after = _decode_token(page_token)
+        limit = page_limit(page_size)
+        after = decode_page_token(page_token)
         async with self._store.read() as tx:
             rows = await tx.subscriptions.list_after(ctx.tenant_id, customer_id, after, limit + 1)
         page = rows[:limit]
-        token = _encode_token(page[-1].id) if len(rows) > limit else ""
+        token = encode_page_token(page[-1].id) if len(rows) > limit else ""
         return Page(page, token)
 
     async def entitlements(
@@ -783,22 +779,6 @@ def _check_create(request: NewSubscription) -> None:
     if not 0 <= request.term_periods <= MAX_TERM_PERIODS:
         v.add("term_periods", f"must be 0 to {MAX_TERM_PERIODS}")
     v.raise_if_any()
-
-
-def _encode_token(last_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode()
-
-
-def _decode_token(token: str) -> str | None:
-    if not token:
-        return None
-    try:
-        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument.single("page_token", "is not a token this server issued") from None
-    if not isinstance(after, str):
-        raise InvalidArgument.single("page_token", "is not a token this server issued")
-    return after
 
 
 # --- stored replies ---------------------------------------------------------------------------

@@ -395,3 +395,17 @@ def test_a_plan_change_drops_per_unit_prices_the_new_plan_lacks(billing):
     changed = billing.change(sub, plan="basic_monthly", at="2026-04-16T00:00:00Z")
     assert [(i.price, i.quantity) for i in changed.subscription.items] == [("", 1)]
     assert amounts(changed.lines) == [-1200, 1500]  # 3 seats x 8.00 x 15/30 back, Basic 15/30
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("cancel", sp.CANCELED), ("pause", sp.PAUSED)])
+def test_trial_end_outcome_is_a_rule(billing, outcome, status):
+    files = rules()
+    files["invoicing.yaml"] = (
+        f"kind: invoicing\ntrial_end_without_payment_method: {outcome}\n".encode()
+    )
+    billing.push(files)
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "basic_monthly", trial_days=14)
+    billing.advance(clock, "2026-05-01T00:00:00Z")
+    assert billing.get(sub).status == status
+    assert billing.invoices_of(sub) == []

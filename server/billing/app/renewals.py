@@ -179,6 +179,25 @@ class DueWorkHandlers:
         if sub.status != Status.TRIALING or sub.trial_end != item.due_at:
             return f"skip trial end {sub.name}"
         active = await self._rules.active_rules_in(tx, item.tenant_id)
+        # Payment methods come with payments; until then every trial ends without one, and
+        # the rules say what that means.
+        outcome = active.rules.invoicing.trial_end_without_payment_method
+        if outcome == "cancel":
+            ended = replace(
+                sub,
+                status=Status.CANCELED,
+                canceled_at=item.due_at,
+                cancel_at=item.due_at,
+                version=sub.version + 1,
+            )
+            await self._save(tx, item, ended, sub.version, "subscription.canceled")
+            return f"trial of {sub.name} ended: canceled"
+        if outcome == "pause":
+            paused = replace(
+                sub, status=Status.PAUSED, paused_at=item.due_at, version=sub.version + 1
+            )
+            await self._save(tx, item, paused, sub.version, "subscription.paused")
+            return f"trial of {sub.name} ended: paused"
         started = await self._subscriptions._start_billing(
             tx,
             item.tenant_id,

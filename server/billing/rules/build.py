@@ -107,6 +107,9 @@ def _invoicing(files: Sequence[ValidatedFile]) -> InvoicingRules:
         numbering_time_zone=data.get("numbering_time_zone", defaults.numbering_time_zone),
         collection_method=data.get("collection_method", defaults.collection_method),
         net_terms_days=data.get("net_terms_days", defaults.net_terms_days),
+        trial_end_without_payment_method=data.get(
+            "trial_end_without_payment_method", defaults.trial_end_without_payment_method
+        ),
         seller_name=(data.get("seller") or {}).get("name", ""),
         seller_address=tuple((data.get("seller") or {}).get("address_lines", ())),
         seller_legal_text=(data.get("seller") or {}).get("legal_text", ""),

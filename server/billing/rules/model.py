@@ -93,6 +93,7 @@ class InvoicingRules:
     numbering_time_zone: str = "UTC"
     collection_method: str = "charge_automatically"  # or send_invoice
     net_terms_days: int = 30  # send_invoice: days from finalization to the due date
+    trial_end_without_payment_method: str = "activate"  # or cancel, pause
     seller_name: str = ""  # printed on invoice documents
     seller_address: tuple[str, ...] = ()
     seller_legal_text: str = ""

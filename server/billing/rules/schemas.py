@@ -411,6 +411,12 @@ INVOICING: Schema = {
         " the customer pays by the due date from net_terms_days.",
         required=False,
     ),
+    "trial_end_without_payment_method": _choice(
+        ("activate", "cancel", "pause"),
+        "What a trial ending without a payment method becomes: activate (bill, and collect"
+        " later), cancel, or pause (no billing until resumed).",
+        required=False,
+    ),
     "net_terms_days": {
         "type": "int",
         "min": 0,

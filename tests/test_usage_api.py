@@ -20,6 +20,7 @@ metrics:
   - {code: data_gb, aggregation: sum, field: gb}
   - {code: storage_gb, aggregation: time_weighted_sum, field: gb}
   - {code: payments, aggregation: sum, field: amount}
+  - {code: regional_calls, aggregation: count, group_by: [region]}
 """
 PRICING = b"""kind: pricing
 prices:
@@ -36,6 +37,14 @@ prices:
       - {up_to: null, unit_amount: 0.10}
   - {code: data_usd, name: Data, unit: GB, model: per_unit, metric: data_gb, currency: USD, unit_amount: 2.00}
   - {code: storage_usd, name: Storage, unit: GB-month, model: per_unit, metric: storage_gb, currency: USD, unit_amount: 0.10}
+  - code: regional_calls_usd
+    name: Regional calls
+    model: graduated
+    metric: regional_calls
+    currency: USD
+    tiers:
+      - {up_to: 100, unit_amount: 1.00, flat_amount: 10.00}
+      - {up_to: null, unit_amount: 0.50}
   - code: payment_fees_usd
     name: Payment fees
     model: percentage
@@ -57,6 +66,7 @@ METERED_PLANS = """
       - {currency: USD, price: data_usd}
       - {currency: USD, price: storage_usd}
       - {currency: USD, price: payment_fees_usd}
+      - {currency: USD, price: regional_calls_usd}
 plan_changes:"""
 
 
@@ -312,3 +322,38 @@ def test_percentage_fees_on_transactions_round_once(billing, usage, transactions
     )
     fees = next(m for m in current.metrics if m.metric == "payments")
     assert fees.amount.amount_minor == fee_minor
+
+
+def test_a_grouped_metric_is_priced_and_billed_per_group(billing, usage):
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "metered_monthly")
+    billing.advance(clock, "2026-04-30T00:00:00Z")
+    regions = ["eu", "eu", "eu", "us", "us"]
+    events = [
+        event(sub, "regional_calls", at, region=r)
+        for at, r in zip(spread("2026-04-29T00:00:00Z", 5), regions, strict=True)
+    ]
+    assert ingest(usage, billing, events).accepted == 5
+    current = usage.GetCurrentUsage(
+        up.GetCurrentUsageRequest(subscription=sub.name), metadata=billing.metadata
+    )
+    regional = [
+        (m.group, m.quantity, m.amount.amount_minor)
+        for m in current.metrics
+        if m.metric == "regional_calls"
+    ]
+    assert regional == [
+        ("region=eu", "3", 1300),
+        ("region=us", "2", 1200),
+    ]  # each with its flat fee
+    billing.advance(clock, "2026-05-02T00:00:00Z")
+    may = billing.invoices_of(sub)[1]
+    lines = [
+        (line.description, line.amount.amount_minor)
+        for line in may.lines
+        if line.price == "prices/regional_calls_usd"
+    ]
+    assert lines == [
+        ("Regional calls (region=eu): 3 units", 1300),
+        ("Regional calls (region=us): 2 units", 1200),
+    ]

@@ -118,6 +118,7 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):  # type: ignore[misc]
                     price=f"prices/{m.price_code}",
                     quantity=str(m.quantity),
                     amount=money(m.amount.currency_code, m.amount.amount_minor),
+                    group=m.group,
                 )
                 for m in current.metrics
             ],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -22,7 +22,7 @@ from billing.app.records import AuditRecord
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound
-from billing.domain.metering import Event, MetricSpec, aggregate, amounts, number
+from billing.domain.metering import Event, MetricSpec, aggregate, amounts, groups, number
 from billing.domain.money import Money, round_to_minor
 from billing.domain.names import is_id, parse_name
 from billing.domain.subscriptions import Status, Subscription
@@ -72,6 +72,44 @@ class Outcome:
 class MeteredPrice:
     price: Price
     spec: MetricSpec
+    group: str = ""  # "region=eu" for one group of a grouped metric
+
+    @property
+    def key(self) -> str:
+        """What its billed usage is recorded under: the price code, and the group if any."""
+        return f"{self.price.code}#{self.group}" if self.group else self.price.code
+
+
+def expand_groups(
+    metered: Sequence[MeteredPrice], events: Sequence[Event], start: datetime, end: datetime
+) -> list[MeteredPrice]:
+    """A grouped metric becomes one metered price per group seen in the period, each a
+    filter on the group's values, so each group is priced (and billed) on its own."""
+    expanded: list[MeteredPrice] = []
+    for m in metered:
+        if not m.spec.group_by:
+            expanded.append(m)
+            continue
+        for values in sorted(groups(m.spec, events, start, end)):
+            chosen = dict(zip(m.spec.group_by, values, strict=True))
+            spec = replace(m.spec, filters={**(m.spec.filters or {}), **chosen}, group_by=())
+            label = ",".join(f"{k}={v}" for k, v in chosen.items())
+            expanded.append(MeteredPrice(m.price, spec, label))
+    return expanded
+
+
+def metered_for_key(metered: Sequence[MeteredPrice], key: str) -> MeteredPrice | None:
+    """The metered price (narrowed to its group) that billed usage was recorded under."""
+    code, _, label = key.partition("#")
+    for m in metered:
+        if m.price.code != code:
+            continue
+        if not label:
+            return m
+        chosen = dict(pair.split("=", 1) for pair in label.split(","))
+        spec = replace(m.spec, filters={**(m.spec.filters or {}), **chosen}, group_by=())
+        return MeteredPrice(m.price, spec, label)
+    return None
 
 
 @dataclass(frozen=True)
@@ -80,6 +118,7 @@ class MetricUsage:
     price_code: str
     quantity: Decimal
     amount: Money
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,7 +144,14 @@ def metered_prices(rules: RuleSet, sub: Subscription, at: datetime) -> list[Mete
         metric = rules.metering.metrics[price.metric]
         found.append(
             MeteredPrice(
-                price, MetricSpec(metric.code, metric.aggregation, metric.field, metric.filters)
+                price,
+                MetricSpec(
+                    metric.code,
+                    metric.aggregation,
+                    metric.field,
+                    metric.filters,
+                    metric.group_by,
+                ),
             )
         )
     return found
@@ -257,7 +303,7 @@ class UsageUseCases:
             )
         usages = tuple(
             self.price_usage(active.rules, m, events, sub.period_start, sub.period_end)
-            for m in metered
+            for m in expand_groups(metered, events, sub.period_start, sub.period_end)
         )
         total = Money(sub.currency, sum(u.amount.amount_minor for u in usages))
         return CurrentUsage(sub, usages, total, active)
@@ -280,7 +326,7 @@ class UsageUseCases:
         priced = engine.price(PricingRequest(metered.price, quantity, transactions))
         rounding = rules.money.rounding_for(metered.price.currency)
         amount = round_to_minor(priced.amount, metered.price.currency, rounding)
-        return MetricUsage(metered.spec.code, metered.price.code, quantity, amount)
+        return MetricUsage(metered.spec.code, metered.price.code, quantity, amount, metered.group)
 
 
 class _Resolver:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from billing.app.ports import BilledUsage, Transaction
-from billing.app.usage import UsageUseCases, metered_prices
+from billing.app.usage import UsageUseCases, expand_groups, metered_for_key, metered_prices
 from billing.domain.metering import Event, effective
 from billing.domain.money import Money
 from billing.domain.subscriptions import Line, Subscription
@@ -34,12 +34,13 @@ async def usage_lines(
         events = await tx.usage.in_period(
             tenant_id, sub.id, [m.spec.code for m in metered], start, end
         )
-        for m in metered:
+        for m in expand_groups(metered, events, start, end):
             result = usage.price_usage(rules, m, events, start, end)
             unit = m.price.unit or "units"
+            label = f" ({m.group})" if m.group else ""
             lines.append(
                 Line(
-                    description=f"{m.price.name or m.price.code}: {result.quantity} {unit}",
+                    description=f"{m.price.name or m.price.code}{label}: {result.quantity} {unit}",
                     price_code=m.price.code,
                     quantity=result.quantity,
                     unit_amount=m.price.unit_amount or Decimal(0),
@@ -53,7 +54,7 @@ async def usage_lines(
                 tenant_id,
                 sub.id,
                 BilledUsage(
-                    m.price.code,
+                    m.key,
                     start,
                     end,
                     str(result.quantity),
@@ -82,8 +83,7 @@ async def _adjustments(
     for billed in await tx.usage.billed(tenant_id, sub.id):
         if billed.period_end > before or billed.period_end < horizon:
             continue
-        metered = {m.price.code: m for m in metered_prices(rules, sub, billed.period_start)}
-        m = metered.get(billed.price_code)
+        m = metered_for_key(metered_prices(rules, sub, billed.period_start), billed.price_code)
         if m is None:
             continue
         events = await tx.usage.in_period(

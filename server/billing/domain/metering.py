@@ -36,6 +36,7 @@ class MetricSpec:
     aggregation: str
     field: str | None = None
     filters: Mapping[str, str] | None = None
+    group_by: tuple[str, ...] = ()  # one quantity per combination of these properties
 
 
 def effective(events: Iterable[Event]) -> list[Event]:
@@ -135,3 +136,14 @@ def _time_weighted(events: Sequence[Event], field: str, start: datetime, end: da
     seconds = Decimal(int((end - since).total_seconds()))
     area = MONEY_CONTEXT.add(area, MONEY_CONTEXT.multiply(level, seconds))
     return MONEY_CONTEXT.divide(area, total_seconds)
+
+
+def groups(
+    spec: MetricSpec, events: Sequence[Event], period_start: datetime, period_end: datetime
+) -> dict[tuple[str, ...], list[Event]]:
+    """The period's events of `spec` by their `group_by` values (one group when none)."""
+    found: dict[tuple[str, ...], list[Event]] = {}
+    for e in _chosen(spec, events, period_start, period_end):
+        key = tuple(e.properties.get(name, "") for name in spec.group_by)
+        found.setdefault(key, []).append(e)
+    return found

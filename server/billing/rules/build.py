@@ -83,6 +83,7 @@ def _metering(files: Sequence[ValidatedFile]) -> MeteringRules:
             field=item.get("field"),
             filters=MappingProxyType(dict(item["filters"])) if item.get("filters") else None,
             name=item.get("name"),
+            group_by=tuple(item.get("group_by") or ()),
         )
         for _, item in files[0].items("metrics")
     }

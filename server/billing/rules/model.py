@@ -76,6 +76,7 @@ class Metric:
     field: str | None = None
     filters: Mapping[str, str] | None = None
     name: str | None = None
+    group_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

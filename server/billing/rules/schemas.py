@@ -369,6 +369,12 @@ _METRIC: Schema = {
         "maxlength": NAME_LENGTH_MAX,
         "meta": {"description": "The event property aggregated (all but count need one)."},
     },
+    "group_by": {
+        "type": "list",
+        "maxlength": 3,
+        "schema": {"type": "string", "empty": False, "maxlength": NAME_LENGTH_MAX},
+        "meta": {"description": "Properties whose values split the quantity into lines."},
+    },
     "filters": {
         "type": "dict",
         "keysrules": {"type": "string", "empty": False},

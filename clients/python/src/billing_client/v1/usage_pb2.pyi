@@ -132,13 +132,15 @@ class CurrentUsage(_message.Message):
     def __init__(self, period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metrics: _Optional[_Iterable[_Union[MetricUsage, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., rule_set: _Optional[str] = ...) -> None: ...
 
 class MetricUsage(_message.Message):
-    __slots__ = ("metric", "price", "quantity", "amount")
+    __slots__ = ("metric", "price", "quantity", "amount", "group")
     METRIC_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     metric: str
     price: str
     quantity: str
     amount: _money_pb2.Money
-    def __init__(self, metric: _Optional[str] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    group: str
+    def __init__(self, metric: _Optional[str] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., group: _Optional[str] = ...) -> None: ...

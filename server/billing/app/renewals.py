@@ -198,7 +198,7 @@ class DueWorkHandlers:
             )
             await self._save(tx, item, paused, sub.version, "subscription.paused")
             return f"trial of {sub.name} ended: paused"
-        started = await self._subscriptions._start_billing(
+        started = await self._subscriptions.start_billing(
             tx,
             item.tenant_id,
             sub,

@@ -209,7 +209,7 @@ class SubscriptionUseCases:
                 )
                 await self._schedule(tx, ctx.tenant_id, sub, "trial_end", trial_end)
             else:
-                sub = await self._start_billing(
+                sub = await self.start_billing(
                     tx,
                     ctx.tenant_id,
                     sub,
@@ -240,7 +240,7 @@ class SubscriptionUseCases:
         self._work_added()
         return created
 
-    async def _start_billing(
+    async def start_billing(
         self,
         tx: Transaction,
         tenant_id: str,
@@ -639,7 +639,7 @@ class SubscriptionUseCases:
             at = await self._time.now(tx, ctx.tenant_id, sub.clock_id)
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             resumed = replace(sub, paused_at=None, version=sub.version + 1)
-            resumed = await self._start_billing(
+            resumed = await self.start_billing(
                 tx, ctx.tenant_id, resumed, active, at, 0, cadence_of(sub), "subscription_resume"
             )
             await self._save(tx, ctx.tenant_id, resumed, sub.version)

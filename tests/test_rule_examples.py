@@ -47,7 +47,7 @@ DAY = "15/30 days"
 EXAMPLES_EXPECTED = [
     Example("stripe", [-1450, 2417], SECOND, False, False, [-2417, 1450]),
     Example("killbill", [-1500, 2500], DAY, True, True, []),
-    Example("lago", [-1500, 2500], DAY, False, True, []),
+    Example("lago", [-1500, 2500], DAY, True, True, []),
 ]
 BY_NAME = pytest.mark.parametrize("example", EXAMPLES_EXPECTED, ids=lambda e: e.name)
 

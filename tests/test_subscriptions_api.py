@@ -409,3 +409,21 @@ def test_trial_end_outcome_is_a_rule(billing, outcome, status):
     billing.advance(clock, "2026-05-01T00:00:00Z")
     assert billing.get(sub).status == status
     assert billing.invoices_of(sub) == []
+
+
+def test_renewals_follow_list_price_versions_but_keep_negotiated_prices(billing):
+    files = rules()
+    files["catalog.yaml"] = files["catalog.yaml"].replace(
+        b"    prices: [{currency: USD, amount: 30.00}]",
+        b"    prices:\n      - {currency: USD, amount: 30.00}\n"
+        b"      - {currency: USD, amount: 35.00, effective_from: '2026-06-01T00:00:00Z'}",
+    )
+    billing.push(files)
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    listed = billing.subscribe(billing.customer(clock), "basic_monthly")
+    negotiated = billing.subscribe(
+        billing.customer(clock), "basic_monthly", price_overrides={"": "25.00"}
+    )
+    billing.advance(clock, "2026-07-01T00:00:00Z")
+    assert [i.total.amount_minor for i in billing.invoices_of(listed)] == [3000, 3000, 3500, 3500]
+    assert [i.total.amount_minor for i in billing.invoices_of(negotiated)] == [2500] * 4

@@ -70,6 +70,10 @@ METERED_PLANS = """
 plan_changes:"""
 
 
+def rid() -> str:
+    return uuid.uuid4().hex
+
+
 def usage_rules() -> dict[str, bytes]:
     files = rules()
     files["catalog.yaml"] = (
@@ -357,3 +361,27 @@ def test_a_grouped_metric_is_priced_and_billed_per_group(billing, usage):
         ("Regional calls (region=eu): 3 units", 1300),
         ("Regional calls (region=us): 2 units", 1200),
     ]
+
+
+def test_usage_before_a_pause_is_billed_on_resume(billing, usage):
+    from billing_client.v1 import subscriptions_pb2 as sp
+
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "metered_monthly")
+    billing.advance(clock, "2026-04-10T00:00:00Z")
+    ingest(usage, billing, [event(sub, "data_gb", "2026-04-09T00:00:00Z", gb="4")])
+    billing.subs.PauseSubscription(
+        sp.PauseSubscriptionRequest(name=sub.name, request_id=rid()), metadata=billing.metadata
+    )
+    billing.advance(clock, "2026-05-20T00:00:00Z")
+    billing.subs.ResumeSubscription(
+        sp.ResumeSubscriptionRequest(name=sub.name, request_id=rid()), metadata=billing.metadata
+    )
+    resume = billing.invoices_of(sub)[-1]
+    assert resume.billing_reason == "subscription_resume"
+    data = next(line for line in resume.lines if line.price == "prices/data_usd")
+    assert (data.amount.amount_minor, iso(data.period_start), iso(data.period_end)) == (
+        800,
+        "2026-04-01T00:00:00Z",
+        "2026-04-10T00:00:00Z",
+    )

@@ -131,13 +131,9 @@ class ClockUseCases:
                 done = await tx.due_work.done_count(
                     ctx.tenant_id, moved.clock_id, moved.before, moved.to
                 )
-            progress = Progress(
-                done,
-                remaining,
-                moved.to if remaining == 0 else moved.before,
-                self._worker.last_item,
-                remaining == 0,
-            )
+            through = self._worker.last_due_at or moved.before
+            through = moved.to if remaining == 0 else min(max(through, moved.before), moved.to)
+            progress = Progress(done, remaining, through, self._worker.last_item, remaining == 0)
             if (progress.done, progress.remaining) != (
                 last.done,
                 last.remaining,

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from billing.app.clock import Clock
 from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
@@ -47,6 +47,7 @@ class DueWorkWorker:
         self.wake = asyncio.Event()
         self.stats = WorkerStats()
         self.last_item = ""
+        self.last_due_at: datetime | None = None  # due time of the latest item done
 
     async def run_once(
         self,
@@ -78,6 +79,7 @@ class DueWorkWorker:
         try:
             async with self._store.write(None) as tx:
                 self.last_item = await self._handler(tx, item)
+                self.last_due_at = item.due_at
                 if not await tx.due_work.complete(item, self.owner, self._wall.now()):
                     raise RetryableConflict("lease lost: another worker took this item")
         except RetryableConflict:

@@ -351,18 +351,16 @@ class InvoiceLifecycle:
                 version=invoice.version + 1,
             )
             await tx.invoices.update_status(ctx.tenant_id, credited, invoice.version)
-            number = await next_number(tx, ctx.tenant_id, active.rules.invoicing, "credit_note", at)
             note = CreditNote(
                 id=new_id("cn"),
                 invoice_id=invoice.id,
                 customer_id=invoice.customer_id,
-                number=number,
+                number="",
                 amount=Money(invoice.currency, amount),
                 reason=request.reason,
                 applied_to="amount_due" if to_balance == 0 else "credit_balance",
                 created_at=at,
             )
-            await tx.credit_notes.insert(ctx.tenant_id, note)
             await tx.outbox.add(
                 OutboxEvent(
                     new_id("evt"),
@@ -373,6 +371,10 @@ class InvoiceLifecycle:
                     now,
                 )
             )
+            # The number last, as for invoices: the counter stays locked only until commit.
+            number = await next_number(tx, ctx.tenant_id, active.rules.invoicing, "credit_note", at)
+            note = replace(note, number=number)
+            await tx.credit_notes.insert(ctx.tenant_id, note)
             return note
 
         return await self._writes.run(ctx, write, CREDIT_NOTE_CODEC, work)
@@ -485,7 +487,7 @@ def _usage_line(
         price_code=m.price.code,
         quantity=result.quantity,
         unit_amount=m.price.unit_amount or Decimal(0),
-        unrounded=result.amount.to_decimal(),
+        unrounded=result.unrounded,
         amount_minor=result.amount.amount_minor,
         period_start=start,
         period_end=end,

@@ -169,14 +169,19 @@ async def _finalize(
                 at,
             )
         )
-    # Delivery is due work of its own: sent after this commit, never inside it.
-    clock_id = sub.clock_id if sub is not None else None
+    # Delivery is due work of its own: sent after this commit, never inside it. It is keyed
+    # by the invoice, not the subscription, so a failing delivery never holds up billing.
+    if sub is not None:
+        clock_id = sub.clock_id
+    else:
+        customer = await tx.customers.get(tenant_id, customer_id)
+        clock_id = customer.clock_id if customer is not None else None
     await tx.due_work.schedule(
         DueItem(
             tenant_id,
             new_id("due"),
             DELIVER,
-            sub.id if sub else invoice.id,
+            invoice.id,
             clock_id,
             at,
             json.dumps({"invoice_id": invoice.id}),

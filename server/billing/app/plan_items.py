@@ -62,8 +62,9 @@ def items_for_plan(
             licensed.add(key)
         if keep_unit_amounts is not None and key in keep_unit_amounts:
             unit = keep_unit_amounts[key]
+        negotiated = key in overrides
         unit = overrides.get(key, unit)
-        items.append(Item(key or None, quantity, unit, description, unit))
+        items.append(Item(key or None, quantity, unit, description, unit, negotiated))
     for key, quantity in quantities.items():
         if key not in licensed:
             v.add(f'quantities["prices/{key}"]', f"plans/{plan.code} has no per-unit price {key}")
@@ -100,3 +101,16 @@ def parse_quantities(raw: Mapping[str, int]) -> dict[str, int]:
         parsed[name.removeprefix("prices/")] = quantity
     v.raise_if_any()
     return parsed
+
+
+def repriced(
+    rules: RuleSet, sub_items: tuple[Item, ...], plan_code: str, currency: str, at: datetime
+) -> tuple[Item, ...]:
+    """The items at the list prices in force at `at` (a renewal), negotiated prices kept.
+    If the plan has no price in force then, the items stay as they are."""
+    plan = rules.catalog_as_of(at).plans.get(plan_code)
+    if plan is None or not any(e.currency == currency for e in plan.prices):
+        return sub_items
+    negotiated = {i.key: i.unit_amount for i in sub_items if i.negotiated}
+    quantities = {i.key: i.quantity for i in sub_items if i.price_code}
+    return items_for_plan(rules, plan, currency, at, {}, negotiated, carried_quantities=quantities)

@@ -21,7 +21,13 @@ from billing.app.invoicing import (
     finalize_draft,
     issue_invoice,
 )
-from billing.app.plan_items import items_for_plan, parse_overrides, parse_quantities, plan_at
+from billing.app.plan_items import (
+    items_for_plan,
+    parse_overrides,
+    parse_quantities,
+    plan_at,
+    repriced,
+)
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import RuleUseCases
@@ -89,6 +95,8 @@ class DueWorkHandlers:
                 pending_change=None,
             )
         period = periods.period_at(sub.anchor, cadence_of(sub), at, sub.time_zone)
+        # List price versions in force at the new period's start apply; negotiated ones stay.
+        sub = replace(sub, items=repriced(active.rules, sub.items, sub.plan_code, sub.currency, at))
         sub = self._enter_phase(active.rules, sub, period.index, at)
         renewed = replace(
             sub,

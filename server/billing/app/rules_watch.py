@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import uuid
 from pathlib import Path
 
 from billing.app.context import CallContext, Write
@@ -38,8 +39,10 @@ class RulesDirectoryWatcher:
             return
         digest = hashlib.sha256(repr(sorted(files.items())).encode()).digest()
         ctx = CallContext(self._tenant_id, "rules-directory", "PushRuleSet", "rules-watch")
+        # A fresh key per change seen: going back to earlier files must push them again.
+        request_id = f"rules-dir-{uuid.uuid4().hex}"
         try:
-            pushed = await self._rules.push(ctx, Write(f"rules-dir-{digest.hex()}", digest, files))
+            pushed = await self._rules.push(ctx, Write(request_id, digest, files))
         except InvalidArgument as refused:
             log.error(
                 "rule files refused; the active rule set is unchanged",

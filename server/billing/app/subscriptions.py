@@ -250,9 +250,11 @@ class SubscriptionUseCases:
         anchor_day: int,
         cadence: periods.Cadence,
         reason: str,
+        usage_before: tuple[datetime, datetime] | None = None,
     ) -> Subscription:
         """First period from `start`: a full one, or a prorated stub up to the anchor day;
-        invoiced in advance; its renewal scheduled."""
+        invoiced in advance; its renewal scheduled. `usage_before` bills the usage of an
+        earlier span on the same invoice (in arrears), e.g. up to a pause."""
         zone = sub.time_zone
         factor: Factor | None = None
         first = periods.next_anchor_on_day(start, anchor_day, zone) if anchor_day else start
@@ -278,6 +280,11 @@ class SubscriptionUseCases:
         if await tx.billing_cycles.claim(tenant_id, sub.id, start):
             rounding = active.rules.money.rounding_for(sub.currency)
             lines = period_fee_lines(sub.items, sub.currency, rounding, (start, end), factor)
+            invoice_id = new_id("inv")
+            if usage_before is not None and self.usage is not None:
+                lines += await usage_lines(
+                    tx, tenant_id, sub, active.rules, self.usage, usage_before, invoice_id, start
+                )
             invoice = await issue_invoice(
                 tx,
                 tenant_id,
@@ -287,6 +294,7 @@ class SubscriptionUseCases:
                 lines=lines,
                 rules=active,
                 at=start,
+                invoice_id=invoice_id,
             )
             await tx.billing_cycles.record_invoice(tenant_id, sub.id, start, invoice.id)
             sub = after_invoice(sub, invoice)
@@ -427,9 +435,10 @@ class SubscriptionUseCases:
                 "changing the billing interval is not supported yet", "INTERVAL_CHANGE"
             )
         current = {item.key: item.quantity for item in sub.items if item.price_code}
-        keep = {i.key: i.unit_amount for i in sub.items} if new_code == sub.plan_code else None
+        same_plan = new_code == sub.plan_code
+        keep = {i.key: i.unit_amount for i in sub.items if i.negotiated} if same_plan else None
         new_items = items_for_plan(
-            rules, new_plan, sub.currency, at, quantities, {}, keep, carried_quantities=current
+            rules, new_plan, sub.currency, at, quantities, keep or {}, carried_quantities=current
         )
         facts = PlanChangeFacts(
             old_plan.product, new_plan.product, old_plan.interval, new_plan.interval
@@ -639,8 +648,19 @@ class SubscriptionUseCases:
             at = await self._time.now(tx, ctx.tenant_id, sub.clock_id)
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             resumed = replace(sub, paused_at=None, version=sub.version + 1)
+            paused_at = sub.paused_at or at
+            # Usage up to the pause was never billed: it goes on the resume invoice.
+            before = (sub.period_start, paused_at) if paused_at > sub.period_start else None
             resumed = await self.start_billing(
-                tx, ctx.tenant_id, resumed, active, at, 0, cadence_of(sub), "subscription_resume"
+                tx,
+                ctx.tenant_id,
+                resumed,
+                active,
+                at,
+                0,
+                cadence_of(sub),
+                "subscription_resume",
+                usage_before=before,
             )
             await self._save(tx, ctx.tenant_id, resumed, sub.version)
             await self._record(

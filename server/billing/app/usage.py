@@ -119,6 +119,8 @@ class MetricUsage:
     quantity: Decimal
     amount: Money
     group: str = ""
+    unrounded: Decimal = Decimal(0)
+    steps: tuple[str, ...] = ()  # how it was priced: tiers, packages
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,19 @@ class UsageUseCases:
         priced = engine.price(PricingRequest(metered.price, quantity, transactions))
         rounding = rules.money.rounding_for(metered.price.currency)
         amount = round_to_minor(priced.amount, metered.price.currency, rounding)
-        return MetricUsage(metered.spec.code, metered.price.code, quantity, amount, metered.group)
+        steps = tuple(
+            f"{s.description}: {s.quantity} x {s.unit_amount} + {s.flat_amount} = {s.amount}"
+            for s in priced.steps
+        )
+        return MetricUsage(
+            metered.spec.code,
+            metered.price.code,
+            quantity,
+            amount,
+            metered.group,
+            priced.amount,
+            steps,
+        )
 
 
 class _Resolver:

@@ -44,10 +44,19 @@ async def usage_lines(
                     price_code=m.price.code,
                     quantity=result.quantity,
                     unit_amount=m.price.unit_amount or Decimal(0),
-                    unrounded=result.amount.to_decimal(),
+                    unrounded=result.unrounded,
                     amount_minor=result.amount.amount_minor,
                     period_start=start,
                     period_end=end,
+                    kind="usage",
+                    derivation={
+                        "rule_entry": f"prices/{m.price.code}",
+                        "metric": m.spec.code,
+                        "group": m.group,
+                        "unrounded": str(result.unrounded),
+                        "rounding": rules.money.rounding_for(sub.currency),
+                        "steps": list(result.steps),
+                    },
                 )
             )
             await tx.usage.record_billed(
@@ -115,6 +124,13 @@ async def _adjustments(
                 amount_minor=difference,
                 period_start=billed.period_start,
                 period_end=billed.period_end,
+                kind="adjustment",
+                derivation={
+                    "rule_entry": f"prices/{m.price.code}",
+                    "billed_quantity": billed.quantity,
+                    "quantity_now": str(now.quantity),
+                    "rounding": rules.money.rounding_for(sub.currency),
+                },
             )
         )
         await tx.usage.record_billed(

@@ -49,6 +49,7 @@ class Item:
     unit_amount: Decimal  # one unit for a full period, after any negotiated override
     description: str
     billed_unit_amount: Decimal  # what one unit was billed at this period (credit basis)
+    negotiated: bool = False  # a price Sales agreed: kept when list prices change
 
     @property
     def key(self) -> str:
@@ -318,6 +319,7 @@ def item_to_dict(item: Item) -> dict[str, object]:
         "unit_amount": str(item.unit_amount),
         "description": item.description,
         "billed_unit_amount": str(item.billed_unit_amount),
+        "negotiated": item.negotiated,
     }
 
 
@@ -328,6 +330,7 @@ def item_from_dict(data: Mapping[str, object]) -> Item:
         unit_amount=Decimal(str(data["unit_amount"])),
         description=str(data["description"]),
         billed_unit_amount=Decimal(str(data["billed_unit_amount"])),
+        negotiated=bool(data.get("negotiated", False)),
     )
 
 

@@ -1,0 +1,273 @@
+"""Bill-run benchmark on PostgreSQL (delivery off): invoices per second for one billing
+cycle over many subscriptions, and the latency of FinalizeInvoice.
+
+    python -m billing.bench.bill_run --subscriptions 100000 --workers 2
+
+Seeding bypasses gRPC (COPY straight into the tables, as the issue allows): customers on a
+simulation clock, their subscriptions and each one's renewal due at the next boundary. Then
+one AdvanceClock moves the clock over that boundary and the server processes share the run;
+its wall time gives invoices per second. FinalizeInvoice is measured on one-off drafts from
+several concurrent callers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import psycopg
+from google.protobuf import timestamp_pb2
+from sqlalchemy.engine.url import make_url
+from ulid import ULID
+
+from billing.api.auth import mint_hs256_token
+from billing.bench.servers import (
+    LOCALHOST,
+    billing_command,
+    clean_env,
+    free_port,
+    migrate,
+    postgresql_database,
+    running_server,
+)
+from billing_client import bearer_metadata
+from billing_client.v1 import (
+    clocks_pb2,
+    clocks_pb2_grpc,
+    customers_pb2,
+    customers_pb2_grpc,
+    invoices_pb2,
+    invoices_pb2_grpc,
+    rules_pb2,
+    rules_pb2_grpc,
+)
+
+T0 = datetime(2026, 4, 1, tzinfo=UTC)
+T1 = datetime(2026, 5, 1, tzinfo=UTC)
+TENANT = "bench"
+ITEMS = [
+    {
+        "price_code": None,
+        "quantity": 1,
+        "unit_amount": "30.00",
+        "description": "Basic",
+        "billed_unit_amount": "30.00",
+        "negotiated": False,
+    }
+]
+
+
+def stamp(at: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(at)
+    return ts
+
+
+def seed(dsn: str, clock_id: str, rule_set: str, count: int) -> float:
+    """COPY `count` customers, subscriptions and renewal items; returns seconds taken."""
+    started = time.perf_counter()
+    empty = json.dumps({})
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        customers: list[tuple[object, ...]] = []
+        subs: list[tuple[object, ...]] = []
+        due: list[tuple[object, ...]] = []
+        for _ in range(count):
+            cus, sub = f"cus_{ULID()}", f"sub_{ULID()}"
+            customers.append(
+                (
+                    TENANT,
+                    cus,
+                    "Bench",
+                    "",
+                    "USD",
+                    "UTC",
+                    "en-US",
+                    empty,
+                    "[]",
+                    empty,
+                    1,
+                    T0,
+                    T0,
+                    clock_id,
+                )
+            )
+            subs.append(
+                (
+                    TENANT,
+                    sub,
+                    cus,
+                    "basic_monthly",
+                    "USD",
+                    "active",
+                    json.dumps(ITEMS),
+                    T0,
+                    "month",
+                    1,
+                    "UTC",
+                    T0,
+                    T1,
+                    False,
+                    True,
+                    clock_id,
+                    rule_set,
+                    1,
+                    T0,
+                )
+            )
+            due.append((TENANT, f"due_{ULID()}", "renew", sub, clock_id, T1, "", 0))
+        with cur.copy(
+            "COPY customers (tenant_id, id, display_name, email, currency_code, "
+            "time_zone, locale, billing_address, tax_ids, metadata, version, "
+            "create_time, update_time, clock_id) FROM STDIN"
+        ) as copy:
+            for row in customers:
+                copy.write_row(row)
+        with cur.copy(
+            "COPY subscriptions (tenant_id, id, customer_id, plan_code, currency, "
+            "status, items, anchor, interval, interval_count, time_zone, "
+            "period_start, period_end, cancel_at_period_end, auto_renew, clock_id, "
+            "rule_set, version, created_at) FROM STDIN"
+        ) as copy:
+            for row in subs:
+                copy.write_row(row)
+        with cur.copy(
+            "COPY due_work (tenant_id, id, kind, subscription_id, clock_id, due_at, "
+            "payload, attempts) FROM STDIN"
+        ) as copy:
+            for row in due:
+                copy.write_row(row)
+        conn.commit()
+        cur.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
+async def finalize_latencies(target: str, token: str, drafts: int, callers: int) -> list[float]:
+    metadata = bearer_metadata(token)
+    async with grpc.aio.insecure_channel(target) as channel:
+        customers = customers_pb2_grpc.CustomerServiceStub(channel)
+        invoices = invoices_pb2_grpc.InvoiceServiceStub(channel)
+        customer = await customers.CreateCustomer(
+            customers_pb2.CreateCustomerRequest(
+                customer=customers_pb2.Customer(display_name="Drafts", currency_code="USD"),
+                request_id=secrets.token_hex(8),
+            ),
+            metadata=metadata,
+        )
+        names = []
+        for _ in range(drafts):
+            draft = await invoices.CreateInvoice(
+                invoices_pb2.CreateInvoiceRequest(
+                    customer=customer.name, request_id=secrets.token_hex(8)
+                ),
+                metadata=metadata,
+            )
+            await invoices.AddInvoiceLine(
+                invoices_pb2.AddInvoiceLineRequest(
+                    invoice=draft.name,
+                    description="Setup",
+                    unit_amount="99.00",
+                    request_id=secrets.token_hex(8),
+                ),
+                metadata=metadata,
+            )
+            names.append(draft.name)
+        latencies: list[float] = []
+
+        async def caller(mine: list[str]) -> None:
+            for name in mine:
+                began = time.perf_counter()
+                await invoices.FinalizeInvoice(
+                    invoices_pb2.FinalizeInvoiceRequest(name=name, request_id=secrets.token_hex(8)),
+                    metadata=metadata,
+                )
+                latencies.append((time.perf_counter() - began) * 1000)
+
+        await asyncio.gather(*(caller(names[i::callers]) for i in range(callers)))
+        return latencies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--drafts", type=int, default=500)
+    parser.add_argument("--callers", type=int, default=16)
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--rules-dir", type=Path, default=Path("rules"))
+    args = parser.parse_args(argv)
+    secret = secrets.token_urlsafe(32)
+    token = mint_hs256_token(
+        secret,
+        tenant_id=TENANT,
+        subject="bench",
+        issuer="billing-dev",
+        audience="billing",
+        lifetime_s=24 * 3600,
+    )
+    files = {p.name: p.read_bytes() for p in sorted(args.rules_dir.glob("*.yaml"))}
+    with postgresql_database(args.pg_url) as url, tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = clean_env(
+            {
+                "BILLING_DATABASE_URL": url,
+                "BILLING_AUTH_HS256_SECRET": secret,
+                "BILLING_LISTEN": f"{LOCALHOST}:{port}",
+                "BILLING_WORKERS": str(args.workers),
+                "BILLING_RULES_DIR": "",
+            }
+        )
+        migrate(env)
+        with running_server("billing", billing_command(), env, Path(tmp), args.workers) as srv:
+            metadata = bearer_metadata(token)
+            with grpc.insecure_channel(srv.target) as channel:
+                pushed = rules_pb2_grpc.RuleServiceStub(channel).PushRuleSet(
+                    rules_pb2.PushRuleSetRequest(files=files, request_id="rules"), metadata=metadata
+                )
+                clock = clocks_pb2_grpc.ClockServiceStub(channel).CreateClock(
+                    clocks_pb2.CreateClockRequest(
+                        clock=clocks_pb2.Clock(now=stamp(T0)), request_id="clock"
+                    ),
+                    metadata=metadata,
+                )
+                dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+                seconds = seed(
+                    dsn, clock.name.split("/")[1], pushed.content_hash, args.subscriptions
+                )
+                print(f"seeded {args.subscriptions:,} subscriptions in {seconds:.1f} s")
+                began = time.perf_counter()
+                last = None
+                for progress in clocks_pb2_grpc.ClockServiceStub(channel).AdvanceClock(
+                    clocks_pb2.AdvanceClockRequest(name=clock.name, to=stamp(T1), request_id="run"),
+                    metadata=metadata,
+                    timeout=3 * 3600,
+                ):
+                    last = progress
+                elapsed = time.perf_counter() - began
+            ok = last is not None and last.finished and last.done == args.subscriptions
+            print(
+                f"bill run: {args.subscriptions:,} invoices in {elapsed:.1f} s = "
+                f"{args.subscriptions / elapsed:,.0f} invoices/s on {args.workers} server "
+                f"processes ({'complete' if ok else f'INCOMPLETE: {last}'})"
+            )
+            latencies = asyncio.run(
+                finalize_latencies(srv.target, token, args.drafts, args.callers)
+            )
+            q = statistics.quantiles(latencies, n=100)
+            print(
+                f"FinalizeInvoice: {len(latencies)} calls from {args.callers} callers: "
+                f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms"
+            )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,7 +24,9 @@ LEASE = timedelta(
 )  # longer than any one item takes; a dead worker's items wait this long
 BATCH_ROWS_MAX = 50  # claimed per round: bounded so one worker never hoards a run
 IDLE_POLL_S = 0.5  # how often an idle worker looks for work it was not told about
-MAX_ATTEMPTS = 5  # an item failing this often is left for an operator (and logged)
+MAX_ATTEMPTS = 5  # past this, every retry is logged as an error for an operator
+RETRY_BACKOFF_BASE_S = 1.0
+RETRY_BACKOFF_MAX_S = 3600.0
 
 Handler = Callable[[Transaction, DueItem], Awaitable[str]]
 
@@ -70,8 +72,10 @@ class DueWorkWorker:
         done = 0
         for item in items:
             if item.attempts > MAX_ATTEMPTS:
-                log.error("due work keeps failing; leaving it", extra={"item": item.id})
-                continue
+                log.error(
+                    "due work keeps failing; retrying with backoff",
+                    extra={"item": item.id, "kind": item.kind, "attempts": item.attempts},
+                )
             done += await self._run(item)
         return done
 
@@ -87,8 +91,13 @@ class DueWorkWorker:
         except Exception:
             self.stats.failed += 1
             log.exception("due work failed", extra={"item": item.id, "kind": item.kind})
+            # Back off exponentially: a failing item must not spin, and it keeps blocking only
+            # its own subscription's later work (billing never skips a period).
+            delay = min(RETRY_BACKOFF_BASE_S * 2 ** max(item.attempts - 1, 0), RETRY_BACKOFF_MAX_S)
             async with self._store.write(None) as tx:
-                await tx.due_work.release(item, self.owner)
+                await tx.due_work.release(
+                    item, self.owner, self._wall.now() + timedelta(seconds=delay)
+                )
             return 0
         self.stats.done += 1
         return 1

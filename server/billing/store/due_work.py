@@ -161,12 +161,12 @@ class SqlDueWork:
         )
         return result.first() is not None
 
-    async def release(self, item: DueItem, owner: str) -> None:
-        """Give the lease back after a failure, so the item is retried."""
+    async def release(self, item: DueItem, owner: str, retry_at: datetime) -> None:
+        """Give the item back after a failure; it is claimed again from `retry_at` on."""
         await self._conn.execute(
             update(d)
             .where(d.c.tenant_id == item.tenant_id, d.c.id == item.id, d.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
+            .values(lease_owner=None, lease_until=retry_at)
         )
 
     async def pending_count(self, tenant_id: str, clock_id: str, up_to: datetime) -> int:

@@ -397,3 +397,28 @@ def test_charge_automatically_emits_payment_due(billing, server):
     finally:
         engine.dispose()
     assert sorted(kinds) == ["invoice.finalized", "invoice.payment_due"]
+
+
+def test_same_day_renewals_share_one_invoice_when_the_rules_consolidate(billing):
+    files = rules()
+    files["invoicing.yaml"] = b"kind: invoicing\nconsolidate_same_day: true\n"
+    billing.push(files)
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    customer = billing.customer(clock)
+    basic = billing.subscribe(customer, "basic_monthly")
+    pro = billing.subscribe(customer, "pro_monthly")
+    billing.advance(clock, "2026-05-01T00:00:01Z")
+    invoices = billing.invoices.ListInvoices(
+        ip.ListInvoicesRequest(customer=customer.name), metadata=billing.metadata
+    ).invoices
+    renewals = [i for i in invoices if i.billing_reason == "subscription_cycle"]
+    assert len(renewals) == 1
+    [shared] = renewals
+    assert (shared.status, shared.total.amount_minor, sorted(amounts(shared.lines))) == (
+        ip.OPEN,
+        8000,
+        [3000, 5000],
+    )
+    assert shared.number.startswith("INV-2026-")
+    assert [iso(shared.period_start)] == ["2026-05-01T00:00:00Z"]
+    assert billing.get(basic).current_period_end == billing.get(pro).current_period_end

@@ -156,6 +156,12 @@ class InvoiceRepository(Protocol):
         """Drafts only: a finalized invoice is kept forever."""
         ...
 
+    async def consolidation_draft(
+        self, tenant_id: str, customer_id: str, currency: str, period_start: datetime
+    ) -> Invoice | None:
+        """The customer's shared renewal draft at `period_start`, locked (FOR UPDATE)."""
+        ...
+
     async def list_after(
         self,
         tenant_id: str,

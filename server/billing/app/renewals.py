@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from billing.app.delivery import InvoiceDelivery
 from billing.app.ids import new_id
@@ -19,6 +19,7 @@ from billing.app.invoicing import (
     after_invoice,
     create_draft,
     finalize_draft,
+    finalize_invoice,
     issue_invoice,
 )
 from billing.app.plan_items import (
@@ -30,16 +31,20 @@ from billing.app.plan_items import (
 )
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
-from billing.app.rules import RuleUseCases
+from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases, cadence_of
 from billing.app.usage import UsageUseCases, metered_prices
 from billing.app.usage_billing import usage_lines
 from billing.domain import periods
 from billing.domain.invoices import InvoiceStatus
-from billing.domain.subscriptions import Status, Subscription, period_fee_lines
+from billing.domain.subscriptions import Line, Status, Subscription, period_fee_lines, settle
 from billing.rules.model import RuleSet
 
 log = logging.getLogger("billing.renewals")
+
+# A shared renewal draft is finalized this long after its instant: every renewal of that
+# instant is due first, so it has joined the draft by then.
+CONSOLIDATION_DELAY = timedelta(seconds=1)
 
 
 class DueWorkHandlers:
@@ -55,6 +60,8 @@ class DueWorkHandlers:
         """Do the item's work; returns a short description for progress reports."""
         if item.kind == DELIVER and self.delivery is not None:
             return await self.delivery.handle(tx, item)  # one-off invoices have no subscription
+        if item.kind == "finalize_consolidated":
+            return await self._finalize_consolidated(tx, item)
         sub = await tx.subscriptions.get(item.tenant_id, item.subscription_id)
         if sub is None:
             return f"skip {item.kind}: no subscription {item.subscription_id}"
@@ -143,6 +150,13 @@ class DueWorkHandlers:
                         payload,
                     )
                 )
+            elif active.rules.invoicing.consolidate_same_day:
+                usage = await usage_lines(
+                    tx, item.tenant_id, sub, active.rules, self._usage, closed, invoice_id, at
+                )
+                invoice_id = await self._consolidate(
+                    tx, item, renewed, [*pending, *fees, *usage], active, (at, period.end)
+                )
             else:
                 usage = await usage_lines(
                     tx, item.tenant_id, sub, active.rules, self._usage, closed, invoice_id, at
@@ -165,6 +179,52 @@ class DueWorkHandlers:
         )
         await self._save(tx, item, renewed, sub.version, "subscription.renewed")
         return f"renew {sub.name} to {period.end.isoformat()}"
+
+    async def _consolidate(
+        self,
+        tx: Transaction,
+        item: DueItem,
+        sub: Subscription,
+        lines: list[Line],
+        active: ActiveRules,
+        period: tuple[datetime, datetime],
+    ) -> str:
+        """Add this renewal's lines to the customer's shared draft for this instant (made on
+        first use, finalized a second later, after the day's renewals); its id."""
+        at = period[0]
+        draft = await tx.invoices.consolidation_draft(
+            item.tenant_id, sub.customer_id, sub.currency, at
+        )
+        if draft is None:
+            draft = await create_draft(
+                tx,
+                item.tenant_id,
+                replace(sub, id=""),
+                reason="subscription_cycle",
+                period=period,
+                lines=[],
+                rule_set=active.content_hash,
+                at=at,
+                invoice_id=new_id("inv"),
+            )
+            draft = replace(draft, subscription_id=None)
+            await tx.invoices.replace(item.tenant_id, draft)
+            await tx.due_work.schedule(
+                DueItem(
+                    item.tenant_id,
+                    new_id("due"),
+                    "finalize_consolidated",
+                    draft.id,
+                    sub.clock_id,
+                    at + CONSOLIDATION_DELAY,
+                    json.dumps({"invoice_id": draft.id}),
+                )
+            )
+        grown = (*draft.lines, *lines)
+        await tx.invoices.replace(
+            item.tenant_id, replace(draft, lines=grown, settlement=settle(grown, 0))
+        )
+        return draft.id
 
     def _enter_phase(
         self, rules: RuleSet, sub: Subscription, index: int, at: datetime
@@ -245,6 +305,15 @@ class DueWorkHandlers:
                 "subscription.updated",
             )
         return f"finalize {draft.name}"
+
+    async def _finalize_consolidated(self, tx: Transaction, item: DueItem) -> str:
+        invoice_id = json.loads(item.payload)["invoice_id"]
+        draft = await tx.invoices.get(item.tenant_id, invoice_id)
+        if draft is None or draft.status != InvoiceStatus.DRAFT:
+            return f"skip finalize invoices/{invoice_id}"
+        active = await self._rules.active_rules_in(tx, item.tenant_id)
+        final = await finalize_invoice(tx, item.tenant_id, draft, draft.created_at, active)
+        return f"finalize {final.name} ({len(final.lines)} lines)"
 
     async def _cancel(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
         if sub.status == Status.CANCELED or sub.cancel_at != item.due_at:

@@ -108,6 +108,7 @@ def _invoicing(files: Sequence[ValidatedFile]) -> InvoicingRules:
         numbering_time_zone=data.get("numbering_time_zone", defaults.numbering_time_zone),
         collection_method=data.get("collection_method", defaults.collection_method),
         net_terms_days=data.get("net_terms_days", defaults.net_terms_days),
+        consolidate_same_day=data.get("consolidate_same_day", defaults.consolidate_same_day),
         trial_end_without_payment_method=data.get(
             "trial_end_without_payment_method", defaults.trial_end_without_payment_method
         ),

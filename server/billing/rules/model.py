@@ -95,6 +95,7 @@ class InvoicingRules:
     collection_method: str = "charge_automatically"  # or send_invoice
     net_terms_days: int = 30  # send_invoice: days from finalization to the due date
     trial_end_without_payment_method: str = "activate"  # or cancel, pause
+    consolidate_same_day: bool = False  # a customer's renewals of one day share an invoice
     seller_name: str = ""  # printed on invoice documents
     seller_address: tuple[str, ...] = ()
     seller_legal_text: str = ""

@@ -423,6 +423,13 @@ INVOICING: Schema = {
         " later), cancel, or pause (no billing until resumed).",
         required=False,
     ),
+    "consolidate_same_day": {
+        "type": "boolean",
+        "meta": {
+            "description": "Renewals of one customer falling on the same day, in one currency,"
+            " share one invoice (false: one invoice each)."
+        },
+    },
     "net_terms_days": {
         "type": "int",
         "min": 0,

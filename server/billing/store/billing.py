@@ -295,6 +295,27 @@ class SqlInvoices:
             update(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id).values(number=number)
         )
 
+    async def consolidation_draft(
+        self, tenant_id: str, customer_id: str, currency: str, period_start: datetime
+    ) -> Invoice | None:
+        """The customer's shared renewal draft for this instant, locked for the caller."""
+        row = (
+            await self._conn.execute(
+                select(i.c.id)
+                .where(
+                    i.c.tenant_id == tenant_id,
+                    i.c.customer_id == customer_id,
+                    i.c.currency == currency,
+                    i.c.period_start == period_start,
+                    i.c.subscription_id.is_(None),
+                    i.c.status == InvoiceStatus.DRAFT.value,
+                    i.c.billing_reason == "subscription_cycle",
+                )
+                .with_for_update()
+            )
+        ).first()
+        return await self.get(tenant_id, row.id) if row is not None else None
+
     async def delete(self, tenant_id: str, invoice_id: str) -> None:
         await self._conn.execute(
             delete(il).where(il.c.tenant_id == tenant_id, il.c.invoice_id == invoice_id)

@@ -1,8 +1,9 @@
 """`billing-bench`: start the servers, run each scenario, print the table.
 
-billing-bench                          # every scenario on both databases
+billing-bench                          # every scenario but "GetCurrentUsage 10M", both databases
 billing-bench --db sqlite --seconds 5  # one database, shorter window
 billing-bench --scenarios "echo,ChangeSubscription,clock 24 months" --clock-subscriptions 50
+billing-bench --db postgresql --scenarios "StreamUsage,GetCurrentUsage 10M"  # PostgreSQL only
 billing-bench --trace-ratio 1 --json bench.json
 """
 
@@ -13,7 +14,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -22,12 +23,18 @@ import grpc
 
 from billing.bench import clock_run, load, report, servers
 from billing.bench.load import (
+    CALL_TIMEOUT_S,
     CHANGE_SUB,
     CLOCK_RUN,
     CREATE_SUB,
+    CURRENT_USAGE,
+    CURRENT_USAGE_CALL_TIMEOUT_S,
     ECHO,
     GET,
+    POSTGRESQL_ONLY,
     SCENARIOS,
+    STREAM_CALL_TIMEOUT_S,
+    STREAM_USAGE,
     LoadError,
     LoadSpec,
 )
@@ -43,6 +50,8 @@ from billing.bench.report import Row
 from billing.bench.servers import LOCALHOST, BenchError, RunningServer
 from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.subscription_setup import SubscriptionFixtures
+from billing.bench.usage_load import CHUNK_EVENTS, CHUNKS_PER_CALL
+from billing.bench.usage_setup import UsageFixtures
 
 
 def _progress(text: str) -> None:
@@ -58,25 +67,34 @@ def measure(
     tracing: bool,
     customer_names: tuple[str, ...] = (),
     subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = (),
+    subscription_names: tuple[str, ...] = (),
+    concurrency: int | None = None,
+    call_timeout_s: float = CALL_TIMEOUT_S,
+    on_start: Callable[[], None] | None = None,
 ) -> Row:
     _progress(f"{scenario} on {db}: {plan.warmup_s:g}s warm-up, {plan.seconds:g}s measured")
+    in_flight = plan.concurrency if concurrency is None else concurrency
     spec = LoadSpec(
         scenario=scenario,
         target=server.target,
         metadata=plan.metadata,  # the echo server ignores it; sent so headers weigh the same
-        concurrency=plan.concurrency,
+        concurrency=in_flight,
         warmup_s=plan.warmup_s,
         seconds=plan.seconds,
         max_calls=plan.max_calls,
         run_tag=f"{plan.run_tag}{SCENARIOS.index(scenario)}",
         customer_names=customer_names,
         subscriptions=subscriptions,
+        subscription_names=subscription_names,
+        call_timeout_s=call_timeout_s,
     )
     connections: list[int] | None = None
 
     def on_connected() -> None:
         nonlocal connections
         connections = servers.connections_per_server_process(server.pid, server.port)
+        if on_start is not None:
+            on_start()
 
     results = load.run_load(spec, plan.procs, on_connected)
     row = report.summarize(
@@ -84,7 +102,7 @@ def measure(
         scenario=scenario,
         db=db,
         server_processes=server.processes,
-        concurrency=plan.concurrency,
+        concurrency=in_flight,
         tracing=tracing,
         seconds=plan.seconds,
     )
@@ -101,14 +119,77 @@ def measure_clock_run(
     return clock_run.to_row(run, db=db, server_processes=server.processes, tracing=plan.tracing)
 
 
+def measure_stream_usage(plan: Plan, server: RunningServer, usage: UsageFixtures, db: str) -> Row:
+    subscriptions = usage.stream_subscriptions(plan.procs, plan.stream_subscriptions)
+    counter = usage.committed_events(
+        [s.name for owned in subscriptions for s in owned], plan.warmup_s, plan.seconds
+    )
+    row = measure(
+        plan,
+        server,
+        STREAM_USAGE,
+        db=db,
+        tracing=plan.tracing,
+        subscriptions=subscriptions,
+        concurrency=plan.stream_concurrency,
+        call_timeout_s=STREAM_CALL_TIMEOUT_S,
+        on_start=counter.start,
+    )
+    events, seconds = counter.result()
+    row.calls_per_s = events / seconds if seconds > 0 else 0.0
+    row.rate_unit = "events"
+    row.note = (
+        f"calls/s = accepted events/s: {events:,} events committed in PostgreSQL in the"
+        f" {seconds:.2f} s window (counted at its start and end: all load processes together);"
+        f" latencies of the {row.calls} calls of {CHUNKS_PER_CALL} x {CHUNK_EVENTS} events in"
+        " progress during the window (load kept up until the last of them ended), which"
+        f" accepted {row.accepted_events or 0:,} events; errors count events (a failed call: all"
+        " of its events)"
+    )
+    return row
+
+
+def measure_current_usage(plan: Plan, server: RunningServer, usage: UsageFixtures, db: str) -> Row:
+    seeded = usage.seeded_usage(plan.usage_events, plan.usage_subscriptions)
+    row = measure(
+        plan,
+        server,
+        CURRENT_USAGE,
+        db=db,
+        tracing=plan.tracing,
+        subscription_names=seeded.subscriptions,
+        call_timeout_s=CURRENT_USAGE_CALL_TIMEOUT_S,
+    )
+    row.note = "; ".join(
+        [
+            f"each call reads a random one of {len(seeded.subscriptions):,} subscriptions"
+            f" (deadline {CURRENT_USAGE_CALL_TIMEOUT_S:g} s)",
+            *seeded.notes,
+        ]
+    )
+    return row
+
+
 def measure_scenario(
-    plan: Plan, server: RunningServer, fixtures: SubscriptionFixtures, scenario: str, *, db: str
+    plan: Plan,
+    server: RunningServer,
+    fixtures: SubscriptionFixtures,
+    usage: UsageFixtures | None,
+    scenario: str,
+    *,
+    db: str,
 ) -> Row:
     """Set up what `scenario` needs on this server, then measure it."""
     names: tuple[str, ...] = ()
     subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = ()
     if scenario == CLOCK_RUN:
         return measure_clock_run(plan, server, fixtures, db=db)
+    if scenario in POSTGRESQL_ONLY:
+        if usage is None:
+            raise BenchError(f"{scenario} needs PostgreSQL")
+        if scenario == STREAM_USAGE:
+            return measure_stream_usage(plan, server, usage, db)
+        return measure_current_usage(plan, server, usage, db)
     if scenario == GET:
         _progress(f"creating {plan.customers} customers for {GET} on {db}")
         names = tuple(
@@ -144,9 +225,42 @@ def run_echo(plan: Plan, workdir: Path) -> Row:
         )
 
 
+def _load_shape(plan: Plan, scenario: str) -> tuple[int, int]:
+    if scenario == CLOCK_RUN:
+        return (1, 1)  # one AdvanceClock call
+    if scenario == STREAM_USAGE:
+        return (plan.procs, plan.stream_concurrency)
+    return (plan.procs, plan.concurrency)
+
+
 def run_billing(plan: Plan, db: str, workdir: Path) -> list[Row]:
+    """The rows of every scenario but echo on `db`, in the order they were asked for."""
     scenarios = [s for s in plan.scenarios if s != ECHO]
     workers = plan.pg_workers if db == "postgresql" else 1
+    rows: list[Row] = []
+    if db != "postgresql":
+        rows += [
+            report.skipped_row(
+                s,
+                db,
+                workers,
+                load=_load_shape(plan, s),
+                tracing=plan.tracing,
+                why="PostgreSQL only: they measure its COPY ingestion path, and the 10M"
+                " events are seeded with COPY",
+            )
+            for s in scenarios
+            if s in POSTGRESQL_ONLY
+        ]
+        scenarios = [s for s in scenarios if s not in POSTGRESQL_ONLY]
+    if scenarios:
+        rows += _run_on_server(plan, db, workdir, scenarios, workers)
+    return sorted(rows, key=lambda r: plan.scenarios.index(r.scenario))
+
+
+def _run_on_server(
+    plan: Plan, db: str, workdir: Path, scenarios: list[str], workers: int
+) -> list[Row]:
     rows: list[Row] = []
     try:
         with contextlib.ExitStack() as stack:
@@ -181,20 +295,30 @@ def run_billing(plan: Plan, db: str, workdir: Path) -> list[Row]:
             fixtures = SubscriptionFixtures(
                 server.target, plan.metadata, plan.rule_files, lambda t: _progress(f"{db}: {t}")
             )
+            usage = (
+                UsageFixtures(
+                    fixtures,
+                    server.target,
+                    plan.metadata,
+                    url,
+                    lambda t: _progress(f"{db}: {t}"),
+                )
+                if db == "postgresql"
+                else None
+            )
             for scenario in scenarios:
-                rows.append(measure_scenario(plan, server, fixtures, scenario, db=db))
+                rows.append(measure_scenario(plan, server, fixtures, usage, scenario, db=db))
     except (BenchError, LoadError, OSError, grpc.RpcError) as exc:
         # Report it and go on with the next database; what ran is kept.
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _progress(f"{db} failed: {exc}")
         done = {r.scenario for r in rows}
-        load_shape = (plan.procs, plan.concurrency)
         rows += [
             report.failed_row(
                 s,
                 db,
                 workers,
-                load=(1, 1) if s == CLOCK_RUN else load_shape,  # one AdvanceClock call
+                load=_load_shape(plan, s),
                 tracing=plan.tracing,
                 why=why,
             )

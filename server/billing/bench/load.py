@@ -5,6 +5,12 @@ start together on a signal from the parent: a warm-up whose calls are not record
 the measured window. A call is recorded when it starts inside the window (so the calls
 still in flight at its end are waited for, not dropped). Bounded in time (the window, a
 deadline per call, a limit on the whole process) and in count (`max_calls` per process).
+
+StreamUsage calls (10,000 events each) can last longer than the window, so there a call is
+recorded when it is in progress during the window, and the lanes keep sending unrecorded
+calls until the last recorded one has ended (so it meets the same load to its end). Its
+rate is not counted here but in the database (see usage_setup.CommittedEvents): a call's
+events are committed batch by batch, at a pace the client cannot see.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ POSTGRESQL_ONLY = (STREAM_USAGE, CURRENT_USAGE)
 
 CALL_TIMEOUT_S = 10.0
 STREAM_CALL_TIMEOUT_S = 120.0  # one StreamUsage call carries 10,000 events
+CURRENT_USAGE_CALL_TIMEOUT_S = 30.0  # each call aggregates ~1,000 events per subscription
 CONNECT_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 60.0  # from process start until every load process is connected
 MESSAGE_CHARS = 200  # keep the first error message per status code
@@ -65,6 +72,16 @@ class LoadSpec:
     subscription_names: tuple[str, ...] = ()  # GetCurrentUsage reads these, all processes
     call_timeout_s: float = CALL_TIMEOUT_S
 
+    @property
+    def long_calls(self) -> bool:
+        return self.scenario == STREAM_USAGE
+
+    @property
+    def time_limit_s(self) -> float:
+        """How long a load process may run once started (cool-down calls are cancelled once
+        the calls started before the window's end have ended, within a call deadline)."""
+        return self.warmup_s + self.seconds + self.call_timeout_s + 10
+
 
 @dataclass
 class ProcessResult:
@@ -75,9 +92,7 @@ class ProcessResult:
     elapsed_ns: int  # window start to the end of the last recorded call
     issued: int  # calls started, warm-up included
     hit_max_calls: bool
-    # StreamUsage: accepted events pro-rated over the window (each call's spread evenly over
-    # its duration, warm-up calls and calls still running at the end included)
-    units: float | None = None
+    accepted_events: int | None = None  # StreamUsage: accepted in the recorded calls
 
 
 @dataclass
@@ -96,15 +111,40 @@ class _State:
     latencies: array[int] = field(default_factory=lambda: array("q"))
     errors: Counter[str] = field(default_factory=Counter)
     messages: dict[str, str] = field(default_factory=dict)
-    units: float | None = None  # set by the first call that returns an EventTally
+    accepted_events: int | None = None  # StreamUsage: accepted in the recorded calls
     error_weight: int = 1  # errors a failed call counts for (StreamUsage: its events)
+    # Long calls (StreamUsage): every call in progress during the window is recorded, and
+    # lanes keep the load up with unrecorded calls until the last of those has ended.
+    long_calls: bool = False
+    window_calls: int = 0  # calls started before the window's end and still running
+    window_calls_done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def count_tally(self, t: EventTally, start: int, done: int) -> None:
-        in_window = min(done, self.end_ns) - max(start, self.measure_start_ns)
-        share = max(in_window, 0) / max(done - start, 1)
-        self.units = (self.units or 0.0) + t.accepted * share
-        if start < self.measure_start_ns:
-            return  # warm-up: its events in the window count, its refusals do not
+    def finish(
+        self, start: int, done: int, code: str | None, message: str, outcome: EventTally | None
+    ) -> None:
+        """Account for a call that started before the window's end: failed with `code`, or
+        succeeded (with `outcome` when it reports events)."""
+        self.window_calls -= 1
+        if self.window_calls == 0 and done >= self.end_ns:
+            self.window_calls_done.set()  # no call of the window is left: stop cooling down
+        if not self.recorded(start, done):
+            return  # warm-up
+        if outcome is not None:
+            self.count_tally(outcome)
+        self.last_done_ns = max(self.last_done_ns, done)
+        if code is None:
+            self.latencies.append(done - start)
+        else:
+            self.errors[code] += self.error_weight
+            self.messages.setdefault(code, message[:MESSAGE_CHARS])
+
+    def recorded(self, start: int, done: int) -> bool:
+        if self.long_calls:
+            return done > self.measure_start_ns  # it started before end_ns: it overlaps
+        return start >= self.measure_start_ns
+
+    def count_tally(self, t: EventTally) -> None:
+        self.accepted_events = (self.accepted_events or 0) + t.accepted
         for code, count, message in (
             ("REFUSED", t.refused, t.first_refusal),
             ("DUPLICATE", t.duplicates, f"event id already stored: {t.first_duplicate}"),
@@ -211,14 +251,36 @@ def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> AnyCall:
     raise ValueError(f"unknown scenario {spec.scenario!r}")
 
 
+async def _cool_down(call: AnyCall, n: int, state: _State) -> None:
+    """An unrecorded call that keeps the load up after the window while recorded calls run;
+    cancelled as soon as the last of them has ended."""
+    task = asyncio.ensure_future(call(n))
+    waiter = asyncio.ensure_future(state.window_calls_done.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, waiter):
+            pending.cancel()
+        # its outcome is not recorded, whatever it was
+        await asyncio.gather(task, waiter, return_exceptions=True)
+
+
 async def _lane(call: AnyCall, state: _State) -> None:
-    """One in-flight call at a time, until the window ends or the count is reached."""
+    """One in-flight call at a time, until the window ends or the count is reached (long
+    calls: until every call started before the window's end has ended)."""
     while True:
         start = time.perf_counter_ns()
-        if start >= state.end_ns or state.issued >= state.max_calls:
+        if state.issued >= state.max_calls:
             return
+        if start >= state.end_ns:
+            if not state.long_calls or state.window_calls == 0:
+                return
+            state.issued += 1
+            await _cool_down(call, state.issued - 1, state)
+            continue
         n = state.issued
         state.issued += 1
+        state.window_calls += 1
         code: str | None = None
         message = ""
         outcome: EventTally | None = None
@@ -230,17 +292,7 @@ async def _lane(call: AnyCall, state: _State) -> None:
             code, message = "ECHO_MISMATCH", str(exc)
         except Exception as exc:  # counted, never hidden: anything else is an error too
             code, message = type(exc).__name__, str(exc)
-        done = time.perf_counter_ns()
-        if outcome is not None:
-            state.count_tally(outcome, start, done)
-        if start < state.measure_start_ns:
-            continue  # warm-up
-        state.last_done_ns = max(state.last_done_ns, done)
-        if code is None:
-            state.latencies.append(done - start)
-        else:
-            state.errors[code] += state.error_weight
-            state.messages.setdefault(code, message[:MESSAGE_CHARS])
+        state.finish(start, time.perf_counter_ns(), code, message, outcome)
 
 
 async def _drive(spec: LoadSpec, index: int, out: Queue[Any], go: Event) -> ProcessResult:
@@ -252,12 +304,12 @@ async def _drive(spec: LoadSpec, index: int, out: Queue[Any], go: Event) -> Proc
             raise TimeoutError("no start signal from the harness")
         measure_start = time.perf_counter_ns() + int(spec.warmup_s * 1e9)
         state = _State(measure_start, measure_start + int(spec.seconds * 1e9), spec.max_calls)
-        if spec.scenario == STREAM_USAGE:
+        if spec.long_calls:
+            state.long_calls = True
             state.error_weight = usage_load.EVENTS_PER_CALL
-            state.units = 0.0
+            state.accepted_events = 0
         lanes = [_lane(call, state) for _ in range(spec.concurrency)]
-        limit = spec.warmup_s + spec.seconds + spec.call_timeout_s + 10
-        await asyncio.wait_for(asyncio.gather(*lanes), limit)
+        await asyncio.wait_for(asyncio.gather(*lanes), spec.time_limit_s)
     end = state.last_done_ns or state.end_ns
     return ProcessResult(
         index=index,
@@ -267,7 +319,7 @@ async def _drive(spec: LoadSpec, index: int, out: Queue[Any], go: Event) -> Proc
         elapsed_ns=max(end - state.measure_start_ns, 1),
         issued=state.issued,
         hit_max_calls=state.issued >= spec.max_calls,
-        units=state.units,
+        accepted_events=state.accepted_events,
     )
 
 
@@ -306,7 +358,7 @@ def run_load(
         if on_connected is not None:
             on_connected()
         go.set()
-        limit = spec.warmup_s + spec.seconds + spec.call_timeout_s + 30
+        limit = spec.time_limit_s + 20
         done = _collect(out, workers, "done", limit)
         for worker in workers:
             worker.join(10)

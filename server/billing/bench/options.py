@@ -9,9 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from billing.api.auth import mint_hs256_token
-from billing.bench.load import CHANGE_SUB, CLOCK_RUN, CREATE_SUB, SCENARIOS
+from billing.bench.load import (
+    CHANGE_SUB,
+    CLOCK_RUN,
+    CREATE_SUB,
+    CURRENT_USAGE,
+    POSTGRESQL_ONLY,
+    SCENARIOS,
+    STREAM_USAGE,
+)
 from billing.bench.servers import LOCALHOST
 from billing.bench.subscription_setup import read_rule_files
+from billing.bench.usage_setup import with_usage_rules
 from billing_client import bearer_metadata
 
 DATABASES = ("sqlite", "postgresql")
@@ -21,6 +30,9 @@ AUDIENCE = "billing"
 TENANT_CLAIM = "tenant_id"
 TOKEN_LIFETIME_S = 6 * 3600
 SUBSCRIPTION_SCENARIOS = (CREATE_SUB, CHANGE_SUB, CLOCK_RUN)  # these push --rules-dir
+USAGE_SCENARIOS = POSTGRESQL_ONLY  # these push --rules-dir plus the usage rule files
+# Seeding 10M rows takes minutes: that scenario runs only when named.
+DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s != CURRENT_USAGE)
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,10 @@ class Plan:
     customers: int
     change_subscriptions: int  # per load process
     clock_subscriptions: int
+    stream_subscriptions: int  # per load process
+    stream_concurrency: int  # StreamUsage calls in flight per load process
+    usage_events: int
+    usage_subscriptions: int
     rule_files: dict[str, bytes]
     pg_url: str
     pg_workers: int
@@ -95,8 +111,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         type=_choices(SCENARIOS),
-        default=SCENARIOS,
-        help=f"comma-separated: {','.join(SCENARIOS)} (default all)",
+        default=DEFAULT_SCENARIOS,
+        help=f"comma-separated: {','.join(SCENARIOS)} (default all but {CURRENT_USAGE!r};"
+        f" {' and '.join(repr(s) for s in POSTGRESQL_ONLY)} run on PostgreSQL only)",
     )
     parser.add_argument("--procs", type=_positive_int, default=4, help="load processes")
     parser.add_argument(
@@ -132,6 +149,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"subscriptions on the clock that {CLOCK_RUN!r} advances by 24 months",
     )
     parser.add_argument(
+        "--stream-subscriptions",
+        type=_positive_int,
+        default=50,
+        help=f"metered subscriptions each load process sends {STREAM_USAGE} events for",
+    )
+    parser.add_argument(
+        "--stream-concurrency",
+        type=_positive_int,
+        default=2,
+        help=f"{STREAM_USAGE} calls (10,000 events each) in flight per load process",
+    )
+    parser.add_argument(
+        "--usage-events",
+        type=_positive_int,
+        default=10_000_000,
+        help=f"usage events seeded (COPY, straight into PostgreSQL) for {CURRENT_USAGE!r}",
+    )
+    parser.add_argument(
+        "--usage-subscriptions",
+        type=_positive_int,
+        default=10_000,
+        help=f"metered subscriptions the {CURRENT_USAGE!r} events are spread over",
+    )
+    parser.add_argument(
         "--rules-dir",
         type=Path,
         default=Path("rules"),
@@ -150,7 +191,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--warmup must not be negative")
     if CHANGE_SUB in args.scenarios and args.change_subscriptions < args.concurrency:
         parser.error("--change-subscriptions must be at least --concurrency")
+    if CURRENT_USAGE in args.scenarios and args.usage_events < args.usage_subscriptions:
+        parser.error("--usage-events must be at least --usage-subscriptions")
     return args
+
+
+def _rule_files(args: argparse.Namespace) -> dict[str, bytes]:
+    if not any(s in SUBSCRIPTION_SCENARIOS + USAGE_SCENARIOS for s in args.scenarios):
+        return {}
+    files = read_rule_files(args.rules_dir)
+    # One rule set for every scenario of the run: the usage files only add codes of their own.
+    if any(s in USAGE_SCENARIOS for s in args.scenarios) and "postgresql" in args.db:
+        files = with_usage_rules(files)
+    return files
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -176,11 +229,11 @@ def make_plan(args: argparse.Namespace) -> Plan:
         customers=args.customers,
         change_subscriptions=args.change_subscriptions,
         clock_subscriptions=args.clock_subscriptions,
-        rule_files=(
-            read_rule_files(args.rules_dir)
-            if any(s in SUBSCRIPTION_SCENARIOS for s in args.scenarios)
-            else {}
-        ),
+        stream_subscriptions=args.stream_subscriptions,
+        stream_concurrency=args.stream_concurrency,
+        usage_events=args.usage_events,
+        usage_subscriptions=args.usage_subscriptions,
+        rule_files=_rule_files(args),
         pg_url=args.pg_url,
         pg_workers=args.pg_workers,
         trace_ratio=args.trace_ratio,

@@ -42,6 +42,7 @@ class Row:
     note: str = ""  # printed under the table
     rate_unit: str = "calls"  # what calls/s counts ("events": accepted events/s); no "vs echo"
     skipped: str = ""  # set when the scenario does not apply to this database: why
+    accepted_events: int | None = None  # StreamUsage: events the recorded calls had accepted
 
 
 def percentile(sorted_values: Sequence[int], pct: float) -> int | None:
@@ -67,7 +68,6 @@ def summarize(
     seconds: float,
 ) -> Row:
     latencies = sorted(v for r in results for v in r.latencies_ns)
-    units = [r.units for r in results if r.units is not None]
     errors: Counter[str] = Counter()
     messages: dict[str, str] = {}
     for r in results:
@@ -76,9 +76,6 @@ def summarize(
             messages.setdefault(code, message)
     # Processes run side by side over the same window: their rates add up.
     rate = sum(len(r.latencies_ns) / (r.elapsed_ns / 1e9) for r in results)
-    if units and seconds > 0:
-        # Units (e.g. accepted events) pro-rated over the window, which every process shares.
-        rate = sum(units) / seconds
     return Row(
         scenario=scenario,
         db=db,
@@ -96,7 +93,11 @@ def summarize(
         error_codes=dict(errors),
         error_messages=messages,
         hit_max_calls=any(r.hit_max_calls for r in results),
-        rate_unit="events" if units else "calls",
+        accepted_events=(
+            sum(r.accepted_events or 0 for r in results)
+            if any(r.accepted_events is not None for r in results)
+            else None
+        ),
     )
 
 

@@ -14,18 +14,21 @@ into PostgreSQL (see usage_seed), and a check through the API that they read bac
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
+import psycopg
 import yaml
+from sqlalchemy.engine.url import make_url
 
-from billing.bench import usage_seed
 from billing.bench.servers import BenchError
 from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.subscription_setup import SubscriptionFixtures
 from billing.bench.usage_load import STREAM_CLOCK_NOW
+from billing.bench.usage_seed import Seeded, seed
 from billing_client.v1 import usage_pb2, usage_pb2_grpc
 
 METERED = "plans/metered_monthly"
@@ -34,6 +37,7 @@ CUSTOMERS_MAX = 100  # subscriptions are spread over at most this many customers
 GRPC_SUBSCRIPTIONS_BUDGET_S = 120.0  # beyond this (projected), write the rest directly
 GRPC_SAMPLE = 64  # subscriptions made through the API before the projection is trusted
 CHECK_TIMEOUT_S = 30.0
+COUNT_TIMEOUT_MS = 10_000  # one count of committed events
 
 METERING_FILE = "bench-usage-metering.yaml"
 PRICING_FILE = "bench-usage-pricing.yaml"
@@ -115,6 +119,61 @@ def with_usage_rules(files: Mapping[str, bytes]) -> dict[str, bytes]:
     return {**files, **USAGE_FILES}
 
 
+class CommittedEvents:
+    """Events committed for some subscriptions during the measured window, counted in
+    PostgreSQL at the window's start and end by a thread that `start` (called as the load
+    starts) runs. StreamUsage commits each call's events batch by batch as they arrive, so
+    only the database knows how many were accepted inside the window."""
+
+    def __init__(
+        self, database_url: str, subscriptions: Sequence[str], warmup_s: float, seconds: float
+    ) -> None:
+        self._dsn = (
+            make_url(database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+        self._ids = [name.removeprefix("subscriptions/") for name in subscriptions]
+        self._warmup_s = warmup_s
+        self._seconds = seconds
+        self._thread = threading.Thread(target=self._run, name="billing-bench-count", daemon=True)
+        self._counts: list[tuple[float, int]] = []  # (perf_counter at the count, events)
+        self._error = ""
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def result(self) -> tuple[int, float]:
+        """(events committed in the window, its length in seconds)."""
+        self._thread.join(self._warmup_s + self._seconds + 2 * COUNT_TIMEOUT_MS / 1000 + 10)
+        if self._error or len(self._counts) != 2:
+            raise BenchError(f"counting committed events failed: {self._error or 'no counts'}")
+        (t0, c0), (t1, c1) = self._counts
+        return c1 - c0, t1 - t0
+
+    def _run(self) -> None:
+        began = time.perf_counter()
+        try:
+            with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f"SET statement_timeout = {COUNT_TIMEOUT_MS}")
+                row = conn.execute(
+                    "SELECT tenant_id FROM subscriptions WHERE id = %s", (self._ids[0],)
+                ).fetchone()
+                if row is None:
+                    raise BenchError(f"no subscription {self._ids[0]}")
+                for at in (self._warmup_s, self._warmup_s + self._seconds):
+                    time.sleep(max(began + at - time.perf_counter(), 0))
+                    counted_at = time.perf_counter()  # the count's snapshot is taken now
+                    count = conn.execute(
+                        "SELECT count(*) FROM usage_events"
+                        " WHERE tenant_id = %s AND subscription_id = ANY(%s)",
+                        (row[0], self._ids),
+                    ).fetchone()
+                    self._counts.append((counted_at, int(count[0]) if count else 0))
+        except (psycopg.Error, BenchError) as exc:
+            self._error = str(exc).strip() or type(exc).__name__
+
+
 @dataclass
 class SeededUsage:
     """What GetCurrentUsage 10M reads, and the notes its row carries."""
@@ -139,6 +198,11 @@ class UsageFixtures:
         self._metadata = metadata
         self._database_url = database_url
         self._progress = progress
+
+    def committed_events(
+        self, subscriptions: Sequence[str], warmup_s: float, seconds: float
+    ) -> CommittedEvents:
+        return CommittedEvents(self._database_url, subscriptions, warmup_s, seconds)
 
     def stream_subscriptions(
         self, processes: int, per_process: int
@@ -167,7 +231,7 @@ class UsageFixtures:
         start = time.monotonic()
         made = self._subscriptions_through_api(customers, subscriptions)
         api_s = time.monotonic() - start
-        seeded = usage_seed.seed(
+        seeded = seed(
             self._database_url,
             template=made[0],
             customers=[c.removeprefix("customers/") for c in customers],
@@ -213,7 +277,7 @@ class UsageFixtures:
                 break
         return made
 
-    def _check(self, names: tuple[str, ...], seeded: usage_seed.Seeded) -> None:
+    def _check(self, names: tuple[str, ...], seeded: Seeded) -> None:
         """Read the last subscription's usage through the API and compare with the seed."""
         position = len(names) - 1
         expected = seeded.expected_counts(position)

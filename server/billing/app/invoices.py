@@ -15,7 +15,8 @@ from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
-from billing.app.usage import MeteredPrice, UsageUseCases, metered_prices
+from billing.app.usage import MeteredPrice, UsageUseCases, expand_groups, metered_prices
+from billing.app.usage_billing import usage_line
 from billing.app.writes import WriteRunner
 from billing.domain import periods
 from billing.domain.coupons import discount_line
@@ -410,7 +411,7 @@ class InvoiceLifecycle:
             )
         usage = [
             _usage_line(self._usage, active, m, events, sub.period_start, sub.period_end)
-            for m in metered
+            for m in expand_groups(metered, events, sub.period_start, sub.period_end)
         ]
         lines: list[Line] = [*pending, *fees, *usage]
         if sub.coupon_code:
@@ -482,17 +483,7 @@ def _usage_line(
     end: datetime,
 ) -> Line:
     result = usage.price_usage(active.rules, m, events, start, end)
-    return Line(
-        description=f"{m.price.name or m.price.code}: {result.quantity} so far",
-        price_code=m.price.code,
-        quantity=result.quantity,
-        unit_amount=m.price.unit_amount or Decimal(0),
-        unrounded=result.unrounded,
-        amount_minor=result.amount.amount_minor,
-        period_start=start,
-        period_end=end,
-        kind="usage",
-    )
+    return usage_line(m, result, active.rules, m.price.currency, (start, end), " so far")
 
 
 def _decimal(text: str, field: str) -> Decimal:

@@ -7,7 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from billing.app.ports import BilledUsage, Transaction
-from billing.app.usage import UsageUseCases, expand_groups, metered_for_key, metered_prices
+from billing.app.usage import (
+    MeteredPrice,
+    MetricUsage,
+    UsageUseCases,
+    expand_groups,
+    metered_for_key,
+    metered_prices,
+)
 from billing.domain.metering import Event, effective
 from billing.domain.money import Money
 from billing.domain.subscriptions import Line, Subscription
@@ -36,29 +43,7 @@ async def usage_lines(
         )
         for m in expand_groups(metered, events, start, end):
             result = usage.price_usage(rules, m, events, start, end)
-            unit = m.price.unit or "units"
-            label = f" ({m.group})" if m.group else ""
-            lines.append(
-                Line(
-                    description=f"{m.price.name or m.price.code}{label}: {result.quantity} {unit}",
-                    price_code=m.price.code,
-                    quantity=result.quantity,
-                    unit_amount=m.price.unit_amount or Decimal(0),
-                    unrounded=result.unrounded,
-                    amount_minor=result.amount.amount_minor,
-                    period_start=start,
-                    period_end=end,
-                    kind="usage",
-                    derivation={
-                        "rule_entry": f"prices/{m.price.code}",
-                        "metric": m.spec.code,
-                        "group": m.group,
-                        "unrounded": str(result.unrounded),
-                        "rounding": rules.money.rounding_for(sub.currency),
-                        "steps": list(result.steps),
-                    },
-                )
-            )
+            lines.append(usage_line(m, result, rules, sub.currency, period))
             await tx.usage.record_billed(
                 tenant_id,
                 sub.id,
@@ -74,6 +59,38 @@ async def usage_lines(
             )
     lines += await _adjustments(tx, tenant_id, sub, rules, usage, start, invoice_id, billed_at)
     return lines
+
+
+def usage_line(
+    m: MeteredPrice,
+    result: MetricUsage,
+    rules: RuleSet,
+    currency: str,
+    period: tuple[datetime, datetime],
+    suffix: str = "",
+) -> Line:
+    """The invoice line of one metered price (or group) for a period, with its derivation."""
+    unit = m.price.unit or "units"
+    label = f" ({m.group})" if m.group else ""
+    return Line(
+        description=f"{m.price.name or m.price.code}{label}: {result.quantity} {unit}{suffix}",
+        price_code=m.price.code,
+        quantity=result.quantity,
+        unit_amount=m.price.unit_amount or Decimal(0),
+        unrounded=result.unrounded,
+        amount_minor=result.amount.amount_minor,
+        period_start=period[0],
+        period_end=period[1],
+        kind="usage",
+        derivation={
+            "rule_entry": f"prices/{m.price.code}",
+            "metric": m.spec.code,
+            "group": m.group,
+            "unrounded": str(result.unrounded),
+            "rounding": rules.money.rounding_for(currency),
+            "steps": list(result.steps),
+        },
+    )
 
 
 async def _adjustments(

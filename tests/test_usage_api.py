@@ -385,3 +385,44 @@ def test_usage_before_a_pause_is_billed_on_resume(billing, usage):
         "2026-04-01T00:00:00Z",
         "2026-04-10T00:00:00Z",
     )
+
+
+def test_current_usage_from_the_database_matches_the_event_path(billing, usage, server):
+    # api_calls (count) and data_gb (sum, on PostgreSQL) are aggregated in the database; a
+    # correction in the period sends data_gb back to the event path: same answers either way.
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "metered_monthly")
+    billing.advance(clock, "2026-04-10T00:00:00Z")
+    ingest(
+        usage,
+        billing,
+        [event(sub, "api_calls", t) for t in spread("2026-04-09T00:00:00Z", 150, hours=0)],
+    )
+    ingest(
+        usage,
+        billing,
+        [
+            event(sub, "data_gb", "2026-04-09T00:00:00Z", "d1", gb="1.25"),
+            event(sub, "data_gb", "2026-04-09T01:00:00Z", "d2", gb="2.5"),
+        ],
+    )
+
+    def current() -> dict[str, tuple[str, int]]:
+        answer = usage.GetCurrentUsage(
+            up.GetCurrentUsageRequest(subscription=sub.name), metadata=billing.metadata
+        )
+        return {
+            m.metric: (m.quantity, m.amount.amount_minor) for m in answer.metrics if not m.group
+        }
+
+    before = current()
+    assert before["api_calls"] == ("150", 13500)  # 10.00 + 100 x 1.00 + 50 x 0.50
+    assert before["data_gb"][1] == 750  # 3.75 GB x 2.00
+    assert before["data_gb"][0] in {"3.75", "3.750"}
+    usage.AmendEvent(
+        up.AmendEventRequest(event_id="d1", properties={"gb": "2.25"}, request_id=rid()),
+        metadata=billing.metadata,
+    )
+    after = current()
+    assert after["data_gb"] == ("4.75", 950)
+    assert after["api_calls"] == before["api_calls"]

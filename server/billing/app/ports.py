@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.domain.coupons import Coupon
 from billing.domain.customers import Customer
 from billing.domain.invoices import CreditNote, Invoice
-from billing.domain.metering import Event
+from billing.domain.metering import Event, MetricSpec
 from billing.domain.subscriptions import Line, Subscription
 from billing.rules.model import RuleSet
 
@@ -318,6 +319,18 @@ class UsageRepository(Protocol):
         ...
 
     async def billed(self, tenant_id: str, subscription_id: str) -> list[BilledUsage]: ...
+
+    async def simple_aggregate(
+        self,
+        tenant_id: str,
+        subscription_id: str,
+        spec: MetricSpec,
+        start: datetime,
+        end: datetime,
+    ) -> Decimal | None:
+        """count, sum or max computed by the database, exactly, when the period has no
+        corrections; None when the caller must aggregate the events itself."""
+        ...
 
     async def record_billed(
         self, tenant_id: str, subscription_id: str, billed: BilledUsage

@@ -296,16 +296,43 @@ class UsageUseCases:
                 raise NotFound(name)
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             metered = metered_prices(active.rules, sub, sub.period_start)
-            events = await tx.usage.in_period(
-                ctx.tenant_id,
-                sub.id,
-                [m.spec.code for m in metered],
-                sub.period_start,
-                sub.period_end,
+            # The database aggregates what it can exactly (a dashboard reads this often);
+            # the rest, and any period with corrections, is aggregated from the events.
+            in_database: list[MetricUsage] = []
+            rest: list[MeteredPrice] = []
+            for m in metered:
+                quantity = None
+                if not m.spec.group_by and m.price.model not in AMOUNT_MODELS:
+                    quantity = await tx.usage.simple_aggregate(
+                        ctx.tenant_id, sub.id, m.spec, sub.period_start, sub.period_end
+                    )
+                if quantity is None:
+                    rest.append(m)
+                else:
+                    in_database.append(self.price_quantity(active.rules, m, quantity))
+            events = (
+                await tx.usage.in_period(
+                    ctx.tenant_id,
+                    sub.id,
+                    [m.spec.code for m in rest],
+                    sub.period_start,
+                    sub.period_end,
+                )
+                if rest
+                else []
             )
+        by_code = {u.price_code: u for u in in_database}
         usages = tuple(
-            self.price_usage(active.rules, m, events, sub.period_start, sub.period_end)
-            for m in expand_groups(metered, events, sub.period_start, sub.period_end)
+            u
+            for m in metered
+            for u in (
+                [by_code[m.price.code]]
+                if m.price.code in by_code
+                else [
+                    self.price_usage(active.rules, g, events, sub.period_start, sub.period_end)
+                    for g in expand_groups([m], events, sub.period_start, sub.period_end)
+                ]
+            )
         )
         total = Money(sub.currency, sum(u.amount.amount_minor for u in usages))
         return CurrentUsage(sub, usages, total, active)
@@ -319,12 +346,21 @@ class UsageUseCases:
         end: datetime,
     ) -> MetricUsage:
         quantity = aggregate(metered.spec, events, start, end)
-        engine: PricingModel = self._engines.get("pricing_model", metered.price.model)
         transactions = (
             amounts(metered.spec, events, start, end)
             if metered.price.model in AMOUNT_MODELS
             else ()
         )
+        return self.price_quantity(rules, metered, quantity, transactions)
+
+    def price_quantity(
+        self,
+        rules: RuleSet,
+        metered: MeteredPrice,
+        quantity: Decimal,
+        transactions: tuple[Decimal, ...] = (),
+    ) -> MetricUsage:
+        engine: PricingModel = self._engines.get("pricing_model", metered.price.model)
         priced = engine.price(PricingRequest(metered.price, quantity, transactions))
         rounding = rules.money.rounding_for(metered.price.currency)
         amount = round_to_minor(priced.amount, metered.price.currency, rounding)

@@ -11,17 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Numeric, and_, cast, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import BilledUsage, StoredEvent
-from billing.domain.metering import Event
+from billing.domain.metering import Event, MetricSpec
 from billing.store.dialect import insert_or_ignore, upsert
 from billing.store.schema import usage_billed, usage_events
 
 u = usage_events
+SQL_AGGREGATIONS = frozenset({"count", "sum", "max"})  # exact in the database
 _COLUMNS = (
     "tenant_id",
     "id",
@@ -187,3 +189,38 @@ class SqlUsage:
                 "billed_at": billed.billed_at,
             },
         )
+
+    async def simple_aggregate(
+        self,
+        tenant_id: str,
+        subscription_id: str,
+        spec: MetricSpec,
+        start: datetime,
+        end: datetime,
+    ) -> Decimal | None:
+        if spec.aggregation not in SQL_AGGREGATIONS:
+            return None
+        if spec.aggregation != "count" and self._conn.dialect.name != "postgresql":
+            return None  # SQLite reads JSON numbers as floats: not exact enough for money
+        in_range = and_(
+            u.c.tenant_id == tenant_id,
+            u.c.subscription_id == subscription_id,
+            u.c.metric == spec.code,
+            u.c.ts >= start,
+            u.c.ts < end,
+        )
+        corrected = await self._conn.scalar(
+            select(exists().where(in_range, u.c.corrects.is_not(None)))
+        )
+        if corrected:
+            return None
+        conditions = [in_range, u.c.corrects.is_(None)]
+        for key, value in (spec.filters or {}).items():
+            conditions.append(u.c.properties[key].as_string() == value)
+        if spec.aggregation == "count":
+            expression: Any = func.count()
+        else:
+            field = cast(u.c.properties[spec.field or ""].as_string(), Numeric)
+            expression = func.sum(field) if spec.aggregation == "sum" else func.max(field)
+        total = await self._conn.scalar(select(expression).where(*conditions))
+        return Decimal(total) if total is not None else Decimal(0)

@@ -65,8 +65,27 @@ def _claim_statement(scope: str) -> object:
         .with_for_update(of=d, skip_locked=True)
     )
     if scope == "clock":
-        candidates = candidates.where(
-            d.c.tenant_id == bindparam("p_tenant"), d.c.clock_id == bindparam("p_clock")
+        # One clock: its time is a single value, read once, so the partial index on open
+        # items by (tenant, clock, due_at) bounds the scan instead of every open item
+        # being joined to its clock.
+        this_clock_now = (
+            select(clocks.c.now)
+            .where(clocks.c.tenant_id == bindparam("p_tenant"), clocks.c.id == bindparam("p_clock"))
+            .scalar_subquery()
+        )
+        candidates = (
+            select(d.c.tenant_id, d.c.id)
+            .where(
+                d.c.tenant_id == bindparam("p_tenant"),
+                d.c.clock_id == bindparam("p_clock"),
+                d.c.done_at.is_(None),
+                or_(d.c.lease_until.is_(None), d.c.lease_until < _WALL_NOW),
+                d.c.due_at <= this_clock_now,
+                ~earlier_unfinished,
+            )
+            .order_by(d.c.due_at)
+            .limit(bindparam("p_limit"))
+            .with_for_update(skip_locked=True)
         )
     elif scope == "subscriptions":
         candidates = candidates.where(

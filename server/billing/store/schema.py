@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from billing.store.types import UTCDateTime, json_column_type
@@ -265,6 +266,15 @@ due_work = Table(
     UniqueConstraint("tenant_id", "subscription_id", "kind", "due_at"),
     Index(None, "done_at", "due_at"),
     Index(None, "tenant_id", "clock_id", "done_at"),
+    # Open items of one clock in due order: what claiming for a clock walks.
+    Index(
+        "ix_due_work_open_by_clock",
+        "tenant_id",
+        "clock_id",
+        "due_at",
+        postgresql_where=text("done_at IS NULL"),
+        sqlite_where=text("done_at IS NULL"),
+    ),
 )
 
 # Metered events, append-only: corrections are rows of their own pointing at the original.

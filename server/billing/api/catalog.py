@@ -8,6 +8,7 @@ from decimal import Decimal
 import grpc
 from google.protobuf import timestamp_pb2
 
+from billing.api.billing_convert import money
 from billing.api.context import ContextFactory
 from billing.api.convert import timestamp
 from billing.app.catalog import CatalogUseCases
@@ -27,8 +28,8 @@ def as_of(message: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
     return message.ToDatetime(tzinfo=UTC) if present else None
 
 
-def money(amount: Money) -> money_pb2.Money:
-    return money_pb2.Money(currency_code=amount.currency_code, amount_minor=amount.amount_minor)
+def money_of(amount: Money) -> money_pb2.Money:
+    return money(amount.currency_code, amount.amount_minor)
 
 
 def text(value: Decimal | None) -> str:
@@ -51,7 +52,7 @@ def plan_to_proto(plan: Plan, rule_set: str) -> catalog_pb2.Plan:
         if entry.price_code is not None:
             message.price = f"prices/{entry.price_code}"
         elif entry.amount is not None:
-            message.flat_amount.CopyFrom(money(Money.from_decimal(entry.amount, entry.currency)))
+            message.flat_amount.CopyFrom(money_of(Money.from_decimal(entry.amount, entry.currency)))
         if entry.effective_from is not None:
             message.effective_from.CopyFrom(timestamp(entry.effective_from))
         prices.append(message)
@@ -152,7 +153,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):  # type: ignore[
             ctx, request.price, request.quantity, as_of(request.as_of, request.HasField("as_of"))
         )
         return catalog_pb2.PreviewPriceResponse(
-            amount=money(preview.amount),
+            amount=money_of(preview.amount),
             unrounded_amount=str(preview.priced.amount),
             rounding=preview.rounding,
             steps=[

@@ -681,13 +681,13 @@ class SubscriptionUseCases:
             rule = rules.proration.decide(
                 PlanChangeFacts(plan.product, plan.product, plan.interval, plan.interval)
             )
-        granularity = rule.granularity if rule is not None else "second"
-        engine: ProrationPolicyEngine = self._engines.get("proration_policy", granularity)
-        result = engine.remaining(request)
-        return Factor(result.numerator, result.denominator, result.unit)
+        return self._remaining(rule.granularity if rule is not None else "second", request)
 
     def _factor_for(self, rule: ProrationRule, request: ProrationRequest) -> Factor:
-        engine: ProrationPolicyEngine = self._engines.get("proration_policy", rule.granularity)
+        return self._remaining(rule.granularity, request)
+
+    def _remaining(self, granularity: str, request: ProrationRequest) -> Factor:
+        engine: ProrationPolicyEngine = self._engines.get("proration_policy", granularity)
         result = engine.remaining(request)
         return Factor(result.numerator, result.denominator, result.unit)
 

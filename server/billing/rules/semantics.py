@@ -17,21 +17,15 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
-from zoneinfo import available_timezones
 
+from billing.domain.customers import is_time_zone
 from billing.domain.money import CURRENCY_EXPONENTS, is_currency
 from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
 from billing.rules.model import CaseMatch
 from billing.rules.structure import ValidatedFile
 
 ENGINE_PRICING_MODEL = "pricing_model"
-
-
-@cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
 
 
 # Unit prices may be finer than a cent (0.0004 per API call), but not without end.
@@ -160,7 +154,7 @@ class _Checker:
             self._money(file)
         for file in self._of_kind("invoicing"):
             zone = file.data.get("numbering_time_zone")
-            if zone is not None and zone not in _time_zones():
+            if zone is not None and not is_time_zone(zone):
                 self._error(file, ("numbering_time_zone",), f"{zone!r} is not an IANA time zone")
 
     # -- helpers -------------------------------------------------------------------------

@@ -14,11 +14,13 @@ import pytest
 
 import billing.documents._pdf as pdf_module
 from billing.documents import (
+    MAX_STEPS,
     BillTo,
     DocumentError,
     DocumentLine,
     Formatter,
     InvoiceDocument,
+    LineExplanation,
     Seller,
     find_unicode_font,
     invoice_document,
@@ -27,7 +29,9 @@ from billing.documents import (
 )
 from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
 from billing.domain.invoices import Invoice, InvoiceStatus
-from billing.domain.subscriptions import Line, settle
+from billing.domain.pricing import graduated
+from billing.domain.subscriptions import Factor, Item, Line, period_fee_lines, settle
+from billing.rules.model import Tier
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "rules" / "templates"
 ISSUED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -354,3 +358,157 @@ def test_document_from_a_domain_invoice() -> None:
     text = pdf_text(render_pdf(doc, TEMPLATES))
     assert "Total 89,33 €" in text
     assert "Amount due 84,33 €" in text
+
+
+# --- explanations -------------------------------------------------------------------------
+
+RULE_SET = "3f2a9c1b7d4e" + "0" * 52  # a SHA-256 hex digest
+STUB = (datetime(2026, 4, 16, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC))
+HEADING = "How each line was calculated"
+DASH, TIMES = "\N{EN DASH}", "\N{MULTIPLICATION SIGN}"
+
+
+def explained_invoice() -> Invoice:
+    """A prorated stub period (15 of 30 days of 49.99) and a graduated usage line (150 units:
+    100 at 0.10, 50 at 0.05), with the derivations billing stores for them."""
+    [fee] = period_fee_lines(
+        [Item(None, 1, Decimal("49.99"), "Pro plan", Decimal("49.99"))],
+        "USD",
+        "half_up",
+        STUB,
+        Factor(15, 30, "days"),
+    )
+    priced = graduated(Decimal(150), [Tier(100, Decimal("0.10")), Tier(None, Decimal("0.05"))])
+    usage = Line(
+        "API calls: 150 calls",
+        "api_calls",
+        Decimal(150),
+        Decimal("0.10"),
+        priced.amount,
+        1250,
+        *STUB,
+        kind="usage",
+        derivation={  # as usage billing writes it
+            "rule_entry": "prices/api_calls",
+            "metric": "api_calls",
+            "group": None,
+            "unrounded": str(priced.amount),
+            "rounding": "half_up",
+            "steps": [
+                f"{s.description}: {s.quantity} x {s.unit_amount} + {s.flat_amount} = {s.amount}"
+                for s in priced.steps
+            ],
+        },
+    )
+    lines = (fee, usage)
+    return Invoice(
+        id="in_2",
+        customer_id="cus_1",
+        subscription_id="sub_1",
+        currency="USD",
+        status=InvoiceStatus.OPEN,
+        billing_reason="subscription_create",
+        period_start=STUB[0],
+        period_end=STUB[1],
+        lines=lines,
+        settlement=settle(lines, credit_balance_minor=0),
+        rule_set=RULE_SET,
+        created_at=ISSUED,
+        finalized_at=ISSUED,
+    )
+
+
+def explained_doc(locale: str = "en-US", *, show: bool = True) -> InvoiceDocument:
+    customer = Customer(
+        id="cus_1",
+        fields=CustomerFields(
+            display_name="Jane", currency_code="USD", time_zone="UTC", locale=locale
+        ),
+        version=1,
+        create_time=ISSUED,
+        update_time=ISSUED,
+    )
+    return invoice_document(
+        explained_invoice(),
+        customer,
+        Seller("Acme Inc."),
+        number="A-2",
+        issued_at=ISSUED,
+        show_explanations=show,
+    )
+
+
+def test_pdf_explains_a_prorated_line() -> None:
+    text = pdf_text(render_pdf(explained_doc(), TEMPLATES))
+
+    explanation = text[text.index(HEADING) :]
+    assert "Calculated with rule set version 3f2a9c1b7d4e." in explanation
+    assert RULE_SET not in text  # the short form, once
+    assert (
+        f"1. Pro plan x 1 x 15/30 days Period: Apr 16, 2026 {DASH} May 1, 2026 "
+        "Proration: 15/30 days Rule entry: plan flat fee "
+        "Unrounded: $24.995 Rounded half up to 0.01: $25.00"
+    ) in explanation
+
+
+def test_pdf_explains_a_tiered_usage_line() -> None:
+    text = pdf_text(render_pdf(explained_doc(), TEMPLATES))
+
+    assert (
+        f"2. API calls: 150 calls Period: Apr 16, 2026 {DASH} May 1, 2026 "
+        "Rule entry: prices/api_calls (metric api_calls) "
+        f"• units 1 to 100: 100 {TIMES} 0.10 = 10.00 "
+        f"• units 101 and up: 50 {TIMES} 0.05 = 2.50 "
+        "Unrounded: $12.50 Rounded half up to 0.01: $12.50"
+    ) in text
+
+
+def test_explanations_use_the_documents_locale() -> None:
+    html = squash(render_html(explained_doc("de-DE"), TEMPLATES))
+
+    assert f"Period: 16.04.2026 {DASH} 01.05.2026" in html
+    assert "Proration: 15/30 days" in html
+    assert f"units 101 and up: 50 {TIMES} 0,05 = 2,50" in html
+    assert "Unrounded: 24,995 $<br> Rounded half up to 0,01: 25,00 $" in html
+
+
+def test_explanations_are_left_out_when_switched_off() -> None:
+    doc = explained_doc(show=False)
+
+    assert HEADING not in render_html(doc, TEMPLATES)
+    text = pdf_text(render_pdf(doc, TEMPLATES))
+    assert HEADING not in text
+    assert "3f2a9c1b7d4e" not in text
+    assert "units 1 to 100" not in text
+    assert "Pro plan x 1 x 15/30 days" in text  # the lines themselves are still there
+    assert HEADING not in render_html(make_doc(), TEMPLATES)  # off unless asked for
+
+
+def test_a_line_without_a_derivation_is_explained_by_what_it_has() -> None:
+    doc = make_doc(show_explanations=True)  # hand-made lines: no derivation, no rule set
+
+    text = pdf_text(render_pdf(doc, TEMPLATES))
+    assert "Calculated with rule set version" not in text
+    assert (
+        f"3. Unused time on Basic plan Period: Nov 24, 2026 {DASH} Dec 10, 2026 "
+        "Proration: 16/30 days Amount: -$15.44"
+    ) in text
+
+
+def test_odd_and_excessive_steps_are_printed_as_written_and_counted() -> None:
+    doc = make_doc(show_explanations=True)
+    steps = ["a plugin's own words", *(f"step {n}: 1 x 1 + 0 = 1" for n in range(MAX_STEPS))]
+
+    def explain(derivation: dict[str, object]) -> LineExplanation:
+        line = Line("x", None, Decimal(1), Decimal(1), Decimal(1), 100, *PERIOD)
+        return LineExplanation.from_line(replace(line, derivation=derivation))
+
+    assert explain({"steps": "units 1 to 100"}).steps == ()  # not a list: no steps
+    why = explain({"steps": steps, "base": "not a number"})
+    assert (len(why.steps), why.steps_left_out, why.base) == (MAX_STEPS, 1, None)
+    line = replace(doc.lines[0], explanation=why)
+    html = squash(render_html(replace(doc, lines=(line, *doc.lines[1:])), TEMPLATES))
+    assert "&bull; a plugin&#39;s own words<br>" in html
+    assert f"&bull; step 1: 1 {TIMES} 1 = 1<br>" in html
+    assert f"step {MAX_STEPS - 1}:" not in html
+    assert "&bull; and 1 more steps<br>" in html

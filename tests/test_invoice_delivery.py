@@ -1,23 +1,31 @@
-"""A finalized invoice is emailed, PDF attached, as due work after the finalizing commit."""
+"""A finalized invoice is emailed, PDF attached, as due work after the finalizing commit;
+the invoicing rules say whether invoices are emailed and whether the PDF explains its lines."""
 
 from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
+import sqlalchemy as sa
 from pypdf import PdfReader
 
 from billing_client.v1 import customers_pb2
 from billing_fixtures import Billing, rules
-from conftest import ThreadedServer, auth, make_token, server_settings
-from test_delivery import SENDER, Inbox, start
+from conftest import Database, ThreadedServer, auth, make_token, server_settings
+from test_delivery import SENDER, Inbox, Server, start
 
 
-def test_the_creation_invoice_arrives_by_email_with_its_pdf(make_database):
+@contextmanager
+def billing_with_mail(
+    database: Database, invoicing_extra: str = ""
+) -> Iterator[tuple[Billing, Server, str]]:
+    """A server emailing through a local SMTP server; a Pro subscription's creation invoice
+    has been finalized. Yields the tenant's stubs, the inbox and the invoice number."""
     mail = start(Inbox())
     smtp = next(mail)
-    database = make_database("sqlite")
     settings = server_settings(
         database.async_url,
         smtp_url=f"smtp://127.0.0.1:{smtp.port}?from={SENDER}&starttls=false",
@@ -27,7 +35,9 @@ def test_the_creation_invoice_arrives_by_email_with_its_pdf(make_database):
     try:
         with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
             billing = Billing(channel, auth(make_token("t_mail")))
-            billing.push(rules())
+            files = rules()
+            files["invoicing.yaml"] += invoicing_extra.encode()
+            billing.push(files)
             clock = billing.clock("2026-04-01T00:00:00Z")
             customer = billing.customers.CreateCustomer(
                 customers_pb2.CreateCustomerRequest(
@@ -43,18 +53,50 @@ def test_the_creation_invoice_arrives_by_email_with_its_pdf(make_database):
             )
             sub = billing.subscribe(customer, "pro_monthly")
             [invoice] = billing.invoices_of(sub)
-            deadline = time.monotonic() + 20
-            while not smtp.inbox.received and time.monotonic() < deadline:
-                time.sleep(0.1)
-            message = smtp.message()
-            assert message["To"] == "ap@acme.example"
-            assert invoice.number in message["Subject"]
-            [attachment] = list(message.iter_attachments())
-            pdf = attachment.get_content()
-            text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-            assert invoice.number in text
-            assert "Pro" in text
-            assert "50.00" in text
+            yield billing, smtp, invoice.number
     finally:
         running.stop()
         mail.close()
+
+
+def _pdf_text(smtp: Server) -> str:
+    deadline = time.monotonic() + 20
+    while not smtp.inbox.received and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [attachment] = list(smtp.message().iter_attachments())
+    pdf = attachment.get_content()
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_the_creation_invoice_arrives_by_email_with_its_pdf(make_database):
+    with billing_with_mail(make_database("sqlite")) as (_, smtp, number):
+        text = _pdf_text(smtp)
+        message = smtp.message()
+        assert message["To"] == "ap@acme.example"
+        assert number in message["Subject"]
+        assert number in text
+        assert "Pro" in text
+        assert "50.00" in text
+        assert "How each line was calculated" not in text  # explanations are off by default
+
+
+def test_the_emailed_pdf_explains_its_lines_when_the_rule_says_so(make_database):
+    extra = "document:\n  show_explanations: true\n"
+    with billing_with_mail(make_database("sqlite"), extra) as (_, smtp, number):
+        text = _pdf_text(smtp)
+        assert number in text
+        assert "How each line was calculated" in text
+        assert "Rounded half up to 0.01" in text
+
+
+def test_no_delivery_is_scheduled_when_invoices_are_not_emailed(make_database):
+    database = make_database("sqlite")
+    with billing_with_mail(database, "email_invoices: false\n") as (_, smtp, number):
+        assert number.startswith("INV-2026-")
+        engine = sa.create_engine(database.sync_url)
+        with engine.connect() as conn:
+            kinds = conn.execute(sa.text("SELECT kind FROM due_work")).scalars().all()
+        engine.dispose()
+        assert "deliver_invoice" not in kinds
+        assert "renew" in kinds  # the subscription's own work is there
+        assert not smtp.inbox.received

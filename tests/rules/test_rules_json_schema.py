@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from rule_files import load, problems
 
 from billing.rules import KINDS, json_schemas
 from billing.rules.json_schema import DIALECT, _field
@@ -68,3 +69,14 @@ def test_every_field_has_a_description() -> None:
 def test_a_cerberus_rule_without_a_translation_is_refused() -> None:
     with pytest.raises(ValueError, match="no JSON Schema translation for cerberus rules"):
         _field({"type": "string", "forbidden": ["x"]})
+
+
+def test_invoice_documents_explain_lines_only_when_the_rule_says_so() -> None:
+    document = json_schemas()["invoicing"]["properties"]["document"]
+    assert document["additionalProperties"] is False
+    assert document["properties"]["show_explanations"]["type"] == "boolean"
+
+    shown = load({"invoicing.yaml": "kind: invoicing\ndocument:\n  show_explanations: true\n"})
+    assert shown.invoicing.show_explanations is True
+    assert load({"invoicing.yaml": "kind: invoicing\n"}).invoicing.show_explanations is False
+    assert problems({"invoicing.yaml": "kind: invoicing\ndocument:\n  show_explanations: 1\n"})

@@ -24,7 +24,12 @@ class SmtpInvoiceMailer:
         seller = Seller(inv.seller_name or "Billing", inv.seller_address, inv.seller_legal_text)
         issued = invoice.finalized_at or invoice.created_at
         document = invoice_document(
-            invoice, customer, seller, number=invoice.number or invoice.id, issued_at=issued
+            invoice,
+            customer,
+            seller,
+            number=invoice.number or invoice.id,
+            issued_at=issued,
+            show_explanations=inv.show_explanations,
         )
         pdf = await asyncio.to_thread(render_pdf, document, self._template_dir)
         number = invoice.number or invoice.id

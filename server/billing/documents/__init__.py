@@ -7,10 +7,12 @@ from billing.documents._format import Formatter, parse_locale, parse_time_zone
 from billing.documents._html import INVOICE_TEMPLATE, invoice_context, render_html
 from billing.documents._model import (
     MAX_LINES,
+    MAX_STEPS,
     BillTo,
     DocumentError,
     DocumentLine,
     InvoiceDocument,
+    LineExplanation,
     Seller,
     invoice_document,
     postal_lines,
@@ -20,11 +22,13 @@ from billing.documents._pdf import find_unicode_font, render_pdf
 __all__ = [
     "INVOICE_TEMPLATE",
     "MAX_LINES",
+    "MAX_STEPS",
     "BillTo",
     "DocumentError",
     "DocumentLine",
     "Formatter",
     "InvoiceDocument",
+    "LineExplanation",
     "Seller",
     "find_unicode_font",
     "invoice_context",

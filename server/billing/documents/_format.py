@@ -76,6 +76,15 @@ class Formatter:
         """A quantity, exactly: `2.5` in en-US, `2,5` in de-DE."""
         return format_decimal(value, locale=self.locale, decimal_quantization=False)
 
+    def decimal(self, value: Decimal) -> str:
+        """A number with exactly the decimals it was written with, as a derivation shows
+        its arithmetic: `0.10` stays `0.10` (`0,10` in de-DE), where `number` gives `0.1`."""
+        exponent = value.as_tuple().exponent
+        digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        pattern = copy.copy(self._decimal_pattern())
+        pattern.frac_prec = (digits, digits)
+        return format_decimal(value, format=pattern, locale=self.locale)
+
     def date(self, moment: datetime | None) -> str:
         """The calendar date of an instant in the document's time zone (naive = UTC);
         medium format: `Nov 24, 2026` in en-US, `24.11.2026` in de-DE."""
@@ -89,6 +98,12 @@ class Formatter:
         pattern = self.locale.currency_formats["standard"]
         if not isinstance(pattern, NumberPattern):  # CLDR always has one; say so if not
             raise DocumentError(f"locale {self.locale} has no standard currency format")
+        return pattern
+
+    def _decimal_pattern(self) -> NumberPattern:
+        pattern = self.locale.decimal_formats[None]
+        if not isinstance(pattern, NumberPattern):  # CLDR always has one; say so if not
+            raise DocumentError(f"locale {self.locale} has no standard decimal format")
         return pattern
 
 

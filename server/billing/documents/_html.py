@@ -7,6 +7,8 @@ render instead of printing nothing.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,12 +16,25 @@ from typing import Any
 import jinja2
 
 from billing.documents._format import Formatter
-from billing.documents._model import DocumentError, DocumentLine, InvoiceDocument
+from billing.documents._model import (
+    DocumentError,
+    DocumentLine,
+    InvoiceDocument,
+    LineExplanation,
+)
 
 INVOICE_TEMPLATE = "invoice.html"
 # Template directories kept compiled at once; a server has one or two (rules, tests).
 _ENVIRONMENTS_MAX = 8
 PERIOD_SEPARATOR = " \N{EN DASH} "
+# Rule set versions are SHA-256 hex digests; the document prints their first 12 digits, as
+# git prints a commit.
+RULE_SET_SHORT = 12
+# A pricing step as the usage pricing writes it: "<what>: <quantity> x <unit> + <flat> =
+# <amount>", numbers as plain decimals. Anything else is printed as written.
+_STEP = re.compile(
+    r"^(?P<what>.+): (?P<quantity>\S+) x (?P<unit>\S+) \+ (?P<flat>\S+) = (?P<amount>\S+)$"
+)
 
 
 def render_html(doc: InvoiceDocument, template_dir: Path) -> str:
@@ -78,6 +93,15 @@ def invoice_context(doc: InvoiceDocument) -> dict[str, Any]:
             "has_credit": doc.credit_applied_minor != 0,
             "amount_due": fmt.money(doc.amount_due_minor),
         },
+        "explanations": {
+            "show": doc.show_explanations,
+            "rule_set": doc.rule_set,
+            "rule_set_short": doc.rule_set[:RULE_SET_SHORT],
+            # Formatted only when shown: a thousand lines of derivations cost a render.
+            "lines": tuple(_explanation_view(line, fmt) for line in doc.lines)
+            if doc.show_explanations
+            else (),
+        },
     }
 
 
@@ -93,6 +117,51 @@ def _line_view(line: DocumentLine, fmt: Formatter) -> dict[str, str]:
         "amount": fmt.money(line.amount_minor),
         "proration": line.proration,
     }
+
+
+def _explanation_view(line: DocumentLine, fmt: Formatter) -> dict[str, Any]:
+    """One line's derivation in words and local numbers; empty strings for what the line's
+    derivation does not record."""
+    why = line.explanation or LineExplanation()
+    steps = [_step(step, fmt) for step in why.steps]
+    if why.steps_left_out:
+        steps.append(f"and {why.steps_left_out} more steps")
+    return {
+        **_line_view(line, fmt),
+        "rule_entry": why.rule_entry,
+        "metric": why.metric,
+        "steps": tuple(steps),
+        "base": "" if why.base is None else fmt.amount(why.base),
+        "unrounded": "" if why.unrounded is None else fmt.amount(why.unrounded),
+        "rounding": _rounding(why.rounding, fmt),
+    }
+
+
+def _step(step: str, fmt: Formatter) -> str:
+    """`units 1 to 100: 100 x 0.10 + 0 = 10.00` with the locale's numbers, a multiplication
+    sign for the `x` and a zero flat amount left out; another shape is printed as written."""
+    found = _STEP.match(step)
+    if found is None:
+        return step
+    try:
+        quantity, unit, flat, amount = (
+            Decimal(found[name]) for name in ("quantity", "unit", "flat", "amount")
+        )
+    except InvalidOperation:
+        return step
+    if not all(n.is_finite() for n in (quantity, unit, flat, amount)):
+        return step
+    text = f"{found['what']}: {fmt.decimal(quantity)} \N{MULTIPLICATION SIGN} {fmt.decimal(unit)}"
+    if flat:
+        text += f" + {fmt.decimal(flat)}"
+    return f"{text} = {fmt.decimal(amount)}"
+
+
+def _rounding(mode: str, fmt: Formatter) -> str:
+    """`half_up` -> `half up to 0.01`: the mode, and the minor unit it rounds to."""
+    if not mode:
+        return ""
+    return f"{mode.replace('_', ' ')} to {fmt.decimal(Decimal(1).scaleb(-fmt.exponent))}"
 
 
 def _tax_id_label(tax_id_type: str) -> str:

@@ -6,9 +6,11 @@ same HTML and the same PDF bytes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from billing.domain.customers import Customer, PostalAddress, TaxId
 from billing.domain.invoices import Invoice
@@ -17,6 +19,9 @@ from billing.domain.subscriptions import Line
 # A document this long is a bug upstream, not an invoice anyone reads; it also bounds the
 # time one render can take.
 MAX_LINES = 1000
+# Pricing steps printed for one line: the rules allow 100 tiers; a plugin's pricing model may
+# write more, and the rest are counted instead of printed.
+MAX_STEPS = 100
 
 
 class DocumentError(ValueError):
@@ -39,6 +44,38 @@ class BillTo:
 
 
 @dataclass(frozen=True)
+class LineExplanation:
+    """How a line's amount was reached, from the derivation stored with it (what
+    ExplainInvoice returns). The covered period and the proration factor are on the line.
+
+    Every field is optional: lines written before derivations were stored have none.
+    """
+
+    rule_entry: str = ""  # "prices/api_calls", "plan flat fee", a coupon's name
+    unrounded: Decimal | None = None  # major units, before the one rounding of the line
+    rounding: str = ""  # the money rule's mode: half_up, half_even, ...
+    steps: tuple[str, ...] = ()  # tiers or packages, "units 1 to 100: 100 x 0.10 + 0 = 10.00"
+    steps_left_out: int = 0  # steps beyond MAX_STEPS
+    metric: str = ""  # usage lines: the metric counted
+    base: Decimal | None = None  # discount lines: the amount the discount was taken from
+
+    @classmethod
+    def from_line(cls, line: Line) -> LineExplanation:
+        derivation: Mapping[str, Any] = line.derivation or {}
+        raw_steps = derivation.get("steps")
+        steps = tuple(map(str, raw_steps)) if isinstance(raw_steps, list | tuple) else ()
+        return cls(
+            rule_entry=_text(derivation.get("rule_entry")),
+            unrounded=line.unrounded,
+            rounding=_text(derivation.get("rounding")),
+            steps=steps[:MAX_STEPS],
+            steps_left_out=max(len(steps) - MAX_STEPS, 0),
+            metric=_text(derivation.get("metric")),
+            base=_decimal(derivation.get("base")),
+        )
+
+
+@dataclass(frozen=True)
 class DocumentLine:
     description: str
     period_start: datetime | None
@@ -47,6 +84,7 @@ class DocumentLine:
     unit_amount: Decimal  # major units, exact, possibly finer than the minor unit
     amount_minor: int  # the rounded line amount; negative for a credit
     proration: str = ""  # the unreduced factor, e.g. "15/30 days"; empty for a full period
+    explanation: LineExplanation | None = None  # None: nothing recorded beyond the above
 
     @classmethod
     def from_line(cls, line: Line) -> DocumentLine:
@@ -58,6 +96,7 @@ class DocumentLine:
             unit_amount=line.unit_amount,
             amount_minor=line.amount_minor,
             proration=line.factor,
+            explanation=LineExplanation.from_line(line),
         )
 
 
@@ -67,7 +106,9 @@ class InvoiceDocument:
 
     `discount_minor` and `credit_applied_minor` are positive amounts that were deducted;
     the template shows them as deductions. Datetimes are instants (naive ones are read as
-    UTC) and are printed as dates in `time_zone`.
+    UTC) and are printed as dates in `time_zone`. `show_explanations` adds the section "How
+    each line was calculated"; `rule_set` is the content hash of the rules the invoice was
+    priced with.
     """
 
     seller: Seller
@@ -86,6 +127,8 @@ class InvoiceDocument:
     total_minor: int
     credit_applied_minor: int
     amount_due_minor: int
+    rule_set: str = ""
+    show_explanations: bool = False
 
     def __post_init__(self) -> None:
         if len(self.lines) > MAX_LINES:
@@ -103,11 +146,12 @@ def invoice_document(
     number: str,
     issued_at: datetime,
     due_at: datetime | None = None,
+    show_explanations: bool = False,
 ) -> InvoiceDocument:
     """The document for a domain invoice, in the customer's locale and time zone.
 
     Invoices carry no discount or tax of their own yet, so both are zero and the subtotal is
-    the total.
+    the total. `show_explanations` is the invoicing rule `document.show_explanations`.
     """
     fields = customer.fields
     address = fields.billing_address
@@ -132,6 +176,8 @@ def invoice_document(
         total_minor=invoice.settlement.total_minor,
         credit_applied_minor=invoice.settlement.credit_applied_minor,
         amount_due_minor=invoice.settlement.amount_due_minor,
+        rule_set=invoice.rule_set,
+        show_explanations=show_explanations,
     )
 
 
@@ -147,3 +193,18 @@ def postal_lines(address: PostalAddress) -> tuple[str, ...]:
         address.region_code,
     )
     return tuple(part for part in parts if part)
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _decimal(value: object) -> Decimal | None:
+    """A derivation's number (stored as text), or None when it has none or it is no number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None

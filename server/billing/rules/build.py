@@ -109,12 +109,16 @@ def _invoicing(files: Sequence[ValidatedFile]) -> InvoicingRules:
         collection_method=data.get("collection_method", defaults.collection_method),
         net_terms_days=data.get("net_terms_days", defaults.net_terms_days),
         consolidate_same_day=data.get("consolidate_same_day", defaults.consolidate_same_day),
+        email_invoices=data.get("email_invoices", defaults.email_invoices),
         trial_end_without_payment_method=data.get(
             "trial_end_without_payment_method", defaults.trial_end_without_payment_method
         ),
         seller_name=(data.get("seller") or {}).get("name", ""),
         seller_address=tuple((data.get("seller") or {}).get("address_lines", ())),
         seller_legal_text=(data.get("seller") or {}).get("legal_text", ""),
+        show_explanations=(data.get("document") or {}).get(
+            "show_explanations", defaults.show_explanations
+        ),
     )
 
 

@@ -96,9 +96,11 @@ class InvoicingRules:
     net_terms_days: int = 30  # send_invoice: days from finalization to the due date
     trial_end_without_payment_method: str = "activate"  # or cancel, pause
     consolidate_same_day: bool = False  # a customer's renewals of one day share an invoice
+    email_invoices: bool = True  # finalized invoices are emailed (when a mailer is configured)
     seller_name: str = ""  # printed on invoice documents
     seller_address: tuple[str, ...] = ()
     seller_legal_text: str = ""
+    show_explanations: bool = False  # documents add "How each line was calculated"
 
 
 @dataclass(frozen=True, slots=True)

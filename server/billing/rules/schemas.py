@@ -430,6 +430,13 @@ INVOICING: Schema = {
             " share one invoice (false: one invoice each)."
         },
     },
+    "email_invoices": {
+        "type": "boolean",
+        "meta": {
+            "description": "Email each finalized invoice to the customer, as due work after"
+            " the finalizing commit (true); false schedules no delivery at all."
+        },
+    },
     "net_terms_days": {
         "type": "int",
         "min": 0,
@@ -453,6 +460,20 @@ INVOICING: Schema = {
             },
         },
         "meta": {"description": "Who issues the invoices, as printed on documents."},
+    },
+    "document": {
+        "type": "dict",
+        "schema": {
+            "show_explanations": {
+                "type": "boolean",
+                "meta": {
+                    "description": "Add a section on how each line was calculated: its period,"
+                    " proration factor, tiers or packages, unrounded amount, rounding and rule"
+                    " entry, and the rule set version (false: left out)."
+                },
+            },
+        },
+        "meta": {"description": "What invoice documents (the emailed PDF) show."},
     },
     "number_format": {
         "type": "string",

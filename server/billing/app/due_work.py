@@ -82,10 +82,12 @@ class DueWorkWorker:
     async def _run(self, item: DueItem) -> int:
         try:
             async with self._store.write(None) as tx:
-                self.last_item = await self._handler(tx, item)
-                self.last_due_at = item.due_at
+                # Completed first (the same transaction, so all or nothing): the handler's
+                # own last statement may be the invoice counter, which must stay last.
                 if not await tx.due_work.complete(item, self.owner, self._wall.now()):
                     raise RetryableConflict("lease lost: another worker took this item")
+                self.last_item = await self._handler(tx, item)
+                self.last_due_at = item.due_at
         except RetryableConflict:
             return 0  # someone else has it, or it will be claimed again
         except Exception:

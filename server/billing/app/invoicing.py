@@ -32,12 +32,16 @@ async def issue_invoice(
     rules: ActiveRules,
     at: datetime,
     invoice_id: str | None = None,
+    number_later: bool = False,
 ) -> Invoice:
-    """An open (finalized) invoice, numbered."""
+    """An open (finalized) invoice, numbered; with `number_later` the caller numbers it
+    with assign_number() as the last statement of its transaction."""
     draft = _invoice(
         sub, reason, period, lines, rules.content_hash, at, invoice_id, InvoiceStatus.DRAFT
     )
-    return await _finalize(tx, tenant_id, sub, draft, at, rules, insert=True)
+    return await _finalize(
+        tx, tenant_id, sub, draft, at, rules, insert=True, number=not number_later
+    )
 
 
 async def create_draft(
@@ -66,10 +70,14 @@ async def finalize_draft(
     extra_lines: Sequence[Line],
     at: datetime,
     rules: ActiveRules,
+    *,
+    number_later: bool = False,
 ) -> Invoice:
     lines = (*draft.lines, *extra_lines)
     grown = replace(draft, lines=lines, settlement=settle(lines, 0))
-    return await _finalize(tx, tenant_id, sub, grown, at, rules, insert=False)
+    return await _finalize(
+        tx, tenant_id, sub, grown, at, rules, insert=False, number=not number_later
+    )
 
 
 def _invoice(
@@ -115,6 +123,7 @@ async def _finalize(
     rules: ActiveRules,
     *,
     insert: bool,
+    number: bool = True,
 ) -> Invoice:
     discount = await _discount(tx, tenant_id, sub, draft, rules) if sub is not None else None
     if discount is None and draft.coupon_code:
@@ -169,12 +178,20 @@ async def _finalize(
                 at,
             )
         )
-    # Delivery is due work of its own: sent after this commit, never inside it. It is keyed
-    # by the invoice, not the subscription, so a failing delivery never holds up billing.
+    if invoicing.email_invoices:
+        await _schedule_delivery(tx, tenant_id, sub, invoice, at)
+    return await assign_number(tx, tenant_id, invoice, rules, at) if number else invoice
+
+
+async def _schedule_delivery(
+    tx: Transaction, tenant_id: str, sub: Subscription | None, invoice: Invoice, at: datetime
+) -> None:
+    """Delivery is due work of its own: sent after this commit, never inside it. It is keyed
+    by the invoice, not the subscription, so a failing delivery never holds up billing."""
     if sub is not None:
         clock_id = sub.clock_id
     else:
-        customer = await tx.customers.get(tenant_id, customer_id)
+        customer = await tx.customers.get(tenant_id, invoice.customer_id)
         clock_id = customer.clock_id if customer is not None else None
     await tx.due_work.schedule(
         DueItem(
@@ -187,7 +204,13 @@ async def _finalize(
             json.dumps({"invoice_id": invoice.id}),
         )
     )
-    # The number last: the counter row stays locked only for the commit that follows.
+
+
+async def assign_number(
+    tx: Transaction, tenant_id: str, invoice: Invoice, rules: ActiveRules, at: datetime
+) -> Invoice:
+    """Number a finalized invoice. Call it last in the transaction: the counter row stays
+    locked until commit, so every statement after it makes every other finalizer wait."""
     number = await next_number(tx, tenant_id, rules.rules.invoicing, "invoice", at)
     await tx.invoices.set_number(tenant_id, invoice.id, number)
     return replace(invoice, number=number)

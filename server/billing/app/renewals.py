@@ -17,6 +17,7 @@ from billing.app.ids import new_id
 from billing.app.invoicing import (
     DELIVER,
     after_invoice,
+    assign_number,
     create_draft,
     finalize_draft,
     finalize_invoice,
@@ -36,7 +37,7 @@ from billing.app.subscriptions import SubscriptionUseCases, cadence_of
 from billing.app.usage import UsageUseCases, metered_prices
 from billing.app.usage_billing import usage_lines
 from billing.domain import periods
-from billing.domain.invoices import InvoiceStatus
+from billing.domain.invoices import Invoice, InvoiceStatus
 from billing.domain.subscriptions import Line, Status, Subscription, period_fee_lines, settle
 from billing.rules.model import RuleSet
 
@@ -112,6 +113,7 @@ class DueWorkHandlers:
             items=tuple(i.billed() for i in sub.items),
             version=sub.version + 1,
         )
+        invoice: Invoice | None = None  # numbered last, once everything else is written
         if await tx.billing_cycles.claim(item.tenant_id, sub.id, at):
             invoice_id = new_id("inv")
             pending = await tx.pending_items.take(item.tenant_id, sub.id, invoice_id)
@@ -171,6 +173,7 @@ class DueWorkHandlers:
                     rules=active,
                     at=at,
                     invoice_id=invoice_id,
+                    number_later=True,
                 )
                 renewed = after_invoice(renewed, invoice)
             await tx.billing_cycles.record_invoice(item.tenant_id, sub.id, at, invoice_id)
@@ -178,6 +181,8 @@ class DueWorkHandlers:
             DueItem(item.tenant_id, new_id("due"), "renew", sub.id, sub.clock_id, period.end)
         )
         await self._save(tx, item, renewed, sub.version, "subscription.renewed")
+        if invoice is not None:
+            await assign_number(tx, item.tenant_id, invoice, active, at)
         return f"renew {sub.name} to {period.end.isoformat()}"
 
     async def _consolidate(
@@ -294,7 +299,9 @@ class DueWorkHandlers:
         usage = await usage_lines(
             tx, item.tenant_id, sub, active.rules, self._usage, period, draft.id, item.due_at
         )
-        invoice = await finalize_draft(tx, item.tenant_id, sub, draft, usage, item.due_at, active)
+        invoice = await finalize_draft(
+            tx, item.tenant_id, sub, draft, usage, item.due_at, active, number_later=True
+        )
         counted = after_invoice(sub, invoice)
         if counted != sub:
             await self._save(
@@ -304,6 +311,7 @@ class DueWorkHandlers:
                 sub.version,
                 "subscription.updated",
             )
+        await assign_number(tx, item.tenant_id, invoice, active, item.due_at)
         return f"finalize {draft.name}"
 
     async def _finalize_consolidated(self, tx: Transaction, item: DueItem) -> str:

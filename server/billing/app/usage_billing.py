@@ -34,6 +34,8 @@ async def usage_lines(
     billed_at: datetime,
 ) -> list[Line]:
     """Metered lines for `period` (in arrears), then adjustments of earlier billed periods."""
+    if not rules.metering.metrics:
+        return []  # nothing can be metered, so nothing was billed to adjust either
     start, end = period
     lines: list[Line] = []
     metered = metered_prices(rules, sub, start)

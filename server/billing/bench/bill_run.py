@@ -214,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         lifetime_s=24 * 3600,
     )
     files = {p.name: p.read_bytes() for p in sorted(args.rules_dir.glob("*.yaml"))}
+    # Delivery off: no delivery items at all, so the run measures billing alone.
+    files["invoicing.yaml"] = files.get("invoicing.yaml", b"kind: invoicing\n") + (
+        b"\nemail_invoices: false\n"
+    )
     with postgresql_database(args.pg_url) as url, tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         env = clean_env(

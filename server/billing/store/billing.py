@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -563,12 +564,15 @@ class SqlClocks:
 
 
 class SqlNumbering:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, before_lock: Callable[[], Awaitable[None]]) -> None:
         self._conn = conn
+        self._before_lock = before_lock
 
     async def next(self, tenant_id: str, series: str, year: int) -> int:
         """The next number of the series for the year. The counter row stays locked until
-        the transaction ends, so numbers are handed out in commit order, without gaps."""
+        the transaction ends, so numbers are handed out in commit order, without gaps.
+        Buffered writes go first, so the lock is held as briefly as possible."""
+        await self._before_lock()
         n = number_counters
         insert_ = dialect_insert(self._conn.dialect.name, n)
         statement = insert_.values(tenant_id=tenant_id, series=series, year=year, last=1)

@@ -100,12 +100,16 @@ class SqlIdempotency:
 
 
 class SqlOutbox:
+    """Events are buffered and written by flush(): one multi-row insert per transaction
+    instead of a round trip per event. The store flushes before commit (and before the
+    invoice-number counter is locked, so that stays the transaction's last statement)."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._pending: list[dict[str, object]] = []
 
     async def add(self, event: OutboxEvent) -> None:
-        await self._conn.execute(
-            _INSERT_EVENT,
+        self._pending.append(
             {
                 "tenant_id": event.tenant_id,
                 "id": event.id,
@@ -113,17 +117,24 @@ class SqlOutbox:
                 "resource_name": event.resource_name,
                 "payload": event.payload,
                 "occurred_at": event.occurred_at,
-            },
+            }
         )
+
+    async def flush(self) -> None:
+        if self._pending:
+            rows, self._pending = self._pending, []
+            await self._conn.execute(_INSERT_EVENT, rows)
 
 
 class SqlAudit:
+    """Buffered like the outbox: written by flush(), in the same transaction."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._pending: list[dict[str, object]] = []
 
     async def add(self, record: AuditRecord) -> None:
-        await self._conn.execute(
-            _INSERT_AUDIT,
+        self._pending.append(
             {
                 "tenant_id": record.tenant_id,
                 "id": record.id,
@@ -134,5 +145,10 @@ class SqlAudit:
                 "action": record.action,
                 "changes": record.changes,
                 "occurred_at": record.occurred_at,
-            },
+            }
         )
+
+    async def flush(self) -> None:
+        if self._pending:
+            rows, self._pending = self._pending, []
+            await self._conn.execute(_INSERT_AUDIT, rows)

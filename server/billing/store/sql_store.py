@@ -59,9 +59,15 @@ class SqlTransaction:
         self.clocks = SqlClocks(conn)
         self.due_work = SqlDueWork(conn)
         self.usage = SqlUsage(conn)
-        self.numbering = SqlNumbering(conn)
+        self.numbering = SqlNumbering(conn, before_lock=self.flush)
         self.coupons = SqlCoupons(conn)
         self.credit_notes = SqlCreditNotes(conn)
+
+    async def flush(self) -> None:
+        """Write buffered events and audit records (before commit, or before the invoice
+        counter row is locked)."""
+        await self.outbox.flush()
+        await self.audit.flush()
 
 
 class SqlStore:
@@ -104,7 +110,9 @@ class SqlStore:
             async with self._sqlite_write_lock, self.engine.connect() as conn:
                 await conn.execution_options(**{WRITE_OPTION: True})
                 async with conn.begin():
-                    yield SqlTransaction(conn)
+                    tx = SqlTransaction(conn)
+                    yield tx
+                    await tx.flush()
         finally:
             if key is not None:
                 self._sqlite_keys_in_flight.discard(key)
@@ -116,7 +124,9 @@ class SqlStore:
                 got = await conn.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(key))))
                 if not got:
                     raise RequestInProgress(key.request_id)
-            yield SqlTransaction(conn)
+            tx = SqlTransaction(conn)
+            yield tx
+            await tx.flush()
 
 
 def _lock_id(key: IdempotencyKey) -> int:

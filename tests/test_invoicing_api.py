@@ -422,3 +422,39 @@ def test_same_day_renewals_share_one_invoice_when_the_rules_consolidate(billing)
     assert shared.number.startswith("INV-2026-")
     assert [iso(shared.period_start)] == ["2026-05-01T00:00:00Z"]
     assert billing.get(basic).current_period_end == billing.get(pro).current_period_end
+
+
+def test_a_coupon_discounts_only_its_own_subscriptions_lines_on_a_shared_invoice(billing, coupons):
+    files = rules()
+    files["invoicing.yaml"] = b"kind: invoicing\nconsolidate_same_day: true\n"
+    billing.push(files)
+    coupons.CreateCoupon(
+        cp.CreateCouponRequest(
+            coupon=cp.Coupon(
+                name="coupons/HALF", percent_off="50", duration=cp.REPEATING, duration_periods=2
+            ),
+            request_id=rid(),
+        ),
+        metadata=billing.metadata,
+    )
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    customer = billing.customer(clock)
+    basic = billing.subscribe(customer, "basic_monthly")
+    pro = billing.subscribe(customer, "pro_monthly", coupon="coupons/HALF")
+    billing.advance(clock, "2026-06-01T00:00:01Z")
+    invoices = billing.invoices.ListInvoices(
+        ip.ListInvoicesRequest(customer=customer.name), metadata=billing.metadata
+    ).invoices
+    renewals = sorted(
+        (i for i in invoices if i.billing_reason == "subscription_cycle"),
+        key=lambda i: iso(i.period_start),
+    )
+    # May: Pro's second and last coupon period (the creation invoice was the first);
+    # June: no discount left. Basic is never discounted.
+    assert [sorted(amounts(i.lines)) for i in renewals] == [
+        [-2500, 3000, 5000],
+        [3000, 5000],
+    ]
+    assert [i.total.amount_minor for i in renewals] == [5500, 8000]
+    assert billing.get(pro).coupon == ""
+    assert billing.get(basic).coupon == ""

@@ -30,6 +30,7 @@ class Settings:
     idempotency_retention_hours: int = 24
     shutdown_grace_seconds: int = 10
     due_work_lease_seconds: int = 30  # a dead worker's claimed items wait this long
+    due_work_concurrency: int = 4  # items a process runs at once (PostgreSQL; SQLite: 1)
     smtp_url: str = ""  # e.g. smtp://user:pass@host:587?from=billing@example.com; "" = off
     templates_dir: str = "rules/templates"  # invoice document templates finance edits
     trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0
@@ -57,6 +58,8 @@ class Settings:
     def check(self) -> None:
         if self.workers < 1:
             raise SettingsError("BILLING_WORKERS must be at least 1")
+        if self.due_work_concurrency < 1:
+            raise SettingsError("BILLING_DUE_WORK_CONCURRENCY must be at least 1")
         if self.workers > 1 and self.is_sqlite:
             raise SettingsError("BILLING_WORKERS > 1 needs PostgreSQL: SQLite has one writer")
         if not 0 <= self.trace_sample_ratio <= 1:

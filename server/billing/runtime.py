@@ -88,6 +88,7 @@ class Runtime:
             SystemClock(),
             f"{socket.gethostname()}:{os.getpid()}",
             timedelta(seconds=settings.due_work_lease_seconds),
+            concurrency=1 if settings.is_sqlite else settings.due_work_concurrency,
         )
         self.use_cases = UseCases(
             customers=CustomerUseCases(self.store, writes),

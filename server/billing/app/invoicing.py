@@ -225,7 +225,23 @@ DISCOUNTED_REASONS = frozenset({"subscription_create", "subscription_cycle", "su
 async def _discount(
     tx: Transaction, tenant_id: str, sub: Subscription, draft: Invoice, rules: ActiveRules
 ) -> Line | None:
-    if draft.billing_reason not in DISCOUNTED_REASONS or not sub.coupon_code:
+    if draft.billing_reason not in DISCOUNTED_REASONS:
+        return None
+    return await subscription_discount(
+        tx, tenant_id, sub, draft.lines, (draft.period_start, draft.period_end), rules
+    )
+
+
+async def subscription_discount(
+    tx: Transaction,
+    tenant_id: str,
+    sub: Subscription,
+    lines: Sequence[Line],
+    period: tuple[datetime, datetime],
+    rules: ActiveRules,
+) -> Line | None:
+    """The discount line of the subscription's coupon on these lines, if it still applies."""
+    if not sub.coupon_code:
         return None
     if sub.coupon_periods_left is not None and sub.coupon_periods_left <= 0:
         return None
@@ -233,9 +249,7 @@ async def _discount(
     if coupon is None or not coupon.applies_to(sub.plan_code):
         return None
     rounding = rules.rules.money.rounding_for(sub.currency)
-    return discount_line(
-        coupon, draft.lines, sub.currency, rounding, (draft.period_start, draft.period_end)
-    )
+    return discount_line(coupon, lines, sub.currency, rounding, period)
 
 
 async def _draft_coupon(
@@ -253,9 +267,14 @@ async def _draft_coupon(
 
 def after_invoice(sub: Subscription, invoice: Invoice) -> Subscription:
     """The subscription with its coupon's use counted, if the invoice was discounted."""
-    if sub.coupon_code is None or not any(line.kind == "discount" for line in invoice.lines):
+    if not any(line.kind == "discount" for line in invoice.lines):
         return sub
-    if sub.coupon_periods_left is None:
+    return coupon_used(sub)
+
+
+def coupon_used(sub: Subscription) -> Subscription:
+    """The subscription with one more period of its coupon used up."""
+    if sub.coupon_code is None or sub.coupon_periods_left is None:
         return sub
     left = sub.coupon_periods_left - 1
     if left <= 0:

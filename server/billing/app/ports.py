@@ -211,8 +211,11 @@ class PendingItemRepository(Protocol):
 
 
 class BillingCycleRepository(Protocol):
-    async def claim(self, tenant_id: str, subscription_id: str, cycle_start: datetime) -> bool:
-        """True only for the one caller that records this cycle first."""
+    async def claim(
+        self, tenant_id: str, subscription_id: str, cycle_start: datetime, invoice_id: str
+    ) -> bool:
+        """True only for the one caller that records this cycle (billed by `invoice_id`)
+        first."""
         ...
 
     async def record_invoice(

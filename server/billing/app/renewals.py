@@ -18,10 +18,12 @@ from billing.app.invoicing import (
     DELIVER,
     after_invoice,
     assign_number,
+    coupon_used,
     create_draft,
     finalize_draft,
     finalize_invoice,
     issue_invoice,
+    subscription_discount,
 )
 from billing.app.plan_items import (
     items_for_plan,
@@ -38,7 +40,7 @@ from billing.app.usage import UsageUseCases, metered_prices
 from billing.app.usage_billing import usage_lines
 from billing.domain import periods
 from billing.domain.invoices import Invoice, InvoiceStatus
-from billing.domain.subscriptions import Line, Status, Subscription, period_fee_lines, settle
+from billing.domain.subscriptions import Status, Subscription, period_fee_lines, settle
 from billing.rules.model import RuleSet
 
 log = logging.getLogger("billing.renewals")
@@ -114,14 +116,20 @@ class DueWorkHandlers:
             version=sub.version + 1,
         )
         invoice: Invoice | None = None  # numbered last, once everything else is written
-        if await tx.billing_cycles.claim(item.tenant_id, sub.id, at):
-            invoice_id = new_id("inv")
+        invoice_id = new_id("inv")
+        if await tx.billing_cycles.claim(item.tenant_id, sub.id, at, invoice_id):
+            closed = (sub.period_start, at)  # its usage is billed now, in arrears
+            grace = active.rules.metering.draft_grace
+            in_grace = bool(grace and metered_prices(active.rules, sub, closed[0]))
+            shared: Invoice | None = None
+            if not in_grace and active.rules.invoicing.consolidate_same_day:
+                shared = await self._shared_draft(tx, item, renewed, active, (at, period.end))
+                invoice_id = shared.id
+                await tx.billing_cycles.record_invoice(item.tenant_id, sub.id, at, invoice_id)
             pending = await tx.pending_items.take(item.tenant_id, sub.id, invoice_id)
             rounding = active.rules.money.rounding_for(sub.currency)
             fees = period_fee_lines(renewed.items, sub.currency, rounding, (at, period.end))
-            closed = (sub.period_start, at)  # its usage is billed now, in arrears
-            grace = active.rules.metering.draft_grace
-            if grace and metered_prices(active.rules, sub, closed[0]):
+            if in_grace:
                 # Stay a draft for the grace, so late events of the closed period count.
                 await create_draft(
                     tx,
@@ -152,31 +160,37 @@ class DueWorkHandlers:
                         payload,
                     )
                 )
-            elif active.rules.invoicing.consolidate_same_day:
-                usage = await usage_lines(
-                    tx, item.tenant_id, sub, active.rules, self._usage, closed, invoice_id, at
-                )
-                invoice_id = await self._consolidate(
-                    tx, item, renewed, [*pending, *fees, *usage], active, (at, period.end)
-                )
             else:
                 usage = await usage_lines(
                     tx, item.tenant_id, sub, active.rules, self._usage, closed, invoice_id, at
                 )
-                invoice = await issue_invoice(
-                    tx,
-                    item.tenant_id,
-                    renewed,
-                    reason="subscription_cycle",
-                    period=(at, period.end),
-                    lines=[*pending, *fees, *usage],
-                    rules=active,
-                    at=at,
-                    invoice_id=invoice_id,
-                    number_later=True,
-                )
-                renewed = after_invoice(renewed, invoice)
-            await tx.billing_cycles.record_invoice(item.tenant_id, sub.id, at, invoice_id)
+                if shared is not None:
+                    # Each subscription's coupon applies to its own lines of the shared invoice.
+                    own = [*pending, *fees, *usage]
+                    discount = await subscription_discount(
+                        tx, item.tenant_id, renewed, own, (at, period.end), active
+                    )
+                    if discount is not None:
+                        own.append(discount)
+                        renewed = coupon_used(renewed)
+                    grown = (*shared.lines, *own)
+                    await tx.invoices.replace(
+                        item.tenant_id, replace(shared, lines=grown, settlement=settle(grown, 0))
+                    )
+                else:
+                    invoice = await issue_invoice(
+                        tx,
+                        item.tenant_id,
+                        renewed,
+                        reason="subscription_cycle",
+                        period=(at, period.end),
+                        lines=[*pending, *fees, *usage],
+                        rules=active,
+                        at=at,
+                        invoice_id=invoice_id,
+                        number_later=True,
+                    )
+                    renewed = after_invoice(renewed, invoice)
         await tx.due_work.schedule(
             DueItem(item.tenant_id, new_id("due"), "renew", sub.id, sub.clock_id, period.end)
         )
@@ -185,51 +199,47 @@ class DueWorkHandlers:
             await assign_number(tx, item.tenant_id, invoice, active, at)
         return f"renew {sub.name} to {period.end.isoformat()}"
 
-    async def _consolidate(
+    async def _shared_draft(
         self,
         tx: Transaction,
         item: DueItem,
         sub: Subscription,
-        lines: list[Line],
         active: ActiveRules,
         period: tuple[datetime, datetime],
-    ) -> str:
-        """Add this renewal's lines to the customer's shared draft for this instant (made on
-        first use, finalized a second later, after the day's renewals); its id."""
+    ) -> Invoice:
+        """The customer's shared renewal draft for this instant, made on first use and
+        finalized a second later, after the instant's renewals have joined it."""
         at = period[0]
         draft = await tx.invoices.consolidation_draft(
             item.tenant_id, sub.customer_id, sub.currency, at
         )
-        if draft is None:
-            draft = await create_draft(
-                tx,
-                item.tenant_id,
-                replace(sub, id=""),
-                reason="subscription_cycle",
-                period=period,
-                lines=[],
-                rule_set=active.content_hash,
-                at=at,
-                invoice_id=new_id("inv"),
-            )
-            draft = replace(draft, subscription_id=None)
-            await tx.invoices.replace(item.tenant_id, draft)
-            await tx.due_work.schedule(
-                DueItem(
-                    item.tenant_id,
-                    new_id("due"),
-                    "finalize_consolidated",
-                    draft.id,
-                    sub.clock_id,
-                    at + CONSOLIDATION_DELAY,
-                    json.dumps({"invoice_id": draft.id}),
-                )
-            )
-        grown = (*draft.lines, *lines)
-        await tx.invoices.replace(
-            item.tenant_id, replace(draft, lines=grown, settlement=settle(grown, 0))
+        if draft is not None:
+            return draft
+        draft = await create_draft(
+            tx,
+            item.tenant_id,
+            replace(sub, id=""),
+            reason="subscription_cycle",
+            period=period,
+            lines=[],
+            rule_set=active.content_hash,
+            at=at,
+            invoice_id=new_id("inv"),
         )
-        return draft.id
+        draft = replace(draft, subscription_id=None)
+        await tx.invoices.replace(item.tenant_id, draft)
+        await tx.due_work.schedule(
+            DueItem(
+                item.tenant_id,
+                new_id("due"),
+                "finalize_consolidated",
+                draft.id,
+                sub.clock_id,
+                at + CONSOLIDATION_DELAY,
+                json.dumps({"invoice_id": draft.id}),
+            )
+        )
+        return draft
 
     def _enter_phase(
         self, rules: RuleSet, sub: Subscription, index: int, at: datetime

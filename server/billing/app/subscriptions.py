@@ -277,10 +277,10 @@ class SubscriptionUseCases:
             period_end=end,
             items=tuple(item.billed() for item in sub.items),
         )
-        if await tx.billing_cycles.claim(tenant_id, sub.id, start):
+        invoice_id = new_id("inv")
+        if await tx.billing_cycles.claim(tenant_id, sub.id, start, invoice_id):
             rounding = active.rules.money.rounding_for(sub.currency)
             lines = period_fee_lines(sub.items, sub.currency, rounding, (start, end), factor)
-            invoice_id = new_id("inv")
             if usage_before is not None and self.usage is not None:
                 lines += await usage_lines(
                     tx, tenant_id, sub, active.rules, self.usage, usage_before, invoice_id, start
@@ -296,7 +296,6 @@ class SubscriptionUseCases:
                 at=start,
                 invoice_id=invoice_id,
             )
-            await tx.billing_cycles.record_invoice(tenant_id, sub.id, start, invoice.id)
             sub = after_invoice(sub, invoice)
         await self._schedule(tx, tenant_id, sub, "renew", end)
         return sub

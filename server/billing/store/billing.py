@@ -30,6 +30,7 @@ from billing.store.schema import (
     clocks,
     credit_notes,
     customer_credit,
+    customers,
     invoice_lines,
     invoices,
     number_counters,
@@ -299,7 +300,14 @@ class SqlInvoices:
     async def consolidation_draft(
         self, tenant_id: str, customer_id: str, currency: str, period_start: datetime
     ) -> Invoice | None:
-        """The customer's shared renewal draft for this instant, locked for the caller."""
+        """The customer's shared renewal draft for this instant, locked for the caller.
+        The customer's row is locked first, so of two concurrent renewals of one customer
+        exactly one finds no draft and makes it; the other waits and then finds it."""
+        await self._conn.execute(
+            select(customers.c.id)
+            .where(customers.c.tenant_id == tenant_id, customers.c.id == customer_id)
+            .with_for_update()
+        )
         row = (
             await self._conn.execute(
                 select(i.c.id)
@@ -461,7 +469,9 @@ class SqlBillingCycles:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def claim(self, tenant_id: str, subscription_id: str, cycle_start: datetime) -> bool:
+    async def claim(
+        self, tenant_id: str, subscription_id: str, cycle_start: datetime, invoice_id: str
+    ) -> bool:
         """Insert the cycle's row; True only for the caller that inserted it."""
         result = await self._conn.execute(
             insert_or_ignore(
@@ -473,6 +483,7 @@ class SqlBillingCycles:
                 "tenant_id": tenant_id,
                 "subscription_id": subscription_id,
                 "cycle_start": cycle_start,
+                "invoice_id": invoice_id,
             },
         )
         return result.first() is not None

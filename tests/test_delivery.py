@@ -78,8 +78,8 @@ class Server:
         return parsed
 
 
-def start(inbox: Inbox, **smtp_options: Any) -> Iterator[Server]:
-    port = free_port()
+def start(inbox: Inbox, port: int | None = None, **smtp_options: Any) -> Iterator[Server]:
+    port = port or free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **smtp_options)
     controller.start()
     try:

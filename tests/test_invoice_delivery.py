@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from billing_client.v1 import customers_pb2
 from billing_fixtures import Billing, rules
 from conftest import Database, ThreadedServer, auth, make_token, server_settings
-from test_delivery import SENDER, Inbox, Server, start
+from test_delivery import SENDER, Inbox, Server, free_port, start
 
 
 @contextmanager
@@ -100,3 +100,45 @@ def test_no_delivery_is_scheduled_when_invoices_are_not_emailed(make_database):
         assert "deliver_invoice" not in kinds
         assert "renew" in kinds  # the subscription's own work is there
         assert not smtp.inbox.received
+
+
+def test_a_late_delivery_renders_the_rules_the_invoice_was_finalized_under(make_database):
+    """SMTP is down when the invoice is finalized; by the retry the seller in the rules has
+    changed: the document still shows the seller of the invoice's own rule version."""
+    port = free_port()
+    settings = server_settings(
+        make_database("sqlite").async_url,
+        smtp_url=f"smtp://127.0.0.1:{port}?from={SENDER}&starttls=false",
+        templates_dir="rules/templates",
+    )
+    running = ThreadedServer(settings)
+    mail = None
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            billing = Billing(channel, auth(make_token("t_mail")))
+            files = rules()
+            invoicing = files["invoicing.yaml"]
+            files["invoicing.yaml"] = invoicing + b"seller: {name: First Seller Ltd}\n"
+            billing.push(files)
+            customer = billing.customers.CreateCustomer(
+                customers_pb2.CreateCustomerRequest(
+                    customer=customers_pb2.Customer(
+                        display_name="Acme", currency_code="USD", email="ap@acme.example"
+                    ),
+                    request_id="c1",
+                ),
+                metadata=billing.metadata,
+            )
+            [invoice] = billing.invoices_of(billing.subscribe(customer, "pro_monthly"))
+            files["invoicing.yaml"] = invoicing + b"seller: {name: Second Seller Ltd}\n"
+            billing.push(files)
+            mail = start(Inbox(), port=port)  # up now: the retry (after 1 s) gets through
+            smtp = next(mail)
+            text = _pdf_text(smtp)
+            assert invoice.number in text
+            assert "First Seller Ltd" in text
+            assert "Second Seller Ltd" not in text
+    finally:
+        running.stop()
+        if mail is not None:
+            mail.close()

@@ -38,9 +38,12 @@ class InvoiceDelivery:
                 {"reason": "the customer has no email address"},
             )
             return f"skip delivery of {invoice.name}: no email"
-        active = await self._rules.active_rules_in(tx, item.tenant_id)
+        # The document follows the rules the invoice was finalized under (seller, legal
+        # text, explanations), so sending it again later renders the same document.
+        frozen = await self._rules.rules_of_version(tx, item.tenant_id, invoice.rule_set)
+        rules = frozen or await self._rules.active_rules_in(tx, item.tenant_id)
         try:
-            message_id = await self._mailer.send(invoice, customer, active.rules)
+            message_id = await self._mailer.send(invoice, customer, rules.rules)
         except DeliveryError as error:
             if not error.permanent and item.attempts < PERMANENT_ATTEMPTS_MAX:
                 raise  # the worker releases the item; it is tried again

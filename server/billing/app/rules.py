@@ -191,6 +191,19 @@ class RuleUseCases:
             compiled = await self._compiled.compile(stored.files)
         return ActiveRules(compiled)
 
+    async def rules_of_version(
+        self, tx: Transaction, tenant_id: str, content_hash: str
+    ) -> ActiveRules | None:
+        """The rule set version `content_hash` (e.g. the one an invoice was finalized
+        under), compiled; None if the tenant never stored it."""
+        compiled = self._compiled.cached(content_hash)
+        if compiled is None:
+            stored = await tx.rule_sets.get(tenant_id, content_hash)
+            if stored is None:
+                return None
+            compiled = await self._compiled.compile(stored.files)
+        return ActiveRules(compiled)
+
     async def _view(
         self, stored: StoredRuleSet, active: bool, activated_at: datetime | None
     ) -> RuleSetView:

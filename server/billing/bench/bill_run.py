@@ -7,7 +7,9 @@ Seeding bypasses gRPC (COPY straight into the tables, as the issue allows): cust
 simulation clock, their subscriptions and each one's renewal due at the next boundary. Then
 one AdvanceClock moves the clock over that boundary and the server processes share the run;
 its wall time gives invoices per second. FinalizeInvoice is measured on one-off drafts from
-several concurrent callers.
+several concurrent callers. Beside them, measured in the same run: pgbench's TPC-B-like
+transaction on a scratch database (the database's own ceiling on this machine) and a bare
+gRPC echo server called by the same number of callers (the floor of a call's latency).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import secrets
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,10 +35,12 @@ from sqlalchemy.engine.url import make_url
 from ulid import ULID
 
 from billing.api.auth import mint_hs256_token
+from billing.bench import echo
 from billing.bench.servers import (
     LOCALHOST,
     billing_command,
     clean_env,
+    echo_command,
     free_port,
     migrate,
     postgresql_database,
@@ -195,6 +202,51 @@ async def finalize_latencies(target: str, token: str, drafts: int, callers: int)
         return latencies
 
 
+def pgbench_tps(server_url: str, clients: int, seconds: int) -> float | None:
+    """Transactions per second of pgbench's built-in TPC-B-like script (five statements)
+    in a scratch database; None when pgbench is not installed."""
+    if shutil.which("pgbench") is None:
+        return None
+    with postgresql_database(server_url) as url:
+        u = make_url(url)
+        where = ["-h", u.host or LOCALHOST, "-p", str(u.port or 5432), "-U", u.username or ""]
+        where.append(u.database or "")
+        subprocess.run(
+            ["pgbench", "-i", "-q", "-s", "1", *where],
+            check=True,
+            capture_output=True,
+        )
+        run = subprocess.run(
+            ["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), *where],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    found = re.search(r"tps = ([0-9.]+)", run.stdout)
+    return float(found.group(1)) if found else None
+
+
+async def echo_latencies(target: str, calls: int, callers: int) -> list[float]:
+    """Milliseconds per call to the bare echo server, `callers` at a time."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        method = channel.unary_unary(echo.PATH)
+        latencies: list[float] = []
+
+        async def caller(count: int) -> None:
+            for _ in range(count):
+                began = time.perf_counter()
+                await method(b"x" * 64)
+                latencies.append((time.perf_counter() - began) * 1000)
+
+        await asyncio.gather(*(caller(calls // callers) for _ in range(callers)))
+        return latencies
+
+
+def percentiles(latencies: list[float]) -> str:
+    q = statistics.quantiles(latencies, n=100)
+    return f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=100_000)
@@ -265,11 +317,23 @@ def main(argv: list[str] | None = None) -> int:
             latencies = asyncio.run(
                 finalize_latencies(srv.target, token, args.drafts, args.callers)
             )
-            q = statistics.quantiles(latencies, n=100)
             print(
                 f"FinalizeInvoice: {len(latencies)} calls from {args.callers} callers: "
-                f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms"
+                f"{percentiles(latencies)}"
             )
+    with tempfile.TemporaryDirectory() as tmp:
+        with running_server("echo", echo_command(), clean_env({}), Path(tmp)) as srv:
+            baseline = asyncio.run(echo_latencies(srv.target, args.drafts, args.callers))
+        print(
+            f"baseline echo: {len(baseline)} calls from {args.callers} callers: "
+            f"{percentiles(baseline)}"
+        )
+    tps = pgbench_tps(args.pg_url, clients=2 * args.workers, seconds=15)
+    print(
+        "baseline pgbench (TPC-B-like, 5 statements a transaction, "
+        f"{2 * args.workers} clients): "
+        + (f"{tps:,.0f} transactions/s" if tps is not None else "pgbench not installed")
+    )
     return 0 if ok else 1
 
 

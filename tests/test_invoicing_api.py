@@ -164,6 +164,19 @@ def test_numbers_are_gapless_drafts_have_none_and_void_keeps_its_own(billing):
     assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
+def test_renewals_numbered_at_commit_follow_the_format_rule_past_its_width(billing):
+    # The creation invoice is numbered inline (an RPC), renewals as their transaction commits
+    # (on PostgreSQL by the deferred trigger): one series, formatted alike, no gap.
+    files = rules()
+    files["invoicing.yaml"] = b"kind: invoicing\nnumber_format: ACME/{year}/{seq:01d}\n"
+    billing.push(files)
+    clock = billing.clock("2026-01-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "basic_monthly")
+    billing.advance(clock, "2027-01-01T00:00:00Z")
+    numbers = [i.number for i in billing.invoices_of(sub)]
+    assert numbers == [*(f"ACME/2026/{n}" for n in range(1, 13)), "ACME/2027/1"]
+
+
 def test_a_one_off_draft_is_edited_then_finalized_then_frozen(billing):
     billing.push(rules())
     customer = billing.customer(billing.clock("2026-04-01T00:00:00Z"))

@@ -282,11 +282,30 @@ def coupon_used(sub: Subscription) -> Subscription:
     return replace(sub, coupon_periods_left=left)
 
 
+async def number_at_commit(
+    tx: Transaction, tenant_id: str, invoice: Invoice, rules: ActiveRules, at: datetime
+) -> Invoice:
+    """Number a finalized invoice as its transaction commits (due work: bill runs). On
+    PostgreSQL the counter row is then locked only through the commit, so workers finishing
+    invoices side by side do not queue behind each other's round trips; the number is known
+    after commit (the invoice returned has none there)."""
+    invoicing = rules.rules.invoicing
+    year = numbering_year(invoicing, at)
+    pattern = invoicing.number_format.replace("{year}", str(year))
+    number = await tx.numbering.number_at_commit(tenant_id, invoice.id, year, pattern)
+    return replace(invoice, number=number)
+
+
+def numbering_year(invoicing: InvoicingRules, at: datetime) -> int:
+    """The year of `at` in the numbering zone: the year of the number's series."""
+    return at.astimezone(ZoneInfo(invoicing.numbering_time_zone)).year
+
+
 async def next_number(
     tx: Transaction, tenant_id: str, invoicing: InvoicingRules, series: str, at: datetime
 ) -> str:
     """The next gapless number of `series` in the year of `at` in the numbering zone."""
-    year = at.astimezone(ZoneInfo(invoicing.numbering_time_zone)).year
+    year = numbering_year(invoicing, at)
     seq = await tx.numbering.next(tenant_id, series, year)
     pattern = (
         invoicing.number_format if series == "invoice" else invoicing.credit_note_number_format

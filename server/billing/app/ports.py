@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Protocol
 
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.domain.coupons import Coupon
 from billing.domain.customers import Customer
 from billing.domain.invoices import CreditNote, Invoice
-from billing.domain.metering import Event, MetricSpec
+from billing.domain.metering import Event
+from billing.domain.rollups import Contribution, Range, Rollup
 from billing.domain.subscriptions import Line, Subscription
 from billing.rules.model import RuleSet
 
@@ -188,6 +188,14 @@ class NumberingRepository(Protocol):
         """Gapless: the counter stays locked to the end of the transaction."""
         ...
 
+    async def number_at_commit(
+        self, tenant_id: str, invoice_id: str, year: int, number_format: str
+    ) -> str | None:
+        """Give the finalized invoice the next number of the year's invoice series as its
+        transaction commits, formatted by `number_format` (its {year} filled in). Returns
+        the number if it is known before commit (a store that numbers inline), else None."""
+        ...
+
 
 class PendingItemRepository(Protocol):
     async def add(
@@ -286,6 +294,7 @@ class DueWorkRepository(Protocol):
 class StoredEvent:
     event: Event
     body_hash: bytes
+    rollup: Contribution | None = None  # added to its day's rollup if the event is new
 
 
 @dataclass(frozen=True)
@@ -302,13 +311,22 @@ class BilledUsage:
 
 
 class UsageRepository(Protocol):
+    """Events and their daily rollups. On PostgreSQL, concurrent batches add to the same
+    rollup rows (an upsert each, in key order, so they never deadlock); corrections of one
+    event are serialized by `get(..., lock=True)`."""
+
     async def insert_batch(self, tenant_id: str, events: Sequence[StoredEvent]) -> set[str]:
-        """Insert what is new in one statement; the ids inserted."""
+        """Insert what is new in one statement, adding each new event's `rollup` to its row
+        in the same transaction; the ids inserted."""
         ...
 
     async def body_hashes(self, tenant_id: str, ids: Sequence[str]) -> dict[str, bytes]: ...
 
-    async def get(self, tenant_id: str, event_id: str) -> Event | None: ...
+    async def get(self, tenant_id: str, event_id: str, lock: bool = False) -> Event | None:
+        """`lock`: hold the event's row until commit, so its corrections run one at a time."""
+        ...
+
+    async def corrections_of(self, tenant_id: str, event_id: str) -> list[Event]: ...
 
     async def in_period(
         self,
@@ -321,19 +339,30 @@ class UsageRepository(Protocol):
         """Events of [start, end) for the metrics, with all their corrections."""
         ...
 
-    async def billed(self, tenant_id: str, subscription_id: str) -> list[BilledUsage]: ...
+    async def in_ranges(
+        self, tenant_id: str, subscription_id: str, metric: str, ranges: Sequence[Range]
+    ) -> list[Event]:
+        """Events of the metric in any of the [start, end) ranges, with their corrections."""
+        ...
 
-    async def simple_aggregate(
+    async def rollups(
+        self, tenant_id: str, subscription_id: str, metric: str, buckets: Range
+    ) -> list[Rollup]:
+        """The rollup rows of the buckets in [first, last)."""
+        ...
+
+    async def adjust_rollup(
         self,
         tenant_id: str,
         subscription_id: str,
-        spec: MetricSpec,
-        start: datetime,
-        end: datetime,
-    ) -> Decimal | None:
-        """count, sum or max computed by the database, exactly, when the period has no
-        corrections; None when the caller must aggregate the events itself."""
+        metric: str,
+        removed: Contribution | None,
+        added: Contribution | None,
+    ) -> None:
+        """Take one event's `removed` contribution out of its row and add `added`."""
         ...
+
+    async def billed(self, tenant_id: str, subscription_id: str) -> list[BilledUsage]: ...
 
     async def record_billed(
         self, tenant_id: str, subscription_id: str, billed: BilledUsage

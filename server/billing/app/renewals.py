@@ -17,12 +17,12 @@ from billing.app.ids import new_id
 from billing.app.invoicing import (
     DELIVER,
     after_invoice,
-    assign_number,
     coupon_used,
     create_draft,
     finalize_draft,
     finalize_invoice,
     issue_invoice,
+    number_at_commit,
     subscription_discount,
 )
 from billing.app.plan_items import (
@@ -115,7 +115,7 @@ class DueWorkHandlers:
             items=tuple(i.billed() for i in sub.items),
             version=sub.version + 1,
         )
-        invoice: Invoice | None = None  # numbered last, once everything else is written
+        invoice: Invoice | None = None  # numbered at commit, once everything else is written
         invoice_id = new_id("inv")
         if await tx.billing_cycles.claim(item.tenant_id, sub.id, at, invoice_id):
             closed = (sub.period_start, at)  # its usage is billed now, in arrears
@@ -196,7 +196,7 @@ class DueWorkHandlers:
         )
         await self._save(tx, item, renewed, sub.version, "subscription.renewed")
         if invoice is not None:
-            await assign_number(tx, item.tenant_id, invoice, active, at)
+            await number_at_commit(tx, item.tenant_id, invoice, active, at)
         return f"renew {sub.name} to {period.end.isoformat()}"
 
     async def _shared_draft(
@@ -321,7 +321,7 @@ class DueWorkHandlers:
                 sub.version,
                 "subscription.updated",
             )
-        await assign_number(tx, item.tenant_id, invoice, active, item.due_at)
+        await number_at_commit(tx, item.tenant_id, invoice, active, item.due_at)
         return f"finalize {draft.name}"
 
     async def _finalize_consolidated(self, tx: Transaction, item: DueItem) -> str:

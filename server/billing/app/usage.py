@@ -22,13 +22,35 @@ from billing.app.records import AuditRecord
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound
-from billing.domain.metering import Event, MetricSpec, aggregate, amounts, groups, number
+from billing.domain.metering import (
+    Event,
+    MetricSpec,
+    aggregate,
+    amounts,
+    effective,
+    groups,
+    number,
+)
 from billing.domain.money import Money, round_to_minor
 from billing.domain.names import is_id, parse_name
+from billing.domain.rollups import (
+    BUCKET,
+    ROLLED_UP,
+    Contribution,
+    Group,
+    answers,
+    bucket_of,
+    contribution,
+    definition,
+    edges,
+    full_buckets,
+    quantities,
+    stale_buckets,
+)
 from billing.domain.subscriptions import Status, Subscription
 from billing.plugins.engines import PricingModel, PricingRequest
 from billing.plugins.registry import Engines
-from billing.rules.model import Price, RuleSet
+from billing.rules.model import Metric, Price, RuleSet
 
 BATCH_EVENTS_MAX = 10_000  # one request; larger loads use StreamUsage
 STREAM_CHUNK_EVENTS = 1_000  # written per statement when streaming
@@ -90,12 +112,16 @@ def expand_groups(
         if not m.spec.group_by:
             expanded.append(m)
             continue
-        for values in sorted(groups(m.spec, events, start, end)):
-            chosen = dict(zip(m.spec.group_by, values, strict=True))
-            spec = replace(m.spec, filters={**(m.spec.filters or {}), **chosen}, group_by=())
-            label = ",".join(f"{k}={v}" for k, v in chosen.items())
-            expanded.append(MeteredPrice(m.price, spec, label))
+        expanded += [narrow(m, values) for values in sorted(groups(m.spec, events, start, end))]
     return expanded
+
+
+def narrow(m: MeteredPrice, values: Group) -> MeteredPrice:
+    """A grouped metered price narrowed to one group: a filter on the group's values."""
+    chosen = dict(zip(m.spec.group_by, values, strict=True))
+    spec = replace(m.spec, filters={**(m.spec.filters or {}), **chosen}, group_by=())
+    label = ",".join(f"{k}={v}" for k, v in chosen.items())
+    return MeteredPrice(m.price, spec, label)
 
 
 def metered_for_key(metered: Sequence[MeteredPrice], key: str) -> MeteredPrice | None:
@@ -131,6 +157,17 @@ class CurrentUsage:
     rules: ActiveRules
 
 
+def metric_spec(metric: Metric) -> MetricSpec:
+    return MetricSpec(
+        metric.code, metric.aggregation, metric.field, metric.filters, metric.group_by
+    )
+
+
+def answered_by_rollups(m: MeteredPrice) -> bool:
+    """Whether the quantity alone prices it, and a rollup can give that quantity."""
+    return m.spec.aggregation in ROLLED_UP and m.price.model not in AMOUNT_MODELS
+
+
 def metered_prices(rules: RuleSet, sub: Subscription, at: datetime) -> list[MeteredPrice]:
     """The plan's prices that bill a metric, in force at `at`, in the subscription's currency."""
     plan = rules.catalog.plans.get(sub.plan_code)
@@ -143,19 +180,7 @@ def metered_prices(rules: RuleSet, sub: Subscription, at: datetime) -> list[Mete
         price = rules.price_in_force(entry.price_code, at)
         if price is None or price.metric is None:
             continue
-        metric = rules.metering.metrics[price.metric]
-        found.append(
-            MeteredPrice(
-                price,
-                MetricSpec(
-                    metric.code,
-                    metric.aggregation,
-                    metric.field,
-                    metric.filters,
-                    metric.group_by,
-                ),
-            )
-        )
+        found.append(MeteredPrice(price, metric_spec(rules.metering.metrics[price.metric])))
     return found
 
 
@@ -228,7 +253,10 @@ class UsageUseCases:
             if event is None:
                 outcomes[index] = Outcome(index, incoming.id, REFUSED, reason)
                 continue
-            to_store[incoming.id] = (index, StoredEvent(event, digest))
+            to_store[incoming.id] = (
+                index,
+                StoredEvent(event, digest, resolver.contribution(event)),
+            )
         inserted = await tx.usage.insert_batch(ctx.tenant_id, [s for _, s in to_store.values()])
         conflicts = [event_id for event_id in to_store if event_id not in inserted]
         stored_hashes = await tx.usage.body_hashes(ctx.tenant_id, conflicts)
@@ -252,9 +280,15 @@ class UsageUseCases:
         event_id, kind, properties = write.input
 
         async def work(tx: Transaction, now: datetime) -> Event:
-            original = await tx.usage.get(ctx.tenant_id, event_id)
+            # Locked: corrections of one event take turns, each seeing the ones before it.
+            original = await tx.usage.get(ctx.tenant_id, event_id, lock=True)
             if original is None or original.corrects is not None:
                 raise NotFound(f"usage event {event_id!r}")
+            active = await self._rules.active_rules_in(tx, ctx.tenant_id)
+            metric = active.rules.metering.metrics.get(original.metric)
+            spec = metric_spec(metric) if metric is not None else None
+            if kind == "amend" and spec is not None:
+                _check_amended(spec, original, properties)
             sub = await tx.subscriptions.get(ctx.tenant_id, original.subscription_id)
             received = await self._time.now(tx, ctx.tenant_id, sub.clock_id if sub else None)
             correction = Event(
@@ -267,8 +301,14 @@ class UsageUseCases:
                 correction=kind,
                 received_at=received,
             )
+            history = [original, *await tx.usage.corrections_of(ctx.tenant_id, original.id)]
             digest = hashlib.sha256(f"{kind}:{event_id}:{sorted(properties.items())}".encode())
             await tx.usage.insert_batch(ctx.tenant_id, [StoredEvent(correction, digest.digest())])
+            removed, added = _rollup_change(spec, history, correction)
+            if removed != added:
+                await tx.usage.adjust_rollup(
+                    ctx.tenant_id, original.subscription_id, original.metric, removed, added
+                )
             await tx.audit.add(
                 AuditRecord(
                     new_id("aud"),
@@ -296,46 +336,32 @@ class UsageUseCases:
                 raise NotFound(name)
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             metered = metered_prices(active.rules, sub, sub.period_start)
-            # The database aggregates what it can exactly (a dashboard reads this often);
-            # the rest, and any period with corrections, is aggregated from the events.
-            in_database: list[MetricUsage] = []
-            rest: list[MeteredPrice] = []
+            period = (sub.period_start, sub.period_end)
+            # A dashboard reads this often: count, sum and max come from the daily rollups
+            # (O(days) rows); the rest, and metrics whose rows were made under another
+            # definition, from the events.
+            rolled: dict[str, dict[Group, Decimal]] = {}
             for m in metered:
-                quantity = None
-                if not m.spec.group_by and m.price.model not in AMOUNT_MODELS:
-                    quantity = await tx.usage.simple_aggregate(
-                        ctx.tenant_id, sub.id, m.spec, sub.period_start, sub.period_end
-                    )
-                if quantity is None:
-                    rest.append(m)
-                else:
-                    in_database.append(self.price_quantity(active.rules, m, quantity))
-            events = (
-                await tx.usage.in_period(
-                    ctx.tenant_id,
-                    sub.id,
-                    [m.spec.code for m in rest],
-                    sub.period_start,
-                    sub.period_end,
-                )
-                if rest
-                else []
-            )
-        by_code = {u.price_code: u for u in in_database}
-        usages = tuple(
-            u
-            for m in metered
-            for u in (
-                [by_code[m.price.code]]
-                if m.price.code in by_code
-                else [
-                    self.price_usage(active.rules, g, events, sub.period_start, sub.period_end)
-                    for g in expand_groups([m], events, sub.period_start, sub.period_end)
+                if answered_by_rollups(m):
+                    found = await _from_rollups(tx, ctx.tenant_id, sub.id, m.spec, period)
+                    if found is not None:
+                        rolled[m.price.code] = found
+            rest = [m.spec.code for m in metered if m.price.code not in rolled]
+            events = await tx.usage.in_period(ctx.tenant_id, sub.id, rest, *period) if rest else []
+        usages: list[MetricUsage] = []
+        for m in metered:
+            if m.price.code in rolled:
+                usages += [
+                    self.price_quantity(active.rules, narrow(m, g) if g else m, quantity)
+                    for g, quantity in sorted(rolled[m.price.code].items())
                 ]
-            )
-        )
+            else:
+                usages += [
+                    self.price_usage(active.rules, g, events, *period)
+                    for g in expand_groups([m], events, *period)
+                ]
         total = Money(sub.currency, sum(u.amount.amount_minor for u in usages))
-        return CurrentUsage(sub, usages, total, active)
+        return CurrentUsage(sub, tuple(usages), total, active)
 
     def price_usage(
         self,
@@ -379,6 +405,55 @@ class UsageUseCases:
         )
 
 
+async def _from_rollups(
+    tx: Transaction,
+    tenant_id: str,
+    subscription_id: str,
+    spec: MetricSpec,
+    period: tuple[datetime, datetime],
+) -> dict[Group, Decimal] | None:
+    """The period's quantity per group from the rows of its whole days and the events of its
+    partial ones; None when a row was made under another definition of the metric."""
+    rows = await tx.usage.rollups(tenant_id, subscription_id, spec.code, full_buckets(*period))
+    if not answers(definition(spec), rows):
+        return None
+    stale = stale_buckets(spec, rows)
+    ranges = [*edges(*period), *((b, b + BUCKET) for b in sorted(stale))]
+    events = await tx.usage.in_ranges(tenant_id, subscription_id, spec.code, ranges)
+    return quantities(spec, [r for r in rows if r.bucket not in stale], events, ranges)
+
+
+def _check_amended(spec: MetricSpec, original: Event, properties: Mapping[str, str]) -> None:
+    """An amendment must leave a number where the metric reads one, as ingestion checks."""
+    if not spec.field or spec.aggregation in {"count", "unique_count"}:
+        return
+    try:
+        number(replace(original, properties=dict(properties)), spec.field)
+    except ValueError as exc:
+        raise InvalidArgument.single("properties", str(exc)) from None
+
+
+def _rollup_change(
+    spec: MetricSpec | None, history: Sequence[Event], correction: Event
+) -> tuple[Contribution | None, Contribution | None]:
+    """What the correction takes out of its event's day and puts back, under the metric's
+    current definition: the event as corrected before, and after. A metric gone from the
+    rules, or a value that no longer reads as a number, marks the day as unknown instead
+    (a row of no definition), so its periods are read from the events."""
+    unknown = Contribution(bucket_of(correction.timestamp), "", None, None)
+    if spec is None:
+        return unknown, None
+    defined_as = definition(spec)
+    before, after = effective(history), effective([*history, correction])
+    try:
+        return (
+            contribution(spec, defined_as, before[0]) if before else None,
+            contribution(spec, defined_as, after[0]) if after else None,
+        )
+    except ValueError:
+        return unknown, None
+
+
 class _Resolver:
     """Checks an event and finds its subscription, caching lookups within one batch."""
 
@@ -390,6 +465,16 @@ class _Resolver:
         self._subs: dict[str, Subscription | None] = {}
         self._by_customer: dict[str, list[Subscription]] = {}
         self._now: dict[str | None, datetime] = {}
+        self._meters_metric: dict[tuple[str, str], bool] = {}
+        self._specs: dict[str, tuple[MetricSpec, str]] = {}
+
+    def contribution(self, event: Event) -> Contribution:
+        """What the (checked) event adds to its day's rollup."""
+        if event.metric not in self._specs:
+            spec = metric_spec(self._rules.metering.metrics[event.metric])
+            self._specs[event.metric] = (spec, definition(spec))
+        spec, defined_as = self._specs[event.metric]
+        return contribution(spec, defined_as, event)
 
     async def check(self, e: IncomingEvent) -> tuple[str, Event | None]:
         if not e.id or len(e.id) > EVENT_ID_MAX:
@@ -447,11 +532,15 @@ class _Resolver:
         return candidates[0], ""
 
     def _meters(self, sub: Subscription, metric: str) -> bool:
-        if sub.status == Status.CANCELED and sub.canceled_at is None:
-            return False
-        return any(
-            m.spec.code == metric for m in metered_prices(self._rules, sub, sub.period_start)
-        )
+        # Asked for every event: the plan's prices are looked up once per batch.
+        key = (sub.id, metric)
+        if key not in self._meters_metric:
+            self._meters_metric[key] = not (
+                sub.status == Status.CANCELED and sub.canceled_at is None
+            ) and any(
+                m.spec.code == metric for m in metered_prices(self._rules, sub, sub.period_start)
+            )
+        return self._meters_metric[key]
 
     async def _clock_now(self, sub: Subscription) -> datetime:
         if sub.clock_id not in self._now:

@@ -20,6 +20,7 @@ import json
 import re
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -256,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--rules-dir", type=Path, default=Path("rules"))
     args = parser.parse_args(argv)
+    # A SIGTERM unwinds like Ctrl-C, so the servers it started are stopped and the scratch
+    # database is dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     secret = secrets.token_urlsafe(32)
     token = mint_hs256_token(
         secret,

@@ -12,6 +12,10 @@ Events: event n belongs to subscription n % S and, for that subscription's k-th 
 through April 2026, so rows arrive in time order interleaved over subscriptions, as live
 ingestion would write them, and each subscription's events spread over its open period.
 body_hash is the SHA-256 of the id (the server hashes the body; only a re-sent event reads it).
+
+Rollups: after the events, one INSERT ... SELECT ... GROUP BY writes the rows ingestion would
+have kept (store/usage.py): per subscription, metric and UTC day, under each metric's
+definition as usage_setup.METERING gives it (SPECS).
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ from sqlalchemy.engine.url import make_url
 
 from billing.app.ids import new_id
 from billing.bench.servers import BenchError
+from billing.domain.metering import MetricSpec
+from billing.domain.rollups import BUCKET, EPOCH, definition, valued_field
 from billing.store.schema import subscriptions as subscriptions_table
+from billing.store.usage import group_key
 
 APRIL = datetime(2026, 4, 1, tzinfo=UTC)
 MAY = datetime(2026, 5, 1, tzinfo=UTC)
@@ -41,6 +48,11 @@ METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("data_gb", ('{"gb": "0.5"}', '{"gb": "1"}', '{"gb": "2.25"}')),
     ("storage_gb", ('{"gb": "10"}', '{"gb": "20"}', '{"gb": "40"}')),
 )
+SPECS = {  # as usage_setup.METERING defines the metrics
+    "api_calls": MetricSpec("api_calls", "count"),
+    "data_gb": MetricSpec("data_gb", "sum", "gb"),
+    "storage_gb": MetricSpec("storage_gb", "time_weighted_sum", "gb"),
+}
 EVENT_COLUMNS = "tenant_id, id, subscription_id, metric, ts, properties, body_hash, received_at"
 CHUNK_ROWS = 500_000  # one COPY, one transaction
 WRITE_ROWS = 10_000  # rows per write to the COPY stream
@@ -55,6 +67,8 @@ class Seeded:
     subscription_seconds: float
     events: int
     event_seconds: float
+    rollup_seconds: float
+    rollup_rows: int
     analyze_seconds: float
     total_size_text: str
     heap_size_text: str
@@ -98,6 +112,10 @@ def seed(
             start = time.monotonic()
             _copy_events(conn, tenant, ids, events, deadline, progress)
             event_seconds = time.monotonic() - start
+            progress("writing the usage rollups")
+            start = time.monotonic()
+            rollup_rows = _roll_up(conn, tenant, ids)
+            rollup_seconds = time.monotonic() - start
         with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
             conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
             conn.execute("SET maintenance_work_mem = '256MB'")  # this session only
@@ -106,6 +124,7 @@ def seed(
             # VACUUM too: hint bits and the visibility map set now, not by the first reads or
             # by autovacuum in the middle of the measured window.
             conn.execute("VACUUM (ANALYZE) usage_events")
+            conn.execute("VACUUM (ANALYZE) usage_rollups")
             conn.execute("ANALYZE subscriptions")
             analyze_seconds = time.monotonic() - start
             sizes = conn.execute(
@@ -124,6 +143,8 @@ def seed(
         sub_seconds,
         events,
         event_seconds,
+        rollup_seconds,
+        rollup_rows,
         analyze_seconds,
         str(sizes[0]),
         str(sizes[1]),
@@ -175,6 +196,34 @@ def _insert_subscriptions(
             copy.write_row([_adapt(new[c]) for c in columns])
             ids.append(sub_id)
     return str(row["tenant_id"]), ids
+
+
+def _roll_up(conn: psycopg.Connection[Any], tenant: str, ids: Sequence[str]) -> int:
+    """The rollup rows of the events seeded for `ids`, as ingestion keeps them; how many.
+    (Other scenarios' subscriptions of the tenant have theirs already.)"""
+    cases = []
+    for code, spec in SPECS.items():
+        field = valued_field(spec)
+        value = "NULL" if field is None else f"(properties->>'{field}')::numeric"
+        cases.append((code, definition(spec), value))
+    spec_case = " ".join(f"WHEN '{code}' THEN '{defined}'" for code, defined, _ in cases)
+    value_case = " ".join(f"WHEN '{code}' THEN {value}" for code, _, value in cases)
+    bucket = f"date_bin('{int(BUCKET.total_seconds())} seconds', ts, '{EPOCH.isoformat()}')"
+    with conn.transaction():
+        conn.execute("SET LOCAL work_mem = '256MB'")  # one grouping of every event
+        cursor = conn.execute(
+            "INSERT INTO usage_rollups (tenant_id, subscription_id, metric, bucket, spec,"
+            " group_key, group_values, count, total, peak, peak_stale)"
+            " SELECT tenant_id, subscription_id, metric, bucket, spec, %s, '[]'::jsonb,"
+            " count(*), sum(value), max(value), false FROM ("
+            f"  SELECT tenant_id, subscription_id, metric, {bucket} AS bucket,"
+            f"   CASE metric {spec_case} END AS spec, CASE metric {value_case} END AS value"
+            "  FROM usage_events WHERE tenant_id = %s AND subscription_id = ANY(%s)"
+            "   AND corrects IS NULL) e"
+            " GROUP BY tenant_id, subscription_id, metric, bucket, spec",
+            (group_key(()), tenant, list(ids)),
+        )
+        return cursor.rowcount
 
 
 def _adapt(value: object) -> object:

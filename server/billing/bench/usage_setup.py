@@ -251,7 +251,8 @@ class UsageFixtures:
                 f"seeded {seeded.events:,} events ({seeded.events // subscriptions:,} per"
                 f" subscription, 3 metrics, over April 2026) by COPY in"
                 f" {seeded.event_seconds:.1f} s ({seeded.events / seeded.event_seconds:,.0f}"
-                f" rows/s); VACUUM (ANALYZE) {seeded.analyze_seconds:.1f} s",
+                f" rows/s); {seeded.rollup_rows:,} rollup rows in {seeded.rollup_seconds:.1f} s;"
+                f" VACUUM (ANALYZE) {seeded.analyze_seconds:.1f} s",
                 f"usage_events: {seeded.total_size_text} total"
                 f" ({seeded.heap_size_text} table + {seeded.index_size_text} indexes),"
                 f" {seeded.table_rows:,} rows",

@@ -64,7 +64,9 @@ def effective(events: Iterable[Event]) -> list[Event]:
 
 
 def matches(event: Event, filters: Mapping[str, str] | None) -> bool:
-    return not filters or all(event.properties.get(k) == v for k, v in filters.items())
+    # A missing property reads as empty text, as `groups` reads it: an event without a
+    # group_by property is then counted in the empty group it is listed under.
+    return not filters or all(event.properties.get(k, "") == v for k, v in filters.items())
 
 
 def number(event: Event, field: str) -> Decimal:

@@ -26,7 +26,17 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # No pre-ping: it costs a round trip per checkout. Connections are recycled instead, and a
     # dead one fails its transaction, which the caller may retry.
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE_S
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=POOL_RECYCLE_S,
+        # psycopg prepares statements it sees often, and PostgreSQL may then settle on one
+        # generic plan per connection. A plan settled while a table was small (a new
+        # deployment's first bill run) can walk the wrong index for every row after: the
+        # 100k bill run found `UPDATE invoices … WHERE tenant_id, id` scanning the
+        # (tenant_id, number) index, reading every invoice of the tenant each time. Custom
+        # plans see the values and the table as it is now; the parse is still saved.
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
     )
 
 

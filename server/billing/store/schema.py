@@ -20,7 +20,7 @@ from sqlalchemy import (
     text,
 )
 
-from billing.store.types import UTCDateTime, json_column_type
+from billing.store.types import ExactDecimal, UTCDateTime, json_column_type
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -187,6 +187,10 @@ invoices = Table(
     Column("credited_minor", BigInteger, nullable=True),  # by credit notes
     Column("due_at", UTCDateTime, nullable=True),  # send_invoice: from the net terms
     Column("coupon_code", String(64), nullable=True),  # applied to a draft by hand
+    # Set by a finalize whose number is assigned at commit (PostgreSQL trigger, ADR 0014):
+    # the number format with its year filled in, and the year's counter; cleared once numbered.
+    Column("number_format", String(64), nullable=True),
+    Column("number_year", Integer, nullable=True),
     Index(None, "tenant_id", "customer_id"),
     Index(None, "tenant_id", "subscription_id"),
     UniqueConstraint("tenant_id", "number"),
@@ -293,6 +297,27 @@ usage_events = Table(
     Column("correction", String(8), nullable=True),
     Index(None, "tenant_id", "subscription_id", "metric", "ts"),
     Index(None, "tenant_id", "corrects"),
+)
+
+# Usage events summed per UTC day as they are ingested (ADR 0013), so a period's count, sum
+# or max reads O(days) rows. Each event adds to exactly one row: that of its day, the metric's
+# definition when it came in (`spec`, a digest: field, filters, group_by) and its group
+# (`group_key`, a digest of `group_values`; "" for events the filters leave out). Corrections
+# add the difference they make; `peak_stale` marks a max a correction may have taken away.
+usage_rollups = Table(
+    "usage_rollups",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("subscription_id", String(ID), primary_key=True),
+    Column("metric", String(64), primary_key=True),
+    Column("bucket", UTCDateTime, primary_key=True),
+    Column("spec", String(32), primary_key=True),
+    Column("group_key", String(32), primary_key=True),
+    Column("group_values", json_column_type(), nullable=True),
+    Column("count", BigInteger, nullable=False),
+    Column("total", ExactDecimal, nullable=True),  # sum of the field; NULL if none is read
+    Column("peak", ExactDecimal, nullable=True),  # max of the field
+    Column("peak_stale", Boolean, nullable=False),
 )
 
 # What each closed period's usage was billed at, so a late correction can be settled as an

@@ -1,29 +1,36 @@
-"""Usage events: batched ingestion and period reads.
+"""Usage events: batched ingestion, period reads, and their daily rollups (ADR 0013).
 
 A batch is written with one statement, never a round trip per event: on PostgreSQL the rows
 are COPYed into a temporary staging table and moved with one INSERT ... ON CONFLICT DO
-NOTHING; on SQLite one multi-row INSERT ... ON CONFLICT DO NOTHING. Ids that were already
-there are then read back once, so each is answered as a duplicate (same body) or refused.
+NOTHING, whose RETURNING rows feed, in the same statement, one INSERT ... SELECT ... GROUP BY
+... ON CONFLICT DO UPDATE into `usage_rollups`; on SQLite one multi-row INSERT ... ON CONFLICT
+DO NOTHING, then the rollup rows are read, added to in Python (SQLite has no exact decimal
+arithmetic) and written back under its single writer. Ids that were already there are then
+read back once, so each is answered as a duplicate (same body) or refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Numeric, and_, cast, exists, func, select
+from sqlalchemy import RowMapping, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import BilledUsage, StoredEvent
-from billing.domain.metering import Event, MetricSpec
-from billing.store.dialect import insert_or_ignore, upsert
-from billing.store.schema import usage_billed, usage_events
+from billing.domain.metering import Event
+from billing.domain.rollups import Contribution, Group, Range, Rollup
+from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
+from billing.store.schema import usage_billed, usage_events, usage_rollups
 
 u = usage_events
-SQL_AGGREGATIONS = frozenset({"count", "sum", "max"})  # exact in the database
+r = usage_rollups
 _COLUMNS = (
     "tenant_id",
     "id",
@@ -36,6 +43,126 @@ _COLUMNS = (
     "corrects",
     "correction",
 )
+_EVENT_COLUMNS = (  # what an Event is made of: no tenant, no body hash
+    u.c.id,
+    u.c.subscription_id,
+    u.c.metric,
+    u.c.ts,
+    u.c.properties,
+    u.c.received_at,
+    u.c.corrects,
+    u.c.correction,
+)
+_ROLLUP_COLUMNS = ("bucket", "spec", "group_key", "group_values", "value")
+_ROLLUP_KEY = ["tenant_id", "subscription_id", "metric", "bucket", "spec", "group_key"]
+_ROLLUP_VALUES = ["group_values", "count", "total", "peak", "peak_stale"]
+_EVENTS = ", ".join(_COLUMNS)
+_KEY = ", ".join(f"b.{c}" for c in _ROLLUP_KEY)
+# A per-connection staging table: the event columns plus each event's rollup contribution.
+_CREATE_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS usage_staging (LIKE usage_events INCLUDING DEFAULTS,"
+    " bucket timestamptz, spec text, group_key text, group_values jsonb, value numeric)"
+    " ON COMMIT DELETE ROWS"
+)
+# Only the rows inserted (not duplicates) reach the rollups. Rows are upserted in key order,
+# so concurrent batches lock shared rows in the same order and never deadlock.
+_MOVE_STAGED = f"""
+WITH inserted AS (
+    INSERT INTO usage_events ({_EVENTS}) SELECT {_EVENTS} FROM usage_staging
+    ON CONFLICT DO NOTHING RETURNING id
+), rolled_up AS (
+    INSERT INTO usage_rollups AS r ({", ".join(_ROLLUP_KEY)}, {", ".join(_ROLLUP_VALUES)})
+    SELECT {_KEY}, (array_agg(b.group_values))[1], count(*), sum(b.value), max(b.value), false
+    FROM usage_staging b JOIN inserted i ON i.id = b.id
+    WHERE b.bucket IS NOT NULL
+    GROUP BY {_KEY}
+    ORDER BY {_KEY}
+    ON CONFLICT ({", ".join(_ROLLUP_KEY)}) DO UPDATE SET
+        count = r.count + excluded.count,
+        total = r.total + excluded.total,
+        peak = greatest(r.peak, excluded.peak)
+)
+SELECT id FROM inserted
+"""
+
+
+@lru_cache(maxsize=4096)
+def group_key(group: Group | None) -> str:
+    """The key of a group's rows, bounded whatever its values; "" for events the metric's
+    filters leave out."""
+    if group is None:
+        return ""
+    return hashlib.sha256(json.dumps(list(group)).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, order=True)
+class _Key:
+    subscription_id: str
+    metric: str
+    bucket: datetime
+    spec: str
+    group_key: str
+
+
+@dataclass(frozen=True)
+class _Change:
+    """What to add to one rollup row."""
+
+    group: Group | None
+    count: int
+    total: Decimal | None
+    peak: Decimal | None  # a value added: the max is at least this
+    unpeak: Decimal | None = None  # a value taken away: the max is unknown if it was this
+
+    def plus(self, other: _Change) -> _Change:
+        return _Change(
+            self.group,
+            self.count + other.count,
+            _add(self.total, other.total),
+            _greatest(self.peak, other.peak),
+        )
+
+
+@dataclass(frozen=True)
+class _Stored:
+    count: int
+    total: Decimal | None
+    peak: Decimal | None
+    peak_stale: bool
+
+
+def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    return None if a is None or b is None else a + b  # as SQL's + treats NULL
+
+
+def _greatest(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    return b if a is None else a if b is None else max(a, b)  # as SQL's greatest()
+
+
+def _merge(stored: _Stored | None, change: _Change) -> _Stored:
+    """The SQLite twin of the PostgreSQL upserts."""
+    if stored is None:
+        return _Stored(change.count, change.total, change.peak, change.unpeak is not None)
+    lost_peak = change.unpeak is not None and (stored.peak is None or change.unpeak >= stored.peak)
+    return _Stored(
+        stored.count + change.count,
+        _add(stored.total, change.total),
+        _greatest(stored.peak, change.peak),
+        stored.peak_stale or lost_peak,
+    )
+
+
+def _key(subscription_id: str, metric: str, c: Contribution) -> _Key:
+    return _Key(subscription_id, metric, c.bucket, c.definition, group_key(c.group))
+
+
+def _added(c: Contribution) -> _Change:
+    return _Change(c.group, 1, c.value, c.value)
+
+
+def _removed(c: Contribution) -> _Change:
+    value = None if c.value is None else -c.value
+    return _Change(c.group, -1, value, None, c.value)
 
 
 def _row(tenant_id: str, event: StoredEvent) -> dict[str, Any]:
@@ -54,6 +181,24 @@ def _row(tenant_id: str, event: StoredEvent) -> dict[str, Any]:
     }
 
 
+def _staged(tenant_id: str, stored: StoredEvent) -> list[Any]:
+    """One COPY row of `usage_staging`."""
+    row = _row(tenant_id, stored)
+    row["properties"] = json.dumps(row["properties"])
+    c = stored.rollup
+    if c is None:
+        return [*(row[name] for name in _COLUMNS), None, None, None, None, None]
+    group_values = None if c.group is None else json.dumps(list(c.group))
+    return [
+        *(row[name] for name in _COLUMNS),
+        c.bucket,
+        c.definition,
+        group_key(c.group),
+        group_values,
+        c.value,
+    ]
+
+
 def _event(row: Any) -> Event:
     return Event(
         row.id,
@@ -67,40 +212,59 @@ def _event(row: Any) -> Event:
     )
 
 
+def _rollup(row: RowMapping) -> Rollup:
+    group = None if row["group_key"] == "" else tuple(row["group_values"])
+    return Rollup(
+        row["bucket"],
+        row["spec"],
+        group,
+        row["count"],
+        row["total"],
+        row["peak"],
+        bool(row["peak_stale"]),
+    )
+
+
 class SqlUsage:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+
+    @property
+    def _postgres(self) -> bool:
+        return self._conn.dialect.name == "postgresql"
 
     async def insert_batch(self, tenant_id: str, events: Sequence[StoredEvent]) -> set[str]:
         """Insert what is new; returns the ids that were inserted."""
         if not events:
             return set()
-        if self._conn.dialect.name == "postgresql":
+        if self._postgres:
             return await self._copy_insert(tenant_id, events)
         result = await self._conn.execute(
             insert_or_ignore("sqlite", u, ["tenant_id", "id"]).returning(u.c.id),
             [_row(tenant_id, e) for e in events],
         )
-        return {row.id for row in result}
+        inserted = {row.id for row in result}
+        changes: dict[_Key, _Change] = {}
+        for stored in events:
+            c = stored.rollup
+            if c is None or stored.event.id not in inserted:
+                continue
+            key = _key(stored.event.subscription_id, stored.event.metric, c)
+            found = changes.get(key)
+            changes[key] = _added(c) if found is None else found.plus(_added(c))
+        await self._merge_in_python(tenant_id, changes)
+        return inserted
 
     async def _copy_insert(self, tenant_id: str, events: Sequence[StoredEvent]) -> set[str]:
         raw = await self._conn.get_raw_connection()
         pg: Any = raw.driver_connection
-        columns = ", ".join(_COLUMNS)
+        columns = ", ".join((*_COLUMNS, *_ROLLUP_COLUMNS))
         async with pg.cursor() as cursor:
-            await cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS usage_staging "
-                "(LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
+            await cursor.execute(_CREATE_STAGING)
             async with cursor.copy(f"COPY usage_staging ({columns}) FROM STDIN") as copy:
                 for stored in events:
-                    row = _row(tenant_id, stored)
-                    row["properties"] = json.dumps(row["properties"])
-                    await copy.write_row([row[c] for c in _COLUMNS])
-            await cursor.execute(
-                f"INSERT INTO usage_events ({columns}) SELECT {columns} FROM usage_staging "
-                "ON CONFLICT DO NOTHING RETURNING id"
-            )
+                    await copy.write_row(_staged(tenant_id, stored))
+            await cursor.execute(_MOVE_STAGED)
             inserted = {row[0] for row in await cursor.fetchall()}
             await cursor.execute("DELETE FROM usage_staging")
         return inserted
@@ -113,13 +277,16 @@ class SqlUsage:
         )
         return {row.id: bytes(row.body_hash) for row in rows}
 
-    async def get(self, tenant_id: str, event_id: str) -> Event | None:
-        row = (
-            await self._conn.execute(
-                select(u).where(u.c.tenant_id == tenant_id, u.c.id == event_id)
-            )
-        ).first()
+    async def get(self, tenant_id: str, event_id: str, lock: bool = False) -> Event | None:
+        query = select(u).where(u.c.tenant_id == tenant_id, u.c.id == event_id)
+        row = (await self._conn.execute(query.with_for_update() if lock else query)).first()
         return _event(row) if row is not None else None
+
+    async def corrections_of(self, tenant_id: str, event_id: str) -> list[Event]:
+        rows = await self._conn.execute(
+            select(u).where(u.c.tenant_id == tenant_id, u.c.corrects == event_id)
+        )
+        return [_event(row) for row in rows]
 
     async def in_period(
         self,
@@ -130,24 +297,126 @@ class SqlUsage:
         end: datetime,
     ) -> list[Event]:
         """The period's events with every correction of them (whenever it was received)."""
-        in_range = and_(
-            u.c.tenant_id == tenant_id,
-            u.c.subscription_id == subscription_id,
-            u.c.metric.in_(metrics),
-            u.c.ts >= start,
-            u.c.ts < end,
-            u.c.corrects.is_(None),
-        )
-        originals = (await self._conn.execute(select(u).where(in_range))).all()
-        if not originals:
+        return await self._events(tenant_id, subscription_id, metrics, [(start, end)])
+
+    async def in_ranges(
+        self, tenant_id: str, subscription_id: str, metric: str, ranges: Sequence[Range]
+    ) -> list[Event]:
+        return await self._events(tenant_id, subscription_id, [metric], ranges)
+
+    async def _events(
+        self,
+        tenant_id: str,
+        subscription_id: str,
+        metrics: Sequence[str],
+        ranges: Sequence[Range],
+    ) -> list[Event]:
+        if not ranges:
             return []
-        ids = [row.id for row in originals]
-        fixes = (
-            await self._conn.execute(
-                select(u).where(u.c.tenant_id == tenant_id, u.c.corrects.in_(ids))
+        # A correction carries its original's subscription, metric and timestamp, so the
+        # same ranges find the originals and every correction of them, in one statement.
+        rows = await self._conn.execute(
+            select(*_EVENT_COLUMNS).where(
+                u.c.tenant_id == tenant_id,
+                u.c.subscription_id == subscription_id,
+                u.c.metric.in_(metrics),
+                or_(*(and_(u.c.ts >= start, u.c.ts < end) for start, end in ranges)),
             )
-        ).all()
-        return [_event(row) for row in (*originals, *fixes)]
+        )
+        return [_event(row) for row in rows]
+
+    async def rollups(
+        self, tenant_id: str, subscription_id: str, metric: str, buckets: Range
+    ) -> list[Rollup]:
+        first, last = buckets
+        if first >= last:
+            return []
+        rows = await self._conn.execute(
+            select(r).where(
+                r.c.tenant_id == tenant_id,
+                r.c.subscription_id == subscription_id,
+                r.c.metric == metric,
+                r.c.bucket >= first,
+                r.c.bucket < last,
+            )
+        )
+        return [_rollup(row) for row in rows.mappings()]
+
+    async def adjust_rollup(
+        self,
+        tenant_id: str,
+        subscription_id: str,
+        metric: str,
+        removed: Contribution | None,
+        added: Contribution | None,
+    ) -> None:
+        changes = [
+            (_key(subscription_id, metric, c), change(c))
+            for c, change in ((removed, _removed), (added, _added))
+            if c is not None
+        ]
+        # Key order, as batches lock rows; the removal first when both hit one row.
+        for key, change in sorted(changes, key=lambda kc: kc[0]):
+            if self._postgres:
+                await self._upsert_change(tenant_id, key, change)
+            else:
+                await self._merge_in_python(tenant_id, {key: change})
+
+    async def _upsert_change(self, tenant_id: str, key: _Key, change: _Change) -> None:
+        insert = dialect_insert("postgresql", r)
+        lost_peak = (
+            or_(r.c.peak.is_(None), r.c.peak <= change.unpeak)
+            if change.unpeak is not None
+            else None
+        )
+        await self._conn.execute(
+            insert.values(
+                _values(tenant_id, key, change.group, _merge(None, change))
+            ).on_conflict_do_update(
+                index_elements=_ROLLUP_KEY,
+                set_={
+                    "count": r.c.count + insert.excluded.count,
+                    "total": r.c.total + insert.excluded.total,
+                    "peak": func.greatest(r.c.peak, insert.excluded.peak),
+                    "peak_stale": r.c.peak_stale
+                    if lost_peak is None
+                    else or_(r.c.peak_stale, lost_peak),
+                },
+            )
+        )
+
+    async def _merge_in_python(self, tenant_id: str, changes: Mapping[_Key, _Change]) -> None:
+        """Read the rows, add, write them back: exact, and safe under SQLite's one writer."""
+        if not changes:
+            return
+        stored = await self._stored(tenant_id, changes)
+        rows = [
+            _values(tenant_id, key, change.group, _merge(stored.get(key), change))
+            for key, change in sorted(changes.items())
+        ]
+        await self._conn.execute(
+            upsert(self._conn.dialect.name, r, _ROLLUP_KEY, _ROLLUP_VALUES), rows
+        )
+
+    async def _stored(self, tenant_id: str, keys: Iterable[_Key]) -> dict[_Key, _Stored]:
+        wanted = set(keys)
+        rows = await self._conn.execute(
+            select(r).where(
+                r.c.tenant_id == tenant_id,
+                r.c.subscription_id.in_({k.subscription_id for k in wanted}),
+                r.c.bucket.in_({k.bucket for k in wanted}),
+            )
+        )
+        found: dict[_Key, _Stored] = {}
+        for row in rows.mappings():
+            key = _Key(
+                row["subscription_id"], row["metric"], row["bucket"], row["spec"], row["group_key"]
+            )
+            if key in wanted:
+                found[key] = _Stored(
+                    row["count"], row["total"], row["peak"], bool(row["peak_stale"])
+                )
+        return found
 
     async def billed(self, tenant_id: str, subscription_id: str) -> list[BilledUsage]:
         b = usage_billed
@@ -156,15 +425,15 @@ class SqlUsage:
         )
         return [
             BilledUsage(
-                r.price_code,
-                r.period_start,
-                r.period_end,
-                r.quantity,
-                r.amount_minor,
-                r.invoice_id,
-                r.billed_at,
+                row.price_code,
+                row.period_start,
+                row.period_end,
+                row.quantity,
+                row.amount_minor,
+                row.invoice_id,
+                row.billed_at,
             )
-            for r in rows
+            for row in rows
         ]
 
     async def record_billed(
@@ -190,37 +459,18 @@ class SqlUsage:
             },
         )
 
-    async def simple_aggregate(
-        self,
-        tenant_id: str,
-        subscription_id: str,
-        spec: MetricSpec,
-        start: datetime,
-        end: datetime,
-    ) -> Decimal | None:
-        if spec.aggregation not in SQL_AGGREGATIONS:
-            return None
-        if spec.aggregation != "count" and self._conn.dialect.name != "postgresql":
-            return None  # SQLite reads JSON numbers as floats: not exact enough for money
-        in_range = and_(
-            u.c.tenant_id == tenant_id,
-            u.c.subscription_id == subscription_id,
-            u.c.metric == spec.code,
-            u.c.ts >= start,
-            u.c.ts < end,
-        )
-        corrected = await self._conn.scalar(
-            select(exists().where(in_range, u.c.corrects.is_not(None)))
-        )
-        if corrected:
-            return None
-        conditions = [in_range, u.c.corrects.is_(None)]
-        for key, value in (spec.filters or {}).items():
-            conditions.append(u.c.properties[key].as_string() == value)
-        if spec.aggregation == "count":
-            expression: Any = func.count()
-        else:
-            field = cast(u.c.properties[spec.field or ""].as_string(), Numeric)
-            expression = func.sum(field) if spec.aggregation == "sum" else func.max(field)
-        total = await self._conn.scalar(select(expression).where(*conditions))
-        return Decimal(total) if total is not None else Decimal(0)
+
+def _values(tenant_id: str, key: _Key, group: Group | None, row: _Stored) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "subscription_id": key.subscription_id,
+        "metric": key.metric,
+        "bucket": key.bucket,
+        "spec": key.spec,
+        "group_key": key.group_key,
+        "group_values": None if group is None else list(group),
+        "count": row.count,
+        "total": row.total,
+        "peak": row.peak,
+        "peak_stale": row.peak_stale,
+    }

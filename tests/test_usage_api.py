@@ -388,8 +388,9 @@ def test_usage_before_a_pause_is_billed_on_resume(billing, usage):
 
 
 def test_current_usage_from_the_database_matches_the_event_path(billing, usage, server):
-    # api_calls (count) and data_gb (sum, on PostgreSQL) are aggregated in the database; a
-    # correction in the period sends data_gb back to the event path: same answers either way.
+    # api_calls (count) and data_gb (sum) come from the daily rollups, and an amendment in
+    # the period changes data_gb's row by its difference: the event path's answers either way
+    # (tests/test_usage_rollups.py goes further).
     clock = billing.clock("2026-04-01T00:00:00Z")
     sub = billing.subscribe(billing.customer(clock), "metered_monthly")
     billing.advance(clock, "2026-04-10T00:00:00Z")

@@ -226,6 +226,32 @@ def test_events_by_customer_need_exactly_one_metering_subscription(billing, usag
     assert "2 subscriptions" in result.results[0].reason
 
 
+def test_an_event_by_customer_finds_its_subscription_past_the_first_page(
+    billing, usage, monkeypatch
+):
+    # The server runs in this process: a page of two makes the third subscription page two.
+    monkeypatch.setattr("billing.app.usage.CUSTOMER_PAGE", 2)
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    customer = billing.customer(clock)
+    billing.subscribe(customer, "basic_monthly")
+    billing.subscribe(customer, "basic_monthly")
+    metered = billing.subscribe(customer, "metered_monthly")
+    by_customer = up.UsageEvent(
+        id="p1", customer=customer.name, metric="api_calls", timestamp=ts("2026-04-01T00:00:00Z")
+    )
+    assert ingest(usage, billing, [by_customer]).accepted == 1
+    current = usage.GetCurrentUsage(
+        up.GetCurrentUsageRequest(subscription=metered.name), metadata=billing.metadata
+    )
+    assert [(m.metric, m.quantity) for m in current.metrics if m.metric == "api_calls"] == [
+        ("api_calls", "1")
+    ]
+    billing.subscribe(customer, "metered_monthly")
+    by_customer.id = "p2"
+    refused = ingest(usage, billing, [by_customer]).results[0]
+    assert (refused.outcome, "2 subscriptions" in refused.reason) == (up.EventResult.REFUSED, True)
+
+
 def test_an_amended_event_after_invoicing_is_an_adjustment_on_the_next_invoice(billing, usage):
     clock = billing.clock("2026-04-01T00:00:00Z")
     sub = billing.subscribe(billing.customer(clock), "metered_monthly")

@@ -129,6 +129,12 @@ class SubscriptionRepository(Protocol):
 
     async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None: ...
 
+    async def get_many(
+        self, tenant_id: str, subscription_ids: Sequence[str]
+    ) -> dict[str, Subscription]:
+        """Those of the subscriptions that exist, by id, in one round trip."""
+        ...
+
     async def list_after(
         self, tenant_id: str, customer_id: str | None, after_id: str | None, limit: int
     ) -> list[Subscription]: ...

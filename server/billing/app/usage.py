@@ -56,6 +56,7 @@ BATCH_EVENTS_MAX = 10_000  # one request; larger loads use StreamUsage
 STREAM_CHUNK_EVENTS = 1_000  # written per statement when streaming
 EVENT_ID_MAX = 128
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the caller and us
+CUSTOMER_PAGE = 500  # subscriptions read at a time when an event names only its customer
 
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
 # Models priced on each transaction's amount rather than on a quantity.
@@ -233,6 +234,7 @@ class UsageUseCases:
         active = await self._rules.active_rules_in(tx, ctx.tenant_id)
         rules = active.rules
         resolver = _Resolver(tx, ctx.tenant_id, rules, self._time)
+        await resolver.prefetch(events)
         outcomes: dict[int, Outcome] = {}
         to_store: dict[str, tuple[int, StoredEvent]] = {}
         seen_in_batch: dict[str, bytes] = {}
@@ -468,6 +470,17 @@ class _Resolver:
         self._meters_metric: dict[tuple[str, str], bool] = {}
         self._specs: dict[str, tuple[MetricSpec, str]] = {}
 
+    async def prefetch(self, events: Sequence[IncomingEvent]) -> None:
+        """Read every subscription the batch names in one round trip, not one per id."""
+        wanted: set[str] = set()
+        for e in events:
+            head, _, sid = e.subscription.partition("/")
+            if head == "subscriptions" and is_id(sid, "sub") and sid not in self._subs:
+                wanted.add(sid)
+        if wanted:
+            found = await self._tx.subscriptions.get_many(self._tenant_id, sorted(wanted))
+            self._subs.update({sid: found.get(sid) for sid in wanted})
+
     def contribution(self, event: Event) -> Contribution:
         """What the (checked) event adds to its day's rollup."""
         if event.metric not in self._specs:
@@ -520,9 +533,7 @@ class _Resolver:
         if head != "customers" or not is_id(cid, "cus"):
             return None, "give a subscription, or a customer as customers/cus_<ULID>"
         if cid not in self._by_customer:
-            self._by_customer[cid] = await self._tx.subscriptions.list_after(
-                self._tenant_id, cid, None, 100
-            )
+            self._by_customer[cid] = await self._customer_subscriptions(cid)
         candidates = [s for s in self._by_customer[cid] if self._meters(s, e.metric)]
         if len(candidates) != 1:
             return None, (
@@ -530,6 +541,18 @@ class _Resolver:
                 " name the subscription"
             )
         return candidates[0], ""
+
+    async def _customer_subscriptions(self, customer_id: str) -> list[Subscription]:
+        """All the customer's subscriptions, page by page."""
+        subs: list[Subscription] = []
+        while True:
+            after = subs[-1].id if subs else None
+            page = await self._tx.subscriptions.list_after(
+                self._tenant_id, customer_id, after, CUSTOMER_PAGE
+            )
+            subs += page
+            if len(page) < CUSTOMER_PAGE:
+                return subs
 
     def _meters(self, sub: Subscription, metric: str) -> bool:
         # Asked for every event: the plan's prices are looked up once per batch.

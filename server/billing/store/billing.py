@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -135,6 +135,16 @@ class SqlSubscriptions:
             .first()
         )
         return _subscription(row) if row is not None else None
+
+    async def get_many(
+        self, tenant_id: str, subscription_ids: Sequence[str]
+    ) -> dict[str, Subscription]:
+        if not subscription_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(s).where(s.c.tenant_id == tenant_id, s.c.id.in_(list(subscription_ids)))
+        )
+        return {row["id"]: _subscription(row) for row in rows.mappings()}
 
     async def list_after(
         self, tenant_id: str, customer_id: str | None, after_id: str | None, limit: int

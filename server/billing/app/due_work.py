@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -83,18 +84,23 @@ class DueWorkWorker:
                     "due work keeps failing; retrying with backoff",
                     extra={"item": item.id, "kind": item.kind, "attempts": item.attempts},
                 )
-        # A subscription's items run in due order, one after another; different
-        # subscriptions' items run side by side, each in its own transaction.
-        lanes: dict[str, list[DueItem]] = {}
-        for item in items:
-            lanes.setdefault(item.subscription_id, []).append(item)
+        # Items run in due order: those due at one instant side by side (each in its own
+        # transaction, a subscription's own items one after another), and nothing of a
+        # later instant before they are all done (a shared invoice is finalized just after
+        # the renewals that fill it).
         slots = asyncio.Semaphore(self._concurrency)
 
         async def run_lane(lane: list[DueItem]) -> int:
             async with slots:
                 return sum([await self._run(item) for item in lane])
 
-        return sum(await asyncio.gather(*(run_lane(lane) for lane in lanes.values())))
+        done = 0
+        for _, wave in itertools.groupby(items, key=lambda item: item.due_at):
+            lanes: dict[str, list[DueItem]] = {}
+            for item in wave:
+                lanes.setdefault(item.subscription_id, []).append(item)
+            done += sum(await asyncio.gather(*(run_lane(lane) for lane in lanes.values())))
+        return done
 
     async def _run(self, item: DueItem) -> int:
         try:

@@ -329,6 +329,12 @@ class DueWorkHandlers:
         draft = await tx.invoices.get(item.tenant_id, invoice_id)
         if draft is None or draft.status != InvoiceStatus.DRAFT:
             return f"skip finalize invoices/{invoice_id}"
+        # Under the customer's lock, as renewals add to the draft: read it whole again.
+        draft = await tx.invoices.consolidation_draft(
+            item.tenant_id, draft.customer_id, draft.currency, draft.period_start
+        )
+        if draft is None or draft.id != invoice_id:
+            return f"skip finalize invoices/{invoice_id}"
         active = await self._rules.active_rules_in(tx, item.tenant_id)
         final = await finalize_invoice(tx, item.tenant_id, draft, draft.created_at, active)
         return f"finalize {final.name} ({len(final.lines)} lines)"

@@ -211,6 +211,38 @@ def test_a_bad_event_is_refused_by_index_and_the_rest_kept(billing, usage):
     assert "another body" in changed.results[0].reason
 
 
+def test_a_negative_amount_is_refused_only_where_it_is_priced_as_a_percentage(billing, usage):
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "metered_monthly")
+    billing.advance(clock, "2026-04-10T00:00:00Z")
+    result = ingest(
+        usage,
+        billing,
+        [
+            event(sub, "payments", "2026-04-09T00:00:00Z", "refund", amount="-5.00"),
+            event(sub, "data_gb", "2026-04-09T00:00:00Z", "credit", gb="-1"),
+        ],
+    )
+    assert [(r.id, r.outcome) for r in result.results] == [
+        ("refund", up.EventResult.REFUSED),
+        ("credit", up.EventResult.ACCEPTED),
+    ]
+    assert "must not be negative" in result.results[0].reason
+    assert "percentage" in result.results[0].reason
+    current = usage.GetCurrentUsage(
+        up.GetCurrentUsageRequest(subscription=sub.name), metadata=billing.metadata
+    )  # reads fine: the refused event never reached the percentage pricing
+    assert {m.metric: m.quantity for m in current.metrics}["data_gb"] == "-1"
+    ingest(usage, billing, [event(sub, "payments", "2026-04-09T00:00:00Z", "sale", amount="9")])
+    with pytest.raises(grpc.RpcError) as failure:
+        usage.AmendEvent(
+            up.AmendEventRequest(event_id="sale", properties={"amount": "-9"}, request_id="a1"),
+            metadata=billing.metadata,
+        )
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "must not be negative" in failure.value.details()
+
+
 def test_events_by_customer_need_exactly_one_metering_subscription(billing, usage):
     clock = billing.clock("2026-04-01T00:00:00Z")
     customer = billing.customer(clock)

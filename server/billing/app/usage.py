@@ -289,9 +289,10 @@ class UsageUseCases:
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             metric = active.rules.metering.metrics.get(original.metric)
             spec = metric_spec(metric) if metric is not None else None
-            if kind == "amend" and spec is not None:
-                _check_amended(spec, original, properties)
             sub = await tx.subscriptions.get(ctx.tenant_id, original.subscription_id)
+            if kind == "amend" and spec is not None:
+                priced = sub is not None and prices_amounts(active.rules, sub, original.metric)
+                _check_amended(spec, original, properties, priced)
             received = await self._time.now(tx, ctx.tenant_id, sub.clock_id if sub else None)
             correction = Event(
                 id=new_id("cor"),
@@ -425,14 +426,35 @@ async def _from_rollups(
     return quantities(spec, [r for r in rows if r.bucket not in stale], events, ranges)
 
 
-def _check_amended(spec: MetricSpec, original: Event, properties: Mapping[str, str]) -> None:
-    """An amendment must leave a number where the metric reads one, as ingestion checks."""
+def _check_amended(
+    spec: MetricSpec, original: Event, properties: Mapping[str, str], amounts_priced: bool
+) -> None:
+    """An amendment must leave a number where the metric reads one, as ingestion checks,
+    and not a negative one where that number is a transaction priced as a percentage."""
     if not spec.field or spec.aggregation in {"count", "unique_count"}:
         return
     try:
-        number(replace(original, properties=dict(properties)), spec.field)
+        value = number(replace(original, properties=dict(properties)), spec.field)
     except ValueError as exc:
         raise InvalidArgument.single("properties", str(exc)) from None
+    if value < 0 and amounts_priced:
+        raise InvalidArgument.single("properties", negative_amount(spec.field, spec.code))
+
+
+def prices_amounts(rules: RuleSet, sub: Subscription, metric: str) -> bool:
+    """Whether the subscription prices `metric` by transaction amounts (percentages)."""
+    return any(
+        m.spec.code == metric and m.price.model in AMOUNT_MODELS
+        for m in metered_prices(rules, sub, sub.period_start)
+    )
+
+
+def negative_amount(field: str, metric: str) -> str:
+    # A percentage fee is charged on a transaction; a refund is no transaction.
+    return (
+        f"property {field!r} must not be negative: {metric!r} is priced as a percentage of"
+        " each transaction's amount"
+    )
 
 
 def _rollup_change(
@@ -511,9 +533,11 @@ class _Resolver:
         event = Event(e.id, sub.id, e.metric, e.timestamp, dict(e.properties), received_at=now)
         if metric.field and metric.aggregation not in {"count", "unique_count"}:
             try:
-                number(event, metric.field)
+                value = number(event, metric.field)
             except ValueError as exc:
                 return str(exc), None
+            if value < 0 and prices_amounts(self._rules, sub, e.metric):
+                return negative_amount(metric.field, e.metric), None
         return "", event
 
     async def _subscription(self, e: IncomingEvent) -> tuple[Subscription | None, str]:

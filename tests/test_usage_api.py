@@ -262,7 +262,7 @@ def test_an_event_by_customer_finds_its_subscription_past_the_first_page(
     billing, usage, monkeypatch
 ):
     # The server runs in this process: a page of two makes the third subscription page two.
-    monkeypatch.setattr("billing.app.usage.CUSTOMER_PAGE", 2)
+    monkeypatch.setattr("billing.app.usage_intake.CUSTOMER_PAGE", 2)
     clock = billing.clock("2026-04-01T00:00:00Z")
     customer = billing.customer(clock)
     billing.subscribe(customer, "basic_monthly")

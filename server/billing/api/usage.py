@@ -10,7 +10,8 @@ from billing.api.billing_convert import instant, money
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, timestamp
 from billing.app.context import Write
-from billing.app.usage import ACCEPTED, DUPLICATE, IncomingEvent, Outcome, UsageUseCases
+from billing.app.usage import ACCEPTED, DUPLICATE, UsageUseCases
+from billing.app.usage_intake import IncomingEvent, Outcome
 from billing.domain.metering import Event
 from billing_client.v1 import usage_pb2 as pb
 from billing_client.v1 import usage_pb2_grpc

@@ -11,11 +11,12 @@ from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.invoicing import finalize_invoice, next_number
+from billing.app.metered import MeteredPrice, expand_groups, metered_prices
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
-from billing.app.usage import MeteredPrice, UsageUseCases, expand_groups, metered_prices
+from billing.app.usage import UsageUseCases
 from billing.app.usage_billing import usage_line
 from billing.app.writes import WriteRunner
 from billing.domain import periods

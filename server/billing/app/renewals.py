@@ -25,6 +25,7 @@ from billing.app.invoicing import (
     number_at_commit,
     subscription_discount,
 )
+from billing.app.metered import metered_prices
 from billing.app.plan_items import (
     items_for_plan,
     parse_overrides,
@@ -36,7 +37,7 @@ from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases, cadence_of
-from billing.app.usage import UsageUseCases, metered_prices
+from billing.app.usage import UsageUseCases
 from billing.app.usage_billing import usage_lines
 from billing.domain import periods
 from billing.domain.invoices import Invoice, InvoiceStatus

@@ -3,6 +3,7 @@
 Ingestion answers each event on its own (the documented exception to "no partial write"):
 accepted, duplicate (same id and body: counted once) or refused with a reason; a batch is
 written with one statement. Raises InvalidArgument for a malformed request as a whole.
+Checking each event is `usage_intake`; which prices meter which metrics is `metered`.
 """
 
 from __future__ import annotations
@@ -10,16 +11,27 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
+from billing.app.metered import (
+    AMOUNT_MODELS,
+    MeteredPrice,
+    answered_by_rollups,
+    expand_groups,
+    metered_prices,
+    metric_spec,
+    narrow,
+    prices_amounts,
+)
 from billing.app.ports import Store, StoredEvent, Transaction
 from billing.app.records import AuditRecord
 from billing.app.rules import ActiveRules, RuleUseCases
+from billing.app.usage_intake import EventResolver, IncomingEvent, Outcome, negative_amount
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound
 from billing.domain.metering import (
@@ -28,14 +40,12 @@ from billing.domain.metering import (
     aggregate,
     amounts,
     effective,
-    groups,
     number,
 )
 from billing.domain.money import Money, round_to_minor
-from billing.domain.names import is_id, parse_name
+from billing.domain.names import parse_name
 from billing.domain.rollups import (
     BUCKET,
-    ROLLED_UP,
     Contribution,
     Group,
     answers,
@@ -47,96 +57,15 @@ from billing.domain.rollups import (
     quantities,
     stale_buckets,
 )
-from billing.domain.subscriptions import Status, Subscription
+from billing.domain.subscriptions import Subscription
 from billing.plugins.engines import PricingModel, PricingRequest
 from billing.plugins.registry import Engines
-from billing.rules.model import Metric, Price, RuleSet
+from billing.rules.model import RuleSet
 
 BATCH_EVENTS_MAX = 10_000  # one request; larger loads use StreamUsage
 STREAM_CHUNK_EVENTS = 1_000  # written per statement when streaming
-EVENT_ID_MAX = 128
-FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the caller and us
-CUSTOMER_PAGE = 500  # subscriptions read at a time when an event names only its customer
 
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
-# Models priced on each transaction's amount rather than on a quantity.
-AMOUNT_MODELS = frozenset({"percentage", "graduated_percentage"})
-
-
-@dataclass(frozen=True)
-class IncomingEvent:
-    id: str
-    subscription: str
-    customer: str
-    metric: str
-    timestamp: datetime | None
-    properties: Mapping[str, str] = field(default_factory=dict)
-
-    def body_hash(self) -> bytes:
-        body = {
-            "subscription": self.subscription,
-            "customer": self.customer,
-            "metric": self.metric,
-            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
-            "properties": dict(sorted(self.properties.items())),
-        }
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
-
-
-@dataclass(frozen=True)
-class Outcome:
-    index: int
-    id: str
-    outcome: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class MeteredPrice:
-    price: Price
-    spec: MetricSpec
-    group: str = ""  # "region=eu" for one group of a grouped metric
-
-    @property
-    def key(self) -> str:
-        """What its billed usage is recorded under: the price code, and the group if any."""
-        return f"{self.price.code}#{self.group}" if self.group else self.price.code
-
-
-def expand_groups(
-    metered: Sequence[MeteredPrice], events: Sequence[Event], start: datetime, end: datetime
-) -> list[MeteredPrice]:
-    """A grouped metric becomes one metered price per group seen in the period, each a
-    filter on the group's values, so each group is priced (and billed) on its own."""
-    expanded: list[MeteredPrice] = []
-    for m in metered:
-        if not m.spec.group_by:
-            expanded.append(m)
-            continue
-        expanded += [narrow(m, values) for values in sorted(groups(m.spec, events, start, end))]
-    return expanded
-
-
-def narrow(m: MeteredPrice, values: Group) -> MeteredPrice:
-    """A grouped metered price narrowed to one group: a filter on the group's values."""
-    chosen = dict(zip(m.spec.group_by, values, strict=True))
-    spec = replace(m.spec, filters={**(m.spec.filters or {}), **chosen}, group_by=())
-    label = ",".join(f"{k}={v}" for k, v in chosen.items())
-    return MeteredPrice(m.price, spec, label)
-
-
-def metered_for_key(metered: Sequence[MeteredPrice], key: str) -> MeteredPrice | None:
-    """The metered price (narrowed to its group) that billed usage was recorded under."""
-    code, _, label = key.partition("#")
-    for m in metered:
-        if m.price.code != code:
-            continue
-        if not label:
-            return m
-        chosen = dict(pair.split("=", 1) for pair in label.split(","))
-        spec = replace(m.spec, filters={**(m.spec.filters or {}), **chosen}, group_by=())
-        return MeteredPrice(m.price, spec, label)
-    return None
 
 
 @dataclass(frozen=True)
@@ -156,33 +85,6 @@ class CurrentUsage:
     metrics: tuple[MetricUsage, ...]
     total: Money
     rules: ActiveRules
-
-
-def metric_spec(metric: Metric) -> MetricSpec:
-    return MetricSpec(
-        metric.code, metric.aggregation, metric.field, metric.filters, metric.group_by
-    )
-
-
-def answered_by_rollups(m: MeteredPrice) -> bool:
-    """Whether the quantity alone prices it, and a rollup can give that quantity."""
-    return m.spec.aggregation in ROLLED_UP and m.price.model not in AMOUNT_MODELS
-
-
-def metered_prices(rules: RuleSet, sub: Subscription, at: datetime) -> list[MeteredPrice]:
-    """The plan's prices that bill a metric, in force at `at`, in the subscription's currency."""
-    plan = rules.catalog.plans.get(sub.plan_code)
-    if plan is None:
-        return []
-    found: list[MeteredPrice] = []
-    for entry in plan.prices:
-        if entry.currency != sub.currency or entry.price_code is None:
-            continue
-        price = rules.price_in_force(entry.price_code, at)
-        if price is None or price.metric is None:
-            continue
-        found.append(MeteredPrice(price, metric_spec(rules.metering.metrics[price.metric])))
-    return found
 
 
 class UsageUseCases:
@@ -233,7 +135,7 @@ class UsageUseCases:
     ) -> list[Outcome]:
         active = await self._rules.active_rules_in(tx, ctx.tenant_id)
         rules = active.rules
-        resolver = _Resolver(tx, ctx.tenant_id, rules, self._time)
+        resolver = EventResolver(tx, ctx.tenant_id, rules, self._time)
         await resolver.prefetch(events)
         outcomes: dict[int, Outcome] = {}
         to_store: dict[str, tuple[int, StoredEvent]] = {}
@@ -441,22 +343,6 @@ def _check_amended(
         raise InvalidArgument.single("properties", negative_amount(spec.field, spec.code))
 
 
-def prices_amounts(rules: RuleSet, sub: Subscription, metric: str) -> bool:
-    """Whether the subscription prices `metric` by transaction amounts (percentages)."""
-    return any(
-        m.spec.code == metric and m.price.model in AMOUNT_MODELS
-        for m in metered_prices(rules, sub, sub.period_start)
-    )
-
-
-def negative_amount(field: str, metric: str) -> str:
-    # A percentage fee is charged on a transaction; a refund is no transaction.
-    return (
-        f"property {field!r} must not be negative: {metric!r} is priced as a percentage of"
-        " each transaction's amount"
-    )
-
-
 def _rollup_change(
     spec: MetricSpec | None, history: Sequence[Event], correction: Event
 ) -> tuple[Contribution | None, Contribution | None]:
@@ -476,123 +362,6 @@ def _rollup_change(
         )
     except ValueError:
         return unknown, None
-
-
-class _Resolver:
-    """Checks an event and finds its subscription, caching lookups within one batch."""
-
-    def __init__(self, tx: Transaction, tenant_id: str, rules: RuleSet, time: BillingTime) -> None:
-        self._tx = tx
-        self._tenant_id = tenant_id
-        self._rules = rules
-        self._time = time
-        self._subs: dict[str, Subscription | None] = {}
-        self._by_customer: dict[str, list[Subscription]] = {}
-        self._now: dict[str | None, datetime] = {}
-        self._meters_metric: dict[tuple[str, str], bool] = {}
-        self._specs: dict[str, tuple[MetricSpec, str]] = {}
-
-    async def prefetch(self, events: Sequence[IncomingEvent]) -> None:
-        """Read every subscription the batch names in one round trip, not one per id."""
-        wanted: set[str] = set()
-        for e in events:
-            head, _, sid = e.subscription.partition("/")
-            if head == "subscriptions" and is_id(sid, "sub") and sid not in self._subs:
-                wanted.add(sid)
-        if wanted:
-            found = await self._tx.subscriptions.get_many(self._tenant_id, sorted(wanted))
-            self._subs.update({sid: found.get(sid) for sid in wanted})
-
-    def contribution(self, event: Event) -> Contribution:
-        """What the (checked) event adds to its day's rollup."""
-        if event.metric not in self._specs:
-            spec = metric_spec(self._rules.metering.metrics[event.metric])
-            self._specs[event.metric] = (spec, definition(spec))
-        spec, defined_as = self._specs[event.metric]
-        return contribution(spec, defined_as, event)
-
-    async def check(self, e: IncomingEvent) -> tuple[str, Event | None]:
-        if not e.id or len(e.id) > EVENT_ID_MAX:
-            return f"id must be 1 to {EVENT_ID_MAX} characters", None
-        metric = self._rules.metering.metrics.get(e.metric)
-        if metric is None:
-            return f"unknown metric {e.metric!r}", None
-        if e.timestamp is None:
-            return "timestamp is required", None
-        sub, reason = await self._subscription(e)
-        if sub is None:
-            return reason, None
-        now = await self._clock_now(sub)
-        if e.timestamp > now + FUTURE_TOLERANCE:
-            return f"timestamp {e.timestamp.isoformat()} is in the future", None
-        lateness = self._rules.metering.max_lateness
-        if e.timestamp < now - lateness:
-            return f"timestamp is older than max_lateness ({lateness})", None
-        # Received "now" on the subscription's own clock, the clock its invoices are dated by,
-        # so "arrived after the period was billed" compares like with like.
-        event = Event(e.id, sub.id, e.metric, e.timestamp, dict(e.properties), received_at=now)
-        if metric.field and metric.aggregation not in {"count", "unique_count"}:
-            try:
-                value = number(event, metric.field)
-            except ValueError as exc:
-                return str(exc), None
-            if value < 0 and prices_amounts(self._rules, sub, e.metric):
-                return negative_amount(metric.field, e.metric), None
-        return "", event
-
-    async def _subscription(self, e: IncomingEvent) -> tuple[Subscription | None, str]:
-        if e.subscription:
-            head, _, sid = e.subscription.partition("/")
-            if head != "subscriptions" or not is_id(sid, "sub"):
-                return None, f"subscription {e.subscription!r} is not subscriptions/sub_<ULID>"
-            if sid not in self._subs:
-                self._subs[sid] = await self._tx.subscriptions.get(self._tenant_id, sid)
-            sub = self._subs[sid]
-            if sub is None:
-                return None, f"no subscription {e.subscription}"
-            if not self._meters(sub, e.metric):
-                return None, f"{e.subscription} does not meter {e.metric!r}"
-            return sub, ""
-        head, _, cid = e.customer.partition("/")
-        if head != "customers" or not is_id(cid, "cus"):
-            return None, "give a subscription, or a customer as customers/cus_<ULID>"
-        if cid not in self._by_customer:
-            self._by_customer[cid] = await self._customer_subscriptions(cid)
-        candidates = [s for s in self._by_customer[cid] if self._meters(s, e.metric)]
-        if len(candidates) != 1:
-            return None, (
-                f"{e.customer} has {len(candidates)} subscriptions metering {e.metric!r};"
-                " name the subscription"
-            )
-        return candidates[0], ""
-
-    async def _customer_subscriptions(self, customer_id: str) -> list[Subscription]:
-        """All the customer's subscriptions, page by page."""
-        subs: list[Subscription] = []
-        while True:
-            after = subs[-1].id if subs else None
-            page = await self._tx.subscriptions.list_after(
-                self._tenant_id, customer_id, after, CUSTOMER_PAGE
-            )
-            subs += page
-            if len(page) < CUSTOMER_PAGE:
-                return subs
-
-    def _meters(self, sub: Subscription, metric: str) -> bool:
-        # Asked for every event: the plan's prices are looked up once per batch.
-        key = (sub.id, metric)
-        if key not in self._meters_metric:
-            self._meters_metric[key] = not (
-                sub.status == Status.CANCELED and sub.canceled_at is None
-            ) and any(
-                m.spec.code == metric for m in metered_prices(self._rules, sub, sub.period_start)
-            )
-        return self._meters_metric[key]
-
-    async def _clock_now(self, sub: Subscription) -> datetime:
-        if sub.clock_id not in self._now:
-            self._now[sub.clock_id] = await self._time.now(self._tx, self._tenant_id, sub.clock_id)
-        return self._now[sub.clock_id]
 
 
 class _EventCodec:

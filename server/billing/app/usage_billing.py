@@ -6,15 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from billing.app.metered import MeteredPrice, expand_groups, metered_for_key, metered_prices
 from billing.app.ports import BilledUsage, Transaction
-from billing.app.usage import (
-    MeteredPrice,
-    MetricUsage,
-    UsageUseCases,
-    expand_groups,
-    metered_for_key,
-    metered_prices,
-)
+from billing.app.usage import MetricUsage, UsageUseCases
 from billing.domain.metering import Event, effective
 from billing.domain.money import Money
 from billing.domain.subscriptions import Line, Subscription

@@ -35,7 +35,7 @@ async def issue_invoice(
     number_later: bool = False,
 ) -> Invoice:
     """An open (finalized) invoice, numbered; with `number_later` the caller numbers it
-    with assign_number() as the last statement of its transaction."""
+    with number_at_commit() once everything else of its transaction is written."""
     draft = _invoice(
         sub, reason, period, lines, rules.content_hash, at, invoice_id, InvoiceStatus.DRAFT
     )
@@ -180,7 +180,7 @@ async def _finalize(
         )
     if invoicing.email_invoices:
         await _schedule_delivery(tx, tenant_id, sub, invoice, at)
-    return await assign_number(tx, tenant_id, invoice, rules, at) if number else invoice
+    return await _assign_number(tx, tenant_id, invoice, rules, at) if number else invoice
 
 
 async def _schedule_delivery(
@@ -206,7 +206,7 @@ async def _schedule_delivery(
     )
 
 
-async def assign_number(
+async def _assign_number(
     tx: Transaction, tenant_id: str, invoice: Invoice, rules: ActiveRules, at: datetime
 ) -> Invoice:
     """Number a finalized invoice. Call it last in the transaction: the counter row stays

@@ -288,12 +288,14 @@ async def number_at_commit(
     """Number a finalized invoice as its transaction commits (due work: bill runs). On
     PostgreSQL the counter row is then locked only through the commit, so workers finishing
     invoices side by side do not queue behind each other's round trips; the number is known
-    after commit (the invoice returned has none there)."""
+    after commit (the invoice returned has none there). A store that cannot defer it
+    (SQLite, one writer) has it numbered inline, now."""
     invoicing = rules.rules.invoicing
     year = numbering_year(invoicing, at)
     pattern = invoicing.number_format.replace("{year}", str(year))
-    number = await tx.numbering.number_at_commit(tenant_id, invoice.id, year, pattern)
-    return replace(invoice, number=number)
+    if await tx.numbering.number_at_commit(tenant_id, invoice.id, year, pattern):
+        return invoice
+    return await _assign_number(tx, tenant_id, invoice, rules, at)
 
 
 def numbering_year(invoicing: InvoicingRules, at: datetime) -> int:

@@ -196,10 +196,10 @@ class NumberingRepository(Protocol):
 
     async def number_at_commit(
         self, tenant_id: str, invoice_id: str, year: int, number_format: str
-    ) -> str | None:
-        """Give the finalized invoice the next number of the year's invoice series as its
-        transaction commits, formatted by `number_format` (its {year} filled in). Returns
-        the number if it is known before commit (a store that numbers inline), else None."""
+    ) -> bool:
+        """Have the finalized invoice take the next number of the year's invoice series as
+        its transaction commits, formatted by `number_format` (its {year} filled in). False
+        when this store cannot (it has one writer at a time): the caller numbers inline."""
         ...
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import SimulationClock as ClockRow
-from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus, format_number
+from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus
 from billing.domain.subscriptions import (
     PendingChange,
     Settlement,
@@ -604,19 +604,18 @@ class SqlNumbering:
 
     async def number_at_commit(
         self, tenant_id: str, invoice_id: str, year: int, number_format: str
-    ) -> str | None:
+    ) -> bool:
         """PostgreSQL: mark the invoice; the deferred trigger `invoices_number_at_commit`
         (migration 0010) numbers it at commit, holding the counter row only through the
-        commit. SQLite has one writer at a time, so it numbers inline, now."""
-        where = (i.c.tenant_id == tenant_id, i.c.id == invoice_id)
-        if self._conn.dialect.name == "postgresql":
-            await self._conn.execute(
-                update(i).where(*where).values(number_format=number_format, number_year=year)
-            )
-            return None
-        number = format_number(number_format, year, await self.next(tenant_id, "invoice", year))
-        await self._conn.execute(update(i).where(*where).values(number=number))
-        return number
+        commit. SQLite has one writer at a time: nothing to gain, so the caller numbers."""
+        if self._conn.dialect.name != "postgresql":
+            return False
+        await self._conn.execute(
+            update(i)
+            .where(i.c.tenant_id == tenant_id, i.c.id == invoice_id)
+            .values(number_format=number_format, number_year=year)
+        )
+        return True
 
 
 class SqlCreditNotes:

@@ -3,7 +3,7 @@ invoice whose `number_format` is set, as the last thing its transaction does (AD
 
 The counter row is then locked only while the transaction commits, never across a client
 round trip, so bill-run workers stop queueing behind one another for it. On SQLite (one
-writer) the store numbers inline instead; the two columns exist there too.
+writer) invoices are numbered inline instead; the two columns exist there too.
 
 Revision ID: 0010
 Revises: 0009

@@ -51,6 +51,9 @@ customers = Table(
     Column("create_time", UTCDateTime, nullable=False),
     Column("update_time", UTCDateTime, nullable=False),
     Column("clock_id", String(ID), nullable=True),  # simulation clock, fixed at creation
+    # Day of month new monthly and yearly subscriptions align to (Kill Bill's account BCD);
+    # 0: none.
+    Column("bill_cycle_day", Integer, nullable=False, server_default="0"),
 )
 
 idempotency_keys = Table(
@@ -152,6 +155,11 @@ subscriptions = Table(
     Column("auto_renew", Boolean, nullable=False),
     Column("phases", json_column_type(), nullable=True),  # scheduled changes to come
     Column("discount", json_column_type(), nullable=True),  # coupon and periods left
+    # How billing starts again after a trial: the requested anchor day (0: none), how the
+    # first stub is charged, and the base subscription an add-on aligns to.
+    Column("anchor_day", Integer, nullable=False, server_default="0"),
+    Column("first_stub", String(8), nullable=False, server_default="prorate"),
+    Column("base_subscription_id", String(ID), nullable=True),
     Column("clock_id", String(ID), nullable=True),
     Column("rule_set", String(64), nullable=False),
     Column("version", Integer, nullable=False),

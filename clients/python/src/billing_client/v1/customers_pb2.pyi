@@ -16,7 +16,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Customer(_message.Message):
-    __slots__ = ("name", "display_name", "email", "currency_code", "time_zone", "locale", "billing_address", "tax_ids", "metadata", "create_time", "update_time", "etag", "clock")
+    __slots__ = ("name", "display_name", "email", "currency_code", "time_zone", "locale", "billing_address", "tax_ids", "metadata", "create_time", "update_time", "etag", "clock", "bill_cycle_day")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class Customer(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     CLOCK_FIELD_NUMBER: _ClassVar[int]
+    BILL_CYCLE_DAY_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     email: str
@@ -50,7 +51,8 @@ class Customer(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     etag: str
     clock: str
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., email: _Optional[str] = ..., currency_code: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ..., billing_address: _Optional[_Union[_postal_address_pb2.PostalAddress, _Mapping]] = ..., tax_ids: _Optional[_Iterable[_Union[TaxId, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., clock: _Optional[str] = ...) -> None: ...
+    bill_cycle_day: int
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., email: _Optional[str] = ..., currency_code: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ..., billing_address: _Optional[_Union[_postal_address_pb2.PostalAddress, _Mapping]] = ..., tax_ids: _Optional[_Iterable[_Union[TaxId, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., clock: _Optional[str] = ..., bill_cycle_day: _Optional[int] = ...) -> None: ...
 
 class TaxId(_message.Message):
     __slots__ = ("type", "value")

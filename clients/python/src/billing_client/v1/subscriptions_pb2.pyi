@@ -23,6 +23,13 @@ class SubscriptionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAUSED: _ClassVar[SubscriptionStatus]
     CANCELED: _ClassVar[SubscriptionStatus]
     INCOMPLETE: _ClassVar[SubscriptionStatus]
+
+class FirstStubProration(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FIRST_STUB_PRORATION_UNSPECIFIED: _ClassVar[FirstStubProration]
+    FIRST_STUB_PRORATE: _ClassVar[FirstStubProration]
+    FIRST_STUB_NONE: _ClassVar[FirstStubProration]
+    FIRST_STUB_FULL: _ClassVar[FirstStubProration]
 SUBSCRIPTION_STATUS_UNSPECIFIED: SubscriptionStatus
 TRIALING: SubscriptionStatus
 ACTIVE: SubscriptionStatus
@@ -30,9 +37,13 @@ PAST_DUE: SubscriptionStatus
 PAUSED: SubscriptionStatus
 CANCELED: SubscriptionStatus
 INCOMPLETE: SubscriptionStatus
+FIRST_STUB_PRORATION_UNSPECIFIED: FirstStubProration
+FIRST_STUB_PRORATE: FirstStubProration
+FIRST_STUB_NONE: FirstStubProration
+FIRST_STUB_FULL: FirstStubProration
 
 class Subscription(_message.Message):
-    __slots__ = ("name", "customer", "plan", "currency_code", "status", "items", "current_period_start", "current_period_end", "billing_cycle_anchor", "billing_time_zone", "trial_end", "cancel_at", "cancel_at_period_end", "pending_change", "create_time", "etag", "rule_set", "term_end", "auto_renew", "phases", "coupon", "coupon_periods_left")
+    __slots__ = ("name", "customer", "plan", "currency_code", "status", "items", "current_period_start", "current_period_end", "billing_cycle_anchor", "billing_time_zone", "trial_end", "cancel_at", "cancel_at_period_end", "pending_change", "create_time", "etag", "rule_set", "term_end", "auto_renew", "phases", "coupon", "coupon_periods_left", "billing_cycle_anchor_day", "first_stub_proration", "base_subscription")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +66,9 @@ class Subscription(_message.Message):
     PHASES_FIELD_NUMBER: _ClassVar[int]
     COUPON_FIELD_NUMBER: _ClassVar[int]
     COUPON_PERIODS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    BILLING_CYCLE_ANCHOR_DAY_FIELD_NUMBER: _ClassVar[int]
+    FIRST_STUB_PRORATION_FIELD_NUMBER: _ClassVar[int]
+    BASE_SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     plan: str
@@ -77,7 +91,10 @@ class Subscription(_message.Message):
     phases: _containers.RepeatedCompositeFieldContainer[SubscriptionPhase]
     coupon: str
     coupon_periods_left: int
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., plan: _Optional[str] = ..., currency_code: _Optional[str] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_time_zone: _Optional[str] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at_period_end: _Optional[bool] = ..., pending_change: _Optional[_Union[PendingChange, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., rule_set: _Optional[str] = ..., term_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., auto_renew: _Optional[bool] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ..., coupon: _Optional[str] = ..., coupon_periods_left: _Optional[int] = ...) -> None: ...
+    billing_cycle_anchor_day: int
+    first_stub_proration: FirstStubProration
+    base_subscription: str
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., plan: _Optional[str] = ..., currency_code: _Optional[str] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., current_period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_cycle_anchor: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_time_zone: _Optional[str] = ..., trial_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_at_period_end: _Optional[bool] = ..., pending_change: _Optional[_Union[PendingChange, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., rule_set: _Optional[str] = ..., term_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., auto_renew: _Optional[bool] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ..., coupon: _Optional[str] = ..., coupon_periods_left: _Optional[int] = ..., billing_cycle_anchor_day: _Optional[int] = ..., first_stub_proration: _Optional[_Union[FirstStubProration, str]] = ..., base_subscription: _Optional[str] = ...) -> None: ...
 
 class SubscriptionItem(_message.Message):
     __slots__ = ("price", "quantity", "unit_amount", "description")
@@ -102,7 +119,7 @@ class PendingChange(_message.Message):
     def __init__(self, plan: _Optional[str] = ..., items: _Optional[_Iterable[_Union[SubscriptionItem, _Mapping]]] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateSubscriptionRequest(_message.Message):
-    __slots__ = ("customer", "plan", "quantities", "price_overrides", "start_time", "billing_cycle_anchor_day", "trial_days", "term_periods", "auto_renew", "request_id", "phases", "coupon")
+    __slots__ = ("customer", "plan", "quantities", "price_overrides", "start_time", "billing_cycle_anchor_day", "trial_days", "term_periods", "auto_renew", "request_id", "phases", "coupon", "first_stub_proration", "base_subscription")
     class QuantitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +146,8 @@ class CreateSubscriptionRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PHASES_FIELD_NUMBER: _ClassVar[int]
     COUPON_FIELD_NUMBER: _ClassVar[int]
+    FIRST_STUB_PRORATION_FIELD_NUMBER: _ClassVar[int]
+    BASE_SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
     customer: str
     plan: str
     quantities: _containers.ScalarMap[str, int]
@@ -141,7 +160,9 @@ class CreateSubscriptionRequest(_message.Message):
     request_id: str
     phases: _containers.RepeatedCompositeFieldContainer[SubscriptionPhase]
     coupon: str
-    def __init__(self, customer: _Optional[str] = ..., plan: _Optional[str] = ..., quantities: _Optional[_Mapping[str, int]] = ..., price_overrides: _Optional[_Mapping[str, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_cycle_anchor_day: _Optional[int] = ..., trial_days: _Optional[int] = ..., term_periods: _Optional[int] = ..., auto_renew: _Optional[bool] = ..., request_id: _Optional[str] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ..., coupon: _Optional[str] = ...) -> None: ...
+    first_stub_proration: FirstStubProration
+    base_subscription: str
+    def __init__(self, customer: _Optional[str] = ..., plan: _Optional[str] = ..., quantities: _Optional[_Mapping[str, int]] = ..., price_overrides: _Optional[_Mapping[str, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., billing_cycle_anchor_day: _Optional[int] = ..., trial_days: _Optional[int] = ..., term_periods: _Optional[int] = ..., auto_renew: _Optional[bool] = ..., request_id: _Optional[str] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ..., coupon: _Optional[str] = ..., first_stub_proration: _Optional[_Union[FirstStubProration, str]] = ..., base_subscription: _Optional[str] = ...) -> None: ...
 
 class SubscriptionPhase(_message.Message):
     __slots__ = ("start_period", "plan", "quantities", "price_overrides")

@@ -5,15 +5,19 @@ Kept unreduced (numerator, denominator) so a line can explain itself as `15/30 d
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+_SECOND = timedelta(seconds=1)
 
 
 def remaining_seconds(start: datetime, end: datetime, change_at: datetime) -> tuple[int, int]:
-    """Seconds from the change to the period end over the period's seconds. Instants are
-    absolute, so a local-time period across a DST change is simply an hour shorter or longer."""
+    """Whole seconds from the change to the period end over the period's whole seconds (a
+    fraction of a second is dropped). Instants are absolute, so a local-time period across a
+    DST change is simply an hour shorter or longer. Timedelta floor division is exact, where
+    total_seconds() goes through a float that rounds long periods to the wrong second."""
     _check(start, end, change_at)
-    return int((end - change_at).total_seconds()), int((end - start).total_seconds())
+    return (end - change_at) // _SECOND, (end - start) // _SECOND
 
 
 def remaining_days(

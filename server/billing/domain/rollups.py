@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from billing.domain.metering import ZERO, Event, MetricSpec, groups, matches, number
+from billing.domain.metering import ZERO, Event, MetricSpec, exact_sum, groups, matches, number
+from billing.domain.money import MONEY_CONTEXT
 
 BUCKET = timedelta(days=1)  # whole UTC days: a month is ~31 rows per metric and group
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ROLLED_UP = frozenset({"count", "sum", "max"})  # what a rollup can answer exactly
 # Aggregations whose field is checked to be a number at ingestion: their rows carry its sum
 # and max, so a metric that switches between them keeps its rows.
-_VALUED = frozenset({"sum", "max", "latest", "time_weighted_sum"})
+_VALUED = frozenset({"sum", "max", "latest", "latest_ever", "time_weighted_sum"})
 
 Group = tuple[str, ...]  # the event's group_by values; () for a metric without group_by
 Range = tuple[datetime, datetime]
@@ -120,7 +121,7 @@ class _Tally:
     def add(self, count: int, total: Decimal | None, peak: Decimal | None) -> None:
         self.count += count
         if total is not None:
-            self.total += total
+            self.total = MONEY_CONTEXT.add(self.total, total)
         if peak is not None:
             self.peak = peak if self.peak is None else max(self.peak, peak)
 
@@ -148,7 +149,7 @@ def quantities(
         for values, chosen in groups(spec, events, start, end).items():
             amounts = [number(e, field) for e in chosen] if field is not None else []
             tallies.setdefault(values, _Tally()).add(
-                len(chosen), sum(amounts, ZERO), max(amounts, default=None)
+                len(chosen), exact_sum(amounts), max(amounts, default=None)
             )
     found = {g: t.quantity(spec.aggregation) for g, t in tallies.items() if t.count > 0}
     if not spec.group_by:

@@ -1,0 +1,261 @@
+"""Statements and transactions per RPC: the deterministic half of the write path's cost.
+
+Throughput moves with the machine's load; the number of SQL statements a call sends does not.
+This runs one server in this process (due-work worker stopped, so only the calls' own
+statements are counted) on a scratch database, makes each scenario's call a few times in a row,
+and prints the statements and transactions per call, counted by SQLAlchemy engine events.
+On PostgreSQL a transaction adds two round trips (BEGIN, COMMIT) to its statements.
+
+    python -m billing.bench.statements [--database postgresql://postgres@127.0.0.1:5432/test]
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import grpc
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from billing.api.auth import SCOPES, mint_hs256_token
+from billing.bench.servers import postgresql_database, sqlite_url
+from billing.bench.subscription_setup import read_rule_files
+from billing.config import Settings
+from billing.runtime import Runtime
+from billing.store.migrate import upgrade
+from billing_client import bearer_metadata
+from billing_client.v1 import (
+    customers_pb2,
+    customers_pb2_grpc,
+    invoices_pb2,
+    invoices_pb2_grpc,
+    rules_pb2,
+    rules_pb2_grpc,
+    subscriptions_pb2,
+    subscriptions_pb2_grpc,
+)
+
+CALLS = 20  # per scenario; the first call of each warms caches and is not counted
+SECRET = "statements-bench-" + uuid.uuid4().hex
+RULES = Path(__file__).parents[3] / "rules"
+
+
+class Counter:
+    """Statements and commits seen by every engine of this process."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.commits = 0
+        self.lock = threading.Lock()
+
+    def install(self) -> None:
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Engine, "commit", self._commit)
+
+    def _statement(self, *_args: Any) -> None:
+        with self.lock:
+            self.statements += 1
+
+    def _commit(self, *_args: Any) -> None:
+        with self.lock:
+            self.commits += 1
+
+    def snapshot(self) -> tuple[int, int]:
+        with self.lock:
+            return self.statements, self.commits
+
+
+@dataclass(frozen=True)
+class Row:
+    rpc: str
+    statements: float
+    transactions: float
+
+
+@contextmanager
+def running(database_url: str, data_dir: str) -> Iterator[int]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def call(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=60)
+
+    async def make() -> Runtime:
+        return Runtime(
+            Settings(
+                database_url=database_url,
+                listen="127.0.0.1:0",
+                auth_hs256_secret=SECRET,
+                rules_dir="",
+                data_dir=data_dir,
+            )
+        )
+
+    runtime = call(make())
+    port = call(runtime.start())
+    task = runtime._worker_task  # only the calls' own statements are counted
+    if task is not None:
+        loop.call_soon_threadsafe(task.cancel)
+    try:
+        yield port
+    finally:
+        call(runtime.stop(0.5))
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+
+def measure(counter: Counter, rpc: str, call: Callable[[int], object]) -> Row:
+    call(0)
+    before = counter.snapshot()
+    for i in range(1, CALLS + 1):
+        call(i)
+    after = counter.snapshot()
+    return Row(rpc, (after[0] - before[0]) / CALLS, (after[1] - before[1]) / CALLS)
+
+
+def scenarios(channel: grpc.Channel, counter: Counter) -> list[Row]:
+    token = mint_hs256_token(
+        SECRET,
+        tenant_id="bench",
+        subject="bench",
+        scopes=SCOPES,
+        issuer="billing-dev",
+        audience="billing",
+        lifetime_s=3600,
+    )
+    md = bearer_metadata(token)
+    rules_api = rules_pb2_grpc.RuleServiceStub(channel)
+    customers = customers_pb2_grpc.CustomerServiceStub(channel)
+    subs = subscriptions_pb2_grpc.SubscriptionServiceStub(channel)
+    invoices = invoices_pb2_grpc.InvoiceServiceStub(channel)
+    rules_api.PushRuleSet(
+        rules_pb2.PushRuleSetRequest(files=read_rule_files(RULES), request_id="rules"),
+        metadata=md,
+    )
+
+    def rid() -> str:
+        return uuid.uuid4().hex
+
+    def new_customer(_: int = 0) -> customers_pb2.Customer:
+        made: customers_pb2.Customer = customers.CreateCustomer(
+            customers_pb2.CreateCustomerRequest(
+                customer=customers_pb2.Customer(display_name="Acme", currency_code="USD"),
+                request_id=rid(),
+            ),
+            metadata=md,
+        )
+        return made
+
+    customer = new_customer()
+    made: list[subscriptions_pb2.Subscription] = []
+
+    def subscribe(_: int) -> None:
+        made.append(
+            subs.CreateSubscription(
+                subscriptions_pb2.CreateSubscriptionRequest(
+                    customer=customer.name, plan="plans/basic_monthly", request_id=rid()
+                ),
+                metadata=md,
+            )
+        )
+
+    def change(i: int) -> None:
+        sub = made[i]
+        subs.ChangeSubscription(
+            subscriptions_pb2.ChangeSubscriptionRequest(
+                change=subscriptions_pb2.SubscriptionChange(
+                    subscription=sub.name, plan="plans/pro_monthly"
+                ),
+                etag=sub.etag,
+                request_id=rid(),
+            ),
+            metadata=md,
+        )
+
+    drafts: list[str] = []
+
+    def draft(_: int) -> None:
+        made_draft = invoices.CreateInvoice(
+            invoices_pb2.CreateInvoiceRequest(customer=customer.name, request_id=rid()),
+            metadata=md,
+        )
+        invoices.AddInvoiceLine(
+            invoices_pb2.AddInvoiceLineRequest(
+                invoice=made_draft.name,
+                description="Setup",
+                quantity="1",
+                unit_amount="10.00",
+                request_id=rid(),
+            ),
+            metadata=md,
+        )
+        drafts.append(made_draft.name)
+
+    for i in range(CALLS + 1):
+        draft(i)
+    rows = [
+        measure(counter, "CreateCustomer", new_customer),
+        measure(
+            counter,
+            "GetCustomer",
+            lambda _: customers.GetCustomer(
+                customers_pb2.GetCustomerRequest(name=customer.name), metadata=md
+            ),
+        ),
+        measure(counter, "CreateSubscription", subscribe),
+        measure(counter, "ChangeSubscription", change),
+        measure(
+            counter,
+            "FinalizeInvoice",
+            lambda i: invoices.FinalizeInvoice(
+                invoices_pb2.FinalizeInvoiceRequest(name=drafts[i], request_id=rid()),
+                metadata=md,
+            ),
+        ),
+    ]
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database", default="", help="a PostgreSQL server URL; default: a scratch SQLite file"
+    )
+    args = parser.parse_args(argv)
+    counter = Counter()
+    with TemporaryDirectory() as workdir, _database(args.database, Path(workdir)) as url:
+        upgrade(url)
+        counter.install()
+        with running(url, workdir) as port, grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            rows = scenarios(ch, counter)
+    backend = "PostgreSQL" if args.database else "SQLite"
+    print(f"statements per call ({backend}, mean of {CALLS} calls after one warm-up)")
+    print(f"{'rpc':<22}{'statements':>12}{'transactions':>14}")
+    for row in rows:
+        print(f"{row.rpc:<22}{row.statements:>12.1f}{row.transactions:>14.1f}")
+    return 0
+
+
+@contextmanager
+def _database(server_url: str, workdir: Path) -> Iterator[str]:
+    if not server_url:
+        yield sqlite_url(workdir)
+        return
+    driver = server_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with postgresql_database(driver) as url:
+        yield url
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

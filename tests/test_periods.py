@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -10,8 +11,10 @@ import pytest
 
 from billing.domain.periods import (
     Cadence,
+    FirstPeriod,
     Period,
     boundary,
+    first_period,
     next_anchor_on_day,
     period_at,
     periods_between,
@@ -27,6 +30,10 @@ DAY = 86_400
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def _month_days(t: datetime) -> int:
+    return calendar.monthrange(t.year, t.month)[1]
 
 
 def days_of(*years: int) -> list[date]:
@@ -473,3 +480,104 @@ def test_day_anchor_keeps_the_31st_after_a_clamped_first_boundary():
     monthly = Cadence("month")
     ends = [boundary(anchor, monthly, n).date().isoformat() for n in range(1, 5)]
     assert ends == ["2026-04-30", "2026-05-31", "2026-06-30", "2026-07-31"]
+
+
+# --- the first period: full, to a day of month, or aligned to another cycle -------------------
+
+
+def test_first_period_without_an_anchor_day_is_a_full_period():
+    first = first_period(utc(2026, 3, 10), MONTHLY)
+    assert first == FirstPeriod(utc(2026, 3, 10), Period(utc(2026, 3, 10), utc(2026, 4, 10), 0))
+
+
+def test_first_period_to_the_first_is_a_stub_over_march():
+    first = first_period(utc(2026, 3, 10), MONTHLY, day_of_month=1)
+    assert first.anchor == utc(2026, 4, 1)
+    assert first.period == Period(utc(2026, 3, 10), utc(2026, 4, 1), -1)
+    assert first.full == Period(utc(2026, 3, 1), utc(2026, 4, 1), -1)  # 22 of 31 days
+
+
+def test_first_period_to_the_31st_from_april_keeps_month_ends():
+    first = first_period(utc(2026, 4, 10), MONTHLY, day_of_month=31)
+    assert first.anchor == utc(2026, 3, 31)  # so May ends on the 31st, not the 30th
+    assert first.period == Period(utc(2026, 4, 10), utc(2026, 4, 30), 0)
+    assert first.full == Period(utc(2026, 3, 31), utc(2026, 4, 30), 0)  # 20 of 30 days
+    assert boundary(first.anchor, MONTHLY, 2) == utc(2026, 5, 31)
+
+
+def test_first_period_starting_on_a_clamped_31st_is_full_and_returns_to_the_31st():
+    # Apr 30 is "day 31" in April: no stub, and the period runs to May 31.
+    first = first_period(utc(2026, 4, 30), MONTHLY, day_of_month=31)
+    assert first == FirstPeriod(utc(2026, 3, 31), Period(utc(2026, 4, 30), utc(2026, 5, 31), 1))
+
+
+def test_first_period_yearly_to_a_day_of_month_is_a_stub_over_a_year():
+    first = first_period(utc(2026, 3, 10), YEARLY, day_of_month=15)
+    assert first.period == Period(utc(2026, 3, 10), utc(2026, 3, 15), -1)
+    assert first.full == Period(utc(2025, 3, 15), utc(2026, 3, 15), -1)  # 5 of 365 days
+    assert boundary(first.anchor, YEARLY, 1) == utc(2027, 3, 15)
+
+
+def test_first_period_aligned_to_a_base_ends_with_the_base_period():
+    first = first_period(utc(2026, 3, 11), MONTHLY, align_to=utc(2026, 3, 1))
+    assert first.anchor == utc(2026, 3, 1)
+    assert first.period == Period(utc(2026, 3, 11), utc(2026, 4, 1), 0)
+    assert first.full == Period(utc(2026, 3, 1), utc(2026, 4, 1), 0)  # 21 of 31 days
+
+
+def test_first_period_aligned_to_a_base_on_the_31st_keeps_its_month_ends():
+    first = first_period(utc(2026, 4, 10), MONTHLY, align_to=utc(2026, 1, 31))
+    assert first.anchor == utc(2026, 1, 31)
+    assert first.period == Period(utc(2026, 4, 10), utc(2026, 4, 30), 2)
+    assert first.full == Period(utc(2026, 3, 31), utc(2026, 4, 30), 2)  # 20 of 30 days
+    assert boundary(first.anchor, MONTHLY, 4) == utc(2026, 5, 31)
+
+
+def test_first_period_aligned_on_a_base_boundary_is_a_full_period():
+    first = first_period(utc(2026, 4, 1), MONTHLY, align_to=utc(2026, 3, 1))
+    assert first == FirstPeriod(utc(2026, 3, 1), Period(utc(2026, 4, 1), utc(2026, 5, 1), 1))
+
+
+def test_first_period_aligned_takes_its_own_cadence_from_the_base_anchor():
+    # A monthly add-on on a yearly base anchored 2026-03-15 ends its periods on the 15th.
+    first = first_period(utc(2026, 7, 2), MONTHLY, align_to=utc(2026, 3, 15))
+    assert first.period == Period(utc(2026, 7, 2), utc(2026, 7, 15), 3)
+    assert first.full == Period(utc(2026, 6, 15), utc(2026, 7, 15), 3)  # 13 of 30 days
+
+
+def test_first_period_aligned_before_the_base_anchor_anchors_on_that_boundary():
+    # Weekly from an anchor two weeks later: the first boundary (Mar 15) is before it, so it
+    # becomes the anchor and every renewal is at or after the anchor.
+    first = first_period(utc(2026, 3, 10), Cadence("week"), align_to=utc(2026, 3, 29))
+    assert first.anchor == utc(2026, 3, 15)
+    assert first.period == Period(utc(2026, 3, 10), utc(2026, 3, 15), -1)
+    assert first.full == Period(utc(2026, 3, 8), utc(2026, 3, 15), -1)  # 5 of 7 days
+
+
+def test_first_period_in_new_york_to_the_first():
+    first = first_period(utc(2026, 3, 10, 4), MONTHLY, NEW_YORK, day_of_month=1)
+    assert first.period == Period(utc(2026, 3, 10, 4), utc(2026, 4, 1, 4), -1)
+    assert first.full == Period(utc(2026, 3, 1, 5), utc(2026, 4, 1, 4), -1)  # 22 of 31 days
+
+
+def test_first_period_refusals():
+    with pytest.raises(ValueError, match="not both"):
+        first_period(utc(2026, 3, 10), MONTHLY, day_of_month=1, align_to=utc(2026, 3, 1))
+    with pytest.raises(ValueError, match="within one interval"):
+        first_period(utc(2026, 3, 10), Cadence("week"), day_of_month=1)  # 22 days of a week
+    with pytest.raises(ValueError, match="timezone-aware"):
+        first_period(datetime(2026, 3, 10), MONTHLY)
+
+
+@pytest.mark.parametrize("cadence", [MONTHLY, YEARLY, Cadence("month", 3)], ids=str)
+def test_first_period_to_every_day_of_month_from_every_start_in_2025(cadence):
+    for day in days_of(2025):
+        start = datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
+        bcd = 1 + day.toordinal() % 31
+        first = first_period(start, cadence, NEW_YORK, day_of_month=bcd)
+        assert first.period.start == start
+        assert first.period.end == boundary(first.anchor, cadence, first.period.index + 1, NEW_YORK)
+        local_end = first.period.end.astimezone(ZoneInfo(NEW_YORK))
+        assert local_end.time() == time()
+        assert local_end.day == min(bcd, _month_days(local_end))
+        assert first.full is not None and first.full.start <= start < first.full.end

@@ -9,7 +9,7 @@ from google.protobuf import timestamp_pb2
 from billing.api.convert import timestamp
 from billing.app.ports import SimulationClock
 from billing.domain.invoices import Invoice, InvoiceStatus
-from billing.domain.subscriptions import Item, Line, Status, Subscription
+from billing.domain.subscriptions import Item, Line, LineKind, Status, StubProration, Subscription
 from billing_client.v1 import clocks_pb2, invoices_pb2, money_pb2, subscriptions_pb2
 
 SUBSCRIPTION_STATUS = {
@@ -19,6 +19,16 @@ SUBSCRIPTION_STATUS = {
     Status.PAUSED: subscriptions_pb2.PAUSED,
     Status.CANCELED: subscriptions_pb2.CANCELED,
     Status.INCOMPLETE: subscriptions_pb2.INCOMPLETE,
+    Status.UNPAID: subscriptions_pb2.UNPAID,
+}
+FIRST_STUB = {
+    StubProration.PRORATE: subscriptions_pb2.FIRST_STUB_PRORATE,
+    StubProration.NONE: subscriptions_pb2.FIRST_STUB_NONE,
+    StubProration.FULL: subscriptions_pb2.FIRST_STUB_FULL,
+}
+FIRST_STUB_FROM_PROTO = {
+    **{value: stub for stub, value in FIRST_STUB.items()},
+    subscriptions_pb2.FIRST_STUB_PRORATION_UNSPECIFIED: StubProration.PRORATE,
 }
 INVOICE_STATUS = {
     InvoiceStatus.DRAFT: invoices_pb2.DRAFT,
@@ -27,6 +37,23 @@ INVOICE_STATUS = {
     InvoiceStatus.VOID: invoices_pb2.VOID,
     InvoiceStatus.UNCOLLECTIBLE: invoices_pb2.UNCOLLECTIBLE,
 }
+
+LINE_KIND = {
+    LineKind.RECURRING: invoices_pb2.RECURRING,
+    LineKind.PRORATION_CREDIT: invoices_pb2.PRORATION_CREDIT,
+    LineKind.PRORATION_CHARGE: invoices_pb2.PRORATION_CHARGE,
+    LineKind.REPAIR: invoices_pb2.REPAIR,
+    LineKind.ACCOUNT_CREDIT: invoices_pb2.ACCOUNT_CREDIT,
+    LineKind.CANCELLATION_CREDIT: invoices_pb2.CANCELLATION_CREDIT,
+    LineKind.USAGE: invoices_pb2.USAGE,
+    LineKind.DISCOUNT: invoices_pb2.DISCOUNT,
+    LineKind.ONE_OFF: invoices_pb2.ONE_OFF,
+    LineKind.TAX: invoices_pb2.TAX,
+}
+
+
+def line_kind(line: Line) -> invoices_pb2.LineKind:
+    return LINE_KIND[line.kind]
 
 
 def instant(message: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
@@ -69,6 +96,11 @@ def subscription_to_proto(sub: Subscription) -> subscriptions_pb2.Subscription:
         auto_renew=sub.auto_renew,
         coupon=f"coupons/{sub.coupon_code}" if sub.coupon_code else "",
         coupon_periods_left=sub.coupon_periods_left or 0,
+        billing_cycle_anchor_day=sub.anchor_day,
+        first_stub_proration=FIRST_STUB[StubProration(sub.first_stub)],
+        base_subscription=f"subscriptions/{sub.base_subscription_id}"
+        if sub.base_subscription_id
+        else "",
         phases=[
             subscriptions_pb2.SubscriptionPhase(
                 start_period=p.start_period,
@@ -108,6 +140,7 @@ def proration_line_to_proto(line: Line, currency: str) -> subscriptions_pb2.Pror
         period_start=timestamp(line.period_start),
         period_end=timestamp(line.period_end),
         unrounded_amount=str(line.unrounded),
+        kind=line_kind(line),
     )
 
 
@@ -133,7 +166,8 @@ def invoice_to_proto(invoice: Invoice) -> invoices_pb2.Invoice:
                 unrounded_amount=str(line.unrounded),
                 rule_set=f"ruleSets/{invoice.rule_set}",
                 price=_price(line.price_code),
-                kind=line.kind,
+                kind=line.kind.value,
+                line_kind=line_kind(line),
             )
             for line in invoice.lines
         ],

@@ -61,6 +61,7 @@ def customer_fields_from_proto(msg: customers_pb2.Customer) -> CustomerFields:
         billing_address=address_from_proto(msg.billing_address),
         tax_ids=tuple(TaxId(t.type, t.value) for t in msg.tax_ids),
         metadata=dict(msg.metadata),
+        bill_cycle_day=msg.bill_cycle_day,
     )
 
 
@@ -80,4 +81,5 @@ def customer_to_proto(customer: Customer) -> customers_pb2.Customer:
         update_time=timestamp(customer.update_time),
         etag=customer.etag,
         clock=f"clocks/{customer.clock_id}" if customer.clock_id else "",
+        bill_cycle_day=f.bill_cycle_day,
     )

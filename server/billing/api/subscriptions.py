@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from billing.api.billing_convert import (
+    FIRST_STUB_FROM_PROTO,
     instant,
     proration_line_to_proto,
     subscription_to_proto,
@@ -19,7 +20,7 @@ from billing.app.subscriptions import (
     SubscriptionUseCases,
 )
 from billing.domain.errors import InvalidArgument
-from billing.domain.subscriptions import Phase
+from billing.domain.subscriptions import Phase, StubProration
 from billing_client.v1 import subscriptions_pb2 as pb
 from billing_client.v1 import subscriptions_pb2_grpc
 
@@ -32,6 +33,13 @@ def _change(message: pb.SubscriptionChange, etag: str = "") -> ChangeRequest:
         proration_time=instant(message.proration_time, message.HasField("proration_time")),
         etag=etag,
     )
+
+
+def _first_stub(value: pb.FirstStubProration) -> StubProration:
+    stub = FIRST_STUB_FROM_PROTO.get(value)
+    if stub is None:
+        raise InvalidArgument.single("first_stub_proration", f"unknown value {value}")
+    return stub
 
 
 class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):  # type: ignore[misc]
@@ -63,6 +71,8 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
                 for p in request.phases
             ),
             coupon=request.coupon,
+            first_stub=_first_stub(request.first_stub_proration),
+            base_subscription=request.base_subscription,
         )
         created = await self._subs.create(ctx, Write(request.request_id, body_hash(request), new))
         return subscription_to_proto(created)

@@ -171,6 +171,7 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
         "billing_address": f.billing_address.to_dict(),
         "tax_ids": [{"type": t.type, "value": t.value} for t in f.tax_ids],
         "metadata": dict(f.metadata),
+        "bill_cycle_day": f.bill_cycle_day,
         "version": customer.version,
         "create_time": customer.create_time.isoformat(),
         "update_time": customer.update_time.isoformat(),
@@ -188,6 +189,7 @@ def customer_from_dict(data: dict[str, Any]) -> Customer:
         billing_address=PostalAddress.from_dict(data["billing_address"]),
         tax_ids=tuple(TaxId(t["type"], t["value"]) for t in data["tax_ids"]),
         metadata=dict(data["metadata"]),
+        bill_cycle_day=data.get("bill_cycle_day", 0),
     )
     return Customer(
         id=data["id"],

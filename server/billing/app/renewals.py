@@ -36,12 +36,18 @@ from billing.app.plan_items import (
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
-from billing.app.subscriptions import SubscriptionUseCases, cadence_of
+from billing.app.subscriptions import SubscriptionUseCases, cadence_of, with_plan_cadence
 from billing.app.usage import UsageUseCases
 from billing.app.usage_billing import usage_lines
 from billing.domain import periods
 from billing.domain.invoices import Invoice, InvoiceStatus
-from billing.domain.subscriptions import Status, Subscription, period_fee_lines, settle
+from billing.domain.subscriptions import (
+    Status,
+    Subscription,
+    moved,
+    period_fee_lines,
+    settle,
+)
 from billing.rules.model import RuleSet
 
 log = logging.getLogger("billing.renewals")
@@ -98,6 +104,9 @@ class DueWorkHandlers:
             await self._save(tx, item, ended, sub.version, "subscription.canceled")
             return f"end {sub.name}"
         active = await self._rules.active_rules_in(tx, item.tenant_id)
+        # The closed period is priced under the plan in force during it; a due change or
+        # phase takes effect for the new period only.
+        closing = sub
         if sub.pending_change is not None and sub.pending_change.effective_at <= at:
             sub = replace(
                 sub,
@@ -105,6 +114,7 @@ class DueWorkHandlers:
                 items=sub.pending_change.items,
                 pending_change=None,
             )
+            sub = with_plan_cadence(sub, active.rules, at)  # another interval starts at `at`
         period = periods.period_at(sub.anchor, cadence_of(sub), at, sub.time_zone)
         # List price versions in force at the new period's start apply; negotiated ones stay.
         sub = replace(sub, items=repriced(active.rules, sub.items, sub.plan_code, sub.currency, at))
@@ -121,7 +131,7 @@ class DueWorkHandlers:
         if await tx.billing_cycles.claim(item.tenant_id, sub.id, at, invoice_id):
             closed = (sub.period_start, at)  # its usage is billed now, in arrears
             grace = active.rules.metering.draft_grace
-            in_grace = bool(grace and metered_prices(active.rules, sub, closed[0]))
+            in_grace = bool(grace and metered_prices(active.rules, closing, closed[0]))
             shared: Invoice | None = None
             if not in_grace and active.rules.invoicing.consolidate_same_day:
                 shared = await self._shared_draft(tx, item, renewed, active, (at, period.end))
@@ -143,13 +153,6 @@ class DueWorkHandlers:
                     at=at,
                     invoice_id=invoice_id,
                 )
-                payload = json.dumps(
-                    {
-                        "invoice_id": invoice_id,
-                        "usage_start": closed[0].isoformat(),
-                        "usage_end": closed[1].isoformat(),
-                    }
-                )
                 await tx.due_work.schedule(
                     DueItem(
                         item.tenant_id,
@@ -158,12 +161,12 @@ class DueWorkHandlers:
                         sub.id,
                         sub.clock_id,
                         at + grace,
-                        payload,
+                        _finalize_payload(invoice_id, closed, closing.plan_code),
                     )
                 )
             else:
                 usage = await usage_lines(
-                    tx, item.tenant_id, sub, active.rules, self._usage, closed, invoice_id, at
+                    tx, item.tenant_id, closing, active.rules, self._usage, closed, invoice_id, at
                 )
                 if shared is not None:
                     # Each subscription's coupon applies to its own lines of the shared invoice.
@@ -269,7 +272,7 @@ class DueWorkHandlers:
         if outcome == "cancel":
             ended = replace(
                 sub,
-                status=Status.CANCELED,
+                status=moved(sub.status, Status.CANCELED),
                 canceled_at=item.due_at,
                 cancel_at=item.due_at,
                 version=sub.version + 1,
@@ -278,7 +281,10 @@ class DueWorkHandlers:
             return f"trial of {sub.name} ended: canceled"
         if outcome == "pause":
             paused = replace(
-                sub, status=Status.PAUSED, paused_at=item.due_at, version=sub.version + 1
+                sub,
+                status=moved(sub.status, Status.PAUSED),
+                paused_at=item.due_at,
+                version=sub.version + 1,
             )
             await self._save(tx, item, paused, sub.version, "subscription.paused")
             return f"trial of {sub.name} ended: paused"
@@ -288,7 +294,7 @@ class DueWorkHandlers:
             sub,
             active,
             item.due_at,
-            0,
+            True,  # the anchor day or base asked for at creation, and its first-stub charge
             cadence_of(sub),
             "subscription_cycle",
         )
@@ -307,8 +313,11 @@ class DueWorkHandlers:
             datetime.fromisoformat(payload["usage_start"]),
             datetime.fromisoformat(payload["usage_end"]),
         )
+        # Priced under the plan of the period it closes (older payloads name none: the plan
+        # then was the subscription's own).
+        closing = replace(sub, plan_code=payload.get("usage_plan", sub.plan_code))
         usage = await usage_lines(
-            tx, item.tenant_id, sub, active.rules, self._usage, period, draft.id, item.due_at
+            tx, item.tenant_id, closing, active.rules, self._usage, period, draft.id, item.due_at
         )
         invoice = await finalize_draft(
             tx, item.tenant_id, sub, draft, usage, item.due_at, active, number_later=True
@@ -362,3 +371,16 @@ class DueWorkHandlers:
                 item.due_at,
             )
         )
+
+
+def _finalize_payload(invoice_id: str, closed: tuple[datetime, datetime], plan_code: str) -> str:
+    """What a `finalize` item needs: the draft, and the closed period whose usage it adds,
+    with the plan in force during it."""
+    return json.dumps(
+        {
+            "invoice_id": invoice_id,
+            "usage_start": closed[0].isoformat(),
+            "usage_end": closed[1].isoformat(),
+            "usage_plan": plan_code,
+        }
+    )

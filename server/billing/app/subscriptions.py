@@ -31,36 +31,53 @@ from billing.app.usage import UsageUseCases
 from billing.app.usage_billing import usage_lines
 from billing.app.writes import WriteRunner
 from billing.domain import periods
+from billing.domain.credits import (
+    CREDIT_KINDS,
+    PeriodInvoice,
+    Proration,
+    carry_paid,
+    creditable_minor,
+    proration_lines,
+    repair_line,
+)
+from billing.domain.customers import Customer
 from billing.domain.errors import (
     EtagMismatch,
     InvalidArgument,
     InvalidState,
     NotFound,
+    PlanChangeRefused,
     Violations,
 )
+from billing.domain.invoices import InvoiceStatus
 from billing.domain.names import parse_name
+from billing.domain.plan_changes import change_direction
 from billing.domain.subscriptions import (
     Factor,
     Item,
     Line,
+    LineKind,
     PendingChange,
     Phase,
     Status,
+    StubProration,
     Subscription,
     item_from_dict,
     item_to_dict,
     line_from_dict,
     line_to_dict,
+    moved,
     period_fee_lines,
     phase_from_dict,
     phase_to_dict,
-    proration_lines,
 )
 from billing.plugins.engines import ProrationPolicyEngine, ProrationRequest
 from billing.plugins.registry import Engines
 from billing.rules.model import Plan, PlanChangeFacts, ProrationRule, RuleSet
 
 MAX_TRIAL_DAYS = 730
+_BASE = "base_subscription"
+INVOICES_PAGE = 100  # a subscription's invoices are read this many at a time for a credit cap
 MAX_TERM_PERIODS = 120
 
 
@@ -77,6 +94,8 @@ class NewSubscription:
     auto_renew: bool = True
     phases: tuple[Phase, ...] = ()
     coupon: str = ""  # coupons/<code>
+    first_stub: StubProration = StubProration.PRORATE
+    base_subscription: str = ""  # subscriptions/<id> an add-on aligns to
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,9 @@ class ChangePlan:
     at_period_end: bool
     behavior: str
     rules: ActiveRules
+    # Set when the billing interval changes at once: the new plan's first period, from the
+    # change, invoiced at once with the credit for the old period (see _interval_change).
+    new_period: tuple[datetime, datetime] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +196,7 @@ class SubscriptionUseCases:
                 customer_id=customer_id,
                 plan_code=plan.code,
                 currency=currency,
-                status=Status.ACTIVE,
+                status=Status.TRIALING if trial_days > 0 else Status.ACTIVE,
                 items=items,
                 anchor=start,
                 interval=plan.interval,
@@ -188,7 +210,9 @@ class SubscriptionUseCases:
                 clock_id=customer.clock_id,
                 auto_renew=request.auto_renew,
                 phases=request.phases,
+                first_stub=request.first_stub.value,
             )
+            sub = await self._billing_days(tx, ctx.tenant_id, sub, request, customer, plan, start)
             if request.coupon:
                 coupon = await tx.coupons.get(
                     ctx.tenant_id, request.coupon.removeprefix("coupons/")
@@ -199,14 +223,14 @@ class SubscriptionUseCases:
                     raise InvalidArgument.single(
                         "coupon", f"{request.coupon} does not apply to plans/{plan.code}"
                     )
+                if (mismatch := coupon.currency_mismatch(currency)) is not None:
+                    raise InvalidArgument.single("coupon", mismatch)
                 sub = replace(
                     sub, coupon_code=coupon.code, coupon_periods_left=coupon.first_periods_left()
                 )
             if trial_days > 0:
                 trial_end = periods.boundary(start, periods.Cadence("day", trial_days), 1, zone)
-                sub = replace(
-                    sub, status=Status.TRIALING, period_end=trial_end, trial_end=trial_end
-                )
+                sub = replace(sub, period_end=trial_end, trial_end=trial_end)
                 await self._schedule(tx, ctx.tenant_id, sub, "trial_end", trial_end)
             else:
                 sub = await self.start_billing(
@@ -215,7 +239,7 @@ class SubscriptionUseCases:
                     sub,
                     active,
                     start,
-                    request.anchor_day,
+                    True,
                     cadence,
                     "subscription_create",
                 )
@@ -247,32 +271,32 @@ class SubscriptionUseCases:
         sub: Subscription,
         active: ActiveRules,
         start: datetime,
-        anchor_day: int,
+        aligned: bool,
         cadence: periods.Cadence,
         reason: str,
         usage_before: tuple[datetime, datetime] | None = None,
     ) -> Subscription:
-        """First period from `start`: a full one, or a prorated stub up to the anchor day;
-        invoiced in advance; its renewal scheduled. `usage_before` bills the usage of an
-        earlier span on the same invoice (in arrears), e.g. up to a pause."""
+        """First period from `start`: a full one, or when `aligned` a stub up to the
+        subscription's anchor day or its base subscription's next period end, charged as its
+        `first_stub` says; invoiced in advance; its renewal scheduled. `usage_before` bills
+        the usage of an earlier span on the same invoice (in arrears), e.g. up to a pause."""
         zone = sub.time_zone
+        first = await self._first_period(tx, tenant_id, sub, start, cadence, aligned)
+        end = first.period.end
         factor: Factor | None = None
-        first = periods.next_anchor_on_day(start, anchor_day, zone) if anchor_day else start
-        if first == start:
-            anchor, end = start, periods.boundary(start, cadence, 1, zone)
-        else:
-            # A stub [start, first) prorated over the full interval that ends at `first`.
-            monthly = cadence.interval == "month" and cadence.count == 1
-            anchor = periods.day_anchor(first, anchor_day, zone) if monthly else first
-            full_start = anchor if anchor != first else periods.boundary(first, cadence, -1, zone)
-            end = first
-            factor = self._factor(
-                active.rules, sub, ProrationRequest(full_start, first, start, zone)
-            )
+        free = False
+        if first.full is not None:
+            stub = StubProration(sub.first_stub)
+            free = stub == StubProration.NONE
+            if stub == StubProration.PRORATE:
+                # The stub [start, end) prorated over the full interval that ends at `end`.
+                factor = self._factor(
+                    active.rules, sub, ProrationRequest(first.full.start, end, start, zone)
+                )
         sub = replace(
             sub,
-            status=Status.ACTIVE,
-            anchor=anchor,
+            status=moved(sub.status, Status.ACTIVE),
+            anchor=first.anchor,
             period_start=start,
             period_end=end,
             items=tuple(item.billed() for item in sub.items),
@@ -280,11 +304,20 @@ class SubscriptionUseCases:
         invoice_id = new_id("inv")
         if await tx.billing_cycles.claim(tenant_id, sub.id, start, invoice_id):
             rounding = active.rules.money.rounding_for(sub.currency)
-            lines = period_fee_lines(sub.items, sub.currency, rounding, (start, end), factor)
+            lines = (
+                []
+                if free
+                else period_fee_lines(sub.items, sub.currency, rounding, (start, end), factor)
+            )
             if usage_before is not None and self.usage is not None:
                 lines += await usage_lines(
                     tx, tenant_id, sub, active.rules, self.usage, usage_before, invoice_id, start
                 )
+            if not lines:
+                # A free stub: nothing to invoice until the anchor (Stripe's
+                # proration_behavior none); the cycle row still marks the period as begun.
+                await self._schedule(tx, tenant_id, sub, "renew", end)
+                return sub
             invoice = await issue_invoice(
                 tx,
                 tenant_id,
@@ -299,6 +332,69 @@ class SubscriptionUseCases:
             sub = after_invoice(sub, invoice)
         await self._schedule(tx, tenant_id, sub, "renew", end)
         return sub
+
+    async def _billing_days(
+        self,
+        tx: Transaction,
+        tenant_id: str,
+        sub: Subscription,
+        request: NewSubscription,
+        customer: Customer,
+        plan: Plan,
+        start: datetime,
+    ) -> Subscription:
+        """The new subscription with the day its periods align to, kept for its trial end: the
+        request's anchor day, else its base subscription's anchor (an add-on, billed in the
+        base's zone), else the customer's bill cycle day for monthly and yearly plans."""
+        calendar = plan.interval in {"month", "year"}
+        if request.anchor_day and not calendar:
+            raise InvalidArgument.single(
+                "billing_cycle_anchor_day", f"is for monthly and yearly plans, not {plan.interval}"
+            )
+        if request.base_subscription:
+            base = await self._base(tx, tenant_id, request.base_subscription, sub, start)
+            return replace(sub, base_subscription_id=base.id, time_zone=base.time_zone)
+        day = request.anchor_day or (customer.fields.bill_cycle_day if calendar else 0)
+        return replace(sub, anchor_day=day)
+
+    async def _base(
+        self, tx: Transaction, tenant_id: str, name: str, sub: Subscription, start: datetime
+    ) -> Subscription:
+        """The base subscription an add-on aligns to: the same customer's, billing now."""
+        base = await tx.subscriptions.get(tenant_id, parse_name(name, "subscriptions", _BASE))
+        if base is None:
+            raise NotFound(name)
+        if base.customer_id != sub.customer_id:
+            raise InvalidArgument.single(_BASE, f"{name} is another customer's subscription")
+        # A trialing or paused base has no anchor yet: it is set when billing (re)starts.
+        if base.status not in {Status.ACTIVE, Status.PAST_DUE}:
+            raise InvalidState(
+                f"{name} is {base.status.value}; an add-on aligns to a billing subscription",
+                "BASE_NOT_BILLING",
+            )
+        if start < base.created_at:
+            raise InvalidState(f"the add-on would start before {name}", "BASE_NOT_BILLING")
+        return base
+
+    async def _first_period(
+        self,
+        tx: Transaction,
+        tenant_id: str,
+        sub: Subscription,
+        start: datetime,
+        cadence: periods.Cadence,
+        aligned: bool,
+    ) -> periods.FirstPeriod:
+        if not aligned:
+            return periods.first_period(start, cadence, sub.time_zone)
+        if sub.base_subscription_id is not None:
+            base = await tx.subscriptions.get(tenant_id, sub.base_subscription_id)
+            # At an add-on's trial end the base may have stopped billing (canceled, paused,
+            # still trialing); the add-on then starts its own periods.
+            if base is not None and base.status in {Status.ACTIVE, Status.PAST_DUE}:
+                return periods.first_period(start, cadence, sub.time_zone, align_to=base.anchor)
+            return periods.first_period(start, cadence, sub.time_zone)
+        return periods.first_period(start, cadence, sub.time_zone, day_of_month=sub.anchor_day)
 
     # --- read -------------------------------------------------------------------------
 
@@ -360,10 +456,16 @@ class SubscriptionUseCases:
                     sub,
                     plan_code=planned.plan.code,
                     items=planned.items,
+                    interval=planned.plan.interval,
+                    interval_count=planned.plan.interval_count,
                     pending_change=None,
                     version=sub.version + 1,
                 )
-                if planned.behavior == "create_prorations":
+                if planned.new_period is not None:
+                    updated, invoice_id = await self._restart_period(
+                        tx, ctx.tenant_id, planned, updated, planned.new_period
+                    )
+                elif planned.behavior == "create_prorations":
                     for line in planned.lines:
                         await tx.pending_items.add(
                             ctx.tenant_id,
@@ -405,7 +507,9 @@ class SubscriptionUseCases:
                 await self._entitlements_changed(tx, ctx.tenant_id, updated, planned.rules, now)
             return ChangeResult(updated, planned.lines, invoice_id, planned.at)
 
-        return await self._writes.run(ctx, write, CHANGE_CODEC, work)
+        result = await self._writes.run(ctx, write, CHANGE_CODEC, work)
+        self._work_added()
+        return result
 
     async def _plan_change(
         self, tx: Transaction, tenant_id: str, change: ChangeRequest
@@ -429,55 +533,196 @@ class SubscriptionUseCases:
         new_code = _plan_code(change.plan, "change.plan") if change.plan else sub.plan_code
         new_plan = plan_at(rules, new_code, at, "change.plan")
         old_plan = rules.catalog.plans.get(sub.plan_code) or new_plan
-        if (new_plan.interval, new_plan.interval_count) != (sub.interval, sub.interval_count):
-            raise InvalidState(
-                "changing the billing interval is not supported yet", "INTERVAL_CHANGE"
-            )
         current = {item.key: item.quantity for item in sub.items if item.price_code}
         same_plan = new_code == sub.plan_code
         keep = {i.key: i.unit_amount for i in sub.items if i.negotiated} if same_plan else None
         new_items = items_for_plan(
             rules, new_plan, sub.currency, at, quantities, keep or {}, carried_quantities=current
         )
+        new_cadence = periods.Cadence(new_plan.interval, new_plan.interval_count)
         facts = PlanChangeFacts(
-            old_plan.product, new_plan.product, old_plan.interval, new_plan.interval
+            old_plan.product,
+            new_plan.product,
+            old_plan.interval,
+            new_plan.interval,
+            from_plan=old_plan.code,
+            to_plan=new_plan.code,
+            direction=change_direction(sub.items, cadence_of(sub), new_items, new_cadence),
         )
         timing = rules.catalog.plan_changes.decide(facts)
+        if timing is not None and timing.timing == "refused":
+            raise PlanChangeRefused(
+                sub.name, old_plan.code, new_plan.code, timing.source, timing.message
+            )
         rule = rules.proration.decide(facts)
         at_end = timing is not None and timing.timing == "end_of_period"
         if at_end or sub.status == Status.TRIALING:
             return ChangePlan(
                 sub, new_plan, new_items, (), at, sub.status != Status.TRIALING, "none", active
             )
+        if new_cadence != cadence_of(sub):
+            return await self._interval_change(
+                tx, tenant_id, active, rule, sub, old_plan, new_plan, new_items, at
+            )
         behavior = rule.behavior if rule is not None else "none"
-        lines: tuple[Line, ...] = ()
-        if rule is not None and behavior != "none":
-            factor = self._factor_for(
-                rule, ProrationRequest(sub.period_start, sub.period_end, at, sub.time_zone)
-            )
-            repriced = (
-                items_for_plan(
-                    rules, old_plan, sub.currency, at, {}, {}, carried_quantities=current
-                )
-                if (rule.credit_basis == "current_price")
-                else ()
-            )
-            lines = tuple(
-                proration_lines(
-                    sub.items,
-                    _billed_as_new(new_items),
-                    factor=factor,
-                    currency=sub.currency,
-                    rounding=rules.money.rounding_for(sub.currency),
-                    period=(at, sub.period_end),
-                    credit_unused=rule.credit_unused,
-                    credit_basis=rule.credit_basis,
-                    current_unit_amounts={i.key: i.unit_amount for i in repriced},
-                )
-            )
-        return ChangePlan(
-            sub, new_plan, _billed_as_new(new_items), lines, at, False, behavior, active
+        if rule is None or behavior == "none":
+            # Nothing billed: each item stays paid what its key was paid for the period.
+            items = carry_paid(sub.items, new_items)
+            return ChangePlan(sub, new_plan, items, (), at, False, behavior, active)
+        prorated = self._proration(rules, rule, sub, old_plan, new_items, at)
+        lines = await self._capped(tx, tenant_id, sub, prorated.lines, at)
+        return ChangePlan(sub, new_plan, prorated.items, lines, at, False, behavior, active)
+
+    def _proration(
+        self,
+        rules: RuleSet,
+        rule: ProrationRule,
+        sub: Subscription,
+        old_plan: Plan,
+        new_items: tuple[Item, ...],
+        at: datetime,
+        *,
+        credit_unused: bool | None = None,
+        credit_kind: LineKind = LineKind.PRORATION_CREDIT,
+    ) -> Proration:
+        """The credit for what the change takes away (from what it was actually paid) and
+        the charge for what it adds, over the rest of the period from `at`."""
+        zone = sub.time_zone
+        current = {item.key: item.quantity for item in sub.items if item.price_code}
+        repriced = (
+            items_for_plan(rules, old_plan, sub.currency, at, {}, {}, carried_quantities=current)
+            if rule.credit_basis == "current_price"
+            else ()
         )
+
+        def credit_factor(since: datetime | None) -> Factor:
+            # Over the span the item's payment covered: the period, or from a later change.
+            start = since or sub.period_start
+            return self._factor_for(rule, ProrationRequest(start, sub.period_end, at, zone))
+
+        return proration_lines(
+            sub.items,
+            new_items,
+            factor=credit_factor(None),
+            credit_factor=credit_factor,
+            currency=sub.currency,
+            rounding=rules.money.rounding_for(sub.currency),
+            period=(at, sub.period_end),
+            credit_unused=rule.credit_unused if credit_unused is None else credit_unused,
+            credit_basis=rule.credit_basis,
+            current_unit_amounts={i.key: i.unit_amount for i in repriced},
+            discount_credit=rule.discount_credit,
+            credit_kind=credit_kind,
+        )
+
+    async def _capped(
+        self,
+        tx: Transaction,
+        tenant_id: str,
+        sub: Subscription,
+        lines: tuple[Line, ...],
+        at: datetime,
+    ) -> tuple[Line, ...]:
+        """`lines` with a repair line taking back what their credits ask beyond what is
+        still creditable for the period (credit notes, earlier credits)."""
+        if not any(line.kind in CREDIT_KINDS for line in lines):
+            return lines
+        period = (sub.period_start, sub.period_end)
+        invoices: list[PeriodInvoice] = []
+        after: str | None = None
+        while True:  # a subscription's invoices, a page at a time
+            page = await tx.invoices.list_after(tenant_id, None, sub.id, after, INVOICES_PAGE)
+            invoices += [
+                PeriodInvoice(
+                    inv.lines,
+                    inv.settlement.total_minor,
+                    inv.credited_minor,
+                    inv.status == InvoiceStatus.VOID,
+                )
+                for inv in page
+                if inv.period_end > sub.period_start
+            ]
+            if len(page) < INVOICES_PAGE:
+                break
+            after = page[-1].id
+        pending = await tx.pending_items.peek(tenant_id, sub.id)
+        creditable = creditable_minor(invoices, pending, sub.currency, period)
+        repair = repair_line(lines, creditable, sub.currency, (at, sub.period_end))
+        return lines if repair is None else (*lines, repair)
+
+    async def _interval_change(
+        self,
+        tx: Transaction,
+        tenant_id: str,
+        active: ActiveRules,
+        rule: ProrationRule | None,
+        sub: Subscription,
+        old_plan: Plan,
+        new_plan: Plan,
+        new_items: tuple[Item, ...],
+        at: datetime,
+    ) -> ChangePlan:
+        """A change of billing interval taking effect now, as Stripe does it: the billing
+        cycle restarts at the change, the new plan's full period from then is charged, and
+        the unused rest of the old period is credited as the proration rule says (none with
+        `behavior: none` or `credit_unused: false`). Both go on one invoice at once."""
+        rules = active.rules
+        cadence = periods.Cadence(new_plan.interval, new_plan.interval_count)
+        end = periods.boundary(at, cadence, 1, sub.time_zone)
+        rounding = rules.money.rounding_for(sub.currency)
+        credits: tuple[Line, ...] = ()
+        if rule is not None and rule.behavior != "none" and rule.credit_unused:
+            prorated = self._proration(rules, rule, sub, old_plan, (), at)
+            credits = await self._capped(tx, tenant_id, sub, prorated.lines, at)
+        items = _billed_as_new(new_items)
+        charges = period_fee_lines(items, sub.currency, rounding, (at, end))
+        behavior = rule.behavior if rule is not None else "none"
+        lines = (*credits, *charges)
+        return ChangePlan(sub, new_plan, items, lines, at, False, behavior, active, (at, end))
+
+    async def _restart_period(
+        self,
+        tx: Transaction,
+        tenant_id: str,
+        planned: ChangePlan,
+        updated: Subscription,
+        new_period: tuple[datetime, datetime],
+    ) -> tuple[Subscription, str]:
+        """Apply an interval change: the new period from the change, its invoice (the
+        planned lines, and the usage of the cut-short old period in arrears), its renewal."""
+        start, end = new_period
+        old = planned.subscription
+        updated = replace(updated, anchor=start, period_start=start, period_end=end)
+        invoice_id = new_id("inv")
+        # The subscription's compare-and-set makes the change happen once; the cycle row
+        # records which invoice billed the new period (a change at the old period's very
+        # start finds that start's row taken, which is harmless).
+        await tx.billing_cycles.claim(tenant_id, old.id, start, invoice_id)
+        lines = list(planned.lines)
+        if self.usage is not None and start > old.period_start:
+            lines += await usage_lines(
+                tx,
+                tenant_id,
+                old,
+                planned.rules.rules,
+                self.usage,
+                (old.period_start, start),
+                invoice_id,
+                start,
+            )
+        invoice = await issue_invoice(
+            tx,
+            tenant_id,
+            updated,
+            reason="subscription_update",
+            period=(start, end),
+            lines=lines,
+            rules=planned.rules,
+            at=start,
+            invoice_id=invoice_id,
+        )
+        await self._schedule(tx, tenant_id, updated, "renew", end)
+        return after_invoice(updated, invoice), invoice.id
 
     # --- cancel, reactivate, pause, resume -------------------------------------------------
 
@@ -502,7 +747,8 @@ class SubscriptionUseCases:
                     version=sub.version + 1,
                 )
             else:
-                assert request.at is not None
+                if request.at is None:
+                    raise InvalidArgument.single("at", "is required to cancel at a time")
                 if request.at <= at:
                     raise InvalidArgument.single("at", "must be in the future")
                 updated = replace(
@@ -543,26 +789,16 @@ class SubscriptionUseCases:
             and sub.status != Status.TRIALING
             and sub.period_start <= at < sub.period_end
         ):
-            facts = PlanChangeFacts(plan.product, plan.product, plan.interval, plan.interval)
+            facts = _own_plan_facts(plan)
             rule = rules.proration.decide(facts)
             if rule is not None and rule.credit_unused and rule.behavior != "none":
-                factor = self._factor_for(
-                    rule, ProrationRequest(sub.period_start, sub.period_end, at, sub.time_zone)
+                credits = self._proration(
+                    rules, rule, sub, plan, (), at, credit_kind=LineKind.CANCELLATION_CREDIT
                 )
-                lines = proration_lines(
-                    sub.items,
-                    (),
-                    factor=factor,
-                    currency=sub.currency,
-                    rounding=rules.money.rounding_for(sub.currency),
-                    period=(at, sub.period_end),
-                    credit_unused=True,
-                    credit_basis=rule.credit_basis,
-                    current_unit_amounts={},
-                )
+                lines = list(await self._capped(tx, tenant_id, sub, credits.lines, at))
         ended = replace(
             sub,
-            status=Status.CANCELED,
+            status=moved(sub.status, Status.CANCELED),
             canceled_at=at,
             cancel_at=at,
             cancel_at_period_end=False,
@@ -627,7 +863,9 @@ class SubscriptionUseCases:
             if sub.status not in {Status.ACTIVE, Status.TRIALING}:
                 raise InvalidState(f"{sub.name} is {sub.status.value}", "SUBSCRIPTION_NOT_ACTIVE")
             at = await self._time.now(tx, ctx.tenant_id, sub.clock_id)
-            updated = replace(sub, status=Status.PAUSED, paused_at=at, version=sub.version + 1)
+            updated = replace(
+                sub, status=moved(sub.status, Status.PAUSED), paused_at=at, version=sub.version + 1
+            )
             await self._save(tx, ctx.tenant_id, updated, sub.version)
             await self._record(
                 tx, ctx, write.request_id, updated, "subscription.paused", "pause", {}, now
@@ -656,7 +894,7 @@ class SubscriptionUseCases:
                 resumed,
                 active,
                 at,
-                0,
+                False,
                 cadence_of(sub),
                 "subscription_resume",
                 usage_before=before,
@@ -677,9 +915,7 @@ class SubscriptionUseCases:
         plan = rules.catalog.plans.get(sub.plan_code)
         rule = None
         if plan is not None:
-            rule = rules.proration.decide(
-                PlanChangeFacts(plan.product, plan.product, plan.interval, plan.interval)
-            )
+            rule = rules.proration.decide(_own_plan_facts(plan))
         return self._remaining(rule.granularity if rule is not None else "second", request)
 
     def _factor_for(self, rule: ProrationRule, request: ProrationRequest) -> Factor:
@@ -770,6 +1006,28 @@ class SubscriptionUseCases:
         )
 
 
+def with_plan_cadence(sub: Subscription, rules: RuleSet, at: datetime) -> Subscription:
+    """A change that waited for the period end (`at`) to a plan of another billing interval:
+    the new interval starts there, so the anchor moves to `at`."""
+    plan = rules.catalog.plans.get(sub.plan_code)
+    if plan is None or (plan.interval, plan.interval_count) == (sub.interval, sub.interval_count):
+        return sub
+    return replace(sub, interval=plan.interval, interval_count=plan.interval_count, anchor=at)
+
+
+def _own_plan_facts(plan: Plan) -> PlanChangeFacts:
+    """The facts outside a change (a first stub, a cancellation): the subscription's plan on
+    both sides and no direction, so only proration cases without `direction` apply."""
+    return PlanChangeFacts(
+        plan.product,
+        plan.product,
+        plan.interval,
+        plan.interval,
+        from_plan=plan.code,
+        to_plan=plan.code,
+    )
+
+
 def _billed_as_new(items: tuple[Item, ...]) -> tuple[Item, ...]:
     """Items after a change are billed (by proration) at their current amounts."""
     return tuple(item.billed() for item in items)
@@ -793,6 +1051,8 @@ def _check_create(request: NewSubscription) -> None:
             v.add(f"phases[{i}].plan", f"must look like plans/<code>, got {phase.plan_code!r}")
     if not 0 <= request.anchor_day <= 31:
         v.add("billing_cycle_anchor_day", "must be 0 (the start) or a day of month 1-31")
+    elif request.anchor_day and request.base_subscription:
+        v.add("billing_cycle_anchor_day", "an add-on aligns to its base_subscription instead")
     if not -1 <= request.trial_days <= MAX_TRIAL_DAYS:
         v.add("trial_days", f"must be -1 (the plan's), 0 or up to {MAX_TRIAL_DAYS}")
     if not 0 <= request.term_periods <= MAX_TERM_PERIODS:
@@ -847,6 +1107,9 @@ def subscription_to_dict(sub: Subscription) -> dict[str, Any]:
         "phases": [phase_to_dict(p) for p in sub.phases],
         "coupon_code": sub.coupon_code,
         "coupon_periods_left": sub.coupon_periods_left,
+        "anchor_day": sub.anchor_day,
+        "first_stub": sub.first_stub,
+        "base_subscription_id": sub.base_subscription_id,
     }
 
 
@@ -886,6 +1149,9 @@ def subscription_from_dict(d: dict[str, Any]) -> Subscription:
         phases=tuple(phase_from_dict(p) for p in d["phases"]),
         coupon_code=d.get("coupon_code"),
         coupon_periods_left=d.get("coupon_periods_left"),
+        anchor_day=d.get("anchor_day", 0),
+        first_stub=d.get("first_stub", StubProration.PRORATE.value),
+        base_subscription_id=d.get("base_subscription_id"),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 from billing.domain.errors import InvalidArgument, Violations
-from billing.domain.money import is_currency
+from billing.domain.money import currency_problem
 
 MAX_DISPLAY_NAME = 256
 MAX_EMAIL = 254
@@ -83,6 +83,9 @@ class CustomerFields:
     billing_address: PostalAddress = field(default_factory=PostalAddress)
     tax_ids: tuple[TaxId, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
+    # Day of month (1..31, clamped to the month's end) new monthly and yearly subscriptions
+    # without their own anchor are billed on, Kill Bill's account BCD; 0: none.
+    bill_cycle_day: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,16 @@ def etag_for(version: int) -> str:
 
 # Fields an update mask may name; currency is fixed once the customer exists.
 UPDATABLE_FIELDS = frozenset(
-    {"display_name", "email", "time_zone", "locale", "billing_address", "tax_ids", "metadata"}
+    {
+        "display_name",
+        "email",
+        "time_zone",
+        "locale",
+        "billing_address",
+        "tax_ids",
+        "metadata",
+        "bill_cycle_day",
+    }
 )
 IMMUTABLE_FIELDS = frozenset({"currency_code"})
 OUTPUT_ONLY_FIELDS = frozenset({"name", "create_time", "update_time", "etag", "clock"})
@@ -146,8 +158,8 @@ def validate(fields: CustomerFields, prefix: str = "customer") -> None:
         v.add(f"{prefix}.email", f"{fields.email!r} is not an email address")
     if not fields.currency_code:
         v.add(f"{prefix}.currency_code", "is required (an ISO 4217 code such as USD)")
-    elif not is_currency(fields.currency_code):
-        v.add(f"{prefix}.currency_code", f"{fields.currency_code!r} is not an ISO 4217 code")
+    elif (problem := currency_problem(fields.currency_code)) is not None:
+        v.add(f"{prefix}.currency_code", problem)
     if not is_time_zone(fields.time_zone):
         v.add(f"{prefix}.time_zone", f"{fields.time_zone!r} is not an IANA time zone")
     if not _LOCALE_RE.match(fields.locale):
@@ -155,6 +167,8 @@ def validate(fields: CustomerFields, prefix: str = "customer") -> None:
     region = fields.billing_address.region_code
     if region and not _REGION_RE.match(region):
         v.add(f"{prefix}.billing_address.region_code", f"{region!r} is not a CLDR region code")
+    if not 0 <= fields.bill_cycle_day <= 31:
+        v.add(f"{prefix}.bill_cycle_day", "must be 0 (none) or a day of month 1-31")
     _check_tax_ids(fields.tax_ids, prefix, v)
     _check_metadata(fields.metadata, prefix, v)
     v.raise_if_any()

@@ -180,6 +180,78 @@ def stub_period(
     return Period(start.astimezone(UTC), full.end, -1), full
 
 
+@dataclass(frozen=True)
+class FirstPeriod:
+    """Where billing starts: the `anchor` later boundaries are computed from, the first
+    `period`, and for a stub (a first period shorter than an interval) the `full` interval
+    ending where the stub ends, which it is prorated over. `full` is None for a full period."""
+
+    anchor: datetime
+    period: Period
+    full: Period | None = None
+
+
+def first_period(
+    start: datetime,
+    cadence: Cadence,
+    time_zone: str = "UTC",
+    *,
+    day_of_month: int = 0,
+    align_to: datetime | None = None,
+) -> FirstPeriod:
+    """The first period of a cycle starting at `start`.
+
+    - Neither given: a full period from the start, anchored there.
+    - `day_of_month` (1..31): the first boundary is local midnight on that day (clamped to the
+      month's end), the start itself if it is that midnight. A monthly cycle is anchored where
+      the day exists (day 31, start Apr 10: boundaries Apr 30, May 31), so clamping never sticks.
+      Start 03-10, day 1: stub [03-10, 04-01) over March.
+    - `align_to` (another cycle's anchor, e.g. a base subscription's): boundaries are that
+      anchor plus n of *this* cadence, so an add-on ends its periods with its base; the first is
+      the earliest at or after the start. Base anchored Jan 31, start Apr 10: stub [04-10, 04-30)
+      over [03-31, 04-30), then May 31. A boundary before `align_to` becomes the anchor itself,
+      so every later boundary is at or after the anchor.
+    """
+    _require_aware(start=start)
+    if day_of_month and align_to is not None:
+        raise ValueError("give a day of month or an anchor to align to, not both")
+    if align_to is not None:
+        _require_aware(align_to=align_to)
+        anchor, n = align_to, _first_index_at_or_after(align_to, cadence, start, time_zone)
+        if n < 0:
+            anchor, n = boundary(align_to, cadence, n, time_zone), 0
+    elif day_of_month:
+        first = next_anchor_on_day(start, day_of_month, time_zone)
+        monthly = cadence.interval == "month" and cadence.count == 1
+        anchor = day_anchor(first, day_of_month, time_zone) if monthly else first
+        n = 0 if anchor == first else 1
+    else:
+        anchor, n = start, 0
+    first = boundary(anchor, cadence, n, time_zone)
+    if first == start:
+        end = boundary(anchor, cadence, n + 1, time_zone)
+        return FirstPeriod(anchor.astimezone(UTC), Period(first, end, n))
+    full = Period(boundary(anchor, cadence, n - 1, time_zone), first, n - 1)
+    # A stub longer than the interval would prorate to more than one period's charge (a
+    # weekly cadence anchored on a day of month).
+    if start < full.start:
+        raise ValueError("the start must be within one interval before the first boundary")
+    return FirstPeriod(anchor.astimezone(UTC), Period(start.astimezone(UTC), first, n - 1), full)
+
+
+def _first_index_at_or_after(
+    anchor: datetime, cadence: Cadence, t: datetime, time_zone: str
+) -> int:
+    """The least n with boundary(anchor, n) >= t; t may be before the anchor."""
+    n = _estimate_index(anchor, cadence, t, _zone(time_zone))
+    # Off by at most one step either way (time of day, clamping, DST); walk to it.
+    while boundary(anchor, cadence, n, time_zone) < t:
+        n += 1
+    while boundary(anchor, cadence, n - 1, time_zone) >= t:
+        n -= 1
+    return n
+
+
 def _estimate_index(anchor: datetime, cadence: Cadence, t: datetime, zone: ZoneInfo) -> int:
     """n from the calendar distance between the local dates of anchor and t."""
     first = anchor.astimezone(zone).date()

@@ -13,7 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from billing.domain.money import MONEY_CONTEXT, round_to_minor
+from billing.domain.errors import InvalidState
+from billing.domain.money import MONEY_CONTEXT, check_minor, round_to_minor
 
 
 class Status(StrEnum):
@@ -23,21 +24,58 @@ class Status(StrEnum):
     PAUSED = "paused"
     CANCELED = "canceled"
     INCOMPLETE = "incomplete"
+    UNPAID = "unpaid"
 
 
-# Which transitions the lifecycle allows; anything else is a caller's mistake.
+# Which transitions the lifecycle allows; anything else is a bug or a caller's mistake.
+# Dunning moves a subscription whose invoice is not paid to past_due, and when its retries
+# are exhausted to unpaid (still a customer, no longer billed until paid) or canceled;
+# paying brings it back to active. Canceled is final.
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
-    Status.TRIALING: frozenset({Status.ACTIVE, Status.CANCELED, Status.PAUSED}),
-    Status.ACTIVE: frozenset({Status.PAST_DUE, Status.PAUSED, Status.CANCELED}),
-    Status.PAST_DUE: frozenset({Status.ACTIVE, Status.CANCELED}),
-    Status.PAUSED: frozenset({Status.ACTIVE, Status.CANCELED}),
     Status.INCOMPLETE: frozenset({Status.ACTIVE, Status.CANCELED}),
+    Status.TRIALING: frozenset({Status.ACTIVE, Status.PAST_DUE, Status.PAUSED, Status.CANCELED}),
+    Status.ACTIVE: frozenset({Status.PAST_DUE, Status.PAUSED, Status.CANCELED}),
+    Status.PAST_DUE: frozenset({Status.ACTIVE, Status.UNPAID, Status.PAUSED, Status.CANCELED}),
+    Status.UNPAID: frozenset({Status.ACTIVE, Status.CANCELED}),
+    Status.PAUSED: frozenset({Status.ACTIVE, Status.CANCELED}),
     Status.CANCELED: frozenset(),
 }
+# Statuses a new subscription starts in.
+INITIAL: frozenset[Status] = frozenset({Status.ACTIVE, Status.TRIALING, Status.INCOMPLETE})
 
 
 def can_move(current: Status, target: Status) -> bool:
     return target in TRANSITIONS[current]
+
+
+def moved(current: Status, target: Status) -> Status:
+    """`target` if the table allows moving there from `current` (staying put is no move),
+    else InvalidState. Every status change goes through here."""
+    if target != current and not can_move(current, target):
+        raise InvalidState(
+            f"a {current.value} subscription cannot become {target.value}",
+            "SUBSCRIPTION_TRANSITION",
+        )
+    return target
+
+
+@dataclass(frozen=True)
+class Billed:
+    """What an item was actually invoiced for the rest of the current period: `amount` (as
+    rounded on the invoice) covers [since, period end), `discount` is the coupon's share of it.
+    A credit for unused time is a share of this, never of a price that was not billed."""
+
+    amount: Decimal
+    discount: Decimal
+    quantity: int
+    since: datetime | None = None  # None: the current period's start
+
+    @property
+    def net(self) -> Decimal:
+        return MONEY_CONTEXT.subtract(self.amount, self.discount)
+
+
+NOT_BILLED = Billed(Decimal(0), Decimal(0), 0)
 
 
 @dataclass(frozen=True)
@@ -48,8 +86,9 @@ class Item:
     quantity: int
     unit_amount: Decimal  # one unit for a full period, after any negotiated override
     description: str
-    billed_unit_amount: Decimal  # what one unit was billed at this period (credit basis)
+    billed_unit_amount: Decimal  # the unit price of the last full period billed
     negotiated: bool = False  # a price Sales agreed: kept when list prices change
+    paid: Billed | None = None  # None (items stored before it): a full period at the unit price
 
     @property
     def key(self) -> str:
@@ -60,8 +99,18 @@ class Item:
         return MONEY_CONTEXT.multiply(Decimal(self.quantity), unit)
 
     def billed(self) -> Item:
-        """The item as billed for a new period at its current price."""
-        return replace(self, billed_unit_amount=self.unit_amount)
+        """The item as billed for a new period at its current price (the invoice's lines,
+        rounded and discounted, replace `paid` once known: `record_paid`)."""
+        return replace(
+            self,
+            billed_unit_amount=self.unit_amount,
+            paid=Billed(self.full_amount(), Decimal(0), self.quantity),
+        )
+
+    def billed_record(self) -> Billed:
+        if self.paid is not None:
+            return self.paid
+        return Billed(self.full_amount(self.billed_unit_amount), Decimal(0), self.quantity)
 
 
 @dataclass(frozen=True)
@@ -110,6 +159,9 @@ class Subscription:
     phases: tuple[Phase, ...] = ()
     coupon_code: str | None = None  # a coupon still applying
     coupon_periods_left: int | None = None  # None with a coupon: forever
+    anchor_day: int = 0  # day of month billing starts on, also after a trial; 0: the start
+    first_stub: str = "prorate"  # a StubProration value: how a first stub is charged
+    base_subscription_id: str | None = None  # an add-on's periods align to this one's
 
     @property
     def name(self) -> str:
@@ -122,6 +174,14 @@ class Subscription:
     @property
     def is_live(self) -> bool:
         return self.status not in {Status.CANCELED, Status.PAUSED}
+
+
+class StubProration(StrEnum):
+    """How a first period shorter than an interval (up to the anchor) is charged."""
+
+    PRORATE = "prorate"  # its share of the full interval ending at the anchor
+    NONE = "none"  # free: nothing is invoiced until the anchor
+    FULL = "full"  # a whole period's price
 
 
 @dataclass(frozen=True)
@@ -141,6 +201,33 @@ class Factor:
         return f"{self.numerator}/{self.denominator} {self.unit}"
 
 
+class LineKind(StrEnum):
+    """What a line is. The values are what the store keeps (readable text)."""
+
+    RECURRING = "recurring"  # a period's fee, in advance
+    PRORATION_CREDIT = "proration_credit"  # unused time on what a change replaced
+    PRORATION_CHARGE = "proration_charge"  # remaining time on what a change added
+    REPAIR = "repair"  # takes back the part of a credit already returned (credit notes)
+    ACCOUNT_CREDIT = "account_credit"  # a negative invoice's excess moved to customer credit
+    CANCELLATION_CREDIT = "cancellation_credit"  # unused time on a subscription ended early
+    USAGE = "usage"  # metered usage in arrears, and re-rated late usage
+    DISCOUNT = "discount"  # a coupon
+    ONE_OFF = "one_off"  # a line added by hand to a draft
+    TAX = "tax"  # reserved for tax
+
+    @classmethod
+    def stored(cls, value: object, amount_minor: int) -> LineKind:
+        """A stored kind, the loose values of before included (fee, proration, adjustment)."""
+        text = str(value or "fee")
+        if text == "fee":
+            return cls.RECURRING
+        if text == "proration":
+            return cls.PRORATION_CREDIT if amount_minor < 0 else cls.PRORATION_CHARGE
+        if text == "adjustment":
+            return cls.USAGE
+        return cls(text)
+
+
 @dataclass(frozen=True)
 class Line:
     """A priced line, rounded once."""
@@ -155,11 +242,11 @@ class Line:
     period_end: datetime
     proration: bool = False
     factor: str = ""
-    kind: str = "fee"  # fee, proration, usage, adjustment, discount, one_off
+    kind: LineKind = LineKind.RECURRING
     derivation: Mapping[str, Any] | None = None  # how the amount was reached, for Explain
 
 
-def _line(
+def priced_line(
     description: str,
     *,
     item: Item,
@@ -169,11 +256,12 @@ def _line(
     rounding: str,
     period: tuple[datetime, datetime],
     factor: Factor | None,
-    kind: str = "fee",
+    kind: LineKind = LineKind.RECURRING,
+    quantity: int | None = None,
 ) -> Line:
     derivation = {
         "rule_entry": f"prices/{item.price_code}" if item.price_code else "plan flat fee",
-        "quantity": str(item.quantity),
+        "quantity": str(item.quantity if quantity is None else quantity),
         "unit_amount": str(unit_amount),
         "factor": str(factor) if factor is not None else None,
         "unrounded": str(unrounded),
@@ -182,7 +270,7 @@ def _line(
     return Line(
         description=description,
         price_code=item.price_code,
-        quantity=Decimal(item.quantity),
+        quantity=Decimal(item.quantity if quantity is None else quantity),
         unit_amount=unit_amount,
         unrounded=unrounded,
         amount_minor=round_to_minor(unrounded, currency, rounding).amount_minor,
@@ -210,77 +298,10 @@ def period_fee_lines(
         unrounded = factor.apply(full) if factor is not None else full
         suffix = f" x {factor}" if factor is not None else ""
         lines.append(
-            _line(
+            priced_line(
                 f"{item.description} x {item.quantity}{suffix}",
                 item=item,
                 unit_amount=item.unit_amount,
-                unrounded=unrounded,
-                currency=currency,
-                rounding=rounding,
-                period=period,
-                factor=factor,
-            )
-        )
-    return lines
-
-
-def proration_lines(
-    old_items: Sequence[Item],
-    new_items: Sequence[Item],
-    *,
-    factor: Factor,
-    currency: str,
-    rounding: str,
-    period: tuple[datetime, datetime],
-    credit_unused: bool,
-    credit_basis: str,
-    current_unit_amounts: Mapping[str, Decimal],
-) -> list[Line]:
-    """A credit for each old item that changes and a charge for each new one, over the share
-    of the period left (`period` is [change, period end)). Unchanged items give no lines."""
-    old_by_key = {item.key: item for item in old_items}
-    new_by_key = {item.key: item for item in new_items}
-    lines: list[Line] = []
-    for key, old in old_by_key.items():
-        new = new_by_key.get(key)
-        if new is not None and (new.quantity, new.unit_amount) == (old.quantity, old.unit_amount):
-            continue
-        if credit_unused:
-            unit = (
-                old.billed_unit_amount
-                if credit_basis == "billed"
-                else current_unit_amounts.get(key, old.unit_amount)
-            )
-            unrounded = -factor.apply(old.full_amount(unit))
-            text = f"Unused time on {old.description} x {old.quantity} ({factor})"
-            lines.append(
-                _line(
-                    text,
-                    kind="proration",
-                    item=old,
-                    unit_amount=unit,
-                    unrounded=unrounded,
-                    currency=currency,
-                    rounding=rounding,
-                    period=period,
-                    factor=factor,
-                )
-            )
-    for key, new in new_by_key.items():
-        old_item = old_by_key.get(key)
-        if old_item is not None and (old_item.quantity, old_item.unit_amount) == (
-            new.quantity,
-            new.unit_amount,
-        ):
-            continue
-        unrounded = factor.apply(new.full_amount())
-        text = f"Remaining time on {new.description} x {new.quantity} ({factor})"
-        lines.append(
-            _line(
-                text,
-                kind="proration",
-                item=new,
-                unit_amount=new.unit_amount,
                 unrounded=unrounded,
                 currency=currency,
                 rounding=rounding,
@@ -300,13 +321,16 @@ class Settlement:
 
 
 def settle(lines: Sequence[Line], credit_balance_minor: int) -> Settlement:
-    """The total is the sum of the lines (negative if need be); credit reduces what is due,
-    never the total; what a negative total leaves over becomes customer credit."""
-    total = sum(line.amount_minor for line in lines)
+    """The total is the sum of the lines; credit reduces what is due, never the total. An
+    account credit line (a negative invoice's excess) adds to the customer's credit; a
+    negative total without one (a hand-made invoice) becomes customer credit as well."""
+    total = check_minor(sum(line.amount_minor for line in lines), "the invoice total")
+    added = sum(line.amount_minor for line in lines if line.kind == LineKind.ACCOUNT_CREDIT)
+    balance = credit_balance_minor + added
     if total >= 0:
-        applied = min(credit_balance_minor, total)
-        return Settlement(total, applied, total - applied, credit_balance_minor - applied)
-    return Settlement(total, 0, 0, credit_balance_minor - total)
+        applied = min(balance, total)
+        return Settlement(total, applied, total - applied, balance - applied)
+    return Settlement(total, 0, 0, balance - total)
 
 
 # --- plain-data form (JSON columns, stored replies) ----------------------------------------
@@ -320,7 +344,27 @@ def item_to_dict(item: Item) -> dict[str, object]:
         "description": item.description,
         "billed_unit_amount": str(item.billed_unit_amount),
         "negotiated": item.negotiated,
+        "paid": None if item.paid is None else _billed_to_dict(item.paid),
     }
+
+
+def _billed_to_dict(paid: Billed) -> dict[str, object]:
+    return {
+        "amount": str(paid.amount),
+        "discount": str(paid.discount),
+        "quantity": paid.quantity,
+        "since": paid.since.isoformat() if paid.since is not None else None,
+    }
+
+
+def _billed_from_dict(data: Mapping[str, Any]) -> Billed:
+    since = data.get("since")
+    return Billed(
+        Decimal(str(data["amount"])),
+        Decimal(str(data["discount"])),
+        int(data["quantity"]),
+        datetime.fromisoformat(since) if since else None,
+    )
 
 
 def item_from_dict(data: Mapping[str, object]) -> Item:
@@ -331,6 +375,7 @@ def item_from_dict(data: Mapping[str, object]) -> Item:
         description=str(data["description"]),
         billed_unit_amount=Decimal(str(data["billed_unit_amount"])),
         negotiated=bool(data.get("negotiated", False)),
+        paid=_billed_from_dict(data["paid"]) if data.get("paid") else None,  # type: ignore[arg-type]
     )
 
 
@@ -346,7 +391,7 @@ def line_to_dict(line: Line) -> dict[str, object]:
         "period_end": line.period_end.isoformat(),
         "proration": line.proration,
         "factor": line.factor,
-        "kind": line.kind,
+        "kind": line.kind.value,
         "derivation": dict(line.derivation) if line.derivation else None,
     }
 
@@ -363,7 +408,7 @@ def line_from_dict(data: Mapping[str, object]) -> Line:
         period_end=datetime.fromisoformat(str(data["period_end"])),
         proration=bool(data["proration"]),
         factor=str(data["factor"]),
-        kind=str(data.get("kind") or "fee"),
+        kind=LineKind.stored(data.get("kind"), int(data["amount_minor"])),  # type: ignore[call-overload]
         derivation=data.get("derivation"),  # type: ignore[arg-type]
     )
 

@@ -76,6 +76,9 @@ def _subscription_row(sub: Subscription) -> dict[str, Any]:
         if sub.coupon_code
         else None,
         "clock_id": sub.clock_id,
+        "anchor_day": sub.anchor_day,
+        "first_stub": sub.first_stub,
+        "base_subscription_id": sub.base_subscription_id,
         "rule_set": sub.rule_set,
         "version": sub.version,
         "created_at": sub.created_at,
@@ -118,6 +121,9 @@ def _subscription(row: RowMapping) -> Subscription:
         phases=tuple(phase_from_dict(p) for p in row["phases"] or ()),
         coupon_code=(row["discount"] or {}).get("coupon"),
         coupon_periods_left=(row["discount"] or {}).get("left"),
+        anchor_day=row["anchor_day"],
+        first_stub=row["first_stub"],
+        base_subscription_id=row["base_subscription_id"],
     )
 
 
@@ -219,42 +225,47 @@ def _invoice(row: RowMapping, lines: list[RowMapping]) -> Invoice:
     )
 
 
+def _invoice_row(invoice: Invoice) -> dict[str, Any]:
+    """The invoice's columns but its keys (the numbering-at-commit ones left alone)."""
+    st = invoice.settlement
+    return {
+        "customer_id": invoice.customer_id,
+        "subscription_id": invoice.subscription_id,
+        "currency": invoice.currency,
+        "status": invoice.status.value,
+        "billing_reason": invoice.billing_reason,
+        "period_start": invoice.period_start,
+        "period_end": invoice.period_end,
+        "total_minor": st.total_minor,
+        "credit_applied_minor": st.credit_applied_minor,
+        "amount_due_minor": st.amount_due_minor,
+        "rule_set": invoice.rule_set,
+        "created_at": invoice.created_at,
+        "finalized_at": invoice.finalized_at,
+        "version": invoice.version,
+        "number": invoice.number,
+        "memo": invoice.memo or None,
+        "paid_at": invoice.paid_at,
+        "voided_at": invoice.voided_at,
+        "uncollectible_at": invoice.uncollectible_at,
+        "payment_reference": invoice.payment_reference or None,
+        "credited_minor": invoice.credited_minor,
+        "due_at": invoice.due_at,
+        "coupon_code": invoice.coupon_code,
+    }
+
+
 class SqlInvoices:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
     async def insert(self, tenant_id: str, invoice: Invoice) -> None:
-        st = invoice.settlement
         await self._conn.execute(
-            insert(i),
-            {
-                "tenant_id": tenant_id,
-                "id": invoice.id,
-                "customer_id": invoice.customer_id,
-                "subscription_id": invoice.subscription_id,
-                "currency": invoice.currency,
-                "status": invoice.status.value,
-                "billing_reason": invoice.billing_reason,
-                "period_start": invoice.period_start,
-                "period_end": invoice.period_end,
-                "total_minor": st.total_minor,
-                "credit_applied_minor": st.credit_applied_minor,
-                "amount_due_minor": st.amount_due_minor,
-                "rule_set": invoice.rule_set,
-                "created_at": invoice.created_at,
-                "finalized_at": invoice.finalized_at,
-                "version": invoice.version,
-                "number": invoice.number,
-                "memo": invoice.memo or None,
-                "paid_at": invoice.paid_at,
-                "voided_at": invoice.voided_at,
-                "uncollectible_at": invoice.uncollectible_at,
-                "payment_reference": invoice.payment_reference or None,
-                "credited_minor": invoice.credited_minor,
-                "due_at": invoice.due_at,
-                "coupon_code": invoice.coupon_code,
-            },
+            insert(i), {"tenant_id": tenant_id, "id": invoice.id, **_invoice_row(invoice)}
         )
+        await self._insert_lines(tenant_id, invoice)
+
+    async def _insert_lines(self, tenant_id: str, invoice: Invoice) -> None:
         if invoice.lines:
             await self._conn.execute(
                 insert(il),
@@ -281,13 +292,24 @@ class SqlInvoices:
                 ],
             )
 
-    async def update_status(self, tenant_id: str, invoice: Invoice, expected_version: int) -> bool:
+    async def update_status(
+        self,
+        tenant_id: str,
+        invoice: Invoice,
+        expected_version: int,
+        expected_status: InvoiceStatus,
+    ) -> bool:
         """Write a finalized invoice's lifecycle fields (status, dates, reference, credit),
-        compare-and-set on the version. Lines and amounts never change after finalization."""
+        compare-and-set on version and status. Lines and amounts never change after
+        finalization. On PostgreSQL a concurrent setter waits for this row and then finds
+        the version moved on: exactly one of them writes."""
         result = await self._conn.execute(
             update(i)
             .where(
-                i.c.tenant_id == tenant_id, i.c.id == invoice.id, i.c.version == expected_version
+                i.c.tenant_id == tenant_id,
+                i.c.id == invoice.id,
+                i.c.version == expected_version,
+                i.c.status == expected_status.value,
             )
             .values(
                 status=invoice.status.value,
@@ -341,24 +363,36 @@ class SqlInvoices:
         )
         await self._conn.execute(delete(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id))
 
-    async def replace(self, tenant_id: str, invoice: Invoice) -> None:
-        """Rewrite a draft: its lines, totals, status (drafts only change until issued)."""
+    async def replace(
+        self, tenant_id: str, invoice: Invoice, expected_version: int | None = None
+    ) -> bool:
+        """Rewrite a draft (its lines, totals, status: finalizing is one too), compare-and-set:
+        only while the stored row is still a draft (at `expected_version` if given). The row
+        is updated in place, never deleted and inserted again, so a concurrent writer waits
+        for it and then finds it changed, instead of deleting the other's result."""
+        row = _invoice_row(invoice)
+        query = update(i).where(
+            i.c.tenant_id == tenant_id,
+            i.c.id == invoice.id,
+            i.c.status == InvoiceStatus.DRAFT.value,
+        )
+        if expected_version is not None:
+            query = query.where(i.c.version == expected_version)
+        else:
+            row["version"] = i.c.version + 1  # whoever holds the old version must fail
+        if (await self._conn.execute(query.values(**row))).rowcount != 1:
+            return False
         await self._conn.execute(
             delete(il).where(il.c.tenant_id == tenant_id, il.c.invoice_id == invoice.id)
         )
-        await self._conn.execute(delete(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice.id))
-        await self.insert(tenant_id, invoice)
+        await self._insert_lines(tenant_id, invoice)
+        return True
 
-    async def get(self, tenant_id: str, invoice_id: str) -> Invoice | None:
-        row = (
-            (
-                await self._conn.execute(
-                    select(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
+    async def get(self, tenant_id: str, invoice_id: str, *, lock: bool = False) -> Invoice | None:
+        query = select(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).mappings().first()
         if row is None:
             return None
         lines = (

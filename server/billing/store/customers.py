@@ -59,6 +59,7 @@ def _to_row(customer: Customer) -> dict[str, Any]:
         "billing_address": f.billing_address.to_dict(),
         "tax_ids": [{"type": x.type, "value": x.value} for x in f.tax_ids],
         "metadata": dict(f.metadata),
+        "bill_cycle_day": f.bill_cycle_day,
         "version": customer.version,
         "create_time": customer.create_time,
         "update_time": customer.update_time,
@@ -76,6 +77,7 @@ def _from_row(row: RowMapping) -> Customer:
         billing_address=PostalAddress.from_dict(row["billing_address"]),
         tax_ids=tuple(TaxId(x["type"], x["value"]) for x in row["tax_ids"]),
         metadata=dict(row["metadata"]),
+        bill_cycle_day=row["bill_cycle_day"],
     )
     return Customer(
         row["id"], fields, row["version"], row["create_time"], row["update_time"], row["clock_id"]

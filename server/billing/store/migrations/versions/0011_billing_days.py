@@ -26,9 +26,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("first_stub", sa.String(length=8), nullable=False, server_default="prorate")
         )
-        batch_op.add_column(
-            sa.Column("base_subscription_id", sa.String(length=40), nullable=True)
-        )
+        batch_op.add_column(sa.Column("base_subscription_id", sa.String(length=40), nullable=True))
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("bill_cycle_day", sa.Integer(), nullable=False, server_default="0")

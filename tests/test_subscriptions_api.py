@@ -123,9 +123,20 @@ def test_preview_and_change_with_the_same_time_give_the_same_lines(billing):
     preview = billing.preview(sub, plan="pro_monthly")
     assert iso(preview.proration_time) == "2026-04-09T07:31:13Z"
     changed = billing.change(sub, plan="pro_monthly", at=iso(preview.proration_time))
-    assert [(line.description, line.amount, line.proration_factor) for line in changed.lines] == [
-        (line.description, line.amount, line.proration_factor) for line in preview.lines
+    # April has 2,592,000 s; from 09 Apr 07:31:13 to 1 May, 21 d 16:28:47 = 1,873,727 s are
+    # left. Credit 30.00 x 1,873,727 / 2,592,000 = 21.6866... -> 21.69; charge 50.00 x the
+    # same = 36.1444... -> 36.14.
+    factor = "1873727/2592000 seconds"
+    expected = [
+        (f"Unused time on Basic x 1 ({factor})", invoices_pb2.PRORATION_CREDIT, 1, -2169),
+        (f"Remaining time on Pro x 1 ({factor})", invoices_pb2.PRORATION_CHARGE, 1, 3614),
     ]
+    for response in (preview, changed):
+        assert [
+            (line.description, line.kind, line.quantity, line.amount.amount_minor)
+            for line in response.lines
+        ] == expected
+        assert [line.proration_factor for line in response.lines] == [factor, factor]
     assert iso(changed.proration_time) == iso(preview.proration_time)
 
 
@@ -226,7 +237,14 @@ def test_negative_total_becomes_credit_that_the_next_invoice_consumes(billing):
     changed = billing.change(sub, plan="basic_monthly", at="2026-04-16T00:00:00Z")
     assert amounts(changed.lines) == [-2500, 1500]
     downgrade = billing.invoices_of(sub)[-1]
-    assert (downgrade.total.amount_minor, downgrade.amount_due.amount_minor) == (-1000, 0)
+    # Never a silent negative total: the -10.00 moves to account credit on a line of its own.
+    assert amounts(downgrade.lines) == [-2500, 1500, 1000]
+    assert [line.line_kind for line in downgrade.lines] == [
+        invoices_pb2.PRORATION_CREDIT,
+        invoices_pb2.PRORATION_CHARGE,
+        invoices_pb2.ACCOUNT_CREDIT,
+    ]
+    assert (downgrade.total.amount_minor, downgrade.amount_due.amount_minor) == (0, 0)
     billing.advance(clock, "2026-05-01T00:00:00Z")
     renewal = billing.invoices_of(sub)[-1]
     assert renewal.total.amount_minor == 3000
@@ -268,7 +286,13 @@ def test_cancel_now_credits_unused_time_on_a_final_invoice(billing):
     assert ended.status == sp.CANCELED
     final = billing.invoices_of(sub)[-1]
     assert final.billing_reason == "final"
-    assert amounts(final.lines) == [-1500]
+    # 15 of April's 30 days unused: 30.00 x 15/30 = 15.00 back, as account credit.
+    assert amounts(final.lines) == [-1500, 1500]
+    assert [line.line_kind for line in final.lines] == [
+        invoices_pb2.CANCELLATION_CREDIT,
+        invoices_pb2.ACCOUNT_CREDIT,
+    ]
+    assert final.total.amount_minor == 0
     billing.advance(clock, "2026-07-01T00:00:00Z")
     assert len(billing.invoices_of(sub)) == 2  # no renewals after the end
 

@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
-from billing.api.billing_convert import invoice_to_proto, money
+from billing.api.billing_convert import invoice_to_proto, line_kind, money
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, timestamp
 from billing.app.billing_runs import BillingRuns
@@ -174,6 +174,7 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):  # type: ignore
                     rounding=str(d.get("rounding") or ""),
                     amount=money(invoice.currency, line.amount_minor),
                     steps=[str(step) for step in d.get("steps") or ()],
+                    kind=line_kind(line),
                 )
             )
         return pb.InvoiceExplanation(invoice=invoice.name, lines=lines)

@@ -11,9 +11,9 @@ from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.invoicing import finalize_invoice, next_number
-from billing.app.metered import MeteredPrice, expand_groups, metered_prices
+from billing.app.metered import MeteredPrice, expand_groups, metered_prices, period_events
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
-from billing.app.ports import Store, Transaction
+from billing.app.ports import RetryableConflict, Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.usage import UsageUseCases
@@ -22,12 +22,29 @@ from billing.app.writes import WriteRunner
 from billing.domain import periods
 from billing.domain.coupons import discount_line
 from billing.domain.errors import InvalidArgument, InvalidState, NotFound
-from billing.domain.invoices import INVOICE_TRANSITIONS, CreditNote, Invoice, InvoiceStatus
+from billing.domain.invoices import (
+    CREDITABLE,
+    INVOICE_TRANSITIONS,
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    creditable_minor,
+    split_credit,
+)
 from billing.domain.metering import Event
-from billing.domain.money import Money, parse_decimal, round_to_minor
+from billing.domain.money import (
+    MONEY_CONTEXT,
+    AmountOutOfRange,
+    Money,
+    check_minor,
+    check_quantity,
+    parse_decimal,
+    round_to_minor,
+)
 from billing.domain.names import parse_name
 from billing.domain.subscriptions import (
     Line,
+    LineKind,
     Settlement,
     line_from_dict,
     line_to_dict,
@@ -151,6 +168,10 @@ class InvoiceLifecycle:
         invoice_id = parse_name(request.invoice, "invoices", "invoice")
         quantity = _decimal(request.quantity or "1", "quantity")
         unit = _decimal(request.unit_amount, "unit_amount")
+        try:
+            check_quantity(quantity)
+        except AmountOutOfRange as exc:
+            raise exc.naming("quantity") from None
         if not request.description.strip():
             raise InvalidArgument.single("description", "is required")
 
@@ -158,17 +179,25 @@ class InvoiceLifecycle:
             invoice = await self._draft(tx, ctx.tenant_id, invoice_id, request.invoice)
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             rounding = active.rules.money.rounding_for(invoice.currency)
-            unrounded = quantity * unit
+            unrounded = MONEY_CONTEXT.multiply(quantity, unit)  # exact: both are bounded
+            try:
+                amount = round_to_minor(unrounded, invoice.currency, rounding)
+                check_minor(
+                    sum(line.amount_minor for line in invoice.lines) + amount.amount_minor,
+                    "the invoice total",
+                )
+            except AmountOutOfRange as exc:
+                raise exc.naming("unit_amount") from None
             line = Line(
                 description=request.description,
                 price_code=None,
                 quantity=quantity,
                 unit_amount=unit,
                 unrounded=unrounded,
-                amount_minor=round_to_minor(unrounded, invoice.currency, rounding).amount_minor,
+                amount_minor=amount.amount_minor,
                 period_start=invoice.period_start,
                 period_end=invoice.period_end,
-                kind="one_off",
+                kind=LineKind.ONE_OFF,
                 derivation={
                     "rule_entry": "one-off line",
                     "unrounded": str(unrounded),
@@ -179,7 +208,8 @@ class InvoiceLifecycle:
             grown = replace(
                 invoice, lines=lines, settlement=settle(lines, 0), version=invoice.version + 1
             )
-            await tx.invoices.replace(ctx.tenant_id, grown)
+            if not await tx.invoices.replace(ctx.tenant_id, grown, invoice.version):
+                raise _changed(invoice)
             await self._audit(
                 tx,
                 ctx,
@@ -207,7 +237,8 @@ class InvoiceLifecycle:
         async def work(tx: Transaction, now: datetime) -> Invoice:
             invoice = await self._draft(tx, ctx.tenant_id, invoice_id, name)
             updated = replace(invoice, memo=memo, version=invoice.version + 1)
-            await tx.invoices.replace(ctx.tenant_id, updated)
+            if not await tx.invoices.replace(ctx.tenant_id, updated, invoice.version):
+                raise _changed(invoice)
             await self._audit(tx, ctx, write.request_id, updated, "update", {"memo": memo}, now)
             return updated
 
@@ -220,10 +251,14 @@ class InvoiceLifecycle:
 
         async def work(tx: Transaction, now: datetime) -> Invoice:
             invoice = await self._draft(tx, ctx.tenant_id, invoice_id, name)
-            if await tx.coupons.get(ctx.tenant_id, code) is None:
+            coupon = await tx.coupons.get(ctx.tenant_id, code)
+            if coupon is None:
                 raise NotFound(coupon_name)
+            if (mismatch := coupon.currency_mismatch(invoice.currency)) is not None:
+                raise InvalidArgument.single("coupon", mismatch)
             updated = replace(invoice, coupon_code=code, version=invoice.version + 1)
-            await tx.invoices.replace(ctx.tenant_id, updated)
+            if not await tx.invoices.replace(ctx.tenant_id, updated, invoice.version):
+                raise _changed(invoice)
             await self._audit(
                 tx, ctx, write.request_id, updated, "apply_coupon", {"coupon": code}, now
             )
@@ -265,7 +300,8 @@ class InvoiceLifecycle:
         status = InvoiceStatus(target)
 
         async def work(tx: Transaction, now: datetime) -> Invoice:
-            invoice = await tx.invoices.get(ctx.tenant_id, invoice_id)
+            # Locked: a concurrent move waits here, then reads the status this one leaves.
+            invoice = await tx.invoices.get(ctx.tenant_id, invoice_id, lock=True)
             if invoice is None:
                 raise NotFound(name)
             if status not in INVOICE_TRANSITIONS[invoice.status]:
@@ -290,8 +326,10 @@ class InvoiceLifecycle:
             )
             if status == InvoiceStatus.UNCOLLECTIBLE:
                 moved = replace(moved, settlement=invoice.settlement)  # still owed, written off
-            if not await tx.invoices.update_status(ctx.tenant_id, moved, invoice.version):
-                raise InvalidState(f"{invoice.name} changed concurrently", "INVOICE_STATE")
+            if not await tx.invoices.update_status(
+                ctx.tenant_id, moved, invoice.version, invoice.status
+            ):
+                raise _changed(invoice)
             await tx.outbox.add(
                 OutboxEvent(
                     new_id("evt"),
@@ -316,10 +354,12 @@ class InvoiceLifecycle:
             raise InvalidArgument.single("amount", "must be positive")
 
         async def work(tx: Transaction, now: datetime) -> CreditNote:
-            invoice = await tx.invoices.get(ctx.tenant_id, invoice_id)
+            # Locked: concurrent notes on one invoice take turns, each reading what the
+            # one before left to credit.
+            invoice = await tx.invoices.get(ctx.tenant_id, invoice_id, lock=True)
             if invoice is None:
                 raise NotFound(request.invoice)
-            if invoice.status in {InvoiceStatus.DRAFT, InvoiceStatus.VOID}:
+            if invoice.status not in CREDITABLE:
                 raise InvalidState(
                     f"{invoice.name} is {invoice.status.value}; only finalized, not void,"
                     " invoices take credit notes",
@@ -327,18 +367,31 @@ class InvoiceLifecycle:
                 )
             if request.amount.currency_code != invoice.currency:
                 raise InvalidArgument.single("amount", f"must be in {invoice.currency}")
-            room = invoice.settlement.total_minor - invoice.credited_minor
+            room = creditable_minor(invoice)
             if request.amount.amount_minor > room:
                 raise InvalidArgument.single(
-                    "amount", f"at most {Money(invoice.currency, max(room, 0))} is left to credit"
+                    "amount", f"at most {Money(invoice.currency, room)} is left to credit"
                 )
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             customer = await tx.customers.get(ctx.tenant_id, invoice.customer_id)
             at = await self._time.now(tx, ctx.tenant_id, customer.clock_id if customer else None)
             amount = request.amount.amount_minor
-            due = invoice.settlement.amount_due_minor
-            to_due = min(amount, due) if invoice.status == InvoiceStatus.OPEN else 0
-            to_balance = amount - to_due
+            split = split_credit(invoice, amount)
+            to_due, to_balance = split.to_amount_due_minor, split.to_credit_balance_minor
+            credited = replace(
+                invoice,
+                credited_minor=invoice.credited_minor + amount,
+                settlement=replace(
+                    invoice.settlement,
+                    amount_due_minor=invoice.settlement.amount_due_minor - to_due,
+                ),
+                version=invoice.version + 1,
+            )
+            # Exactly one note per version: a loser runs again against the new state.
+            if not await tx.invoices.update_status(
+                ctx.tenant_id, credited, invoice.version, invoice.status
+            ):
+                raise _changed(invoice)
             if to_balance:
                 balance = await tx.credit.balance(
                     ctx.tenant_id, invoice.customer_id, invoice.currency
@@ -346,13 +399,6 @@ class InvoiceLifecycle:
                 await tx.credit.set_balance(
                     ctx.tenant_id, invoice.customer_id, invoice.currency, balance + to_balance
                 )
-            credited = replace(
-                invoice,
-                credited_minor=invoice.credited_minor + amount,
-                settlement=replace(invoice.settlement, amount_due_minor=due - to_due),
-                version=invoice.version + 1,
-            )
-            await tx.invoices.update_status(ctx.tenant_id, credited, invoice.version)
             note = CreditNote(
                 id=new_id("cn"),
                 invoice_id=invoice.id,
@@ -370,6 +416,24 @@ class InvoiceLifecycle:
                     "credit_note.created",
                     note.name,
                     {"invoice": invoice.name, "amount_minor": amount},
+                    now,
+                )
+            )
+            await tx.audit.add(
+                AuditRecord(
+                    new_id("aud"),
+                    ctx.tenant_id,
+                    ctx.actor,
+                    ctx.method,
+                    write.request_id,
+                    note.name,
+                    "credit",
+                    {
+                        "invoice": invoice.name,
+                        "amount_minor": amount,
+                        "to_amount_due_minor": to_due,
+                        "to_credit_balance_minor": to_balance,
+                    },
                     now,
                 )
             )
@@ -403,12 +467,8 @@ class InvoiceLifecycle:
                 [i.billed() for i in sub.items], sub.currency, rounding, (at, period.end)
             )
             metered = metered_prices(active.rules, sub, sub.period_start)
-            events = await tx.usage.in_period(
-                ctx.tenant_id,
-                sub.id,
-                [m.spec.code for m in metered],
-                sub.period_start,
-                sub.period_end,
+            events = await period_events(
+                tx, ctx.tenant_id, sub.id, metered, sub.period_start, sub.period_end
             )
         usage = [
             _usage_line(self._usage, active, m, events, sub.period_start, sub.period_end)
@@ -439,7 +499,9 @@ class InvoiceLifecycle:
         )
 
     async def _draft(self, tx: Transaction, tenant_id: str, invoice_id: str, name: str) -> Invoice:
-        invoice = await tx.invoices.get(tenant_id, invoice_id)
+        """The draft, locked: concurrent edits and finalizations of one draft take turns,
+        and the one after a finalization finds it finalized."""
+        invoice = await tx.invoices.get(tenant_id, invoice_id, lock=True)
         if invoice is None:
             raise NotFound(name)
         if invoice.status != InvoiceStatus.DRAFT:
@@ -473,6 +535,12 @@ class InvoiceLifecycle:
                 now,
             )
         )
+
+
+def _changed(invoice: Invoice) -> RetryableConflict:
+    """A compare-and-set lost: the WriteRunner runs the use case again on what is stored
+    now, which then succeeds or refuses as that state says."""
+    return RetryableConflict(f"{invoice.name} changed since version {invoice.version}")
 
 
 def _usage_line(

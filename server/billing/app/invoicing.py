@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billing.app.ids import new_id
-from billing.app.ports import DueItem, Transaction
+from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
 from billing.domain.coupons import discount_line
+from billing.domain.credits import account_credit_line, record_paid
 from billing.domain.invoices import Invoice, InvoiceStatus, format_number
-from billing.domain.subscriptions import Line, Subscription, settle
+from billing.domain.subscriptions import Line, LineKind, Subscription, settle
 from billing.rules.model import InvoicingRules
 
 
@@ -131,6 +132,13 @@ async def _finalize(
     if discount is not None:
         lines = (*draft.lines, discount)
         draft = replace(draft, lines=lines, settlement=settle(lines, 0))
+    # Never a silent negative total: the excess shows as a line moving it to account credit.
+    excess = account_credit_line(
+        draft.lines, draft.currency, (draft.period_start, draft.period_end)
+    )
+    if excess is not None:
+        lines = (*draft.lines, excess)
+        draft = replace(draft, lines=lines, settlement=settle(lines, 0))
     customer_id, currency = draft.customer_id, draft.currency
     balance = await tx.credit.balance(tenant_id, customer_id, currency)
     settlement = settle(draft.lines, balance)
@@ -146,7 +154,12 @@ async def _finalize(
     if insert:
         await tx.invoices.insert(tenant_id, invoice)
     else:
-        await tx.invoices.replace(tenant_id, invoice)
+        # Compare-and-set draft -> open: of concurrent finalizers of one draft exactly one
+        # writes; a loser's transaction (events, number) is rolled back and run again, and
+        # then finds the invoice finalized.
+        invoice = replace(invoice, version=draft.version + 1)
+        if not await tx.invoices.replace(tenant_id, invoice, draft.version):
+            raise RetryableConflict(f"{draft.name} changed since version {draft.version}")
     if settlement.credit_balance_after_minor != balance:
         await tx.credit.set_balance(
             tenant_id, customer_id, currency, settlement.credit_balance_after_minor
@@ -266,8 +279,12 @@ async def _draft_coupon(
 
 
 def after_invoice(sub: Subscription, invoice: Invoice) -> Subscription:
-    """The subscription with its coupon's use counted, if the invoice was discounted."""
-    if not any(line.kind == "discount" for line in invoice.lines):
+    """The subscription after its period's invoice: each item with what the invoice actually
+    charged for it (net of the coupon, the basis of later credits), and the coupon's use
+    counted if the invoice was discounted."""
+    period = (sub.period_start, sub.period_end)
+    sub = replace(sub, items=record_paid(sub.items, invoice.lines, sub.currency, period))
+    if not any(line.kind == LineKind.DISCOUNT for line in invoice.lines):
         return sub
     return coupon_used(sub)
 

@@ -6,12 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from billing.app.metered import MeteredPrice, expand_groups, metered_for_key, metered_prices
+from billing.app.metered import (
+    MeteredPrice,
+    billed_price,
+    expand_groups,
+    metered_prices,
+    period_events,
+)
 from billing.app.ports import BilledUsage, Transaction
 from billing.app.usage import MetricUsage, UsageUseCases
 from billing.domain.metering import Event, effective
 from billing.domain.money import Money
-from billing.domain.subscriptions import Line, Subscription
+from billing.domain.subscriptions import Line, LineKind, Subscription
 from billing.rules.model import RuleSet
 
 ADJUSTED_EVENTS_NAMED_MAX = 10  # an adjustment line names at most this many events
@@ -34,9 +40,7 @@ async def usage_lines(
     lines: list[Line] = []
     metered = metered_prices(rules, sub, start)
     if metered:
-        events = await tx.usage.in_period(
-            tenant_id, sub.id, [m.spec.code for m in metered], start, end
-        )
+        events = await period_events(tx, tenant_id, sub.id, metered, start, end)
         for m in expand_groups(metered, events, start, end):
             result = usage.price_usage(rules, m, events, start, end)
             lines.append(usage_line(m, result, rules, sub.currency, period))
@@ -77,7 +81,7 @@ def usage_line(
         amount_minor=result.amount.amount_minor,
         period_start=period[0],
         period_end=period[1],
-        kind="usage",
+        kind=LineKind.USAGE,
         derivation={
             "rule_entry": f"prices/{m.price.code}",
             "metric": m.spec.code,
@@ -105,11 +109,11 @@ async def _adjustments(
     for billed in await tx.usage.billed(tenant_id, sub.id):
         if billed.period_end > before or billed.period_end < horizon:
             continue
-        m = metered_for_key(metered_prices(rules, sub, billed.period_start), billed.price_code)
+        m = billed_price(rules, billed.price_code, billed.period_start)
         if m is None:
             continue
-        events = await tx.usage.in_period(
-            tenant_id, sub.id, [m.spec.code], billed.period_start, billed.period_end
+        events = await period_events(
+            tx, tenant_id, sub.id, [m], billed.period_start, billed.period_end
         )
         now = usage.price_usage(rules, m, events, billed.period_start, billed.period_end)
         difference = now.amount.amount_minor - billed.amount_minor
@@ -137,7 +141,7 @@ async def _adjustments(
                 amount_minor=difference,
                 period_start=billed.period_start,
                 period_end=billed.period_end,
-                kind="adjustment",
+                kind=LineKind.USAGE,  # late usage re-rated: usage still
                 derivation={
                     "rule_entry": f"prices/{m.price.code}",
                     "billed_quantity": billed.quantity,

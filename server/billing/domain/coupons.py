@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from billing.domain.credits import DISCOUNTABLE_KINDS
+from billing.domain.errors import InvariantBroken
 from billing.domain.money import MONEY_CONTEXT, Money, round_to_minor
-from billing.domain.subscriptions import Line
+from billing.domain.subscriptions import Line, LineKind
 
 DURATIONS = ("once", "repeating", "forever")
-DISCOUNTABLE_KINDS = frozenset({"fee", "proration", "usage", "one_off"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,16 @@ class Coupon:
 
     def applies_to(self, plan_code: str) -> bool:
         return not self.plans or plan_code in self.plans
+
+    def currency_mismatch(self, currency: str) -> str | None:
+        """Why the coupon cannot discount an invoice in `currency` (a fixed amount in another
+        currency would silently be worth nothing), or None if it can."""
+        if self.amount_off is None or self.amount_off.currency_code == currency:
+            return None
+        return (
+            f"{self.name} takes {self.amount_off} off; it cannot discount an amount in"
+            f" {currency}"
+        )
 
     def first_periods_left(self) -> int | None:
         """Invoices it applies to, counting the first; None: forever."""
@@ -66,10 +77,12 @@ def discount_line(
     if coupon.percent_off is not None:
         unrounded = MONEY_CONTEXT.divide(MONEY_CONTEXT.multiply(base, coupon.percent_off), 100)
         label = f"{coupon.percent_off}%"
+    elif coupon.amount_off is None:
+        raise InvariantBroken(f"{coupon.name} has neither percent_off nor amount_off")
     else:
-        assert coupon.amount_off is not None
-        if coupon.amount_off.currency_code != currency:
-            return None
+        if (mismatch := coupon.currency_mismatch(currency)) is not None:
+            # Refused where coupons are applied; one that got through is a bug, not a 0.
+            raise InvariantBroken(mismatch)
         unrounded = min(coupon.amount_off.to_decimal(), base)
         label = str(coupon.amount_off)
     amount = round_to_minor(unrounded, currency, rounding).amount_minor
@@ -82,7 +95,7 @@ def discount_line(
         amount_minor=-amount,
         period_start=period[0],
         period_end=period[1],
-        kind="discount",
+        kind=LineKind.DISCOUNT,
         derivation={
             "rule_entry": coupon.name,
             "base": str(base),

@@ -8,7 +8,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from billing.rules.errors import RuleWarning
+from billing.rules.errors import RulePath, RuleWarning, format_path
 from billing.rules.model import (
     CaseMatch,
     Catalog,
@@ -142,11 +142,19 @@ def _catalog(files: Sequence[ValidatedFile]) -> Catalog:
         if "plan_changes" in file.data:
             plan_changes = PlanChangePolicy(
                 tuple(
-                    PolicyCase(_when(case), PlanChangeRule(case["timing"]))
-                    for _, case in file.items("plan_changes")
+                    PolicyCase(_when(case), _plan_change_rule(file, path, case))
+                    for path, case in file.items("plan_changes")
                 )
             )
     return Catalog(MappingProxyType(products), MappingProxyType(plans), plan_changes)
+
+
+def _plan_change_rule(
+    file: ValidatedFile, path: RulePath, case: Mapping[str, Any]
+) -> PlanChangeRule:
+    # The source lets a refusal name the case that refused, e.g. catalog.yaml:63 plan_changes[1].
+    source = f"{file.where(path)} {format_path(path)}"
+    return PlanChangeRule(case["timing"], case.get("message", ""), source)
 
 
 def _plan(item: Mapping[str, Any]) -> Plan:
@@ -188,7 +196,9 @@ def _price(item: Mapping[str, Any]) -> Price:
         unit=item.get("unit"),
         unit_amount=item.get("unit_amount"),
         tiers=tuple(
-            Tier(tier["up_to"], tier["unit_amount"], tier.get("flat_amount"))
+            Tier(
+                tier["up_to"], tier["unit_amount"], tier.get("flat_amount"), tier.get("block_size")
+            )
             for tier in item.get("tiers") or ()
         ),
         params=MappingProxyType(dict(item.get("params") or {})),
@@ -205,6 +215,9 @@ def _price(item: Mapping[str, Any]) -> Price:
             PercentageTier(tier["up_to"], tier["rate"], tier.get("flat_amount"))
             for tier in item.get("percentage_tiers") or ()
         ),
+        free_units_per_events=item.get("free_units_per_events"),
+        free_units_per_total_aggregation=item.get("free_units_per_total_aggregation"),
+        prorated=item.get("prorated", False),
     )
 
 
@@ -220,6 +233,7 @@ def _proration(files: Sequence[ValidatedFile]) -> ProrationPolicy:
                     behavior=case["behavior"],
                     credit_unused=case["credit_unused"],
                     credit_basis=case["credit_basis"],
+                    discount_credit=case.get("discount_credit", "spread"),
                 ),
             )
             for _, case in files[0].items("cases")

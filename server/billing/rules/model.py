@@ -15,13 +15,15 @@ from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar
 
 from billing.domain.money import DEFAULT_ROUNDING
+from billing.domain.plan_changes import Direction
 from billing.rules.errors import RuleWarning
 
 Interval = Literal["day", "week", "month", "year"]
-PlanChangeTiming = Literal["immediate", "end_of_period"]
+PlanChangeTiming = Literal["immediate", "end_of_period", "refused"]
 ProrationGranularity = Literal["second", "day"]
 ProrationBehavior = Literal["create_prorations", "always_invoice", "none"]
 CreditBasis = Literal["billed", "current_price"]
+DiscountCredit = Literal["spread", "keep_on_remaining"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -150,11 +152,13 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """Units up to `up_to` (inclusive; None = no upper bound) at `unit_amount` each."""
+    """Units up to `up_to` (inclusive; None = no upper bound) at `unit_amount` each, or, with
+    a `block_size`, at `unit_amount` per started block of that many units."""
 
     up_to: int | None
     unit_amount: Decimal
     flat_amount: Decimal | None = None
+    block_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +175,10 @@ class PercentageTier:
 class Price:
     """One version of a named price. `model` names the pricing engine that reads it; each
     built-in model reads only its own fields (the meaning pass refuses the others):
-    per_unit: unit_amount; graduated, volume: tiers, flat_fee_at_zero; package: package_size,
-    package_amount, free_units; percentage: rate, fixed_fee, min_per_transaction,
-    max_per_transaction; graduated_percentage: percentage_tiers."""
+    per_unit: unit_amount, prorated; graduated, volume: tiers, flat_fee_at_zero, prorated;
+    package: package_size, package_amount, free_units; percentage: rate, fixed_fee,
+    min_per_transaction, max_per_transaction, free_units_per_events,
+    free_units_per_total_aggregation; graduated_percentage: percentage_tiers."""
 
     code: str
     model: str
@@ -196,16 +201,28 @@ class Price:
     max_per_transaction: Decimal | None = None
     metric: str | None = None  # billed in arrears from this metric's usage
     percentage_tiers: tuple[PercentageTier, ...] = ()  # graduated_percentage
+    # percentage: the first transactions free (Lago's free units), whichever limit runs out
+    # first; None: no such limit.
+    free_units_per_events: int | None = None
+    free_units_per_total_aggregation: Decimal | None = None  # free volume, major units
+    # per_unit, graduated, volume on a metric whose level persists (seats): the tier chosen
+    # from the peak, the price applied to units weighed by the time they existed.
+    prorated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PlanChangeFacts:
-    """What a policy case is matched against."""
+    """What a policy case is matched against. `direction` compares the recurring price per
+    unit of time (`domain.plan_changes`); it is None outside a change of plan or quantities
+    (a first stub, a cancellation), where only cases without a direction match."""
 
     from_product: str
     to_product: str
     from_interval: Interval
     to_interval: Interval
+    from_plan: str | None = None
+    to_plan: str | None = None
+    direction: Direction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,12 +233,18 @@ class CaseMatch:
     to_product: str | None = None
     from_interval: Interval | None = None
     to_interval: Interval | None = None
+    from_plan: str | None = None
+    to_plan: str | None = None
+    direction: Direction | None = None
 
     def _pairs(self, facts: CaseMatch | PlanChangeFacts) -> Iterable[tuple[str | None, str | None]]:
         yield self.from_product, facts.from_product
         yield self.to_product, facts.to_product
         yield self.from_interval, facts.from_interval
         yield self.to_interval, facts.to_interval
+        yield self.from_plan, facts.from_plan
+        yield self.to_plan, facts.to_plan
+        yield self.direction, facts.direction
 
     def matches(self, facts: PlanChangeFacts) -> bool:
         return all(mine is None or mine == theirs for mine, theirs in self._pairs(facts))
@@ -237,7 +260,12 @@ class CaseMatch:
 
 @dataclass(frozen=True, slots=True)
 class PlanChangeRule:
+    """When a change takes effect, or `refused` (Kill Bill's ILLEGAL) with the case's
+    `message`; `source` names the case (`catalog.yaml:63 plan_changes[1]`) for the refusal."""
+
     timing: PlanChangeTiming
+    message: str = ""
+    source: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +274,9 @@ class ProrationRule:
     behavior: ProrationBehavior
     credit_unused: bool
     credit_basis: CreditBasis
+    # A coupon's share of what a credited item paid: spread over all items pro rata, or kept
+    # whole on the items that remain (the credited ones keep only what the rest cannot hold).
+    discount_credit: DiscountCredit = "spread"
 
 
 # No slots on the generic classes: `ProrationPolicy(...)` sets `__orig_class__`, which a

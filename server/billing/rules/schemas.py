@@ -18,6 +18,7 @@ from typing import Any, Final
 from cerberus import TypeDefinition, Validator
 
 from billing.domain.money import DEFAULT_ROUNDING, ROUNDING_MODES
+from billing.domain.plan_changes import DIRECTIONS
 from billing.rules.values import CODE_PATTERN, coerce_decimal, coerce_instant
 
 Schema = dict[str, dict[str, Any]]
@@ -38,10 +39,11 @@ KINDS: Final = (
 RESERVED_KINDS: Final = frozenset({"tax", "recognition", "dunning", "routing"})
 
 INTERVALS: Final = ("day", "week", "month", "year")
-PLAN_CHANGE_TIMINGS: Final = ("immediate", "end_of_period")
+PLAN_CHANGE_TIMINGS: Final = ("immediate", "end_of_period", "refused")
 PRORATION_GRANULARITIES: Final = ("second", "day")
 PRORATION_BEHAVIORS: Final = ("create_prorations", "always_invoice", "none")
 CREDIT_BASES: Final = ("billed", "current_price")
+DISCOUNT_CREDITS: Final = ("spread", "keep_on_remaining")
 
 # Limits: a rule file is read by people; anything bigger is a mistake, not a catalog.
 LIST_ITEMS_MAX: Final = 10_000
@@ -50,6 +52,8 @@ INTERVAL_COUNT_MAX: Final = 120  # ten years of months
 TRIAL_DAYS_MAX: Final = 3_660  # ten years
 TIERS_MAX: Final = 100
 RATE_MAX: Final = 100  # a percent: a fee above the whole transaction is a typo
+BLOCK_SIZE_MAX: Final = 10**15  # the largest quantity priced (money.QUANTITY_MAX)
+FREE_EVENTS_MAX: Final = 10**9  # free transactions per period; more is a typo
 
 
 def _kind(kind: str) -> dict[str, Any]:
@@ -125,6 +129,15 @@ _WHEN: dict[str, Any] = {
         "to_product": _code("Matches changes to this product."),
         "from_interval": _choice(INTERVALS, "Matches changes from this interval.", required=False),
         "to_interval": _choice(INTERVALS, "Matches changes to this interval.", required=False),
+        "from_plan": _code("Matches changes away from this plan."),
+        "to_plan": _code("Matches changes to this plan."),
+        "direction": _choice(
+            DIRECTIONS,
+            "Matches upgrades, downgrades or neither, decided by the recurring price per unit"
+            " of time in the subscription's currency and quantities (a yearly price compared"
+            " as its monthly equivalent).",
+            required=False,
+        ),
     },
     "meta": {"description": "When this case applies; leave it out to match every change."},
 }
@@ -214,7 +227,13 @@ _PLAN: Schema = {
 
 _PLAN_CHANGE_CASE: Schema = {
     "when": _WHEN,
-    "timing": _choice(PLAN_CHANGE_TIMINGS, "When the change takes effect.", required=True),
+    "timing": _choice(
+        PLAN_CHANGE_TIMINGS,
+        "When the change takes effect: immediate, end_of_period, or refused (the change is"
+        " not allowed; the caller gets FAILED_PRECONDITION naming this case).",
+        required=True,
+    ),
+    "message": _text("timing: refused only: why, shown to the caller in the refusal."),
 }
 
 CATALOG: Schema = {
@@ -234,8 +253,20 @@ _TIER: Schema = {
         "min": 1,
         "meta": {"description": "Last unit of this tier (inclusive); null on the last tier."},
     },
-    "unit_amount": _amount("Price of each unit in this tier.", required=True),
+    "unit_amount": _amount(
+        "Price of each unit in this tier, or of each started block with block_size.",
+        required=True,
+    ),
     "flat_amount": _amount("A fixed amount added when the quantity reaches this tier."),
+    "block_size": {
+        "type": "int",
+        "min": 1,
+        "max": BLOCK_SIZE_MAX,
+        "meta": {
+            "description": "Units per block: unit_amount prices each started block (250 units"
+            " in blocks of 100: 3 blocks); leave out to price single units."
+        },
+    },
 }
 
 _PERCENTAGE_TIER: Schema = {
@@ -310,6 +341,28 @@ _PRICE: Schema = {
     "max_per_transaction": _amount(
         "percentage: most fee of one transaction (rate and fixed fee together)."
     ),
+    "free_units_per_events": {
+        "type": "int",
+        "min": 0,
+        "max": FREE_EVENTS_MAX,
+        "meta": {
+            "description": "percentage: the first this many transactions of a period are free"
+            " (no rate, no fixed fee); 0 or left out: no such limit."
+        },
+    },
+    "free_units_per_total_aggregation": _amount(
+        "percentage: the first this much transaction volume of a period (major units) is"
+        " free of the rate; the transaction crossing it pays on the rest. With"
+        " free_units_per_events too, free units end with whichever runs out first."
+    ),
+    "prorated": {
+        "type": "boolean",
+        "meta": {
+            "description": "per_unit, graduated, volume on a metric whose level persists"
+            " (time_weighted_sum): each unit weighed by the share of the period it existed;"
+            " the tier is chosen from the peak. false when left out."
+        },
+    },
     "percentage_tiers": _list_of(
         _record(_PERCENTAGE_TIER),
         "graduated_percentage: tiers of transaction volume in ascending order.",
@@ -339,6 +392,12 @@ _PRORATION_CASE: Schema = {
         "meta": {"description": "Credit the unused part of the old plan."},
     },
     "credit_basis": _choice(CREDIT_BASES, "Amount the credit is computed from.", required=True),
+    "discount_credit": _choice(
+        DISCOUNT_CREDITS,
+        "How a coupon's discount reduces a credit: spread over the items pro rata (default),"
+        " or kept whole on the items that remain.",
+        required=False,
+    ),
 }
 
 PRORATION: Schema = {
@@ -351,7 +410,15 @@ PRORATION: Schema = {
     ),
 }
 
-AGGREGATIONS: Final = ("count", "sum", "max", "unique_count", "latest", "time_weighted_sum")
+AGGREGATIONS: Final = (
+    "count",
+    "sum",
+    "max",
+    "unique_count",
+    "latest",
+    "latest_ever",
+    "time_weighted_sum",
+)
 LATENESS_HOURS_MAX: Final = 24 * 366
 
 _METRIC: Schema = {
@@ -359,8 +426,10 @@ _METRIC: Schema = {
     "name": _text("Name shown on invoices."),
     "aggregation": _choice(
         AGGREGATIONS,
-        "How a period's events become a quantity: count, sum, max, unique_count, latest, or"
-        " time_weighted_sum (a level that changes, averaged over the period: GB-months).",
+        "How a period's events become a quantity: count, sum, max, unique_count, latest (the"
+        " period's last value; 0 without events), latest_ever (the period's last value, else"
+        " the last one ever reported: seats), or time_weighted_sum (a level that holds until"
+        " changed, across periods, averaged over the period: GB-months).",
         required=True,
     ),
     "field": {

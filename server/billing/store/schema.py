@@ -221,7 +221,7 @@ invoice_lines = Table(
     Column("proration", Boolean, nullable=False),
     Column("proration_factor", String(64), nullable=False),
     Column("rule_set", String(64), nullable=False),
-    Column("kind", String(16), nullable=True),  # fee, proration, usage, adjustment, discount...
+    Column("kind", String(32), nullable=True),  # a LineKind value: recurring, proration_credit...
     Column("derivation", json_column_type(), nullable=True),  # how the amount was reached
 )
 

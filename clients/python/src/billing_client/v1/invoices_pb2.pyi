@@ -24,12 +24,37 @@ class InvoiceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAID: _ClassVar[InvoiceStatus]
     VOID: _ClassVar[InvoiceStatus]
     UNCOLLECTIBLE: _ClassVar[InvoiceStatus]
+
+class LineKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LINE_KIND_UNSPECIFIED: _ClassVar[LineKind]
+    RECURRING: _ClassVar[LineKind]
+    PRORATION_CREDIT: _ClassVar[LineKind]
+    PRORATION_CHARGE: _ClassVar[LineKind]
+    REPAIR: _ClassVar[LineKind]
+    ACCOUNT_CREDIT: _ClassVar[LineKind]
+    CANCELLATION_CREDIT: _ClassVar[LineKind]
+    USAGE: _ClassVar[LineKind]
+    DISCOUNT: _ClassVar[LineKind]
+    ONE_OFF: _ClassVar[LineKind]
+    TAX: _ClassVar[LineKind]
 INVOICE_STATUS_UNSPECIFIED: InvoiceStatus
 DRAFT: InvoiceStatus
 OPEN: InvoiceStatus
 PAID: InvoiceStatus
 VOID: InvoiceStatus
 UNCOLLECTIBLE: InvoiceStatus
+LINE_KIND_UNSPECIFIED: LineKind
+RECURRING: LineKind
+PRORATION_CREDIT: LineKind
+PRORATION_CHARGE: LineKind
+REPAIR: LineKind
+ACCOUNT_CREDIT: LineKind
+CANCELLATION_CREDIT: LineKind
+USAGE: LineKind
+DISCOUNT: LineKind
+ONE_OFF: LineKind
+TAX: LineKind
 
 class Invoice(_message.Message):
     __slots__ = ("name", "customer", "subscription", "status", "billing_reason", "lines", "total", "credit_applied", "amount_due", "period_start", "period_end", "create_time", "finalize_time", "rule_set", "number", "etag", "memo", "paid_time", "void_time", "payment_reference", "credited", "due_time", "coupon")
@@ -100,7 +125,7 @@ class CreditNote(_message.Message):
     def __init__(self, name: _Optional[str] = ..., invoice: _Optional[str] = ..., number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ..., applied_to: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class InvoiceLine(_message.Message):
-    __slots__ = ("description", "amount", "quantity", "unit_amount", "period_start", "period_end", "proration", "proration_factor", "unrounded_amount", "rule_set", "price", "kind")
+    __slots__ = ("description", "amount", "quantity", "unit_amount", "period_start", "period_end", "proration", "proration_factor", "unrounded_amount", "rule_set", "price", "kind", "line_kind")
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +138,7 @@ class InvoiceLine(_message.Message):
     RULE_SET_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    LINE_KIND_FIELD_NUMBER: _ClassVar[int]
     description: str
     amount: _money_pb2.Money
     quantity: str
@@ -125,7 +151,8 @@ class InvoiceLine(_message.Message):
     rule_set: str
     price: str
     kind: str
-    def __init__(self, description: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., proration: _Optional[bool] = ..., proration_factor: _Optional[str] = ..., unrounded_amount: _Optional[str] = ..., rule_set: _Optional[str] = ..., price: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+    line_kind: LineKind
+    def __init__(self, description: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., proration: _Optional[bool] = ..., proration_factor: _Optional[str] = ..., unrounded_amount: _Optional[str] = ..., rule_set: _Optional[str] = ..., price: _Optional[str] = ..., kind: _Optional[str] = ..., line_kind: _Optional[_Union[LineKind, str]] = ...) -> None: ...
 
 class GetInvoiceRequest(_message.Message):
     __slots__ = ("name",)
@@ -246,7 +273,7 @@ class InvoiceExplanation(_message.Message):
     def __init__(self, invoice: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[LineExplanation, _Mapping]]] = ...) -> None: ...
 
 class LineExplanation(_message.Message):
-    __slots__ = ("description", "rule_set", "rule_entry", "proration_factor", "period_start", "period_end", "quantity", "unit_amount", "unrounded_amount", "rounding", "amount", "steps")
+    __slots__ = ("description", "rule_set", "rule_entry", "proration_factor", "period_start", "period_end", "quantity", "unit_amount", "unrounded_amount", "rounding", "amount", "steps", "kind")
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     RULE_SET_FIELD_NUMBER: _ClassVar[int]
     RULE_ENTRY_FIELD_NUMBER: _ClassVar[int]
@@ -259,6 +286,7 @@ class LineExplanation(_message.Message):
     ROUNDING_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     description: str
     rule_set: str
     rule_entry: str
@@ -271,7 +299,8 @@ class LineExplanation(_message.Message):
     rounding: str
     amount: _money_pb2.Money
     steps: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, description: _Optional[str] = ..., rule_set: _Optional[str] = ..., rule_entry: _Optional[str] = ..., proration_factor: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., unrounded_amount: _Optional[str] = ..., rounding: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., steps: _Optional[_Iterable[str]] = ...) -> None: ...
+    kind: LineKind
+    def __init__(self, description: _Optional[str] = ..., rule_set: _Optional[str] = ..., rule_entry: _Optional[str] = ..., proration_factor: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., unrounded_amount: _Optional[str] = ..., rounding: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., steps: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[LineKind, str]] = ...) -> None: ...
 
 class PreviewUpcomingInvoiceRequest(_message.Message):
     __slots__ = ("subscription",)

@@ -1,6 +1,7 @@
 import datetime
 
 from billing_client.v1 import annotations_pb2 as _annotations_pb2
+from billing_client.v1 import invoices_pb2 as _invoices_pb2
 from billing_client.v1 import money_pb2 as _money_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
@@ -23,6 +24,7 @@ class SubscriptionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAUSED: _ClassVar[SubscriptionStatus]
     CANCELED: _ClassVar[SubscriptionStatus]
     INCOMPLETE: _ClassVar[SubscriptionStatus]
+    UNPAID: _ClassVar[SubscriptionStatus]
 
 class FirstStubProration(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -37,6 +39,7 @@ PAST_DUE: SubscriptionStatus
 PAUSED: SubscriptionStatus
 CANCELED: SubscriptionStatus
 INCOMPLETE: SubscriptionStatus
+UNPAID: SubscriptionStatus
 FIRST_STUB_PRORATION_UNSPECIFIED: FirstStubProration
 FIRST_STUB_PRORATE: FirstStubProration
 FIRST_STUB_NONE: FirstStubProration
@@ -234,7 +237,7 @@ class SubscriptionChange(_message.Message):
     def __init__(self, subscription: _Optional[str] = ..., plan: _Optional[str] = ..., quantities: _Optional[_Mapping[str, int]] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ProrationLine(_message.Message):
-    __slots__ = ("description", "amount", "proration_factor", "price", "quantity", "period_start", "period_end", "unrounded_amount")
+    __slots__ = ("description", "amount", "proration_factor", "price", "quantity", "period_start", "period_end", "unrounded_amount", "kind")
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     PRORATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
@@ -243,6 +246,7 @@ class ProrationLine(_message.Message):
     PERIOD_START_FIELD_NUMBER: _ClassVar[int]
     PERIOD_END_FIELD_NUMBER: _ClassVar[int]
     UNROUNDED_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     description: str
     amount: _money_pb2.Money
     proration_factor: str
@@ -251,7 +255,8 @@ class ProrationLine(_message.Message):
     period_start: _timestamp_pb2.Timestamp
     period_end: _timestamp_pb2.Timestamp
     unrounded_amount: str
-    def __init__(self, description: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., proration_factor: _Optional[str] = ..., price: _Optional[str] = ..., quantity: _Optional[int] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unrounded_amount: _Optional[str] = ...) -> None: ...
+    kind: _invoices_pb2.LineKind
+    def __init__(self, description: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., proration_factor: _Optional[str] = ..., price: _Optional[str] = ..., quantity: _Optional[int] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unrounded_amount: _Optional[str] = ..., kind: _Optional[_Union[_invoices_pb2.LineKind, str]] = ...) -> None: ...
 
 class PreviewChangeRequest(_message.Message):
     __slots__ = ("change",)

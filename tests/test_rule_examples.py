@@ -1,5 +1,6 @@
-"""The example rule sets in rules/examples/ (Stripe, Kill Bill, Lago defaults), over a real
-channel on SQLite and PostgreSQL: each is accepted, and prorates the way its README says."""
+"""The example rule sets in rules/examples/ (Stripe, Kill Bill, Lago defaults, and the
+plan-change policies), over a real channel on SQLite and PostgreSQL: each is accepted, and
+prorates the way its README says."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ EXAMPLES_EXPECTED = [
     Example("stripe", [-1450, 2417], SECOND, False, False, [-2417, 1450]),
     Example("killbill", [-1500, 2500], DAY, True, True, []),
     Example("lago", [-1500, 2500], DAY, True, True, []),
+    # Downgrades wait by `direction: downgrade` (30.00 < 50.00 a month), not by product names.
+    Example("plan_changes", [-1500, 2500], DAY, True, True, []),
 ]
 BY_NAME = pytest.mark.parametrize("example", EXAMPLES_EXPECTED, ids=lambda e: e.name)
 
@@ -70,7 +73,7 @@ def subscribed(billing: Billing, example: Example, plan: str):  # type: ignore[n
     return clock, sub
 
 
-def test_the_examples_are_the_three_complete_rule_sets():
+def test_the_examples_are_the_complete_rule_sets():
     assert sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) == sorted(
         e.name for e in EXAMPLES_EXPECTED
     )

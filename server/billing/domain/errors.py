@@ -114,6 +114,33 @@ class InvalidState(BillingError):
         self.reason = reason
 
 
+class PlanChangeRefused(InvalidState):
+    """The rules refuse this change (a plan_changes case with `timing: refused`, Kill Bill's
+    ILLEGAL). Metadata names the case (`rule`) and both plans."""
+
+    def __init__(
+        self, subscription: str, from_plan: str, to_plan: str, rule: str, why: str = ""
+    ) -> None:
+        message = (
+            f"the rules refuse changing {subscription} from plans/{from_plan} to"
+            f" plans/{to_plan} ({rule})"
+        )
+        super().__init__(f"{message}: {why}" if why else message, "PLAN_CHANGE_REFUSED")
+        self.metadata = {
+            "rule": rule,
+            "from_plan": f"plans/{from_plan}",
+            "to_plan": f"plans/{to_plan}",
+        }
+
+
+class InvariantBroken(BillingError):
+    """Something the rule validator or the code guarantees does not hold: a bug, never the
+    caller's mistake, so it maps to INTERNAL. Used instead of `assert` on money paths,
+    which `python -O` would strip."""
+
+    reason = "INVARIANT_BROKEN"
+
+
 class NoActiveRuleSet(BillingError):
     """The tenant has no rules yet; push a rule set first."""
 

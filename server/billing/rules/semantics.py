@@ -2,8 +2,8 @@
 
 References resolve, codes are unique, tiers ascend and end unbounded, currencies are ISO 4217,
 every engine a rule names is registered, a built-in pricing model gets the fields it needs and
-no other model's (a percentage's fee bounds in order), versions of one price start at distinct
-instants.
+no other model's (a percentage's fee bounds in order), a prorated price meters a level that
+persists, versions of one price start at distinct instants.
 Every problem is collected (never the first only), each at its file, line and path; cases that
 can never match are warnings, since the rule set still means something.
 
@@ -20,7 +20,9 @@ from decimal import Decimal
 from typing import Any
 
 from billing.domain.customers import is_time_zone
-from billing.domain.money import CURRENCY_EXPONENTS, is_currency
+from billing.domain.errors import InvariantBroken
+from billing.domain.metering import CARRIED
+from billing.domain.money import CURRENCY_EXPONENTS, currency_problem, is_currency
 from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
 from billing.rules.model import CaseMatch
 from billing.rules.structure import ValidatedFile
@@ -51,12 +53,19 @@ class ModelFields:
 # What each built-in pricing model reads; any other model field on its price is an error. A
 # model a plugin registers checks its own `params` through its hook.
 BUILTIN_MODEL_PARAMS: Mapping[str, ModelFields] = {
-    "per_unit": ModelFields(("unit_amount",)),
-    "graduated": ModelFields(("tiers",), ("flat_fee_at_zero",)),
-    "volume": ModelFields(("tiers",), ("flat_fee_at_zero",)),
+    "per_unit": ModelFields(("unit_amount",), ("prorated",)),
+    "graduated": ModelFields(("tiers",), ("flat_fee_at_zero", "prorated")),
+    "volume": ModelFields(("tiers",), ("flat_fee_at_zero", "prorated")),
     "package": ModelFields(("package_size", "package_amount"), ("free_units",)),
     "percentage": ModelFields(
-        ("rate",), ("fixed_fee", "min_per_transaction", "max_per_transaction")
+        ("rate",),
+        (
+            "fixed_fee",
+            "min_per_transaction",
+            "max_per_transaction",
+            "free_units_per_events",
+            "free_units_per_total_aggregation",
+        ),
     ),
     "graduated_percentage": ModelFields(("percentage_tiers",)),
 }
@@ -109,7 +118,8 @@ def check_meaning(
 def decimal_places(value: Decimal) -> int:
     """Places that carry value: 30.00 has 0, 0.0004 has 4."""
     _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int), "only finite decimals reach the meaning pass"
+    if not isinstance(exponent, int):  # the loader reads finite decimals only
+        raise InvariantBroken(f"{value} is not a finite decimal")
     places, index = -exponent, len(digits) - 1
     while places > 0 and index >= 0 and digits[index] == 0:
         places, index = places - 1, index - 1
@@ -180,9 +190,10 @@ class _Checker:
 
     def _currency(self, file: ValidatedFile, path: RulePath, currency: str) -> int | None:
         """The currency's minor-unit exponent, or None after reporting an unknown code."""
-        if is_currency(currency):
+        problem = currency_problem(currency)  # unknown, or withdrawn (with the date it left)
+        if problem is None:
             return CURRENCY_EXPONENTS[currency]
-        self._error(file, path, f"{currency!r} is not an ISO 4217 currency code")
+        self._error(file, path, problem)
         return None
 
     def _fits_currency(
@@ -267,6 +278,14 @@ class _Checker:
                             f"more than {UNIT_AMOUNT_PLACES_MAX} decimal places",
                         )
                 self._fee_bounds(file, path, price)
+                free_volume = price.get("free_units_per_total_aggregation")
+                if free_volume is not None and exponent is not None:
+                    where = (*path, "free_units_per_total_aggregation")
+                    self._fits_currency(file, where, free_volume, price["currency"], exponent)
+                fields = BUILTIN_MODEL_PARAMS.get(price["model"])
+                reads = fields is None or "prorated" in fields.reads  # else _model reports it
+                if price.get("prorated") and reads and price["model"] in registered:
+                    self._prorated(file, path, price)
                 if price.get("tiers"):
                     self._tiers(file, path, price["tiers"], price["currency"], exponent)
                 if price.get("percentage_tiers"):
@@ -313,6 +332,33 @@ class _Checker:
             if other not in needed.reads and other in price:
                 self._error(
                     file, (*path, other), f"model {model} does not read {other}", at_key=True
+                )
+
+    def _prorated(self, file: ValidatedFile, path: RulePath, price: Mapping[str, Any]) -> None:
+        """A prorated price weighs units by the time they existed: it needs a metric whose
+        level persists (seats), a model that reads it, and single units (no blocks)."""
+        where = (*path, "prorated")
+        if price["model"] not in BUILTIN_MODEL_PARAMS:
+            self._error(file, where, f"model {price['model']} cannot be prorated", at_key=True)
+        code = price.get("metric")
+        metric = self.metrics.get(code) if code is not None else None
+        if code is None:
+            self._error(file, where, "prorated needs a metric (a price billed from usage)")
+        elif metric is not None and metric.item["aggregation"] not in CARRIED:
+            persistent = ", ".join(sorted(CARRIED))
+            self._error(
+                file,
+                where,
+                f"metric {code!r} aggregates with {metric.item['aggregation']}, whose units do"
+                f" not persist from one period to the next; prorated needs one of: {persistent}",
+            )
+        for index, tier in enumerate(price.get("tiers") or ()):
+            if tier.get("block_size") is not None:
+                self._error(
+                    file,
+                    (*path, "tiers", index, "block_size"),
+                    "a prorated price prices single units, not blocks",
+                    at_key=True,
                 )
 
     def _fee_bounds(self, file: ValidatedFile, path: RulePath, price: Mapping[str, Any]) -> None:
@@ -496,15 +542,28 @@ class _Checker:
             )
         for file in defining:
             self._cases(file, "plan_changes")
+            for path, case in file.items("plan_changes"):
+                if "message" in case and case["timing"] != "refused":
+                    self._error(
+                        file,
+                        (*path, "message"),
+                        "a message is shown only for a change the rules refuse (timing: refused)",
+                        at_key=True,
+                    )
 
     def _cases(self, file: ValidatedFile, section: str) -> None:
-        """Match fields refer to real products; a case hidden by an earlier one is a warning."""
+        """Match fields refer to real products and plans; a case hidden by an earlier one is a
+        warning."""
         earlier: list[tuple[RulePath, CaseMatch]] = []
         for path, case in file.items(section):
             when = case.get("when") or {}
             for key in ("from_product", "to_product"):
                 if when.get(key) is not None:
                     self._product_ref(file, (*path, "when", key), when[key])
+            for key in ("from_plan", "to_plan"):
+                code = when.get(key)
+                if code is not None and code not in self.plans and not self._broken_plan(code):
+                    self._error(file, (*path, "when", key), self._unknown("plan", code, "catalog"))
             match = CaseMatch(**when)
             for earlier_path, earlier_match in earlier:
                 if earlier_match.covers(match):
@@ -524,6 +583,9 @@ class _Checker:
                 "no case matches every change (a case without when); a change that no case "
                 "matches has no policy",
             )
+
+    def _broken_plan(self, code: str) -> bool:
+        return any(code in file.broken_codes("plans") for file in self._of_kind("catalog"))
 
     def _money(self, file: ValidatedFile) -> None:
         if ("currencies",) in file.broken:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 from dataclasses import replace
@@ -9,6 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import babel
+import fpdf
 import pypdf
 import pytest
 
@@ -248,9 +251,29 @@ def test_pdf_escaped_description_reads_back_as_written() -> None:
     assert "Seats <script>x</script> & more" in pdf_text(data)
 
 
-def test_pdf_is_deterministic() -> None:
+# SHA-256 of make_doc("de-DE", "EUR") as PDF in the core font (the system's fonts left out,
+# so the bytes do not depend on which DejaVu build a machine has). It changes when the
+# template, fpdf2 or babel's CLDR data change the document: look at the new PDF, then record
+# its digest here.
+PDF_SHA256 = "5c26f34955200751e7ef400e43dec936a4e738bc0957e98a95f07496a5684a64"
+
+
+def test_pdf_is_deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdf_module, "find_unicode_font", lambda template_dir: None)
     doc = make_doc("de-DE", "EUR")
-    assert render_pdf(doc, TEMPLATES) == render_pdf(doc, TEMPLATES)
+
+    data = render_pdf(doc, TEMPLATES)
+
+    # The creation date is the issue time (2026-11-24 09:00 UTC), never the wall clock.
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    assert reader.metadata is not None
+    assert reader.metadata.creation_date == ISSUED
+    assert b"/CreationDate (D:20261124090000Z)" in data
+    assert hashlib.sha256(data).hexdigest() == PDF_SHA256, (
+        f"fpdf2 {fpdf.__version__}, babel {babel.__version__}: the PDF changed"
+    )
+    later = render_pdf(replace(doc, issued_at=datetime(2027, 1, 2, tzinfo=UTC)), TEMPLATES)
+    assert b"/CreationDate (D:20270102000000Z)" in later
 
 
 def test_pdf_embeds_a_unicode_font_when_the_machine_has_one() -> None:

@@ -1,5 +1,6 @@
 """A finalized invoice is emailed, PDF attached, as due work after the finalizing commit;
-the invoicing rules say whether invoices are emailed and whether the PDF explains its lines."""
+the invoicing rules say whether invoices are emailed and whether the PDF explains its lines.
+On both backends: each test runs its own server on a fresh database of the `backend`."""
 
 from __future__ import annotations
 
@@ -68,8 +69,8 @@ def _pdf_text(smtp: Server) -> str:
     return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
-def test_the_creation_invoice_arrives_by_email_with_its_pdf(make_database):
-    with billing_with_mail(make_database("sqlite")) as (_, smtp, number):
+def test_the_creation_invoice_arrives_by_email_with_its_pdf(make_database, backend):
+    with billing_with_mail(make_database(backend)) as (_, smtp, number):
         text = _pdf_text(smtp)
         message = smtp.message()
         assert message["To"] == "ap@acme.example"
@@ -80,17 +81,17 @@ def test_the_creation_invoice_arrives_by_email_with_its_pdf(make_database):
         assert "How each line was calculated" not in text  # explanations are off by default
 
 
-def test_the_emailed_pdf_explains_its_lines_when_the_rule_says_so(make_database):
+def test_the_emailed_pdf_explains_its_lines_when_the_rule_says_so(make_database, backend):
     extra = "document:\n  show_explanations: true\n"
-    with billing_with_mail(make_database("sqlite"), extra) as (_, smtp, number):
+    with billing_with_mail(make_database(backend), extra) as (_, smtp, number):
         text = _pdf_text(smtp)
         assert number in text
         assert "How each line was calculated" in text
         assert "Rounded half up to 0.01" in text
 
 
-def test_no_delivery_is_scheduled_when_invoices_are_not_emailed(make_database):
-    database = make_database("sqlite")
+def test_no_delivery_is_scheduled_when_invoices_are_not_emailed(make_database, backend):
+    database = make_database(backend)
     with billing_with_mail(database, "email_invoices: false\n") as (_, smtp, number):
         assert number.startswith("INV-2026-")
         engine = sa.create_engine(database.sync_url)
@@ -102,12 +103,12 @@ def test_no_delivery_is_scheduled_when_invoices_are_not_emailed(make_database):
         assert not smtp.inbox.received
 
 
-def test_a_late_delivery_renders_the_rules_the_invoice_was_finalized_under(make_database):
+def test_a_late_delivery_renders_the_rules_the_invoice_was_finalized_under(make_database, backend):
     """SMTP is down when the invoice is finalized; by the retry the seller in the rules has
     changed: the document still shows the seller of the invoice's own rule version."""
     port = free_port()
     settings = server_settings(
-        make_database("sqlite").async_url,
+        make_database(backend).async_url,
         smtp_url=f"smtp://127.0.0.1:{port}?from={SENDER}&starttls=false",
         templates_dir="rules/templates",
     )

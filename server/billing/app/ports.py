@@ -17,8 +17,8 @@ from typing import Protocol
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.domain.coupons import Coupon
 from billing.domain.customers import Customer
-from billing.domain.invoices import CreditNote, Invoice
-from billing.domain.metering import Event
+from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus
+from billing.domain.metering import Event, MetricSpec
 from billing.domain.rollups import Contribution, Range, Rollup
 from billing.domain.subscriptions import Line, Subscription
 from billing.rules.model import RuleSet
@@ -147,15 +147,30 @@ class SubscriptionRepository(Protocol):
 class InvoiceRepository(Protocol):
     async def insert(self, tenant_id: str, invoice: Invoice) -> None: ...
 
-    async def get(self, tenant_id: str, invoice_id: str) -> Invoice | None: ...
+    async def get(self, tenant_id: str, invoice_id: str, *, lock: bool = False) -> Invoice | None:
+        """With `lock`, the row stays locked (FOR UPDATE) until the transaction ends, so a
+        concurrent transition waits and then reads the state this one leaves."""
+        ...
 
-    async def replace(self, tenant_id: str, invoice: Invoice) -> None:
-        """Rewrite a draft invoice whole."""
+    async def replace(
+        self, tenant_id: str, invoice: Invoice, expected_version: int | None = None
+    ) -> bool:
+        """Rewrite a draft invoice whole (finalizing it included): compare-and-set, only
+        while the stored invoice is still a draft and, if given, at `expected_version`.
+        False when it is not (nothing written). Without `expected_version` the stored
+        version is bumped by one, so a caller holding the old one fails its own set."""
         ...
 
     async def update_status(
-        self, tenant_id: str, invoice: Invoice, expected_version: int
-    ) -> bool: ...
+        self,
+        tenant_id: str,
+        invoice: Invoice,
+        expected_version: int,
+        expected_status: InvoiceStatus,
+    ) -> bool:
+        """Compare-and-set a finalized invoice's lifecycle fields: only while it is still
+        at `expected_version` and `expected_status`; False (nothing written) otherwise."""
+        ...
 
     async def set_number(self, tenant_id: str, invoice_id: str, number: str) -> None: ...
 
@@ -349,6 +364,19 @@ class UsageRepository(Protocol):
         self, tenant_id: str, subscription_id: str, metric: str, ranges: Sequence[Range]
     ) -> list[Event]:
         """Events of the metric in any of the [start, end) ranges, with their corrections."""
+        ...
+
+    async def latest_before(
+        self,
+        tenant_id: str,
+        subscription_id: str,
+        specs: Sequence[MetricSpec],
+        before: datetime,
+    ) -> list[Event]:
+        """For each metric whose level carries (`metering.CARRIED`) and each of its groups,
+        the latest event before `before` as corrected (voided ones skipped, the latest
+        amendment's properties) and matching the metric's filters: the level a period starting
+        at `before` starts at. One statement for all of `specs`."""
         ...
 
     async def rollups(

@@ -90,6 +90,40 @@ INVOICE_TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
 }
 
 
+# Statuses a credit note may be written against: finalized and not void.
+CREDITABLE = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE})
+
+
+@dataclass(frozen=True)
+class CreditSplit:
+    """Where a credit note's amount goes."""
+
+    to_amount_due_minor: int  # lowers what the customer still owes on the invoice
+    to_credit_balance_minor: int  # money received, given back as spendable customer credit
+
+
+def creditable_minor(invoice: Invoice) -> int:
+    """What credit notes may still take from the invoice: its total less what they took."""
+    return max(invoice.settlement.total_minor - invoice.credited_minor, 0)
+
+
+def split_credit(invoice: Invoice, amount_minor: int) -> CreditSplit:
+    """A credit note first lowers what is still owed (open, or uncollectible: written off
+    but owed); only the rest becomes customer credit. That rest never exceeds the money
+    received for the invoice (a payment, or credit applied at finalization), because the
+    note is capped at the total less earlier notes: total = received + owed.
+
+    Raises ValueError for a status that takes no credit note or an amount over what is left.
+    """
+    if invoice.status not in CREDITABLE:
+        raise ValueError(f"a {invoice.status.value} invoice takes no credit note")
+    if not 0 < amount_minor <= creditable_minor(invoice):
+        raise ValueError(f"{amount_minor} is not within 1..{creditable_minor(invoice)}")
+    owed = invoice.settlement.amount_due_minor if invoice.status != InvoiceStatus.PAID else 0
+    to_due = min(amount_minor, owed)
+    return CreditSplit(to_due, amount_minor - to_due)
+
+
 def format_number(pattern: str, year: int, seq: int) -> str:
     """`INV-{year}-{seq:06d}` with year 2026 and seq 123 gives INV-2026-000123."""
     return pattern.format(year=year, seq=seq)

@@ -274,6 +274,22 @@ def test_month_to_year_at_period_end_starts_the_year_at_the_period_end(billing):
     assert len(billing.invoices_of(sub)) == 2
 
 
+def test_an_interval_change_in_trial_bills_the_new_interval_from_the_trial_end(billing):
+    # In trial nothing is charged for a change; the yearly interval starts when billing
+    # does: the trial ends 15 April, so 480.00 for 15 April 2026 - 15 April 2027.
+    clock, sub = subscribed(billing, "basic_monthly", trial_days=14)
+    changed = billing.change(sub, plan="pro_yearly", at="2026-04-05T00:00:00Z")
+    assert list(changed.lines) == []
+    assert changed.subscription.plan == "plans/pro_yearly"
+    billing.advance(clock, "2026-04-15T00:00:00Z")
+    [first] = billing.invoices_of(sub)
+    assert amounts(first.lines) == [48000]
+    assert (iso(first.period_start), iso(first.period_end)) == (
+        "2026-04-15T00:00:00Z",
+        "2027-04-15T00:00:00Z",
+    )
+
+
 # --- the pure parts ----------------------------------------------------------------------------
 
 

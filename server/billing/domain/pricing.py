@@ -4,9 +4,14 @@ Pure functions over Decimal. Parts stay unrounded; the caller rounds the line on
 rounding the money rules name. Tiers are given by `up_to`, the inclusive upper bound of the
 tier (None for the last, unbounded one); a tier's lower bound is the previous `up_to`.
 
-Quantity models (per_unit, graduated, volume, package) price a count of units. Percentage
+Quantity models (per_unit, graduated, volume, package) price a count of units; a tier with a
+`block_size` prices started blocks of that many units instead of single units. Percentage
 models (percentage, graduated_percentage) price a list of transaction amounts, in major units
 of the price's currency; a rate is a percent (1.2 means 1.2%).
+
+Every sum, product and difference runs in MONEY_CONTEXT (38 digits, traps on), never in the
+caller's ambient context. Prorated usage (seats weighted by the time they existed) is priced
+in `prorated_usage.py`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ class TierLike(Protocol):
 
     @property
     def flat_amount(self) -> Decimal | None: ...
+
+    @property
+    def block_size(self) -> int | None:
+        """Units per block: `unit_amount` is then the price of each started block."""
+        ...
 
 
 class PercentageTierLike(Protocol):
@@ -64,12 +74,20 @@ class Priced:
     steps: tuple[PricingStep, ...]
 
 
+def total(steps: Sequence[PricingStep]) -> Decimal:
+    """The sum of the steps' amounts, in the money context."""
+    result = ZERO
+    for step in steps:
+        result = MONEY_CONTEXT.add(result, step.amount)
+    return result
+
+
 def per_unit(quantity: Decimal, unit_amount: Decimal) -> Priced:
     amount = MONEY_CONTEXT.multiply(quantity, unit_amount)
     return Priced(amount, (PricingStep("per unit", quantity, unit_amount, ZERO, amount),))
 
 
-def _bounds(
+def tier_bounds(
     tiers: Sequence[TierLike] | Sequence[PercentageTierLike],
 ) -> list[tuple[Decimal, Decimal | None]]:
     """(lower, upper) per tier: lower exclusive, upper inclusive (None: unbounded)."""
@@ -83,8 +101,9 @@ def _bounds(
     return bounds
 
 
-def _describe(lower: Decimal, upper: Decimal | None) -> str:
-    return f"units {lower + 1} and up" if upper is None else f"units {lower + 1} to {upper}"
+def describe_units(lower: Decimal, upper: Decimal | None) -> str:
+    first = MONEY_CONTEXT.add(lower, Decimal(1))
+    return f"units {first} and up" if upper is None else f"units {first} to {upper}"
 
 
 def graduated(
@@ -93,36 +112,51 @@ def graduated(
     """Each tier prices the units that fall in it; a tier's flat fee is charged when any unit
     falls in it (and the first tier's at zero usage too, if `flat_fee_at_zero`)."""
     steps: list[PricingStep] = []
-    for index, (tier, (lower, upper)) in enumerate(zip(tiers, _bounds(tiers), strict=True)):
+    for index, (tier, (lower, upper)) in enumerate(zip(tiers, tier_bounds(tiers), strict=True)):
         top = quantity if upper is None else min(quantity, upper)
-        units = max(top - lower, ZERO)
+        units = max(MONEY_CONTEXT.subtract(top, lower), ZERO)
         if units == 0 and not (index == 0 and flat_fee_at_zero):
             break
-        flat = tier.flat_amount or ZERO
-        amount = MONEY_CONTEXT.add(MONEY_CONTEXT.multiply(units, tier.unit_amount), flat)
-        steps.append(PricingStep(_describe(lower, upper), units, tier.unit_amount, flat, amount))
-    total = sum((step.amount for step in steps), ZERO)
-    return Priced(total, tuple(steps))
+        steps.append(_tier_step(describe_units(lower, upper), units, tier))
+    return Priced(total(steps), tuple(steps))
+
+
+def _tier_step(where: str, units: Decimal, tier: TierLike) -> PricingStep:
+    """`units` of one tier at its unit amount, or in started blocks, plus its flat amount."""
+    flat, size = tier.flat_amount or ZERO, tier.block_size
+    if size is None:
+        count, description = units, where
+    else:
+        count = started_blocks(units, size)
+        description = f"{where}: {units} units in {count} {_blocks(count)} of {size}"
+    amount = MONEY_CONTEXT.add(MONEY_CONTEXT.multiply(count, tier.unit_amount), flat)
+    return PricingStep(description, count, tier.unit_amount, flat, amount)
+
+
+def started_blocks(units: Decimal, size: int) -> Decimal:
+    """How many blocks of `size` units `units` start: a started block counts in full (250
+    units in blocks of 100: 3)."""
+    if size < 1:
+        raise ValueError(f"block_size must be at least 1, got {size}")  # the schema checks it
+    whole, rest = MONEY_CONTEXT.divmod(units, Decimal(size))
+    return MONEY_CONTEXT.add(whole, Decimal(1)) if rest else whole
+
+
+def _blocks(count: Decimal) -> str:
+    return "block" if count == 1 else "blocks"
 
 
 def volume(
     quantity: Decimal, tiers: Sequence[TierLike], *, flat_fee_at_zero: bool = False
 ) -> Priced:
     """All units at the unit amount of the tier the total quantity falls in."""
-    for tier, (lower, upper) in zip(tiers, _bounds(tiers), strict=True):
+    for tier, (lower, upper) in zip(tiers, tier_bounds(tiers), strict=True):
         if upper is None or quantity <= upper:
             if quantity == 0 and not flat_fee_at_zero:
                 return Priced(ZERO, ())
-            flat = tier.flat_amount or ZERO
-            amount = MONEY_CONTEXT.add(MONEY_CONTEXT.multiply(quantity, tier.unit_amount), flat)
-            step = PricingStep(
-                f"all {quantity} units in tier {_describe(lower, upper)}",
-                quantity,
-                tier.unit_amount,
-                flat,
-                amount,
-            )
-            return Priced(amount, (step,))
+            where = f"all {quantity} units in tier {describe_units(lower, upper)}"
+            step = _tier_step(where, quantity, tier)
+            return Priced(step.amount, (step,))
     raise ValueError("the last tier must be unbounded")  # the rule validator guarantees it
 
 
@@ -137,23 +171,22 @@ def package(
     free = min(quantity, Decimal(free_units))
     if free > 0:
         steps.append(PricingStep(f"units 1 to {free} free", free, ZERO, ZERO, ZERO))
-    billable = quantity - free
+    billable = MONEY_CONTEXT.subtract(quantity, free)
     if billable > 0:
-        whole, rest = divmod(billable, Decimal(package_size))
-        packages = whole + (1 if rest else 0)
+        packages = started_blocks(billable, package_size)
         amount = MONEY_CONTEXT.multiply(packages, package_amount)
         noun = "package" if packages == 1 else "packages"
         steps.append(
             PricingStep(
-                f"{packages} {noun} of {package_size} units for units {free + 1} to {quantity}",
+                f"{packages} {noun} of {package_size} units"
+                f" for units {MONEY_CONTEXT.add(free, Decimal(1))} to {quantity}",
                 packages,
                 package_amount,
                 ZERO,
                 amount,
             )
         )
-    total = sum((step.amount for step in steps), ZERO)
-    return Priced(total, tuple(steps))
+    return Priced(total(steps), tuple(steps))
 
 
 def _fraction(rate: Decimal) -> Decimal:
@@ -167,6 +200,51 @@ def _check_amounts(amounts: Sequence[Decimal]) -> None:
             raise ValueError(f"transaction amounts must not be negative, got {amount}")
 
 
+@dataclass
+class _FreeUnits:
+    """What is left of a percentage price's free units while its transactions are walked in
+    time order (None: no such limit). They end with whichever limit runs out first."""
+
+    events: int | None
+    volume: Decimal | None
+    whole: int = 0  # transactions free in full
+    part: Decimal = ZERO  # the free part of the transaction that used the last free volume
+    given: Decimal = ZERO  # free volume given so far
+
+    @property
+    def active(self) -> bool:
+        if self.events is None and self.volume is None:
+            return False
+        return self.events is None or self.whole < self.events
+
+    def take(self, amount: Decimal) -> Decimal | None:
+        """The part of `amount` left to charge; None when the transaction is free in full."""
+        if not self.active:
+            return amount
+        if self.volume is None or amount <= self.volume:
+            self.whole += 1
+            self.given = MONEY_CONTEXT.add(self.given, amount)
+            if self.volume is not None:
+                self.volume = MONEY_CONTEXT.subtract(self.volume, amount)
+                if self.volume == 0:
+                    self.events = 0  # the free volume is used up: free units end
+            return None
+        # This transaction crosses the free volume: its part within it is free, the rest
+        # pays the rate, and it pays the fixed fee; free units end with it.
+        self.part, self.given = self.volume, MONEY_CONTEXT.add(self.given, self.volume)
+        rest = MONEY_CONTEXT.subtract(amount, self.volume)
+        self.volume, self.events = ZERO, 0
+        return rest
+
+    def step(self) -> PricingStep | None:
+        if not self.whole and not self.part:
+            return None
+        text = f"{_transactions(self.whole)} free"
+        if self.part:
+            text += f" and {self.part} of the next"
+        return PricingStep(f"{text}: {self.given}", self.given, ZERO, ZERO, ZERO)
+
+
 def percentage(
     amounts: Sequence[Decimal],
     rate: Decimal,
@@ -174,29 +252,46 @@ def percentage(
     fixed_fee: Decimal | None = None,
     min_per_transaction: Decimal | None = None,
     max_per_transaction: Decimal | None = None,
+    free_units_per_events: int | None = None,
+    free_units_per_total_aggregation: Decimal | None = None,
 ) -> Priced:
     """Per transaction: `rate`% of its amount plus `fixed_fee`, that whole fee then raised to
     `min_per_transaction` and capped at `max_per_transaction`. Fees stay unrounded and are
     summed; the caller rounds the line once (two fees of 0.9048 make 1.8096, i.e. 1.81).
 
-    Steps group the transactions: those charged rate and fixed fee (quantity: their volume;
-    flat_amount: their fixed fees), those raised to the minimum and those capped at the
-    maximum (quantity: how many)."""
+    Free units (Lago's), in time order: the first `free_units_per_events` transactions and
+    the first `free_units_per_total_aggregation` of volume are free, and free units end with
+    whichever limit runs out first. A free transaction pays nothing (no fixed fee, no
+    minimum); the one that crosses the free volume pays the rate on its part beyond it, and
+    the fixed fee (Lago's example: 3 events or 500.00 free, then 200, 100, 100 are free and
+    a 4th of 50.00 pays 1.2% + 0.10 = 0.70).
+
+    Steps group the transactions: those free, those charged rate and fixed fee (quantity:
+    their charged volume; flat_amount: their fixed fees), those raised to the minimum and
+    those capped at the maximum (quantity: how many)."""
     _check_amounts(amounts)
+    if (free_units_per_events or 0) < 0 or (free_units_per_total_aggregation or ZERO) < 0:
+        raise ValueError("free units must not be negative")  # the rule schema guarantees it
     fraction, fixed = _fraction(rate), fixed_fee or ZERO
+    # 0 means no such limit, as in Lago
+    free = _FreeUnits(free_units_per_events or None, free_units_per_total_aggregation or None)
     count, volume, charged = 0, ZERO, ZERO
     at_min, at_max = 0, 0
     for amount in amounts:
-        fee = MONEY_CONTEXT.add(MONEY_CONTEXT.multiply(amount, fraction), fixed)
+        chargeable = free.take(amount)
+        if chargeable is None:
+            continue
+        fee = MONEY_CONTEXT.add(MONEY_CONTEXT.multiply(chargeable, fraction), fixed)
         if min_per_transaction is not None and fee < min_per_transaction:
             at_min += 1
         elif max_per_transaction is not None and fee > max_per_transaction:
             at_max += 1
         else:
             count += 1
-            volume = MONEY_CONTEXT.add(volume, amount)
+            volume = MONEY_CONTEXT.add(volume, chargeable)
             charged = MONEY_CONTEXT.add(charged, fee)
-    steps: list[PricingStep] = []
+    free_step = free.step()
+    steps: list[PricingStep] = [free_step] if free_step else []
     if count:
         fixed_text = f" + {fixed} each" if fixed else ""
         steps.append(
@@ -223,8 +318,7 @@ def percentage(
                     amount,
                 )
             )
-    total = sum((step.amount for step in steps), ZERO)
-    return Priced(total, tuple(steps))
+    return Priced(total(steps), tuple(steps))
 
 
 def _transactions(count: int) -> str:
@@ -246,14 +340,13 @@ def graduated_percentage(amounts: Sequence[Decimal], tiers: Sequence[PercentageT
     for amount in amounts:
         total_volume = MONEY_CONTEXT.add(total_volume, amount)
     steps: list[PricingStep] = []
-    for tier, (lower, upper) in zip(tiers, _bounds(tiers), strict=True):
+    for tier, (lower, upper) in zip(tiers, tier_bounds(tiers), strict=True):
         top = total_volume if upper is None else min(total_volume, upper)
-        part = max(top - lower, ZERO)
+        part = max(MONEY_CONTEXT.subtract(top, lower), ZERO)
         if part == 0:
             break
         fraction, flat = _fraction(tier.rate), tier.flat_amount or ZERO
         amount = MONEY_CONTEXT.add(MONEY_CONTEXT.multiply(part, fraction), flat)
         description = f"{_describe_volume(lower, upper)} at {tier.rate}%"
         steps.append(PricingStep(description, part, fraction, flat, amount))
-    total = sum((step.amount for step in steps), ZERO)
-    return Priced(total, tuple(steps))
+    return Priced(total(steps), tuple(steps))

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from billing.domain.pricing import Priced
+from billing.domain.prorated_usage import ProratedUsage
 from billing.rules.model import Price
 
 # --- pricing models ---------------------------------------------------------------------
@@ -23,11 +24,16 @@ class PricingRequest:
     """What is priced. Quantity models (per_unit, graduated, volume, package, most plugin
     models) read `quantity` and ignore `amounts`; percentage models (percentage,
     graduated_percentage) read `amounts` and ignore `quantity`. How a model behaves (e.g. a
-    graduated price's `flat_fee_at_zero`) is a field of `price`, never of the request."""
+    graduated price's `flat_fee_at_zero`) is a field of `price`, never of the request.
+
+    `prorated` is the metric's level over the period (how many units existed, how long), given
+    for a price with `prorated: true` when its usage is billed; a preview (a quantity alone)
+    leaves it None, and the quantity is then priced as held for the whole period."""
 
     price: Price  # the version in force; its `model` names this engine
     quantity: Decimal = Decimal(0)  # units used, for quantity models
     amounts: tuple[Decimal, ...] = ()  # transaction amounts in major units, for percentages
+    prorated: ProratedUsage | None = None  # for prorated prices (seats), when billed
 
 
 class PricingModel(Protocol):

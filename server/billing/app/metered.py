@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from billing.domain.metering import Event, MetricSpec, groups
+from billing.app.ports import Transaction
+from billing.domain.metering import CARRIED, Event, MetricSpec, groups
 from billing.domain.rollups import ROLLED_UP, Group
 from billing.domain.subscriptions import Subscription
 from billing.rules.model import Metric, Price, RuleSet
@@ -63,6 +64,39 @@ def metered_for_key(metered: Sequence[MeteredPrice], key: str) -> MeteredPrice |
         spec = replace(m.spec, filters={**(m.spec.filters or {}), **chosen}, group_by=())
         return MeteredPrice(m.price, spec, label)
     return None
+
+
+def billed_price(rules: RuleSet, key: str, at: datetime) -> MeteredPrice | None:
+    """The metered price (narrowed to its group) that usage billed under `key` for a period
+    starting `at` was priced by, whatever plan the subscription is on now: re-rating a period
+    billed before a plan change still finds the old plan's price."""
+    price = rules.price_in_force(key.partition("#")[0], at)
+    if price is None or price.metric is None or price.metric not in rules.metering.metrics:
+        return None
+    return metered_for_key(
+        [MeteredPrice(price, metric_spec(rules.metering.metrics[price.metric]))], key
+    )
+
+
+async def period_events(
+    tx: Transaction,
+    tenant_id: str,
+    subscription_id: str,
+    metered: Sequence[MeteredPrice],
+    start: datetime,
+    end: datetime,
+) -> list[Event]:
+    """What `metering.aggregate` needs to price `metered` over [start, end): the period's
+    events with their corrections and, for metrics whose level carries, the latest event of
+    each group before the period (one more query in all, only when such a metric is priced)."""
+    events = await tx.usage.in_period(
+        tenant_id, subscription_id, sorted({m.spec.code for m in metered}), start, end
+    )
+    carrying = {m.spec.code: m.spec for m in metered if m.spec.aggregation in CARRIED}
+    if carrying:
+        specs = [carrying[code] for code in sorted(carrying)]
+        events += await tx.usage.latest_before(tenant_id, subscription_id, specs, start)
+    return events
 
 
 def metric_spec(metric: Metric) -> MetricSpec:

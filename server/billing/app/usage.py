@@ -26,12 +26,19 @@ from billing.app.metered import (
     metered_prices,
     metric_spec,
     narrow,
+    period_events,
     prices_amounts,
 )
 from billing.app.ports import Store, StoredEvent, Transaction
 from billing.app.records import AuditRecord
 from billing.app.rules import ActiveRules, RuleUseCases
-from billing.app.usage_intake import EventResolver, IncomingEvent, Outcome, negative_amount
+from billing.app.usage_intake import (
+    EventResolver,
+    IncomingEvent,
+    Outcome,
+    negative_amount,
+    usage_value,
+)
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound
 from billing.domain.metering import (
@@ -40,10 +47,10 @@ from billing.domain.metering import (
     aggregate,
     amounts,
     effective,
-    number,
 )
 from billing.domain.money import Money, round_to_minor
 from billing.domain.names import parse_name
+from billing.domain.prorated_usage import ProratedUsage, level_usage
 from billing.domain.rollups import (
     BUCKET,
     Contribution,
@@ -251,8 +258,8 @@ class UsageUseCases:
                     found = await _from_rollups(tx, ctx.tenant_id, sub.id, m.spec, period)
                     if found is not None:
                         rolled[m.price.code] = found
-            rest = [m.spec.code for m in metered if m.price.code not in rolled]
-            events = await tx.usage.in_period(ctx.tenant_id, sub.id, rest, *period) if rest else []
+            rest = [m for m in metered if m.price.code not in rolled]
+            events = await period_events(tx, ctx.tenant_id, sub.id, rest, *period) if rest else []
         usages: list[MetricUsage] = []
         for m in metered:
             if m.price.code in rolled:
@@ -282,7 +289,9 @@ class UsageUseCases:
             if metered.price.model in AMOUNT_MODELS
             else ()
         )
-        return self.price_quantity(rules, metered, quantity, transactions)
+        # A prorated price (seats) weighs each unit by the time it existed in the period.
+        prorated = level_usage(metered.spec, events, start, end) if metered.price.prorated else None
+        return self.price_quantity(rules, metered, quantity, transactions, prorated)
 
     def price_quantity(
         self,
@@ -290,9 +299,10 @@ class UsageUseCases:
         metered: MeteredPrice,
         quantity: Decimal,
         transactions: tuple[Decimal, ...] = (),
+        prorated: ProratedUsage | None = None,
     ) -> MetricUsage:
         engine: PricingModel = self._engines.get("pricing_model", metered.price.model)
-        priced = engine.price(PricingRequest(metered.price, quantity, transactions))
+        priced = engine.price(PricingRequest(metered.price, quantity, transactions, prorated))
         rounding = rules.money.rounding_for(metered.price.currency)
         amount = round_to_minor(priced.amount, metered.price.currency, rounding)
         steps = tuple(
@@ -336,7 +346,7 @@ def _check_amended(
     if not spec.field or spec.aggregation in {"count", "unique_count"}:
         return
     try:
-        value = number(replace(original, properties=dict(properties)), spec.field)
+        value = usage_value(replace(original, properties=dict(properties)), spec.field)
     except ValueError as exc:
         raise InvalidArgument.single("properties", str(exc)) from None
     if value < 0 and amounts_priced:

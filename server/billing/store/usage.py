@@ -20,11 +20,11 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, func, or_, select
+from sqlalchemy import RowMapping, Select, and_, exists, func, or_, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import BilledUsage, StoredEvent
-from billing.domain.metering import Event
+from billing.domain.metering import Event, MetricSpec
 from billing.domain.rollups import Contribution, Group, Range, Rollup
 from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
 from billing.store.schema import usage_billed, usage_events, usage_rollups
@@ -325,6 +325,34 @@ class SqlUsage:
         )
         return [_event(row) for row in rows]
 
+    async def latest_before(
+        self,
+        tenant_id: str,
+        subscription_id: str,
+        specs: Sequence[MetricSpec],
+        before: datetime,
+    ) -> list[Event]:
+        if not specs:
+            return []
+        # One statement for every metric: per metric and group, the latest event before
+        # `before` as corrected. A void is final, so a voided event is skipped; an amended one
+        # is read with its latest amendment's properties, which also decide its group and
+        # whether the filters take it.
+        ranked = union_all(*(_latest_of(tenant_id, subscription_id, s, before) for s in specs))
+        found = ranked.subquery()
+        rows = await self._conn.execute(select(found).where(found.c.rank == 1))
+        return [
+            Event(
+                row.id,
+                row.subscription_id,
+                row.metric,
+                row.ts,
+                _properties(row.properties),
+                received_at=row.received_at,
+            )
+            for row in rows
+        ]
+
     async def rollups(
         self, tenant_id: str, subscription_id: str, metric: str, buckets: Range
     ) -> list[Rollup]:
@@ -458,6 +486,54 @@ class SqlUsage:
                 "billed_at": billed.billed_at,
             },
         )
+
+
+def _latest_of(
+    tenant_id: str, subscription_id: str, spec: MetricSpec, before: datetime
+) -> Select[Any]:
+    """The metric's events before `before`, as corrected and filtered, ranked latest first
+    within each group (rank 1: the level the next period starts at)."""
+    c = usage_events.alias("c")
+    corrections_of_u = and_(c.c.tenant_id == u.c.tenant_id, c.c.corrects == u.c.id)
+    amended = (
+        select(c.c.properties)
+        .where(corrections_of_u, c.c.correction == "amend")
+        .order_by(c.c.received_at.desc(), c.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    properties = type_coerce(func.coalesce(amended, u.c.properties), u.c.properties.type)
+
+    def value(name: str) -> Any:  # a missing property reads as "", as the domain reads it
+        return func.coalesce(properties[name].as_string(), "")
+
+    return select(
+        u.c.id,
+        u.c.subscription_id,
+        u.c.metric,
+        u.c.ts,
+        properties.label("properties"),
+        u.c.received_at,
+        func.row_number()
+        .over(
+            partition_by=[value(name) for name in spec.group_by] or None,
+            order_by=(u.c.ts.desc(), u.c.id.desc()),
+        )
+        .label("rank"),
+    ).where(
+        u.c.tenant_id == tenant_id,
+        u.c.subscription_id == subscription_id,
+        u.c.metric == spec.code,
+        u.c.ts < before,
+        u.c.corrects.is_(None),
+        ~exists().where(corrections_of_u, c.c.correction == "void"),
+        *(value(name) == wanted for name, wanted in (spec.filters or {}).items()),
+    )
+
+
+def _properties(raw: Any) -> dict[str, str]:
+    # Through a union the JSON type can be lost on SQLite: the text is then parsed here.
+    return dict(json.loads(raw) if isinstance(raw, str) else raw)
 
 
 def _values(tenant_id: str, key: _Key, group: Group | None, row: _Stored) -> dict[str, Any]:

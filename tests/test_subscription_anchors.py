@@ -381,3 +381,18 @@ def test_an_add_on_refuses_a_base_it_cannot_align_to(billing):
     error = _refused(billing, customer, base_subscription=base.name)
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(error).reason == "BASE_NOT_BILLING"
+
+
+def test_an_upgrade_during_a_free_stub_credits_nothing_for_it(billing):
+    # Nothing was paid for Mar 10 - Apr 1, so moving to Pro on Mar 21 credits no Basic time.
+    _, customer = customer_on_clock(billing, "2026-03-10T00:00:00Z")
+    sub = billing.subscribe(
+        customer,
+        "basic_monthly",
+        billing_cycle_anchor_day=1,
+        first_stub_proration=sp.FIRST_STUB_NONE,
+    )
+    changed = billing.change(sub, plan="pro_monthly", at="2026-03-21T00:00:00Z")
+    assert [
+        line.amount.amount_minor for line in changed.lines if line.amount.amount_minor < 0
+    ] == []

@@ -38,6 +38,7 @@ from billing.domain.credits import (
     carry_paid,
     creditable_minor,
     proration_lines,
+    record_paid,
     repair_line,
 )
 from billing.domain.customers import Customer
@@ -315,7 +316,9 @@ class SubscriptionUseCases:
                 )
             if not lines:
                 # A free stub: nothing to invoice until the anchor (Stripe's
-                # proration_behavior none); the cycle row still marks the period as begun.
+                # proration_behavior none), and nothing paid that a change could credit; the
+                # cycle row still marks the period as begun.
+                sub = replace(sub, items=record_paid(sub.items, [], sub.currency, (start, end)))
                 await self._schedule(tx, tenant_id, sub, "renew", end)
                 return sub
             invoice = await issue_invoice(

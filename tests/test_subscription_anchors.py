@@ -11,7 +11,7 @@ import pytest
 
 from billing_client.v1 import customers_pb2
 from billing_client.v1 import subscriptions_pb2 as sp
-from billing_fixtures import Billing, amounts, iso, rules
+from billing_fixtures import Billing, amounts, iso, rules, ts
 from grpc_helpers import error_info, field_violations
 
 
@@ -331,14 +331,14 @@ def test_an_add_on_with_a_free_stub(billing):
     assert periods_of(billing, add_on) == [("2026-04-01", "2026-05-01", 5000)]
 
 
-def _refused(billing: Billing, customer, **fields):  # type: ignore[no-untyped-def]
+def _refused(billing: Billing, customer, plan: str = "pro_monthly", **fields):  # type: ignore[no-untyped-def]
     before = len(
         billing.subs.ListSubscriptions(
             sp.ListSubscriptionsRequest(customer=customer.name), metadata=billing.metadata
         ).subscriptions
     )
     with pytest.raises(grpc.RpcError) as failure:
-        billing.subscribe(customer, "pro_monthly", **fields)
+        billing.subscribe(customer, plan, **fields)
     after = billing.subs.ListSubscriptions(
         sp.ListSubscriptionsRequest(customer=customer.name), metadata=billing.metadata
     ).subscriptions
@@ -396,3 +396,32 @@ def test_an_upgrade_during_a_free_stub_credits_nothing_for_it(billing):
     assert [
         line.amount.amount_minor for line in changed.lines if line.amount.amount_minor < 0
     ] == []
+
+
+def test_an_anchor_day_on_a_weekly_plan_is_refused(channel, tenant):
+    # A stub Mar 10 - Apr 1 would be three weeks of a one-week interval.
+    billing = Billing(channel, tenant.metadata)
+    files = rules()
+    files["catalog.yaml"] = files["catalog.yaml"].replace(
+        b"plan_changes:",
+        b"  - {code: basic_weekly, name: Basic weekly, product: basic, interval: week,"
+        b" prices: [{currency: USD, amount: 7.00}]}\nplan_changes:",
+    )
+    billing.push(files)
+    _, customer = customer_on_clock(billing, "2026-03-10T00:00:00Z", bill_cycle_day=1)
+    error = _refused(billing, customer, plan="basic_weekly", billing_cycle_anchor_day=1)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "billing_cycle_anchor_day" in field_violations(error)
+    # The customer's bill cycle day is for monthly and yearly plans: a weekly one ignores it.
+    sub = billing.subscribe(customer, "basic_weekly")
+    assert periods_of(billing, sub) == [("2026-03-10", "2026-03-17", 700)]
+
+
+def test_an_add_on_cannot_start_before_its_base(billing):
+    _, customer = customer_on_clock(billing, "2026-03-10T00:00:00Z")
+    base = billing.subscribe(customer, "basic_monthly")
+    error = _refused(
+        billing, customer, base_subscription=base.name, start_time=ts("2026-03-01T00:00:00Z")
+    )
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(error).reason == "BASE_NOT_BILLING"

@@ -73,9 +73,13 @@ def subscribed(billing: Billing, example: Example, plan: str):  # type: ignore[n
     return clock, sub
 
 
+# Examples of usage policies, not of plan changes: checked by tests/test_usage_pricing.py.
+USAGE_EXAMPLES = {"usage_pricing"}
+
+
 def test_the_examples_are_the_complete_rule_sets():
     assert sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) == sorted(
-        e.name for e in EXAMPLES_EXPECTED
+        {e.name for e in EXAMPLES_EXPECTED} | USAGE_EXAMPLES
     )
     for example in EXAMPLES_EXPECTED:
         assert {p.name for p in example.directory.iterdir()} == FILES, example.name

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -602,3 +603,42 @@ def test_prorated_seats_on_a_usage_invoice(channel: grpc.Channel, billing: Billi
     assert _april_invoice_line(billing, sub, "seats_graduated_usd").amount.amount_minor == 9533
     # volume: the peak, 12 seats, picks 8.00 for all 290/30 = 9.666... seats: 77.33
     assert _april_invoice_line(billing, sub, "seats_volume_usd").amount.amount_minor == 7733
+
+
+# -- the worked example of rules/examples/usage_pricing ----------------------------------
+EXAMPLE = Path(__file__).parents[1] / "rules" / "examples" / "usage_pricing"
+
+
+def test_the_usage_pricing_example_bills_its_worked_april(
+    channel: grpc.Channel, tenant: Any
+) -> None:
+    billing = Billing(channel, tenant.metadata)
+    files = {p.name: p.read_bytes() for p in EXAMPLE.iterdir() if p.suffix == ".yaml"}
+    assert list(billing.push(files).warnings) == []
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "platform_monthly")
+    april: list[tuple[str, str, dict[str, str]]] = [
+        ("2026-04-01T00:00:00Z", "seats", {"count": "8"}),
+        ("2026-04-02T00:00:00Z", "payments", {"amount": "200.00"}),
+        ("2026-04-03T00:00:00Z", "payments", {"amount": "100.00"}),
+        ("2026-04-04T00:00:00Z", "payments", {"amount": "100.00"}),
+        ("2026-04-05T00:00:00Z", "payments", {"amount": "50.00"}),
+        ("2026-04-16T00:00:00Z", "seats", {"count": "12"}),
+        ("2026-04-26T00:00:00Z", "seats", {"count": "10"}),
+    ]
+    for at, metric, props in april:  # each sent when it happens, within max lateness
+        billing.advance(clock, at)
+        _ingest(channel, billing, [_event(sub, metric, at, **props)])
+    billing.advance(clock, "2026-04-27T00:00:00Z")
+    _ingest(
+        channel, billing, [_event(sub, "api_calls", "2026-04-27T00:00:00Z") for _ in range(250)]
+    )
+    billing.advance(clock, "2026-05-01T00:00:00Z")
+    may = billing.invoices_of(sub)[1]
+    by_price = {line.price: line.amount.amount_minor for line in may.lines}
+    assert by_price == {
+        "": 3000,  # May's 30.00, in advance
+        "prices/card_fees_usd": 70,  # 1.2% x 50.00 + 0.10: the 4th payment, past 3 free
+        "prices/api_calls_usd": 1500,  # 250 calls: 3 started blocks x 5.00
+        "prices/seats_usd": 9533,  # 9 seats x 10.00 + 20/30 seat x 8.00, prorated
+    }

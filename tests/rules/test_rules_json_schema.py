@@ -35,7 +35,7 @@ def test_the_catalog_schema_describes_plans() -> None:
     assert plan_price["dependentSchemas"] == {"amount": {"not": {"required": ["price"]}}}
     assert plan_price["properties"]["amount"]["anyOf"] == [
         {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"},
+        {"type": "string", "pattern": r"^[0-9]+(?:\.[0-9]+)?$"},
     ]
     assert plan_price["properties"]["effective_from"]["format"] == "date-time"
 

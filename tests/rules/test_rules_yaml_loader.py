@@ -12,7 +12,7 @@ from billing.rules.yaml_loader import NODES_MAX, Position, load_yaml, read_yaml
 
 def test_non_integers_are_exact_decimals_from_the_source_text() -> None:
     data = load_yaml(
-        b"unit: 0.0004\nflat: 30.00\ntenth: 0.1\nhalf: .5\nneg: -1.25\n", "p.yaml"
+        b"unit: 0.0004\nflat: 30.00\ntenth: 0.1\nhalf: 0.5\nneg: -1.25\n", "p.yaml"
     ).data
     assert data == {
         "unit": Decimal("0.0004"),
@@ -28,9 +28,33 @@ def test_non_integers_are_exact_decimals_from_the_source_text() -> None:
 
 
 def test_integers_stay_int() -> None:
-    data = load_yaml(b"count: 30\nneg: -3\nplus: +4\n", "p.yaml").data
-    assert data == {"count": 30, "neg": -3, "plus": 4}
-    assert [type(value) for value in data.values()] == [int, int, int]
+    data = load_yaml(b"count: 30\nneg: -3\n", "p.yaml").data
+    assert data == {"count": 30, "neg": -3}
+    assert [type(value) for value in data.values()] == [int, int]
+
+
+@pytest.mark.parametrize("text", ["+4", ".5", "5.", "-.5", "1e3", "1_000", "+1.5", "0x10"])
+def test_numbers_outside_the_one_grammar_stay_text(text: str) -> None:
+    # The schema of a number field then refuses them with their position; the API refuses
+    # the same texts, so a rule file and a request agree on what a number is.
+    assert load_yaml(f"value: {text}\n".encode(), "p.yaml").data == {"value": text}
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (b"a: 1\nbig: 12345678901234567890\n", "more than 19 significant digits"),
+        (b"a: 1\nsub: 0.0000000000000000001\n", "more than 18 decimal places"),
+    ],
+)
+def test_numbers_beyond_the_bounds_are_errors_with_their_position(
+    source: bytes, message: str
+) -> None:
+    with pytest.raises(RuleSetInvalid) as raised:
+        load_yaml(source, "p.yaml")
+    (error,) = raised.value.errors
+    assert (error.file, error.line, error.column) == ("p.yaml", 2, 6)
+    assert message in error.message
 
 
 def test_only_true_and_false_are_booleans() -> None:

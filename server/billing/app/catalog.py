@@ -14,13 +14,19 @@ from billing.app.clock import Clock
 from billing.app.context import CallContext
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.domain.errors import InvalidArgument, NotFound
-from billing.domain.money import Money, parse_decimal, round_to_minor
+from billing.domain.money import (
+    QUANTITY_MAX,
+    AmountOutOfRange,
+    Money,
+    parse_decimal,
+    round_to_minor,
+)
 from billing.domain.pricing import Priced
 from billing.plugins.engines import PricingModel, PricingRequest
 from billing.plugins.registry import Engines
 from billing.rules.model import Plan, Price, Product
 
-MAX_QUANTITY = Decimal(10) ** 15  # bounded: beyond this a quantity is a bug upstream
+MAX_QUANTITY = QUANTITY_MAX  # bounded: beyond this a quantity is a bug upstream
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,10 @@ class CatalogUseCases:
         engine: PricingModel = self._engines.get("pricing_model", price.model)
         priced = engine.price(PricingRequest(price, quantity))
         rounding = active.rules.money.rounding_for(price.currency)
-        amount = round_to_minor(priced.amount, price.currency, rounding)
+        try:
+            amount = round_to_minor(priced.amount, price.currency, rounding)
+        except AmountOutOfRange as exc:
+            raise exc.naming("quantity") from None
         return PricePreview(price, priced, amount, rounding, active)
 
 

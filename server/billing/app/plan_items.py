@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from billing.domain.errors import InvalidArgument, NotFound, Violations
-from billing.domain.money import parse_decimal
+from billing.domain.errors import InvalidArgument, InvariantBroken, NotFound, Violations
+from billing.domain.money import QUANTITY_MAX, parse_decimal
 from billing.domain.subscriptions import Item
 from billing.rules.model import Plan, RuleSet
 
@@ -47,7 +47,8 @@ def items_for_plan(
         raise InvalidArgument.single("plan", f"plans/{plan.code} has no {currency} price")
     for entry in entries:
         if entry.price_code is None:
-            assert entry.amount is not None  # the rule validator guarantees one of the two
+            if entry.amount is None:  # the rule validator guarantees one of the two
+                raise InvariantBroken(f"plans/{plan.code}: a price entry without an amount")
             key, unit, description, quantity = FLAT_FEE_KEY, entry.amount, plan.name or plan.code, 1
         else:
             price = rules.price_in_force(entry.price_code, at)
@@ -70,6 +71,8 @@ def items_for_plan(
             v.add(f'quantities["prices/{key}"]', f"plans/{plan.code} has no per-unit price {key}")
         elif quantity < 0:
             v.add(f'quantities["prices/{key}"]', "must not be negative")
+        elif quantity > QUANTITY_MAX:
+            v.add(f'quantities["prices/{key}"]', f"must be at most {QUANTITY_MAX:,}")
     v.raise_if_any()
     return tuple(items)
 

@@ -10,11 +10,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from billing.app.billing_time import BillingTime
 from billing.app.metered import metered_prices, metric_spec, prices_amounts
 from billing.app.ports import Transaction
 from billing.domain.metering import Event, MetricSpec, number
+from billing.domain.money import QUANTITY_MAX
 from billing.domain.names import is_id
 from billing.domain.rollups import Contribution, contribution, definition
 from billing.domain.subscriptions import Status, Subscription
@@ -51,6 +53,15 @@ class Outcome:
     id: str
     outcome: str
     reason: str = ""
+
+
+def usage_value(event: Event, field: str) -> Decimal:
+    """The event's number field, in the one decimal grammar and within QUANTITY_MAX, so a
+    period's sum stays countable (ValueError with the reason otherwise)."""
+    value = number(event, field)
+    if abs(value) > QUANTITY_MAX:
+        raise ValueError(f"property {field!r} must be at most {QUANTITY_MAX:,} in size")
+    return value
 
 
 def negative_amount(field: str, metric: str) -> str:
@@ -116,7 +127,7 @@ class EventResolver:
         event = Event(e.id, sub.id, e.metric, e.timestamp, dict(e.properties), received_at=now)
         if metric.field and metric.aggregation not in {"count", "unique_count"}:
             try:
-                value = number(event, metric.field)
+                value = usage_value(event, metric.field)
             except ValueError as exc:
                 return str(exc), None
             if value < 0 and prices_amounts(self._rules, sub, e.metric):

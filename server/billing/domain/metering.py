@@ -95,7 +95,8 @@ def number(event: Event, field: str) -> Decimal:
     try:
         return parse_decimal(raw)  # the one grammar: no " 5 ", "1_000", "1e3", "+5", NaN
     except ValueError as exc:
-        raise ValueError(f"property {field!r} of event {event.id}: {exc}") from None
+        message = f"property {field!r} of event {event.id} is not a number: {exc}"
+        raise ValueError(message) from None
 
 
 def _chosen(

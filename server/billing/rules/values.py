@@ -11,16 +11,16 @@ from billing.domain.money import parse_decimal
 # Codes are identifiers that end up in ids, URLs and invoices: short and unambiguous.
 CODE_LENGTH_MAX = 64
 CODE_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{CODE_LENGTH_MAX - 1}}}$"
-# A decimal written as text: "30.00", "0.0004", "-1.5". No exponent, no NaN, no Infinity.
-DECIMAL_PATTERN = r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
-NON_NEGATIVE_DECIMAL_PATTERN = r"^\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+# A decimal written as text: "30.00", "0.0004", "-1.5" (the grammar of `parse_decimal`: no
+# exponent, '+', '_', blanks, bare point, NaN or Infinity).
+DECIMAL_PATTERN = r"^-?[0-9]+(?:\.[0-9]+)?$"
+NON_NEGATIVE_DECIMAL_PATTERN = r"^[0-9]+(?:\.[0-9]+)?$"
 # An instant must say which instant: a date and time with `Z` or an explicit offset.
 INSTANT_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
     r"(?:Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 
-_DECIMAL = re.compile(DECIMAL_PATTERN)
 _INSTANT = re.compile(INSTANT_PATTERN)
 
 
@@ -32,13 +32,17 @@ def parse_instant(text: str) -> datetime:
 
 
 def coerce_decimal(value: object) -> object:
-    """Decimal for a decimal string or an integer; anything else is returned for the type check."""
+    """Decimal for a decimal string or an integer (the loader bounds both); anything else,
+    " 5 " and "1_000" included, is returned for the type check to report."""
     if isinstance(value, Decimal):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    if isinstance(value, str) and _DECIMAL.match(value.strip()):
-        return parse_decimal(value.strip())
+    if isinstance(value, str):
+        try:
+            return parse_decimal(value)
+        except ValueError:
+            return value
     return value
 
 

@@ -4,7 +4,9 @@ Built on PyYAML's composer so that every value keeps the line and column it came
 a resolver narrower than YAML 1.1's:
 
 - numbers with a fraction become `Decimal` from their source text, never through float, so
-  `0.0004` stays exactly `Decimal('0.0004')`; integers stay `int`;
+  `0.0004` stays exactly `Decimal('0.0004')`; integers stay `int`; both in the one grammar of
+  `parse_decimal` (`-12`, `0.5`; not `+5`, `.5`, `5.`, `1e3`, `1_000`), whose bounds they
+  keep; anything else is text, which a number field then refuses with its position;
 - only `true` and `false` are booleans: `yes`, `no`, `on`, `off` stay text (`NO` is Norway);
 - timestamps stay text; the schema decides what an instant is;
 - a key repeated in one mapping is an error, not a silent overwrite.
@@ -38,10 +40,11 @@ _NULL = "tag:yaml.org,2002:null"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
-_INT_TEXT = re.compile(r"[-+]?[0-9]+")
+_INT_TEXT = re.compile(r"-?[0-9]+")
 # No exponent: `1e5` in a price list is a typo more often than a number, so it stays text
-# and the schema reports it.
-_DECIMAL_TEXT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
+# and the schema reports it; so do `+5`, `.5` and `5.`, which the API refuses too.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+\.[0-9]+")
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")  # what `!!float 3` may hold
 _BOOL_TEXT = {"true": True, "false": False}
 _NULL_TEXT = frozenset({"", "~", "null", "Null", "NULL"})
 _TAG_NAMES = {_INT: "a whole number", _DECIMAL: "a decimal number", _BOOL: "true or false"}
@@ -60,11 +63,9 @@ class _RulesLoader(yaml.SafeLoader):
 
 
 _RulesLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|false)$"), list("tf"))
+_RulesLoader.add_implicit_resolver(_INT, re.compile(rf"^{_INT_TEXT.pattern}$"), list("-0123456789"))
 _RulesLoader.add_implicit_resolver(
-    _INT, re.compile(rf"^{_INT_TEXT.pattern}$"), list("-+0123456789")
-)
-_RulesLoader.add_implicit_resolver(
-    _DECIMAL, re.compile(rf"^{_DECIMAL_TEXT.pattern}$"), list("-+0123456789.")
+    _DECIMAL, re.compile(rf"^{_DECIMAL_TEXT.pattern}$"), list("-0123456789")
 )
 _RulesLoader.add_implicit_resolver(
     _NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
@@ -187,7 +188,9 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return self._sequence(node, path, depth)
-        assert isinstance(node, yaml.ScalarNode)
+        if not isinstance(node, yaml.ScalarNode):
+            self._error(node, path, f"unsupported YAML node {type(node).__name__}")
+            return None
         return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: RulePath, depth: int) -> dict[str, Any]:
@@ -221,13 +224,16 @@ class _Builder:
         tag, text = node.tag, node.value
         if tag == _STR:
             return text
-        if tag == _INT and _INT_TEXT.fullmatch(text):
-            return int(text)
-        if tag == _DECIMAL:
+        shape = _INT_TEXT if tag == _INT else _NUMBER_TEXT
+        if tag in (_INT, _DECIMAL) and shape.fullmatch(text):
             try:
-                return parse_decimal(text)
-            except ValueError:
-                pass
+                value = parse_decimal(text)  # the one grammar, with its bounds
+            except ValueError as exc:
+                self._error(node, path, str(exc))
+                return None
+            return int(value) if tag == _INT else value
+        if tag in (_INT, _DECIMAL):
+            pass
         elif tag == _BOOL and text in _BOOL_TEXT:
             return _BOOL_TEXT[text]
         elif tag == _NULL and text in _NULL_TEXT:

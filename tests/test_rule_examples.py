@@ -73,8 +73,9 @@ def subscribed(billing: Billing, example: Example, plan: str):  # type: ignore[n
     return clock, sub
 
 
-# Examples of usage policies, not of plan changes: checked by tests/test_usage_pricing.py.
-USAGE_EXAMPLES = {"usage_pricing"}
+# Examples of usage policies, not of plan changes: checked by tests/test_usage_pricing.py
+# (usage_pricing) and tests/test_usage_examples.py (usage: levels that carry).
+USAGE_EXAMPLES = {"usage_pricing", "usage"}
 
 
 def test_the_examples_are_the_complete_rule_sets():

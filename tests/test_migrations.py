@@ -16,11 +16,68 @@ def test_migrations_match_the_declared_schema(backend, make_database):
     engine = sa.create_engine(database.sync_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": False})
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
             differences = compare_metadata(context, metadata)
     finally:
         engine.dispose()
     assert differences == []
+
+
+def _column_types(engine: sa.Engine) -> tuple[dict[str, str], dict[str, str]]:
+    """Every column's type as the database spells it: declared (store/schema.py compiled for
+    this dialect) and migrated (reflected from the database), keyed `table.column`."""
+    dialect = engine.dialect
+    declared = {
+        f"{table.name}.{column.name}": column.type.compile(dialect=dialect)
+        for table in metadata.sorted_tables
+        for column in table.columns
+    }
+    inspector = sa.inspect(engine)
+    migrated = {
+        f"{name}.{column['name']}": column["type"].compile(dialect=dialect)
+        for name in inspector.get_table_names()
+        if name != "alembic_version"
+        for column in inspector.get_columns(name)
+    }
+    return declared, migrated
+
+
+def test_migrated_column_types_are_the_declared_ones(backend, make_database):
+    # Names alone are not enough: a BIGINT amount migrated as INTEGER, or a TIMESTAMP WITH
+    # TIME ZONE as one without, has every name right and still loses money or instants.
+    database = make_database(backend)
+    engine = sa.create_engine(database.sync_url)
+    try:
+        declared, migrated = _column_types(engine)
+    finally:
+        engine.dispose()
+    assert {k: migrated.get(k) for k in declared if migrated.get(k) != declared[k]} == {}
+    assert set(migrated) == set(declared)
+    # The ones money and time depend on, spelled out (a regression in the comparison itself
+    # would otherwise pass unnoticed).
+    wide = "BIGINT"
+    assert migrated["invoices.total_minor"] == wide
+    if backend == "postgresql":
+        assert migrated["invoices.created_at"] == "TIMESTAMP WITH TIME ZONE"
+
+
+def test_a_type_change_is_reported(backend, make_database):
+    """The comparison sees types: a column declared narrower than it was migrated is found."""
+    database = make_database(backend)
+    engine = sa.create_engine(database.sync_url)
+    narrowed = metadata.tables["invoices"].c.total_minor
+    original = narrowed.type
+    try:
+        narrowed.type = sa.Integer()
+        declared, migrated = _column_types(engine)
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            differences = compare_metadata(context, metadata)
+    finally:
+        narrowed.type = original
+        engine.dispose()
+    assert declared["invoices.total_minor"] == "INTEGER" != migrated["invoices.total_minor"]
+    assert [d[0][0] for d in differences] == ["modify_type"]
 
 
 def test_events_stored_before_the_rollups_mark_their_days_unknown(backend, make_database):

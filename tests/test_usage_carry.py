@@ -99,9 +99,7 @@ def priced(invoice, price: str) -> list[tuple[str, int]]:  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize("grace_hours", [0, 24], ids=["at_once", "after_grace"])
-def test_usage_of_the_period_before_an_end_of_period_change_is_billed(
-    billing, usage, grace_hours
-):
+def test_usage_of_the_period_before_an_end_of_period_change_is_billed(billing, usage, grace_hours):
     billing.push(usage_rules(grace_hours=grace_hours))
     clock = billing.clock("2026-04-01T00:00:00Z")
     sub = billing.subscribe(billing.customer(clock), "metered_monthly")

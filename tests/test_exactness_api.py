@@ -20,6 +20,7 @@ from billing_client.v1 import invoices_pb2 as ip
 from billing_client.v1 import subscriptions_pb2 as sp
 from billing_client.v1 import usage_pb2 as up
 from billing_fixtures import Billing, rules, ts
+from conftest import REPO_RULES
 from grpc_helpers import error_info, field_violations
 
 # Every one of these is refused wherever a decimal is read from text: an exponent, a digit
@@ -397,3 +398,106 @@ def test_a_rule_file_refuses_a_price_in_a_withdrawn_currency(code, left):
         "prices[1].currency",
     )
     assert f"{code} was withdrawn from ISO 4217 on {left}" in error.message
+
+
+# --- cash rounding -------------------------------------------------------------------------
+
+CHF_CASH = b"""kind: money
+rounding: half_up
+currencies:
+  CHF: {cash_increment: 0.05}
+"""
+
+
+def chf_invoice(billing: Billing, unit: str) -> ip.Invoice:
+    customer = billing.customers.CreateCustomer(
+        cup.CreateCustomerRequest(
+            customer=cup.Customer(display_name="Zurich AG", currency_code="CHF", time_zone="UTC"),
+            request_id=rid(),
+        ),
+        metadata=billing.metadata,
+    )
+    invoice = billing.invoices.CreateInvoice(
+        ip.CreateInvoiceRequest(customer=customer.name, request_id=rid()),
+        metadata=billing.metadata,
+    )
+    add_line(billing, invoice, "1", unit)
+    return billing.invoices.FinalizeInvoice(
+        ip.FinalizeInvoiceRequest(name=invoice.name, request_id=rid()), metadata=billing.metadata
+    )
+
+
+@pytest.mark.parametrize(
+    ("unit", "lines", "total"),
+    [
+        ("12.33", [1233, 2], 1235),  # 12.33 CHF is paid as 12.35: a +0.02 rounding line
+        ("12.32", [1232, -2], 1230),  # 12.32 -> 12.30: -0.02
+        ("12.35", [1235], 1235),  # already a multiple of 0.05: no line
+        ("12.325", [1233, 2], 1235),  # the line rounds half up to 12.33 first, then the total
+    ],
+)
+def test_chf_totals_are_rounded_to_five_rappen_with_a_rounding_line(billing, unit, lines, total):
+    files = rules()
+    files["money.yaml"] = CHF_CASH
+    billing.push(files)
+    final = chf_invoice(billing, unit)
+    assert [line.amount.amount_minor for line in final.lines] == lines
+    assert final.total.amount_minor == total == sum(lines)
+    assert final.amount_due.amount_minor == total
+    if len(lines) == 2:
+        assert final.lines[1].line_kind == ip.ROUNDING
+        assert final.lines[1].description == "Rounding to 0.05 CHF"
+
+
+def test_cash_rounding_is_off_by_default(billing):
+    billing.push(rules())  # money.yaml: rounding half_up, no increment
+    final = chf_invoice(billing, "12.33")
+    assert [line.amount.amount_minor for line in final.lines] == [1233]
+    assert final.total.amount_minor == 1233
+
+
+@pytest.mark.parametrize(
+    ("increment", "message"),
+    [
+        ("0.005", "0.005 has more decimal places than CHF allows (2)"),
+        ("0", "must be above 0"),
+    ],
+)
+def test_a_cash_increment_must_be_payable(increment, message):
+    files = rules()
+    files["money.yaml"] = (
+        b"kind: money\nrounding: half_up\ncurrencies:\n  CHF: {cash_increment: "
+        + increment.encode()
+        + b"}\n"
+    )
+    with pytest.raises(RuleSetInvalid) as raised:
+        load_rule_set_from_files(files, {"pricing_model": {"per_unit"}})
+    (error,) = raised.value.errors
+    assert (error.file, error.line, format_path(error.path)) == (
+        "money.yaml",
+        4,
+        "currencies.CHF.cash_increment",
+    )
+    assert message in error.message
+
+
+def test_the_swiss_cash_rounding_example(billing):
+    # rules/examples/swiss_cash_rounding/README.md: Hosting 24.90 + 2 support hours x 98.33
+    # (196.66) = 221.56 CHF, rounded to 221.55 by a -0.01 line.
+    example = REPO_RULES / "examples" / "swiss_cash_rounding"
+    billing.push({p.name: p.read_bytes() for p in example.glob("*.yaml")})
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    customer = billing.customers.CreateCustomer(
+        cup.CreateCustomerRequest(
+            customer=cup.Customer(
+                display_name="Zurich AG", currency_code="CHF", time_zone="UTC", clock=clock.name
+            ),
+            request_id=rid(),
+        ),
+        metadata=billing.metadata,
+    )
+    sub = billing.subscribe(customer, "hosting_monthly", quantities={"prices/support_hours_chf": 2})
+    (first,) = billing.invoices_of(sub)
+    assert [line.amount.amount_minor for line in first.lines] == [2490, 19666, -1]
+    assert first.total.amount_minor == 22155
+    assert first.lines[-1].line_kind == ip.ROUNDING

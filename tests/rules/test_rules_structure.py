@@ -58,7 +58,8 @@ def test_unknown_keys_are_errors_at_the_key() -> None:
     ) == [
         "money.yaml:3:1: roundng: unknown key 'roundng'; expected one of currencies, kind, "
         "rounding",
-        "money.yaml:5:25: currencies.JPY.places: unknown key 'places'; expected one of rounding",
+        "money.yaml:5:25: currencies.JPY.places: unknown key 'places'; expected one of "
+        "cash_increment, rounding",
     ]
 
 

@@ -49,6 +49,7 @@ LINE_KIND = {
     LineKind.DISCOUNT: invoices_pb2.DISCOUNT,
     LineKind.ONE_OFF: invoices_pb2.ONE_OFF,
     LineKind.TAX: invoices_pb2.TAX,
+    LineKind.ROUNDING: invoices_pb2.ROUNDING,
 }
 
 

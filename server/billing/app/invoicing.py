@@ -15,6 +15,7 @@ from billing.app.ids import new_id
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
+from billing.domain.cash_rounding import cash_rounding_line
 from billing.domain.coupons import discount_line
 from billing.domain.credits import account_credit_line, record_paid
 from billing.domain.invoices import Invoice, InvoiceStatus, format_number
@@ -132,6 +133,15 @@ async def _finalize(
     if discount is not None:
         lines = (*draft.lines, discount)
         draft = replace(draft, lines=lines, settlement=settle(lines, 0))
+    money = rules.rules.money
+    increment = money.cash_increment_for(draft.currency)
+    if increment is not None:
+        period = (draft.period_start, draft.period_end)
+        rounding = money.rounding_for(draft.currency)
+        cash = cash_rounding_line(draft.lines, draft.currency, increment, rounding, period)
+        if cash is not None:
+            lines = (*draft.lines, cash)
+            draft = replace(draft, lines=lines, settlement=settle(lines, 0))
     # Never a silent negative total: the excess shows as a line moving it to account credit.
     excess = account_credit_line(
         draft.lines, draft.currency, (draft.period_start, draft.period_end)

@@ -214,6 +214,7 @@ class LineKind(StrEnum):
     DISCOUNT = "discount"  # a coupon
     ONE_OFF = "one_off"  # a line added by hand to a draft
     TAX = "tax"  # reserved for tax
+    ROUNDING = "rounding"  # cash rounding of the total to an increment (CHF 0.05)
 
     @classmethod
     def stored(cls, value: object, amount_minor: int) -> LineKind:

@@ -126,8 +126,10 @@ def _money(files: Sequence[ValidatedFile]) -> MoneyRules:
     if not files:
         return MoneyRules()
     data = files[0].data
-    overrides = {code: entry["rounding"] for code, entry in data["currencies"].items()}
-    return MoneyRules(data["rounding"], MappingProxyType(overrides))
+    currencies = data["currencies"].items()
+    overrides = {code: e["rounding"] for code, e in currencies if e.get("rounding")}
+    cash = {code: e["cash_increment"] for code, e in currencies if e.get("cash_increment")}
+    return MoneyRules(data["rounding"], MappingProxyType(overrides), MappingProxyType(cash))
 
 
 def _catalog(files: Sequence[ValidatedFile]) -> Catalog:

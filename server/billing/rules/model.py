@@ -61,9 +61,14 @@ class MoneyRules:
 
     rounding: str = DEFAULT_ROUNDING
     currency_rounding: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    # Cash rounding of invoice totals, by currency (CHF: 0.05); absent: none.
+    cash_increments: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
 
     def rounding_for(self, currency_code: str) -> str:
         return self.currency_rounding.get(currency_code, self.rounding)
+
+    def cash_increment_for(self, currency_code: str) -> Decimal | None:
+        return self.cash_increments.get(currency_code)
 
 
 BillingTimeZone = Literal["utc", "customer"]

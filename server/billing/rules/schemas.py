@@ -154,8 +154,13 @@ MONEY: Schema = {
         "valuesrules": _record(
             {
                 "rounding": _choice(
-                    tuple(ROUNDING_MODES), "Rounding for this currency.", required=True
-                )
+                    tuple(ROUNDING_MODES), "Rounding for this currency.", required=False
+                ),
+                "cash_increment": _amount(
+                    "Cash rounding: invoice totals are rounded to a multiple of this amount"
+                    " (CHF 0.05) by a rounding line, with this currency's rounding mode."
+                    " Absent: off."
+                ),
             }
         ),
         "default": {},

@@ -590,9 +590,19 @@ class _Checker:
     def _money(self, file: ValidatedFile) -> None:
         if ("currencies",) in file.broken:
             return
-        for currency in file.data["currencies"]:
+        for currency, entry in file.data["currencies"].items():
             path = ("currencies", currency)
-            if path not in file.broken and not is_currency(currency):
-                self._error(
-                    file, path, f"{currency!r} is not an ISO 4217 currency code", at_key=True
-                )
+            if path in file.broken:
+                continue
+            if not is_currency(currency):
+                problem = currency_problem(currency) or ""
+                self._error(file, path, problem, at_key=True)
+                continue
+            increment = entry.get("cash_increment")
+            if increment is not None and (*path, "cash_increment") not in file.broken:
+                where = (*path, "cash_increment")
+                if increment <= 0:
+                    self._error(file, where, "must be above 0 (leave it out for no cash rounding)")
+                else:
+                    exponent = CURRENCY_EXPONENTS[currency]
+                    self._fits_currency(file, where, increment, currency, exponent)

@@ -38,6 +38,7 @@ class LineKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DISCOUNT: _ClassVar[LineKind]
     ONE_OFF: _ClassVar[LineKind]
     TAX: _ClassVar[LineKind]
+    ROUNDING: _ClassVar[LineKind]
 INVOICE_STATUS_UNSPECIFIED: InvoiceStatus
 DRAFT: InvoiceStatus
 OPEN: InvoiceStatus
@@ -55,6 +56,7 @@ USAGE: LineKind
 DISCOUNT: LineKind
 ONE_OFF: LineKind
 TAX: LineKind
+ROUNDING: LineKind
 
 class Invoice(_message.Message):
     __slots__ = ("name", "customer", "subscription", "status", "billing_reason", "lines", "total", "credit_applied", "amount_due", "period_start", "period_end", "create_time", "finalize_time", "rule_set", "number", "etag", "memo", "paid_time", "void_time", "payment_reference", "credited", "due_time", "coupon")

@@ -60,6 +60,7 @@ def test_push_activates_and_every_answer_names_the_rule_set(rules_api, catalog, 
     assert set(pushed.files) == {
         "catalog.yaml",
         "invoicing.yaml",
+        "metering.yaml",
         "money.yaml",
         "pricing.yaml",
         "proration.yaml",

@@ -28,6 +28,7 @@ def test_the_example_rules_load_cleanly() -> None:
     assert list(rule_set.files) == [
         "catalog.yaml",
         "invoicing.yaml",
+        "metering.yaml",
         "money.yaml",
         "pricing.yaml",
         "proration.yaml",

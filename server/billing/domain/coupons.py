@@ -38,8 +38,7 @@ class Coupon:
         if self.amount_off is None or self.amount_off.currency_code == currency:
             return None
         return (
-            f"{self.name} takes {self.amount_off} off; it cannot discount an amount in"
-            f" {currency}"
+            f"{self.name} takes {self.amount_off} off; it cannot discount an amount in {currency}"
         )
 
     def first_periods_left(self) -> int | None:

@@ -292,9 +292,12 @@ def period_fee_lines(
     factor: Factor | None = None,
 ) -> list[Line]:
     """Fees in advance for a period; `factor` prorates a stub period (first period before a
-    billing cycle anchor)."""
+    billing cycle anchor). An item at quantity 0 (every seat removed) bills nothing and shows
+    no 0.00 line."""
     lines = []
     for item in items:
+        if item.quantity == 0:
+            continue
         full = item.full_amount()
         unrounded = factor.apply(full) if factor is not None else full
         suffix = f" x {factor}" if factor is not None else ""

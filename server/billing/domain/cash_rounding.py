@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from billing.domain.money import Money, round_to_increment
-from billing.domain.subscriptions import Line, LineKind
+from billing.domain.subscriptions import Line, LineKind, exact_line
 
 
 def cash_rounding_line(
@@ -30,21 +30,15 @@ def cash_rounding_line(
     difference = round_to_increment(total, step, rounding) - total
     if difference == 0:
         return None
-    amount = Money(currency, difference).to_decimal()
-    return Line(
-        description=f"Rounding to {increment} {currency}",
-        price_code=None,
-        quantity=Decimal(1),
-        unit_amount=amount,
-        unrounded=amount,
-        amount_minor=difference,
-        period_start=period[0],
-        period_end=period[1],
-        kind=LineKind.ROUNDING,
-        derivation={
+    return exact_line(
+        f"Rounding to {increment} {currency}",
+        difference,
+        currency,
+        period,
+        LineKind.ROUNDING,
+        {
             "rule_entry": f"money.currencies.{currency}.cash_increment",
             "base": str(Money(currency, total).to_decimal()),
-            "unrounded": str(amount),
             "rounding": rounding,
         },
     )

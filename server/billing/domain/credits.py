@@ -19,6 +19,7 @@ from billing.domain.subscriptions import (
     Item,
     Line,
     LineKind,
+    exact_line,
     priced_line,
 )
 
@@ -182,22 +183,16 @@ def repair_line(
     excess = asked - max(creditable, 0)
     if asked <= 0 or excess <= 0:
         return None
-    amount = _major(excess, currency)
-    return Line(
-        description="Credit beyond what remains paid for this period (already returned)",
-        price_code=None,
-        quantity=Decimal(1),
-        unit_amount=amount,
-        unrounded=amount,
-        amount_minor=excess,
-        period_start=period[0],
-        period_end=period[1],
-        kind=LineKind.REPAIR,
-        derivation={
+    return exact_line(
+        "Credit beyond what remains paid for this period (already returned)",
+        excess,
+        currency,
+        period,
+        LineKind.REPAIR,
+        {
             "rule_entry": "credit cap",
             "credits": str(_major(asked, currency)),
             "creditable": str(_major(max(creditable, 0), currency)),
-            "unrounded": str(amount),
         },
     )
 
@@ -210,18 +205,13 @@ def account_credit_line(
     total = sum(line.amount_minor for line in lines)
     if total >= 0:
         return None
-    amount = _major(-total, currency)
-    return Line(
-        description="Credit added to the account",
-        price_code=None,
-        quantity=Decimal(1),
-        unit_amount=amount,
-        unrounded=amount,
-        amount_minor=-total,
-        period_start=period[0],
-        period_end=period[1],
-        kind=LineKind.ACCOUNT_CREDIT,
-        derivation={"rule_entry": "account credit", "unrounded": str(amount)},
+    return exact_line(
+        "Credit added to the account",
+        -total,
+        currency,
+        period,
+        LineKind.ACCOUNT_CREDIT,
+        {"rule_entry": "account credit"},
     )
 
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from billing.domain.errors import InvalidState
-from billing.domain.money import MONEY_CONTEXT, check_minor, round_to_minor
+from billing.domain.money import MONEY_CONTEXT, Money, check_minor, round_to_minor
 
 
 class Status(StrEnum):
@@ -245,6 +245,31 @@ class Line:
     factor: str = ""
     kind: LineKind = LineKind.RECURRING
     derivation: Mapping[str, Any] | None = None  # how the amount was reached, for Explain
+
+
+def exact_line(
+    description: str,
+    amount_minor: int,
+    currency: str,
+    period: tuple[datetime, datetime],
+    kind: LineKind,
+    derivation: dict[str, object],
+) -> Line:
+    """A line of one unit at an amount already exact in minor units (a rounding, a repair, an
+    account credit): nothing is priced or rounded, so unit, unrounded and amount agree."""
+    amount = Money(currency, amount_minor).to_decimal()
+    return Line(
+        description=description,
+        price_code=None,
+        quantity=Decimal(1),
+        unit_amount=amount,
+        unrounded=amount,
+        amount_minor=amount_minor,
+        period_start=period[0],
+        period_end=period[1],
+        kind=kind,
+        derivation={**derivation, "unrounded": str(amount)},
+    )
 
 
 def priced_line(

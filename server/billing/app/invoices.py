@@ -419,23 +419,19 @@ class InvoiceLifecycle:
                     now,
                 )
             )
-            await tx.audit.add(
-                AuditRecord(
-                    new_id("aud"),
-                    ctx.tenant_id,
-                    ctx.actor,
-                    ctx.method,
-                    write.request_id,
-                    note.name,
-                    "credit",
-                    {
-                        "invoice": invoice.name,
-                        "amount_minor": amount,
-                        "to_amount_due_minor": to_due,
-                        "to_credit_balance_minor": to_balance,
-                    },
-                    now,
-                )
+            await self._audit(
+                tx,
+                ctx,
+                write.request_id,
+                note,
+                "credit",
+                {
+                    "invoice": invoice.name,
+                    "amount_minor": amount,
+                    "to_amount_due_minor": to_due,
+                    "to_credit_balance_minor": to_balance,
+                },
+                now,
             )
             # The number last, as for invoices: the counter stays locked only until commit.
             number = await next_number(tx, ctx.tenant_id, active.rules.invoicing, "credit_note", at)
@@ -517,7 +513,7 @@ class InvoiceLifecycle:
         tx: Transaction,
         ctx: CallContext,
         request_id: str,
-        invoice: Invoice,
+        resource: Invoice | CreditNote,
         action: str,
         changes: dict[str, object],
         now: datetime,
@@ -529,7 +525,7 @@ class InvoiceLifecycle:
                 ctx.actor,
                 ctx.method,
                 request_id,
-                invoice.name,
+                resource.name,
                 action,
                 changes,
                 now,

@@ -57,14 +57,20 @@ class Counter:
         self.statements = 0
         self.commits = 0
         self.lock = threading.Lock()
+        self.recent: list[str] = []  # statement texts since the last mark (for --show)
 
     def install(self) -> None:
         event.listen(Engine, "before_cursor_execute", self._statement)
         event.listen(Engine, "commit", self._commit)
 
-    def _statement(self, *_args: Any) -> None:
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         with self.lock:
             self.statements += 1
+            self.recent.append(" ".join(statement.split())[:160])
+
+    def mark(self) -> None:
+        with self.lock:
+            self.recent = []
 
     def _commit(self, *_args: Any) -> None:
         with self.lock:
@@ -115,12 +121,20 @@ def running(database_url: str, data_dir: str) -> Iterator[int]:
         thread.join(timeout=10)
 
 
+SHOW: set[str] = set()  # RPCs whose last call's statements are printed
+
+
 def measure(counter: Counter, rpc: str, call: Callable[[int], object]) -> Row:
     call(0)
     before = counter.snapshot()
     for i in range(1, CALLS + 1):
+        counter.mark()
         call(i)
     after = counter.snapshot()
+    if rpc in SHOW or "all" in SHOW:
+        print(f"-- {rpc}: statements of its last call")
+        for text in counter.recent:
+            print(f"   {text}")
     return Row(rpc, (after[0] - before[0]) / CALLS, (after[1] - before[1]) / CALLS)
 
 
@@ -232,7 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--database", default="", help="a PostgreSQL server URL; default: a scratch SQLite file"
     )
+    parser.add_argument(
+        "--show",
+        default="",
+        help="comma-separated RPCs (or 'all') whose last call's statements are printed",
+    )
     args = parser.parse_args(argv)
+    SHOW.update(name for name in args.show.split(",") if name)
     counter = Counter()
     with TemporaryDirectory() as workdir, _database(args.database, Path(workdir)) as url:
         upgrade(url)

@@ -96,8 +96,13 @@ USAGE_FILES = {METERING_FILE: METERING, PRICING_FILE: PRICING, CATALOG_FILE: CAT
 
 
 def with_usage_rules(files: Mapping[str, bytes]) -> dict[str, bytes]:
-    """`files` (a --rules-dir) plus the usage files; refuses a directory they would clash with."""
+    """`files` (a --rules-dir) plus the usage files. A rule set has one metering file: when
+    --rules-dir has its own, the bench's metrics join it (and its lateness settings, which
+    the usage scenarios' clock relies on, win). Refuses codes the bench's files would redefine."""
     clashes: list[str] = [name for name in USAGE_FILES if name in files]
+    merged = dict(files)
+    metering: dict[str, object] = yaml.safe_load(METERING)
+    bench_metrics = {m["code"] for m in metering["metrics"]}  # type: ignore[attr-defined]
     for name, source in files.items():
         try:
             doc = yaml.safe_load(source)
@@ -106,7 +111,16 @@ def with_usage_rules(files: Mapping[str, bytes]) -> dict[str, bytes]:
         if not isinstance(doc, dict):
             continue
         if doc.get("kind") == "metering":
-            clashes.append(f"{name} (a metering file: a rule set has one)")
+            theirs = [m for m in doc.get("metrics") or [] if isinstance(m, dict)]
+            same = {m["code"] for m in theirs if _same_metric(m, metering)}
+            clashes += [
+                f"{name} (defines metric {m.get('code')} differently)"
+                for m in theirs
+                if m.get("code") in bench_metrics and m.get("code") not in same
+            ]
+            ours = [m for m in metering["metrics"] if m["code"] not in same]  # type: ignore[attr-defined]
+            joined = {**doc, **metering, "metrics": theirs + ours}
+            merged[name] = yaml.safe_dump(joined, sort_keys=False).encode()
         for entry in (doc.get("plans") or []) + (doc.get("prices") or []):
             code = entry.get("code") if isinstance(entry, dict) else None
             if code == METERED_CODE or code in PRICE_CODES or code == "bench_metered":
@@ -116,7 +130,26 @@ def with_usage_rules(files: Mapping[str, bytes]) -> dict[str, bytes]:
             "the usage scenarios add their own metering, prices and plan to --rules-dir, "
             f"which clash with: {', '.join(clashes)}"
         )
-    return {**files, **USAGE_FILES}
+    if any(name != METERING_FILE and _is_metering(source) for name, source in merged.items()):
+        return {**merged, PRICING_FILE: PRICING, CATALOG_FILE: CATALOG}
+    return {**merged, **USAGE_FILES}
+
+
+def _same_metric(theirs: dict[str, object], metering: dict[str, object]) -> bool:
+    """A metric of --rules-dir that counts exactly like the bench's metric of that code."""
+    for ours in metering["metrics"]:  # type: ignore[attr-defined]
+        if ours["code"] == theirs.get("code"):
+            keys = ("aggregation", "field", "filters", "group_by")
+            return all(ours.get(k) == theirs.get(k) for k in keys)
+    return False
+
+
+def _is_metering(source: bytes) -> bool:
+    try:
+        doc = yaml.safe_load(source)
+    except yaml.YAMLError:
+        return False
+    return isinstance(doc, dict) and doc.get("kind") == "metering"
 
 
 class CommittedEvents:

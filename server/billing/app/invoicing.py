@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from billing.app.ids import new_id
@@ -36,13 +37,21 @@ async def issue_invoice(
     invoice_id: str | None = None,
     number_later: bool = False,
 ) -> Invoice:
-    """An open (finalized) invoice, numbered; with `number_later` the caller numbers it
-    with number_at_commit() once everything else of its transaction is written."""
+    """An open (finalized) invoice, numbered as its transaction commits (number_at_commit:
+    no answer of a subscription call holds the number); with `number_later` the caller
+    numbers it."""
     draft = _invoice(
         sub, reason, period, lines, rules.content_hash, at, invoice_id, InvoiceStatus.DRAFT
     )
     return await _finalize(
-        tx, tenant_id, sub, draft, at, rules, insert=True, number=not number_later
+        tx,
+        tenant_id,
+        sub,
+        draft,
+        at,
+        rules,
+        insert=True,
+        number="caller" if number_later else "at_commit",
     )
 
 
@@ -78,7 +87,14 @@ async def finalize_draft(
     lines = (*draft.lines, *extra_lines)
     grown = replace(draft, lines=lines, settlement=settle(lines, 0))
     return await _finalize(
-        tx, tenant_id, sub, grown, at, rules, insert=False, number=not number_later
+        tx,
+        tenant_id,
+        sub,
+        grown,
+        at,
+        rules,
+        insert=False,
+        number="caller" if number_later else "at_commit",
     )
 
 
@@ -112,8 +128,9 @@ def _invoice(
 async def finalize_invoice(
     tx: Transaction, tenant_id: str, draft: Invoice, at: datetime, rules: ActiveRules
 ) -> Invoice:
-    """Finalize a stored draft that belongs to no subscription (one-off invoices)."""
-    return await _finalize(tx, tenant_id, None, draft, at, rules, insert=False)
+    """Finalize a stored draft that belongs to no subscription (one-off invoices), numbered
+    now: FinalizeInvoice answers with the number."""
+    return await _finalize(tx, tenant_id, None, draft, at, rules, insert=False, number="now")
 
 
 async def _finalize(
@@ -125,7 +142,7 @@ async def _finalize(
     rules: ActiveRules,
     *,
     insert: bool,
-    number: bool = True,
+    number: Literal["now", "at_commit", "caller"],
 ) -> Invoice:
     discount = await _discount(tx, tenant_id, sub, draft, rules) if sub is not None else None
     if discount is None and draft.coupon_code:
@@ -203,7 +220,24 @@ async def _finalize(
         )
     if invoicing.email_invoices:
         await _schedule_delivery(tx, tenant_id, sub, invoice, at)
-    return await _assign_number(tx, tenant_id, invoice, rules, at) if number else invoice
+    return await _number(tx, tenant_id, invoice, rules, at, number)
+
+
+async def _number(
+    tx: Transaction,
+    tenant_id: str,
+    invoice: Invoice,
+    rules: ActiveRules,
+    at: datetime,
+    when: Literal["now", "at_commit", "caller"],
+) -> Invoice:
+    """Inline numbering holds the tenant's counter row from here to the commit, so only a
+    call whose answer (and stored idempotent result) holds the number pays for it."""
+    if when == "now":
+        return await _assign_number(tx, tenant_id, invoice, rules, at)
+    if when == "at_commit":
+        return await number_at_commit(tx, tenant_id, invoice, rules, at)
+    return invoice
 
 
 async def _schedule_delivery(

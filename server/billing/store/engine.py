@@ -28,7 +28,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # No overflow: a connection opened past the pool is closed when returned, so under
+        # load every call beyond pool_size paid a PostgreSQL backend fork (connect + close
+        # were a tenth of a GetCustomer profile). Calls queue for a pooled connection instead.
+        max_overflow=0,
         pool_recycle=POOL_RECYCLE_S,
         # psycopg prepares statements it sees often, and PostgreSQL may then settle on one
         # generic plan per connection. A plan settled while a table was small (a new

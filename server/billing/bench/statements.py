@@ -3,10 +3,12 @@
 Throughput moves with the machine's load; the number of SQL statements a call sends does not.
 This runs one server in this process (due-work worker stopped, so only the calls' own
 statements are counted) on a scratch database, makes each scenario's call a few times in a row,
-and prints the statements and transactions per call, counted by SQLAlchemy engine events.
-On PostgreSQL a transaction adds two round trips (BEGIN, COMMIT) to its statements.
+and prints the statements, round trips and transactions per call: statements SQLAlchemy sends
+counted by engine events, blind writes sent together in one pipeline (store/batch.py) by the
+batch's own counts. On PostgreSQL a transaction adds two round trips (BEGIN, COMMIT).
 
     python -m billing.bench.statements [--database postgresql://postgres@127.0.0.1:5432/test]
+        [--show CreateSubscription,FinalizeInvoice | --show all]
 
 """
 
@@ -32,6 +34,7 @@ from billing.bench.servers import postgresql_database, sqlite_url
 from billing.bench.subscription_setup import read_rule_files
 from billing.config import Settings
 from billing.runtime import Runtime
+from billing.store import batch
 from billing.store.migrate import upgrade
 from billing_client import bearer_metadata
 from billing_client.v1 import (
@@ -71,21 +74,32 @@ class Counter:
     def mark(self) -> None:
         with self.lock:
             self.recent = []
+            batch.COUNTS.recent = []
+            batch.COUNTS.keep_texts = True
 
     def _commit(self, *_args: Any) -> None:
         with self.lock:
             self.commits += 1
 
-    def snapshot(self) -> tuple[int, int]:
+    def snapshot(self) -> tuple[int, int, int, int]:
+        """Statements SQLAlchemy sent, commits, write pipelines and the statements in them."""
         with self.lock:
-            return self.statements, self.commits
+            return self.statements, self.commits, batch.COUNTS.pipelines, batch.COUNTS.statements
 
 
 @dataclass(frozen=True)
 class Row:
     rpc: str
-    statements: float
+    statements: float  # sent one at a time by SQLAlchemy
     transactions: float
+    pipelined: float  # statements sent together in a write pipeline (store/batch.py)
+    pipelines: float
+
+    @property
+    def round_trips(self) -> float:
+        """Database round trips: each statement sent alone, each pipeline, and a
+        transaction's BEGIN and COMMIT."""
+        return self.statements + self.pipelines + 2 * self.transactions
 
 
 @contextmanager
@@ -135,7 +149,10 @@ def measure(counter: Counter, rpc: str, call: Callable[[int], object]) -> Row:
         print(f"-- {rpc}: statements of its last call")
         for text in counter.recent:
             print(f"   {text}")
-    return Row(rpc, (after[0] - before[0]) / CALLS, (after[1] - before[1]) / CALLS)
+        for text in batch.COUNTS.recent:
+            print(f"   {' '.join(text.split())[:160]}")
+    delta = [(a - b) / CALLS for a, b in zip(after, before, strict=True)]
+    return Row(rpc, delta[0], delta[1], delta[3], delta[2])
 
 
 def scenarios(channel: grpc.Channel, counter: Counter) -> list[Row]:
@@ -261,9 +278,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = scenarios(ch, counter)
     backend = "PostgreSQL" if args.database else "SQLite"
     print(f"statements per call ({backend}, mean of {CALLS} calls after one warm-up)")
-    print(f"{'rpc':<22}{'statements':>12}{'transactions':>14}")
+    print(
+        f"{'rpc':<22}{'statements':>12}{'of which pipelined':>20}{'round trips':>13}"
+        f"{'transactions':>14}"
+    )
     for row in rows:
-        print(f"{row.rpc:<22}{row.statements:>12.1f}{row.transactions:>14.1f}")
+        total = row.statements + row.pipelined
+        print(
+            f"{row.rpc:<22}{total:>12.1f}{row.pipelined:>20.1f}{row.round_trips:>13.1f}"
+            f"{row.transactions:>14.1f}"
+        )
     return 0
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import SimulationClock as ClockRow
 from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus
@@ -24,6 +23,7 @@ from billing.domain.subscriptions import (
     phase_from_dict,
     phase_to_dict,
 )
+from billing.store.batch import BatchedConnection
 from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
 from billing.store.schema import (
     billing_cycles,
@@ -40,6 +40,16 @@ from billing.store.schema import (
 
 s = subscriptions
 _GET_SUBSCRIPTION = select(s).where(s.c.tenant_id == bindparam("t"), s.c.id == bindparam("id"))
+# Blind writes are deferred (store/batch.py) and compiled once per shape: module constants.
+_INSERT_SUBSCRIPTION = insert(s)
+_INSERT_INVOICE = insert(invoices)
+_INSERT_LINE = insert(invoice_lines)
+_INSERT_PENDING = insert(pending_items)
+_MARK_NUMBER_AT_COMMIT = (
+    update(invoices)
+    .where(invoices.c.tenant_id == bindparam("t"), invoices.c.id == bindparam("invoice_id"))
+    .values(number_format=bindparam("number_format"), number_year=bindparam("number_year"))
+)
 
 
 def _subscription_row(sub: Subscription) -> dict[str, Any]:
@@ -128,11 +138,11 @@ def _subscription(row: RowMapping) -> Subscription:
 
 
 class SqlSubscriptions:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def insert(self, tenant_id: str, sub: Subscription) -> None:
-        await self._conn.execute(insert(s), {"tenant_id": tenant_id, **_subscription_row(sub)})
+        self._conn.defer(_INSERT_SUBSCRIPTION, {"tenant_id": tenant_id, **_subscription_row(sub)})
 
     async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None:
         row = (
@@ -256,19 +266,19 @@ def _invoice_row(invoice: Invoice) -> dict[str, Any]:
 
 
 class SqlInvoices:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def insert(self, tenant_id: str, invoice: Invoice) -> None:
-        await self._conn.execute(
-            insert(i), {"tenant_id": tenant_id, "id": invoice.id, **_invoice_row(invoice)}
+        self._conn.defer(
+            _INSERT_INVOICE, {"tenant_id": tenant_id, "id": invoice.id, **_invoice_row(invoice)}
         )
         await self._insert_lines(tenant_id, invoice)
 
     async def _insert_lines(self, tenant_id: str, invoice: Invoice) -> None:
         if invoice.lines:
-            await self._conn.execute(
-                insert(il),
+            self._conn.defer(
+                _INSERT_LINE,
                 [  # one multi-row insert, not a round trip per line
                     {
                         "tenant_id": tenant_id,
@@ -448,7 +458,7 @@ p = pending_items
 
 
 class SqlPendingItems:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def add(
@@ -461,8 +471,8 @@ class SqlPendingItems:
         rule_set: str,
         created_at: datetime,
     ) -> None:
-        await self._conn.execute(
-            insert(p),
+        self._conn.defer(
+            _INSERT_PENDING,
             {
                 "tenant_id": tenant_id,
                 "id": item_id,
@@ -510,7 +520,7 @@ class SqlPendingItems:
 
 
 class SqlBillingCycles:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def claim(
@@ -548,7 +558,7 @@ class SqlBillingCycles:
 
 
 class SqlCredit:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def balance(self, tenant_id: str, customer_id: str, currency: str) -> int:
@@ -586,7 +596,7 @@ k = clocks
 
 
 class SqlClocks:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def insert(self, tenant_id: str, clock: ClockRow) -> None:
@@ -619,15 +629,13 @@ class SqlClocks:
 
 
 class SqlNumbering:
-    def __init__(self, conn: AsyncConnection, before_lock: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
-        self._before_lock = before_lock
 
     async def next(self, tenant_id: str, series: str, year: int) -> int:
         """The next number of the series for the year. The counter row stays locked until
         the transaction ends, so numbers are handed out in commit order, without gaps.
         Buffered writes go first, so the lock is held as briefly as possible."""
-        await self._before_lock()
         n = number_counters
         insert_ = dialect_insert(self._conn.dialect.name, n)
         statement = insert_.values(tenant_id=tenant_id, series=series, year=year, last=1)
@@ -644,16 +652,20 @@ class SqlNumbering:
         commit. SQLite has one writer at a time: nothing to gain, so the caller numbers."""
         if self._conn.dialect.name != "postgresql":
             return False
-        await self._conn.execute(
-            update(i)
-            .where(i.c.tenant_id == tenant_id, i.c.id == invoice_id)
-            .values(number_format=number_format, number_year=year)
+        self._conn.defer(
+            _MARK_NUMBER_AT_COMMIT,
+            {
+                "t": tenant_id,
+                "invoice_id": invoice_id,
+                "number_format": number_format,
+                "number_year": year,
+            },
         )
         return True
 
 
 class SqlCreditNotes:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def insert(self, tenant_id: str, note: CreditNote) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.domain.coupons import Coupon
 from billing.domain.money import Money
+from billing.store.batch import BatchedConnection
 from billing.store.schema import coupons as c
 
 
 class SqlCoupons:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def insert(self, tenant_id: str, coupon: Coupon) -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
+from billing.store.batch import BatchedConnection
 from billing.store.schema import customers as t
 
 _INSERT = insert(t)
@@ -16,11 +16,11 @@ _GET = select(t).where(t.c.tenant_id == bindparam("tenant_id"), t.c.id == bindpa
 
 
 class SqlCustomers:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def insert(self, tenant_id: str, customer: Customer) -> None:
-        await self._conn.execute(_INSERT, {"tenant_id": tenant_id, **_to_row(customer)})
+        self._conn.defer(_INSERT, {"tenant_id": tenant_id, **_to_row(customer)})
 
     async def get(self, tenant_id: str, customer_id: str) -> Customer | None:
         result = await self._conn.execute(_GET, {"tenant_id": tenant_id, "id": customer_id})

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Executable
 
 from billing.app.ports import DueItem
+from billing.store.batch import BatchedConnection
 from billing.store.dialect import insert_or_ignore
 from billing.store.schema import clocks, due_work
 from billing.store.types import UTCDateTime
@@ -37,7 +38,7 @@ _RETURNED = (
 )
 
 
-def _claim_statement(scope: str) -> object:
+def _claim_statement(scope: str) -> Executable:
     """scope: "any" (every tenant), "clock" (one simulation clock), "tenant" (one tenant,
     optionally some subscriptions: a bill run)."""
     clock_now = func.coalesce(clocks.c.now, _WALL_NOW)
@@ -106,6 +107,10 @@ def _claim_statement(scope: str) -> object:
     )
 
 
+_SCHEDULE = {
+    name: insert_or_ignore(name, d, ["tenant_id", "subscription_id", "kind", "due_at"])
+    for name in ("postgresql", "sqlite")
+}
 _CLAIM_ANY = _claim_statement("any")
 _CLAIM_CLOCK = _claim_statement("clock")
 _CLAIM_TENANT = _claim_statement("tenant")
@@ -113,15 +118,13 @@ _CLAIM_SUBSCRIPTIONS = _claim_statement("subscriptions")
 
 
 class SqlDueWork:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def schedule(self, item: DueItem) -> None:
         """Add the item unless the same (subscription, kind, due time) is already there."""
-        await self._conn.execute(
-            insert_or_ignore(
-                self._conn.dialect.name, d, ["tenant_id", "subscription_id", "kind", "due_at"]
-            ),
+        self._conn.defer(
+            _SCHEDULE[self._conn.dialect.name],
             {
                 "tenant_id": item.tenant_id,
                 "id": item.id,
@@ -161,8 +164,8 @@ class SqlDueWork:
         elif tenant_id is not None:
             statement = _CLAIM_TENANT
             params.update(p_tenant=tenant_id)
-        rows = (await self._conn.execute(statement, params)).all()  # type: ignore[call-overload]
-        items = [DueItem(*row) for row in rows]
+        rows = (await self._conn.execute(statement, params)).all()
+        items = [DueItem(*cells) for cells in (tuple(row) for row in rows)]
         return sorted(items, key=lambda item: (item.due_at, item.id))
 
     async def complete(self, item: DueItem, owner: str, at: datetime) -> bool:

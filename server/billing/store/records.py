@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Insert, bindparam, delete, insert, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import IdempotencyKey, RetryableConflict, StoredResult
 from billing.app.records import AuditRecord, OutboxEvent
+from billing.store.batch import BatchedConnection
 from billing.store.dialect import dialect_insert
 from billing.store.schema import audit_log, idempotency_keys, outbox_events
 from billing.store.types import UTCDateTime
@@ -45,7 +45,7 @@ _SAVE = {name: _save_statement(name) for name in ("postgresql", "sqlite")}
 
 
 class SqlIdempotency:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def find(self, key: IdempotencyKey, now: datetime) -> StoredResult | None:
@@ -68,7 +68,7 @@ class SqlIdempotency:
         created_at: datetime,
         expires_at: datetime,
     ) -> None:
-        result = await self._conn.execute(
+        self._conn.defer(
             _SAVE[self._conn.dialect.name],
             {
                 "tenant_id": key.tenant_id,
@@ -79,11 +79,12 @@ class SqlIdempotency:
                 "created_at": created_at,
                 "expires_at": expires_at,
             },
+            # No row back: a live key appeared after find(), only possible if the key lock
+            # was not held (an advisory-lock id collision). Retrying finds the stored result.
+            expect_row=lambda: RetryableConflict(
+                f"idempotency key {key.request_id!r} stored concurrently"
+            ),
         )
-        if result.first() is None:
-            # A live key appeared after find(): only possible if the key lock was not held
-            # (an advisory-lock id collision). Retrying finds the stored result.
-            raise RetryableConflict(f"idempotency key {key.request_id!r} stored concurrently")
 
     async def purge_expired(self, now: datetime, limit: int) -> int:
         """Delete at most `limit` expired keys (bounded, so a backlog never makes one huge
@@ -100,16 +101,14 @@ class SqlIdempotency:
 
 
 class SqlOutbox:
-    """Events are buffered and written by flush(): one multi-row insert per transaction
-    instead of a round trip per event. The store flushes before commit (and before the
-    invoice-number counter is locked, so that stays the transaction's last statement)."""
+    """Events are blind writes: deferred, and sent with the transaction's other writes."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
-        self._pending: list[dict[str, object]] = []
 
     async def add(self, event: OutboxEvent) -> None:
-        self._pending.append(
+        self._conn.defer(
+            _INSERT_EVENT,
             {
                 "tenant_id": event.tenant_id,
                 "id": event.id,
@@ -117,24 +116,19 @@ class SqlOutbox:
                 "resource_name": event.resource_name,
                 "payload": event.payload,
                 "occurred_at": event.occurred_at,
-            }
+            },
         )
-
-    async def flush(self) -> None:
-        if self._pending:
-            rows, self._pending = self._pending, []
-            await self._conn.execute(_INSERT_EVENT, rows)
 
 
 class SqlAudit:
-    """Buffered like the outbox: written by flush(), in the same transaction."""
+    """Deferred like the outbox, in the same transaction."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
-        self._pending: list[dict[str, object]] = []
 
     async def add(self, record: AuditRecord) -> None:
-        self._pending.append(
+        self._conn.defer(
+            _INSERT_AUDIT,
             {
                 "tenant_id": record.tenant_id,
                 "id": record.id,
@@ -145,10 +139,5 @@ class SqlAudit:
                 "action": record.action,
                 "changes": record.changes,
                 "occurred_at": record.occurred_at,
-            }
+            },
         )
-
-    async def flush(self) -> None:
-        if self._pending:
-            rows, self._pending = self._pending, []
-            await self._conn.execute(_INSERT_AUDIT, rows)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import ActiveRuleSet, StoredRuleSet
+from billing.store.batch import BatchedConnection
 from billing.store.dialect import insert_or_ignore, upsert
 from billing.store.schema import active_rule_sets as a
 from billing.store.schema import rule_sets as r
@@ -18,7 +18,7 @@ _GET = select(r).where(r.c.tenant_id == bindparam("tenant_id"), r.c.content_hash
 
 
 class SqlRuleSets:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def active(self, tenant_id: str) -> ActiveRuleSet | None:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing.app.ports import IdempotencyKey, RetryableConflict
 from billing.domain.errors import RequestInProgress
+from billing.store.batch import BatchedConnection
 from billing.store.billing import (
     SqlBillingCycles,
     SqlClocks,
@@ -44,7 +45,8 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_det
 class SqlTransaction:
     """Repositories sharing one connection, hence one transaction."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, raw: AsyncConnection) -> None:
+        conn = BatchedConnection(raw)
         self.connection = conn
         self.customers = SqlCustomers(conn)
         self.idempotency = SqlIdempotency(conn)
@@ -59,15 +61,13 @@ class SqlTransaction:
         self.clocks = SqlClocks(conn)
         self.due_work = SqlDueWork(conn)
         self.usage = SqlUsage(conn)
-        self.numbering = SqlNumbering(conn, before_lock=self.flush)
+        self.numbering = SqlNumbering(conn)
         self.coupons = SqlCoupons(conn)
         self.credit_notes = SqlCreditNotes(conn)
 
     async def flush(self) -> None:
-        """Write buffered events and audit records (before commit, or before the invoice
-        counter row is locked)."""
-        await self.outbox.flush()
-        await self.audit.flush()
+        """Send the deferred blind writes (before commit; reads flush on their own)."""
+        await self.connection.flush()
 
 
 class SqlStore:

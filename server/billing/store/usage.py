@@ -21,11 +21,11 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import RowMapping, Select, and_, exists, func, or_, select, type_coerce, union_all
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import BilledUsage, StoredEvent
 from billing.domain.metering import Event, MetricSpec
 from billing.domain.rollups import Contribution, Group, Range, Rollup
+from billing.store.batch import BatchedConnection
 from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
 from billing.store.schema import usage_billed, usage_events, usage_rollups
 
@@ -226,7 +226,7 @@ def _rollup(row: RowMapping) -> Rollup:
 
 
 class SqlUsage:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     @property

@@ -1,0 +1,194 @@
+"""One connection per transaction whose blind writes travel together.
+
+A profile of CreateSubscription put half of a server process's CPU in the database client
+(SQLAlchemy's execution path and psycopg's per-statement wait), one statement at a time,
+each a round trip through a busy event loop. Most of a write call's statements are *blind*:
+inserts whose result nothing reads (the invoice, its lines, due work, the subscription, the
+idempotency key, outbox events, audit records). Repositories `defer()` those; they are sent
+together, in order, by `flush()`: on PostgreSQL in one psycopg pipeline (one network round
+trip, statements compiled once per shape), elsewhere one `execute` per statement.
+
+Every other statement (anything whose result is read) flushes first, so the transaction sees
+its own writes exactly as if each had been sent when it was made: the batch changes when
+statements travel, never their order or their meaning. A blind write that fails fails the
+transaction at the flush, with the same error it would have raised when made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from sqlalchemy import Dialect
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import Compiled
+
+Row = Mapping[str, Any]
+
+
+@dataclass
+class _Deferred:
+    statement: Executable
+    rows: list[Row]
+    # A RETURNING statement that must give a row back, else this error is raised.
+    expect_row: Callable[[], Exception] | None = None
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A statement compiled for psycopg, with SQLAlchemy's bind processors."""
+
+    sql: str
+    processors: Mapping[str, Callable[[Any], Any]]
+
+    def bind(self, row: Row) -> dict[str, Any]:
+        processors = self.processors
+        return {
+            name: processors[name](value) if name in processors else value
+            for name, value in row.items()
+        }
+
+
+@dataclass
+class BatchCounts:
+    """Pipelines sent and statements in them, for `billing.bench.statements` (whose engine
+    events see only what SQLAlchemy sends)."""
+
+    pipelines: int = 0
+    statements: int = 0
+    recent: list[str] = field(default_factory=list)  # texts, when `keep_texts` is set
+    keep_texts: bool = False
+
+
+COUNTS = BatchCounts()
+_MAX_SHAPES = 256
+_SHAPES: dict[tuple[int, frozenset[str]], tuple[Executable, _Shape]] = {}
+
+
+def _shape(statement: Executable, keys: frozenset[str], dialect: Dialect) -> _Shape:
+    """Compiled once per (statement, parameter names). Deferred statements are built once at
+    import (module constants), so the cache stays as small as the code; the statement is
+    kept beside its shape so its id is never reused while cached."""
+    cache_key = (id(statement), keys)
+    cached = _SHAPES.get(cache_key)
+    if cached is not None:
+        return cached[1]
+    if len(_SHAPES) >= _MAX_SHAPES:
+        _SHAPES.clear()  # a statement built per call was deferred: stay bounded regardless
+    compiled: Compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))  # type: ignore[attr-defined]
+    processors = compiled._bind_processors  # type: ignore[attr-defined]  # what execute applies
+    shape = _Shape(compiled.string, dict(processors))
+    _SHAPES[cache_key] = (statement, shape)
+    return shape
+
+
+@dataclass
+class WriteBatch:
+    conn: AsyncConnection
+    _queue: list[_Deferred] = field(default_factory=list)
+
+    def add(
+        self,
+        statement: Executable,
+        rows: Row | Sequence[Row],
+        expect_row: Callable[[], Exception] | None = None,
+    ) -> None:
+        many = [rows] if isinstance(rows, Mapping) else list(rows)
+        if not many:
+            return
+        last = self._queue[-1] if self._queue else None
+        if (
+            expect_row is None
+            and last is not None
+            and last.statement is statement
+            and last.expect_row is None
+        ):
+            last.rows.extend(many)  # the same statement again: one executemany
+        else:
+            self._queue.append(_Deferred(statement, many, expect_row))
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    async def flush(self) -> None:
+        if not self._queue:
+            return
+        queue, self._queue = self._queue, []
+        if self.conn.dialect.name != "postgresql":
+            for item in queue:
+                result = await self.conn.execute(item.statement, item.rows)
+                if item.expect_row is not None and result.first() is None:
+                    raise item.expect_row()
+            return
+        await self._pipeline(queue)
+
+    async def _pipeline(self, queue: list[_Deferred]) -> None:
+        dialect = self.conn.dialect
+        raw = (await self.conn.get_raw_connection()).driver_connection
+        if raw is None:
+            raise RuntimeError("the transaction's connection is closed")
+        checked: list[tuple[psycopg.AsyncCursor[Any], _Deferred]] = []
+        shape: _Shape | None = None
+        try:
+            COUNTS.pipelines += 1
+            async with raw.pipeline():
+                for item in queue:
+                    shape = _shape(item.statement, frozenset(item.rows[0]), dialect)
+                    COUNTS.statements += len(item.rows)
+                    if COUNTS.keep_texts:
+                        COUNTS.recent.append(f"[pipelined x{len(item.rows)}] {shape.sql}")
+                    cursor = raw.cursor()
+                    params = [shape.bind(row) for row in item.rows]
+                    if item.expect_row is None:
+                        await cursor.executemany(shape.sql, params)
+                    else:
+                        await cursor.execute(shape.sql, params[0])
+                        checked.append((cursor, item))
+            for cursor, item in checked:
+                if await cursor.fetchone() is None and item.expect_row is not None:
+                    raise item.expect_row()
+        except psycopg.Error as exc:
+            # The same exception SQLAlchemy raises for a statement it sent, so callers (the
+            # store's retry on serialization failures) see no difference.
+            raise DBAPIError.instance(shape.sql if shape else "", None, exc, psycopg.Error) from exc
+
+
+class BatchedConnection:
+    """The connection repositories use: reads flush the batch first, blind writes wait in it."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.raw = conn
+        self.batch = WriteBatch(conn)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.raw.dialect
+
+    def defer(
+        self,
+        statement: Executable,
+        rows: Row | Sequence[Row],
+        *,
+        expect_row: Callable[[], Exception] | None = None,
+    ) -> None:
+        self.batch.add(statement, rows, expect_row)
+
+    async def flush(self) -> None:
+        await self.batch.flush()
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        await self.batch.flush()
+        return await self.raw.execute(statement, parameters)
+
+    async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
+        await self.batch.flush()
+        return await self.raw.scalar(statement, parameters)
+
+    async def get_raw_connection(self) -> Any:
+        await self.batch.flush()
+        return await self.raw.get_raw_connection()

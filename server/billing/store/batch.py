@@ -189,6 +189,33 @@ class BatchedConnection:
         await self.batch.flush()
         return await self.raw.scalar(statement, parameters)
 
+    async def read_together(
+        self, statements: Sequence[tuple[Executable, Row]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """PostgreSQL: several reads in one round trip (one pipeline), each still with its
+        own snapshot, taken after the one before it finished (READ COMMITTED), so a read
+        placed after a lock sees what the lock's previous holder committed. Rows come back
+        as psycopg loads them (no SQLAlchemy result processing): for simple columns only."""
+        await self.batch.flush()
+        raw = (await self.raw.get_raw_connection()).driver_connection
+        if raw is None:
+            raise RuntimeError("the transaction's connection is closed")
+        cursors = []
+        COUNTS.pipelines += 1
+        COUNTS.statements += len(statements)
+        try:
+            async with raw.pipeline():
+                for statement, params in statements:
+                    shape = _shape(statement, frozenset(params), self.dialect)
+                    if COUNTS.keep_texts:
+                        COUNTS.recent.append(f"[read pipeline] {shape.sql}")
+                    cursor = raw.cursor()
+                    await cursor.execute(shape.sql, shape.bind(params))
+                    cursors.append(cursor)
+            return [await cursor.fetchall() for cursor in cursors]
+        except psycopg.Error as exc:
+            raise DBAPIError.instance("(read pipeline)", None, exc, psycopg.Error) from exc
+
     async def get_raw_connection(self) -> Any:
         await self.batch.flush()
         return await self.raw.get_raw_connection()

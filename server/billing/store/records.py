@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Insert, bindparam, delete, insert, select, tuple_
+from sqlalchemy.sql import Executable
 
 from billing.app.ports import IdempotencyKey, RetryableConflict, StoredResult
 from billing.app.records import AuditRecord, OutboxEvent
@@ -22,6 +24,15 @@ _FIND = select(k.c.body_hash, k.c.result).where(
     k.c.method == bindparam("method"),
     k.c.request_id == bindparam("request_id"),
     k.c.expires_at > bindparam("now", type_=UTCDateTime),
+)
+
+
+# The key's row whatever its expiry, read in the write's opening round trip (sql_store);
+# find() then applies the expiry itself.
+_LOOKUP = select(k.c.body_hash, k.c.result, k.c.expires_at).where(
+    k.c.tenant_id == bindparam("tenant_id"),
+    k.c.method == bindparam("method"),
+    k.c.request_id == bindparam("request_id"),
 )
 
 
@@ -47,8 +58,28 @@ _SAVE = {name: _save_statement(name) for name in ("postgresql", "sqlite")}
 class SqlIdempotency:
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
+        self._prefetched: tuple[IdempotencyKey, list[tuple[Any, ...]]] | None = None
+
+    @staticmethod
+    def lookup(key: IdempotencyKey) -> tuple[Executable, dict[str, Any]]:
+        """The statement reading the key's row, for the opening round trip."""
+        return _LOOKUP, {
+            "tenant_id": key.tenant_id,
+            "method": key.method,
+            "request_id": key.request_id,
+        }
+
+    def prefetched(self, key: IdempotencyKey, rows: list[tuple[Any, ...]]) -> None:
+        self._prefetched = (key, rows)
 
     async def find(self, key: IdempotencyKey, now: datetime) -> StoredResult | None:
+        if self._prefetched is not None and self._prefetched[0] == key:
+            rows = self._prefetched[1]
+            self._prefetched = None
+            for body_hash, result, expires_at in rows:
+                if expires_at > now:
+                    return StoredResult(bytes(body_hash), bytes(result))
+            return None
         result = await self._conn.execute(
             _FIND,
             {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.sql import Executable
 
 from billing.app.ports import ActiveRuleSet, StoredRuleSet
 from billing.store.batch import BatchedConnection
@@ -20,8 +22,20 @@ _GET = select(r).where(r.c.tenant_id == bindparam("tenant_id"), r.c.content_hash
 class SqlRuleSets:
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
+        self._prefetched: tuple[str, ActiveRuleSet | None] | None = None
+
+    @staticmethod
+    def lookup_active(tenant_id: str) -> tuple[Executable, dict[str, Any]]:
+        """The statement reading the active rule set, for a write's opening round trip."""
+        return _ACTIVE, {"tenant_id": tenant_id}
+
+    def prefetched(self, tenant_id: str, rows: list[tuple[Any, ...]]) -> None:
+        active = ActiveRuleSet(rows[0][0], rows[0][1].astimezone(UTC)) if rows else None
+        self._prefetched = (tenant_id, active)
 
     async def active(self, tenant_id: str) -> ActiveRuleSet | None:
+        if self._prefetched is not None and self._prefetched[0] == tenant_id:
+            return self._prefetched[1]  # read in this transaction, after its key lock
         row = (await self._conn.execute(_ACTIVE, {"tenant_id": tenant_id})).first()
         return ActiveRuleSet(row.content_hash, row.activated_at) if row else None
 
@@ -51,6 +65,7 @@ class SqlRuleSets:
     ) -> str | None:
         """Make `content_hash` the active rule set; returns the previously active hash.
         The active row is locked first, so concurrent pushes serialize."""
+        self._prefetched = None  # this transaction changes it
         locked = select(a.c.content_hash).where(a.c.tenant_id == tenant_id).with_for_update()
         previous = (await self._conn.execute(locked)).scalar()
         await self._conn.execute(

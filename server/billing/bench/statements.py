@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,7 +49,7 @@ from billing_client.v1 import (
     subscriptions_pb2_grpc,
 )
 
-CALLS = 20  # per scenario; the first call of each warms caches and is not counted
+CALLS = 100  # per scenario; the first call of each warms caches and is not counted
 SECRET = "statements-bench-" + uuid.uuid4().hex
 RULES = Path(__file__).parents[3] / "rules"
 
@@ -94,6 +95,7 @@ class Row:
     transactions: float
     pipelined: float  # statements sent together in a write pipeline (store/batch.py)
     pipelines: float
+    server_cpu_us: float  # the server loop thread's CPU per call, one caller at a time
 
     @property
     def round_trips(self) -> float:
@@ -108,6 +110,7 @@ def running(database_url: str, data_dir: str) -> Iterator[int]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    SERVER_LOOP.append(loop)
 
     def call(coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=60)
@@ -137,14 +140,27 @@ def running(database_url: str, data_dir: str) -> Iterator[int]:
 
 
 SHOW: set[str] = set()  # RPCs whose last call's statements are printed
+SERVER_LOOP: list[asyncio.AbstractEventLoop] = []  # the loop the server runs on
+
+
+def server_cpu_s() -> float:
+    """CPU time of the server's event-loop thread (where all of a call's Python runs; the
+    client's calls run on this thread, grpc's C threads are not counted)."""
+
+    async def now() -> float:
+        return time.thread_time()
+
+    return asyncio.run_coroutine_threadsafe(now(), SERVER_LOOP[-1]).result(timeout=10)
 
 
 def measure(counter: Counter, rpc: str, call: Callable[[int], object]) -> Row:
     call(0)
     before = counter.snapshot()
+    cpu_before = server_cpu_s()
     for i in range(1, CALLS + 1):
         counter.mark()
         call(i)
+    cpu_us = (server_cpu_s() - cpu_before) / CALLS * 1e6
     after = counter.snapshot()
     if rpc in SHOW or "all" in SHOW:
         print(f"-- {rpc}: statements of its last call")
@@ -153,7 +169,7 @@ def measure(counter: Counter, rpc: str, call: Callable[[int], object]) -> Row:
         for text in batch.COUNTS.recent:
             print(f"   {' '.join(text.split())[:160]}")
     delta = [(a - b) / CALLS for a, b in zip(after, before, strict=True)]
-    return Row(rpc, delta[0], delta[1], delta[3], delta[2])
+    return Row(rpc, delta[0], delta[1], delta[3], delta[2], cpu_us)
 
 
 def scenarios(channel: grpc.Channel, counter: Counter) -> list[Row]:
@@ -280,14 +296,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     backend = "PostgreSQL" if args.database else "SQLite"
     print(f"statements per call ({backend}, mean of {CALLS} calls after one warm-up)")
     print(
-        f"{'rpc':<22}{'statements':>12}{'of which pipelined':>20}{'round trips':>13}"
-        f"{'transactions':>14}"
+        f"{'rpc':<22}{'statements':>12}{'of which batched':>18}{'round trips':>13}"
+        f"{'transactions':>14}{'server CPU us':>15}"
     )
     for row in rows:
         total = row.statements + row.pipelined
         print(
-            f"{row.rpc:<22}{total:>12.1f}{row.pipelined:>20.1f}{row.round_trips:>13.1f}"
-            f"{row.transactions:>14.1f}"
+            f"{row.rpc:<22}{total:>12.1f}{row.pipelined:>18.1f}{row.round_trips:>13.1f}"
+            f"{row.transactions:>14.1f}{row.server_cpu_us:>15.0f}"
         )
     return 0
 

@@ -82,10 +82,18 @@ class Counter:
         with self.lock:
             self.commits += 1
 
-    def snapshot(self) -> tuple[int, int, int, int]:
-        """Statements SQLAlchemy sent, commits, write pipelines and the statements in them."""
+    def snapshot(self) -> tuple[int, int, int, int, int]:
+        """Statements SQLAlchemy sent, commits, batches and the statements in them, and the
+        commits that rode at the end of a batch."""
         with self.lock:
-            return self.statements, self.commits, batch.COUNTS.pipelines, batch.COUNTS.statements
+            counts = batch.COUNTS
+            return (
+                self.statements,
+                self.commits,
+                counts.pipelines,
+                counts.statements,
+                counts.commits,
+            )
 
 
 @dataclass(frozen=True)
@@ -96,13 +104,14 @@ class Row:
     pipelined: float  # statements sent together in a write pipeline (store/batch.py)
     pipelines: float
     server_cpu_us: float  # the server loop thread's CPU per call, one caller at a time
+    commits_batched: float  # COMMITs sent at the end of the write batch
 
     @property
     def round_trips(self) -> float:
-        """Database round trips: each statement sent alone, each pipeline, and a
-        transaction's COMMIT. (psycopg sends BEGIN with a transaction's first statement or
-        pipeline; a keyed write opens with a pipeline, so its BEGIN costs no round trip.)"""
-        return self.statements + self.pipelines + self.transactions
+        """Database round trips: each statement sent alone, each batch or pipeline, and a
+        transaction's COMMIT unless it rode at the end of the write batch. (A keyed write
+        opens with a pipeline that carries its BEGIN.)"""
+        return self.statements + self.pipelines + self.transactions - self.commits_batched
 
 
 @contextmanager
@@ -169,7 +178,7 @@ def measure(counter: Counter, rpc: str, call: Callable[[int], object]) -> Row:
         for text in batch.COUNTS.recent:
             print(f"   {' '.join(text.split())[:160]}")
     delta = [(a - b) / CALLS for a, b in zip(after, before, strict=True)]
-    return Row(rpc, delta[0], delta[1], delta[3], delta[2], cpu_us)
+    return Row(rpc, delta[0], delta[1], delta[3], delta[2], cpu_us, delta[4])
 
 
 def scenarios(channel: grpc.Channel, counter: Counter) -> list[Row]:

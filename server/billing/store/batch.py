@@ -61,6 +61,7 @@ class BatchCounts:
 
     pipelines: int = 0
     statements: int = 0
+    commits: int = 0  # COMMITs sent at the end of a batch, saving their own round trip
     recent: list[str] = field(default_factory=list)  # texts, when `keep_texts` is set
     keep_texts: bool = False
 
@@ -115,7 +116,9 @@ class WriteBatch:
     def __len__(self) -> int:
         return len(self._queue)
 
-    async def flush(self) -> None:
+    async def flush(self, *, commit: bool = False) -> None:
+        """Send what waits. `commit` (PostgreSQL): end the query with COMMIT, saving the
+        commit's own round trip; only for the transaction's last flush."""
         if not self._queue:
             return
         queue, self._queue = self._queue, []
@@ -125,9 +128,11 @@ class WriteBatch:
                 if item.expect_row is not None and result.first() is None:
                     raise item.expect_row()
             return
-        await self._pipeline(queue)
+        # A row to check must be seen before the transaction is committed.
+        commit = commit and not any(item.expect_row is not None for item in queue)
+        await self._pipeline(queue, commit)
 
-    async def _pipeline(self, queue: list[_Deferred]) -> None:
+    async def _pipeline(self, queue: list[_Deferred], commit: bool) -> None:
         """All of it as one simple query: the statements bound client-side by psycopg's own
         literal quoting and joined with `;`. One send and one read on the socket; a psycopg
         pipeline of the same statements cost several times the CPU (a communicate step per
@@ -149,6 +154,9 @@ class WriteBatch:
                 texts.append(cursor.mogrify(shape.sql, shape.bind(row)))
         COUNTS.pipelines += 1
         COUNTS.statements += len(texts)
+        if commit:
+            texts.append("COMMIT")
+            COUNTS.commits += 1
         try:
             await cursor.execute(";\n".join(texts))
             at = 0
@@ -161,7 +169,7 @@ class WriteBatch:
         except psycopg.Error as exc:
             # The same exception SQLAlchemy raises for a statement it sent, so callers (the
             # store's retry on serialization failures) see no difference.
-            raise DBAPIError.instance(texts[0] if texts else "", None, exc, psycopg.Error) from exc
+            raise DBAPIError.instance(";\n".join(texts), None, exc, psycopg.Error) from exc
         finally:
             await cursor.close()
 
@@ -186,8 +194,8 @@ class BatchedConnection:
     ) -> None:
         self.batch.add(statement, rows, expect_row)
 
-    async def flush(self) -> None:
-        await self.batch.flush()
+    async def flush(self, *, commit: bool = False) -> None:
+        await self.batch.flush(commit=commit)
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         await self.batch.flush()

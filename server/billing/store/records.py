@@ -5,26 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, delete, insert, select, tuple_
+from sqlalchemy import bindparam, delete, insert, select, tuple_
 from sqlalchemy.sql import Executable
 
-from billing.app.ports import IdempotencyKey, RetryableConflict, StoredResult
+from billing.app.ports import IdempotencyKey, StoredResult
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.store.batch import BatchedConnection
-from billing.store.dialect import dialect_insert
 from billing.store.schema import audit_log, idempotency_keys, outbox_events
-from billing.store.types import UTCDateTime
 
 k = idempotency_keys
-
-
-# Built once: every write runs these, and a prepared shape skips statement construction.
-_FIND = select(k.c.body_hash, k.c.result).where(
-    k.c.tenant_id == bindparam("tenant_id"),
-    k.c.method == bindparam("method"),
-    k.c.request_id == bindparam("request_id"),
-    k.c.expires_at > bindparam("now", type_=UTCDateTime),
-)
 
 
 # The key's row whatever its expiry, read in the write's opening round trip (sql_store);
@@ -36,29 +25,24 @@ _LOOKUP = select(k.c.body_hash, k.c.result, k.c.expires_at).where(
 )
 
 
-def _save_statement(dialect: str) -> Insert:
-    """Insert the key; an existing row is replaced only if it has expired (not yet purged)."""
-    insert_ = dialect_insert(dialect, k)
-    statement: Insert = insert_.on_conflict_do_update(
-        index_elements=[k.c.tenant_id, k.c.method, k.c.request_id],
-        set_={
-            name: insert_.excluded[name]
-            for name in ("body_hash", "result", "created_at", "expires_at")
-        },
-        where=k.c.expires_at <= insert_.excluded.created_at,
-    ).returning(k.c.request_id)  # a row back means stored (rowcount is unreliable here)
-    return statement
-
-
+# A plain insert: a live key with the same id (only possible if the key lock was not held:
+# an advisory-lock id collision) fails it with a unique violation, which the store retries
+# (the retry finds the stored result). An expired leftover seen by find() is deleted first.
+_INSERT_KEY = insert(k)
+_DELETE_KEY = delete(k).where(
+    k.c.tenant_id == bindparam("tenant_id"),
+    k.c.method == bindparam("method"),
+    k.c.request_id == bindparam("request_id"),
+)
 _INSERT_EVENT = insert(outbox_events)
 _INSERT_AUDIT = insert(audit_log)
-_SAVE = {name: _save_statement(name) for name in ("postgresql", "sqlite")}
 
 
 class SqlIdempotency:
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
         self._prefetched: tuple[IdempotencyKey, list[tuple[Any, ...]]] | None = None
+        self._expired: set[IdempotencyKey] = set()  # keys find() saw only expired rows of
 
     @staticmethod
     def lookup(key: IdempotencyKey) -> tuple[Executable, dict[str, Any]]:
@@ -76,21 +60,14 @@ class SqlIdempotency:
         if self._prefetched is not None and self._prefetched[0] == key:
             rows = self._prefetched[1]
             self._prefetched = None
-            for body_hash, result, expires_at in rows:
-                if expires_at > now:
-                    return StoredResult(bytes(body_hash), bytes(result))
-            return None
-        result = await self._conn.execute(
-            _FIND,
-            {
-                "tenant_id": key.tenant_id,
-                "method": key.method,
-                "request_id": key.request_id,
-                "now": now,
-            },
-        )
-        row = result.first()
-        return StoredResult(bytes(row.body_hash), bytes(row.result)) if row else None
+        else:
+            statement, params = self.lookup(key)
+            rows = [tuple(row) for row in await self._conn.execute(statement, params)]
+        for body_hash, result, expires_at in rows:
+            if expires_at > now:
+                return StoredResult(bytes(body_hash), bytes(result))
+            self._expired.add(key)  # not yet purged: save() replaces it
+        return None
 
     async def save(
         self,
@@ -99,22 +76,18 @@ class SqlIdempotency:
         created_at: datetime,
         expires_at: datetime,
     ) -> None:
+        names = {"tenant_id": key.tenant_id, "method": key.method, "request_id": key.request_id}
+        if key in self._expired:
+            self._conn.defer(_DELETE_KEY, names)
         self._conn.defer(
-            _SAVE[self._conn.dialect.name],
+            _INSERT_KEY,
             {
-                "tenant_id": key.tenant_id,
-                "method": key.method,
-                "request_id": key.request_id,
+                **names,
                 "body_hash": stored.body_hash,
                 "result": stored.result,
                 "created_at": created_at,
                 "expires_at": expires_at,
             },
-            # No row back: a live key appeared after find(), only possible if the key lock
-            # was not held (an advisory-lock id collision). Retrying finds the stored result.
-            expect_row=lambda: RetryableConflict(
-                f"idempotency key {key.request_id!r} stored concurrently"
-            ),
         )
 
     async def purge_expired(self, now: datetime, limit: int) -> int:

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from sqlalchemy import BigInteger, bindparam, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -124,7 +125,9 @@ class SqlStore:
             if key is not None:
                 await _open_write(tx, key)
             yield tx
-            await tx.flush()
+            # The deferred writes and the COMMIT in one round trip; SQLAlchemy's commit
+            # then finds the transaction closed (psycopg makes it a no-op).
+            await tx.connection.flush(commit=True)
 
 
 _TRY_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)))
@@ -159,4 +162,15 @@ def _is_retryable(exc: DBAPIError) -> bool:
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in _RETRYABLE_SQLSTATES:
         return True
+    if _is_key_stored_concurrently(exc):
+        return True
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+def _is_key_stored_concurrently(exc: DBAPIError) -> bool:
+    """The idempotency key's insert met a live key: it was stored by a transaction that did
+    not hold our key lock (an advisory-lock id collision). A retry finds the stored result."""
+    if isinstance(exc.orig, psycopg.errors.UniqueViolation):
+        return exc.orig.diag.constraint_name == "pk_idempotency_keys"
+    message = str(exc.orig)
+    return "UNIQUE constraint failed: idempotency_keys." in message

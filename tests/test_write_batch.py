@@ -1,0 +1,159 @@
+"""The write path's batching (store/batch.py, ADR 0018), on both databases, through the store
+itself: deferred writes keep their order and meaning, a failing one fails the transaction with
+nothing written, and the idempotency key's insert still refuses a live key stored behind the
+key lock's back (retried, not lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from billing.app.ports import IdempotencyKey, RetryableConflict, StoredResult
+from billing.app.records import OutboxEvent
+from billing.domain.customers import Customer, CustomerFields
+from billing.store.engine import create_engine
+from billing.store.sql_store import SqlStore
+from conftest import Database
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def database(backend: str, make_database: Callable[[str], Database]) -> Iterator[Database]:
+    yield make_database(backend)
+
+
+def run(database: Database, work: Callable[[SqlStore], object]) -> None:
+    async def main() -> None:
+        engine = create_engine(database.async_url)
+        try:
+            await work(SqlStore(engine))  # type: ignore[misc]
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def customer(customer_id: str) -> Customer:
+    fields = CustomerFields(display_name="Acme", currency_code="EUR")
+    return Customer(customer_id, fields, 1, NOW, NOW)
+
+
+def key(request_id: str | None = None) -> IdempotencyKey:
+    return IdempotencyKey("t1", "CreateCustomer", request_id or uuid.uuid4().hex)
+
+
+def rows(database: Database, query: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(database.sync_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+def test_a_deferred_write_is_read_back_in_its_own_transaction(database: Database) -> None:
+    async def work(store: SqlStore) -> None:
+        async with store.write(key()) as tx:
+            await tx.customers.insert("t1", customer("cus_1"))
+            assert len(tx.connection.batch) == 1  # waiting, not sent
+            found = await tx.customers.get("t1", "cus_1")  # a read flushes first
+            assert found is not None and found.fields.display_name == "Acme"
+            assert len(tx.connection.batch) == 0
+
+    run(database, work)
+    assert rows(database, "select id, currency_code from customers") == [("cus_1", "EUR")]
+
+
+def test_deferred_writes_keep_their_order(database: Database) -> None:
+    """Events added in this order are written in this order (ids sort as added)."""
+
+    async def work(store: SqlStore) -> None:
+        async with store.write(key()) as tx:
+            for n in range(5):
+                await tx.outbox.add(
+                    OutboxEvent(f"evt_{n}", "t1", "x.happened", f"things/{n}", {"n": n}, NOW)
+                )
+            await tx.customers.insert("t1", customer("cus_2"))
+
+    run(database, work)
+    assert rows(database, "select id from outbox_events order by id") == [
+        (f"evt_{n}",) for n in range(5)
+    ]
+
+
+def test_a_failing_deferred_write_fails_the_transaction_and_writes_nothing(
+    database: Database,
+) -> None:
+    async def work(store: SqlStore) -> None:
+        with pytest.raises(IntegrityError):
+            async with store.write(key()) as tx:
+                await tx.customers.insert("t1", customer("cus_3"))
+                await tx.outbox.add(OutboxEvent("evt_x", "t1", "x.y", "things/x", {}, NOW))
+                await tx.customers.insert("t1", customer("cus_3"))  # the same primary key
+
+    run(database, work)
+    assert rows(database, "select count(*) from customers") == [(0,)]
+    assert rows(database, "select count(*) from outbox_events") == [(0,)]
+
+
+def test_an_expired_key_is_replaced(database: Database) -> None:
+    same = key("req-expired")
+
+    async def work(store: SqlStore) -> None:
+        async with store.write(same) as tx:
+            assert await tx.idempotency.find(same, NOW) is None
+            await tx.idempotency.save(
+                same, StoredResult(b"a" * 32, b"first"), NOW, NOW + timedelta(hours=1)
+            )
+        later = NOW + timedelta(hours=2)
+        async with store.write(same) as tx:
+            assert await tx.idempotency.find(same, later) is None  # expired: not a replay
+            await tx.idempotency.save(
+                same, StoredResult(b"b" * 32, b"second"), later, later + timedelta(hours=1)
+            )
+        async with store.write(same) as tx:
+            stored = await tx.idempotency.find(same, later)
+            assert stored == StoredResult(b"b" * 32, b"second")
+
+    run(database, work)
+
+
+def test_a_live_key_stored_behind_the_lock_is_a_retryable_conflict(
+    make_database: Callable[[str], Database],
+) -> None:
+    """Only an advisory-lock id collision lets another transaction store the same key while
+    ours runs: our insert then meets a live key, and the write is retried (it will find the
+    stored result), never committed twice and never an internal error. (PostgreSQL only:
+    SQLite's single writer makes it impossible.)"""
+    database = make_database("postgresql")
+    same = key("req-collision")
+
+    async def work(store: SqlStore) -> None:
+        with pytest.raises(RetryableConflict):
+            async with store.write(same) as tx:
+                assert await tx.idempotency.find(same, NOW) is None
+                dsn = database.sync_url.replace("postgresql+psycopg://", "postgresql://")
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as other:
+                    await other.execute(
+                        "insert into idempotency_keys values (%s, %s, %s, %s, %s, %s, %s)",
+                        (
+                            *("t1", same.method, same.request_id),
+                            *(b"c" * 32, b"theirs", NOW, NOW + timedelta(hours=1)),
+                        ),
+                    )
+                await tx.customers.insert("t1", customer("cus_4"))
+                await tx.idempotency.save(
+                    same, StoredResult(b"d" * 32, b"ours"), NOW, NOW + timedelta(hours=1)
+                )
+
+    run(database, work)
+    assert rows(database, "select count(*) from customers") == [(0,)]
+    assert rows(database, "select result from idempotency_keys") == [(b"theirs",)]

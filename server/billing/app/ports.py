@@ -191,7 +191,12 @@ class InvoiceRepository(Protocol):
         subscription_id: str | None,
         after_id: str | None,
         limit: int,
-    ) -> list[Invoice]: ...
+        *,
+        ending_after: datetime | None = None,
+    ) -> list[Invoice]:
+        """Invoices in id order after `after_id`; with `ending_after`, only those whose
+        period ends after it (a period's invoices without reading the history)."""
+        ...
 
 
 class CouponRepository(Protocol):

@@ -634,7 +634,11 @@ class SubscriptionUseCases:
         invoices: list[PeriodInvoice] = []
         after: str | None = None
         while True:  # a subscription's invoices, a page at a time
-            page = await tx.invoices.list_after(tenant_id, None, sub.id, after, INVOICES_PAGE)
+            # Only the invoices reaching into this period: a change must not read the
+            # subscription's whole history (it grew by an invoice a period).
+            page = await tx.invoices.list_after(
+                tenant_id, None, sub.id, after, INVOICES_PAGE, ending_after=sub.period_start
+            )
             invoices += [
                 PeriodInvoice(
                     inv.lines,

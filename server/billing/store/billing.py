@@ -425,8 +425,12 @@ class SqlInvoices:
         subscription_id: str | None,
         after_id: str | None,
         limit: int,
+        *,
+        ending_after: datetime | None = None,
     ) -> list[Invoice]:
         query = select(i).where(i.c.tenant_id == tenant_id).order_by(i.c.id).limit(limit)
+        if ending_after is not None:
+            query = query.where(i.c.period_end > ending_after)
         if customer_id is not None:
             query = query.where(i.c.customer_id == customer_id)
         if subscription_id is not None:

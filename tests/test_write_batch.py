@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -70,6 +71,22 @@ def test_a_deferred_write_is_read_back_in_its_own_transaction(database: Database
 
     run(database, work)
     assert rows(database, "select id, currency_code from customers") == [("cus_1", "EUR")]
+
+
+def test_a_read_of_other_tables_goes_ahead_and_a_write_to_the_table_flushes(
+    database: Database,
+) -> None:
+    async def work(store: SqlStore) -> None:
+        async with store.write(key()) as tx:
+            await tx.customers.insert("t1", customer("cus_5"))
+            assert await tx.credit.balance("t1", "cus_5", "EUR") == 0  # another table
+            assert len(tx.connection.batch) == 1  # so the customer still waits
+            changed = replace(customer("cus_5"), version=2)
+            assert await tx.customers.update("t1", changed, 1)  # its table: sent first
+            assert len(tx.connection.batch) == 0
+
+    run(database, work)
+    assert rows(database, "select id, version from customers") == [("cus_5", 2)]
 
 
 def test_deferred_writes_keep_their_order(database: Database) -> None:

@@ -252,6 +252,13 @@ class BillingCycleRepository(Protocol):
         first."""
         ...
 
+    async def record_first(
+        self, tenant_id: str, subscription_id: str, cycle_start: datetime, invoice_id: str
+    ) -> None:
+        """The first cycle of a subscription created in this transaction: nothing can have
+        claimed it, so the row is written without asking (deferred with the other writes)."""
+        ...
+
     async def record_invoice(
         self, tenant_id: str, subscription_id: str, cycle_start: datetime, invoice_id: str
     ) -> None: ...

@@ -243,6 +243,7 @@ class SubscriptionUseCases:
                     True,
                     cadence,
                     "subscription_create",
+                    new_subscription=True,
                 )
             if request.term_periods:
                 sub = replace(
@@ -276,6 +277,8 @@ class SubscriptionUseCases:
         cadence: periods.Cadence,
         reason: str,
         usage_before: tuple[datetime, datetime] | None = None,
+        *,
+        new_subscription: bool = False,
     ) -> Subscription:
         """First period from `start`: a full one, or when `aligned` a stub up to the
         subscription's anchor day or its base subscription's next period end, charged as its
@@ -303,7 +306,13 @@ class SubscriptionUseCases:
             items=tuple(item.billed() for item in sub.items),
         )
         invoice_id = new_id("inv")
-        if await tx.billing_cycles.claim(tenant_id, sub.id, start, invoice_id):
+        if new_subscription:
+            # Created in this transaction: no one else can have begun its first cycle.
+            await tx.billing_cycles.record_first(tenant_id, sub.id, start, invoice_id)
+            claimed = True
+        else:
+            claimed = await tx.billing_cycles.claim(tenant_id, sub.id, start, invoice_id)
+        if claimed:
             rounding = active.rules.money.rounding_for(sub.currency)
             lines = (
                 []

@@ -8,10 +8,12 @@ idempotency key, outbox events, audit records). Repositories `defer()` those; th
 together, in order, by `flush()`: on PostgreSQL in one psycopg pipeline (one network round
 trip, statements compiled once per shape), elsewhere one `execute` per statement.
 
-Every other statement (anything whose result is read) flushes first, so the transaction sees
-its own writes exactly as if each had been sent when it was made: the batch changes when
-statements travel, never their order or their meaning. A blind write that fails fails the
-transaction at the flush, with the same error it would have raised when made.
+A statement that names a table with a waiting write (or whose tables cannot be known: text,
+the raw connection, a pipeline of reads) flushes the batch first, so the transaction sees its
+own writes exactly as if each had been sent when it was made: the batch changes when
+statements travel, never what any statement sees. A read of other tables (the customer's
+credit while the new subscription's rows wait) goes ahead of the batch. A blind write that
+fails fails the transaction at the flush, with the same error it would have raised when made.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from sqlalchemy import Dialect
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement, Executable, TextClause
 from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.util import find_tables
 
 Row = Mapping[str, Any]
 
@@ -116,6 +119,16 @@ class WriteBatch:
     def __len__(self) -> int:
         return len(self._queue)
 
+    def touches(self, statement: Executable) -> bool:
+        """Could `statement` see or collide with a waiting write? True when it names a table
+        a waiting write changes, or when its tables cannot be known (text)."""
+        if not self._queue:
+            return False
+        if isinstance(statement, TextClause) or not isinstance(statement, ClauseElement):
+            return True
+        written = {_target(item.statement) for item in self._queue}
+        return any(table in written for table in find_tables(statement, include_crud=True))
+
     async def flush(self, *, commit: bool = False) -> None:
         """Send what waits. `commit` (PostgreSQL): end the query with COMMIT, saving the
         commit's own round trip; only for the transaction's last flush."""
@@ -174,8 +187,14 @@ class WriteBatch:
             await cursor.close()
 
 
+def _target(statement: Executable) -> object:
+    """The table a deferred insert, update or delete writes."""
+    return getattr(statement, "table", None)
+
+
 class BatchedConnection:
-    """The connection repositories use: reads flush the batch first, blind writes wait in it."""
+    """The connection repositories use: blind writes wait in the batch; a statement that
+    reads or writes a table with a waiting write flushes the batch first."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.raw = conn
@@ -198,11 +217,13 @@ class BatchedConnection:
         await self.batch.flush(commit=commit)
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
-        await self.batch.flush()
+        if self.batch.touches(statement):
+            await self.batch.flush()
         return await self.raw.execute(statement, parameters)
 
     async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
-        await self.batch.flush()
+        if self.batch.touches(statement):
+            await self.batch.flush()
         return await self.raw.scalar(statement, parameters)
 
     async def read_together(

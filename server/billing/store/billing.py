@@ -45,6 +45,13 @@ _INSERT_SUBSCRIPTION = insert(s)
 _INSERT_INVOICE = insert(invoices)
 _INSERT_LINE = insert(invoice_lines)
 _INSERT_PENDING = insert(pending_items)
+_INSERT_CYCLE = insert(billing_cycles)
+_CLAIM_CYCLE = {
+    name: insert_or_ignore(
+        name, billing_cycles, ["tenant_id", "subscription_id", "cycle_start"]
+    ).returning(billing_cycles.c.cycle_start)
+    for name in ("postgresql", "sqlite")
+}
 _MARK_NUMBER_AT_COMMIT = (
     update(invoices)
     .where(invoices.c.tenant_id == bindparam("t"), invoices.c.id == bindparam("invoice_id"))
@@ -532,11 +539,7 @@ class SqlBillingCycles:
     ) -> bool:
         """Insert the cycle's row; True only for the caller that inserted it."""
         result = await self._conn.execute(
-            insert_or_ignore(
-                self._conn.dialect.name,
-                billing_cycles,
-                ["tenant_id", "subscription_id", "cycle_start"],
-            ).returning(billing_cycles.c.cycle_start),
+            _CLAIM_CYCLE[self._conn.dialect.name],
             {
                 "tenant_id": tenant_id,
                 "subscription_id": subscription_id,
@@ -545,6 +548,19 @@ class SqlBillingCycles:
             },
         )
         return result.first() is not None
+
+    async def record_first(
+        self, tenant_id: str, subscription_id: str, cycle_start: datetime, invoice_id: str
+    ) -> None:
+        self._conn.defer(
+            _INSERT_CYCLE,
+            {
+                "tenant_id": tenant_id,
+                "subscription_id": subscription_id,
+                "cycle_start": cycle_start,
+                "invoice_id": invoice_id,
+            },
+        )
 
     async def record_invoice(
         self, tenant_id: str, subscription_id: str, cycle_start: datetime, invoice_id: str

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from billing.app.ports import SimulationClock as ClockRow
@@ -46,6 +46,85 @@ _INSERT_INVOICE = insert(invoices)
 _INSERT_LINE = insert(invoice_lines)
 _INSERT_PENDING = insert(pending_items)
 _INSERT_CYCLE = insert(billing_cycles)
+# Read on every call of their use case: built once, parameters bound at execution (building
+# a statement per call cost more CPU than sending it).
+_UPDATE_SUBSCRIPTION = update(subscriptions).where(
+    subscriptions.c.tenant_id == bindparam("b_tenant"),
+    subscriptions.c.id == bindparam("b_id"),
+    subscriptions.c.version == bindparam("b_version"),
+)
+_GET_INVOICE = select(invoices).where(
+    invoices.c.tenant_id == bindparam("t"), invoices.c.id == bindparam("id")
+)
+_GET_INVOICE_LOCKED = _GET_INVOICE.with_for_update()
+_GET_LINES = (
+    select(invoice_lines)
+    .where(
+        invoice_lines.c.tenant_id == bindparam("t"), invoice_lines.c.invoice_id == bindparam("id")
+    )
+    .order_by(invoice_lines.c.line_no)
+)
+_LINES_OF = (
+    select(invoice_lines)
+    .where(
+        invoice_lines.c.tenant_id == bindparam("t"),
+        invoice_lines.c.invoice_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(invoice_lines.c.invoice_id, invoice_lines.c.line_no)
+)
+_LIST_FILTERS = ("customer", "subscription", "after", "ending_after")
+
+
+def _filters_of(shape: tuple[bool, ...]) -> tuple[str, ...]:
+    return tuple(name for name, used in zip(_LIST_FILTERS, shape, strict=True) if used)
+
+
+def _list_invoices(shape: tuple[bool, ...]) -> Select[Any]:
+    """The invoice listing with the filters `shape` says are given (one statement per shape)."""
+    query = (
+        select(invoices)
+        .where(invoices.c.tenant_id == bindparam("t"))
+        .order_by(invoices.c.id)
+        .limit(bindparam("limit"))
+    )
+    conditions = {
+        "customer": invoices.c.customer_id == bindparam("customer"),
+        "subscription": invoices.c.subscription_id == bindparam("subscription"),
+        "after": invoices.c.id > bindparam("after"),
+        "ending_after": invoices.c.period_end > bindparam("ending_after"),
+    }
+    for name in _filters_of(shape):
+        query = query.where(conditions[name])
+    return query
+
+
+_LIST_INVOICES: dict[tuple[bool, ...], Select[Any]] = {}
+_PEEK_PENDING = (
+    select(pending_items.c.line)
+    .where(
+        pending_items.c.tenant_id == bindparam("t"),
+        pending_items.c.subscription_id == bindparam("sub"),
+        pending_items.c.invoice_id.is_(None),
+    )
+    .order_by(pending_items.c.id)
+)
+_CREDIT_BALANCE = (
+    select(customer_credit.c.balance_minor)
+    .where(
+        customer_credit.c.tenant_id == bindparam("t"),
+        customer_credit.c.customer_id == bindparam("customer"),
+        customer_credit.c.currency == bindparam("currency"),
+    )
+    .with_for_update()  # the invoice that reads it also writes it
+)
+_SET_CREDIT = {
+    name: upsert(name, customer_credit, ["tenant_id", "customer_id", "currency"], ["balance_minor"])
+    for name in ("postgresql", "sqlite")
+}
+_GET_CLOCK = select(clocks).where(
+    clocks.c.tenant_id == bindparam("t"), clocks.c.id == bindparam("id")
+)
+_GET_CLOCK_LOCKED = _GET_CLOCK.with_for_update()
 _CLAIM_CYCLE = {
     name: insert_or_ignore(
         name, billing_cycles, ["tenant_id", "subscription_id", "cycle_start"]
@@ -180,11 +259,10 @@ class SqlSubscriptions:
         return [_subscription(row) for row in (await self._conn.execute(query)).mappings()]
 
     async def update(self, tenant_id: str, sub: Subscription, expected_version: int) -> bool:
-        result = await self._conn.execute(
-            update(s)
-            .where(s.c.tenant_id == tenant_id, s.c.id == sub.id, s.c.version == expected_version)
-            .values(**_subscription_row(sub))
-        )
+        row = _subscription_row(sub)
+        del row["id"]
+        params = {**row, "b_tenant": tenant_id, "b_id": sub.id, "b_version": expected_version}
+        result = await self._conn.execute(_UPDATE_SUBSCRIPTION, params)
         return result.rowcount == 1
 
 
@@ -406,23 +484,12 @@ class SqlInvoices:
         return True
 
     async def get(self, tenant_id: str, invoice_id: str, *, lock: bool = False) -> Invoice | None:
-        query = select(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id)
-        if lock:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).mappings().first()
+        names = {"t": tenant_id, "id": invoice_id}
+        query = _GET_INVOICE_LOCKED if lock else _GET_INVOICE
+        row = (await self._conn.execute(query, names)).mappings().first()
         if row is None:
             return None
-        lines = (
-            (
-                await self._conn.execute(
-                    select(il)
-                    .where(il.c.tenant_id == tenant_id, il.c.invoice_id == invoice_id)
-                    .order_by(il.c.line_no)
-                )
-            )
-            .mappings()
-            .all()
-        )
+        lines = (await self._conn.execute(_GET_LINES, names)).mappings().all()
         return _invoice(row, list(lines))
 
     async def list_after(
@@ -435,30 +502,24 @@ class SqlInvoices:
         *,
         ending_after: datetime | None = None,
     ) -> list[Invoice]:
-        query = select(i).where(i.c.tenant_id == tenant_id).order_by(i.c.id).limit(limit)
-        if ending_after is not None:
-            query = query.where(i.c.period_end > ending_after)
-        if customer_id is not None:
-            query = query.where(i.c.customer_id == customer_id)
-        if subscription_id is not None:
-            query = query.where(i.c.subscription_id == subscription_id)
-        if after_id is not None:
-            query = query.where(i.c.id > after_id)
-        rows = (await self._conn.execute(query)).mappings().all()
+        params = {
+            "t": tenant_id,
+            "customer": customer_id,
+            "subscription": subscription_id,
+            "after": after_id,
+            "ending_after": ending_after,
+            "limit": limit,
+        }
+        shape = tuple(params[name] is not None for name in _LIST_FILTERS)
+        query = _LIST_INVOICES.get(shape)
+        if query is None:
+            query = _LIST_INVOICES[shape] = _list_invoices(shape)
+        used = {name: params[name] for name in ("t", "limit", *_filters_of(shape))}
+        rows = (await self._conn.execute(query, used)).mappings().all()
         if not rows:
             return []
         ids = [row["id"] for row in rows]
-        lines = (
-            (
-                await self._conn.execute(
-                    select(il)
-                    .where(il.c.tenant_id == tenant_id, il.c.invoice_id.in_(ids))
-                    .order_by(il.c.invoice_id, il.c.line_no)
-                )
-            )
-            .mappings()
-            .all()
-        )
+        lines = (await self._conn.execute(_LINES_OF, {"t": tenant_id, "ids": ids})).mappings().all()
         by_invoice: dict[str, list[RowMapping]] = {}
         for line in lines:
             by_invoice.setdefault(line["invoice_id"], []).append(line)
@@ -496,15 +557,7 @@ class SqlPendingItems:
 
     async def peek(self, tenant_id: str, subscription_id: str) -> list[Any]:
         rows = (
-            await self._conn.execute(
-                select(p.c.line)
-                .where(
-                    p.c.tenant_id == tenant_id,
-                    p.c.subscription_id == subscription_id,
-                    p.c.invoice_id.is_(None),
-                )
-                .order_by(p.c.id)
-            )
+            await self._conn.execute(_PEEK_PENDING, {"t": tenant_id, "sub": subscription_id})
         ).all()
         return [line_from_dict(r.line) for r in rows]
 
@@ -582,27 +635,15 @@ class SqlCredit:
         self._conn = conn
 
     async def balance(self, tenant_id: str, customer_id: str, currency: str) -> int:
-        c = customer_credit
-        query = (
-            select(c.c.balance_minor)
-            .where(
-                c.c.tenant_id == tenant_id, c.c.customer_id == customer_id, c.c.currency == currency
-            )
-            .with_for_update()  # the invoice that reads it also writes it
-        )
-        value = (await self._conn.execute(query)).scalar()
+        params = {"t": tenant_id, "customer": customer_id, "currency": currency}
+        value = (await self._conn.execute(_CREDIT_BALANCE, params)).scalar()
         return int(value) if value is not None else 0
 
     async def set_balance(
         self, tenant_id: str, customer_id: str, currency: str, balance_minor: int
     ) -> None:
-        await self._conn.execute(
-            upsert(
-                self._conn.dialect.name,
-                customer_credit,
-                ["tenant_id", "customer_id", "currency"],
-                ["balance_minor"],
-            ),
+        self._conn.defer(
+            _SET_CREDIT[self._conn.dialect.name],
             {
                 "tenant_id": tenant_id,
                 "customer_id": customer_id,
@@ -634,10 +675,8 @@ class SqlClocks:
     async def get(
         self, tenant_id: str, clock_id: str, *, for_update: bool = False
     ) -> ClockRow | None:
-        query = select(k).where(k.c.tenant_id == tenant_id, k.c.id == clock_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).mappings().first()
+        query = _GET_CLOCK_LOCKED if for_update else _GET_CLOCK
+        row = (await self._conn.execute(query, {"t": tenant_id, "id": clock_id})).mappings().first()
         if row is None:
             return None
         return ClockRow(row["id"], row["display_name"], row["now"], row["created_at"])

@@ -8,7 +8,7 @@ serialization failures and deadlocks; the caller retries the whole transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -316,6 +316,58 @@ class DueWorkRepository(Protocol):
     ) -> int: ...
 
 
+class DueBatchRepository(Protocol):
+    """Rows of many due items in one statement each: what a batch of renewals reads ahead
+    and writes behind (`app/due_batch.py`)."""
+
+    @property
+    def numbers_at_commit(self) -> bool:
+        """True if an invoice stored with its number format is numbered at commit."""
+        ...
+
+    async def complete(self, items: Sequence[DueItem], owner: str, at: datetime) -> set[str]:
+        """Mark done the items (of one tenant) still leased by `owner`; returns their ids."""
+        ...
+
+    async def taken_cycles(
+        self, tenant_id: str, cycles: Iterable[tuple[str, datetime]]
+    ) -> set[tuple[str, datetime]]: ...
+
+    async def with_pending_items(
+        self, tenant_id: str, subscription_ids: Sequence[str]
+    ) -> set[str]: ...
+
+    async def billed_usage(
+        self, tenant_id: str, subscription_ids: Sequence[str]
+    ) -> dict[str, list[BilledUsage]]: ...
+
+    async def credit_balances(
+        self, tenant_id: str, accounts: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """Balances by (customer, currency), locked for the transaction."""
+        ...
+
+    async def claim_cycles(
+        self, tenant_id: str, cycles: Sequence[tuple[str, datetime, str]]
+    ) -> bool:
+        """Insert (subscription, cycle start, invoice) rows; True only if all were new."""
+        ...
+
+    async def update_subscriptions(
+        self, tenant_id: str, updates: Sequence[tuple[Subscription, int]]
+    ) -> bool:
+        """Compare-and-set (subscription, expected version) pairs; True only if all were set."""
+        ...
+
+    async def insert_invoices(
+        self, tenant_id: str, rows: Sequence[tuple[Invoice, str | None, int | None]]
+    ) -> None:
+        """Insert (invoice, number format, number year) rows with their lines."""
+        ...
+
+    async def schedule(self, items: Sequence[DueItem]) -> None: ...
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     event: Event
@@ -477,6 +529,9 @@ class Transaction(Protocol):
 
     @property
     def credit_notes(self) -> CreditNoteRepository: ...
+
+    @property
+    def due_batch(self) -> DueBatchRepository: ...
 
 
 class Store(Protocol):

@@ -54,6 +54,7 @@ log = logging.getLogger("billing.runtime")
 PURGE_INTERVAL_S = 300
 PURGE_BATCH_ROWS = 1000
 DEV_TOKEN_LIFETIME_S = 30 * 24 * 3600
+DUE_POOL_SPARE = 2  # due-work connections beyond its concurrency: claims, progress counts
 
 
 class Runtime:
@@ -64,6 +65,16 @@ class Runtime:
         self.clock = clock or SystemClock()
         self.engine = create_engine(settings.database_url)
         self.store = SqlStore(self.engine)
+        # Due work on a pool of its own (PostgreSQL), no larger than its concurrency needs:
+        # a bill run waits for its own connections, never for the calls', and the calls never
+        # wait behind it for one. SQLite has one writer: one store, whose lock orders both.
+        self.due_engine = self.engine
+        self.due_store = self.store
+        if not settings.is_sqlite:
+            self.due_engine = create_engine(
+                settings.database_url, pool_size=settings.due_work_concurrency + DUE_POOL_SPARE
+            )
+            self.due_store = SqlStore(self.due_engine)
         writes = WriteRunner(
             self.store, self.clock, timedelta(hours=settings.idempotency_retention_hours)
         )
@@ -83,12 +94,13 @@ class Runtime:
         handlers.delivery = InvoiceDelivery(rules, build_mailer(settings))
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
-            self.store,
+            self.due_store,
             handlers.handle,
             SystemClock(),
             f"{socket.gethostname()}:{os.getpid()}",
             timedelta(seconds=settings.due_work_lease_seconds),
             concurrency=1 if settings.is_sqlite else settings.due_work_concurrency,
+            batch_rows=settings.due_work_batch_rows,
         )
         self.use_cases = UseCases(
             customers=CustomerUseCases(self.store, writes),
@@ -102,7 +114,7 @@ class Runtime:
                 self.store, writes, rules, BillingTime(self.clock), usage
             ),
             coupons=CouponUseCases(self.store, writes),
-            billing_runs=BillingRuns(self.store, self.worker, SystemClock()),
+            billing_runs=BillingRuns(self.due_store, self.worker, SystemClock()),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:
@@ -153,6 +165,8 @@ class Runtime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.engine.dispose()
+        if self.due_engine is not self.engine:
+            await self.due_engine.dispose()
 
     async def _purge_expired_keys(self) -> None:
         while True:

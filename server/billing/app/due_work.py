@@ -67,6 +67,9 @@ class DueWorkWorker:
         self._store = store
         self._concurrency = concurrency
         self._batch_rows = batch_rows
+        # Shared by every round of this process (its own loop, AdvanceClock, RunBilling), so
+        # due work never has more than `concurrency` transactions open at once.
+        self._slots = asyncio.Semaphore(concurrency)
         self._lease = lease
         self._handler = handler
         self._wall = wall
@@ -106,7 +109,7 @@ class DueWorkWorker:
         # (a shared invoice is finalized just after the renewals that fill it). At most
         # `concurrency` transactions of this process run at once, so due work never takes
         # more of the database than that from the calls it serves.
-        slots = asyncio.Semaphore(self._concurrency)
+        slots = self._slots
 
         async def run_lane(lane: list[DueItem]) -> int:
             async with slots:

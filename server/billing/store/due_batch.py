@@ -9,11 +9,13 @@ as many statements as one did.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import JSON, Table, bindparam, select, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import BilledUsage, DueItem
@@ -49,9 +51,85 @@ _UPDATE_SUBSCRIPTION = (
 )
 
 
+_PG_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _pg_array_type(table: Table, name: str) -> str:
+    return f"{table.c[name].type.compile(dialect=_PG_DIALECT)}[]"
+
+
+def _is_json(table: Table, name: str) -> bool:
+    return isinstance(table.c[name].type, JSON)
+
+
+def _unnest(table: Table, names: Sequence[str], extra: str = "") -> str:
+    """`unnest(...) AS v(names)`: a column of rows per parameter, one array each. On
+    PostgreSQL a batch's rows go as a few arrays in one short statement: no multi-row
+    statement text to build, send and parse for every batch."""
+    arrays = ", ".join(f"%({name})s::{_pg_array_type(table, name)}" for name in names)
+    aliases = ", ".join(f'"{name}"' for name in names)
+    if extra:  # one more array, of an INTEGER column the table does not have
+        arrays, aliases = f"%({extra})s::INTEGER[], {arrays}", f'"{extra}", {aliases}'
+    return f"unnest({arrays}) AS v({aliases})"
+
+
+def _unnest_insert(table: Table, names: Sequence[str], tail: str = "") -> str:
+    columns = ", ".join(f'"{name}"' for name in names)
+    return (
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {_unnest(table, names)} "
+        + tail
+    )
+
+
+def _columns(
+    table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> dict[str, list[Any]]:
+    """The rows as one list per column, JSON columns as JSON text."""
+    columns: dict[str, list[Any]] = {}
+    for name in names:
+        values = [row[name] for row in rows]
+        if _is_json(table, name):
+            values = [None if v is None else json.dumps(v) for v in values]
+        columns[name] = values
+    return columns
+
+
+_INVOICE_NAMES = [column.name for column in invoices.columns]
+_LINE_NAMES = [column.name for column in invoice_lines.columns]
+_DUE_NAMES = [
+    "tenant_id",
+    "id",
+    "kind",
+    "subscription_id",
+    "clock_id",
+    "due_at",
+    "payload",
+    "attempts",
+]
+_PG_INSERT_INVOICES = _unnest_insert(invoices, _INVOICE_NAMES)
+_PG_INSERT_LINES = _unnest_insert(invoice_lines, _LINE_NAMES)
+_PG_SCHEDULE = _unnest_insert(
+    due_work, _DUE_NAMES, "ON CONFLICT (tenant_id, subscription_id, kind, due_at) DO NOTHING"
+)
+_CYCLE_NAMES = ["tenant_id", "subscription_id", "cycle_start", "invoice_id"]
+_PG_CLAIM_CYCLES = _unnest_insert(
+    billing_cycles,
+    _CYCLE_NAMES,
+    "ON CONFLICT (tenant_id, subscription_id, cycle_start) DO NOTHING RETURNING subscription_id",
+)
+_PG_UPDATE_SUBSCRIPTIONS = (
+    "UPDATE subscriptions AS s SET "
+    + ", ".join(f'"{name}" = v."{name}"' for name in _SUBSCRIPTION_COLUMNS if name != "id")
+    + f" FROM {_unnest(s, _SUBSCRIPTION_COLUMNS, extra='p_expected')}"
+    + " WHERE s.tenant_id = %(p_tenant)s AND s.id = v.id AND s.version = v.p_expected"
+    + " RETURNING s.id"
+)
+
+
 class SqlDueBatch:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._pg = conn.dialect.name == "postgresql"
 
     @property
     def numbers_at_commit(self) -> bool:
@@ -160,6 +238,17 @@ class SqlDueBatch:
         new (another writer's row makes the whole batch run again, item by item)."""
         if not cycles:
             return True
+        if self._pg:
+            inserted = await self._conn.exec_driver_sql(
+                _PG_CLAIM_CYCLES,
+                {
+                    "tenant_id": [tenant_id] * len(cycles),
+                    "subscription_id": [sub for sub, _, _ in cycles],
+                    "cycle_start": [start for _, start, _ in cycles],
+                    "invoice_id": [invoice for _, _, invoice in cycles],
+                },
+            )
+            return len(inserted.all()) == len(cycles)
         rows = await self._conn.execute(
             insert_or_ignore(
                 self._conn.dialect.name, b, ["tenant_id", "subscription_id", "cycle_start"]
@@ -182,6 +271,12 @@ class SqlDueBatch:
         """Compare-and-set each (subscription, expected version); True only if all were set."""
         if not updates:
             return True
+        if self._pg:
+            rows = [_subscription_row(sub) for sub, _ in updates]
+            params: dict[str, Any] = _columns(s, _SUBSCRIPTION_COLUMNS, rows)
+            params.update(p_tenant=tenant_id, p_expected=[expected for _, expected in updates])
+            updated = await self._conn.exec_driver_sql(_PG_UPDATE_SUBSCRIPTIONS, params)
+            return len(updated.all()) == len(updates)
         result = await self._conn.execute(
             _UPDATE_SUBSCRIPTION,
             [
@@ -203,6 +298,26 @@ class SqlDueBatch:
         a number format is numbered at commit (PostgreSQL)."""
         if not rows:
             return
+        if self._pg:
+            invoice_rows = [
+                {
+                    "tenant_id": tenant_id,
+                    "id": invoice.id,
+                    **_invoice_row(invoice),
+                    "number_format": number_format,
+                    "number_year": number_year,
+                }
+                for invoice, number_format, number_year in rows
+            ]
+            await self._conn.exec_driver_sql(
+                _PG_INSERT_INVOICES, _columns(invoices, _INVOICE_NAMES, invoice_rows)
+            )
+            line_rows = [r for invoice, _, _ in rows for r in invoice_line_rows(tenant_id, invoice)]
+            if line_rows:
+                await self._conn.exec_driver_sql(
+                    _PG_INSERT_LINES, _columns(invoice_lines, _LINE_NAMES, line_rows)
+                )
+            return
         await self._conn.execute(
             invoices.insert(),
             [
@@ -223,6 +338,10 @@ class SqlDueBatch:
     async def schedule(self, items: Sequence[DueItem]) -> None:
         """Add the items, each unless its (subscription, kind, due time) is already there."""
         if not items:
+            return
+        if self._pg:
+            due_rows = [_due_row(item) for item in items]
+            await self._conn.exec_driver_sql(_PG_SCHEDULE, _columns(d, _DUE_NAMES, due_rows))
             return
         await self._conn.execute(
             insert_or_ignore(

@@ -349,6 +349,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="interactive callers (3 GetCustomer : 1 CreateCustomer) idle, then during the run",
     )
     parser.add_argument("--live-seconds", type=float, default=10.0, help="idle measurement")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a BILLING_* setting for the servers, e.g. BILLING_DUE_WORK_CONCURRENCY=2",
+    )
     return parser.parse_args(argv)
 
 
@@ -380,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                 "BILLING_LISTEN": f"{LOCALHOST}:{port}",
                 "BILLING_WORKERS": str(args.workers),
                 "BILLING_RULES_DIR": "",
+                **dict(setting.split("=", 1) for setting in args.server_env),
             }
         )
         migrate(env)
@@ -399,7 +407,10 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = seed(
                     dsn, clock.name.split("/")[1], pushed.content_hash, args.subscriptions
                 )
-                print(f"seeded {args.subscriptions:,} subscriptions in {seconds:.1f} s")
+                print(
+                    f"seeded {args.subscriptions:,} subscriptions in {seconds:.1f} s; "
+                    f"{args.workers} server processes, {' '.join(args.server_env) or 'defaults'}"
+                )
                 live = None
                 if args.live_callers:
                     idle = LiveCallers(srv.target, token, args.live_callers)

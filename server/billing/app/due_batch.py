@@ -45,6 +45,7 @@ from billing.app.ports import (
     Transaction,
     UsageRepository,
 )
+from billing.app.records import OutboxEvent
 from billing.domain.invoices import Invoice
 from billing.domain.subscriptions import Line, Subscription
 
@@ -299,6 +300,20 @@ class _DueWork(_Buffering):
             await self._batch.schedule(items)
 
 
+class _Outbox:
+    def __init__(self, batch: DueBatchRepository) -> None:
+        self._batch = batch
+        self._events: list[OutboxEvent] = []
+
+    async def add(self, event: OutboxEvent) -> None:
+        self._events.append(event)
+
+    async def flush(self) -> None:
+        if self._events:
+            events, self._events = self._events, []
+            await self._batch.add_events(events)
+
+
 class BatchTransaction:
     """The Transaction a batch's handlers see (see the module docstring)."""
 
@@ -315,6 +330,7 @@ class BatchTransaction:
         self._usage = _Usage(tx.usage)
         self._rule_sets = _RuleSets(tx.rule_sets)
         self._due_work = _DueWork(tx.due_work, batch)
+        self._outbox = _Outbox(batch)
         for part in (
             self._subscriptions,
             self._invoices,
@@ -347,6 +363,7 @@ class BatchTransaction:
         await self._subscriptions.flush()
         await self._invoices.flush()
         await self._due_work.flush()
+        await self._outbox.flush()
 
     # The Transaction protocol: the batch's own views, the rest as they are.
     @property
@@ -359,7 +376,7 @@ class BatchTransaction:
 
     @property
     def outbox(self) -> Outbox:
-        return self._tx.outbox  # already buffered to one insert per transaction
+        return self._outbox
 
     @property
     def audit(self) -> AuditLog:

@@ -367,6 +367,8 @@ class DueBatchRepository(Protocol):
 
     async def schedule(self, items: Sequence[DueItem]) -> None: ...
 
+    async def add_events(self, events: Sequence[OutboxEvent]) -> None: ...
+
 
 @dataclass(frozen=True)
 class StoredEvent:

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.app.ports import BilledUsage, DueItem
+from billing.app.records import OutboxEvent
 from billing.domain.invoices import Invoice
 from billing.domain.subscriptions import Subscription
 from billing.store.billing import _invoice_row, _subscription_row, invoice_line_rows
@@ -29,6 +30,7 @@ from billing.store.schema import (
     due_work,
     invoice_lines,
     invoices,
+    outbox_events,
     pending_items,
     subscriptions,
     usage_billed,
@@ -66,10 +68,11 @@ def _unnest(table: Table, names: Sequence[str], extra: str = "") -> str:
     """`unnest(...) AS v(names)`: a column of rows per parameter, one array each. On
     PostgreSQL a batch's rows go as a few arrays in one short statement: no multi-row
     statement text to build, send and parse for every batch."""
-    arrays = ", ".join(f"%({name})s::{_pg_array_type(table, name)}" for name in names)
+    # Binary parameters (%b): psycopg's text format quotes every element with a regex.
+    arrays = ", ".join(f"%({name})b::{_pg_array_type(table, name)}" for name in names)
     aliases = ", ".join(f'"{name}"' for name in names)
     if extra:  # one more array, of an INTEGER column the table does not have
-        arrays, aliases = f"%({extra})s::INTEGER[], {arrays}", f'"{extra}", {aliases}'
+        arrays, aliases = f"%({extra})b::INTEGER[], {arrays}", f'"{extra}", {aliases}'
     return f"unnest({arrays}) AS v({aliases})"
 
 
@@ -111,6 +114,8 @@ _PG_INSERT_LINES = _unnest_insert(invoice_lines, _LINE_NAMES)
 _PG_SCHEDULE = _unnest_insert(
     due_work, _DUE_NAMES, "ON CONFLICT (tenant_id, subscription_id, kind, due_at) DO NOTHING"
 )
+_EVENT_NAMES = ["tenant_id", "id", "event_type", "resource_name", "payload", "occurred_at"]
+_PG_INSERT_EVENTS = _unnest_insert(outbox_events, _EVENT_NAMES)
 _CYCLE_NAMES = ["tenant_id", "subscription_id", "cycle_start", "invoice_id"]
 _PG_CLAIM_CYCLES = _unnest_insert(
     billing_cycles,
@@ -349,6 +354,28 @@ class SqlDueBatch:
             ),
             [_due_row(item) for item in items],
         )
+
+    async def add_events(self, events: Sequence[OutboxEvent]) -> None:
+        """The batch's outbox events, in one statement."""
+        if not events:
+            return
+        rows = [
+            {
+                "tenant_id": event.tenant_id,
+                "id": event.id,
+                "event_type": event.type,
+                "resource_name": event.resource_name,
+                "payload": event.payload,
+                "occurred_at": event.occurred_at,
+            }
+            for event in events
+        ]
+        if self._pg:
+            await self._conn.exec_driver_sql(
+                _PG_INSERT_EVENTS, _columns(outbox_events, _EVENT_NAMES, rows)
+            )
+        else:
+            await self._conn.execute(outbox_events.insert(), rows)
 
 
 def _due_row(item: DueItem) -> dict[str, Any]:

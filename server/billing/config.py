@@ -32,6 +32,7 @@ class Settings:
     due_work_lease_seconds: int = 30  # a dead worker's claimed items wait this long
     due_work_concurrency: int = 4  # due-work transactions a process runs at once (PostgreSQL)
     due_work_batch_rows: int = 50  # renewals per due-work transaction; 1 = one each
+    due_work_yield_ms: float = 0.0  # per item, the most due work waits for busy calls
     smtp_url: str = ""  # e.g. smtp://user:pass@host:587?from=billing@example.com; "" = off
     templates_dir: str = "rules/templates"  # invoice document templates finance edits
     trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0

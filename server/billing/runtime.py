@@ -22,6 +22,8 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.api.auth import TokenVerifier, mint_hs256_token
 from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
@@ -70,7 +72,9 @@ class Runtime:
         # wait behind it for one. SQLite has one writer: one store, whose lock orders both.
         self.due_engine = self.engine
         self.due_store = self.store
+        self._calls: CallsAtDatabase | None = None
         if not settings.is_sqlite:
+            self._calls = CallsAtDatabase(self.engine)
             self.due_engine = create_engine(
                 settings.database_url, pool_size=settings.due_work_concurrency + DUE_POOL_SPARE
             )
@@ -101,6 +105,8 @@ class Runtime:
             timedelta(seconds=settings.due_work_lease_seconds),
             concurrency=1 if settings.is_sqlite else settings.due_work_concurrency,
             batch_rows=settings.due_work_batch_rows,
+            calls_busy=self._calls.busy if self._calls is not None else None,
+            yield_max_s=settings.due_work_yield_ms / 1000,
         )
         self.use_cases = UseCases(
             customers=CustomerUseCases(self.store, writes),
@@ -181,6 +187,25 @@ class Runtime:
                         )
             except Exception:
                 log.exception("purging expired idempotency keys failed; will retry")
+
+
+class CallsAtDatabase:
+    """How many of the calls' connections are checked out: calls at the database now. Due
+    work has a pool of its own, so this counts calls only."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        event.listen(engine.sync_engine.pool, "checkout", self._checkout)
+        event.listen(engine.sync_engine.pool, "checkin", self._checkin)
+
+    def _checkout(self, *_args: object) -> None:
+        self.count += 1
+
+    def _checkin(self, *_args: object) -> None:
+        self.count -= 1
+
+    def busy(self) -> bool:
+        return self.count > 0
 
 
 def build_mailer(settings: Settings) -> SmtpInvoiceMailer | None:

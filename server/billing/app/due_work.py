@@ -29,6 +29,10 @@ IDLE_POLL_S = 0.5  # how often an idle worker looks for work it was not told abo
 MAX_ATTEMPTS = 5  # past this, every retry is logged as an error for an operator
 RETRY_BACKOFF_BASE_S = 1.0
 RETRY_BACKOFF_MAX_S = 3600.0
+# Yielding to calls: after each item, while calls of this process are at the database, due
+# work waits in steps of YIELD_STEP_S, at most YIELD_MAX_S per item (so a steady stream of
+# calls slows a bill run down but never stops it).
+YIELD_STEP_S = 0.0005
 
 Handler = Callable[[Transaction, DueItem], Awaitable[str]]
 
@@ -63,10 +67,14 @@ class DueWorkWorker:
         *,
         concurrency: int = 1,
         batch_rows: int = BATCH_ROWS_MAX,
+        calls_busy: Callable[[], bool] | None = None,
+        yield_max_s: float = 0.0,
     ) -> None:
         self._store = store
         self._concurrency = concurrency
         self._batch_rows = batch_rows
+        self._calls_busy = calls_busy
+        self._yield_max_s = yield_max_s
         # Shared by every round of this process (its own loop, AdvanceClock, RunBilling), so
         # due work never has more than `concurrency` transactions open at once.
         self._slots = asyncio.Semaphore(concurrency)
@@ -182,13 +190,23 @@ class DueWorkWorker:
                     descriptions.append(await self._handler(batch, item))
                 except Exception as exc:
                     raise _ItemFailed(item) from exc
-                # Let the process's calls in between items: a batch must not hold the loop.
-                await asyncio.sleep(0)
+                await self._yield_to_calls()
             await batch.write_behind()
         self.stats.done += len(mine)
         self.last_item = descriptions[-1]
         self.last_due_at = mine[-1].due_at
         return len(mine)
+
+    async def _yield_to_calls(self) -> None:
+        """Let the process's calls in between items: a batch must not hold the loop, and
+        while calls are at the database they go first (within `yield_max_s` per item)."""
+        await asyncio.sleep(0)
+        if self._calls_busy is None:
+            return
+        waited = 0.0
+        while waited < self._yield_max_s and self._calls_busy():
+            await asyncio.sleep(YIELD_STEP_S)
+            waited += YIELD_STEP_S
 
     async def _run(self, item: DueItem) -> int:
         try:

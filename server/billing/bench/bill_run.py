@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import re
 import secrets
 import shutil
@@ -46,6 +47,7 @@ from billing.api.auth import mint_hs256_token
 from billing.bench import echo
 from billing.bench.servers import (
     LOCALHOST,
+    _process_tree,
     billing_command,
     clean_env,
     echo_command,
@@ -278,6 +280,31 @@ class LiveCallers:
         return latencies
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(server_root: int) -> tuple[float, float]:
+    """CPU seconds used so far by the server processes and by PostgreSQL's processes on this
+    machine (its backends live as long as their pooled connections)."""
+    servers = set(_process_tree(server_root))
+    used = [0.0, 0.0]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        fields = rest.split()
+        seconds = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        if int(entry.name) in servers:
+            used[0] += seconds
+        elif name == "postgres":
+            used[1] += seconds
+    return used[0], used[1]
+
+
 def pgbench_tps(server_url: str, clients: int, seconds: int) -> float | None:
     """Transactions per second of pgbench's built-in TPC-B-like script (five statements)
     in a scratch database; None when pgbench is not installed."""
@@ -420,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
                     live = LiveCallers(srv.target, token, args.live_callers)
                     live.start()
                     time.sleep(1.0)  # the callers' process is up and calling
+                cpu_before = cpu_seconds(srv.pid)
                 began = time.perf_counter()
                 last = None
                 for progress in clocks_pb2_grpc.ClockServiceStub(channel).AdvanceClock(
@@ -429,12 +457,16 @@ def main(argv: list[str] | None = None) -> int:
                 ):
                     last = progress
                 elapsed = time.perf_counter() - began
+                cpu_after = cpu_seconds(srv.pid)
                 during = live.stop() if live is not None else []
             ok = last is not None and last.finished and last.done == args.subscriptions
             print(
                 f"bill run: {args.subscriptions:,} invoices in {elapsed:.1f} s = "
                 f"{args.subscriptions / elapsed:,.0f} invoices/s on {args.workers} server "
-                f"processes ({'complete' if ok else f'INCOMPLETE: {last}'})"
+                f"processes ({'complete' if ok else f'INCOMPLETE: {last}'}); CPU per invoice: "
+                f"servers {(cpu_after[0] - cpu_before[0]) * 1000 / args.subscriptions:.2f} ms, "
+                f"PostgreSQL {(cpu_after[1] - cpu_before[1]) * 1000 / args.subscriptions:.2f} ms"
+                + (" (the live callers' calls included)" if args.live_callers else "")
             )
             if args.live_callers:
                 print(

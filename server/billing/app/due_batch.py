@@ -10,8 +10,12 @@ after the buffered writes it could see.
 
 What a handler was told at once is checked when written: a cycle row another writer made, or a
 subscription changed since it was read, raises RetryableConflict for the whole batch, which
-the worker then runs item by item (each finds out alone, as before). Invoices are numbered at
-commit as before (ADR 0014): the number format is written with the invoice row itself.
+the worker then runs item by item (each finds out alone, as before).
+
+Invoices the handlers number at commit (ADR 0014) are numbered by the batch's last statement
+instead (ADR 0018): the invoices inserted in one statement that bumps the counter by their
+count, so the counter row is locked from there to the commit, as with the trigger, and each
+invoice row is written once instead of inserted and then numbered.
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ class _Numbering(_Passthrough):
             return cast(
                 bool, await self._inner.number_at_commit(tenant_id, invoice_id, year, number_format)
             )
-        row[1], row[2] = number_format, year  # numbered by the database as the batch commits
+        row[1], row[2] = number_format, year  # numbered by the batch's last statement
         return True
 
 
@@ -361,9 +365,11 @@ class BatchTransaction:
         """Write what the handlers left buffered; RetryableConflict if any of it was taken."""
         await self._cycles.flush()
         await self._subscriptions.flush()
-        await self._invoices.flush()
         await self._due_work.flush()
         await self._outbox.flush()
+        # Last: the invoices are numbered as they are inserted, and the counter row stays
+        # locked from there to the commit.
+        await self._invoices.flush()
 
     # The Transaction protocol: the batch's own views, the rest as they are.
     @property

@@ -322,7 +322,7 @@ class DueBatchRepository(Protocol):
 
     @property
     def numbers_at_commit(self) -> bool:
-        """True if an invoice stored with its number format is numbered at commit."""
+        """True if insert_invoices numbers the invoices given a number format."""
         ...
 
     async def complete(self, items: Sequence[DueItem], owner: str, at: datetime) -> set[str]:
@@ -362,7 +362,9 @@ class DueBatchRepository(Protocol):
     async def insert_invoices(
         self, tenant_id: str, rows: Sequence[tuple[Invoice, str | None, int | None]]
     ) -> None:
-        """Insert (invoice, number format, number year) rows with their lines."""
+        """Insert (invoice, number format, number year) rows with their lines; those with a
+        number format are numbered by this statement, gapless, the counter locked from
+        here to the commit (call it last)."""
         ...
 
     async def schedule(self, items: Sequence[DueItem]) -> None: ...

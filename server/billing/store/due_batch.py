@@ -10,6 +10,7 @@ as many statements as one did.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -98,6 +99,9 @@ def _columns(
 
 
 _INVOICE_NAMES = [column.name for column in invoices.columns]
+_NUMBERED_NAMES = [
+    name for name in _INVOICE_NAMES if name not in {"number", "number_format", "number_year"}
+]
 _LINE_NAMES = [column.name for column in invoice_lines.columns]
 _DUE_NAMES = [
     "tenant_id",
@@ -114,6 +118,30 @@ _PG_INSERT_LINES = _unnest_insert(invoice_lines, _LINE_NAMES)
 _PG_SCHEDULE = _unnest_insert(
     due_work, _DUE_NAMES, "ON CONFLICT (tenant_id, subscription_id, kind, due_at) DO NOTHING"
 )
+# Numbered as they are inserted: the counter row bumped by the batch's count and each invoice
+# given base + its ordinal, formatted as domain.invoices.format_number does ({seq} or
+# {seq:0Nd}: zero-padded to N, never cut). The counter stays locked from this statement to
+# the commit, so it is the batch's last statement.
+_NUMBERED_COLUMNS = ", ".join(f'"{name}"' for name in _NUMBERED_NAMES)
+_NUMBERED_VALUES = ", ".join(f'v."{name}"' for name in _NUMBERED_NAMES)
+_NUMBERED_ROWS = _unnest(invoices, _NUMBERED_NAMES).replace(
+    ") AS v(", ") WITH ORDINALITY AS v(", 1
+)[:-1]  # and the ordinal, below
+_PG_INSERT_NUMBERED = (
+    "WITH c AS ("
+    " INSERT INTO number_counters AS n (tenant_id, series, year, last)"
+    " VALUES (%(p_tenant)s, 'invoice', %(p_year)s, %(p_count)s)"
+    " ON CONFLICT (tenant_id, series, year) DO UPDATE SET last = n.last + %(p_count)s"
+    " RETURNING last - %(p_count)s AS base)"
+    f" INSERT INTO invoices ({_NUMBERED_COLUMNS}, number)"
+    f" SELECT {_NUMBERED_VALUES},"
+    " %(p_prefix)s || CASE WHEN length((c.base + v.ord)::text) < %(p_width)s"
+    " THEN lpad((c.base + v.ord)::text, %(p_width)s, '0') ELSE (c.base + v.ord)::text END"
+    " || %(p_suffix)s"
+    f" FROM {_NUMBERED_ROWS}, ord), c"
+)
+_SEQ = re.compile(r"\{seq(?::0([1-9])d)?\}")
+
 _EVENT_NAMES = ["tenant_id", "id", "event_type", "resource_name", "payload", "occurred_at"]
 _PG_INSERT_EVENTS = _unnest_insert(outbox_events, _EVENT_NAMES)
 _CYCLE_NAMES = ["tenant_id", "subscription_id", "cycle_start", "invoice_id"]
@@ -299,29 +327,35 @@ class SqlDueBatch:
     async def insert_invoices(
         self, tenant_id: str, rows: Sequence[tuple[Invoice, str | None, int | None]]
     ) -> None:
-        """Insert (invoice, number format, number year) rows and their lines; an invoice with
-        a number format is numbered at commit (PostgreSQL)."""
+        """Insert (invoice, number format, number year) rows and their lines. On PostgreSQL
+        the invoices with a number format are numbered in the same statement, which locks
+        the counter row to the commit: make it the transaction's last."""
         if not rows:
             return
         if self._pg:
-            invoice_rows = [
-                {
-                    "tenant_id": tenant_id,
-                    "id": invoice.id,
-                    **_invoice_row(invoice),
-                    "number_format": number_format,
-                    "number_year": number_year,
-                }
-                for invoice, number_format, number_year in rows
-            ]
-            await self._conn.exec_driver_sql(
-                _PG_INSERT_INVOICES, _columns(invoices, _INVOICE_NAMES, invoice_rows)
-            )
+            # Lines first: the numbered invoices are the last statement (see above).
             line_rows = [r for invoice, _, _ in rows for r in invoice_line_rows(tenant_id, invoice)]
             if line_rows:
                 await self._conn.exec_driver_sql(
                     _PG_INSERT_LINES, _columns(invoice_lines, _LINE_NAMES, line_rows)
                 )
+            plain = [invoice for invoice, number_format, _ in rows if number_format is None]
+            if plain:
+                invoice_rows = [
+                    {"tenant_id": tenant_id, "id": invoice.id, **_invoice_row(invoice)}
+                    for invoice in plain
+                ]
+                for row in invoice_rows:
+                    row.update(number_format=None, number_year=None)
+                await self._conn.exec_driver_sql(
+                    _PG_INSERT_INVOICES, _columns(invoices, _INVOICE_NAMES, invoice_rows)
+                )
+            series: dict[tuple[int, str], list[Invoice]] = {}
+            for invoice, number_format, number_year in rows:
+                if number_format is not None and number_year is not None:
+                    series.setdefault((number_year, number_format), []).append(invoice)
+            for (year, number_format), numbered in sorted(series.items()):
+                await self._insert_numbered(tenant_id, year, number_format, numbered)
             return
         await self._conn.execute(
             invoices.insert(),
@@ -354,6 +388,27 @@ class SqlDueBatch:
             ),
             [_due_row(item) for item in items],
         )
+
+    async def _insert_numbered(
+        self, tenant_id: str, year: int, number_format: str, numbered: Sequence[Invoice]
+    ) -> None:
+        found = _SEQ.search(number_format)
+        if found is None:  # the rule schema requires {seq}: refuse rather than misnumber
+            raise ValueError(f"number format {number_format!r} has no {{seq}}")
+        invoice_rows = [
+            {"tenant_id": tenant_id, "id": invoice.id, **_invoice_row(invoice)}
+            for invoice in numbered
+        ]
+        params: dict[str, Any] = _columns(invoices, _NUMBERED_NAMES, invoice_rows)
+        params.update(
+            p_tenant=tenant_id,
+            p_year=year,
+            p_count=len(numbered),
+            p_prefix=number_format[: found.start()],
+            p_suffix=number_format[found.end() :],
+            p_width=int(found.group(1) or 0),
+        )
+        await self._conn.exec_driver_sql(_PG_INSERT_NUMBERED, params)
 
     async def add_events(self, events: Sequence[OutboxEvent]) -> None:
         """The batch's outbox events, in one statement."""

@@ -203,3 +203,18 @@ def test_a_subscription_changed_under_the_batch_runs_alone(make_database, fresh_
         invoices = invoices_by_subscription(server, fresh_tenant)
         assert all(len(invoices[s]) == 2 for s in subs)  # each cycle once, none lost
         assert_gapless([n for numbers in invoices.values() for n in numbers])
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("BILLING_DUE_WORK_BATCH_ROWS", "0"),
+        ("BILLING_DUE_WORK_BATCH_ROWS", "1001"),
+        ("BILLING_DUE_WORK_YIELD_MS", "-1"),
+    ],
+)
+def test_due_work_settings_out_of_range_are_refused(name, value):  # type: ignore[no-untyped-def]
+    from billing.config import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})

@@ -64,6 +64,8 @@ class Settings:
             raise SettingsError("BILLING_DUE_WORK_CONCURRENCY must be at least 1")
         if not 1 <= self.due_work_batch_rows <= 1000:
             raise SettingsError("BILLING_DUE_WORK_BATCH_ROWS must be between 1 and 1000")
+        if not 0 <= self.due_work_yield_ms <= 1000:
+            raise SettingsError("BILLING_DUE_WORK_YIELD_MS must be between 0 and 1000")
         if self.workers > 1 and self.is_sqlite:
             raise SettingsError("BILLING_WORKERS > 1 needs PostgreSQL: SQLite has one writer")
         if not 0 <= self.trace_sample_ratio <= 1:

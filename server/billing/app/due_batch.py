@@ -13,7 +13,7 @@ subscription changed since it was read, raises RetryableConflict for the whole b
 the worker then runs item by item (each finds out alone, as before).
 
 Invoices the handlers number at commit (ADR 0014) are numbered by the batch's last statement
-instead (ADR 0018): the invoices inserted in one statement that bumps the counter by their
+instead (ADR 0019): the invoices inserted in one statement that bumps the counter by their
 count, so the counter row is locked from there to the commit, as with the trigger, and each
 invoice row is written once instead of inserted and then numbered.
 """

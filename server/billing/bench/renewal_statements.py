@@ -87,9 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             shapes = collections.Counter(_shape(text) for text in counter.recent)
     n = args.subscriptions
     assert last is not None and last.done == n, last
+    sent, commits, pipelines, pipelined = (a - b for a, b in zip(after, before, strict=True))
     print(
-        f"bill run of {n} renewals (PostgreSQL): {(after[0] - before[0]) / n:.2f} statements "
-        f"and {(after[1] - before[1]) / n:.3f} transactions per renewal"
+        f"bill run of {n} renewals (PostgreSQL), per renewal: {sent / n:.2f} statements sent "
+        f"alone, {pipelined / n:.2f} in {pipelines / n:.3f} write pipelines, "
+        f"{commits / n:.3f} transactions; {(sent + pipelines + commits) / n:.2f} round trips"
     )
     if args.show:
         for shape, count in shapes.most_common():

@@ -17,12 +17,13 @@ from typing import Any
 
 from sqlalchemy import JSON, Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import CursorResult
 
 from billing.app.ports import BilledUsage, DueItem
 from billing.app.records import OutboxEvent
 from billing.domain.invoices import Invoice
 from billing.domain.subscriptions import Subscription
+from billing.store.batch import BatchedConnection
 from billing.store.billing import _invoice_row, _subscription_row, invoice_line_rows
 from billing.store.dialect import insert_or_ignore
 from billing.store.schema import (
@@ -160,9 +161,14 @@ _PG_UPDATE_SUBSCRIPTIONS = (
 
 
 class SqlDueBatch:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+    def __init__(self, conn: BatchedConnection) -> None:
+        self._conn = conn  # its deferred writes go first, as for every read and write here
         self._pg = conn.dialect.name == "postgresql"
+
+    async def _driver(self, sql: str, params: Mapping[str, Any]) -> CursorResult[Any]:
+        """A statement as psycopg takes it (the arrays of `unnest`), after the deferred."""
+        await self._conn.flush()
+        return await self._conn.raw.exec_driver_sql(sql, params)
 
     @property
     def numbers_at_commit(self) -> bool:
@@ -272,7 +278,7 @@ class SqlDueBatch:
         if not cycles:
             return True
         if self._pg:
-            inserted = await self._conn.exec_driver_sql(
+            inserted = await self._driver(
                 _PG_CLAIM_CYCLES,
                 {
                     "tenant_id": [tenant_id] * len(cycles),
@@ -308,7 +314,7 @@ class SqlDueBatch:
             rows = [_subscription_row(sub) for sub, _ in updates]
             params: dict[str, Any] = _columns(s, _SUBSCRIPTION_COLUMNS, rows)
             params.update(p_tenant=tenant_id, p_expected=[expected for _, expected in updates])
-            updated = await self._conn.exec_driver_sql(_PG_UPDATE_SUBSCRIPTIONS, params)
+            updated = await self._driver(_PG_UPDATE_SUBSCRIPTIONS, params)
             return len(updated.all()) == len(updates)
         result = await self._conn.execute(
             _UPDATE_SUBSCRIPTION,
@@ -336,7 +342,7 @@ class SqlDueBatch:
             # Lines first: the numbered invoices are the last statement (see above).
             line_rows = [r for invoice, _, _ in rows for r in invoice_line_rows(tenant_id, invoice)]
             if line_rows:
-                await self._conn.exec_driver_sql(
+                await self._driver(
                     _PG_INSERT_LINES, _columns(invoice_lines, _LINE_NAMES, line_rows)
                 )
             plain = [invoice for invoice, number_format, _ in rows if number_format is None]
@@ -347,7 +353,7 @@ class SqlDueBatch:
                 ]
                 for row in invoice_rows:
                     row.update(number_format=None, number_year=None)
-                await self._conn.exec_driver_sql(
+                await self._driver(
                     _PG_INSERT_INVOICES, _columns(invoices, _INVOICE_NAMES, invoice_rows)
                 )
             series: dict[tuple[int, str], list[Invoice]] = {}
@@ -380,7 +386,7 @@ class SqlDueBatch:
             return
         if self._pg:
             due_rows = [_due_row(item) for item in items]
-            await self._conn.exec_driver_sql(_PG_SCHEDULE, _columns(d, _DUE_NAMES, due_rows))
+            await self._driver(_PG_SCHEDULE, _columns(d, _DUE_NAMES, due_rows))
             return
         await self._conn.execute(
             insert_or_ignore(
@@ -408,7 +414,7 @@ class SqlDueBatch:
             p_suffix=number_format[found.end() :],
             p_width=int(found.group(1) or 0),
         )
-        await self._conn.exec_driver_sql(_PG_INSERT_NUMBERED, params)
+        await self._driver(_PG_INSERT_NUMBERED, params)
 
     async def add_events(self, events: Sequence[OutboxEvent]) -> None:
         """The batch's outbox events, in one statement."""
@@ -426,9 +432,7 @@ class SqlDueBatch:
             for event in events
         ]
         if self._pg:
-            await self._conn.exec_driver_sql(
-                _PG_INSERT_EVENTS, _columns(outbox_events, _EVENT_NAMES, rows)
-            )
+            await self._driver(_PG_INSERT_EVENTS, _columns(outbox_events, _EVENT_NAMES, rows))
         else:
             await self._conn.execute(outbox_events.insert(), rows)
 

@@ -87,11 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             shapes = collections.Counter(_shape(text) for text in counter.recent)
     n = args.subscriptions
     assert last is not None and last.done == n, last
-    sent, commits, pipelines, pipelined = (a - b for a, b in zip(after, before, strict=True))
+    sent, commits, pipelines, pipelined, commits_batched = (
+        a - b for a, b in zip(after, before, strict=True)
+    )
+    round_trips = sent + pipelines + commits - commits_batched  # as bench.statements counts
     print(
         f"bill run of {n} renewals (PostgreSQL), per renewal: {sent / n:.2f} statements sent "
-        f"alone, {pipelined / n:.2f} in {pipelines / n:.3f} write pipelines, "
-        f"{commits / n:.3f} transactions; {(sent + pipelines + commits) / n:.2f} round trips"
+        f"alone, {pipelined / n:.2f} in {pipelines / n:.3f} write batches, "
+        f"{commits / n:.3f} transactions; {round_trips / n:.2f} round trips"
     )
     if args.show:
         for shape, count in shapes.most_common():

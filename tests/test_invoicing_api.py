@@ -166,7 +166,8 @@ def test_numbers_are_gapless_drafts_have_none_and_void_keeps_its_own(billing):
 
 def test_renewals_numbered_at_commit_follow_the_format_rule_past_its_width(billing):
     # The creation invoice is numbered inline (an RPC), renewals as their transaction commits
-    # (on PostgreSQL by the deferred trigger): one series, formatted alike, no gap.
+    # (on PostgreSQL by the batch's last statement, ADR 0019): one series, formatted alike,
+    # no gap.
     files = rules()
     files["invoicing.yaml"] = b"kind: invoicing\nnumber_format: ACME/{year}/{seq:01d}\n"
     billing.push(files)

@@ -30,7 +30,9 @@ class Settings:
     idempotency_retention_hours: int = 24
     shutdown_grace_seconds: int = 10
     due_work_lease_seconds: int = 30  # a dead worker's claimed items wait this long
-    due_work_concurrency: int = 4  # items a process runs at once (PostgreSQL; SQLite: 1)
+    due_work_concurrency: int = 4  # due-work transactions a process runs at once (PostgreSQL)
+    due_work_batch_rows: int = 50  # renewals per due-work transaction; 1 = one each
+    due_work_yield_ms: float = 0.0  # per item, the most due work waits for busy calls
     smtp_url: str = ""  # e.g. smtp://user:pass@host:587?from=billing@example.com; "" = off
     templates_dir: str = "rules/templates"  # invoice document templates finance edits
     trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0
@@ -60,6 +62,10 @@ class Settings:
             raise SettingsError("BILLING_WORKERS must be at least 1")
         if self.due_work_concurrency < 1:
             raise SettingsError("BILLING_DUE_WORK_CONCURRENCY must be at least 1")
+        if not 1 <= self.due_work_batch_rows <= 1000:
+            raise SettingsError("BILLING_DUE_WORK_BATCH_ROWS must be between 1 and 1000")
+        if not 0 <= self.due_work_yield_ms <= 1000:
+            raise SettingsError("BILLING_DUE_WORK_YIELD_MS must be between 0 and 1000")
         if self.workers > 1 and self.is_sqlite:
             raise SettingsError("BILLING_WORKERS > 1 needs PostgreSQL: SQLite has one writer")
         if not 0 <= self.trace_sample_ratio <= 1:

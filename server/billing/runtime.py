@@ -22,6 +22,8 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.api.auth import TokenVerifier, mint_hs256_token
 from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
@@ -54,6 +56,7 @@ log = logging.getLogger("billing.runtime")
 PURGE_INTERVAL_S = 300
 PURGE_BATCH_ROWS = 1000
 DEV_TOKEN_LIFETIME_S = 30 * 24 * 3600
+DUE_POOL_SPARE = 2  # due-work connections beyond its concurrency: claims, progress counts
 
 
 class Runtime:
@@ -64,6 +67,18 @@ class Runtime:
         self.clock = clock or SystemClock()
         self.engine = create_engine(settings.database_url)
         self.store = SqlStore(self.engine)
+        # Due work on a pool of its own (PostgreSQL), no larger than its concurrency needs:
+        # a bill run waits for its own connections, never for the calls', and the calls never
+        # wait behind it for one. SQLite has one writer: one store, whose lock orders both.
+        self.due_engine = self.engine
+        self.due_store = self.store
+        self._calls: CallsAtDatabase | None = None
+        if not settings.is_sqlite:
+            self._calls = CallsAtDatabase(self.engine)
+            self.due_engine = create_engine(
+                settings.database_url, pool_size=settings.due_work_concurrency + DUE_POOL_SPARE
+            )
+            self.due_store = SqlStore(self.due_engine)
         writes = WriteRunner(
             self.store, self.clock, timedelta(hours=settings.idempotency_retention_hours)
         )
@@ -83,12 +98,15 @@ class Runtime:
         handlers.delivery = InvoiceDelivery(rules, build_mailer(settings))
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
-            self.store,
+            self.due_store,
             handlers.handle,
             SystemClock(),
             f"{socket.gethostname()}:{os.getpid()}",
             timedelta(seconds=settings.due_work_lease_seconds),
             concurrency=1 if settings.is_sqlite else settings.due_work_concurrency,
+            batch_rows=settings.due_work_batch_rows,
+            calls_busy=self._calls.busy if self._calls is not None else None,
+            yield_max_s=settings.due_work_yield_ms / 1000,
         )
         self.use_cases = UseCases(
             customers=CustomerUseCases(self.store, writes),
@@ -102,7 +120,7 @@ class Runtime:
                 self.store, writes, rules, BillingTime(self.clock), usage
             ),
             coupons=CouponUseCases(self.store, writes),
-            billing_runs=BillingRuns(self.store, self.worker, SystemClock()),
+            billing_runs=BillingRuns(self.due_store, self.worker, SystemClock()),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:
@@ -153,6 +171,8 @@ class Runtime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.engine.dispose()
+        if self.due_engine is not self.engine:
+            await self.due_engine.dispose()
 
     async def _purge_expired_keys(self) -> None:
         while True:
@@ -167,6 +187,25 @@ class Runtime:
                         )
             except Exception:
                 log.exception("purging expired idempotency keys failed; will retry")
+
+
+class CallsAtDatabase:
+    """How many of the calls' connections are checked out: calls at the database now. Due
+    work has a pool of its own, so this counts calls only."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        event.listen(engine.sync_engine.pool, "checkout", self._checkout)
+        event.listen(engine.sync_engine.pool, "checkin", self._checkin)
+
+    def _checkout(self, *_args: object) -> None:
+        self.count += 1
+
+    def _checkin(self, *_args: object) -> None:
+        self.count -= 1
+
+    def busy(self) -> bool:
+        return self.count > 0
 
 
 def build_mailer(settings: Settings) -> SmtpInvoiceMailer | None:

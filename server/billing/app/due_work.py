@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from billing.app.clock import Clock
+from billing.app.due_batch import BatchTransaction
 from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
 
 log = logging.getLogger("billing.due_work")
@@ -23,13 +24,30 @@ log = logging.getLogger("billing.due_work")
 LEASE = timedelta(
     seconds=30
 )  # longer than any one item takes; a dead worker's items wait this long
-BATCH_ROWS_MAX = 50  # claimed per round: bounded so one worker never hoards a run
+BATCH_ROWS_MAX = 50  # items per transaction: bounded so one transaction stays short
 IDLE_POLL_S = 0.5  # how often an idle worker looks for work it was not told about
 MAX_ATTEMPTS = 5  # past this, every retry is logged as an error for an operator
 RETRY_BACKOFF_BASE_S = 1.0
 RETRY_BACKOFF_MAX_S = 3600.0
+# Yielding to calls: after each item, while calls of this process are at the database, due
+# work waits in steps of YIELD_STEP_S, at most YIELD_MAX_S per item (so a steady stream of
+# calls slows a bill run down but never stops it).
+YIELD_STEP_S = 0.0005
 
 Handler = Callable[[Transaction, DueItem], Awaitable[str]]
+
+# Kinds run many to a transaction (app/due_batch.py): a bill run's bulk. The rest (trials,
+# cancellations, finalizations, deliveries: a delivery sends mail, which no rollback undoes)
+# run one to a transaction.
+BATCHED_KINDS = frozenset({"renew"})
+
+
+class _ItemFailed(Exception):
+    """An item of a batch raised: the batch is rolled back and runs again without it."""
+
+    def __init__(self, item: DueItem) -> None:
+        super().__init__(item.id)
+        self.item = item
 
 
 @dataclass
@@ -48,9 +66,18 @@ class DueWorkWorker:
         lease: timedelta = LEASE,
         *,
         concurrency: int = 1,
+        batch_rows: int = BATCH_ROWS_MAX,
+        calls_busy: Callable[[], bool] | None = None,
+        yield_max_s: float = 0.0,
     ) -> None:
         self._store = store
         self._concurrency = concurrency
+        self._batch_rows = batch_rows
+        self._calls_busy = calls_busy
+        self._yield_max_s = yield_max_s
+        # Shared by every round of this process (its own loop, AdvanceClock, RunBilling), so
+        # due work never has more than `concurrency` transactions open at once.
+        self._slots = asyncio.Semaphore(concurrency)
         self._lease = lease
         self._handler = handler
         self._wall = wall
@@ -69,11 +96,12 @@ class DueWorkWorker:
         """Claim one batch and run it; returns how many items were done."""
         now = self._wall.now()
         async with self._store.write(None) as tx:
+            # A round claims work for every slot: `concurrency` transactions of a batch each.
             items = await tx.due_work.claim(
                 self.owner,
                 now,
                 now + self._lease,
-                BATCH_ROWS_MAX,
+                self._batch_rows * self._concurrency,
                 tenant_id=tenant_id,
                 clock_id=clock_id,
                 subscription_ids=subscription_ids,
@@ -84,23 +112,101 @@ class DueWorkWorker:
                     "due work keeps failing; retrying with backoff",
                     extra={"item": item.id, "kind": item.kind, "attempts": item.attempts},
                 )
-        # Items run in due order: those due at one instant side by side (each in its own
-        # transaction, a subscription's own items one after another), and nothing of a
-        # later instant before they are all done (a shared invoice is finalized just after
-        # the renewals that fill it).
-        slots = asyncio.Semaphore(self._concurrency)
+        # Items run in due order: those due at one instant side by side (a subscription's own
+        # items one after another), and nothing of a later instant before they are all done
+        # (a shared invoice is finalized just after the renewals that fill it). At most
+        # `concurrency` transactions of this process run at once, so due work never takes
+        # more of the database than that from the calls it serves.
+        slots = self._slots
 
         async def run_lane(lane: list[DueItem]) -> int:
             async with slots:
                 return sum([await self._run(item) for item in lane])
+
+        async def run_batch(batch: list[DueItem]) -> int:
+            async with slots:
+                return await self._run_batch(batch)
 
         done = 0
         for _, wave in itertools.groupby(items, key=lambda item: item.due_at):
             lanes: dict[str, list[DueItem]] = {}
             for item in wave:
                 lanes.setdefault(item.subscription_id, []).append(item)
-            done += sum(await asyncio.gather(*(run_lane(lane) for lane in lanes.values())))
+            alone: list[list[DueItem]] = []
+            batched: dict[str, list[DueItem]] = {}  # by tenant: a batch is one tenant's
+            for lane in lanes.values():
+                if len(lane) == 1 and lane[0].kind in BATCHED_KINDS and self._batch_rows > 1:
+                    batched.setdefault(lane[0].tenant_id, []).append(lane[0])
+                else:
+                    alone.append(lane)
+            # Spread the wave over the slots: the batches are as even as the rows allow.
+            batches: list[list[DueItem]] = []
+            for tenant_items in batched.values():
+                count = -(-len(tenant_items) // self._batch_rows)
+                count = max(count, min(self._concurrency, len(tenant_items)))
+                size = -(-len(tenant_items) // count)
+                batches += [tenant_items[i : i + size] for i in range(0, len(tenant_items), size)]
+            done += sum(
+                await asyncio.gather(
+                    *(run_lane(lane) for lane in alone), *(run_batch(b) for b in batches)
+                )
+            )
         return done
+
+    async def _run_batch(self, items: list[DueItem]) -> int:
+        """Run items of one tenant in one transaction; an item that fails is taken out and
+        run alone (which records its failure on it), and the rest run again without it."""
+        todo = list(items)
+        done = 0
+        while todo:
+            try:
+                return done + await self._try_batch(todo)
+            except _ItemFailed as failed:
+                todo.remove(failed.item)
+                done += await self._run(failed.item)
+            except Exception as exc:
+                # Not one item's doing (a row another writer took, a lost connection): each
+                # item alone, as before batching.
+                if not isinstance(exc, RetryableConflict):
+                    log.warning(
+                        "due work batch failed; running its items one by one", exc_info=True
+                    )
+                for item in todo:
+                    done += await self._run(item)
+                return done
+        return done
+
+    async def _try_batch(self, items: list[DueItem]) -> int:
+        async with self._store.write(None) as tx:
+            held = await tx.due_batch.complete(items, self.owner, self._wall.now())
+            mine = [item for item in items if item.id in held]
+            if not mine:
+                return 0
+            batch = BatchTransaction(tx, mine[0].tenant_id)
+            await batch.read_ahead(mine)
+            descriptions = []
+            for item in mine:
+                try:
+                    descriptions.append(await self._handler(batch, item))
+                except Exception as exc:
+                    raise _ItemFailed(item) from exc
+                await self._yield_to_calls()
+            await batch.write_behind()
+        self.stats.done += len(mine)
+        self.last_item = descriptions[-1]
+        self.last_due_at = mine[-1].due_at
+        return len(mine)
+
+    async def _yield_to_calls(self) -> None:
+        """Let the process's calls in between items: a batch must not hold the loop, and
+        while calls are at the database they go first (within `yield_max_s` per item)."""
+        await asyncio.sleep(0)
+        if self._calls_busy is None:
+            return
+        waited = 0.0
+        while waited < self._yield_max_s and self._calls_busy():
+            await asyncio.sleep(YIELD_STEP_S)
+            waited += YIELD_STEP_S
 
     async def _run(self, item: DueItem) -> int:
         try:

@@ -8,7 +8,7 @@ serialization failures and deadlocks; the caller retries the whole transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -323,6 +323,62 @@ class DueWorkRepository(Protocol):
     ) -> int: ...
 
 
+class DueBatchRepository(Protocol):
+    """Rows of many due items in one statement each: what a batch of renewals reads ahead
+    and writes behind (`app/due_batch.py`)."""
+
+    @property
+    def numbers_at_commit(self) -> bool:
+        """True if insert_invoices numbers the invoices given a number format."""
+        ...
+
+    async def complete(self, items: Sequence[DueItem], owner: str, at: datetime) -> set[str]:
+        """Mark done the items (of one tenant) still leased by `owner`; returns their ids."""
+        ...
+
+    async def taken_cycles(
+        self, tenant_id: str, cycles: Iterable[tuple[str, datetime]]
+    ) -> set[tuple[str, datetime]]: ...
+
+    async def with_pending_items(
+        self, tenant_id: str, subscription_ids: Sequence[str]
+    ) -> set[str]: ...
+
+    async def billed_usage(
+        self, tenant_id: str, subscription_ids: Sequence[str]
+    ) -> dict[str, list[BilledUsage]]: ...
+
+    async def credit_balances(
+        self, tenant_id: str, accounts: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """Balances by (customer, currency), locked for the transaction."""
+        ...
+
+    async def claim_cycles(
+        self, tenant_id: str, cycles: Sequence[tuple[str, datetime, str]]
+    ) -> bool:
+        """Insert (subscription, cycle start, invoice) rows; True only if all were new."""
+        ...
+
+    async def update_subscriptions(
+        self, tenant_id: str, updates: Sequence[tuple[Subscription, int]]
+    ) -> bool:
+        """Compare-and-set (subscription, expected version) pairs; True only if all were set."""
+        ...
+
+    async def insert_invoices(
+        self, tenant_id: str, rows: Sequence[tuple[Invoice, str | None, int | None]]
+    ) -> None:
+        """Insert (invoice, number format, number year) rows with their lines; those with a
+        number format are numbered by this statement, gapless, the counter locked from
+        here to the commit (call it last)."""
+        ...
+
+    async def schedule(self, items: Sequence[DueItem]) -> None: ...
+
+    async def add_events(self, events: Sequence[OutboxEvent]) -> None: ...
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     event: Event
@@ -484,6 +540,9 @@ class Transaction(Protocol):
 
     @property
     def credit_notes(self) -> CreditNoteRepository: ...
+
+    @property
+    def due_batch(self) -> DueBatchRepository: ...
 
 
 class Store(Protocol):

@@ -1,7 +1,12 @@
 """Bill-run benchmark on PostgreSQL (delivery off): invoices per second for one billing
 cycle over many subscriptions, and the latency of FinalizeInvoice.
 
-    python -m billing.bench.bill_run --subscriptions 100000 --workers 2
+    python -m billing.bench.bill_run --subscriptions 100000 --workers 2 [--live-callers 8]
+
+With `--live-callers N`, N interactive callers (3 GetCustomer : 1 CreateCustomer, each in a
+closed loop, from a process of their own) run for `--live-seconds` with the server idle, then
+again for the whole bill run: their p50/p95 idle and during the run show whether the run
+starves the API.
 
 Seeding bypasses gRPC (COPY straight into the tables, as the issue allows): customers on a
 simulation clock, their subscriptions and each one's renewal due at the next boundary. Then
@@ -17,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
+import os
 import re
 import secrets
 import shutil
@@ -28,6 +35,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
@@ -39,6 +47,7 @@ from billing.api.auth import mint_hs256_token
 from billing.bench import echo
 from billing.bench.servers import (
     LOCALHOST,
+    _process_tree,
     billing_command,
     clean_env,
     echo_command,
@@ -203,6 +212,99 @@ async def finalize_latencies(target: str, token: str, drafts: int, callers: int)
         return latencies
 
 
+LIVE_MIX = 4  # of every 4 calls of a live caller, 3 are GetCustomer and 1 CreateCustomer
+
+
+async def _live_callers(target: str, token: str, callers: int, stop: Any) -> list[float]:
+    """Milliseconds per call of `callers` closed-loop interactive callers until `stop` is set."""
+    metadata = bearer_metadata(token)
+    async with grpc.aio.insecure_channel(target) as channel:
+        customers = customers_pb2_grpc.CustomerServiceStub(channel)
+        made = await customers.CreateCustomer(
+            customers_pb2.CreateCustomerRequest(
+                customer=customers_pb2.Customer(display_name="Live", currency_code="USD"),
+                request_id=secrets.token_hex(8),
+            ),
+            metadata=metadata,
+        )
+        latencies: list[float] = []
+
+        async def caller(offset: int) -> None:
+            n = offset
+            while not stop.is_set():
+                began = time.perf_counter()
+                if n % LIVE_MIX == LIVE_MIX - 1:
+                    await customers.CreateCustomer(
+                        customers_pb2.CreateCustomerRequest(
+                            customer=customers_pb2.Customer(
+                                display_name="Live", currency_code="USD"
+                            ),
+                            request_id=secrets.token_hex(8),
+                        ),
+                        metadata=metadata,
+                    )
+                else:
+                    await customers.GetCustomer(
+                        customers_pb2.GetCustomerRequest(name=made.name), metadata=metadata
+                    )
+                latencies.append((time.perf_counter() - began) * 1000)
+                n += 1
+
+        await asyncio.gather(*(caller(i) for i in range(callers)))
+        return latencies
+
+
+def _live_process(target: str, token: str, callers: int, stop: Any, out: Any) -> None:
+    out.put(asyncio.run(_live_callers(target, token, callers, stop)))
+
+
+class LiveCallers:
+    """The interactive callers in a process of their own (the bench's own work must not slow
+    them): start(), then stop() returns their latencies."""
+
+    def __init__(self, target: str, token: str, callers: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._out: Any = context.Queue()
+        self._process = context.Process(
+            target=_live_process, args=(target, token, callers, self._stop, self._out)
+        )
+
+    def start(self) -> None:
+        self._process.start()
+
+    def stop(self) -> list[float]:
+        self._stop.set()
+        latencies: list[float] = self._out.get(timeout=60)
+        self._process.join(timeout=10)
+        return latencies
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(server_root: int) -> tuple[float, float]:
+    """CPU seconds used so far by the server processes and by PostgreSQL's processes on this
+    machine (its backends live as long as their pooled connections)."""
+    servers = set(_process_tree(server_root))
+    used = [0.0, 0.0]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        fields = rest.split()
+        seconds = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        if int(entry.name) in servers:
+            used[0] += seconds
+        elif name == "postgres":
+            used[1] += seconds
+    return used[0], used[1]
+
+
 def pgbench_tps(server_url: str, clients: int, seconds: int) -> float | None:
     """Transactions per second of pgbench's built-in TPC-B-like script (five statements)
     in a scratch database; None when pgbench is not installed."""
@@ -248,7 +350,18 @@ def percentiles(latencies: list[float]) -> str:
     return f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms"
 
 
-def main(argv: list[str] | None = None) -> int:
+def live_report(
+    callers: int, idle: list[float], idle_s: float, during: list[float], during_s: float
+) -> str:
+    ratio = statistics.quantiles(during, n=100)[94] / statistics.quantiles(idle, n=100)[94]
+    return (
+        f"live callers ({callers}, 3 GetCustomer : 1 CreateCustomer): "
+        f"idle {len(idle) / idle_s:,.0f} calls/s, {percentiles(idle)}; during the run "
+        f"{len(during) / during_s:,.0f} calls/s, {percentiles(during)}; p95 {ratio:.1f}x idle"
+    )
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2, help="server processes")
@@ -256,7 +369,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--callers", type=int, default=16)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--rules-dir", type=Path, default=Path("rules"))
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--live-callers",
+        type=int,
+        default=0,
+        help="interactive callers (3 GetCustomer : 1 CreateCustomer) idle, then during the run",
+    )
+    parser.add_argument("--live-seconds", type=float, default=10.0, help="idle measurement")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a BILLING_* setting for the servers, e.g. BILLING_DUE_WORK_CONCURRENCY=2",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     # A SIGTERM unwinds like Ctrl-C, so the servers it started are stopped and the scratch
     # database is dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -283,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                 "BILLING_LISTEN": f"{LOCALHOST}:{port}",
                 "BILLING_WORKERS": str(args.workers),
                 "BILLING_RULES_DIR": "",
+                **dict(setting.split("=", 1) for setting in args.server_env),
             }
         )
         migrate(env)
@@ -302,7 +434,20 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = seed(
                     dsn, clock.name.split("/")[1], pushed.content_hash, args.subscriptions
                 )
-                print(f"seeded {args.subscriptions:,} subscriptions in {seconds:.1f} s")
+                print(
+                    f"seeded {args.subscriptions:,} subscriptions in {seconds:.1f} s; "
+                    f"{args.workers} server processes, {' '.join(args.server_env) or 'defaults'}"
+                )
+                live = None
+                if args.live_callers:
+                    idle = LiveCallers(srv.target, token, args.live_callers)
+                    idle.start()
+                    time.sleep(args.live_seconds)
+                    idle_latencies = idle.stop()
+                    live = LiveCallers(srv.target, token, args.live_callers)
+                    live.start()
+                    time.sleep(1.0)  # the callers' process is up and calling
+                cpu_before = cpu_seconds(srv.pid)
                 began = time.perf_counter()
                 last = None
                 for progress in clocks_pb2_grpc.ClockServiceStub(channel).AdvanceClock(
@@ -312,12 +457,23 @@ def main(argv: list[str] | None = None) -> int:
                 ):
                     last = progress
                 elapsed = time.perf_counter() - began
+                cpu_after = cpu_seconds(srv.pid)
+                during = live.stop() if live is not None else []
             ok = last is not None and last.finished and last.done == args.subscriptions
             print(
                 f"bill run: {args.subscriptions:,} invoices in {elapsed:.1f} s = "
                 f"{args.subscriptions / elapsed:,.0f} invoices/s on {args.workers} server "
-                f"processes ({'complete' if ok else f'INCOMPLETE: {last}'})"
+                f"processes ({'complete' if ok else f'INCOMPLETE: {last}'}); CPU per invoice: "
+                f"servers {(cpu_after[0] - cpu_before[0]) * 1000 / args.subscriptions:.2f} ms, "
+                f"PostgreSQL {(cpu_after[1] - cpu_before[1]) * 1000 / args.subscriptions:.2f} ms"
+                + (" (the live callers' calls included)" if args.live_callers else "")
             )
+            if args.live_callers:
+                print(
+                    live_report(
+                        args.live_callers, idle_latencies, args.live_seconds, during, elapsed
+                    )
+                )
             latencies = asyncio.run(
                 finalize_latencies(srv.target, token, args.drafts, args.callers)
             )

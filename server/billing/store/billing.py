@@ -350,6 +350,31 @@ def _invoice_row(invoice: Invoice) -> dict[str, Any]:
     }
 
 
+def invoice_line_rows(tenant_id: str, invoice: Invoice) -> list[dict[str, Any]]:
+    """The invoice's lines as `invoice_lines` rows, numbered from 1."""
+    return [
+        {
+            "tenant_id": tenant_id,
+            "invoice_id": invoice.id,
+            "line_no": n,
+            "description": line.description,
+            "price_code": line.price_code,
+            "quantity": str(line.quantity),
+            "unit_amount": str(line.unit_amount),
+            "unrounded_amount": str(line.unrounded),
+            "amount_minor": line.amount_minor,
+            "period_start": line.period_start,
+            "period_end": line.period_end,
+            "proration": line.proration,
+            "proration_factor": line.factor,
+            "rule_set": invoice.rule_set,
+            "kind": line.kind,
+            "derivation": dict(line.derivation) if line.derivation else None,
+        }
+        for n, line in enumerate(invoice.lines, start=1)
+    ]
+
+
 class SqlInvoices:
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
@@ -362,30 +387,8 @@ class SqlInvoices:
 
     async def _insert_lines(self, tenant_id: str, invoice: Invoice) -> None:
         if invoice.lines:
-            self._conn.defer(
-                _INSERT_LINE,
-                [  # one multi-row insert, not a round trip per line
-                    {
-                        "tenant_id": tenant_id,
-                        "invoice_id": invoice.id,
-                        "line_no": n,
-                        "description": line.description,
-                        "price_code": line.price_code,
-                        "quantity": str(line.quantity),
-                        "unit_amount": str(line.unit_amount),
-                        "unrounded_amount": str(line.unrounded),
-                        "amount_minor": line.amount_minor,
-                        "period_start": line.period_start,
-                        "period_end": line.period_end,
-                        "proration": line.proration,
-                        "proration_factor": line.factor,
-                        "rule_set": invoice.rule_set,
-                        "kind": line.kind,
-                        "derivation": dict(line.derivation) if line.derivation else None,
-                    }
-                    for n, line in enumerate(invoice.lines, start=1)
-                ],
-            )
+            # One multi-row insert, not a round trip per line.
+            self._conn.defer(_INSERT_LINE, invoice_line_rows(tenant_id, invoice))
 
     async def update_status(
         self,

@@ -33,6 +33,7 @@ from billing.store.billing import (
 )
 from billing.store.coupons import SqlCoupons
 from billing.store.customers import SqlCustomers
+from billing.store.due_batch import SqlDueBatch
 from billing.store.due_work import SqlDueWork
 from billing.store.engine import WRITE_OPTION
 from billing.store.records import SqlAudit, SqlIdempotency, SqlOutbox
@@ -65,6 +66,7 @@ class SqlTransaction:
         self.numbering = SqlNumbering(conn)
         self.coupons = SqlCoupons(conn)
         self.credit_notes = SqlCreditNotes(conn)
+        self.due_batch = SqlDueBatch(conn)
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

@@ -144,43 +144,45 @@ class UsageUseCases:
         rules = active.rules
         resolver = EventResolver(tx, ctx.tenant_id, rules, self._time)
         await resolver.prefetch(events)
-        outcomes: dict[int, Outcome] = {}
+        # One slot per event, in order; an event to store keeps its slot empty until the
+        # insert says what became of it.
+        outcomes: list[Outcome | None] = [None] * len(events)
         to_store: dict[str, tuple[int, StoredEvent]] = {}
         seen_in_batch: dict[str, bytes] = {}
+        check = resolver.check
         for offset, incoming in enumerate(events):
-            index = first + offset
             digest = incoming.body_hash()
             if incoming.id in seen_in_batch:
                 same = seen_in_batch[incoming.id] == digest
-                outcomes[index] = Outcome(
-                    index,
+                outcomes[offset] = Outcome(
+                    first + offset,
                     incoming.id,
                     DUPLICATE if same else REFUSED,
                     "" if same else "id used twice with different bodies",
                 )
                 continue
             seen_in_batch[incoming.id] = digest
-            reason, event = await resolver.check(incoming)
+            reason, event, rollup = await check(incoming)
             if event is None:
-                outcomes[index] = Outcome(index, incoming.id, REFUSED, reason)
+                outcomes[offset] = Outcome(first + offset, incoming.id, REFUSED, reason)
                 continue
-            to_store[incoming.id] = (
-                index,
-                StoredEvent(event, digest, resolver.contribution(event)),
-            )
+            to_store[incoming.id] = (offset, StoredEvent(event, digest, rollup))
         inserted = await tx.usage.insert_batch(ctx.tenant_id, [s for _, s in to_store.values()])
         conflicts = [event_id for event_id in to_store if event_id not in inserted]
         stored_hashes = await tx.usage.body_hashes(ctx.tenant_id, conflicts)
-        for event_id, (index, stored) in to_store.items():
+        for event_id, (offset, stored) in to_store.items():
             if event_id in inserted:
-                outcomes[index] = Outcome(index, event_id, ACCEPTED)
+                outcomes[offset] = Outcome(first + offset, event_id, ACCEPTED)
             elif stored_hashes.get(event_id) == stored.body_hash:
-                outcomes[index] = Outcome(index, event_id, DUPLICATE)
+                outcomes[offset] = Outcome(first + offset, event_id, DUPLICATE)
             else:
-                outcomes[index] = Outcome(
-                    index, event_id, REFUSED, "id already used for an event with another body"
+                outcomes[offset] = Outcome(
+                    first + offset,
+                    event_id,
+                    REFUSED,
+                    "id already used for an event with another body",
                 )
-        return [outcomes[i] for i in sorted(outcomes)]
+        return [o for o in outcomes if o is not None]
 
     # --- corrections ------------------------------------------------------------------------
 

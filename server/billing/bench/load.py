@@ -372,35 +372,45 @@ class LoadError(RuntimeError):
 
 
 def run_load(
-    spec: LoadSpec, processes: int, on_connected: Callable[[], None] | None = None
+    spec: LoadSpec,
+    processes: int,
+    on_connected: Callable[[int], bool] | None = None,
+    attempts: int = 1,
 ) -> list[ProcessResult]:
     """Run `spec` from `processes` spawned processes; their results, in process order.
 
-    `on_connected` runs once every process has its connection and before load starts.
+    `on_connected(attempt)` runs once every process has its connection and before load
+    starts; False (while attempts remain) stops the processes and starts them again (new
+    connections: the server processes sharing the port got an uneven share of them).
     """
     ctx = multiprocessing.get_context("spawn")  # gRPC must not be forked once started
-    out: Queue[Any] = ctx.Queue()
-    go = ctx.Event()
-    workers = [
-        ctx.Process(target=_process_main, args=(spec, i, out, go), name=f"billing-bench-load-{i}")
-        for i in range(processes)
-    ]
-    try:
-        for worker in workers:
-            worker.start()
-        _collect(out, workers, "ready", START_TIMEOUT_S)
-        if on_connected is not None:
-            on_connected()
-        go.set()
-        limit = spec.time_limit_s + 20
-        done = _collect(out, workers, "done", limit)
-        for worker in workers:
-            worker.join(10)
-        return [done[i] for i in range(processes)]
-    finally:
-        stop_processes(workers)
-        out.close()
-        out.join_thread()
+    for attempt in range(attempts):
+        out: Queue[Any] = ctx.Queue()
+        go = ctx.Event()
+        workers = [
+            ctx.Process(
+                target=_process_main, args=(spec, i, out, go), name=f"billing-bench-load-{i}"
+            )
+            for i in range(processes)
+        ]
+        try:
+            for worker in workers:
+                worker.start()
+            _collect(out, workers, "ready", START_TIMEOUT_S)
+            retry = on_connected is not None and not on_connected(attempt)
+            if retry and attempt + 1 < attempts:
+                continue  # the finally below stops these processes
+            go.set()
+            limit = spec.time_limit_s + 20
+            done = _collect(out, workers, "done", limit)
+            for worker in workers:
+                worker.join(10)
+            return [done[i] for i in range(processes)]
+        finally:
+            stop_processes(workers)
+            out.close()
+            out.join_thread()
+    raise AssertionError("unreachable: the last attempt always runs")
 
 
 def _collect(

@@ -36,6 +36,7 @@ class Row:
     error_messages: dict[str, str] = field(default_factory=dict)
     vs_echo: float | None = None  # calls_per_s / the echo baseline's, same run
     connections_per_server_process: list[int] | None = None
+    connect_attempts: int = 1  # load processes started this often for an even spread
     hit_max_calls: bool = False
     failure: str = ""  # set when the scenario could not run at all
     timed: bool = False  # one timed run (calls/s is its own rate), not load: no "vs echo"
@@ -267,7 +268,8 @@ def format_notes(rows: Sequence[Row]) -> str:
             notes.append(f"{label}: {count} x {code}: {message}")
         if row.connections_per_server_process is not None and row.server_processes > 1:
             split = " + ".join(str(n) for n in row.connections_per_server_process)
-            notes.append(f"{label}: load connections per server process: {split}")
+            tries = f" (after {row.connect_attempts} tries)" if row.connect_attempts > 1 else ""
+            notes.append(f"{label}: load connections per server process: {split}{tries}")
         if row.offered_per_s is not None:
             notes.append(
                 f"{label}: open loop: {row.offered_per_s:,.1f} calls/s offered,"

@@ -1,16 +1,19 @@
 """Usage events: batched ingestion, period reads, and their daily rollups (ADR 0013).
 
-A batch is written with one statement, never a round trip per event: on PostgreSQL the rows
-are COPYed into a temporary staging table and moved with one INSERT ... ON CONFLICT DO
-NOTHING, whose RETURNING rows feed, in the same statement, one INSERT ... SELECT ... GROUP BY
-... ON CONFLICT DO UPDATE into `usage_rollups`; on SQLite one multi-row INSERT ... ON CONFLICT
-DO NOTHING, then the rollup rows are read, added to in Python (SQLite has no exact decimal
-arithmetic) and written back under its single writer. Ids that were already there are then
-read back once, so each is answered as a duplicate (same body) or refused.
+A batch is written with a fixed handful of statements, never a round trip per event. On
+PostgreSQL the rows are COPYed into a temporary staging table like `usage_events` and moved
+with one INSERT ... ON CONFLICT DO NOTHING RETURNING id; the rollup changes of the events it
+inserted are summed here and written with one INSERT ... SELECT FROM unnest(...) ... ON
+CONFLICT DO UPDATE in key order (so concurrent batches lock shared rows in one order and never
+deadlock). On SQLite one multi-row INSERT ... ON CONFLICT DO NOTHING, then the rollup rows are
+read, added to in Python (SQLite has no exact decimal arithmetic) and written back under its
+single writer. Ids that were already there are then read back once, so each is answered as a
+duplicate (same body) or refused.
 
-The COPY text is written here, one string per batch, not row by row through psycopg's
-dumpers (which cost more than all the rest of an event's checks); the staging table is
-emptied by the commit (ON COMMIT DELETE ROWS), not by a statement of its own.
+The COPY text is written here, one string per batch, not row by row through psycopg's dumpers
+(which cost more than all of an event's checks); the staging table carries the events only
+(the rollups need no per-event columns in PostgreSQL) and is emptied by the commit (ON COMMIT
+DELETE ROWS), not by a statement of its own.
 """
 
 from __future__ import annotations
@@ -57,37 +60,34 @@ _EVENT_COLUMNS = (  # what an Event is made of: no tenant, no body hash
     u.c.corrects,
     u.c.correction,
 )
-_ROLLUP_COLUMNS = ("bucket", "spec", "group_key", "group_values", "value")
 _ROLLUP_KEY = ["tenant_id", "subscription_id", "metric", "bucket", "spec", "group_key"]
 _ROLLUP_VALUES = ["group_values", "count", "total", "peak", "peak_stale"]
 _EVENTS = ", ".join(_COLUMNS)
-_STAGED_COLUMNS = ", ".join((*_COLUMNS, *_ROLLUP_COLUMNS))
-_KEY = ", ".join(f"b.{c}" for c in _ROLLUP_KEY)
-# A per-connection staging table: the event columns plus each event's rollup contribution.
+# A per-connection staging table shaped like the events.
 _CREATE_STAGING = (
-    "CREATE TEMP TABLE IF NOT EXISTS usage_staging (LIKE usage_events INCLUDING DEFAULTS,"
-    " bucket timestamptz, spec text, group_key text, group_values jsonb, value numeric)"
-    " ON COMMIT DELETE ROWS"
+    "CREATE TEMP TABLE IF NOT EXISTS usage_events_staged"
+    " (LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
-# Only the rows inserted (not duplicates) reach the rollups. Rows are upserted in key order,
-# so concurrent batches lock shared rows in the same order and never deadlock.
-_MOVE_STAGED = f"""
-WITH inserted AS (
-    INSERT INTO usage_events ({_EVENTS}) SELECT {_EVENTS} FROM usage_staging
-    ON CONFLICT DO NOTHING RETURNING id
-), rolled_up AS (
-    INSERT INTO usage_rollups AS r ({", ".join(_ROLLUP_KEY)}, {", ".join(_ROLLUP_VALUES)})
-    SELECT {_KEY}, (array_agg(b.group_values))[1], count(*), sum(b.value), max(b.value), false
-    FROM usage_staging b JOIN inserted i ON i.id = b.id
-    WHERE b.bucket IS NOT NULL
-    GROUP BY {_KEY}
-    ORDER BY {_KEY}
-    ON CONFLICT ({", ".join(_ROLLUP_KEY)}) DO UPDATE SET
-        count = r.count + excluded.count,
-        total = r.total + excluded.total,
-        peak = greatest(r.peak, excluded.peak)
+_COPY_STAGED = f"COPY usage_events_staged ({_EVENTS}) FROM STDIN"
+_MOVE_STAGED = (
+    f"INSERT INTO usage_events ({_EVENTS}) SELECT {_EVENTS} FROM usage_events_staged"
+    " ON CONFLICT DO NOTHING RETURNING id"
 )
-SELECT id FROM inserted
+# Rows in the order given (key order): that is the order their locks are taken in.
+_ADD_TO_ROLLUPS = f"""
+INSERT INTO usage_rollups AS r ({", ".join(_ROLLUP_KEY)}, {", ".join(_ROLLUP_VALUES)})
+SELECT %(tenant)s, u.subscription_id, u.metric, u.bucket, u.spec, u.group_key,
+       u.group_values::jsonb, u.count, u.total, u.peak, false
+FROM unnest(%(subscription_id)s::text[], %(metric)s::text[], %(bucket)s::timestamptz[],
+            %(spec)s::text[], %(group_key)s::text[], %(group_values)s::text[],
+            %(count)s::bigint[], %(total)s::numeric[], %(peak)s::numeric[])
+     WITH ORDINALITY AS u(subscription_id, metric, bucket, spec, group_key, group_values,
+                          count, total, peak, position)
+ORDER BY u.position
+ON CONFLICT ({", ".join(_ROLLUP_KEY)}) DO UPDATE SET
+    count = r.count + excluded.count,
+    total = r.total + excluded.total,
+    peak = greatest(r.peak, excluded.peak)
 """
 
 
@@ -197,7 +197,7 @@ def _text(value: str) -> str:
 
 
 def _copy_text(tenant_id: str, events: Sequence[StoredEvent]) -> str:
-    """The rows of `usage_staging` (the columns of _STAGED_COLUMNS) in COPY text format."""
+    """The events as rows of `usage_events_staged` (the columns of _COLUMNS), COPY text."""
     tenant = _text(tenant_id)
     lines: list[str] = []
     isoformats: dict[datetime, str] = {}  # received_at and buckets repeat within a batch
@@ -213,22 +213,44 @@ def _copy_text(tenant_id: str, events: Sequence[StoredEvent]) -> str:
         properties = _text(json.dumps(dict(e.properties))) if e.properties else "{}"
         corrects = _NULL if e.corrects is None else _text(e.corrects)
         correction = _NULL if e.correction is None else _text(e.correction)
-        c = stored.rollup
-        if c is None:
-            rollup = f"{_NULL}\t{_NULL}\t{_NULL}\t{_NULL}\t{_NULL}"
-        else:
-            bucket = isoformats.get(c.bucket) or isoformats.setdefault(
-                c.bucket, c.bucket.isoformat()
-            )
-            group_values = _NULL if c.group is None else _text(json.dumps(list(c.group)))
-            value = _NULL if c.value is None else str(c.value)
-            rollup = f"{bucket}\t{c.definition}\t{group_key(c.group)}\t{group_values}\t{value}"
         lines.append(
             f"{tenant}\t{_text(e.id)}\t{_text(e.subscription_id)}\t{_text(e.metric)}"
             f"\t{e.timestamp.isoformat()}\t{properties}\t\\\\x{stored.body_hash.hex()}"
-            f"\t{received_text}\t{corrects}\t{correction}\t{rollup}\n"
+            f"\t{received_text}\t{corrects}\t{correction}\n"
         )
     return "".join(lines)
+
+
+def _rollup_changes(events: Sequence[StoredEvent], inserted: set[str]) -> dict[_Key, _Change]:
+    """What the inserted events add to their rollup rows, summed per row."""
+    changes: dict[_Key, _Change] = {}
+    for stored in events:
+        c = stored.rollup
+        if c is None or stored.event.id not in inserted:
+            continue
+        key = _key(stored.event.subscription_id, stored.event.metric, c)
+        found = changes.get(key)
+        changes[key] = _added(c) if found is None else found.plus(_added(c))
+    return changes
+
+
+def _rollup_arrays(tenant_id: str, changes: Mapping[_Key, _Change]) -> dict[str, Any]:
+    """The parameters of _ADD_TO_ROLLUPS: one array per column, rows in key order."""
+    ordered = sorted(changes.items())
+    return {
+        "tenant": tenant_id,
+        "subscription_id": [k.subscription_id for k, _ in ordered],
+        "metric": [k.metric for k, _ in ordered],
+        "bucket": [k.bucket for k, _ in ordered],
+        "spec": [k.spec for k, _ in ordered],
+        "group_key": [k.group_key for k, _ in ordered],
+        "group_values": [
+            None if c.group is None else json.dumps(list(c.group)) for _, c in ordered
+        ],
+        "count": [c.count for _, c in ordered],
+        "total": [c.total for _, c in ordered],
+        "peak": [c.peak for _, c in ordered],
+    }
 
 
 def _event(row: Any) -> Event:
@@ -277,15 +299,7 @@ class SqlUsage:
             [_row(tenant_id, e) for e in events],
         )
         inserted = {row.id for row in result}
-        changes: dict[_Key, _Change] = {}
-        for stored in events:
-            c = stored.rollup
-            if c is None or stored.event.id not in inserted:
-                continue
-            key = _key(stored.event.subscription_id, stored.event.metric, c)
-            found = changes.get(key)
-            changes[key] = _added(c) if found is None else found.plus(_added(c))
-        await self._merge_in_python(tenant_id, changes)
+        await self._merge_in_python(tenant_id, _rollup_changes(events, inserted))
         return inserted
 
     async def _copy_insert(self, tenant_id: str, events: Sequence[StoredEvent]) -> set[str]:
@@ -297,12 +311,16 @@ class SqlUsage:
             await cursor.execute(_CREATE_STAGING)
             if self._staged:
                 # A second batch in one transaction: the commit has not emptied it yet.
-                await cursor.execute("DELETE FROM usage_staging")
+                await cursor.execute("DELETE FROM usage_events_staged")
             self._staged = True
-            async with cursor.copy(f"COPY usage_staging ({_STAGED_COLUMNS}) FROM STDIN") as copy:
+            async with cursor.copy(_COPY_STAGED) as copy:
                 await copy.write(text)
             await cursor.execute(_MOVE_STAGED)
-            return {row[0] for row in await cursor.fetchall()}
+            inserted = {row[0] for row in await cursor.fetchall()}
+            changes = _rollup_changes(events, inserted)
+            if changes:
+                await cursor.execute(_ADD_TO_ROLLUPS, _rollup_arrays(tenant_id, changes))
+        return inserted
 
     async def body_hashes(self, tenant_id: str, ids: Sequence[str]) -> dict[str, bytes]:
         if not ids:

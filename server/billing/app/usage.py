@@ -8,6 +8,7 @@ Checking each event is `usage_intake`; which prices meter which metrics is `mete
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -71,6 +72,7 @@ from billing.rules.model import RuleSet
 
 BATCH_EVENTS_MAX = 10_000  # one request; larger loads use StreamUsage
 STREAM_CHUNK_EVENTS = 1_000  # written per statement when streaming
+STREAM_READ_AHEAD = 2  # batches of a stream read while one is written
 
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
 
@@ -126,15 +128,41 @@ class UsageUseCases:
     async def ingest_stream(
         self, ctx: CallContext, chunks: AsyncIterator[Sequence[IncomingEvent]]
     ) -> list[Outcome]:
+        """Batches of STREAM_CHUNK_EVENTS, each in its own transaction, in order. The next
+        batch is read (and its messages decoded) while one is being written, up to
+        STREAM_READ_AHEAD batches ahead: otherwise the stream stands still during every
+        round trip of the write, and its caller with it."""
+        batches: asyncio.Queue[list[IncomingEvent] | None] = asyncio.Queue(STREAM_READ_AHEAD)
+
+        async def read() -> None:
+            buffer: list[IncomingEvent] = []
+            async for chunk in chunks:
+                buffer.extend(chunk)
+                while len(buffer) >= STREAM_CHUNK_EVENTS:
+                    await batches.put(buffer[:STREAM_CHUNK_EVENTS])
+                    buffer = buffer[STREAM_CHUNK_EVENTS:]
+            if buffer:
+                await batches.put(buffer)
+            await batches.put(None)
+
+        reader = asyncio.create_task(read())
+
+        async def next_batch() -> list[IncomingEvent] | None:
+            got = asyncio.ensure_future(batches.get())
+            await asyncio.wait({got, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if got.done():
+                return got.result()
+            got.cancel()
+            reader.result()  # the reader failed: its error is the call's
+            return await batches.get()  # it ended: what it put last is still queued
+
         outcomes: list[Outcome] = []
-        buffer: list[IncomingEvent] = []
-        async for chunk in chunks:
-            buffer.extend(chunk)
-            while len(buffer) >= STREAM_CHUNK_EVENTS:
-                batch, buffer = buffer[:STREAM_CHUNK_EVENTS], buffer[STREAM_CHUNK_EVENTS:]
+        try:
+            while (batch := await next_batch()) is not None:
                 outcomes += await self.ingest(ctx, batch, len(outcomes))
-        if buffer:
-            outcomes += await self.ingest(ctx, buffer, len(outcomes))
+        finally:
+            reader.cancel()  # a failed write stops the reading too
+            await asyncio.gather(reader, return_exceptions=True)
         return outcomes
 
     async def _ingest(

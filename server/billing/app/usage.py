@@ -148,13 +148,17 @@ class UsageUseCases:
         reader = asyncio.create_task(read())
 
         async def next_batch() -> list[IncomingEvent] | None:
-            got = asyncio.ensure_future(batches.get())
-            await asyncio.wait({got, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if got.done():
-                return got.result()
-            got.cancel()
-            reader.result()  # the reader failed: its error is the call's
-            return await batches.get()  # it ended: what it put last is still queued
+            # Every batch read before a failure is written, as if read one at a time.
+            while True:
+                if not batches.empty():
+                    return batches.get_nowait()
+                if reader.done():
+                    reader.result()  # the reader failed: its error is the call's
+                got = asyncio.ensure_future(batches.get())
+                await asyncio.wait({got, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if got.done():
+                    return got.result()
+                got.cancel()
 
         outcomes: list[Outcome] = []
         try:

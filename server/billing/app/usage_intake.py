@@ -116,7 +116,6 @@ class EventResolver:
         self._by_customer: dict[str, list[Subscription]] = {}
         self._now: dict[str | None, datetime] = {}
         self._meters_metric: dict[tuple[str, str], bool] = {}
-        self._specs: dict[str, tuple[MetricSpec, str]] = {}
         self._targets: dict[tuple[str, str, str], _Target] = {}
         self._plain: dict[tuple[str, datetime], Contribution] = {}
 
@@ -130,14 +129,6 @@ class EventResolver:
         if wanted:
             found = await self._tx.subscriptions.get_many(self._tenant_id, sorted(wanted))
             self._subs.update({sid: found.get(sid) for sid in wanted})
-
-    def contribution(self, event: Event) -> Contribution:
-        """What the (checked) event adds to its day's rollup."""
-        if event.metric not in self._specs:
-            spec = metric_spec(self._rules.metering.metrics[event.metric])
-            self._specs[event.metric] = (spec, definition(spec))
-        spec, defined_as = self._specs[event.metric]
-        return contribution(spec, defined_as, event)
 
     async def check(self, e: IncomingEvent) -> tuple[str, Event | None, Contribution | None]:
         """Why the event is refused ("" if it is not), the event, and what it adds to its

@@ -154,7 +154,8 @@ class EventResolver:
             return f"timestamp is older than max_lateness ({lateness})", None, None
         # Received "now" on the subscription's own clock, the clock its invoices are dated by,
         # so "arrived after the period was billed" compares like with like.
-        event = Event(e.id, target.sub.id, e.metric, at, dict(e.properties), received_at=target.now)
+        # The properties are the incoming event's own (a fresh dict, or the shared empty one).
+        event = Event(e.id, target.sub.id, e.metric, at, e.properties, received_at=target.now)
         if target.field is not None:
             try:
                 value = usage_value(event, target.field)

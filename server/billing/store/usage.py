@@ -222,15 +222,29 @@ def _copy_text(tenant_id: str, events: Sequence[StoredEvent]) -> str:
 
 
 def _rollup_changes(events: Sequence[StoredEvent], inserted: set[str]) -> dict[_Key, _Change]:
-    """What the inserted events add to their rollup rows, summed per row."""
-    changes: dict[_Key, _Change] = {}
+    """What the inserted events add to their rollup rows, summed per row. Runs for every
+    event: summed over plain tuples first, one _Key and _Change made per row after."""
+    # By the contribution object (a day's plain contribution is one object shared by its
+    # events); equal ones made apart meet again in the second loop, under one _Key.
+    sums: dict[tuple[str, str, int], list[Any]] = {}
     for stored in events:
         c = stored.rollup
-        if c is None or stored.event.id not in inserted:
+        e = stored.event
+        if c is None or e.id not in inserted:
             continue
-        key = _key(stored.event.subscription_id, stored.event.metric, c)
-        found = changes.get(key)
-        changes[key] = _added(c) if found is None else found.plus(_added(c))
+        found = sums.get((e.subscription_id, e.metric, id(c)))
+        if found is None:
+            sums[(e.subscription_id, e.metric, id(c))] = [c, 1, c.value, c.value]
+        else:
+            found[1] += 1
+            found[2] = _add(found[2], c.value)
+            found[3] = _greatest(found[3], c.value)
+    changes: dict[_Key, _Change] = {}
+    for (subscription_id, metric, _), (c, count, total, peak) in sums.items():
+        key = _key(subscription_id, metric, c)
+        change = _Change(c.group, count, total, peak)
+        found_change = changes.get(key)
+        changes[key] = change if found_change is None else found_change.plus(change)
     return changes
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
+from billing.app.usage import STREAM_CHUNK_EVENTS
 from billing_client.v1 import usage_pb2 as up
 from billing_client.v1 import usage_pb2_grpc
 from billing_fixtures import Billing, iso, rules, ts
@@ -518,14 +519,15 @@ def test_a_stream_that_fails_midway_keeps_the_batches_before_and_reports_the_err
     clock = billing.clock("2026-04-01T00:00:00Z")
     sub = billing.subscribe(billing.customer(clock), "metered_monthly")
     billing.advance(clock, "2026-04-20T00:00:00Z")
-    times = spread("2026-04-15T00:00:00Z", 1500, hours=0)
+    total = STREAM_CHUNK_EVENTS + STREAM_CHUNK_EVENTS // 2  # one whole batch and a half
+    times = spread("2026-04-15T00:00:00Z", total, hours=0)
     good = [
         up.StreamUsageRequest(
             events=[
                 event(sub, "api_calls", t, f"s-{i + k}") for k, t in enumerate(times[i : i + 500])
             ]
         )
-        for i in range(0, 1500, 500)
+        for i in range(0, total, 500)
     ]
     bad = up.StreamUsageRequest(
         events=[up.UsageEvent(id="x", subscription=sub.name, metric="api_calls")]
@@ -535,5 +537,6 @@ def test_a_stream_that_fails_midway_keeps_the_batches_before_and_reports_the_err
     with pytest.raises(grpc.RpcError):
         usage.StreamUsage(iter([*good, bad]), metadata=billing.metadata)
     again = usage.StreamUsage(iter(good), metadata=billing.metadata)
-    # The first 1,000 (one whole batch) were written before the failure; the rest were not.
-    assert (again.duplicates, again.accepted) == (1000, 500)
+    # The whole batch was written before the failure (even though the reading had gone
+    # further ahead); the half batch after it was not.
+    assert (again.duplicates, again.accepted) == (STREAM_CHUNK_EVENTS, total - STREAM_CHUNK_EVENTS)

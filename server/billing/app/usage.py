@@ -71,7 +71,7 @@ from billing.plugins.registry import Engines
 from billing.rules.model import RuleSet
 
 BATCH_EVENTS_MAX = 10_000  # one request; larger loads use StreamUsage
-STREAM_CHUNK_EVENTS = 1_000  # written per statement when streaming
+STREAM_CHUNK_EVENTS = 2_000  # written per statement when streaming
 STREAM_READ_AHEAD = 2  # batches of a stream read while one is written
 
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"

@@ -9,6 +9,9 @@ staging table like `usage_events` and moves them with one INSERT ... SELECT ... 
 DO NOTHING into a table made LIKE usage_events INCLUDING ALL (same columns, primary key and
 indexes, logged). The COPY text is made before the clock starts: the ceiling is the
 database's, not this process's Python. No gRPC, no checks, no rollups, no RETURNING.
+
+The machine is shared and a few seconds of it are noisy: the ceiling is the best of ROUNDS
+rounds, each into a new table (the stricter baseline for StreamUsage to be compared with).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from billing.app.usage import STREAM_CHUNK_EVENTS
 from billing.bench.servers import BenchError
 
 CEILING = "bare COPY + dedupe"
+ROUNDS = 3
 EVENTS_MIN = 100_000  # a shorter run would time mostly its first batches
 EVENTS_MAX = 5_000_000  # the COPY text is held in memory
 STATEMENT_TIMEOUT = "5min"
@@ -40,6 +44,7 @@ class Ceiling:
     inserted: int
     seconds: float
     batch: int
+    rounds: int = 1
 
     @property
     def events_per_s(self) -> float:
@@ -98,21 +103,27 @@ def measure(
             if row is None:
                 raise BenchError(f"no subscription {subscription_ids[0]}")
             texts = _batches(str(row[0]), subscription_ids, events, batch, day_start, now)
-            conn.execute(f"CREATE TABLE {table} (LIKE usage_events INCLUDING ALL)")
             conn.execute(
                 "CREATE TEMP TABLE ceiling_staging (LIKE usage_events INCLUDING DEFAULTS)"
                 " ON COMMIT DELETE ROWS"
             )
             conn.commit()
-            try:
-                inserted, seconds = _ingest(conn, table, texts)
-            finally:
-                conn.rollback()
-                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            best: tuple[int, float] | None = None
+            for _ in range(ROUNDS):
+                conn.execute(f"CREATE TABLE {table} (LIKE usage_events INCLUDING ALL)")
                 conn.commit()
+                try:
+                    inserted, seconds = _ingest(conn, table, texts)
+                finally:
+                    conn.rollback()
+                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+                    conn.commit()
+                if best is None or inserted / seconds > best[0] / best[1]:
+                    best = (inserted, seconds)
     except psycopg.Error as exc:
         raise BenchError(f"the {CEILING} ceiling failed: {exc}") from exc
-    return Ceiling(events, inserted, seconds, batch)
+    assert best is not None
+    return Ceiling(events, best[0], best[1], batch, ROUNDS)
 
 
 def _ingest(conn: psycopg.Connection[Any], table: str, texts: Sequence[str]) -> tuple[int, float]:

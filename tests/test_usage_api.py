@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
+from billing.app.usage import STREAM_CHUNK_EVENTS
 from billing_client.v1 import usage_pb2 as up
 from billing_client.v1 import usage_pb2_grpc
 from billing_fixtures import Billing, iso, rules, ts
@@ -485,3 +486,57 @@ def test_current_usage_from_the_database_matches_the_event_path(billing, usage, 
     after = current()
     assert after["data_gb"] == ("4.75", 950)
     assert after["api_calls"] == before["api_calls"]
+
+
+def test_awkward_ids_and_properties_are_stored_and_deduplicated_exactly(billing, usage):
+    # The COPY text is written by hand on PostgreSQL: every character that format escapes.
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "metered_monthly")
+    billing.advance(clock, "2026-04-10T00:00:00Z")
+    ids = ["tab\there", "back\\slash", "new\nline", "cr\rhere", "\\N", "ünïcødé ✓", 'quo"te']
+    batch = [
+        event(sub, "data_gb", "2026-04-09T00:00:00Z", event_id, gb="1.5", note=event_id)
+        for event_id in ids
+    ]
+    first = ingest(usage, billing, batch)
+    assert [(r.id, r.outcome) for r in first.results] == [
+        (event_id, up.EventResult.ACCEPTED) for event_id in ids
+    ]
+    again = ingest(usage, billing, batch)  # the same bodies: duplicates, so stored exactly
+    assert [r.outcome for r in again.results] == [up.EventResult.DUPLICATE] * len(ids)
+    voided = usage.VoidEvent(
+        up.VoidEventRequest(event_id="tab\there", request_id=rid()), metadata=billing.metadata
+    )
+    assert voided.corrects == "tab\there"
+    current = usage.GetCurrentUsage(
+        up.GetCurrentUsageRequest(subscription=sub.name), metadata=billing.metadata
+    )
+    data = next(m for m in current.metrics if m.metric == "data_gb")
+    assert data.quantity == "9.0"  # 6 x 1.5: the rollup and the events agree
+
+
+def test_a_stream_that_fails_midway_keeps_the_batches_before_and_reports_the_error(billing, usage):
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "metered_monthly")
+    billing.advance(clock, "2026-04-20T00:00:00Z")
+    total = STREAM_CHUNK_EVENTS + STREAM_CHUNK_EVENTS // 2  # one whole batch and a half
+    times = spread("2026-04-15T00:00:00Z", total, hours=0)
+    good = [
+        up.StreamUsageRequest(
+            events=[
+                event(sub, "api_calls", t, f"s-{i + k}") for k, t in enumerate(times[i : i + 500])
+            ]
+        )
+        for i in range(0, total, 500)
+    ]
+    bad = up.StreamUsageRequest(
+        events=[up.UsageEvent(id="x", subscription=sub.name, metric="api_calls")]
+    )
+    bad.events[0].timestamp.nanos = -1  # not a valid Timestamp: the call fails
+
+    with pytest.raises(grpc.RpcError):
+        usage.StreamUsage(iter([*good, bad]), metadata=billing.metadata)
+    again = usage.StreamUsage(iter(good), metadata=billing.metadata)
+    # The whole batch was written before the failure (even though the reading had gone
+    # further ahead); the half batch after it was not.
+    assert (again.duplicates, again.accepted) == (STREAM_CHUNK_EVENTS, total - STREAM_CHUNK_EVENTS)

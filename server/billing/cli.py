@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import multiprocessing
 import os
@@ -108,8 +109,26 @@ def _serve(settings: Settings, ready_file: str | None) -> int:
     return _supervise(settings, ready_file)
 
 
+# The cyclic collector is tuned for small scripts: every 700 allocations, and a full pass over
+# every object whenever a quarter more survive. A server allocating per event (StreamUsage:
+# tens of thousands a second, held until their batch is written) spent a quarter of its CPU
+# in it (gc.callbacks under the bench). Our objects rarely form cycles (refcounting frees
+# them), so: young collections every 50,000 allocations, and what exists once the server is
+# loaded (modules, classes, metadata) frozen out of every later pass.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def _tune_gc() -> None:
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def _run_worker(settings: Settings, ready_file: str | None) -> None:
     from billing.runtime import serve
+
+    _tune_gc()
 
     def on_ready(port: int) -> None:
         if ready_file:

@@ -8,6 +8,7 @@ Checking each event is `usage_intake`; which prices meter which metrics is `mete
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -70,7 +71,8 @@ from billing.plugins.registry import Engines
 from billing.rules.model import RuleSet
 
 BATCH_EVENTS_MAX = 10_000  # one request; larger loads use StreamUsage
-STREAM_CHUNK_EVENTS = 1_000  # written per statement when streaming
+STREAM_CHUNK_EVENTS = 2_000  # written per statement when streaming
+STREAM_READ_AHEAD = 2  # batches of a stream read while one is written
 
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
 
@@ -126,15 +128,45 @@ class UsageUseCases:
     async def ingest_stream(
         self, ctx: CallContext, chunks: AsyncIterator[Sequence[IncomingEvent]]
     ) -> list[Outcome]:
+        """Batches of STREAM_CHUNK_EVENTS, each in its own transaction, in order. The next
+        batch is read (and its messages decoded) while one is being written, up to
+        STREAM_READ_AHEAD batches ahead: otherwise the stream stands still during every
+        round trip of the write, and its caller with it."""
+        batches: asyncio.Queue[list[IncomingEvent] | None] = asyncio.Queue(STREAM_READ_AHEAD)
+
+        async def read() -> None:
+            buffer: list[IncomingEvent] = []
+            async for chunk in chunks:
+                buffer.extend(chunk)
+                while len(buffer) >= STREAM_CHUNK_EVENTS:
+                    await batches.put(buffer[:STREAM_CHUNK_EVENTS])
+                    buffer = buffer[STREAM_CHUNK_EVENTS:]
+            if buffer:
+                await batches.put(buffer)
+            await batches.put(None)
+
+        reader = asyncio.create_task(read())
+
+        async def next_batch() -> list[IncomingEvent] | None:
+            # Every batch read before a failure is written, as if read one at a time.
+            while True:
+                if not batches.empty():
+                    return batches.get_nowait()
+                if reader.done():
+                    reader.result()  # the reader failed: its error is the call's
+                got = asyncio.ensure_future(batches.get())
+                await asyncio.wait({got, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if got.done():
+                    return got.result()
+                got.cancel()
+
         outcomes: list[Outcome] = []
-        buffer: list[IncomingEvent] = []
-        async for chunk in chunks:
-            buffer.extend(chunk)
-            while len(buffer) >= STREAM_CHUNK_EVENTS:
-                batch, buffer = buffer[:STREAM_CHUNK_EVENTS], buffer[STREAM_CHUNK_EVENTS:]
+        try:
+            while (batch := await next_batch()) is not None:
                 outcomes += await self.ingest(ctx, batch, len(outcomes))
-        if buffer:
-            outcomes += await self.ingest(ctx, buffer, len(outcomes))
+        finally:
+            reader.cancel()  # a failed write stops the reading too
+            await asyncio.gather(reader, return_exceptions=True)
         return outcomes
 
     async def _ingest(
@@ -144,43 +176,45 @@ class UsageUseCases:
         rules = active.rules
         resolver = EventResolver(tx, ctx.tenant_id, rules, self._time)
         await resolver.prefetch(events)
-        outcomes: dict[int, Outcome] = {}
+        # One slot per event, in order; an event to store keeps its slot empty until the
+        # insert says what became of it.
+        outcomes: list[Outcome | None] = [None] * len(events)
         to_store: dict[str, tuple[int, StoredEvent]] = {}
         seen_in_batch: dict[str, bytes] = {}
+        check = resolver.check
         for offset, incoming in enumerate(events):
-            index = first + offset
             digest = incoming.body_hash()
             if incoming.id in seen_in_batch:
                 same = seen_in_batch[incoming.id] == digest
-                outcomes[index] = Outcome(
-                    index,
+                outcomes[offset] = Outcome(
+                    first + offset,
                     incoming.id,
                     DUPLICATE if same else REFUSED,
                     "" if same else "id used twice with different bodies",
                 )
                 continue
             seen_in_batch[incoming.id] = digest
-            reason, event = await resolver.check(incoming)
+            reason, event, rollup = await check(incoming)
             if event is None:
-                outcomes[index] = Outcome(index, incoming.id, REFUSED, reason)
+                outcomes[offset] = Outcome(first + offset, incoming.id, REFUSED, reason)
                 continue
-            to_store[incoming.id] = (
-                index,
-                StoredEvent(event, digest, resolver.contribution(event)),
-            )
+            to_store[incoming.id] = (offset, StoredEvent(event, digest, rollup))
         inserted = await tx.usage.insert_batch(ctx.tenant_id, [s for _, s in to_store.values()])
         conflicts = [event_id for event_id in to_store if event_id not in inserted]
         stored_hashes = await tx.usage.body_hashes(ctx.tenant_id, conflicts)
-        for event_id, (index, stored) in to_store.items():
+        for event_id, (offset, stored) in to_store.items():
             if event_id in inserted:
-                outcomes[index] = Outcome(index, event_id, ACCEPTED)
+                outcomes[offset] = Outcome(first + offset, event_id, ACCEPTED)
             elif stored_hashes.get(event_id) == stored.body_hash:
-                outcomes[index] = Outcome(index, event_id, DUPLICATE)
+                outcomes[offset] = Outcome(first + offset, event_id, DUPLICATE)
             else:
-                outcomes[index] = Outcome(
-                    index, event_id, REFUSED, "id already used for an event with another body"
+                outcomes[offset] = Outcome(
+                    first + offset,
+                    event_id,
+                    REFUSED,
+                    "id already used for an event with another body",
                 )
-        return [outcomes[i] for i in sorted(outcomes)]
+        return [o for o in outcomes if o is not None]
 
     # --- corrections ------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ billing-bench --db sqlite --seconds 5  # one database, shorter window
 billing-bench --scenarios "echo,ChangeSubscription,clock 24 months" --clock-subscriptions 50
 billing-bench --db postgresql --scenarios "StreamUsage,GetCurrentUsage 10M"  # PostgreSQL only
 billing-bench --trace-ratio 1 --json bench.json
+billing-bench --db postgresql --scenarios CreateSubscription --rate half  # p95 at half of max
+billing-bench --db postgresql --scenarios GetCustomer --rate 1500         # open loop, 1,500/s
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from billing.bench import clock_run, load, report, servers
+from billing.bench import clock_run, load, report, servers, usage_ceiling
 from billing.bench.load import (
     CALL_TIMEOUT_S,
     CHANGE_SUB,
@@ -40,6 +42,8 @@ from billing.bench.load import (
 )
 from billing.bench.options import (
     AUDIENCE,
+    CLOSED_LOOP_ONLY,
+    HALF,
     ISSUER,
     TENANT_CLAIM,
     Plan,
@@ -52,6 +56,12 @@ from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.subscription_setup import SubscriptionFixtures
 from billing.bench.usage_load import CHUNK_EVENTS, CHUNKS_PER_CALL
 from billing.bench.usage_setup import UsageFixtures
+
+# SO_REUSEPORT hands each new connection to a server process at random: 4 connections over 2
+# processes are 2 + 2 only 3 times in 8, and 0 + 4 leaves one process idle (StreamUsage then
+# measured 18k events/s instead of 28k). The load processes reconnect until the spread is
+# even, as a load balancer would spread them; the row says how many tries it took.
+BALANCE_ATTEMPTS = 12
 
 
 def _progress(text: str) -> None:
@@ -71,9 +81,14 @@ def measure(
     concurrency: int | None = None,
     call_timeout_s: float = CALL_TIMEOUT_S,
     on_start: Callable[[], None] | None = None,
+    rate: float | None = None,
 ) -> Row:
-    _progress(f"{scenario} on {db}: {plan.warmup_s:g}s warm-up, {plan.seconds:g}s measured")
+    """One closed-loop measurement, or open loop at `rate` calls/s (all processes)."""
+    paced = "" if rate is None else f" at {rate:,.1f} calls/s (open loop)"
+    _progress(f"{scenario} on {db}{paced}: {plan.warmup_s:g}s warm-up, {plan.seconds:g}s measured")
     in_flight = plan.concurrency if concurrency is None else concurrency
+    if rate is not None:
+        in_flight = plan.max_in_flight
     spec = LoadSpec(
         scenario=scenario,
         target=server.target,
@@ -87,16 +102,22 @@ def measure(
         subscriptions=subscriptions,
         subscription_names=subscription_names,
         call_timeout_s=call_timeout_s,
+        rate_per_s=None if rate is None else rate / plan.procs,
     )
     connections: list[int] | None = None
+    tries = 0
 
-    def on_connected() -> None:
-        nonlocal connections
+    def on_connected(attempt: int) -> bool:
+        nonlocal connections, tries
+        tries = attempt + 1
         connections = servers.connections_per_server_process(server.pid, server.port)
+        if not even(connections) and attempt + 1 < BALANCE_ATTEMPTS:
+            return False
         if on_start is not None:
             on_start()
+        return True
 
-    results = load.run_load(spec, plan.procs, on_connected)
+    results = load.run_load(spec, plan.procs, on_connected, BALANCE_ATTEMPTS)
     row = report.summarize(
         results,
         scenario=scenario,
@@ -105,9 +126,29 @@ def measure(
         concurrency=in_flight,
         tracing=tracing,
         seconds=plan.seconds,
+        offered_per_s=rate,
     )
     row.connections_per_server_process = connections
+    row.connect_attempts = tries
     return row
+
+
+def even(connections: list[int] | None) -> bool:
+    """Whether the server processes got (within one) the same number of load connections."""
+    return connections is None or max(connections, default=0) - min(connections, default=0) <= 1
+
+
+def measure_rates(plan: Plan, scenario: str, run: Callable[[float | None], Row]) -> list[Row]:
+    """`run(rate)` as --rate asks: closed loop (rate None), open loop at --rate, or both,
+    the second at half the rate the first reached."""
+    if plan.rate is None or scenario in CLOSED_LOOP_ONLY:
+        return [run(None)]
+    if plan.rate != HALF:
+        return [run(float(plan.rate))]
+    closed = run(None)
+    if closed.failure or closed.calls_per_s <= 0:
+        return [closed]
+    return [closed, run(closed.calls_per_s / 2)]
 
 
 def measure_clock_run(
@@ -119,7 +160,10 @@ def measure_clock_run(
     return clock_run.to_row(run, db=db, server_processes=server.processes, tracing=plan.tracing)
 
 
-def measure_stream_usage(plan: Plan, server: RunningServer, usage: UsageFixtures, db: str) -> Row:
+def measure_stream_usage(
+    plan: Plan, server: RunningServer, usage: UsageFixtures, db: str
+) -> list[Row]:
+    """StreamUsage, then the bare ingestion ceiling for as many events."""
     subscriptions = usage.stream_subscriptions(plan.procs, plan.stream_subscriptions)
     counter = usage.committed_events(
         [s.name for owned in subscriptions for s in owned], plan.warmup_s, plan.seconds
@@ -146,28 +190,35 @@ def measure_stream_usage(plan: Plan, server: RunningServer, usage: UsageFixtures
         f" accepted {row.accepted_events or 0:,} events; errors count events (a failed call: all"
         " of its events)"
     )
-    return row
+    return [row, measure_usage_ceiling(usage, events, db)]
 
 
-def measure_current_usage(plan: Plan, server: RunningServer, usage: UsageFixtures, db: str) -> Row:
+def measure_current_usage(
+    plan: Plan, server: RunningServer, usage: UsageFixtures, db: str
+) -> list[Row]:
     seeded = usage.seeded_usage(plan.usage_events, plan.usage_subscriptions)
-    row = measure(
-        plan,
-        server,
-        CURRENT_USAGE,
-        db=db,
-        tracing=plan.tracing,
-        subscription_names=seeded.subscriptions,
-        call_timeout_s=CURRENT_USAGE_CALL_TIMEOUT_S,
-    )
-    row.note = "; ".join(
-        [
-            f"each call reads a random one of {len(seeded.subscriptions):,} subscriptions"
-            f" (deadline {CURRENT_USAGE_CALL_TIMEOUT_S:g} s)",
-            *seeded.notes,
-        ]
-    )
-    return row
+
+    def run(rate: float | None) -> Row:
+        row = measure(
+            plan,
+            server,
+            CURRENT_USAGE,
+            db=db,
+            tracing=plan.tracing,
+            subscription_names=seeded.subscriptions,
+            call_timeout_s=CURRENT_USAGE_CALL_TIMEOUT_S,
+            rate=rate,
+        )
+        row.note = "; ".join(
+            [
+                f"each call reads a random one of {len(seeded.subscriptions):,} subscriptions"
+                f" (deadline {CURRENT_USAGE_CALL_TIMEOUT_S:g} s)",
+                *seeded.notes,
+            ]
+        )
+        return row
+
+    return measure_rates(plan, CURRENT_USAGE, run)
 
 
 def measure_scenario(
@@ -178,18 +229,18 @@ def measure_scenario(
     scenario: str,
     *,
     db: str,
-) -> Row:
-    """Set up what `scenario` needs on this server, then measure it."""
-    names: tuple[str, ...] = ()
-    subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = ()
+) -> list[Row]:
+    """Set up what `scenario` needs on this server, then measure it (twice with --rate
+    half: closed loop, then open loop at half the rate reached)."""
     if scenario == CLOCK_RUN:
-        return measure_clock_run(plan, server, fixtures, db=db)
+        return [measure_clock_run(plan, server, fixtures, db=db)]
     if scenario in POSTGRESQL_ONLY:
         if usage is None:
             raise BenchError(f"{scenario} needs PostgreSQL")
         if scenario == STREAM_USAGE:
             return measure_stream_usage(plan, server, usage, db)
         return measure_current_usage(plan, server, usage, db)
+    names: tuple[str, ...] = ()
     if scenario == GET:
         _progress(f"creating {plan.customers} customers for {GET} on {db}")
         names = tuple(
@@ -197,32 +248,70 @@ def measure_scenario(
         )
     elif scenario == CREATE_SUB:
         names = fixtures.clock_customers(plan.customers)
-    elif scenario == CHANGE_SUB:
-        subscriptions = fixtures.owned_subscriptions(
-            plan.procs, plan.change_subscriptions, plan.customers
+
+    def run(rate: float | None) -> Row:
+        subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = ()
+        if scenario == CHANGE_SUB:
+            # Their etags move on with every change: a second run needs subscriptions of its own.
+            subscriptions = fixtures.owned_subscriptions(
+                plan.procs, plan.change_subscriptions, plan.customers
+            )
+        return measure(
+            plan,
+            server,
+            scenario,
+            db=db,
+            tracing=plan.tracing,
+            customer_names=names,
+            subscriptions=subscriptions,
+            rate=rate,
         )
-    return measure(
-        plan,
-        server,
-        scenario,
-        db=db,
-        tracing=plan.tracing,
-        customer_names=names,
-        subscriptions=subscriptions,
+
+    return measure_rates(plan, scenario, run)
+
+
+def measure_usage_ceiling(usage: UsageFixtures, committed: int, db: str) -> Row:
+    """The bare COPY + dedupe ceiling, for as many events as StreamUsage committed."""
+    events = max(committed, usage_ceiling.EVENTS_MIN)
+    _progress(f"{usage_ceiling.CEILING} on {db}: {events:,} events from one process")
+    try:
+        c = usage.ceiling(events)
+    except BenchError as exc:
+        _progress(f"{usage_ceiling.CEILING} failed: {exc}")
+        return report.failed_row(
+            usage_ceiling.CEILING, db, 1, load=(1, 1), tracing=False, why=str(exc)
+        )
+    row = report.timed_row(
+        usage_ceiling.CEILING, db, rate=c.events_per_s, seconds=c.seconds, calls=c.inserted
     )
+    row.rate_unit = "events"
+    row.note = (
+        f"calls/s = events/s: {c.inserted:,} of {c.events:,} events COPYed and moved by"
+        f" INSERT ... SELECT ... ON CONFLICT DO NOTHING in {c.seconds:.2f} s (the best of"
+        f" {c.rounds} rounds), {c.batch:,} per transaction (the server's batch), from one"
+        " process on one connection, into a table LIKE usage_events INCLUDING ALL; no gRPC,"
+        " no checks, no rollups"
+    )
+    return row
 
 
-def run_echo(plan: Plan, workdir: Path) -> Row:
+def run_echo(plan: Plan, workdir: Path) -> list[Row]:
     try:
         with servers.running_server(
             "echo", servers.echo_command(), servers.clean_env({}), workdir
         ) as server:
-            return measure(plan, server, ECHO, db="-", tracing=False)
+            return measure_rates(
+                plan,
+                ECHO,
+                lambda rate: measure(plan, server, ECHO, db="-", tracing=False, rate=rate),
+            )
     except (BenchError, LoadError) as exc:
         _progress(f"echo failed: {exc}")
-        return report.failed_row(
-            ECHO, "-", 1, load=(plan.procs, plan.concurrency), tracing=False, why=str(exc)
-        )
+        return [
+            report.failed_row(
+                ECHO, "-", 1, load=(plan.procs, plan.concurrency), tracing=False, why=str(exc)
+            )
+        ]
 
 
 def _load_shape(plan: Plan, scenario: str) -> tuple[int, int]:
@@ -255,7 +344,12 @@ def run_billing(plan: Plan, db: str, workdir: Path) -> list[Row]:
         scenarios = [s for s in scenarios if s not in POSTGRESQL_ONLY]
     if scenarios:
         rows += _run_on_server(plan, db, workdir, scenarios, workers)
-    return sorted(rows, key=lambda r: plan.scenarios.index(r.scenario))
+    # Stable: a scenario's rows (closed then open loop, StreamUsage then its ceiling) in order.
+    return sorted(rows, key=lambda r: plan.scenarios.index(_asked_as(r.scenario)))
+
+
+def _asked_as(scenario: str) -> str:
+    return STREAM_USAGE if scenario == usage_ceiling.CEILING else scenario
 
 
 def _run_on_server(
@@ -307,7 +401,7 @@ def _run_on_server(
                 else None
             )
             for scenario in scenarios:
-                rows.append(measure_scenario(plan, server, fixtures, usage, scenario, db=db))
+                rows += measure_scenario(plan, server, fixtures, usage, scenario, db=db)
     except (BenchError, LoadError, OSError, grpc.RpcError) as exc:
         # Report it and go on with the next database; what ran is kept.
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -345,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         if ECHO in plan.scenarios:
-            rows.append(run_echo(plan, workdir))
+            rows += run_echo(plan, workdir)
         if any(s != ECHO for s in plan.scenarios):
             for db in plan.dbs:
                 rows += run_billing(plan, db, workdir)
@@ -355,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report.apply_baseline(rows, ECHO)
+    report.apply_ceiling(rows, STREAM_USAGE, usage_ceiling.CEILING)
     print(
         f"\nmachine: {info['cores']} cores ({info['cores_available']} available to this process)"
         f", Python {info['python']}, grpcio {info['grpcio']}"

@@ -6,6 +6,8 @@ the measured window. A call is recorded when it starts inside the window (so the
 still in flight at its end are waited for, not dropped). Bounded in time (the window, a
 deadline per call, a limit on the whole process) and in count (`max_calls` per process).
 
+With a rate (`LoadSpec.rate_per_s`) the load is open instead: see open_loop.
+
 StreamUsage calls (10,000 events each) can last longer than the window, so there a call is
 recorded when it is in progress during the window, and the lanes keep sending unrecorded
 calls until the last recorded one has ended (so it meets the same load to its end). Its
@@ -32,7 +34,7 @@ from typing import Any
 
 import grpc
 
-from billing.bench import echo, subscription_load, usage_load
+from billing.bench import echo, open_loop, subscription_load, usage_load
 from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.usage_load import EventTally
 from billing_client.v1 import customers_pb2, customers_pb2_grpc
@@ -61,7 +63,7 @@ class LoadSpec:
     scenario: str
     target: str
     metadata: tuple[tuple[str, str], ...]
-    concurrency: int
+    concurrency: int  # closed loop: calls in flight; open loop: the cap on them
     warmup_s: float
     seconds: float
     max_calls: int  # per load process, warm-up included
@@ -71,6 +73,7 @@ class LoadSpec:
     subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = ()
     subscription_names: tuple[str, ...] = ()  # GetCurrentUsage reads these, all processes
     call_timeout_s: float = CALL_TIMEOUT_S
+    rate_per_s: float | None = None  # open loop: calls sent per second by this process
 
     @property
     def long_calls(self) -> bool:
@@ -93,6 +96,8 @@ class ProcessResult:
     issued: int  # calls started, warm-up included
     hit_max_calls: bool
     accepted_events: int | None = None  # StreamUsage: accepted in the recorded calls
+    cap_waits: int = 0  # open loop: calls of the window that waited under the in-flight cap
+    completed: int | None = None  # open loop: calls that succeeded inside the window
 
 
 @dataclass
@@ -251,6 +256,13 @@ def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> AnyCall:
     raise ValueError(f"unknown scenario {spec.scenario!r}")
 
 
+def _classify(exc: BaseException) -> tuple[str, str]:
+    """A failed call's (code, first message)."""
+    if isinstance(exc, EchoMismatch):
+        return "ECHO_MISMATCH", str(exc)
+    return open_loop.classify(exc)
+
+
 async def _cool_down(call: AnyCall, n: int, state: _State) -> None:
     """An unrecorded call that keeps the load up after the window while recorded calls run;
     cancelled as soon as the last of them has ended."""
@@ -286,12 +298,8 @@ async def _lane(call: AnyCall, state: _State) -> None:
         outcome: EventTally | None = None
         try:
             outcome = await call(n)
-        except grpc.aio.AioRpcError as exc:
-            code, message = exc.code().name, str(exc.details())
-        except EchoMismatch as exc:
-            code, message = "ECHO_MISMATCH", str(exc)
         except Exception as exc:  # counted, never hidden: anything else is an error too
-            code, message = type(exc).__name__, str(exc)
+            code, message = _classify(exc)
         state.finish(start, time.perf_counter_ns(), code, message, outcome)
 
 
@@ -302,7 +310,33 @@ async def _drive(spec: LoadSpec, index: int, out: Queue[Any], go: Event) -> Proc
         out.put(("ready", index, None))
         if not await asyncio.to_thread(go.wait, START_TIMEOUT_S):
             raise TimeoutError("no start signal from the harness")
-        measure_start = time.perf_counter_ns() + int(spec.warmup_s * 1e9)
+        start = time.perf_counter_ns()
+        measure_start = start + int(spec.warmup_s * 1e9)
+        if spec.rate_per_s is not None:
+            paced = await asyncio.wait_for(
+                open_loop.run(
+                    call,
+                    rate_per_s=spec.rate_per_s,
+                    start_ns=start,
+                    measure_start_ns=measure_start,
+                    end_ns=measure_start + int(spec.seconds * 1e9),
+                    max_in_flight=spec.concurrency,
+                    max_calls=spec.max_calls,
+                    classify=_classify,
+                ),
+                spec.time_limit_s,
+            )
+            return ProcessResult(
+                index=index,
+                latencies_ns=paced.latencies,
+                errors=dict(paced.errors),
+                messages=paced.messages,
+                elapsed_ns=max((paced.last_done_ns or start) - measure_start, 1),
+                issued=paced.issued,
+                hit_max_calls=paced.issued >= spec.max_calls,
+                cap_waits=paced.cap_waits,
+                completed=paced.completed,
+            )
         state = _State(measure_start, measure_start + int(spec.seconds * 1e9), spec.max_calls)
         if spec.long_calls:
             state.long_calls = True
@@ -338,35 +372,45 @@ class LoadError(RuntimeError):
 
 
 def run_load(
-    spec: LoadSpec, processes: int, on_connected: Callable[[], None] | None = None
+    spec: LoadSpec,
+    processes: int,
+    on_connected: Callable[[int], bool] | None = None,
+    attempts: int = 1,
 ) -> list[ProcessResult]:
     """Run `spec` from `processes` spawned processes; their results, in process order.
 
-    `on_connected` runs once every process has its connection and before load starts.
+    `on_connected(attempt)` runs once every process has its connection and before load
+    starts; False (while attempts remain) stops the processes and starts them again (new
+    connections: the server processes sharing the port got an uneven share of them).
     """
     ctx = multiprocessing.get_context("spawn")  # gRPC must not be forked once started
-    out: Queue[Any] = ctx.Queue()
-    go = ctx.Event()
-    workers = [
-        ctx.Process(target=_process_main, args=(spec, i, out, go), name=f"billing-bench-load-{i}")
-        for i in range(processes)
-    ]
-    try:
-        for worker in workers:
-            worker.start()
-        _collect(out, workers, "ready", START_TIMEOUT_S)
-        if on_connected is not None:
-            on_connected()
-        go.set()
-        limit = spec.time_limit_s + 20
-        done = _collect(out, workers, "done", limit)
-        for worker in workers:
-            worker.join(10)
-        return [done[i] for i in range(processes)]
-    finally:
-        stop_processes(workers)
-        out.close()
-        out.join_thread()
+    for attempt in range(attempts):
+        out: Queue[Any] = ctx.Queue()
+        go = ctx.Event()
+        workers = [
+            ctx.Process(
+                target=_process_main, args=(spec, i, out, go), name=f"billing-bench-load-{i}"
+            )
+            for i in range(processes)
+        ]
+        try:
+            for worker in workers:
+                worker.start()
+            _collect(out, workers, "ready", START_TIMEOUT_S)
+            retry = on_connected is not None and not on_connected(attempt)
+            if retry and attempt + 1 < attempts:
+                continue  # the finally below stops these processes
+            go.set()
+            limit = spec.time_limit_s + 20
+            done = _collect(out, workers, "done", limit)
+            for worker in workers:
+                worker.join(10)
+            return [done[i] for i in range(processes)]
+        finally:
+            stop_processes(workers)
+            out.close()
+            out.join_thread()
+    raise AssertionError("unreachable: the last attempt always runs")
 
 
 def _collect(

@@ -33,6 +33,9 @@ SUBSCRIPTION_SCENARIOS = (CREATE_SUB, CHANGE_SUB, CLOCK_RUN)  # these push --rul
 USAGE_SCENARIOS = POSTGRESQL_ONLY  # these push --rules-dir plus the usage rule files
 # Seeding 10M rows takes minutes: that scenario runs only when named.
 DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s != CURRENT_USAGE)
+HALF = "half"  # --rate half: closed loop first, then open loop at half the rate it reached
+# Open loop does not apply: one timed run, and calls of 10,000 events counted in the database.
+CLOSED_LOOP_ONLY = (CLOCK_RUN, STREAM_USAGE)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Plan:
     run_tag: str
     secret: str
     metadata: tuple[tuple[str, str], ...]
+    rate: float | str | None = None  # calls/s over all load processes, HALF, or closed loop
+    max_in_flight: int = 64  # open loop: calls in flight per load process at most
 
     @property
     def tracing(self) -> bool:
@@ -96,6 +101,15 @@ def _ratio(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float | str:
+    if text == HALF:
+        return HALF
+    try:
+        return _positive_float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of calls/s, or {HALF!r}") from None
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="billing-bench",
@@ -123,6 +137,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--seconds", type=_positive_float, default=10.0, help="measured window per scenario"
     )
     parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded load before it")
+    parser.add_argument(
+        "--rate",
+        type=_rate,
+        help="open loop: send N calls/s (all load processes together) on a fixed schedule,"
+        " whether or not earlier calls ended, latency counted from each call's scheduled"
+        f" time; {HALF!r}: measure closed loop first, then at half the calls/s it reached"
+        f" (both rows). Not for {' and '.join(repr(s) for s in CLOSED_LOOP_ONLY)}",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=_positive_int,
+        default=64,
+        help="open loop: calls in flight per load process at most (a call due beyond it waits"
+        " for a slot, the wait counted in its latency)",
+    )
     parser.add_argument(
         "--max-calls",
         type=_positive_int,
@@ -191,6 +220,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--warmup must not be negative")
     if CHANGE_SUB in args.scenarios and args.change_subscriptions < args.concurrency:
         parser.error("--change-subscriptions must be at least --concurrency")
+    if (
+        args.rate is not None
+        and CHANGE_SUB in args.scenarios
+        and args.change_subscriptions < args.max_in_flight
+    ):
+        parser.error("--change-subscriptions must be at least --max-in-flight with --rate")
     if CURRENT_USAGE in args.scenarios and args.usage_events < args.usage_subscriptions:
         parser.error("--usage-events must be at least --usage-subscriptions")
     return args
@@ -240,4 +275,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
         run_tag=run_tag,
         secret=secret,
         metadata=bearer_metadata(token),
+        rate=args.rate,
+        max_in_flight=args.max_in_flight,
     )

@@ -36,6 +36,7 @@ class Row:
     error_messages: dict[str, str] = field(default_factory=dict)
     vs_echo: float | None = None  # calls_per_s / the echo baseline's, same run
     connections_per_server_process: list[int] | None = None
+    connect_attempts: int = 1  # load processes started this often for an even spread
     hit_max_calls: bool = False
     failure: str = ""  # set when the scenario could not run at all
     timed: bool = False  # one timed run (calls/s is its own rate), not load: no "vs echo"
@@ -43,6 +44,10 @@ class Row:
     rate_unit: str = "calls"  # what calls/s counts ("events": accepted events/s); no "vs echo"
     skipped: str = ""  # set when the scenario does not apply to this database: why
     accepted_events: int | None = None  # StreamUsage: events the recorded calls had accepted
+    offered_per_s: float | None = None  # open loop: the rate calls were sent at (all procs)
+    cap_waits: int = 0  # open loop: calls that waited for a slot under the in-flight cap
+    # StreamUsage: events/s over the bare COPY + dedupe ceiling's, same run
+    vs_ceiling: float | None = None
 
 
 def percentile(sorted_values: Sequence[int], pct: float) -> int | None:
@@ -66,6 +71,7 @@ def summarize(
     concurrency: int,
     tracing: bool,
     seconds: float,
+    offered_per_s: float | None = None,
 ) -> Row:
     latencies = sorted(v for r in results for v in r.latencies_ns)
     errors: Counter[str] = Counter()
@@ -74,8 +80,12 @@ def summarize(
         errors.update(r.errors)
         for code, message in r.messages.items():
             messages.setdefault(code, message)
-    # Processes run side by side over the same window: their rates add up.
-    rate = sum(len(r.latencies_ns) / (r.elapsed_ns / 1e9) for r in results)
+    # Processes run side by side over the same window: their rates add up. Open loop: the
+    # calls that succeeded inside the window (however late they were due) over its length.
+    rate = sum(
+        len(r.latencies_ns) / (r.elapsed_ns / 1e9) if r.completed is None else r.completed / seconds
+        for r in results
+    )
     return Row(
         scenario=scenario,
         db=db,
@@ -93,6 +103,8 @@ def summarize(
         error_codes=dict(errors),
         error_messages=messages,
         hit_max_calls=any(r.hit_max_calls for r in results),
+        offered_per_s=offered_per_s,
+        cap_waits=sum(r.cap_waits for r in results),
         accepted_events=(
             sum(r.accepted_events or 0 for r in results)
             if any(r.accepted_events is not None for r in results)
@@ -122,6 +134,16 @@ def failed_row(
     )
 
 
+def timed_row(scenario: str, db: str, *, rate: float, seconds: float, calls: int) -> Row:
+    """A row for one timed run of this process (no load processes, no latencies)."""
+    row = failed_row(scenario, db, 1, load=(1, 1), tracing=False, why="")
+    row.timed = True
+    row.seconds = seconds
+    row.calls = calls
+    row.calls_per_s = rate
+    return row
+
+
 def skipped_row(
     scenario: str, db: str, server_processes: int, *, load: tuple[int, int], tracing: bool, why: str
 ) -> Row:
@@ -143,6 +165,22 @@ def apply_baseline(rows: Sequence[Row], echo_scenario: str) -> None:
         row.vs_echo = row.calls_per_s / baseline if compared else None
 
 
+def apply_ceiling(rows: Sequence[Row], scenario: str, ceiling_scenario: str) -> None:
+    """Each `scenario` row's events/s over the ceiling row's of its database."""
+    for row in rows:
+        if row.scenario != scenario or row.failure or row.skipped:
+            continue
+        ceiling = next(
+            (
+                r.calls_per_s
+                for r in rows
+                if r.scenario == ceiling_scenario and r.db == row.db and not r.failure
+            ),
+            0.0,
+        )
+        row.vs_ceiling = row.calls_per_s / ceiling if ceiling > 0 else None
+
+
 def machine() -> dict[str, Any]:
     affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     return {
@@ -160,12 +198,13 @@ HEADERS = (
     "server procs",
     "load procs x conc",
     "tracing",
+    "offered/s",
     "calls/s",
     "p50 ms",
     "p95 ms",
     "p99 ms",
     "errors",
-    "vs echo",
+    "vs base",
 )
 
 
@@ -178,21 +217,23 @@ def _cells(row: Row) -> list[str]:
         row.scenario,
         row.db,
         str(row.server_processes),
-        f"{row.load_processes} x {row.concurrency}",
+        f"{row.load_processes} x {'≤' if row.offered_per_s is not None else ''}{row.concurrency}",
         "on" if row.tracing else "off",
     ]
     if row.failure:
-        return [*common, "FAILED", "-", "-", "-", "-", "-"]
+        return [*common, "-", "FAILED", "-", "-", "-", "-", "-"]
     if row.skipped:
-        return [*common, "skipped", "-", "-", "-", "-", "-"]
+        return [*common, "-", "skipped", "-", "-", "-", "-", "-"]
+    base = row.vs_echo if row.vs_echo is not None else row.vs_ceiling
     return [
         *common,
+        "-" if row.offered_per_s is None else f"{row.offered_per_s:,.0f}",
         f"{row.calls_per_s:,.0f}",
         _fmt_ms(row.p50_ms),
         _fmt_ms(row.p95_ms),
         _fmt_ms(row.p99_ms),
         str(row.errors),
-        "-" if row.vs_echo is None else f"{row.vs_echo:.2f}",
+        "-" if base is None else f"{base:.2f}",
     ]
 
 
@@ -227,7 +268,23 @@ def format_notes(rows: Sequence[Row]) -> str:
             notes.append(f"{label}: {count} x {code}: {message}")
         if row.connections_per_server_process is not None and row.server_processes > 1:
             split = " + ".join(str(n) for n in row.connections_per_server_process)
-            notes.append(f"{label}: load connections per server process: {split}")
+            tries = f" (after {row.connect_attempts} tries)" if row.connect_attempts > 1 else ""
+            notes.append(f"{label}: load connections per server process: {split}{tries}")
+        if row.offered_per_s is not None:
+            notes.append(
+                f"{label}: open loop: {row.offered_per_s:,.1f} calls/s offered,"
+                f" {row.calls_per_s:,.1f} achieved; latency from each call's scheduled send"
+                f" time; at most {row.concurrency} in flight per load process"
+                + (
+                    f" (reached: {row.cap_waits} calls waited for a slot)"
+                    if row.cap_waits
+                    else " (never reached)"
+                )
+            )
+        if row.vs_ceiling is not None:
+            notes.append(
+                f"{label}: {row.vs_ceiling:.0%} of the bare COPY + dedupe ceiling of this run"
+            )
         if row.hit_max_calls:
             notes.append(f"{label}: stopped at --max-calls before the window ended")
     return "\n".join(notes)

@@ -18,12 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import grpc
 import psycopg
 import yaml
 from sqlalchemy.engine.url import make_url
 
+from billing.bench import usage_ceiling
 from billing.bench.servers import BenchError
 from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.subscription_setup import SubscriptionFixtures
@@ -231,6 +233,7 @@ class UsageFixtures:
         self._metadata = metadata
         self._database_url = database_url
         self._progress = progress
+        self._stream_ids: list[str] = []  # StreamUsage's subscriptions, bare ids
 
     def committed_events(
         self, subscriptions: Sequence[str], warmup_s: float, seconds: float
@@ -250,7 +253,20 @@ class UsageFixtures:
         subs = self._subs.create_subscriptions(customers, count, plan=METERED)
         self._progress(f"advancing the StreamUsage clock to {STREAM_CLOCK_NOW:%Y-%m-%d}")
         self._subs.advance_clock(clock, STREAM_CLOCK_NOW)
+        self._stream_ids = [s.name.removeprefix("subscriptions/") for s in subs]
         return tuple(tuple(subs[i * per_process : (i + 1) * per_process]) for i in range(processes))
+
+    def ceiling(self, events: int) -> usage_ceiling.Ceiling:
+        """The bare COPY + dedupe ceiling for `events` events of StreamUsage's shape."""
+        if not self._stream_ids:
+            raise BenchError("the ceiling needs StreamUsage's subscriptions: run it first")
+        return usage_ceiling.measure(
+            self._database_url,
+            self._stream_ids,
+            events,
+            day_start=STREAM_CLOCK_NOW - timedelta(days=1),
+            now=STREAM_CLOCK_NOW,
+        )
 
     def seeded_usage(self, events: int, subscriptions: int) -> SeededUsage:
         """`subscriptions` metered subscriptions whose open period holds `events` events."""

@@ -1,12 +1,19 @@
 """Usage events: batched ingestion, period reads, and their daily rollups (ADR 0013).
 
-A batch is written with one statement, never a round trip per event: on PostgreSQL the rows
-are COPYed into a temporary staging table and moved with one INSERT ... ON CONFLICT DO
-NOTHING, whose RETURNING rows feed, in the same statement, one INSERT ... SELECT ... GROUP BY
-... ON CONFLICT DO UPDATE into `usage_rollups`; on SQLite one multi-row INSERT ... ON CONFLICT
-DO NOTHING, then the rollup rows are read, added to in Python (SQLite has no exact decimal
-arithmetic) and written back under its single writer. Ids that were already there are then
-read back once, so each is answered as a duplicate (same body) or refused.
+A batch is written with a fixed handful of statements, never a round trip per event. On
+PostgreSQL the rows are COPYed into a temporary staging table like `usage_events` and moved
+with one INSERT ... ON CONFLICT DO NOTHING RETURNING id; the rollup changes of the events it
+inserted are summed here and written with one INSERT ... SELECT FROM unnest(...) ... ON
+CONFLICT DO UPDATE in key order (so concurrent batches lock shared rows in one order and never
+deadlock). On SQLite one multi-row INSERT ... ON CONFLICT DO NOTHING, then the rollup rows are
+read, added to in Python (SQLite has no exact decimal arithmetic) and written back under its
+single writer. Ids that were already there are then read back once, so each is answered as a
+duplicate (same body) or refused.
+
+The COPY text is written here, one string per batch, not row by row through psycopg's dumpers
+(which cost more than all of an event's checks); the staging table carries the events only
+(the rollups need no per-event columns in PostgreSQL) and is emptied by the commit (ON COMMIT
+DELETE ROWS), not by a statement of its own.
 """
 
 from __future__ import annotations
@@ -53,36 +60,34 @@ _EVENT_COLUMNS = (  # what an Event is made of: no tenant, no body hash
     u.c.corrects,
     u.c.correction,
 )
-_ROLLUP_COLUMNS = ("bucket", "spec", "group_key", "group_values", "value")
 _ROLLUP_KEY = ["tenant_id", "subscription_id", "metric", "bucket", "spec", "group_key"]
 _ROLLUP_VALUES = ["group_values", "count", "total", "peak", "peak_stale"]
 _EVENTS = ", ".join(_COLUMNS)
-_KEY = ", ".join(f"b.{c}" for c in _ROLLUP_KEY)
-# A per-connection staging table: the event columns plus each event's rollup contribution.
+# A per-connection staging table shaped like the events.
 _CREATE_STAGING = (
-    "CREATE TEMP TABLE IF NOT EXISTS usage_staging (LIKE usage_events INCLUDING DEFAULTS,"
-    " bucket timestamptz, spec text, group_key text, group_values jsonb, value numeric)"
-    " ON COMMIT DELETE ROWS"
+    "CREATE TEMP TABLE IF NOT EXISTS usage_events_staged"
+    " (LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
-# Only the rows inserted (not duplicates) reach the rollups. Rows are upserted in key order,
-# so concurrent batches lock shared rows in the same order and never deadlock.
-_MOVE_STAGED = f"""
-WITH inserted AS (
-    INSERT INTO usage_events ({_EVENTS}) SELECT {_EVENTS} FROM usage_staging
-    ON CONFLICT DO NOTHING RETURNING id
-), rolled_up AS (
-    INSERT INTO usage_rollups AS r ({", ".join(_ROLLUP_KEY)}, {", ".join(_ROLLUP_VALUES)})
-    SELECT {_KEY}, (array_agg(b.group_values))[1], count(*), sum(b.value), max(b.value), false
-    FROM usage_staging b JOIN inserted i ON i.id = b.id
-    WHERE b.bucket IS NOT NULL
-    GROUP BY {_KEY}
-    ORDER BY {_KEY}
-    ON CONFLICT ({", ".join(_ROLLUP_KEY)}) DO UPDATE SET
-        count = r.count + excluded.count,
-        total = r.total + excluded.total,
-        peak = greatest(r.peak, excluded.peak)
+_COPY_STAGED = f"COPY usage_events_staged ({_EVENTS}) FROM STDIN"
+_MOVE_STAGED = (
+    f"INSERT INTO usage_events ({_EVENTS}) SELECT {_EVENTS} FROM usage_events_staged"
+    " ON CONFLICT DO NOTHING RETURNING id"
 )
-SELECT id FROM inserted
+# Rows in the order given (key order): that is the order their locks are taken in.
+_ADD_TO_ROLLUPS = f"""
+INSERT INTO usage_rollups AS r ({", ".join(_ROLLUP_KEY)}, {", ".join(_ROLLUP_VALUES)})
+SELECT %(tenant)s, u.subscription_id, u.metric, u.bucket, u.spec, u.group_key,
+       u.group_values::jsonb, u.count, u.total, u.peak, false
+FROM unnest(%(subscription_id)s::text[], %(metric)s::text[], %(bucket)s::timestamptz[],
+            %(spec)s::text[], %(group_key)s::text[], %(group_values)s::text[],
+            %(count)s::bigint[], %(total)s::numeric[], %(peak)s::numeric[])
+     WITH ORDINALITY AS u(subscription_id, metric, bucket, spec, group_key, group_values,
+                          count, total, peak, position)
+ORDER BY u.position
+ON CONFLICT ({", ".join(_ROLLUP_KEY)}) DO UPDATE SET
+    count = r.count + excluded.count,
+    total = r.total + excluded.total,
+    peak = greatest(r.peak, excluded.peak)
 """
 
 
@@ -181,22 +186,85 @@ def _row(tenant_id: str, event: StoredEvent) -> dict[str, Any]:
     }
 
 
-def _staged(tenant_id: str, stored: StoredEvent) -> list[Any]:
-    """One COPY row of `usage_staging`."""
-    row = _row(tenant_id, stored)
-    row["properties"] = json.dumps(row["properties"])
-    c = stored.rollup
-    if c is None:
-        return [*(row[name] for name in _COLUMNS), None, None, None, None, None]
-    group_values = None if c.group is None else json.dumps(list(c.group))
-    return [
-        *(row[name] for name in _COLUMNS),
-        c.bucket,
-        c.definition,
-        group_key(c.group),
-        group_values,
-        c.value,
-    ]
+# COPY text format: a backslash, tab, newline or carriage return in a value is escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+
+
+def _text(value: str) -> str:
+    """A text value as COPY reads it (printable text without a backslash needs nothing)."""
+    return value if value.isprintable() and "\\" not in value else value.translate(_COPY_ESCAPES)
+
+
+def _copy_text(tenant_id: str, events: Sequence[StoredEvent]) -> str:
+    """The events as rows of `usage_events_staged` (the columns of _COLUMNS), COPY text."""
+    tenant = _text(tenant_id)
+    lines: list[str] = []
+    isoformats: dict[datetime, str] = {}  # received_at and buckets repeat within a batch
+    for stored in events:
+        e = stored.event
+        received = e.received_at
+        if received is None:
+            received_text = _NULL
+        else:
+            received_text = isoformats.get(received) or isoformats.setdefault(
+                received, received.isoformat()
+            )
+        properties = _text(json.dumps(dict(e.properties))) if e.properties else "{}"
+        corrects = _NULL if e.corrects is None else _text(e.corrects)
+        correction = _NULL if e.correction is None else _text(e.correction)
+        lines.append(
+            f"{tenant}\t{_text(e.id)}\t{_text(e.subscription_id)}\t{_text(e.metric)}"
+            f"\t{e.timestamp.isoformat()}\t{properties}\t\\\\x{stored.body_hash.hex()}"
+            f"\t{received_text}\t{corrects}\t{correction}\n"
+        )
+    return "".join(lines)
+
+
+def _rollup_changes(events: Sequence[StoredEvent], inserted: set[str]) -> dict[_Key, _Change]:
+    """What the inserted events add to their rollup rows, summed per row. Runs for every
+    event: summed over plain tuples first, one _Key and _Change made per row after."""
+    # By the contribution object (a day's plain contribution is one object shared by its
+    # events); equal ones made apart meet again in the second loop, under one _Key.
+    sums: dict[tuple[str, str, int], list[Any]] = {}
+    for stored in events:
+        c = stored.rollup
+        e = stored.event
+        if c is None or e.id not in inserted:
+            continue
+        found = sums.get((e.subscription_id, e.metric, id(c)))
+        if found is None:
+            sums[(e.subscription_id, e.metric, id(c))] = [c, 1, c.value, c.value]
+        else:
+            found[1] += 1
+            found[2] = _add(found[2], c.value)
+            found[3] = _greatest(found[3], c.value)
+    changes: dict[_Key, _Change] = {}
+    for (subscription_id, metric, _), (c, count, total, peak) in sums.items():
+        key = _key(subscription_id, metric, c)
+        change = _Change(c.group, count, total, peak)
+        found_change = changes.get(key)
+        changes[key] = change if found_change is None else found_change.plus(change)
+    return changes
+
+
+def _rollup_arrays(tenant_id: str, changes: Mapping[_Key, _Change]) -> dict[str, Any]:
+    """The parameters of _ADD_TO_ROLLUPS: one array per column, rows in key order."""
+    ordered = sorted(changes.items())
+    return {
+        "tenant": tenant_id,
+        "subscription_id": [k.subscription_id for k, _ in ordered],
+        "metric": [k.metric for k, _ in ordered],
+        "bucket": [k.bucket for k, _ in ordered],
+        "spec": [k.spec for k, _ in ordered],
+        "group_key": [k.group_key for k, _ in ordered],
+        "group_values": [
+            None if c.group is None else json.dumps(list(c.group)) for _, c in ordered
+        ],
+        "count": [c.count for _, c in ordered],
+        "total": [c.total for _, c in ordered],
+        "peak": [c.peak for _, c in ordered],
+    }
 
 
 def _event(row: Any) -> Event:
@@ -228,6 +296,7 @@ def _rollup(row: RowMapping) -> Rollup:
 class SqlUsage:
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
+        self._staged = False  # this transaction has used the staging table
 
     @property
     def _postgres(self) -> bool:
@@ -244,29 +313,27 @@ class SqlUsage:
             [_row(tenant_id, e) for e in events],
         )
         inserted = {row.id for row in result}
-        changes: dict[_Key, _Change] = {}
-        for stored in events:
-            c = stored.rollup
-            if c is None or stored.event.id not in inserted:
-                continue
-            key = _key(stored.event.subscription_id, stored.event.metric, c)
-            found = changes.get(key)
-            changes[key] = _added(c) if found is None else found.plus(_added(c))
-        await self._merge_in_python(tenant_id, changes)
+        await self._merge_in_python(tenant_id, _rollup_changes(events, inserted))
         return inserted
 
     async def _copy_insert(self, tenant_id: str, events: Sequence[StoredEvent]) -> set[str]:
         raw = await self._conn.get_raw_connection()
         pg: Any = raw.driver_connection
-        columns = ", ".join((*_COLUMNS, *_ROLLUP_COLUMNS))
+        text = _copy_text(tenant_id, events)
         async with pg.cursor() as cursor:
+            # Every time (a catalog lookup): made in a transaction that rolled back, it is gone.
             await cursor.execute(_CREATE_STAGING)
-            async with cursor.copy(f"COPY usage_staging ({columns}) FROM STDIN") as copy:
-                for stored in events:
-                    await copy.write_row(_staged(tenant_id, stored))
+            if self._staged:
+                # A second batch in one transaction: the commit has not emptied it yet.
+                await cursor.execute("DELETE FROM usage_events_staged")
+            self._staged = True
+            async with cursor.copy(_COPY_STAGED) as copy:
+                await copy.write(text)
             await cursor.execute(_MOVE_STAGED)
             inserted = {row[0] for row in await cursor.fetchall()}
-            await cursor.execute("DELETE FROM usage_staging")
+            changes = _rollup_changes(events, inserted)
+            if changes:
+                await cursor.execute(_ADD_TO_ROLLUPS, _rollup_arrays(tenant_id, changes))
         return inserted
 
     async def body_hashes(self, tenant_id: str, ids: Sequence[str]) -> dict[str, bytes]:

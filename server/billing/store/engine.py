@@ -34,11 +34,15 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=0,
         pool_recycle=POOL_RECYCLE_S,
         # psycopg prepares statements it sees often, and PostgreSQL may then settle on one
-        # generic plan per connection. A plan settled while a table was small (a new
-        # deployment's first bill run) can walk the wrong index for every row after: the
-        # 100k bill run found `UPDATE invoices … WHERE tenant_id, id` scanning the
-        # (tenant_id, number) index, reading every invoice of the tenant each time. Custom
-        # plans see the values and the table as it is now; the parse is still saved.
+        # generic plan per connection. Root cause (issue 12, reproduced with EXPLAIN): a
+        # generic plan built while `invoices` is empty costs every index that starts with
+        # tenant_id the same as the primary key (1 row), so it may pick (tenant_id, number)
+        # or (tenant_id, subscription_id) for `… WHERE tenant_id, id`; after an ANALYZE of
+        # the empty table, a sequential scan. The plan is kept until autoanalyze invalidates
+        # it, which lags behind growth: every execution then walks the tenant's whole index.
+        # Built on a loaded table the generic plan picks the primary key. Custom plans see
+        # the values and the table as it is now, and the parse is still saved; the
+        # alternative, no server-side prepares (prepare_threshold=None), loses that too.
         connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
     )
 

@@ -57,6 +57,15 @@ _GET_INVOICE = select(invoices).where(
     invoices.c.tenant_id == bindparam("t"), invoices.c.id == bindparam("id")
 )
 _GET_INVOICE_LOCKED = _GET_INVOICE.with_for_update()
+_SET_NUMBER = (
+    update(invoices)
+    .where(invoices.c.tenant_id == bindparam("b_tenant"), invoices.c.id == bindparam("b_id"))
+    .values(number=bindparam("b_number"))
+)
+_DELETE_LINES = delete(invoice_lines).where(
+    invoice_lines.c.tenant_id == bindparam("b_tenant"),
+    invoice_lines.c.invoice_id == bindparam("b_invoice"),
+)
 _GET_LINES = (
     select(invoice_lines)
     .where(
@@ -423,8 +432,10 @@ class SqlInvoices:
         return result.rowcount == 1
 
     async def set_number(self, tenant_id: str, invoice_id: str, number: str) -> None:
-        await self._conn.execute(
-            update(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id).values(number=number)
+        # Deferred: inline numbering holds the tenant's counter row until the commit, so this
+        # write travels with the batch and the COMMIT instead of a round trip of its own.
+        self._conn.defer(
+            _SET_NUMBER, {"b_tenant": tenant_id, "b_id": invoice_id, "b_number": number}
         )
 
     async def consolidation_draft(
@@ -480,9 +491,7 @@ class SqlInvoices:
             row["version"] = i.c.version + 1  # whoever holds the old version must fail
         if (await self._conn.execute(query.values(**row))).rowcount != 1:
             return False
-        await self._conn.execute(
-            delete(il).where(il.c.tenant_id == tenant_id, il.c.invoice_id == invoice.id)
-        )
+        self._conn.defer(_DELETE_LINES, {"b_tenant": tenant_id, "b_invoice": invoice.id})
         await self._insert_lines(tenant_id, invoice)
         return True
 

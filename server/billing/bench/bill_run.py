@@ -47,13 +47,14 @@ from billing.api.auth import mint_hs256_token
 from billing.bench import echo
 from billing.bench.servers import (
     LOCALHOST,
-    _process_tree,
     billing_command,
     clean_env,
     echo_command,
     free_port,
     migrate,
     postgresql_database,
+    process_stats,
+    process_tree,
     running_server,
 )
 from billing_client import bearer_metadata
@@ -286,19 +287,11 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(server_root: int) -> tuple[float, float]:
     """CPU seconds used so far by the server processes and by PostgreSQL's processes on this
     machine (its backends live as long as their pooled connections)."""
-    servers = set(_process_tree(server_root))
+    servers = set(process_tree(server_root))
     used = [0.0, 0.0]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
-        fields = rest.split()
+    for pid, name, fields in process_stats():
         seconds = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-        if int(entry.name) in servers:
+        if pid in servers:
             used[0] += seconds
         elif name == "postgres":
             used[1] += seconds

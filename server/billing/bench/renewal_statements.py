@@ -18,13 +18,11 @@ from tempfile import TemporaryDirectory
 import grpc
 from sqlalchemy.engine.url import make_url
 
-from billing.api.auth import SCOPES, mint_hs256_token
 from billing.bench.bill_run import T0, T1, TENANT, seed, stamp
 from billing.bench.servers import postgresql_database
-from billing.bench.statements import RULES, SECRET, Counter, running
+from billing.bench.statements import RULES, Counter, bench_metadata, running
 from billing.bench.subscription_setup import read_rule_files
 from billing.store.migrate import upgrade
-from billing_client import bearer_metadata
 from billing_client.v1 import clocks_pb2, clocks_pb2_grpc, rules_pb2, rules_pb2_grpc
 
 
@@ -47,17 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade(url)
         counter.install()
         with running(url, workdir) as port, grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-            md = bearer_metadata(
-                mint_hs256_token(
-                    SECRET,
-                    tenant_id=TENANT,
-                    subject="bench",
-                    scopes=SCOPES,
-                    issuer="billing-dev",
-                    audience="billing",
-                    lifetime_s=3600,
-                )
-            )
+            md = bench_metadata(TENANT)
             files = read_rule_files(RULES)
             files["invoicing.yaml"] = files.get("invoicing.yaml", b"kind: invoicing\n") + (
                 b"\nemail_invoices: false\n"

@@ -178,7 +178,7 @@ def connections_per_server_process(root_pid: int, port: int) -> list[int] | None
         return None
     listening, established = _tcp_sockets(port)
     counts: list[int] = []
-    for pid in _process_tree(root_pid):
+    for pid in process_tree(root_pid):
         try:
             inodes = _socket_inodes(pid)
         except OSError:
@@ -207,8 +207,9 @@ def _tcp_sockets(port: int) -> tuple[set[int], set[int]]:
     return listening, established
 
 
-def _process_tree(root_pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
+def process_stats() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, name, the fields after the name) of every process's /proc/<pid>/stat; a process
+    gone while it is read is skipped. The name in (...) may contain spaces."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -216,8 +217,14 @@ def _process_tree(root_pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # the name in (...) may contain spaces
-        children.setdefault(ppid, []).append(int(entry.name))
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        yield int(entry.name), name, rest.split()
+
+
+def process_tree(root_pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, _name, fields in process_stats():
+        children.setdefault(int(fields[1]), []).append(pid)  # fields[1]: the parent's pid
     tree: list[int] = []
     todo = [root_pid]
     while todo:

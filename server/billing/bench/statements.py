@@ -177,21 +177,36 @@ def measure(counter: Counter, rpc: str, call: Callable[[int], object]) -> Row:
             print(f"   {text}")
         for text in batch.COUNTS.recent:
             print(f"   {' '.join(text.split())[:160]}")
-    delta = [(a - b) / CALLS for a, b in zip(after, before, strict=True)]
-    return Row(rpc, delta[0], delta[1], delta[3], delta[2], cpu_us, delta[4])
+    alone, commits, batches, batched, commits_batched = (
+        (a - b) / CALLS for a, b in zip(after, before, strict=True)
+    )
+    return Row(
+        rpc,
+        statements=alone,
+        transactions=commits,
+        pipelined=batched,
+        pipelines=batches,
+        server_cpu_us=cpu_us,
+        commits_batched=commits_batched,
+    )
 
 
-def scenarios(channel: grpc.Channel, counter: Counter) -> list[Row]:
+def bench_metadata(tenant_id: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata with a token of every scope for `tenant_id`, signed for `running`."""
     token = mint_hs256_token(
         SECRET,
-        tenant_id="bench",
+        tenant_id=tenant_id,
         subject="bench",
         scopes=SCOPES,
         issuer="billing-dev",
         audience="billing",
         lifetime_s=3600,
     )
-    md = bearer_metadata(token)
+    return bearer_metadata(token)
+
+
+def scenarios(channel: grpc.Channel, counter: Counter) -> list[Row]:
+    md = bench_metadata("bench")
     rules_api = rules_pb2_grpc.RuleServiceStub(channel)
     customers = customers_pb2_grpc.CustomerServiceStub(channel)
     subs = subscriptions_pb2_grpc.SubscriptionServiceStub(channel)

@@ -38,8 +38,6 @@ Row = Mapping[str, Any]
 class _Deferred:
     statement: Executable
     rows: list[Row]
-    # A RETURNING statement that must give a row back, else this error is raised.
-    expect_row: Callable[[], Exception] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,25 +94,15 @@ class WriteBatch:
     conn: AsyncConnection
     _queue: list[_Deferred] = field(default_factory=list)
 
-    def add(
-        self,
-        statement: Executable,
-        rows: Row | Sequence[Row],
-        expect_row: Callable[[], Exception] | None = None,
-    ) -> None:
+    def add(self, statement: Executable, rows: Row | Sequence[Row]) -> None:
         many = [rows] if isinstance(rows, Mapping) else list(rows)
         if not many:
             return
         last = self._queue[-1] if self._queue else None
-        if (
-            expect_row is None
-            and last is not None
-            and last.statement is statement
-            and last.expect_row is None
-        ):
-            last.rows.extend(many)  # the same statement again: one executemany
+        if last is not None and last.statement is statement:
+            last.rows.extend(many)  # the same statement again: its rows go together
         else:
-            self._queue.append(_Deferred(statement, many, expect_row))
+            self._queue.append(_Deferred(statement, many))
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -137,12 +125,8 @@ class WriteBatch:
         queue, self._queue = self._queue, []
         if self.conn.dialect.name != "postgresql":
             for item in queue:
-                result = await self.conn.execute(item.statement, item.rows)
-                if item.expect_row is not None and result.first() is None:
-                    raise item.expect_row()
+                await self.conn.execute(item.statement, item.rows)
             return
-        # A row to check must be seen before the transaction is committed.
-        commit = commit and not any(item.expect_row is not None for item in queue)
         await self._pipeline(queue, commit)
 
     async def _pipeline(self, queue: list[_Deferred], commit: bool) -> None:
@@ -156,15 +140,11 @@ class WriteBatch:
             raise RuntimeError("the transaction's connection is closed")
         cursor = psycopg.AsyncClientCursor(raw)
         texts: list[str] = []
-        checked: list[tuple[int, _Deferred]] = []  # (statement index, item) to verify
         for item in queue:
             shape = _shape(item.statement, frozenset(item.rows[0]), dialect)
             if COUNTS.keep_texts:
                 COUNTS.recent.append(f"[batched x{len(item.rows)}] {shape.sql}")
-            for row in item.rows:
-                if item.expect_row is not None:
-                    checked.append((len(texts), item))
-                texts.append(cursor.mogrify(shape.sql, shape.bind(row)))
+            texts += [cursor.mogrify(shape.sql, shape.bind(row)) for row in item.rows]
         COUNTS.pipelines += 1
         COUNTS.statements += len(texts)
         if commit:
@@ -172,13 +152,6 @@ class WriteBatch:
             COUNTS.commits += 1
         try:
             await cursor.execute(";\n".join(texts))
-            at = 0
-            for index, item in checked:
-                while at < index:
-                    cursor.nextset()
-                    at += 1
-                if await cursor.fetchone() is None and item.expect_row is not None:
-                    raise item.expect_row()
         except psycopg.Error as exc:
             # The same exception SQLAlchemy raises for a statement it sent, so callers (the
             # store's retry on serialization failures) see no difference.
@@ -204,14 +177,8 @@ class BatchedConnection:
     def dialect(self) -> Dialect:
         return self.raw.dialect
 
-    def defer(
-        self,
-        statement: Executable,
-        rows: Row | Sequence[Row],
-        *,
-        expect_row: Callable[[], Exception] | None = None,
-    ) -> None:
-        self.batch.add(statement, rows, expect_row)
+    def defer(self, statement: Executable, rows: Row | Sequence[Row]) -> None:
+        self.batch.add(statement, rows)
 
     async def flush(self, *, commit: bool = False) -> None:
         await self.batch.flush(commit=commit)

@@ -706,7 +706,7 @@ class SqlNumbering:
     async def next(self, tenant_id: str, series: str, year: int) -> int:
         """The next number of the series for the year. The counter row stays locked until
         the transaction ends, so numbers are handed out in commit order, without gaps.
-        Buffered writes go first, so the lock is held as briefly as possible."""
+        The transaction's deferred writes then travel with its COMMIT, one round trip."""
         n = number_counters
         insert_ = dialect_insert(self._conn.dialect.name, n)
         statement = insert_.values(tenant_id=tenant_id, series=series, year=year, last=1)

@@ -26,6 +26,8 @@ from billing.domain.subscriptions import Subscription
 from billing.store.batch import BatchedConnection
 from billing.store.billing import _invoice_row, _subscription_row, invoice_line_rows
 from billing.store.dialect import insert_or_ignore
+from billing.store.due_work import due_row
+from billing.store.records import event_row
 from billing.store.schema import (
     billing_cycles,
     customer_credit,
@@ -37,6 +39,7 @@ from billing.store.schema import (
     subscriptions,
     usage_billed,
 )
+from billing.store.usage import billed_usage
 
 d, s, b, c = due_work, subscriptions, billing_cycles, customer_credit
 
@@ -234,17 +237,7 @@ class SqlDueBatch:
             )
         )
         for row in rows:
-            found[row.subscription_id].append(
-                BilledUsage(
-                    row.price_code,
-                    row.period_start,
-                    row.period_end,
-                    row.quantity,
-                    row.amount_minor,
-                    row.invoice_id,
-                    row.billed_at,
-                )
-            )
+            found[row.subscription_id].append(billed_usage(row))
         return found
 
     async def credit_balances(
@@ -385,14 +378,14 @@ class SqlDueBatch:
         if not items:
             return
         if self._pg:
-            due_rows = [_due_row(item) for item in items]
+            due_rows = [due_row(item) for item in items]
             await self._driver(_PG_SCHEDULE, _columns(d, _DUE_NAMES, due_rows))
             return
         await self._conn.execute(
             insert_or_ignore(
                 self._conn.dialect.name, d, ["tenant_id", "subscription_id", "kind", "due_at"]
             ),
-            [_due_row(item) for item in items],
+            [due_row(item) for item in items],
         )
 
     async def _insert_numbered(
@@ -420,31 +413,8 @@ class SqlDueBatch:
         """The batch's outbox events, in one statement."""
         if not events:
             return
-        rows = [
-            {
-                "tenant_id": event.tenant_id,
-                "id": event.id,
-                "event_type": event.type,
-                "resource_name": event.resource_name,
-                "payload": event.payload,
-                "occurred_at": event.occurred_at,
-            }
-            for event in events
-        ]
+        rows = [event_row(event) for event in events]
         if self._pg:
             await self._driver(_PG_INSERT_EVENTS, _columns(outbox_events, _EVENT_NAMES, rows))
         else:
             await self._conn.execute(outbox_events.insert(), rows)
-
-
-def _due_row(item: DueItem) -> dict[str, Any]:
-    return {
-        "tenant_id": item.tenant_id,
-        "id": item.id,
-        "kind": item.kind,
-        "subscription_id": item.subscription_id,
-        "clock_id": item.clock_id,
-        "due_at": item.due_at,
-        "payload": item.payload,
-        "attempts": 0,
-    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
@@ -117,25 +118,27 @@ _CLAIM_TENANT = _claim_statement("tenant")
 _CLAIM_SUBSCRIPTIONS = _claim_statement("subscriptions")
 
 
+def due_row(item: DueItem) -> dict[str, Any]:
+    """A new due item as its `due_work` row (no attempt made yet)."""
+    return {
+        "tenant_id": item.tenant_id,
+        "id": item.id,
+        "kind": item.kind,
+        "subscription_id": item.subscription_id,
+        "clock_id": item.clock_id,
+        "due_at": item.due_at,
+        "payload": item.payload,
+        "attempts": 0,
+    }
+
+
 class SqlDueWork:
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
 
     async def schedule(self, item: DueItem) -> None:
         """Add the item unless the same (subscription, kind, due time) is already there."""
-        self._conn.defer(
-            _SCHEDULE[self._conn.dialect.name],
-            {
-                "tenant_id": item.tenant_id,
-                "id": item.id,
-                "kind": item.kind,
-                "subscription_id": item.subscription_id,
-                "clock_id": item.clock_id,
-                "due_at": item.due_at,
-                "payload": item.payload,
-                "attempts": 0,
-            },
-        )
+        self._conn.defer(_SCHEDULE[self._conn.dialect.name], due_row(item))
 
     async def claim(
         self,

@@ -104,6 +104,18 @@ class SqlIdempotency:
         return result.rowcount
 
 
+def event_row(event: OutboxEvent) -> dict[str, Any]:
+    """An outbox event as its `outbox_events` row."""
+    return {
+        "tenant_id": event.tenant_id,
+        "id": event.id,
+        "event_type": event.type,
+        "resource_name": event.resource_name,
+        "payload": event.payload,
+        "occurred_at": event.occurred_at,
+    }
+
+
 class SqlOutbox:
     """Events are blind writes: deferred, and sent with the transaction's other writes."""
 
@@ -111,17 +123,7 @@ class SqlOutbox:
         self._conn = conn
 
     async def add(self, event: OutboxEvent) -> None:
-        self._conn.defer(
-            _INSERT_EVENT,
-            {
-                "tenant_id": event.tenant_id,
-                "id": event.id,
-                "event_type": event.type,
-                "resource_name": event.resource_name,
-                "payload": event.payload,
-                "occurred_at": event.occurred_at,
-            },
-        )
+        self._conn.defer(_INSERT_EVENT, event_row(event))
 
 
 class SqlAudit:

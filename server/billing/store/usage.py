@@ -293,6 +293,19 @@ def _rollup(row: RowMapping) -> Rollup:
     )
 
 
+def billed_usage(row: Any) -> BilledUsage:
+    """A `usage_billed` row as what the renewal reads."""
+    return BilledUsage(
+        row.price_code,
+        row.period_start,
+        row.period_end,
+        row.quantity,
+        row.amount_minor,
+        row.invoice_id,
+        row.billed_at,
+    )
+
+
 class SqlUsage:
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
@@ -518,18 +531,7 @@ class SqlUsage:
         rows = await self._conn.execute(
             select(b).where(b.c.tenant_id == tenant_id, b.c.subscription_id == subscription_id)
         )
-        return [
-            BilledUsage(
-                row.price_code,
-                row.period_start,
-                row.period_end,
-                row.quantity,
-                row.amount_minor,
-                row.invoice_id,
-                row.billed_at,
-            )
-            for row in rows
-        ]
+        return [billed_usage(row) for row in rows]
 
     async def record_billed(
         self, tenant_id: str, subscription_id: str, billed: BilledUsage

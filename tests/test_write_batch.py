@@ -138,7 +138,7 @@ def test_an_expired_key_is_replaced(database: Database) -> None:
             )
         async with store.write(same) as tx:
             stored = await tx.idempotency.find(same, later)
-            assert stored == StoredResult(b"b" * 32, b"second")
+            assert stored == StoredResult(b"b" * 32, b"second", same.method)
 
     run(database, work)
 
@@ -160,7 +160,9 @@ def test_a_live_key_stored_behind_the_lock_is_a_retryable_conflict(
                 dsn = database.sync_url.replace("postgresql+psycopg://", "postgresql://")
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as other:
                     await other.execute(
-                        "insert into idempotency_keys values (%s, %s, %s, %s, %s, %s, %s)",
+                        "insert into idempotency_keys (tenant_id, method, request_id,"
+                        " body_hash, result, created_at, expires_at)"
+                        " values (%s, %s, %s, %s, %s, %s, %s)",
                         (
                             *("t1", same.method, same.request_id),
                             *(b"c" * 32, b"theirs", NOW, NOW + timedelta(hours=1)),

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.api.auth import TokenVerifier, mint_hs256_token
 from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
+from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
 from billing.app.billing_time import BillingTime
 from billing.app.catalog import CatalogUseCases
@@ -121,6 +122,7 @@ class Runtime:
             ),
             coupons=CouponUseCases(self.store, writes),
             billing_runs=BillingRuns(self.due_store, self.worker, SystemClock()),
+            audit=AuditUseCases(self.store),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

@@ -20,7 +20,7 @@ import jwt
 from billing.domain.errors import Unauthenticated
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
-SCOPES = ("billing.read", "billing.write", "rules.admin")
+SCOPES = ("billing.read", "billing.write", "rules.admin", "billing.audit.read")
 LEEWAY_S = 30  # tolerated clock skew between the issuer and us
 
 

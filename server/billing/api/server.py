@@ -9,6 +9,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
+from billing.api.audit import AuditServicer
 from billing.api.auth import TokenVerifier
 from billing.api.catalog import CatalogServicer
 from billing.api.clocks import ClockServicer
@@ -21,6 +22,7 @@ from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
 from billing.api.subscriptions import SubscriptionServicer
 from billing.api.usage import UsageServicer
+from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
 from billing.app.catalog import CatalogUseCases
 from billing.app.clocks import ClockUseCases
@@ -31,6 +33,8 @@ from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases
 from billing.app.usage import UsageUseCases
 from billing_client.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
     clocks_pb2,
@@ -58,6 +62,7 @@ API_FILES = (
     clocks_pb2.DESCRIPTOR,
     usage_pb2.DESCRIPTOR,
     coupons_pb2.DESCRIPTOR,
+    audit_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # bounded: a usage batch fits, a runaway payload does not
 
@@ -74,6 +79,7 @@ class UseCases:
     invoice_lifecycle: InvoiceLifecycle
     coupons: CouponUseCases
     billing_runs: BillingRuns
+    audit: AuditUseCases
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,9 @@ def build_server(
     )
     coupons_pb2_grpc.add_CouponServiceServicer_to_server(
         CouponServicer(use_cases.coupons, call_context), server
+    )
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(
+        AuditServicer(use_cases.audit, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -81,6 +81,7 @@ class CouponUseCases:
                     ctx.actor,
                     ctx.method,
                     write.request_id,
+                    write.body_hash,
                     coupon.name,
                     "create",
                     {},

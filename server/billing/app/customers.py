@@ -148,6 +148,7 @@ async def _record(
             actor=ctx.actor,
             method=ctx.method,
             request_id=write.request_id,
+            request_digest=write.body_hash,
             resource_name=customer.name,
             action=action,
             changes=changes,

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
@@ -158,7 +159,7 @@ class InvoiceLifecycle:
                 memo=memo,
             )
             await tx.invoices.insert(ctx.tenant_id, invoice)
-            await self._audit(tx, ctx, write.request_id, invoice, "create", {"memo": memo}, now)
+            await self._audit(tx, ctx, write, invoice, "create", {"memo": memo}, now)
             return invoice
 
         return await self._writes.run(ctx, write, INVOICE_CODEC, work)
@@ -213,7 +214,7 @@ class InvoiceLifecycle:
             await self._audit(
                 tx,
                 ctx,
-                write.request_id,
+                write,
                 grown,
                 "add_line",
                 {"description": request.description},
@@ -239,7 +240,7 @@ class InvoiceLifecycle:
             updated = replace(invoice, memo=memo, version=invoice.version + 1)
             if not await tx.invoices.replace(ctx.tenant_id, updated, invoice.version):
                 raise _changed(invoice)
-            await self._audit(tx, ctx, write.request_id, updated, "update", {"memo": memo}, now)
+            await self._audit(tx, ctx, write, updated, "update", {"memo": memo}, now)
             return updated
 
         return await self._writes.run(ctx, write, INVOICE_CODEC, work)
@@ -259,9 +260,7 @@ class InvoiceLifecycle:
             updated = replace(invoice, coupon_code=code, version=invoice.version + 1)
             if not await tx.invoices.replace(ctx.tenant_id, updated, invoice.version):
                 raise _changed(invoice)
-            await self._audit(
-                tx, ctx, write.request_id, updated, "apply_coupon", {"coupon": code}, now
-            )
+            await self._audit(tx, ctx, write, updated, "apply_coupon", {"coupon": code}, now)
             return updated
 
         return await self._writes.run(ctx, write, INVOICE_CODEC, work)
@@ -272,7 +271,7 @@ class InvoiceLifecycle:
         async def work(tx: Transaction, now: datetime) -> Invoice:
             invoice = await self._draft(tx, ctx.tenant_id, invoice_id, write.input)
             await tx.invoices.delete(ctx.tenant_id, invoice.id)
-            await self._audit(tx, ctx, write.request_id, invoice, "delete", {}, now)
+            await self._audit(tx, ctx, write, invoice, "delete", {}, now)
             return invoice
 
         await self._writes.run(ctx, write, INVOICE_CODEC, work)
@@ -286,9 +285,7 @@ class InvoiceLifecycle:
             customer = await tx.customers.get(ctx.tenant_id, draft.customer_id)
             at = await self._time.now(tx, ctx.tenant_id, customer.clock_id if customer else None)
             final = await finalize_invoice(tx, ctx.tenant_id, draft, at, active)
-            await self._audit(
-                tx, ctx, write.request_id, final, "finalize", {"number": final.number}, now
-            )
+            await self._audit(tx, ctx, write, final, "finalize", {"number": final.number}, now)
             return final
 
         return await self._writes.run(ctx, write, INVOICE_CODEC, work)
@@ -340,9 +337,7 @@ class InvoiceLifecycle:
                     now,
                 )
             )
-            await self._audit(
-                tx, ctx, write.request_id, moved, target, {"payment_reference": reference}, now
-            )
+            await self._audit(tx, ctx, write, moved, target, {"payment_reference": reference}, now)
             return moved
 
         return await self._writes.run(ctx, write, INVOICE_CODEC, work)
@@ -422,7 +417,7 @@ class InvoiceLifecycle:
             await self._audit(
                 tx,
                 ctx,
-                write.request_id,
+                write,
                 note,
                 "credit",
                 {
@@ -512,7 +507,7 @@ class InvoiceLifecycle:
         self,
         tx: Transaction,
         ctx: CallContext,
-        request_id: str,
+        write: Write[Any],
         resource: Invoice | CreditNote,
         action: str,
         changes: dict[str, object],
@@ -524,7 +519,8 @@ class InvoiceLifecycle:
                 ctx.tenant_id,
                 ctx.actor,
                 ctx.method,
-                request_id,
+                write.request_id,
+                write.body_hash,
                 resource.name,
                 action,
                 changes,

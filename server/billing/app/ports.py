@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import AuditQuery, AuditRecord, OutboxEvent
 from billing.domain.coupons import Coupon
 from billing.domain.customers import Customer
 from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus
@@ -30,15 +30,24 @@ class RetryableConflict(Exception):
 
 @dataclass(frozen=True)
 class IdempotencyKey:
+    """A write's key. Stored and locked on (tenant_id, request_id): one id names one request
+    whatever the RPC (ADR 0024); `method` is the RPC making this call."""
+
     tenant_id: str
     method: str
     request_id: str
+
+    @property
+    def slot(self) -> tuple[str, str]:
+        """What the store keys, locks and looks up by."""
+        return (self.tenant_id, self.request_id)
 
 
 @dataclass(frozen=True)
 class StoredResult:
     body_hash: bytes
     result: bytes
+    method: str = ""  # the RPC that stored it (as read back by find)
 
 
 class CustomerRepository(Protocol):
@@ -490,6 +499,13 @@ class Outbox(Protocol):
 
 class AuditLog(Protocol):
     async def add(self, record: AuditRecord) -> None: ...
+
+    async def list_before(
+        self, tenant_id: str, query: AuditQuery, before_id: str | None, limit: int
+    ) -> list[AuditRecord]:
+        """The tenant's records matching `query`, newest first (id descending), older than
+        `before_id` if given."""
+        ...
 
 
 class Transaction(Protocol):

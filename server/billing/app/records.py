@@ -28,7 +28,19 @@ class AuditRecord:
     actor: str
     method: str
     request_id: str
+    request_digest: bytes  # the request's body hash, as the idempotency key stores it
     resource_name: str
     action: str  # "create", "update", ...
     changes: dict[str, Any]
     occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of ListAuditRecords; empty or None: any. They combine with AND."""
+
+    resource_name: str = ""
+    actor: str = ""
+    method: str = ""
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive

@@ -142,6 +142,7 @@ class RuleUseCases:
                     ctx.actor,
                     ctx.method,
                     write.request_id,
+                    write.body_hash,
                     view.name,
                     "activate",
                     change,

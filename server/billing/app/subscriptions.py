@@ -253,7 +253,7 @@ class SubscriptionUseCases:
             await self._record(
                 tx,
                 ctx,
-                write.request_id,
+                write,
                 sub,
                 "subscription.created",
                 "create",
@@ -504,7 +504,7 @@ class SubscriptionUseCases:
             await self._record(
                 tx,
                 ctx,
-                write.request_id,
+                write,
                 updated,
                 "subscription.updated",
                 "change",
@@ -778,7 +778,7 @@ class SubscriptionUseCases:
             await self._record(
                 tx,
                 ctx,
-                write.request_id,
+                write,
                 updated,
                 "subscription.updated",
                 "cancel",
@@ -864,7 +864,7 @@ class SubscriptionUseCases:
             )
             await self._save(tx, ctx.tenant_id, updated, sub.version)
             await self._record(
-                tx, ctx, write.request_id, updated, "subscription.updated", "reactivate", {}, now
+                tx, ctx, write, updated, "subscription.updated", "reactivate", {}, now
             )
             return updated
 
@@ -883,9 +883,7 @@ class SubscriptionUseCases:
                 sub, status=moved(sub.status, Status.PAUSED), paused_at=at, version=sub.version + 1
             )
             await self._save(tx, ctx.tenant_id, updated, sub.version)
-            await self._record(
-                tx, ctx, write.request_id, updated, "subscription.paused", "pause", {}, now
-            )
+            await self._record(tx, ctx, write, updated, "subscription.paused", "pause", {}, now)
             return updated
 
         return await self._writes.run(ctx, write, SUBSCRIPTION_CODEC, work)
@@ -916,9 +914,7 @@ class SubscriptionUseCases:
                 usage_before=before,
             )
             await self._save(tx, ctx.tenant_id, resumed, sub.version)
-            await self._record(
-                tx, ctx, write.request_id, resumed, "subscription.resumed", "resume", {}, now
-            )
+            await self._record(tx, ctx, write, resumed, "subscription.resumed", "resume", {}, now)
             return resumed
 
         result = await self._writes.run(ctx, write, SUBSCRIPTION_CODEC, work)
@@ -969,7 +965,7 @@ class SubscriptionUseCases:
         self,
         tx: Transaction,
         ctx: CallContext,
-        request_id: str,
+        write: Write[Any],
         sub: Subscription,
         event_type: str,
         action: str,
@@ -992,7 +988,8 @@ class SubscriptionUseCases:
                 ctx.tenant_id,
                 ctx.actor,
                 ctx.method,
-                request_id,
+                write.request_id,
+                write.body_hash,
                 sub.name,
                 action,
                 changes,

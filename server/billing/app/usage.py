@@ -262,6 +262,7 @@ class UsageUseCases:
                     ctx.actor,
                     ctx.method,
                     write.request_id,
+                    write.body_hash,
                     f"usageEvents/{event_id}",
                     kind,
                     {"properties": dict(properties)},

@@ -1,8 +1,9 @@
-"""Runs a mutating use case: one transaction, idempotent on (tenant, method, request_id).
+"""Runs a mutating use case: one transaction, idempotent on (tenant, request_id).
 
-Same key and body: the stored result of the first call, nothing changes. Same key, other
-body: IdempotencyKeyReused. Same key while the first still runs: RequestInProgress. Only
-successful results are stored (a failed transaction rolls back its key with everything else).
+Same key, RPC and body: the stored result of the first call, nothing changes. Same key, other
+body or other RPC: IdempotencyKeyReused. Same key while the first still runs:
+RequestInProgress. Only successful results are stored (a failed transaction rolls back its key
+with everything else).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class WriteRunner:
             now = self.clock.now()
             stored = await tx.idempotency.find(key, now)
             if stored is not None:
+                if stored.method != key.method:
+                    raise IdempotencyKeyReused(ctx.method, write.request_id, stored.method)
                 if stored.body_hash != write.body_hash:
                     raise IdempotencyKeyReused(ctx.method, write.request_id)
                 return codec.decode(stored.result)

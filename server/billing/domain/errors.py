@@ -81,16 +81,24 @@ class EtagMismatch(BillingError):
 
 
 class IdempotencyKeyReused(BillingError):
-    """The `request_id` was used before with a different request body."""
+    """The `request_id` was used before with a different request body, or on another RPC
+    (`first_method`: the RPC it was first used on)."""
 
     reason = "IDEMPOTENCY_KEY_REUSED"
 
-    def __init__(self, method: str, request_id: str) -> None:
-        super().__init__(
-            f"request_id {request_id!r} was already used for a different {method} request;"
-            " use a new request_id for a new request",
-            metadata={"request_id": request_id},
-        )
+    def __init__(self, method: str, request_id: str, first_method: str | None = None) -> None:
+        if first_method is None:
+            super().__init__(
+                f"request_id {request_id!r} was already used for a different {method} request;"
+                " use a new request_id for a new request",
+                metadata={"request_id": request_id},
+            )
+        else:
+            super().__init__(
+                f"request_id {request_id!r} was already used for a {first_method} request,"
+                f" not {method}; use a new request_id for a new request",
+                metadata={"request_id": request_id, "first_method": first_method},
+            )
 
 
 class RequestInProgress(BillingError):

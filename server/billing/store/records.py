@@ -9,18 +9,18 @@ from sqlalchemy import bindparam, delete, insert, select, tuple_
 from sqlalchemy.sql import Executable
 
 from billing.app.ports import IdempotencyKey, StoredResult
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import AuditQuery, AuditRecord, OutboxEvent
 from billing.store.batch import BatchedConnection
 from billing.store.schema import audit_log, idempotency_keys, outbox_events
 
 k = idempotency_keys
 
 
-# The key's row whatever its expiry, read in the write's opening round trip (sql_store);
-# find() then applies the expiry itself.
-_LOOKUP = select(k.c.body_hash, k.c.result, k.c.expires_at).where(
+# The key's row whatever its expiry and whichever RPC stored it (the key is (tenant,
+# request_id): ADR 0024), read in the write's opening round trip (sql_store); find() then
+# applies the expiry itself.
+_LOOKUP = select(k.c.body_hash, k.c.result, k.c.expires_at, k.c.method).where(
     k.c.tenant_id == bindparam("tenant_id"),
-    k.c.method == bindparam("method"),
     k.c.request_id == bindparam("request_id"),
 )
 
@@ -31,7 +31,6 @@ _LOOKUP = select(k.c.body_hash, k.c.result, k.c.expires_at).where(
 _INSERT_KEY = insert(k)
 _DELETE_KEY = delete(k).where(
     k.c.tenant_id == bindparam("tenant_id"),
-    k.c.method == bindparam("method"),
     k.c.request_id == bindparam("request_id"),
 )
 _INSERT_EVENT = insert(outbox_events)
@@ -47,11 +46,7 @@ class SqlIdempotency:
     @staticmethod
     def lookup(key: IdempotencyKey) -> tuple[Executable, dict[str, Any]]:
         """The statement reading the key's row, for the opening round trip."""
-        return _LOOKUP, {
-            "tenant_id": key.tenant_id,
-            "method": key.method,
-            "request_id": key.request_id,
-        }
+        return _LOOKUP, {"tenant_id": key.tenant_id, "request_id": key.request_id}
 
     def prefetched(self, key: IdempotencyKey, rows: list[tuple[Any, ...]]) -> None:
         self._prefetched = (key, rows)
@@ -63,9 +58,9 @@ class SqlIdempotency:
         else:
             statement, params = self.lookup(key)
             rows = [tuple(row) for row in await self._conn.execute(statement, params)]
-        for body_hash, result, expires_at in rows:
+        for body_hash, result, expires_at, method in rows:
             if expires_at > now:
-                return StoredResult(bytes(body_hash), bytes(result))
+                return StoredResult(bytes(body_hash), bytes(result), method)
             self._expired.add(key)  # not yet purged: save() replaces it
         return None
 
@@ -76,13 +71,14 @@ class SqlIdempotency:
         created_at: datetime,
         expires_at: datetime,
     ) -> None:
-        names = {"tenant_id": key.tenant_id, "method": key.method, "request_id": key.request_id}
+        names = {"tenant_id": key.tenant_id, "request_id": key.request_id}
         if key in self._expired:
             self._conn.defer(_DELETE_KEY, names)
         self._conn.defer(
             _INSERT_KEY,
             {
                 **names,
+                "method": key.method,
                 "body_hash": stored.body_hash,
                 "result": stored.result,
                 "created_at": created_at,
@@ -93,13 +89,9 @@ class SqlIdempotency:
     async def purge_expired(self, now: datetime, limit: int) -> int:
         """Delete at most `limit` expired keys (bounded, so a backlog never makes one huge
         transaction)."""
-        doomed = (
-            select(k.c.tenant_id, k.c.method, k.c.request_id)
-            .where(k.c.expires_at <= now)
-            .limit(limit)
-        )
+        doomed = select(k.c.tenant_id, k.c.request_id).where(k.c.expires_at <= now).limit(limit)
         result = await self._conn.execute(
-            delete(k).where(tuple_(k.c.tenant_id, k.c.method, k.c.request_id).in_(doomed))
+            delete(k).where(tuple_(k.c.tenant_id, k.c.request_id).in_(doomed))
         )
         return result.rowcount
 
@@ -126,11 +118,36 @@ class SqlOutbox:
         self._conn.defer(_INSERT_EVENT, event_row(event))
 
 
+a = audit_log
+
+
 class SqlAudit:
-    """Deferred like the outbox, in the same transaction."""
+    """Deferred like the outbox, in the same transaction. The table refuses UPDATE and
+    DELETE (triggers, migration 0013), so a record once committed stays as written."""
 
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
+
+    async def list_before(
+        self, tenant_id: str, query: AuditQuery, before_id: str | None, limit: int
+    ) -> list[AuditRecord]:
+        # Newest first along the primary key (tenant_id, id); a resource filter uses
+        # ix_audit_log_tenant_id_resource_name_id the same way.
+        statement = select(a).where(a.c.tenant_id == tenant_id)
+        if before_id is not None:
+            statement = statement.where(a.c.id < before_id)
+        if query.resource_name:
+            statement = statement.where(a.c.resource_name == query.resource_name)
+        if query.actor:
+            statement = statement.where(a.c.actor == query.actor)
+        if query.method:
+            statement = statement.where(a.c.method == query.method)
+        if query.start is not None:
+            statement = statement.where(a.c.occurred_at >= query.start)
+        if query.end is not None:
+            statement = statement.where(a.c.occurred_at < query.end)
+        result = await self._conn.execute(statement.order_by(a.c.id.desc()).limit(limit))
+        return [_audit_from_row(row) for row in result.mappings()]
 
     async def add(self, record: AuditRecord) -> None:
         self._conn.defer(
@@ -141,9 +158,26 @@ class SqlAudit:
                 "actor": record.actor,
                 "method": record.method,
                 "request_id": record.request_id,
+                "request_digest": record.request_digest,
                 "resource_name": record.resource_name,
                 "action": record.action,
                 "changes": record.changes,
                 "occurred_at": record.occurred_at,
             },
         )
+
+
+def _audit_from_row(row: Any) -> AuditRecord:
+    digest = row["request_digest"]
+    return AuditRecord(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        actor=row["actor"],
+        method=row["method"],
+        request_id=row["request_id"],
+        request_digest=bytes(digest) if digest is not None else b"",
+        resource_name=row["resource_name"],
+        action=row["action"],
+        changes=row["changes"],
+        occurred_at=row["occurred_at"],
+    )

@@ -56,12 +56,14 @@ customers = Table(
     Column("bill_cycle_day", Integer, nullable=False, server_default="0"),
 )
 
+# One key per (tenant, request_id) whatever the RPC: the same id on another RPC is refused,
+# not a second key (ADR 0024). `method` says which RPC stored it.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
     Column("tenant_id", String(TENANT), primary_key=True),
-    Column("method", String(64), primary_key=True),
     Column("request_id", String(128), primary_key=True),
+    Column("method", String(64), nullable=False),
     Column("body_hash", LargeBinary(32), nullable=False),
     Column("result", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -82,6 +84,8 @@ outbox_events = Table(
     Index(None, "published_at", "occurred_at"),
 )
 
+# Append-only: triggers refuse UPDATE, DELETE and (PostgreSQL) TRUNCATE (migration 0013,
+# ADR 0024). Read newest first by id through ListAuditRecords.
 audit_log = Table(
     "audit_log",
     metadata,
@@ -90,11 +94,14 @@ audit_log = Table(
     Column("actor", String(256), nullable=False),
     Column("method", String(64), nullable=False),
     Column("request_id", String(128), nullable=False),
+    # SHA-256 of the request with request_id cleared: the idempotency key's body hash.
+    # NULL on records written before migration 0013.
+    Column("request_digest", LargeBinary(32), nullable=True),
     Column("resource_name", String(128), nullable=False),
     Column("action", String(32), nullable=False),
     Column("changes", json_column_type(), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
-    Index(None, "tenant_id", "resource_name"),
+    Index(None, "tenant_id", "resource_name", "id"),
 )
 
 # Rule sets are kept by content hash forever, so an old result can always be explained.

@@ -78,7 +78,7 @@ class SqlStore:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._sqlite_write_lock = asyncio.Lock()
-        self._sqlite_keys_in_flight: set[IdempotencyKey] = set()
+        self._sqlite_keys_in_flight: set[tuple[str, str]] = set()  # IdempotencyKey.slot
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqlTransaction]:
@@ -106,9 +106,9 @@ class SqlStore:
     @asynccontextmanager
     async def _sqlite_write(self, key: IdempotencyKey | None) -> AsyncIterator[SqlTransaction]:
         if key is not None:
-            if key in self._sqlite_keys_in_flight:
+            if key.slot in self._sqlite_keys_in_flight:
                 raise RequestInProgress(key.request_id)
-            self._sqlite_keys_in_flight.add(key)
+            self._sqlite_keys_in_flight.add(key.slot)
         try:
             async with self._sqlite_write_lock, self.engine.connect() as conn:
                 await conn.execution_options(**{WRITE_OPTION: True})
@@ -118,7 +118,7 @@ class SqlStore:
                     await tx.flush()
         finally:
             if key is not None:
-                self._sqlite_keys_in_flight.discard(key)
+                self._sqlite_keys_in_flight.discard(key.slot)
 
     @asynccontextmanager
     async def _postgres_write(self, key: IdempotencyKey | None) -> AsyncIterator[SqlTransaction]:
@@ -153,9 +153,10 @@ async def _open_write(tx: SqlTransaction, key: IdempotencyKey) -> None:
 
 
 def _lock_id(key: IdempotencyKey) -> int:
-    """A signed 64-bit advisory lock id for the key (collisions only cost a spurious retry)."""
+    """A signed 64-bit advisory lock id for the key's slot, so the same request_id on two
+    RPCs at once contends too (collisions only cost a spurious retry)."""
     digest = hashlib.blake2b(
-        f"{key.tenant_id}\x00{key.method}\x00{key.request_id}".encode(), digest_size=8
+        f"{key.tenant_id}\x00{key.request_id}".encode(), digest_size=8
     ).digest()
     return int.from_bytes(digest, "big", signed=True)
 

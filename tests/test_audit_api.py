@@ -4,6 +4,7 @@ another RPC, over a real gRPC channel on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import grpc
@@ -319,3 +320,24 @@ def test_a_request_id_first_used_by_an_update_refuses_a_create(customers, tenant
     assert error_info(failure.value).metadata["first_method"] == "UpdateCustomer"
     listed = customers.ListCustomers(pb.ListCustomersRequest(), metadata=tenant.metadata)
     assert [c.name for c in listed.customers] == [created.name]
+
+
+def test_the_same_request_id_on_two_rpcs_at_once_contends_like_a_duplicate(customers, tenant):
+    # The key lock (advisory lock / in-flight set) covers (tenant, request_id), so the second
+    # RPC does not run beside the first: ABORTED at once, and once the first has committed,
+    # refused as reused.
+    created = customers.CreateCustomer(create_request(uuid.uuid4().hex), metadata=tenant.metadata)
+    slow = customers.CreateCustomer.future(
+        create_request("both-at-once"), metadata=tenant.with_faults(delay_ms=1500)
+    )
+    time.sleep(0.4)  # the first holds its key for 1.5 s before committing
+    rename = rename_request(created.name, "Renamed AG", "both-at-once")
+    with pytest.raises(grpc.RpcError) as failure:
+        customers.UpdateCustomer(rename, metadata=tenant.metadata)
+    assert failure.value.code() == grpc.StatusCode.ABORTED
+    assert error_info(failure.value).reason == "REQUEST_IN_PROGRESS"
+    slow.result(timeout=10)
+    with pytest.raises(grpc.RpcError) as later:
+        customers.UpdateCustomer(rename, metadata=tenant.metadata)
+    assert later.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(later.value).metadata["first_method"] == "CreateCustomer"

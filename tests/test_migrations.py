@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -121,3 +122,71 @@ def test_events_stored_before_the_rollups_mark_their_days_unknown(backend, make_
         engine.dispose()
     # Events at 0, 5, 10, 15 h on April 2 and 20 h (the void: not an event of its own).
     assert [tuple(r) for r in found] == [(day, "", 4)]
+
+
+def test_0013_keeps_the_newest_key_of_a_request_id_and_old_records_have_no_digest(
+    backend, make_database
+):
+    # Before 0013 the key was (tenant, method, request_id): one id could hold a key per RPC.
+    # The new key (tenant, request_id) keeps the newest; audit rows written before keep a
+    # NULL digest, and the table is append-only afterwards.
+    from alembic import command
+
+    from billing.store.migrate import alembic_config, upgrade
+
+    database = make_database(backend)
+    command.downgrade(alembic_config(database.async_url), "0012")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    keys = [
+        ("t1", "CreateCustomer", "same", at, b"old"),
+        ("t1", "UpdateCustomer", "same", at + timedelta(seconds=1), b"new"),
+        ("t1", "CreateCustomer", "alone", at, b"alone"),
+        ("t2", "CreateCoupon", "same", at, b"other tenant"),
+    ]
+    engine = sa.create_engine(database.sync_url)
+    try:
+        with engine.begin() as conn:
+            for tenant, method, request_id, created, result in keys:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO idempotency_keys (tenant_id, method, request_id, body_hash,"
+                        " result, created_at, expires_at) VALUES (:t, :m, :r, :h, :res, :c, :e)"
+                    ),
+                    {
+                        "t": tenant,
+                        "m": method,
+                        "r": request_id,
+                        "h": b"\x00" * 32,
+                        "res": result,
+                        "c": created,
+                        "e": created + timedelta(days=1),
+                    },
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_log (tenant_id, id, actor, method, request_id,"
+                    " resource_name, action, changes, occurred_at)"
+                    " VALUES ('t1', 'aud_1', 'u', 'CreateCustomer', 'same', 'customers/c',"
+                    " 'create', '{}', :at)"
+                ),
+                {"at": at},
+            )
+        upgrade(database.async_url)
+        with engine.connect() as conn:
+            kept = conn.execute(
+                sa.text(
+                    "SELECT tenant_id, request_id, method FROM idempotency_keys"
+                    " ORDER BY tenant_id, request_id"
+                )
+            ).all()
+            digest = conn.execute(sa.text("SELECT request_digest FROM audit_log")).scalar_one()
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                conn.execute(sa.text("DELETE FROM audit_log"))
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in kept] == [
+        ("t1", "alone", "CreateCustomer"),
+        ("t1", "same", "UpdateCustomer"),
+        ("t2", "same", "CreateCoupon"),
+    ]
+    assert digest is None

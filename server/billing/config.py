@@ -33,6 +33,14 @@ class Settings:
     due_work_concurrency: int = 4  # due-work transactions a process runs at once (PostgreSQL)
     due_work_batch_rows: int = 50  # renewals per due-work transaction; 1 = one each
     due_work_yield_ms: float = 0.0  # per item, the most due work waits for busy calls
+    due_work_max_attempts: int = 5  # a due item failing this many times is parked
+    due_work_retry_base_ms: int = 1000  # first retry's backoff bound, doubling (full jitter)
+    due_work_retry_max_seconds: int = 300  # the backoff's cap
+    due_work_call_max_seconds: int = 3600  # the most one RunBilling / AdvanceClock runs
+    due_work_statement_timeout_ms: int = 120_000  # statement_timeout on the due-work pool
+    db_statement_timeout_ms: int = 30_000  # PostgreSQL statement_timeout of calls
+    db_lock_timeout_ms: int = 5_000  # PostgreSQL lock_timeout, every pool
+    db_idle_in_transaction_timeout_ms: int = 60_000  # idle_in_transaction_session_timeout
     smtp_url: str = ""  # e.g. smtp://user:pass@host:587?from=billing@example.com; "" = off
     templates_dir: str = "rules/templates"  # invoice document templates finance edits
     trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0
@@ -66,6 +74,7 @@ class Settings:
             raise SettingsError("BILLING_DUE_WORK_BATCH_ROWS must be between 1 and 1000")
         if not 0 <= self.due_work_yield_ms <= 1000:
             raise SettingsError("BILLING_DUE_WORK_YIELD_MS must be between 0 and 1000")
+        self._check_due_work()
         if self.workers > 1 and self.is_sqlite:
             raise SettingsError("BILLING_WORKERS > 1 needs PostgreSQL: SQLite has one writer")
         if not 0 <= self.trace_sample_ratio <= 1:
@@ -74,6 +83,25 @@ class Settings:
             raise SettingsError("BILLING_TRACE_EXPORTER must be none or console")
         if self.auth_jwks_file and self.auth_hs256_secret:
             raise SettingsError("set BILLING_AUTH_JWKS_FILE or BILLING_AUTH_HS256_SECRET, not both")
+
+    def _check_due_work(self) -> None:
+        if not 1 <= self.due_work_max_attempts <= 100:
+            raise SettingsError("BILLING_DUE_WORK_MAX_ATTEMPTS must be between 1 and 100")
+        if self.due_work_retry_base_ms < 1 or self.due_work_retry_max_seconds < 1:
+            raise SettingsError(
+                "BILLING_DUE_WORK_RETRY_BASE_MS and BILLING_DUE_WORK_RETRY_MAX_SECONDS must be"
+                " at least 1"
+            )
+        if self.due_work_call_max_seconds < 1:
+            raise SettingsError("BILLING_DUE_WORK_CALL_MAX_SECONDS must be at least 1")
+        for name in (
+            "due_work_statement_timeout_ms",
+            "db_statement_timeout_ms",
+            "db_lock_timeout_ms",
+            "db_idle_in_transaction_timeout_ms",
+        ):
+            if getattr(self, name) < 0:  # 0: no timeout, as PostgreSQL reads it
+                raise SettingsError(f"BILLING_{name.upper()} must not be negative")
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -36,7 +37,7 @@ from billing.app.clocks import ClockUseCases
 from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.delivery import InvoiceDelivery
-from billing.app.due_work import DueWorkWorker
+from billing.app.due_work import DueWorkWorker, RetryPolicy
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
@@ -49,7 +50,7 @@ from billing.delivery import SmtpSettings
 from billing.delivery.mailer import SmtpInvoiceMailer
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import load_engines
-from billing.store.engine import create_engine
+from billing.store.engine import SessionTimeouts, create_engine
 from billing.store.sql_store import SqlStore
 
 log = logging.getLogger("billing.runtime")
@@ -66,7 +67,12 @@ class Runtime:
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.engine = create_engine(settings.database_url)
+        timeouts = SessionTimeouts(
+            settings.db_statement_timeout_ms,
+            settings.db_lock_timeout_ms,
+            settings.db_idle_in_transaction_timeout_ms,
+        )
+        self.engine = create_engine(settings.database_url, timeouts=timeouts)
         self.store = SqlStore(self.engine)
         # Due work on a pool of its own (PostgreSQL), no larger than its concurrency needs:
         # a bill run waits for its own connections, never for the calls', and the calls never
@@ -77,7 +83,12 @@ class Runtime:
         if not settings.is_sqlite:
             self._calls = CallsAtDatabase(self.engine)
             self.due_engine = create_engine(
-                settings.database_url, pool_size=settings.due_work_concurrency + DUE_POOL_SPARE
+                settings.database_url,
+                pool_size=settings.due_work_concurrency + DUE_POOL_SPARE,
+                # A batch of renewals does more per statement than a call does.
+                timeouts=dataclasses.replace(
+                    timeouts, statement_ms=settings.due_work_statement_timeout_ms
+                ),
             )
             self.due_store = SqlStore(self.due_engine)
         writes = WriteRunner(
@@ -108,6 +119,11 @@ class Runtime:
             batch_rows=settings.due_work_batch_rows,
             calls_busy=self._calls.busy if self._calls is not None else None,
             yield_max_s=settings.due_work_yield_ms / 1000,
+            retry=RetryPolicy(
+                settings.due_work_max_attempts,
+                settings.due_work_retry_base_ms / 1000,
+                settings.due_work_retry_max_seconds,
+            ),
         )
         self.use_cases = UseCases(
             customers=CustomerUseCases(self.store, writes),
@@ -115,13 +131,17 @@ class Runtime:
             catalog=CatalogUseCases(rules, self.engines, self.clock),
             subscriptions=subscriptions,
             invoices=InvoiceUseCases(self.store),
-            clocks=ClockUseCases(self.store, writes, self.worker),
+            clocks=ClockUseCases(
+                self.store, writes, self.worker, settings.due_work_call_max_seconds
+            ),
             usage=usage,
             invoice_lifecycle=InvoiceLifecycle(
                 self.store, writes, rules, BillingTime(self.clock), usage
             ),
             coupons=CouponUseCases(self.store, writes),
-            billing_runs=BillingRuns(self.due_store, self.worker, SystemClock()),
+            billing_runs=BillingRuns(
+                self.due_store, self.worker, SystemClock(), settings.due_work_call_max_seconds
+            ),
             audit=AuditUseCases(self.store),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None

@@ -9,6 +9,7 @@ import grpc
 from billing.api.billing_convert import clock_to_proto, instant
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, timestamp
+from billing.api.parked import parked_to_proto
 from billing.app.clocks import Advance, ClockUseCases, NewClock
 from billing.app.context import Write
 from billing.domain.errors import InvalidArgument
@@ -47,11 +48,13 @@ class ClockServicer(clocks_pb2_grpc.ClockServiceServicer):  # type: ignore[misc]
         if to is None:
             raise InvalidArgument.single("to", "is required")
         write = Write(request.request_id, body_hash(request), Advance(request.name, to))
-        async for progress in self._clocks.advance(ctx, write):
+        async for progress in self._clocks.advance(ctx, write, context.time_remaining()):
             yield pb.AdvanceClockResponse(
                 done=progress.done,
                 remaining=progress.remaining,
                 processed_through=timestamp(progress.processed_through),
                 last_item=progress.last_item,
                 finished=progress.finished,
+                parked=progress.parked,
+                parked_items=parked_to_proto(progress.parked_items),
             )

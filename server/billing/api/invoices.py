@@ -11,6 +11,7 @@ from google.protobuf import empty_pb2
 from billing.api.billing_convert import invoice_to_proto, line_kind, money
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, timestamp
+from billing.api.parked import parked_to_proto
 from billing.app.billing_runs import BillingRuns
 from billing.app.context import Write
 from billing.app.invoices import CreditNoteRequest, InvoiceLifecycle, InvoiceUseCases, OneOffLine
@@ -186,13 +187,15 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):  # type: ignore
         if not request.request_id:
             raise InvalidArgument.single("request_id", "is required on every mutating call")
         async for progress in self._runs.run(
-            ctx, request.subscription, request.customer, request.tenant
+            ctx, request.subscription, request.customer, request.tenant, context.time_remaining()
         ):
             yield pb.RunBillingResponse(
                 done=progress.done,
                 remaining=progress.remaining,
                 last_item=progress.last_item,
                 finished=progress.finished,
+                parked=progress.parked,
+                parked_items=parked_to_proto(progress.parked_items),
             )
 
     async def PreviewUpcomingInvoice(

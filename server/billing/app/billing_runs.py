@@ -2,7 +2,8 @@
 
 The run has no state of its own: it claims due items like every worker does (leases, SKIP
 LOCKED), so it shares the work with other processes and a second call with the same
-request_id just continues. It ends when nothing in scope is due any more.
+request_id just continues. It ends when nothing in scope is due any more but parked items
+(reported, never awaited: ADR 0021), or raises DeadlineExceeded at its deadline.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from dataclasses import dataclass
 
 from billing.app.clock import Clock
 from billing.app.context import CallContext
-from billing.app.due_work import DueWorkWorker
-from billing.app.ports import Store
+from billing.app.due_work import DueWorkWorker, RoundReport
+from billing.app.ports import ParkedItem, Store
+from billing.app.run_deadline import CALL_MAX_S, RunDeadline
 from billing.domain.errors import InvalidArgument, NotFound
 from billing.domain.names import parse_name
 
-WAIT_FOR_OTHERS_S = 0.2  # when the rest is leased by other workers
-RUN_SECONDS_MAX = 3600  # a run that has not finished in an hour is reported, not awaited
+WAIT_FOR_OTHERS_S = 0.2  # when the rest is leased by other workers, or backing off
+PARKED_LISTED_MAX = 100  # parked items named in a progress message (all are counted)
 
 
 @dataclass(frozen=True)
@@ -28,35 +30,52 @@ class RunProgress:
     remaining: int
     last_item: str
     finished: bool
+    parked: int = 0
+    parked_items: tuple[ParkedItem, ...] = ()
 
 
 class BillingRuns:
-    def __init__(self, store: Store, worker: DueWorkWorker, wall: Clock) -> None:
+    def __init__(
+        self, store: Store, worker: DueWorkWorker, wall: Clock, max_s: float = CALL_MAX_S
+    ) -> None:
         self._store = store
         self._worker = worker
         self._wall = wall
+        self._max_s = max_s
 
     async def run(
-        self, ctx: CallContext, subscription: str, customer: str, tenant: bool
+        self,
+        ctx: CallContext,
+        subscription: str,
+        customer: str,
+        tenant: bool,
+        deadline_s: float | None = None,
     ) -> AsyncIterator[RunProgress]:
+        """`deadline_s`: the caller's time left, if it set a deadline."""
         if sum((bool(subscription), bool(customer), tenant)) != 1:
             raise InvalidArgument.single("scope", "give one of subscription, customer, tenant")
         scope = await self._scope(ctx, subscription, customer)
-        done = 0
-        deadline = asyncio.get_running_loop().time() + RUN_SECONDS_MAX
-        while asyncio.get_running_loop().time() < deadline:
+        deadline = RunDeadline(deadline_s, self._max_s)
+        report = RoundReport()  # this call's items only: never another tenant's
+        while True:
             ran = (
-                await self._worker.run_once(ctx.tenant_id, subscription_ids=scope)
+                await self._worker.run_once(ctx.tenant_id, subscription_ids=scope, report=report)
                 if (scope is None or scope)
                 else 0
             )
-            done += ran
             async with self._store.read() as tx:
                 remaining = await tx.due_work.due_count(ctx.tenant_id, scope, self._wall.now())
+                parked, parked_items = await tx.due_work.parked(
+                    ctx.tenant_id, subscription_ids=scope, limit=PARKED_LISTED_MAX
+                )
             finished = remaining == 0
-            yield RunProgress(done, remaining, self._worker.last_item, finished)
+            yield RunProgress(
+                report.done, remaining, report.last_item, finished, parked, tuple(parked_items)
+            )
             if finished:
                 return
+            if deadline.passed():
+                raise deadline.exceeded("RunBilling", remaining, parked)
             if not ran:
                 await asyncio.sleep(WAIT_FOR_OTHERS_S)
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from billing.app.context import CallContext, Write
-from billing.app.due_work import DueWorkWorker
+from billing.app.due_work import DueWorkWorker, RoundReport
 from billing.app.ids import new_id
-from billing.app.ports import SimulationClock, Store, Transaction
+from billing.app.ports import ParkedItem, SimulationClock, Store, Transaction
 from billing.app.records import AuditRecord
+from billing.app.run_deadline import CALL_MAX_S, RunDeadline
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound
 from billing.domain.names import parse_name
@@ -26,6 +27,7 @@ from billing.domain.names import parse_name
 PROGRESS_POLL_S = 0.05  # how often progress is re-counted while other workers run items
 PROGRESS_MIN_INTERVAL_S = 0.2  # while this process works items, recount at most this often,
 PROGRESS_COST = 20  # and no sooner than 20 times what the last count took (≤ 5% of the time)
+PARKED_LISTED_MAX = 100  # parked items named in a progress message (all are counted)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Progress:
     processed_through: datetime
     last_item: str
     finished: bool
+    parked: int = 0
+    parked_items: tuple[ParkedItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,13 @@ class _Moved:
 
 
 class ClockUseCases:
-    def __init__(self, store: Store, writes: WriteRunner, worker: DueWorkWorker) -> None:
+    def __init__(
+        self, store: Store, writes: WriteRunner, worker: DueWorkWorker, max_s: float = CALL_MAX_S
+    ) -> None:
         self._store = store
         self._writes = writes
         self._worker = worker
+        self._max_s = max_s
 
     async def create(self, ctx: CallContext, write: Write[NewClock]) -> SimulationClock:
         request = write.input
@@ -96,7 +103,13 @@ class ClockUseCases:
             raise NotFound(name)
         return clock
 
-    async def advance(self, ctx: CallContext, write: Write[Advance]) -> AsyncIterator[Progress]:
+    async def advance(
+        self, ctx: CallContext, write: Write[Advance], deadline_s: float | None = None
+    ) -> AsyncIterator[Progress]:
+        """Streams progress until nothing of the clock is due up to the target but parked
+        items (reported, never awaited: ADR 0021); DeadlineExceeded at the caller's deadline
+        (`deadline_s`: its time left) or the server's maximum."""
+        deadline = RunDeadline(deadline_s, self._max_s)
         clock_id = parse_name(write.input.name, "clocks")
         target = write.input.to
 
@@ -128,11 +141,12 @@ class ClockUseCases:
         moved = await self._writes.run(ctx, write, MOVED_CODEC, work)
         self._worker.wake.set()
         last = Progress(-1, -1, moved.before, "", False)
+        report = RoundReport()  # this call's items only: never another clock's
         count_after = 0.0
         while True:
             # Work this clock's items here too: the caller is waiting for exactly these.
-            worked = await self._worker.run_once(ctx.tenant_id, moved.clock_id)
-            if worked and time.monotonic() < count_after:
+            worked = await self._worker.run_once(ctx.tenant_id, moved.clock_id, report=report)
+            if worked and time.monotonic() < count_after and not deadline.passed():
                 continue
             began = time.monotonic()
             async with self._store.read() as tx:
@@ -140,20 +154,34 @@ class ClockUseCases:
                 done = await tx.due_work.done_count(
                     ctx.tenant_id, moved.clock_id, moved.before, moved.to
                 )
+                parked, parked_items = await tx.due_work.parked(
+                    ctx.tenant_id, clock_id=moved.clock_id, up_to=moved.to, limit=PARKED_LISTED_MAX
+                )
             # Counting reads every item of the run: keep it to a small share of the time.
             took = time.monotonic() - began
             count_after = time.monotonic() + max(PROGRESS_MIN_INTERVAL_S, PROGRESS_COST * took)
-            through = self._worker.last_due_at or moved.before
+            through = report.last_due_at or moved.before
             through = moved.to if remaining == 0 else min(max(through, moved.before), moved.to)
-            progress = Progress(done, remaining, through, self._worker.last_item, remaining == 0)
-            if (progress.done, progress.remaining) != (
+            progress = Progress(
+                done,
+                remaining,
+                through,
+                report.last_item,
+                remaining == 0,
+                parked,
+                tuple(parked_items),
+            )
+            if (progress.done, progress.remaining, progress.parked) != (
                 last.done,
                 last.remaining,
+                last.parked,
             ) or progress.finished:
                 yield progress
                 last = progress
             if progress.finished:
                 return
+            if deadline.passed():
+                raise deadline.exceeded("AdvanceClock", remaining, parked)
             await asyncio.sleep(PROGRESS_POLL_S if remaining else 0)
 
 

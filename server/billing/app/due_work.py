@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from billing.app.backoff import full_jitter
 from billing.app.clock import Clock
 from billing.app.due_batch import BatchTransaction
 from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
@@ -26,9 +28,10 @@ LEASE = timedelta(
 )  # longer than any one item takes; a dead worker's items wait this long
 BATCH_ROWS_MAX = 50  # items per transaction: bounded so one transaction stays short
 IDLE_POLL_S = 0.5  # how often an idle worker looks for work it was not told about
-MAX_ATTEMPTS = 5  # past this, every retry is logged as an error for an operator
-RETRY_BACKOFF_BASE_S = 1.0
-RETRY_BACKOFF_MAX_S = 3600.0
+MAX_ATTEMPTS = 5  # attempts before an item is parked (BILLING_DUE_WORK_MAX_ATTEMPTS)
+RETRY_BACKOFF_BASE_S = 1.0  # first retry within a second, then doubling (full jitter),
+RETRY_BACKOFF_MAX_S = 300.0  # never more than 5 minutes apart
+LAST_ERROR_CHARS = 500  # what is kept of a failure's message on its item
 # Yielding to calls: after each item, while calls of this process are at the database, due
 # work waits in steps of YIELD_STEP_S, at most YIELD_MAX_S per item (so a steady stream of
 # calls slows a bill run down but never stops it).
@@ -54,6 +57,39 @@ class _ItemFailed(Exception):
 class WorkerStats:
     done: int = 0
     failed: int = 0
+    parked: int = 0
+
+
+@dataclass
+class RoundReport:
+    """What one caller's rounds did (a bill run, a clock advance): its own items only, so a
+    caller never sees what the worker did for another tenant or another clock."""
+
+    done: int = 0
+    last_item: str = ""
+    last_due_at: datetime | None = None  # due time of the latest item done
+
+    def add(self, count: int, last_item: str, last_due_at: datetime) -> None:
+        self.done += count
+        self.last_item = last_item
+        self.last_due_at = last_due_at
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a failing item is retried: exponential backoff with full jitter, then parked."""
+
+    max_attempts: int = MAX_ATTEMPTS
+    base_s: float = RETRY_BACKOFF_BASE_S
+    max_s: float = RETRY_BACKOFF_MAX_S
+
+
+def error_text(exc: BaseException) -> str:
+    """A failure as kept on its item: the exception's type and the first line of its message
+    (a database error's next lines hold the statement and its parameters), truncated."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".strip()
+    return text if len(text) <= LAST_ERROR_CHARS else text[: LAST_ERROR_CHARS - 1] + "…"
 
 
 class DueWorkWorker:
@@ -69,12 +105,14 @@ class DueWorkWorker:
         batch_rows: int = BATCH_ROWS_MAX,
         calls_busy: Callable[[], bool] | None = None,
         yield_max_s: float = 0.0,
+        retry: RetryPolicy = RetryPolicy(),
     ) -> None:
         self._store = store
         self._concurrency = concurrency
         self._batch_rows = batch_rows
         self._calls_busy = calls_busy
         self._yield_max_s = yield_max_s
+        self._retry = retry
         # Shared by every round of this process (its own loop, AdvanceClock, RunBilling), so
         # due work never has more than `concurrency` transactions open at once.
         self._slots = asyncio.Semaphore(concurrency)
@@ -84,16 +122,17 @@ class DueWorkWorker:
         self.owner = owner
         self.wake = asyncio.Event()
         self.stats = WorkerStats()
-        self.last_item = ""
-        self.last_due_at: datetime | None = None  # due time of the latest item done
 
     async def run_once(
         self,
         tenant_id: str | None = None,
         clock_id: str | None = None,
         subscription_ids: list[str] | None = None,
+        report: RoundReport | None = None,
     ) -> int:
-        """Claim one batch and run it; returns how many items were done."""
+        """Claim one batch and run it; returns how many items were done. `report`, if
+        given, collects what this round did (the caller's own progress)."""
+        report = RoundReport() if report is None else report
         now = self._wall.now()
         async with self._store.write(None) as tx:
             # A round claims work for every slot: `concurrency` transactions of a batch each.
@@ -106,12 +145,15 @@ class DueWorkWorker:
                 clock_id=clock_id,
                 subscription_ids=subscription_ids,
             )
+        runnable = []
         for item in items:
-            if item.attempts > MAX_ATTEMPTS:
-                log.error(
-                    "due work keeps failing; retrying with backoff",
-                    extra={"item": item.id, "kind": item.kind, "attempts": item.attempts},
-                )
+            if item.attempts > self._retry.max_attempts:
+                # Claimed that often without an outcome recorded: its leases expired, so
+                # whatever ran it died with it. Parked rather than run once more.
+                await self._park(item, f"claimed {item.attempts - 1} times without finishing")
+            else:
+                runnable.append(item)
+        items = runnable
         # Items run in due order: those due at one instant side by side (a subscription's own
         # items one after another), and nothing of a later instant before they are all done
         # (a shared invoice is finalized just after the renewals that fill it). At most
@@ -121,11 +163,11 @@ class DueWorkWorker:
 
         async def run_lane(lane: list[DueItem]) -> int:
             async with slots:
-                return sum([await self._run(item) for item in lane])
+                return sum([await self._run(item, report) for item in lane])
 
         async def run_batch(batch: list[DueItem]) -> int:
             async with slots:
-                return await self._run_batch(batch)
+                return await self._run_batch(batch, report)
 
         done = 0
         for _, wave in itertools.groupby(items, key=lambda item: item.due_at):
@@ -146,24 +188,22 @@ class DueWorkWorker:
                 count = max(count, min(self._concurrency, len(tenant_items)))
                 size = -(-len(tenant_items) // count)
                 batches += [tenant_items[i : i + size] for i in range(0, len(tenant_items), size)]
-            done += sum(
-                await asyncio.gather(
-                    *(run_lane(lane) for lane in alone), *(run_batch(b) for b in batches)
-                )
+            done += await _all_or_none(
+                [run_lane(lane) for lane in alone] + [run_batch(b) for b in batches]
             )
         return done
 
-    async def _run_batch(self, items: list[DueItem]) -> int:
+    async def _run_batch(self, items: list[DueItem], report: RoundReport) -> int:
         """Run items of one tenant in one transaction; an item that fails is taken out and
         run alone (which records its failure on it), and the rest run again without it."""
         todo = list(items)
         done = 0
         while todo:
             try:
-                return done + await self._try_batch(todo)
+                return done + await self._try_batch(todo, report)
             except _ItemFailed as failed:
                 todo.remove(failed.item)
-                done += await self._run(failed.item)
+                done += await self._run(failed.item, report)
             except Exception as exc:
                 # Not one item's doing (a row another writer took, a lost connection): each
                 # item alone, as before batching.
@@ -172,11 +212,11 @@ class DueWorkWorker:
                         "due work batch failed; running its items one by one", exc_info=True
                     )
                 for item in todo:
-                    done += await self._run(item)
+                    done += await self._run(item, report)
                 return done
         return done
 
-    async def _try_batch(self, items: list[DueItem]) -> int:
+    async def _try_batch(self, items: list[DueItem], report: RoundReport) -> int:
         async with self._store.write(None) as tx:
             held = await tx.due_batch.complete(items, self.owner, self._wall.now())
             mine = [item for item in items if item.id in held]
@@ -193,8 +233,7 @@ class DueWorkWorker:
                 await self._yield_to_calls()
             await batch.write_behind()
         self.stats.done += len(mine)
-        self.last_item = descriptions[-1]
-        self.last_due_at = mine[-1].due_at
+        report.add(len(mine), descriptions[-1], mine[-1].due_at)
         return len(mine)
 
     async def _yield_to_calls(self) -> None:
@@ -208,30 +247,47 @@ class DueWorkWorker:
             await asyncio.sleep(YIELD_STEP_S)
             waited += YIELD_STEP_S
 
-    async def _run(self, item: DueItem) -> int:
+    async def _run(self, item: DueItem, report: RoundReport) -> int:
         try:
             async with self._store.write(None) as tx:
                 # Completed first (the same transaction, so all or nothing): the handler's
                 # own last statement may be the invoice counter, which must stay last.
                 if not await tx.due_work.complete(item, self.owner, self._wall.now()):
                     raise RetryableConflict("lease lost: another worker took this item")
-                self.last_item = await self._handler(tx, item)
-                self.last_due_at = item.due_at
+                description = await self._handler(tx, item)
         except RetryableConflict:
             return 0  # someone else has it, or it will be claimed again
-        except Exception:
+        except Exception as exc:
             self.stats.failed += 1
             log.exception("due work failed", extra={"item": item.id, "kind": item.kind})
-            # Back off exponentially: a failing item must not spin, and it keeps blocking only
-            # its own subscription's later work (billing never skips a period).
-            delay = min(RETRY_BACKOFF_BASE_S * 2 ** max(item.attempts - 1, 0), RETRY_BACKOFF_MAX_S)
-            async with self._store.write(None) as tx:
-                await tx.due_work.release(
-                    item, self.owner, self._wall.now() + timedelta(seconds=delay)
-                )
+            await self._failed(item, error_text(exc))
             return 0
         self.stats.done += 1
+        report.add(1, description, item.due_at)
         return 1
+
+    async def _failed(self, item: DueItem, error: str) -> None:
+        """Record a failure on its item: retried after a backoff, parked after the last
+        attempt. Either way it holds back only its own subscription's later work (billing
+        never skips a period), and a parked item no longer holds back a run's end."""
+        if item.attempts >= self._retry.max_attempts:
+            await self._park(item, error)
+            return
+        # Full jitter: items that failed together (a database outage) retry spread out.
+        delay = full_jitter(item.attempts, self._retry.base_s, self._retry.max_s)
+        async with self._store.write(None) as tx:
+            await tx.due_work.release(
+                item, self.owner, self._wall.now() + timedelta(seconds=delay), error
+            )
+
+    async def _park(self, item: DueItem, error: str) -> None:
+        self.stats.parked += 1
+        log.error(
+            "due work parked after its last attempt; `billing due-work retry` runs it again",
+            extra={"item": item.id, "kind": item.kind, "attempts": item.attempts, "error": error},
+        )
+        async with self._store.write(None) as tx:
+            await tx.due_work.park(item, self.owner, self._wall.now(), error)
 
     async def run_forever(self) -> None:
         while True:
@@ -243,3 +299,17 @@ class DueWorkWorker:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), IDLE_POLL_S)
+
+
+async def _all_or_none(lanes: list[Coroutine[Any, Any, int]]) -> int:
+    """Run the lanes side by side and sum what they did. A lane that raises cancels the
+    others (a task group: none is left running, orphaned, after its caller gave up), and its
+    exception is raised as itself when it is the only one."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(lane) for lane in lanes]
+    except BaseExceptionGroup as failed:
+        if len(failed.exceptions) == 1:
+            raise failed.exceptions[0] from None
+        raise
+    return sum(task.result() for task in tasks)

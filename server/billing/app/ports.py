@@ -133,6 +133,20 @@ class DueItem:
     attempts: int = 0
 
 
+@dataclass(frozen=True)
+class ParkedItem:
+    """A due item that failed its last attempt: claimed no more until retried."""
+
+    tenant_id: str
+    id: str
+    kind: str
+    subscription_id: str
+    due_at: datetime
+    attempts: int
+    last_error: str
+    parked_at: datetime
+
+
 class SubscriptionRepository(Protocol):
     async def insert(self, tenant_id: str, sub: Subscription) -> None: ...
 
@@ -317,8 +331,28 @@ class DueWorkRepository(Protocol):
         """Mark done if `owner` still holds the lease."""
         ...
 
-    async def release(self, item: DueItem, owner: str, retry_at: datetime) -> None:
+    async def release(self, item: DueItem, owner: str, retry_at: datetime, error: str = "") -> None:
         """Give a failed item back; claimable again from `retry_at` (wall time)."""
+        ...
+
+    async def park(self, item: DueItem, owner: str, at: datetime, error: str) -> None:
+        """Its last attempt failed: claimed no more until `unpark`; `error` is kept."""
+        ...
+
+    async def unpark(self, tenant_id: str, item_id: str) -> bool:
+        """A parked item claimable again, attempts from zero; False if none was parked."""
+        ...
+
+    async def parked(
+        self,
+        tenant_id: str | None,
+        *,
+        clock_id: str | None = None,
+        up_to: datetime | None = None,
+        subscription_ids: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> tuple[int, list[ParkedItem]]:
+        """How many items are parked in the scope, and the first `limit` by due time."""
         ...
 
     async def pending_count(self, tenant_id: str, clock_id: str, up_to: datetime) -> int: ...

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
+from billing.app.backoff import full_jitter
 from billing.app.clock import Clock
 from billing.app.context import CallContext, Write
 from billing.app.ports import IdempotencyKey, RetryableConflict, Store, StoredResult, Transaction
@@ -22,7 +23,8 @@ from billing.domain.errors import IdempotencyKeyReused, TransactionConflict
 R = TypeVar("R")
 
 MAX_ATTEMPTS = 5  # serialization failures and deadlocks are rare; more retries hide bugs
-RETRY_BACKOFF_S = 0.005
+RETRY_BACKOFF_BASE_S = 0.005  # bound of the first retry's delay, doubling each attempt
+RETRY_BACKOFF_MAX_S = 0.1  # cap; over all attempts the bounds sum to 75 ms
 
 
 class Codec(Protocol, Generic[R]):
@@ -54,7 +56,8 @@ class WriteRunner:
                         f"{ctx.method} collided with concurrent writes {MAX_ATTEMPTS} times"
                         " and changed nothing; retry with the same request_id"
                     ) from conflict
-                await asyncio.sleep(RETRY_BACKOFF_S * attempt)
+                # Full jitter: writers that collided once do not collide again in lockstep.
+                await asyncio.sleep(full_jitter(attempt, RETRY_BACKOFF_BASE_S, RETRY_BACKOFF_MAX_S))
         raise AssertionError("unreachable")
 
     async def _attempt(

@@ -164,6 +164,20 @@ class TransactionConflict(BillingError):
     reason = "TRANSACTION_CONFLICT"
 
 
+class RowsLocked(TransactionConflict):
+    """The rows a call needed stayed locked by another transaction past the lock timeout;
+    nothing changed, and the call may be retried."""
+
+    reason = "ROWS_LOCKED"
+
+
+class DeadlineExceeded(BillingError):
+    """The work did not finish in the time it had (the caller's deadline, a statement
+    timeout, or the server's maximum for a run); what committed stays committed."""
+
+    reason = "DEADLINE_EXCEEDED"
+
+
 class Unauthenticated(BillingError):
     """No valid bearer token."""
 

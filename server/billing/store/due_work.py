@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ColumnElement, Executable
 
-from billing.app.ports import DueItem
+from billing.app.ports import DueItem, ParkedItem
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import insert_or_ignore
 from billing.store.schema import clocks, due_work
@@ -26,6 +26,15 @@ from billing.store.types import UTCDateTime
 d = due_work
 DELIVERY_KIND = "deliver_invoice"
 _earlier = aliased(due_work)
+_parked = aliased(due_work)
+# Not held back by a parked item of its subscription (the parked one included): what a run
+# still waits for. The partial index on parked items makes it a probe of a tiny index.
+_NOT_PARKED = ~exists().where(
+    _parked.c.tenant_id == d.c.tenant_id,
+    _parked.c.subscription_id == d.c.subscription_id,
+    _parked.c.parked_at.is_not(None),
+    _parked.c.done_at.is_(None),
+)
 _WALL_NOW = bindparam("wall_now", type_=UTCDateTime)
 _RETURNED = (
     d.c.tenant_id,
@@ -58,6 +67,7 @@ def _claim_statement(scope: str) -> Executable:
         )
         .where(
             d.c.done_at.is_(None),
+            d.c.parked_at.is_(None),
             or_(d.c.lease_until.is_(None), d.c.lease_until < _WALL_NOW),
             d.c.due_at <= clock_now,
             ~earlier_unfinished,
@@ -81,6 +91,7 @@ def _claim_statement(scope: str) -> Executable:
                 d.c.tenant_id == bindparam("p_tenant"),
                 d.c.clock_id == bindparam("p_clock"),
                 d.c.done_at.is_(None),
+                d.c.parked_at.is_(None),
                 or_(d.c.lease_until.is_(None), d.c.lease_until < _WALL_NOW),
                 d.c.due_at <= this_clock_now,
                 ~earlier_unfinished,
@@ -186,13 +197,96 @@ class SqlDueWork:
         )
         return result.first() is not None
 
-    async def release(self, item: DueItem, owner: str, retry_at: datetime) -> None:
+    async def release(self, item: DueItem, owner: str, retry_at: datetime, error: str = "") -> None:
         """Give the item back after a failure; it is claimed again from `retry_at` on."""
         await self._conn.execute(
             update(d)
             .where(d.c.tenant_id == item.tenant_id, d.c.id == item.id, d.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=retry_at)
+            .values(lease_owner=None, lease_until=retry_at, last_error=error or None)
         )
+
+    async def park(self, item: DueItem, owner: str, at: datetime, error: str) -> None:
+        """Stop claiming the item (its last attempt failed) until `unpark`."""
+        await self._conn.execute(
+            update(d)
+            .where(
+                d.c.tenant_id == item.tenant_id,
+                d.c.id == item.id,
+                d.c.lease_owner == owner,
+                d.c.done_at.is_(None),
+            )
+            .values(lease_owner=None, lease_until=None, last_error=error, parked_at=at)
+        )
+
+    async def unpark(self, tenant_id: str, item_id: str) -> bool:
+        """Make a parked item claimable again, with its attempts from zero; False if there
+        is no such parked item. Its last error stays until it runs."""
+        result = await self._conn.execute(
+            update(d)
+            .where(
+                d.c.tenant_id == tenant_id,
+                d.c.id == item_id,
+                d.c.parked_at.is_not(None),
+                d.c.done_at.is_(None),
+            )
+            .values(parked_at=None, attempts=0, lease_owner=None, lease_until=None)
+            .returning(d.c.id)
+        )
+        return result.first() is not None
+
+    async def parked(
+        self,
+        tenant_id: str | None,
+        *,
+        clock_id: str | None = None,
+        up_to: datetime | None = None,
+        subscription_ids: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> tuple[int, list[ParkedItem]]:
+        """How many items are parked in the scope (a tenant, or every tenant with None; a
+        clock up to a time; some subscriptions), and the first `limit` of them by due time."""
+        conditions: list[ColumnElement[bool]] = [d.c.parked_at.is_not(None), d.c.done_at.is_(None)]
+        if tenant_id is not None:
+            conditions.append(d.c.tenant_id == tenant_id)
+        if clock_id is not None:
+            conditions.append(d.c.clock_id == clock_id)
+        if up_to is not None:
+            conditions.append(d.c.due_at <= up_to)
+        if subscription_ids is not None:
+            conditions.append(d.c.subscription_id.in_(list(subscription_ids)))
+        count = int(
+            await self._conn.scalar(select(func.count()).select_from(d).where(*conditions)) or 0
+        )
+        if not count:
+            return 0, []
+        rows = await self._conn.execute(
+            select(
+                d.c.tenant_id,
+                d.c.id,
+                d.c.kind,
+                d.c.subscription_id,
+                d.c.due_at,
+                d.c.attempts,
+                d.c.last_error,
+                d.c.parked_at,
+            )
+            .where(*conditions)
+            .order_by(d.c.due_at, d.c.id)
+            .limit(limit)
+        )
+        return count, [
+            ParkedItem(
+                row.tenant_id,
+                row.id,
+                row.kind,
+                row.subscription_id,
+                row.due_at,
+                row.attempts,
+                row.last_error or "",
+                row.parked_at,
+            )
+            for row in rows
+        ]
 
     async def pending_count(self, tenant_id: str, clock_id: str, up_to: datetime) -> int:
         count = await self._conn.scalar(
@@ -204,6 +298,7 @@ class SqlDueWork:
                 d.c.done_at.is_(None),
                 d.c.due_at <= up_to,
                 d.c.kind != DELIVERY_KIND,  # progress of billing; deliveries follow on their own
+                _NOT_PARKED,  # reported apart: no run waits for them
             )
         )
         return int(count or 0)
@@ -229,7 +324,7 @@ class SqlDueWork:
         self, tenant_id: str, subscription_ids: Sequence[str] | None, wall_now: datetime
     ) -> int:
         """Unfinished billing items of the tenant (or of these subscriptions) that are due on
-        their own clock."""
+        their own clock, and neither parked nor held back by a parked item."""
         query = (
             select(func.count())
             .select_from(
@@ -243,6 +338,7 @@ class SqlDueWork:
                 d.c.kind != DELIVERY_KIND,
                 d.c.due_at
                 <= func.coalesce(clocks.c.now, bindparam("w", wall_now, type_=UTCDateTime)),
+                _NOT_PARKED,
             )
         )
         if subscription_ids is not None:

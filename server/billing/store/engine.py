@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -14,11 +15,34 @@ WRITE_OPTION = "billing_write"  # execution option: this transaction writes
 POOL_RECYCLE_S = 1800
 
 
+@dataclass(frozen=True)
+class SessionTimeouts:
+    """PostgreSQL session timeouts set on every pooled connection, in milliseconds (0: none).
+    Without them one stuck statement, a lock another session holds, or a transaction left
+    open by a hung caller holds its connection (and its locks) for ever; with them the
+    server answers DEADLINE_EXCEEDED or ABORTED (`sql_store`) and the connection is freed.
+    The idempotency key's advisory lock is a try-lock, so lock_timeout never delays it."""
+
+    statement_ms: int = 30_000
+    lock_ms: int = 5_000
+    idle_in_transaction_ms: int = 60_000
+
+    def options(self) -> str:
+        return (
+            f" -c statement_timeout={self.statement_ms}"
+            f" -c lock_timeout={self.lock_ms}"
+            f" -c idle_in_transaction_session_timeout={self.idle_in_transaction_ms}"
+        )
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, timeouts: SessionTimeouts | None = None
+) -> AsyncEngine:
+    """`timeouts`: PostgreSQL session timeouts (none for migrations and tools)."""
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
@@ -43,7 +67,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # Built on a loaded table the generic plan picks the primary key. Custom plans see
         # the values and the table as it is now, and the parse is still saved; the
         # alternative, no server-side prepares (prepare_threshold=None), loses that too.
-        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+        connect_args={
+            "options": "-c plan_cache_mode=force_custom_plan"
+            + (timeouts.options() if timeouts is not None else "")
+        },
     )
 
 

@@ -282,6 +282,10 @@ due_work = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False),
     Column("done_at", UTCDateTime, nullable=True),
+    # A failure's message (truncated) and, after the last attempt, when it was parked: a
+    # parked item is claimed no more until an operator retries it (ADR 0021).
+    Column("last_error", Text, nullable=True),
+    Column("parked_at", UTCDateTime, nullable=True),
     UniqueConstraint("tenant_id", "subscription_id", "kind", "due_at"),
     Index(None, "done_at", "due_at"),
     Index(None, "tenant_id", "clock_id", "done_at"),
@@ -293,6 +297,14 @@ due_work = Table(
         "due_at",
         postgresql_where=text("done_at IS NULL"),
         sqlite_where=text("done_at IS NULL"),
+    ),
+    # Parked items by subscription: the few a run reports, and the later items they hold back.
+    Index(
+        "ix_due_work_parked",
+        "tenant_id",
+        "subscription_id",
+        postgresql_where=text("parked_at IS NOT NULL"),
+        sqlite_where=text("parked_at IS NOT NULL"),
     ),
 )
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing.app.ports import IdempotencyKey, RetryableConflict
-from billing.domain.errors import RequestInProgress
+from billing.domain.errors import DeadlineExceeded, RequestInProgress, RowsLocked
 from billing.store.batch import BatchedConnection
 from billing.store.billing import (
     SqlBillingCycles,
@@ -42,6 +42,11 @@ from billing.store.usage import SqlUsage
 
 # SQLSTATEs a retry of the whole transaction may fix.
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+# The session timeouts (store/engine.py SessionTimeouts). Not retried here: a retry would
+# wait as long again while the caller waits; the caller decides.
+_LOCK_TIMEOUT = "55P03"  # lock_not_available: waited past lock_timeout
+_STATEMENT_TIMEOUT = "57014"  # query_canceled: statement_timeout (or a cancel)
+_IDLE_TIMEOUT = "25P03"  # idle_in_transaction_session_timeout ended the session
 
 
 class SqlTransaction:
@@ -85,9 +90,13 @@ class SqlStore:
         """Autocommit reads: each statement sees what is committed, and no BEGIN/ROLLBACK
         round trips are spent on it. A use case that needs several statements to agree uses
         write() instead."""
-        async with self.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield SqlTransaction(conn)
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield SqlTransaction(conn)
+        except DBAPIError as exc:
+            _raise_timeout(exc)
+            raise
 
     @asynccontextmanager
     async def write(self, key: IdempotencyKey | None) -> AsyncIterator[SqlTransaction]:
@@ -101,6 +110,7 @@ class SqlStore:
         except DBAPIError as exc:
             if _is_retryable(exc):
                 raise RetryableConflict(str(exc.orig)) from exc
+            _raise_timeout(exc)
             raise
 
     @asynccontextmanager
@@ -159,6 +169,24 @@ def _lock_id(key: IdempotencyKey) -> int:
         f"{key.tenant_id}\x00{key.request_id}".encode(), digest_size=8
     ).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def _raise_timeout(exc: DBAPIError) -> None:
+    """A statement or lock wait cut by a session timeout, as the caller's error."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == _LOCK_TIMEOUT:
+        raise RowsLocked(
+            "rows this call needs stayed locked by another transaction past the lock"
+            " timeout; nothing changed, retry with the same request_id"
+        ) from exc
+    if sqlstate == _STATEMENT_TIMEOUT:
+        raise DeadlineExceeded(
+            "a database statement ran past the statement timeout and was cancelled; nothing changed"
+        ) from exc
+    if sqlstate == _IDLE_TIMEOUT:
+        raise DeadlineExceeded(
+            "the transaction stayed idle past the server's limit and was ended; nothing changed"
+        ) from exc
 
 
 def _is_retryable(exc: DBAPIError) -> bool:

@@ -1,12 +1,14 @@
 import datetime
 
 from billing_client.v1 import annotations_pb2 as _annotations_pb2
+from billing_client.v1 import due_work_pb2 as _due_work_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -48,15 +50,19 @@ class AdvanceClockRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AdvanceClockResponse(_message.Message):
-    __slots__ = ("done", "remaining", "processed_through", "last_item", "finished")
+    __slots__ = ("done", "remaining", "processed_through", "last_item", "finished", "parked", "parked_items")
     DONE_FIELD_NUMBER: _ClassVar[int]
     REMAINING_FIELD_NUMBER: _ClassVar[int]
     PROCESSED_THROUGH_FIELD_NUMBER: _ClassVar[int]
     LAST_ITEM_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
+    PARKED_FIELD_NUMBER: _ClassVar[int]
+    PARKED_ITEMS_FIELD_NUMBER: _ClassVar[int]
     done: int
     remaining: int
     processed_through: _timestamp_pb2.Timestamp
     last_item: str
     finished: bool
-    def __init__(self, done: _Optional[int] = ..., remaining: _Optional[int] = ..., processed_through: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_item: _Optional[str] = ..., finished: _Optional[bool] = ...) -> None: ...
+    parked: int
+    parked_items: _containers.RepeatedCompositeFieldContainer[_due_work_pb2.ParkedWork]
+    def __init__(self, done: _Optional[int] = ..., remaining: _Optional[int] = ..., processed_through: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_item: _Optional[str] = ..., finished: _Optional[bool] = ..., parked: _Optional[int] = ..., parked_items: _Optional[_Iterable[_Union[_due_work_pb2.ParkedWork, _Mapping]]] = ...) -> None: ...

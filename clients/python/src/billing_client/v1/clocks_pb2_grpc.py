@@ -75,7 +75,9 @@ class ClockServiceServicer:
     def AdvanceClock(self, request, context):
         """Moves the clock forward and runs all work due up to the new time (renewals, trial
         ends, cancellations...), in due-time order per subscription, streaming progress; the
-        stream ends when all of it is done.
+        stream ends when all of it is done but parked items (reported in the last message), or
+        with DEADLINE_EXCEEDED at the caller's deadline or the server's maximum (the same
+        request_id continues).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,6 +1,7 @@
 import datetime
 
 from billing_client.v1 import annotations_pb2 as _annotations_pb2
+from billing_client.v1 import due_work_pb2 as _due_work_pb2
 from billing_client.v1 import money_pb2 as _money_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
@@ -323,16 +324,20 @@ class RunBillingRequest(_message.Message):
     def __init__(self, subscription: _Optional[str] = ..., customer: _Optional[str] = ..., tenant: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RunBillingResponse(_message.Message):
-    __slots__ = ("done", "remaining", "last_item", "finished")
+    __slots__ = ("done", "remaining", "last_item", "finished", "parked", "parked_items")
     DONE_FIELD_NUMBER: _ClassVar[int]
     REMAINING_FIELD_NUMBER: _ClassVar[int]
     LAST_ITEM_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
+    PARKED_FIELD_NUMBER: _ClassVar[int]
+    PARKED_ITEMS_FIELD_NUMBER: _ClassVar[int]
     done: int
     remaining: int
     last_item: str
     finished: bool
-    def __init__(self, done: _Optional[int] = ..., remaining: _Optional[int] = ..., last_item: _Optional[str] = ..., finished: _Optional[bool] = ...) -> None: ...
+    parked: int
+    parked_items: _containers.RepeatedCompositeFieldContainer[_due_work_pb2.ParkedWork]
+    def __init__(self, done: _Optional[int] = ..., remaining: _Optional[int] = ..., last_item: _Optional[str] = ..., finished: _Optional[bool] = ..., parked: _Optional[int] = ..., parked_items: _Optional[_Iterable[_Union[_due_work_pb2.ParkedWork, _Mapping]]] = ...) -> None: ...
 
 class UpdateInvoiceRequest(_message.Message):
     __slots__ = ("invoice", "update_mask", "request_id")

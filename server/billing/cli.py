@@ -1,4 +1,4 @@
-"""`billing` command line: serve, migrate, token."""
+"""`billing` command line: serve, migrate, token, rules, due-work."""
 
 from __future__ import annotations
 
@@ -44,6 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     rules_schema = rules_commands.add_parser("schema", help="write a JSON Schema per kind")
     rules_schema.add_argument("out_dir", type=Path)
 
+    due_work = commands.add_parser("due-work", help="parked due work: list, retry (database)")
+    due_commands = due_work.add_subparsers(dest="due_work_command", required=True)
+    due_list = due_commands.add_parser("list", help="list due work (one JSON object a line)")
+    due_list.add_argument("--parked", action="store_true", required=True, help="parked items")
+    due_list.add_argument("--tenant", help="one tenant's (default: every tenant's)")
+    due_retry = due_commands.add_parser("retry", help="run a parked item again")
+    due_retry.add_argument("id", help="the item's id (`due_...`)")
+    due_retry.add_argument("--tenant", required=True)
+
     args = parser.parse_args(argv)
     if args.command == "rules":
         return _rules(args)
@@ -66,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.check()
         if args.command == "migrate":
             return _migrate(settings)
+        if args.command == "due-work":
+            return _due_work(args, settings)
         if args.command == "token":
             from billing.runtime import development_token
 
@@ -85,6 +96,14 @@ def _rules(args: argparse.Namespace) -> int:
     if args.rules_command == "push":
         return rules_cli.push(args.directory, args.target, args.token)
     return rules_cli.schema(args.out_dir)
+
+
+def _due_work(args: argparse.Namespace, settings: Settings) -> int:
+    from billing import due_work_cli
+
+    if args.due_work_command == "list":
+        return due_work_cli.list_parked(settings, args.tenant)
+    return due_work_cli.retry(settings, args.tenant, args.id)
 
 
 def _migrate(settings: Settings) -> int:

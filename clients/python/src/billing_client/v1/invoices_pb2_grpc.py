@@ -214,7 +214,9 @@ class InvoiceServiceServicer:
         """Runs the billing work that is due now (renewals, trial ends, draft finalizations,
         scheduled cancellations) for a subscription, a customer or the whole tenant, streaming
         progress; several server processes share the work with no leader. Started again with
-        the same request_id it simply continues: the work itself is the state.
+        the same request_id it simply continues: the work itself is the state. It ends when
+        nothing in scope is due but parked items (reported in the last message), or with
+        DEADLINE_EXCEEDED at the caller's deadline or the server's maximum.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

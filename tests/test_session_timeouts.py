@@ -10,6 +10,7 @@ import uuid
 import grpc
 import psycopg
 import pytest
+from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from sqlalchemy import text
@@ -92,3 +93,34 @@ def test_every_pooled_connection_has_the_timeouts(make_database) -> None:  # typ
             await engine.dispose()
 
     assert asyncio.run(settings()) == ["30s", "5s", "1min"]
+
+
+def test_a_transaction_idle_past_its_limit_is_deadline_exceeded(make_database, tenant: Tenant):  # type: ignore[no-untyped-def]
+    database = make_database("postgresql")
+    server = ThreadedServer(
+        server_settings(database.async_url, db_idle_in_transaction_timeout_ms=200)
+    )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = customers_pb2_grpc.CustomerServiceStub(channel)
+            created = stub.CreateCustomer(
+                pb.CreateCustomerRequest(
+                    customer=pb.Customer(display_name="Acme", currency_code="USD"),
+                    request_id=uuid.uuid4().hex,
+                ),
+                metadata=tenant.metadata,
+            )
+            request = pb.UpdateCustomerRequest(
+                customer=pb.Customer(name=created.name, display_name="Renamed", etag=created.etag),
+                update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+                request_id=uuid.uuid4().hex,
+            )
+            with pytest.raises(grpc.RpcError) as failure:
+                # The write sits idle in its transaction before commit (ADR 0006's delay).
+                stub.UpdateCustomer(request, metadata=tenant.with_faults(delay_ms=1000), timeout=20)
+            assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, failure.value
+            assert _reason(failure.value) == "DEADLINE_EXCEEDED"
+            renamed = stub.UpdateCustomer(request, metadata=tenant.metadata, timeout=20)
+            assert renamed.display_name == "Renamed"
+    finally:
+        server.stop()

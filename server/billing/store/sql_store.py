@@ -173,7 +173,7 @@ def _lock_id(key: IdempotencyKey) -> int:
 
 def _raise_timeout(exc: DBAPIError) -> None:
     """A statement or lock wait cut by a session timeout, as the caller's error."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
+    sqlstate = _timeout_sqlstate(exc)
     if sqlstate == _LOCK_TIMEOUT:
         raise RowsLocked(
             "rows this call needs stayed locked by another transaction past the lock"
@@ -187,6 +187,21 @@ def _raise_timeout(exc: DBAPIError) -> None:
         raise DeadlineExceeded(
             "the transaction stayed idle past the server's limit and was ended; nothing changed"
         ) from exc
+
+
+def _timeout_sqlstate(exc: BaseException) -> str | None:
+    """The session timeout's SQLSTATE in the exception or what it was raised while handling:
+    a session ended by the idle timeout fails its COMMIT, and then the rollback on the way
+    out fails too ("the connection is lost"), hiding the first error behind the second."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short chain; bounded all the same
+        if seen is None:
+            return None
+        sqlstate = getattr(getattr(seen, "orig", seen), "sqlstate", None)
+        if sqlstate in {_LOCK_TIMEOUT, _STATEMENT_TIMEOUT, _IDLE_TIMEOUT}:
+            return str(sqlstate)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _is_retryable(exc: DBAPIError) -> bool:

@@ -158,3 +158,21 @@ def test_a_run_that_cannot_finish_ends_with_deadline_exceeded(
         if not caller_deadline:
             assert details.startswith("AdvanceClock did not finish within 2.0 s")
         assert "1 items still due (0 parked)" in details
+
+
+def test_a_bill_run_that_cannot_finish_ends_at_the_callers_deadline(
+    make_database, tenant: Tenant
+) -> None:  # type: ignore[no-untyped-def]
+    with (
+        serving(make_database("sqlite"), due_work_max_attempts=100) as server,
+        grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch,
+    ):
+        billing = Billing(ch, tenant.metadata)
+        (sub,) = catching_up(billing, 1)
+        fail_renewals_of(server, sub.name.split("/")[1])
+        with pytest.raises(grpc.RpcError) as failure:
+            run_billing(billing, timeout=1.5)
+        assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        details = failure.value.details()
+        assert details.startswith("RunBilling did not finish within ")
+        assert "1 items still due (0 parked)" in details

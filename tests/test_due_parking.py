@@ -176,3 +176,24 @@ def test_a_bill_run_that_cannot_finish_ends_at_the_callers_deadline(
         details = failure.value.details()
         assert details.startswith("RunBilling did not finish within ")
         assert "1 items still due (0 parked)" in details
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("BILLING_DUE_WORK_MAX_ATTEMPTS", "0"),
+        ("BILLING_DUE_WORK_MAX_ATTEMPTS", "101"),
+        ("BILLING_DUE_WORK_RETRY_BASE_MS", "0"),
+        ("BILLING_DUE_WORK_RETRY_MAX_SECONDS", "0"),
+        ("BILLING_DUE_WORK_CALL_MAX_SECONDS", "0"),
+        ("BILLING_DB_LOCK_TIMEOUT_MS", "-1"),
+        ("BILLING_DB_STATEMENT_TIMEOUT_MS", "-1"),
+        ("BILLING_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", "-1"),
+        ("BILLING_DUE_WORK_STATEMENT_TIMEOUT_MS", "-1"),
+    ],
+)
+def test_parking_and_timeout_settings_out_of_range_are_refused(name: str, value: str) -> None:
+    from billing.config import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})

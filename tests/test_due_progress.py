@@ -81,3 +81,19 @@ def test_a_bill_run_reports_only_its_own_tenants_items(
     assert after_a[-1].finished
     if after_a[-1].done == 0:
         assert after_a[-1].last_item == ""  # nothing done by this call: nothing to name
+
+
+def test_an_advance_reports_only_its_own_clocks_items(server: Server, tenant: Tenant) -> None:
+    with grpc.insecure_channel(server.target) as channel:
+        billing = Billing(channel, tenant.metadata)
+        billing.push(rules())
+        busy, idle = billing.clock("2026-01-01T00:00:00Z"), billing.clock("2026-01-01T00:00:00Z")
+        sub = billing.subscribe(billing.customer(busy), "basic_monthly")
+        other = billing.subscribe(billing.customer(idle), "basic_monthly")
+        busy_replies = billing.advance(busy, "2026-03-01T00:00:00Z")
+        # Nothing of the idle clock is due yet: its advance does nothing, and says so.
+        idle_replies = billing.advance(idle, "2026-01-15T00:00:00Z")
+    last = busy_replies[-1]
+    assert (last.done, last.finished) == (2, True)  # its two renewals, by whichever worker
+    assert other.name not in last.last_item and sub.name.split("/")[1] not in str(idle_replies)
+    assert [(r.done, r.last_item, r.finished) for r in idle_replies] == [(0, "", True)]

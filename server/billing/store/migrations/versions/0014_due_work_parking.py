@@ -1,8 +1,8 @@
 """Due work that keeps failing is parked: `due_work.last_error` and `parked_at`, and a
 partial index on parked items (ADR 0021).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05 15:40:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from billing.store.types import UTCDateTime
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

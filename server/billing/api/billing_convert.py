@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from google.protobuf import timestamp_pb2
-
 from billing.api.convert import timestamp
 from billing.app.ports import SimulationClock
 from billing.domain.invoices import Invoice, InvoiceStatus
@@ -55,10 +51,6 @@ LINE_KIND = {
 
 def line_kind(line: Line) -> invoices_pb2.LineKind:
     return LINE_KIND[line.kind]
-
-
-def instant(message: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
-    return message.ToDatetime(tzinfo=UTC) if present else None
 
 
 def money(currency: str, minor: int) -> money_pb2.Money:

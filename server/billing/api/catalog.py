@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import grpc
-from google.protobuf import timestamp_pb2
 
 from billing.api.billing_convert import money
 from billing.api.context import ContextFactory
-from billing.api.convert import timestamp
+from billing.api.convert import instant, timestamp
 from billing.app.catalog import CatalogUseCases
 from billing.domain.money import Money
 from billing.rules.model import Plan, Price, Product
@@ -22,10 +20,6 @@ INTERVALS = {
     "month": catalog_pb2.MONTH,
     "year": catalog_pb2.YEAR,
 }
-
-
-def as_of(message: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
-    return message.ToDatetime(tzinfo=UTC) if present else None
 
 
 def money_of(amount: Money) -> money_pb2.Money:
@@ -121,7 +115,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):  # type: ignore[
     ) -> catalog_pb2.ListPlansResponse:
         ctx = self._ctx("ListPlans", context)
         plans, rules = await self._catalog.plans(
-            ctx, as_of(request.as_of, request.HasField("as_of"))
+            ctx, instant(request.as_of, request.HasField("as_of"), "as_of")
         )
         return catalog_pb2.ListPlansResponse(
             plans=[plan_to_proto(p, rules.name) for p in plans], rule_set=rules.name
@@ -132,7 +126,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):  # type: ignore[
     ) -> catalog_pb2.Plan:
         ctx = self._ctx("GetPlan", context)
         plan, rules = await self._catalog.plan(
-            ctx, request.name, as_of(request.as_of, request.HasField("as_of"))
+            ctx, request.name, instant(request.as_of, request.HasField("as_of"), "as_of")
         )
         return plan_to_proto(plan, rules.name)
 
@@ -141,7 +135,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):  # type: ignore[
     ) -> catalog_pb2.Price:
         ctx = self._ctx("GetPrice", context)
         price, rules = await self._catalog.price(
-            ctx, request.name, as_of(request.as_of, request.HasField("as_of"))
+            ctx, request.name, instant(request.as_of, request.HasField("as_of"), "as_of")
         )
         return price_to_proto(price, rules.name)
 
@@ -150,7 +144,10 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):  # type: ignore[
     ) -> catalog_pb2.PreviewPriceResponse:
         ctx = self._ctx("PreviewPrice", context)
         preview = await self._catalog.preview_price(
-            ctx, request.price, request.quantity, as_of(request.as_of, request.HasField("as_of"))
+            ctx,
+            request.price,
+            request.quantity,
+            instant(request.as_of, request.HasField("as_of"), "as_of"),
         )
         return catalog_pb2.PreviewPriceResponse(
             amount=money_of(preview.amount),

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from billing.api.billing_convert import clock_to_proto, instant
+from billing.api.billing_convert import clock_to_proto
 from billing.api.context import ContextFactory
-from billing.api.convert import body_hash, timestamp
+from billing.api.convert import body_hash, instant, timestamp
 from billing.api.parked import parked_to_proto
 from billing.app.clocks import Advance, ClockUseCases, NewClock
 from billing.app.context import Write
@@ -26,7 +26,7 @@ class ClockServicer(clocks_pb2_grpc.ClockServiceServicer):  # type: ignore[misc]
         self, request: pb.CreateClockRequest, context: grpc.aio.ServicerContext
     ) -> pb.Clock:
         ctx = self._ctx("CreateClock", context)
-        now = instant(request.clock.now, request.clock.HasField("now"))
+        now = instant(request.clock.now, request.clock.HasField("now"), "clock.now")
         if now is None:
             raise InvalidArgument.single("clock.now", "is required")
         write = Write(
@@ -44,7 +44,7 @@ class ClockServicer(clocks_pb2_grpc.ClockServiceServicer):  # type: ignore[misc]
         self, request: pb.AdvanceClockRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.AdvanceClockResponse]:
         ctx = self._ctx("AdvanceClock", context)
-        to = instant(request.to, request.HasField("to"))
+        to = instant(request.to, request.HasField("to"), "to")
         if to is None:
             raise InvalidArgument.single("to", "is required")
         write = Write(request.request_id, body_hash(request), Advance(request.name, to))

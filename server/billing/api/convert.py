@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 from google.type import postal_address_pb2
 
+from billing.api.validation import timestamp_problem
 from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
+from billing.domain.errors import InvalidArgument
 from billing_client.v1 import customers_pb2
 
 
@@ -19,6 +21,22 @@ def body_hash(request: Message) -> bytes:
     body.CopyFrom(request)
     body.ClearField("request_id")
     return hashlib.sha256(body.SerializeToString(deterministic=True)).digest()
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def instant(message: timestamp_pb2.Timestamp, present: bool, field: str) -> datetime | None:
+    """The one way a request's Timestamp becomes a datetime: None when absent; outside
+    [1970-01-01T00:00:00Z, 3000-01-01T00:00:00Z), or with nanos outside [0, 10^9),
+    INVALID_ARGUMENT naming `field`. Sub-microsecond nanos are dropped, as ToDatetime does."""
+    if not present:
+        return None
+    seconds, nanos = message.seconds, message.nanos
+    why = timestamp_problem(seconds, nanos)
+    if why is not None:
+        raise InvalidArgument.single(field, why)
+    return EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 def timestamp(instant: datetime) -> timestamp_pb2.Timestamp:

@@ -6,7 +6,7 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from billing.domain import errors
+from billing.domain import errors, limits
 
 ERROR_DOMAIN = "billing.v1"
 
@@ -33,23 +33,41 @@ def status_code_for(error: errors.BillingError) -> grpc.StatusCode:
 
 
 def rich_status(error: errors.BillingError, code: grpc.StatusCode) -> status_pb2.Status:
-    """google.rpc.Status with ErrorInfo (stable reason) and, for bad input, BadRequest."""
-    details = []
+    """google.rpc.Status with ErrorInfo (stable reason) and, for bad input, BadRequest.
+
+    Bounded whatever the request held (docs/limits.md): echoed text is cut, at most
+    VIOLATIONS_MAX violations are listed with a count of the rest, and violations are dropped
+    from the end until the whole status fits STATUS_DETAILS_BYTES_MAX."""
+    text = limits.VIOLATION_TEXT_CHARS_MAX
     info = error_details_pb2.ErrorInfo(
-        reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+        reason=error.reason,
+        domain=ERROR_DOMAIN,
+        metadata={limits.echo(k, text): limits.echo(v, text) for k, v in error.metadata.items()},
     )
-    details.append(_pack(info))
+    status = status_pb2.Status(
+        code=_rpc_code(code),
+        message=limits.clip_utf8(error.message, limits.STATUS_MESSAGE_BYTES_MAX),
+        details=[_pack(info)],
+    )
     if isinstance(error, errors.InvalidArgument):
-        bad_request = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
-                )
-                for v in error.violations
-            ]
-        )
-        details.append(_pack(bad_request))
-    return status_pb2.Status(code=_rpc_code(code), message=error.message, details=details)
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(
+                field=limits.echo(v.field, text), description=limits.echo(v.description, text)
+            )
+            for v in error.violations[: limits.VIOLATIONS_MAX]
+        ]
+        hidden = len(error.violations) - len(violations)
+        while True:
+            bad_request = error_details_pb2.BadRequest(field_violations=violations)
+            if hidden:
+                bad_request.field_violations.add(field="", description=f"and {hidden} more")
+            status.details.append(_pack(bad_request))
+            if status.ByteSize() <= limits.STATUS_DETAILS_BYTES_MAX or len(violations) <= 1:
+                break
+            del status.details[-1]
+            violations.pop()
+            hidden += 1
+    return status
 
 
 def internal_status(correlation_id: str) -> status_pb2.Status:

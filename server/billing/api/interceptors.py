@@ -25,6 +25,7 @@ log = logging.getLogger("billing.api")
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+Deserializer = Callable[[bytes], Any]
 
 current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 current_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar(
@@ -49,32 +50,42 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         cached = self._wrapped.get(details.method)
         if cached is not None and cached[0] is handler:
             return cached[1]
+        deserialize = self.deserializer(handler.request_deserializer)
         if handler.response_streaming:
             wrapped = grpc.unary_stream_rpc_method_handler(
                 self.wrap_stream(details.method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         elif handler.request_streaming:
             wrapped = grpc.stream_unary_rpc_method_handler(
-                self.wrap(details.method, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
+                self.wrap_request_stream(details.method, handler.stream_unary),
+                request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         else:
             wrapped = grpc.unary_unary_rpc_method_handler(
                 self.wrap(details.method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         self._wrapped[details.method] = (handler, wrapped)
         return wrapped
+
+    def deserializer(self, deserialize: Deserializer | None) -> Deserializer | None:
+        """The request deserializer the rebuilt handler uses: the method's own, unless an
+        interceptor must see what the bytes did not decode to (the edge's checks)."""
+        return deserialize
 
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         raise NotImplementedError
 
     def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
         raise NotImplementedError
+
+    def wrap_request_stream(self, method: str, behavior: Behavior) -> Behavior:
+        """A client-streaming method: `behavior` takes the requests' async iterator."""
+        return self.wrap(method, behavior)
 
 
 class ErrorInterceptor(_WrappingInterceptor):
@@ -121,7 +132,7 @@ async def _fail(
     if isinstance(error, BillingError):
         code = status_code_for(error)
         status = rich_status(error, code)
-        message = error.message
+        message = status.message  # bounded: it travels in a trailer
     else:
         log.error(
             "unexpected error",

@@ -16,6 +16,7 @@ from billing.api.clocks import ClockServicer
 from billing.api.context import ContextFactory
 from billing.api.coupons import CouponServicer
 from billing.api.customers import CustomerServicer
+from billing.api.edge import RequestCheckInterceptor
 from billing.api.interceptors import AuthInterceptor, ErrorInterceptor, TracingInterceptor
 from billing.api.invoices import InvoiceServicer
 from billing.api.rules import RuleServicer
@@ -32,6 +33,7 @@ from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases
 from billing.app.usage import UsageUseCases
+from billing.domain import limits
 from billing_client.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -64,7 +66,7 @@ API_FILES = (
     coupons_pb2.DESCRIPTOR,
     audit_pb2.DESCRIPTOR,
 )
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # bounded: a usage batch fits, a runaway payload does not
+MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,11 @@ def build_server(
     interceptors: list[grpc.aio.ServerInterceptor] = []
     if options.tracer is not None:
         interceptors.append(TracingInterceptor(options.tracer))
-    interceptors += [ErrorInterceptor(), AuthInterceptor(verifier, required_scopes(API_FILES))]
+    interceptors += [
+        ErrorInterceptor(),
+        AuthInterceptor(verifier, required_scopes(API_FILES)),
+        RequestCheckInterceptor(),  # innermost: only an authorized caller's request is read
+    ]
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[

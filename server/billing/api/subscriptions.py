@@ -6,12 +6,11 @@ import grpc
 
 from billing.api.billing_convert import (
     FIRST_STUB_FROM_PROTO,
-    instant,
     proration_line_to_proto,
     subscription_to_proto,
 )
 from billing.api.context import ContextFactory
-from billing.api.convert import body_hash, timestamp
+from billing.api.convert import body_hash, instant, timestamp
 from billing.app.context import Write
 from billing.app.subscriptions import (
     Cancellation,
@@ -30,7 +29,9 @@ def _change(message: pb.SubscriptionChange, etag: str = "") -> ChangeRequest:
         subscription=message.subscription,
         plan=message.plan,
         quantities=dict(message.quantities),
-        proration_time=instant(message.proration_time, message.HasField("proration_time")),
+        proration_time=instant(
+            message.proration_time, message.HasField("proration_time"), "change.proration_time"
+        ),
         etag=etag,
     )
 
@@ -56,7 +57,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
             plan=request.plan,
             quantities=dict(request.quantities),
             price_overrides=dict(request.price_overrides),
-            start_time=instant(request.start_time, request.HasField("start_time")),
+            start_time=instant(request.start_time, request.HasField("start_time"), "start_time"),
             anchor_day=request.billing_cycle_anchor_day,
             trial_days=request.trial_days,
             term_periods=request.term_periods,
@@ -133,7 +134,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
         ):
             raise InvalidArgument.single("when", "set immediately, at_period_end or at")
         cancellation = Cancellation(
-            request.name, mode, instant(request.at, mode == "at"), request.etag
+            request.name, mode, instant(request.at, mode == "at", "at"), request.etag
         )
         write = Write(request.request_id, body_hash(request), cancellation)
         return subscription_to_proto(await self._subs.cancel(ctx, write))

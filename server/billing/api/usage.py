@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 
-from billing.api.billing_convert import instant, money
+from billing.api.billing_convert import money
 from billing.api.context import ContextFactory
-from billing.api.convert import body_hash, timestamp
+from billing.api.convert import body_hash, instant, timestamp
 from billing.app.context import Write
 from billing.app.usage import ACCEPTED, DUPLICATE, REFUSED, UsageUseCases
 from billing.app.usage_intake import NO_PROPERTIES, IncomingEvent, Outcome
@@ -34,7 +34,7 @@ def incoming(message: pb.UsageEvent) -> IncomingEvent:
         if SECONDS_MIN <= seconds <= SECONDS_MAX and 0 <= nanos < NANOS_PER_SECOND:
             at = EPOCH + timedelta(seconds=seconds, microseconds=nanos // NANOS_PER_MICRO)
         else:
-            at = instant(ts, True)
+            at = instant(ts, True, "events.timestamp")
     properties = message.properties
     return IncomingEvent(
         message.id,

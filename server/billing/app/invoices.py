@@ -32,6 +32,7 @@ from billing.domain.invoices import (
     creditable_minor,
     split_credit,
 )
+from billing.domain.limits import ONE_OFF_LINES_PER_INVOICE_MAX
 from billing.domain.metering import Event
 from billing.domain.money import (
     MONEY_CONTEXT,
@@ -178,6 +179,13 @@ class InvoiceLifecycle:
 
         async def work(tx: Transaction, now: datetime) -> Invoice:
             invoice = await self._draft(tx, ctx.tenant_id, invoice_id, request.invoice)
+            one_offs = sum(1 for line in invoice.lines if line.kind is LineKind.ONE_OFF)
+            if one_offs >= ONE_OFF_LINES_PER_INVOICE_MAX:
+                raise InvalidState(
+                    f"{request.invoice} already has {one_offs} one-off lines, the most a draft"
+                    " may hold; add them to another invoice",
+                    "TOO_MANY_LINES",
+                )
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             rounding = active.rules.money.rounding_for(invoice.currency)
             unrounded = MONEY_CONTEXT.multiply(quantity, unit)  # exact: both are bounded

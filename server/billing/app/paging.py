@@ -8,9 +8,8 @@ import binascii
 import json
 
 from billing.domain.errors import InvalidArgument
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
+from billing.domain.limits import PAGE_SIZE_DEFAULT as DEFAULT_PAGE_SIZE
+from billing.domain.limits import PAGE_SIZE_MAX as MAX_PAGE_SIZE
 
 
 def page_limit(page_size: int) -> int:

@@ -21,6 +21,7 @@ from billing.app.ids import new_id
 from billing.app.ports import Store, StoredRuleSet, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.writes import WriteRunner
+from billing.domain import limits
 from billing.domain.errors import (
     FieldViolation,
     InvalidArgument,
@@ -28,9 +29,11 @@ from billing.domain.errors import (
     NotFound,
     RuleSetRefused,
 )
+from billing.domain.limits import echo
 from billing.plugins.registry import Engines
 from billing.rules import RuleSet, RuleSetInvalid, content_hash, load_rule_set_from_files
 from billing.rules.errors import RuleDiagnostic, RuleError, RuleWarning
+from billing.rules.ruleset import is_rule_file_name
 
 COMPILED_CACHE_SIZE = 64  # rule sets kept compiled per process; old ones reload on demand
 HASH_LENGTH = 64
@@ -220,8 +223,26 @@ class RuleUseCases:
 
 
 def _check_file_names(files: Mapping[str, bytes]) -> None:
+    """Refused before any parsing: the loader takes only plain *.yaml / *.yml names."""
     if not files:
         raise InvalidArgument.single("files", "a rule set needs at least one file")
+    bad = [name for name in sorted(files) if not is_rule_file_name(name)]
+    if bad:
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    f'files["{_shown(name)}"]',
+                    "must be a plain file name ending in .yaml or .yml (no '/', '\\', '..',"
+                    f" NUL or leading '.'; at most {limits.RULE_FILE_NAME_CHARS_MAX} characters)",
+                )
+                for name in bad
+            ]
+        )
+
+
+def _shown(name: str) -> str:
+    """A file name as an error may quote it: short, its NULs visible."""
+    return echo(name.replace("\x00", "\\0"))
 
 
 def _parse_rule_set_name(name: str) -> str:

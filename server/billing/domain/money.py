@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from billing.domain import limits
 from billing.domain.errors import FieldViolation, InvalidArgument
 
 # Enough digits that no intermediate product of realistic prices and quantities is rounded
@@ -29,14 +30,13 @@ MONEY_CONTEXT = decimal.Context(
 # --- bounds -------------------------------------------------------------------------------
 # Amounts are int64 minor units on the wire (`billing.v1.Money`) and in BIGINT columns.
 MINOR_UNITS_MAX = 2**63 - 1
-# A quantity (seats, units, a usage value) above this is a bug upstream, not a sale; with a
-# unit price it keeps the product within MONEY_CONTEXT's 38 digits.
-QUANTITY_MAX = Decimal(10) ** 15
-# A decimal read from text: at most this many characters, significant digits and decimals.
-# 19 significant digits hold any int64; two such operands multiply exactly in 38 digits.
-DECIMAL_TEXT_MAX = 40
-DECIMAL_DIGITS_MAX = 19
-DECIMAL_PLACES_MAX = 18
+# A quantity (seats, units, a usage value) above QUANTITY_MAX is a bug upstream, not a sale;
+# a decimal read from text has bounded characters, significant digits and decimals. The
+# values and their reasons are in `limits`.
+QUANTITY_MAX = limits.QUANTITY_MAX
+DECIMAL_TEXT_MAX = limits.DECIMAL_TEXT_CHARS_MAX
+DECIMAL_DIGITS_MAX = limits.DECIMAL_DIGITS_MAX
+DECIMAL_PLACES_MAX = limits.DECIMAL_PLACES_MAX
 
 
 class AmountOutOfRange(InvalidArgument):

@@ -8,6 +8,7 @@ import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from billing.domain import limits
 from billing.rules.build import build_rule_set
 from billing.rules.errors import RuleError, RuleSetInvalid
 from billing.rules.model import RuleSet
@@ -16,9 +17,10 @@ from billing.rules.structure import ValidatedFile, check_structure
 from billing.rules.yaml_loader import read_yaml
 
 FILE_SUFFIXES = (".yaml", ".yml")
-# Limits: a rule set is edited by people, one file per concern.
-FILES_MAX = 256
-FILE_BYTES_MAX = 1 << 20  # 1 MiB
+# Limits (their reasons are in `limits`): a rule set is edited by people, one file per concern.
+FILES_MAX = limits.RULE_FILES_MAX
+FILE_BYTES_MAX = limits.RULE_FILE_BYTES_MAX
+FILE_NAME_CHARS_MAX = limits.RULE_FILE_NAME_CHARS_MAX
 
 # Bump when the canonical form changes, so old and new hashes can never collide.
 _HASH_PREFIX = b"billing-rules/v1\n"
@@ -45,12 +47,16 @@ def guess_kind(source: bytes) -> str | None:
 
 
 def is_rule_file_name(name: str) -> bool:
-    """A plain file name ending in .yaml or .yml; dot files (editor backups) are not rules."""
+    """A plain file name ending in .yaml or .yml; dot files (editor backups) are not rules,
+    and nothing that could name a path (`/`, `\\`, `..`) or hold a NUL is a file name."""
     return (
-        name.endswith(FILE_SUFFIXES)
+        0 < len(name) <= FILE_NAME_CHARS_MAX
+        and name.endswith(FILE_SUFFIXES)
         and not name.startswith(".")
         and "/" not in name
         and "\\" not in name
+        and ".." not in name
+        and "\x00" not in name
     )
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62illing/v1/annotations.proto\x12\nbilling.v1\x1a google/protobuf/descriptor.proto:8\n\x0erequired_scope\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\tB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62illing/v1/annotations.proto\x12\nbilling.v1\x1a google/protobuf/descriptor.proto\"]\n\x0b\x46ieldLimits\x12\x12\n\nmax_length\x18\x01 \x01(\r\x12\x11\n\tmax_items\x18\x02 \x01(\r\x12\x16\n\x0emax_key_length\x18\x03 \x01(\r\x12\x0f\n\x07max_abs\x18\x04 \x01(\x04:8\n\x0erequired_scope\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\t:G\n\x05\x66ield\x12\x1d.google.protobuf.FieldOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x17.billing.v1.FieldLimitsB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,4 +33,6 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing.v1.annotations_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1'
+  _globals['_FIELDLIMITS']._serialized_start=78
+  _globals['_FIELDLIMITS']._serialized_end=171
 # @@protoc_insertion_point(module_scope)

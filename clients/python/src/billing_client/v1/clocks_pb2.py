@@ -29,7 +29,7 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62illing/v1/clocks.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x19\x62illing/v1/due_work.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x01\n\x05\x43lock\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\'\n\x03now\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:%\xea\x41\"\n\x10\x62illing.v1/Clock\x12\x0e\x63locks/{clock}\"V\n\x12\x43reateClockRequest\x12&\n\x05\x63lock\x18\x01 \x01(\x0b\x32\x11.billing.v1.ClockB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\":\n\x0fGetClockRequest\x12\'\n\x04name\x18\x01 \x01(\tB\x19\xe2\x41\x01\x02\xfa\x41\x12\n\x10\x62illing.v1/Clock\"q\n\x13\x41\x64vanceClockRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x02to\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\xd1\x01\n\x14\x41\x64vanceClockResponse\x12\x0c\n\x04\x64one\x18\x01 \x01(\x03\x12\x11\n\tremaining\x18\x02 \x01(\x03\x12\x35\n\x11processed_through\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlast_item\x18\x04 \x01(\t\x12\x10\n\x08\x66inished\x18\x05 \x01(\x08\x12\x0e\n\x06parked\x18\x06 \x01(\x03\x12,\n\x0cparked_items\x18\x07 \x03(\x0b\x32\x16.billing.v1.ParkedWork2\x99\x02\n\x0c\x43lockService\x12S\n\x0b\x43reateClock\x12\x1e.billing.v1.CreateClockRequest\x1a\x11.billing.v1.Clock\"\x11\xca\xf3\x18\rbilling.write\x12L\n\x08GetClock\x12\x1b.billing.v1.GetClockRequest\x1a\x11.billing.v1.Clock\"\x10\xca\xf3\x18\x0c\x62illing.read\x12\x66\n\x0c\x41\x64vanceClock\x12\x1f.billing.v1.AdvanceClockRequest\x1a .billing.v1.AdvanceClockResponse\"\x11\xca\xf3\x18\rbilling.write0\x01\x42=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62illing/v1/clocks.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x19\x62illing/v1/due_work.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n\x05\x43lock\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\'\n\x03now\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x02\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:%\xea\x41\"\n\x10\x62illing.v1/Clock\x12\x0e\x63locks/{clock}\"V\n\x12\x43reateClockRequest\x12&\n\x05\x63lock\x18\x01 \x01(\x0b\x32\x11.billing.v1.ClockB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\":\n\x0fGetClockRequest\x12\'\n\x04name\x18\x01 \x01(\tB\x19\xe2\x41\x01\x02\xfa\x41\x12\n\x10\x62illing.v1/Clock\"q\n\x13\x41\x64vanceClockRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x02to\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"\xd1\x01\n\x14\x41\x64vanceClockResponse\x12\x0c\n\x04\x64one\x18\x01 \x01(\x03\x12\x11\n\tremaining\x18\x02 \x01(\x03\x12\x35\n\x11processed_through\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlast_item\x18\x04 \x01(\t\x12\x10\n\x08\x66inished\x18\x05 \x01(\x08\x12\x0e\n\x06parked\x18\x06 \x01(\x03\x12,\n\x0cparked_items\x18\x07 \x03(\x0b\x32\x16.billing.v1.ParkedWork2\x99\x02\n\x0c\x43lockService\x12S\n\x0b\x43reateClock\x12\x1e.billing.v1.CreateClockRequest\x1a\x11.billing.v1.Clock\"\x11\xca\xf3\x18\rbilling.write\x12L\n\x08GetClock\x12\x1b.billing.v1.GetClockRequest\x1a\x11.billing.v1.Clock\"\x10\xca\xf3\x18\x0c\x62illing.read\x12\x66\n\x0c\x41\x64vanceClock\x12\x1f.billing.v1.AdvanceClockRequest\x1a .billing.v1.AdvanceClockResponse\"\x11\xca\xf3\x18\rbilling.write0\x01\x42=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1'
   _globals['_CLOCK'].fields_by_name['name']._loaded_options = None
   _globals['_CLOCK'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_CLOCK'].fields_by_name['display_name']._loaded_options = None
+  _globals['_CLOCK'].fields_by_name['display_name']._serialized_options = b'\322\363\030\003\010\200\002'
   _globals['_CLOCK'].fields_by_name['create_time']._loaded_options = None
   _globals['_CLOCK'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_CLOCK']._loaded_options = None
@@ -62,15 +64,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CLOCKSERVICE'].methods_by_name['AdvanceClock']._loaded_options = None
   _globals['_CLOCKSERVICE'].methods_by_name['AdvanceClock']._serialized_options = b'\312\363\030\rbilling.write'
   _globals['_CLOCK']._serialized_start=190
-  _globals['_CLOCK']._serialized_end=374
-  _globals['_CREATECLOCKREQUEST']._serialized_start=376
-  _globals['_CREATECLOCKREQUEST']._serialized_end=462
-  _globals['_GETCLOCKREQUEST']._serialized_start=464
-  _globals['_GETCLOCKREQUEST']._serialized_end=522
-  _globals['_ADVANCECLOCKREQUEST']._serialized_start=524
-  _globals['_ADVANCECLOCKREQUEST']._serialized_end=637
-  _globals['_ADVANCECLOCKRESPONSE']._serialized_start=640
-  _globals['_ADVANCECLOCKRESPONSE']._serialized_end=849
-  _globals['_CLOCKSERVICE']._serialized_start=852
-  _globals['_CLOCKSERVICE']._serialized_end=1133
+  _globals['_CLOCK']._serialized_end=383
+  _globals['_CREATECLOCKREQUEST']._serialized_start=385
+  _globals['_CREATECLOCKREQUEST']._serialized_end=471
+  _globals['_GETCLOCKREQUEST']._serialized_start=473
+  _globals['_GETCLOCKREQUEST']._serialized_end=531
+  _globals['_ADVANCECLOCKREQUEST']._serialized_start=533
+  _globals['_ADVANCECLOCKREQUEST']._serialized_end=646
+  _globals['_ADVANCECLOCKRESPONSE']._serialized_start=649
+  _globals['_ADVANCECLOCKRESPONSE']._serialized_end=858
+  _globals['_CLOCKSERVICE']._serialized_start=861
+  _globals['_CLOCKSERVICE']._serialized_end=1142
 # @@protoc_insertion_point(module_scope)

@@ -29,7 +29,7 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62illing/v1/coupons.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x02\n\x06\x43oupon\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x15\n\x0bpercent_off\x18\x02 \x01(\tH\x00\x12\'\n\namount_off\x18\x03 \x01(\x0b\x32\x11.billing.v1.MoneyH\x00\x12,\n\x08\x64uration\x18\x04 \x01(\x0e\x32\x1a.billing.v1.CouponDuration\x12\x18\n\x10\x64uration_periods\x18\x05 \x01(\x05\x12\x18\n\x10\x61pplies_to_plans\x18\x06 \x03(\t\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:(\xea\x41%\n\x11\x62illing.v1/Coupon\x12\x10\x63oupons/{coupon}B\x05\n\x03off\"Y\n\x13\x43reateCouponRequest\x12(\n\x06\x63oupon\x18\x01 \x01(\x0b\x32\x12.billing.v1.CouponB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x10GetCouponRequest\x12(\n\x04name\x18\x01 \x01(\tB\x1a\xe2\x41\x01\x02\xfa\x41\x13\n\x11\x62illing.v1/Coupon*W\n\x0e\x43ouponDuration\x12\x1f\n\x1b\x43OUPON_DURATION_UNSPECIFIED\x10\x00\x12\x08\n\x04ONCE\x10\x01\x12\r\n\tREPEATING\x10\x02\x12\x0b\n\x07\x46OREVER\x10\x03\x32\xb8\x01\n\rCouponService\x12V\n\x0c\x43reateCoupon\x12\x1f.billing.v1.CreateCouponRequest\x1a\x12.billing.v1.Coupon\"\x11\xca\xf3\x18\rbilling.write\x12O\n\tGetCoupon\x12\x1c.billing.v1.GetCouponRequest\x1a\x12.billing.v1.Coupon\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62illing/v1/coupons.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x02\n\x06\x43oupon\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1d\n\x0bpercent_off\x18\x02 \x01(\tB\x06\xd2\xf3\x18\x02\x08\x10H\x00\x12\'\n\namount_off\x18\x03 \x01(\x0b\x32\x11.billing.v1.MoneyH\x00\x12,\n\x08\x64uration\x18\x04 \x01(\x0e\x32\x1a.billing.v1.CouponDuration\x12\x18\n\x10\x64uration_periods\x18\x05 \x01(\x05\x12\x18\n\x10\x61pplies_to_plans\x18\x06 \x03(\t\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:(\xea\x41%\n\x11\x62illing.v1/Coupon\x12\x10\x63oupons/{coupon}B\x05\n\x03off\"Y\n\x13\x43reateCouponRequest\x12(\n\x06\x63oupon\x18\x01 \x01(\x0b\x32\x12.billing.v1.CouponB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x10GetCouponRequest\x12(\n\x04name\x18\x01 \x01(\tB\x1a\xe2\x41\x01\x02\xfa\x41\x13\n\x11\x62illing.v1/Coupon*W\n\x0e\x43ouponDuration\x12\x1f\n\x1b\x43OUPON_DURATION_UNSPECIFIED\x10\x00\x12\x08\n\x04ONCE\x10\x01\x12\r\n\tREPEATING\x10\x02\x12\x0b\n\x07\x46OREVER\x10\x03\x32\xb8\x01\n\rCouponService\x12V\n\x0c\x43reateCoupon\x12\x1f.billing.v1.CreateCouponRequest\x1a\x12.billing.v1.Coupon\"\x11\xca\xf3\x18\rbilling.write\x12O\n\tGetCoupon\x12\x1c.billing.v1.GetCouponRequest\x1a\x12.billing.v1.Coupon\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1'
   _globals['_COUPON'].fields_by_name['name']._loaded_options = None
   _globals['_COUPON'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_COUPON'].fields_by_name['percent_off']._loaded_options = None
+  _globals['_COUPON'].fields_by_name['percent_off']._serialized_options = b'\322\363\030\002\010\020'
   _globals['_COUPON'].fields_by_name['create_time']._loaded_options = None
   _globals['_COUPON'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_COUPON']._loaded_options = None
@@ -53,14 +55,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COUPONSERVICE'].methods_by_name['CreateCoupon']._serialized_options = b'\312\363\030\rbilling.write'
   _globals['_COUPONSERVICE'].methods_by_name['GetCoupon']._loaded_options = None
   _globals['_COUPONSERVICE'].methods_by_name['GetCoupon']._serialized_options = b'\312\363\030\014billing.read'
-  _globals['_COUPONDURATION']._serialized_start=637
-  _globals['_COUPONDURATION']._serialized_end=724
+  _globals['_COUPONDURATION']._serialized_start=645
+  _globals['_COUPONDURATION']._serialized_end=732
   _globals['_COUPON']._serialized_start=188
-  _globals['_COUPON']._serialized_end=482
-  _globals['_CREATECOUPONREQUEST']._serialized_start=484
-  _globals['_CREATECOUPONREQUEST']._serialized_end=573
-  _globals['_GETCOUPONREQUEST']._serialized_start=575
-  _globals['_GETCOUPONREQUEST']._serialized_end=635
-  _globals['_COUPONSERVICE']._serialized_start=727
-  _globals['_COUPONSERVICE']._serialized_end=911
+  _globals['_COUPON']._serialized_end=490
+  _globals['_CREATECOUPONREQUEST']._serialized_start=492
+  _globals['_CREATECOUPONREQUEST']._serialized_end=581
+  _globals['_GETCOUPONREQUEST']._serialized_start=583
+  _globals['_GETCOUPONREQUEST']._serialized_end=643
+  _globals['_COUPONSERVICE']._serialized_start=735
+  _globals['_COUPONSERVICE']._serialized_end=919
 # @@protoc_insertion_point(module_scope)

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from billing_client.v1 import annotations_pb2 as billing_dot_v1_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62illing/v1/money.proto\x12\nbilling.v1\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"2\n\tUnitPrice\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\tB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62illing/v1/money.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\"K\n\x05Money\x12\x1d\n\rcurrency_code\x18\x01 \x01(\tB\x06\xd2\xf3\x18\x02\x08\x03\x12#\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x42\r\xd2\xf3\x18\t \x80\x80\x9a\xa6\xea\xaf\xe3\x01\":\n\tUnitPrice\x12\x1d\n\rcurrency_code\x18\x01 \x01(\tB\x06\xd2\xf3\x18\x02\x08\x03\x12\x0e\n\x06\x61mount\x18\x02 \x01(\tB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,8 +33,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing.v1.money_pb2', _glo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1'
-  _globals['_MONEY']._serialized_start=38
-  _globals['_MONEY']._serialized_end=90
-  _globals['_UNITPRICE']._serialized_start=92
-  _globals['_UNITPRICE']._serialized_end=142
+  _globals['_MONEY'].fields_by_name['currency_code']._loaded_options = None
+  _globals['_MONEY'].fields_by_name['currency_code']._serialized_options = b'\322\363\030\002\010\003'
+  _globals['_MONEY'].fields_by_name['amount_minor']._loaded_options = None
+  _globals['_MONEY'].fields_by_name['amount_minor']._serialized_options = b'\322\363\030\t \200\200\232\246\352\257\343\001'
+  _globals['_UNITPRICE'].fields_by_name['currency_code']._loaded_options = None
+  _globals['_UNITPRICE'].fields_by_name['currency_code']._serialized_options = b'\322\363\030\002\010\003'
+  _globals['_MONEY']._serialized_start=68
+  _globals['_MONEY']._serialized_end=143
+  _globals['_UNITPRICE']._serialized_start=145
+  _globals['_UNITPRICE']._serialized_end=203
 # @@protoc_insertion_point(module_scope)

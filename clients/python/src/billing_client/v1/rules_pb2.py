@@ -28,7 +28,7 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62illing/v1/rules.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x03\n\x07RuleSet\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x63ontent_hash\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x1e.billing.v1.RuleSet.FilesEntryB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tive\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x37\n\ractivate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x08warnings\x18\x07 \x03(\x0b\x32\x1a.billing.v1.RuleDiagnosticB\x04\xe2\x41\x01\x03\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01:,\xea\x41)\n\x12\x62illing.v1/RuleSet\x12\x13ruleSets/{rule_set}\"[\n\x0eRuleDiagnostic\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\x8a\x01\n\x16ValidateRuleSetRequest\x12\x42\n\x05\x66iles\x18\x01 \x03(\x0b\x32-.billing.v1.ValidateRuleSetRequest.FilesEntryB\x04\xe2\x41\x01\x02\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"\x89\x01\n\x17ValidateRuleSetResponse\x12\x14\n\x0c\x63ontent_hash\x18\x01 \x01(\t\x12*\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x1a.billing.v1.RuleDiagnostic\x12,\n\x08warnings\x18\x03 \x03(\x0b\x32\x1a.billing.v1.RuleDiagnostic\"\x9c\x01\n\x12PushRuleSetRequest\x12>\n\x05\x66iles\x18\x01 \x03(\x0b\x32).billing.v1.PushRuleSetRequest.FilesEntryB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\">\n\x11GetRuleSetRequest\x12)\n\x04name\x18\x01 \x01(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12\x62illing.v1/RuleSet\"\x19\n\x17GetActiveRuleSetRequest2\x83\x03\n\x0bRuleService\x12k\n\x0fValidateRuleSet\x12\".billing.v1.ValidateRuleSetRequest\x1a#.billing.v1.ValidateRuleSetResponse\"\x0f\xca\xf3\x18\x0brules.admin\x12S\n\x0bPushRuleSet\x12\x1e.billing.v1.PushRuleSetRequest\x1a\x13.billing.v1.RuleSet\"\x0f\xca\xf3\x18\x0brules.admin\x12R\n\nGetRuleSet\x12\x1d.billing.v1.GetRuleSetRequest\x1a\x13.billing.v1.RuleSet\"\x10\xca\xf3\x18\x0c\x62illing.read\x12^\n\x10GetActiveRuleSet\x12#.billing.v1.GetActiveRuleSetRequest\x1a\x13.billing.v1.RuleSet\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62illing/v1/rules.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x03\n\x07RuleSet\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x63ontent_hash\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x1e.billing.v1.RuleSet.FilesEntryB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tive\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x37\n\ractivate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x08warnings\x18\x07 \x03(\x0b\x32\x1a.billing.v1.RuleDiagnosticB\x04\xe2\x41\x01\x03\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01:,\xea\x41)\n\x12\x62illing.v1/RuleSet\x12\x13ruleSets/{rule_set}\"[\n\x0eRuleDiagnostic\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\x05\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"\x95\x01\n\x16ValidateRuleSetRequest\x12M\n\x05\x66iles\x18\x01 \x03(\x0b\x32-.billing.v1.ValidateRuleSetRequest.FilesEntryB\x0f\xe2\x41\x01\x02\xd2\xf3\x18\x07\x08\x80\x80@\x10\x80\x02\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"\x89\x01\n\x17ValidateRuleSetResponse\x12\x14\n\x0c\x63ontent_hash\x18\x01 \x01(\t\x12*\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x1a.billing.v1.RuleDiagnostic\x12,\n\x08warnings\x18\x03 \x03(\x0b\x32\x1a.billing.v1.RuleDiagnostic\"\xa7\x01\n\x12PushRuleSetRequest\x12I\n\x05\x66iles\x18\x01 \x03(\x0b\x32).billing.v1.PushRuleSetRequest.FilesEntryB\x0f\xe2\x41\x01\x02\xd2\xf3\x18\x07\x08\x80\x80@\x10\x80\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\">\n\x11GetRuleSetRequest\x12)\n\x04name\x18\x01 \x01(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12\x62illing.v1/RuleSet\"\x19\n\x17GetActiveRuleSetRequest2\x83\x03\n\x0bRuleService\x12k\n\x0fValidateRuleSet\x12\".billing.v1.ValidateRuleSetRequest\x1a#.billing.v1.ValidateRuleSetResponse\"\x0f\xca\xf3\x18\x0brules.admin\x12S\n\x0bPushRuleSet\x12\x1e.billing.v1.PushRuleSetRequest\x1a\x13.billing.v1.RuleSet\"\x0f\xca\xf3\x18\x0brules.admin\x12R\n\nGetRuleSet\x12\x1d.billing.v1.GetRuleSetRequest\x1a\x13.billing.v1.RuleSet\"\x10\xca\xf3\x18\x0c\x62illing.read\x12^\n\x10GetActiveRuleSet\x12#.billing.v1.GetActiveRuleSetRequest\x1a\x13.billing.v1.RuleSet\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,11 +57,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VALIDATERULESETREQUEST_FILESENTRY']._loaded_options = None
   _globals['_VALIDATERULESETREQUEST_FILESENTRY']._serialized_options = b'8\001'
   _globals['_VALIDATERULESETREQUEST'].fields_by_name['files']._loaded_options = None
-  _globals['_VALIDATERULESETREQUEST'].fields_by_name['files']._serialized_options = b'\342A\001\002'
+  _globals['_VALIDATERULESETREQUEST'].fields_by_name['files']._serialized_options = b'\342A\001\002\322\363\030\007\010\200\200@\020\200\002'
   _globals['_PUSHRULESETREQUEST_FILESENTRY']._loaded_options = None
   _globals['_PUSHRULESETREQUEST_FILESENTRY']._serialized_options = b'8\001'
   _globals['_PUSHRULESETREQUEST'].fields_by_name['files']._loaded_options = None
-  _globals['_PUSHRULESETREQUEST'].fields_by_name['files']._serialized_options = b'\342A\001\002'
+  _globals['_PUSHRULESETREQUEST'].fields_by_name['files']._serialized_options = b'\342A\001\002\322\363\030\007\010\200\200@\020\200\002'
   _globals['_PUSHRULESETREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_PUSHRULESETREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
   _globals['_GETRULESETREQUEST'].fields_by_name['name']._loaded_options = None
@@ -81,19 +81,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RULEDIAGNOSTIC']._serialized_start=552
   _globals['_RULEDIAGNOSTIC']._serialized_end=643
   _globals['_VALIDATERULESETREQUEST']._serialized_start=646
-  _globals['_VALIDATERULESETREQUEST']._serialized_end=784
+  _globals['_VALIDATERULESETREQUEST']._serialized_end=795
   _globals['_VALIDATERULESETREQUEST_FILESENTRY']._serialized_start=460
   _globals['_VALIDATERULESETREQUEST_FILESENTRY']._serialized_end=504
-  _globals['_VALIDATERULESETRESPONSE']._serialized_start=787
-  _globals['_VALIDATERULESETRESPONSE']._serialized_end=924
-  _globals['_PUSHRULESETREQUEST']._serialized_start=927
-  _globals['_PUSHRULESETREQUEST']._serialized_end=1083
+  _globals['_VALIDATERULESETRESPONSE']._serialized_start=798
+  _globals['_VALIDATERULESETRESPONSE']._serialized_end=935
+  _globals['_PUSHRULESETREQUEST']._serialized_start=938
+  _globals['_PUSHRULESETREQUEST']._serialized_end=1105
   _globals['_PUSHRULESETREQUEST_FILESENTRY']._serialized_start=460
   _globals['_PUSHRULESETREQUEST_FILESENTRY']._serialized_end=504
-  _globals['_GETRULESETREQUEST']._serialized_start=1085
-  _globals['_GETRULESETREQUEST']._serialized_end=1147
-  _globals['_GETACTIVERULESETREQUEST']._serialized_start=1149
-  _globals['_GETACTIVERULESETREQUEST']._serialized_end=1174
-  _globals['_RULESERVICE']._serialized_start=1177
-  _globals['_RULESERVICE']._serialized_end=1564
+  _globals['_GETRULESETREQUEST']._serialized_start=1107
+  _globals['_GETRULESETREQUEST']._serialized_end=1169
+  _globals['_GETACTIVERULESETREQUEST']._serialized_start=1171
+  _globals['_GETACTIVERULESETREQUEST']._serialized_end=1196
+  _globals['_RULESERVICE']._serialized_start=1199
+  _globals['_RULESERVICE']._serialized_end=1586
 # @@protoc_insertion_point(module_scope)

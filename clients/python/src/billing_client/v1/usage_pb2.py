@@ -28,7 +28,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62illing/v1/usage.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x02\n\nUsageEvent\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0csubscription\x18\x02 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x03 \x01(\t\x12\x14\n\x06metric\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12:\n\nproperties\x18\x06 \x03(\x0b\x32&.billing.v1.UsageEvent.PropertiesEntry\x12\x16\n\x08\x63orrects\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\ncorrection\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"<\n\x12StreamUsageRequest\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.billing.v1.UsageEvent\"<\n\x12IngestUsageRequest\x12&\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.billing.v1.UsageEvent\"\xb8\x01\n\x0b\x45ventResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\n\n\x02id\x18\x02 \x01(\t\x12\x30\n\x07outcome\x18\x03 \x01(\x0e\x32\x1f.billing.v1.EventResult.Outcome\x12\x0e\n\x06reason\x18\x04 \x01(\t\"L\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0b\n\x07REFUSED\x10\x03\"v\n\x13IngestUsageResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.billing.v1.EventResult\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x05\x12\x12\n\nduplicates\x18\x03 \x01(\x05\x12\x0f\n\x07refused\x18\x04 \x01(\x05\"D\n\x10VoidEventRequest\x12\x16\n\x08\x65vent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\xbb\x01\n\x11\x41mendEventRequest\x12\x16\n\x08\x65vent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x41\n\nproperties\x18\x02 \x03(\x0b\x32-.billing.v1.AmendEventRequest.PropertiesEntry\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"4\n\x16GetCurrentUsageRequest\x12\x1a\n\x0csubscription\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xce\x01\n\x0c\x43urrentUsage\x12\x30\n\x0cperiod_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07metrics\x18\x03 \x03(\x0b\x32\x17.billing.v1.MetricUsage\x12 \n\x05total\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12\x10\n\x08rule_set\x18\x05 \x01(\t\"p\n\x0bMetricUsage\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12!\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12\r\n\x05group\x18\x05 \x01(\t2\xe7\x03\n\x0cUsageService\x12\x61\n\x0bIngestUsage\x12\x1e.billing.v1.IngestUsageRequest\x1a\x1f.billing.v1.IngestUsageResponse\"\x11\xca\xf3\x18\rbilling.write\x12\x63\n\x0bStreamUsage\x12\x1e.billing.v1.StreamUsageRequest\x1a\x1f.billing.v1.IngestUsageResponse\"\x11\xca\xf3\x18\rbilling.write(\x01\x12T\n\tVoidEvent\x12\x1c.billing.v1.VoidEventRequest\x1a\x16.billing.v1.UsageEvent\"\x11\xca\xf3\x18\rbilling.write\x12V\n\nAmendEvent\x12\x1d.billing.v1.AmendEventRequest\x1a\x16.billing.v1.UsageEvent\"\x11\xca\xf3\x18\rbilling.write\x12\x61\n\x0fGetCurrentUsage\x12\".billing.v1.GetCurrentUsageRequest\x1a\x18.billing.v1.CurrentUsage\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62illing/v1/usage.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x02\n\nUsageEvent\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0csubscription\x18\x02 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x03 \x01(\t\x12\x14\n\x06metric\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x42\n\nproperties\x18\x06 \x03(\x0b\x32&.billing.v1.UsageEvent.PropertiesEntryB\x06\xd2\xf3\x18\x02\x10\x32\x12\x16\n\x08\x63orrects\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\ncorrection\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"E\n\x12StreamUsageRequest\x12/\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.billing.v1.UsageEventB\x07\xd2\xf3\x18\x03\x10\x90N\"E\n\x12IngestUsageRequest\x12/\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x16.billing.v1.UsageEventB\x07\xd2\xf3\x18\x03\x10\x90N\"\xb8\x01\n\x0b\x45ventResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\n\n\x02id\x18\x02 \x01(\t\x12\x30\n\x07outcome\x18\x03 \x01(\x0e\x32\x1f.billing.v1.EventResult.Outcome\x12\x0e\n\x06reason\x18\x04 \x01(\t\"L\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x43\x43\x45PTED\x10\x01\x12\r\n\tDUPLICATE\x10\x02\x12\x0b\n\x07REFUSED\x10\x03\"v\n\x13IngestUsageResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.billing.v1.EventResult\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x05\x12\x12\n\nduplicates\x18\x03 \x01(\x05\x12\x0f\n\x07refused\x18\x04 \x01(\x05\"D\n\x10VoidEventRequest\x12\x16\n\x08\x65vent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\xc3\x01\n\x11\x41mendEventRequest\x12\x16\n\x08\x65vent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12I\n\nproperties\x18\x02 \x03(\x0b\x32-.billing.v1.AmendEventRequest.PropertiesEntryB\x06\xd2\xf3\x18\x02\x10\x32\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"4\n\x16GetCurrentUsageRequest\x12\x1a\n\x0csubscription\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xce\x01\n\x0c\x43urrentUsage\x12\x30\n\x0cperiod_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07metrics\x18\x03 \x03(\x0b\x32\x17.billing.v1.MetricUsage\x12 \n\x05total\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12\x10\n\x08rule_set\x18\x05 \x01(\t\"p\n\x0bMetricUsage\x12\x0e\n\x06metric\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12!\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12\r\n\x05group\x18\x05 \x01(\t2\xe7\x03\n\x0cUsageService\x12\x61\n\x0bIngestUsage\x12\x1e.billing.v1.IngestUsageRequest\x1a\x1f.billing.v1.IngestUsageResponse\"\x11\xca\xf3\x18\rbilling.write\x12\x63\n\x0bStreamUsage\x12\x1e.billing.v1.StreamUsageRequest\x1a\x1f.billing.v1.IngestUsageResponse\"\x11\xca\xf3\x18\rbilling.write(\x01\x12T\n\tVoidEvent\x12\x1c.billing.v1.VoidEventRequest\x1a\x16.billing.v1.UsageEvent\"\x11\xca\xf3\x18\rbilling.write\x12V\n\nAmendEvent\x12\x1d.billing.v1.AmendEventRequest\x1a\x16.billing.v1.UsageEvent\"\x11\xca\xf3\x18\rbilling.write\x12\x61\n\x0fGetCurrentUsage\x12\".billing.v1.GetCurrentUsageRequest\x1a\x18.billing.v1.CurrentUsage\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,10 +44,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USAGEEVENT'].fields_by_name['metric']._serialized_options = b'\342A\001\002'
   _globals['_USAGEEVENT'].fields_by_name['timestamp']._loaded_options = None
   _globals['_USAGEEVENT'].fields_by_name['timestamp']._serialized_options = b'\342A\001\002'
+  _globals['_USAGEEVENT'].fields_by_name['properties']._loaded_options = None
+  _globals['_USAGEEVENT'].fields_by_name['properties']._serialized_options = b'\322\363\030\002\0202'
   _globals['_USAGEEVENT'].fields_by_name['corrects']._loaded_options = None
   _globals['_USAGEEVENT'].fields_by_name['corrects']._serialized_options = b'\342A\001\003'
   _globals['_USAGEEVENT'].fields_by_name['correction']._loaded_options = None
   _globals['_USAGEEVENT'].fields_by_name['correction']._serialized_options = b'\342A\001\003'
+  _globals['_STREAMUSAGEREQUEST'].fields_by_name['events']._loaded_options = None
+  _globals['_STREAMUSAGEREQUEST'].fields_by_name['events']._serialized_options = b'\322\363\030\003\020\220N'
+  _globals['_INGESTUSAGEREQUEST'].fields_by_name['events']._loaded_options = None
+  _globals['_INGESTUSAGEREQUEST'].fields_by_name['events']._serialized_options = b'\322\363\030\003\020\220N'
   _globals['_VOIDEVENTREQUEST'].fields_by_name['event_id']._loaded_options = None
   _globals['_VOIDEVENTREQUEST'].fields_by_name['event_id']._serialized_options = b'\342A\001\002'
   _globals['_VOIDEVENTREQUEST'].fields_by_name['request_id']._loaded_options = None
@@ -56,6 +62,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AMENDEVENTREQUEST_PROPERTIESENTRY']._serialized_options = b'8\001'
   _globals['_AMENDEVENTREQUEST'].fields_by_name['event_id']._loaded_options = None
   _globals['_AMENDEVENTREQUEST'].fields_by_name['event_id']._serialized_options = b'\342A\001\002'
+  _globals['_AMENDEVENTREQUEST'].fields_by_name['properties']._loaded_options = None
+  _globals['_AMENDEVENTREQUEST'].fields_by_name['properties']._serialized_options = b'\322\363\030\002\0202'
   _globals['_AMENDEVENTREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_AMENDEVENTREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
   _globals['_GETCURRENTUSAGEREQUEST'].fields_by_name['subscription']._loaded_options = None
@@ -71,31 +79,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USAGESERVICE'].methods_by_name['GetCurrentUsage']._loaded_options = None
   _globals['_USAGESERVICE'].methods_by_name['GetCurrentUsage']._serialized_options = b'\312\363\030\014billing.read'
   _globals['_USAGEEVENT']._serialized_start=159
-  _globals['_USAGEEVENT']._serialized_end=465
-  _globals['_USAGEEVENT_PROPERTIESENTRY']._serialized_start=416
-  _globals['_USAGEEVENT_PROPERTIESENTRY']._serialized_end=465
-  _globals['_STREAMUSAGEREQUEST']._serialized_start=467
-  _globals['_STREAMUSAGEREQUEST']._serialized_end=527
-  _globals['_INGESTUSAGEREQUEST']._serialized_start=529
-  _globals['_INGESTUSAGEREQUEST']._serialized_end=589
-  _globals['_EVENTRESULT']._serialized_start=592
-  _globals['_EVENTRESULT']._serialized_end=776
-  _globals['_EVENTRESULT_OUTCOME']._serialized_start=700
-  _globals['_EVENTRESULT_OUTCOME']._serialized_end=776
-  _globals['_INGESTUSAGERESPONSE']._serialized_start=778
-  _globals['_INGESTUSAGERESPONSE']._serialized_end=896
-  _globals['_VOIDEVENTREQUEST']._serialized_start=898
-  _globals['_VOIDEVENTREQUEST']._serialized_end=966
-  _globals['_AMENDEVENTREQUEST']._serialized_start=969
-  _globals['_AMENDEVENTREQUEST']._serialized_end=1156
-  _globals['_AMENDEVENTREQUEST_PROPERTIESENTRY']._serialized_start=416
-  _globals['_AMENDEVENTREQUEST_PROPERTIESENTRY']._serialized_end=465
-  _globals['_GETCURRENTUSAGEREQUEST']._serialized_start=1158
-  _globals['_GETCURRENTUSAGEREQUEST']._serialized_end=1210
-  _globals['_CURRENTUSAGE']._serialized_start=1213
-  _globals['_CURRENTUSAGE']._serialized_end=1419
-  _globals['_METRICUSAGE']._serialized_start=1421
-  _globals['_METRICUSAGE']._serialized_end=1533
-  _globals['_USAGESERVICE']._serialized_start=1536
-  _globals['_USAGESERVICE']._serialized_end=2023
+  _globals['_USAGEEVENT']._serialized_end=473
+  _globals['_USAGEEVENT_PROPERTIESENTRY']._serialized_start=424
+  _globals['_USAGEEVENT_PROPERTIESENTRY']._serialized_end=473
+  _globals['_STREAMUSAGEREQUEST']._serialized_start=475
+  _globals['_STREAMUSAGEREQUEST']._serialized_end=544
+  _globals['_INGESTUSAGEREQUEST']._serialized_start=546
+  _globals['_INGESTUSAGEREQUEST']._serialized_end=615
+  _globals['_EVENTRESULT']._serialized_start=618
+  _globals['_EVENTRESULT']._serialized_end=802
+  _globals['_EVENTRESULT_OUTCOME']._serialized_start=726
+  _globals['_EVENTRESULT_OUTCOME']._serialized_end=802
+  _globals['_INGESTUSAGERESPONSE']._serialized_start=804
+  _globals['_INGESTUSAGERESPONSE']._serialized_end=922
+  _globals['_VOIDEVENTREQUEST']._serialized_start=924
+  _globals['_VOIDEVENTREQUEST']._serialized_end=992
+  _globals['_AMENDEVENTREQUEST']._serialized_start=995
+  _globals['_AMENDEVENTREQUEST']._serialized_end=1190
+  _globals['_AMENDEVENTREQUEST_PROPERTIESENTRY']._serialized_start=424
+  _globals['_AMENDEVENTREQUEST_PROPERTIESENTRY']._serialized_end=473
+  _globals['_GETCURRENTUSAGEREQUEST']._serialized_start=1192
+  _globals['_GETCURRENTUSAGEREQUEST']._serialized_end=1244
+  _globals['_CURRENTUSAGE']._serialized_start=1247
+  _globals['_CURRENTUSAGE']._serialized_end=1453
+  _globals['_METRICUSAGE']._serialized_start=1455
+  _globals['_METRICUSAGE']._serialized_end=1567
+  _globals['_USAGESERVICE']._serialized_start=1570
+  _globals['_USAGESERVICE']._serialized_end=2057
 # @@protoc_insertion_point(module_scope)

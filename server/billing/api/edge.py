@@ -1,0 +1,101 @@
+"""The edge's checks of every request, before any handler sees it: bytes that do not decode
+and messages past the contract's limits (`billing.api.validation`) are INVALID_ARGUMENT.
+
+Innermost of the interceptors, so a caller without a valid token learns nothing about the
+request checks, and the error interceptor turns the refusal into its status and details.
+Unary, server-streaming and client-streaming methods alike; a streamed request is checked as
+each message arrives, the path of a bad field naming the message (`[4].events[2].id`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from billing.api.interceptors import (
+    Behavior,
+    Deserializer,
+    StreamBehavior,
+    _WrappingInterceptor,
+)
+from billing.api.validation import check_request
+from billing.domain.errors import FieldViolation, InvalidArgument
+
+
+class Undecodable:
+    """What a request's bytes became when they were not a valid message of its type."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def tolerant(deserialize: Deserializer) -> Deserializer:
+    """`deserialize` that never raises: gRPC would answer UNKNOWN with the exception's text;
+    the check then answers INVALID_ARGUMENT in plain words instead."""
+    owner = getattr(deserialize, "__self__", None)
+    descriptor = getattr(owner, "DESCRIPTOR", None)
+    type_name = getattr(descriptor, "full_name", "request")
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:  # DecodeError, or anything a parser may raise on hostile bytes
+            return Undecodable(type_name)
+
+    return parse
+
+
+def check(request: Any) -> None:
+    if type(request) is Undecodable:
+        refused = InvalidArgument.single("", "the bytes do not decode as this method's request")
+        refused.message = f"the request is not a valid {request.type_name} message"
+        raise refused
+    check_request(request)
+
+
+class RequestCheckInterceptor(_WrappingInterceptor):
+    def deserializer(self, deserialize: Deserializer | None) -> Deserializer | None:
+        return None if deserialize is None else tolerant(deserialize)
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            check(request)
+            return await behavior(request, context)
+
+        return checked
+
+    def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
+        async def checked(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            check(request)
+            async for message in behavior(request, context):
+                yield message
+
+        return checked
+
+    def wrap_request_stream(self, method: str, behavior: Behavior) -> Behavior:
+        async def checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+            return await behavior(checked_each(requests), context)
+
+        return checked
+
+
+async def checked_each(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The streamed requests, each checked as it arrives; a bad one ends the call."""
+    index = 0
+    async for request in requests:
+        try:
+            check(request)
+        except InvalidArgument as refused:
+            at = f"[{index}]"
+            raise InvalidArgument(
+                [
+                    FieldViolation(f"{at}.{v.field}" if v.field else at, v.description)
+                    for v in refused.violations
+                ]
+            ) from None
+        yield request
+        index += 1

@@ -1,0 +1,315 @@
+"""The request checks at the edge, driven by the contract: every string, bytes, list, map,
+Timestamp and bounded integer of a request, walked by its descriptor.
+
+A field's bounds are its `(billing.v1.field)` option, else the default for its kind
+(`billing.domain.limits`); fields of Google's messages take `EXTERNAL_LIMITS`. OUTPUT_ONLY
+fields are skipped: the server ignores them. What this sees and what it does not:
+
+- strings: at most `max_length` characters, no NUL (PostgreSQL text cannot hold one);
+  invalid UTF-8 never gets here, protobuf refuses it when decoding;
+- bytes: at most `max_length` bytes; repeated and map fields: at most `max_items` entries
+  (past that the entries are not walked, so the work is bounded too);
+- Timestamps: in [1970-01-01T00:00:00Z, 3000-01-01T00:00:00Z) with 0 <= nanos < 10^9;
+- integers with `max_abs`: amounts and quantities within their bound.
+
+Each message type gets a plan once (a tuple of small checks, cached per descriptor); a check
+returns None when the field is fine, so a good request costs attribute reads and compares and
+builds no path strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from google.api import field_behavior_pb2
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from billing.domain import limits
+from billing.domain.errors import FieldViolation, InvalidArgument
+from billing_client.v1 import annotations_pb2
+
+Found = list[tuple[str, str]] | None  # (path relative to the message checked, description)
+Check = Callable[[Message], Found]
+ValueCheck = Callable[[object], str | None]  # a description, or None when the value is fine
+MessageCheck = Callable[[Message], Found]
+EntryCheck = Callable[[object], Found]
+
+TIMESTAMP = "google.protobuf.Timestamp"
+STRING_TYPES = (FieldDescriptor.TYPE_STRING,)
+INTEGER_TYPES = (
+    FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_SINT32,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_SFIXED32,
+    FieldDescriptor.TYPE_SFIXED64,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_FIXED32,
+    FieldDescriptor.TYPE_FIXED64,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_length: int = 0
+    max_items: int = 0
+    max_key_length: int = 0
+    max_abs: int = 0
+
+
+# Fields of messages we import but do not own; everything else in them takes the defaults.
+EXTERNAL_LIMITS: dict[str, Limits] = {
+    "google.type.PostalAddress.address_lines": Limits(
+        max_length=limits.TEXT_CHARS_MAX, max_items=limits.ADDRESS_LINES_MAX
+    ),
+    "google.type.PostalAddress.recipients": Limits(
+        max_length=limits.TEXT_CHARS_MAX, max_items=limits.ADDRESS_LINES_MAX
+    ),
+    "google.type.PostalAddress.organization": Limits(max_length=limits.TEXT_CHARS_MAX),
+    "google.type.PostalAddress.locality": Limits(max_length=limits.TEXT_CHARS_MAX),
+    "google.type.PostalAddress.sublocality": Limits(max_length=limits.TEXT_CHARS_MAX),
+    "google.type.PostalAddress.administrative_area": Limits(max_length=limits.TEXT_CHARS_MAX),
+}
+INSTANT_RANGE = "must lie in [1970-01-01T00:00:00Z, 3000-01-01T00:00:00Z)"
+NANOS_RANGE = "nanos must be in [0, 999999999]"
+
+_plans: dict[str, MessageCheck] = {}
+
+
+def check_request(message: Message) -> None:
+    """InvalidArgument naming every field of `message` past its bounds (e.g.
+    `items[3].description`); nothing when the request is within them."""
+    found = plan_for(cast(Descriptor, message.DESCRIPTOR))(message)
+    if found:
+        raise InvalidArgument([FieldViolation(path, why) for path, why in found])
+
+
+def plan_for(descriptor: Descriptor) -> MessageCheck:
+    """The cached check of one message type; built on first use (recursive types included)."""
+    plan = _plans.get(descriptor.full_name)
+    if plan is None:
+        checks: list[Check] = []
+
+        def run(message: Message) -> Found:
+            found: Found = None
+            for check in bound:
+                bad = check(message)
+                if bad:
+                    found = bad if found is None else found + bad
+            return found
+
+        _plans[descriptor.full_name] = run  # before the fields: a type may contain itself
+        if descriptor.full_name == TIMESTAMP:
+            checks.append(_timestamp_self)
+        else:
+            checks += [c for f in descriptor.fields if (c := _field_check(f)) is not None]
+        bound = tuple(checks)
+        plan = run
+    return plan
+
+
+def timestamp_problem(seconds: int, nanos: int) -> str | None:
+    """Why a Timestamp is outside the valid instants, or None."""
+    if not 0 <= nanos < limits.NANOS_PER_SECOND:
+        return NANOS_RANGE
+    if not limits.INSTANT_SECONDS_MIN <= seconds < limits.INSTANT_SECONDS_MAX:
+        return INSTANT_RANGE
+    return None
+
+
+def _timestamp_self(message: Message) -> Found:
+    why = timestamp_problem(message.seconds, message.nanos)  # type: ignore[attr-defined]
+    return None if why is None else [("", why)]
+
+
+def limits_of(field: FieldDescriptor) -> Limits:
+    external = EXTERNAL_LIMITS.get(field.full_name)
+    if external is not None:
+        return external
+    options = field.GetOptions()
+    if not options.HasExtension(annotations_pb2.field):  # type: ignore[arg-type]
+        return Limits()
+    declared: Any = options.Extensions[annotations_pb2.field]  # type: ignore[index]
+    return Limits(
+        declared.max_length, declared.max_items, declared.max_key_length, declared.max_abs
+    )
+
+
+def _output_only(field: FieldDescriptor) -> bool:
+    behaviors: Any = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]  # type: ignore[index]
+    return field_behavior_pb2.OUTPUT_ONLY in behaviors
+
+
+def _field_check(field: FieldDescriptor) -> Check | None:
+    if _output_only(field):
+        return None
+    bounds = limits_of(field)
+    name = field.name
+    if field.type == FieldDescriptor.TYPE_MESSAGE and _message_type(field).GetOptions().map_entry:
+        return _map_check(name, field, bounds)
+    if field.is_repeated:
+        return _list_check(name, field, bounds)
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return _message_check(name, field)
+    value_check = _value_check(field, bounds.max_length, bounds.max_abs)
+    if value_check is None:
+        return None
+
+    def check(message: Message) -> Found:
+        why = value_check(getattr(message, name))
+        return None if why is None else [(name, why)]
+
+    return check
+
+
+def _value_check(field: FieldDescriptor, max_length: int, max_abs: int) -> ValueCheck | None:
+    """The check of one scalar value of `field` (a singular field, or a list or map entry)."""
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return _string_check(max_length or limits.STRING_CHARS_DEFAULT)
+    if field.type == FieldDescriptor.TYPE_BYTES:
+        return _bytes_check(max_length or limits.BYTES_DEFAULT)
+    if field.type in INTEGER_TYPES and max_abs:
+        return _integer_check(max_abs)
+    return None
+
+
+def _string_check(max_chars: int) -> ValueCheck:
+    def check(value: object) -> str | None:
+        text: str = value  # type: ignore[assignment]
+        if len(text) > max_chars:
+            return f"must be at most {max_chars} characters (got {len(text)})"
+        if "\x00" in text:
+            return "must not contain NUL characters"
+        return None
+
+    return check
+
+
+def _bytes_check(max_bytes: int) -> ValueCheck:
+    def check(value: object) -> str | None:
+        size = len(value)  # type: ignore[arg-type]
+        return f"must be at most {max_bytes} bytes (got {size})" if size > max_bytes else None
+
+    return check
+
+
+def _integer_check(max_abs: int) -> ValueCheck:
+    def check(value: object) -> str | None:
+        number: int = value  # type: ignore[assignment]
+        return f"must be at most {max_abs:,} in size" if abs(number) > max_abs else None
+
+    return check
+
+
+def _message_check(name: str, field: FieldDescriptor) -> Check:
+    sub_type = _message_type(field)
+    if sub_type.full_name == TIMESTAMP:
+
+        def timestamp(message: Message) -> Found:
+            if not message.HasField(name):
+                return None
+            ts = getattr(message, name)
+            why = timestamp_problem(ts.seconds, ts.nanos)
+            return None if why is None else [(name, why)]
+
+        return timestamp
+
+    plan = plan_for(sub_type)
+
+    def nested(message: Message) -> Found:
+        if not message.HasField(name):
+            return None
+        bad = plan(getattr(message, name))
+        return None if not bad else [(_join(name, path), why) for path, why in bad]
+
+    return nested
+
+
+def _list_check(name: str, field: FieldDescriptor, bounds: Limits) -> Check:
+    most = bounds.max_items or limits.LIST_ITEMS_DEFAULT
+    element = _entry_check(field, bounds.max_length, bounds.max_abs)
+
+    def check(message: Message) -> Found:
+        values = getattr(message, name)
+        if len(values) > most:
+            return [(name, f"must have at most {most} entries (got {len(values)})")]
+        if element is _fine:
+            return None
+        found: Found = None
+        for i, value in enumerate(values):
+            bad = element(value)
+            if bad:
+                here = [(_join(f"{name}[{i}]", path), why) for path, why in bad]
+                found = here if found is None else found + here
+        return found
+
+    return check
+
+
+def _map_check(name: str, field: FieldDescriptor, bounds: Limits) -> Check:
+    entry = _message_type(field)
+    key_field, value_field = entry.fields_by_name["key"], entry.fields_by_name["value"]
+    most = bounds.max_items or limits.LIST_ITEMS_DEFAULT
+    key_check = _value_check(key_field, bounds.max_key_length, 0)
+    value_check = _entry_check(value_field, bounds.max_length, bounds.max_abs)
+
+    def check(message: Message) -> Found:
+        entries = getattr(message, name)
+        if len(entries) > most:
+            return [(name, f"must have at most {most} entries (got {len(entries)})")]
+        found: Found = None
+        for key, value in entries.items():
+            here: Found = None
+            if key_check is not None and (why := key_check(key)) is not None:
+                here = [(f"{name}[{_key_text(key)}]", f"key {why}")]
+            bad = value_check(value)
+            if bad:
+                at = f"{name}[{_key_text(key)}]"
+                here = (here or []) + [(_join(at, path), why) for path, why in bad]
+            if here:
+                found = here if found is None else found + here
+        return found
+
+    return check
+
+
+def _entry_check(field: FieldDescriptor, max_length: int, max_abs: int) -> EntryCheck:
+    """The check of one entry of a list, or one value of a map."""
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return plan_for(_message_type(field))  # type: ignore[return-value]
+    scalar = _value_check(field, max_length, max_abs)
+    if scalar is None:
+        return _fine
+
+    def check(value: object) -> Found:
+        why = scalar(value)
+        return None if why is None else [("", why)]
+
+    return check
+
+
+def _message_type(field: FieldDescriptor) -> Descriptor:
+    described = field.message_type
+    if described is None:
+        raise TypeError(f"{field.full_name} is not a message field")
+    return described
+
+
+def _fine(value: object) -> Found:
+    return None
+
+
+def _join(head: str, tail: str) -> str:
+    if not tail:
+        return head
+    return f"{head}{tail}" if tail.startswith("[") else f"{head}.{tail}"
+
+
+def _key_text(key: object) -> str:
+    if isinstance(key, str):
+        return '"' + limits.echo(key.replace("\x00", "\\0")) + '"'
+    return str(key)

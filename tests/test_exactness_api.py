@@ -354,7 +354,8 @@ def test_a_subscription_change_quantity_beyond_the_bound_is_refused(billing):
             metadata=billing.metadata,
         )
     )
-    assert_invalid(error, 'quantities["prices/team_seat_usd"]')
+    # Refused at the edge now, with the field's full path in the request.
+    assert_invalid(error, 'change.quantities["prices/team_seat_usd"]')
 
 
 # --- rule files ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from google.protobuf import timestamp_pb2
 
 from billing.api.usage import incoming
 from billing.app.usage_intake import IncomingEvent
+from billing.domain.errors import InvalidArgument
 from billing_client.v1 import usage_pb2
 
 
@@ -57,10 +58,11 @@ def test_timestamps_read_as_protobuf_reads_them(seconds: int, nanos: int) -> Non
     assert incoming(message).timestamp == stamp.ToDatetime(tzinfo=UTC)
 
 
-def test_an_invalid_timestamp_fails_as_protobuf_fails() -> None:
+def test_an_invalid_timestamp_is_invalid_argument() -> None:
+    # The edge refuses it first (test_request_limits); the converter stands guard as well.
     message = usage_pb2.UsageEvent(id="e", metric="m")
     message.timestamp.nanos = -1
-    with pytest.raises(ValueError, match="Timestamp is not valid"):
+    with pytest.raises(InvalidArgument, match="nanos must be in"):
         incoming(message)
 
 

@@ -38,7 +38,8 @@ def rich_status(error: errors.BillingError, code: grpc.StatusCode) -> status_pb2
     Bounded whatever the request held (docs/limits.md): echoed text is cut, at most
     VIOLATIONS_MAX violations are listed with a count of the rest, and violations are dropped
     from the end until the whole status fits STATUS_DETAILS_BYTES_MAX."""
-    text = limits.VIOLATION_TEXT_CHARS_MAX
+    text = limits.VIOLATION_FIELD_CHARS_MAX
+    why = limits.VIOLATION_DESCRIPTION_CHARS_MAX
     info = error_details_pb2.ErrorInfo(
         reason=error.reason,
         domain=ERROR_DOMAIN,
@@ -52,7 +53,7 @@ def rich_status(error: errors.BillingError, code: grpc.StatusCode) -> status_pb2
     if isinstance(error, errors.InvalidArgument):
         violations = [
             error_details_pb2.BadRequest.FieldViolation(
-                field=limits.echo(v.field, text), description=limits.echo(v.description, text)
+                field=limits.echo(v.field, text), description=limits.echo(v.description, why)
             )
             for v in error.violations[: limits.VIOLATIONS_MAX]
         ]

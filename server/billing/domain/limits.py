@@ -96,7 +96,8 @@ NANOS_PER_SECOND: Final = 1_000_000_000
 # 512 + 3072 bytes stay near 5.6 KiB on the wire at worst.
 ECHO_CHARS_MAX: Final = 64  # a value quoted in a message: this many characters, then "…"
 VIOLATIONS_MAX: Final = 10  # field violations returned; the rest are counted ("and N more")
-VIOLATION_TEXT_CHARS_MAX: Final = 256  # one violation's field path or description
+VIOLATION_FIELD_CHARS_MAX: Final = 256  # one violation's field path, an ErrorInfo metadata value
+VIOLATION_DESCRIPTION_CHARS_MAX: Final = 512  # one violation's description
 STATUS_MESSAGE_BYTES_MAX: Final = 512  # the status message, UTF-8
 STATUS_DETAILS_BYTES_MAX: Final = 3072  # the serialized google.rpc.Status, before base64
 

@@ -91,11 +91,14 @@ async def checked_each(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
             check(request)
         except InvalidArgument as refused:
             at = f"[{index}]"
-            raise InvalidArgument(
+            renamed = InvalidArgument(
                 [
                     FieldViolation(f"{at}.{v.field}" if v.field else at, v.description)
                     for v in refused.violations
                 ]
-            ) from None
+            )
+            if type(request) is Undecodable:
+                renamed.message = f"{refused.message} (message {index} of the stream)"
+            raise renamed from None
         yield request
         index += 1

@@ -19,6 +19,7 @@ builds no path strings.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -76,6 +77,7 @@ EXTERNAL_LIMITS: dict[str, Limits] = {
 }
 INSTANT_RANGE = "must lie in [1970-01-01T00:00:00Z, 3000-01-01T00:00:00Z)"
 NANOS_RANGE = "nanos must be in [0, 999999999]"
+NUL_WHY = "must not contain NUL characters"
 
 _plans: dict[str, MessageCheck] = {}
 
@@ -92,24 +94,89 @@ def plan_for(descriptor: Descriptor) -> MessageCheck:
     """The cached check of one message type; built on first use (recursive types included)."""
     plan = _plans.get(descriptor.full_name)
     if plan is None:
-        checks: list[Check] = []
+        compiled: list[MessageCheck] = []
 
-        def run(message: Message) -> Found:
-            found: Found = None
-            for check in bound:
-                bad = check(message)
-                if bad:
-                    found = bad if found is None else found + bad
-            return found
+        def pending(message: Message) -> Found:  # only a type that contains itself calls this
+            return compiled[0](message)
 
-        _plans[descriptor.full_name] = run  # before the fields: a type may contain itself
-        if descriptor.full_name == TIMESTAMP:
-            checks.append(_timestamp_self)
-        else:
-            checks += [c for f in descriptor.fields if (c := _field_check(f)) is not None]
-        bound = tuple(checks)
-        plan = run
+        _plans[descriptor.full_name] = pending  # before the fields: a type may contain itself
+        compiled.append(_compile(descriptor))
+        plan = _plans[descriptor.full_name] = compiled[0]
     return plan
+
+
+def _compile(descriptor: Descriptor) -> MessageCheck:
+    """One function per message type, its scalar fields checked inline: the hot path (a
+    usage event, thousands a call) pays attribute reads and compares, no call per field.
+    Lists, maps and nested messages call their own checks, only when they hold something."""
+    if descriptor.full_name == TIMESTAMP:
+        return _timestamp_self
+    env: dict[str, object] = {"_string_why": _string_why, "_timestamp_problem": timestamp_problem}
+    body: list[str] = []
+    for i, field in enumerate(descriptor.fields):
+        if _output_only(field):
+            continue
+        name = field.name
+        read = f"getattr(m, {name!r})" if keyword.iskeyword(name) else f"m.{name}"
+        bounds = limits_of(field)
+        entry = field.type == FieldDescriptor.TYPE_MESSAGE and _message_type(field)
+        if field.is_repeated or (entry and not _is_timestamp(field)):
+            env[f"c{i}"] = _complex_check(name, field, bounds)
+            guard = f"if {read}:" if field.is_repeated else f"if m.HasField({name!r}):"
+            body += [
+                f"    {guard}",
+                f"        bad = c{i}(m)",
+                "        if bad:",
+                "            found = (found or []) + bad",
+            ]
+        elif entry:
+            low, high = limits.INSTANT_SECONDS_MIN, limits.INSTANT_SECONDS_MAX
+            body += [
+                f"    if m.HasField({name!r}):",
+                f"        t = {read}",
+                "        s, n = t.seconds, t.nanos",
+                f"        if not (0 <= n < {limits.NANOS_PER_SECOND} and {low} <= s < {high}):",
+                f"            found = (found or []) + [({name!r}, _timestamp_problem(s, n))]",
+            ]
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            most = bounds.max_length or limits.STRING_CHARS_DEFAULT
+            body += [
+                f"    v = {read}",
+                f"    if v and (len(v) > {most} or '\\x00' in v):",
+                f"        found = (found or []) + [({name!r}, _string_why(v, {most}))]",
+            ]
+        elif (value_check := _value_check(field, bounds.max_length, bounds.max_abs)) is not None:
+            env[f"v{i}"] = value_check
+            body += [
+                f"    why = v{i}({read})",
+                "    if why is not None:",
+                f"        found = (found or []) + [({name!r}, why)]",
+            ]
+    source = "\n".join(["def check(m):", "    found = None", *body, "    return found"])
+    exec(
+        compile(source, f"<checks of {descriptor.full_name}>", "exec"), env
+    )  # names are from descriptors
+    return cast(MessageCheck, env["check"])
+
+
+def _is_timestamp(field: FieldDescriptor) -> bool:
+    return _message_type(field).full_name == TIMESTAMP
+
+
+def _complex_check(name: str, field: FieldDescriptor, bounds: Limits) -> Check:
+    if (
+        _message_type(field).GetOptions().map_entry
+        if field.type == FieldDescriptor.TYPE_MESSAGE
+        else False
+    ):
+        return _map_check(name, field, bounds)
+    if field.is_repeated:
+        return _list_check(name, field, bounds)
+    return _message_check(name, field)
+
+
+def _string_why(text: str, most: int) -> str:
+    return f"must be at most {most} characters (got {len(text)})" if len(text) > most else NUL_WHY
 
 
 def timestamp_problem(seconds: int, nanos: int) -> str | None:
@@ -144,28 +211,6 @@ def _output_only(field: FieldDescriptor) -> bool:
     return field_behavior_pb2.OUTPUT_ONLY in behaviors
 
 
-def _field_check(field: FieldDescriptor) -> Check | None:
-    if _output_only(field):
-        return None
-    bounds = limits_of(field)
-    name = field.name
-    if field.type == FieldDescriptor.TYPE_MESSAGE and _message_type(field).GetOptions().map_entry:
-        return _map_check(name, field, bounds)
-    if field.is_repeated:
-        return _list_check(name, field, bounds)
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
-        return _message_check(name, field)
-    value_check = _value_check(field, bounds.max_length, bounds.max_abs)
-    if value_check is None:
-        return None
-
-    def check(message: Message) -> Found:
-        why = value_check(getattr(message, name))
-        return None if why is None else [(name, why)]
-
-    return check
-
-
 def _value_check(field: FieldDescriptor, max_length: int, max_abs: int) -> ValueCheck | None:
     """The check of one scalar value of `field` (a singular field, or a list or map entry)."""
     if field.type == FieldDescriptor.TYPE_STRING:
@@ -183,7 +228,7 @@ def _string_check(max_chars: int) -> ValueCheck:
         if len(text) > max_chars:
             return f"must be at most {max_chars} characters (got {len(text)})"
         if "\x00" in text:
-            return "must not contain NUL characters"
+            return NUL_WHY
         return None
 
     return check

@@ -24,6 +24,7 @@ from billing.api.server import API_FILES
 from billing.domain import limits
 from billing.domain.errors import FieldViolation, InvalidArgument
 from billing.store.schema import metadata as schema
+from billing_client.v1 import audit_pb2 as au
 from billing_client.v1 import (
     catalog_pb2 as cat,
 )
@@ -435,6 +436,13 @@ CASES: list[tuple[str, str, Message, str]] = [
         'files["money.yaml"]',
     ),
     ("RuleService", "GetRuleSet", ru.GetRuleSetRequest(name=LONG_ID), "name"),
+    (
+        "AuditService",
+        "ListAuditRecords",
+        au.ListAuditRecordsRequest(start_time=YEAR_1),
+        "start_time",
+    ),
+    ("AuditService", "ListAuditRecords", au.ListAuditRecordsRequest(actor="a" * 257), "actor"),
 ]
 
 

@@ -6,9 +6,8 @@ import json
 
 import grpc
 
-from billing.api.billing_convert import instant
 from billing.api.context import ContextFactory
-from billing.api.convert import timestamp
+from billing.api.convert import instant, timestamp
 from billing.app.audit import AuditUseCases
 from billing.app.records import AuditQuery, AuditRecord
 from billing_client.v1 import audit_pb2 as pb
@@ -43,8 +42,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):  # type: ignore[misc]
             resource_name=request.resource,
             actor=request.actor,
             method=request.method,
-            start=instant(request.start_time, request.HasField("start_time")),
-            end=instant(request.end_time, request.HasField("end_time")),
+            start=instant(request.start_time, request.HasField("start_time"), "start_time"),
+            end=instant(request.end_time, request.HasField("end_time"), "end_time"),
         )
         page = await self._audit.list(ctx, query, request.page_size, request.page_token)
         return pb.ListAuditRecordsResponse(

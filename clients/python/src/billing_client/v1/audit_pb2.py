@@ -28,7 +28,7 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62illing/v1/audit.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x02\n\x0b\x41uditRecord\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x06tenant\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x61\x63tor\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06method\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0erequest_digest\x18\x06 \x01(\x0c\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08resource\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tion\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x63hanges_json\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:8\xea\x41\x35\n\x16\x62illing.v1/AuditRecord\x12\x1b\x61uditRecords/{audit_record}\"\xcf\x01\n\x17ListAuditRecordsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x18ListAuditRecordsResponse\x12.\n\raudit_records\x18\x01 \x03(\x0b\x32\x17.billing.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x85\x01\n\x0c\x41uditService\x12u\n\x10ListAuditRecords\x12#.billing.v1.ListAuditRecordsRequest\x1a$.billing.v1.ListAuditRecordsResponse\"\x16\xca\xf3\x18\x12\x62illing.audit.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62illing/v1/audit.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x02\n\x0b\x41uditRecord\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x06tenant\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x61\x63tor\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06method\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nrequest_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0erequest_digest\x18\x06 \x01(\x0c\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08resource\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tion\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x63hanges_json\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:8\xea\x41\x35\n\x16\x62illing.v1/AuditRecord\x12\x1b\x61uditRecords/{audit_record}\"\xd8\x01\n\x17ListAuditRecordsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x16\n\x05\x61\x63tor\x18\x04 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x02\x12\x0e\n\x06method\x18\x05 \x01(\t\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x18ListAuditRecordsResponse\x12.\n\raudit_records\x18\x01 \x03(\x0b\x32\x17.billing.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x85\x01\n\x0c\x41uditService\x12u\n\x10ListAuditRecords\x12#.billing.v1.ListAuditRecordsRequest\x1a$.billing.v1.ListAuditRecordsResponse\"\x16\xca\xf3\x18\x12\x62illing.audit.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -58,14 +58,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITRECORD'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_AUDITRECORD']._loaded_options = None
   _globals['_AUDITRECORD']._serialized_options = b'\352A5\n\026billing.v1/AuditRecord\022\033auditRecords/{audit_record}'
+  _globals['_LISTAUDITRECORDSREQUEST'].fields_by_name['actor']._loaded_options = None
+  _globals['_LISTAUDITRECORDSREQUEST'].fields_by_name['actor']._serialized_options = b'\322\363\030\003\010\200\002'
   _globals['_AUDITSERVICE'].methods_by_name['ListAuditRecords']._loaded_options = None
   _globals['_AUDITSERVICE'].methods_by_name['ListAuditRecords']._serialized_options = b'\312\363\030\022billing.audit.read'
   _globals['_AUDITRECORD']._serialized_start=162
   _globals['_AUDITRECORD']._serialized_end=503
   _globals['_LISTAUDITRECORDSREQUEST']._serialized_start=506
-  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=713
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=715
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=814
-  _globals['_AUDITSERVICE']._serialized_start=817
-  _globals['_AUDITSERVICE']._serialized_end=950
+  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=722
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=724
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=823
+  _globals['_AUDITSERVICE']._serialized_start=826
+  _globals['_AUDITSERVICE']._serialized_end=959
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -120,3 +121,145 @@ def test_write_only_token_cannot_read(customers):
         )
         == grpc.StatusCode.PERMISSION_DENIED
     )
+
+
+MISSING = object()  # the claim is left out
+
+
+def sign_any(payload: dict[str, object], secret: str) -> str:
+    """HS256 over any JSON payload (jwt.encode refuses some of the shapes tested here)."""
+    from jwt.api_jws import PyJWS
+
+    return PyJWS().encode(json.dumps(payload).encode(), secret, algorithm="HS256")
+
+
+def _payload(**claims: object) -> dict[str, object]:
+    now = int(time.time())
+    payload: dict[str, object] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "svc-orders",
+        "tenant_id": f"t_claims_{uuid.uuid4().hex[:12]}",
+        "scope": "billing.read",
+        "iat": now,
+        "exp": now + 600,
+    }
+    payload.update(claims)
+    return {k: v for k, v in payload.items() if v is not MISSING}
+
+
+NOW = int(time.time())
+
+# Every claim the server reads has one type; each row is a token that used to crash the call
+# (INTERNAL), be read leniently, or be accepted, and must be UNAUTHENTICATED with a plain message.
+BAD_CLAIMS = [
+    ({"scope": 42}, "'scope' claim must be a space-separated string or a list of strings"),
+    ({"scope": True}, "'scope' claim must be a space-separated string or a list of strings"),
+    ({"scope": {"billing.read": 1}}, "'scope' claim must be"),
+    ({"scope": ["billing.read", 3]}, "'scope' claim must be"),
+    ({"scope": [["billing.read"]]}, "'scope' claim must be"),
+    ({"scope": ["billing.read", ""]}, "'scope' claim must be"),
+    ({"scope": ["billing.read billing.write"]}, "'scope' claim must be"),
+    ({"scope": MISSING, "scp": {"billing.read": 1}}, "'scp' claim must be"),
+    ({"scope": " ".join(f"s{i}" for i in range(65))}, "holds more than 64 scopes"),
+    ({"scope": "billing.read " + "x" * 129}, "or a scope longer than 128 characters"),
+    ({"exp": str(NOW + 600)}, "'exp' claim must be an integer"),
+    ({"exp": True}, "'exp' claim must be an integer"),
+    ({"exp": NOW + 600.5}, "'exp' claim must be an integer"),
+    ({"exp": None}, "'exp' claim must be an integer"),
+    ({"exp": [NOW + 600]}, "'exp' claim must be an integer"),
+    ({"exp": {"at": NOW + 600}}, "'exp' claim must be an integer"),
+    ({"exp": 10**20}, "'exp' claim is out of range"),
+    ({"exp": -1}, "'exp' claim is out of range"),
+    ({"exp": MISSING}, "has no 'exp' claim"),
+    ({"nbf": "0"}, "'nbf' claim must be an integer"),
+    ({"nbf": False}, "'nbf' claim must be an integer"),
+    ({"nbf": NOW + 3600}, "not valid yet (nbf)"),
+    ({"iat": "0"}, "'iat' claim must be an integer"),
+    ({"iat": NOW + 3600}, "issued in the future (iat)"),
+    ({"sub": 42}, "the bearer token is not valid"),
+    ({"sub": ""}, "no usable 'sub' claim (a non-empty string of at most 256 characters)"),
+    ({"sub": "x" * 257}, "no usable 'sub' claim"),
+    ({"sub": ["svc"]}, "the bearer token is not valid"),
+    ({"sub": MISSING}, "the bearer token is not valid"),
+    ({"tenant_id": 42}, "no usable 'tenant_id' claim (a non-empty string of at most 64"),
+    ({"tenant_id": ""}, "no usable 'tenant_id' claim"),
+    ({"tenant_id": "t" * 65}, "no usable 'tenant_id' claim"),
+    ({"tenant_id": {"id": "t"}}, "no usable 'tenant_id' claim"),
+    ({"tenant_id": MISSING}, "no usable 'tenant_id' claim"),
+    ({"iss": [ISSUER]}, "the bearer token is not valid"),
+    ({"aud": 42}, "the bearer token is not valid"),
+    ({"aud": [AUDIENCE, 3]}, "the bearer token is not valid"),
+]
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    BAD_CLAIMS,
+    ids=[f"{i}-{'-'.join(c)}" for i, (c, _) in enumerate(BAD_CLAIMS)],
+)
+def test_claims_of_the_wrong_type_are_unauthenticated(customers, claims, message):
+    from conftest import SECRET
+
+    token = sign_any(_payload(**claims), SECRET)
+    with pytest.raises(grpc.RpcError) as failure:
+        customers.ListCustomers(pb.ListCustomersRequest(), metadata=auth(token))
+    assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert message in (failure.value.details() or "")
+    assert error_info(failure.value).reason == "UNAUTHENTICATED"
+
+
+def test_a_payload_that_is_not_an_object_or_a_token_too_long_is_unauthenticated(customers):
+    from jwt.api_jws import PyJWS
+
+    from conftest import SECRET
+
+    not_an_object = PyJWS().encode(b"[1, 2]", SECRET, algorithm="HS256")
+    # Longer than the server takes, shorter than gRPC's 8 KiB of metadata.
+    too_long = jwt.encode(_payload(pad="x" * 5500), SECRET, algorithm="HS256")
+    assert 7 * 1024 < len(too_long) < 7800
+    for token, message in [
+        (not_an_object, "the bearer token is not valid"),
+        (too_long, "the bearer token is longer than 7168 characters"),
+        ("a.b.c", "the bearer token is not valid"),
+    ]:
+        with pytest.raises(grpc.RpcError) as failure:
+            customers.ListCustomers(pb.ListCustomersRequest(), metadata=auth(token))
+        assert failure.value.code() == grpc.StatusCode.UNAUTHENTICATED, message
+        assert message in (failure.value.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("claims", "scopes"),
+    [
+        ({"scope": "billing.read  billing.write"}, "both"),
+        ({"scope": ["billing.read", "billing.write"]}, "both"),
+        ({"scope": MISSING, "scp": "billing.read billing.write"}, "both"),
+        ({"scope": None, "scp": ["billing.read"]}, "read"),
+        ({"scope": MISSING}, "none"),
+    ],
+)
+def test_scope_as_a_string_or_a_list_of_strings(customers, claims, scopes):
+    from conftest import SECRET
+
+    token = auth(jwt.encode(_payload(**claims), SECRET, algorithm="HS256"))
+    if scopes == "none":
+        assert (
+            code_of(lambda: customers.ListCustomers(pb.ListCustomersRequest(), metadata=token))
+            == grpc.StatusCode.PERMISSION_DENIED
+        )
+        return
+    assert customers.ListCustomers(pb.ListCustomersRequest(), metadata=token).customers == []
+    can_write = code_of_or_ok(lambda: customers.CreateCustomer(create_request(), metadata=token))
+    assert can_write == (
+        grpc.StatusCode.OK if scopes == "both" else grpc.StatusCode.PERMISSION_DENIED
+    )
+
+
+def code_of_or_ok(call) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
+    try:
+        call()
+    except grpc.RpcError as error:
+        code: grpc.StatusCode = error.code()
+        return code
+    return grpc.StatusCode.OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/billing.db"
 
@@ -22,11 +23,21 @@ class Settings:
     rules_dir: str = "rules"  # embedded default: loaded at start, reloaded on change
     dev_tenant: str = "dev"  # embedded default: the tenant of the development token
     auth_jwks_file: str = ""  # production: a JWKS file of the token issuer's public keys
+    auth_jwks_url: str = ""  # production: or the issuer's JWKS URL (https, or http on loopback)
+    auth_jwks_file_check_seconds: float = 1.0  # the file is stat()ed at most this often
+    auth_jwks_ttl_seconds: float = 300.0  # the URL is refetched this often
+    auth_jwks_min_refetch_seconds: float = 30.0  # and at most this often (unknown kids)
     auth_hs256_secret: str = ""  # local development only
     auth_issuer: str = "billing-dev"
     auth_audience: str = "billing"
     auth_tenant_claim: str = "tenant_id"
     auth_token_cache_size: int = 10_000
+    tls_cert_file: str = ""  # PEM server certificate chain; "" = plaintext (behind a proxy)
+    tls_key_file: str = ""  # PEM private key of tls_cert_file
+    tls_client_ca_file: str = ""  # PEM CA bundle: when set, clients need a certificate it signed
+    rate_limit_per_second: float = 10_000.0  # calls per tenant per process; 0 = no limit
+    rate_limit_burst: int = 20_000  # calls a tenant may make at once after being idle
+    rate_limit_tenants_max: int = 10_000  # tenants whose buckets a process keeps (LRU)
     idempotency_retention_hours: int = 24
     shutdown_grace_seconds: int = 10
     due_work_lease_seconds: int = 30  # a dead worker's claimed items wait this long
@@ -81,8 +92,48 @@ class Settings:
             raise SettingsError("BILLING_TRACE_SAMPLE_RATIO must be between 0 and 1")
         if self.trace_exporter not in {"none", "console"}:
             raise SettingsError("BILLING_TRACE_EXPORTER must be none or console")
-        if self.auth_jwks_file and self.auth_hs256_secret:
-            raise SettingsError("set BILLING_AUTH_JWKS_FILE or BILLING_AUTH_HS256_SECRET, not both")
+        self._check_auth()
+        self._check_tls()
+        if self.rate_limit_per_second < 0:
+            raise SettingsError("BILLING_RATE_LIMIT_PER_SECOND must be 0 (no limit) or more")
+        if self.rate_limit_burst < 1 or self.rate_limit_tenants_max < 1:
+            raise SettingsError(
+                "BILLING_RATE_LIMIT_BURST and BILLING_RATE_LIMIT_TENANTS_MAX must be at least 1"
+            )
+
+    def _check_auth(self) -> None:
+        sources = [self.auth_jwks_file, self.auth_jwks_url, self.auth_hs256_secret]
+        if sum(1 for s in sources if s) > 1:
+            raise SettingsError(
+                "set one of BILLING_AUTH_JWKS_FILE, BILLING_AUTH_JWKS_URL or"
+                " BILLING_AUTH_HS256_SECRET"
+            )
+        if self.auth_jwks_url:
+            parts = urlsplit(self.auth_jwks_url)
+            loopback = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+            if not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+                raise SettingsError(
+                    "BILLING_AUTH_JWKS_URL must be https (http only on localhost):"
+                    " keys fetched in the clear could be replaced on the way"
+                )
+        if self.auth_jwks_file_check_seconds < 0 or self.auth_jwks_min_refetch_seconds < 0:
+            raise SettingsError("the BILLING_AUTH_JWKS_* intervals cannot be negative")
+        if self.auth_jwks_ttl_seconds < self.auth_jwks_min_refetch_seconds:
+            raise SettingsError(
+                "BILLING_AUTH_JWKS_TTL_SECONDS must be at least"
+                " BILLING_AUTH_JWKS_MIN_REFETCH_SECONDS"
+            )
+
+    def _check_tls(self) -> None:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise SettingsError(
+                "set both BILLING_TLS_CERT_FILE and BILLING_TLS_KEY_FILE, or neither"
+            )
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise SettingsError(
+                "BILLING_TLS_CLIENT_CA_FILE (mutual TLS) needs BILLING_TLS_CERT_FILE and"
+                " BILLING_TLS_KEY_FILE"
+            )
 
     def _check_due_work(self) -> None:
         if not 1 <= self.due_work_max_attempts <= 100:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import secrets
@@ -27,6 +26,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.api.auth import TokenVerifier, mint_hs256_token
+from billing.api.jwks import JwksFile, JwksUrl, SigningKeys
+from billing.api.rate_limit import TenantRateLimiter
 from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
 from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
@@ -160,6 +161,7 @@ class Runtime:
             reuse_port=settings.workers > 1,
             tracer=tracer,
             faults_enabled=settings.enable_fault_injection,
+            rate_limiter=build_rate_limiter(settings),
         )
         self._purger: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -168,7 +170,11 @@ class Runtime:
     async def start(self) -> int:
         """Bind and serve; returns the bound port (useful with port 0)."""
         self.server, self._health = build_server(self.use_cases, self.verifier, self._options)
-        port: int = self.server.add_insecure_port(self.settings.listen)
+        credentials = server_credentials(self.settings)
+        if credentials is None:
+            port: int = self.server.add_insecure_port(self.settings.listen)
+        else:
+            port = self.server.add_secure_port(self.settings.listen, credentials)
         if port == 0:
             raise RuntimeError(f"could not bind {self.settings.listen}")
         if self._rules_watcher is not None:
@@ -237,17 +243,52 @@ def build_mailer(settings: Settings) -> SmtpInvoiceMailer | None:
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
+    keys: SigningKeys | None = None
+    secret = ""
     if settings.auth_jwks_file:
-        jwks, secret = json.loads(Path(settings.auth_jwks_file).read_text()), ""
+        keys = JwksFile(
+            settings.auth_jwks_file, check_interval_s=settings.auth_jwks_file_check_seconds
+        )
+    elif settings.auth_jwks_url:
+        keys = JwksUrl(
+            settings.auth_jwks_url,
+            ttl_s=settings.auth_jwks_ttl_seconds,
+            min_refetch_s=settings.auth_jwks_min_refetch_seconds,
+        )
     else:
-        jwks, secret = None, development_secret(settings)
+        secret = development_secret(settings)
     return TokenVerifier(
-        jwks=jwks,
+        keys=keys,
         hs256_secret=secret,
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
         tenant_claim=settings.auth_tenant_claim,
         cache_size=settings.auth_token_cache_size,
+    )
+
+
+def build_rate_limiter(settings: Settings) -> TenantRateLimiter | None:
+    if settings.rate_limit_per_second == 0:
+        return None
+    return TenantRateLimiter(
+        settings.rate_limit_per_second,
+        settings.rate_limit_burst,
+        tenants_max=settings.rate_limit_tenants_max,
+    )
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS when a certificate is set; mutual TLS (a client certificate signed by the CA,
+    checked in the handshake) when a client CA is set as well. None: plaintext."""
+    if not settings.tls_cert_file:
+        return None
+    key = Path(settings.tls_key_file).read_bytes()
+    chain = Path(settings.tls_cert_file).read_bytes()
+    client_ca = (
+        Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
+    )
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
     )
 
 
@@ -257,7 +298,8 @@ def development_secret(settings: Settings) -> str:
         return settings.auth_hs256_secret
     if not settings.is_sqlite:
         raise SettingsError(
-            "set BILLING_AUTH_JWKS_FILE (production) or BILLING_AUTH_HS256_SECRET (development)"
+            "set BILLING_AUTH_JWKS_FILE or BILLING_AUTH_JWKS_URL (production)"
+            " or BILLING_AUTH_HS256_SECRET (development)"
         )
     path = Path(settings.data_dir) / "dev-hs256.secret"
     if not path.exists():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from billing.domain import errors, limits
@@ -22,6 +22,7 @@ STATUS_CODES: dict[type[errors.BillingError], grpc.StatusCode] = {
     errors.InvalidState: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -68,7 +69,24 @@ def rich_status(error: errors.BillingError, code: grpc.StatusCode) -> status_pb2
             del status.details[-1]
             violations.pop()
             hidden += 1
+    if isinstance(error, errors.RateLimited):
+        status.details.extend(_rate_limit_details(error))
     return status
+
+
+def _rate_limit_details(error: errors.RateLimited) -> list[any_pb2.Any]:
+    """RetryInfo (when a token is back) and QuotaFailure (whose quota), as AIP-193 asks."""
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(max(1, round(error.retry_after_s * 1e9)))
+    quota = error_details_pb2.QuotaFailure(
+        violations=[
+            error_details_pb2.QuotaFailure.Violation(
+                subject=f"tenant:{error.tenant_id}",
+                description="calls per second per tenant per server process",
+            )
+        ]
+    )
+    return [_pack(error_details_pb2.RetryInfo(retry_delay=delay)), _pack(quota)]
 
 
 def internal_status(correlation_id: str) -> status_pb2.Status:

@@ -1,4 +1,4 @@
-"""Cross-cutting concerns as interceptors, outermost first: tracing, errors, auth.
+"""Cross-cutting concerns as interceptors, outermost first: tracing, errors, auth, rate.
 
 Each wraps a method's behaviour once (cached per method), so a call pays one extra coroutine
 frame per interceptor and no per-call handler construction. Unary, client-streaming and
@@ -19,6 +19,7 @@ from ulid import ULID
 
 from billing.api.auth import Principal, TokenVerifier
 from billing.api.errors import internal_status, rich_status, status_code_for
+from billing.api.rate_limit import TenantRateLimiter
 from billing.domain.errors import BillingError, PermissionDenied, Unauthenticated
 
 log = logging.getLogger("billing.api")
@@ -161,7 +162,7 @@ class AuthInterceptor(_WrappingInterceptor):
             return behavior
 
         async def check(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            self._authorize(context, method, required)
+            await self._authorize(context, method, required)
             return await behavior(request, context)
 
         return check
@@ -172,13 +173,13 @@ class AuthInterceptor(_WrappingInterceptor):
             return behavior
 
         async def check(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            self._authorize(context, method, required)
+            await self._authorize(context, method, required)
             async for message in behavior(request, context):
                 yield message
 
         return check
 
-    def _authorize(
+    async def _authorize(
         self, context: grpc.aio.ServicerContext, method: str, required: str | None
     ) -> None:
         if required is None:
@@ -187,10 +188,45 @@ class AuthInterceptor(_WrappingInterceptor):
         scheme, _, token = header.partition(" ")
         if not token or scheme.lower() != "bearer":
             raise Unauthenticated("missing bearer token in the authorization metadata")
-        principal = self._verifier.verify(token.strip())
+        token = token.strip()
+        # A token seen before costs a hash and a lookup; only a new one (or keys due for a
+        # refresh) takes the full path.
+        principal = self._verifier.cached(token) or await self._verifier.authenticate(token)
         if required not in principal.scopes:
             raise PermissionDenied(f"the token lacks the {required!r} scope {method} needs")
         current_principal.set(principal)
+
+
+class RateLimitInterceptor(_WrappingInterceptor):
+    """After auth: one token of the caller's tenant's bucket per call (a stream counts once).
+    Public methods (health, reflection) carry no principal and are not limited."""
+
+    def __init__(self, limiter: TenantRateLimiter) -> None:
+        super().__init__()
+        self._limiter = limiter
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        if method.startswith(PUBLIC_PREFIXES):
+            return behavior
+        take = self._limiter.take
+
+        async def limited(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            take(current_principal.get().tenant_id)
+            return await behavior(request, context)
+
+        return limited
+
+    def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
+        if method.startswith(PUBLIC_PREFIXES):
+            return behavior
+        take = self._limiter.take
+
+        async def limited(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            take(current_principal.get().tenant_id)
+            async for message in behavior(request, context):
+                yield message
+
+        return limited
 
 
 class TracingInterceptor(_WrappingInterceptor):

@@ -17,8 +17,14 @@ from billing.api.context import ContextFactory
 from billing.api.coupons import CouponServicer
 from billing.api.customers import CustomerServicer
 from billing.api.edge import RequestCheckInterceptor
-from billing.api.interceptors import AuthInterceptor, ErrorInterceptor, TracingInterceptor
+from billing.api.interceptors import (
+    AuthInterceptor,
+    ErrorInterceptor,
+    RateLimitInterceptor,
+    TracingInterceptor,
+)
 from billing.api.invoices import InvoiceServicer
+from billing.api.rate_limit import TenantRateLimiter
 from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
 from billing.api.subscriptions import SubscriptionServicer
@@ -89,6 +95,7 @@ class ServerOptions:
     reuse_port: bool  # only when several processes are meant to share the port
     tracer: trace.Tracer | None  # None: tracing off, no span work at all
     faults_enabled: bool = False
+    rate_limiter: TenantRateLimiter | None = None  # None: no per-tenant rate limit
 
 
 def service_names() -> list[str]:
@@ -101,11 +108,11 @@ def build_server(
     interceptors: list[grpc.aio.ServerInterceptor] = []
     if options.tracer is not None:
         interceptors.append(TracingInterceptor(options.tracer))
-    interceptors += [
-        ErrorInterceptor(),
-        AuthInterceptor(verifier, required_scopes(API_FILES)),
-        RequestCheckInterceptor(),  # innermost: only an authorized caller's request is read
-    ]
+    interceptors += [ErrorInterceptor(), AuthInterceptor(verifier, required_scopes(API_FILES))]
+    if options.rate_limiter is not None:
+        interceptors.append(RateLimitInterceptor(options.rate_limiter))
+    # Innermost: only an authorized caller within its rate has its request read.
+    interceptors.append(RequestCheckInterceptor())
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[

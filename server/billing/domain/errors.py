@@ -190,6 +190,22 @@ class PermissionDenied(BillingError):
     reason = "PERMISSION_DENIED"
 
 
+class RateLimited(BillingError):
+    """The tenant's calls exceed its request rate on this server process; retry after
+    `retry_after_s` (sent as google.rpc.RetryInfo, with a QuotaFailure naming the tenant)."""
+
+    reason = "RATE_LIMITED"
+
+    def __init__(self, tenant_id: str, rate_per_s: float, burst: int, retry_after_s: float) -> None:
+        super().__init__(
+            f"too many calls for this tenant: at most {rate_per_s:g} per second (bursts of"
+            f" {burst}) per server process; retry in {retry_after_s:.3f} s",
+            metadata={"rate_per_s": f"{rate_per_s:g}", "burst": str(burst)},
+        )
+        self.tenant_id = tenant_id
+        self.retry_after_s = retry_after_s
+
+
 @dataclass
 class Violations:
     """Collects field violations so that a request reports all of its errors at once."""

@@ -105,3 +105,52 @@ def test_verified_tokens_are_cached_until_they_expire(jwks_file, keys, monkeypat
 def test_scopes_as_a_list_claim(jwks_file, keys):
     principal = verifier(jwks_file).verify(sign(keys["k1"], "k1", scope=None, scp=["rules.admin"]))
     assert principal.scopes == frozenset({"rules.admin"})
+
+
+@pytest.mark.parametrize("kid", [42, ["k1"], {"k": "k1"}, True])
+def test_kid_that_is_not_a_string_is_refused(jwks_file, keys, kid):
+    import base64
+
+    def b64(data: object) -> bytes:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=")
+
+    claims = {"iss": "https://idp.example", "aud": "billing", "sub": "s", "org": "t", "exp": 2**31}
+    signing_input = b64({"alg": "RS256", "typ": "JWT", "kid": kid}) + b"." + b64(claims)
+    signature = RSAAlgorithm(RSAAlgorithm.SHA256).sign(signing_input, keys["k1"])
+    token = (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+    with pytest.raises(Unauthenticated, match="the bearer token is not valid"):
+        verifier(jwks_file).verify(token)
+
+
+def test_cached_is_the_fast_path_and_knows_only_verified_tokens(jwks_file, keys):
+    v = verifier(jwks_file)
+    token = sign(keys["k1"], "k1")
+    assert v.cached(token) is None
+    principal = v.verify(token)
+    assert v.cached(token) == principal
+    assert v.cached(sign(keys["k2"], "k2")) is None
+
+
+def test_a_jwks_may_not_hold_a_shared_secret(tmp_path, keys):
+    """An `oct` key would let whoever reads the JWKS mint tokens: it is skipped."""
+    jwk = json.loads(RSAAlgorithm.to_jwk(keys["k1"].public_key()))
+    path = tmp_path / "jwks.json"
+    path.write_text(
+        json.dumps(
+            {
+                "keys": [
+                    {**jwk, "kid": "k1", "alg": "RS256"},
+                    {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "kid": "s"},
+                ]
+            }
+        )
+    )
+    forged = jwt.encode(
+        {"iss": "https://idp.example", "aud": "billing", "sub": "x", "org": "t", "exp": 2**31},
+        "secret-secret-secret-secret-secret",
+        algorithm="HS256",
+        headers={"kid": "s"},
+    )
+    with pytest.raises(Unauthenticated, match="unknown signing key 's'"):
+        verifier(path).verify(forged)
+    assert verifier(path).verify(sign(keys["k1"], "k1")).tenant_id == "tenant-a"

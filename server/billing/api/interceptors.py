@@ -162,7 +162,9 @@ class AuthInterceptor(_WrappingInterceptor):
             return behavior
 
         async def check(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await self._authorize(context, method, required)
+            token = self._token(method, required, context)
+            principal = self._verifier.cached(token) or await self._verifier.authenticate(token)
+            self._admit(principal, method, required)
             return await behavior(request, context)
 
         return check
@@ -173,25 +175,29 @@ class AuthInterceptor(_WrappingInterceptor):
             return behavior
 
         async def check(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            await self._authorize(context, method, required)
+            token = self._token(method, required, context)
+            principal = self._verifier.cached(token) or await self._verifier.authenticate(token)
+            self._admit(principal, method, required)
             async for message in behavior(request, context):
                 yield message
 
         return check
 
-    async def _authorize(
-        self, context: grpc.aio.ServicerContext, method: str, required: str | None
-    ) -> None:
+    # A token seen before costs a hash and a lookup, no await (`cached`); only a new one, or
+    # keys due for a refresh, takes the full path (`authenticate`).
+
+    @staticmethod
+    def _token(method: str, required: str | None, context: grpc.aio.ServicerContext) -> str:
         if required is None:
             raise PermissionDenied(f"{method} declares no scope and cannot be called")
         header = _metadata_value(context, "authorization")
         scheme, _, token = header.partition(" ")
         if not token or scheme.lower() != "bearer":
             raise Unauthenticated("missing bearer token in the authorization metadata")
-        token = token.strip()
-        # A token seen before costs a hash and a lookup; only a new one (or keys due for a
-        # refresh) takes the full path.
-        principal = self._verifier.cached(token) or await self._verifier.authenticate(token)
+        return token.strip()
+
+    @staticmethod
+    def _admit(principal: Principal, method: str, required: str | None) -> None:
         if required not in principal.scopes:
             raise PermissionDenied(f"the token lacks the {required!r} scope {method} needs")
         current_principal.set(principal)

@@ -263,3 +263,31 @@ def code_of_or_ok(call) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
         code: grpc.StatusCode = error.code()
         return code
     return grpc.StatusCode.OK
+
+
+def test_tokens_never_reach_the_logs(customers, caplog):
+    """Valid, forged, expired and malformed tokens: none of them, nor their signatures, is in
+    any log record (message, extra fields or trace) the server writes meanwhile."""
+    import logging
+
+    from conftest import SECRET
+
+    caplog.set_level(logging.DEBUG)
+    tokens = [
+        make_token(f"t_logs_{uuid.uuid4().hex[:8]}"),
+        make_token("t_logs_expired", lifetime_s=60, now=time.time() - 3600),
+        jwt.encode(_payload(), "not-the-secret-" + uuid.uuid4().hex, algorithm="HS256"),
+        sign_any(_payload(scope={"billing.read": 1}), SECRET),
+        "not.a.token-" + uuid.uuid4().hex,
+    ]
+    for token in tokens:
+        code_of_or_ok(
+            lambda t=token: customers.ListCustomers(pb.ListCustomersRequest(), metadata=auth(t))
+        )
+    logged = "\n".join(
+        f"{record.getMessage()} {record.__dict__} {record.exc_text or ''}"
+        for record in caplog.records
+    )
+    for token in tokens:
+        assert token not in logged
+        assert token.rsplit(".", 1)[-1] not in logged

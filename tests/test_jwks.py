@@ -267,3 +267,27 @@ def test_jwks_without_usable_asymmetric_keys_is_refused_at_start(tmp_path):
     for document in ("[]", '{"keys": 3}', "[" * 100_000):
         with pytest.raises(ValueError):
             parse_jwks(document)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BILLING_AUTH_JWKS_URL": "http://idp.example/jwks.json"}, "must be https"),
+        ({"BILLING_AUTH_JWKS_URL": "file:///etc/jwks.json"}, "must be https"),
+        (
+            {"BILLING_AUTH_JWKS_URL": "https://idp.example/j", "BILLING_AUTH_JWKS_FILE": "j.json"},
+            "set one of BILLING_AUTH_JWKS_FILE, BILLING_AUTH_JWKS_URL or",
+        ),
+        (
+            {"BILLING_AUTH_JWKS_TTL_SECONDS": "10", "BILLING_AUTH_JWKS_MIN_REFETCH_SECONDS": "30"},
+            "BILLING_AUTH_JWKS_TTL_SECONDS must be at least",
+        ),
+    ],
+)
+def test_jwks_settings_are_checked(env, message):
+    from billing.config import Settings, SettingsError
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(env)
+    assert message in str(refused.value)
+    assert Settings.from_env({"BILLING_AUTH_JWKS_URL": "http://127.0.0.1:8080/jwks.json"})

@@ -1,0 +1,581 @@
+"""The world the fuzzer calls into: a tenant with every scope and real resources (customers,
+a clock, subscriptions, invoices in each state, a coupon, usage events), another tenant's
+resources to borrow names from, raw calls that send any bytes, and row counts that show a
+write a refused call left behind."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import sqlalchemy as sa
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from billing.store import schema
+from billing_client.v1 import (
+    coupons_pb2,
+    coupons_pb2_grpc,
+    invoices_pb2,
+    invoices_pb2_grpc,
+    usage_pb2,
+    usage_pb2_grpc,
+)
+from billing_fixtures import Billing, ts
+from conftest import Tenant, auth, make_token
+from fuzz_schema import Rpc, ServedApi
+from test_usage_api import usage_rules
+
+CALL_TIMEOUT_S = 30.0
+CLOCK_START = "2026-01-01T00:00:00Z"
+METERED_PLAN = "metered_monthly"
+SEAT_PLAN = "team_monthly"
+
+
+def rid() -> str:
+    return uuid.uuid4().hex
+
+
+def new_tenant() -> Tenant:
+    tenant_id = f"t_{uuid.uuid4().hex[:16]}"
+    return Tenant(tenant_id, auth(make_token(tenant_id)))
+
+
+@dataclass
+class Resources:
+    """One tenant's resources, created through the API."""
+
+    tenant: Tenant
+    billing: Billing
+    rule_set: str
+    clock: str
+    customer: str  # real time
+    clock_customer: str  # on the clock
+    subscription: str  # seats, real time
+    metered_subscription: str  # on the clock
+    draft_invoice: str
+    open_invoice: str
+    coupon: str
+    event_id: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        """Every resource name, also as a bare id (what a careless caller might send)."""
+        full = [
+            self.rule_set,
+            self.clock,
+            self.customer,
+            self.clock_customer,
+            self.subscription,
+            self.metered_subscription,
+            self.draft_invoice,
+            self.open_invoice,
+            self.coupon,
+            *self.extra.values(),
+        ]
+        return [*full, *(n.split("/", 1)[1] for n in full), self.event_id]
+
+    def ids(self) -> set[str]:
+        """The strings that identify this tenant's data: what no other tenant may be shown."""
+        return {n.split("/", 1)[-1] for n in self.names()} | {self.tenant.id}
+
+
+def create_resources(channel: grpc.Channel, tenant: Tenant, marker: str = "") -> Resources:
+    """Rules, a clock, two customers, a seat and a metered subscription, a draft and an open
+    invoice, a coupon and a usage event. `marker` makes the rule set's hash the tenant's own."""
+    b = Billing(channel, tenant.metadata)
+    files = usage_rules()
+    files["money.yaml"] += f"# {marker}\n".encode()
+    rule_set = b.push(files).name
+    clock = b.clock(CLOCK_START)
+    customer = b.customer()
+    clock_customer = b.customer(clock)
+    seats = b.subs.CreateSubscription(
+        _sub_request(customer.name, SEAT_PLAN, {"prices/team_seat_usd": 2}),
+        metadata=tenant.metadata,
+    )
+    metered = b.subscribe(clock_customer, METERED_PLAN)
+    invoices = invoices_pb2_grpc.InvoiceServiceStub(channel)
+    draft = _draft(invoices, tenant, customer.name)
+    open_invoice = invoices.FinalizeInvoice(
+        invoices_pb2.FinalizeInvoiceRequest(
+            name=_draft(invoices, tenant, customer.name), request_id=rid()
+        ),
+        metadata=tenant.metadata,
+    )
+    coupon = coupons_pb2_grpc.CouponServiceStub(channel).CreateCoupon(
+        coupons_pb2.CreateCouponRequest(
+            coupon=coupons_pb2.Coupon(
+                name=f"coupons/FUZZ{uuid.uuid4().hex[:8].upper()}",
+                percent_off="10",
+                duration=coupons_pb2.ONCE,
+            ),
+            request_id=rid(),
+        ),
+        metadata=tenant.metadata,
+    )
+    event_id = f"evt-{uuid.uuid4().hex[:12]}"
+    usage_pb2_grpc.UsageServiceStub(channel).IngestUsage(
+        usage_pb2.IngestUsageRequest(
+            events=[
+                usage_pb2.UsageEvent(
+                    id=event_id,
+                    subscription=metered.name,
+                    metric="api_calls",
+                    timestamp=ts("2026-01-02T00:00:00Z"),
+                )
+            ]
+        ),
+        metadata=tenant.metadata,
+    )
+    return Resources(
+        tenant=tenant,
+        billing=b,
+        rule_set=rule_set,
+        clock=clock.name,
+        customer=customer.name,
+        clock_customer=clock_customer.name,
+        subscription=seats.name,
+        metered_subscription=metered.name,
+        draft_invoice=draft,
+        open_invoice=open_invoice.name,
+        coupon=coupon.name,
+        event_id=event_id,
+    )
+
+
+def _sub_request(customer: str, plan: str, quantities: dict[str, int]) -> Any:
+    from billing_client.v1 import subscriptions_pb2
+
+    return subscriptions_pb2.CreateSubscriptionRequest(
+        customer=customer, plan=f"plans/{plan}", quantities=quantities, request_id=rid()
+    )
+
+
+def _draft(invoices: Any, tenant: Tenant, customer: str) -> str:
+    draft = invoices.CreateInvoice(
+        invoices_pb2.CreateInvoiceRequest(customer=customer, memo="fuzz", request_id=rid()),
+        metadata=tenant.metadata,
+    )
+    invoices.AddInvoiceLine(
+        invoices_pb2.AddInvoiceLineRequest(
+            invoice=draft.name,
+            description="Setup",
+            quantity="1",
+            unit_amount="12.50",
+            request_id=rid(),
+        ),
+        metadata=tenant.metadata,
+    )
+    return str(draft.name)
+
+
+# --- raw calls ------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    code: grpc.StatusCode
+    details: str
+    replies: list[bytes]
+
+    @property
+    def ok(self) -> bool:
+        return self.code == grpc.StatusCode.OK
+
+
+class RawCaller:
+    """Calls any RPC with request bytes as given: what a client with its own encoder (or a
+    broken one) sends."""
+
+    def __init__(self, channel: grpc.Channel, metadata: tuple[tuple[str, str], ...]) -> None:
+        self.channel = channel
+        self.metadata = metadata
+        self.sent = 0
+
+    def call(self, rpc: Rpc, requests: list[bytes]) -> Outcome:
+        """One call; a client-streaming RPC sends every request, the others the first."""
+        self.sent += 1
+        try:
+            if rpc.client_streaming:
+                stream_unary = self.channel.stream_unary(rpc.path)
+                return _ok([stream_unary(iter(requests), **self._options())])
+            if rpc.server_streaming:
+                unary_stream = self.channel.unary_stream(rpc.path)
+                replies: list[bytes] = []
+                try:
+                    replies.extend(unary_stream(requests[0], **self._options()))
+                except grpc.RpcError as error:
+                    return Outcome(error.code(), error.details() or "", replies)
+                return _ok(replies)
+            unary = self.channel.unary_unary(rpc.path)
+            return _ok([unary(requests[0], **self._options())])
+        except grpc.RpcError as error:
+            return Outcome(error.code(), error.details() or "", [])
+
+    def _options(self) -> dict[str, Any]:
+        return {"metadata": self.metadata, "timeout": CALL_TIMEOUT_S}
+
+
+def _ok(replies: list[bytes]) -> Outcome:
+    return Outcome(grpc.StatusCode.OK, "", replies)
+
+
+def serving(channel: grpc.Channel) -> bool:
+    try:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=10
+        )
+    except grpc.RpcError:
+        return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+class CrashLog(logging.Handler):
+    """Keeps the server's unexpected-error records by correlation id, so a finding names the
+    exception and where it was raised, not only the id the caller sees."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.by_id: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        correlation_id = getattr(record, "correlation_id", "")
+        if record.exc_info and correlation_id:
+            _, error, tb = record.exc_info
+            frames = traceback.extract_tb(tb)
+            where = (
+                f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+            )
+            self.by_id[correlation_id] = f"{type(error).__name__}: {str(error)[:200]} at {where}"
+
+    def explain(self, details: str) -> str:
+        for correlation_id, cause in self.by_id.items():
+            if correlation_id in details:
+                return cause
+        return ""
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+
+class RowCounter:
+    """Row counts of every tenant-keyed table for one tenant, in one query."""
+
+    def __init__(self, sync_url: str, tenant_id: str) -> None:
+        self.engine = sa.create_engine(sync_url, poolclass=sa.pool.NullPool)
+        self.tenant_id = tenant_id
+        tables = [t for t in schema.metadata.sorted_tables if "tenant_id" in t.c]
+        self.names = [t.name for t in tables]
+        self.query = sa.select(
+            *(
+                sa.select(sa.func.count())
+                .select_from(t)
+                .where(t.c.tenant_id == tenant_id)
+                .scalar_subquery()
+                .label(t.name)
+                for t in tables
+            )
+        )
+        due = schema.due_work
+        self.pending_query = (
+            sa.select(sa.func.count())
+            .select_from(due)
+            .where(
+                due.c.tenant_id == tenant_id,
+                due.c.clock_id.is_(None),
+                due.c.done_at.is_(None),
+                due.c.due_at <= sa.bindparam("until"),
+            )
+        )
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            row = conn.execute(self.query).one()
+        return dict(zip(self.names, row, strict=True))
+
+    def background_pending(self) -> int:
+        """Real-time due work the worker may run any moment (it writes on its own)."""
+        from datetime import UTC, datetime, timedelta
+
+        until = datetime.now(UTC) + timedelta(seconds=5)
+        with self.engine.connect() as conn:
+            return int(conn.execute(self.pending_query, {"until": until}).scalar_one())
+
+    def settle(self, timeout_s: float = 3.0) -> bool:
+        """Waits (bounded) for the worker to finish due work; False if some is still due."""
+        deadline = time.monotonic() + timeout_s
+        while self.background_pending():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def diff(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: after[k] - before[k] for k in before if after[k] != before[k]}
+
+
+# --- templates: a valid request per RPC, the fuzzer's starting point ------------------------
+
+Template = Callable[["World"], dict[str, Any]]
+
+
+def _files_json(files: dict[str, bytes]) -> dict[str, str]:
+    return {k: base64.b64encode(v).decode() for k, v in files.items()}
+
+
+def _events(w: World, n: int = 2) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"fz-{rid()}",
+            "subscription": w.own.metered_subscription,
+            "metric": "api_calls",
+            "timestamp": "2026-01-03T00:00:00Z",
+            "properties": {"region": "eu"},
+        }
+        for _ in range(n)
+    ]
+
+
+TEMPLATES: dict[str, Template] = {
+    # CatalogService
+    "ListProducts": lambda w: {"as_of": "2026-06-01T00:00:00Z"},
+    "ListPlans": lambda w: {},
+    "GetPlan": lambda w: {"name": f"plans/{SEAT_PLAN}"},
+    "GetPrice": lambda w: {"name": "prices/api_calls_usd"},
+    "PreviewPrice": lambda w: {"price": "prices/api_calls_usd", "quantity": "150"},
+    # ClockService
+    "CreateClock": lambda w: {
+        "clock": {"now": CLOCK_START, "display_name": "fuzz"},
+        "request_id": rid(),
+    },
+    "GetClock": lambda w: {"name": w.own.clock},
+    "AdvanceClock": lambda w: {
+        "name": w.fresh_clock(),
+        "to": "2026-02-15T00:00:00Z",
+        "request_id": rid(),
+    },
+    # CouponService
+    "CreateCoupon": lambda w: {
+        "coupon": {
+            "name": f"coupons/F{rid()[:10]}",
+            "percent_off": "10",
+            "duration": "REPEATING",
+            "duration_periods": 3,
+            "applies_to_plans": [f"plans/{SEAT_PLAN}"],
+        },
+        "request_id": rid(),
+    },
+    "GetCoupon": lambda w: {"name": w.own.coupon},
+    # CustomerService
+    "CreateCustomer": lambda w: {
+        "customer": {
+            "display_name": "Fuzz Inc.",
+            "email": "billing@example.com",
+            "currency_code": "USD",
+            "time_zone": "Europe/Paris",
+            "locale": "fr-FR",
+            "billing_address": {"region_code": "FR", "address_lines": ["1 rue"]},
+            "tax_ids": [{"type": "eu_vat", "value": "FR123"}],
+            "metadata": {"k": "v"},
+            "bill_cycle_day": 15,
+        },
+        "request_id": rid(),
+    },
+    "GetCustomer": lambda w: {"name": w.own.customer},
+    "ListCustomers": lambda w: {"page_size": 5},
+    "UpdateCustomer": lambda w: {
+        "customer": {"name": w.own.customer, "display_name": "Renamed", "email": "x@example.com"},
+        "update_mask": "displayName,email",
+        "request_id": rid(),
+    },
+    # InvoiceService
+    "GetInvoice": lambda w: {"name": w.own.open_invoice},
+    "ListInvoices": lambda w: {"customer": w.own.customer, "page_size": 5},
+    "CreateInvoice": lambda w: {"customer": w.own.customer, "memo": "m", "request_id": rid()},
+    "AddInvoiceLine": lambda w: {
+        "invoice": w.fresh_draft(),
+        "description": "Consulting",
+        "quantity": "3",
+        "unit_amount": "150.00",
+        "request_id": rid(),
+    },
+    "UpdateInvoice": lambda w: {
+        "invoice": {"name": w.fresh_draft(), "memo": "new memo"},
+        "update_mask": "memo",
+        "request_id": rid(),
+    },
+    "ApplyCoupon": lambda w: {
+        "invoice": w.fresh_draft(),
+        "coupon": w.own.coupon,
+        "request_id": rid(),
+    },
+    "DeleteInvoice": lambda w: {"name": w.fresh_draft(), "request_id": rid()},
+    "FinalizeInvoice": lambda w: {"name": w.fresh_draft(), "request_id": rid()},
+    "VoidInvoice": lambda w: {"name": w.fresh_open(), "request_id": rid()},
+    "MarkUncollectible": lambda w: {"name": w.fresh_open(), "request_id": rid()},
+    "MarkPaid": lambda w: {
+        "name": w.fresh_open(),
+        "payment_reference": "ch_123",
+        "request_id": rid(),
+    },
+    "CreateCreditNote": lambda w: {
+        "invoice": w.fresh_open(),
+        "amount": {"currency_code": "USD", "amount_minor": "250"},
+        "reason": "goodwill",
+        "request_id": rid(),
+    },
+    "ExplainInvoice": lambda w: {"name": w.own.open_invoice},
+    "RunBilling": lambda w: {"customer": w.own.customer, "request_id": rid()},
+    "PreviewUpcomingInvoice": lambda w: {"subscription": w.own.subscription},
+    # RuleService
+    "ValidateRuleSet": lambda w: {"files": _files_json(usage_rules())},
+    "PushRuleSet": lambda w: {"files": _files_json(w.rule_files), "request_id": rid()},
+    "GetRuleSet": lambda w: {"name": w.own.rule_set},
+    "GetActiveRuleSet": lambda w: {},
+    # SubscriptionService
+    "CreateSubscription": lambda w: {
+        "customer": w.own.customer,
+        "plan": f"plans/{SEAT_PLAN}",
+        "quantities": {"prices/team_seat_usd": "3"},
+        "price_overrides": {"prices/team_seat_usd": "9.00"},
+        "trial_days": 0,
+        "term_periods": 12,
+        "auto_renew": True,
+        "phases": [{"start_period": 2, "plan": f"plans/{SEAT_PLAN}"}],
+        "coupon": w.own.coupon,
+        "request_id": rid(),
+    },
+    "GetSubscription": lambda w: {"name": w.own.subscription},
+    "ListSubscriptions": lambda w: {"customer": w.own.customer, "page_size": 5},
+    "PreviewChange": lambda w: {
+        "change": {"subscription": w.own.subscription, "quantities": {"prices/team_seat_usd": "5"}}
+    },
+    "ChangeSubscription": lambda w: _change(w),  # noqa: PLW0108 (defined below)
+    "CancelSubscription": lambda w: {
+        "name": w.fresh_subscription()[0],
+        "at_period_end": True,
+        "request_id": rid(),
+    },
+    "ReactivateSubscription": lambda w: {"name": w.fresh_subscription()[0], "request_id": rid()},
+    "PauseSubscription": lambda w: {"name": w.fresh_subscription()[0], "request_id": rid()},
+    "ResumeSubscription": lambda w: {"name": w.fresh_subscription()[0], "request_id": rid()},
+    "ListEntitlements": lambda w: {"subscription": w.own.subscription},
+    # UsageService
+    "IngestUsage": lambda w: {"events": _events(w)},
+    "StreamUsage": lambda w: {"events": _events(w)},
+    "VoidEvent": lambda w: {"event_id": w.own.event_id, "request_id": rid()},
+    "AmendEvent": lambda w: {
+        "event_id": w.own.event_id,
+        "properties": {"region": "us"},
+        "request_id": rid(),
+    },
+    "GetCurrentUsage": lambda w: {"subscription": w.own.metered_subscription},
+}
+
+
+def _change(w: World) -> dict[str, Any]:
+    name, etag = w.fresh_subscription()
+    return {
+        "change": {
+            "subscription": name,
+            "plan": "plans/team_monthly",
+            "quantities": {"prices/team_seat_usd": "7"},
+        },
+        "etag": etag,
+        "request_id": rid(),
+    }
+
+
+class World:
+    """The fuzzing tenant, its resources, another tenant's, and helpers that make fresh
+    resources for the RPCs that use one up (finalize, void, cancel...)."""
+
+    def __init__(self, channel: grpc.Channel, api: ServedApi, sync_url: str) -> None:
+        self.channel = channel
+        self.api = api
+        self.own = create_resources(channel, new_tenant(), marker="own")
+        self.other = create_resources(channel, new_tenant(), marker="other")
+        self.rule_files = usage_rules()
+        self.rule_files["money.yaml"] += b"# own\n"
+        self.caller = RawCaller(channel, self.own.tenant.metadata)
+        self.rows = RowCounter(sync_url, self.own.tenant.id)
+        self._invoices = invoices_pb2_grpc.InvoiceServiceStub(channel)
+        self.crashes = CrashLog()
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.own.tenant.metadata
+
+    def request(self, rpc: Rpc) -> Message:
+        cls = self.api.message_class(rpc.input)
+        return json_format.ParseDict(TEMPLATES[rpc.name](self), cls())
+
+    def fresh_draft(self) -> str:
+        return _draft(self._invoices, self.own.tenant, self.own.customer)
+
+    def fresh_open(self) -> str:
+        reply = self._invoices.FinalizeInvoice(
+            invoices_pb2.FinalizeInvoiceRequest(name=self.fresh_draft(), request_id=rid()),
+            metadata=self.metadata,
+        )
+        return str(reply.name)
+
+    def fresh_subscription(self) -> tuple[str, str]:
+        reply = self.own.billing.subs.CreateSubscription(
+            _sub_request(self.own.customer, SEAT_PLAN, {"prices/team_seat_usd": 1}),
+            metadata=self.metadata,
+        )
+        return str(reply.name), str(reply.etag)
+
+    def fresh_clock(self) -> str:
+        """A clock with one customer and subscription: advancing it does real work, and a
+        far leap stays bounded by what this one subscription renews."""
+        clock = self.own.billing.clock(CLOCK_START)
+        customer = self.own.billing.customer(clock)
+        self.own.billing.subscribe(customer, SEAT_PLAN, quantities={"prices/team_seat_usd": 1})
+        return str(clock.name)
+
+    def restore_rules(self) -> None:
+        """A fuzzed push that succeeded may have swapped the catalog; put the world's back."""
+        self.own.billing.push(self.rule_files)
+
+    def close(self) -> None:
+        self.rows.close()
+
+
+def strings_in(message: Message) -> Iterator[str]:
+    """Every string (and decoded bytes) anywhere in a message, map keys included."""
+    for descriptor, value in message.ListFields():
+        values: Iterable[Any] = value if _is_repeated(descriptor) else [value]
+        if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
+            for k, v in value.items():
+                yield str(k)
+                if isinstance(v, Message):
+                    yield from strings_in(v)
+                else:
+                    yield v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+            continue
+        for item in values:
+            if isinstance(item, Message):
+                yield from strings_in(item)
+            elif isinstance(item, bytes):
+                yield item.decode(errors="replace")
+            elif isinstance(item, str):
+                yield item
+
+
+def _is_repeated(descriptor: Any) -> bool:
+    return bool(descriptor.is_repeated)

@@ -23,6 +23,7 @@ from billing.app.run_deadline import CALL_MAX_S, RunDeadline
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound
 from billing.domain.names import parse_name
+from billing.domain.text import check_text
 
 PROGRESS_POLL_S = 0.05  # how often progress is re-counted while other workers run items
 PROGRESS_MIN_INTERVAL_S = 0.2  # while this process works items, recount at most this often,
@@ -60,6 +61,9 @@ class _Moved:
     to: datetime
 
 
+DISPLAY_NAME_MAX = 256  # the column's size
+
+
 class ClockUseCases:
     def __init__(
         self, store: Store, writes: WriteRunner, worker: DueWorkWorker, max_s: float = CALL_MAX_S
@@ -73,6 +77,7 @@ class ClockUseCases:
         request = write.input
         if request.now.tzinfo is None:
             raise InvalidArgument.single("clock.now", "is required")
+        check_text("clock.display_name", request.display_name, DISPLAY_NAME_MAX)
 
         async def work(tx: Transaction, now: datetime) -> SimulationClock:
             clock = SimulationClock(new_id("clk"), request.display_name, request.now, now)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from billing.domain.errors import InvalidArgument
+from billing.domain.text import check_text
 
 T = TypeVar("T")
 
@@ -53,7 +54,4 @@ class Write(Generic[T]):
     def __post_init__(self) -> None:
         if not self.request_id:
             raise InvalidArgument.single("request_id", "is required on every mutating call")
-        if len(self.request_id) > MAX_REQUEST_ID:
-            raise InvalidArgument.single(
-                "request_id", f"must be at most {MAX_REQUEST_ID} characters"
-            )
+        check_text("request_id", self.request_id, MAX_REQUEST_ID)

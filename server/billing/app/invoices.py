@@ -53,8 +53,13 @@ from billing.domain.subscriptions import (
     period_fee_lines,
     settle,
 )
+from billing.domain.text import check_text
 
+# The columns' sizes (store/schema.py): checked here so both databases refuse alike.
 MEMO_MAX = 1024
+DESCRIPTION_MAX = 512
+PAYMENT_REFERENCE_MAX = 256
+CREDIT_REASON_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,7 @@ class InvoiceLifecycle:
     async def create_draft(self, ctx: CallContext, write: Write[tuple[str, str]]) -> Invoice:
         customer_name, memo = write.input
         customer_id = parse_name(customer_name, "customers", "customer")
+        check_text("memo", memo, MEMO_MAX)
 
         async def work(tx: Transaction, now: datetime) -> Invoice:
             customer = await tx.customers.get(ctx.tenant_id, customer_id)
@@ -176,6 +182,7 @@ class InvoiceLifecycle:
             raise exc.naming("quantity") from None
         if not request.description.strip():
             raise InvalidArgument.single("description", "is required")
+        check_text("description", request.description, DESCRIPTION_MAX)
 
         async def work(tx: Transaction, now: datetime) -> Invoice:
             invoice = await self._draft(tx, ctx.tenant_id, invoice_id, request.invoice)
@@ -240,8 +247,7 @@ class InvoiceLifecycle:
         invoice_id = parse_name(name, "invoices", "invoice.name")
         if list(paths) != ["memo"]:
             raise InvalidArgument.single("update_mask", "only memo can be updated")
-        if len(memo) > MEMO_MAX:
-            raise InvalidArgument.single("invoice.memo", f"at most {MEMO_MAX} characters")
+        check_text("invoice.memo", memo, MEMO_MAX)
 
         async def work(tx: Transaction, now: datetime) -> Invoice:
             invoice = await self._draft(tx, ctx.tenant_id, invoice_id, name)
@@ -302,6 +308,7 @@ class InvoiceLifecycle:
         """`write.input` is (name, target status: void | uncollectible | paid, reference)."""
         name, target, reference = write.input
         invoice_id = parse_name(name, "invoices")
+        check_text("payment_reference", reference, PAYMENT_REFERENCE_MAX)
         status = InvoiceStatus(target)
 
         async def work(tx: Transaction, now: datetime) -> Invoice:
@@ -355,6 +362,7 @@ class InvoiceLifecycle:
         invoice_id = parse_name(request.invoice, "invoices", "invoice")
         if request.amount.amount_minor <= 0:
             raise InvalidArgument.single("amount", "must be positive")
+        check_text("reason", request.reason, CREDIT_REASON_MAX)
 
         async def work(tx: Transaction, now: datetime) -> CreditNote:
             # Locked: concurrent notes on one invoice take turns, each reading what the

@@ -87,6 +87,17 @@ class _Target:
     plain: bool = False  # no filters, no group_by, no value: one contribution per day
 
 
+def _text_problem(e: IncomingEvent) -> str:
+    """An id out of bounds, or NUL in text (PostgreSQL text cannot hold it: refused here,
+    per event, on both databases); "" if neither."""
+    if not e.id or len(e.id) > EVENT_ID_MAX:
+        return f"id must be 1 to {EVENT_ID_MAX} characters"
+    nul = "\x00" in e.id or "\x00" in e.subscription or "\x00" in e.customer
+    if nul or any("\x00" in k or "\x00" in v for k, v in e.properties.items()):
+        return "text fields must not contain NUL (\\x00) characters"
+    return ""
+
+
 def usage_value(event: Event, field: str) -> Decimal:
     """The event's number field, in the one decimal grammar and within QUANTITY_MAX, so a
     period's sum stays countable (ValueError with the reason otherwise)."""
@@ -133,8 +144,8 @@ class EventResolver:
     async def check(self, e: IncomingEvent) -> tuple[str, Event | None, Contribution | None]:
         """Why the event is refused ("" if it is not), the event, and what it adds to its
         day's rollup (both None when refused)."""
-        if not e.id or len(e.id) > EVENT_ID_MAX:
-            return f"id must be 1 to {EVENT_ID_MAX} characters", None, None
+        if problem := _text_problem(e):
+            return problem, None, None
         if e.metric not in self._rules.metering.metrics:
             return f"unknown metric {e.metric!r}", None, None
         at = e.timestamp

@@ -171,7 +171,33 @@ def validate(fields: CustomerFields, prefix: str = "customer") -> None:
         v.add(f"{prefix}.bill_cycle_day", "must be 0 (none) or a day of month 1-31")
     _check_tax_ids(fields.tax_ids, prefix, v)
     _check_metadata(fields.metadata, prefix, v)
+    _check_nul(fields, prefix, v)
     v.raise_if_any()
+
+
+def _check_nul(fields: CustomerFields, prefix: str, v: Violations) -> None:
+    """NUL in any text: PostgreSQL text cannot hold it (lengths are checked above)."""
+    address = fields.billing_address
+    texts = {
+        "display_name": fields.display_name,
+        "email": fields.email,
+        **{f"tax_ids[{i}].value": t.value for i, t in enumerate(fields.tax_ids)},
+        **{f"metadata[{k!r}]": f"{k}{value}" for k, value in fields.metadata.items()},
+        "billing_address": "".join(
+            [
+                address.region_code,
+                address.postal_code,
+                address.administrative_area,
+                address.locality,
+                address.organization,
+                *address.address_lines,
+                *address.recipients,
+            ]
+        ),
+    }
+    for path, text in texts.items():
+        if "\x00" in text:
+            v.add(f"{prefix}.{path}", "must not contain NUL (\\x00) characters")
 
 
 def _check_tax_ids(tax_ids: tuple[TaxId, ...], prefix: str, v: Violations) -> None:

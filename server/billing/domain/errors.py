@@ -58,6 +58,19 @@ class RuleSetRefused(InvalidArgument):
         self.metadata = {"errors": str(len(violations))}
 
 
+class ValueDoesNotFit(InvalidArgument):
+    """A value the database refused to store (too long for its column, a NUL byte in text, a
+    number past its column's range) that no check before it caught. The store raises it
+    from the database's own error; the transaction was rolled back, so nothing was written."""
+
+    reason = "VALUE_DOES_NOT_FIT"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            [FieldViolation("request", f"a value does not fit where it is stored: {detail}")]
+        )
+
+
 class NotFound(BillingError):
     """No such resource for this tenant (another tenant's resource is indistinguishable)."""
 

@@ -140,11 +140,15 @@ class WriteBatch:
             raise RuntimeError("the transaction's connection is closed")
         cursor = psycopg.AsyncClientCursor(raw)
         texts: list[str] = []
-        for item in queue:
-            shape = _shape(item.statement, frozenset(item.rows[0]), dialect)
-            if COUNTS.keep_texts:
-                COUNTS.recent.append(f"[batched x{len(item.rows)}] {shape.sql}")
-            texts += [cursor.mogrify(shape.sql, shape.bind(row)) for row in item.rows]
+        try:
+            for item in queue:
+                shape = _shape(item.statement, frozenset(item.rows[0]), dialect)
+                if COUNTS.keep_texts:
+                    COUNTS.recent.append(f"[batched x{len(item.rows)}] {shape.sql}")
+                texts += [cursor.mogrify(shape.sql, shape.bind(row)) for row in item.rows]
+        except psycopg.Error as exc:  # a value psycopg cannot send (NUL in text)
+            await cursor.close()
+            raise DBAPIError.instance("(deferred writes)", None, exc, psycopg.Error) from exc
         COUNTS.pipelines += 1
         COUNTS.statements += len(texts)
         if commit:

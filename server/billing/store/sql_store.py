@@ -19,7 +19,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing.app.ports import IdempotencyKey, RetryableConflict
-from billing.domain.errors import DeadlineExceeded, RequestInProgress, RowsLocked
+from billing.domain.errors import (
+    DeadlineExceeded,
+    RequestInProgress,
+    RowsLocked,
+    ValueDoesNotFit,
+)
 from billing.store.batch import BatchedConnection
 from billing.store.billing import (
     SqlBillingCycles,
@@ -47,6 +52,9 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_det
 _LOCK_TIMEOUT = "55P03"  # lock_not_available: waited past lock_timeout
 _STATEMENT_TIMEOUT = "57014"  # query_canceled: statement_timeout (or a cancel)
 _IDLE_TIMEOUT = "25P03"  # idle_in_transaction_session_timeout ended the session
+# string_data_right_truncation, numeric_value_out_of_range, datetime_field_overflow,
+# character_not_in_repertoire, untranslatable_character: a value, not the code, is at fault.
+_DOES_NOT_FIT_SQLSTATES = {"22001", "22003", "22008", "22021", "22P05"}
 
 
 class SqlTransaction:
@@ -94,8 +102,11 @@ class SqlStore:
             async with self.engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield SqlTransaction(conn)
-        except DBAPIError as exc:
-            _raise_timeout(exc)
+        except (DBAPIError, OverflowError) as exc:
+            if isinstance(exc, DBAPIError):
+                _raise_timeout(exc)
+            if (detail := _does_not_fit(exc)) is not None:
+                raise ValueDoesNotFit(detail) from exc
             raise
 
     @asynccontextmanager
@@ -107,10 +118,13 @@ class SqlStore:
             else:
                 async with self._postgres_write(key) as tx:
                     yield tx
-        except DBAPIError as exc:
-            if _is_retryable(exc):
+        except (DBAPIError, OverflowError) as exc:
+            if isinstance(exc, DBAPIError) and _is_retryable(exc):
                 raise RetryableConflict(str(exc.orig)) from exc
-            _raise_timeout(exc)
+            if isinstance(exc, DBAPIError):
+                _raise_timeout(exc)
+            if (detail := _does_not_fit(exc)) is not None:
+                raise ValueDoesNotFit(detail) from exc
             raise
 
     @asynccontextmanager
@@ -201,6 +215,20 @@ def _timeout_sqlstate(exc: BaseException) -> str | None:
         if sqlstate in {_LOCK_TIMEOUT, _STATEMENT_TIMEOUT, _IDLE_TIMEOUT}:
             return str(sqlstate)
         seen = seen.__cause__ or seen.__context__
+
+
+def _does_not_fit(exc: DBAPIError | OverflowError) -> str | None:
+    """The database's words when it refused a value (the last line of defence behind the
+    use cases' own checks), or None for any other failure. The transaction rolls back."""
+    if isinstance(exc, OverflowError):  # sqlite3: an int past SQLite's 64-bit INTEGER
+        return "a number is beyond the 64-bit integer range"
+    orig = exc.orig
+    if not isinstance(orig, psycopg.DataError):
+        return None
+    if getattr(orig, "sqlstate", None) in _DOES_NOT_FIT_SQLSTATES:
+        return str(orig.diag.message_primary or orig).strip()
+    if "NUL (0x00)" in str(orig):  # psycopg refuses it before sending
+        return "text must not contain NUL (\\x00) characters"
     return None
 
 

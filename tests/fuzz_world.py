@@ -556,26 +556,46 @@ class World:
         self.rows.close()
 
 
-def strings_in(message: Message) -> Iterator[str]:
-    """Every string (and decoded bytes) anywhere in a message, map keys included."""
+# Reply fields that carry identifiers (free text such as a memo may echo what a caller wrote).
+ID_FIELDS = frozenset(
+    {
+        "name",
+        "customer",
+        "subscription",
+        "invoice",
+        "coupon",
+        "clock",
+        "base_subscription",
+        "id",
+        "last_item",
+        "applied_to",
+        "corrects",
+        "correction",
+        "rule_set",
+        "number",
+    }
+)
+
+
+def strings_in(message: Message, only: frozenset[str] | None = None) -> Iterator[str]:
+    """Every string (and decoded bytes) anywhere in a message, map keys included; with
+    `only`, the strings of fields so named (at any depth)."""
     for descriptor, value in message.ListFields():
-        values: Iterable[Any] = value if _is_repeated(descriptor) else [value]
         if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
             for k, v in value.items():
-                yield str(k)
                 if isinstance(v, Message):
-                    yield from strings_in(v)
-                else:
+                    yield from strings_in(v, only)
+                elif only is None:
+                    yield str(k)
                     yield v.decode(errors="replace") if isinstance(v, bytes) else str(v)
             continue
+        values: Iterable[Any] = value if descriptor.is_repeated else [value]
         for item in values:
             if isinstance(item, Message):
-                yield from strings_in(item)
+                yield from strings_in(item, only)
+            elif only is not None and descriptor.name not in only:
+                continue
             elif isinstance(item, bytes):
                 yield item.decode(errors="replace")
             elif isinstance(item, str):
                 yield item
-
-
-def _is_repeated(descriptor: Any) -> bool:
-    return bool(descriptor.is_repeated)

@@ -33,7 +33,7 @@ from billing.api.server import API_FILES
 from conftest import Server
 from fuzz_schema import ServedApi
 from fuzz_values import Values, assign
-from fuzz_world import TEMPLATES, Outcome, World, diff, serving, strings_in
+from fuzz_world import ID_FIELDS, TEMPLATES, Outcome, World, diff, serving, strings_in
 
 pytestmark = pytest.mark.fuzz
 
@@ -213,7 +213,7 @@ def _leaks(
     found: list[str] = []
     for raw in outcome.replies:
         reply = output.FromString(raw)
-        for text in strings_in(reply):
+        for text in strings_in(reply, ID_FIELDS):
             for other in other_ids:
                 if other in text and other.encode() not in sent:
                     found.append(f"reply shows another tenant's {other!r} for {shown}")

@@ -93,6 +93,13 @@ class InvoiceUseCases:
             rows = await tx.invoices.list_after(
                 ctx.tenant_id, customer_id, subscription_id, after, limit + 1
             )
+            if not rows:  # an empty page's filter must exist: another tenant's is NOT_FOUND
+                if customer_id and await tx.customers.get(ctx.tenant_id, customer_id) is None:
+                    raise NotFound(customer)
+                if subscription_id and not await tx.subscriptions.get(
+                    ctx.tenant_id, subscription_id
+                ):
+                    raise NotFound(subscription)
         page = rows[:limit]
         return Page(page, encode_page_token(page[-1].id) if len(rows) > limit else "")
 

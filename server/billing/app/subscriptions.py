@@ -426,6 +426,9 @@ class SubscriptionUseCases:
         after = decode_page_token(page_token)
         async with self._store.read() as tx:
             rows = await tx.subscriptions.list_after(ctx.tenant_id, customer_id, after, limit + 1)
+            # An empty page's filter must exist: another tenant's customer is NOT_FOUND.
+            if not rows and customer_id and not await tx.customers.get(ctx.tenant_id, customer_id):
+                raise NotFound(customer)
         page = rows[:limit]
         token = encode_page_token(page[-1].id) if len(rows) > limit else ""
         return Page(page, token)

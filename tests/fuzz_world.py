@@ -350,6 +350,12 @@ def _events(w: World, n: int = 2) -> list[dict[str, Any]]:
 
 
 TEMPLATES: dict[str, Template] = {
+    # AuditService (issue 13, another branch: the template waits here until it is served)
+    "ListAuditRecords": lambda w: {
+        "page_size": 5,
+        "resource": w.own.customer,
+        "start_time": "2026-01-01T00:00:00Z",
+    },
     # CatalogService
     "ListProducts": lambda w: {"as_of": "2026-06-01T00:00:00Z"},
     "ListPlans": lambda w: {},

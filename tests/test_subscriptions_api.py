@@ -366,7 +366,9 @@ def test_subscriptions_are_per_tenant(billing, channel, other_tenant):
     with pytest.raises(grpc.RpcError) as failure:
         theirs.get(sub)
     assert failure.value.code() == grpc.StatusCode.NOT_FOUND
-    assert theirs.invoices_of(sub) == []
+    with pytest.raises(grpc.RpcError) as listed:  # filtering by it: NOT_FOUND, as a get
+        theirs.invoices_of(sub)
+    assert listed.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_anchor_on_the_31st_keeps_month_ends(billing):

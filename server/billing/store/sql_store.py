@@ -215,6 +215,7 @@ def _timeout_sqlstate(exc: BaseException) -> str | None:
         if sqlstate in {_LOCK_TIMEOUT, _STATEMENT_TIMEOUT, _IDLE_TIMEOUT}:
             return str(sqlstate)
         seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _does_not_fit(exc: DBAPIError | OverflowError) -> str | None:

@@ -103,6 +103,18 @@ SECONDS_BOUNDARIES = (
 )
 NANOS_BOUNDARIES = (0, 1, 999_999_999, 1_000_000_000, -1, I32[0], I32[1])
 MANY = (100, 1001)  # a repeated field or map far past what a caller needs
+MANY_BYTES_MAX = 2_000_000  # ...but a long list of long values stays a few MB (under 16 MB)
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, str | bytes):
+        return len(value) + 1
+    return value.ByteSize() + 1 if isinstance(value, Message) else 8
+
+
+def repeat(value: Any, n: int) -> int:
+    """How many copies of `value` a long list gets: `n`, fewer for a large value."""
+    return max(1, min(n, MANY_BYTES_MAX // _size(value)))
 
 
 def ints(field_type: int) -> st.SearchStrategy[int]:
@@ -172,7 +184,10 @@ class Values:
             keys, values = self.single(key_field, depth), self.single(value_field, depth)
             few = st.dictionaries(keys, values, max_size=3)
             many = st.builds(
-                lambda k, v, n: {f"{k}{i}" if isinstance(k, str) else i: v for i in range(n)},
+                lambda k, v, n: {
+                    f"{k}{i}" if isinstance(k, str) else i: v
+                    for i in range(repeat(f"{k}{v}" if isinstance(v, str) else k, n))
+                },
                 keys,
                 values,
                 st.sampled_from(MANY),
@@ -180,7 +195,7 @@ class Values:
             return st.one_of(few, many)
         if field.is_repeated:
             element = self.single(field, depth)
-            many = st.builds(lambda x, n: [x] * n, element, st.sampled_from(MANY))
+            many = st.builds(lambda x, n: [x] * repeat(x, n), element, st.sampled_from(MANY))
             return st.one_of(st.lists(element, max_size=3), many)
         return self.single(field, depth)
 

@@ -273,6 +273,7 @@ class RowCounter:
     def __init__(self, sync_url: str, tenant_id: str) -> None:
         self.engine = sa.create_engine(sync_url, poolclass=sa.pool.NullPool)
         self.tenant_id = tenant_id
+        self._backlog = False
         tables = [t for t in schema.metadata.sorted_tables if "tenant_id" in t.c]
         self.names = [t.name for t in tables]
         self.query = sa.select(
@@ -311,12 +312,18 @@ class RowCounter:
             return int(conn.execute(self.pending_query, {"until": until}).scalar_one())
 
     def settle(self, timeout_s: float = 3.0) -> bool:
-        """Waits (bounded) for the worker to finish due work; False if some is still due."""
+        """Waits (bounded) for the worker to finish due work; False if some is still due.
+        After a wait that ran out, looks once without waiting until the backlog is gone (a
+        subscription started decades ago renews for minutes; each call must not wait)."""
+        if self._backlog:
+            timeout_s = 0.0
         deadline = time.monotonic() + timeout_s
         while self.background_pending():
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline:
+                self._backlog = True
                 return False
             time.sleep(0.05)
+        self._backlog = False
         return True
 
     def close(self) -> None:

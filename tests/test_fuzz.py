@@ -219,7 +219,11 @@ def _leaks(
 
 def _short(sent: list[Message | bytes], limit: int = 400) -> str:
     parts = [
-        repr(m) if isinstance(m, bytes) else text_format.MessageToString(m, as_one_line=True)
+        repr(m[:limit])
+        if isinstance(m, bytes)
+        else text_format.MessageToString(m, as_one_line=True)
+        if m.ByteSize() < 20 * limit
+        else f"<{m.ByteSize()} bytes> {m.SerializeToString()[:limit]!r}"
         for m in sent
     ]
     text = " | ".join(parts)

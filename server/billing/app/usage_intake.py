@@ -94,7 +94,7 @@ def _text_problem(e: IncomingEvent) -> str:
         return f"id must be 1 to {EVENT_ID_MAX} characters"
     nul = "\x00" in e.id or "\x00" in e.subscription or "\x00" in e.customer
     if nul or any("\x00" in k or "\x00" in v for k, v in e.properties.items()):
-        return "text fields must not contain NUL (\\x00) characters"
+        return "text fields must not contain NUL characters"
     return ""
 
 

@@ -197,7 +197,7 @@ def _check_nul(fields: CustomerFields, prefix: str, v: Violations) -> None:
     }
     for path, text in texts.items():
         if "\x00" in text:
-            v.add(f"{prefix}.{path}", "must not contain NUL (\\x00) characters")
+            v.add(f"{prefix}.{path}", "must not contain NUL characters")
 
 
 def _check_tax_ids(tax_ids: tuple[TaxId, ...], prefix: str, v: Violations) -> None:

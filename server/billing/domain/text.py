@@ -12,7 +12,7 @@ def text_problem(value: str, max_chars: int) -> str | None:
     if len(value) > max_chars:
         return f"must be at most {max_chars} characters (got {len(value)})"
     if "\x00" in value:
-        return "must not contain NUL (\\x00) characters"
+        return "must not contain NUL characters"
     return None
 
 

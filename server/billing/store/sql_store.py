@@ -229,7 +229,7 @@ def _does_not_fit(exc: DBAPIError | OverflowError) -> str | None:
     if getattr(orig, "sqlstate", None) in _DOES_NOT_FIT_SQLSTATES:
         return str(orig.diag.message_primary or orig).strip()
     if "NUL (0x00)" in str(orig):  # psycopg refuses it before sending
-        return "text must not contain NUL (\\x00) characters"
+        return "text must not contain NUL characters"
     return None
 
 

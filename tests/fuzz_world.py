@@ -44,9 +44,12 @@ def rid() -> str:
     return uuid.uuid4().hex
 
 
+TOKEN_LIFETIME_S = 6 * 3600  # a large run takes longer than a test token's 10 minutes
+
+
 def new_tenant() -> Tenant:
     tenant_id = f"t_{uuid.uuid4().hex[:16]}"
-    return Tenant(tenant_id, auth(make_token(tenant_id)))
+    return Tenant(tenant_id, auth(make_token(tenant_id, lifetime_s=TOKEN_LIFETIME_S)))
 
 
 @dataclass

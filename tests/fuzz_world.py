@@ -360,7 +360,7 @@ def _events(w: World, n: int = 2) -> list[dict[str, Any]]:
 
 
 TEMPLATES: dict[str, Template] = {
-    # AuditService (issue 13, another branch: the template waits here until it is served)
+    # AuditService
     "ListAuditRecords": lambda w: {
         "page_size": 5,
         "resource": w.own.customer,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -11,8 +12,10 @@ from billing.api.billing_convert import money
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, instant, timestamp
 from billing.app.context import Write
-from billing.app.usage import ACCEPTED, DUPLICATE, REFUSED, UsageUseCases
+from billing.app.usage import STREAM_MESSAGE_EVENTS_MAX, UsageUseCases
 from billing.app.usage_intake import NO_PROPERTIES, IncomingEvent, Outcome
+from billing.app.usage_tally import ACCEPTED, DUPLICATE, REFUSED, StreamTally, echoed
+from billing.domain.errors import InvalidArgument
 from billing.domain.metering import Event
 from billing_client.v1 import usage_pb2 as pb
 from billing_client.v1 import usage_pb2_grpc
@@ -48,22 +51,40 @@ def incoming(message: pb.UsageEvent) -> IncomingEvent:
 
 def response(outcomes: Sequence[Outcome]) -> pb.IngestUsageResponse:
     reply = pb.IngestUsageResponse()
-    add = reply.results.add  # built in place: no EventResult copied into the list
     counts = {ACCEPTED: 0, DUPLICATE: 0, REFUSED: 0}
-    refused = pb.EventResult.REFUSED
     for o in outcomes:
-        known = o.outcome in OUTCOMES
-        counts[o.outcome if known else REFUSED] += 1
-        add(
-            index=o.index,
-            id=o.id,
-            outcome=OUTCOMES[o.outcome] if known else refused,
-            reason=o.reason,
-        )
+        counts[o.outcome if o.outcome in OUTCOMES else REFUSED] += 1
+    _add_results(reply, outcomes)
     reply.accepted = counts[ACCEPTED]
     reply.duplicates = counts[DUPLICATE]
     reply.refused = counts[REFUSED]
     return reply
+
+
+def stream_response(tally: StreamTally) -> pb.IngestUsageResponse:
+    """Counts and the first refused events: as small for 10 million events as for 10."""
+    reply = pb.IngestUsageResponse(
+        accepted=tally.accepted,
+        duplicates=tally.duplicates,
+        refused=tally.refused,
+        refused_unlisted=tally.refused_unlisted,
+    )
+    _add_results(reply, tally.listed)
+    return reply
+
+
+def _add_results(reply: pb.IngestUsageResponse, outcomes: Iterable[Outcome]) -> None:
+    add = reply.results.add  # built in place: no EventResult copied into the list
+    refused = pb.EventResult.REFUSED
+    for o in outcomes:
+        known = o.outcome in OUTCOMES
+        shown = o if known else echoed(o)  # a reason (or a refused id) may quote long input
+        add(
+            index=shown.index,
+            id=shown.id,
+            outcome=OUTCOMES[o.outcome] if known else refused,
+            reason=shown.reason,
+        )
 
 
 def event_to_proto(event: Event) -> pb.UsageEvent:
@@ -97,10 +118,19 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):  # type: ignore[misc]
         ctx = self._ctx("StreamUsage", context)
 
         async def chunks() -> AsyncIterator[list[IncomingEvent]]:
+            n = 0
             async for message in request_iterator:
+                if len(message.events) > STREAM_MESSAGE_EVENTS_MAX:
+                    raise InvalidArgument.single(
+                        f"messages[{n}].events",
+                        f"at most {STREAM_MESSAGE_EVENTS_MAX:,} events in one message"
+                        f" ({len(message.events):,} sent)",
+                    )
                 yield [incoming(e) for e in message.events]
+                await asyncio.sleep(0)  # decoding a message is pure CPU: let other calls in
+                n += 1
 
-        return response(await self._usage.ingest_stream(ctx, chunks()))
+        return stream_response(await self._usage.ingest_stream(ctx, chunks()))
 
     async def VoidEvent(
         self, request: pb.VoidEventRequest, context: grpc.aio.ServicerContext

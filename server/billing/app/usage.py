@@ -40,8 +40,9 @@ from billing.app.usage_intake import (
     negative_amount,
     usage_value,
 )
+from billing.app.usage_tally import ACCEPTED, DUPLICATE, REFUSED, StreamTally
 from billing.app.writes import WriteRunner
-from billing.domain.errors import InvalidArgument, NotFound
+from billing.domain.errors import InvalidArgument, NotFound, StreamTooLong
 from billing.domain.metering import (
     Event,
     MetricSpec,
@@ -73,8 +74,9 @@ from billing.rules.model import RuleSet
 BATCH_EVENTS_MAX = 10_000  # one request; larger loads use StreamUsage
 STREAM_CHUNK_EVENTS = 2_000  # written per statement when streaming
 STREAM_READ_AHEAD = 2  # batches of a stream read while one is written
-
-ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
+STREAM_MESSAGE_EVENTS_MAX = 10_000  # events in one message of a stream
+STREAM_EVENTS_MAX = 10_000_000  # events in one stream: ~4 minutes of one call at 50k/s
+YIELD_EVERY = 256  # events checked between turns the loop gives to other calls
 
 
 @dataclass(frozen=True)
@@ -127,20 +129,32 @@ class UsageUseCases:
 
     async def ingest_stream(
         self, ctx: CallContext, chunks: AsyncIterator[Sequence[IncomingEvent]]
-    ) -> list[Outcome]:
-        """Batches of STREAM_CHUNK_EVENTS, each in its own transaction, in order. The next
-        batch is read (and its messages decoded) while one is being written, up to
-        STREAM_READ_AHEAD batches ahead: otherwise the stream stands still during every
-        round trip of the write, and its caller with it."""
+    ) -> StreamTally:
+        """Batches of STREAM_CHUNK_EVENTS, each in its own transaction, in order, answered as
+        counts and the first refused events (memory stays flat however long the stream).
+        The next batch is read (and its messages decoded) while one is being written, up to
+        STREAM_READ_AHEAD batches ahead: otherwise the stream stands still during every round
+        trip of the write. No further: a full queue stops the reading, and gRPC's flow
+        control then the caller (backpressure). Past STREAM_EVENTS_MAX events nothing more is
+        read: the events before are written, then StreamTooLong says what became of them."""
+        limit = STREAM_EVENTS_MAX
         batches: asyncio.Queue[list[IncomingEvent] | None] = asyncio.Queue(STREAM_READ_AHEAD)
+        capped = False
 
         async def read() -> None:
+            nonlocal capped
             buffer: list[IncomingEvent] = []
+            received = 0
             async for chunk in chunks:
-                buffer.extend(chunk)
+                taken = chunk if len(chunk) <= limit - received else chunk[: limit - received]
+                capped = len(taken) < len(chunk)
+                received += len(taken)
+                buffer.extend(taken)
                 while len(buffer) >= STREAM_CHUNK_EVENTS:
                     await batches.put(buffer[:STREAM_CHUNK_EVENTS])
                     buffer = buffer[STREAM_CHUNK_EVENTS:]
+                if capped:
+                    break
             if buffer:
                 await batches.put(buffer)
             await batches.put(None)
@@ -160,14 +174,21 @@ class UsageUseCases:
                     return got.result()
                 got.cancel()
 
-        outcomes: list[Outcome] = []
+        tally = StreamTally()
         try:
             while (batch := await next_batch()) is not None:
-                outcomes += await self.ingest(ctx, batch, len(outcomes))
+                tally.add(await self.ingest(ctx, batch, tally.events))
         finally:
             reader.cancel()  # a failed write stops the reading too
             await asyncio.gather(reader, return_exceptions=True)
-        return outcomes
+        if capped:
+            counts = {
+                "accepted": str(tally.accepted),
+                "duplicates": str(tally.duplicates),
+                "refused": str(tally.refused),
+            }
+            raise StreamTooLong(limit, tally.summary(), counts)
+        return tally
 
     async def _ingest(
         self, tx: Transaction, ctx: CallContext, events: Sequence[IncomingEvent], first: int
@@ -183,6 +204,9 @@ class UsageUseCases:
         seen_in_batch: dict[str, bytes] = {}
         check = resolver.check
         for offset, incoming in enumerate(events):
+            if offset % YIELD_EVERY == YIELD_EVERY - 1:
+                # Checking a batch is pure CPU (the lookups are cached): let other calls in.
+                await asyncio.sleep(0)
             digest = incoming.body_hash()
             if incoming.id in seen_in_batch:
                 same = seen_in_batch[incoming.id] == digest

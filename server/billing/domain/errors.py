@@ -171,6 +171,20 @@ class NoActiveRuleSet(BillingError):
         super().__init__("no rule set is active for this tenant; push one with PushRuleSet")
 
 
+class StreamTooLong(BillingError):
+    """A stream sent more events than one call takes. The events before the limit were
+    checked and committed batch by batch; the message and metadata count what became of them."""
+
+    reason = "STREAM_TOO_LONG"
+
+    def __init__(self, limit: int, summary: str, counts: dict[str, str]) -> None:
+        super().__init__(
+            f"a stream takes at most {limit:,} events; the first {limit:,} were processed and"
+            f" are kept ({summary}); send the rest on a new stream",
+            metadata={"max_events": str(limit), **counts},
+        )
+
+
 class TransactionConflict(BillingError):
     """Concurrent writers kept colliding; the call changed nothing and may be retried."""
 

@@ -75,16 +75,18 @@ class EventResult(_message.Message):
     def __init__(self, index: _Optional[int] = ..., id: _Optional[str] = ..., outcome: _Optional[_Union[EventResult.Outcome, str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class IngestUsageResponse(_message.Message):
-    __slots__ = ("results", "accepted", "duplicates", "refused")
+    __slots__ = ("results", "accepted", "duplicates", "refused", "refused_unlisted")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     REFUSED_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_UNLISTED_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[EventResult]
     accepted: int
     duplicates: int
     refused: int
-    def __init__(self, results: _Optional[_Iterable[_Union[EventResult, _Mapping]]] = ..., accepted: _Optional[int] = ..., duplicates: _Optional[int] = ..., refused: _Optional[int] = ...) -> None: ...
+    refused_unlisted: int
+    def __init__(self, results: _Optional[_Iterable[_Union[EventResult, _Mapping]]] = ..., accepted: _Optional[int] = ..., duplicates: _Optional[int] = ..., refused: _Optional[int] = ..., refused_unlisted: _Optional[int] = ...) -> None: ...
 
 class VoidEventRequest(_message.Message):
     __slots__ = ("event_id", "request_id")

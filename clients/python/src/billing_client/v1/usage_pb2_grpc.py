@@ -76,7 +76,13 @@ class UsageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamUsage(self, request_iterator, context):
-        """The same as IngestUsage for a long stream of events, written in batches.
+        """IngestUsage for a long stream of events, committed in batches of 2,000 as they arrive.
+        Answered with counts and the first 1,000 refused events (index, id, reason); the other
+        refused events are counted in `refused_unlisted`. At most 10,000 events per message and
+        10,000,000 per stream: past that the call ends with RESOURCE_EXHAUSTED (reason
+        STREAM_TOO_LONG) whose message and metadata count what became of the events before the
+        limit, which are kept. A stream that fails keeps the batches committed before the failure;
+        resending it answers those events as duplicates.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

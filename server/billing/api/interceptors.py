@@ -20,6 +20,7 @@ from ulid import ULID
 from billing.api.auth import Principal, TokenVerifier
 from billing.api.errors import internal_status, rich_status, status_code_for
 from billing.api.rate_limit import TenantRateLimiter
+from billing.app.turns import interactive
 from billing.domain.errors import BillingError, PermissionDenied, Unauthenticated
 
 log = logging.getLogger("billing.api")
@@ -146,6 +147,33 @@ async def _fail(
     await context.abort(
         code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),)
     )
+
+
+class InteractiveInterceptor(_WrappingInterceptor):
+    """Counts the unary calls in flight, which bulk work (a stream's ingestion) gives way
+    to between its slices (`app.turns`); streaming calls pass through uncounted."""
+
+    async def intercept_service(
+        self, continuation: Callable[[Any], Awaitable[Any]], details: Any
+    ) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.request_streaming or handler.response_streaming:
+            return handler
+        return await super().intercept_service(_handler_of(handler), details)
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            with interactive():
+                return await behavior(request, context)
+
+        return handle
+
+
+def _handler_of(handler: Any) -> Callable[[Any], Awaitable[Any]]:
+    async def continuation(_details: Any) -> Any:
+        return handler
+
+    return continuation
 
 
 class AuthInterceptor(_WrappingInterceptor):

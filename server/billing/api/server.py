@@ -20,6 +20,7 @@ from billing.api.edge import RequestCheckInterceptor
 from billing.api.interceptors import (
     AuthInterceptor,
     ErrorInterceptor,
+    InteractiveInterceptor,
     RateLimitInterceptor,
     TracingInterceptor,
 )
@@ -108,7 +109,11 @@ def build_server(
     interceptors: list[grpc.aio.ServerInterceptor] = []
     if options.tracer is not None:
         interceptors.append(TracingInterceptor(options.tracer))
-    interceptors += [ErrorInterceptor(), AuthInterceptor(verifier, required_scopes(API_FILES))]
+    interceptors += [
+        InteractiveInterceptor(),
+        ErrorInterceptor(),
+        AuthInterceptor(verifier, required_scopes(API_FILES)),
+    ]
     if options.rate_limiter is not None:
         interceptors.append(RateLimitInterceptor(options.rate_limiter))
     # Innermost: only an authorized caller within its rate has its request read.

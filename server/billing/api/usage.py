@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +11,7 @@ from billing.api.billing_convert import money
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, instant, timestamp
 from billing.app.context import Write
+from billing.app.turns import give_way
 from billing.app.usage import STREAM_MESSAGE_EVENTS_MAX, UsageUseCases
 from billing.app.usage_intake import NO_PROPERTIES, IncomingEvent, Outcome
 from billing.app.usage_tally import ACCEPTED, DUPLICATE, REFUSED, StreamTally, echoed
@@ -26,6 +26,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # timestamp takes the same arithmetic here; any other goes through it (and its error).
 SECONDS_MIN, SECONDS_MAX = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31
 NANOS_PER_SECOND, NANOS_PER_MICRO = 1_000_000_000, 1000
+DECODE_SLICE = 128  # events of a stream's message decoded between turns given to other calls
 
 
 def incoming(message: pb.UsageEvent) -> IncomingEvent:
@@ -126,8 +127,12 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):  # type: ignore[misc]
                         f"at most {STREAM_MESSAGE_EVENTS_MAX:,} events in one message"
                         f" ({len(message.events):,} sent)",
                     )
-                yield [incoming(e) for e in message.events]
-                await asyncio.sleep(0)  # decoding a message is pure CPU: let other calls in
+                events = message.events
+                decoded: list[IncomingEvent] = []
+                for first in range(0, len(events), DECODE_SLICE):
+                    decoded += [incoming(e) for e in events[first : first + DECODE_SLICE]]
+                    await give_way()  # decoding is pure CPU: let other calls in
+                yield decoded
                 n += 1
 
         return stream_response(await self._usage.ingest_stream(ctx, chunks()))

@@ -33,6 +33,7 @@ from billing.app.metered import (
 from billing.app.ports import Store, StoredEvent, Transaction
 from billing.app.records import AuditRecord
 from billing.app.rules import ActiveRules, RuleUseCases
+from billing.app.turns import give_way
 from billing.app.usage_intake import (
     EventResolver,
     IncomingEvent,
@@ -76,7 +77,7 @@ STREAM_CHUNK_EVENTS = 2_000  # written per statement when streaming
 STREAM_READ_AHEAD = 2  # batches of a stream read while one is written
 STREAM_MESSAGE_EVENTS_MAX = 10_000  # events in one message of a stream
 STREAM_EVENTS_MAX = 10_000_000  # events in one stream: ~4 minutes of one call at 50k/s
-YIELD_EVERY = 256  # events checked between turns the loop gives to other calls
+YIELD_EVERY = 64  # events checked between turns the loop gives to other calls
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ class UsageUseCases:
         for offset, incoming in enumerate(events):
             if offset % YIELD_EVERY == YIELD_EVERY - 1:
                 # Checking a batch is pure CPU (the lookups are cached): let other calls in.
-                await asyncio.sleep(0)
+                await give_way()
             digest = incoming.body_hash()
             if incoming.id in seen_in_batch:
                 same = seen_in_batch[incoming.id] == digest

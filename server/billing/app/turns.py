@@ -1,0 +1,77 @@
+"""Bulk work gives way to interactive calls on the same event loop (ADR 0022).
+
+A stream's ingestion is CPU work in slices (decoding, checking, COPY text) between its
+round trips. Between slices it calls `give_way()`: one turn for whatever else is ready, and,
+while unary calls are in flight in this process (counted by the API's interceptor through
+`interactive()`), a pause until they are done, at most GIVE_WAY_MAX_S per slice, so a
+steady stream of calls slows bulk work down to a share of the loop but never stops it.
+State is per event loop: the tests run more than one server, each on a loop of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+GIVE_WAY_MAX_S = 0.010  # a slice of bulk work is ~1 ms: bulk keeps at least a third
+
+
+class _Turns:
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.waiters: list[asyncio.Future[None]] = []
+
+    def wake(self) -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.WeakKeyDictionary()
+
+
+def _turns() -> _Turns:
+    loop = asyncio.get_running_loop()
+    found = _by_loop.get(loop)
+    if found is None:
+        found = _by_loop[loop] = _Turns()
+    return found
+
+
+@contextmanager
+def interactive() -> Iterator[None]:
+    """Around a call that someone is waiting on (a unary call)."""
+    turns = _turns()
+    turns.in_flight += 1
+    try:
+        yield
+    finally:
+        turns.in_flight -= 1
+        if not turns.in_flight:
+            turns.wake()
+
+
+async def give_way() -> None:
+    """Between slices of bulk work."""
+    await asyncio.sleep(0)
+    turns = _turns()
+    if not turns.in_flight:
+        return
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    turns.waiters.append(waiter)
+    timer = loop.call_later(GIVE_WAY_MAX_S, _done, waiter)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        with suppress(ValueError):  # woken: already taken off the list
+            turns.waiters.remove(waiter)
+
+
+def _done(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

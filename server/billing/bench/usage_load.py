@@ -3,9 +3,10 @@
 StreamUsage: each call is one client-streaming StreamUsage call of CHUNKS_PER_CALL messages
 of CHUNK_EVENTS `api_calls` events each (10,000 events), with ids unique to the run, stamped
 within the last day before the simulation clock's time (STREAM_CLOCK_NOW), round-robin over
-the subscriptions the load process owns. The call answers every event; the tally of accepted,
-duplicate and refused events is returned so that each refused event counts as an error (the
-rate itself is counted in the database: see usage_setup.CommittedEvents).
+the subscriptions the load process owns. The call answers with counts and its refused events
+(ADR 0022); the tally of accepted, duplicate and refused events is returned so that each
+refused event counts as an error (the rate itself is counted in the database: see
+usage_setup.CommittedEvents).
 
 GetCurrentUsage: each call reads the open period's usage of a subscription picked at random.
 """

@@ -12,10 +12,9 @@ from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, instant, timestamp
 from billing.app.context import Write
 from billing.app.turns import give_way
-from billing.app.usage import STREAM_MESSAGE_EVENTS_MAX, UsageUseCases
+from billing.app.usage import UsageUseCases
 from billing.app.usage_intake import NO_PROPERTIES, IncomingEvent, Outcome
 from billing.app.usage_tally import ACCEPTED, DUPLICATE, REFUSED, StreamTally, echoed
-from billing.domain.errors import InvalidArgument
 from billing.domain.metering import Event
 from billing_client.v1 import usage_pb2 as pb
 from billing_client.v1 import usage_pb2_grpc
@@ -119,21 +118,14 @@ class UsageServicer(usage_pb2_grpc.UsageServiceServicer):  # type: ignore[misc]
         ctx = self._ctx("StreamUsage", context)
 
         async def chunks() -> AsyncIterator[list[IncomingEvent]]:
-            n = 0
+            # At most 10,000 events a message: the edge refuses more (docs/limits.md).
             async for message in request_iterator:
-                if len(message.events) > STREAM_MESSAGE_EVENTS_MAX:
-                    raise InvalidArgument.single(
-                        f"messages[{n}].events",
-                        f"at most {STREAM_MESSAGE_EVENTS_MAX:,} events in one message"
-                        f" ({len(message.events):,} sent)",
-                    )
                 events = message.events
                 decoded: list[IncomingEvent] = []
                 for first in range(0, len(events), DECODE_SLICE):
                     decoded += [incoming(e) for e in events[first : first + DECODE_SLICE]]
                     await give_way()  # decoding is pure CPU: let other calls in
                 yield decoded
-                n += 1
 
         return stream_response(await self._usage.ingest_stream(ctx, chunks()))
 

@@ -75,7 +75,6 @@ from billing.rules.model import RuleSet
 BATCH_EVENTS_MAX = 10_000  # one request; larger loads use StreamUsage
 STREAM_CHUNK_EVENTS = 2_000  # written per statement when streaming
 STREAM_READ_AHEAD = 2  # batches of a stream read while one is written
-STREAM_MESSAGE_EVENTS_MAX = 10_000  # events in one message of a stream
 STREAM_EVENTS_MAX = 10_000_000  # events in one stream: ~4 minutes of one call at 50k/s
 YIELD_EVERY = 64  # events checked between turns the loop gives to other calls
 

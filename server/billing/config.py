@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
+from billing.domain import limits
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/billing.db"
 
 
@@ -38,6 +40,8 @@ class Settings:
     rate_limit_per_second: float = 10_000.0  # calls per tenant per process; 0 = no limit
     rate_limit_burst: int = 20_000  # calls a tenant may make at once after being idle
     rate_limit_tenants_max: int = 10_000  # tenants whose buckets a process keeps (LRU)
+    # Calls a process serves at once; more: RESOURCE_EXHAUSTED (docs/limits.md).
+    max_concurrent_rpcs: int = limits.CONCURRENT_RPCS_PER_PROCESS_DEFAULT
     idempotency_retention_hours: int = 24
     shutdown_grace_seconds: int = 10
     due_work_lease_seconds: int = 30  # a dead worker's claimed items wait this long
@@ -96,6 +100,8 @@ class Settings:
         self._check_tls()
         if self.rate_limit_per_second < 0:
             raise SettingsError("BILLING_RATE_LIMIT_PER_SECOND must be 0 (no limit) or more")
+        if self.max_concurrent_rpcs < 1:
+            raise SettingsError("BILLING_MAX_CONCURRENT_RPCS must be at least 1")
         if self.rate_limit_burst < 1 or self.rate_limit_tenants_max < 1:
             raise SettingsError(
                 "BILLING_RATE_LIMIT_BURST and BILLING_RATE_LIMIT_TENANTS_MAX must be at least 1"

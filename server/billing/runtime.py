@@ -162,6 +162,7 @@ class Runtime:
             tracer=tracer,
             faults_enabled=settings.enable_fault_injection,
             rate_limiter=build_rate_limiter(settings),
+            max_concurrent_rpcs=settings.max_concurrent_rpcs,
         )
         self._purger: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None

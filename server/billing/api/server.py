@@ -97,6 +97,7 @@ class ServerOptions:
     tracer: trace.Tracer | None  # None: tracing off, no span work at all
     faults_enabled: bool = False
     rate_limiter: TenantRateLimiter | None = None  # None: no per-tenant rate limit
+    max_concurrent_rpcs: int = limits.CONCURRENT_RPCS_PER_PROCESS_DEFAULT
 
 
 def service_names() -> list[str]:
@@ -120,8 +121,10 @@ def build_server(
     interceptors.append(RequestCheckInterceptor())
     server = grpc.aio.server(
         interceptors=interceptors,
+        maximum_concurrent_rpcs=options.max_concurrent_rpcs,
         options=[
             ("grpc.so_reuseport", 1 if options.reuse_port else 0),
+            ("grpc.max_concurrent_streams", limits.CONCURRENT_STREAMS_PER_CONNECTION_MAX),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ],

@@ -16,6 +16,13 @@ from typing import Final
 # gRPC's receive and send limit: a 10,000-event usage batch (~2 MB) or a rule set of a few
 # large files fits; a runaway payload is refused by gRPC itself (RESOURCE_EXHAUSTED).
 MESSAGE_BYTES_MAX: Final = 16 * 1024 * 1024
+# HTTP/2 streams one connection may have open at once: a client multiplexing more waits for a
+# free stream (gRPC queues it), so one connection cannot hold every slot of a process.
+CONCURRENT_STREAMS_PER_CONNECTION_MAX: Final = 128
+# Calls a process serves at once, all connections together (setting
+# BILLING_MAX_CONCURRENT_RPCS); past it gRPC answers RESOURCE_EXHAUSTED at once rather than
+# queueing without bound. The benches run 64 in flight over two processes.
+CONCURRENT_RPCS_PER_PROCESS_DEFAULT: Final = 2000
 
 # --- strings (characters, i.e. Unicode code points) -------------------------------------------
 # Any string field without its own `max_length`: ids, resource names, codes, request ids,

@@ -557,6 +557,23 @@ def test_create_subscription_refuses_a_start_outside_the_valid_instants(
     assert rows() == before
 
 
+def test_a_start_backdated_more_than_366_days_is_refused(billing, rows) -> None:  # type: ignore[no-untyped-def]
+    # A start decades back used to be accepted: due work then billed every period since.
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    owner = billing.customer(clock)
+    before = rows()
+    with pytest.raises(grpc.RpcError) as failure:
+        billing.subscribe(owner, "basic_monthly", start_time=ts("2025-03-30T23:59:59Z"))
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(failure.value) == {
+        "start_time": "may be at most 366 days before the customer's clock"
+        " (2026-04-01T00:00:00+00:00); every period in between would be billed"
+    }
+    assert rows() == before
+    sub = billing.subscribe(owner, "basic_monthly", start_time=ts("2025-03-31T00:00:00Z"))
+    assert sub.current_period_start.seconds == ts("2025-03-31T00:00:00Z").seconds
+
+
 def test_the_last_valid_instant_is_accepted(billing) -> None:  # type: ignore[no-untyped-def]
     sub = billing.subscribe(
         billing.customer(), "basic_monthly", start_time=ts("2999-12-01T00:00:00Z")

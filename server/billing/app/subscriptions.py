@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from billing.app.billing_time import BillingTime
@@ -77,6 +77,9 @@ from billing.plugins.registry import Engines
 from billing.rules.model import Plan, PlanChangeFacts, ProrationRule, RuleSet
 
 MAX_TRIAL_DAYS = 730
+# How far a start may lie behind the customer's clock: a backdated start bills every period in
+# between at once, so this bounds the work one call makes (366 daily renewals at most).
+BACKDATE_MAX = timedelta(days=366)
 _BASE = "base_subscription"
 INVOICES_PAGE = 100  # a subscription's invoices are read this many at a time for a credit cap
 MAX_TERM_PERIODS = 120
@@ -185,7 +188,15 @@ class SubscriptionUseCases:
                 raise NotFound(request.customer)
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             rules = active.rules
-            start = request.start_time or await self._time.now(tx, ctx.tenant_id, customer.clock_id)
+            clock_now = await self._time.now(tx, ctx.tenant_id, customer.clock_id)
+            start = request.start_time or clock_now
+            if start < clock_now - BACKDATE_MAX:
+                # Every period between the start and now would be billed by due work at once.
+                raise InvalidArgument.single(
+                    "start_time",
+                    f"may be at most {BACKDATE_MAX.days} days before the customer's clock"
+                    f" ({clock_now.isoformat()}); every period in between would be billed",
+                )
             plan = plan_at(rules, plan_code, start)
             currency = customer.fields.currency_code
             items = items_for_plan(rules, plan, currency, start, quantities, overrides)

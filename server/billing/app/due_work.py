@@ -19,7 +19,7 @@ from typing import Any
 from billing.app.backoff import full_jitter
 from billing.app.clock import Clock
 from billing.app.due_batch import BatchTransaction
-from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
+from billing.app.ports import DueItem, NotReady, RetryableConflict, Store, Transaction
 
 log = logging.getLogger("billing.due_work")
 
@@ -156,7 +156,8 @@ class DueWorkWorker:
         items = runnable
         # Items run in due order: those due at one instant side by side (a subscription's own
         # items one after another), and nothing of a later instant before they are all done
-        # (a shared invoice is finalized just after the renewals that fill it). At most
+        # (within this round only: other rounds run side by side, and a failed item waits for
+        # its retry, so a shared invoice's finalization checks its renewals itself). At most
         # `concurrency` transactions of this process run at once, so due work never takes
         # more of the database than that from the calls it serves.
         slots = self._slots
@@ -257,6 +258,12 @@ class DueWorkWorker:
                 description = await self._handler(tx, item)
         except RetryableConflict:
             return 0  # someone else has it, or it will be claimed again
+        except NotReady as waiting:
+            # Not a failure: given back for a moment, its attempt not counted.
+            async with self._store.write(None) as tx:
+                retry_at = self._wall.now() + timedelta(seconds=waiting.retry_after_s)
+                await tx.due_work.release(item, self.owner, retry_at, count_attempt=False)
+            return 0
         except Exception as exc:
             self.stats.failed += 1
             log.exception("due work failed", extra={"item": item.id, "kind": item.kind})

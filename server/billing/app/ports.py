@@ -28,6 +28,15 @@ class RetryableConflict(Exception):
     """The database refused the transaction in a way that a retry may fix."""
 
 
+class NotReady(Exception):
+    """A due item that must wait for other work (not a failure): rolled back and given
+    back, claimable again after `retry_after_s` (wall time), no attempt counted."""
+
+    def __init__(self, reason: str, retry_after_s: float) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+
+
 @dataclass(frozen=True)
 class IdempotencyKey:
     """A write's key. Stored and locked on (tenant_id, request_id): one id names one request
@@ -331,8 +340,22 @@ class DueWorkRepository(Protocol):
         """Mark done if `owner` still holds the lease."""
         ...
 
-    async def release(self, item: DueItem, owner: str, retry_at: datetime, error: str = "") -> None:
-        """Give a failed item back; claimable again from `retry_at` (wall time)."""
+    async def release(
+        self,
+        item: DueItem,
+        owner: str,
+        retry_at: datetime,
+        error: str = "",
+        *,
+        count_attempt: bool = True,
+    ) -> None:
+        """Give a failed item back; claimable again from `retry_at` (wall time). Without
+        `count_attempt` the claim's attempt is taken back (the item was not ready)."""
+        ...
+
+    async def unfinished_renewals(self, tenant_id: str, customer_id: str, up_to: datetime) -> int:
+        """The customer's renewals due at or before `up_to` not done yet, leaving out those
+        of a subscription held back by a parked item (they may wait indefinitely)."""
         ...
 
     async def park(self, item: DueItem, owner: str, at: datetime, error: str) -> None:

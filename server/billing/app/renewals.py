@@ -33,7 +33,7 @@ from billing.app.plan_items import (
     plan_at,
     repriced,
 )
-from billing.app.ports import DueItem, RetryableConflict, Transaction
+from billing.app.ports import DueItem, NotReady, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases, cadence_of, with_plan_cadence
@@ -53,8 +53,11 @@ from billing.rules.model import RuleSet
 log = logging.getLogger("billing.renewals")
 
 # A shared renewal draft is finalized this long after its instant: every renewal of that
-# instant is due first, so it has joined the draft by then.
+# instant is due first. Due is not done (a renewal may still run in another transaction, or
+# wait for a retry after a failure), so finalizing also waits, in steps of
+# CONSOLIDATION_WAIT_S of wall time, until the customer's renewals up to the instant are done.
 CONSOLIDATION_DELAY = timedelta(seconds=1)
+CONSOLIDATION_WAIT_S = 0.2
 
 
 class DueWorkHandlers:
@@ -345,6 +348,14 @@ class DueWorkHandlers:
         )
         if draft is None or draft.id != invoice_id:
             return f"skip finalize invoices/{invoice_id}"
+        # Read under the same lock a renewal takes to join: one not done now has not joined
+        # yet, and finalizing before it would leave it an invoice of its own. A renewal held
+        # back by a parked item is not waited for: it gets its own invoice when retried.
+        waiting = await tx.due_work.unfinished_renewals(
+            item.tenant_id, draft.customer_id, draft.period_start
+        )
+        if waiting:
+            raise NotReady(f"{waiting} renewals yet to join {draft.name}", CONSOLIDATION_WAIT_S)
         active = await self._rules.active_rules_in(tx, item.tenant_id)
         final = await finalize_invoice(tx, item.tenant_id, draft, draft.created_at, active)
         return f"finalize {final.name} ({len(final.lines)} lines)"

@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement, Executable
 from billing.app.ports import DueItem, ParkedItem
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import insert_or_ignore
-from billing.store.schema import clocks, due_work
+from billing.store.schema import clocks, due_work, subscriptions
 from billing.store.types import UTCDateTime
 
 d = due_work
@@ -197,13 +197,45 @@ class SqlDueWork:
         )
         return result.first() is not None
 
-    async def release(self, item: DueItem, owner: str, retry_at: datetime, error: str = "") -> None:
-        """Give the item back after a failure; it is claimed again from `retry_at` on."""
+    async def release(
+        self,
+        item: DueItem,
+        owner: str,
+        retry_at: datetime,
+        error: str = "",
+        *,
+        count_attempt: bool = True,
+    ) -> None:
+        """Give the item back after a failure; it is claimed again from `retry_at` on.
+        Without `count_attempt` the claim's attempt is taken back and its last error kept."""
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": retry_at}
+        if count_attempt:
+            values["last_error"] = error or None
+        else:
+            values["attempts"] = d.c.attempts - 1
         await self._conn.execute(
             update(d)
             .where(d.c.tenant_id == item.tenant_id, d.c.id == item.id, d.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=retry_at, last_error=error or None)
+            .values(**values)
         )
+
+    async def unfinished_renewals(self, tenant_id: str, customer_id: str, up_to: datetime) -> int:
+        # Few rows: the customer's subscriptions (indexed), each probed by the unique
+        # (tenant, subscription, kind, due_at) index.
+        statement = (
+            select(func.count())
+            .select_from(d.join(subscriptions, subscriptions.c.id == d.c.subscription_id))
+            .where(
+                subscriptions.c.tenant_id == tenant_id,
+                subscriptions.c.customer_id == customer_id,
+                d.c.tenant_id == tenant_id,
+                d.c.kind == "renew",
+                d.c.due_at <= up_to,
+                d.c.done_at.is_(None),
+                _NOT_PARKED,
+            )
+        )
+        return int((await self._conn.execute(statement)).scalar_one())
 
     async def park(self, item: DueItem, owner: str, at: datetime, error: str) -> None:
         """Stop claiming the item (its last attempt failed) until `unpark`."""

@@ -155,3 +155,42 @@ def end_backoffs(server: ThreadedServer, tenant: Tenant) -> None:
             {"t": tenant.id},
         )
     engine.dispose()
+
+
+def test_a_renewal_that_meets_a_conflict_is_given_back_at_once(  # type: ignore[no-untyped-def]
+    backend, make_database, fresh_tenant
+):
+    """A conflict inside a handler (a row changed under it, a deadlock) used to leave the
+    item leased to the worker until its lease ended, so runs waited 30 s on it."""
+    from billing.app.ports import RetryableConflict
+
+    with world(make_database(backend), fresh_tenant, concurrency=1) as w:
+        conflicts: list[str] = []
+
+        async def pro_conflicts(inner, tx: Transaction, item: DueItem) -> str:  # type: ignore[no-untyped-def]
+            # In its batch, then alone: the second is the one the worker gives back.
+            if item.kind == "renew" and item.subscription_id == w.pro and len(conflicts) < 2:
+                conflicts.append(item.id)
+                raise RetryableConflict("injected: the subscription changed under it")
+            return await inner(tx, item)
+
+        wrap_handler(w.server, pro_conflicts)
+        run_round(w.server, fresh_tenant)
+        assert len(conflicts) == 2
+        engine = sa.create_engine(_sync(w.server))
+        with engine.connect() as conn:
+            owner, error = conn.execute(
+                sa.text(
+                    "SELECT lease_owner, last_error FROM due_work WHERE tenant_id = :t AND id = :i"
+                ),
+                {"t": fresh_tenant.id, "i": conflicts[0]},
+            ).one()
+        engine.dispose()
+        assert (owner, error) == (
+            None,
+            "RetryableConflict: injected: the subscription changed under it",
+        )
+        end_backoffs(w.server, fresh_tenant)
+        while run_round(w.server, fresh_tenant):
+            pass
+        assert w.renewal_invoices() == SHARED

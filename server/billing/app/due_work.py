@@ -249,15 +249,21 @@ class DueWorkWorker:
             waited += YIELD_STEP_S
 
     async def _run(self, item: DueItem, report: RoundReport) -> int:
+        lease_lost = False
         try:
             async with self._store.write(None) as tx:
                 # Completed first (the same transaction, so all or nothing): the handler's
                 # own last statement may be the invoice counter, which must stay last.
                 if not await tx.due_work.complete(item, self.owner, self._wall.now()):
+                    lease_lost = True
                     raise RetryableConflict("lease lost: another worker took this item")
                 description = await self._handler(tx, item)
-        except RetryableConflict:
-            return 0  # someone else has it, or it will be claimed again
+        except RetryableConflict as conflict:
+            if not lease_lost:
+                # A row changed under it (or a deadlock): still ours, so given back after a
+                # short backoff, not held until its lease ends (30 s of a run waiting on it).
+                await self._failed(item, error_text(conflict))
+            return 0
         except NotReady as waiting:
             # Not a failure: given back for a moment, its attempt not counted.
             async with self._store.write(None) as tx:

@@ -153,14 +153,6 @@ class InteractiveInterceptor(_WrappingInterceptor):
     """Counts the unary calls in flight, which bulk work (a stream's ingestion) gives way
     to between its slices (`app.turns`); streaming calls pass through uncounted."""
 
-    async def intercept_service(
-        self, continuation: Callable[[Any], Awaitable[Any]], details: Any
-    ) -> Any:
-        handler = await continuation(details)
-        if handler is None or handler.request_streaming or handler.response_streaming:
-            return handler
-        return await super().intercept_service(_handler_of(handler), details)
-
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             with interactive():
@@ -168,12 +160,11 @@ class InteractiveInterceptor(_WrappingInterceptor):
 
         return handle
 
+    def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
+        return behavior
 
-def _handler_of(handler: Any) -> Callable[[Any], Awaitable[Any]]:
-    async def continuation(_details: Any) -> Any:
-        return handler
-
-    return continuation
+    def wrap_request_stream(self, method: str, behavior: Behavior) -> Behavior:
+        return behavior
 
 
 class AuthInterceptor(_WrappingInterceptor):

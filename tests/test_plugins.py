@@ -13,6 +13,15 @@ from pathlib import Path
 import pluggy
 import pytest
 
+from billing.domain.tax import (
+    NO_TAX_RULES,
+    Buyer,
+    Place,
+    Seller,
+    TaxableLine,
+    TaxRequest,
+    Treatment,
+)
 from billing.plugins import hookspecs
 from billing.plugins.engines import (
     ChargeRequest,
@@ -20,8 +29,6 @@ from billing.plugins.engines import (
     PricingRequest,
     ProrationRequest,
     RecognitionRequest,
-    TaxableLine,
-    TaxRequest,
 )
 from billing.plugins.registry import (
     ENGINE_KINDS,
@@ -99,10 +106,18 @@ def test_billing_register_proration_policies(engines):
 
 
 def test_billing_register_tax_engines(engines):
-    result = engines.get("tax_engine", "none").calculate(
-        TaxRequest("EUR", "DE", (), (TaxableLine(1000), TaxableLine(250)), date(2026, 4, 1))
+    request = TaxRequest(
+        "EUR",
+        Seller(Place("FR")),
+        Buyer(Place("DE")),
+        (TaxableLine(0, 1000, "saas"), TaxableLine(1, 250, "saas")),
+        date(2026, 4, 1),
     )
-    assert result.tax_minor_per_line == (0, 0)
+    decided = engines.get("tax_engine", "none").determine(request, NO_TAX_RULES)
+    assert [(t.line_index, t.jurisdiction, t.treatment) for t in decided] == [
+        (0, "DE", Treatment.OUT_OF_SCOPE),
+        (1, "DE", Treatment.OUT_OF_SCOPE),
+    ]
 
 
 def test_billing_register_payment_gateways(engines):

@@ -6,7 +6,7 @@ frozen dataclasses, never loose arguments, so an engine's signature survives new
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from billing.domain.pricing import Priced
 from billing.domain.prorated_usage import ProratedUsage
+from billing.domain.tax import LineTax, TaxRequest, TaxRules
 from billing.rules.model import Price
 
 # --- pricing models ---------------------------------------------------------------------
@@ -81,31 +82,24 @@ class ProrationPolicyEngine(Protocol):
 
 
 # --- tax ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TaxableLine:
-    amount_minor: int
-    product_code: str = ""
-
-
-@dataclass(frozen=True)
-class TaxRequest:
-    currency_code: str
-    customer_region: str  # CLDR region, e.g. "DE"
-    customer_tax_ids: tuple[str, ...]
-    lines: tuple[TaxableLine, ...]
-    tax_date: date
-
-
-@dataclass(frozen=True)
-class TaxResult:
-    tax_minor_per_line: tuple[int, ...]
-    explanation: str = ""
+# The facts, decisions and rules are plain data in `billing.domain.tax` (ADR 0026).
 
 
 class TaxEngine(Protocol):
-    def calculate(self, request: TaxRequest) -> TaxResult: ...
+    """One family of jurisdictions (eu_vat, canada, us_sales_tax...). The core calls the
+    engine of the buyer's jurisdiction (the most specific one listed in the tax rules) with
+    the whole invoice or cart; the engine answers, per line, which jurisdictions tax it and
+    how (a named rate or a treatment with its legal note). It does no money arithmetic: the
+    core looks rates up on the tax point, splits inclusive prices and rounds.
+
+    Raise `TaxNotDetermined` with a plain message when the facts cannot place the supply
+    (no registration covers it, a subdivision is missing where it decides the rate)."""
+
+    def determine(self, request: TaxRequest, rules: TaxRules) -> Sequence[LineTax]: ...
+
+
+class TaxNotDetermined(ValueError):
+    """The engine cannot place a supply from these facts; the message says which is missing."""
 
 
 # --- payment gateways -------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from billing.domain.money import DEFAULT_ROUNDING
 from billing.domain.plan_changes import Direction
+from billing.domain.tax import NO_TAX_RULES, TaxRules
 from billing.rules.errors import RuleWarning
 
 Interval = Literal["day", "week", "month", "year"]
@@ -115,6 +116,7 @@ class Product:
     code: str
     name: str
     features: tuple[str, ...] = ()
+    tax_code: str | None = None  # what tax rules call it (saas, physical_good...); ADR 0026
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ class PlanPrice:
     price_code: str | None = None
     amount: Decimal | None = None
     effective_from: datetime | None = None
+    tax_behavior: str | None = None  # inclusive or exclusive; None: the tax policy's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +197,7 @@ class Price:
     unit_amount: Decimal | None = None
     tiers: tuple[Tier, ...] = ()
     params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY_PARAMS)  # plugin models
+    tax_behavior: str | None = None  # inclusive or exclusive; None: the tax policy's default
     # graduated, volume: charge the first tier's flat amount at zero usage (Stripe does,
     # Lago does not).
     flat_fee_at_zero: bool = False
@@ -349,6 +353,7 @@ class RuleSet:
     warnings: tuple[RuleWarning, ...] = ()
     invoicing: InvoicingRules = InvoicingRules()
     metering: MeteringRules = MeteringRules()
+    tax: TaxRules = NO_TAX_RULES
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RuleSet) and other.content_hash == self.content_hash

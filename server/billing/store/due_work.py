@@ -186,12 +186,7 @@ class SqlDueWork:
         """Mark done, if this worker still holds the lease."""
         result = await self._conn.execute(
             update(d)
-            .where(
-                d.c.tenant_id == item.tenant_id,
-                d.c.id == item.id,
-                d.c.lease_owner == owner,
-                d.c.done_at.is_(None),
-            )
+            .where(*_leased_to(item, owner))
             .values(done_at=at, lease_owner=None, lease_until=None)
             .returning(d.c.id)
         )
@@ -213,11 +208,7 @@ class SqlDueWork:
             values["last_error"] = error or None
         else:
             values["attempts"] = d.c.attempts - 1
-        await self._conn.execute(
-            update(d)
-            .where(d.c.tenant_id == item.tenant_id, d.c.id == item.id, d.c.lease_owner == owner)
-            .values(**values)
-        )
+        await self._conn.execute(update(d).where(*_leased_to(item, owner)).values(**values))
 
     async def unfinished_renewals(self, tenant_id: str, customer_id: str, up_to: datetime) -> int:
         # Few rows: the customer's subscriptions (indexed), each probed by the unique
@@ -241,12 +232,7 @@ class SqlDueWork:
         """Stop claiming the item (its last attempt failed) until `unpark`."""
         await self._conn.execute(
             update(d)
-            .where(
-                d.c.tenant_id == item.tenant_id,
-                d.c.id == item.id,
-                d.c.lease_owner == owner,
-                d.c.done_at.is_(None),
-            )
+            .where(*_leased_to(item, owner))
             .values(lease_owner=None, lease_until=None, last_error=error, parked_at=at)
         )
 
@@ -376,3 +362,14 @@ class SqlDueWork:
         if subscription_ids is not None:
             query = query.where(d.c.subscription_id.in_(list(subscription_ids)))
         return int(await self._conn.scalar(query) or 0)
+
+
+def _leased_to(item: DueItem, owner: str) -> tuple[ColumnElement[bool], ...]:
+    """The item, still unfinished and leased to `owner`: a worker whose lease lapsed and
+    was taken over changes nothing (complete, release and park all check it)."""
+    return (
+        d.c.tenant_id == item.tenant_id,
+        d.c.id == item.id,
+        d.c.lease_owner == owner,
+        d.c.done_at.is_(None),
+    )

@@ -104,7 +104,7 @@ def test_a_broken_rule_set_is_refused_whole_with_every_error(rules_api, catalog,
             " currency, effective_from, fixed_fee, flat_fee_at_zero, free_units,"
             " free_units_per_events, free_units_per_total_aggregation, max_per_transaction,"
             " metric, min_per_transaction, model, name, package_amount, package_size, params,"
-            " percentage_tiers, prorated, rate, tiers, unit, unit_amount",
+            " percentage_tiers, prorated, rate, tax_behavior, tiers, unit, unit_amount",
     }  # fmt: skip
     active = rules_api.GetActiveRuleSet(rp.GetActiveRuleSetRequest(), metadata=tenant.metadata)
     assert active.content_hash == good.content_hash

@@ -8,10 +8,16 @@ from textwrap import dedent
 
 import pytest
 
+from billing.plugins.registry import load_engines
 from billing.rules import RuleSet, RuleSetInvalid, load_rule_set_from_files
 
 # The built-in pricing models; plugins will add to this set.
 BUILTIN_ENGINES: Mapping[str, set[str]] = {"pricing_model": {"per_unit", "graduated", "volume"}}
+# The repository's rules/ with the tax engines installed (its tax files name them).
+REPO_ENGINES: Mapping[str, set[str]] = {
+    **BUILTIN_ENGINES,
+    "tax_engine": load_engines().names()["tax_engine"],
+}
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE_RULES = Path(__file__).parents[2] / "rules"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from rule_files import BUILTIN_ENGINES, EXAMPLE_RULES
+from rule_files import EXAMPLE_RULES, REPO_ENGINES
 
 from billing.rules import (
     Entitlement,
@@ -23,22 +23,24 @@ JAN_2024 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def test_the_example_rules_load_cleanly() -> None:
-    rule_set = load_rule_set(EXAMPLE_RULES, BUILTIN_ENGINES)
+    rule_set = load_rule_set(EXAMPLE_RULES, REPO_ENGINES)
     assert rule_set.warnings == ()
-    assert list(rule_set.files) == [
+    # tax.yaml holds the policy and the seller; jurisdictions are in tax_*.yaml files.
+    assert [name for name in rule_set.files if not name.startswith("tax_")] == [
         "catalog.yaml",
         "invoicing.yaml",
         "metering.yaml",
         "money.yaml",
         "pricing.yaml",
         "proration.yaml",
+        "tax.yaml",
     ]
     assert len(rule_set.content_hash) == 64
     assert rule_set.money == MoneyRules("half_up", {})
 
 
 def test_the_example_catalog() -> None:
-    catalog = load_rule_set(EXAMPLE_RULES, BUILTIN_ENGINES).catalog
+    catalog = load_rule_set(EXAMPLE_RULES, REPO_ENGINES).catalog
     assert {code: product.name for code, product in catalog.products.items()} == {
         "basic": "Basic",
         "pro": "Pro",
@@ -60,7 +62,7 @@ def test_the_example_catalog() -> None:
 
 
 def test_the_example_prices() -> None:
-    rule_set = load_rule_set(EXAMPLE_RULES, BUILTIN_ENGINES)
+    rule_set = load_rule_set(EXAMPLE_RULES, REPO_ENGINES)
     assert rule_set.price_in_force("pro_seat_usd", JAN_2024) == Price(
         code="pro_seat_usd",
         model="per_unit",
@@ -76,7 +78,7 @@ def test_the_example_prices() -> None:
 
 
 def test_the_example_policies_decide_by_first_matching_case() -> None:
-    rule_set = load_rule_set(EXAMPLE_RULES, BUILTIN_ENGINES)
+    rule_set = load_rule_set(EXAMPLE_RULES, REPO_ENGINES)
     upgrade = PlanChangeFacts("basic", "pro", "month", "month")
     downgrade = PlanChangeFacts("pro", "basic", "month", "month")
     to_yearly = PlanChangeFacts("pro", "pro", "month", "year")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from rule_files import BUILTIN_ENGINES, EXAMPLE_RULES, encode, load
+from rule_files import BUILTIN_ENGINES, EXAMPLE_RULES, REPO_ENGINES, encode, load
 
 from billing.rules import (
     PlanPrice,
@@ -96,11 +96,12 @@ def test_the_content_hash_is_stable_and_follows_every_byte() -> None:
 
 
 def test_a_rule_set_is_rebuilt_from_its_stored_bytes() -> None:
-    original = load_rule_set(EXAMPLE_RULES, BUILTIN_ENGINES)
-    rebuilt = load_rule_set_from_files(dict(original.files), BUILTIN_ENGINES)
+    original = load_rule_set(EXAMPLE_RULES, REPO_ENGINES)
+    rebuilt = load_rule_set_from_files(dict(original.files), REPO_ENGINES)
     assert rebuilt.content_hash == original.content_hash
     assert rebuilt.catalog == original.catalog
     assert rebuilt.prices == original.prices
+    assert rebuilt.tax == original.tax
     assert original.files["money.yaml"] == (EXAMPLE_RULES / "money.yaml").read_bytes()
 
 

@@ -69,7 +69,7 @@ def test_a_broken_rule_set_reports_every_error_with_file_line_and_path() -> None
             "unknown key 'colour'; expected one of code, currency, effective_from, fixed_fee, "
             "flat_fee_at_zero, free_units, free_units_per_events, free_units_per_total_aggregation, "
             "max_per_transaction, metric, min_per_transaction, model, name, package_amount, "
-            "package_size, params, percentage_tiers, prorated, rate, tiers, unit, unit_amount",
+            "package_size, params, percentage_tiers, prorated, rate, tax_behavior, tiers, unit, unit_amount",
         ),
     ]  # fmt: skip
     # pro_monthly also uses minutes_usd, which has the unknown key: that is one error, not two.

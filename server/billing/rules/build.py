@@ -32,6 +32,7 @@ from billing.rules.model import (
     sort_versions,
 )
 from billing.rules.structure import ValidatedFile
+from billing.rules.tax_build import build_tax_rules
 
 # Without a plan_changes section a change applies at once, as in most billing systems.
 DEFAULT_PLAN_CHANGES = PlanChangePolicy((PolicyCase(CaseMatch(), PlanChangeRule("immediate")),))
@@ -69,6 +70,7 @@ def build_rule_set(
         warnings=tuple(warnings),
         invoicing=_invoicing([f for f in files if f.kind == "invoicing"]),
         metering=_metering([f for f in files if f.kind == "metering"]),
+        tax=build_tax_rules(files),
     )
 
 
@@ -138,7 +140,9 @@ def _catalog(files: Sequence[ValidatedFile]) -> Catalog:
     plan_changes = DEFAULT_PLAN_CHANGES
     for file in files:
         for _, item in file.items("products"):
-            products[item["code"]] = Product(item["code"], item["name"], tuple(item["features"]))
+            products[item["code"]] = Product(
+                item["code"], item["name"], tuple(item["features"]), item.get("tax_code")
+            )
         for _, item in file.items("plans"):
             plans[item["code"]] = _plan(item)
         if "plan_changes" in file.data:
@@ -174,6 +178,7 @@ def _plan(item: Mapping[str, Any]) -> Plan:
                 price_code=entry.get("price"),
                 amount=entry.get("amount"),
                 effective_from=entry.get("effective_from"),
+                tax_behavior=entry.get("tax_behavior"),
             )
             for entry in item["prices"]
         ),
@@ -220,6 +225,7 @@ def _price(item: Mapping[str, Any]) -> Price:
         free_units_per_events=item.get("free_units_per_events"),
         free_units_per_total_aggregation=item.get("free_units_per_total_aggregation"),
         prorated=item.get("prorated", False),
+        tax_behavior=item.get("tax_behavior"),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from billing.rules.schemas import RESERVED_KINDS, SCHEMAS, Schema
 from billing.rules.values import (
+    DATE_PATTERN,
     DECIMAL_PATTERN,
     INSTANT_PATTERN,
     NON_NEGATIVE_DECIMAL_PATTERN,
@@ -116,6 +117,8 @@ def _typed(kind: str | None, rules: dict[str, Any]) -> dict[str, Any]:
         }
     if kind == "instant":
         return {"type": "string", "format": "date-time", "pattern": INSTANT_PATTERN}
+    if kind == "date":
+        return {"type": "string", "format": "date", "pattern": DATE_PATTERN}
     if kind == "list":
         return {"type": "array", "items": _field(rules["schema"])}
     if kind == "dict":

@@ -6,12 +6,13 @@ translate may appear here; it refuses any other, so the two cannot drift apart.
 
 Codes are strings matching `values.CODE_PATTERN`. Custom types: `int` (an integer that is not
 a boolean), `decimal` (a decimal string or a number, coerced to Decimal) and `instant` (a UTC
-instant string with `Z` or an offset, coerced to an aware datetime).
+instant string with `Z` or an offset, coerced to an aware datetime) and `date` (a calendar
+day, 2024-01-01, coerced to a date).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -19,7 +20,8 @@ from cerberus import TypeDefinition, Validator
 
 from billing.domain.money import DEFAULT_ROUNDING, ROUNDING_MODES
 from billing.domain.plan_changes import DIRECTIONS
-from billing.rules.values import CODE_PATTERN, coerce_decimal, coerce_instant
+from billing.domain.tax import InclusiveRounding, LineRounding, TaxPoint, UnknownTaxId
+from billing.rules.values import CODE_PATTERN, coerce_date, coerce_decimal, coerce_instant
 
 Schema = dict[str, dict[str, Any]]
 
@@ -36,7 +38,7 @@ KINDS: Final = (
     "metering",
 )
 # Kinds whose schema is still to be written: a file must name its kind, the rest is accepted.
-RESERVED_KINDS: Final = frozenset({"tax", "recognition", "dunning", "routing"})
+RESERVED_KINDS: Final = frozenset({"recognition", "dunning", "routing"})
 
 INTERVALS: Final = ("day", "week", "month", "year")
 PLAN_CHANGE_TIMINGS: Final = ("immediate", "end_of_period", "refused")
@@ -52,6 +54,8 @@ INTERVAL_COUNT_MAX: Final = 120  # ten years of months
 TRIAL_DAYS_MAX: Final = 3_660  # ten years
 TIERS_MAX: Final = 100
 RATE_MAX: Final = 100  # a percent: a fee above the whole transaction is a typo
+PERCENT_MAX: Final = 100  # a tax rate; the meaning pass refuses 100 itself
+SOURCE_LENGTH_MAX: Final = 500  # a statute and a URL
 BLOCK_SIZE_MAX: Final = 10**15  # the largest quantity priced (money.QUANTITY_MAX)
 FREE_EVENTS_MAX: Final = 10**9  # free transactions per period; more is a typo
 
@@ -105,6 +109,15 @@ def _amount(description: str, *, required: bool = False) -> dict[str, Any]:
 
 def _instant(description: str) -> dict[str, Any]:
     return {"type": "instant", "coerce": "instant", "meta": {"description": description}}
+
+
+def _date(description: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "type": "date",
+        "coerce": "date",
+        "required": required,
+        "meta": {"description": description},
+    }
 
 
 def _list_of(item: dict[str, Any], description: str, **rules: Any) -> dict[str, Any]:
@@ -175,7 +188,23 @@ _PRODUCT: Schema = {
         **_list_of(_code("A feature code."), "Features the product offers."),
         "default": [],
     },
+    "tax_code": _code(
+        "What the tax rules call this product (saas, ebook...): one of the tax_codes of a"
+        " tax file; leave out for the tax policy's default_tax_code."
+    ),
 }
+
+TAX_BEHAVIORS: Final = ("inclusive", "exclusive")
+
+
+def _tax_behavior() -> dict[str, Any]:
+    return _choice(
+        TAX_BEHAVIORS,
+        "inclusive: the amount already holds the tax (the tax is split out of it); exclusive:"
+        " tax is added on top. Leave out for the tax policy's prices_include_tax.",
+        required=False,
+    )
+
 
 _ENTITLEMENT: Schema = {
     "feature": _code("A feature of the plan's product.", required=True),
@@ -200,6 +229,7 @@ _PLAN_PRICE: Schema = {
         "excludes": "price",
     },
     "effective_from": _instant("First instant this entry applies; leave out for always."),
+    "tax_behavior": _tax_behavior(),
 }
 
 _PLAN: Schema = {
@@ -378,6 +408,7 @@ _PRICE: Schema = {
         "type": "dict",
         "meta": {"description": "Numbers of a plugin's pricing model; the plugin checks them."},
     },
+    "tax_behavior": _tax_behavior(),
 }
 
 PRICING: Schema = {
@@ -572,7 +603,173 @@ INVOICING: Schema = {
     ),
 }
 
+_TAX_POLICY: Schema = {
+    "enabled": {
+        "type": "boolean",
+        "default": False,
+        "meta": {"description": "Compute tax on invoices, previews and quotes (false: none)."},
+    },
+    "rounding": {
+        **_choice(
+            tuple(LineRounding),
+            "line: each line's tax is rounded and a tax line is their sum; invoice: the"
+            " unrounded taxes of a rate are summed and rounded once.",
+            required=False,
+        ),
+        "default": LineRounding.LINE.value,
+    },
+    "inclusive_rounding": {
+        **_choice(
+            tuple(InclusiveRounding),
+            "For tax-inclusive prices, which part is rounded: tax_first (the net is the gross"
+            " less the rounded tax) or net_first (the tax is the gross less the rounded net).",
+            required=False,
+        ),
+        "default": InclusiveRounding.TAX_FIRST.value,
+    },
+    "prices_include_tax": {
+        "type": "boolean",
+        "default": False,
+        "meta": {"description": "The tax behavior of prices that do not set their own."},
+    },
+    "default_tax_code": {
+        **_code("The tax code of products without one; one of tax_codes."),
+        "default": "saas",
+    },
+    "require_tax_code": {
+        "type": "boolean",
+        "default": False,
+        "meta": {"description": "Refuse the rule set if a product has no tax_code."},
+    },
+    "unknown_tax_id": {
+        **_choice(
+            tuple(UnknownTaxId),
+            "When a buyer's tax id cannot be checked online: charge (tax as for a consumer)"
+            " or trust_format (a well-formed id counts as valid).",
+            required=False,
+        ),
+        "default": UnknownTaxId.CHARGE.value,
+    },
+}
+
+_REGISTRATION: Schema = {
+    "jurisdiction": {
+        **_text(
+            "Where the seller collects: a country (FR), a subdivision (CA-ON), or a scheme"
+            " (EU-OSS, EU-NONUNION-OSS, EU-IOSS).",
+            required=True,
+        ),
+    },
+    "number": _text("The registration number, as printed on invoices.", required=True),
+    "valid_from": _date("First day the registration holds.", required=True),
+    "valid_until": _date("First day it no longer holds; leave out while it holds."),
+}
+
+_SELLER: Schema = {
+    "name": _text("The seller's legal name.", required=True),
+    "country": _text("Where the seller is established: ISO 3166-1 alpha-2 (FR).", required=True),
+    "subdivision": {
+        "type": "string",
+        "maxlength": 3,
+        "default": "",
+        "meta": {"description": "The ISO 3166-2 part after the dash (ON for CA-ON), or ''."},
+    },
+    "tax_ids": _list_of(
+        _record(
+            {
+                "type": _code("The kind of id: eu_vat, gb_vat, ca_bn...", required=True),
+                "value": _text("The id as printed on documents.", required=True),
+            }
+        ),
+        "The seller's tax ids, printed on invoices.",
+    ),
+    "registrations": _list_of(
+        _record(_REGISTRATION), "Where the seller is registered to collect tax, and since when."
+    ),
+}
+
+_TAX_RATE: Schema = {
+    "name": _code("The rate's name: standard, reduced, hst...", required=True),
+    "percent": {
+        **_amount("The rate in percent of the net price (19 means 19%).", required=True),
+        "max": PERCENT_MAX,
+    },
+    "effective_from": _date(
+        "First day of this rate; the rate of a name in force on the tax point is the one with"
+        " the latest effective_from on or before it.",
+        required=True,
+    ),
+    "source": {
+        **_text("Where the figure comes from: the statute, or the tax authority's page."),
+        "required": True,
+        "maxlength": SOURCE_LENGTH_MAX,
+    },
+}
+
+_JURISDICTION: Schema = {
+    "code": _text(
+        "A country (ISO 3166-1 alpha-2: DE) or a country and subdivision (ISO 3166-2: CA-ON);"
+        " once across all tax files.",
+        required=True,
+    ),
+    "name": _text("Name shown on invoices and reports.", required=True),
+    "engine": _code("The registered tax engine that decides here (eu_vat...).", required=True),
+    "tax_name": _text("The tax's name on invoices: VAT, GST, sales tax...", required=True),
+    "tax_point": {
+        **_choice(
+            tuple(TaxPoint),
+            "Which date picks the rate: invoice_date, period_start, or"
+            " earlier_of_invoice_and_payment.",
+            required=False,
+        ),
+        "default": TaxPoint.INVOICE_DATE.value,
+    },
+    "rates": {
+        **_list_of(_record(_TAX_RATE), "Every rate with the day it took effect and its source."),
+        "default": [],
+    },
+    "tax_codes": {
+        "type": "dict",
+        "keysrules": _code("A tax code from tax_codes."),
+        "valuesrules": _code(
+            "A rate name of this jurisdiction, or exempt, zero_rated, out_of_scope."
+        ),
+        "default": {},
+        "meta": {"description": "What each tax code is here: a rate name or a treatment."},
+    },
+    "settings": {
+        "type": "dict",
+        "default": {},
+        "meta": {"description": "The engine's own settings; the engine checks them."},
+    },
+}
+
+TAX: Schema = {
+    "kind": _kind("tax"),
+    "policy": {
+        **_record(_TAX_POLICY),
+        "meta": {"description": "How tax is computed; in one tax file only."},
+    },
+    "seller": {
+        **_record(_SELLER),
+        "meta": {"description": "Who sells and where it collects tax; in one tax file only."},
+    },
+    "tax_codes": _list_of(
+        _record(
+            {
+                "code": _code("A tax code products carry.", required=True),
+                "description": _text("What it covers.", required=True),
+            }
+        ),
+        "The tax codes products may carry; each code once across all tax files.",
+    ),
+    "jurisdictions": _list_of(
+        _record(_JURISDICTION), "Where tax is computed: engine, rates, what each code means."
+    ),
+}
+
 _WRITTEN: dict[str, Schema] = {
+    "tax": TAX,
     "invoicing": INVOICING,
     "metering": METERING,
     "money": MONEY,
@@ -594,6 +791,7 @@ class RuleValidator(Validator):  # type: ignore[misc]  # cerberus ships no type 
         "int": TypeDefinition("int", (int,), (bool,)),
         "decimal": TypeDefinition("decimal", (Decimal,), ()),
         "instant": TypeDefinition("instant", (datetime,), ()),
+        "date": TypeDefinition("date", (date,), (datetime,)),
     }
 
     def _normalize_coerce_decimal(self, value: object) -> object:
@@ -601,3 +799,6 @@ class RuleValidator(Validator):  # type: ignore[misc]  # cerberus ships no type 
 
     def _normalize_coerce_instant(self, value: object) -> object:
         return coerce_instant(value)
+
+    def _normalize_coerce_date(self, value: object) -> object:
+        return coerce_date(value)

@@ -3,7 +3,7 @@
 References resolve, codes are unique, tiers ascend and end unbounded, currencies are ISO 4217,
 every engine a rule names is registered, a built-in pricing model gets the fields it needs and
 no other model's (a percentage's fee bounds in order), a prorated price meters a level that
-persists, versions of one price start at distinct instants.
+persists, versions of one price start at distinct instants. Tax files: `tax_semantics`.
 Every problem is collected (never the first only), each at its file, line and path; cases that
 can never match are warnings, since the rule set still means something.
 
@@ -26,6 +26,7 @@ from billing.domain.money import CURRENCY_EXPONENTS, currency_problem, is_curren
 from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
 from billing.rules.model import CaseMatch
 from billing.rules.structure import ValidatedFile
+from billing.rules.tax_semantics import check_tax
 
 ENGINE_PRICING_MODEL = "pricing_model"
 
@@ -166,6 +167,7 @@ class _Checker:
             zone = file.data.get("numbering_time_zone")
             if zone is not None and not is_time_zone(zone):
                 self._error(file, ("numbering_time_zone",), f"{zone!r} is not an IANA time zone")
+        self.findings.errors.extend(check_tax(self.files, self.engines))
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ _TYPE_WORDS = {
     "int": "a whole number",
     "decimal": "a decimal string or number",
     "instant": "a UTC instant with Z or an offset, such as 2024-01-01T00:00:00Z",
+    "date": "a date such as 2024-01-01",
     "boolean": "true or false",
     "list": "a list",
     "dict": "a mapping",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from billing.domain.money import parse_decimal
@@ -20,8 +20,11 @@ INSTANT_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
     r"(?:Z|[+-][0-9]{2}:[0-9]{2})$"
 )
+# A calendar day, as tax law states rates: 2024-01-01.
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 _INSTANT = re.compile(INSTANT_PATTERN)
+_DATE = re.compile(DATE_PATTERN)
 
 
 def parse_instant(text: str) -> datetime:
@@ -51,6 +54,16 @@ def coerce_instant(value: object) -> object:
     if isinstance(value, str):
         try:
             return parse_instant(value)
+        except ValueError:
+            return value
+    return value
+
+
+def coerce_date(value: object) -> object:
+    """A date for '2024-01-01' (a real day); anything else is returned for the type check."""
+    if isinstance(value, str) and _DATE.match(value):
+        try:
+            return date.fromisoformat(value)
         except ValueError:
             return value
     return value

@@ -1,0 +1,108 @@
+"""Tax rule files through RuleService over a real channel, on SQLite and PostgreSQL: a bad
+one refuses the whole rule set with every error at its file, line and field, like any other
+kind; ValidateRuleSet reports the same without storing."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import pytest
+
+from billing.plugins.registry import load_engines
+from billing_client.v1 import rules_pb2 as rp
+from conftest import rule_files
+from grpc_helpers import error_info, field_violations
+
+NORWAY = """\
+kind: tax
+jurisdictions:
+  - code: NO
+    name: Norway
+    engine: none
+    tax_name: MVA
+    rates:
+      - {name: standard, percent: 25, effective_from: 2005-01-01, source: "Merverdiavgiftsloven § 5-1"}
+    tax_codes: {saas: standard, ebook: zero_rated}
+"""
+
+BROKEN = """\
+kind: tax
+jurisdictions:
+  - code: NO
+    name: Norway
+    engine: norway_vat
+    tax_name: MVA
+    rates:
+      - {name: standard, percent: 25, effective_from: 2005-01-01, source: "§ 5-1"}
+      - {name: standard, percent: 100, effective_from: 2005-01-01, source: "§ 5-1"}
+    tax_codes: {saas: standard, ebook: reduced}
+  - code: XK
+    name: Kosovo
+    engine: none
+    tax_name: TVSH
+"""
+
+
+def push(rules_api, tenant, files):  # type: ignore[no-untyped-def]
+    request = rp.PushRuleSetRequest(files=files, request_id=uuid.uuid4().hex)
+    return rules_api.PushRuleSet(request, metadata=tenant.metadata)
+
+
+def test_a_tax_file_is_pushed_with_the_rest(rules_api, tenant):
+    pushed = push(rules_api, tenant, rule_files(**{"tax_nordics.yaml": NORWAY}))
+    assert pushed.active
+    assert "tax_nordics.yaml" in pushed.files
+    assert list(pushed.warnings) == []
+
+
+def test_a_bad_tax_file_refuses_the_whole_rule_set(rules_api, tenant):
+    good = push(rules_api, tenant, rule_files())
+    with pytest.raises(grpc.RpcError) as failure:
+        push(rules_api, tenant, rule_files(**{"tax_nordics.yaml": BROKEN}))
+    error = failure.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(error).reason == "RULE_SET_INVALID"
+    assert field_violations(error) == {
+        'files["tax_nordics.yaml"].jurisdictions[0].engine':
+            "tax_nordics.yaml:5:13: jurisdictions[0].engine: unknown tax engine 'norway_vat';"
+            " registered: " + ", ".join(sorted(registered_tax_engines())),
+        'files["tax_nordics.yaml"].jurisdictions[0].rates[1].effective_from':
+            "tax_nordics.yaml:9:56: jurisdictions[0].rates[1].effective_from: rate 'standard'"
+            " already has an entry effective from 2005-01-01 (rates[0])",
+        'files["tax_nordics.yaml"].jurisdictions[0].rates[1].percent':
+            "tax_nordics.yaml:9:35: jurisdictions[0].rates[1].percent: must be below 100, got 100",
+        'files["tax_nordics.yaml"].jurisdictions[0].tax_codes.ebook':
+            "tax_nordics.yaml:10:40: jurisdictions[0].tax_codes.ebook: 'reduced' is neither a"
+            " rate name of NO (standard) nor a treatment (exempt, zero_rated, out_of_scope)",
+        # Kosovo uses XK, a code ISO 3166 leaves to user assignment: not an ISO country.
+        'files["tax_nordics.yaml"].jurisdictions[1].code':
+            "tax_nordics.yaml:11:11: jurisdictions[1].code: unknown country code 'XK' (ISO"
+            " 3166-1 alpha-2, such as DE or CA)",
+    }  # fmt: skip
+    active = rules_api.GetActiveRuleSet(rp.GetActiveRuleSetRequest(), metadata=tenant.metadata)
+    assert active.content_hash == good.content_hash
+
+
+def test_validate_shows_tax_errors_without_storing(rules_api, tenant):
+    result = rules_api.ValidateRuleSet(
+        rp.ValidateRuleSetRequest(files=rule_files(**{"tax_nordics.yaml": BROKEN})),
+        metadata=tenant.metadata,
+    )
+    found = [(e.file, e.line, e.column, e.path) for e in result.errors]
+    assert found == [
+        ("tax_nordics.yaml", 5, 13, "jurisdictions[0].engine"),
+        ("tax_nordics.yaml", 9, 35, "jurisdictions[0].rates[1].percent"),
+        ("tax_nordics.yaml", 9, 56, "jurisdictions[0].rates[1].effective_from"),
+        ("tax_nordics.yaml", 10, 40, "jurisdictions[0].tax_codes.ebook"),
+        ("tax_nordics.yaml", 11, 11, "jurisdictions[1].code"),
+    ]
+    with pytest.raises(grpc.RpcError) as failure:
+        rules_api.GetRuleSet(
+            rp.GetRuleSetRequest(name=f"ruleSets/{result.content_hash}"), metadata=tenant.metadata
+        )
+    assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def registered_tax_engines() -> set[str]:
+    return load_engines().names()["tax_engine"]

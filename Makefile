@@ -2,8 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXAMPLE_PLUGIN := plugins/example-pricing
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml $(EXAMPLE_PLUGIN)/pyproject.toml $(EXAMPLE_PLUGIN)/src/*/*.py 2>/dev/null | sha1sum | cut -c1-12)
+EXAMPLE_PLUGINS := plugins/example-pricing plugins/example-tax
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml $(foreach p,$(EXAMPLE_PLUGINS),$(p)/pyproject.toml $(p)/src/*/*.py) 2>/dev/null | sha1sum | cut -c1-12)
 
 .PHONY: run test check lint typecheck proto proto-check contracts pytest bench install clean
 
@@ -11,9 +11,9 @@ $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e clients/python -e '.[dev]'
-	# The example third-party plugin, installed like any other (not editable): the tests
-	# find it through its entry point, never from the source tree.
-	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps ./$(EXAMPLE_PLUGIN)
+	# The example third-party plugins, installed like any other (not editable): the tests
+	# find them through their entry points, never from the source tree.
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps $(addprefix ./,$(EXAMPLE_PLUGINS))
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -78,11 +78,13 @@ def subscribed(billing: Billing, example: Example, plan: str):  # type: ignore[n
 USAGE_EXAMPLES = {"usage_pricing", "usage"}
 # Money policies: swiss_cash_rounding is checked by tests/test_exactness_api.py.
 MONEY_EXAMPLES = {"swiss_cash_rounding"}
+# Tax from a third-party plugin: tax_iceland is checked by tests/test_tax_rules_plugin.py.
+TAX_EXAMPLES = {"tax_iceland"}
 
 
 def test_the_examples_are_the_complete_rule_sets():
     assert sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) == sorted(
-        {e.name for e in EXAMPLES_EXPECTED} | USAGE_EXAMPLES | MONEY_EXAMPLES
+        {e.name for e in EXAMPLES_EXPECTED} | USAGE_EXAMPLES | MONEY_EXAMPLES | TAX_EXAMPLES
     )
     for example in EXAMPLES_EXPECTED:
         assert {p.name for p in example.directory.iterdir()} == FILES, example.name

@@ -4,6 +4,8 @@ loads, while a rule set naming an engine no plugin registered is refused at file
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -26,7 +28,7 @@ from billing.domain.tax import (
     Treatment,
 )
 from billing.plugins.registry import Engines, load_engines
-from billing.rules import RuleSetInvalid, load_rule_set_from_files
+from billing.rules import RuleSetInvalid, content_hash, load_rule_set_from_files
 
 ROOT = Path(__file__).parents[1]
 
@@ -168,3 +170,42 @@ def test_the_engine_decides_by_the_sellers_registration_and_the_buyer(engines: E
         },
     )
     assert _decide(engines, no_reverse, business, registered)[0][3] is Treatment.OUT_OF_SCOPE
+
+
+EXAMPLE = ROOT / "rules" / "examples" / "tax_iceland"
+
+
+def test_the_iceland_example_is_accepted_by_rules_check() -> None:
+    files = {p.name: p.read_bytes() for p in sorted(EXAMPLE.glob("*.yaml"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "billing", "rules", "check", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"ok, rule set {content_hash(files)}" in result.stdout
+    assert "warning" not in result.stderr
+    assert sorted(p.name for p in EXAMPLE.iterdir()) == ["README.md", "catalog.yaml", "tax.yaml"]
+
+
+def test_the_iceland_example_says_what_its_readme_says(engines: Engines) -> None:
+    files = {p.name: p.read_bytes() for p in sorted(EXAMPLE.glob("*.yaml"))}
+    rule_set = load_rule_set_from_files(files, engines.by_kind)
+    tax = rule_set.tax
+    assert tax.policy.enabled and tax.policy.prices_include_tax and tax.policy.require_tax_code
+    iceland = tax.jurisdictions["IS"]
+    on = date(2026, 4, 1)
+    assert iceland.rate_on("standard", on).percent == Decimal(24)
+    assert iceland.rate_on("reduced", on).percent == Decimal(11)
+    assert iceland.rate_on("standard", date(2014, 12, 31)).percent == Decimal("25.5")
+    assert iceland.rate_on("reduced", date(2014, 12, 31)).percent == Decimal(7)
+    assert {code: p.tax_code for code, p in rule_set.catalog.products.items()} == {
+        "hosting": "saas",
+        "library": "ebook",
+    }
+    hosting = rule_set.catalog.plans["hosting_monthly"].prices
+    assert [(p.currency, p.amount, p.tax_behavior) for p in hosting] == [
+        ("ISK", Decimal(2480), "inclusive")
+    ]

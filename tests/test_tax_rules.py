@@ -508,3 +508,11 @@ def test_the_json_schema_for_editors_describes_tax_files() -> None:
     price = pricing["properties"]["prices"]["items"]
     for entry in (plan_price, price):
         assert entry["properties"]["tax_behavior"]["enum"] == ["inclusive", "exclusive"]
+
+
+def test_one_typo_gives_one_error() -> None:
+    # A policy value the shape refuses is not read again by the meaning pass.
+    tax = TAX.replace("require_tax_code: false", "require_tax_code: yes")
+    assert problems(tax__yaml=tax) == [
+        "tax.yaml:8:21: policy.require_tax_code: expected true or false, got 'yes'",
+    ]

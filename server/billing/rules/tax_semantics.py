@@ -248,7 +248,7 @@ class _TaxChecker:
         if not self.tax_files:
             return  # without tax rules a tax code means nothing yet, and is not checked
         required_at = None
-        if self.policy is not None and self.policy[1].get("require_tax_code"):
+        if self.policy is not None and self.policy[1].get("require_tax_code") is True:
             required_at = self.policy[0].where(("policy", "require_tax_code"))
         for file, path, product in self._catalog_products():
             code = product.get("tax_code")

@@ -615,3 +615,15 @@ def strings_in(message: Message, only: frozenset[str] | None = None) -> Iterator
                 yield item.decode(errors="replace")
             elif isinstance(item, str):
                 yield item
+
+
+# TaxService (issue 14): a cart of a bare amount, a unit price and a catalog plan.
+TEMPLATES["QuoteTax"] = lambda w: {
+    "customer": w.own.clock_customer,
+    "lines": [
+        {"amount": {"currency_code": "USD", "amount_minor": "1999"}, "tax_code": "saas"},
+        {"unit_amount": "9.99", "quantity": "3", "inclusive": True},
+        {"plan": f"plans/{SEAT_PLAN}", "quantity": "2"},
+    ],
+    "date": {"year": 2026, "month": 3, "day": 1},
+}

@@ -61,7 +61,7 @@ def test_builtin_engines_are_found_through_the_entry_point_group(engines):
             "volume",
         ],
         "proration_policy": ["day", "second"],
-        "tax_engine": ["example_iceland_vat", "none"],
+        "tax_engine": ["example_iceland_vat", "flat_rate", "none"],
         "payment_gateway": ["simulated"],
         "recognition_method": ["point_in_time", "ratable"],
         "notification_channel": ["log"],

@@ -54,6 +54,9 @@ from billing_client.v1 import (
     subscriptions_pb2 as sp,
 )
 from billing_client.v1 import (
+    tax_pb2 as tx,
+)
+from billing_client.v1 import (
     usage_pb2 as us,
 )
 from billing_fixtures import Billing, rules, ts
@@ -443,6 +446,24 @@ CASES: list[tuple[str, str, Message, str]] = [
         "start_time",
     ),
     ("AuditService", "ListAuditRecords", au.ListAuditRecordsRequest(actor="a" * 257), "actor"),
+]
+
+# TaxService (issue 14)
+_QUOTE_LINE = tx.QuoteLine(amount=mo.Money(currency_code="EUR", amount_minor=1))
+CASES += [
+    ("TaxService", "QuoteTax", tx.QuoteTaxRequest(lines=[_QUOTE_LINE] * 101), "lines"),
+    (
+        "TaxService",
+        "QuoteTax",
+        tx.QuoteTaxRequest(buyer=tx.QuoteBuyer(country="DEU"), lines=[_QUOTE_LINE]),
+        "buyer.country",
+    ),
+    (
+        "TaxService",
+        "QuoteTax",
+        tx.QuoteTaxRequest(customer=CUSTOMER, lines=[tx.QuoteLine(tax_code="t" * 65)]),
+        "lines[0].tax_code",
+    ),
 ]
 
 

@@ -23,6 +23,8 @@ NOT_TENANT_NAMES = {
     ("GetPlan", "name"): "a catalog code of the caller's own active rules",
     ("GetPrice", "name"): "a catalog code of the caller's own active rules",
     ("PreviewPrice", "price"): "a catalog code of the caller's own active rules",
+    ("QuoteTax", "lines.plan"): "a catalog code of the caller's own active rules",
+    ("QuoteTax", "lines.price"): "a catalog code of the caller's own active rules",
     ("UpdateCustomer", "customer.clock"): "immutable: ignored unless the mask names it",
     ("UpdateInvoice", "invoice.customer"): "output only: ignored unless the mask names it",
     ("UpdateInvoice", "invoice.subscription"): "output only: ignored unless the mask names it",

@@ -44,6 +44,7 @@ from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
 from billing.app.rules_watch import RulesDirectoryWatcher
 from billing.app.subscriptions import SubscriptionUseCases
+from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.usage import UsageUseCases
 from billing.app.writes import WriteRunner
 from billing.config import Settings, SettingsError
@@ -144,6 +145,7 @@ class Runtime:
                 self.due_store, self.worker, SystemClock(), settings.due_work_call_max_seconds
             ),
             audit=AuditUseCases(self.store),
+            tax_quotes=TaxQuoteUseCases(self.store, rules, self.engines, BillingTime(self.clock)),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

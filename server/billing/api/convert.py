@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
-from google.type import postal_address_pb2
+from google.type import date_pb2, postal_address_pb2
 
 from billing.api.validation import timestamp_problem
 from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
@@ -101,3 +101,25 @@ def customer_to_proto(customer: Customer) -> customers_pb2.Customer:
         clock=f"clocks/{customer.clock_id}" if customer.clock_id else "",
         bill_cycle_day=f.bill_cycle_day,
     )
+
+
+DATE_RANGE = "must be a valid date in [1970-01-01, 3000-01-01)"
+
+
+def calendar_date(message: date_pb2.Date, present: bool, field: str) -> date | None:
+    """The one way a request's google.type.Date becomes a date: None when absent; a partial
+    date (a 0 year, month or day), an impossible one or one outside [1970-01-01,
+    3000-01-01) is INVALID_ARGUMENT naming `field`."""
+    if not present:
+        return None
+    try:
+        day = date(message.year, message.month, message.day)
+    except ValueError:
+        raise InvalidArgument.single(field, DATE_RANGE) from None
+    if not date(1970, 1, 1) <= day < date(3000, 1, 1):
+        raise InvalidArgument.single(field, DATE_RANGE)
+    return day
+
+
+def date_message(day: date) -> date_pb2.Date:
+    return date_pb2.Date(year=day.year, month=day.month, day=day.day)

@@ -29,6 +29,7 @@ from billing.api.rate_limit import TenantRateLimiter
 from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
 from billing.api.subscriptions import SubscriptionServicer
+from billing.api.tax import TaxServicer
 from billing.api.usage import UsageServicer
 from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
@@ -39,6 +40,7 @@ from billing.app.customers import CustomerUseCases
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases
+from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.usage import UsageUseCases
 from billing.domain import limits
 from billing_client.v1 import (
@@ -58,6 +60,8 @@ from billing_client.v1 import (
     rules_pb2_grpc,
     subscriptions_pb2,
     subscriptions_pb2_grpc,
+    tax_pb2,
+    tax_pb2_grpc,
     usage_pb2,
     usage_pb2_grpc,
 )
@@ -72,6 +76,7 @@ API_FILES = (
     usage_pb2.DESCRIPTOR,
     coupons_pb2.DESCRIPTOR,
     audit_pb2.DESCRIPTOR,
+    tax_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -89,6 +94,7 @@ class UseCases:
     coupons: CouponUseCases
     billing_runs: BillingRuns
     audit: AuditUseCases
+    tax_quotes: TaxQuoteUseCases
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,9 @@ def build_server(
     )
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
         AuditServicer(use_cases.audit, call_context), server
+    )
+    tax_pb2_grpc.add_TaxServiceServicer_to_server(
+        TaxServicer(use_cases.tax_quotes, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

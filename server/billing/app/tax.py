@@ -1,15 +1,17 @@
 """The one door to tax for every use case (invoices, previews, credit notes, QuoteTax): build
 the facts, ask the buyer's engine, let the core compute (ADR 0026).
 
-SEAM: the signatures below are the contract the parallel work codes against; the bodies are
-placeholders until the calculation lands (`domain/tax_calc.py`).
+The signatures below are the contract the invoice, preview, credit note and quote paths code
+against.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from billing.domain import tax_calc
 from billing.domain.customers import Customer
+from billing.domain.errors import TaxNotComputable
 from billing.domain.money import DEFAULT_ROUNDING
 from billing.domain.tax import (
     Buyer,
@@ -20,7 +22,7 @@ from billing.domain.tax import (
     TaxRequest,
     TaxRules,
 )
-from billing.plugins.engines import TaxEngine
+from billing.plugins.engines import TaxEngine, TaxNotDetermined
 
 
 def buyer_of(customer: Customer) -> Buyer:
@@ -45,14 +47,31 @@ def compute_tax(
     *,
     rounding: str = DEFAULT_ROUNDING,
 ) -> TaxOutcome:
-    """Tax of the request's lines under the rules: zero everywhere while tax is off.
+    """Tax of the request's lines under the rules: zero everywhere while tax is off, or when
+    the rules list no jurisdiction for the buyer's place (out of scope: no tax amounts).
+    Otherwise the engine of the buyer's most specific listed jurisdiction decides and the core
+    computes (`domain/tax_calc.py`); `rounding` is the money rules' mode for the currency.
 
-    Raises TaxNotDetermined (an engine could not place the supply) and ValueError (a
-    jurisdiction without the named rate on the tax point), each with a plain message."""
-    del engines, rounding
+    Raises TaxNotComputable (a ValueError; FAILED_PRECONDITION on the API): the engine could
+    not place the supply (`TAX_NOT_DETERMINED`, with the engine's message), the rules name an
+    engine no plugin registers, or a jurisdiction lacks the named rate on the tax point
+    (`TAX_RATE_MISSING`)."""
     if not rules.policy.enabled:
         return untaxed(request.lines)
-    return untaxed(request.lines)  # placeholder until domain/tax_calc.py lands
+    jurisdiction = rules.jurisdiction_for(request.buyer.place)
+    if jurisdiction is None:
+        return untaxed(request.lines)
+    engine = engines.get(jurisdiction.engine)
+    if engine is None:
+        raise TaxNotComputable(
+            f"the tax rules give {jurisdiction.code} the engine {jurisdiction.engine!r},"
+            " which no installed plugin registers"
+        )
+    try:
+        decisions = engine.determine(request, rules)
+    except TaxNotDetermined as exc:
+        raise TaxNotComputable(f"tax in {jurisdiction.code} not determined: {exc}") from exc
+    return tax_calc.compute(request, decisions, rules, rounding)
 
 
 def untaxed(lines: Sequence[TaxableLine]) -> TaxOutcome:

@@ -135,6 +135,17 @@ class InvalidState(BillingError):
         self.reason = reason
 
 
+class TaxNotComputable(InvalidState, ValueError):
+    """Tax cannot be computed from these facts under these rules, and the caller cannot fix
+    it by resending: the engine could not place the supply (reason `TAX_NOT_DETERMINED`), or
+    a jurisdiction has no rate of the name an engine chose on the tax point
+    (`TAX_RATE_MISSING`). The rules or the customer's record must change; FAILED_PRECONDITION.
+    Also a ValueError, as `compute_tax` documents."""
+
+    def __init__(self, message: str, reason: str = "TAX_NOT_DETERMINED") -> None:
+        InvalidState.__init__(self, message, reason)
+
+
 class PlanChangeRefused(InvalidState):
     """The rules refuse this change (a plan_changes case with `timing: refused`, Kill Bill's
     ILLEGAL). Metadata names the case (`rule`) and both plans."""

@@ -26,6 +26,7 @@ from billing.domain.tax import (
     TaxRequest,
     TaxRules,
     Treatment,
+    UnknownTaxId,
 )
 from billing.plugins.registry import Engines, load_engines
 from billing.rules import RuleSetInvalid, content_hash, load_rule_set_from_files
@@ -162,6 +163,16 @@ def test_the_engine_decides_by_the_sellers_registration_and_the_buyer(engines: E
         Place("IS"), CustomerType.BUSINESS, (TaxIdFact("is_vat", "1", TaxIdStatus.INVALID),)
     )
     assert _decide(engines, rules, invalid_id, lapsed)[0][3] is Treatment.OUT_OF_SCOPE
+    # A number the registry could not be asked about: taxed as a consumer under `charge`
+    # (the policy's default), reverse charged under `trust_format`.
+    unchecked = Buyer(
+        Place("IS"), CustomerType.BUSINESS, (TaxIdFact("is_vat", "1", TaxIdStatus.UNKNOWN),)
+    )
+    assert _decide(engines, rules, unchecked, lapsed)[0][3] is Treatment.OUT_OF_SCOPE
+    trusting = replace(
+        rules, policy=replace(rules.policy, unknown_tax_id=UnknownTaxId.TRUST_FORMAT)
+    )
+    assert _decide(engines, trusting, unchecked, lapsed)[0][3] is Treatment.REVERSE_CHARGE
     no_reverse = TaxRules(
         rules.policy,
         Seller(Place("FR"), (Registration("FR", "FR1", date(2020, 1, 1)),)),

@@ -6,8 +6,10 @@ with their dates and sources) are in the rules, and the core does the arithmetic
 - the seller is registered in IS on the invoice date: taxed, at the rate name the
   jurisdiction's `tax_codes` gives the line's tax code (`standard` when it lists none), or
   the treatment it names (exempt, zero_rated, out_of_scope);
-- else, a business buyer with an Icelandic VAT number: reverse charge (the buyer accounts for
-  the VAT on services bought from abroad), unless `settings.reverse_charge_b2b` is false;
+- else, a business buyer with an Icelandic VAT number (confirmed or well formed; one that could
+  not be checked only if `policy.unknown_tax_id` is trust_format): reverse charge (the buyer
+  accounts for the VAT on services bought from abroad), unless `settings.reverse_charge_b2b`
+  is false;
 - else: out of scope (the seller collects no Icelandic VAT).
 """
 
@@ -23,6 +25,7 @@ from billing.domain.tax import (
     TaxRequest,
     TaxRules,
     Treatment,
+    UnknownTaxId,
 )
 from billing.plugins.engines import TaxEngine, TaxNotDetermined
 from billing.plugins.hookspecs import hookimpl
@@ -57,7 +60,7 @@ class IcelandVat:
             raise TaxNotDetermined(f"{ENGINE} needs the jurisdiction {COUNTRY} in the tax rules")
         registered = request.seller.registered_in(COUNTRY, request.invoice_date)
         if registered is None:
-            return self._not_collected(request, jurisdiction.tax_name, jurisdiction.settings)
+            return self._not_collected(request, rules, jurisdiction.tax_name, jurisdiction.settings)
         found = []
         for line in request.lines:
             meaning = jurisdiction.treatment_of(line.tax_code) or "standard"
@@ -76,12 +79,16 @@ class IcelandVat:
         return tuple(found)
 
     def _not_collected(
-        self, request: TaxRequest, tax_name: str, settings: Mapping[str, Any]
+        self, request: TaxRequest, rules: TaxRules, tax_name: str, settings: Mapping[str, Any]
     ) -> Sequence[LineTax]:
         buyer = request.buyer
+        # A tax id counts when confirmed or well formed; one the registry could not be asked
+        # about counts only if the policy trusts the format (`unknown_tax_id`).
+        counted = {TaxIdStatus.VALID, TaxIdStatus.FORMAT_VALID}
+        if rules.policy.unknown_tax_id is UnknownTaxId.TRUST_FORMAT:
+            counted.add(TaxIdStatus.UNKNOWN)
         business = buyer.customer_type is CustomerType.BUSINESS and any(
-            tax_id.type == TAX_ID_TYPE and tax_id.status is not TaxIdStatus.INVALID
-            for tax_id in buyer.tax_ids
+            tax_id.type == TAX_ID_TYPE and tax_id.status in counted for tax_id in buyer.tax_ids
         )
         if business and settings.get("reverse_charge_b2b", True):
             treatment, note = Treatment.REVERSE_CHARGE, REVERSE_CHARGE_NOTE

@@ -404,7 +404,7 @@ TEMPLATES: dict[str, Template] = {
             "time_zone": "Europe/Paris",
             "locale": "fr-FR",
             "billing_address": {"region_code": "FR", "address_lines": ["1 rue"]},
-            "tax_ids": [{"type": "eu_vat", "value": "FR123"}],
+            "tax_ids": [{"type": "eu_vat", "value": "FR40303265045"}],
             "metadata": {"k": "v"},
             "bill_cycle_day": 15,
         },

@@ -30,7 +30,7 @@ def new_customer(**overrides: object) -> pb.Customer:
             locality="Berlin",
             address_lines=["Invalidenstraße 1"],
         ),
-        "tax_ids": [pb.TaxId(type="eu_vat", value="DE123456789")],
+        "tax_ids": [pb.TaxId(type="eu_vat", value="DE136695976")],
         "metadata": {"crm_id": "42"},
     }
     values.update(overrides)
@@ -71,7 +71,7 @@ def test_create_then_get_returns_every_field(customers, tenant):
     assert fetched.currency_code == "EUR"
     assert fetched.time_zone == "Europe/Berlin"
     assert fetched.billing_address.address_lines == ["Invalidenstraße 1"]
-    assert [(t.type, t.value) for t in fetched.tax_ids] == [("eu_vat", "DE123456789")]
+    assert [(t.type, t.value) for t in fetched.tax_ids] == [("eu_vat", "DE136695976")]
     assert dict(fetched.metadata) == {"crm_id": "42"}
     assert fetched.create_time == fetched.update_time
 

@@ -62,6 +62,7 @@ def test_builtin_engines_are_found_through_the_entry_point_group(engines):
         ],
         "proration_policy": ["day", "second"],
         "tax_engine": ["example_iceland_vat", "flat_rate", "none"],
+        "tax_id_verifier": ["vies"],
         "payment_gateway": ["simulated"],
         "recognition_method": ["point_in_time", "ratable"],
         "notification_channel": ["log"],

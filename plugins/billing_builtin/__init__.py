@@ -1,6 +1,6 @@
 """The built-in engines, registered through the `billing.plugins` entry point like any
 third-party plugin. Each module registers one kind."""
 
-from billing_builtin import gateways, notifications, pricing, proration, recognition, tax
+from billing_builtin import gateways, notifications, pricing, proration, recognition, tax, vies
 
-PLUGIN_MODULES = (pricing, proration, tax, gateways, recognition, notifications)
+PLUGIN_MODULES = (pricing, proration, tax, gateways, recognition, notifications, vies)

@@ -58,6 +58,10 @@ class Settings:
     db_idle_in_transaction_timeout_ms: int = 60_000  # idle_in_transaction_session_timeout
     smtp_url: str = ""  # e.g. smtp://user:pass@host:587?from=billing@example.com; "" = off
     templates_dir: str = "rules/templates"  # invoice document templates finance edits
+    # The VIES checkVat SOAP endpoint; "" = no online check of EU VAT numbers (ADR 0031).
+    vies_url: str = ""
+    tax_id_check_timeout_seconds: float = 10.0  # one registry call, at most
+    tax_id_check_cache_seconds: int = 86_400  # a registry's valid/invalid answer is reused
     trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0
     trace_exporter: str = "none"  # none | console; tracing is off with none
     log_level: str = "INFO"
@@ -98,6 +102,7 @@ class Settings:
             raise SettingsError("BILLING_TRACE_EXPORTER must be none or console")
         self._check_auth()
         self._check_tls()
+        self._check_tax_ids()
         if self.rate_limit_per_second < 0:
             raise SettingsError("BILLING_RATE_LIMIT_PER_SECOND must be 0 (no limit) or more")
         if self.max_concurrent_rpcs < 1:
@@ -140,6 +145,17 @@ class Settings:
                 "BILLING_TLS_CLIENT_CA_FILE (mutual TLS) needs BILLING_TLS_CERT_FILE and"
                 " BILLING_TLS_KEY_FILE"
             )
+
+    def _check_tax_ids(self) -> None:
+        if self.vies_url and urlsplit(self.vies_url).scheme not in {"http", "https"}:
+            raise SettingsError("BILLING_VIES_URL must be an http(s) URL")
+        if not 0 < self.tax_id_check_timeout_seconds < self.due_work_lease_seconds:
+            raise SettingsError(
+                "BILLING_TAX_ID_CHECK_TIMEOUT_SECONDS must be above 0 and below"
+                " BILLING_DUE_WORK_LEASE_SECONDS (the check runs under the item's lease)"
+            )
+        if self.tax_id_check_cache_seconds < 0:
+            raise SettingsError("BILLING_TAX_ID_CHECK_CACHE_SECONDS must not be negative")
 
     def _check_due_work(self) -> None:
         if not 1 <= self.due_work_max_attempts <= 100:

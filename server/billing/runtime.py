@@ -44,6 +44,7 @@ from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
 from billing.app.rules_watch import RulesDirectoryWatcher
 from billing.app.subscriptions import SubscriptionUseCases
+from billing.app.tax_id_checks import ConfiguredVerifier, TaxIdChecks
 from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.usage import UsageUseCases
 from billing.app.writes import WriteRunner
@@ -51,7 +52,7 @@ from billing.config import Settings, SettingsError
 from billing.delivery import SmtpSettings
 from billing.delivery.mailer import SmtpInvoiceMailer
 from billing.observability.tracing import configure_tracing, get_tracer
-from billing.plugins.registry import load_engines
+from billing.plugins.registry import Engines, load_engines
 from billing.store.engine import SessionTimeouts, create_engine
 from billing.store.sql_store import SqlStore
 
@@ -110,6 +111,7 @@ class Runtime:
         subscriptions.usage = usage
         handlers = DueWorkHandlers(subscriptions, rules, usage)
         handlers.delivery = InvoiceDelivery(rules, build_mailer(settings))
+        handlers.tax_id_checks = build_tax_id_checks(settings, self.due_store, self.engines)
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
             self.due_store,
@@ -126,9 +128,15 @@ class Runtime:
                 settings.due_work_retry_base_ms / 1000,
                 settings.due_work_retry_max_seconds,
             ),
+            prepare=handlers.prepare,
         )
         self.use_cases = UseCases(
-            customers=CustomerUseCases(self.store, writes),
+            customers=CustomerUseCases(
+                self.store,
+                writes,
+                handlers.tax_id_checks,
+                work_added=lambda: self.worker.wake.set(),  # noqa: PLW0108
+            ),
             rules=rules,
             catalog=CatalogUseCases(rules, self.engines, self.clock),
             subscriptions=subscriptions,
@@ -243,6 +251,27 @@ def build_mailer(settings: Settings) -> SmtpInvoiceMailer | None:
     if not settings.smtp_url:
         return None
     return SmtpInvoiceMailer(SmtpSettings.from_url(settings.smtp_url), Path(settings.templates_dir))
+
+
+def build_tax_id_checks(
+    settings: Settings, store: SqlStore, engines: Engines
+) -> TaxIdChecks | None:
+    """Online tax id checks, when a verifier's endpoint is set (BILLING_VIES_URL)."""
+    endpoints = {"vies": settings.vies_url}
+    verifiers = [
+        ConfiguredVerifier(name, engines.get("tax_id_verifier", name), url)
+        for name, url in endpoints.items()
+        if url and name in engines.by_kind.get("tax_id_verifier", {})
+    ]
+    if not verifiers:
+        return None
+    return TaxIdChecks(
+        store,
+        verifiers,
+        SystemClock(),
+        timeout_s=settings.tax_id_check_timeout_seconds,
+        cache_ttl=timedelta(seconds=settings.tax_id_check_cache_seconds),
+    )
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:

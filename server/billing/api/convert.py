@@ -10,8 +10,15 @@ from google.protobuf.message import Message
 from google.type import date_pb2, postal_address_pb2
 
 from billing.api.validation import timestamp_problem
-from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
-from billing.domain.errors import InvalidArgument
+from billing.domain.customers import (
+    Customer,
+    CustomerFields,
+    PostalAddress,
+    TaxId,
+    TaxIdVerification,
+)
+from billing.domain.errors import FieldViolation, InvalidArgument
+from billing.domain.tax import CustomerType, Exemption, TaxIdStatus
 from billing_client.v1 import customers_pb2
 
 
@@ -69,6 +76,107 @@ def address_to_proto(address: PostalAddress) -> postal_address_pb2.PostalAddress
     )
 
 
+_CUSTOMER_TYPES = {
+    customers_pb2.CUSTOMER_TYPE_UNSPECIFIED: CustomerType.CONSUMER,
+    customers_pb2.CONSUMER: CustomerType.CONSUMER,
+    customers_pb2.BUSINESS: CustomerType.BUSINESS,
+}
+_CUSTOMER_TYPES_OUT = {
+    CustomerType.CONSUMER: customers_pb2.CONSUMER,
+    CustomerType.BUSINESS: customers_pb2.BUSINESS,
+}
+_TAX_ID_STATUSES = {
+    TaxIdStatus.VALID: customers_pb2.TaxIdVerification.VALID,
+    TaxIdStatus.INVALID: customers_pb2.TaxIdVerification.INVALID,
+    TaxIdStatus.UNKNOWN: customers_pb2.TaxIdVerification.UNKNOWN,
+    TaxIdStatus.FORMAT_VALID: customers_pb2.TaxIdVerification.FORMAT_VALID,
+}
+
+
+def calendar_date(msg: date_pb2.Date, present: bool, field: str) -> date | None:
+    """A request's google.type.Date as a date: None when absent (or all zero); a partial or
+    impossible date is INVALID_ARGUMENT naming `field`."""
+    if not present or (msg.year, msg.month, msg.day) == (0, 0, 0):
+        return None
+    try:
+        return date(msg.year, msg.month, msg.day)
+    except ValueError:
+        raise InvalidArgument.single(
+            field, f"{msg.year:04d}-{msg.month:02d}-{msg.day:02d} is not a calendar date"
+        ) from None
+
+
+def date_to_proto(day: date) -> date_pb2.Date:
+    return date_pb2.Date(year=day.year, month=day.month, day=day.day)
+
+
+def _customer_type(value: int) -> CustomerType:
+    found: CustomerType | None = _CUSTOMER_TYPES.get(value)  # type: ignore[call-overload]
+    if found is None:
+        raise InvalidArgument.single("customer.customer_type", f"{value} is not a customer type")
+    return found
+
+
+def exemptions_from_proto(
+    messages: list[customers_pb2.TaxExemption], prefix: str = "customer.tax_exemptions"
+) -> tuple[Exemption, ...]:
+    exemptions, problems = [], []
+    for i, msg in enumerate(messages):
+        path = f"{prefix}[{i}]"
+        try:
+            valid_from = calendar_date(
+                msg.valid_from, msg.HasField("valid_from"), f"{path}.valid_from"
+            )
+            valid_until = calendar_date(
+                msg.valid_until, msg.HasField("valid_until"), f"{path}.valid_until"
+            )
+        except InvalidArgument as bad:
+            problems += bad.violations
+            continue
+        if valid_from is None:
+            problems.append(FieldViolation(f"{path}.valid_from", "is required"))
+            continue
+        exemptions.append(
+            Exemption(msg.jurisdiction, msg.reason, msg.certificate_id, valid_from, valid_until)
+        )
+    if problems:
+        raise InvalidArgument(problems)
+    return tuple(exemptions)
+
+
+def exemption_to_proto(exemption: Exemption) -> customers_pb2.TaxExemption:
+    msg = customers_pb2.TaxExemption(
+        jurisdiction=exemption.jurisdiction,
+        reason=exemption.reason,
+        certificate_id=exemption.certificate,
+        valid_from=date_to_proto(exemption.valid_from),
+    )
+    if exemption.valid_until is not None:
+        msg.valid_until.CopyFrom(date_to_proto(exemption.valid_until))
+    return msg
+
+
+def tax_id_to_proto(tax_id: TaxId) -> customers_pb2.TaxId:
+    return customers_pb2.TaxId(
+        type=tax_id.type,
+        value=tax_id.value,
+        country=tax_id.country,
+        verification=verification_to_proto(tax_id.verification),
+    )
+
+
+def verification_to_proto(verification: TaxIdVerification) -> customers_pb2.TaxIdVerification:
+    msg = customers_pb2.TaxIdVerification(
+        status=_TAX_ID_STATUSES[verification.status],
+        registry_name=verification.registry_name,
+        registry_address=verification.registry_address,
+        reason=verification.reason,
+    )
+    if verification.checked_time is not None:
+        msg.checked_time.CopyFrom(timestamp(verification.checked_time))
+    return msg
+
+
 def customer_fields_from_proto(msg: customers_pb2.Customer) -> CustomerFields:
     return CustomerFields(
         display_name=msg.display_name,
@@ -80,6 +188,8 @@ def customer_fields_from_proto(msg: customers_pb2.Customer) -> CustomerFields:
         tax_ids=tuple(TaxId(t.type, t.value) for t in msg.tax_ids),
         metadata=dict(msg.metadata),
         bill_cycle_day=msg.bill_cycle_day,
+        customer_type=_customer_type(msg.customer_type),
+        tax_exemptions=exemptions_from_proto(list(msg.tax_exemptions)),
     )
 
 
@@ -93,13 +203,15 @@ def customer_to_proto(customer: Customer) -> customers_pb2.Customer:
         time_zone=f.time_zone,
         locale=f.locale,
         billing_address=address_to_proto(f.billing_address),
-        tax_ids=[customers_pb2.TaxId(type=t.type, value=t.value) for t in f.tax_ids],
+        tax_ids=[tax_id_to_proto(t) for t in f.tax_ids],
         metadata=f.metadata,
         create_time=timestamp(customer.create_time),
         update_time=timestamp(customer.update_time),
         etag=customer.etag,
         clock=f"clocks/{customer.clock_id}" if customer.clock_id else "",
         bill_cycle_day=f.bill_cycle_day,
+        customer_type=_CUSTOMER_TYPES_OUT[f.customer_type],
+        tax_exemptions=[exemption_to_proto(e) for e in f.tax_exemptions],
     )
 
 

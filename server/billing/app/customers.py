@@ -7,6 +7,7 @@ tenant), EtagMismatch (update against a stale read), IdempotencyKeyReused, Reque
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -16,11 +17,20 @@ from billing.app.ids import new_id
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.tax_id_checks import TaxIdChecks
 from billing.app.writes import WriteRunner
 from billing.domain import customers as domain
-from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
+from billing.domain.customers import (
+    Customer,
+    CustomerFields,
+    PostalAddress,
+    TaxId,
+    exemption_from_dict,
+    exemption_to_dict,
+)
 from billing.domain.errors import EtagMismatch, NotFound
 from billing.domain.names import parse_name
+from billing.domain.tax import CustomerType
 
 
 @dataclass(frozen=True)
@@ -38,15 +48,34 @@ class Page:
 
 
 class CustomerUseCases:
-    def __init__(self, store: Store, writes: WriteRunner) -> None:
+    def __init__(
+        self,
+        store: Store,
+        writes: WriteRunner,
+        tax_id_checks: TaxIdChecks | None = None,
+        work_added: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
         self._writes = writes
+        self._checks = tax_id_checks
+        self._work_added = work_added or (lambda: None)
+
+    @property
+    def _verified_types(self) -> frozenset[str]:
+        return self._checks.types if self._checks is not None else frozenset()
+
+    async def _schedule_checks(
+        self, tx: Transaction, ctx: CallContext, customer: Customer, before: tuple[TaxId, ...]
+    ) -> None:
+        """An online check of new or changed tax ids, as due work after this commit."""
+        if self._checks is not None:
+            await self._checks.schedule(tx, ctx.tenant_id, customer, before)
 
     async def create(
         self, ctx: CallContext, write: Write[CustomerFields], clock: str = ""
     ) -> Customer:
         """`clock`: `clocks/<id>` to live on a simulation clock (fixed for good)."""
-        fields = domain.require_valid_new(write.input)
+        fields = domain.require_valid_new(write.input, self._verified_types)
         clock_id = parse_name(clock, "clocks", "customer.clock") if clock else None
 
         async def work(tx: Transaction, now: datetime) -> Customer:
@@ -54,6 +83,7 @@ class CustomerUseCases:
                 raise NotFound(clock)
             customer = Customer(new_id("cus"), fields, 1, now, now, clock_id)
             await tx.customers.insert(ctx.tenant_id, customer)
+            await self._schedule_checks(tx, ctx, customer, ())
             snapshot = customer_to_dict(customer)
             await _record(
                 tx,
@@ -67,7 +97,9 @@ class CustomerUseCases:
             )
             return customer
 
-        return await self._writes.run(ctx, write, CUSTOMER_CODEC, work)
+        created = await self._writes.run(ctx, write, CUSTOMER_CODEC, work)
+        self._work_added()  # wakes the worker for a tax id check, if one was scheduled
+        return created
 
     async def get(self, ctx: CallContext, name: str) -> Customer:
         customer_id = parse_name(name, "customers")
@@ -96,7 +128,7 @@ class CustomerUseCases:
                 raise NotFound(update.name)
             if update.etag and update.etag != current.etag:
                 raise EtagMismatch(current.name, update.etag, current.etag)
-            fields = domain.apply_update(current.fields, update.fields, mask)
+            fields = domain.apply_update(current.fields, update.fields, mask, self._verified_types)
             changes = domain.describe_changes(current.fields, fields)
             if not changes:
                 return current  # nothing to change: no new version, no event
@@ -104,6 +136,7 @@ class CustomerUseCases:
             if not await tx.customers.update(ctx.tenant_id, updated, current.version):
                 # A concurrent writer won between our read and our write.
                 raise EtagMismatch(current.name, current.etag, "changed concurrently")
+            await self._schedule_checks(tx, ctx, updated, current.fields.tax_ids)
             await _record(
                 tx,
                 ctx,
@@ -116,7 +149,9 @@ class CustomerUseCases:
             )
             return updated
 
-        return await self._writes.run(ctx, write, CUSTOMER_CODEC, work)
+        updated = await self._writes.run(ctx, write, CUSTOMER_CODEC, work)
+        self._work_added()
+        return updated
 
 
 async def _record(
@@ -170,9 +205,11 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
         "time_zone": f.time_zone,
         "locale": f.locale,
         "billing_address": f.billing_address.to_dict(),
-        "tax_ids": [{"type": t.type, "value": t.value} for t in f.tax_ids],
+        "tax_ids": [t.to_dict() for t in f.tax_ids],
         "metadata": dict(f.metadata),
         "bill_cycle_day": f.bill_cycle_day,
+        "customer_type": f.customer_type.value,
+        "tax_exemptions": [exemption_to_dict(e) for e in f.tax_exemptions],
         "version": customer.version,
         "create_time": customer.create_time.isoformat(),
         "update_time": customer.update_time.isoformat(),
@@ -188,9 +225,11 @@ def customer_from_dict(data: dict[str, Any]) -> Customer:
         time_zone=data["time_zone"],
         locale=data["locale"],
         billing_address=PostalAddress.from_dict(data["billing_address"]),
-        tax_ids=tuple(TaxId(t["type"], t["value"]) for t in data["tax_ids"]),
+        tax_ids=tuple(TaxId.from_dict(t) for t in data["tax_ids"]),
         metadata=dict(data["metadata"]),
         bill_cycle_day=data.get("bill_cycle_day", 0),
+        customer_type=CustomerType(data.get("customer_type", CustomerType.CONSUMER.value)),
+        tax_exemptions=tuple(exemption_from_dict(e) for e in data.get("tax_exemptions", ())),
     )
     return Customer(
         id=data["id"],

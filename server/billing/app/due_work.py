@@ -38,6 +38,9 @@ LAST_ERROR_CHARS = 500  # what is kept of a failure's message on its item
 YIELD_STEP_S = 0.0005
 
 Handler = Callable[[Transaction, DueItem], Awaitable[str]]
+# Run before an item's transaction opens, outside any: a call to an outside service (a tax id
+# registry) whose answer it returns on the item for the handler to record (DESIGN.md).
+Prepare = Callable[[DueItem], Awaitable[DueItem]]
 
 # Kinds run many to a transaction (app/due_batch.py): a bill run's bulk. The rest (trials,
 # cancellations, finalizations, deliveries: a delivery sends mail, which no rollback undoes)
@@ -106,8 +109,10 @@ class DueWorkWorker:
         calls_busy: Callable[[], bool] | None = None,
         yield_max_s: float = 0.0,
         retry: RetryPolicy = RetryPolicy(),
+        prepare: Prepare | None = None,
     ) -> None:
         self._store = store
+        self._prepare = prepare
         self._concurrency = concurrency
         self._batch_rows = batch_rows
         self._calls_busy = calls_busy
@@ -251,6 +256,8 @@ class DueWorkWorker:
     async def _run(self, item: DueItem, report: RoundReport) -> int:
         lease_lost = False
         try:
+            if self._prepare is not None:
+                item = await self._prepare(item)
             async with self._store.write(None) as tx:
                 # Completed first (the same transaction, so all or nothing): the handler's
                 # own last statement may be the invoice counter, which must stay last.

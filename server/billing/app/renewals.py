@@ -37,6 +37,7 @@ from billing.app.ports import DueItem, NotReady, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases, cadence_of, with_plan_cadence
+from billing.app.tax_id_checks import VERIFY_TAX_IDS, TaxIdChecks
 from billing.app.usage import UsageUseCases
 from billing.app.usage_billing import usage_lines
 from billing.domain import periods
@@ -68,9 +69,20 @@ class DueWorkHandlers:
         self._rules = rules
         self._usage = usage
         self.delivery: InvoiceDelivery | None = None  # set by the composition root
+        self.tax_id_checks: TaxIdChecks | None = None  # set when a verifier is configured
+
+    async def prepare(self, item: DueItem) -> DueItem:
+        """Before the item's transaction: what it needs from outside (a registry's answer)."""
+        if item.kind == VERIFY_TAX_IDS and self.tax_id_checks is not None:
+            return await self.tax_id_checks.prepare(item)
+        return item
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
         """Do the item's work; returns a short description for progress reports."""
+        if item.kind == VERIFY_TAX_IDS:
+            if self.tax_id_checks is None:
+                return "skip tax id check: no verifier is configured"
+            return await self.tax_id_checks.handle(tx, item)
         if item.kind == DELIVER and self.delivery is not None:
             return await self.delivery.handle(tx, item)  # one-off invoices have no subscription
         if item.kind == "finalize_consolidated":

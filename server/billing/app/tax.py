@@ -15,9 +15,9 @@ from billing.domain.errors import TaxNotComputable
 from billing.domain.money import DEFAULT_ROUNDING
 from billing.domain.tax import (
     Buyer,
-    CustomerType,
     Place,
     TaxableLine,
+    TaxIdFact,
     TaxOutcome,
     TaxRequest,
     TaxRules,
@@ -27,16 +27,28 @@ from billing.plugins.engines import TaxEngine, TaxNotDetermined
 
 def buyer_of(customer: Customer) -> Buyer:
     """The buyer's tax facts from the customer record: the billing address's country and
-    subdivision, the customer type, the tax ids with what is known of them, the exemptions.
-    (Placeholder: a customer with a tax id is taken as a business.)"""
-    address = customer.fields.billing_address
+    subdivision, the customer type, the tax ids with what is known of them (status, the day
+    the registry was asked, the issuing country), the exemption certificates (ADR 0031)."""
+    fields = customer.fields
+    address = fields.billing_address
     return Buyer(
         Place(
             address.region_code.upper(),
             address.administrative_area.upper(),
             address.postal_code,
         ),
-        CustomerType.BUSINESS if customer.fields.tax_ids else CustomerType.CONSUMER,
+        fields.customer_type,
+        tuple(
+            TaxIdFact(
+                t.type,
+                t.value,
+                t.verification.status,
+                t.verification.checked_time.date() if t.verification.checked_time else None,
+                t.country,
+            )
+            for t in fields.tax_ids
+        ),
+        fields.tax_exemptions,
     )
 
 

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
+import pycountry
+
+from billing.domain import limits
 from billing.domain.errors import InvalidArgument, Violations
 from billing.domain.money import currency_problem
+from billing.domain.tax import CustomerType, Exemption, TaxIdStatus
+from billing.domain.tax_ids import BadTaxId, check_tax_id
 
 MAX_DISPLAY_NAME = 256
 MAX_EMAIL = 254
@@ -66,9 +71,88 @@ class PostalAddress:
 
 
 @dataclass(frozen=True)
+class TaxIdVerification:
+    """What is known of a tax id (ADR 0031): its format checked (`format_valid`), or what the
+    registry said on `checked_time` (`valid`, `invalid`), or `unknown` with the reason (the
+    check is pending, or the registry could not be asked)."""
+
+    status: TaxIdStatus = TaxIdStatus.FORMAT_VALID
+    checked_time: datetime | None = None
+    registry_name: str = ""
+    registry_address: str = ""
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "checked_time": self.checked_time.isoformat() if self.checked_time else None,
+            "registry_name": self.registry_name,
+            "registry_address": self.registry_address,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TaxIdVerification:
+        if not data:  # stored before verification existed: its format was never checked
+            return cls(TaxIdStatus.UNKNOWN, reason="stored before tax ids were checked")
+        checked = data.get("checked_time")
+        return cls(
+            TaxIdStatus(data["status"]),
+            datetime.fromisoformat(checked) if checked else None,
+            data.get("registry_name", ""),
+            data.get("registry_address", ""),
+            data.get("reason", ""),
+        )
+
+
+PENDING = "verification pending"
+UNCHECKED = "no format check exists for this type"
+
+
+@dataclass(frozen=True)
 class TaxId:
     type: str
-    value: str
+    value: str  # the compact form once accepted
+    verification: TaxIdVerification = field(default_factory=TaxIdVerification, compare=False)
+    country: str = field(default="", compare=False)  # issuing country, from the type or prefix
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "value": self.value,
+            "country": self.country,
+            "verification": self.verification.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaxId:
+        return cls(
+            data["type"],
+            data["value"],
+            TaxIdVerification.from_dict(data.get("verification")),
+            data.get("country", ""),
+        )
+
+
+def exemption_to_dict(exemption: Exemption) -> dict[str, Any]:
+    return {
+        "jurisdiction": exemption.jurisdiction,
+        "reason": exemption.reason,
+        "certificate": exemption.certificate,
+        "valid_from": exemption.valid_from.isoformat(),
+        "valid_until": exemption.valid_until.isoformat() if exemption.valid_until else None,
+    }
+
+
+def exemption_from_dict(data: dict[str, Any]) -> Exemption:
+    until = data.get("valid_until")
+    return Exemption(
+        data["jurisdiction"],
+        data["reason"],
+        data["certificate"],
+        date.fromisoformat(data["valid_from"]),
+        date.fromisoformat(until) if until else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -86,6 +170,8 @@ class CustomerFields:
     # Day of month (1..31, clamped to the month's end) new monthly and yearly subscriptions
     # without their own anchor are billed on, Kill Bill's account BCD; 0: none.
     bill_cycle_day: int = 0
+    customer_type: CustomerType = CustomerType.CONSUMER
+    tax_exemptions: tuple[Exemption, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +207,8 @@ UPDATABLE_FIELDS = frozenset(
         "tax_ids",
         "metadata",
         "bill_cycle_day",
+        "customer_type",
+        "tax_exemptions",
     }
 )
 IMMUTABLE_FIELDS = frozenset({"currency_code"})
@@ -170,6 +258,7 @@ def validate(fields: CustomerFields, prefix: str = "customer") -> None:
     if not 0 <= fields.bill_cycle_day <= 31:
         v.add(f"{prefix}.bill_cycle_day", "must be 0 (none) or a day of month 1-31")
     _check_tax_ids(fields.tax_ids, prefix, v)
+    _check_exemptions(fields.tax_exemptions, prefix, v)
     _check_metadata(fields.metadata, prefix, v)
     _check_nul(fields, prefix, v)
     v.raise_if_any()
@@ -182,6 +271,10 @@ def _check_nul(fields: CustomerFields, prefix: str, v: Violations) -> None:
         "display_name": fields.display_name,
         "email": fields.email,
         **{f"tax_ids[{i}].value": t.value for i, t in enumerate(fields.tax_ids)},
+        **{
+            f"tax_exemptions[{i}]": f"{e.jurisdiction}{e.reason}{e.certificate}"
+            for i, e in enumerate(fields.tax_exemptions)
+        },
         **{f"metadata[{k!r}]": f"{k}{value}" for k, value in fields.metadata.items()},
         "billing_address": "".join(
             [
@@ -203,13 +296,62 @@ def _check_nul(fields: CustomerFields, prefix: str, v: Violations) -> None:
 def _check_tax_ids(tax_ids: tuple[TaxId, ...], prefix: str, v: Violations) -> None:
     if len(tax_ids) > MAX_TAX_IDS:
         v.add(f"{prefix}.tax_ids", f"at most {MAX_TAX_IDS} tax ids")
+        return
+    seen: set[tuple[str, str]] = set()
     for i, tax_id in enumerate(tax_ids):
         if not _TAX_ID_TYPE_RE.match(tax_id.type):
             v.add(
                 f"{prefix}.tax_ids[{i}].type", f"{tax_id.type!r} is not a tax id type like eu_vat"
             )
-        if not tax_id.value.strip() or len(tax_id.value) > 64:
-            v.add(f"{prefix}.tax_ids[{i}].value", "must be 1 to 64 characters")
+        path = f"{prefix}.tax_ids[{i}].value"
+        if not tax_id.value.strip() or len(tax_id.value) > limits.TAX_ID_VALUE_CHARS_MAX:
+            v.add(path, f"must be 1 to {limits.TAX_ID_VALUE_CHARS_MAX} characters")
+            continue
+        try:
+            compact = check_tax_id(tax_id.type, tax_id.value).value
+        except BadTaxId as bad:
+            v.add(path, f"{tax_id.value!r} {bad}")
+            continue
+        if (tax_id.type, compact) in seen:
+            v.add(path, f"{tax_id.value!r} is listed twice")
+        seen.add((tax_id.type, compact))
+
+
+def is_jurisdiction(code: str) -> bool:
+    """An ISO 3166-1 alpha-2 country (`DE`), or an ISO 3166-2 subdivision (`CA-ON`)."""
+    if "-" in code:
+        return pycountry.subdivisions.get(code=code) is not None  # type: ignore[no-untyped-call]
+    return len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
+
+
+def _check_exemptions(exemptions: tuple[Exemption, ...], prefix: str, v: Violations) -> None:
+    if len(exemptions) > limits.TAX_EXEMPTIONS_MAX:
+        v.add(f"{prefix}.tax_exemptions", f"at most {limits.TAX_EXEMPTIONS_MAX} exemptions")
+        return
+    for i, exemption in enumerate(exemptions):
+        path = f"{prefix}.tax_exemptions[{i}]"
+        code = exemption.jurisdiction
+        if not code:
+            v.add(f"{path}.jurisdiction", "is required: a country (DE) or subdivision (CA-ON)")
+        elif not is_jurisdiction(code):
+            v.add(
+                f"{path}.jurisdiction",
+                f"{code!r} is not an ISO 3166 country (DE) or country-subdivision (CA-ON) code",
+            )
+        if not exemption.reason.strip():
+            v.add(f"{path}.reason", "is required: why the customer is exempt")
+        elif len(exemption.reason) > limits.TAX_EXEMPTION_REASON_CHARS_MAX:
+            v.add(
+                f"{path}.reason",
+                f"must be at most {limits.TAX_EXEMPTION_REASON_CHARS_MAX} characters",
+            )
+        if len(exemption.certificate) > limits.TAX_EXEMPTION_CERTIFICATE_CHARS_MAX:
+            v.add(
+                f"{path}.certificate_id",
+                f"must be at most {limits.TAX_EXEMPTION_CERTIFICATE_CHARS_MAX} characters",
+            )
+        if exemption.valid_until is not None and exemption.valid_until <= exemption.valid_from:
+            v.add(f"{path}.valid_until", "must be after valid_from (it is exclusive)")
 
 
 def _check_metadata(metadata: dict[str, str], prefix: str, v: Violations) -> None:
@@ -243,13 +385,66 @@ def check_update_mask(paths: list[str], prefix: str = "update_mask") -> frozense
 
 
 def apply_update(
-    current: CustomerFields, changes: CustomerFields, mask: frozenset[str]
+    current: CustomerFields,
+    changes: CustomerFields,
+    mask: frozenset[str],
+    verified_types: frozenset[str] = frozenset(),
 ) -> CustomerFields:
-    """The fields after copying the masked ones from `changes`, with defaults refilled."""
+    """The fields after copying the masked ones from `changes`, with defaults refilled and
+    tax ids in their compact form (a tax id kept keeps what is known of it)."""
     updates: dict[str, Any] = {name: getattr(changes, name) for name in mask}
     updated = with_defaults(replace(current, **updates))
     validate(updated)
-    return updated
+    return replace(
+        updated, tax_ids=settle_tax_ids(updated.tax_ids, current.tax_ids, verified_types)
+    )
+
+
+def settle_tax_ids(
+    tax_ids: tuple[TaxId, ...], before: tuple[TaxId, ...], verified_types: frozenset[str]
+) -> tuple[TaxId, ...]:
+    """Validated tax ids in compact form, each with its verification: the one it had when
+    the same (type, number) was there before; else `format_valid`, or `unknown` while an
+    online check of its type is pending, or `unknown` for a type without a format check."""
+    known = {(t.type, t.value): t for t in before}
+    settled = []
+    for tax_id in tax_ids:
+        checked = check_tax_id(tax_id.type, tax_id.value)
+        kept = known.get((tax_id.type, checked.value))
+        if kept is not None:
+            settled.append(kept)
+            continue
+        if not checked.checked:
+            verification = TaxIdVerification(TaxIdStatus.UNKNOWN, reason=UNCHECKED)
+        elif tax_id.type in verified_types:
+            verification = TaxIdVerification(TaxIdStatus.UNKNOWN, reason=PENDING)
+        else:
+            verification = TaxIdVerification(TaxIdStatus.FORMAT_VALID)
+        settled.append(TaxId(tax_id.type, checked.value, verification, checked.country))
+    return tuple(settled)
+
+
+def tax_ids_to_verify(
+    before: tuple[TaxId, ...], after: tuple[TaxId, ...], verified_types: frozenset[str]
+) -> tuple[TaxId, ...]:
+    """The tax ids of `after` an online check is due for: new or changed, of a checked type."""
+    old = {(t.type, t.value) for t in before}
+    return tuple(t for t in after if t.type in verified_types and (t.type, t.value) not in old)
+
+
+def with_verification(
+    fields: CustomerFields, tax_id_type: str, value: str, verification: TaxIdVerification
+) -> CustomerFields | None:
+    """The fields with one tax id's verification replaced; None when the customer no longer
+    has that tax id (changed since the check was asked) or nothing changes."""
+    tax_ids = list(fields.tax_ids)
+    for i, tax_id in enumerate(tax_ids):
+        if (tax_id.type, tax_id.value) == (tax_id_type, value):
+            if tax_id.verification == verification:
+                return None
+            tax_ids[i] = replace(tax_id, verification=verification)
+            return replace(fields, tax_ids=tuple(tax_ids))
+    return None
 
 
 def describe_changes(before: CustomerFields, after: CustomerFields) -> dict[str, Any]:
@@ -269,13 +464,19 @@ def _plain(value: Any) -> Any:
         return [_plain(x) for x in value]
     if isinstance(value, TaxId):
         return {"type": value.type, "value": value.value}
+    if isinstance(value, Exemption):
+        return exemption_to_dict(value)
+    if isinstance(value, CustomerType):
+        return value.value
     return value
 
 
-def require_valid_new(fields: CustomerFields) -> CustomerFields:
+def require_valid_new(
+    fields: CustomerFields, verified_types: frozenset[str] = frozenset()
+) -> CustomerFields:
     filled = with_defaults(fields)
     validate(filled)
-    return filled
+    return replace(filled, tax_ids=settle_tax_ids(filled.tax_ids, (), verified_types))
 
 
 __all__ = [
@@ -284,6 +485,7 @@ __all__ = [
     "InvalidArgument",
     "PostalAddress",
     "TaxId",
+    "TaxIdVerification",
     "apply_update",
     "check_update_mask",
     "describe_changes",

@@ -64,6 +64,13 @@ METADATA_VALUE_CHARS_MAX: Final = 500
 SUBSCRIPTION_PHASES_MAX: Final = 24
 # Tax ids of one customer, and lines of a postal address.
 TAX_IDS_MAX: Final = 10
+# Tax exemption certificates of one customer (one per jurisdiction and period is the norm; a
+# US seller's buyer may hold one per state): a tax id's 64 characters, a certificate id and a
+# reason a sentence long (ADR 0031).
+TAX_EXEMPTIONS_MAX: Final = 60
+TAX_ID_VALUE_CHARS_MAX: Final = 64
+TAX_EXEMPTION_CERTIFICATE_CHARS_MAX: Final = 128
+TAX_EXEMPTION_REASON_CHARS_MAX: Final = 256
 ADDRESS_LINES_MAX: Final = 5
 # One-off lines added by hand to one draft invoice: every line is re-read and re-totalled on
 # each change, so a draft stays small (an invoice's computed lines are not counted).

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from billing.domain.pricing import Priced
 from billing.domain.prorated_usage import ProratedUsage
-from billing.domain.tax import LineTax, TaxRequest, TaxRules
+from billing.domain.tax import LineTax, TaxIdStatus, TaxRequest, TaxRules
 from billing.rules.model import Price
 
 # --- pricing models ---------------------------------------------------------------------
@@ -100,6 +100,42 @@ class TaxEngine(Protocol):
 
 class TaxNotDetermined(ValueError):
     """The engine cannot place a supply from these facts; the message says which is missing."""
+
+
+# --- tax id verifiers (ADR 0031) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaxIdCheckRequest:
+    """One tax id to look up in its registry. `number` is the compact form (`DE136695976`);
+    `endpoint` and `timeout_s` come from the server's settings (BILLING_VIES_URL...)."""
+
+    tax_id_type: str  # eu_vat
+    number: str
+    endpoint: str
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class TaxIdCheck:
+    """The registry's answer: VALID or INVALID with the day it answered for, or UNKNOWN with
+    the reason it could not answer (timeout, a server error, the member state unavailable)."""
+
+    status: TaxIdStatus
+    checked_on: date | None = None
+    name: str = ""  # the registered name, when the registry gives it
+    address: str = ""
+    reason: str = ""
+
+
+class TaxIdVerifier(Protocol):
+    """An online registry of tax ids (VIES for EU VAT numbers). Called as due work, never in
+    a request's transaction; a registry that cannot answer is an UNKNOWN answer, not an
+    exception (the core retries it with the due-work backoff)."""
+
+    types: frozenset[str]  # the tax id types it checks
+
+    async def check(self, request: TaxIdCheckRequest) -> TaxIdCheck: ...
 
 
 # --- payment gateways -------------------------------------------------------------------

@@ -19,6 +19,7 @@ from billing.plugins.engines import (
     ProrationPolicyEngine,
     RecognitionMethod,
     TaxEngine,
+    TaxIdVerifier,
 )
 
 PROJECT = "billing"
@@ -41,6 +42,11 @@ def billing_register_proration_policies(
 @hookspec
 def billing_register_tax_engines(register: Callable[[str, TaxEngine], None]) -> None:
     """Register tax engines; a tax rule names one per jurisdiction."""
+
+
+@hookspec
+def billing_register_tax_id_verifiers(register: Callable[[str, TaxIdVerifier], None]) -> None:
+    """Register online tax id verifiers (e.g. `vies` for EU VAT numbers); settings turn one on."""
 
 
 @hookspec

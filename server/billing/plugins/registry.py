@@ -20,6 +20,7 @@ ENGINE_KINDS: Mapping[str, str] = MappingProxyType(
         "pricing_model": "billing_register_pricing_models",
         "proration_policy": "billing_register_proration_policies",
         "tax_engine": "billing_register_tax_engines",
+        "tax_id_verifier": "billing_register_tax_id_verifiers",
         "payment_gateway": "billing_register_payment_gateways",
         "recognition_method": "billing_register_recognition_methods",
         "notification_channel": "billing_register_notification_channels",

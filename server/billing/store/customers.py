@@ -7,7 +7,15 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import RowMapping
 
-from billing.domain.customers import Customer, CustomerFields, PostalAddress, TaxId
+from billing.domain.customers import (
+    Customer,
+    CustomerFields,
+    PostalAddress,
+    TaxId,
+    exemption_from_dict,
+    exemption_to_dict,
+)
+from billing.domain.tax import CustomerType
 from billing.store.batch import BatchedConnection
 from billing.store.schema import customers as t
 
@@ -57,9 +65,11 @@ def _to_row(customer: Customer) -> dict[str, Any]:
         "time_zone": f.time_zone,
         "locale": f.locale,
         "billing_address": f.billing_address.to_dict(),
-        "tax_ids": [{"type": x.type, "value": x.value} for x in f.tax_ids],
+        "tax_ids": [x.to_dict() for x in f.tax_ids],
         "metadata": dict(f.metadata),
         "bill_cycle_day": f.bill_cycle_day,
+        "customer_type": f.customer_type.value,
+        "tax_exemptions": [exemption_to_dict(e) for e in f.tax_exemptions],
         "version": customer.version,
         "create_time": customer.create_time,
         "update_time": customer.update_time,
@@ -75,9 +85,11 @@ def _from_row(row: RowMapping) -> Customer:
         time_zone=row["time_zone"],
         locale=row["locale"],
         billing_address=PostalAddress.from_dict(row["billing_address"]),
-        tax_ids=tuple(TaxId(x["type"], x["value"]) for x in row["tax_ids"]),
+        tax_ids=tuple(TaxId.from_dict(x) for x in row["tax_ids"]),
         metadata=dict(row["metadata"]),
         bill_cycle_day=row["bill_cycle_day"],
+        customer_type=CustomerType(row["customer_type"]),
+        tax_exemptions=tuple(exemption_from_dict(e) for e in row["tax_exemptions"]),
     )
     return Customer(
         row["id"], fields, row["version"], row["create_time"], row["update_time"], row["clock_id"]

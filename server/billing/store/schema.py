@@ -54,6 +54,10 @@ customers = Table(
     # Day of month new monthly and yearly subscriptions align to (Kill Bill's account BCD);
     # 0: none.
     Column("bill_cycle_day", Integer, nullable=False, server_default="0"),
+    # Tax facts of the buyer (ADR 0031): business or consumer, exemption certificates. Each
+    # tax id in `tax_ids` carries its compact form, country and verification.
+    Column("customer_type", String(16), nullable=False, server_default="consumer"),
+    Column("tax_exemptions", json_column_type(), nullable=False, server_default=text("'[]'")),
 )
 
 # One key per (tenant, request_id) whatever the RPC: the same id on another RPC is refused,

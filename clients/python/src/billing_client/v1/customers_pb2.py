@@ -28,10 +28,11 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from google.type import postal_address_pb2 as google_dot_type_dot_postal__address__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62illing/v1/customers.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a google/type/postal_address.proto\"\xde\x04\n\x08\x43ustomer\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x0b\xe2\x41\x01\x02\xd2\xf3\x18\x03\x08\x80\x02\x12\x16\n\x05\x65mail\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xfe\x01\x12\"\n\rcurrency_code\x18\x04 \x01(\tB\x0b\xe2\x41\x02\x02\x05\xd2\xf3\x18\x02\x08\x03\x12\x19\n\ttime_zone\x18\x05 \x01(\tB\x06\xd2\xf3\x18\x02\x08@\x12\x16\n\x06locale\x18\x06 \x01(\tB\x06\xd2\xf3\x18\x02\x08#\x12\x33\n\x0f\x62illing_address\x18\x07 \x01(\x0b\x32\x1a.google.type.PostalAddress\x12*\n\x07tax_ids\x18\x08 \x03(\x0b\x32\x11.billing.v1.TaxIdB\x06\xd2\xf3\x18\x02\x10\n\x12\x41\n\x08metadata\x18\t \x03(\x0b\x32\".billing.v1.Customer.MetadataEntryB\x0b\xd2\xf3\x18\x07\x08\xf4\x03\x10\x32\x18(\x12\x35\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x0c \x01(\t\x12\x13\n\x05\x63lock\x18\r \x01(\tB\x04\xe2\x41\x01\x05\x12\x16\n\x0e\x62ill_cycle_day\x18\x0e \x01(\x05\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:.\xea\x41+\n\x13\x62illing.v1/Customer\x12\x14\x63ustomers/{customer}\"0\n\x05TaxId\x12\x12\n\x04type\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05value\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"_\n\x15\x43reateCustomerRequest\x12,\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x14.billing.v1.CustomerB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x12GetCustomerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x62illing.v1/Customer\"=\n\x14ListCustomersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x15ListCustomersResponse\x12\'\n\tcustomers\x18\x01 \x03(\x0b\x32\x14.billing.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x96\x01\n\x15UpdateCustomerRequest\x12,\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x14.billing.v1.CustomerB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x32\xb5\x03\n\x0f\x43ustomerService\x12g\n\x0e\x43reateCustomer\x12!.billing.v1.CreateCustomerRequest\x1a\x14.billing.v1.Customer\"\x1c\xda\x41\x08\x63ustomer\xca\xf3\x18\rbilling.write\x12\\\n\x0bGetCustomer\x12\x1e.billing.v1.GetCustomerRequest\x1a\x14.billing.v1.Customer\"\x17\xda\x41\x04name\xca\xf3\x18\x0c\x62illing.read\x12\x66\n\rListCustomers\x12 .billing.v1.ListCustomersRequest\x1a!.billing.v1.ListCustomersResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12s\n\x0eUpdateCustomer\x12!.billing.v1.UpdateCustomerRequest\x1a\x14.billing.v1.Customer\"(\xda\x41\x14\x63ustomer,update_mask\xca\xf3\x18\rbilling.writeB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62illing/v1/customers.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a google/type/postal_address.proto\"\xc9\x05\n\x08\x43ustomer\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x0b\xe2\x41\x01\x02\xd2\xf3\x18\x03\x08\x80\x02\x12\x16\n\x05\x65mail\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xfe\x01\x12\"\n\rcurrency_code\x18\x04 \x01(\tB\x0b\xe2\x41\x02\x02\x05\xd2\xf3\x18\x02\x08\x03\x12\x19\n\ttime_zone\x18\x05 \x01(\tB\x06\xd2\xf3\x18\x02\x08@\x12\x16\n\x06locale\x18\x06 \x01(\tB\x06\xd2\xf3\x18\x02\x08#\x12\x33\n\x0f\x62illing_address\x18\x07 \x01(\x0b\x32\x1a.google.type.PostalAddress\x12*\n\x07tax_ids\x18\x08 \x03(\x0b\x32\x11.billing.v1.TaxIdB\x06\xd2\xf3\x18\x02\x10\n\x12\x41\n\x08metadata\x18\t \x03(\x0b\x32\".billing.v1.Customer.MetadataEntryB\x0b\xd2\xf3\x18\x07\x08\xf4\x03\x10\x32\x18(\x12\x35\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x0c \x01(\t\x12\x13\n\x05\x63lock\x18\r \x01(\tB\x04\xe2\x41\x01\x05\x12\x16\n\x0e\x62ill_cycle_day\x18\x0e \x01(\x05\x12/\n\rcustomer_type\x18\x0f \x01(\x0e\x32\x18.billing.v1.CustomerType\x12\x38\n\x0etax_exemptions\x18\x10 \x03(\x0b\x32\x18.billing.v1.TaxExemptionB\x06\xd2\xf3\x18\x02\x10<\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:.\xea\x41+\n\x13\x62illing.v1/Customer\x12\x14\x63ustomers/{customer}\"\x8e\x01\n\x05TaxId\x12\x18\n\x04type\x18\x01 \x01(\tB\n\xe2\x41\x01\x02\xd2\xf3\x18\x02\x08\x10\x12\x19\n\x05value\x18\x02 \x01(\tB\n\xe2\x41\x01\x02\xd2\xf3\x18\x02\x08@\x12\x39\n\x0cverification\x18\x03 \x01(\x0b\x32\x1d.billing.v1.TaxIdVerificationB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x63ountry\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\"\x95\x02\n\x11TaxIdVerification\x12\x34\n\x06status\x18\x01 \x01(\x0e\x32$.billing.v1.TaxIdVerification.Status\x12\x30\n\x0c\x63hecked_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rregistry_name\x18\x03 \x01(\t\x12\x18\n\x10registry_address\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"W\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\t\n\x05VALID\x10\x01\x12\x0b\n\x07INVALID\x10\x02\x12\x0b\n\x07UNKNOWN\x10\x03\x12\x10\n\x0c\x46ORMAT_VALID\x10\x04\"\xc3\x01\n\x0cTaxExemption\x12 \n\x0cjurisdiction\x18\x01 \x01(\tB\n\xe2\x41\x01\x02\xd2\xf3\x18\x02\x08\x06\x12\x1b\n\x06reason\x18\x02 \x01(\tB\x0b\xe2\x41\x01\x02\xd2\xf3\x18\x03\x08\x80\x02\x12\x1f\n\x0e\x63\x65rtificate_id\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x01\x12+\n\nvalid_from\x18\x04 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x02\x12&\n\x0bvalid_until\x18\x05 \x01(\x0b\x32\x11.google.type.Date\"_\n\x15\x43reateCustomerRequest\x12,\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x14.billing.v1.CustomerB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x12GetCustomerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13\x62illing.v1/Customer\"=\n\x14ListCustomersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x15ListCustomersResponse\x12\'\n\tcustomers\x18\x01 \x03(\x0b\x32\x14.billing.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x96\x01\n\x15UpdateCustomerRequest\x12,\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x14.billing.v1.CustomerB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02*I\n\x0c\x43ustomerType\x12\x1d\n\x19\x43USTOMER_TYPE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x43ONSUMER\x10\x01\x12\x0c\n\x08\x42USINESS\x10\x02\x32\xb5\x03\n\x0f\x43ustomerService\x12g\n\x0e\x43reateCustomer\x12!.billing.v1.CreateCustomerRequest\x1a\x14.billing.v1.Customer\"\x1c\xda\x41\x08\x63ustomer\xca\xf3\x18\rbilling.write\x12\\\n\x0bGetCustomer\x12\x1e.billing.v1.GetCustomerRequest\x1a\x14.billing.v1.Customer\"\x17\xda\x41\x04name\xca\xf3\x18\x0c\x62illing.read\x12\x66\n\rListCustomers\x12 .billing.v1.ListCustomersRequest\x1a!.billing.v1.ListCustomersResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12s\n\x0eUpdateCustomer\x12!.billing.v1.UpdateCustomerRequest\x1a\x14.billing.v1.Customer\"(\xda\x41\x14\x63ustomer,update_mask\xca\xf3\x18\rbilling.writeB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -63,12 +64,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMER'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_CUSTOMER'].fields_by_name['clock']._loaded_options = None
   _globals['_CUSTOMER'].fields_by_name['clock']._serialized_options = b'\342A\001\005'
+  _globals['_CUSTOMER'].fields_by_name['tax_exemptions']._loaded_options = None
+  _globals['_CUSTOMER'].fields_by_name['tax_exemptions']._serialized_options = b'\322\363\030\002\020<'
   _globals['_CUSTOMER']._loaded_options = None
   _globals['_CUSTOMER']._serialized_options = b'\352A+\n\023billing.v1/Customer\022\024customers/{customer}'
   _globals['_TAXID'].fields_by_name['type']._loaded_options = None
-  _globals['_TAXID'].fields_by_name['type']._serialized_options = b'\342A\001\002'
+  _globals['_TAXID'].fields_by_name['type']._serialized_options = b'\342A\001\002\322\363\030\002\010\020'
   _globals['_TAXID'].fields_by_name['value']._loaded_options = None
-  _globals['_TAXID'].fields_by_name['value']._serialized_options = b'\342A\001\002'
+  _globals['_TAXID'].fields_by_name['value']._serialized_options = b'\342A\001\002\322\363\030\002\010@'
+  _globals['_TAXID'].fields_by_name['verification']._loaded_options = None
+  _globals['_TAXID'].fields_by_name['verification']._serialized_options = b'\342A\001\003'
+  _globals['_TAXID'].fields_by_name['country']._loaded_options = None
+  _globals['_TAXID'].fields_by_name['country']._serialized_options = b'\342A\001\003'
+  _globals['_TAXEXEMPTION'].fields_by_name['jurisdiction']._loaded_options = None
+  _globals['_TAXEXEMPTION'].fields_by_name['jurisdiction']._serialized_options = b'\342A\001\002\322\363\030\002\010\006'
+  _globals['_TAXEXEMPTION'].fields_by_name['reason']._loaded_options = None
+  _globals['_TAXEXEMPTION'].fields_by_name['reason']._serialized_options = b'\342A\001\002\322\363\030\003\010\200\002'
+  _globals['_TAXEXEMPTION'].fields_by_name['certificate_id']._loaded_options = None
+  _globals['_TAXEXEMPTION'].fields_by_name['certificate_id']._serialized_options = b'\322\363\030\003\010\200\001'
+  _globals['_TAXEXEMPTION'].fields_by_name['valid_from']._loaded_options = None
+  _globals['_TAXEXEMPTION'].fields_by_name['valid_from']._serialized_options = b'\342A\001\002'
   _globals['_CREATECUSTOMERREQUEST'].fields_by_name['customer']._loaded_options = None
   _globals['_CREATECUSTOMERREQUEST'].fields_by_name['customer']._serialized_options = b'\342A\001\002'
   _globals['_CREATECUSTOMERREQUEST'].fields_by_name['request_id']._loaded_options = None
@@ -89,22 +104,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMERSERVICE'].methods_by_name['ListCustomers']._serialized_options = b'\312\363\030\014billing.read'
   _globals['_CUSTOMERSERVICE'].methods_by_name['UpdateCustomer']._loaded_options = None
   _globals['_CUSTOMERSERVICE'].methods_by_name['UpdateCustomer']._serialized_options = b'\332A\024customer,update_mask\312\363\030\rbilling.write'
-  _globals['_CUSTOMER']._serialized_start=259
-  _globals['_CUSTOMER']._serialized_end=865
-  _globals['_CUSTOMER_METADATAENTRY']._serialized_start=770
-  _globals['_CUSTOMER_METADATAENTRY']._serialized_end=817
-  _globals['_TAXID']._serialized_start=867
-  _globals['_TAXID']._serialized_end=915
-  _globals['_CREATECUSTOMERREQUEST']._serialized_start=917
-  _globals['_CREATECUSTOMERREQUEST']._serialized_end=1012
-  _globals['_GETCUSTOMERREQUEST']._serialized_start=1014
-  _globals['_GETCUSTOMERREQUEST']._serialized_end=1078
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=1080
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=1141
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=1143
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1232
-  _globals['_UPDATECUSTOMERREQUEST']._serialized_start=1235
-  _globals['_UPDATECUSTOMERREQUEST']._serialized_end=1385
-  _globals['_CUSTOMERSERVICE']._serialized_start=1388
-  _globals['_CUSTOMERSERVICE']._serialized_end=1825
+  _globals['_CUSTOMERTYPE']._serialized_start=2091
+  _globals['_CUSTOMERTYPE']._serialized_end=2164
+  _globals['_CUSTOMER']._serialized_start=283
+  _globals['_CUSTOMER']._serialized_end=996
+  _globals['_CUSTOMER_METADATAENTRY']._serialized_start=901
+  _globals['_CUSTOMER_METADATAENTRY']._serialized_end=948
+  _globals['_TAXID']._serialized_start=999
+  _globals['_TAXID']._serialized_end=1141
+  _globals['_TAXIDVERIFICATION']._serialized_start=1144
+  _globals['_TAXIDVERIFICATION']._serialized_end=1421
+  _globals['_TAXIDVERIFICATION_STATUS']._serialized_start=1334
+  _globals['_TAXIDVERIFICATION_STATUS']._serialized_end=1421
+  _globals['_TAXEXEMPTION']._serialized_start=1424
+  _globals['_TAXEXEMPTION']._serialized_end=1619
+  _globals['_CREATECUSTOMERREQUEST']._serialized_start=1621
+  _globals['_CREATECUSTOMERREQUEST']._serialized_end=1716
+  _globals['_GETCUSTOMERREQUEST']._serialized_start=1718
+  _globals['_GETCUSTOMERREQUEST']._serialized_end=1782
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=1784
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=1845
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=1847
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1936
+  _globals['_UPDATECUSTOMERREQUEST']._serialized_start=1939
+  _globals['_UPDATECUSTOMERREQUEST']._serialized_end=2089
+  _globals['_CUSTOMERSERVICE']._serialized_start=2167
+  _globals['_CUSTOMERSERVICE']._serialized_end=2604
 # @@protoc_insertion_point(module_scope)

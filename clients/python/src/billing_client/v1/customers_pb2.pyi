@@ -6,8 +6,10 @@ from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.type import date_pb2 as _date_pb2
 from google.type import postal_address_pb2 as _postal_address_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -15,8 +17,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CustomerType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CUSTOMER_TYPE_UNSPECIFIED: _ClassVar[CustomerType]
+    CONSUMER: _ClassVar[CustomerType]
+    BUSINESS: _ClassVar[CustomerType]
+CUSTOMER_TYPE_UNSPECIFIED: CustomerType
+CONSUMER: CustomerType
+BUSINESS: CustomerType
+
 class Customer(_message.Message):
-    __slots__ = ("name", "display_name", "email", "currency_code", "time_zone", "locale", "billing_address", "tax_ids", "metadata", "create_time", "update_time", "etag", "clock", "bill_cycle_day")
+    __slots__ = ("name", "display_name", "email", "currency_code", "time_zone", "locale", "billing_address", "tax_ids", "metadata", "create_time", "update_time", "etag", "clock", "bill_cycle_day", "customer_type", "tax_exemptions")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +49,8 @@ class Customer(_message.Message):
     ETAG_FIELD_NUMBER: _ClassVar[int]
     CLOCK_FIELD_NUMBER: _ClassVar[int]
     BILL_CYCLE_DAY_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TAX_EXEMPTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     email: str
@@ -52,15 +65,61 @@ class Customer(_message.Message):
     etag: str
     clock: str
     bill_cycle_day: int
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., email: _Optional[str] = ..., currency_code: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ..., billing_address: _Optional[_Union[_postal_address_pb2.PostalAddress, _Mapping]] = ..., tax_ids: _Optional[_Iterable[_Union[TaxId, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., clock: _Optional[str] = ..., bill_cycle_day: _Optional[int] = ...) -> None: ...
+    customer_type: CustomerType
+    tax_exemptions: _containers.RepeatedCompositeFieldContainer[TaxExemption]
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., email: _Optional[str] = ..., currency_code: _Optional[str] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ..., billing_address: _Optional[_Union[_postal_address_pb2.PostalAddress, _Mapping]] = ..., tax_ids: _Optional[_Iterable[_Union[TaxId, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., clock: _Optional[str] = ..., bill_cycle_day: _Optional[int] = ..., customer_type: _Optional[_Union[CustomerType, str]] = ..., tax_exemptions: _Optional[_Iterable[_Union[TaxExemption, _Mapping]]] = ...) -> None: ...
 
 class TaxId(_message.Message):
-    __slots__ = ("type", "value")
+    __slots__ = ("type", "value", "verification", "country")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
     type: str
     value: str
-    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    verification: TaxIdVerification
+    country: str
+    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ..., verification: _Optional[_Union[TaxIdVerification, _Mapping]] = ..., country: _Optional[str] = ...) -> None: ...
+
+class TaxIdVerification(_message.Message):
+    __slots__ = ("status", "checked_time", "registry_name", "registry_address", "reason")
+    class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATUS_UNSPECIFIED: _ClassVar[TaxIdVerification.Status]
+        VALID: _ClassVar[TaxIdVerification.Status]
+        INVALID: _ClassVar[TaxIdVerification.Status]
+        UNKNOWN: _ClassVar[TaxIdVerification.Status]
+        FORMAT_VALID: _ClassVar[TaxIdVerification.Status]
+    STATUS_UNSPECIFIED: TaxIdVerification.Status
+    VALID: TaxIdVerification.Status
+    INVALID: TaxIdVerification.Status
+    UNKNOWN: TaxIdVerification.Status
+    FORMAT_VALID: TaxIdVerification.Status
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_TIME_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_NAME_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    status: TaxIdVerification.Status
+    checked_time: _timestamp_pb2.Timestamp
+    registry_name: str
+    registry_address: str
+    reason: str
+    def __init__(self, status: _Optional[_Union[TaxIdVerification.Status, str]] = ..., checked_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., registry_name: _Optional[str] = ..., registry_address: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TaxExemption(_message.Message):
+    __slots__ = ("jurisdiction", "reason", "certificate_id", "valid_from", "valid_until")
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_ID_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    jurisdiction: str
+    reason: str
+    certificate_id: str
+    valid_from: _date_pb2.Date
+    valid_until: _date_pb2.Date
+    def __init__(self, jurisdiction: _Optional[str] = ..., reason: _Optional[str] = ..., certificate_id: _Optional[str] = ..., valid_from: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., valid_until: _Optional[_Union[_date_pb2.Date, _Mapping]] = ...) -> None: ...
 
 class CreateCustomerRequest(_message.Message):
     __slots__ = ("customer", "request_id")

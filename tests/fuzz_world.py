@@ -407,6 +407,15 @@ TEMPLATES: dict[str, Template] = {
             "tax_ids": [{"type": "eu_vat", "value": "FR40303265045"}],
             "metadata": {"k": "v"},
             "bill_cycle_day": 15,
+            "customer_type": "BUSINESS",
+            "tax_exemptions": [
+                {
+                    "jurisdiction": "FR",
+                    "reason": "resale",
+                    "certificate_id": "C-1",
+                    "valid_from": {"year": 2026, "month": 1, "day": 1},
+                }
+            ],
         },
         "request_id": rid(),
     },

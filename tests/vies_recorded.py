@@ -3,6 +3,7 @@ on a loopback port (a thread per connection), and keeps what it was asked."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -87,10 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(recording.body)))
         self.end_headers()
-        try:
-            self.wfile.write(recording.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (the timeout case)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(recording.body)  # the client may have given up (the timeout case)
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -440,8 +440,13 @@ def with_verification(
     tax_ids = list(fields.tax_ids)
     for i, tax_id in enumerate(tax_ids):
         if (tax_id.type, tax_id.value) == (tax_id_type, value):
-            if tax_id.verification == verification:
-                return None
+            known = tax_id.verification
+            still_unknown = (
+                known.status is verification.status is TaxIdStatus.UNKNOWN
+                and known.reason == verification.reason
+            )
+            if known == verification or still_unknown:
+                return None  # a retry that learned nothing new changes nothing
             tax_ids[i] = replace(tax_id, verification=verification)
             return replace(fields, tax_ids=tuple(tax_ids))
     return None

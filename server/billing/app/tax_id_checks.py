@@ -1,7 +1,8 @@
 """Online tax id checks (VIES...) as due work, never inside a request's transaction (ADR 0031).
 
 A customer write that adds or changes a tax id of a type a configured verifier checks
-schedules a `verify_tax_ids` item in its own transaction. The worker then:
+schedules a `verify_tax_ids` item in its own transaction (its payload names the customer).
+The worker then:
 
 1. `prepare` (outside any transaction): asks the registry for each listed number, through
    an in-process cache of definite answers (valid, invalid) kept `cache_ttl`;
@@ -95,12 +96,15 @@ class TaxIdChecks:
             "customer_id": customer.id,
             "tax_ids": [{"type": t.type, "value": t.value} for t in due],
         }
+        item_id = new_id("due")
         await tx.due_work.schedule(
             DueItem(
                 tenant_id,
-                new_id("due"),
+                item_id,
                 VERIFY_TAX_IDS,
-                customer.id,  # its lane: one customer's checks in order, apart from billing
+                # A lane of its own: a check parked while the registry is down never holds
+                # back a later one (each applies only to numbers the customer still has).
+                item_id,
                 None,  # wall time: a registry answers now, whatever a simulation clock says
                 self._wall.now(),
                 json.dumps(payload),

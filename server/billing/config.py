@@ -149,10 +149,9 @@ class Settings:
     def _check_tax_ids(self) -> None:
         if self.vies_url and urlsplit(self.vies_url).scheme not in {"http", "https"}:
             raise SettingsError("BILLING_VIES_URL must be an http(s) URL")
-        if not 0 < self.tax_id_check_timeout_seconds < self.due_work_lease_seconds:
+        if not 0 < self.tax_id_check_timeout_seconds <= 300:
             raise SettingsError(
-                "BILLING_TAX_ID_CHECK_TIMEOUT_SECONDS must be above 0 and below"
-                " BILLING_DUE_WORK_LEASE_SECONDS (the check runs under the item's lease)"
+                "BILLING_TAX_ID_CHECK_TIMEOUT_SECONDS must be above 0 and at most 300"
             )
         if self.tax_id_check_cache_seconds < 0:
             raise SettingsError("BILLING_TAX_ID_CHECK_CACHE_SECONDS must not be negative")

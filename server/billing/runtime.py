@@ -269,7 +269,8 @@ def build_tax_id_checks(
         store,
         verifiers,
         SystemClock(),
-        timeout_s=settings.tax_id_check_timeout_seconds,
+        # The call runs under the item's lease: never longer than half of it.
+        timeout_s=min(settings.tax_id_check_timeout_seconds, settings.due_work_lease_seconds / 2),
         cache_ttl=timedelta(seconds=settings.tax_id_check_cache_seconds),
     )
 

@@ -194,13 +194,15 @@ def test_bad_exemptions_are_refused_naming_each_field(customers, tenant):
     # Dates are read before the rest is checked: their problems come on their own.
     bad_dates = [
         exemption(valid_from=date_pb2.Date(year=2026, month=2, day=30)),
-        exemption("US-NY", valid_from=date_pb2.Date()),
+        pb.TaxExemption(jurisdiction="US-NY", reason="resale"),
         exemption(valid_until=date_pb2.Date(year=2027, month=0, day=1)),
+        exemption(valid_from=date_pb2.Date(year=1969, month=12, day=31)),
     ]
     assert refused(customers, tenant, tax_exemptions=bad_dates) == {
-        "customer.tax_exemptions[0].valid_from": "2026-02-30 is not a calendar date",
+        "customer.tax_exemptions[0].valid_from": "must be a valid date in [1970-01-01, 3000-01-01)",
         "customer.tax_exemptions[1].valid_from": "is required",
-        "customer.tax_exemptions[2].valid_until": "2027-00-01 is not a calendar date",
+        "customer.tax_exemptions[2].valid_until": "must be a valid date in [1970-01-01, 3000-01-01)",
+        "customer.tax_exemptions[3].valid_from": "must be a valid date in [1970-01-01, 3000-01-01)",
     }
 
 

@@ -93,23 +93,6 @@ _TAX_ID_STATUSES = {
 }
 
 
-def calendar_date(msg: date_pb2.Date, present: bool, field: str) -> date | None:
-    """A request's google.type.Date as a date: None when absent (or all zero); a partial or
-    impossible date is INVALID_ARGUMENT naming `field`."""
-    if not present or (msg.year, msg.month, msg.day) == (0, 0, 0):
-        return None
-    try:
-        return date(msg.year, msg.month, msg.day)
-    except ValueError:
-        raise InvalidArgument.single(
-            field, f"{msg.year:04d}-{msg.month:02d}-{msg.day:02d} is not a calendar date"
-        ) from None
-
-
-def date_to_proto(day: date) -> date_pb2.Date:
-    return date_pb2.Date(year=day.year, month=day.month, day=day.day)
-
-
 def _customer_type(value: int) -> CustomerType:
     found: CustomerType | None = _CUSTOMER_TYPES.get(value)  # type: ignore[call-overload]
     if found is None:
@@ -149,10 +132,10 @@ def exemption_to_proto(exemption: Exemption) -> customers_pb2.TaxExemption:
         jurisdiction=exemption.jurisdiction,
         reason=exemption.reason,
         certificate_id=exemption.certificate,
-        valid_from=date_to_proto(exemption.valid_from),
+        valid_from=date_message(exemption.valid_from),
     )
     if exemption.valid_until is not None:
-        msg.valid_until.CopyFrom(date_to_proto(exemption.valid_until))
+        msg.valid_until.CopyFrom(date_message(exemption.valid_until))
     return msg
 
 

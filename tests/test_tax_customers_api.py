@@ -4,11 +4,13 @@ compact. No online check is configured on the shared server: statuses are `forma
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.protobuf import field_mask_pb2
 from google.type import date_pb2, postal_address_pb2
 
@@ -271,3 +273,34 @@ def test_buyer_of_gives_the_engines_the_records_facts():
         TaxIdFact("ca_bn", "123026635", TaxIdStatus.FORMAT_VALID, None, "CA"),
     )
     assert buyer.exemptions == (Exemption("CA-ON", "resale", "ON-1", date(2026, 1, 1)),)
+
+
+def test_a_number_stored_before_the_checks_is_unknown_and_blocks_no_other_change(
+    customers, tenant, server
+):
+    created = create(customers, tenant)
+    engine = sa.create_engine(server.database.sync_url)
+    cast = "CAST(:v AS jsonb)" if server.backend == "postgresql" else ":v"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(f"UPDATE customers SET tax_ids = {cast} WHERE tenant_id = :t"),
+            {"v": json.dumps([{"type": "eu_vat", "value": "DE123456789"}]), "t": tenant.id},
+        )
+    engine.dispose()
+    [old] = customers.GetCustomer(
+        pb.GetCustomerRequest(name=created.name), metadata=tenant.metadata
+    ).tax_ids
+    assert (old.value, old.verification.status, old.verification.reason) == (
+        "DE123456789",
+        Status.UNKNOWN,
+        "stored before tax ids were checked",
+    )
+    renamed = update(
+        customers, tenant, pb.Customer(name=created.name, display_name="Acme AG"), "display_name"
+    )
+    assert (renamed.display_name, list(renamed.tax_ids)) == ("Acme AG", [old])
+    with pytest.raises(grpc.RpcError) as caught:
+        update(customers, tenant, pb.Customer(name=created.name, tax_ids=[old]), "tax_ids")
+    assert field_violations(caught.value) == {
+        "customer.tax_ids[0].value": "'DE123456789' is not a valid eu_vat number: its check digit is wrong"
+    }

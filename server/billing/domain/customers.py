@@ -234,8 +234,12 @@ def with_defaults(fields: CustomerFields) -> CustomerFields:
     )
 
 
-def validate(fields: CustomerFields, prefix: str = "customer") -> None:
-    """Raise InvalidArgument naming every bad field of `fields`."""
+def validate(
+    fields: CustomerFields, prefix: str = "customer", *, tax_id_formats: bool = True
+) -> None:
+    """Raise InvalidArgument naming every bad field of `fields`. `tax_id_formats`: check each
+    tax id's format and checksum (off for an update that leaves the tax ids alone, so a
+    number stored before the checks existed does not block other changes)."""
     v = Violations()
     name = fields.display_name.strip()
     if not name:
@@ -257,7 +261,7 @@ def validate(fields: CustomerFields, prefix: str = "customer") -> None:
         v.add(f"{prefix}.billing_address.region_code", f"{region!r} is not a CLDR region code")
     if not 0 <= fields.bill_cycle_day <= 31:
         v.add(f"{prefix}.bill_cycle_day", "must be 0 (none) or a day of month 1-31")
-    _check_tax_ids(fields.tax_ids, prefix, v)
+    _check_tax_ids(fields.tax_ids, prefix, v, formats=tax_id_formats)
     _check_exemptions(fields.tax_exemptions, prefix, v)
     _check_metadata(fields.metadata, prefix, v)
     _check_nul(fields, prefix, v)
@@ -293,7 +297,9 @@ def _check_nul(fields: CustomerFields, prefix: str, v: Violations) -> None:
             v.add(f"{prefix}.{path}", "must not contain NUL characters")
 
 
-def _check_tax_ids(tax_ids: tuple[TaxId, ...], prefix: str, v: Violations) -> None:
+def _check_tax_ids(
+    tax_ids: tuple[TaxId, ...], prefix: str, v: Violations, *, formats: bool = True
+) -> None:
     if len(tax_ids) > MAX_TAX_IDS:
         v.add(f"{prefix}.tax_ids", f"at most {MAX_TAX_IDS} tax ids")
         return
@@ -306,6 +312,8 @@ def _check_tax_ids(tax_ids: tuple[TaxId, ...], prefix: str, v: Violations) -> No
         path = f"{prefix}.tax_ids[{i}].value"
         if not tax_id.value.strip() or len(tax_id.value) > limits.TAX_ID_VALUE_CHARS_MAX:
             v.add(path, f"must be 1 to {limits.TAX_ID_VALUE_CHARS_MAX} characters")
+            continue
+        if not formats:
             continue
         try:
             compact = check_tax_id(tax_id.type, tax_id.value).value
@@ -394,7 +402,9 @@ def apply_update(
     tax ids in their compact form (a tax id kept keeps what is known of it)."""
     updates: dict[str, Any] = {name: getattr(changes, name) for name in mask}
     updated = with_defaults(replace(current, **updates))
-    validate(updated)
+    validate(updated, tax_id_formats="tax_ids" in mask)
+    if "tax_ids" not in mask:
+        return updated
     return replace(
         updated, tax_ids=settle_tax_ids(updated.tax_ids, current.tax_ids, verified_types)
     )
@@ -409,6 +419,10 @@ def settle_tax_ids(
     known = {(t.type, t.value): t for t in before}
     settled = []
     for tax_id in tax_ids:
+        as_stored = known.get((tax_id.type, tax_id.value))
+        if as_stored is not None:
+            settled.append(as_stored)
+            continue
         checked = check_tax_id(tax_id.type, tax_id.value)
         kept = known.get((tax_id.type, checked.value))
         if kept is not None:

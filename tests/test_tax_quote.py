@@ -91,7 +91,7 @@ def test_quote_for_an_inline_buyer(billing: Billing, tax: tax_pb2_grpc.TaxServic
 
 def test_bad_input_is_named_by_field(billing: Billing, tax: tax_pb2_grpc.TaxServiceStub) -> None:
     request = tax_pb2.QuoteTaxRequest(
-        buyer=tax_pb2.QuoteBuyer(country="QQ", subdivision="O-N"),
+        buyer=tax_pb2.QuoteBuyer(country="QQ"),
         lines=[
             line(amount=money_pb2.Money(currency_code="EUR", amount_minor=5)),
             line(),
@@ -106,19 +106,28 @@ def test_bad_input_is_named_by_field(billing: Billing, tax: tax_pb2_grpc.TaxServ
     violations = field_violations(caught.value)
     assert set(violations) == {
         "buyer.country",
-        "buyer.subdivision",
         "lines[0].amount.currency_code",
         "lines[1]",
         "lines[2].unit_amount",
         "lines[3].quantity",
     }
-    assert violations["buyer.country"] == "'QQ' is not an ISO 3166-1 alpha-2 country code"
+    assert violations["buyer.country"] == (
+        "unknown country code 'QQ' (ISO 3166-1 alpha-2, such as DE or CA)"
+    )
     assert (
         violations["lines[0].amount.currency_code"] == "must be the quote's currency USD, not 'EUR'"
     )
     assert violations["lines[1]"] == "give an amount, a unit_amount, a plan or a price"
 
     for request, field in [
+        (
+            tax_pb2.QuoteTaxRequest(
+                buyer=tax_pb2.QuoteBuyer(country="ca", subdivision="XX"),
+                lines=[line(amount=usd(1))],
+                currency_code="USD",
+            ),
+            "buyer.subdivision",
+        ),
         (tax_pb2.QuoteTaxRequest(lines=[line(amount=usd(1))]), "customer"),
         (tax_pb2.QuoteTaxRequest(buyer=tax_pb2.QuoteBuyer(country="DE")), "lines"),
         (

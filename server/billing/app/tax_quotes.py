@@ -15,16 +15,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from functools import cache
 from zoneinfo import ZoneInfo
-
-from babel import Locale
 
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext
 from billing.app.ports import Store
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.tax import buyer_of, compute_tax
+from billing.domain import regions
 from billing.domain.customers import TaxId
 from billing.domain.errors import InvalidArgument, NotFound, TaxNotComputable, Violations
 from billing.domain.money import (
@@ -50,24 +48,6 @@ from billing.domain.tax import (
 from billing.plugins.engines import PricingModel, PricingRequest, TaxEngine
 from billing.plugins.registry import Engines
 from billing.rules.model import Price, RuleSet
-
-_SUBDIVISION = re.compile(r"[A-Z0-9]{1,3}")
-# CLDR territories that are not countries: unknown, the EU, the euro area, the UN, outlying
-# Oceania, pseudo-locales.
-_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
-
-
-@cache
-def countries() -> frozenset[str]:
-    """ISO 3166-1 alpha-2 codes as CLDR knows them (read once)."""
-    return frozenset(
-        code
-        for code in Locale("en").territories
-        if isinstance(code, str)
-        and len(code) == 2
-        and code.isalpha()
-        and code not in _NOT_COUNTRIES
-    )
 
 
 @dataclass(frozen=True)
@@ -218,16 +198,16 @@ def _check_shape(request: QuoteInput, v: Violations) -> None:
 
 def _inline_buyer(buyer: QuoteBuyer, v: Violations) -> Buyer:
     country = buyer.country.upper()
+    subdivision = buyer.subdivision.upper()
     if not country:
         v.add("buyer.country", "is required (an ISO 3166-1 alpha-2 code such as DE)")
-    elif country not in countries():
-        v.add("buyer.country", f"{buyer.country!r} is not an ISO 3166-1 alpha-2 country code")
-    subdivision = buyer.subdivision.upper()
-    if subdivision and not _SUBDIVISION.fullmatch(subdivision):
-        v.add(
-            "buyer.subdivision",
-            f"{buyer.subdivision!r} is not an ISO 3166-2 subdivision code (e.g. ON for CA-ON)",
-        )
+    elif (problem := regions.country_problem(country)) is not None:
+        v.add("buyer.country", problem)
+    elif (
+        subdivision
+        and (problem := regions.jurisdiction_problem(f"{country}-{subdivision}")) is not None
+    ):
+        v.add("buyer.subdivision", problem)
     facts = []
     for i, tax_id in enumerate(buyer.tax_ids):
         value = re.sub(r"[\s.\-/]", "", tax_id.value).upper()

@@ -23,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from billing.bench import clock_run, load, report, servers, usage_ceiling
+from billing.bench import clock_run, load, quote_tax_load, report, servers, usage_ceiling
 from billing.bench.load import (
     CALL_TIMEOUT_S,
     CHANGE_SUB,
@@ -34,6 +34,7 @@ from billing.bench.load import (
     ECHO,
     GET,
     POSTGRESQL_ONLY,
+    QUOTE_TAX,
     SCENARIOS,
     STREAM_CALL_TIMEOUT_S,
     STREAM_USAGE,
@@ -82,8 +83,10 @@ def measure(
     call_timeout_s: float = CALL_TIMEOUT_S,
     on_start: Callable[[], None] | None = None,
     rate: float | None = None,
+    metadata: tuple[tuple[str, str], ...] | None = None,
 ) -> Row:
-    """One closed-loop measurement, or open loop at `rate` calls/s (all processes)."""
+    """One closed-loop measurement, or open loop at `rate` calls/s (all processes), as the
+    plan's tenant or the one `metadata` names."""
     paced = "" if rate is None else f" at {rate:,.1f} calls/s (open loop)"
     _progress(f"{scenario} on {db}{paced}: {plan.warmup_s:g}s warm-up, {plan.seconds:g}s measured")
     in_flight = plan.concurrency if concurrency is None else concurrency
@@ -92,7 +95,8 @@ def measure(
     spec = LoadSpec(
         scenario=scenario,
         target=server.target,
-        metadata=plan.metadata,  # the echo server ignores it; sent so headers weigh the same
+        # the echo server ignores it; sent so headers weigh the same
+        metadata=plan.metadata if metadata is None else metadata,
         concurrency=in_flight,
         warmup_s=plan.warmup_s,
         seconds=plan.seconds,
@@ -240,6 +244,8 @@ def measure_scenario(
         if scenario == STREAM_USAGE:
             return measure_stream_usage(plan, server, usage, db)
         return measure_current_usage(plan, server, usage, db)
+    if scenario == QUOTE_TAX:
+        return measure_quote_tax(plan, server, db)
     names: tuple[str, ...] = ()
     if scenario == GET:
         _progress(f"creating {plan.customers} customers for {GET} on {db}")
@@ -268,6 +274,34 @@ def measure_scenario(
         )
 
     return measure_rates(plan, scenario, run)
+
+
+def measure_quote_tax(plan: Plan, server: RunningServer, db: str) -> list[Row]:
+    """QuoteTax on a tenant of its own whose rules are the run's with tax on."""
+    _progress(f"{QUOTE_TAX} on {db}: pushing the rule set with tax on for its own tenant")
+    metadata = quote_tax_load.set_up_tenant(
+        server.target,
+        plan.secret,
+        tenant_id=f"bench_{plan.run_tag}_tax",
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        tenant_claim=TENANT_CLAIM,
+        rule_files=plan.rule_files,
+        timeout_s=CALL_TIMEOUT_S,
+    )
+
+    def run(rate: float | None) -> Row:
+        row = measure(
+            plan, server, QUOTE_TAX, db=db, tracing=plan.tracing, rate=rate, metadata=metadata
+        )
+        row.note = (
+            f"a cart of {len(quote_tax_load.LINES)} lines (one tax-inclusive) per call, buyers"
+            f" round-robin over {len(quote_tax_load.BUYERS)} (DE and FR consumers and businesses);"
+            " read-only"
+        )
+        return row
+
+    return measure_rates(plan, QUOTE_TAX, run)
 
 
 def measure_usage_ceiling(usage: UsageFixtures, committed: int, db: str) -> Row:

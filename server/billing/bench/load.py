@@ -34,7 +34,7 @@ from typing import Any
 
 import grpc
 
-from billing.bench import echo, open_loop, subscription_load, usage_load
+from billing.bench import echo, open_loop, quote_tax_load, subscription_load, usage_load
 from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.usage_load import EventTally
 from billing_client.v1 import customers_pb2, customers_pb2_grpc
@@ -47,7 +47,18 @@ CHANGE_SUB = "ChangeSubscription"
 CLOCK_RUN = "clock 24 months"  # a timed run, not load: see clock_run
 STREAM_USAGE = "StreamUsage"  # counts accepted events, not calls: see usage_load
 CURRENT_USAGE = "GetCurrentUsage 10M"  # on a table seeded directly: see usage_seed
-SCENARIOS = (ECHO, CREATE, GET, CREATE_SUB, CHANGE_SUB, CLOCK_RUN, STREAM_USAGE, CURRENT_USAGE)
+QUOTE_TAX = "QuoteTax"  # a cart's tax on a tenant with tax on: see quote_tax_load
+SCENARIOS = (
+    ECHO,
+    CREATE,
+    GET,
+    CREATE_SUB,
+    CHANGE_SUB,
+    CLOCK_RUN,
+    STREAM_USAGE,
+    CURRENT_USAGE,
+    QUOTE_TAX,
+)
 POSTGRESQL_ONLY = (STREAM_USAGE, CURRENT_USAGE)
 
 CALL_TIMEOUT_S = 10.0
@@ -248,6 +259,10 @@ def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> AnyCall:
             run_tag=spec.run_tag,
             index=index,
             timeout_s=spec.call_timeout_s,
+        )
+    if spec.scenario == QUOTE_TAX:
+        return quote_tax_load.quote_tax_call(
+            channel, metadata, index=index, timeout_s=spec.call_timeout_s
         )
     if spec.scenario == CURRENT_USAGE:
         return usage_load.current_usage_call(

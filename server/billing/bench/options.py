@@ -15,6 +15,7 @@ from billing.bench.load import (
     CREATE_SUB,
     CURRENT_USAGE,
     POSTGRESQL_ONLY,
+    QUOTE_TAX,
     SCENARIOS,
     STREAM_USAGE,
 )
@@ -232,7 +233,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _rule_files(args: argparse.Namespace) -> dict[str, bytes]:
-    if not any(s in SUBSCRIPTION_SCENARIOS + USAGE_SCENARIOS for s in args.scenarios):
+    pushing = (*SUBSCRIPTION_SCENARIOS, *USAGE_SCENARIOS, QUOTE_TAX)
+    if not any(s in pushing for s in args.scenarios):
         return {}
     files = read_rule_files(args.rules_dir)
     # One rule set for every scenario of the run: the usage files only add codes of their own.

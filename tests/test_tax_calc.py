@@ -487,3 +487,23 @@ def test_compute_tax_errors_name_what_is_missing() -> None:
         "tax in DE not determined: no registration covers DE on 2026-03-15"
     )
     assert caught.value.reason == "TAX_NOT_DETERMINED"
+    assert isinstance(caught.value, TaxNotDetermined)
+
+
+@settings(max_examples=200, deadline=None)
+@given(LINES, st.sampled_from(sorted(ROUNDING_MODES)))
+def test_invoice_rounding_of_exclusive_lines_rounds_each_tax_amount_once(
+    lines: list[tuple[int, bool, list[tuple[str, str]]]], mode: str
+) -> None:
+    exclusive = [(amount, False, taxes) for amount, _, taxes in lines]
+    req, decisions = _case(exclusive)
+    outcome = compute(req, decisions, tax_rules(LineRounding.INVOICE), mode)
+    for tax_amount in outcome.amounts:
+        exact = sum(
+            (
+                Fraction(req.lines[i].amount_minor) * Fraction(tax_amount.percent) / 100
+                for i in tax_amount.line_indexes
+            ),
+            Fraction(0),
+        )
+        assert tax_amount.tax_minor == round_magnitude(exact, mode)

@@ -52,6 +52,12 @@ def buyer_of(customer: Customer) -> Buyer:
     )
 
 
+class SupplyNotPlaced(TaxNotComputable, TaxNotDetermined):
+    """An engine's TaxNotDetermined, carried on as the domain error the API maps
+    (FAILED_PRECONDITION, reason TAX_NOT_DETERMINED), still a TaxNotDetermined for callers
+    that catch that."""
+
+
 def compute_tax(
     rules: TaxRules,
     engines: Mapping[str, TaxEngine],
@@ -65,7 +71,8 @@ def compute_tax(
     computes (`domain/tax_calc.py`); `rounding` is the money rules' mode for the currency.
 
     Raises TaxNotComputable (a ValueError; FAILED_PRECONDITION on the API): the engine could
-    not place the supply (`TAX_NOT_DETERMINED`, with the engine's message), the rules name an
+    not place the supply (SupplyNotPlaced, also a TaxNotDetermined: `TAX_NOT_DETERMINED`,
+    with the engine's message), the rules name an
     engine no plugin registers, or a jurisdiction lacks the named rate on the tax point
     (`TAX_RATE_MISSING`)."""
     if not rules.policy.enabled:
@@ -82,7 +89,7 @@ def compute_tax(
     try:
         decisions = engine.determine(request, rules)
     except TaxNotDetermined as exc:
-        raise TaxNotComputable(f"tax in {jurisdiction.code} not determined: {exc}") from exc
+        raise SupplyNotPlaced(f"tax in {jurisdiction.code} not determined: {exc}") from exc
     return tax_calc.compute(request, decisions, rules, rounding)
 
 

@@ -184,3 +184,15 @@ def test_quote_needs_the_read_scope(billing: Billing, tax: tax_pb2_grpc.TaxServi
         tax.QuoteTax(request, metadata=auth(make_token(tenant_id, scopes=("billing.write",))))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(caught.value).reason == "PERMISSION_DENIED"
+
+
+def test_the_default_date_is_the_customers_clock_day_in_its_time_zone(
+    billing: Billing, tax: tax_pb2_grpc.TaxServiceStub
+) -> None:
+    clock = billing.clock("2026-04-01T05:00:00Z")  # still March 31 in Los Angeles
+    customer = billing.customer(clock, time_zone="America/Los_Angeles")
+    quote = tax.QuoteTax(
+        tax_pb2.QuoteTaxRequest(customer=customer.name, lines=[line(amount=usd(100))]),
+        metadata=billing.metadata,
+    )
+    assert quote.date == date_pb2.Date(year=2026, month=3, day=31)

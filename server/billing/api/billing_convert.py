@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from billing.api.convert import timestamp
+from billing.api.tax_convert import tax_amount_to_proto
 from billing.app.ports import SimulationClock
 from billing.domain.invoices import Invoice, InvoiceStatus
 from billing.domain.subscriptions import Item, Line, LineKind, Status, StubProration, Subscription
+from billing.domain.tax_lines import summary as tax_summary
 from billing_client.v1 import clocks_pb2, invoices_pb2, money_pb2, subscriptions_pb2
 
 SUBSCRIPTION_STATUS = {
@@ -140,6 +142,7 @@ def proration_line_to_proto(line: Line, currency: str) -> subscriptions_pb2.Pror
 def invoice_to_proto(invoice: Invoice) -> invoices_pb2.Invoice:
     st = invoice.settlement
     c = invoice.currency
+    taxes = tax_summary(invoice.lines)
     message = invoices_pb2.Invoice(
         name=invoice.name,
         customer=f"customers/{invoice.customer_id}",
@@ -177,6 +180,12 @@ def invoice_to_proto(invoice: Invoice) -> invoices_pb2.Invoice:
         payment_reference=invoice.payment_reference,
         credited=money(c, invoice.credited_minor),
         coupon=f"coupons/{invoice.coupon_code}" if invoice.coupon_code else "",
+        subtotal=money(c, taxes.subtotal_minor),
+        tax=money(c, taxes.tax_minor),
+        taxes=[tax_amount_to_proto(amount, c) for amount in taxes.amounts],
+        tax_notes=list(taxes.notes),
+        seller_tax_ids=list(taxes.seller_tax_ids),
+        buyer_tax_ids=list(taxes.buyer_tax_ids),
     )
     for field, value in (
         ("finalize_time", invoice.finalized_at),

@@ -17,6 +17,7 @@ from billing.app.context import Write
 from billing.app.invoices import CreditNoteRequest, InvoiceLifecycle, InvoiceUseCases, OneOffLine
 from billing.domain.errors import InvalidArgument
 from billing.domain.money import Money, is_currency
+from billing.domain.tax_lines import explanation_steps
 from billing_client.v1 import invoices_pb2 as pb
 from billing_client.v1 import invoices_pb2_grpc
 
@@ -174,7 +175,10 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):  # type: ignore
                     unrounded_amount=str(line.unrounded),
                     rounding=str(d.get("rounding") or ""),
                     amount=money(invoice.currency, line.amount_minor),
-                    steps=[str(step) for step in d.get("steps") or ()],
+                    steps=[
+                        *(str(step) for step in d.get("steps") or ()),
+                        *explanation_steps(line, invoice.currency),
+                    ],
                     kind=line_kind(line),
                 )
             )

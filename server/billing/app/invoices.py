@@ -11,6 +11,7 @@ from typing import Any
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
+from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.invoicing import finalize_invoice, next_number
 from billing.app.metered import MeteredPrice, expand_groups, metered_prices, period_events
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
@@ -496,6 +497,20 @@ class InvoiceLifecycle:
                 discount = discount_line(coupon, lines, sub.currency, rounding, (at, period.end))
                 if discount is not None:
                     lines.append(discount)
+        if tax_enabled(active):  # as the renewal will tax it: at `at`, the period's end
+            async with self._store.read() as tx:
+                taxed = await with_tax(
+                    tx,
+                    ctx.tenant_id,
+                    customer_id=sub.customer_id,
+                    currency=sub.currency,
+                    lines=lines,
+                    period=(at, period.end),
+                    plan_code=sub.plan_code,
+                    rules=active,
+                    at=at,
+                )
+            lines = list(taxed)
         return Invoice(
             id="upcoming",
             customer_id=sub.customer_id,

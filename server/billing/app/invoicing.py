@@ -13,6 +13,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from billing.app.ids import new_id
+from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
@@ -21,6 +22,7 @@ from billing.domain.coupons import discount_line
 from billing.domain.credits import account_credit_line, record_paid
 from billing.domain.invoices import Invoice, InvoiceStatus, format_number
 from billing.domain.subscriptions import Line, LineKind, Subscription, settle
+from billing.domain.tax_lines import as_priced
 from billing.rules.model import InvoicingRules
 
 
@@ -149,6 +151,19 @@ async def _finalize(
         discount = await _draft_coupon(tx, tenant_id, draft, rules)
     if discount is not None:
         lines = (*draft.lines, discount)
+        draft = replace(draft, lines=lines, settlement=settle(lines, 0))
+    if tax_enabled(rules):  # after the discounts, before cash rounding and credit
+        lines = await with_tax(
+            tx,
+            tenant_id,
+            customer_id=draft.customer_id,
+            currency=draft.currency,
+            lines=draft.lines,
+            period=(draft.period_start, draft.period_end),
+            plan_code=sub.plan_code if sub is not None else None,
+            rules=rules,
+            at=at,
+        )
         draft = replace(draft, lines=lines, settlement=settle(lines, 0))
     money = rules.rules.money
     increment = money.cash_increment_for(draft.currency)
@@ -327,7 +342,8 @@ def after_invoice(sub: Subscription, invoice: Invoice) -> Subscription:
     charged for it (net of the coupon, the basis of later credits), and the coupon's use
     counted if the invoice was discounted."""
     period = (sub.period_start, sub.period_end)
-    sub = replace(sub, items=record_paid(sub.items, invoice.lines, sub.currency, period))
+    priced = as_priced(invoice.lines)  # what the items were priced at, tax aside
+    sub = replace(sub, items=record_paid(sub.items, priced, sub.currency, period))
     if not any(line.kind == LineKind.DISCOUNT for line in invoice.lines):
         return sub
     return coupon_used(sub)

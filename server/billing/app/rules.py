@@ -12,8 +12,9 @@ import base64
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from billing.app.context import CallContext, Write
@@ -30,6 +31,7 @@ from billing.domain.errors import (
     RuleSetRefused,
 )
 from billing.domain.limits import echo
+from billing.plugins.engines import TaxEngine
 from billing.plugins.registry import Engines
 from billing.rules import RuleSet, RuleSetInvalid, content_hash, load_rule_set_from_files
 from billing.rules.errors import RuleDiagnostic, RuleError, RuleWarning
@@ -37,6 +39,7 @@ from billing.rules.ruleset import is_rule_file_name
 
 COMPILED_CACHE_SIZE = 64  # rule sets kept compiled per process; old ones reload on demand
 HASH_LENGTH = 64
+_NO_ENGINES: Mapping[str, TaxEngine] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class ActiveRules:
     """The rules a call runs under, with their hash (every result records it)."""
 
     rules: RuleSet
+    # The registered tax engines by name (ADR 0026): what `compute_tax` asks.
+    tax_engines: Mapping[str, TaxEngine] = field(default_factory=lambda: _NO_ENGINES)
 
     @property
     def content_hash(self) -> str:
@@ -97,6 +102,10 @@ class CompiledRuleSets:
         while len(self._cache) > self._size:
             self._cache.popitem(last=False)
         return compiled
+
+    @property
+    def tax_engines(self) -> Mapping[str, TaxEngine]:
+        return self._engines.by_kind.get("tax_engine", _NO_ENGINES)
 
     def cached(self, digest: str) -> RuleSet | None:
         return self._cache.get(digest)
@@ -193,7 +202,7 @@ class RuleUseCases:
             if stored is None:  # the active row always points at a stored rule set
                 raise RuntimeError(f"active rule set {active.content_hash} is not stored")
             compiled = await self._compiled.compile(stored.files)
-        return ActiveRules(compiled)
+        return ActiveRules(compiled, self._compiled.tax_engines)
 
     async def rules_of_version(
         self, tx: Transaction, tenant_id: str, content_hash: str
@@ -206,7 +215,7 @@ class RuleUseCases:
             if stored is None:
                 return None
             compiled = await self._compiled.compile(stored.files)
-        return ActiveRules(compiled)
+        return ActiveRules(compiled, self._compiled.tax_engines)
 
     async def _view(
         self, stored: StoredRuleSet, active: bool, activated_at: datetime | None

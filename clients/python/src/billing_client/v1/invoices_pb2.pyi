@@ -3,6 +3,7 @@ import datetime
 from billing_client.v1 import annotations_pb2 as _annotations_pb2
 from billing_client.v1 import due_work_pb2 as _due_work_pb2
 from billing_client.v1 import money_pb2 as _money_pb2
+from billing_client.v1 import tax_types_pb2 as _tax_types_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
@@ -60,7 +61,7 @@ TAX: LineKind
 ROUNDING: LineKind
 
 class Invoice(_message.Message):
-    __slots__ = ("name", "customer", "subscription", "status", "billing_reason", "lines", "total", "credit_applied", "amount_due", "period_start", "period_end", "create_time", "finalize_time", "rule_set", "number", "etag", "memo", "paid_time", "void_time", "payment_reference", "credited", "due_time", "coupon")
+    __slots__ = ("name", "customer", "subscription", "status", "billing_reason", "lines", "total", "credit_applied", "amount_due", "period_start", "period_end", "create_time", "finalize_time", "rule_set", "number", "etag", "memo", "paid_time", "void_time", "payment_reference", "credited", "due_time", "coupon", "subtotal", "tax", "taxes", "tax_notes", "seller_tax_ids", "buyer_tax_ids")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +85,12 @@ class Invoice(_message.Message):
     CREDITED_FIELD_NUMBER: _ClassVar[int]
     DUE_TIME_FIELD_NUMBER: _ClassVar[int]
     COUPON_FIELD_NUMBER: _ClassVar[int]
+    SUBTOTAL_FIELD_NUMBER: _ClassVar[int]
+    TAX_FIELD_NUMBER: _ClassVar[int]
+    TAXES_FIELD_NUMBER: _ClassVar[int]
+    TAX_NOTES_FIELD_NUMBER: _ClassVar[int]
+    SELLER_TAX_IDS_FIELD_NUMBER: _ClassVar[int]
+    BUYER_TAX_IDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     subscription: str
@@ -107,7 +114,13 @@ class Invoice(_message.Message):
     credited: _money_pb2.Money
     due_time: _timestamp_pb2.Timestamp
     coupon: str
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., subscription: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., billing_reason: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credit_applied: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_set: _Optional[str] = ..., number: _Optional[str] = ..., etag: _Optional[str] = ..., memo: _Optional[str] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ..., credited: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., coupon: _Optional[str] = ...) -> None: ...
+    subtotal: _money_pb2.Money
+    tax: _money_pb2.Money
+    taxes: _containers.RepeatedCompositeFieldContainer[_tax_types_pb2.TaxAmount]
+    tax_notes: _containers.RepeatedScalarFieldContainer[str]
+    seller_tax_ids: _containers.RepeatedScalarFieldContainer[str]
+    buyer_tax_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., subscription: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., billing_reason: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credit_applied: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_set: _Optional[str] = ..., number: _Optional[str] = ..., etag: _Optional[str] = ..., memo: _Optional[str] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ..., credited: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., coupon: _Optional[str] = ..., subtotal: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tax: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., taxes: _Optional[_Iterable[_Union[_tax_types_pb2.TaxAmount, _Mapping]]] = ..., tax_notes: _Optional[_Iterable[str]] = ..., seller_tax_ids: _Optional[_Iterable[str]] = ..., buyer_tax_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreditNote(_message.Message):
     __slots__ = ("name", "invoice", "number", "amount", "reason", "applied_to", "create_time")

@@ -6,11 +6,13 @@ import grpc
 
 from billing.api.billing_convert import (
     FIRST_STUB_FROM_PROTO,
+    money,
     proration_line_to_proto,
     subscription_to_proto,
 )
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, instant, timestamp
+from billing.api.tax_convert import tax_amount_to_proto
 from billing.app.context import Write
 from billing.app.subscriptions import (
     Cancellation,
@@ -20,6 +22,7 @@ from billing.app.subscriptions import (
 )
 from billing.domain.errors import InvalidArgument
 from billing.domain.subscriptions import Phase, StubProration
+from billing.domain.tax_lines import summary as tax_summary
 from billing_client.v1 import subscriptions_pb2 as pb
 from billing_client.v1 import subscriptions_pb2_grpc
 
@@ -102,12 +105,16 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
         ctx = self._ctx("PreviewChange", context)
         planned = await self._subs.preview_change(ctx, _change(request.change))
         currency = planned.subscription.currency
+        taxes = tax_summary(planned.taxed or ())
         return pb.PreviewChangeResponse(
             lines=[proration_line_to_proto(line, currency) for line in planned.lines],
             proration_time=timestamp(planned.at),
             at_period_end=planned.at_period_end,
             proration_behavior=planned.behavior,
             rule_set=planned.rules.name,
+            tax=money(currency, taxes.tax_minor),
+            taxes=[tax_amount_to_proto(amount, currency) for amount in taxes.amounts],
+            tax_notes=list(taxes.notes),
         )
 
     async def ChangeSubscription(

@@ -16,6 +16,7 @@ from typing import Any
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
+from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.invoicing import after_invoice, issue_invoice
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.plan_items import (
@@ -126,6 +127,8 @@ class ChangePlan:
     # Set when the billing interval changes at once: the new plan's first period, from the
     # change, invoiced at once with the credit for the old period (see _interval_change).
     new_period: tuple[datetime, datetime] | None = None
+    # A preview with tax on: the lines with their tax as an invoice of them would carry it.
+    taxed: tuple[Line, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -457,8 +460,25 @@ class SubscriptionUseCases:
     # --- changes ------------------------------------------------------------------------
 
     async def preview_change(self, ctx: CallContext, change: ChangeRequest) -> ChangePlan:
+        """The change's plan; with tax on, `taxed` holds its lines with the tax an invoice of
+        them now would carry (create_prorations bills them on the next invoice, taxed then)."""
         async with self._store.read() as tx:
-            return await self._plan_change(tx, ctx.tenant_id, change)
+            planned = await self._plan_change(tx, ctx.tenant_id, change)
+            if not planned.lines or not tax_enabled(planned.rules):
+                return planned
+            sub = planned.subscription
+            taxed = await with_tax(
+                tx,
+                ctx.tenant_id,
+                customer_id=sub.customer_id,
+                currency=sub.currency,
+                lines=planned.lines,
+                period=planned.new_period or (planned.at, sub.period_end),
+                plan_code=planned.plan.code,
+                rules=planned.rules,
+                at=planned.new_period[0] if planned.new_period else planned.at,
+            )
+        return replace(planned, taxed=taxed)
 
     async def change(self, ctx: CallContext, write: Write[ChangeRequest]) -> ChangeResult:
         change = write.input

@@ -3,6 +3,7 @@ import datetime
 from billing_client.v1 import annotations_pb2 as _annotations_pb2
 from billing_client.v1 import invoices_pb2 as _invoices_pb2
 from billing_client.v1 import money_pb2 as _money_pb2
+from billing_client.v1 import tax_types_pb2 as _tax_types_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -265,18 +266,24 @@ class PreviewChangeRequest(_message.Message):
     def __init__(self, change: _Optional[_Union[SubscriptionChange, _Mapping]] = ...) -> None: ...
 
 class PreviewChangeResponse(_message.Message):
-    __slots__ = ("lines", "proration_time", "at_period_end", "proration_behavior", "rule_set")
+    __slots__ = ("lines", "proration_time", "at_period_end", "proration_behavior", "rule_set", "tax", "taxes", "tax_notes")
     LINES_FIELD_NUMBER: _ClassVar[int]
     PRORATION_TIME_FIELD_NUMBER: _ClassVar[int]
     AT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
     PRORATION_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
     RULE_SET_FIELD_NUMBER: _ClassVar[int]
+    TAX_FIELD_NUMBER: _ClassVar[int]
+    TAXES_FIELD_NUMBER: _ClassVar[int]
+    TAX_NOTES_FIELD_NUMBER: _ClassVar[int]
     lines: _containers.RepeatedCompositeFieldContainer[ProrationLine]
     proration_time: _timestamp_pb2.Timestamp
     at_period_end: bool
     proration_behavior: str
     rule_set: str
-    def __init__(self, lines: _Optional[_Iterable[_Union[ProrationLine, _Mapping]]] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., at_period_end: _Optional[bool] = ..., proration_behavior: _Optional[str] = ..., rule_set: _Optional[str] = ...) -> None: ...
+    tax: _money_pb2.Money
+    taxes: _containers.RepeatedCompositeFieldContainer[_tax_types_pb2.TaxAmount]
+    tax_notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, lines: _Optional[_Iterable[_Union[ProrationLine, _Mapping]]] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., at_period_end: _Optional[bool] = ..., proration_behavior: _Optional[str] = ..., rule_set: _Optional[str] = ..., tax: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., taxes: _Optional[_Iterable[_Union[_tax_types_pb2.TaxAmount, _Mapping]]] = ..., tax_notes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ChangeSubscriptionRequest(_message.Message):
     __slots__ = ("change", "etag", "request_id")

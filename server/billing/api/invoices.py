@@ -65,7 +65,11 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):  # type: ignore
     ) -> pb.Invoice:
         ctx = self._ctx("AddInvoiceLine", context)
         line = OneOffLine(
-            request.invoice, request.description, request.quantity, request.unit_amount
+            request.invoice,
+            request.description,
+            request.quantity,
+            request.unit_amount,
+            request.tax_code,
         )
         return invoice_to_proto(
             await self._lifecycle.add_line(ctx, Write(request.request_id, body_hash(request), line))

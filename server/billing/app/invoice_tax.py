@@ -9,7 +9,8 @@ account credit.
   includes tax as its plan price or named price says (`tax_behavior`), else as the policy's
   `prices_include_tax`. A line's plan is `derivation["plan"]` when set, else the invoice's
   subscription's plan; a named price's plan, else any plan that sells the price. A line no
-  plan is found for (a one-off line) takes the policy's defaults.
+  plan is found for takes the policy's defaults; a one-off line, the tax code it was added
+  with (AddInvoiceLine `tax_code`), else the default.
 - With tax off (`policy.enabled: false`, the default without tax rules) nothing is read and
   the lines stay as they are.
 
@@ -124,8 +125,9 @@ class Classifier:
         self._known: dict[tuple[str | None, str | None], LineTaxClass] = {}
 
     def __call__(self, line: Line) -> LineTaxClass:
-        if line.kind == LineKind.ONE_OFF:
-            return LineTaxClass()
+        if line.kind == LineKind.ONE_OFF:  # its own tax code, if it was given one
+            code = (line.derivation or {}).get("tax_code")
+            return LineTaxClass(str(code) if code else None)
         plan_code = str((line.derivation or {}).get("plan") or self._plan_code or "") or None
         key = (plan_code, line.price_code)
         known = self._known.get(key)

@@ -114,6 +114,7 @@ class OneOffLine:
     description: str
     quantity: str
     unit_amount: str
+    tax_code: str = ""  # empty: the tax policy's default tax code
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,10 @@ class InvoiceLifecycle:
                     "TOO_MANY_LINES",
                 )
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
+            if request.tax_code and request.tax_code not in active.rules.tax.tax_codes:
+                raise InvalidArgument.single(
+                    "tax_code", f"{request.tax_code!r} is not a tax code of the tax rules"
+                )
             rounding = active.rules.money.rounding_for(invoice.currency)
             unrounded = MONEY_CONTEXT.multiply(quantity, unit)  # exact: both are bounded
             try:
@@ -226,6 +231,7 @@ class InvoiceLifecycle:
                     "rule_entry": "one-off line",
                     "unrounded": str(unrounded),
                     "rounding": rounding,
+                    **({"tax_code": request.tax_code} if request.tax_code else {}),
                 },
             )
             lines = (*invoice.lines, line)

@@ -207,18 +207,20 @@ class CreateInvoiceRequest(_message.Message):
     def __init__(self, customer: _Optional[str] = ..., memo: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AddInvoiceLineRequest(_message.Message):
-    __slots__ = ("invoice", "description", "quantity", "unit_amount", "request_id")
+    __slots__ = ("invoice", "description", "quantity", "unit_amount", "request_id", "tax_code")
     INVOICE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     UNIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TAX_CODE_FIELD_NUMBER: _ClassVar[int]
     invoice: str
     description: str
     quantity: str
     unit_amount: str
     request_id: str
-    def __init__(self, invoice: _Optional[str] = ..., description: _Optional[str] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    tax_code: str
+    def __init__(self, invoice: _Optional[str] = ..., description: _Optional[str] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., request_id: _Optional[str] = ..., tax_code: _Optional[str] = ...) -> None: ...
 
 class DeleteInvoiceRequest(_message.Message):
     __slots__ = ("name", "request_id")

@@ -312,7 +312,7 @@ class InvoiceLifecycle:
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             customer = await tx.customers.get(ctx.tenant_id, draft.customer_id)
             at = await self._time.now(tx, ctx.tenant_id, customer.clock_id if customer else None)
-            final = await finalize_invoice(tx, ctx.tenant_id, draft, at, active)
+            final = await finalize_invoice(tx, ctx.tenant_id, draft, at, active, customer)
             await self._audit(tx, ctx, write, final, "finalize", {"number": final.number}, now)
             return final
 

@@ -20,6 +20,7 @@ from billing.app.rules import ActiveRules
 from billing.domain.cash_rounding import cash_rounding_line
 from billing.domain.coupons import discount_line
 from billing.domain.credits import account_credit_line, record_paid
+from billing.domain.customers import Customer
 from billing.domain.invoices import Invoice, InvoiceStatus, format_number
 from billing.domain.subscriptions import Line, LineKind, Subscription, settle
 from billing.domain.tax_lines import as_priced
@@ -38,10 +39,11 @@ async def issue_invoice(
     at: datetime,
     invoice_id: str | None = None,
     number_later: bool = False,
+    customer: Customer | None = None,
 ) -> Invoice:
     """An open (finalized) invoice, numbered as its transaction commits (number_at_commit:
     no answer of a subscription call holds the number); with `number_later` the caller
-    numbers it."""
+    numbers it. `customer`, when the caller has it, spares tax a read of it."""
     draft = _invoice(
         sub, reason, period, lines, rules.content_hash, at, invoice_id, InvoiceStatus.DRAFT
     )
@@ -54,6 +56,7 @@ async def issue_invoice(
         rules,
         insert=True,
         number="caller" if number_later else "at_commit",
+        customer=customer,
     )
 
 
@@ -128,11 +131,18 @@ def _invoice(
 
 
 async def finalize_invoice(
-    tx: Transaction, tenant_id: str, draft: Invoice, at: datetime, rules: ActiveRules
+    tx: Transaction,
+    tenant_id: str,
+    draft: Invoice,
+    at: datetime,
+    rules: ActiveRules,
+    customer: Customer | None = None,
 ) -> Invoice:
     """Finalize a stored draft that belongs to no subscription (one-off invoices), numbered
     now: FinalizeInvoice answers with the number."""
-    return await _finalize(tx, tenant_id, None, draft, at, rules, insert=False, number="now")
+    return await _finalize(
+        tx, tenant_id, None, draft, at, rules, insert=False, number="now", customer=customer
+    )
 
 
 async def _finalize(
@@ -145,6 +155,7 @@ async def _finalize(
     *,
     insert: bool,
     number: Literal["now", "at_commit", "caller"],
+    customer: Customer | None = None,
 ) -> Invoice:
     discount = await _discount(tx, tenant_id, sub, draft, rules) if sub is not None else None
     if discount is None and draft.coupon_code:
@@ -163,6 +174,7 @@ async def _finalize(
             plan_code=sub.plan_code if sub is not None else None,
             rules=rules,
             at=at,
+            customer=customer,
         )
         draft = replace(draft, lines=lines, settlement=settle(lines, 0))
     money = rules.rules.money

@@ -49,6 +49,7 @@ from billing.domain.subscriptions import (
     period_fee_lines,
     settle,
 )
+from billing.domain.tax_lines import with_plan
 from billing.rules.model import RuleSet
 
 log = logging.getLogger("billing.renewals")
@@ -185,7 +186,10 @@ class DueWorkHandlers:
                 )
                 if shared is not None:
                     # Each subscription's coupon applies to its own lines of the shared invoice.
-                    own = [*pending, *fees, *usage]
+                    own = [
+                        *with_plan([*pending, *fees], renewed.plan_code),
+                        *with_plan(usage, closing.plan_code),
+                    ]
                     discount = await subscription_discount(
                         tx, item.tenant_id, renewed, own, (at, period.end), active
                     )

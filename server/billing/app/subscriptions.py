@@ -73,6 +73,7 @@ from billing.domain.subscriptions import (
     phase_from_dict,
     phase_to_dict,
 )
+from billing.domain.tax_lines import as_priced
 from billing.plugins.engines import ProrationPolicyEngine, ProrationRequest
 from billing.plugins.registry import Engines
 from billing.rules.model import Plan, PlanChangeFacts, ProrationRule, RuleSet
@@ -258,6 +259,7 @@ class SubscriptionUseCases:
                     cadence,
                     "subscription_create",
                     new_subscription=True,
+                    customer=customer,
                 )
             if request.term_periods:
                 sub = replace(
@@ -293,6 +295,7 @@ class SubscriptionUseCases:
         usage_before: tuple[datetime, datetime] | None = None,
         *,
         new_subscription: bool = False,
+        customer: Customer | None = None,
     ) -> Subscription:
         """First period from `start`: a full one, or when `aligned` a stub up to the
         subscription's anchor day or its base subscription's next period end, charged as its
@@ -354,6 +357,7 @@ class SubscriptionUseCases:
                 rules=active,
                 at=start,
                 invoice_id=invoice_id,
+                customer=customer,
             )
             sub = after_invoice(sub, invoice)
         await self._schedule(tx, tenant_id, sub, "renew", end)
@@ -684,7 +688,7 @@ class SubscriptionUseCases:
             )
             invoices += [
                 PeriodInvoice(
-                    inv.lines,
+                    as_priced(inv.lines),  # fees as priced, as the credits are
                     inv.settlement.total_minor,
                     inv.credited_minor,
                     inv.status == InvoiceStatus.VOID,

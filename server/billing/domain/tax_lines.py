@@ -333,6 +333,18 @@ def apply_outcome(
     return tuple(result)
 
 
+def with_plan(lines: Sequence[Line], plan_code: str) -> list[Line]:
+    """The lines with `derivation["plan"]` set where unset: on an invoice shared by several
+    subscriptions (a consolidated renewal) each line then still names the plan, and so the
+    product and tax code, it bills."""
+    return [
+        line
+        if (line.derivation or {}).get("plan")
+        else replace(line, derivation={**(line.derivation or {}), "plan": plan_code})
+        for line in lines
+    ]
+
+
 def as_priced(lines: Sequence[Line]) -> tuple[Line, ...]:
     """The lines as priced, before tax: TAX lines dropped, inclusive lines back at their
     price. What a subscription's items were paid is recorded from these, so later credits

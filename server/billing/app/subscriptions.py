@@ -73,7 +73,7 @@ from billing.domain.subscriptions import (
     phase_from_dict,
     phase_to_dict,
 )
-from billing.domain.tax_lines import as_priced
+from billing.domain.tax_lines import as_priced, with_change_plans
 from billing.plugins.engines import ProrationPolicyEngine, ProrationRequest
 from billing.plugins.registry import Engines
 from billing.rules.model import Plan, PlanChangeFacts, ProrationRule, RuleSet
@@ -621,6 +621,7 @@ class SubscriptionUseCases:
             return ChangePlan(sub, new_plan, items, (), at, False, behavior, active)
         prorated = self._proration(rules, rule, sub, old_plan, new_items, at)
         lines = await self._capped(tx, tenant_id, sub, prorated.lines, at)
+        lines = tuple(with_change_plans(lines, old_plan.code, new_plan.code))
         return ChangePlan(sub, new_plan, prorated.items, lines, at, False, behavior, active)
 
     def _proration(
@@ -731,7 +732,7 @@ class SubscriptionUseCases:
         items = _billed_as_new(new_items)
         charges = period_fee_lines(items, sub.currency, rounding, (at, end))
         behavior = rule.behavior if rule is not None else "none"
-        lines = (*credits, *charges)
+        lines = tuple(with_change_plans((*credits, *charges), old_plan.code, new_plan.code))
         return ChangePlan(sub, new_plan, items, lines, at, False, behavior, active, (at, end))
 
     async def _restart_period(

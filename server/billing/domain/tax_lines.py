@@ -345,6 +345,20 @@ def with_plan(lines: Sequence[Line], plan_code: str) -> list[Line]:
     ]
 
 
+CREDITED_KINDS = frozenset(
+    {LineKind.PRORATION_CREDIT, LineKind.CANCELLATION_CREDIT, LineKind.REPAIR}
+)
+
+
+def with_change_plans(lines: Sequence[Line], old_plan: str, new_plan: str) -> list[Line]:
+    """A plan change's lines naming their plan: credits (and their repair) the plan they
+    give back, charges the plan they bill, so each is taxed as its own product and price."""
+    credited = with_plan([line for line in lines if line.kind in CREDITED_KINDS], old_plan)
+    charged = with_plan([line for line in lines if line.kind not in CREDITED_KINDS], new_plan)
+    first, second = iter(credited), iter(charged)
+    return [next(first) if line.kind in CREDITED_KINDS else next(second) for line in lines]
+
+
 def as_priced(lines: Sequence[Line]) -> tuple[Line, ...]:
     """The lines as priced, before tax: TAX lines dropped, inclusive lines back at their
     price. What a subscription's items were paid is recorded from these, so later credits

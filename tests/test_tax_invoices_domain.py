@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from billing.domain.subscriptions import Line, LineKind, exact_line, settle
 from billing.domain.tax import TaxableLine, TaxAmount, TaxOutcome, TaxPolicy, Treatment
+from billing.domain.tax_calc import split_amount
 from billing.domain.tax_lines import (
     LineTaxClass,
     amount_from_derivation,
@@ -16,7 +17,6 @@ from billing.domain.tax_lines import (
     apply_outcome,
     as_priced,
     discount_allocation,
-    split_amount,
     summary,
     taxable_lines,
 )

@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from billing.domain.credits import DISCOUNTABLE_KINDS
@@ -39,6 +38,7 @@ from billing.domain.tax import (
     TaxPolicy,
     Treatment,
 )
+from billing.domain.tax_calc import split_amount
 
 # Lines that are supplies (or credits of supplies) and so carry tax. Discounts are shared out
 # over the lines they discount; rounding, account credit and tax come after tax.
@@ -216,26 +216,6 @@ def buyer_ids(buyer: Buyer) -> tuple[str, ...]:
 
 
 # --- invoice lines -> taxable lines ---------------------------------------------------------
-
-
-def split_amount(total_minor: int, weights: Sequence[int]) -> tuple[int, ...]:
-    """`total_minor` in proportion to `weights` by largest remainder: the parts sum to the
-    total, each within one unit of its exact share, ties to the earlier weight.
-    (Local until domain/tax_calc.py's split_amount lands; the same results.)"""
-    whole = sum(weights)
-    if whole == 0:
-        raise ValueError(f"cannot split {total_minor} over weights that sum to 0")
-    sign = -1 if total_minor < 0 else 1
-    magnitude = abs(total_minor)
-    exact = [Fraction(magnitude * weight, whole) for weight in weights]
-    parts = [int((value + Fraction(1, 2)) // 1) for value in exact]
-    difference = magnitude - sum(parts)
-    if difference:
-        step = 1 if difference > 0 else -1
-        order = sorted(range(len(exact)), key=lambda i: (-step * (exact[i] - parts[i]), i))
-        for turn in range(abs(difference)):
-            parts[order[turn % len(order)]] += step
-    return tuple(sign * part for part in parts)
 
 
 def discount_allocation(lines: Sequence[Line]) -> tuple[int, ...]:

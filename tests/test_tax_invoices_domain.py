@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -17,8 +18,10 @@ from billing.domain.tax_lines import (
     apply_outcome,
     as_priced,
     discount_allocation,
+    explanation_steps,
     summary,
     taxable_lines,
+    with_change_plans,
 )
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -132,3 +135,30 @@ def test_an_outcome_without_amounts_changes_nothing() -> None:
     assert apply_outcome(lines, (TaxableLine(0, 1000, "saas"),), outcome, "EUR", PERIOD) == lines
     assert summary(lines).tax_minor == 0
     assert summary(lines).subtotal_minor == 1000
+
+
+def test_a_plan_changes_lines_name_the_plan_each_bills() -> None:
+    lines = [
+        line(-500, LineKind.PRORATION_CREDIT),
+        line(1500, LineKind.PRORATION_CHARGE),
+        line(100, LineKind.REPAIR),
+    ]
+    named = with_change_plans(lines, "old", "new")
+    assert [(n.derivation or {}).get("plan") for n in named] == ["old", "new", "old"]
+    assert [n.amount_minor for n in named] == [-500, 1500, 100]
+
+
+def test_explanations_of_tax_and_inclusive_lines() -> None:
+    tax_line = amount_to_line(VAT, "EUR", PERIOD)
+    assert explanation_steps(tax_line, "EUR") == (
+        "taxed: VAT standard 19% in DE",
+        "rate source: UStG §12(1)",
+        "tax point: 2026-03-01",
+        "taxable: 100.00 EUR (lines 0, 2)",
+    )
+    inclusive = exact_line("App", 10000, "EUR", PERIOD, LineKind.RECURRING, {})
+    inclusive = replace(inclusive, derivation={"gross_minor": 11900, "tax_minor": 1900})
+    assert explanation_steps(inclusive, "EUR") == (
+        "price includes tax: 119.00 EUR = net 100.00 EUR + tax 19.00 EUR",
+    )
+    assert explanation_steps(line(1000), "EUR") == ()

@@ -50,6 +50,7 @@ from billing.app.ports import (
     UsageRepository,
 )
 from billing.app.records import OutboxEvent
+from billing.domain.customers import Customer
 from billing.domain.invoices import Invoice
 from billing.domain.subscriptions import Line, Subscription
 
@@ -259,6 +260,26 @@ class _Credit(_Passthrough):
         await self._inner.set_balance(tenant_id, customer_id, currency, balance_minor)
 
 
+class _Customers(_Passthrough):
+    """The batch's customers, read in one statement when a handler first asks for one (tax
+    does, when it is on): with tax off no handler asks, and nothing is read."""
+
+    def __init__(self, inner: CustomerRepository) -> None:
+        super().__init__(inner)
+        self._tenant = ""
+        self.scope: set[str] = set()  # the customers of the batch's subscriptions
+        self.read: dict[str, Customer] | None = None
+
+    async def get(self, tenant_id: str, customer_id: str) -> Customer | None:
+        if tenant_id != self._tenant or customer_id not in self.scope:
+            return cast(Customer | None, await self._inner.get(tenant_id, customer_id))
+        if self.read is None:
+            self.read = cast(
+                dict[str, Customer], await self._inner.get_many(tenant_id, sorted(self.scope))
+            )
+        return self.read.get(customer_id)
+
+
 class _Usage(_Passthrough):
     def __init__(self, inner: UsageRepository) -> None:
         super().__init__(inner)
@@ -331,6 +352,7 @@ class BatchTransaction:
         self._cycles = _BillingCycles(tx.billing_cycles, batch)
         self._pending = _PendingItems(tx.pending_items)
         self._credit = _Credit(tx.credit)
+        self._customers = _Customers(tx.customers)
         self._usage = _Usage(tx.usage)
         self._rule_sets = _RuleSets(tx.rule_sets)
         self._due_work = _DueWork(tx.due_work, batch)
@@ -342,6 +364,7 @@ class BatchTransaction:
             self._pending,
             self._credit,
             self._usage,
+            self._customers,
         ):
             part._tenant = tenant_id
 
@@ -360,6 +383,7 @@ class BatchTransaction:
         self._credit.balances = await batch.credit_balances(
             tenant, {(sub.customer_id, sub.currency) for sub in subs.values()}
         )
+        self._customers.scope = {sub.customer_id for sub in subs.values()}
 
     async def write_behind(self) -> None:
         """Write what the handlers left buffered; RetryableConflict if any of it was taken."""
@@ -374,7 +398,7 @@ class BatchTransaction:
     # The Transaction protocol: the batch's own views, the rest as they are.
     @property
     def customers(self) -> CustomerRepository:
-        return self._tx.customers
+        return cast(CustomerRepository, self._customers)
 
     @property
     def idempotency(self) -> IdempotencyRepository:

@@ -64,6 +64,10 @@ class CustomerRepository(Protocol):
 
     async def get(self, tenant_id: str, customer_id: str) -> Customer | None: ...
 
+    async def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Customer]:
+        """The customers of these ids that exist, by id, in one statement."""
+        ...
+
     async def list_after(self, tenant_id: str, after_id: str | None, limit: int) -> list[Customer]:
         """Customers in id order (= creation order), strictly after `after_id`."""
         ...

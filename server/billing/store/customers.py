@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -34,6 +35,13 @@ class SqlCustomers:
         result = await self._conn.execute(_GET, {"tenant_id": tenant_id, "id": customer_id})
         row = result.mappings().first()
         return _from_row(row) if row is not None else None
+
+    async def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Customer]:
+        if not customer_ids:
+            return {}
+        query = select(t).where(t.c.tenant_id == tenant_id, t.c.id.in_(list(customer_ids)))
+        result = await self._conn.execute(query)
+        return {row["id"]: _from_row(row) for row in result.mappings()}
 
     async def list_after(self, tenant_id: str, after_id: str | None, limit: int) -> list[Customer]:
         query = select(t).where(t.c.tenant_id == tenant_id).order_by(t.c.id).limit(limit)

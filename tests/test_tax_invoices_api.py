@@ -19,7 +19,7 @@ from billing_client.v1 import (
 )
 from billing_fixtures import Billing, amounts
 from conftest import Tenant
-from grpc_helpers import error_info
+from grpc_helpers import error_info, field_violations
 from test_due_parking import serving
 
 CATALOG = """\
@@ -94,6 +94,7 @@ seller:
 tax_codes:
   - {{code: saas, description: Software as a service}}
   - {{code: ebook, description: Electronic books}}
+  - {{code: training, description: Training by a recognised school}}
 jurisdictions:
   - code: DE
     name: Germany
@@ -106,7 +107,8 @@ jurisdictions:
          source: "Zweites Corona-Steuerhilfegesetz"}}
       - {{name: standard, percent: 19, effective_from: 2021-01-01, source: "UStG 12(1)"}}
       - {{name: reduced, percent: 7, effective_from: 2007-01-01, source: "UStG 12(2)"}}
-    tax_codes: {{saas: standard, ebook: reduced}}
+    tax_codes: {{saas: standard, ebook: reduced, training: exempt}}
+    settings: {{notes: {{exempt: "Steuerfrei nach § 4 Nr. 21 UStG"}}}}
   - code: FR
     name: France
     engine: flat_rate
@@ -503,3 +505,62 @@ def test_a_consolidated_renewal_taxes_each_subscription_as_its_own_product(
     taxes = sorted((t.percent, t.taxable.amount_minor, t.tax.amount_minor) for t in shared.taxes)
     assert taxes == [("19", 10000, 1900), ("7", 2801, 196)]
     assert figures(shared) == (12801, 2096, 14897)
+
+
+def test_an_exempt_line_shows_a_zero_tax_line_with_its_legal_note(billing: Billing) -> None:
+    billing.push(tax_rules())
+    clock = billing.clock("2026-03-01T09:00:00Z")
+    buyer = customer(billing, "DE", clock)
+    draft = billing.invoices.CreateInvoice(
+        invoices_pb2.CreateInvoiceRequest(customer=buyer.name, request_id=rid()),
+        metadata=billing.metadata,
+    )
+    for description, amount, code in [("Licence", "100.00", ""), ("Course", "50.00", "training")]:
+        billing.invoices.AddInvoiceLine(
+            invoices_pb2.AddInvoiceLineRequest(
+                invoice=draft.name,
+                description=description,
+                unit_amount=amount,
+                tax_code=code,
+                request_id=rid(),
+            ),
+            metadata=billing.metadata,
+        )
+    final = billing.invoices.FinalizeInvoice(
+        invoices_pb2.FinalizeInvoiceRequest(name=draft.name, request_id=rid()),
+        metadata=billing.metadata,
+    )
+    assert [line.description for line in final.lines[2:]] == ["VAT 19% (DE)", "VAT exempt (DE)"]
+    assert amounts(final.lines) == [10000, 5000, 1900, 0]
+    assert figures(final) == (15000, 1900, 16900)
+    exempt = final.taxes[1]
+    assert (exempt.treatment, exempt.taxable.amount_minor, list(exempt.line_indexes)) == (
+        "exempt",
+        5000,
+        [1],
+    )
+    assert list(final.tax_notes) == ["Steuerfrei nach § 4 Nr. 21 UStG"]
+
+
+def test_an_unknown_tax_code_on_a_one_off_line_is_refused(billing: Billing) -> None:
+    billing.push(tax_rules())
+    buyer = customer(billing, "DE")
+    draft = billing.invoices.CreateInvoice(
+        invoices_pb2.CreateInvoiceRequest(customer=buyer.name, request_id=rid()),
+        metadata=billing.metadata,
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        billing.invoices.AddInvoiceLine(
+            invoices_pb2.AddInvoiceLineRequest(
+                invoice=draft.name,
+                description="Thing",
+                unit_amount="1.00",
+                tax_code="spaceship",
+                request_id=rid(),
+            ),
+            metadata=billing.metadata,
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(refused.value) == {
+        "tax_code": "'spaceship' is not a tax code of the tax rules"
+    }

@@ -149,11 +149,14 @@ def billing(channel, tenant) -> Billing:  # type: ignore[no-untyped-def]
     return Billing(channel, tenant.metadata)
 
 
-def customer(billing: Billing, country: str = "DE", clock=None) -> customers_pb2.Customer:  # type: ignore[no-untyped-def]
+def customer(  # type: ignore[no-untyped-def]
+    billing: Billing, country: str = "DE", clock=None, tax_ids=()
+) -> customers_pb2.Customer:
     return billing.customers.CreateCustomer(
         customers_pb2.CreateCustomerRequest(
             customer=customers_pb2.Customer(
                 display_name="Kunde",
+                tax_ids=list(tax_ids),
                 currency_code="EUR",
                 time_zone="Europe/Berlin",
                 clock=clock.name if clock else "",
@@ -564,3 +567,15 @@ def test_an_unknown_tax_code_on_a_one_off_line_is_refused(billing: Billing) -> N
     assert field_violations(refused.value) == {
         "tax_code": "'spaceship' is not a tax code of the tax rules"
     }
+
+
+def test_the_invoice_shows_the_seller_and_buyer_tax_ids_of_its_finalization(
+    billing: Billing,
+) -> None:
+    billing.push(tax_rules())
+    clock = billing.clock("2026-03-01T09:00:00Z")
+    vat_id = customers_pb2.TaxId(type="eu_vat", value="DE136695976")
+    sub = billing.subscribe(customer(billing, "DE", clock, [vat_id]), "app_monthly")
+    invoice = only_invoice(billing, sub)
+    assert list(invoice.seller_tax_ids) == ["eu_vat FR40303265045"]
+    assert list(invoice.buyer_tax_ids) == ["eu_vat DE136695976"]

@@ -461,7 +461,7 @@ def test_a_renewal_whose_tax_fails_is_parked_with_a_readable_error(
         (parked,) = last.parked_items
         assert (parked.kind, parked.subscription) == ("renew", sub.name)
         assert parked.last_error == (
-            f"InvalidState: tax for {buyer.name} cannot be computed: AT has no 'standard' rate"
+            f"TaxNotComputable: tax for {buyer.name} cannot be computed: AT has no 'standard' rate"
             " in force on 2026-02-01 (the tax point of line 0); add one to the tax rules"
         )
         assert len(billing.invoices_of(sub)) == 1  # nothing of the failed renewal was written

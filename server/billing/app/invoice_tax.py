@@ -14,8 +14,9 @@ account credit.
 - With tax off (`policy.enabled: false`, the default without tax rules) nothing is read and
   the lines stay as they are.
 
-Raises InvalidState (FAILED_PRECONDITION) naming the customer and the reason when tax cannot
-be computed (an engine could not place the supply, a rate missing on its tax point).
+Raises TaxNotComputable (an InvalidState: FAILED_PRECONDITION) naming the customer and the
+reason when tax cannot be computed (an engine could not place the supply, a rate missing on
+its tax point).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from billing.app.ports import Transaction
 from billing.app.rules import ActiveRules
 from billing.app.tax import buyer_of, compute_tax
 from billing.domain.customers import Customer
-from billing.domain.errors import InvalidState
+from billing.domain.errors import InvalidState, TaxNotComputable
 from billing.domain.subscriptions import Line, LineKind
 from billing.domain.tax import TaxRequest
 from billing.domain.tax_lines import (
@@ -96,13 +97,13 @@ def taxed_lines(
         outcome = compute_tax(
             tax, rules.tax_engines, request, rounding=rules.rules.money.rounding_for(currency)
         )
-    except InvalidState as exc:
-        raise InvalidState(
+    except TaxNotComputable as exc:  # the engine could not place it, a rate is missing
+        raise TaxNotComputable(
             f"tax for customers/{customer.id} cannot be computed: {exc}", exc.reason
         ) from exc
-    except ValueError as exc:  # TaxNotDetermined, a rate missing on the tax point
-        raise InvalidState(
-            f"tax for customers/{customer.id} cannot be computed: {exc}", "TAX_NOT_DETERMINED"
+    except ValueError as exc:  # anything else the seam documents as a ValueError
+        raise TaxNotComputable(
+            f"tax for customers/{customer.id} cannot be computed: {exc}"
         ) from exc
     return apply_outcome(
         lines,

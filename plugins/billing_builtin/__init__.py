@@ -1,6 +1,15 @@
 """The built-in engines, registered through the `billing.plugins` entry point like any
 third-party plugin. Each module registers one kind."""
 
-from billing_builtin import gateways, notifications, pricing, proration, recognition, tax, vies
+from billing_builtin import (
+    gateways,
+    notifications,
+    pricing,
+    proration,
+    recognition,
+    tax,
+    tax_world,
+    vies,
+)
 
-PLUGIN_MODULES = (pricing, proration, tax, gateways, recognition, notifications, vies)
+PLUGIN_MODULES = (pricing, proration, tax, tax_world, gateways, recognition, notifications, vies)

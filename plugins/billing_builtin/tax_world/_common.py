@@ -45,10 +45,10 @@ def jurisdiction(rules: TaxRules, code: str) -> Jurisdiction:
     return found
 
 
-def rate_or_treatment(place: Jurisdiction, tax_code: str) -> str:
+def rate_or_treatment(place: Jurisdiction, tax_code: str, default: str = "standard") -> str:
     """The rate name a tax code gets in a jurisdiction, or a non-rate treatment's value;
-    `standard` when the jurisdiction does not list the code."""
-    return place.treatment_of(tax_code) or "standard"
+    `default` (`standard`) when the jurisdiction does not list the code."""
+    return place.treatment_of(tax_code) or default
 
 
 def is_treatment(value: str) -> bool:

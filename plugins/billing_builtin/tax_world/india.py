@@ -1,9 +1,9 @@
 """Tax engine `india_gst`: CGST + SGST within a state, IGST between states (ADR 0030).
 
-The `IN` jurisdiction's `tax_codes` map a code to a GST slab (`standard` for SaaS, 18%) or a
-treatment; its rates hold per slab the three figures: `igst` (the whole slab), `cgst` and
-`sgst` (half each). A slab other than `standard` is named `igst_<slab>`, `cgst_<slab>`,
-`sgst_<slab>` (e.g. `igst_reduced`).
+The `IN` jurisdiction's `tax_codes` map a code to its IGST rate name (`igst`: the 18% slab of
+SaaS; `igst_<slab>` for another slab, e.g. `igst_low`) or a treatment; an unlisted code is
+`igst`. The rates hold each slab three times: `igst<suffix>` (the whole rate) and
+`cgst<suffix>`, `sgst<suffix>` (half each: the CGST and SGST Acts each levy half).
 
 - **Indian seller** (registered in `IN-<state>` or `IN`; otherwise `settings.unregistered`):
   the place of supply of a service is the recipient's state (IGST Act 2017 s.12(2)); for a
@@ -48,8 +48,13 @@ REVERSE_CHARGE = "Import of services: IGST payable by the recipient under revers
 NOT_REGISTERED = "The supplier is not registered for GST in India"
 
 
-def _rate_name(kind: str, slab: str) -> str:
-    return kind if slab == "standard" else f"{kind}_{slab}"
+def _rate_name(kind: str, igst_name: str) -> str:
+    """`cgst_low` for kind `cgst` of the slab `igst_low`."""
+    if not igst_name.startswith("igst"):
+        raise TaxNotDetermined(
+            f"IN: a tax code maps to {igst_name!r}; expected an IGST rate name (igst, igst_...)"
+        )
+    return kind + igst_name.removeprefix("igst")
 
 
 class IndiaGst:
@@ -80,7 +85,9 @@ class IndiaGst:
                 return unregistered(request, india, "IGST", NOT_REGISTERED)
             return tuple(
                 self._one(
-                    line, rate_or_treatment(india, line.tax_code), "OIDAR supply to a consumer"
+                    line,
+                    rate_or_treatment(india, line.tax_code, "igst"),
+                    "OIDAR supply to a consumer",
                 )
                 for line in request.lines
             )
@@ -100,7 +107,9 @@ class IndiaGst:
         return tuple(
             tax
             for line in request.lines
-            for tax in self._domestic(line, rate_or_treatment(india, line.tax_code), home, state)
+            for tax in self._domestic(
+                line, rate_or_treatment(india, line.tax_code, "igst"), home, state
+            )
         )
 
     def _domestic(self, line: TaxableLine, slab: str, home: str, state: str) -> Sequence[LineTax]:

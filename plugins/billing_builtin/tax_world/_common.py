@@ -13,7 +13,8 @@ Conventions every engine here follows:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from billing.domain.tax import (
     Buyer,
@@ -116,3 +117,23 @@ def unregistered(
         )
         for line in request.lines
     )
+
+
+def settings_problems(
+    settings: Mapping[str, Any], choices: Mapping[str, tuple[Any, ...] | type]
+) -> list[str]:
+    """Load-time check of a jurisdiction's `settings` (the rules call `check_settings`): each
+    key known, each value one of its choices or of its type."""
+    problems = []
+    for key, value in settings.items():
+        allowed = choices.get(key)
+        if allowed is None:
+            known = ", ".join(sorted(choices)) or "none"
+            problems.append(f"unknown setting {key!r} (known: {known})")
+        elif isinstance(allowed, tuple):
+            if value not in allowed:
+                options = ", ".join(str(option) for option in allowed)
+                problems.append(f"settings.{key} must be one of {options}, got {value!r}")
+        elif not isinstance(value, allowed) or (allowed is str and not value):
+            problems.append(f"settings.{key} must be a non-empty {allowed.__name__}, got {value!r}")
+    return problems

@@ -18,16 +18,19 @@ They share one shape, so one class with a profile per country:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from billing.domain.tax import Jurisdiction, LineTax, TaxRequest, TaxRules, Treatment
 from billing.plugins.engines import TaxNotDetermined
 from billing_builtin.tax_world._common import (
+    UNREGISTERED_CHOICES,
     is_business,
     jurisdiction,
     line_tax,
     rate_or_treatment,
+    settings_problems,
     unregistered,
 )
 
@@ -96,6 +99,15 @@ PROFILES = {"au_gst": AU, "nz_gst": NZ, "sg_gst": SG, "jp_ct": JP}
 class CountryGst:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
+
+    def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        return settings_problems(
+            settings,
+            {
+                "unregistered": UNREGISTERED_CHOICES,
+                "b2b_treatment": (Treatment.REVERSE_CHARGE.value, Treatment.OUT_OF_SCOPE.value),
+            },
+        )
 
     def determine(self, request: TaxRequest, rules: TaxRules) -> Sequence[LineTax]:
         profile = self.profile

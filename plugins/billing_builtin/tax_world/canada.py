@@ -21,16 +21,19 @@ intangibles and services), so a Canadian address must name it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from billing.domain.tax import Jurisdiction, LineTax, TaxRequest, TaxRules, Treatment
 from billing.plugins.engines import TaxNotDetermined
 from billing_builtin.tax_world._common import (
+    UNREGISTERED_CHOICES,
     is_business,
     is_treatment,
     jurisdiction,
     line_tax,
     rate_or_treatment,
+    settings_problems,
     unregistered,
 )
 
@@ -49,6 +52,11 @@ NON_RESIDENT_B2B = (
 
 
 class Canada:
+    def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        return settings_problems(
+            settings, {"provincial": PROVINCIAL_KINDS, "unregistered": UNREGISTERED_CHOICES}
+        )
+
     def determine(self, request: TaxRequest, rules: TaxRules) -> Sequence[LineTax]:
         place = request.buyer.place
         if place.country != "CA":

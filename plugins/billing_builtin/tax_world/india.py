@@ -22,15 +22,18 @@ SaaS; `igst_<slab>` for another slab, e.g. `igst_low`) or a treatment; an unlist
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from billing.domain.tax import LineTax, TaxableLine, TaxRequest, TaxRules, Treatment
 from billing.plugins.engines import TaxNotDetermined
 from billing_builtin.tax_world._common import (
+    UNREGISTERED_CHOICES,
     is_business,
     is_treatment,
     jurisdiction,
     rate_or_treatment,
+    settings_problems,
     unregistered,
 )
 
@@ -58,6 +61,9 @@ def _rate_name(kind: str, igst_name: str) -> str:
 
 
 class IndiaGst:
+    def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        return settings_problems(settings, {"unregistered": UNREGISTERED_CHOICES})
+
     def determine(self, request: TaxRequest, rules: TaxRules) -> Sequence[LineTax]:
         buyer, seller = request.buyer, request.seller
         if buyer.place.country != "IN":

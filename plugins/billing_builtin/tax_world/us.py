@@ -22,10 +22,16 @@ Texas taxes 80% of the price of data processing services, SaaS included (Tax Cod
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from billing.domain.tax import Jurisdiction, LineTax, TaxRequest, TaxRules, Treatment
 from billing.plugins.engines import TaxEngine, TaxNotDetermined
-from billing_builtin.tax_world._common import jurisdiction, line_tax, rate_or_treatment
+from billing_builtin.tax_world._common import (
+    jurisdiction,
+    line_tax,
+    rate_or_treatment,
+    settings_problems,
+)
 
 ENGINE_NAME = "us_sales_tax"
 NO_NEXUS = "no sales tax nexus"
@@ -51,6 +57,11 @@ def registered_engine(name: str) -> TaxEngine:
 class UsSalesTax:
     def __init__(self, resolve: Resolver = registered_engine) -> None:
         self._resolve = resolve
+
+    def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        return settings_problems(
+            settings, {"provider": str, "state_sales_tax": (True, False), "taxability_source": str}
+        )
 
     def determine(self, request: TaxRequest, rules: TaxRules) -> Sequence[LineTax]:
         place = request.buyer.place

@@ -13,6 +13,7 @@ from google.type import date_pb2
 from billing_client.v1 import customers_pb2, money_pb2, tax_pb2, tax_pb2_grpc
 from billing_fixtures import Billing, rules
 from conftest import Tenant
+from grpc_helpers import field_violations
 
 RULES = Path(__file__).parents[1] / "rules"
 WORLD_FILES = ("tax_americas.yaml", "tax_apac.yaml")
@@ -49,11 +50,24 @@ tax_codes:
 """.encode()
 
 
-def seller(billing: Billing, country: str, subdivision: str, *registrations: str) -> None:
+US_ENTRY = (
+    b"  - {code: US, name: United States, engine: us_sales_tax, tax_name: sales tax,"
+    b" tax_point: invoice_date}\n"
+)
+
+
+def seller(
+    billing: Billing, country: str, subdivision: str, *registrations: str, us_provider: str = ""
+) -> None:
     files = rules()
     files["tax.yaml"] = tax_yaml(country, subdivision, registrations)
     for name in WORLD_FILES:
         files[name] = (RULES / name).read_bytes()
+    if us_provider:
+        assert US_ENTRY in files["tax_americas.yaml"]
+        files["tax_americas.yaml"] = files["tax_americas.yaml"].replace(
+            US_ENTRY, US_ENTRY[:-2] + f", settings: {{provider: {us_provider}}}}}\n".encode()
+        )
     billing.push(files)
 
 
@@ -223,6 +237,28 @@ def test_us_states(billing: Billing, tax: tax_pb2_grpc.TaxServiceStub) -> None:
     assert taxes(new_york) == [("US-NY", "sales tax", "out_of_scope", "0", 10_000, 0)]
     assert new_york.taxes[0].note == "no sales tax nexus"
     assert totals(new_york) == (10_000, 0, 10_000)
+
+
+def test_us_provider_takes_over_every_state(
+    billing: Billing, tax: tax_pb2_grpc.TaxServiceStub
+) -> None:
+    # The built-in flat_rate engine stands in for an address-level provider: it taxes at the
+    # state's rate without asking for nexus, so Washington without a registration is taxed.
+    seller(billing, "US", "DE", "US-TX", us_provider="flat_rate")
+    result = quote(billing, tax, "US-WA", "USD", 10_000)
+    assert taxes(result) == [("US-WA", "sales tax", "taxed", "6.5", 10_000, 650)]
+    assert result.taxes[0].rule_entry == "tax_americas.yaml: jurisdictions[US-WA].rates[0]"
+
+
+def test_us_provider_no_plugin_registers_is_refused_at_push(billing: Billing) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        seller(billing, "US", "DE", "US-TX", us_provider="avalara")
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    problems = field_violations(caught.value)
+    assert list(problems) == ['files["tax_americas.yaml"].jurisdictions[14].settings']
+    message = problems['files["tax_americas.yaml"].jurisdictions[14].settings']
+    assert "settings.provider names 'avalara', which no plugin registers (registered: " in message
+    assert "flat_rate" in message
 
 
 # --- Asia-Pacific ---------------------------------------------------------------------------------

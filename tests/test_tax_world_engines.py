@@ -440,10 +440,21 @@ def test_us_provider_must_be_registered_and_not_itself():
 
 
 def test_us_checks_its_settings():
-    assert UsSalesTax().check_settings({"provider": "acme", "state_sales_tax": False}) == []
-    assert UsSalesTax().check_settings({"provider": ""}) == [
+    engine = UsSalesTax(names=lambda: ("us_sales_tax", "acme_tax", "none"))
+    assert engine.check_settings({"provider": "acme_tax", "state_sales_tax": False}) == []
+    assert engine.check_settings({"provider": ""}) == [
         "settings.provider must be a non-empty str, got ''"
     ]
+    assert engine.check_settings({"provider": "avalara"}) == [
+        "settings.provider names 'avalara', which no plugin registers (registered: acme_tax, none)"
+    ]
+    assert engine.check_settings({"provider": "us_sales_tax"}) == [
+        "settings.provider names us_sales_tax itself"
+    ]
+
+
+def test_us_provider_names_default_to_the_installed_engines():
+    assert UsSalesTax().check_settings({"provider": "flat_rate"}) == []
 
 
 # --- au_gst, nz_gst, sg_gst, jp_ct ---------------------------------------------------------------

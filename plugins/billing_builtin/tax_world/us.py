@@ -8,7 +8,8 @@ tax code is there (`tax_codes`: `standard`, another rate name such as Texas' `sa
 Order of decision, per request:
 1. The buyer's address must name its state.
 2. `settings.provider: <engine>` on the state (else on `US`) hands the whole request to that
-   registered tax engine (an Avalara-like plugin answering with rates, `LineTax.rate`).
+   registered tax engine (an Avalara-like plugin answering with rates, `LineTax.rate`). The
+   name is checked when the rules are loaded (`check_settings`) and again when used.
 3. `settings.state_sales_tax: false` (AK, DE, MT, NH, OR): out of scope, no state sales tax.
 4. Economic nexus: without a registration `US-XX` active on the invoice date, out of scope
    with the note "no sales tax nexus".
@@ -21,7 +22,7 @@ Texas taxes 80% of the price of data processing services, SaaS included (Tax Cod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from billing.domain.tax import Jurisdiction, LineTax, TaxRequest, TaxRules, Treatment
@@ -44,24 +45,50 @@ NOTES = {
 Resolver = Callable[[str], TaxEngine]
 
 
-def registered_engine(name: str) -> TaxEngine:
-    """The tax engine `name` among every installed plugin's (loaded once per process)."""
+def _installed() -> Mapping[str, TaxEngine]:
     from billing.plugins.registry import load_engines  # at call time: never during loading
 
     engines: Mapping[str, TaxEngine] = load_engines().by_kind["tax_engine"]
+    return engines
+
+
+def registered_engine(name: str) -> TaxEngine:
+    """The tax engine `name` among every installed plugin's (loaded once per process)."""
+    engines = _installed()
     if name not in engines:
         raise TaxNotDetermined(f"settings.provider names {name!r}, which no plugin registers")
     return engines[name]
 
 
+def registered_names() -> Collection[str]:
+    return tuple(_installed())
+
+
 class UsSalesTax:
-    def __init__(self, resolve: Resolver = registered_engine) -> None:
+    def __init__(
+        self,
+        resolve: Resolver = registered_engine,
+        names: Callable[[], Collection[str]] = registered_names,
+    ) -> None:
         self._resolve = resolve
+        self._names = names
 
     def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
-        return settings_problems(
+        """At load: the settings' shapes, and a provider that is another registered engine."""
+        problems = settings_problems(
             settings, {"provider": str, "state_sales_tax": (True, False), "taxability_source": str}
         )
+        provider = settings.get("provider")
+        if isinstance(provider, str) and provider:
+            if provider == ENGINE_NAME:
+                problems.append(f"settings.provider names {ENGINE_NAME} itself")
+            elif provider not in self._names():
+                known = ", ".join(sorted(set(self._names()) - {ENGINE_NAME})) or "none"
+                problems.append(
+                    f"settings.provider names {provider!r}, which no plugin registers"
+                    f" (registered: {known})"
+                )
+        return problems
 
     def determine(self, request: TaxRequest, rules: TaxRules) -> Sequence[LineTax]:
         place = request.buyer.place

@@ -66,8 +66,7 @@ NZ = Profile(
     True,
     Treatment.OUT_OF_SCOPE,
     "Remote service to a GST-registered New Zealand business: no GST charged by the "
-    "supplier; the recipient accounts for any GST under reverse charge (GST Act 1985 s.8(4B), "
-    "s.8(4D))",
+    "supplier; the recipient accounts for any GST under reverse charge (GST Act 1985 s.8(4B))",
     "The supplier is not registered for GST in New Zealand",
     (("exempt", "Exempt supply"), ("zero_rated", "Zero-rated supply")),
 )
@@ -89,7 +88,7 @@ JP = Profile(
     False,
     Treatment.REVERSE_CHARGE,
     "Business-to-business electronic service: consumption tax to be paid by the recipient "
-    "(reverse charge, Consumption Tax Act art.5(1), art.4(4))",
+    "(reverse charge on specified taxable purchases, Consumption Tax Act as amended 2015)",
     "The supplier is not registered for consumption tax in Japan",
     (("exempt", "Non-taxable transaction"), ("zero_rated", "Export exemption")),
 )

@@ -363,11 +363,15 @@ def test_us_state_without_sales_tax():
     assert taxes[0].note == "No state sales tax"
 
 
-def test_us_needs_the_state_and_a_listed_state():
+def test_us_needs_the_state_and_an_unlisted_state_is_out_of_scope_unless_registered():
     with pytest.raises(TaxNotDetermined, match="a US address needs its state"):
         UsSalesTax().determine(request(US_SELLER, consumer("US")), STATES)
-    with pytest.raises(TaxNotDetermined, match="the tax rules list no jurisdiction US-NY"):
-        UsSalesTax().determine(request(US_SELLER, consumer("US", "NY")), STATES)
+    unlisted = UsSalesTax().determine(request(US_SELLER, consumer("US", "PR")), STATES)
+    assert decided(unlisted) == [(0, "US-PR", "sales tax", "out_of_scope", "standard")]
+    assert unlisted[0].note == "no sales tax nexus"
+    registered_there = Seller(Place("US", "DE"), registrations("US-PR"))
+    with pytest.raises(TaxNotDetermined, match="registered in US-PR, which the tax rules do not"):
+        UsSalesTax().determine(request(registered_there, consumer("US", "PR")), STATES)
 
 
 class FixedRateProvider:

@@ -10,10 +10,12 @@ Order of decision, per request:
 2. `settings.provider: <engine>` on the state (else on `US`) hands the whole request to that
    registered tax engine (an Avalara-like plugin answering with rates, `LineTax.rate`). The
    name is checked when the rules are loaded (`check_settings`) and again when used.
-3. `settings.state_sales_tax: false` (AK, DE, MT, NH, OR): out of scope, no state sales tax.
-4. Economic nexus: without a registration `US-XX` active on the invoice date, out of scope
+3. A state or territory the rules do not list (US-PR): out of scope ("no sales tax nexus")
+   unless the seller is registered there, which is an error (the rules miss its rates).
+4. `settings.state_sales_tax: false` (AK, DE, MT, NH, OR): out of scope, no state sales tax.
+5. Economic nexus: without a registration `US-XX` active on the invoice date, out of scope
    with the note "no sales tax nexus".
-5. Otherwise each line at the rate its tax code names (unlisted: `standard`). Exemption
+6. Otherwise each line at the rate its tax code names (unlisted: `standard`). Exemption
    certificates are applied by the core, never here.
 
 Texas taxes 80% of the price of data processing services, SaaS included (Tax Code
@@ -28,7 +30,6 @@ from typing import Any
 from billing.domain.tax import Jurisdiction, LineTax, TaxRequest, TaxRules, Treatment
 from billing.plugins.engines import TaxEngine, TaxNotDetermined
 from billing_builtin.tax_world._common import (
-    jurisdiction,
     line_tax,
     rate_or_treatment,
     settings_problems,
@@ -96,12 +97,14 @@ class UsSalesTax:
             raise TaxNotDetermined(f"the us_sales_tax engine taxes US buyers, not {place.country}")
         if not place.subdivision:
             raise TaxNotDetermined("a US address needs its state")
-        state = jurisdiction(rules, place.jurisdiction)
+        state = rules.jurisdictions.get(place.jurisdiction)
         provider = self._provider(state, rules)
         if provider:
             if provider == ENGINE_NAME:
-                raise TaxNotDetermined(f"{state.code}: settings.provider names this engine")
+                raise TaxNotDetermined(f"{place.jurisdiction}: settings.provider names this engine")
             return self._resolve(provider).determine(request, rules)
+        if state is None:
+            return self._unlisted(request, place.jurisdiction, rules)
         if state.settings.get("state_sales_tax", True) is False:
             return self._all(request, state, "No state sales tax", "the state levies no sales tax")
         if request.seller.registered_in(state.code, request.invoice_date) is None:
@@ -120,12 +123,34 @@ class UsSalesTax:
         )
 
     @staticmethod
-    def _provider(state: Jurisdiction, rules: TaxRules) -> str:
+    def _provider(state: Jurisdiction | None, rules: TaxRules) -> str:
         country = rules.jurisdictions.get("US")
-        name = state.settings.get("provider") or (
+        name = (state.settings.get("provider") if state else "") or (
             country.settings.get("provider") if country else ""
         )
         return str(name or "")
+
+    @staticmethod
+    def _unlisted(request: TaxRequest, code: str, rules: TaxRules) -> Sequence[LineTax]:
+        """A state or territory the rules do not list (US-PR...): out of scope when the seller
+        is not registered there; an error when it is (the rules miss its rates)."""
+        if request.seller.registered_in(code, request.invoice_date) is not None:
+            raise TaxNotDetermined(
+                f"the seller is registered in {code}, which the tax rules do not list"
+            )
+        country = rules.jurisdictions.get("US")
+        tax_name = country.tax_name if country else "sales tax"
+        return tuple(
+            LineTax(
+                line.index,
+                code,
+                tax_name,
+                Treatment.OUT_OF_SCOPE,
+                note=NO_NEXUS,
+                reason=f"{code} is not in the tax rules and the seller is not registered there",
+            )
+            for line in request.lines
+        )
 
     @staticmethod
     def _all(request: TaxRequest, state: Jurisdiction, note: str, reason: str) -> Sequence[LineTax]:

@@ -447,13 +447,16 @@ def test_us_checks_its_settings():
     engine = UsSalesTax(names=lambda: ("us_sales_tax", "acme_tax", "none"))
     assert engine.check_settings({"provider": "acme_tax", "state_sales_tax": False}) == []
     assert engine.check_settings({"provider": ""}) == [
-        "settings.provider must be a non-empty str, got ''"
+        "settings.provider must be a non-empty string, got ''"
     ]
     assert engine.check_settings({"provider": "avalara"}) == [
         "settings.provider names 'avalara', which no plugin registers (registered: acme_tax, none)"
     ]
     assert engine.check_settings({"provider": "us_sales_tax"}) == [
         "settings.provider names us_sales_tax itself"
+    ]
+    assert engine.check_settings({"state_sales_tax": "no"}) == [
+        "settings.state_sales_tax must be true or false, got 'no'"
     ]
 
 

@@ -36,6 +36,7 @@ NON_RATE_TREATMENTS = frozenset(
     {Treatment.EXEMPT, Treatment.ZERO_RATED, Treatment.OUT_OF_SCOPE, Treatment.REVERSE_CHARGE}
 )
 UNREGISTERED_CHOICES = ("out_of_scope", "error")
+_KINDS: Mapping[type, str] = {str: "a non-empty string", bool: "true or false"}
 
 
 def jurisdiction(rules: TaxRules, code: str) -> Jurisdiction:
@@ -135,5 +136,6 @@ def settings_problems(
                 options = ", ".join(str(option) for option in allowed)
                 problems.append(f"settings.{key} must be one of {options}, got {value!r}")
         elif not isinstance(value, allowed) or (allowed is str and not value):
-            problems.append(f"settings.{key} must be a non-empty {allowed.__name__}, got {value!r}")
+            wanted = _KINDS.get(allowed, allowed.__name__)
+            problems.append(f"settings.{key} must be {wanted}, got {value!r}")
     return problems

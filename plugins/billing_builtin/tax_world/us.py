@@ -77,7 +77,7 @@ class UsSalesTax:
     def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
         """At load: the settings' shapes, and a provider that is another registered engine."""
         problems = settings_problems(
-            settings, {"provider": str, "state_sales_tax": (True, False), "taxability_source": str}
+            settings, {"provider": str, "state_sales_tax": bool, "taxability_source": str}
         )
         provider = settings.get("provider")
         if isinstance(provider, str) and provider:

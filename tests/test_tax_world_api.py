@@ -4,11 +4,12 @@ and a worked amount per jurisdiction family (ADR 0030)."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import grpc
 import pytest
-from google.type import date_pb2
+from google.type import date_pb2, postal_address_pb2
 
 from billing_client.v1 import customers_pb2, money_pb2, tax_pb2, tax_pb2_grpc
 from billing_fixtures import Billing, rules
@@ -167,6 +168,41 @@ def test_canada_quebec_gst_and_qst(billing: Billing, tax: tax_pb2_grpc.TaxServic
         ("CA-QC", "QST", "taxed", "9.975", 10_000, 998),
     ]
     assert totals(result) == (10_000, 1_498, 11_498)
+
+
+def test_canada_customer_billing_address_places_the_supply(
+    billing: Billing, tax: tax_pb2_grpc.TaxServiceStub
+) -> None:
+    seller(billing, "CA", "ON", "CA", "CA-BC")
+    customer = billing.customers.CreateCustomer(
+        customers_pb2.CreateCustomerRequest(
+            customer=customers_pb2.Customer(
+                display_name="Vancouver Books",
+                currency_code="CAD",
+                billing_address=postal_address_pb2.PostalAddress(
+                    region_code="CA", administrative_area="BC", postal_code="V6B 1A1"
+                ),
+            ),
+            request_id=uuid.uuid4().hex,
+        ),
+        metadata=billing.metadata,
+    )
+    result = tax.QuoteTax(
+        tax_pb2.QuoteTaxRequest(
+            customer=customer.name,
+            lines=[
+                tax_pb2.QuoteLine(amount=money_pb2.Money(currency_code="CAD", amount_minor=5_000))
+            ],
+            date=date_pb2.Date(year=2026, month=3, day=2),
+        ),
+        metadata=billing.metadata,
+    )
+    assert result.jurisdiction == "CA-BC"
+    assert taxes(result) == [
+        ("CA", "GST", "taxed", "5", 5_000, 250),
+        ("CA-BC", "PST", "taxed", "7", 5_000, 350),
+    ]
+    assert totals(result) == (5_000, 600, 5_600)
 
 
 def test_canada_bc_without_a_pst_registration_is_gst_only(

@@ -91,6 +91,7 @@ def quote(
     on: str = "2026-03-02",
     business: tuple[str, str] | None = None,
     tax_code: str = "saas",
+    inclusive: bool = False,
 ) -> tax_pb2.TaxQuote:
     country, _, subdivision = where.partition("-")
     buyer = tax_pb2.QuoteBuyer(country=country, subdivision=subdivision)
@@ -100,7 +101,9 @@ def quote(
     year, month, day = (int(part) for part in on.split("-"))
     lines = [
         tax_pb2.QuoteLine(
-            amount=money_pb2.Money(currency_code=currency, amount_minor=amount), tax_code=tax_code
+            amount=money_pb2.Money(currency_code=currency, amount_minor=amount),
+            tax_code=tax_code,
+            inclusive=inclusive,
         )
         for amount in amounts
     ]
@@ -318,6 +321,10 @@ def test_new_zealand_15(billing: Billing, tax: tax_pb2_grpc.TaxServiceStub) -> N
     result = quote(billing, tax, "NZ", "NZD", 12_345)
     # 15% of 123.45 = 18.5175 -> 18.52
     assert taxes(result) == [("NZ", "GST", "taxed", "15", 12_345, 1_852)]
+    # a GST-inclusive 115.00 is 100.00 + 15.00 exactly
+    inclusive = quote(billing, tax, "NZ", "NZD", 11_500, inclusive=True)
+    assert taxes(inclusive) == [("NZ", "GST", "taxed", "15", 10_000, 1_500)]
+    assert totals(inclusive) == (10_000, 1_500, 11_500)
 
 
 def test_singapore_across_the_2024_rise(billing: Billing, tax: tax_pb2_grpc.TaxServiceStub) -> None:

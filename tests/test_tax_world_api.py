@@ -118,6 +118,42 @@ def quote(
     )
 
 
+def create_customer(
+    billing: Billing, currency: str, country: str, subdivision: str, **fields: object
+) -> customers_pb2.Customer:
+    return billing.customers.CreateCustomer(
+        customers_pb2.CreateCustomerRequest(
+            customer=customers_pb2.Customer(
+                display_name="World Buyer",
+                currency_code=currency,
+                billing_address=postal_address_pb2.PostalAddress(
+                    region_code=country, administrative_area=subdivision
+                ),
+                **fields,  # type: ignore[arg-type]
+            ),
+            request_id=uuid.uuid4().hex,
+        ),
+        metadata=billing.metadata,
+    )
+
+
+def quote_for(
+    billing: Billing, tax: tax_pb2_grpc.TaxServiceStub, customer: customers_pb2.Customer, minor: int
+) -> tax_pb2.TaxQuote:
+    return tax.QuoteTax(
+        tax_pb2.QuoteTaxRequest(
+            customer=customer.name,
+            lines=[
+                tax_pb2.QuoteLine(
+                    amount=money_pb2.Money(currency_code=customer.currency_code, amount_minor=minor)
+                )
+            ],
+            date=date_pb2.Date(year=2026, month=3, day=2),
+        ),
+        metadata=billing.metadata,
+    )
+
+
 def taxes(result: tax_pb2.TaxQuote) -> list[tuple[str, str, str, str, int, int]]:
     return [
         (
@@ -177,29 +213,8 @@ def test_canada_customer_billing_address_places_the_supply(
     billing: Billing, tax: tax_pb2_grpc.TaxServiceStub
 ) -> None:
     seller(billing, "CA", "ON", "CA", "CA-BC")
-    customer = billing.customers.CreateCustomer(
-        customers_pb2.CreateCustomerRequest(
-            customer=customers_pb2.Customer(
-                display_name="Vancouver Books",
-                currency_code="CAD",
-                billing_address=postal_address_pb2.PostalAddress(
-                    region_code="CA", administrative_area="BC", postal_code="V6B 1A1"
-                ),
-            ),
-            request_id=uuid.uuid4().hex,
-        ),
-        metadata=billing.metadata,
-    )
-    result = tax.QuoteTax(
-        tax_pb2.QuoteTaxRequest(
-            customer=customer.name,
-            lines=[
-                tax_pb2.QuoteLine(amount=money_pb2.Money(currency_code="CAD", amount_minor=5_000))
-            ],
-            date=date_pb2.Date(year=2026, month=3, day=2),
-        ),
-        metadata=billing.metadata,
-    )
+    customer = create_customer(billing, "CAD", "CA", "BC")
+    result = quote_for(billing, tax, customer, 5_000)
     assert result.jurisdiction == "CA-BC"
     assert taxes(result) == [
         ("CA", "GST", "taxed", "5", 5_000, 250),
@@ -260,6 +275,22 @@ def test_india_inter_state_igst(billing: Billing, tax: tax_pb2_grpc.TaxServiceSt
     assert taxes(result) == [("IN", "IGST", "taxed", "18", 100_000, 18_000)]
 
 
+def test_india_business_customer_with_its_gstin(
+    billing: Billing, tax: tax_pb2_grpc.TaxServiceStub
+) -> None:
+    seller(billing, "IN", "KA", "IN-KA")
+    customer = create_customer(
+        billing,
+        "INR",
+        "IN",
+        "MH",
+        customer_type=customers_pb2.BUSINESS,
+        tax_ids=[customers_pb2.TaxId(type="in_gst", value=GSTIN[1])],
+    )
+    result = quote_for(billing, tax, customer, 250_000)
+    assert taxes(result) == [("IN", "IGST", "taxed", "18", 250_000, 45_000)]
+
+
 # --- United States ------------------------------------------------------------------------------
 
 
@@ -298,6 +329,29 @@ def test_us_provider_no_plugin_registers_is_refused_at_push(billing: Billing) ->
     message = problems['files["tax_americas.yaml"].jurisdictions[14].settings']
     assert "settings.provider names 'avalara', which no plugin registers (registered: " in message
     assert "flat_rate" in message
+
+
+def test_us_exemption_certificate_of_the_state(
+    billing: Billing, tax: tax_pb2_grpc.TaxServiceStub
+) -> None:
+    seller(billing, "US", "DE", "US-WA")
+    certificate = customers_pb2.TaxExemption(
+        jurisdiction="US-WA",
+        reason="resale",
+        certificate_id="WA-RESALE-1",
+        valid_from=date_pb2.Date(year=2026, month=1, day=1),
+    )
+    customer = create_customer(
+        billing,
+        "USD",
+        "US",
+        "WA",
+        customer_type=customers_pb2.BUSINESS,
+        tax_exemptions=[certificate],
+    )
+    result = quote_for(billing, tax, customer, 10_000)
+    assert taxes(result) == [("US-WA", "sales tax", "exempt", "0", 10_000, 0)]
+    assert result.taxes[0].note == "Exempt: certificate WA-RESALE-1 (resale)"
 
 
 # --- Asia-Pacific ---------------------------------------------------------------------------------

@@ -223,6 +223,23 @@ def test_canada_customer_billing_address_places_the_supply(
     assert totals(result) == (5_000, 600, 5_600)
 
 
+def test_canada_bc_subscription_invoice_carries_gst_and_pst_lines(billing: Billing) -> None:
+    seller(billing, "CA", "ON", "CA", "CA-BC")
+    clock = billing.clock("2026-03-01T09:00:00Z")
+    buyer = create_customer(billing, "USD", "CA", "BC", clock=clock.name)
+    sub = billing.subscribe(buyer, "basic_monthly")  # 30.00 USD a month
+    (invoice,) = billing.invoices_of(sub)
+    assert [line.kind for line in invoice.lines] == ["recurring", "tax", "tax"]
+    assert [line.amount.amount_minor for line in invoice.lines] == [3_000, 150, 210]
+    assert [line.description for line in invoice.lines[1:]] == ["GST 5% (CA)", "PST 7% (CA-BC)"]
+    assert (invoice.subtotal.amount_minor, invoice.tax.amount_minor) == (3_000, 360)
+    assert invoice.total.amount_minor == 3_360
+    assert [(t.jurisdiction, t.tax_name, t.taxable.amount_minor) for t in invoice.taxes] == [
+        ("CA", "GST", 3_000),
+        ("CA-BC", "PST", 3_000),
+    ]
+
+
 def test_canada_bc_without_a_pst_registration_is_gst_only(
     billing: Billing, tax: tax_pb2_grpc.TaxServiceStub
 ) -> None:

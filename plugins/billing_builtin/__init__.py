@@ -8,8 +8,19 @@ from billing_builtin import (
     proration,
     recognition,
     tax,
+    tax_europe,
     tax_world,
     vies,
 )
 
-PLUGIN_MODULES = (pricing, proration, tax, tax_world, gateways, recognition, notifications, vies)
+PLUGIN_MODULES = (
+    pricing,
+    proration,
+    tax,
+    tax_world,
+    gateways,
+    recognition,
+    notifications,
+    vies,
+    tax_europe,
+)

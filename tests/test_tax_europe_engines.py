@@ -303,6 +303,17 @@ def test_the_tax_code_mapping_names_the_rate_or_a_treatment(engines):
     assert "tax code medical is exempt in DE" in taxes[1].reason
 
 
+def test_a_code_named_for_a_treatment_has_it_where_no_mapping_says_otherwise(engines):
+    taxes = decide(engines, seller("FR", "FR"), buyer("FR"), rules(), "exempt", "zero_rated")
+    assert [t.treatment for t in taxes] == [Treatment.EXEMPT, Treatment.ZERO_RATED]
+    remapped = rules(jurisdiction("FR", tax_codes={"exempt": "reduced"}))
+    assert one(decide(engines, seller("FR"), buyer("FR"), remapped, "exempt"))[:3] == (
+        "FR",
+        Treatment.TAXED,
+        "reduced",
+    )
+
+
 def test_an_exempt_tax_code_stays_exempt_for_a_business_rather_than_reverse_charged(engines):
     de = jurisdiction("DE", tax_codes={"medical": "exempt"})
     taxes = decide(engines, seller("FR"), DE_BUSINESS, rules(de), "medical", "saas")
@@ -337,25 +348,27 @@ def test_eu_vat_refuses_a_buyer_outside_the_eu_and_settings_it_does_not_know(eng
     with pytest.raises(TaxNotDetermined) as refused:
         decide(engines, seller("FR"), DE_CONSUMER, bad)
     assert str(refused.value) == (
-        "jurisdiction DE: settings.oss_threshold: unknown setting; "
-        "settings.unregistered_seller: must be error or out_of_scope, not 'ignore'"
+        "settings of DE: oss_threshold: unknown setting; "
+        "unregistered_seller: must be error or out_of_scope, not 'ignore'"
     )
 
 
 def test_check_settings_names_each_problem(engines):
-    de = jurisdiction(
-        "DE",
-        settings={
-            "oss_threshold_exceeded": "soon",
-            "supply_types": {"saas": "software"},
-            "exempt_note": 5,
-        },
-    )
-    assert engines.get("tax_engine", "eu_vat").check_settings(de) == [
-        "settings.supply_types.saas: must be digital, services or goods, not 'software'",
-        "settings.exempt_note: must be text",
-        "settings.oss_threshold_exceeded: must be true, false or an ISO date (YYYY-MM-DD), "
-        "not 'soon'",
+    settings = {
+        "oss_threshold_exceeded": "soon",
+        "supply_types": {"saas": "software"},
+        "exempt_note": 5,
+    }
+    assert engines.get("tax_engine", "eu_vat").check_settings(settings) == [
+        "supply_types.saas: must be digital, services or goods, not 'software'",
+        "exempt_note: must be text",
+        "oss_threshold_exceeded: must be true, false or an ISO date (YYYY-MM-DD), not 'soon'",
+    ]
+    assert engines.get("tax_engine", "uk_vat").check_settings(
+        {"b2b_requires_tax_id": "yes", "oss_threshold_exceeded": True}
+    ) == [
+        "oss_threshold_exceeded: unknown setting",
+        "b2b_requires_tax_id: must be true or false",
     ]
 
 

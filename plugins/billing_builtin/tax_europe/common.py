@@ -99,18 +99,24 @@ def note_for(jurisdiction: Jurisdiction, treatment: Treatment, default: str = ""
     return template.format(tax=jurisdiction.tax_name)
 
 
-def charge(
-    jurisdiction: Jurisdiction, line: TaxableLine, reason: str, *, code: str | None = None
-) -> LineTax:
-    """The line taxed in `jurisdiction` as its tax-code mapping says: a named rate (the
-    `standard` one for a code it does not list), or exempt / zero rated / out of scope."""
-    mapped = jurisdiction.treatment_of(line.tax_code) or "standard"
-    where = code or jurisdiction.code
+def meaning(jurisdiction: Jurisdiction, tax_code: str) -> str:
+    """What a tax code is in a jurisdiction: its mapping there; else, for a code named for a
+    treatment (`exempt`, `zero_rated`, `out_of_scope`), that treatment; else `standard`."""
+    mapped = jurisdiction.treatment_of(tax_code)
+    if mapped is not None:
+        return mapped
+    return tax_code if tax_code in NON_TAXED else "standard"
+
+
+def charge(jurisdiction: Jurisdiction, line: TaxableLine, reason: str) -> LineTax:
+    """The line taxed in `jurisdiction` as the tax code means there (see `meaning`): a named
+    rate, or exempt / zero rated / out of scope with the jurisdiction's note."""
+    mapped = meaning(jurisdiction, line.tax_code)
     treatment = NON_TAXED.get(mapped)
     if treatment is not None:
         return LineTax(
             line.index,
-            where,
+            jurisdiction.code,
             jurisdiction.tax_name,
             treatment,
             rate_name="",
@@ -119,7 +125,7 @@ def charge(
         )
     return LineTax(
         line.index,
-        where,
+        jurisdiction.code,
         jurisdiction.tax_name,
         Treatment.TAXED,
         rate_name=mapped,
@@ -136,7 +142,7 @@ def untaxed(
 ) -> LineTax:
     """A treatment other than TAXED, unless the tax code is itself non-taxed there (an exempt
     supply stays exempt rather than reverse charged)."""
-    mapped = NON_TAXED.get(jurisdiction.treatment_of(line.tax_code) or "")
+    mapped = NON_TAXED.get(meaning(jurisdiction, line.tax_code))
     if mapped is not None and treatment is Treatment.REVERSE_CHARGE:
         return charge(jurisdiction, line, reason)
     return LineTax(
@@ -231,31 +237,29 @@ def unregistered(
 
 def check_common(settings: Mapping[str, Any], allowed: frozenset[str]) -> list[str]:
     """Problems in a jurisdiction's settings for these engines, each naming the key."""
-    problems = [f"settings.{key}: unknown setting" for key in settings if key not in allowed]
+    problems = [f"{key}: unknown setting" for key in settings if key not in allowed]
     choice = settings.get("unregistered_seller", "error")
     if choice not in UNREGISTERED_CHOICES:
-        problems.append(
-            f"settings.unregistered_seller: must be error or out_of_scope, not {choice!r}"
-        )
+        problems.append(f"unregistered_seller: must be error or out_of_scope, not {choice!r}")
     supply_types = settings.get("supply_types", {})
     if not isinstance(supply_types, Mapping):
-        problems.append("settings.supply_types: must map tax codes to digital, services or goods")
+        problems.append("supply_types: must map tax codes to digital, services or goods")
     else:
         problems.extend(
-            f"settings.supply_types.{code}: must be digital, services or goods, not {kind!r}"
+            f"supply_types.{code}: must be digital, services or goods, not {kind!r}"
             for code, kind in supply_types.items()
             if kind not in SUPPLY_CHOICES
         )
     for key in ("reverse_charge_note", "exempt_note", "zero_rated_note", "out_of_scope_note"):
         if key in settings and not isinstance(settings[key], str):
-            problems.append(f"settings.{key}: must be text")
+            problems.append(f"{key}: must be text")
     return problems
 
 
 def checked(jurisdiction: Jurisdiction, problems: list[str]) -> None:
     """Refuse to decide under settings the engine does not understand."""
     if problems:
-        raise TaxNotDetermined(f"jurisdiction {jurisdiction.code}: {'; '.join(problems)}")
+        raise TaxNotDetermined(f"settings of {jurisdiction.code}: {'; '.join(problems)}")
 
 
 def _mapping(jurisdiction: Jurisdiction, key: str) -> Mapping[str, Any]:

@@ -26,8 +26,9 @@ scope instead (see `common.charge`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
 from billing.domain.tax import (
     Jurisdiction,
@@ -75,12 +76,13 @@ EU_SETTINGS = COMMON_SETTINGS | {"oss_threshold_exceeded"}
 
 
 class EuVat:
-    def check_settings(self, jurisdiction: Jurisdiction) -> list[str]:
-        problems = check_common(jurisdiction.settings, EU_SETTINGS)
-        value = jurisdiction.settings.get("oss_threshold_exceeded", False)
+    def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        """Problems in a jurisdiction's `settings:`, each naming its key (at load and on use)."""
+        problems = check_common(settings, EU_SETTINGS)
+        value = settings.get("oss_threshold_exceeded", False)
         if not isinstance(value, bool) and _iso_date(value) is None:
             problems.append(
-                "settings.oss_threshold_exceeded: must be true, false or an ISO date "
+                "oss_threshold_exceeded: must be true, false or an ISO date "
                 f"(YYYY-MM-DD), not {value!r}"
             )
         return problems
@@ -93,10 +95,10 @@ class EuVat:
                 f"eu_vat taxes buyers in EU member states; {buyer.place.country!r} is not one "
                 "listed in the tax rules"
             )
-        checked(home, self.check_settings(home))
+        checked(home, self.check_settings(home.settings))
         origin = rules.jurisdictions.get(request.seller.place.country)
         if origin is not None and origin.engine == home.engine and origin is not home:
-            checked(origin, self.check_settings(origin))
+            checked(origin, self.check_settings(origin.settings))
         decide = _Decision(request, rules, home)
         return tuple(decide.line(line) for line in request.lines)
 

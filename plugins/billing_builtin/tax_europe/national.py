@@ -20,8 +20,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from billing.domain.tax import (
     CustomerType,
@@ -97,10 +98,11 @@ class NationalVat:
     def __init__(self, territory: Territory) -> None:
         self.territory = territory
 
-    def check_settings(self, jurisdiction: Jurisdiction) -> list[str]:
-        problems = check_common(jurisdiction.settings, NATIONAL_SETTINGS)
-        if not isinstance(jurisdiction.settings.get("b2b_requires_tax_id", True), bool):
-            problems.append("settings.b2b_requires_tax_id: must be true or false")
+    def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        """Problems in a jurisdiction's `settings:`, each naming its key (at load and on use)."""
+        problems = check_common(settings, NATIONAL_SETTINGS)
+        if not isinstance(settings.get("b2b_requires_tax_id", True), bool):
+            problems.append("b2b_requires_tax_id: must be true or false")
         return problems
 
     def determine(self, request: TaxRequest, rules: TaxRules) -> Sequence[LineTax]:
@@ -112,7 +114,7 @@ class NationalVat:
                 f"{self.territory.engine} taxes buyers in {countries}; "
                 f"{place.country!r} is not one listed in the tax rules"
             )
-        checked(home, self.check_settings(home))
+        checked(home, self.check_settings(home.settings))
         decide = _Decision(self.territory, request, rules, home)
         return tuple(decide.line(line) for line in request.lines)
 

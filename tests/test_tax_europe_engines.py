@@ -320,19 +320,6 @@ def test_an_exempt_tax_code_stays_exempt_for_a_business_rather_than_reverse_char
     assert [t.treatment for t in taxes] == [Treatment.EXEMPT, Treatment.REVERSE_CHARGE]
 
 
-def test_an_exemption_certificate_exempts_while_valid(engines):
-    certificate = Exemption("DE", "diplomatic mission", "EX-1", date(2026, 1, 1), date(2026, 4, 1))
-    exempt_buyer = buyer("DE", exemptions=(certificate,))
-    oss = seller("FR", "EU-OSS")
-    assert one(decide(engines, oss, exempt_buyer, rules(), on=date(2026, 3, 31))) == (
-        "DE",
-        Treatment.EXEMPT,
-        "",
-        "Exempt: diplomatic mission (certificate EX-1)",
-    )
-    assert one(decide(engines, oss, exempt_buyer, rules(), on=date(2026, 4, 1))) == TAXED_DE
-
-
 def test_each_line_is_placed_on_its_own(engines):
     taxes = decide(engines, seller("FR", "FR"), DE_CONSUMER, rules(), "saas", "consulting")
     assert [(t.line_index, t.jurisdiction) for t in taxes] == [(0, "FR"), (1, "FR")]

@@ -20,14 +20,12 @@ Settings (all optional, per jurisdiction):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from billing.domain.tax import (
     Buyer,
     CustomerType,
-    Exemption,
     Jurisdiction,
     LineTax,
     TaxableLine,
@@ -153,29 +151,6 @@ def untaxed(
         rate_name="",
         note=note_for(jurisdiction, treatment, default_note),
         reason=reason,
-    )
-
-
-def exemption_on(buyer: Buyer, codes: frozenset[str], day: date) -> Exemption | None:
-    """The buyer's certificate covering one of `codes` (a country, or one of its
-    subdivisions) on `day`, if any."""
-    for exemption in buyer.exemptions:
-        country = exemption.jurisdiction.split("-", 1)[0]
-        if (exemption.jurisdiction in codes or country in codes) and exemption.active_on(day):
-            return exemption
-    return None
-
-
-def exempted(jurisdiction: Jurisdiction, line: TaxableLine, exemption: Exemption) -> LineTax:
-    return LineTax(
-        line.index,
-        jurisdiction.code,
-        jurisdiction.tax_name,
-        Treatment.EXEMPT,
-        rate_name="",
-        note=f"Exempt: {exemption.reason} (certificate {exemption.certificate})",
-        reason=f"the buyer's exemption certificate {exemption.certificate} for "
-        f"{exemption.jurisdiction}, valid from {exemption.valid_from.isoformat()}",
     )
 
 

@@ -1,14 +1,13 @@
 """The `eu_vat` engine: VAT of a buyer in an EU member state (Council Directive 2006/112/EC,
 ADR 0029). Per line, in this order:
 
-1. an exemption certificate of the buyer for its country, active on the invoice date: exempt;
-2. seller and buyer in the same country: domestic, taxed at that country's rate (B2B or B2C);
-3. a business buyer (customer type business and an EU VAT id of its own country, VALID, or
+1. seller and buyer in the same country: domestic, taxed at that country's rate (B2B or B2C);
+2. a business buyer (customer type business and an EU VAT id of its own country, VALID, or
    UNKNOWN / FORMAT_VALID under `policy.unknown_tax_id: trust_format`), seller elsewhere (in
    or outside the EU): services and digital supplies are reverse charged (Article 196) with the
    legal note; goods from an EU seller are an exempt intra-Community supply (Article 138) in
    the seller's country, goods from outside the EU are imports (out of scope of the invoice);
-4. a consumer (or a business without a confirmed id):
+3. a consumer (or a business without a confirmed id):
    - digital services (Article 58) and distance sales of goods (Article 33) are taxed at the
      buyer's country rate when the seller holds, on the invoice date, a registration in that
      country, `EU-OSS` (digital and goods), `EU-NONUNION-OSS` (digital) or `EU-IOSS` (goods),
@@ -21,7 +20,8 @@ ADR 0029). Per line, in this order:
      scope of EU VAT.
 
 Each taxing jurisdiction's tax-code mapping may turn the line exempt, zero rated or out of
-scope instead (see `common.charge`).
+scope instead (see `common.charge`). Exemption certificates are the core's (tax_calc turns a
+TAXED decision in the certificate's jurisdiction into EXEMPT), so the engines ignore them.
 """
 
 from __future__ import annotations
@@ -47,8 +47,6 @@ from billing_builtin.tax_europe.common import (
     charge,
     check_common,
     checked,
-    exempted,
-    exemption_on,
     supply_of,
     unregistered,
     untaxed,
@@ -117,11 +115,8 @@ class _Decision:
         self.tax_id, self.why_b2x = business_id(
             request.buyer, frozenset({"eu_vat"}), frozenset({self.buyer_country}), rules
         )
-        self.exemption = exemption_on(request.buyer, frozenset({home.code}), self.day)
 
     def line(self, line: TaxableLine) -> LineTax:
-        if self.exemption is not None:
-            return exempted(self.home, line, self.exemption)
         supply = supply_of(line.tax_code, self.home)
         if self.seller_country == self.buyer_country:
             return charge(self.home, line, f"domestic supply in {self.buyer_country}")

@@ -1,21 +1,22 @@
 """The `uk_vat`, `ch_vat` and `no_vat` engines: one VAT territory each, outside the EU
 (ADR 0029). Per line, in this order:
 
-1. an exemption certificate of the buyer for the territory, active on the invoice date: exempt;
-2. a seller established in the territory: taxed at its rate when the seller is registered
+1. a seller established in the territory: taxed at its rate when the seller is registered
    there, else the `unregistered_seller` choice (a small business below the registration
    threshold sets `out_of_scope`);
-3. a business buyer (customer type business with a tax id of the territory, VALID, or
+2. a business buyer (customer type business with a tax id of the territory, VALID, or
    UNKNOWN / FORMAT_VALID under `policy.unknown_tax_id: trust_format`; without the id when
    `b2b_requires_tax_id: false`) of imported services: reverse charge with the country's note
    (GB: VATA 1994 s.8; CH: acquisition tax, MWSTG Art. 45; NO: mval. § 11-1 (2));
    imported goods: out of scope (import VAT is due at the border);
-4. a consumer: digital services (and in CH every service: the recipient's place, MWSTG
+3. a consumer: digital services (and in CH every service: the recipient's place, MWSTG
    Art. 8 (1)) are taxed at the territory's rate when the seller holds a registration there
    on the invoice date (GB: `GB`; CH: `CH` or `LI`, owed by foreign sellers over CHF 100,000
    worldwide turnover; NO: `NO` or `NO-VOEC`), else the `unregistered_seller` choice; other
    services are out of scope (the supplier's place); goods are taxed when the seller is
    registered (low-value schemes), else an import, out of scope.
+
+Exemption certificates are applied by the core (tax_calc), not here.
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ from billing_builtin.tax_europe.common import (
     charge,
     check_common,
     checked,
-    exempted,
-    exemption_on,
     supply_of,
     unregistered,
     untaxed,
@@ -129,13 +128,10 @@ class _Decision:
         self.day = request.invoice_date
         self.buyer_country = request.buyer.place.country
         self.seller_country = request.seller.place.country
-        self.exemption = exemption_on(request.buyer, territory.countries, self.day)
         self.registration = self._registration()
         self.business, self.why_b2x = self._business(rules)
 
     def line(self, line: TaxableLine) -> LineTax:
-        if self.exemption is not None:
-            return exempted(self.home, line, self.exemption)
         supply = supply_of(line.tax_code, self.home)
         if self.seller_country in self.territory.countries:
             return self._registered_or_not(line, f"domestic supply in {self.buyer_country}")

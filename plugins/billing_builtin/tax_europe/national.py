@@ -12,7 +12,8 @@
 3. a consumer: digital services (and in CH every service: the recipient's place, MWSTG
    Art. 8 (1)) are taxed at the territory's rate when the seller holds a registration there
    on the invoice date (GB: `GB`; CH: `CH` or `LI`, owed by foreign sellers over CHF 100,000
-   worldwide turnover; NO: `NO` or `NO-VOEC`), else the `unregistered_seller` choice; other
+   worldwide turnover; NO: `NO`, the VOEC number for a foreign seller, or `NO-VOEC` should
+   the rules ever accept it as a scheme), else the `unregistered_seller` choice; other
    services are out of scope (the supplier's place); goods are taxed when the seller is
    registered (low-value schemes), else an import, out of scope.
 

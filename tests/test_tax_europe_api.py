@@ -14,6 +14,7 @@ from billing.app.tax import compute_tax
 from billing.domain.tax import Buyer, Place, TaxableLine, TaxRequest
 from billing.plugins.registry import load_engines
 from billing.rules import load_rule_set_from_files
+from billing_builtin.tax_europe.eu import MEMBER_STATES
 from billing_client.v1 import money_pb2, tax_pb2, tax_pb2_grpc
 from billing_fixtures import Billing, rules
 from conftest import REPO_RULES, Tenant
@@ -190,6 +191,85 @@ def test_b2c_consulting_is_taxed_where_the_french_seller_is(billing, tax):
         ("FR", "taxed", "standard", "20", 50000, 10000),
         ("IT", "taxed", "standard", "22", 10000, 2200),
     ]
+
+
+# Today's standard rate of every listed jurisdiction, on 123.45 (hand-computed, half up).
+STANDARD_ON_123_45 = {
+    "AT": ("20", 2469),
+    "BE": ("21", 2592),  # 25.9245
+    "BG": ("20", 2469),
+    "CY": ("19", 2346),  # 23.4555
+    "CZ": ("21", 2592),
+    "DE": ("19", 2346),
+    "DK": ("25", 3086),  # 30.8625
+    "EE": ("24", 2963),  # 29.628
+    "ES": ("21", 2592),
+    "FI": ("25.5", 3148),  # 31.47975
+    "FR": ("20", 2469),
+    "GR": ("24", 2963),
+    "HR": ("25", 3086),
+    "HU": ("27", 3333),  # 33.3315
+    "IE": ("23", 2839),  # 28.3935
+    "IT": ("22", 2716),  # 27.159
+    "LT": ("21", 2592),
+    "LU": ("17", 2099),  # 20.9865
+    "LV": ("21", 2592),
+    "MT": ("18", 2222),  # 22.221
+    "NL": ("21", 2592),
+    "PL": ("23", 2839),
+    "PT": ("23", 2839),
+    "RO": ("21", 2592),
+    "SE": ("25", 3086),
+    "SI": ("22", 2716),
+    "SK": ("23", 2839),
+    "GB": ("20", 2469),
+    "CH": ("8.1", 1000),  # 9.99945
+    "LI": ("8.1", 1000),
+    "NO": ("25", 3086),
+}
+CURRENCY = {"GB": "GBP", "CH": "CHF", "LI": "CHF", "NO": "NOK"}
+
+
+def test_every_jurisdiction_with_a_worked_amount(billing, tax):
+    """A consumer in each of the 31 jurisdictions buys 123.45 of SaaS from a French seller
+    with the Union OSS and registrations in GB, CH and NO: each pays its country's rate."""
+    seller = FRENCH_SELLER + (
+        "    - {jurisdiction: GB, number: GB123456789, valid_from: 2021-01-01}\n"
+        "    - {jurisdiction: CH, number: CHE123456789, valid_from: 2018-01-01}\n"
+        '    - {jurisdiction: "NO", number: VOEC2060001, valid_from: 2020-04-01}\n'
+    )
+    billing.push(tax_rules(seller))
+    worked = {}
+    for country in STANDARD_ON_123_45:
+        q = quote(billing, tax, country, (12345, "saas"), currency=CURRENCY.get(country, "EUR"))
+        ((jurisdiction, treatment, rate_name, percent, taxable, tax_minor),) = taxes(q)
+        assert (jurisdiction, treatment, rate_name, taxable) == (
+            country,
+            "taxed",
+            "standard",
+            12345,
+        )
+        assert q.taxes[0].source
+        assert q.taxes[0].rule_entry.split(":")[0] in {"tax_eu.yaml", "tax_europe.yaml"}
+        worked[country] = (percent, tax_minor)
+    assert worked == STANDARD_ON_123_45
+
+
+def test_the_shipped_files_list_the_27_member_states_and_every_rate_with_its_source():
+    rule_set = load_rule_set_from_files(tax_rules(FRENCH_SELLER), load_engines().by_kind)
+    listed = rule_set.tax.jurisdictions
+    assert {code for code, j in listed.items() if j.engine == "eu_vat"} == MEMBER_STATES
+    assert {code: j.engine for code, j in listed.items() if j.engine != "eu_vat"} == {
+        "GB": "uk_vat",
+        "CH": "ch_vat",
+        "LI": "ch_vat",
+        "NO": "no_vat",
+    }
+    for jurisdiction in listed.values():
+        assert jurisdiction.rate_on("standard", date(2021, 1, 1)) is not None, jurisdiction.code
+        for rate in jurisdiction.rates:
+            assert len(rate.source) > 10, (jurisdiction.code, rate)
+            assert rate.entry.startswith(("tax_eu.yaml: ", "tax_europe.yaml: "))
 
 
 # --- a rate change on a date -----------------------------------------------------------------

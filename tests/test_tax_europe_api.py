@@ -172,6 +172,33 @@ def test_a_french_consumer_buying_from_a_french_seller_pays_french_vat(billing, 
     ]
 
 
+def test_a_price_including_german_vat_splits_into_net_and_tax(billing, tax):
+    billing.push(tax_rules(US_SELLER_WITH_NON_UNION_OSS))
+    q = tax.QuoteTax(
+        tax_pb2.QuoteTaxRequest(
+            buyer=tax_pb2.QuoteBuyer(country="DE"),
+            lines=[
+                tax_pb2.QuoteLine(
+                    amount=money_pb2.Money(currency_code="EUR", amount_minor=amount),
+                    tax_code="saas",
+                    inclusive=True,
+                )
+                for amount in (11900, 999)
+            ],
+            currency_code="EUR",
+            date=date_pb2.Date(year=2026, month=3, day=2),
+        ),
+        metadata=billing.metadata,
+    )
+    # 9.99 / 1.19 = 8.394957...: tax 1.595042... rounds to 1.60, net 8.39 (tax first).
+    assert [(line.net.amount_minor, line.tax.amount_minor) for line in q.lines] == [
+        (10000, 1900),
+        (839, 160),
+    ]
+    assert totals(q) == (10839, 2060, 12899)
+    assert taxes(q) == [("DE", "taxed", "standard", "19", 10839, 2060)]
+
+
 def test_a_seller_without_a_registration_covering_the_consumer_is_refused(billing, tax):
     billing.push(tax_rules(US_SELLER_UNREGISTERED))
     with pytest.raises(grpc.RpcError) as caught:

@@ -46,6 +46,7 @@ from billing.app.ports import (
     RetryableConflict,
     RuleSetRepository,
     SubscriptionRepository,
+    TaxLedgerRepository,
     Transaction,
     UsageRepository,
 )
@@ -463,3 +464,7 @@ class BatchTransaction:
     @property
     def due_batch(self) -> DueBatchRepository:
         return self._tx.due_batch
+
+    @property
+    def tax_ledger(self) -> TaxLedgerRepository:
+        return self._tx.tax_ledger

@@ -144,7 +144,9 @@ def test_notes_after_earlier_notes_finish_the_tax_exactly():
 @settings(max_examples=200, deadline=None)
 @given(
     net=st.integers(1, 10**9),
-    percents=st.lists(st.sampled_from(["5", "7", "9.975", "19", "20", "0"]), min_size=1, max_size=3),
+    percents=st.lists(
+        st.sampled_from(["5", "7", "9.975", "19", "20", "0"]), min_size=1, max_size=3
+    ),
     cuts=st.lists(st.integers(1, 10**6), min_size=1, max_size=6),
 )
 def test_any_sequence_of_notes_adds_up_and_ends_exact(net, percents, cuts):

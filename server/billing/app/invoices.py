@@ -55,7 +55,12 @@ from billing.domain.subscriptions import (
     period_fee_lines,
     settle,
 )
-from billing.domain.tax_ledger import credit_note_tax, tax_amount_from_dict, tax_amount_to_dict
+from billing.domain.tax_ledger import (
+    credit_note_tax,
+    invoice_taxes,
+    tax_amount_from_dict,
+    tax_amount_to_dict,
+)
 from billing.domain.text import check_text
 
 # The columns' sizes (store/schema.py): checked here so both databases refuse alike.
@@ -358,7 +363,7 @@ class InvoiceLifecycle:
                 ctx.tenant_id, moved, invoice.version, invoice.status
             ):
                 raise _changed(invoice)
-            if status == InvoiceStatus.VOID:
+            if status == InvoiceStatus.VOID and invoice_taxes(invoice):
                 active = await self._rules.active_rules_in(tx, ctx.tenant_id)
                 await record_void_tax(tx, ctx.tenant_id, invoice, at, active)
             await tx.outbox.add(

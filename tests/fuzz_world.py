@@ -638,7 +638,7 @@ TEMPLATES["QuoteTax"] = lambda w: {
 }
 
 
-# TaxReportService (ADR 0033)
+# TaxService.GetTaxReport (ADR 0033)
 TEMPLATES["GetTaxReport"] = lambda w: {
     "start_date": {"year": 2026, "month": 1, "day": 1},
     "end_date": {"year": 2026, "month": 4, "day": 1},

@@ -22,7 +22,7 @@ from billing.domain.tax import TaxAmount, Treatment
 from billing.domain.tax_ledger import tax_amount_to_dict
 from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore
-from billing_client.v1 import customers_pb2, money_pb2, tax_reports_pb2, tax_reports_pb2_grpc
+from billing_client.v1 import customers_pb2, money_pb2, tax_pb2_grpc, tax_reports_pb2
 from billing_client.v1 import invoices_pb2 as ip
 from billing_fixtures import Billing, rules
 from conftest import Server
@@ -37,8 +37,8 @@ def billing(channel, tenant) -> Billing:
 
 
 @pytest.fixture
-def reports(channel) -> tax_reports_pb2_grpc.TaxReportServiceStub:
-    return tax_reports_pb2_grpc.TaxReportServiceStub(channel)
+def reports(channel) -> tax_pb2_grpc.TaxServiceStub:
+    return tax_pb2_grpc.TaxServiceStub(channel)
 
 
 def rid() -> str:
@@ -204,8 +204,14 @@ def test_a_bad_report_request_names_its_fields(billing, reports):
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(caught.value) == {
-        "end_date": "must be a full calendar date (year, month and day)"
+        "end_date": "must be a valid date in [1970-01-01, 3000-01-01)"
     }
+    with pytest.raises(grpc.RpcError) as caught:
+        reports.GetTaxReport(
+            tax_reports_pb2.GetTaxReportRequest(end_date=day(2026, 3, 1)),
+            metadata=billing.metadata,
+        )
+    assert field_violations(caught.value) == {"start_date": "is required"}
     with pytest.raises(grpc.RpcError) as caught:
         reports.GetTaxReport(
             tax_reports_pb2.GetTaxReportRequest(

@@ -30,7 +30,6 @@ from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
 from billing.api.subscriptions import SubscriptionServicer
 from billing.api.tax import TaxServicer
-from billing.api.tax_reports import TaxReportServicer
 from billing.api.usage import UsageServicer
 from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
@@ -41,8 +40,8 @@ from billing.app.customers import CustomerUseCases
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases
-from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.tax_ledger import TaxReports
+from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.usage import UsageUseCases
 from billing.domain import limits
 from billing_client.v1 import (
@@ -64,8 +63,6 @@ from billing_client.v1 import (
     subscriptions_pb2_grpc,
     tax_pb2,
     tax_pb2_grpc,
-    tax_reports_pb2,
-    tax_reports_pb2_grpc,
     usage_pb2,
     usage_pb2_grpc,
 )
@@ -81,7 +78,6 @@ API_FILES = (
     coupons_pb2.DESCRIPTOR,
     audit_pb2.DESCRIPTOR,
     tax_pb2.DESCRIPTOR,
-    tax_reports_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -173,10 +169,7 @@ def build_server(
         AuditServicer(use_cases.audit, call_context), server
     )
     tax_pb2_grpc.add_TaxServiceServicer_to_server(
-        TaxServicer(use_cases.tax_quotes, call_context), server
-    )
-    tax_reports_pb2_grpc.add_TaxReportServiceServicer_to_server(
-        TaxReportServicer(use_cases.tax_reports, call_context), server
+        TaxServicer(use_cases.tax_quotes, use_cases.tax_reports, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -1,22 +1,21 @@
-"""GetTaxReport: translation only."""
+"""GetTaxReport (TaxService): translation only."""
 
 from __future__ import annotations
 
-import grpc
+from datetime import date
 
 from billing.api.billing_convert import money
-from billing.api.context import ContextFactory
-from billing.api.tax_convert import date_from_proto, date_to_proto
-from billing.app.tax_ledger import TaxReport, TaxReports
+from billing.api.convert import calendar_date, date_message
+from billing.app.tax_ledger import TaxReport
+from billing.domain.errors import InvalidArgument
 from billing.domain.tax_ledger import TaxReportQuery, TaxReportRow
 from billing_client.v1 import tax_reports_pb2 as pb
-from billing_client.v1 import tax_reports_pb2_grpc
 
 
 def report_query(request: pb.GetTaxReportRequest) -> TaxReportQuery:
     return TaxReportQuery(
-        start=date_from_proto(request.start_date, "start_date"),
-        end=date_from_proto(request.end_date, "end_date"),
+        start=_required_date(request, "start_date"),
+        end=_required_date(request, "end_date"),
         jurisdiction=request.jurisdiction,
         currency=request.currency_code,
     )
@@ -24,8 +23,8 @@ def report_query(request: pb.GetTaxReportRequest) -> TaxReportQuery:
 
 def report_to_proto(report: TaxReport) -> pb.TaxReport:
     return pb.TaxReport(
-        start_date=date_to_proto(report.query.start),
-        end_date=date_to_proto(report.query.end),
+        start_date=date_message(report.query.start),
+        end_date=date_message(report.query.end),
         rows=[_row(row) for row in report.rows],
     )
 
@@ -51,13 +50,8 @@ def _row(row: TaxReportRow) -> pb.TaxReportRow:
     )
 
 
-class TaxReportServicer(tax_reports_pb2_grpc.TaxReportServiceServicer):  # type: ignore[misc]
-    def __init__(self, reports: TaxReports, call_context: ContextFactory) -> None:
-        self._reports = reports
-        self._ctx = call_context
-
-    async def GetTaxReport(
-        self, request: pb.GetTaxReportRequest, context: grpc.aio.ServicerContext
-    ) -> pb.TaxReport:
-        ctx = self._ctx("GetTaxReport", context)
-        return report_to_proto(await self._reports.report(ctx, report_query(request)))
+def _required_date(request: pb.GetTaxReportRequest, field: str) -> date:
+    day = calendar_date(getattr(request, field), request.HasField(field), field)
+    if day is None:
+        raise InvalidArgument.single(field, "is required")
+    return day

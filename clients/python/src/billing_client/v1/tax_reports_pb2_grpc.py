@@ -3,7 +3,6 @@
 import grpc
 import warnings
 
-from billing_client.v1 import tax_reports_pb2 as billing_dot_v1_dot_tax__reports__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -23,80 +22,3 @@ if _version_not_supported:
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
-
-
-class TaxReportServiceStub:
-    """Tax reports from the tax ledger (ADR 0033): the figures an OSS, VAT or GST return needs.
-    """
-
-    def __init__(self, channel):
-        """Constructor.
-
-        Args:
-            channel: A grpc.Channel.
-        """
-        self.GetTaxReport = channel.unary_unary(
-                '/billing.v1.TaxReportService/GetTaxReport',
-                request_serializer=billing_dot_v1_dot_tax__reports__pb2.GetTaxReportRequest.SerializeToString,
-                response_deserializer=billing_dot_v1_dot_tax__reports__pb2.TaxReport.FromString,
-                _registered_method=True)
-
-
-class TaxReportServiceServicer:
-    """Tax reports from the tax ledger (ADR 0033): the figures an OSS, VAT or GST return needs.
-    """
-
-    def GetTaxReport(self, request, context):
-        """Sums the tax of finalized invoices, credit notes and voids whose tax point is in
-        [start_date, end_date), per jurisdiction, tax, treatment, rate and currency.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-
-def add_TaxReportServiceServicer_to_server(servicer, server):
-    rpc_method_handlers = {
-            'GetTaxReport': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetTaxReport,
-                    request_deserializer=billing_dot_v1_dot_tax__reports__pb2.GetTaxReportRequest.FromString,
-                    response_serializer=billing_dot_v1_dot_tax__reports__pb2.TaxReport.SerializeToString,
-            ),
-    }
-    generic_handler = grpc.method_handlers_generic_handler(
-            'billing.v1.TaxReportService', rpc_method_handlers)
-    server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('billing.v1.TaxReportService', rpc_method_handlers)
-
-
- # This class is part of an EXPERIMENTAL API.
-class TaxReportService:
-    """Tax reports from the tax ledger (ADR 0033): the figures an OSS, VAT or GST return needs.
-    """
-
-    @staticmethod
-    def GetTaxReport(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/billing.v1.TaxReportService/GetTaxReport',
-            billing_dot_v1_dot_tax__reports__pb2.GetTaxReportRequest.SerializeToString,
-            billing_dot_v1_dot_tax__reports__pb2.TaxReport.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)

@@ -155,3 +155,19 @@ def test_the_mailer_prints_the_tax_rules_seller_ids():
     )
     seller = seller_of(InvoicingRules(), tax)
     assert (seller.name, seller.tax_ids) == ("Exemple SAS", (TaxId("eu_vat", "FR40303265045"),))
+
+
+def test_the_document_shows_the_tax_ids_the_invoice_was_issued_under():
+    # The tax lines record both parties' ids at finalization ("type value"); a seller or a
+    # customer that changed its ids since does not change the document.
+    rc = reverse_charge()
+    line = tax_line(rc)
+    recorded = {**(line.derivation or {}), "seller_tax_ids": ["eu_vat FR40303265045"],
+                "buyer_tax_ids": ["eu_vat DE811907980"]}  # fmt: skip
+    invoice = taxed_invoice(fee(10000), replace(line, derivation=recorded))
+    today = Seller("Exemple SAS", tax_ids=(TaxId("eu_vat", "FR00000000000"),))
+    doc = invoice_document(
+        invoice, customer("DE", "DE000000000"), today, number="A", issued_at=ISSUED
+    )
+    assert doc.seller.tax_ids == (TaxId("eu_vat", "FR40303265045"),)
+    assert doc.customer.tax_ids == (TaxId("eu_vat", "DE811907980"),)

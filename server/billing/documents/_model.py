@@ -7,7 +7,7 @@ same HTML and the same PDF bytes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -196,6 +196,9 @@ def invoice_document(
     """
     fields = customer.fields
     address = fields.billing_address
+    seller_ids, buyer_ids = _tax_ids_at_finalization(invoice)
+    if seller_ids:
+        seller = replace(seller, tax_ids=seller_ids)
     lines = tuple(line for line in invoice.lines if line.kind != LineKind.TAX)
     taxes = tuple(DocumentTax.from_amount(t) for t in invoice_taxes(invoice))
     tax_minor = sum(t.tax_minor for t in taxes)
@@ -204,7 +207,7 @@ def invoice_document(
         customer=BillTo(
             name=address.organization or fields.display_name,
             address_lines=postal_lines(address),
-            tax_ids=fields.tax_ids,
+            tax_ids=buyer_ids or fields.tax_ids,
         ),
         number=number,
         status=str(invoice.status),
@@ -224,6 +227,30 @@ def invoice_document(
         show_explanations=show_explanations,
         taxes=taxes,
     )
+
+
+def _tax_ids_at_finalization(invoice: Invoice) -> tuple[tuple[TaxId, ...], tuple[TaxId, ...]]:
+    """The seller's and the buyer's tax ids as the tax lines recorded them when the invoice
+    was finalized ("type value" each, ADR 0032): the document shows what the invoice was
+    issued under, not what the rules or the customer say today. Empty when not recorded."""
+    for line in invoice.lines:
+        if line.kind == LineKind.TAX and line.derivation:
+            return (
+                _ids(line.derivation.get("seller_tax_ids")),
+                _ids(line.derivation.get("buyer_tax_ids")),
+            )
+    return (), ()
+
+
+def _ids(recorded: object) -> tuple[TaxId, ...]:
+    if not isinstance(recorded, list | tuple):
+        return ()
+    found = []
+    for text in recorded:
+        kind, _, value = str(text).partition(" ")
+        if value:
+            found.append(TaxId(kind, value))
+    return tuple(found)
 
 
 def postal_lines(address: PostalAddress) -> tuple[str, ...]:

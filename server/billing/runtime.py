@@ -45,8 +45,8 @@ from billing.app.rules import CompiledRuleSets, RuleUseCases
 from billing.app.rules_watch import RulesDirectoryWatcher
 from billing.app.subscriptions import SubscriptionUseCases
 from billing.app.tax_id_checks import ConfiguredVerifier, TaxIdChecks
-from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.tax_ledger import TaxReports
+from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.usage import UsageUseCases
 from billing.app.writes import WriteRunner
 from billing.config import Settings, SettingsError

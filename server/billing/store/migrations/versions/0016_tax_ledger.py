@@ -3,7 +3,7 @@ per tax of a finalized invoice, a credit note or a void, indexed by (tenant, tax
 the tax report; `credit_notes.tax_minor` and `credit_notes.taxes`.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-05 21:40:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from billing.store.types import UTCDateTime, json_column_type
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

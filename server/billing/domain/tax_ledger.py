@@ -14,17 +14,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any
 
 from billing.domain.invoices import Invoice
-from billing.domain.subscriptions import LineKind
-from billing.domain.tax import TaxAmount, Treatment
+from billing.domain.tax import TaxAmount
+from billing.domain.tax_lines import amount_from_derivation, amount_to_derivation, tax_amounts
 
 
 class SourceKind(StrEnum):
@@ -60,48 +59,13 @@ class TaxEntry:
 
 
 def invoice_taxes(invoice: Invoice) -> tuple[TaxAmount, ...]:
-    """The invoice's taxes, from its TAX lines' derivations, in line order; () untaxed."""
-    return tuple(
-        tax_amount_from_dict(line.derivation or {})
-        for line in invoice.lines
-        if line.kind == LineKind.TAX
-    )
+    """The invoice's taxes, from its TAX lines, in line order; () untaxed."""
+    return tax_amounts(invoice.lines)
 
 
-def tax_amount_from_dict(d: Mapping[str, Any]) -> TaxAmount:
-    """A TaxAmount from its plain JSON form (a TAX line's derivation, a credit note's taxes)."""
-    point = d.get("tax_point")
-    return TaxAmount(
-        jurisdiction=str(d["jurisdiction"]),
-        tax_name=str(d["tax_name"]),
-        treatment=Treatment(d["treatment"]),
-        rate_name=str(d.get("rate_name") or ""),
-        percent=Decimal(str(d.get("percent") or "0")),
-        taxable_minor=int(d["taxable_minor"]),
-        tax_minor=int(d["tax_minor"]),
-        line_indexes=tuple(int(i) for i in d.get("line_indexes") or ()),
-        note=str(d.get("note") or ""),
-        entry=str(d.get("entry") or ""),
-        source=str(d.get("source") or ""),
-        tax_point=date.fromisoformat(point) if point else None,
-    )
-
-
-def tax_amount_to_dict(amount: TaxAmount) -> dict[str, Any]:
-    return {
-        "jurisdiction": amount.jurisdiction,
-        "tax_name": amount.tax_name,
-        "treatment": amount.treatment.value,
-        "rate_name": amount.rate_name,
-        "percent": percent_text(amount.percent),
-        "taxable_minor": amount.taxable_minor,
-        "tax_minor": amount.tax_minor,
-        "line_indexes": list(amount.line_indexes),
-        "note": amount.note,
-        "entry": amount.entry,
-        "source": amount.source,
-        "tax_point": amount.tax_point.isoformat() if amount.tax_point else None,
-    }
+# A TaxAmount as plain JSON (a credit note's taxes): the TAX lines' shape (ADR 0032).
+tax_amount_to_dict = amount_to_derivation
+tax_amount_from_dict = amount_from_derivation
 
 
 def percent_text(percent: Decimal) -> str:

@@ -636,3 +636,12 @@ TEMPLATES["QuoteTax"] = lambda w: {
     ],
     "date": {"year": 2026, "month": 3, "day": 1},
 }
+
+
+# TaxService.GetTaxReport (ADR 0033)
+TEMPLATES["GetTaxReport"] = lambda w: {
+    "start_date": {"year": 2026, "month": 1, "day": 1},
+    "end_date": {"year": 2026, "month": 4, "day": 1},
+    "jurisdiction": "DE",
+    "currency_code": "EUR",
+}

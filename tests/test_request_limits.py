@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
+from google.type import date_pb2 as dt
 from grpc_status import rpc_status
 
 from billing.api import validation
@@ -55,6 +56,9 @@ from billing_client.v1 import (
 )
 from billing_client.v1 import (
     tax_pb2 as tx,
+)
+from billing_client.v1 import (
+    tax_reports_pb2 as tr,
 )
 from billing_client.v1 import (
     usage_pb2 as us,
@@ -463,6 +467,25 @@ CASES += [
         "QuoteTax",
         tx.QuoteTaxRequest(customer=CUSTOMER, lines=[tx.QuoteLine(tax_code="t" * 65)]),
         "lines[0].tax_code",
+    ),
+]
+# TaxService.GetTaxReport (ADR 0033)
+_MARCH = {
+    "start_date": dt.Date(year=2026, month=3, day=1),
+    "end_date": dt.Date(year=2026, month=4, day=1),
+}
+CASES += [
+    (
+        "TaxService",
+        "GetTaxReport",
+        tr.GetTaxReportRequest(**_MARCH, jurisdiction="D" * 33),
+        "jurisdiction",
+    ),
+    (
+        "TaxService",
+        "GetTaxReport",
+        tr.GetTaxReportRequest(**_MARCH, currency_code="EURO"),
+        "currency_code",
     ),
 ]
 

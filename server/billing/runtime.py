@@ -45,6 +45,7 @@ from billing.app.rules import CompiledRuleSets, RuleUseCases
 from billing.app.rules_watch import RulesDirectoryWatcher
 from billing.app.subscriptions import SubscriptionUseCases
 from billing.app.tax_id_checks import ConfiguredVerifier, TaxIdChecks
+from billing.app.tax_ledger import TaxReports
 from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.usage import UsageUseCases
 from billing.app.writes import WriteRunner
@@ -154,6 +155,7 @@ class Runtime:
             ),
             audit=AuditUseCases(self.store),
             tax_quotes=TaxQuoteUseCases(self.store, rules, self.engines, BillingTime(self.clock)),
+            tax_reports=TaxReports(self.store),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

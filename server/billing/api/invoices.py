@@ -12,6 +12,7 @@ from billing.api.billing_convert import invoice_to_proto, line_kind, money
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, timestamp
 from billing.api.parked import parked_to_proto
+from billing.api.tax_convert import tax_amount_to_proto
 from billing.app.billing_runs import BillingRuns
 from billing.app.context import Write
 from billing.app.invoices import CreditNoteRequest, InvoiceLifecycle, InvoiceUseCases, OneOffLine
@@ -156,6 +157,8 @@ class InvoiceServicer(invoices_pb2_grpc.InvoiceServiceServicer):  # type: ignore
             reason=note.reason,
             applied_to=note.applied_to,
             create_time=timestamp(note.created_at),
+            tax=money(note.amount.currency_code, note.tax_minor),
+            taxes=[tax_amount_to_proto(t, note.amount.currency_code) for t in note.taxes],
         )
 
     async def ExplainInvoice(

@@ -40,6 +40,7 @@ from billing.app.customers import CustomerUseCases
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases
+from billing.app.tax_ledger import TaxReports
 from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.usage import UsageUseCases
 from billing.domain import limits
@@ -95,6 +96,7 @@ class UseCases:
     billing_runs: BillingRuns
     audit: AuditUseCases
     tax_quotes: TaxQuoteUseCases
+    tax_reports: TaxReports
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def build_server(
         AuditServicer(use_cases.audit, call_context), server
     )
     tax_pb2_grpc.add_TaxServiceServicer_to_server(
-        TaxServicer(use_cases.tax_quotes, call_context), server
+        TaxServicer(use_cases.tax_quotes, use_cases.tax_reports, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

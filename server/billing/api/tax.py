@@ -7,10 +7,12 @@ import grpc
 from billing.api.billing_convert import money
 from billing.api.context import ContextFactory
 from billing.api.convert import calendar_date, date_message
+from billing.api.tax_reports import report_query, report_to_proto
+from billing.app.tax_ledger import TaxReports
 from billing.app.tax_quotes import QuoteBuyer, QuoteInput, QuoteLine, TaxQuote, TaxQuoteUseCases
 from billing.domain.customers import TaxId
 from billing.domain.tax import CustomerType, TaxAmount
-from billing_client.v1 import tax_pb2, tax_pb2_grpc, tax_types_pb2
+from billing_client.v1 import tax_pb2, tax_pb2_grpc, tax_reports_pb2, tax_types_pb2
 
 CUSTOMER_TYPES = {
     tax_pb2.QuoteBuyer.CUSTOMER_TYPE_UNSPECIFIED: CustomerType.CONSUMER,
@@ -97,8 +99,11 @@ def quote_to_proto(quote: TaxQuote) -> tax_pb2.TaxQuote:
 
 
 class TaxServicer(tax_pb2_grpc.TaxServiceServicer):  # type: ignore[misc]
-    def __init__(self, quotes: TaxQuoteUseCases, call_context: ContextFactory) -> None:
+    def __init__(
+        self, quotes: TaxQuoteUseCases, reports: TaxReports, call_context: ContextFactory
+    ) -> None:
         self._quotes = quotes
+        self._reports = reports
         self._ctx = call_context
 
     async def QuoteTax(
@@ -107,3 +112,9 @@ class TaxServicer(tax_pb2_grpc.TaxServiceServicer):  # type: ignore[misc]
         ctx = self._ctx("QuoteTax", context)
         quote = await self._quotes.quote(ctx, quote_from_proto(request))
         return quote_to_proto(quote)
+
+    async def GetTaxReport(
+        self, request: tax_reports_pb2.GetTaxReportRequest, context: grpc.aio.ServicerContext
+    ) -> tax_reports_pb2.TaxReport:
+        ctx = self._ctx("GetTaxReport", context)
+        return report_to_proto(await self._reports.report(ctx, report_query(request)))

@@ -46,6 +46,7 @@ from billing.app.ports import (
     RetryableConflict,
     RuleSetRepository,
     SubscriptionRepository,
+    TaxLedgerRepository,
     Transaction,
     UsageRepository,
 )
@@ -53,6 +54,7 @@ from billing.app.records import OutboxEvent
 from billing.domain.customers import Customer
 from billing.domain.invoices import Invoice
 from billing.domain.subscriptions import Line, Subscription
+from billing.domain.tax_ledger import TaxEntry
 
 
 class _Passthrough:
@@ -339,6 +341,23 @@ class _Outbox:
             await self._batch.add_events(events)
 
 
+class _TaxLedger(_Buffering):
+    """Tax entries wait for the end of the batch: deferred after its last statement, they
+    travel with the COMMIT instead of making a round trip of their own."""
+
+    def __init__(self, inner: TaxLedgerRepository) -> None:
+        super().__init__(inner)
+        self._entries: dict[str, list[TaxEntry]] = {}  # by tenant
+
+    async def add(self, tenant_id: str, entries: Sequence[TaxEntry]) -> None:
+        self._entries.setdefault(tenant_id, []).extend(entries)
+
+    async def flush(self) -> None:
+        waiting, self._entries = self._entries, {}
+        for tenant_id, entries in waiting.items():
+            await self._inner.add(tenant_id, entries)
+
+
 class BatchTransaction:
     """The Transaction a batch's handlers see (see the module docstring)."""
 
@@ -357,6 +376,7 @@ class BatchTransaction:
         self._rule_sets = _RuleSets(tx.rule_sets)
         self._due_work = _DueWork(tx.due_work, batch)
         self._outbox = _Outbox(batch)
+        self._tax_ledger = _TaxLedger(tx.tax_ledger)
         for part in (
             self._subscriptions,
             self._invoices,
@@ -394,6 +414,7 @@ class BatchTransaction:
         # Last: the invoices are numbered as they are inserted, and the counter row stays
         # locked from there to the commit.
         await self._invoices.flush()
+        await self._tax_ledger.flush()  # deferred: sent with the COMMIT
 
     # The Transaction protocol: the batch's own views, the rest as they are.
     @property
@@ -463,3 +484,7 @@ class BatchTransaction:
     @property
     def due_batch(self) -> DueBatchRepository:
         return self._tx.due_batch
+
+    @property
+    def tax_ledger(self) -> TaxLedgerRepository:
+        return cast(TaxLedgerRepository, self._tax_ledger)

@@ -18,6 +18,7 @@ from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import RetryableConflict, Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
+from billing.app.tax_ledger import record_credit_note_tax, record_void_tax
 from billing.app.usage import UsageUseCases
 from billing.app.usage_billing import usage_line
 from billing.app.writes import WriteRunner
@@ -53,6 +54,12 @@ from billing.domain.subscriptions import (
     line_to_dict,
     period_fee_lines,
     settle,
+)
+from billing.domain.tax_ledger import (
+    credit_note_tax,
+    invoice_taxes,
+    tax_amount_from_dict,
+    tax_amount_to_dict,
 )
 from billing.domain.text import check_text
 
@@ -356,6 +363,9 @@ class InvoiceLifecycle:
                 ctx.tenant_id, moved, invoice.version, invoice.status
             ):
                 raise _changed(invoice)
+            if status == InvoiceStatus.VOID and invoice_taxes(invoice):
+                active = await self._rules.active_rules_in(tx, ctx.tenant_id)
+                await record_void_tax(tx, ctx.tenant_id, invoice, at, active)
             await tx.outbox.add(
                 OutboxEvent(
                     new_id("evt"),
@@ -402,6 +412,7 @@ class InvoiceLifecycle:
             at = await self._time.now(tx, ctx.tenant_id, customer.clock_id if customer else None)
             amount = request.amount.amount_minor
             split = split_credit(invoice, amount)
+            tax = credit_note_tax(invoice, amount)
             to_due, to_balance = split.to_amount_due_minor, split.to_credit_balance_minor
             credited = replace(
                 invoice,
@@ -433,7 +444,10 @@ class InvoiceLifecycle:
                 reason=request.reason,
                 applied_to="amount_due" if to_balance == 0 else "credit_balance",
                 created_at=at,
+                tax_minor=tax.tax_minor,
+                taxes=tax.taxes,
             )
+            await record_credit_note_tax(tx, ctx.tenant_id, invoice, note.id, tax.taxes, at, active)
             await tx.outbox.add(
                 OutboxEvent(
                     new_id("evt"),
@@ -453,6 +467,7 @@ class InvoiceLifecycle:
                 {
                     "invoice": invoice.name,
                     "amount_minor": amount,
+                    "tax_minor": tax.tax_minor,
                     "to_amount_due_minor": to_due,
                     "to_credit_balance_minor": to_balance,
                 },
@@ -686,6 +701,8 @@ class _CreditNoteCodec:
                 "reason": result.reason,
                 "applied_to": result.applied_to,
                 "created_at": result.created_at.isoformat(),
+                "tax_minor": result.tax_minor,
+                "taxes": [tax_amount_to_dict(t) for t in result.taxes],
             }
         ).encode()
 
@@ -700,6 +717,8 @@ class _CreditNoteCodec:
             d["reason"],
             d["applied_to"],
             datetime.fromisoformat(d["created_at"]),
+            tax_minor=d.get("tax_minor", 0),
+            taxes=tuple(tax_amount_from_dict(t) for t in d.get("taxes", ())),
         )
 
 

@@ -17,6 +17,7 @@ from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
+from billing.app.tax_ledger import record_invoice_tax
 from billing.domain.cash_rounding import cash_rounding_line
 from billing.domain.coupons import discount_line
 from billing.domain.credits import account_credit_line, record_paid
@@ -214,6 +215,7 @@ async def _finalize(
         invoice = replace(invoice, version=draft.version + 1)
         if not await tx.invoices.replace(tenant_id, invoice, draft.version):
             raise RetryableConflict(f"{draft.name} changed since version {draft.version}")
+    await record_invoice_tax(tx, tenant_id, invoice, at, rules)
     if settlement.credit_balance_after_minor != balance:
         await tx.credit.set_balance(
             tenant_id, customer_id, currency, settlement.credit_balance_after_minor

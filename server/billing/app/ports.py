@@ -21,6 +21,7 @@ from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus
 from billing.domain.metering import Event, MetricSpec
 from billing.domain.rollups import Contribution, Range, Rollup
 from billing.domain.subscriptions import Line, Subscription
+from billing.domain.tax_ledger import LedgerSum, TaxEntry, TaxReportQuery
 from billing.rules.model import RuleSet
 
 
@@ -243,6 +244,18 @@ class CouponRepository(Protocol):
 
 class CreditNoteRepository(Protocol):
     async def insert(self, tenant_id: str, note: CreditNote) -> None: ...
+
+
+class TaxLedgerRepository(Protocol):
+    """Append-only tax entries (ADR 0033), written with the event that makes them."""
+
+    async def add(self, tenant_id: str, entries: Sequence[TaxEntry]) -> None:
+        """Blind inserts, sent with the transaction's other deferred writes."""
+        ...
+
+    async def sums(self, tenant_id: str, query: TaxReportQuery, limit: int) -> list[LedgerSum]:
+        """Sums per report key and source kind over the query's period, at most `limit`."""
+        ...
 
 
 class NumberingRepository(Protocol):
@@ -620,6 +633,9 @@ class Transaction(Protocol):
 
     @property
     def due_batch(self) -> DueBatchRepository: ...
+
+    @property
+    def tax_ledger(self) -> TaxLedgerRepository: ...
 
 
 class Store(Protocol):

@@ -90,15 +90,56 @@ def stamp(at: datetime) -> timestamp_pb2.Timestamp:
     return ts
 
 
-def seed(dsn: str, clock_id: str, rule_set: str, count: int) -> float:
-    """COPY `count` customers, subscriptions and renewal items; returns seconds taken."""
+# `--tax`: tax on, the customers spread over a German, a Washington and an Ontario address,
+# each jurisdiction's tax from the built-in flat_rate engine (one tax line per invoice): what
+# the bill run pays for computing, storing and booking tax (ADR 0033), not which engine.
+TAX_RULES = """kind: tax
+policy: {enabled: true, rounding: line}
+seller:
+  name: Bench Inc.
+  country: US
+  subdivision: WA
+  registrations:
+    - {jurisdiction: DE, number: DE123456789, valid_from: 2020-01-01}
+    - {jurisdiction: US-WA, number: "600000000", valid_from: 2020-01-01}
+    - {jurisdiction: CA-ON, number: "123456789RT0001", valid_from: 2020-01-01}
+tax_codes:
+  - {code: saas, description: Software as a service}
+jurisdictions:
+  - code: DE
+    name: Germany
+    engine: flat_rate
+    tax_name: VAT
+    rates: [{name: standard, percent: 19, effective_from: 2021-01-01, source: "UStG 12(1)"}]
+  - code: US-WA
+    name: Washington
+    engine: flat_rate
+    tax_name: sales tax
+    rates: [{name: standard, percent: 6.5, effective_from: 2020-01-01, source: "RCW 82.08.020"}]
+  - code: CA-ON
+    name: Ontario
+    engine: flat_rate
+    tax_name: HST
+    rates: [{name: standard, percent: 13, effective_from: 2016-07-01, source: "ETA Sch. VIII"}]
+"""
+TAX_ADDRESSES = (
+    {"region_code": "DE", "postal_code": "10115", "locality": "Berlin"},
+    {"region_code": "US", "administrative_area": "WA", "postal_code": "98101"},
+    {"region_code": "CA", "administrative_area": "ON", "postal_code": "M5V 2T6"},
+)
+
+
+def seed(dsn: str, clock_id: str, rule_set: str, count: int, *, tax: bool = False) -> float:
+    """COPY `count` customers, subscriptions and renewal items; returns seconds taken. With
+    `tax`, the customers have addresses in the TAX_RULES jurisdictions, in turn."""
     started = time.perf_counter()
     empty = json.dumps({})
+    addresses = [json.dumps(a) for a in TAX_ADDRESSES] if tax else [empty]
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         customers: list[tuple[object, ...]] = []
         subs: list[tuple[object, ...]] = []
         due: list[tuple[object, ...]] = []
-        for _ in range(count):
+        for n in range(count):
             cus, sub = f"cus_{ULID()}", f"sub_{ULID()}"
             customers.append(
                 (
@@ -109,7 +150,7 @@ def seed(dsn: str, clock_id: str, rule_set: str, count: int) -> float:
                     "USD",
                     "UTC",
                     "en-US",
-                    empty,
+                    addresses[n % len(addresses)],
                     "[]",
                     empty,
                     1,
@@ -370,6 +411,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--live-seconds", type=float, default=10.0, help="idle measurement")
     parser.add_argument(
+        "--tax", action="store_true", help="tax on: DE, US-WA and CA-ON customers (flat_rate)"
+    )
+    parser.add_argument(
         "--server-env",
         action="append",
         default=[],
@@ -398,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     files["invoicing.yaml"] = files.get("invoicing.yaml", b"kind: invoicing\n") + (
         b"\nemail_invoices: false\n"
     )
+    if args.tax:
+        files = {n: f for n, f in files.items() if b"kind: tax" not in f}
+        files["tax.yaml"] = TAX_RULES.encode()
     with postgresql_database(args.pg_url) as url, tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         env = clean_env(
@@ -425,11 +472,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
                 seconds = seed(
-                    dsn, clock.name.split("/")[1], pushed.content_hash, args.subscriptions
+                    dsn,
+                    clock.name.split("/")[1],
+                    pushed.content_hash,
+                    args.subscriptions,
+                    tax=args.tax,
                 )
                 print(
                     f"seeded {args.subscriptions:,} subscriptions in {seconds:.1f} s; "
                     f"{args.workers} server processes, {' '.join(args.server_env) or 'defaults'}"
+                    f"; tax {'on (DE, US-WA, CA-ON)' if args.tax else 'off'}"
                 )
                 live = None
                 if args.live_callers:

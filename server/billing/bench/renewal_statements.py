@@ -4,7 +4,9 @@ Runs one server in this process (its own due-work loop stopped, so only the run'
 are counted) on a scratch PostgreSQL database, seeds subscriptions as the bill-run benchmark
 does, advances their clock over the renewal and counts what the run sent, per invoice.
 
-    python -m billing.bench.renewal_statements [--subscriptions 500] [--show]
+    python -m billing.bench.renewal_statements [--subscriptions 500] [--show] [--tax]
+
+`--tax`: the same run with tax on, as `bill_run --tax` (DE, US-WA and CA-ON customers).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from tempfile import TemporaryDirectory
 import grpc
 from sqlalchemy.engine.url import make_url
 
-from billing.bench.bill_run import T0, T1, TENANT, seed, stamp
+from billing.bench.bill_run import T0, T1, TAX_RULES, TENANT, seed, stamp
 from billing.bench.servers import postgresql_database
 from billing.bench.statements import RULES, Counter, bench_metadata, running
 from billing.bench.subscription_setup import read_rule_files
@@ -38,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--subscriptions", type=int, default=500)
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--show", action="store_true", help="print each statement's count")
+    parser.add_argument("--tax", action="store_true", help="tax on (bill_run's TAX_RULES)")
     args = parser.parse_args(argv)
     counter = Counter()
     driver = args.database.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -50,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             files["invoicing.yaml"] = files.get("invoicing.yaml", b"kind: invoicing\n") + (
                 b"\nemail_invoices: false\n"
             )
+            if args.tax:
+                files = {n: f for n, f in files.items() if b"kind: tax" not in f}
+                files["tax.yaml"] = TAX_RULES.encode()
             pushed = rules_pb2_grpc.RuleServiceStub(ch).PushRuleSet(
                 rules_pb2.PushRuleSetRequest(files=files, request_id="rules"), metadata=md
             )
@@ -61,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 metadata=md,
             )
             dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
-            seed(dsn, clock.name.split("/")[1], pushed.content_hash, args.subscriptions)
+            seed(
+                dsn, clock.name.split("/")[1], pushed.content_hash, args.subscriptions, tax=args.tax
+            )
             counter.mark()
             before = counter.snapshot()
             last = None

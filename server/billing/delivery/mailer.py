@@ -9,9 +9,10 @@ from billing.app.ports import DeliveryError
 from billing.delivery._settings import SmtpSettings
 from billing.delivery._smtp import DeliveryFailed, send_invoice_email
 from billing.documents import Seller, invoice_document, render_pdf
-from billing.domain.customers import Customer
+from billing.domain.customers import Customer, TaxId
 from billing.domain.invoices import Invoice
-from billing.rules.model import RuleSet
+from billing.domain.tax import TaxRules
+from billing.rules.model import InvoicingRules, RuleSet
 
 
 class SmtpInvoiceMailer:
@@ -21,7 +22,7 @@ class SmtpInvoiceMailer:
 
     async def send(self, invoice: Invoice, customer: Customer, rules: RuleSet) -> str:
         inv = rules.invoicing
-        seller = Seller(inv.seller_name or "Billing", inv.seller_address, inv.seller_legal_text)
+        seller = seller_of(inv, rules.tax)
         issued = invoice.finalized_at or invoice.created_at
         document = invoice_document(
             invoice,
@@ -44,3 +45,15 @@ class SmtpInvoiceMailer:
             )
         except DeliveryFailed as failure:
             raise DeliveryError(str(failure), permanent=failure.permanent) from failure
+
+
+def seller_of(invoicing: InvoicingRules, tax: TaxRules) -> Seller:
+    """The seller as documents print it: the invoicing rules' name, address and legal text,
+    and the tax rules' tax ids (ADR 0033)."""
+    tax_ids = tax.seller.tax_ids if tax.seller is not None else ()
+    return Seller(
+        invoicing.seller_name or tax.seller_name or "Billing",
+        invoicing.seller_address,
+        invoicing.seller_legal_text,
+        tax_ids=tuple(TaxId(kind, value) for kind, value in tax_ids),
+    )

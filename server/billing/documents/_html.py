@@ -19,6 +19,7 @@ from billing.documents._format import Formatter
 from billing.documents._model import (
     DocumentError,
     DocumentLine,
+    DocumentTax,
     InvoiceDocument,
     LineExplanation,
 )
@@ -65,6 +66,9 @@ def invoice_context(doc: InvoiceDocument) -> dict[str, Any]:
             "address_lines": seller.address_lines,
             "legal_lines": tuple(seller.legal_text.splitlines()),
             "logo": seller.logo_path,
+            "tax_ids": tuple(
+                {"label": _tax_id_label(t.type), "value": t.value} for t in seller.tax_ids
+            ),
         },
         "customer": {
             "name": customer.name,
@@ -83,11 +87,14 @@ def invoice_context(doc: InvoiceDocument) -> dict[str, Any]:
             "time_zone": doc.time_zone,
         },
         "lines": tuple(_line_view(line, fmt) for line in doc.lines),
+        "taxes": tuple(_tax_view(tax, fmt) for tax in doc.taxes),
+        "tax_notes": doc.tax_notes,
         "totals": {
             "subtotal": fmt.money(doc.subtotal_minor),
             "discount": fmt.money(-doc.discount_minor),  # a deduction
             "has_discount": doc.discount_minor != 0,
             "tax": fmt.money(doc.tax_minor),
+            "has_taxes": bool(doc.taxes),
             "total": fmt.money(doc.total_minor),
             "credit_applied": fmt.money(-doc.credit_applied_minor),  # a deduction
             "has_credit": doc.credit_applied_minor != 0,
@@ -116,6 +123,22 @@ def _line_view(line: DocumentLine, fmt: Formatter) -> dict[str, str]:
         "unit_amount": fmt.amount(line.unit_amount),
         "amount": fmt.money(line.amount_minor),
         "proration": line.proration,
+    }
+
+
+def _tax_view(tax: DocumentTax, fmt: Formatter) -> dict[str, str]:
+    """`VAT DE 19 %` over its base; a non-taxed treatment says which instead of a rate."""
+    treatment = "" if tax.treatment == "taxed" else tax.treatment.replace("_", " ")
+    return {
+        "name": f"{tax.tax_name} {tax.jurisdiction}",
+        "jurisdiction": tax.jurisdiction,
+        "tax_name": tax.tax_name,
+        "rate": treatment or f"{fmt.number(tax.percent.normalize())}%",
+        "rate_name": tax.rate_name,
+        "treatment": tax.treatment,
+        "taxable": fmt.money(tax.taxable_minor),
+        "tax": fmt.money(tax.tax_minor),
+        "note": tax.note,
     }
 
 

@@ -7,14 +7,16 @@ same HTML and the same PDF bytes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from billing.domain.customers import Customer, PostalAddress, TaxId
 from billing.domain.invoices import Invoice
-from billing.domain.subscriptions import Line
+from billing.domain.subscriptions import Line, LineKind
+from billing.domain.tax import TaxAmount
+from billing.domain.tax_ledger import invoice_taxes
 
 # A document this long is a bug upstream, not an invoice anyone reads; it also bounds the
 # time one render can take.
@@ -34,6 +36,35 @@ class Seller:
     address_lines: tuple[str, ...] = ()
     legal_text: str = ""  # registered office, VAT number, directors...; newlines kept
     logo_path: str = ""  # a file; relative paths are read from the template directory
+    tax_ids: tuple[TaxId, ...] = ()  # the seller's registrations (tax rules' seller.tax_ids)
+
+
+@dataclass(frozen=True)
+class DocumentTax:
+    """One tax of the invoice: a jurisdiction, tax and rate over its taxable base, or a
+    non-taxed treatment (reverse charge, exempt) at 0 with its legal note."""
+
+    jurisdiction: str
+    tax_name: str
+    treatment: str  # taxed, reverse_charge, exempt, zero_rated, out_of_scope
+    rate_name: str
+    percent: Decimal
+    taxable_minor: int
+    tax_minor: int
+    note: str = ""
+
+    @classmethod
+    def from_amount(cls, amount: TaxAmount) -> DocumentTax:
+        return cls(
+            jurisdiction=amount.jurisdiction,
+            tax_name=amount.tax_name,
+            treatment=amount.treatment.value,
+            rate_name=amount.rate_name,
+            percent=amount.percent,
+            taxable_minor=amount.taxable_minor,
+            tax_minor=amount.tax_minor,
+            note=amount.note,
+        )
 
 
 @dataclass(frozen=True)
@@ -129,6 +160,7 @@ class InvoiceDocument:
     amount_due_minor: int
     rule_set: str = ""
     show_explanations: bool = False
+    taxes: tuple[DocumentTax, ...] = ()  # per rate and jurisdiction; () when untaxed
 
     def __post_init__(self) -> None:
         if len(self.lines) > MAX_LINES:
@@ -136,6 +168,13 @@ class InvoiceDocument:
         # The one invariant finance relies on above all: what the table shows adds up.
         if sum(line.amount_minor for line in self.lines) != self.subtotal_minor:
             raise DocumentError("the subtotal must be the sum of the lines")
+        if self.taxes and sum(t.tax_minor for t in self.taxes) != self.tax_minor:
+            raise DocumentError("the tax must be the sum of the taxes")
+
+    @property
+    def tax_notes(self) -> tuple[str, ...]:
+        """The legal notes of the taxes (reverse charge, exemption, export), each once."""
+        return tuple(dict.fromkeys(t.note for t in self.taxes if t.note))
 
 
 def invoice_document(
@@ -150,17 +189,25 @@ def invoice_document(
 ) -> InvoiceDocument:
     """The document for a domain invoice, in the customer's locale and time zone.
 
-    Invoices carry no discount or tax of their own yet, so both are zero and the subtotal is
-    the total. `show_explanations` is the invoicing rule `document.show_explanations`.
+    The invoice's TAX lines become its taxes (per rate and jurisdiction, with their base and
+    legal note), apart from the lines: the subtotal is the net of the other lines, the total
+    net + tax (ADR 0033). Discounts stay lines, so the discount total is zero.
+    `show_explanations` is the invoicing rule `document.show_explanations`.
     """
     fields = customer.fields
     address = fields.billing_address
+    seller_ids, buyer_ids = _tax_ids_at_finalization(invoice)
+    if seller_ids:
+        seller = replace(seller, tax_ids=seller_ids)
+    lines = tuple(line for line in invoice.lines if line.kind != LineKind.TAX)
+    taxes = tuple(DocumentTax.from_amount(t) for t in invoice_taxes(invoice))
+    tax_minor = sum(t.tax_minor for t in taxes)
     return InvoiceDocument(
         seller=seller,
         customer=BillTo(
             name=address.organization or fields.display_name,
             address_lines=postal_lines(address),
-            tax_ids=fields.tax_ids,
+            tax_ids=buyer_ids or fields.tax_ids,
         ),
         number=number,
         status=str(invoice.status),
@@ -169,16 +216,41 @@ def invoice_document(
         currency=invoice.currency,
         locale=fields.locale,
         time_zone=fields.time_zone,
-        lines=tuple(DocumentLine.from_line(line) for line in invoice.lines),
-        subtotal_minor=invoice.settlement.total_minor,
+        lines=tuple(DocumentLine.from_line(line) for line in lines),
+        subtotal_minor=invoice.settlement.total_minor - tax_minor,
         discount_minor=0,
-        tax_minor=0,
+        tax_minor=tax_minor,
         total_minor=invoice.settlement.total_minor,
         credit_applied_minor=invoice.settlement.credit_applied_minor,
         amount_due_minor=invoice.settlement.amount_due_minor,
         rule_set=invoice.rule_set,
         show_explanations=show_explanations,
+        taxes=taxes,
     )
+
+
+def _tax_ids_at_finalization(invoice: Invoice) -> tuple[tuple[TaxId, ...], tuple[TaxId, ...]]:
+    """The seller's and the buyer's tax ids as the tax lines recorded them when the invoice
+    was finalized ("type value" each, ADR 0032): the document shows what the invoice was
+    issued under, not what the rules or the customer say today. Empty when not recorded."""
+    for line in invoice.lines:
+        if line.kind == LineKind.TAX and line.derivation:
+            return (
+                _ids(line.derivation.get("seller_tax_ids")),
+                _ids(line.derivation.get("buyer_tax_ids")),
+            )
+    return (), ()
+
+
+def _ids(recorded: object) -> tuple[TaxId, ...]:
+    if not isinstance(recorded, list | tuple):
+        return ()
+    found = []
+    for text in recorded:
+        kind, _, value = str(text).partition(" ")
+        if value:
+            found.append(TaxId(kind, value))
+    return tuple(found)
 
 
 def postal_lines(address: PostalAddress) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from billing.domain.money import Money
 from billing.domain.subscriptions import Line, Settlement
+from billing.domain.tax import TaxAmount
 
 
 class InvoiceStatus(StrEnum):
@@ -72,6 +73,10 @@ class CreditNote:
     reason: str
     applied_to: str  # amount_due (an open invoice) or credit_balance (a paid one)
     created_at: datetime
+    # The part of `amount` that is tax, and per tax of the invoice what the note reverses
+    # (ADR 0033): amount = net + tax_minor exactly.
+    tax_minor: int = 0
+    taxes: tuple[TaxAmount, ...] = ()
 
     @property
     def name(self) -> str:

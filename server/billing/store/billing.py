@@ -23,6 +23,7 @@ from billing.domain.subscriptions import (
     phase_from_dict,
     phase_to_dict,
 )
+from billing.domain.tax_ledger import tax_amount_to_dict
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
 from billing.store.schema import (
@@ -754,5 +755,7 @@ class SqlCreditNotes:
                 "lines": [],
                 "applied_to": note.applied_to,
                 "created_at": note.created_at,
+                "tax_minor": note.tax_minor,
+                "taxes": [tax_amount_to_dict(t) for t in note.taxes],
             },
         )

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     Index,
     Integer,
     LargeBinary,
@@ -406,5 +407,35 @@ credit_notes = Table(
     Column("lines", json_column_type(), nullable=False),
     Column("applied_to", String(16), nullable=False),  # amount_due or credit_balance
     Column("created_at", UTCDateTime, nullable=False),
+    # The tax part of the amount (ADR 0033), and per tax of the invoice what it reverses
+    # (TaxAmounts as plain JSON); NULL on notes written before tax.
+    Column("tax_minor", BigInteger, nullable=True),
+    Column("taxes", json_column_type(), nullable=True),
     Index(None, "tenant_id", "invoice_id"),
+)
+
+# The tax ledger (ADR 0033): one row per tax of a finalized invoice, and the reversing rows of
+# its credit notes and its void, written in the transaction of the event. Append-only; what a
+# tax return needs is sums of it over a period of `tax_point`. Amounts are signed: a credit
+# note's or a void's rows are negative.
+tax_ledger = Table(
+    "tax_ledger",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("source_kind", String(16), primary_key=True),  # invoice, credit_note, void
+    Column("source_id", String(ID), primary_key=True),  # the invoice or the credit note
+    Column("seq", Integer, primary_key=True),  # the tax's position on the invoice
+    Column("invoice_id", String(ID), nullable=False),
+    Column("customer_id", String(ID), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("jurisdiction", String(32), nullable=False),
+    Column("tax_name", String(64), nullable=False),
+    Column("treatment", String(16), nullable=False),
+    Column("rate_name", String(64), nullable=False),
+    Column("percent", String(16), nullable=False),  # decimal text, normalized: "19", "5.5"
+    Column("taxable_minor", BigInteger, nullable=False),
+    Column("tax_minor", BigInteger, nullable=False),
+    Column("tax_point", Date, nullable=False),  # the day the row counts on in a return
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Index(None, "tenant_id", "tax_point"),
 )

@@ -43,6 +43,7 @@ from billing.store.due_work import SqlDueWork
 from billing.store.engine import WRITE_OPTION
 from billing.store.records import SqlAudit, SqlIdempotency, SqlOutbox
 from billing.store.rule_sets import SqlRuleSets
+from billing.store.tax_ledger import SqlTaxLedger
 from billing.store.usage import SqlUsage
 
 # SQLSTATEs a retry of the whole transaction may fix.
@@ -80,6 +81,7 @@ class SqlTransaction:
         self.coupons = SqlCoupons(conn)
         self.credit_notes = SqlCreditNotes(conn)
         self.due_batch = SqlDueBatch(conn)
+        self.tax_ledger = SqlTaxLedger(conn)
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

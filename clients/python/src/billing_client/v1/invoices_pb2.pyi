@@ -123,7 +123,7 @@ class Invoice(_message.Message):
     def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., subscription: _Optional[str] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., billing_reason: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., credit_applied: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., amount_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finalize_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_set: _Optional[str] = ..., number: _Optional[str] = ..., etag: _Optional[str] = ..., memo: _Optional[str] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_reference: _Optional[str] = ..., credited: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., coupon: _Optional[str] = ..., subtotal: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tax: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., taxes: _Optional[_Iterable[_Union[_tax_types_pb2.TaxAmount, _Mapping]]] = ..., tax_notes: _Optional[_Iterable[str]] = ..., seller_tax_ids: _Optional[_Iterable[str]] = ..., buyer_tax_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreditNote(_message.Message):
-    __slots__ = ("name", "invoice", "number", "amount", "reason", "applied_to", "create_time")
+    __slots__ = ("name", "invoice", "number", "amount", "reason", "applied_to", "create_time", "tax", "taxes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     INVOICE_FIELD_NUMBER: _ClassVar[int]
     NUMBER_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +131,8 @@ class CreditNote(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     APPLIED_TO_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TAX_FIELD_NUMBER: _ClassVar[int]
+    TAXES_FIELD_NUMBER: _ClassVar[int]
     name: str
     invoice: str
     number: str
@@ -138,7 +140,9 @@ class CreditNote(_message.Message):
     reason: str
     applied_to: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., invoice: _Optional[str] = ..., number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ..., applied_to: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    tax: _money_pb2.Money
+    taxes: _containers.RepeatedCompositeFieldContainer[_tax_types_pb2.TaxAmount]
+    def __init__(self, name: _Optional[str] = ..., invoice: _Optional[str] = ..., number: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[str] = ..., applied_to: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tax: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., taxes: _Optional[_Iterable[_Union[_tax_types_pb2.TaxAmount, _Mapping]]] = ...) -> None: ...
 
 class InvoiceLine(_message.Message):
     __slots__ = ("description", "amount", "quantity", "unit_amount", "period_start", "period_end", "proration", "proration_factor", "unrounded_amount", "rule_set", "price", "kind", "line_kind")

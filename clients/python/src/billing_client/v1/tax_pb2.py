@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from billing_client.v1 import annotations_pb2 as billing_dot_v1_dot_annotations__pb2
 from billing_client.v1 import customers_pb2 as billing_dot_v1_dot_customers__pb2
 from billing_client.v1 import money_pb2 as billing_dot_v1_dot_money__pb2
+from billing_client.v1 import tax_reports_pb2 as billing_dot_v1_dot_tax__reports__pb2
 from billing_client.v1 import tax_types_pb2 as billing_dot_v1_dot_tax__types__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x62illing/v1/tax.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x1a\x62illing/v1/customers.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1a\x62illing/v1/tax_types.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x16google/type/date.proto\"\xed\x01\n\x0fQuoteTaxRequest\x12\x33\n\x08\x63ustomer\x18\x01 \x01(\tB\x1f\xfa\x41\x15\n\x13\x62illing.v1/Customer\xd2\xf3\x18\x03\x08\x80\x01H\x00\x12\'\n\x05\x62uyer\x18\x02 \x01(\x0b\x32\x16.billing.v1.QuoteBuyerH\x00\x12\x30\n\x05lines\x18\x03 \x03(\x0b\x32\x15.billing.v1.QuoteLineB\n\xe2\x41\x01\x02\xd2\xf3\x18\x02\x10\x64\x12\x1f\n\x04\x64\x61te\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12\x1d\n\rcurrency_code\x18\x05 \x01(\tB\x06\xd2\xf3\x18\x02\x08\x03\x42\n\n\x08\x62uyer_of\"\x96\x02\n\nQuoteBuyer\x12\x1b\n\x07\x63ountry\x18\x01 \x01(\tB\n\xe2\x41\x01\x02\xd2\xf3\x18\x02\x08\x02\x12\x1b\n\x0bsubdivision\x18\x02 \x01(\tB\x06\xd2\xf3\x18\x02\x08\x03\x12\x1b\n\x0bpostal_code\x18\x03 \x01(\tB\x06\xd2\xf3\x18\x02\x08@\x12:\n\rcustomer_type\x18\x04 \x01(\x0e\x32#.billing.v1.QuoteBuyer.CustomerType\x12*\n\x07tax_ids\x18\x05 \x03(\x0b\x32\x11.billing.v1.TaxIdB\x06\xd2\xf3\x18\x02\x10\n\"I\n\x0c\x43ustomerType\x12\x1d\n\x19\x43USTOMER_TYPE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x42USINESS\x10\x01\x12\x0c\n\x08\x43ONSUMER\x10\x02\"\x9a\x02\n\tQuoteLine\x12+\n\x04plan\x18\x01 \x01(\tB\x1b\xfa\x41\x11\n\x0f\x62illing.v1/Plan\xd2\xf3\x18\x03\x08\x80\x01H\x00\x12-\n\x05price\x18\x02 \x01(\tB\x1c\xfa\x41\x12\n\x10\x62illing.v1/Price\xd2\xf3\x18\x03\x08\x80\x01H\x00\x12#\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x11.billing.v1.MoneyH\x01\x12\x1d\n\x0bunit_amount\x18\x04 \x01(\tB\x06\xd2\xf3\x18\x02\x08(H\x01\x12\x18\n\x08quantity\x18\x05 \x01(\tB\x06\xd2\xf3\x18\x02\x08(\x12\x18\n\x08tax_code\x18\x06 \x01(\tB\x06\xd2\xf3\x18\x02\x08@\x12\x16\n\tinclusive\x18\x07 \x01(\x08H\x02\x88\x01\x01\x42\x06\n\x04itemB\x0b\n\tamount_ofB\x0c\n\n_inclusive\"\x91\x02\n\x08TaxQuote\x12%\n\x05lines\x18\x01 \x03(\x0b\x32\x16.billing.v1.QuotedLine\x12$\n\x05taxes\x18\x02 \x03(\x0b\x32\x15.billing.v1.TaxAmount\x12\x1e\n\x03net\x18\x03 \x01(\x0b\x32\x11.billing.v1.Money\x12\x1e\n\x03tax\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12 \n\x05gross\x18\x05 \x01(\x0b\x32\x11.billing.v1.Money\x12\r\n\x05notes\x18\x06 \x03(\t\x12\x10\n\x08rule_set\x18\x07 \x01(\t\x12\x1f\n\x04\x64\x61te\x18\x08 \x01(\x0b\x32\x11.google.type.Date\x12\x14\n\x0cjurisdiction\x18\t \x01(\t\"\x93\x01\n\nQuotedLine\x12\x1e\n\x03net\x18\x01 \x01(\x0b\x32\x11.billing.v1.Money\x12\x1e\n\x03tax\x18\x02 \x01(\x0b\x32\x11.billing.v1.Money\x12 \n\x05gross\x18\x03 \x01(\x0b\x32\x11.billing.v1.Money\x12\x10\n\x08tax_code\x18\x04 \x01(\t\x12\x11\n\tinclusive\x18\x05 \x01(\x08\x32]\n\nTaxService\x12O\n\x08QuoteTax\x12\x1b.billing.v1.QuoteTaxRequest\x1a\x14.billing.v1.TaxQuote\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x62illing/v1/tax.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x1a\x62illing/v1/customers.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1c\x62illing/v1/tax_reports.proto\x1a\x1a\x62illing/v1/tax_types.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x16google/type/date.proto\"\xed\x01\n\x0fQuoteTaxRequest\x12\x33\n\x08\x63ustomer\x18\x01 \x01(\tB\x1f\xfa\x41\x15\n\x13\x62illing.v1/Customer\xd2\xf3\x18\x03\x08\x80\x01H\x00\x12\'\n\x05\x62uyer\x18\x02 \x01(\x0b\x32\x16.billing.v1.QuoteBuyerH\x00\x12\x30\n\x05lines\x18\x03 \x03(\x0b\x32\x15.billing.v1.QuoteLineB\n\xe2\x41\x01\x02\xd2\xf3\x18\x02\x10\x64\x12\x1f\n\x04\x64\x61te\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12\x1d\n\rcurrency_code\x18\x05 \x01(\tB\x06\xd2\xf3\x18\x02\x08\x03\x42\n\n\x08\x62uyer_of\"\x96\x02\n\nQuoteBuyer\x12\x1b\n\x07\x63ountry\x18\x01 \x01(\tB\n\xe2\x41\x01\x02\xd2\xf3\x18\x02\x08\x02\x12\x1b\n\x0bsubdivision\x18\x02 \x01(\tB\x06\xd2\xf3\x18\x02\x08\x03\x12\x1b\n\x0bpostal_code\x18\x03 \x01(\tB\x06\xd2\xf3\x18\x02\x08@\x12:\n\rcustomer_type\x18\x04 \x01(\x0e\x32#.billing.v1.QuoteBuyer.CustomerType\x12*\n\x07tax_ids\x18\x05 \x03(\x0b\x32\x11.billing.v1.TaxIdB\x06\xd2\xf3\x18\x02\x10\n\"I\n\x0c\x43ustomerType\x12\x1d\n\x19\x43USTOMER_TYPE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x42USINESS\x10\x01\x12\x0c\n\x08\x43ONSUMER\x10\x02\"\x9a\x02\n\tQuoteLine\x12+\n\x04plan\x18\x01 \x01(\tB\x1b\xfa\x41\x11\n\x0f\x62illing.v1/Plan\xd2\xf3\x18\x03\x08\x80\x01H\x00\x12-\n\x05price\x18\x02 \x01(\tB\x1c\xfa\x41\x12\n\x10\x62illing.v1/Price\xd2\xf3\x18\x03\x08\x80\x01H\x00\x12#\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x11.billing.v1.MoneyH\x01\x12\x1d\n\x0bunit_amount\x18\x04 \x01(\tB\x06\xd2\xf3\x18\x02\x08(H\x01\x12\x18\n\x08quantity\x18\x05 \x01(\tB\x06\xd2\xf3\x18\x02\x08(\x12\x18\n\x08tax_code\x18\x06 \x01(\tB\x06\xd2\xf3\x18\x02\x08@\x12\x16\n\tinclusive\x18\x07 \x01(\x08H\x02\x88\x01\x01\x42\x06\n\x04itemB\x0b\n\tamount_ofB\x0c\n\n_inclusive\"\x91\x02\n\x08TaxQuote\x12%\n\x05lines\x18\x01 \x03(\x0b\x32\x16.billing.v1.QuotedLine\x12$\n\x05taxes\x18\x02 \x03(\x0b\x32\x15.billing.v1.TaxAmount\x12\x1e\n\x03net\x18\x03 \x01(\x0b\x32\x11.billing.v1.Money\x12\x1e\n\x03tax\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12 \n\x05gross\x18\x05 \x01(\x0b\x32\x11.billing.v1.Money\x12\r\n\x05notes\x18\x06 \x03(\t\x12\x10\n\x08rule_set\x18\x07 \x01(\t\x12\x1f\n\x04\x64\x61te\x18\x08 \x01(\x0b\x32\x11.google.type.Date\x12\x14\n\x0cjurisdiction\x18\t \x01(\t\"\x93\x01\n\nQuotedLine\x12\x1e\n\x03net\x18\x01 \x01(\x0b\x32\x11.billing.v1.Money\x12\x1e\n\x03tax\x18\x02 \x01(\x0b\x32\x11.billing.v1.Money\x12 \n\x05gross\x18\x03 \x01(\x0b\x32\x11.billing.v1.Money\x12\x10\n\x08tax_code\x18\x04 \x01(\t\x12\x11\n\tinclusive\x18\x05 \x01(\x08\x32\xb7\x01\n\nTaxService\x12O\n\x08QuoteTax\x12\x1b.billing.v1.QuoteTaxRequest\x1a\x14.billing.v1.TaxQuote\"\x10\xca\xf3\x18\x0c\x62illing.read\x12X\n\x0cGetTaxReport\x12\x1f.billing.v1.GetTaxReportRequest\x1a\x15.billing.v1.TaxReport\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -65,18 +66,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUOTELINE'].fields_by_name['tax_code']._serialized_options = b'\322\363\030\002\010@'
   _globals['_TAXSERVICE'].methods_by_name['QuoteTax']._loaded_options = None
   _globals['_TAXSERVICE'].methods_by_name['QuoteTax']._serialized_options = b'\312\363\030\014billing.read'
-  _globals['_QUOTETAXREQUEST']._serialized_start=231
-  _globals['_QUOTETAXREQUEST']._serialized_end=468
-  _globals['_QUOTEBUYER']._serialized_start=471
-  _globals['_QUOTEBUYER']._serialized_end=749
-  _globals['_QUOTEBUYER_CUSTOMERTYPE']._serialized_start=676
-  _globals['_QUOTEBUYER_CUSTOMERTYPE']._serialized_end=749
-  _globals['_QUOTELINE']._serialized_start=752
-  _globals['_QUOTELINE']._serialized_end=1034
-  _globals['_TAXQUOTE']._serialized_start=1037
-  _globals['_TAXQUOTE']._serialized_end=1310
-  _globals['_QUOTEDLINE']._serialized_start=1313
-  _globals['_QUOTEDLINE']._serialized_end=1460
-  _globals['_TAXSERVICE']._serialized_start=1462
-  _globals['_TAXSERVICE']._serialized_end=1555
+  _globals['_TAXSERVICE'].methods_by_name['GetTaxReport']._loaded_options = None
+  _globals['_TAXSERVICE'].methods_by_name['GetTaxReport']._serialized_options = b'\312\363\030\014billing.read'
+  _globals['_QUOTETAXREQUEST']._serialized_start=261
+  _globals['_QUOTETAXREQUEST']._serialized_end=498
+  _globals['_QUOTEBUYER']._serialized_start=501
+  _globals['_QUOTEBUYER']._serialized_end=779
+  _globals['_QUOTEBUYER_CUSTOMERTYPE']._serialized_start=706
+  _globals['_QUOTEBUYER_CUSTOMERTYPE']._serialized_end=779
+  _globals['_QUOTELINE']._serialized_start=782
+  _globals['_QUOTELINE']._serialized_end=1064
+  _globals['_TAXQUOTE']._serialized_start=1067
+  _globals['_TAXQUOTE']._serialized_end=1340
+  _globals['_QUOTEDLINE']._serialized_start=1343
+  _globals['_QUOTEDLINE']._serialized_end=1490
+  _globals['_TAXSERVICE']._serialized_start=1493
+  _globals['_TAXSERVICE']._serialized_end=1676
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 from billing_client.v1 import annotations_pb2 as _annotations_pb2
 from billing_client.v1 import customers_pb2 as _customers_pb2
 from billing_client.v1 import money_pb2 as _money_pb2
+from billing_client.v1 import tax_reports_pb2 as _tax_reports_pb2
 from billing_client.v1 import tax_types_pb2 as _tax_types_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2

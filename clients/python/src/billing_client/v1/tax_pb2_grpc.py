@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from billing_client.v1 import tax_pb2 as billing_dot_v1_dot_tax__pb2
+from billing_client.v1 import tax_reports_pb2 as billing_dot_v1_dot_tax__reports__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -40,6 +41,11 @@ class TaxServiceStub:
                 request_serializer=billing_dot_v1_dot_tax__pb2.QuoteTaxRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_tax__pb2.TaxQuote.FromString,
                 _registered_method=True)
+        self.GetTaxReport = channel.unary_unary(
+                '/billing.v1.TaxService/GetTaxReport',
+                request_serializer=billing_dot_v1_dot_tax__reports__pb2.GetTaxReportRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_tax__reports__pb2.TaxReport.FromString,
+                _registered_method=True)
 
 
 class TaxServiceServicer:
@@ -54,6 +60,15 @@ class TaxServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTaxReport(self, request, context):
+        """Sums the tax of finalized invoices, credit notes and voids whose tax point is in
+        [start_date, end_date), per jurisdiction, tax, treatment, rate and currency: the figures
+        an OSS, VAT or GST return needs (ADR 0033). Credit notes count on their own date.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaxServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -61,6 +76,11 @@ def add_TaxServiceServicer_to_server(servicer, server):
                     servicer.QuoteTax,
                     request_deserializer=billing_dot_v1_dot_tax__pb2.QuoteTaxRequest.FromString,
                     response_serializer=billing_dot_v1_dot_tax__pb2.TaxQuote.SerializeToString,
+            ),
+            'GetTaxReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaxReport,
+                    request_deserializer=billing_dot_v1_dot_tax__reports__pb2.GetTaxReportRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_tax__reports__pb2.TaxReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -91,6 +111,33 @@ class TaxService:
             '/billing.v1.TaxService/QuoteTax',
             billing_dot_v1_dot_tax__pb2.QuoteTaxRequest.SerializeToString,
             billing_dot_v1_dot_tax__pb2.TaxQuote.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTaxReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.TaxService/GetTaxReport',
+            billing_dot_v1_dot_tax__reports__pb2.GetTaxReportRequest.SerializeToString,
+            billing_dot_v1_dot_tax__reports__pb2.TaxReport.FromString,
             options,
             channel_credentials,
             insecure,

@@ -90,38 +90,33 @@ def stamp(at: datetime) -> timestamp_pb2.Timestamp:
     return ts
 
 
-# `--tax`: tax on, the customers spread over a German, a Washington and an Ontario address,
-# each jurisdiction's tax from the built-in flat_rate engine (one tax line per invoice): what
-# the bill run pays for computing, storing and booking tax (ADR 0033), not which engine.
+# `--tax`: tax on, the customers spread over German consumers, Washington and Ontario
+# addresses, taxed by the built-in engines with the shipped rates (eu_vat through the
+# non-Union OSS, us_sales_tax with nexus in WA, canada's HST): what the bill run pays for
+# deciding, computing, storing and booking tax (ADR 0026, 0033).
 TAX_RULES = """kind: tax
-policy: {enabled: true, rounding: line}
+policy: {enabled: true, rounding: line, default_tax_code: saas}
 seller:
   name: Bench Inc.
   country: US
   subdivision: WA
   registrations:
-    - {jurisdiction: DE, number: DE123456789, valid_from: 2020-01-01}
+    - {jurisdiction: EU-NONUNION-OSS, number: EU372000041, valid_from: 2021-07-01}
     - {jurisdiction: US-WA, number: "600000000", valid_from: 2020-01-01}
-    - {jurisdiction: CA-ON, number: "123456789RT0001", valid_from: 2020-01-01}
-tax_codes:
-  - {code: saas, description: Software as a service}
-jurisdictions:
-  - code: DE
-    name: Germany
-    engine: flat_rate
-    tax_name: VAT
-    rates: [{name: standard, percent: 19, effective_from: 2021-01-01, source: "UStG 12(1)"}]
-  - code: US-WA
-    name: Washington
-    engine: flat_rate
-    tax_name: sales tax
-    rates: [{name: standard, percent: 6.5, effective_from: 2020-01-01, source: "RCW 82.08.020"}]
-  - code: CA-ON
-    name: Ontario
-    engine: flat_rate
-    tax_name: HST
-    rates: [{name: standard, percent: 13, effective_from: 2016-07-01, source: "ETA Sch. VIII"}]
+    - {jurisdiction: CA, number: "123456789RT0001", valid_from: 2020-01-01}
 """
+# The shipped files the run's tax comes from, beside TAX_RULES (which takes the shipped
+# tax.yaml's place and keeps its tax codes).
+TAX_RATE_FILES = ("tax_eu.yaml", "tax_americas.yaml")
+
+
+def tax_files(rules_dir: Path) -> dict[str, bytes]:
+    shipped = (rules_dir / "tax.yaml").read_bytes()
+    codes = shipped[shipped.index(b"\ntax_codes:") :]
+    files = {name: (rules_dir / name).read_bytes() for name in TAX_RATE_FILES}
+    return files | {"tax.yaml": TAX_RULES.encode() + codes}
+
+
 TAX_ADDRESSES = (
     {"region_code": "DE", "postal_code": "10115", "locality": "Berlin"},
     {"region_code": "US", "administrative_area": "WA", "postal_code": "98101"},
@@ -411,7 +406,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--live-seconds", type=float, default=10.0, help="idle measurement")
     parser.add_argument(
-        "--tax", action="store_true", help="tax on: DE, US-WA and CA-ON customers (flat_rate)"
+        "--tax",
+        action="store_true",
+        help="tax on: DE, US-WA, CA-ON customers (shipped engines, rates)",
     )
     parser.add_argument(
         "--server-env",
@@ -444,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.tax:
         files = {n: f for n, f in files.items() if b"kind: tax" not in f}
-        files["tax.yaml"] = TAX_RULES.encode()
+        files |= tax_files(args.rules_dir)
     with postgresql_database(args.pg_url) as url, tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         env = clean_env(

@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from billing.plugins.registry import load_engines
+from billing_client.v1 import catalog_pb2 as cat
 from billing_client.v1 import rules_pb2 as rp
 from conftest import rule_files
 from grpc_helpers import error_info, field_violations
@@ -114,3 +115,45 @@ def test_validate_shows_tax_errors_without_storing(rules_api, tenant):
 
 def registered_tax_engines() -> set[str]:
     return load_engines().names()["tax_engine"]
+
+
+TAXED_CATALOG = """\
+kind: catalog
+products:
+  - {code: app, name: App, tax_code: saas}
+  - {code: box, name: Box}
+plans:
+  - code: app_monthly
+    name: App
+    product: app
+    interval: month
+    prices:
+      - {currency: EUR, amount: 119.00, tax_behavior: inclusive}
+      - {currency: USD, amount: 100.00}
+"""
+TAXED_PRICES = """\
+kind: pricing
+prices:
+  - {code: seats, model: per_unit, currency: EUR, unit_amount: 5.00, tax_behavior: exclusive}
+"""
+
+
+def test_the_catalog_shows_tax_codes_and_tax_behavior(rules_api, catalog, tenant):
+    files = {
+        "catalog.yaml": TAXED_CATALOG.encode(),
+        "pricing.yaml": TAXED_PRICES.encode(),
+        "money.yaml": b"kind: money\nrounding: half_up\n",
+    }
+    assert push(rules_api, tenant, files).active
+    products = catalog.ListProducts(cat.ListProductsRequest(), metadata=tenant.metadata)
+    assert [(p.name, p.tax_code) for p in products.products] == [
+        ("products/app", "saas"),
+        ("products/box", ""),
+    ]
+    plan = catalog.GetPlan(cat.GetPlanRequest(name="plans/app_monthly"), metadata=tenant.metadata)
+    assert sorted((p.currency_code, p.tax_behavior) for p in plan.prices) == [
+        ("EUR", "inclusive"),
+        ("USD", ""),
+    ]
+    price = catalog.GetPrice(cat.GetPriceRequest(name="prices/seats"), metadata=tenant.metadata)
+    assert price.tax_behavior == "exclusive"

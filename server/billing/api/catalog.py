@@ -36,13 +36,16 @@ def product_to_proto(product: Product, rule_set: str) -> catalog_pb2.Product:
         display_name=product.name,
         features=list(product.features),
         rule_set=rule_set,
+        tax_code=product.tax_code or "",
     )
 
 
 def plan_to_proto(plan: Plan, rule_set: str) -> catalog_pb2.Plan:
     prices = []
     for entry in plan.prices:
-        message = catalog_pb2.PlanPrice(currency_code=entry.currency)
+        message = catalog_pb2.PlanPrice(
+            currency_code=entry.currency, tax_behavior=entry.tax_behavior or ""
+        )
         if entry.price_code is not None:
             message.price = f"prices/{entry.price_code}"
         elif entry.amount is not None:
@@ -90,6 +93,7 @@ def price_to_proto(price: Price, rule_set: str) -> catalog_pb2.Price:
         ],
         params={key: str(value) for key, value in price.params.items()},
         rule_set=rule_set,
+        tax_behavior=price.tax_behavior or "",
     )
     if price.effective_from is not None:
         message.effective_from.CopyFrom(timestamp(price.effective_from))

@@ -29,7 +29,7 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62illing/v1/catalog.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x01\n\x07Product\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12\x16\n\x08rule_set\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03:+\xea\x41(\n\x12\x62illing.v1/Product\x12\x12products/{product}\"\xae\x02\n\x04Plan\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07product\x18\x03 \x01(\t\x12-\n\x08interval\x18\x04 \x01(\x0e\x32\x1b.billing.v1.BillingInterval\x12\x16\n\x0einterval_count\x18\x05 \x01(\x05\x12\x12\n\ntrial_days\x18\x06 \x01(\x05\x12-\n\x0c\x65ntitlements\x18\x07 \x03(\x0b\x32\x17.billing.v1.Entitlement\x12%\n\x06prices\x18\x08 \x03(\x0b\x32\x15.billing.v1.PlanPrice\x12\x16\n\x08rule_set\x18\t \x01(\tB\x04\xe2\x41\x01\x03:\"\xea\x41\x1f\n\x0f\x62illing.v1/Plan\x12\x0cplans/{plan}\"<\n\x0b\x45ntitlement\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x12\n\x05limit\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x08\n\x06_limit\"\x9b\x01\n\tPlanPrice\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12(\n\x0b\x66lat_amount\x18\x02 \x01(\x0b\x32\x11.billing.v1.MoneyH\x00\x12\x0f\n\x05price\x18\x03 \x01(\tH\x00\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06\x63harge\"\xf1\x02\n\x05Price\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0c\n\x04unit\x18\x05 \x01(\t\x12\x13\n\x0bunit_amount\x18\x06 \x01(\t\x12$\n\x05tiers\x18\x07 \x03(\x0b\x32\x15.billing.v1.PriceTier\x12-\n\x06params\x18\x08 \x03(\x0b\x32\x1d.billing.v1.Price.ParamsEntry\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x08rule_set\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:%\xea\x41\"\n\x10\x62illing.v1/Price\x12\x0eprices/{price}\"S\n\tPriceTier\x12\x12\n\x05up_to\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x0bunit_amount\x18\x02 \x01(\t\x12\x13\n\x0b\x66lat_amount\x18\x03 \x01(\tB\x08\n\x06_up_to\"@\n\x13ListProductsRequest\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x14ListProductsResponse\x12%\n\x08products\x18\x01 \x03(\x0b\x32\x13.billing.v1.Product\x12\x10\n\x08rule_set\x18\x02 \x01(\t\"=\n\x10ListPlansRequest\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x11ListPlansResponse\x12\x1f\n\x05plans\x18\x01 \x03(\x0b\x32\x10.billing.v1.Plan\x12\x10\n\x08rule_set\x18\x02 \x01(\t\"c\n\x0eGetPlanRequest\x12&\n\x04name\x18\x01 \x01(\tB\x18\xe2\x41\x01\x02\xfa\x41\x11\n\x0f\x62illing.v1/Plan\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"e\n\x0fGetPriceRequest\x12\'\n\x04name\x18\x01 \x01(\tB\x19\xe2\x41\x01\x02\xfa\x41\x12\n\x10\x62illing.v1/Price\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x13PreviewPriceRequest\x12(\n\x05price\x18\x01 \x01(\tB\x19\xe2\x41\x01\x02\xfa\x41\x12\n\x10\x62illing.v1/Price\x12\x1c\n\x08quantity\x18\x02 \x01(\tB\n\xe2\x41\x01\x02\xd2\xf3\x18\x02\x08(\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc1\x01\n\x14PreviewPriceResponse\x12!\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x11.billing.v1.Money\x12\x18\n\x10unrounded_amount\x18\x02 \x01(\t\x12\x10\n\x08rounding\x18\x03 \x01(\t\x12&\n\x05steps\x18\x04 \x03(\x0b\x32\x17.billing.v1.PricingStep\x12 \n\x05price\x18\x05 \x01(\x0b\x32\x11.billing.v1.Price\x12\x10\n\x08rule_set\x18\x06 \x01(\t\"n\n\x0bPricingStep\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\x12\x13\n\x0bunit_amount\x18\x03 \x01(\t\x12\x13\n\x0b\x66lat_amount\x18\x04 \x01(\t\x12\x0e\n\x06\x61mount\x18\x05 \x01(\t*[\n\x0f\x42illingInterval\x12 \n\x1c\x42ILLING_INTERVAL_UNSPECIFIED\x10\x00\x12\x07\n\x03\x44\x41Y\x10\x01\x12\x08\n\x04WEEK\x10\x02\x12\t\n\x05MONTH\x10\x03\x12\x08\n\x04YEAR\x10\x04\x32\xcf\x03\n\x0e\x43\x61talogService\x12\x63\n\x0cListProducts\x12\x1f.billing.v1.ListProductsRequest\x1a .billing.v1.ListProductsResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12Z\n\tListPlans\x12\x1c.billing.v1.ListPlansRequest\x1a\x1d.billing.v1.ListPlansResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12I\n\x07GetPlan\x12\x1a.billing.v1.GetPlanRequest\x1a\x10.billing.v1.Plan\"\x10\xca\xf3\x18\x0c\x62illing.read\x12L\n\x08GetPrice\x12\x1b.billing.v1.GetPriceRequest\x1a\x11.billing.v1.Price\"\x10\xca\xf3\x18\x0c\x62illing.read\x12\x63\n\x0cPreviewPrice\x12\x1f.billing.v1.PreviewPriceRequest\x1a .billing.v1.PreviewPriceResponse\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62illing/v1/catalog.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x01\n\x07Product\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12\x16\n\x08rule_set\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x10\n\x08tax_code\x18\x05 \x01(\t:+\xea\x41(\n\x12\x62illing.v1/Product\x12\x12products/{product}\"\xae\x02\n\x04Plan\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0f\n\x07product\x18\x03 \x01(\t\x12-\n\x08interval\x18\x04 \x01(\x0e\x32\x1b.billing.v1.BillingInterval\x12\x16\n\x0einterval_count\x18\x05 \x01(\x05\x12\x12\n\ntrial_days\x18\x06 \x01(\x05\x12-\n\x0c\x65ntitlements\x18\x07 \x03(\x0b\x32\x17.billing.v1.Entitlement\x12%\n\x06prices\x18\x08 \x03(\x0b\x32\x15.billing.v1.PlanPrice\x12\x16\n\x08rule_set\x18\t \x01(\tB\x04\xe2\x41\x01\x03:\"\xea\x41\x1f\n\x0f\x62illing.v1/Plan\x12\x0cplans/{plan}\"<\n\x0b\x45ntitlement\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x12\n\x05limit\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x08\n\x06_limit\"\xb1\x01\n\tPlanPrice\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12(\n\x0b\x66lat_amount\x18\x02 \x01(\x0b\x32\x11.billing.v1.MoneyH\x00\x12\x0f\n\x05price\x18\x03 \x01(\tH\x00\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0ctax_behavior\x18\x05 \x01(\tB\x08\n\x06\x63harge\"\x87\x03\n\x05Price\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0c\n\x04unit\x18\x05 \x01(\t\x12\x13\n\x0bunit_amount\x18\x06 \x01(\t\x12$\n\x05tiers\x18\x07 \x03(\x0b\x32\x15.billing.v1.PriceTier\x12-\n\x06params\x18\x08 \x03(\x0b\x32\x1d.billing.v1.Price.ParamsEntry\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x08rule_set\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x0ctax_behavior\x18\x0b \x01(\t\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:%\xea\x41\"\n\x10\x62illing.v1/Price\x12\x0eprices/{price}\"S\n\tPriceTier\x12\x12\n\x05up_to\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x0bunit_amount\x18\x02 \x01(\t\x12\x13\n\x0b\x66lat_amount\x18\x03 \x01(\tB\x08\n\x06_up_to\"@\n\x13ListProductsRequest\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x14ListProductsResponse\x12%\n\x08products\x18\x01 \x03(\x0b\x32\x13.billing.v1.Product\x12\x10\n\x08rule_set\x18\x02 \x01(\t\"=\n\x10ListPlansRequest\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x11ListPlansResponse\x12\x1f\n\x05plans\x18\x01 \x03(\x0b\x32\x10.billing.v1.Plan\x12\x10\n\x08rule_set\x18\x02 \x01(\t\"c\n\x0eGetPlanRequest\x12&\n\x04name\x18\x01 \x01(\tB\x18\xe2\x41\x01\x02\xfa\x41\x11\n\x0f\x62illing.v1/Plan\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"e\n\x0fGetPriceRequest\x12\'\n\x04name\x18\x01 \x01(\tB\x19\xe2\x41\x01\x02\xfa\x41\x12\n\x10\x62illing.v1/Price\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x13PreviewPriceRequest\x12(\n\x05price\x18\x01 \x01(\tB\x19\xe2\x41\x01\x02\xfa\x41\x12\n\x10\x62illing.v1/Price\x12\x1c\n\x08quantity\x18\x02 \x01(\tB\n\xe2\x41\x01\x02\xd2\xf3\x18\x02\x08(\x12)\n\x05\x61s_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc1\x01\n\x14PreviewPriceResponse\x12!\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x11.billing.v1.Money\x12\x18\n\x10unrounded_amount\x18\x02 \x01(\t\x12\x10\n\x08rounding\x18\x03 \x01(\t\x12&\n\x05steps\x18\x04 \x03(\x0b\x32\x17.billing.v1.PricingStep\x12 \n\x05price\x18\x05 \x01(\x0b\x32\x11.billing.v1.Price\x12\x10\n\x08rule_set\x18\x06 \x01(\t\"n\n\x0bPricingStep\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\x12\x13\n\x0bunit_amount\x18\x03 \x01(\t\x12\x13\n\x0b\x66lat_amount\x18\x04 \x01(\t\x12\x0e\n\x06\x61mount\x18\x05 \x01(\t*[\n\x0f\x42illingInterval\x12 \n\x1c\x42ILLING_INTERVAL_UNSPECIFIED\x10\x00\x12\x07\n\x03\x44\x41Y\x10\x01\x12\x08\n\x04WEEK\x10\x02\x12\t\n\x05MONTH\x10\x03\x12\x08\n\x04YEAR\x10\x04\x32\xcf\x03\n\x0e\x43\x61talogService\x12\x63\n\x0cListProducts\x12\x1f.billing.v1.ListProductsRequest\x1a .billing.v1.ListProductsResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12Z\n\tListPlans\x12\x1c.billing.v1.ListPlansRequest\x1a\x1d.billing.v1.ListPlansResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12I\n\x07GetPlan\x12\x1a.billing.v1.GetPlanRequest\x1a\x10.billing.v1.Plan\"\x10\xca\xf3\x18\x0c\x62illing.read\x12L\n\x08GetPrice\x12\x1b.billing.v1.GetPriceRequest\x1a\x11.billing.v1.Price\"\x10\xca\xf3\x18\x0c\x62illing.read\x12\x63\n\x0cPreviewPrice\x12\x1f.billing.v1.PreviewPriceRequest\x1a .billing.v1.PreviewPriceResponse\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -75,40 +75,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CATALOGSERVICE'].methods_by_name['GetPrice']._serialized_options = b'\312\363\030\014billing.read'
   _globals['_CATALOGSERVICE'].methods_by_name['PreviewPrice']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['PreviewPrice']._serialized_options = b'\312\363\030\014billing.read'
-  _globals['_BILLINGINTERVAL']._serialized_start=2243
-  _globals['_BILLINGINTERVAL']._serialized_end=2334
+  _globals['_BILLINGINTERVAL']._serialized_start=2305
+  _globals['_BILLINGINTERVAL']._serialized_end=2396
   _globals['_PRODUCT']._serialized_start=188
-  _globals['_PRODUCT']._serialized_end=326
-  _globals['_PLAN']._serialized_start=329
-  _globals['_PLAN']._serialized_end=631
-  _globals['_ENTITLEMENT']._serialized_start=633
-  _globals['_ENTITLEMENT']._serialized_end=693
-  _globals['_PLANPRICE']._serialized_start=696
-  _globals['_PLANPRICE']._serialized_end=851
-  _globals['_PRICE']._serialized_start=854
-  _globals['_PRICE']._serialized_end=1223
-  _globals['_PRICE_PARAMSENTRY']._serialized_start=1139
-  _globals['_PRICE_PARAMSENTRY']._serialized_end=1184
-  _globals['_PRICETIER']._serialized_start=1225
-  _globals['_PRICETIER']._serialized_end=1308
-  _globals['_LISTPRODUCTSREQUEST']._serialized_start=1310
-  _globals['_LISTPRODUCTSREQUEST']._serialized_end=1374
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=1376
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=1455
-  _globals['_LISTPLANSREQUEST']._serialized_start=1457
-  _globals['_LISTPLANSREQUEST']._serialized_end=1518
-  _globals['_LISTPLANSRESPONSE']._serialized_start=1520
-  _globals['_LISTPLANSRESPONSE']._serialized_end=1590
-  _globals['_GETPLANREQUEST']._serialized_start=1592
-  _globals['_GETPLANREQUEST']._serialized_end=1691
-  _globals['_GETPRICEREQUEST']._serialized_start=1693
-  _globals['_GETPRICEREQUEST']._serialized_end=1794
-  _globals['_PREVIEWPRICEREQUEST']._serialized_start=1797
-  _globals['_PREVIEWPRICEREQUEST']._serialized_end=1933
-  _globals['_PREVIEWPRICERESPONSE']._serialized_start=1936
-  _globals['_PREVIEWPRICERESPONSE']._serialized_end=2129
-  _globals['_PRICINGSTEP']._serialized_start=2131
-  _globals['_PRICINGSTEP']._serialized_end=2241
-  _globals['_CATALOGSERVICE']._serialized_start=2337
-  _globals['_CATALOGSERVICE']._serialized_end=2800
+  _globals['_PRODUCT']._serialized_end=344
+  _globals['_PLAN']._serialized_start=347
+  _globals['_PLAN']._serialized_end=649
+  _globals['_ENTITLEMENT']._serialized_start=651
+  _globals['_ENTITLEMENT']._serialized_end=711
+  _globals['_PLANPRICE']._serialized_start=714
+  _globals['_PLANPRICE']._serialized_end=891
+  _globals['_PRICE']._serialized_start=894
+  _globals['_PRICE']._serialized_end=1285
+  _globals['_PRICE_PARAMSENTRY']._serialized_start=1201
+  _globals['_PRICE_PARAMSENTRY']._serialized_end=1246
+  _globals['_PRICETIER']._serialized_start=1287
+  _globals['_PRICETIER']._serialized_end=1370
+  _globals['_LISTPRODUCTSREQUEST']._serialized_start=1372
+  _globals['_LISTPRODUCTSREQUEST']._serialized_end=1436
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=1438
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=1517
+  _globals['_LISTPLANSREQUEST']._serialized_start=1519
+  _globals['_LISTPLANSREQUEST']._serialized_end=1580
+  _globals['_LISTPLANSRESPONSE']._serialized_start=1582
+  _globals['_LISTPLANSRESPONSE']._serialized_end=1652
+  _globals['_GETPLANREQUEST']._serialized_start=1654
+  _globals['_GETPLANREQUEST']._serialized_end=1753
+  _globals['_GETPRICEREQUEST']._serialized_start=1755
+  _globals['_GETPRICEREQUEST']._serialized_end=1856
+  _globals['_PREVIEWPRICEREQUEST']._serialized_start=1859
+  _globals['_PREVIEWPRICEREQUEST']._serialized_end=1995
+  _globals['_PREVIEWPRICERESPONSE']._serialized_start=1998
+  _globals['_PREVIEWPRICERESPONSE']._serialized_end=2191
+  _globals['_PRICINGSTEP']._serialized_start=2193
+  _globals['_PRICINGSTEP']._serialized_end=2303
+  _globals['_CATALOGSERVICE']._serialized_start=2399
+  _globals['_CATALOGSERVICE']._serialized_end=2862
 # @@protoc_insertion_point(module_scope)

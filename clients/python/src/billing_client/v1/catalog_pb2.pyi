@@ -28,16 +28,18 @@ MONTH: BillingInterval
 YEAR: BillingInterval
 
 class Product(_message.Message):
-    __slots__ = ("name", "display_name", "features", "rule_set")
+    __slots__ = ("name", "display_name", "features", "rule_set", "tax_code")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     RULE_SET_FIELD_NUMBER: _ClassVar[int]
+    TAX_CODE_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     features: _containers.RepeatedScalarFieldContainer[str]
     rule_set: str
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., rule_set: _Optional[str] = ...) -> None: ...
+    tax_code: str
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., rule_set: _Optional[str] = ..., tax_code: _Optional[str] = ...) -> None: ...
 
 class Plan(_message.Message):
     __slots__ = ("name", "display_name", "product", "interval", "interval_count", "trial_days", "entitlements", "prices", "rule_set")
@@ -70,19 +72,21 @@ class Entitlement(_message.Message):
     def __init__(self, feature: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class PlanPrice(_message.Message):
-    __slots__ = ("currency_code", "flat_amount", "price", "effective_from")
+    __slots__ = ("currency_code", "flat_amount", "price", "effective_from", "tax_behavior")
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     FLAT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    TAX_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
     currency_code: str
     flat_amount: _money_pb2.Money
     price: str
     effective_from: _timestamp_pb2.Timestamp
-    def __init__(self, currency_code: _Optional[str] = ..., flat_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., price: _Optional[str] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    tax_behavior: str
+    def __init__(self, currency_code: _Optional[str] = ..., flat_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., price: _Optional[str] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tax_behavior: _Optional[str] = ...) -> None: ...
 
 class Price(_message.Message):
-    __slots__ = ("name", "display_name", "model", "currency_code", "unit", "unit_amount", "tiers", "params", "effective_from", "rule_set")
+    __slots__ = ("name", "display_name", "model", "currency_code", "unit", "unit_amount", "tiers", "params", "effective_from", "rule_set", "tax_behavior")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +104,7 @@ class Price(_message.Message):
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
     RULE_SET_FIELD_NUMBER: _ClassVar[int]
+    TAX_BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     model: str
@@ -110,7 +115,8 @@ class Price(_message.Message):
     params: _containers.ScalarMap[str, str]
     effective_from: _timestamp_pb2.Timestamp
     rule_set: str
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., model: _Optional[str] = ..., currency_code: _Optional[str] = ..., unit: _Optional[str] = ..., unit_amount: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[PriceTier, _Mapping]]] = ..., params: _Optional[_Mapping[str, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_set: _Optional[str] = ...) -> None: ...
+    tax_behavior: str
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., model: _Optional[str] = ..., currency_code: _Optional[str] = ..., unit: _Optional[str] = ..., unit_amount: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[PriceTier, _Mapping]]] = ..., params: _Optional[_Mapping[str, str]] = ..., effective_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rule_set: _Optional[str] = ..., tax_behavior: _Optional[str] = ...) -> None: ...
 
 class PriceTier(_message.Message):
     __slots__ = ("up_to", "unit_amount", "flat_amount")

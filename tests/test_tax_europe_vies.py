@@ -19,12 +19,13 @@ from billing_client.v1 import money_pb2, tax_pb2, tax_pb2_grpc
 from billing_fixtures import Billing
 from conftest import Database, Tenant, ThreadedServer, auth, make_token, server_settings
 from test_tax_europe_api import FRENCH_SELLER, RC_NOTE, tax_rules, taxes, totals
-from vies_recorded import ViesServer
+from vies_recorded import RecordedVies, ViesServer
 
 
 @dataclass
 class Served:
     channel: grpc.Channel
+    vies: RecordedVies
 
     def tenant(self) -> Billing:
         tenant_id = f"t_{uuid.uuid4().hex[:16]}"
@@ -53,7 +54,7 @@ def served(backend: str, make_database: Callable[[str], Database]) -> Iterator[S
         running = ThreadedServer(server_settings(database.async_url, vies_url=vies.url))
         try:
             with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-                yield Served(channel)
+                yield Served(channel, vies)
         finally:
             running.stop()
         assert vies.mismatches == []  # every request was the recorded one
@@ -62,6 +63,7 @@ def served(backend: str, make_database: Callable[[str], Database]) -> Iterator[S
 def test_a_vies_confirmed_irish_business_is_reverse_charged(served: Served) -> None:
     billing = served.tenant()
     billing.push(tax_rules(FRENCH_SELLER, unknown_tax_id="charge"))
+    served.vies.hold()  # the registry answers only once the pending quote is taken
     created = billing.customers.CreateCustomer(
         pb.CreateCustomerRequest(
             customer=pb.Customer(
@@ -79,6 +81,7 @@ def test_a_vies_confirmed_irish_business_is_reverse_charged(served: Served) -> N
     pending = served.quote(billing, created.name)
     assert totals(pending) == (10000, 2300, 12300)  # the Union OSS: Irish VAT
     assert taxes(pending) == [("IE", "taxed", "standard", "23", 10000, 2300)]
+    served.vies.release()
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -94,3 +97,9 @@ def test_a_vies_confirmed_irish_business_is_reverse_charged(served: Served) -> N
     assert totals(confirmed) == (10000, 0, 10000)
     assert taxes(confirmed) == [("IE", "reverse_charge", "", "0", 10000, 0)]
     assert list(confirmed.notes) == [RC_NOTE]
+
+
+@pytest.fixture(autouse=True)
+def _gate_open_after(served: Served) -> Iterator[None]:
+    yield
+    served.vies.release()  # a failed test never leaves the registry holding its answers

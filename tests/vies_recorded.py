@@ -58,6 +58,17 @@ class RecordedVies:
     asked: list[str] = field(default_factory=list)  # the numbers asked, in order
     mismatches: list[bytes] = field(default_factory=list)  # requests unlike any recording
     port: int = 0
+    # Answers wait while the gate is shut, so a test can look at a check still pending.
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
+
+    def hold(self) -> None:
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
 
     @property
     def url(self) -> str:
@@ -81,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(400)
             self.end_headers()
             return
+        self.vies.gate.wait(timeout=30)
         if recording.delay_s:
             time.sleep(recording.delay_s)
         self.send_response(recording.status, recording.reason)

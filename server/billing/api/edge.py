@@ -1,27 +1,22 @@
 """The edge's checks of every request, before any handler sees it: bytes that do not decode
 and messages past the contract's limits (`billing.api.validation`) are INVALID_ARGUMENT.
 
-Innermost of the interceptors, so a caller without a valid token learns nothing about the
-request checks, and the error interceptor turns the refusal into its status and details.
+The last step of the edge's interceptor (`billing.api.interceptors`), after auth and the rate
+limit, so a caller without a valid token learns nothing about the request checks, and the
+error step turns the refusal into its status and details.
 Unary, server-streaming and client-streaming methods alike; a streamed request is checked as
 each message arrives, the path of a bad field naming the message (`[4].events[2].id`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import grpc
-
-from billing.api.interceptors import (
-    Behavior,
-    Deserializer,
-    StreamBehavior,
-    _WrappingInterceptor,
-)
 from billing.api.validation import check_request
 from billing.domain.errors import FieldViolation, InvalidArgument
+
+Deserializer = Callable[[bytes], Any]
 
 
 class Undecodable:
@@ -55,32 +50,6 @@ def check(request: Any) -> None:
         refused.message = f"the request is not a valid {request.type_name} message"
         raise refused
     check_request(request)
-
-
-class RequestCheckInterceptor(_WrappingInterceptor):
-    def deserializer(self, deserialize: Deserializer | None) -> Deserializer | None:
-        return None if deserialize is None else tolerant(deserialize)
-
-    def wrap(self, method: str, behavior: Behavior) -> Behavior:
-        async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            check(request)
-            return await behavior(request, context)
-
-        return checked
-
-    def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
-        async def checked(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            check(request)
-            async for message in behavior(request, context):
-                yield message
-
-        return checked
-
-    def wrap_request_stream(self, method: str, behavior: Behavior) -> Behavior:
-        async def checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
-            return await behavior(checked_each(requests), context)
-
-        return checked
 
 
 async def checked_each(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:

@@ -16,14 +16,7 @@ from billing.api.clocks import ClockServicer
 from billing.api.context import ContextFactory
 from billing.api.coupons import CouponServicer
 from billing.api.customers import CustomerServicer
-from billing.api.edge import RequestCheckInterceptor
-from billing.api.interceptors import (
-    AuthInterceptor,
-    ErrorInterceptor,
-    InteractiveInterceptor,
-    RateLimitInterceptor,
-    TracingInterceptor,
-)
+from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
 from billing.api.rate_limit import TenantRateLimiter
 from billing.api.rules import RuleServicer
@@ -115,20 +108,16 @@ def service_names() -> list[str]:
 def build_server(
     use_cases: UseCases, verifier: TokenVerifier, options: ServerOptions
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
-    interceptors: list[grpc.aio.ServerInterceptor] = []
-    if options.tracer is not None:
-        interceptors.append(TracingInterceptor(options.tracer))
-    interceptors += [
-        InteractiveInterceptor(),
-        ErrorInterceptor(),
-        AuthInterceptor(verifier, required_scopes(API_FILES)),
-    ]
-    if options.rate_limiter is not None:
-        interceptors.append(RateLimitInterceptor(options.rate_limiter))
-    # Innermost: only an authorized caller within its rate has its request read.
-    interceptors.append(RequestCheckInterceptor())
+    # One interceptor: tracing, turns, errors, auth, rate limit, then the request checks (only
+    # an authorized caller within its rate has its request read).
+    edge = EdgeInterceptor(
+        verifier,
+        required_scopes(API_FILES),
+        tracer=options.tracer,
+        limiter=options.rate_limiter,
+    )
     server = grpc.aio.server(
-        interceptors=interceptors,
+        interceptors=[edge],
         maximum_concurrent_rpcs=options.max_concurrent_rpcs,
         options=[
             ("grpc.so_reuseport", 1 if options.reuse_port else 0),

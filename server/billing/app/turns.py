@@ -23,6 +23,14 @@ class _Turns:
         self.in_flight = 0
         self.waiters: list[asyncio.Future[None]] = []
 
+    def enter(self) -> None:
+        self.in_flight += 1
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        if not self.in_flight:
+            self.wake()
+
     def wake(self) -> None:
         waiters, self.waiters = self.waiters, []
         for waiter in waiters:
@@ -33,7 +41,9 @@ class _Turns:
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.WeakKeyDictionary()
 
 
-def _turns() -> _Turns:
+def current_turns() -> _Turns:
+    """This event loop's count of interactive calls; `enter()`/`leave()` around a call is
+    `interactive()` without the context manager's generator (the API's per-call path)."""
     loop = asyncio.get_running_loop()
     found = _by_loop.get(loop)
     if found is None:
@@ -41,23 +51,24 @@ def _turns() -> _Turns:
     return found
 
 
+_turns = current_turns  # the tests' name for it
+
+
 @contextmanager
 def interactive() -> Iterator[None]:
     """Around a call that someone is waiting on (a unary call)."""
-    turns = _turns()
-    turns.in_flight += 1
+    turns = current_turns()
+    turns.enter()
     try:
         yield
     finally:
-        turns.in_flight -= 1
-        if not turns.in_flight:
-            turns.wake()
+        turns.leave()
 
 
 async def give_way() -> None:
     """Between slices of bulk work."""
     await asyncio.sleep(0)
-    turns = _turns()
+    turns = current_turns()
     if not turns.in_flight:
         return
     loop = asyncio.get_running_loop()

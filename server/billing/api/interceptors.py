@@ -112,10 +112,25 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             take = self._limiter.take
         return authenticates, required, take, self._check_requests
 
+    def _authorizer(self, method: str) -> Callable[[grpc.aio.ServicerContext], Awaitable[None]]:
+        """One call's auth and rate steps for `method`, decided once per method: the bearer
+        token, its principal (cached or verified), the scope, then the tenant's rate."""
+        _, required, take, _ = self._steps(method)
+        cached, authenticate = self._verifier.cached, self._verifier.authenticate
+
+        async def authorize(context: grpc.aio.ServicerContext) -> None:
+            token = bearer_token(method, required, context)
+            principal = cached(token) or await authenticate(token)
+            admit(principal, method, required)
+            if take is not None:
+                take(principal.tenant_id)
+
+        return authorize
+
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         """A unary method: counted as interactive, then errors, auth, rate, checks."""
-        authenticates, required, take, checks = self._steps(method)
-        cached, authenticate = self._verifier.cached, self._verifier.authenticate
+        authenticates, _, _, checks = self._steps(method)
+        authorize = self._authorizer(method)
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             turns = current_turns()
@@ -124,11 +139,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 correlation_id = start_call(context)
                 try:
                     if authenticates:
-                        token = bearer_token(method, required, context)
-                        principal = cached(token) or await authenticate(token)
-                        admit(principal, method, required)
-                        if take is not None:
-                            take(principal.tenant_id)
+                        await authorize(context)
                     if checks:
                         check(request)
                     return await behavior(request, context)
@@ -144,18 +155,14 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def wrap_request_stream(self, method: str, behavior: Behavior) -> Behavior:
         """A client-streaming method: not counted as interactive; each request is checked
         as it arrives."""
-        authenticates, required, take, checks = self._steps(method)
-        cached, authenticate = self._verifier.cached, self._verifier.authenticate
+        authenticates, _, _, checks = self._steps(method)
+        authorize = self._authorizer(method)
 
         async def handle(requests: Any, context: grpc.aio.ServicerContext) -> Any:
             correlation_id = start_call(context)
             try:
                 if authenticates:
-                    token = bearer_token(method, required, context)
-                    principal = cached(token) or await authenticate(token)
-                    admit(principal, method, required)
-                    if take is not None:
-                        take(principal.tenant_id)
+                    await authorize(context)
                 return await behavior(checked_each(requests) if checks else requests, context)
             except grpc.aio.AbortError:
                 raise
@@ -166,18 +173,14 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def wrap_stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
         """A server-streaming method: not counted as interactive."""
-        authenticates, required, take, checks = self._steps(method)
-        cached, authenticate = self._verifier.cached, self._verifier.authenticate
+        authenticates, _, _, checks = self._steps(method)
+        authorize = self._authorizer(method)
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             correlation_id = start_call(context)
             try:
                 if authenticates:
-                    token = bearer_token(method, required, context)
-                    principal = cached(token) or await authenticate(token)
-                    admit(principal, method, required)
-                    if take is not None:
-                        take(principal.tenant_id)
+                    await authorize(context)
                 if checks:
                     check(request)
                 async for message in behavior(request, context):

@@ -184,6 +184,7 @@ def test_bad_exemptions_are_refused_naming_each_field(customers, tenant):
             exemption("de"),
             exemption("DE", reason=" "),
             exemption("FR", valid_until=day("2026-01-01")),
+            exemption("ca-on"),  # stored so, it would never match the buyer's CA-ON
         ],
     )
     assert violations == {
@@ -192,6 +193,7 @@ def test_bad_exemptions_are_refused_naming_each_field(customers, tenant):
         "customer.tax_exemptions[2].jurisdiction": "'de' is not an ISO 3166 country (DE) or country-subdivision (CA-ON) code",
         "customer.tax_exemptions[3].reason": "is required: why the customer is exempt",
         "customer.tax_exemptions[4].valid_until": "must be after valid_from (it is exclusive)",
+        "customer.tax_exemptions[5].jurisdiction": "'ca-on' is not an ISO 3166 country (DE) or country-subdivision (CA-ON) code",
     }
     # Dates are read before the rest is checked: their problems come on their own.
     bad_dates = [

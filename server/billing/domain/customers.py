@@ -12,9 +12,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
-import pycountry
-
-from billing.domain import limits
+from billing.domain import limits, regions
 from billing.domain.errors import InvalidArgument, Violations
 from billing.domain.money import currency_problem
 from billing.domain.tax import CustomerType, Exemption, TaxIdStatus
@@ -325,13 +323,6 @@ def _check_tax_ids(
         seen.add((tax_id.type, compact))
 
 
-def is_jurisdiction(code: str) -> bool:
-    """An ISO 3166-1 alpha-2 country (`DE`), or an ISO 3166-2 subdivision (`CA-ON`)."""
-    if "-" in code:
-        return pycountry.subdivisions.get(code=code) is not None  # type: ignore[no-untyped-call]
-    return len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
-
-
 def _check_exemptions(exemptions: tuple[Exemption, ...], prefix: str, v: Violations) -> None:
     if len(exemptions) > limits.TAX_EXEMPTIONS_MAX:
         v.add(f"{prefix}.tax_exemptions", f"at most {limits.TAX_EXEMPTIONS_MAX} exemptions")
@@ -341,7 +332,7 @@ def _check_exemptions(exemptions: tuple[Exemption, ...], prefix: str, v: Violati
         code = exemption.jurisdiction
         if not code:
             v.add(f"{path}.jurisdiction", "is required: a country (DE) or subdivision (CA-ON)")
-        elif not is_jurisdiction(code):
+        elif regions.jurisdiction_problem(code) is not None:
             v.add(
                 f"{path}.jurisdiction",
                 f"{code!r} is not an ISO 3166 country (DE) or country-subdivision (CA-ON) code",

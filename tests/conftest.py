@@ -97,6 +97,9 @@ def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+TEST_ENCRYPTION_KEYS = "test1:" + "A" * 43  # 32 zero-ish bytes, base64url; tests only
+
+
 def server_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
@@ -107,6 +110,9 @@ def server_settings(database_url: str, **overrides: object) -> Settings:
         "enable_fault_injection": True,
         "shutdown_grace_seconds": 2,
         "rules_dir": "",  # tests push their rules; the autoload has its own test
+        # Gateway tokens and credentials are encrypted at rest (ADR 0034): a test key ring.
+        "encryption_keys": TEST_ENCRYPTION_KEYS,
+        "encryption_key_id": "test1",
         "data_dir": str(Path(database_url.rsplit("///", maxsplit=1)[-1]).parent)
         if database_url.startswith("sqlite")
         else "var",

@@ -25,6 +25,8 @@ from billing.domain.tax import (
 from billing.plugins import hookspecs
 from billing.plugins.engines import (
     ChargeRequest,
+    GatewayConnection,
+    GatewayStatus,
     Notification,
     PricingRequest,
     ProrationRequest,
@@ -78,7 +80,8 @@ def test_builtin_engines_are_found_through_the_entry_point_group(engines):
             "us_sales_tax",
         ],
         "tax_id_verifier": ["vies"],
-        "payment_gateway": ["simulated"],
+        "payment_gateway": ["sandbox"],
+        "fraud_check": [],
         "recognition_method": ["point_in_time", "ratable"],
         "notification_channel": ["log"],
     }
@@ -137,14 +140,20 @@ def test_billing_register_tax_engines(engines):
 
 
 def test_billing_register_payment_gateways(engines):
-    gateway = engines.get("payment_gateway", "simulated")
-    ok = asyncio.run(gateway.charge(ChargeRequest("tok_visa", "USD", 1000, "k1")))
-    declined = asyncio.run(gateway.charge(ChargeRequest("tok_decline", "USD", 1000, "k2")))
-    assert (ok.succeeded, declined.succeeded, declined.failure_code) == (
-        True,
-        False,
-        "card_declined",
+    gateway = engines.get("payment_gateway", "sandbox").connect(GatewayConnection("sandbox"))
+    ok = asyncio.run(gateway.purchase(ChargeRequest("k1", 1000, "USD", "tok_visa")))
+    declined = asyncio.run(gateway.purchase(ChargeRequest("k2", 1000, "USD", "tok_decline")))
+    assert (ok.status, declined.status, declined.decline_code) == (
+        GatewayStatus.SUCCEEDED,
+        GatewayStatus.FAILED,
+        "generic_decline",
     )
+
+
+def test_billing_register_fraud_checks(engines):
+    # No built-in scorer: the rules' own checks cover velocity, amounts and countries; the
+    # hook is for external scorers, so a plugin registering one is found by name.
+    assert "fraud_check" in engines.by_kind
 
 
 def test_billing_register_recognition_methods(engines):

@@ -62,6 +62,15 @@ class Settings:
     vies_url: str = ""
     tax_id_check_timeout_seconds: float = 10.0  # one registry call, at most
     tax_id_check_cache_seconds: int = 86_400  # a registry's valid/invalid answer is reused
+    # Payments (ADR 0034). Keys that encrypt gateway tokens and credentials at rest:
+    # "kid1:<base64 32 bytes>,kid2:<...>"; the current one by id. Empty on the embedded
+    # default: a development key made and kept in data_dir (PostgreSQL needs real keys).
+    encryption_keys: str = ""
+    encryption_key_id: str = ""
+    # Where each gateway engine's API is, "stripe=https://...,adyen=https://..."; an engine
+    # not named uses its production default. Tests point engines at recorded local servers.
+    gateway_endpoints: str = ""
+    gateway_timeout_seconds: float = 10.0  # one gateway call, at most; then `unknown`
     trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0
     trace_exporter: str = "none"  # none | console; tracing is off with none
     log_level: str = "INFO"

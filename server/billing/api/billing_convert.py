@@ -179,6 +179,8 @@ def invoice_to_proto(invoice: Invoice) -> invoices_pb2.Invoice:
         memo=invoice.memo,
         payment_reference=invoice.payment_reference,
         credited=money(c, invoice.credited_minor),
+        amount_paid=money(c, invoice.paid_minor),
+        amount_remaining=money(c, invoice.remaining_minor),
         coupon=f"coupons/{invoice.coupon_code}" if invoice.coupon_code else "",
         subtotal=money(c, taxes.subtotal_minor),
         tax=money(c, taxes.tax_minor),

@@ -44,6 +44,12 @@ class Invoice:
     credited_minor: int = 0  # credit notes against it
     due_at: datetime | None = None  # send_invoice: finalization plus the net terms
     coupon_code: str | None = None  # applied to the draft by hand
+    paid_minor: int = 0  # by payments applied to it (ADR 0034)
+
+    @property
+    def remaining_minor(self) -> int:
+        """What is still owed: the amount due less what payments paid, never below zero."""
+        return max(self.settlement.amount_due_minor - self.paid_minor, 0)
 
     @property
     def is_draft(self) -> bool:

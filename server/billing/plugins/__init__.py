@@ -5,6 +5,8 @@ same `billing.plugins` entry-point group as any third-party package.
 """
 
 from billing.plugins.engines import (
+    FraudCheck,
+    GatewayEngine,
     NotificationChannel,
     PaymentGateway,
     PricingModel,
@@ -19,6 +21,8 @@ from billing.plugins.registry import ENGINE_KINDS, Engines, load_engines
 __all__ = [
     "ENGINE_KINDS",
     "Engines",
+    "FraudCheck",
+    "GatewayEngine",
     "NotificationChannel",
     "PaymentGateway",
     "PricingModel",

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any, Final, Protocol
 
 from billing.domain.pricing import Priced
 from billing.domain.prorated_usage import ProratedUsage
@@ -138,27 +139,206 @@ class TaxIdVerifier(Protocol):
     async def check(self, request: TaxIdCheckRequest) -> TaxIdCheck: ...
 
 
-# --- payment gateways -------------------------------------------------------------------
+# --- payment gateways (ADR 0034) -----------------------------------------------------------
+#
+# A gateway plugin registers a `GatewayEngine` by name (`sandbox`, `stripe`, `adyen`); the
+# payment rules name a gateway, its engine and settings, and the core `connect`s the engine
+# once per (tenant, rule set, credentials) with what it needs. Every call carries our
+# idempotency key; an engine never retries a charge on its own, and it reports an outcome it
+# does not know as `unknown` (never as failed): the reconciler then asks `lookup`.
+
+
+class GatewayStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # a decline or a refusal: definite, money not taken
+    REQUIRES_ACTION = "requires_action"  # the customer must authenticate (3-D Secure)
+    PENDING = "pending"  # accepted, the result comes later (lookup or webhook)
+    UNKNOWN = "unknown"  # timeout, 5xx, connection lost: may or may not have happened
+    NOT_FOUND = "not_found"  # lookup only: the gateway never received this key
+
+
+# Declines are normalized to these codes (an engine maps its own); anything else is
+# `generic_decline` with the gateway's code kept in `gateway_code`.
+DECLINE_CODES: Final = frozenset(
+    {
+        "insufficient_funds",
+        "do_not_honor",
+        "expired_card",
+        "stolen_card",
+        "lost_card",
+        "pickup_card",
+        "incorrect_cvc",
+        "card_not_supported",
+        "currency_not_supported",
+        "processing_error",
+        "fraudulent",
+        "authentication_required",
+        "invalid_account",
+        "generic_decline",
+    }
+)
+# Declines no retry can cure: dunning stops and asks for a new method.
+HARD_DECLINES: Final = frozenset(
+    {"stolen_card", "lost_card", "pickup_card", "fraudulent", "invalid_account", "expired_card"}
+)
+
+
+@dataclass(frozen=True)
+class GatewayConnection:
+    """What one tenant's gateway needs: the settings from its payment rules, the decrypted
+    credentials (never logged, never stored in plain text) and the operator's endpoint."""
+
+    name: str  # the gateway's name in the rules, e.g. `stripe_eu`
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    endpoint: str = ""  # API base URL; empty: the engine's production default
+    timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)
 class ChargeRequest:
-    payment_method_token: str  # tokenized; card numbers never reach the billing core
-    currency_code: str
+    idempotency_key: str  # from the attempt (`billing.domain.payments.attempt_key`)
     amount_minor: int
-    idempotency_key: str
+    currency: str
+    token: str  # the stored method's gateway token: card numbers never reach the core
+    customer_reference: str = ""  # our customer id, for the gateway's records
+    description: str = ""  # e.g. the invoice number
+    capture: bool = True  # False: authorize only
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class ChargeResult:
-    succeeded: bool
-    gateway_reference: str
-    failure_code: str = ""
+class GatewayOutcome:
+    status: GatewayStatus
+    reference: str = ""  # the gateway's id for the charge / refund / capture
+    decline_code: str = ""  # one of DECLINE_CODES when failed
+    gateway_code: str = ""  # the gateway's own code, as sent
+    message: str = ""  # plain words, safe to show; never a token or credential
+    action_url: str = ""  # requires_action
+    amount_minor: int | None = None  # what the gateway says it took, when it says
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    idempotency_key: str
+    charge_reference: str  # the attempt's gateway reference
+    amount_minor: int
+    currency: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LookupRequest:
+    """The status of an earlier call by our idempotency key (and its reference if one was
+    ever returned); `kind` is charge or refund."""
+
+    idempotency_key: str
+    reference: str = ""
+    kind: str = "charge"
+    amount_minor: int = 0
+    currency: str = ""
+
+
+class GatewayUnavailable(Exception):
+    """The call certainly took no money: the connection was refused, the gateway answered
+    that it did not process the request (e.g. 503 before processing), or the circuit is
+    open. Routing may try the next gateway. A timeout or a lost reply is NOT this: it is an
+    `unknown` outcome, looked up later, never failed over (the first gateway may have
+    charged)."""
+
+
+class WebhookRejected(ValueError):
+    """A webhook call whose signature or shape does not verify: answered, never applied."""
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    """A verified webhook event, in our terms. `kind`: charge.succeeded, charge.failed,
+    charge.requires_action, refund.succeeded, refund.failed, dispute.opened, dispute.won,
+    dispute.lost, or ignored (a type we do not act on)."""
+
+    event_id: str  # the gateway's, for exactly-once application
+    kind: str
+    reference: str = ""  # the charge (or refund) reference at the gateway
+    idempotency_key: str = ""  # ours, when the gateway echoes it back (metadata)
+    outcome: GatewayOutcome | None = None
+    dispute_id: str = ""
+    amount_minor: int = 0
+    fee_minor: int = 0
+    currency: str = ""
+    reason: str = ""
+    occurred_at: datetime | None = None
 
 
 class PaymentGateway(Protocol):
-    async def charge(self, request: ChargeRequest) -> ChargeResult: ...
+    """One connected gateway. Every method is safe to call again with the same key."""
+
+    async def purchase(self, request: ChargeRequest) -> GatewayOutcome: ...
+
+    async def authorize(self, request: ChargeRequest) -> GatewayOutcome: ...
+
+    async def capture(
+        self, idempotency_key: str, reference: str, amount_minor: int, currency: str
+    ) -> GatewayOutcome: ...
+
+    async def void(self, idempotency_key: str, reference: str) -> GatewayOutcome: ...
+
+    async def refund(self, request: RefundRequest) -> GatewayOutcome: ...
+
+    async def lookup(self, request: LookupRequest) -> GatewayOutcome: ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> GatewayEvent:
+        """Verify the signature (with the connection's credentials) and translate; raises
+        WebhookRejected."""
+        ...
+
+
+class GatewayEngine(Protocol):
+    """What a gateway plugin registers."""
+
+    def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        """Problems with a gateway's settings in the payment rules, as messages (empty: ok)."""
+        ...
+
+    def credential_names(self) -> tuple[str, ...]:
+        """The credentials it needs, e.g. ("api_key", "webhook_secret")."""
+        ...
+
+    def connect(self, connection: GatewayConnection) -> PaymentGateway: ...
+
+
+# --- fraud checks (ADR 0034) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FraudRequest:
+    """What a check sees before a charge. Counts come from the store, windows from rules."""
+
+    tenant_id: str
+    customer_id: str
+    amount_minor: int
+    currency: str
+    method_type: str
+    card_country: str
+    billing_country: str
+    request_country: str  # from the caller's metadata, if it sent one
+    customer_age_days: int  # since the customer was created
+    attempts_by_method: int  # in the rules' window, this attempt left out
+    attempts_by_customer: int
+    attempts_by_country: int
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FraudVerdict:
+    outcome: str  # allow, review, block
+    reasons: tuple[str, ...] = ()  # plain words: "5 attempts on this method in 1 hour (max 3)"
+
+
+class FraudCheck(Protocol):
+    """An external scorer (or any check the rules do not express): named in the rules."""
+
+    async def assess(self, request: FraudRequest) -> FraudVerdict: ...
 
 
 # --- revenue recognition ----------------------------------------------------------------

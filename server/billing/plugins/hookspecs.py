@@ -13,8 +13,9 @@ from collections.abc import Callable
 import pluggy
 
 from billing.plugins.engines import (
+    FraudCheck,
+    GatewayEngine,
     NotificationChannel,
-    PaymentGateway,
     PricingModel,
     ProrationPolicyEngine,
     RecognitionMethod,
@@ -50,8 +51,14 @@ def billing_register_tax_id_verifiers(register: Callable[[str, TaxIdVerifier], N
 
 
 @hookspec
-def billing_register_payment_gateways(register: Callable[[str, PaymentGateway], None]) -> None:
-    """Register payment gateways; routing rules name them."""
+def billing_register_payment_gateways(register: Callable[[str, GatewayEngine], None]) -> None:
+    """Register payment gateway engines (`sandbox`, `stripe`, `adyen`); a gateway in the payment
+    rules names its engine, and routing rules name gateways."""
+
+
+@hookspec
+def billing_register_fraud_checks(register: Callable[[str, FraudCheck], None]) -> None:
+    """Register external fraud checks (scorers); the payment rules' fraud cases name them."""
 
 
 @hookspec

@@ -22,6 +22,7 @@ ENGINE_KINDS: Mapping[str, str] = MappingProxyType(
         "tax_engine": "billing_register_tax_engines",
         "tax_id_verifier": "billing_register_tax_id_verifiers",
         "payment_gateway": "billing_register_payment_gateways",
+        "fraud_check": "billing_register_fraud_checks",
         "recognition_method": "billing_register_recognition_methods",
         "notification_channel": "billing_register_notification_channels",
     }

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar
 
 from billing.domain.money import DEFAULT_ROUNDING
+from billing.domain.payment_rules import DEFAULT_PAYMENT_RULES, PaymentRules
 from billing.domain.plan_changes import Direction
 from billing.domain.tax import NO_TAX_RULES, TaxRules
 from billing.rules.errors import RuleWarning
@@ -354,6 +355,7 @@ class RuleSet:
     invoicing: InvoicingRules = InvoicingRules()
     metering: MeteringRules = MeteringRules()
     tax: TaxRules = NO_TAX_RULES
+    payments: PaymentRules = DEFAULT_PAYMENT_RULES
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RuleSet) and other.content_hash == self.content_hash

@@ -327,6 +327,7 @@ def _invoice(row: RowMapping, lines: list[RowMapping]) -> Invoice:
         credited_minor=row["credited_minor"] or 0,
         due_at=row["due_at"],
         coupon_code=row["coupon_code"],
+        paid_minor=row["paid_minor"] or 0,
     )
 
 
@@ -357,6 +358,7 @@ def _invoice_row(invoice: Invoice) -> dict[str, Any]:
         "credited_minor": invoice.credited_minor,
         "due_at": invoice.due_at,
         "coupon_code": invoice.coupon_code,
+        "paid_minor": invoice.paid_minor,
     }
 
 

@@ -211,6 +211,8 @@ invoices = Table(
     # the number format with its year filled in, and the year's counter; cleared once numbered.
     Column("number_format", String(64), nullable=True),
     Column("number_year", Integer, nullable=True),
+    # Paid so far by payments applied to it (ADR 0034); NULL on invoices from before: 0.
+    Column("paid_minor", BigInteger, nullable=True),
     Index(None, "tenant_id", "customer_id"),
     Index(None, "tenant_id", "subscription_id"),
     UniqueConstraint("tenant_id", "number"),
@@ -438,4 +440,178 @@ tax_ledger = Table(
     Column("tax_point", Date, nullable=False),  # the day the row counts on in a return
     Column("occurred_at", UTCDateTime, nullable=False),
     Index(None, "tenant_id", "tax_point"),
+)
+
+# --- payments (ADR 0034) --------------------------------------------------------------------
+
+# A method tokenized at a gateway. The token is ciphertext (`billing.store.crypto` envelope:
+# key id, nonce, AES-GCM): a key rotates by re-encrypting rows, never by a schema change.
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), nullable=False),
+    Column("gateway", String(64), nullable=False),
+    Column("token_ciphertext", String(1024), nullable=False),
+    Column("key_id", String(32), nullable=False),  # the key it is encrypted under
+    Column("type", String(16), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("brand", String(32), nullable=False),
+    Column("last4", String(4), nullable=False),
+    Column("exp_month", Integer, nullable=False),
+    Column("exp_year", Integer, nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("billing_country", String(2), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("detached_at", UTCDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index(None, "tenant_id", "customer_id"),
+)
+
+# A subscription's own default method, charged before the customer's.
+subscription_payment_methods = Table(
+    "subscription_payment_methods",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("subscription_id", String(ID), primary_key=True),
+    Column("payment_method_id", String(ID), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+payment_attempts = Table(
+    "payment_attempts",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), nullable=False),
+    Column("invoice_id", String(ID), nullable=True),
+    Column("payment_method_id", String(ID), nullable=False),
+    Column("gateway", String(64), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("idempotency_key", String(160), nullable=False),
+    Column("gateway_reference", String(128), nullable=False),
+    Column("decline_code", String(32), nullable=False),
+    Column("failure_message", String(512), nullable=False),
+    Column("action_url", String(1024), nullable=False),
+    Column("fraud_outcome", String(8), nullable=False),
+    Column("fraud_reasons", json_column_type(), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("lookups", Integer, nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("payment_id", String(ID), nullable=True),  # once succeeded
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "idempotency_key"),
+    Index(None, "tenant_id", "invoice_id"),
+    Index(None, "tenant_id", "customer_id", "created_at"),
+    Index(None, "tenant_id", "payment_method_id", "created_at"),
+    Index(None, "tenant_id", "gateway", "gateway_reference"),
+)
+
+# Money received. amount = sum(its allocations) + to_credit_minor.
+payments = Table(
+    "payments",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("source", String(16), nullable=False),  # gateway, manual
+    Column("attempt_id", String(ID), nullable=True),
+    Column("reference", String(256), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("to_credit_minor", BigInteger, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False),
+    Column("disputed_minor", BigInteger, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index(None, "tenant_id", "customer_id"),
+    UniqueConstraint("tenant_id", "attempt_id"),  # one payment per succeeded attempt, ever
+)
+
+payment_allocations = Table(
+    "payment_allocations",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("payment_id", String(ID), primary_key=True),
+    Column("invoice_id", String(ID), primary_key=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Index(None, "tenant_id", "invoice_id"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("payment_id", String(ID), nullable=False),
+    Column("attempt_id", String(ID), nullable=True),
+    Column("customer_id", String(ID), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("idempotency_key", String(160), nullable=False),
+    Column("reason", String(256), nullable=False),
+    Column("credit_note_id", String(ID), nullable=True),
+    Column("gateway_reference", String(128), nullable=False),
+    Column("failure_message", String(512), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "idempotency_key"),
+    Index(None, "tenant_id", "payment_id"),
+)
+
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("payment_id", String(ID), nullable=False),
+    Column("attempt_id", String(ID), nullable=False),
+    Column("customer_id", String(ID), nullable=False),
+    Column("gateway", String(64), nullable=False),
+    Column("gateway_dispute_id", String(128), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("reason", String(128), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "gateway", "gateway_dispute_id"),
+    Index(None, "tenant_id", "customer_id"),
+)
+
+# Webhook events applied, once each: the primary key is the duplicate check.
+gateway_events = Table(
+    "gateway_events",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("gateway", String(64), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("outcome", String(512), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+
+# A gateway's credentials as one encrypted JSON object (`billing.store.crypto` envelope).
+gateway_credentials = Table(
+    "gateway_credentials",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("gateway", String(64), primary_key=True),
+    Column("ciphertext", Text, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("names", json_column_type(), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
 )

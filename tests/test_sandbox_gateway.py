@@ -301,8 +301,7 @@ def test_check_settings():
     assert check({"chaos": CHAOS, "webhook_secret": "s", "late_success_lookups": 3}) == []
     assert check({"chaos": {"timeout_charged": Decimal("0.33")}}) == []
     assert check({"latency": 5}) == [
-        "unknown setting 'latency' of the sandbox (known: chaos, webhook_secret, "
-        "late_success_lookups)"
+        "unknown setting 'latency' (known: chaos, webhook_secret, late_success_lookups)"
     ]
     assert check({"chaos": [0.2]}) == [
         "settings.chaos must be a mapping of fault to fraction, got [0.2]"

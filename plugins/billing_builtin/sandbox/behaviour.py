@@ -136,7 +136,7 @@ def late_success_lookups(settings: Mapping[str, Any]) -> int:
 
 def settings_problems(settings: Mapping[str, Any]) -> list[str]:
     problems = [
-        f"unknown setting {key!r} of the sandbox (known: {', '.join(SETTINGS)})"
+        f"unknown setting {key!r} (known: {', '.join(SETTINGS)})"
         for key in settings
         if key not in SETTINGS
     ]

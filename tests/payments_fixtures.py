@@ -8,9 +8,8 @@ from typing import Any
 import grpc
 import sqlalchemy as sa
 
-from billing_client.v1 import customers_pb2, invoices_pb2, money_pb2
+from billing_client.v1 import customers_pb2, invoices_pb2, money_pb2, payments_pb2_grpc
 from billing_client.v1 import payments_pb2 as pp
-from billing_client.v1 import payments_pb2_grpc
 from billing_fixtures import Billing, rules
 from conftest import Server
 
@@ -126,7 +125,7 @@ def table(server: Server, name: str, tenant_id: str) -> list[Any]:
     try:
         with engine.connect() as conn:
             result = conn.execute(
-                sa.text(f"SELECT * FROM {name} WHERE tenant_id = :t ORDER BY 2"),  # noqa: S608
+                sa.text(f"SELECT * FROM {name} WHERE tenant_id = :t ORDER BY 2"),
                 {"t": tenant_id},
             )
             return list(result.mappings())

@@ -1,5 +1,6 @@
 """PaymentService: translation only. Refunds, disputes and gateway webhooks are not served
-here yet: the generated base class answers them UNIMPLEMENTED."""
+here yet: they answer UNIMPLEMENTED (the generated base class would raise, which the edge
+reports as INTERNAL)."""
 
 from __future__ import annotations
 
@@ -288,3 +289,23 @@ class PaymentServicer(payments_pb2_grpc.PaymentServiceServicer):  # type: ignore
             request.request_id, body_hash(request), (request.gateway, dict(request.credentials))
         )
         return credentials_to_proto(await self._payments.set_credentials(ctx, write))
+
+    # SEAM: refunds, disputes and webhooks come with the refunds helper's branch.
+    async def CreateRefund(self, request: object, context: grpc.aio.ServicerContext) -> None:
+        await _not_yet(context, "CreateRefund")
+
+    async def GetRefund(self, request: object, context: grpc.aio.ServicerContext) -> None:
+        await _not_yet(context, "GetRefund")
+
+    async def GetDispute(self, request: object, context: grpc.aio.ServicerContext) -> None:
+        await _not_yet(context, "GetDispute")
+
+    async def ListDisputes(self, request: object, context: grpc.aio.ServicerContext) -> None:
+        await _not_yet(context, "ListDisputes")
+
+    async def HandleGatewayEvent(self, request: object, context: grpc.aio.ServicerContext) -> None:
+        await _not_yet(context, "HandleGatewayEvent")
+
+
+async def _not_yet(context: grpc.aio.ServicerContext, method: str) -> None:
+    await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not served yet")

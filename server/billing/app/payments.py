@@ -5,6 +5,7 @@ NotFound, InvalidState."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,7 @@ from billing.domain.payments import Payment, PaymentAttempt
 from billing.domain.text import check_text
 
 CREDENTIAL_NAME_MAX = 64
+CREDENTIAL_NAME_RE = re.compile(rf"^[A-Za-z0-9_.-]{{1,{CREDENTIAL_NAME_MAX}}}$")
 CREDENTIAL_VALUE_MAX = 4096
 
 
@@ -173,8 +175,12 @@ class PaymentUseCases:
         if not values:
             v.add("credentials", "give at least one credential")
         for key, value in values.items():
-            if not key or len(key) > CREDENTIAL_NAME_MAX:
-                v.add("credentials", f"names are 1 to {CREDENTIAL_NAME_MAX} characters")
+            if not CREDENTIAL_NAME_RE.match(key):
+                v.add(
+                    "credentials",
+                    f"names are 1 to {CREDENTIAL_NAME_MAX} letters, digits, '_', '-' or '.'",
+                )
+                continue
             if not value:
                 v.add(f"credentials[{key}]", "must not be empty")
             check_text(f"credentials[{key}]", value, CREDENTIAL_VALUE_MAX)

@@ -305,7 +305,26 @@ async def _schedule_after(
         and invoice.settlement.amount_due_minor > 0
         and rules.rules.payments.collection.automatic
     ):
-        await _schedule_collection(tx, tenant_id, sub, invoice, at)
+        if await tx.payment_methods.has_attached(tenant_id, invoice.customer_id):
+            await _schedule_collection(tx, tenant_id, sub, invoice, at)
+        else:
+            # Nothing to charge: said now, in this transaction, instead of by due work that
+            # would only find the same.
+            await tx.outbox.add(
+                OutboxEvent(
+                    new_id("evt"),
+                    tenant_id,
+                    "invoice.payment_method_missing",
+                    invoice.name,
+                    {
+                        "customer": f"customers/{invoice.customer_id}",
+                        "amount_due_minor": invoice.settlement.amount_due_minor,
+                        "currency": invoice.currency,
+                        "source": "automatic_collection",
+                    },
+                    at,
+                )
+            )
 
 
 async def _schedule_collection(

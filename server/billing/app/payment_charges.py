@@ -139,6 +139,12 @@ class Charges:
         invoice = await tx.invoices.get(tenant_id, order.invoice_id, lock=True)
         if invoice is None:
             raise NotFound(f"invoices/{order.invoice_id}")
+        # A named method is checked first: an unknown name is NOT_FOUND whatever the state.
+        named = (
+            await self._method(tx, tenant_id, order, invoice)
+            if order.payment_method_id is not None
+            else None
+        )
         if invoice.status is not InvoiceStatus.OPEN:
             raise InvalidState(
                 f"{invoice.name} is {invoice.status.value}; only an open invoice can be charged",
@@ -162,7 +168,7 @@ class Charges:
         active = await self._rules.active_rules_in(tx, tenant_id)
         rules = active.rules.payments
         at = await self._time.now(tx, tenant_id, customer.clock_id)
-        method = await self._method(tx, tenant_id, order, invoice)
+        method = named or await self._method(tx, tenant_id, order, invoice)
         if method is None:
             if order.source == "pay_invoice":
                 raise InvalidState(

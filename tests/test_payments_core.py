@@ -344,3 +344,84 @@ def test_list_gateways_and_credentials_never_echo_values(
         pp.ListGatewaysRequest(), metadata=payments.metadata
     ).gateways
     assert gateway.has_credentials
+
+
+def test_concurrent_charges_of_one_invoice_make_exactly_one_attempt(
+    payments: Payments, billing: Billing
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, customer, _, invoice = first_invoice(billing)
+    method = payments.attach(customer)
+
+    def pay() -> str:
+        try:
+            return pp.PaymentAttemptStatus.Name(payments.pay(invoice, method).status)
+        except grpc.RpcError as error:
+            return error.code().name
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(lambda _: pay(), range(6)))
+    assert outcomes.count("SUCCEEDED") == 1, outcomes
+    assert outcomes.count("FAILED_PRECONDITION") == 5, outcomes
+    assert len(payments.attempts_of(invoice)) == 1
+    assert [p.amount.amount_minor for p in payments.payments_of(invoice)] == [5000]
+
+
+def test_requires_action_holds_the_invoice_until_settled(
+    payments: Payments, billing: Billing
+) -> None:
+    _, customer, _, invoice = first_invoice(billing)
+    attempt = payments.pay(invoice, payments.attach(customer, "tok_requires_action"))
+    assert attempt.status == pp.REQUIRES_ACTION
+    assert attempt.action_url.startswith("https://")
+    with pytest.raises(grpc.RpcError) as refused:
+        payments.pay(invoice, payments.attach(customer, "tok_visa"))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(refused.value).reason == "ATTEMPT_UNSETTLED"
+
+
+def test_an_unavailable_gateway_fails_the_attempt_unsent(
+    payments: Payments, billing: Billing
+) -> None:
+    _, customer, _, invoice = first_invoice(billing)
+    attempt = payments.pay(invoice, payments.attach(customer, "tok_unavailable"))
+    assert (attempt.status, attempt.decline_code, attempt.payment) == (
+        pp.FAILED,
+        "gateway_unavailable",
+        "",
+    )
+    assert payments.invoice(invoice).amount_remaining.amount_minor == 5000
+    # Certainly not charged: a new attempt may go at once.
+    assert payments.pay(invoice, payments.attach(customer, "tok_visa")).status == pp.SUCCEEDED
+
+
+def test_only_an_open_invoice_with_something_remaining_is_charged(
+    payments: Payments, billing: Billing
+) -> None:
+    _, customer, _, invoice = first_invoice(billing)
+    method = payments.attach(customer)
+    billing.invoices.MarkUncollectible(
+        ip.MarkUncollectibleRequest(name=invoice.name, request_id=rid()),
+        metadata=billing.metadata,
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        payments.pay(invoice, method)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(refused.value).reason == "INVOICE_STATE"
+    detached = payments.attach(customer, "tok_visa")
+    payments.stub.DetachPaymentMethod(
+        pp.DetachPaymentMethodRequest(name=detached.name, request_id=rid()),
+        metadata=payments.metadata,
+    )
+    draft = billing.invoices.CreateInvoice(
+        ip.CreateInvoiceRequest(customer=customer.name, request_id=rid()),
+        metadata=billing.metadata,
+    )
+    with pytest.raises(grpc.RpcError) as a_draft:
+        payments.pay(draft, method)
+    assert a_draft.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.RpcError) as gone:
+        payments.pay(draft, detached)
+    assert gone.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(gone.value).reason == "METHOD_DETACHED"

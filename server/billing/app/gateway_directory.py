@@ -15,6 +15,7 @@ from billing.app.ports import Store, Transaction
 from billing.domain.payment_rules import PaymentRules
 from billing.plugins.engines import GatewayConnection, GatewayEngine, PaymentGateway
 from billing.plugins.registry import Engines
+from billing.rules.model import RuleSet
 
 CACHE_MAX = 1024  # connections kept; beyond it the cache starts afresh (bounded memory)
 
@@ -52,10 +53,13 @@ class GatewayDirectory:
         return self._endpoints.get(gateway, self._endpoints.get(engine, ""))
 
     async def gateway(
-        self, tx: Transaction | None, tenant_id: str, rules: PaymentRules, name: str
+        self, tx: Transaction | None, tenant_id: str, rules: PaymentRules | RuleSet, name: str
     ) -> PaymentGateway:
-        """The connected gateway `name` of the tenant's rules. Credentials are read in `tx`
-        when given, else in a short read of their own."""
+        """The connected gateway `name` of the tenant's rules (the payment rules, or the rule
+        set holding them). Credentials are read in `tx` when given, else in a short read of
+        their own."""
+        if isinstance(rules, RuleSet):
+            rules = rules.payments
         rule = rules.gateway(name)
         if rule is None:
             raise UnknownGateway(f"the payment rules have no gateway {name!r}")

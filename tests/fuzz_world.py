@@ -152,6 +152,7 @@ def create_resources(channel: grpc.Channel, tenant: Tenant, marker: str = "") ->
         open_invoice=open_invoice.name,
         coupon=coupon.name,
         event_id=event_id,
+        extra=payment_resources(channel, tenant, customer.name),
     )
 
 
@@ -645,3 +646,140 @@ TEMPLATES["GetTaxReport"] = lambda w: {
     "jurisdiction": "DE",
     "currency_code": "EUR",
 }
+
+
+# PaymentService (issue 15): a declining default method (automatic collection of the fuzz
+# invoices then fails, settled, instead of paying them), a succeeding one, an attempt and a
+# manual payment.
+def _attach(channel: grpc.Channel, tenant: Tenant, customer: str, token: str) -> str:
+    from billing_client.v1 import payments_pb2, payments_pb2_grpc
+
+    method = payments_pb2_grpc.PaymentServiceStub(channel).AttachPaymentMethod(
+        payments_pb2.AttachPaymentMethodRequest(
+            customer=customer,
+            gateway="sandbox",
+            token=token,
+            type=payments_pb2.CARD,
+            last4="4242",
+            set_default=token == "tok_decline",
+            request_id=rid(),
+        ),
+        metadata=tenant.metadata,
+    )
+    return str(method.name)
+
+
+def payment_resources(channel: grpc.Channel, tenant: Tenant, customer: str) -> dict[str, str]:
+    from billing_client.v1 import money_pb2, payments_pb2, payments_pb2_grpc
+
+    stub = payments_pb2_grpc.PaymentServiceStub(channel)
+    declining = _attach(channel, tenant, customer, "tok_decline")
+    visa = _attach(channel, tenant, customer, "tok_visa")
+    invoices = invoices_pb2_grpc.InvoiceServiceStub(channel)
+    attempt = ""
+    for _ in range(50):  # a collection of the same invoice may be unsettled for a moment
+        invoice = invoices.FinalizeInvoice(
+            invoices_pb2.FinalizeInvoiceRequest(
+                name=_draft(invoices, tenant, customer), request_id=rid()
+            ),
+            metadata=tenant.metadata,
+        )
+        try:
+            attempt = stub.PayInvoice(
+                payments_pb2.PayInvoiceRequest(
+                    invoice=invoice.name, payment_method=declining, request_id=rid()
+                ),
+                metadata=tenant.metadata,
+            ).name
+            break
+        except grpc.RpcError:
+            time.sleep(0.1)
+    payment = stub.RecordPayment(
+        payments_pb2.RecordPaymentRequest(
+            customer=customer,
+            amount=money_pb2.Money(currency_code="USD", amount_minor=100),
+            method="bank_transfer",
+            reference="wire-fuzz",
+            request_id=rid(),
+        ),
+        metadata=tenant.metadata,
+    )
+    return {
+        "payment_method": declining,
+        "visa_method": visa,
+        "payment_attempt": attempt,
+        "payment": payment.name,
+    }
+
+
+def _fresh_method(w: World) -> str:
+    return _attach(w.channel, w.own.tenant, w.own.customer, "tok_visa")
+
+
+_USD_100 = {"currency_code": "USD", "amount_minor": "100"}
+TEMPLATES.update(
+    {
+        "AttachPaymentMethod": lambda w: {
+            "customer": w.own.customer,
+            "gateway": "sandbox",
+            "token": "tok_visa",
+            "type": "CARD",
+            "brand": "visa",
+            "last4": "4242",
+            "exp_month": 12,
+            "exp_year": 2030,
+            "country": "US",
+            "billing_country": "US",
+            "request_id": rid(),
+        },
+        "ListPaymentMethods": lambda w: {"customer": w.own.customer, "page_size": 5},
+        "SetDefaultPaymentMethod": lambda w: {
+            "payment_method": w.own.extra["payment_method"],
+            "subscription": w.own.subscription,
+            "request_id": rid(),
+        },
+        "DetachPaymentMethod": lambda w: {"name": _fresh_method(w), "request_id": rid()},
+        "PayInvoice": lambda w: {
+            "invoice": w.fresh_open(),
+            "payment_method": w.own.extra["visa_method"],
+            "amount": _USD_100,
+            "request_country": "US",
+            "request_id": rid(),
+        },
+        "GetPaymentAttempt": lambda w: {"name": w.own.extra["payment_attempt"]},
+        "ListPaymentAttempts": lambda w: {"customer": w.own.customer, "page_size": 5},
+        "RecordPayment": lambda w: {
+            "customer": w.own.customer,
+            "amount": _USD_100,
+            "method": "bank_transfer",
+            "reference": "wire-1",
+            "allocations": [
+                {"invoice": w.fresh_open(), "amount": {**_USD_100, "amount_minor": "50"}}
+            ],
+            "request_id": rid(),
+        },
+        "GetPayment": lambda w: {"name": w.own.extra["payment"]},
+        "ListPayments": lambda w: {"customer": w.own.customer, "page_size": 5},
+        "ListGateways": lambda w: {},
+        "SetGatewayCredentials": lambda w: {
+            "gateway": "sandbox",
+            "credentials": {"webhook_secret": "whsec_fuzz"},
+            "request_id": rid(),
+        },
+        # Served by the refunds helper's branch; until then UNIMPLEMENTED (never a crash).
+        "CreateRefund": lambda w: {
+            "payment": w.own.extra["payment"],
+            "amount": {**_USD_100, "amount_minor": "50"},
+            "reason": "goodwill",
+            "request_id": rid(),
+        },
+        "GetRefund": lambda w: {"name": "refunds/re_01J00000000000000000000000"},
+        "GetDispute": lambda w: {"name": "disputes/dp_01J00000000000000000000000"},
+        "ListDisputes": lambda w: {"customer": w.own.customer, "page_size": 5},
+        "HandleGatewayEvent": lambda w: {
+            "gateway": "sandbox",
+            "headers": {"x-sandbox-signature": "00"},
+            "payload": base64.b64encode(b'{"id": "evt_fuzz", "type": "charge.succeeded"}').decode(),
+        },
+    }
+)

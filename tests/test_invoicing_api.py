@@ -410,7 +410,12 @@ def test_charge_automatically_emits_payment_due(billing, server):
             ]
     finally:
         engine.dispose()
-    assert sorted(kinds) == ["invoice.finalized", "invoice.payment_due"]
+    # No payment method attached: automatic collection says so at once (ADR 0034).
+    assert sorted(kinds) == [
+        "invoice.finalized",
+        "invoice.payment_due",
+        "invoice.payment_method_missing",
+    ]
 
 
 def test_same_day_renewals_share_one_invoice_when_the_rules_consolidate(billing):

@@ -48,6 +48,7 @@ from billing_client.v1 import (
 from billing_client.v1 import (
     money_pb2 as mo,
 )
+from billing_client.v1 import payments_pb2 as pay
 from billing_client.v1 import (
     rules_pb2 as ru,
 )
@@ -489,6 +490,37 @@ CASES += [
     ),
 ]
 
+# PaymentService (issue 15, ADR 0034)
+CASES += [
+    ("PaymentService", m, request, field)
+    for m, request, field in [
+        ("AttachPaymentMethod", pay.AttachPaymentMethodRequest(gateway="g" * 65), "gateway"),
+        ("ListPaymentMethods", pay.ListPaymentMethodsRequest(page_token="\x00"), "page_token"),
+        (
+            "SetDefaultPaymentMethod",
+            pay.SetDefaultPaymentMethodRequest(payment_method="\x00", request_id=rid()),
+            "payment_method",
+        ),
+        ("DetachPaymentMethod", pay.DetachPaymentMethodRequest(name="\x00"), "name"),
+        ("PayInvoice", pay.PayInvoiceRequest(request_country="USA"), "request_country"),
+        ("GetPaymentAttempt", pay.GetPaymentAttemptRequest(name="\x00"), "name"),
+        ("ListPaymentAttempts", pay.ListPaymentAttemptsRequest(page_token="\x00"), "page_token"),
+        ("RecordPayment", pay.RecordPaymentRequest(method="m" * 33), "method"),
+        ("GetPayment", pay.GetPaymentRequest(name="\x00"), "name"),
+        ("ListPayments", pay.ListPaymentsRequest(page_token="\x00"), "page_token"),
+        ("CreateRefund", pay.CreateRefundRequest(reason="r" * 257), "reason"),
+        ("GetRefund", pay.GetRefundRequest(name="\x00"), "name"),
+        ("GetDispute", pay.GetDisputeRequest(name="\x00"), "name"),
+        ("ListDisputes", pay.ListDisputesRequest(page_token="\x00"), "page_token"),
+        ("HandleGatewayEvent", pay.HandleGatewayEventRequest(gateway="g" * 65), "gateway"),
+        (
+            "SetGatewayCredentials",
+            pay.SetGatewayCredentialsRequest(gateway="g" * 65, request_id=rid()),
+            "gateway",
+        ),
+    ]
+]
+
 
 def served_methods() -> dict[str, tuple[str, bool, bool]]:
     """Every RPC served: name -> (full path, client streams, server streams)."""
@@ -540,6 +572,7 @@ def test_every_rpc_has_a_case() -> None:
     covered = {f"{service}.{method}" for service, method, _, _ in CASES} | {
         "UsageService.StreamUsage",  # its own test below: a bad message mid-stream
         "RuleService.GetActiveRuleSet",  # an empty request: nothing to bound
+        "PaymentService.ListGateways",  # an empty request: nothing to bound
     }
     assert covered == set(served_methods())
 

@@ -33,13 +33,20 @@ from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
 from billing.app.billing_time import BillingTime
 from billing.app.catalog import CatalogUseCases
+from billing.app.circuit_breakers import CircuitBreakers
 from billing.app.clock import Clock, SystemClock
 from billing.app.clocks import ClockUseCases
 from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.delivery import InvoiceDelivery
 from billing.app.due_work import DueWorkWorker, RetryPolicy
+from billing.app.gateway_directory import GatewayDirectory
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
+from billing.app.manual_payments import ManualPayments
+from billing.app.payment_charges import Charges
+from billing.app.payment_due_work import PaymentDueWork
+from billing.app.payment_methods import PaymentMethods
+from billing.app.payments import PaymentUseCases
 from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
 from billing.app.rules_watch import RulesDirectoryWatcher
@@ -54,6 +61,7 @@ from billing.delivery import SmtpSettings
 from billing.delivery.mailer import SmtpInvoiceMailer
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
+from billing.store.crypto import key_ring
 from billing.store.engine import SessionTimeouts, create_engine
 from billing.store.sql_store import SqlStore
 
@@ -77,7 +85,9 @@ class Runtime:
             settings.db_idle_in_transaction_timeout_ms,
         )
         self.engine = create_engine(settings.database_url, timeouts=timeouts)
-        self.store = SqlStore(self.engine)
+        # Gateway tokens and credentials are encrypted at rest (ADR 0034): one ring per process.
+        self.keys = key_ring(settings)
+        self.store = SqlStore(self.engine, self.keys)
         # Due work on a pool of its own (PostgreSQL), no larger than its concurrency needs:
         # a bill run waits for its own connections, never for the calls', and the calls never
         # wait behind it for one. SQLite has one writer: one store, whose lock orders both.
@@ -94,7 +104,7 @@ class Runtime:
                     timeouts, statement_ms=settings.due_work_statement_timeout_ms
                 ),
             )
-            self.due_store = SqlStore(self.due_engine)
+            self.due_store = SqlStore(self.due_engine, self.keys)
         writes = WriteRunner(
             self.store, self.clock, timedelta(hours=settings.idempotency_retention_hours)
         )
@@ -113,6 +123,38 @@ class Runtime:
         handlers = DueWorkHandlers(subscriptions, rules, usage)
         handlers.delivery = InvoiceDelivery(rules, build_mailer(settings))
         handlers.tax_id_checks = build_tax_id_checks(settings, self.due_store, self.engines)
+        # Payments (ADR 0034): one directory of connected gateways and one set of circuit
+        # breakers per process, shared by the calls and the due work.
+        self.gateways = GatewayDirectory(
+            self.store, self.engines, settings.gateway_endpoints, settings.gateway_timeout_seconds
+        )
+        self.breakers = CircuitBreakers()
+        charges = Charges(
+            self.store,
+            writes,
+            rules,
+            BillingTime(self.clock),
+            self.gateways,
+            self.breakers,
+            SystemClock(),
+        )
+        due_writes = WriteRunner(
+            self.due_store, self.clock, timedelta(hours=settings.idempotency_retention_hours)
+        )
+        handlers.payments = PaymentDueWork(
+            self.due_store,
+            Charges(
+                self.due_store,
+                due_writes,
+                rules,
+                BillingTime(self.clock),
+                self.gateways,
+                self.breakers,
+                SystemClock(),
+            ),
+            self.gateways,
+            rules,
+        )
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
             self.due_store,
@@ -156,6 +198,11 @@ class Runtime:
             audit=AuditUseCases(self.store),
             tax_quotes=TaxQuoteUseCases(self.store, rules, self.engines, BillingTime(self.clock)),
             tax_reports=TaxReports(self.store),
+            payment_methods=PaymentMethods(self.store, writes, rules, BillingTime(self.clock)),
+            payments=PaymentUseCases(
+                self.store, writes, rules, charges, self.gateways, self.breakers, SystemClock()
+            ),
+            manual_payments=ManualPayments(self.store, writes, BillingTime(self.clock)),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

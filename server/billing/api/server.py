@@ -18,6 +18,7 @@ from billing.api.coupons import CouponServicer
 from billing.api.customers import CustomerServicer
 from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
+from billing.api.payments import PaymentServicer
 from billing.api.rate_limit import TenantRateLimiter
 from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
@@ -31,6 +32,9 @@ from billing.app.clocks import ClockUseCases
 from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
+from billing.app.manual_payments import ManualPayments
+from billing.app.payment_methods import PaymentMethods
+from billing.app.payments import PaymentUseCases
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases
 from billing.app.tax_ledger import TaxReports
@@ -50,6 +54,8 @@ from billing_client.v1 import (
     customers_pb2_grpc,
     invoices_pb2,
     invoices_pb2_grpc,
+    payments_pb2,
+    payments_pb2_grpc,
     rules_pb2,
     rules_pb2_grpc,
     subscriptions_pb2,
@@ -71,6 +77,7 @@ API_FILES = (
     coupons_pb2.DESCRIPTOR,
     audit_pb2.DESCRIPTOR,
     tax_pb2.DESCRIPTOR,
+    payments_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -90,6 +97,9 @@ class UseCases:
     audit: AuditUseCases
     tax_quotes: TaxQuoteUseCases
     tax_reports: TaxReports
+    payment_methods: PaymentMethods
+    payments: PaymentUseCases
+    manual_payments: ManualPayments
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,12 @@ def build_server(
     )
     tax_pb2_grpc.add_TaxServiceServicer_to_server(
         TaxServicer(use_cases.tax_quotes, use_cases.tax_reports, call_context), server
+    )
+    payments_pb2_grpc.add_PaymentServiceServicer_to_server(
+        PaymentServicer(
+            use_cases.payment_methods, use_cases.payments, use_cases.manual_payments, call_context
+        ),
+        server,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

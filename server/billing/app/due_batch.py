@@ -25,6 +25,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
+from billing.app.payment_ports import (
+    GatewayCredentialRepository,
+    PaymentAttemptRepository,
+    PaymentMethodRepository,
+    PaymentRepository,
+)
 from billing.app.ports import (
     ActiveRuleSet,
     AuditLog,
@@ -488,3 +494,19 @@ class BatchTransaction:
     @property
     def tax_ledger(self) -> TaxLedgerRepository:
         return cast(TaxLedgerRepository, self._tax_ledger)
+
+    @property
+    def payment_methods(self) -> PaymentMethodRepository:
+        return self._tx.payment_methods
+
+    @property
+    def payment_attempts(self) -> PaymentAttemptRepository:
+        return self._tx.payment_attempts
+
+    @property
+    def payments(self) -> PaymentRepository:
+        return self._tx.payments
+
+    @property
+    def gateway_credentials(self) -> GatewayCredentialRepository:
+        return self._tx.gateway_credentials

@@ -19,7 +19,14 @@ from typing import Any
 from billing.app.backoff import full_jitter
 from billing.app.clock import Clock
 from billing.app.due_batch import BatchTransaction
-from billing.app.ports import DueItem, NotReady, RetryableConflict, Store, Transaction
+from billing.app.ports import (
+    DueItem,
+    NotReady,
+    ParkItem,
+    RetryableConflict,
+    Store,
+    Transaction,
+)
 
 log = logging.getLogger("billing.due_work")
 
@@ -276,6 +283,9 @@ class DueWorkWorker:
             async with self._store.write(None) as tx:
                 retry_at = self._wall.now() + timedelta(seconds=waiting.retry_after_s)
                 await tx.due_work.release(item, self.owner, retry_at, count_attempt=False)
+            return 0
+        except ParkItem as parked:
+            await self._park(item, error_text(parked))
             return 0
         except Exception as exc:
             self.stats.failed += 1

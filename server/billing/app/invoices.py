@@ -344,7 +344,18 @@ class InvoiceLifecycle:
                 )
             customer = await tx.customers.get(ctx.tenant_id, invoice.customer_id)
             at = await self._time.now(tx, ctx.tenant_id, customer.clock_id if customer else None)
-            settled = replace(invoice.settlement, amount_due_minor=0)
+            if status == InvoiceStatus.VOID and invoice.paid_minor:
+                raise InvalidState(
+                    f"{invoice.name} is partly paid"
+                    f" ({Money(invoice.currency, invoice.paid_minor)}); credit it instead",
+                    "INVOICE_PARTLY_PAID",
+                )
+            # Marked paid: what payments recorded stays paid, the rest was received outside
+            # them; nothing remains either way (ADR 0034).
+            settled = replace(
+                invoice.settlement,
+                amount_due_minor=invoice.paid_minor if status == InvoiceStatus.PAID else 0,
+            )
             moved = replace(
                 invoice,
                 status=status,
@@ -423,6 +434,14 @@ class InvoiceLifecycle:
                 ),
                 version=invoice.version + 1,
             )
+            # A partly paid open invoice the note leaves nothing on is paid (ADR 0034).
+            now_paid = (
+                invoice.status == InvoiceStatus.OPEN
+                and invoice.paid_minor > 0
+                and credited.remaining_minor == 0
+            )
+            if now_paid:
+                credited = replace(credited, status=InvoiceStatus.PAID, paid_at=at)
             # Exactly one note per version: a loser runs again against the new state.
             if not await tx.invoices.update_status(
                 ctx.tenant_id, credited, invoice.version, invoice.status
@@ -434,6 +453,17 @@ class InvoiceLifecycle:
                 )
                 await tx.credit.set_balance(
                     ctx.tenant_id, invoice.customer_id, invoice.currency, balance + to_balance
+                )
+            if now_paid:
+                await tx.outbox.add(
+                    OutboxEvent(
+                        new_id("evt"),
+                        ctx.tenant_id,
+                        "invoice.paid",
+                        invoice.name,
+                        {"number": invoice.number, "paid_minor": invoice.paid_minor},
+                        at,
+                    )
                 )
             note = CreditNote(
                 id=new_id("cn"),
@@ -656,6 +686,7 @@ class _InvoiceCodec:
                 "credited_minor": result.credited_minor,
                 "due_at": _when(result.due_at),
                 "coupon_code": result.coupon_code,
+                "paid_minor": result.paid_minor,
             }
         ).encode()
 
@@ -685,6 +716,7 @@ class _InvoiceCodec:
             credited_minor=d["credited_minor"],
             due_at=_at(d.get("due_at")),
             coupon_code=d.get("coupon_code"),
+            paid_minor=d.get("paid_minor", 0),
         )
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from billing.app.ids import new_id
 from billing.app.invoice_tax import tax_enabled, with_tax
+from billing.app.payment_kinds import COLLECT_INVOICE
 from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
@@ -247,8 +248,7 @@ async def _finalize(
                 at,
             )
         )
-    if invoicing.email_invoices:
-        await _schedule_delivery(tx, tenant_id, sub, invoice, at)
+    await _schedule_after(tx, tenant_id, sub, invoice, at, rules)
     return await _number(tx, tenant_id, invoice, rules, at, number)
 
 
@@ -274,11 +274,7 @@ async def _schedule_delivery(
 ) -> None:
     """Delivery is due work of its own: sent after this commit, never inside it. It is keyed
     by the invoice, not the subscription, so a failing delivery never holds up billing."""
-    if sub is not None:
-        clock_id = sub.clock_id
-    else:
-        customer = await tx.customers.get(tenant_id, invoice.customer_id)
-        clock_id = customer.clock_id if customer is not None else None
+    clock_id = await _clock_of(tx, tenant_id, sub, invoice)
     await tx.due_work.schedule(
         DueItem(
             tenant_id,
@@ -290,6 +286,72 @@ async def _schedule_delivery(
             json.dumps({"invoice_id": invoice.id}),
         )
     )
+
+
+async def _schedule_after(
+    tx: Transaction,
+    tenant_id: str,
+    sub: Subscription | None,
+    invoice: Invoice,
+    at: datetime,
+    rules: ActiveRules,
+) -> None:
+    """The work a finalized invoice leaves for after its commit: delivery, collection."""
+    invoicing = rules.rules.invoicing
+    if invoicing.email_invoices:
+        await _schedule_delivery(tx, tenant_id, sub, invoice, at)
+    if (
+        invoicing.collection_method == "charge_automatically"
+        and invoice.settlement.amount_due_minor > 0
+        and rules.rules.payments.collection.automatic
+    ):
+        if await tx.payment_methods.has_attached(tenant_id, invoice.customer_id):
+            await _schedule_collection(tx, tenant_id, sub, invoice, at)
+        else:
+            # Nothing to charge: said now, in this transaction, instead of by due work that
+            # would only find the same.
+            await tx.outbox.add(
+                OutboxEvent(
+                    new_id("evt"),
+                    tenant_id,
+                    "invoice.payment_method_missing",
+                    invoice.name,
+                    {
+                        "customer": f"customers/{invoice.customer_id}",
+                        "amount_due_minor": invoice.settlement.amount_due_minor,
+                        "currency": invoice.currency,
+                        "source": "automatic_collection",
+                    },
+                    at,
+                )
+            )
+
+
+async def _schedule_collection(
+    tx: Transaction, tenant_id: str, sub: Subscription | None, invoice: Invoice, at: datetime
+) -> None:
+    """Automatic collection (ADR 0034) is due work of its own: the gateway is called after
+    this commit, never inside it; keyed by the invoice, like delivery."""
+    await tx.due_work.schedule(
+        DueItem(
+            tenant_id,
+            new_id("due"),
+            COLLECT_INVOICE,
+            invoice.id,
+            await _clock_of(tx, tenant_id, sub, invoice),
+            at,
+            json.dumps({"invoice_id": invoice.id}),
+        )
+    )
+
+
+async def _clock_of(
+    tx: Transaction, tenant_id: str, sub: Subscription | None, invoice: Invoice
+) -> str | None:
+    if sub is not None:
+        return sub.clock_id
+    customer = await tx.customers.get(tenant_id, invoice.customer_id)
+    return customer.clock_id if customer is not None else None
 
 
 async def _assign_number(

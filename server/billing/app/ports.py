@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from billing.app.payment_ports import (
+    GatewayCredentialRepository,
+    PaymentAttemptRepository,
+    PaymentMethodRepository,
+    PaymentRepository,
+)
 from billing.app.records import AuditQuery, AuditRecord, OutboxEvent
 from billing.domain.coupons import Coupon
 from billing.domain.customers import Customer
@@ -36,6 +42,12 @@ class NotReady(Exception):
     def __init__(self, reason: str, retry_after_s: float) -> None:
         super().__init__(reason)
         self.retry_after_s = retry_after_s
+
+
+class ParkItem(Exception):
+    """A due item that has done all it may on its own (e.g. the last status lookup of a
+    payment attempt found it still unknown): parked at once for a person, its transaction
+    rolled back; `billing due-work retry` runs it again."""
 
 
 @dataclass(frozen=True)
@@ -636,6 +648,18 @@ class Transaction(Protocol):
 
     @property
     def tax_ledger(self) -> TaxLedgerRepository: ...
+
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
+
+    @property
+    def payment_attempts(self) -> PaymentAttemptRepository: ...
+
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    @property
+    def gateway_credentials(self) -> GatewayCredentialRepository: ...
 
 
 class Store(Protocol):

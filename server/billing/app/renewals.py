@@ -26,6 +26,8 @@ from billing.app.invoicing import (
     subscription_discount,
 )
 from billing.app.metered import metered_prices
+from billing.app.payment_due_work import PaymentDueWork
+from billing.app.payment_kinds import COLLECT_INVOICE, RECONCILE_ATTEMPT
 from billing.app.plan_items import (
     items_for_plan,
     parse_overrides,
@@ -60,6 +62,7 @@ log = logging.getLogger("billing.renewals")
 # CONSOLIDATION_WAIT_S of wall time, until the customer's renewals up to the instant are done.
 CONSOLIDATION_DELAY = timedelta(seconds=1)
 CONSOLIDATION_WAIT_S = 0.2
+PAYMENT_KINDS = frozenset({COLLECT_INVOICE, RECONCILE_ATTEMPT})
 
 
 class DueWorkHandlers:
@@ -71,11 +74,15 @@ class DueWorkHandlers:
         self._usage = usage
         self.delivery: InvoiceDelivery | None = None  # set by the composition root
         self.tax_id_checks: TaxIdChecks | None = None  # set when a verifier is configured
+        self.payments: PaymentDueWork | None = None  # set by the composition root
 
     async def prepare(self, item: DueItem) -> DueItem:
-        """Before the item's transaction: what it needs from outside (a registry's answer)."""
+        """Before the item's transaction: what it needs from outside (a registry's answer,
+        a gateway's)."""
         if item.kind == VERIFY_TAX_IDS and self.tax_id_checks is not None:
             return await self.tax_id_checks.prepare(item)
+        if item.kind in PAYMENT_KINDS and self.payments is not None:
+            return await self.payments.prepare(item)
         return item
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
@@ -86,6 +93,10 @@ class DueWorkHandlers:
             return await self.tax_id_checks.handle(tx, item)
         if item.kind == DELIVER and self.delivery is not None:
             return await self.delivery.handle(tx, item)  # one-off invoices have no subscription
+        if item.kind in PAYMENT_KINDS:
+            if self.payments is None:
+                return f"skip {item.kind}: payments are not configured"
+            return await self.payments.handle(tx, item)
         if item.kind == "finalize_consolidated":
             return await self._finalize_consolidated(tx, item)
         sub = await tx.subscriptions.get(item.tenant_id, item.subscription_id)
@@ -285,9 +296,12 @@ class DueWorkHandlers:
         if sub.status != Status.TRIALING or sub.trial_end != item.due_at:
             return f"skip trial end {sub.name}"
         active = await self._rules.active_rules_in(tx, item.tenant_id)
-        # Payment methods come with payments; until then every trial ends without one, and
-        # the rules say what that means.
-        outcome = active.rules.invoicing.trial_end_without_payment_method
+        # With a payment method attached the trial simply ends in billing; without one the
+        # rules say what it becomes.
+        has_method = await tx.payment_methods.has_attached(item.tenant_id, sub.customer_id)
+        outcome = (
+            "activate" if has_method else active.rules.invoicing.trial_end_without_payment_method
+        )
         if outcome == "cancel":
             ended = replace(
                 sub,

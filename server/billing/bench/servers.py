@@ -57,10 +57,18 @@ def free_port() -> int:
         return port
 
 
+BENCH_ENCRYPTION_KEYS = "bench:" + "B" * 43  # 32 bytes, base64url; benchmarks only
+
+
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     """This environment without the caller's BILLING_* settings, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
     env.update(extra)
+    # Gateway tokens are encrypted at rest (ADR 0034): a PostgreSQL server needs a key ring;
+    # a bench's throwaway one, unless the caller gave its own.
+    if "BILLING_ENCRYPTION_KEYS" not in env:
+        env["BILLING_ENCRYPTION_KEYS"] = BENCH_ENCRYPTION_KEYS
+        env["BILLING_ENCRYPTION_KEY_ID"] = "bench"
     return env
 
 

@@ -130,7 +130,8 @@ def split_credit(invoice: Invoice, amount_minor: int) -> CreditSplit:
         raise ValueError(f"a {invoice.status.value} invoice takes no credit note")
     if not 0 < amount_minor <= creditable_minor(invoice):
         raise ValueError(f"{amount_minor} is not within 1..{creditable_minor(invoice)}")
-    owed = invoice.settlement.amount_due_minor if invoice.status != InvoiceStatus.PAID else 0
+    # What payments paid is received money: only what remains is still owed (ADR 0034).
+    owed = invoice.remaining_minor if invoice.status != InvoiceStatus.PAID else 0
     to_due = min(amount_minor, owed)
     return CreditSplit(to_due, amount_minor - to_due)
 

@@ -15,6 +15,12 @@ COLLECTIONS: dict[str, str] = {
     "subscriptions": "sub",
     "invoices": "inv",
     "clocks": "clk",
+    # Payments (ADR 0034).
+    "paymentMethods": "pm",
+    "paymentAttempts": "pay",
+    "payments": "pmt",
+    "refunds": "re",
+    "disputes": "dp",
 }
 
 

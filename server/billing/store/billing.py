@@ -429,6 +429,7 @@ class SqlInvoices:
                 payment_reference=invoice.payment_reference or None,
                 credited_minor=invoice.credited_minor,
                 amount_due_minor=invoice.settlement.amount_due_minor,
+                paid_minor=invoice.paid_minor,
                 version=invoice.version,
             )
         )

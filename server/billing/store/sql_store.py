@@ -37,10 +37,17 @@ from billing.store.billing import (
     SqlSubscriptions,
 )
 from billing.store.coupons import SqlCoupons
+from billing.store.crypto import KeyRing
 from billing.store.customers import SqlCustomers
 from billing.store.due_batch import SqlDueBatch
 from billing.store.due_work import SqlDueWork
 from billing.store.engine import WRITE_OPTION
+from billing.store.payments import (
+    SqlGatewayCredentials,
+    SqlPaymentAttempts,
+    SqlPaymentMethods,
+    SqlPayments,
+)
 from billing.store.records import SqlAudit, SqlIdempotency, SqlOutbox
 from billing.store.rule_sets import SqlRuleSets
 from billing.store.tax_ledger import SqlTaxLedger
@@ -61,7 +68,7 @@ _DOES_NOT_FIT_SQLSTATES = {"22001", "22003", "22008", "22021", "22P05"}
 class SqlTransaction:
     """Repositories sharing one connection, hence one transaction."""
 
-    def __init__(self, raw: AsyncConnection) -> None:
+    def __init__(self, raw: AsyncConnection, keys: KeyRing | None = None) -> None:
         conn = BatchedConnection(raw)
         self.connection = conn
         self.customers = SqlCustomers(conn)
@@ -82,6 +89,11 @@ class SqlTransaction:
         self.credit_notes = SqlCreditNotes(conn)
         self.due_batch = SqlDueBatch(conn)
         self.tax_ledger = SqlTaxLedger(conn)
+        # Payments (ADR 0034): tokens and credentials pass the key ring on the way in and out.
+        self.payment_methods = SqlPaymentMethods(conn, keys)
+        self.payment_attempts = SqlPaymentAttempts(conn)
+        self.payments = SqlPayments(conn)
+        self.gateway_credentials = SqlGatewayCredentials(conn, keys)
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""
@@ -89,8 +101,9 @@ class SqlTransaction:
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, keys: KeyRing | None = None) -> None:
         self.engine = engine
+        self.keys = keys  # None: a store that never touches tokens or credentials
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._sqlite_write_lock = asyncio.Lock()
         self._sqlite_keys_in_flight: set[tuple[str, str]] = set()  # IdempotencyKey.slot
@@ -103,7 +116,7 @@ class SqlStore:
         try:
             async with self.engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
-                yield SqlTransaction(conn)
+                yield SqlTransaction(conn, self.keys)
         except (DBAPIError, OverflowError) as exc:
             if isinstance(exc, DBAPIError):
                 _raise_timeout(exc)
@@ -139,7 +152,7 @@ class SqlStore:
             async with self._sqlite_write_lock, self.engine.connect() as conn:
                 await conn.execution_options(**{WRITE_OPTION: True})
                 async with conn.begin():
-                    tx = SqlTransaction(conn)
+                    tx = SqlTransaction(conn, self.keys)
                     yield tx
                     await tx.flush()
         finally:
@@ -149,7 +162,7 @@ class SqlStore:
     @asynccontextmanager
     async def _postgres_write(self, key: IdempotencyKey | None) -> AsyncIterator[SqlTransaction]:
         async with self.engine.begin() as conn:
-            tx = SqlTransaction(conn)
+            tx = SqlTransaction(conn, self.keys)
             if key is not None:
                 await _open_write(tx, key)
             yield tx

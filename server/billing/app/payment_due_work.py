@@ -1,0 +1,193 @@
+"""The payments' due work (ADR 0034):
+
+- `collect_invoice` (subject: the invoice), scheduled by finalization: the write pattern with
+  source `automatic_collection`, keyed by the item's id, so a rerun of the item (a crash
+  before it was marked done) answers with the same attempt instead of a second one;
+- `reconcile_attempt` (subject: the attempt), scheduled with every attempt: `prepare` asks
+  the gateway for the attempt's status outside any transaction, `handle` records it. A key
+  the gateway still does not know `not_found_after` the attempt was made was never charged:
+  failed `never_charged`. Still unsettled: the next lookup at the next `lookups_after` delay;
+  after the last one the item is parked for a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from billing.app.context import CallContext, Write
+from billing.app.gateway_directory import GatewayDirectory
+from billing.app.ids import new_id
+from billing.app.payment_charges import SYSTEM_ACTOR, ChargeOrder, Charges
+from billing.app.payment_kinds import COLLECT_INVOICE, RECONCILE_ATTEMPT
+from billing.app.payment_outcomes import record_outcome, target_status
+from billing.app.ports import DueItem, ParkItem, RetryableConflict, Store, Transaction
+from billing.app.rules import RuleUseCases
+from billing.domain.errors import InvalidState, NotFound
+from billing.plugins.engines import GatewayOutcome, GatewayStatus, LookupRequest
+
+log = logging.getLogger("billing.payments")
+
+NEVER_CHARGED = "never_charged"
+
+
+class PaymentDueWork:
+    def __init__(
+        self,
+        store: Store,
+        charges: Charges,
+        directory: GatewayDirectory,
+        rules: RuleUseCases,
+    ) -> None:
+        self._store = store
+        self._charges = charges
+        self._directory = directory
+        self._rules = rules
+
+    async def prepare(self, item: DueItem) -> DueItem:
+        if item.kind == COLLECT_INVOICE:
+            return await self._collect(item)
+        if item.kind == RECONCILE_ATTEMPT:
+            return await self._look_up(item)
+        return item
+
+    async def handle(self, tx: Transaction, item: DueItem) -> str:
+        payload = json.loads(item.payload or "{}")
+        if item.kind == COLLECT_INVOICE:
+            return str(payload.get("done", f"collect invoices/{item.subscription_id}"))
+        return await self._reconcile(tx, item, payload)
+
+    # --- collect_invoice ----------------------------------------------------------------
+
+    async def _collect(self, item: DueItem) -> DueItem:
+        """The whole write pattern runs here, before the item's own transaction: the
+        gateway is never called inside one. The item's transaction only marks it done."""
+        ctx = CallContext(item.tenant_id, SYSTEM_ACTOR, "CollectInvoice", item.id)
+        order = ChargeOrder(item.subscription_id, None, None, "", "automatic_collection")
+        try:
+            attempt = await self._charges.charge(ctx, Write(item.id, item.id.encode(), order))
+        except (InvalidState, NotFound) as exc:
+            done = f"skip collect invoices/{item.subscription_id}: {exc}"
+        else:
+            what = "no payment method" if attempt is None else attempt.name
+            status = "" if attempt is None else f" {attempt.status.value}"
+            done = f"collect invoices/{item.subscription_id}: {what}{status}"
+        return replace(item, payload=json.dumps({"invoice_id": item.subscription_id, "done": done}))
+
+    # --- reconcile_attempt --------------------------------------------------------------
+
+    async def _look_up(self, item: DueItem) -> DueItem:
+        async with self._store.read() as tx:
+            attempt = await tx.payment_attempts.get(item.tenant_id, item.subscription_id)
+            active = await self._rules.active_rules_in(tx, item.tenant_id) if attempt else None
+        if attempt is None or active is None or attempt.settled:
+            return item
+        try:
+            gateway = await self._directory.gateway(
+                None, item.tenant_id, active.rules.payments, attempt.gateway
+            )
+            outcome = await asyncio.wait_for(
+                gateway.lookup(
+                    LookupRequest(
+                        attempt.idempotency_key,
+                        attempt.gateway_reference,
+                        "charge",
+                        attempt.amount_minor,
+                        attempt.currency,
+                    )
+                ),
+                self._directory.timeout_s,
+            )
+        except Exception as exc:  # the gateway could not say: asked again later
+            log.warning("status lookup failed", extra={"attempt": attempt.id, "error": str(exc)})
+            outcome = GatewayOutcome(GatewayStatus.UNKNOWN, message=f"lookup failed: {exc}")
+        return replace(
+            item, payload=json.dumps({"attempt_id": attempt.id, "outcome": _to_dict(outcome)})
+        )
+
+    async def _reconcile(self, tx: Transaction, item: DueItem, payload: dict[str, Any]) -> str:
+        attempt = await tx.payment_attempts.get(item.tenant_id, item.subscription_id, lock=True)
+        if attempt is None:
+            return f"skip reconcile paymentAttempts/{item.subscription_id}: gone"
+        if attempt.settled or "outcome" not in payload:
+            return f"reconcile {attempt.name}: already {attempt.status.value}"
+        active = await self._rules.active_rules_in(tx, item.tenant_id)
+        reconcile = active.rules.payments.reconcile
+        at = item.due_at
+        outcome = _from_dict(payload["outcome"])
+        if outcome.status is GatewayStatus.NOT_FOUND and at - attempt.created_at >= (
+            reconcile.not_found_after
+        ):
+            outcome = GatewayOutcome(
+                GatewayStatus.FAILED,
+                decline_code=NEVER_CHARGED,
+                message=f"the gateway never received this charge (not found after"
+                f" {reconcile.not_found_after})",
+            )
+        lookups = attempt.lookups + 1
+        counted = replace(attempt, lookups=lookups, version=attempt.version + 1)
+        if not await tx.payment_attempts.update(
+            item.tenant_id, counted, attempt.status, attempt.version
+        ):
+            raise RetryableConflict(f"{attempt.name} changed during its status lookup")
+        after = counted
+        if target_status(attempt.status, outcome.status) is not None:
+            after = await record_outcome(
+                tx,
+                item.tenant_id,
+                counted,
+                outcome,
+                at,
+                active.rules.payments,
+                actor=SYSTEM_ACTOR,
+                request_id=item.id,
+            )
+        if after.settled:
+            return f"reconcile {after.name}: {after.status.value} after {lookups} lookups"
+        delays = reconcile.lookups_after
+        if lookups >= len(delays):
+            raise ParkItem(
+                f"{attempt.name} is still {after.status.value} after {lookups} status lookups"
+                f" ({outcome.status.value}); a person must settle it with the gateway"
+            )
+        await tx.due_work.schedule(
+            DueItem(
+                item.tenant_id,
+                new_id("due"),
+                RECONCILE_ATTEMPT,
+                attempt.id,
+                item.clock_id,
+                # Never at this item's own instant: (subject, kind, due time) is unique.
+                max(attempt.created_at + delays[lookups], at + timedelta(microseconds=1)),
+                json.dumps({"attempt_id": attempt.id}),
+            )
+        )
+        return f"reconcile {after.name}: still {after.status.value} ({outcome.status.value})"
+
+
+def _to_dict(outcome: GatewayOutcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status.value,
+        "reference": outcome.reference,
+        "decline_code": outcome.decline_code,
+        "gateway_code": outcome.gateway_code,
+        "message": outcome.message,
+        "action_url": outcome.action_url,
+        "amount_minor": outcome.amount_minor,
+    }
+
+
+def _from_dict(data: dict[str, Any]) -> GatewayOutcome:
+    return GatewayOutcome(
+        GatewayStatus(data["status"]),
+        data.get("reference", ""),
+        data.get("decline_code", ""),
+        data.get("gateway_code", ""),
+        data.get("message", ""),
+        data.get("action_url", ""),
+        data.get("amount_minor"),
+    )

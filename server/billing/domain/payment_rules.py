@@ -32,10 +32,16 @@ class RoutingMatch:
 
     currencies: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()  # the method's country, else the billing country
+    # Bounds in the charge's own currency, whatever it is (for code that builds rules; rule
+    # files write bounds per currency below, since 100 means little without a currency).
     min_amount_minor: int | None = None  # inclusive
     max_amount_minor: int | None = None  # inclusive
     method_types: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()  # the customer's metadata["segment"]
+    # Bounds per ISO 4217 currency in minor units (inclusive): when given, a charge in a
+    # currency they do not list does not match.
+    min_amounts_minor: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    max_amounts_minor: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from billing.domain.money import CURRENCY_EXPONENTS
+from billing.domain.money import Money
 from billing.domain.payment_rules import (
     DEFAULT_PAYMENT_RULES,
     CircuitBreakerRule,
@@ -64,7 +64,7 @@ def build_payment_rules(files: Sequence[ValidatedFile]) -> PaymentRules:
 
 def minor_units(amount: Decimal, currency: str) -> int:
     """500.00 EUR -> 50000 (the meaning pass made sure it is payable exactly)."""
-    return int(amount.scaleb(CURRENCY_EXPONENTS[currency]))
+    return Money.from_decimal(amount, currency).amount_minor
 
 
 def _per_currency(amounts: Mapping[str, Decimal] | None) -> Mapping[str, int]:

@@ -69,8 +69,12 @@ class _PaymentChecker:
             self._reconcile(file)
             self._fraud(file)
         if not self.payments:
-            self.gateways = {g.name: "the default payment rules" for g in DEFAULT_PAYMENT_RULES.gateways}
-            suspects = [name for name, kind in self.unreadable.items() if kind in (None, "payments")]
+            self.gateways = {
+                g.name: "the default payment rules" for g in DEFAULT_PAYMENT_RULES.gateways
+            }
+            suspects = [
+                name for name, kind in self.unreadable.items() if kind in (None, "payments")
+            ]
             self.gateways_known = not suspects
         for file in self.routing[:1]:
             self._routing(file)
@@ -97,9 +101,9 @@ class _PaymentChecker:
             return
         raw = file.document.data.get("gateways") if isinstance(file.document.data, dict) else None
         for index, item in enumerate(raw if isinstance(raw, list) else ()):
-            if ("gateways", index) in file.broken and isinstance(item, dict):
-                if isinstance(item.get("name"), str):
-                    self.broken_gateways.add(item["name"])
+            broken = ("gateways", index) in file.broken and isinstance(item, dict)
+            if broken and isinstance(item.get("name"), str):
+                self.broken_gateways.add(item["name"])
         for path, gateway in file.items("gateways"):
             name, engine = gateway["name"], gateway["engine"]
             if name in self.gateways:
@@ -140,7 +144,9 @@ class _PaymentChecker:
                     self._error(file, path, "must be longer than 0s")
                 elif previous is not None and delay <= previous:
                     self._error(
-                        file, path, f"lookups must come later each time: {delay} is not after {previous}"
+                        file,
+                        path,
+                        f"lookups must come later each time: {delay} is not after {previous}",
                     )
                 previous = delay
         if self._sound(file, "reconcile", "not_found_after"):
@@ -173,7 +179,9 @@ class _PaymentChecker:
         seen.add(name)
         if name not in self.fraud_checks:
             known = ", ".join(sorted(self.fraud_checks)) or "none"
-            self._error(file, (*path, "name"), f"unknown fraud scorer {name!r}; registered: {known}")
+            self._error(
+                file, (*path, "name"), f"unknown fraud scorer {name!r}; registered: {known}"
+            )
             return
         found = self.fraud_checks.get(name) if isinstance(self.fraud_checks, Mapping) else None
         check = getattr(found, "check_settings", None)
@@ -181,9 +189,7 @@ class _PaymentChecker:
             for problem in check(scorer.get("settings") or {}):
                 self._error(file, (*path, "settings"), f"{name}: {problem}")
 
-    def _amount(
-        self, file: ValidatedFile, path: RulePath, currency: str, amount: Decimal
-    ) -> bool:
+    def _amount(self, file: ValidatedFile, path: RulePath, currency: str, amount: Decimal) -> bool:
         """An amount per currency: an ISO 4217 key, above 0, payable in the minor unit."""
         problem = currency_problem(currency)
         if problem is not None:

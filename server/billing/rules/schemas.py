@@ -860,7 +860,9 @@ _NEW_CUSTOMER: Schema = {
         "required": True,
     },
     "outcome": {
-        **_choice(FRAUD_OUTCOMES[1:], "What a larger charge gives: review or block.", required=False),
+        **_choice(
+            FRAUD_OUTCOMES[1:], "What a larger charge gives: review or block.", required=False
+        ),
         "default": "review",
     },
 }

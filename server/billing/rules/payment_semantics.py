@@ -236,12 +236,8 @@ class _PaymentChecker:
             if name in self.gateways or name in self.broken_gateways or not self.gateways_known:
                 continue
             declared = ", ".join(sorted(self.gateways)) or "none"
-            source = "the payments file" if self.payments else "the default payment rules"
-            self._error(
-                file,
-                where,
-                f"unknown gateway {name!r}; {source} declares: {declared}",
-            )
+            source = "the payments file declares" if self.payments else "the default rules have"
+            self._error(file, where, f"unknown gateway {name!r}; {source}: {declared}")
 
     def _when(self, file: ValidatedFile, path: RulePath, when: Mapping[str, Any]) -> None:
         currencies = when.get("currencies") or ()

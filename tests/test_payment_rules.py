@@ -7,7 +7,6 @@ from datetime import timedelta
 from textwrap import dedent
 
 import pytest
-from fraud_scorer_plugin import engines_with_scorers
 
 from billing.domain.payment_rules import (
     DEFAULT_PAYMENT_RULES,
@@ -24,6 +23,7 @@ from billing.domain.payment_rules import (
 )
 from billing.plugins.registry import Engines
 from billing.rules import RuleSet, RuleSetInvalid, json_schemas, load_rule_set_from_files
+from fraud_scorer_plugin import engines_with_scorers
 
 
 @pytest.fixture(scope="module")

@@ -151,9 +151,23 @@ def test_billing_register_payment_gateways(engines):
 
 
 def test_billing_register_fraud_checks(engines):
-    # No built-in scorer: the rules' own checks cover velocity, amounts and countries; the
-    # hook is for external scorers, so a plugin registering one is found by name.
-    assert "fraud_check" in engines.by_kind
+    # No built-in scorer: the rules' own checks cover velocity, amounts and countries. A
+    # plugin's scorer is found by name, named by payment rules, and its block stops a charge.
+    from fraud_scorer_plugin import engines_with_scorers
+
+    from billing.app.fraud_scoring import assess_payment
+    from billing.domain.fraud import FraudFacts, Verdict
+    from billing.domain.payment_rules import FraudRules
+
+    assert engines.by_kind["fraud_check"] == {}
+    with_plugin, _ = engines_with_scorers()
+    checks = with_plugin.by_kind["fraud_check"]
+    assert sorted(checks) == ["block_list", "broken", "confused", "sleepy"]
+    rules = FraudRules(scorers=("block_list",), settings={"block_list": {"customers": ["c9"]}})
+    facts = FraudFacts(1000, "EUR", "DE", "DE", "", 30, customer_id="c9")
+    assert asyncio.run(assess_payment(rules, facts, checks)) == Verdict(
+        "block", ("block_list: customer c9 is on the block list",)
+    )
 
 
 def test_billing_register_recognition_methods(engines):

@@ -23,7 +23,12 @@ from datetime import timedelta
 
 from billing.domain.errors import InvariantBroken
 from billing.domain.money import Money
-from billing.domain.payment_rules import FraudRules, NewCustomerLimit, VelocityLimit
+from billing.domain.payment_rules import (
+    FraudRules,
+    NewCustomerLimit,
+    VelocityLimit,
+    duration_text,
+)
 
 OUTCOMES = ("allow", "review", "block")  # in rising severity
 _SEVERITY = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
@@ -122,7 +127,8 @@ def _velocity(limit: VelocityLimit, recorded: int, facts: FraudFacts) -> list[Ve
     attempts = recorded + 1  # this one included
     if attempts <= limit.max_attempts:
         return []
-    reason = f"{attempts} attempts {where} in {limit.window} (at most {limit.max_attempts})"
+    window = duration_text(limit.window)
+    reason = f"{attempts} attempts {where} in {window} (at most {limit.max_attempts})"
     return [Verdict(limit.outcome, (reason,))]
 
 
@@ -136,7 +142,7 @@ def _new_customer(limit: NewCustomerLimit, facts: FraudFacts) -> list[Verdict]:
     charged, most = Money(facts.currency, facts.amount_minor), Money(facts.currency, ceiling)
     reason = (
         f"{charged} from a customer created {_age_words(age)} ago (customers newer than"
-        f" {limit.max_age}: at most {most})"
+        f" {duration_text(limit.max_age)}: at most {most})"
     )
     return [Verdict(limit.outcome, (reason,))]
 
@@ -145,7 +151,8 @@ def _age_words(age: timedelta) -> str:
     if age >= timedelta(days=1):
         days = age.days
         return f"{days} day{'s' if days != 1 else ''}"
-    return str(age)
+    hours = int(age.total_seconds()) // 3600
+    return f"{hours} hour{'s' if hours != 1 else ''}" if hours else "less than an hour"
 
 
 def _country_mismatch(outcome: str, facts: FraudFacts) -> list[Verdict]:

@@ -122,3 +122,16 @@ class PaymentRules:
 
 
 DEFAULT_PAYMENT_RULES = PaymentRules()
+
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def duration_text(span: timedelta) -> str:
+    """A span as the rule files write it (the largest unit that divides it): 1h, 7d, 90s;
+    so a reason on an attempt reads like the limit it quotes."""
+    seconds = span.total_seconds()
+    if seconds != int(seconds) or seconds <= 0:
+        return str(span)
+    whole = int(seconds)
+    unit, size = next((unit, size) for unit, size in _UNITS if whole % size == 0)
+    return f"{whole // size}{unit}"

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.domain.money import CURRENCY_EXPONENTS, currency_problem
-from billing.domain.payment_rules import DEFAULT_PAYMENT_RULES
+from billing.domain.payment_rules import DEFAULT_PAYMENT_RULES, duration_text
 from billing.domain.regions import country_problem
 from billing.rules.errors import RuleError, RulePath
 from billing.rules.structure import ValidatedFile
@@ -146,7 +146,8 @@ class _PaymentChecker:
                     self._error(
                         file,
                         path,
-                        f"lookups must come later each time: {delay} is not after {previous}",
+                        f"lookups must come later each time: {duration_text(delay)} is not after"
+                        f" {duration_text(previous)}",
                     )
                 previous = delay
         if self._sound(file, "reconcile", "not_found_after"):

@@ -8,13 +8,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from fraud_scorer_plugin import engines_with_scorers
 
 from billing.app.fraud_scoring import assess_payment
 from billing.domain.errors import InvariantBroken
 from billing.domain.fraud import ALLOW, FraudFacts, Verdict, assess, velocity_counts, worst
 from billing.domain.payment_rules import FraudRules, NewCustomerLimit, VelocityLimit
 from billing.plugins.engines import FraudRequest
+from fraud_scorer_plugin import engines_with_scorers
 
 PER_METHOD = VelocityLimit("method", timedelta(hours=1), 3, "block")
 PER_CUSTOMER = VelocityLimit("customer", timedelta(days=1), 10, "review")

@@ -13,6 +13,9 @@ from pathlib import Path
 import pluggy
 import pytest
 
+from billing.app.fraud_scoring import assess_payment
+from billing.domain.fraud import FraudFacts, Verdict
+from billing.domain.payment_rules import FraudRules
 from billing.domain.tax import (
     NO_TAX_RULES,
     Buyer,
@@ -41,6 +44,7 @@ from billing.plugins.registry import (
 )
 from billing.rules import load_rule_set_from_files
 from billing.rules.model import Price, Tier
+from fraud_scorer_plugin import engines_with_scorers
 
 ROOT = Path(__file__).parents[1]
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("billing_"))
@@ -151,9 +155,17 @@ def test_billing_register_payment_gateways(engines):
 
 
 def test_billing_register_fraud_checks(engines):
-    # No built-in scorer: the rules' own checks cover velocity, amounts and countries; the
-    # hook is for external scorers, so a plugin registering one is found by name.
-    assert "fraud_check" in engines.by_kind
+    # No built-in scorer: the rules' own checks cover velocity, amounts and countries. A
+    # plugin's scorer is found by name, named by payment rules, and its block stops a charge.
+    assert engines.by_kind["fraud_check"] == {}
+    with_plugin, _ = engines_with_scorers()
+    checks = with_plugin.by_kind["fraud_check"]
+    assert sorted(checks) == ["block_list", "broken", "confused", "sleepy"]
+    rules = FraudRules(scorers=("block_list",), settings={"block_list": {"customers": ["c9"]}})
+    facts = FraudFacts(1000, "EUR", "DE", "DE", "", 30, customer_id="c9")
+    assert asyncio.run(assess_payment(rules, facts, checks)) == Verdict(
+        "block", ("block_list: customer c9 is on the block list",)
+    )
 
 
 def test_billing_register_recognition_methods(engines):

@@ -63,8 +63,10 @@ def test_push_activates_and_every_answer_names_the_rule_set(rules_api, catalog, 
         "invoicing.yaml",
         "metering.yaml",
         "money.yaml",
+        "payments.yaml",
         "pricing.yaml",
         "proration.yaml",
+        "routing.yaml",
         "tax.yaml",
     }
     active = rules_api.GetActiveRuleSet(rp.GetActiveRuleSetRequest(), metadata=tenant.metadata)

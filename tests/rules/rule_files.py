@@ -13,10 +13,11 @@ from billing.rules import RuleSet, RuleSetInvalid, load_rule_set_from_files
 
 # The built-in pricing models; plugins will add to this set.
 BUILTIN_ENGINES: Mapping[str, set[str]] = {"pricing_model": {"per_unit", "graduated", "volume"}}
-# The repository's rules/ with the tax engines installed (its tax files name them).
+# The repository's rules/ with the tax and gateway engines installed (its files name them).
 REPO_ENGINES: Mapping[str, set[str]] = {
     **BUILTIN_ENGINES,
     "tax_engine": load_engines().names()["tax_engine"],
+    "payment_gateway": load_engines().names()["payment_gateway"],
 }
 
 FIXTURES = Path(__file__).parent / "fixtures"

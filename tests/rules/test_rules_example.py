@@ -31,8 +31,10 @@ def test_the_example_rules_load_cleanly() -> None:
         "invoicing.yaml",
         "metering.yaml",
         "money.yaml",
+        "payments.yaml",
         "pricing.yaml",
         "proration.yaml",
+        "routing.yaml",
         "tax.yaml",
     ]
     assert len(rule_set.content_hash) == 64

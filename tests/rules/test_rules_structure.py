@@ -31,9 +31,9 @@ def test_a_file_needs_a_known_kind() -> None:
         }
     ) == [
         "a.yaml:1:1: missing top-level kind; expected one of catalog, money, proration, "
-        "pricing, tax, recognition, dunning, routing, invoicing, metering",
+        "pricing, tax, recognition, dunning, routing, invoicing, metering, payments",
         "b.yaml:1:7: kind: unknown kind 'taxes'; expected one of catalog, money, proration, "
-        "pricing, tax, recognition, dunning, routing, invoicing, metering",
+        "pricing, tax, recognition, dunning, routing, invoicing, metering, payments",
         "c.yaml:1:1: a rule file is a mapping with a top-level kind, got a list",
         "d.yaml:1:1: a rule file is a mapping with a top-level kind, got null",
     ]

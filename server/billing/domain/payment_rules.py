@@ -32,10 +32,16 @@ class RoutingMatch:
 
     currencies: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()  # the method's country, else the billing country
+    # Bounds in the charge's own currency, whatever it is (for code that builds rules; rule
+    # files write bounds per currency below, since 100 means little without a currency).
     min_amount_minor: int | None = None  # inclusive
     max_amount_minor: int | None = None  # inclusive
     method_types: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()  # the customer's metadata["segment"]
+    # Bounds per ISO 4217 currency in minor units (inclusive): when given, a charge in a
+    # currency they do not list does not match.
+    min_amounts_minor: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    max_amounts_minor: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +122,16 @@ class PaymentRules:
 
 
 DEFAULT_PAYMENT_RULES = PaymentRules()
+
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def duration_text(span: timedelta) -> str:
+    """A span as the rule files write it (the largest unit that divides it): 1h, 7d, 90s;
+    so a reason on an attempt reads like the limit it quotes."""
+    seconds = span.total_seconds()
+    if seconds != int(seconds) or seconds <= 0:
+        return str(span)
+    whole = int(seconds)
+    unit, size = next((unit, size) for unit, size in _UNITS if whole % size == 0)
+    return f"{whole // size}{unit}"

@@ -31,6 +31,7 @@ from billing.rules.model import (
     Tier,
     sort_versions,
 )
+from billing.rules.payment_build import build_payment_rules
 from billing.rules.structure import ValidatedFile
 from billing.rules.tax_build import build_tax_rules
 
@@ -71,6 +72,7 @@ def build_rule_set(
         invoicing=_invoicing([f for f in files if f.kind == "invoicing"]),
         metering=_metering([f for f in files if f.kind == "metering"]),
         tax=build_tax_rules(files),
+        payments=build_payment_rules(files),
     )
 
 

@@ -14,6 +14,7 @@ from billing.rules.schemas import RESERVED_KINDS, SCHEMAS, Schema
 from billing.rules.values import (
     DATE_PATTERN,
     DECIMAL_PATTERN,
+    DURATION_PATTERN,
     INSTANT_PATTERN,
     NON_NEGATIVE_DECIMAL_PATTERN,
 )
@@ -119,6 +120,8 @@ def _typed(kind: str | None, rules: dict[str, Any]) -> dict[str, Any]:
         return {"type": "string", "format": "date-time", "pattern": INSTANT_PATTERN}
     if kind == "date":
         return {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+    if kind == "duration":
+        return {"type": "string", "pattern": DURATION_PATTERN}
     if kind == "list":
         return {"type": "array", "items": _field(rules["schema"])}
     if kind == "dict":

@@ -6,22 +6,29 @@ translate may appear here; it refuses any other, so the two cannot drift apart.
 
 Codes are strings matching `values.CODE_PATTERN`. Custom types: `int` (an integer that is not
 a boolean), `decimal` (a decimal string or a number, coerced to Decimal) and `instant` (a UTC
-instant string with `Z` or an offset, coerced to an aware datetime) and `date` (a calendar
-day, 2024-01-01, coerced to a date).
+instant string with `Z` or an offset, coerced to an aware datetime), `date` (a calendar
+day, 2024-01-01, coerced to a date) and `duration` (30s, 10m, 1h, 7d, coerced to a timedelta).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
 from cerberus import TypeDefinition, Validator
 
 from billing.domain.money import DEFAULT_ROUNDING, ROUNDING_MODES
+from billing.domain.payments import MethodType
 from billing.domain.plan_changes import DIRECTIONS
 from billing.domain.tax import InclusiveRounding, LineRounding, TaxPoint, UnknownTaxId
-from billing.rules.values import CODE_PATTERN, coerce_date, coerce_decimal, coerce_instant
+from billing.rules.values import (
+    CODE_PATTERN,
+    coerce_date,
+    coerce_decimal,
+    coerce_duration,
+    coerce_instant,
+)
 
 Schema = dict[str, dict[str, Any]]
 
@@ -36,9 +43,10 @@ KINDS: Final = (
     "routing",
     "invoicing",
     "metering",
+    "payments",
 )
 # Kinds whose schema is still to be written: a file must name its kind, the rest is accepted.
-RESERVED_KINDS: Final = frozenset({"recognition", "dunning", "routing"})
+RESERVED_KINDS: Final = frozenset({"recognition", "dunning"})
 
 INTERVALS: Final = ("day", "week", "month", "year")
 PLAN_CHANGE_TIMINGS: Final = ("immediate", "end_of_period", "refused")
@@ -768,7 +776,241 @@ TAX: Schema = {
     ),
 }
 
+# --- payments and routing (ADR 0034, ADR 0040) ---------------------------------------------
+
+FRAUD_OUTCOMES: Final = ("allow", "review", "block")
+VELOCITY_SCOPES: Final = ("method", "customer", "country")
+METHOD_TYPES: Final = tuple(t.value for t in MethodType)
+GATEWAYS_MAX: Final = 50  # gateways of one tenant's rules; more is a copy-paste accident
+ROUTING_CASES_MAX: Final = 200
+LOOKUPS_MAX: Final = 20  # status lookups of one unknown attempt before it is parked
+SCORERS_MAX: Final = 10  # each is an outside call before every charge
+VELOCITY_LIMITS_MAX: Final = 20  # each is a count query before every charge
+BREAKER_FAILURES_MAX: Final = 1_000
+ATTEMPTS_MAX: Final = 1_000_000
+
+
+def _duration(description: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "type": "duration",
+        "coerce": "duration",
+        "required": required,
+        "meta": {"description": description},
+    }
+
+
+def _per_currency(description: str) -> dict[str, Any]:
+    return {
+        "type": "dict",
+        "keysrules": {"type": "string"},
+        "valuesrules": _amount("An amount in major units of that currency (500.00)."),
+        "meta": {"description": description},
+    }
+
+
+def _codes(description: str, values: tuple[str, ...] | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"type": "string", "empty": False, "maxlength": NAME_LENGTH_MAX}
+    if values is not None:
+        item = {"type": "string", "allowed": list(values)}
+    return _list_of(item, description, minlength=1)
+
+
+_GATEWAY: Schema = {
+    "name": _code(
+        "How routing, payment methods and webhooks name this gateway (stripe_eu).", required=True
+    ),
+    "engine": _code("A registered gateway engine: sandbox, stripe, adyen...", required=True),
+    "settings": {
+        "type": "dict",
+        "default": {},
+        "meta": {"description": "The engine's own settings; the engine checks them."},
+    },
+    "token_pool": _code(
+        "Gateways of one pool take each other's tokens (two accounts of one platform); a"
+        " method is only ever charged at gateways of its own gateway's pool. Leave out: the"
+        " gateway's own name (a pool of one)."
+    ),
+}
+
+_VELOCITY: Schema = {
+    "scope": _choice(
+        VELOCITY_SCOPES,
+        "What is counted: attempts on the payment method, of the customer, or from the"
+        " card's country.",
+        required=True,
+    ),
+    "window": _duration("How far back attempts count (1h).", required=True),
+    "max_attempts": {
+        "type": "int",
+        "required": True,
+        "min": 1,
+        "max": ATTEMPTS_MAX,
+        "meta": {"description": "More attempts than this in the window (this one included)."},
+    },
+    "outcome": {
+        **_choice(FRAUD_OUTCOMES[1:], "What more attempts give: review or block.", required=False),
+        "default": "block",
+    },
+}
+
+_NEW_CUSTOMER: Schema = {
+    "max_age": _duration("A customer created less than this long ago is new (7d).", required=True),
+    "max_amount": {
+        **_per_currency("The most a new customer may be charged at once, per ISO 4217 currency."),
+        "required": True,
+    },
+    "outcome": {
+        **_choice(
+            FRAUD_OUTCOMES[1:], "What a larger charge gives: review or block.", required=False
+        ),
+        "default": "review",
+    },
+}
+
+_SCORER: Schema = {
+    "name": _code("An external scorer registered by a plugin (fraud_check).", required=True),
+    "settings": {
+        "type": "dict",
+        "default": {},
+        "meta": {"description": "The scorer's own settings, handed to it with each request."},
+    },
+}
+
+PAYMENTS: Schema = {
+    "kind": _kind("payments"),
+    "gateways": _list_of(
+        _record(_GATEWAY),
+        "The gateways charges may go through (default: one sandbox gateway).",
+        minlength=1,
+        maxlength=GATEWAYS_MAX,
+    ),
+    "reconcile": {
+        "type": "dict",
+        "schema": {
+            "lookups_after": _list_of(
+                _duration("A delay after the attempt was recorded."),
+                "Status lookups of an unknown or pending attempt, at these delays after it was"
+                " recorded, increasing; after the last the attempt is parked for a person"
+                " (default 30s, 2m, 10m, 1h, 6h, 24h).",
+                minlength=1,
+                maxlength=LOOKUPS_MAX,
+            ),
+            "not_found_after": _duration(
+                "A charge the gateway still says it never saw this long after the call is"
+                " failed as never charged (default 10m)."
+            ),
+        },
+        "meta": {"description": "How unknown outcomes are settled: by status lookups."},
+    },
+    "fraud": {
+        "type": "dict",
+        "schema": {
+            "velocity": _list_of(
+                _record(_VELOCITY),
+                "Limits on attempts in a window; each is checked before every charge.",
+                maxlength=VELOCITY_LIMITS_MAX,
+            ),
+            "new_customer": {
+                **_record(_NEW_CUSTOMER),
+                "meta": {"description": "A ceiling on what a new customer may be charged."},
+            },
+            "country_mismatch": _choice(
+                FRAUD_OUTCOMES,
+                "When the card's country, the billing address's and the request's (those"
+                " known) are not all the same: allow (default), review or block.",
+                required=False,
+            ),
+            "scorers": _list_of(
+                _record(_SCORER),
+                "External scorers run in order before every charge; the worst outcome wins.",
+                maxlength=SCORERS_MAX,
+            ),
+        },
+        "meta": {
+            "description": "Checks before a charge: review charges and flags the attempt,"
+            " block fails it unsent with the reasons."
+        },
+    },
+    "collection": {
+        "type": "dict",
+        "schema": {
+            "automatic": {
+                "type": "boolean",
+                "meta": {
+                    "description": "Charge charge_automatically invoices at finalization"
+                    " through the subscription's, else the customer's, default method (true)."
+                },
+            },
+        },
+        "meta": {"description": "How invoices are collected."},
+    },
+}
+
+_ROUTING_WHEN: Schema = {
+    "currencies": _codes("ISO 4217 currencies of the charge."),
+    "countries": _codes(
+        "ISO 3166-1 alpha-2 countries of the method (its issuer's, else the billing address's)."
+    ),
+    "min_amount": _per_currency(
+        "The least amount (inclusive), per currency in major units: a charge in a currency"
+        " not listed does not match."
+    ),
+    "max_amount": _per_currency(
+        "The largest amount (inclusive), per currency in major units: a charge in a currency"
+        " not listed does not match."
+    ),
+    "method_types": _codes("Payment method types.", METHOD_TYPES),
+    "segments": _codes("The customer's metadata segment (enterprise, smb...)."),
+}
+
+_ROUTING_CASE: Schema = {
+    "name": _code("Shown on the attempt's audit record; default: cases[<index>]."),
+    "when": {
+        "type": "dict",
+        "schema": _ROUTING_WHEN,
+        "meta": {"description": "Every listed condition must hold; leave out to match all."},
+    },
+    "gateways": _list_of(
+        _code("A gateway of the payments file."),
+        "Gateways in failover order (the next is tried only when one is unavailable, never"
+        " after a decline), kept to those of the method's token pool.",
+        required=True,
+        minlength=1,
+        maxlength=GATEWAYS_MAX,
+    ),
+}
+
+ROUTING: Schema = {
+    "kind": _kind("routing"),
+    "cases": _list_of(
+        _record(_ROUTING_CASE),
+        "Ordered cases; the first that matches names the gateways. None matches: the"
+        " method's own gateway.",
+        maxlength=ROUTING_CASES_MAX,
+    ),
+    "circuit_breaker": {
+        "type": "dict",
+        "schema": {
+            "failures": {
+                "type": "int",
+                "min": 1,
+                "max": BREAKER_FAILURES_MAX,
+                "meta": {
+                    "description": "Consecutive outages (unavailable, timeouts, 5xx) of a"
+                    " gateway that open its breaker (5)."
+                },
+            },
+            "open_for": _duration(
+                "How long an open gateway is skipped before one call is let through (60s)."
+            ),
+        },
+        "meta": {"description": "Per gateway, per server process."},
+    },
+}
+
 _WRITTEN: dict[str, Schema] = {
+    "payments": PAYMENTS,
+    "routing": ROUTING,
     "tax": TAX,
     "invoicing": INVOICING,
     "metering": METERING,
@@ -792,6 +1034,7 @@ class RuleValidator(Validator):  # type: ignore[misc]  # cerberus ships no type 
         "decimal": TypeDefinition("decimal", (Decimal,), ()),
         "instant": TypeDefinition("instant", (datetime,), ()),
         "date": TypeDefinition("date", (date,), (datetime,)),
+        "duration": TypeDefinition("duration", (timedelta,), ()),
     }
 
     def _normalize_coerce_decimal(self, value: object) -> object:
@@ -802,3 +1045,6 @@ class RuleValidator(Validator):  # type: ignore[misc]  # cerberus ships no type 
 
     def _normalize_coerce_date(self, value: object) -> object:
         return coerce_date(value)
+
+    def _normalize_coerce_duration(self, value: object) -> object:
+        return coerce_duration(value)

@@ -3,7 +3,8 @@
 References resolve, codes are unique, tiers ascend and end unbounded, currencies are ISO 4217,
 every engine a rule names is registered, a built-in pricing model gets the fields it needs and
 no other model's (a percentage's fee bounds in order), a prorated price meters a level that
-persists, versions of one price start at distinct instants. Tax files: `tax_semantics`.
+persists, versions of one price start at distinct instants. Tax files: `tax_semantics`;
+payments and routing files: `payment_semantics`.
 Every problem is collected (never the first only), each at its file, line and path; cases that
 can never match are warnings, since the rule set still means something.
 
@@ -25,6 +26,7 @@ from billing.domain.metering import CARRIED
 from billing.domain.money import CURRENCY_EXPONENTS, currency_problem, is_currency
 from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
 from billing.rules.model import CaseMatch
+from billing.rules.payment_semantics import check_payments
 from billing.rules.structure import ValidatedFile
 from billing.rules.tax_semantics import check_tax
 
@@ -36,7 +38,7 @@ UNIT_AMOUNT_PLACES_MAX = 12
 
 # Kinds that hold one policy for the whole rule set: two files would make the order of their
 # cases, or which rounding wins, depend on file names.
-SINGLE_FILE_KINDS = ("money", "proration", "invoicing", "metering")
+SINGLE_FILE_KINDS = ("money", "proration", "invoicing", "metering", "payments", "routing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,7 @@ class _Checker:
             if zone is not None and not is_time_zone(zone):
                 self._error(file, ("numbering_time_zone",), f"{zone!r} is not an IANA time zone")
         self.findings.errors.extend(check_tax(self.files, self.engines))
+        self.findings.errors.extend(check_payments(self.files, self.engines, self.unreadable))
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ _TYPE_WORDS = {
     "decimal": "a decimal string or number",
     "instant": "a UTC instant with Z or an offset, such as 2024-01-01T00:00:00Z",
     "date": "a date such as 2024-01-01",
+    "duration": "a duration such as 30s, 10m, 1h or 7d",
     "boolean": "true or false",
     "list": "a list",
     "dict": "a mapping",

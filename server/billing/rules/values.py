@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from billing.domain.money import parse_decimal
@@ -23,7 +23,12 @@ INSTANT_PATTERN = (
 # A calendar day, as tax law states rates: 2024-01-01.
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
+# A span of time as people write it in rules: 30s, 10m, 1h, 7d (one unit, whole numbers).
+DURATION_PATTERN = r"^[0-9]{1,9}[smhd]$"
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
 _INSTANT = re.compile(INSTANT_PATTERN)
+_DURATION = re.compile(DURATION_PATTERN)
 _DATE = re.compile(DATE_PATTERN)
 
 
@@ -66,6 +71,14 @@ def coerce_date(value: object) -> object:
             return date.fromisoformat(value)
         except ValueError:
             return value
+    return value
+
+
+def coerce_duration(value: object) -> object:
+    """A timedelta for '30s', '10m', '1h' or '7d'; anything else is returned for the type
+    check. Zero parses (the meaning pass says why a window of 0s is refused)."""
+    if isinstance(value, str) and _DURATION.match(value):
+        return timedelta(**{_DURATION_UNITS[value[-1]]: int(value[:-1])})
     return value
 
 

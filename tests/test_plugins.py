@@ -84,7 +84,7 @@ def test_builtin_engines_are_found_through_the_entry_point_group(engines):
             "us_sales_tax",
         ],
         "tax_id_verifier": ["vies"],
-        "payment_gateway": ["sandbox", "stripe"],
+        "payment_gateway": ["adyen", "sandbox", "stripe"],
         "fraud_check": [],
         "recognition_method": ["point_in_time", "ratable"],
         "notification_channel": ["log"],

@@ -237,6 +237,11 @@ class LookupRequest:
     kind: str = "charge"
     amount_minor: int = 0
     currency: str = ""
+    # SEAM (ADR 0038): the call as first sent, for a gateway with no status lookup that
+    # settles an unknown outcome by sending the same request under the same idempotency key
+    # (Adyen answers it from its idempotency store). None: such a gateway can only wait for
+    # its webhook and answers `unknown`.
+    original: ChargeRequest | RefundRequest | None = None
 
 
 class GatewayUnavailable(Exception):

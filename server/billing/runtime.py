@@ -54,6 +54,7 @@ from billing.delivery import SmtpSettings
 from billing.delivery.mailer import SmtpInvoiceMailer
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
+from billing.store.crypto import key_ring
 from billing.store.engine import SessionTimeouts, create_engine
 from billing.store.sql_store import SqlStore
 
@@ -70,6 +71,8 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        # Gateway tokens and credentials at rest (ADR 0034, 0039): a bad ring stops the start.
+        self.key_ring = key_ring(settings)
         self.clock = clock or SystemClock()
         timeouts = SessionTimeouts(
             settings.db_statement_timeout_ms,

@@ -68,7 +68,9 @@ def _set_at(message: Message, field: FieldDescriptor, value: str, path: str) -> 
 def cases_for(rpc: Rpc, api: ServedApi, spelling: Iterator[str]) -> list[Case]:
     found: list[Case] = []
 
-    def walk(descriptor: Descriptor, build: list[tuple[str, object]], prefix: str, seen: dict[str, int]) -> None:
+    def walk(
+        descriptor: Descriptor, build: list[tuple[str, object]], prefix: str, seen: dict[str, int]
+    ) -> None:
         for field in descriptor.fields:
             path = f"{prefix}.{field.name}" if prefix else field.name
             if field.type == FieldDescriptor.TYPE_STRING:
@@ -89,7 +91,9 @@ def cases_for(rpc: Rpc, api: ServedApi, spelling: Iterator[str]) -> list[Case]:
                     elif value.type == FieldDescriptor.TYPE_MESSAGE:
                         key_text = "k" if key.type == FieldDescriptor.TYPE_STRING else 1
                         at = f'{path}["k"]' if key_text == "k" else f"{path}[1]"
-                        walk(value.message_type, [*build, ("map", field.name, key_text)], at, deeper)  # type: ignore[list-item]
+                        walk(
+                            value.message_type, [*build, ("map", field.name, key_text)], at, deeper
+                        )  # type: ignore[list-item]
                 elif field.is_repeated:
                     walk(inner, [*build, ("list", field.name)], f"{path}[0]", deeper)  # type: ignore[list-item]
                 else:
@@ -112,7 +116,12 @@ def _descend(message: Message, build: list[tuple[str, object]]) -> Message:
 
 
 def _case(
-    rpc: Rpc, api: ServedApi, build: list, field: FieldDescriptor, path: str, value: str  # type: ignore[type-arg]
+    rpc: Rpc,
+    api: ServedApi,
+    build: list,
+    field: FieldDescriptor,
+    path: str,
+    value: str,  # type: ignore[type-arg]
 ) -> Case:
     root = api.message_class(rpc.input)()
     target = _descend(root, build)
@@ -146,7 +155,9 @@ def _map_case(
     return Case(rpc, f'{path}["{mask_card_numbers(value)}"]', root)
 
 
-def call(channel: grpc.Channel, case: Case, metadata: tuple[tuple[str, str], ...]) -> grpc.RpcError | None:
+def call(
+    channel: grpc.Channel, case: Case, metadata: tuple[tuple[str, str], ...]
+) -> grpc.RpcError | None:
     data = case.message.SerializeToString()
     options = {"metadata": metadata, "timeout": CALL_TIMEOUT_S}
     try:

@@ -130,7 +130,9 @@ async def _rotate_table(
         after = (rows[-1][0], rows[-1][1])
 
 
-async def _check_table(engine: AsyncEngine, ring: KeyRing, spec: tuple[str, str, str]) -> TableReport:
+async def _check_table(
+    engine: AsyncEngine, ring: KeyRing, spec: tuple[str, str, str]
+) -> TableReport:
     table_name, column, key_column = spec
     table = schema.metadata.tables[table_name]
     row_id = table.c[ROW_ID_COLUMNS[table_name]]

@@ -80,9 +80,9 @@ def check(request: Any) -> Any:
 async def checked_each(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """The streamed requests, each checked as it arrives; a bad one ends the call."""
     index = 0
-    async for request in requests:
+    async for received in requests:
         try:
-            request = check(request)
+            request = check(received)
         except InvalidArgument as refused:
             at = f"[{index}]"
             renamed = type(refused)(
@@ -91,7 +91,7 @@ async def checked_each(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
                     for v in refused.violations
                 ]
             )
-            if type(request) is Undecodable:
+            if type(received) is Undecodable:
                 renamed.message = f"{refused.message} (message {index} of the stream)"
             raise renamed from None
         yield request

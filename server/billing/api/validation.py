@@ -163,7 +163,8 @@ def _compile_card_plan(descriptor: Descriptor) -> MessageCheck:
                     f"    for i, e in enumerate({read}):",
                     f"        bad = c{i}(e)",
                     "        if bad:",
-                    f"            found = (found or []) + [(_join(f'{name}[{{i}}]', p), w) for p, w in bad]",
+                    f"            at = f'{name}[{{i}}]'",
+                    "            found = (found or []) + [(_join(at, p), w) for p, w in bad]",
                 ]
                 continue
             else:

@@ -5,10 +5,10 @@
 A typical CreateSubscription (customer, plan, a quantity, a price override, a start, two
 phases) and a StreamUsage message of 500 events (the bench's chunk), twice: with ULID event
 ids, and with the load bench's ids, whose "000-00000001-00042" is a run of 16 digits, so the
-message's strings are searched for card numbers (ADR 0039) before the limit check. Each figure is the best
-of several timeit repeats, in microseconds per call; the baselines, in the same run, are
-`FromString` of the same bytes and the servicer's own first step on the request (the body hash
-of a write; reading each usage event).
+message's strings are searched for card numbers (ADR 0039) before the limit check. Each
+figure is the best of several timeit repeats, in microseconds per call; the baselines, in the
+same run, are `FromString` of the same bytes and the servicer's own first step on the request
+(the body hash of a write; reading each usage event).
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def usage_chunk(events: int = 500, ulid_ids: bool = False) -> us.StreamUsageRequ
     return us.StreamUsageRequest(
         events=[
             us.UsageEvent(
-                id=f"evt_01JQ8Z6X4Y7W9V2T3S{k:05d}" if ulid_ids else f"bench-run-000-00000001-{k:05d}",
+                id=f"evt_01JQ8Z6X4Y7W9V2T3S{k:05d}"
+                if ulid_ids
+                else f"bench-run-000-00000001-{k:05d}",
                 subscription="subscriptions/sub_01JQ8Z6X4Y7W9V2T3S5R1P0N8M",
                 metric="api_calls",
                 timestamp=timestamp_pb2.Timestamp(seconds=1_775_000_000 + k),

@@ -96,9 +96,7 @@ def parse_keys(text: str) -> dict[str, bytes]:
             standard = encoded.strip().replace("-", "+").replace("_", "/")
             key = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
         except (binascii.Error, ValueError):
-            raise SettingsError(
-                f"BILLING_ENCRYPTION_KEYS: key {key_id!r} is not base64"
-            ) from None
+            raise SettingsError(f"BILLING_ENCRYPTION_KEYS: key {key_id!r} is not base64") from None
         if len(key) != KEY_BYTES:
             raise SettingsError(
                 f"BILLING_ENCRYPTION_KEYS: key {key_id!r} must be {KEY_BYTES} bytes (AES-256),"
@@ -123,14 +121,11 @@ def key_ring(settings: Settings) -> KeyRing:
             current = next(iter(keys))
         if current not in keys:
             raise SettingsError(
-                f"BILLING_ENCRYPTION_KEY_ID {current!r} is not a key id of"
-                " BILLING_ENCRYPTION_KEYS"
+                f"BILLING_ENCRYPTION_KEY_ID {current!r} is not a key id of BILLING_ENCRYPTION_KEYS"
             )
         return KeyRing(keys, current)
     if settings.encryption_key_id:
-        raise SettingsError(
-            "BILLING_ENCRYPTION_KEY_ID is set but BILLING_ENCRYPTION_KEYS is empty"
-        )
+        raise SettingsError("BILLING_ENCRYPTION_KEY_ID is set but BILLING_ENCRYPTION_KEYS is empty")
     if not settings.is_sqlite:
         raise SettingsError(
             "set BILLING_ENCRYPTION_KEYS and BILLING_ENCRYPTION_KEY_ID: gateway tokens are"

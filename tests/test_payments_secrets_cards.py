@@ -52,7 +52,6 @@ def test_published_test_numbers_pass_luhn_and_their_neighbours_do_not(number: st
         "6011 0000 0000 0000 001",  # 4-4-4-4-3
         "4222 2222 2222 2",  # Visa 13 as 4-4-4-1
         "card: 4242424242424242, exp 12/29",
-        "abc4242424242424242xyz",
         "4242 4242 4242 4242 12/29",  # the card is the first four groups of the run
         "cus_4242424242424242",
     ],
@@ -76,6 +75,9 @@ def test_card_numbers_found_in_text(text: str) -> None:
         "4242--4242--4242--4242",  # two separators: not one group run
         "\uff14\uff12" * 8,  # fullwidth digits are not ASCII digits
         "customers/cus_01JQ8Z6X4Y7W9V2T3S5R1P0N8M",
+        "abc4242424242424242xyz",  # glued to letters: part of an id
+        "9f3a4242424242424242c1d0",  # a hex id with a long decimal stretch
+        "4242424242424242ab",
     ],
 )
 def test_text_that_holds_no_card_number(text: str) -> None:
@@ -110,9 +112,7 @@ def grouped(draw: st.DrawFn) -> str:
     return separator.join(number[i : i + 4] for i in range(0, len(number), 4))
 
 
-surrounding = st.text(alphabet=st.characters(blacklist_categories=["Nd"]), max_size=20).filter(
-    lambda t: not t.endswith((" ", "-")) and not t.startswith((" ", "-"))
-)
+surrounding = st.text(alphabet=st.characters(blacklist_categories=["Nd"]), max_size=20)
 
 
 @settings(max_examples=300, derandomize=True)
@@ -151,7 +151,7 @@ def test_the_byte_search_never_misses_what_the_text_search_finds(text: str) -> N
 @settings(max_examples=300, derandomize=True)
 @given(st.text(alphabet="0123456789", min_size=13, max_size=19))
 def test_a_plain_run_is_a_card_number_exactly_when_luhn_says_so(run: str) -> None:
-    assert holds_card_number(f"x{run}x") == luhn_valid(run)
+    assert holds_card_number(f"x({run})x") == luhn_valid(run)
 
 
 # --- the log mask -----------------------------------------------------------------------------
@@ -193,3 +193,10 @@ def test_the_log_mask_covers_message_args_extra_and_exception() -> None:
     assert first["count"] == 3
     assert "bad number ************1117" in text
     assert "crashed on ************5556" in text
+
+
+@settings(max_examples=500, derandomize=True)
+@given(st.uuids())
+def test_uuid_hex_ids_are_never_card_numbers(value: object) -> None:
+    assert not holds_card_number(value.hex)  # type: ignore[attr-defined]
+    assert not holds_card_number(str(value))

@@ -5,8 +5,10 @@ holding something shaped like a card number is refused at the edge, and the log 
 masks one as a second line of defence. The rule, precisely:
 
 - digits are the ASCII digits 0-9; a *separator* is one space or one dash between two digits;
-- a *run* is a maximal stretch of digits and separators (so "abc4242...": letters end a run,
-  and a card number inside longer text is found);
+- a *run* is a maximal stretch of digits and separators; a card number inside longer text
+  is found ("card: 4242 4242 4242 4242, exp 12/29", "cus_4242..."), but not one glued to an
+  ASCII letter on either side: hex and base-32 ids ("9f3a4242424242424242c1", a uuid4 hex
+  has a 13+ digit run one time in 25) are not card numbers;
 - a run is split at its separators into *groups*; a *candidate* is a run's first group alone,
   or its first k groups when each group but the last of them has 3 to 6 digits (4-4-4-4,
   4-6-5, 4-6-4, 4-4-4-4-3 and the unseparated form are all candidates);
@@ -33,7 +35,7 @@ KEEP_LAST: Final = 4  # digits a mask leaves visible, as receipts print them
 # The groups a candidate may span, from the start of a run: groups of 3-6 digits each
 # followed by one separator, then a last group. The longest such stretch; every candidate of
 # the run is a prefix of it.
-_STRETCH = re.compile(r"(?<![0-9])(?<![0-9][ -])(?:[0-9]{3,6}[ -])*[0-9]+")
+_STRETCH = re.compile(r"(?<![0-9A-Za-z])(?<![0-9][ -])(?:[0-9]{3,6}[ -])*[0-9]+")
 # Bytes with every space and dash deleted and every ASCII digit made "0": 13 zeros in a row
 # are needed for a card number to be there. Two C loops, no per-position regex attempts.
 _ZEROS: Final = b"0" * CARD_DIGITS_MIN
@@ -78,7 +80,7 @@ def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
     for stretch in _STRETCH.finditer(text):
         found = stretch.group()
         if len(found) >= CARD_DIGITS_MIN:
-            span = _card_in_stretch(found, stretch.start())
+            span = _card_in_stretch(found, stretch.start(), text)
             if span is not None:
                 yield span
 
@@ -103,7 +105,7 @@ def mask_card_numbers(text: str) -> str:
     return "".join(parts)
 
 
-def _card_in_stretch(stretch: str, offset: int) -> tuple[int, int] | None:
+def _card_in_stretch(stretch: str, offset: int, text: str) -> tuple[int, int] | None:
     groups = re.split(r"[ -]", stretch)
     best: tuple[int, int] | None = None
     digits = 0
@@ -115,7 +117,9 @@ def _card_in_stretch(stretch: str, offset: int) -> tuple[int, int] | None:
         end += len(group) + (1 if k else 0)
         if digits > CARD_DIGITS_MAX:
             break
-        if digits >= CARD_DIGITS_MIN and luhn_valid("".join(groups[: k + 1])):
+        after = text[offset + end : offset + end + 1]
+        glued = after.isascii() and after.isalpha()  # "...4242abc": part of an id
+        if digits >= CARD_DIGITS_MIN and not glued and luhn_valid("".join(groups[: k + 1])):
             best = (offset, offset + end)
     return best
 

@@ -26,7 +26,17 @@ from billing_client.v1 import (
     rules_pb2_grpc,
 )
 from billing_client.v1 import customers_pb2 as pb
-from conftest import AUDIENCE, ISSUER, SECRET, Database, Tenant, auth, make_token, rule_files
+from conftest import (
+    AUDIENCE,
+    ISSUER,
+    SECRET,
+    TEST_ENCRYPTION_KEYS,
+    Database,
+    Tenant,
+    auth,
+    make_token,
+    rule_files,
+)
 
 pytestmark = pytest.mark.slow
 READY_TIMEOUT_S = 30
@@ -60,6 +70,7 @@ def server_process(
         "BILLING_ENABLE_FAULT_INJECTION": "true",
         "BILLING_SHUTDOWN_GRACE_SECONDS": str(grace_s),
         "BILLING_DATA_DIR": str(tmp_path),
+        "BILLING_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,  # PostgreSQL needs a ring (ADR 0039)
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "billing", "serve", "--ready-file", str(ready)],

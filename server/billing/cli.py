@@ -1,4 +1,4 @@
-"""`billing` command line: serve, migrate, token, rules, due-work."""
+"""`billing` command line: serve, migrate, token, rules, due-work, keys."""
 
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     due_retry.add_argument("id", help="the item's id (`due_...`)")
     due_retry.add_argument("--tenant", required=True)
 
+    _add_keys_commands(commands)
+
     args = parser.parse_args(argv)
     if args.command == "rules":
         return _rules(args)
@@ -77,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             return _migrate(settings)
         if args.command == "due-work":
             return _due_work(args, settings)
+        if args.command == "keys":
+            return _keys(args, settings)
         if args.command == "token":
             from billing.runtime import development_token
 
@@ -104,6 +108,24 @@ def _due_work(args: argparse.Namespace, settings: Settings) -> int:
     if args.due_work_command == "list":
         return due_work_cli.list_parked(settings, args.tenant)
     return due_work_cli.retry(settings, args.tenant, args.id)
+
+
+def _add_keys_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    keys = commands.add_parser("keys", help="stored secrets: re-encrypt, check (database)")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_rotate = keys_commands.add_parser(
+        "rotate", help="re-encrypt every stored secret not under BILLING_ENCRYPTION_KEY_ID"
+    )
+    keys_rotate.add_argument("--batch-rows", type=int, default=500, help="rows per transaction")
+    keys_commands.add_parser("check", help="check that every stored secret decrypts")
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from billing import keys_cli
+
+    if args.keys_command == "rotate":
+        return keys_cli.rotate(settings, args.batch_rows)
+    return keys_cli.check(settings)
 
 
 def _migrate(settings: Settings) -> int:

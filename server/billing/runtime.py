@@ -78,6 +78,8 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
+        # Gateway tokens and credentials at rest (ADR 0034, 0039): a bad ring stops the start.
+        self.key_ring = key_ring(settings)
         self.clock = clock or SystemClock()
         timeouts = SessionTimeouts(
             settings.db_statement_timeout_ms,

@@ -1,5 +1,11 @@
-"""The edge's checks of every request, before any handler sees it: bytes that do not decode
-and messages past the contract's limits (`billing.api.validation`) are INVALID_ARGUMENT.
+"""The edge's checks of every request, before any handler sees it: bytes that do not decode,
+string fields holding a payment card number, and messages past the contract's limits
+(`billing.api.validation`) are INVALID_ARGUMENT.
+
+Card numbers (ADR 0039): the request's raw bytes are searched once for 13 digits in a row
+(spaces and dashes ignored) as they are decoded; only a request with one (a `MayHoldCard`) has
+its string fields walked, so the others pay one byte search, no walk. The card check runs
+before the limit checks: a limit's message may quote a map key, and that key may be the card.
 
 The last step of the edge's interceptor (`billing.api.interceptors`), after auth and the rate
 limit, so a caller without a valid token learns nothing about the request checks, and the
@@ -13,7 +19,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from billing.api.validation import check_request
+from billing.api.validation import check_card_numbers, check_request
+from billing.domain.card_numbers import may_hold_card_number
 from billing.domain.errors import FieldViolation, InvalidArgument
 
 Deserializer = Callable[[bytes], Any]
@@ -28,45 +35,63 @@ class Undecodable:
         self.type_name = type_name
 
 
+class MayHoldCard:
+    """A decoded request whose bytes hold a run of 13 or more digits: its string fields are
+    searched for card numbers before the handler gets `message`."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
 def tolerant(deserialize: Deserializer) -> Deserializer:
     """`deserialize` that never raises: gRPC would answer UNKNOWN with the exception's text;
-    the check then answers INVALID_ARGUMENT in plain words instead."""
+    the check then answers INVALID_ARGUMENT in plain words instead. A request whose bytes may
+    hold a card number comes wrapped in `MayHoldCard`."""
     owner = getattr(deserialize, "__self__", None)
     descriptor = getattr(owner, "DESCRIPTOR", None)
     type_name = getattr(descriptor, "full_name", "request")
 
     def parse(data: bytes) -> Any:
         try:
-            return deserialize(data)
+            message = deserialize(data)
         except Exception:  # DecodeError, or anything a parser may raise on hostile bytes
             return Undecodable(type_name)
+        return MayHoldCard(message) if may_hold_card_number(data) else message
 
     return parse
 
 
-def check(request: Any) -> None:
-    if type(request) is Undecodable:
+def check(request: Any) -> Any:
+    """The request to hand to the method, once checked; InvalidArgument if it fails."""
+    kind = type(request)
+    if kind is MayHoldCard:
+        request = request.message
+        check_card_numbers(request)
+    elif kind is Undecodable:
         refused = InvalidArgument.single("", "the bytes do not decode as this method's request")
         refused.message = f"the request is not a valid {request.type_name} message"
         raise refused
     check_request(request)
+    return request
 
 
 async def checked_each(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """The streamed requests, each checked as it arrives; a bad one ends the call."""
     index = 0
-    async for request in requests:
+    async for received in requests:
         try:
-            check(request)
+            request = check(received)
         except InvalidArgument as refused:
             at = f"[{index}]"
-            renamed = InvalidArgument(
+            renamed = type(refused)(
                 [
                     FieldViolation(f"{at}.{v.field}" if v.field else at, v.description)
                     for v in refused.violations
                 ]
             )
-            if type(request) is Undecodable:
+            if type(received) is Undecodable:
                 renamed.message = f"{refused.message} (message {index} of the stream)"
             raise renamed from None
         yield request

@@ -141,7 +141,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     if authenticates:
                         await authorize(context)
                     if checks:
-                        check(request)
+                        request = check(request)
                     return await behavior(request, context)
                 except grpc.aio.AbortError:
                     raise
@@ -182,7 +182,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 if authenticates:
                     await authorize(context)
                 if checks:
-                    check(request)
+                    request = check(request)
                 async for message in behavior(request, context):
                     yield message
             except grpc.aio.AbortError:

@@ -10,7 +10,10 @@ fields are skipped: the server ignores them. What this sees and what it does not
 - bytes: at most `max_length` bytes; repeated and map fields: at most `max_items` entries
   (past that the entries are not walked, so the work is bounded too);
 - Timestamps: in [1970-01-01T00:00:00Z, 3000-01-01T00:00:00Z) with 0 <= nanos < 10^9;
-- integers with `max_abs`: amounts and quantities within their bound.
+- integers with `max_abs`: amounts and quantities within their bound;
+- card numbers (ADR 0039): `card_number_paths` names every string field, at any depth, holding
+  one (`billing.domain.card_numbers`); bytes are not looked at. The edge calls it only for a
+  request whose raw bytes hold a long enough run of digits, so others pay one byte search.
 
 Each message type gets a plan once (a tuple of small checks, cached per descriptor); a check
 returns None when the field is fine, so a good request costs attribute reads and compares and
@@ -29,7 +32,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from billing.domain import limits
-from billing.domain.errors import FieldViolation, InvalidArgument
+from billing.domain.card_numbers import CARD_DIGITS_MIN, holds_card_number, mask_card_numbers
+from billing.domain.errors import CardNumberRefused, FieldViolation, InvalidArgument
 from billing_client.v1 import annotations_pb2
 
 Found = list[tuple[str, str]] | None  # (path relative to the message checked, description)
@@ -88,6 +92,123 @@ def check_request(message: Message) -> None:
     found = plan_for(cast(Descriptor, message.DESCRIPTOR))(message)
     if found:
         raise InvalidArgument([FieldViolation(path, why) for path, why in found])
+
+
+CARD_WHY = (
+    "must not hold a payment card number: tokenize the card at the gateway and send its token"
+)
+
+
+def check_card_numbers(message: Message) -> None:
+    """CardNumberRefused naming every string field of `message` that holds a card number;
+    the paths and descriptions never quote the value (a map key holding one is masked)."""
+    found = card_number_paths(message)
+    if found:
+        raise CardNumberRefused([FieldViolation(path, why) for path, why in found])
+
+
+def card_number_paths(message: Message) -> list[tuple[str, str]]:
+    """(path, why) of each string field (nested messages, list entries, map keys and values,
+    output-only fields too) holding a card number; bytes fields are not looked at."""
+    return _card_plan(cast(Descriptor, message.DESCRIPTOR))(message) or []
+
+
+_card_plans: dict[str, MessageCheck] = {}
+
+
+def _card_plan(descriptor: Descriptor) -> MessageCheck:
+    """One generated function per message type, as the limit checks are: a string shorter
+    than a card number costs a len(); only fields that can hold a string are read."""
+    plan = _card_plans.get(descriptor.full_name)
+    if plan is None:
+        compiled: list[MessageCheck] = []
+
+        def pending(message: Message) -> Found:  # only a type that contains itself calls this
+            return compiled[0](message)
+
+        _card_plans[descriptor.full_name] = pending
+        compiled.append(_compile_card_plan(descriptor))
+        plan = _card_plans[descriptor.full_name] = compiled[0]
+    return plan
+
+
+def _compile_card_plan(descriptor: Descriptor) -> MessageCheck:
+    shortest = CARD_DIGITS_MIN
+    env: dict[str, object] = {"_holds": holds_card_number, "_why": CARD_WHY, "_join": _join}
+    body: list[str] = []
+    for i, field in enumerate(descriptor.fields):
+        name = field.name
+        read = f"getattr(m, {name!r})" if keyword.iskeyword(name) else f"m.{name}"
+        if field.type == FieldDescriptor.TYPE_STRING:
+            if field.is_repeated:
+                body += [
+                    f"    for i, v in enumerate({read}):",
+                    f"        if len(v) >= {shortest} and _holds(v):",
+                    f"            found = (found or []) + [(f'{name}[{{i}}]', _why)]",
+                ]
+            else:
+                body += [
+                    f"    v = {read}",
+                    f"    if len(v) >= {shortest} and _holds(v):",
+                    f"        found = (found or []) + [({name!r}, _why)]",
+                ]
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and _may_hold_strings(field):
+            entry = _message_type(field)
+            if entry.GetOptions().map_entry:
+                env[f"c{i}"] = lambda entries, f=field: _card_numbers_in_map(f, entries)
+                body += [f"    if {read}:", f"        bad = c{i}({read})"]
+            elif field.is_repeated:
+                env[f"c{i}"] = _card_plan(entry)
+                body += [
+                    f"    for i, e in enumerate({read}):",
+                    f"        bad = c{i}(e)",
+                    "        if bad:",
+                    f"            at = f'{name}[{{i}}]'",
+                    "            found = (found or []) + [(_join(at, p), w) for p, w in bad]",
+                ]
+                continue
+            else:
+                env[f"c{i}"] = _card_plan(entry)
+                body += [f"    if m.HasField({name!r}):", f"        bad = c{i}({read})"]
+            body += [
+                "        if bad:",
+                f"            found = (found or []) + [(_join({name!r}, p), w) for p, w in bad]",
+            ]
+    source = "\n".join(["def scan(m):", "    found = None", *body, "    return found"])
+    exec(compile(source, f"<card scan of {descriptor.full_name}>", "exec"), env)
+    return cast(MessageCheck, env["scan"])
+
+
+def _may_hold_strings(field: FieldDescriptor, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a message field can hold a string anywhere inside (Timestamps cannot)."""
+    described = _message_type(field)
+    if described.full_name in seen:
+        return False  # a cycle: its strings, if any, are found on the way in
+    for inner in described.fields:
+        if inner.type == FieldDescriptor.TYPE_STRING:
+            return True
+        if inner.type == FieldDescriptor.TYPE_MESSAGE and _may_hold_strings(
+            inner, seen | {described.full_name}
+        ):
+            return True
+    return False
+
+
+def _card_numbers_in_map(field: FieldDescriptor, entries: Any) -> Found:
+    """Paths relative to the map field: `["key"]`, a key holding a card number masked."""
+    found: list[tuple[str, str]] = []
+    value_field = _message_type(field).fields_by_name["value"]
+    for key, item in entries.items():
+        key_holds = isinstance(key, str) and holds_card_number(key)
+        at = f"[{_key_text(mask_card_numbers(key) if key_holds else key)}]"
+        if key_holds:
+            found.append((at, f"key {CARD_WHY}"))
+        if value_field.type == FieldDescriptor.TYPE_MESSAGE:
+            bad = _card_plan(_message_type(value_field))(item)
+            found += [(_join(at, p), w) for p, w in bad or []]
+        elif isinstance(item, str) and holds_card_number(item):
+            found.append((at, CARD_WHY))
+    return found or None
 
 
 def plan_for(descriptor: Descriptor) -> MessageCheck:

@@ -7,6 +7,7 @@ group only if it does not exit in time.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -57,11 +58,14 @@ def free_port() -> int:
         return port
 
 
-BENCH_ENCRYPTION_KEYS = "bench:" + "B" * 43  # 32 bytes, base64url; benchmarks only
+# A key ring of one random key per bench run: PostgreSQL servers do not start without one
+# (ADR 0039), and the bench stores no secret worth keeping.
+BENCH_ENCRYPTION_KEYS = "bench:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """This environment without the caller's BILLING_* settings, plus `extra`."""
+    """This environment without the caller's BILLING_* settings, plus a bench key ring and
+    `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
     env.update(extra)
     # Gateway tokens are encrypted at rest (ADR 0034): a PostgreSQL server needs a key ring;

@@ -45,6 +45,13 @@ class InvalidArgument(BillingError):
         return cls([FieldViolation(field_path, description)])
 
 
+class CardNumberRefused(InvalidArgument):
+    """A request field holds something shaped like a payment card number (ADR 0039). The
+    violations name the fields and never quote the value; callers send the gateway's token."""
+
+    reason = "CARD_NUMBER_REFUSED"
+
+
 class RuleSetRefused(InvalidArgument):
     """A rule set with errors; one violation per error, each naming file, line and field."""
 

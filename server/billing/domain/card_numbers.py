@@ -1,0 +1,136 @@
+"""What looks like a payment card number in free text (ADR 0034 "Secrets", ADR 0039).
+
+We never hold a card number: callers tokenize at the gateway and send us the token. A string
+holding something shaped like a card number is refused at the edge, and the log formatter
+masks one as a second line of defence. The rule, precisely:
+
+- digits are the ASCII digits 0-9; a *separator* is one space or one dash between two digits;
+- a *run* is a maximal stretch of digits and separators; a card number inside longer text
+  is found ("card: 4242 4242 4242 4242, exp 12/29", "cus_4242..."), but not one glued to an
+  ASCII letter on either side: hex and base-32 ids ("9f3a4242424242424242c1", a uuid4 hex
+  has a 13+ digit run one time in 25) are not card numbers;
+- a run is split at its separators into *groups*; a *candidate* is a run's first group alone,
+  or its first k groups when each group but the last of them has 3 to 6 digits (4-4-4-4,
+  4-6-5, 4-6-4, 4-4-4-4-3 and the unseparated form are all candidates);
+- a *card number* is a candidate of 13 to 19 digits that passes the Luhn check.
+
+Candidates start where a run starts, and groups before the last are 3-6 digits long: an IBAN
+written in groups ("BE68 5390 0754 7034": the run starts with the 2 check digits) or an id
+built of a date and a counter ("2026-01-03-12345", "000-00000001-00001") is not a candidate,
+which a Luhn check alone would refuse one time in ten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Final
+
+CARD_DIGITS_MIN: Final = 13
+CARD_DIGITS_MAX: Final = 19
+GROUP_DIGITS_MIN: Final = 3  # a group followed by another: "4242 " or "378282 "
+GROUP_DIGITS_MAX: Final = 6
+KEEP_LAST: Final = 4  # digits a mask leaves visible, as receipts print them
+
+# The groups a candidate may span, from the start of a run: groups of 3-6 digits each
+# followed by one separator, then a last group. The longest such stretch; every candidate of
+# the run is a prefix of it.
+_STRETCH = re.compile(r"(?<![0-9A-Za-z])(?<![0-9][ -])(?:[0-9]{3,6}[ -])*[0-9]+")
+# Bytes with every space and dash deleted and every ASCII digit made "0": 13 zeros in a row
+# are needed for a card number to be there. Two C loops, no per-position regex attempts.
+_ZEROS: Final = b"0" * CARD_DIGITS_MIN
+_DIGITS_TO_ZERO: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
+
+
+def may_hold_card_number(data: bytes) -> bool:
+    """False when `data` certainly holds no card number in any text encoded in it as UTF-8
+    (a protobuf message's raw bytes: UTF-8 never encodes anything else with the bytes of ASCII
+    digits, space or dash). True is only a maybe: look at the decoded strings."""
+    return _ZEROS in data.translate(_DIGITS_TO_ZERO, b" -")
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check of a string of ASCII digits; False for an empty string."""
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def luhn_check_digit(partial: str) -> str:
+    """The digit that, appended to `partial`, makes it pass the Luhn check."""
+    for digit in "0123456789":
+        if luhn_valid(partial + digit):
+            return digit
+    raise ValueError("partial must be ASCII digits")  # unreachable for digit strings
+
+
+def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each card number in `text`, in order, not overlapping; the longest
+    candidate of a run that passes the Luhn check wins."""
+    if len(text) < CARD_DIGITS_MIN or not may_hold_card_number(text.encode()):
+        return
+    for stretch in _STRETCH.finditer(text):
+        found = stretch.group()
+        if len(found) >= CARD_DIGITS_MIN:
+            span = _card_in_stretch(found, stretch.start(), text)
+            if span is not None:
+                yield span
+
+
+def holds_card_number(text: str) -> bool:
+    return next(card_number_spans(text), None) is not None
+
+
+def mask_card_numbers(text: str) -> str:
+    """`text` with every digit of each card number but its last four replaced by '*',
+    separators kept: "4242 4242 4242 4242" -> "**** **** **** 4242"."""
+    spans = list(card_number_spans(text))
+    if not spans:
+        return text
+    parts: list[str] = []
+    at = 0
+    for start, end in spans:
+        parts.append(text[at:start])
+        parts.append(_mask(text[start:end]))
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def _card_in_stretch(stretch: str, offset: int, text: str) -> tuple[int, int] | None:
+    groups = re.split(r"[ -]", stretch)
+    best: tuple[int, int] | None = None
+    digits = 0
+    end = 0  # end of the candidate within the run
+    for k, group in enumerate(groups):
+        if k and not GROUP_DIGITS_MIN <= len(groups[k - 1]) <= GROUP_DIGITS_MAX:
+            break  # the group before this one cannot be followed inside a card number
+        digits += len(group)
+        end += len(group) + (1 if k else 0)
+        if digits > CARD_DIGITS_MAX:
+            break
+        after = text[offset + end : offset + end + 1]
+        glued = after.isascii() and after.isalpha()  # "...4242abc": part of an id
+        if digits >= CARD_DIGITS_MIN and not glued and luhn_valid("".join(groups[: k + 1])):
+            best = (offset, offset + end)
+    return best
+
+
+def _mask(number: str) -> str:
+    hide = sum(c.isdigit() for c in number) - KEEP_LAST
+    out: list[str] = []
+    for char in number:
+        if char.isdigit() and hide > 0:
+            out.append("*")
+            hide -= 1
+        else:
+            out.append(char)
+    return "".join(out)

@@ -78,8 +78,9 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
-        # Gateway tokens and credentials at rest (ADR 0034, 0039): a bad ring stops the start.
-        self.key_ring = key_ring(settings)
+        # Gateway tokens and credentials at rest (ADR 0034, 0039): a bad ring stops the start,
+        # before anything is opened; one ring per process.
+        self.keys = key_ring(settings)
         self.clock = clock or SystemClock()
         timeouts = SessionTimeouts(
             settings.db_statement_timeout_ms,
@@ -87,8 +88,6 @@ class Runtime:
             settings.db_idle_in_transaction_timeout_ms,
         )
         self.engine = create_engine(settings.database_url, timeouts=timeouts)
-        # Gateway tokens and credentials are encrypted at rest (ADR 0034): one ring per process.
-        self.keys = key_ring(settings)
         self.store = SqlStore(self.engine, self.keys)
         # Due work on a pool of its own (PostgreSQL), no larger than its concurrency needs:
         # a bill run waits for its own connections, never for the calls', and the calls never

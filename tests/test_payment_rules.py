@@ -37,7 +37,7 @@ kind: payments
 gateways:
   - {name: sandbox, engine: sandbox}
   - {name: eu_one, engine: sandbox, token_pool: eu}
-  - {name: eu_two, engine: sandbox, token_pool: eu, settings: {region: eu}}
+  - {name: eu_two, engine: sandbox, token_pool: eu, settings: {late_success_lookups: 3}}
 reconcile:
   lookups_after: [30s, 5m, 1h]
   not_found_after: 15m
@@ -87,7 +87,7 @@ def test_payments_and_routing_files_build_the_payment_rules(engines: Engines) ->
         gateways=(
             GatewayRule("sandbox", "sandbox"),
             GatewayRule("eu_one", "sandbox", {}, "eu"),
-            GatewayRule("eu_two", "sandbox", {"region": "eu"}, "eu"),
+            GatewayRule("eu_two", "sandbox", {"late_success_lookups": 3}, "eu"),
         ),
         routing=(
             RoutingCase(

@@ -145,13 +145,13 @@ def test_gateway_refusals(engines: Engines) -> None:
     kind: payments
     gateways:
       - {name: sandbox, engine: sandbox}
-      - {name: stripe_eu, engine: stripe}
+      - {name: wire_eu, engine: wirepay}
       - {name: sandbox, engine: sandbox}
       - {name: bad name!, engine: sandbox}
     """
     assert _refused(engines, payments=payments) == [
-        "payments.yaml:4:31: gateways[1].engine: unknown gateway engine 'stripe';"
-        " registered: sandbox",
+        "payments.yaml:4:29: gateways[1].engine: unknown gateway engine 'wirepay';"
+        " registered: adyen, sandbox, stripe",
         "payments.yaml:5:12: gateways[2].name: gateway 'sandbox' is already defined at"
         " payments.yaml:3",
         "payments.yaml:6:12: gateways[3].name: expected a code (letters, digits, '_', '-' or"

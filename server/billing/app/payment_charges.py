@@ -479,19 +479,30 @@ class Charges:
     def _charge_request(
         self, tenant_id: str, attempt: PaymentAttempt, intent: Intent
     ) -> ChargeRequest:
-        return ChargeRequest(
-            idempotency_key=attempt.idempotency_key,
-            amount_minor=attempt.amount_minor,
-            currency=attempt.currency,
-            token=intent.token,
-            customer_reference=attempt.customer_id,
-            description=f"invoice {intent.invoice_number}".strip(),
-            metadata={
-                "tenant": tenant_id,
-                "invoice": attempt.invoice_id or "",
-                "attempt": attempt.id,
-            },
-        )
+        return charge_request(tenant_id, attempt, intent.token, intent.invoice_number)
+
+
+def charge_request(
+    tenant_id: str, attempt: PaymentAttempt, token: str, invoice_number: str
+) -> ChargeRequest:
+    """The gateway request of an attempt, the same every time it is built: the reconciler
+    rebuilds it for gateways whose lookup replays the original request (ADR 0038)."""
+    return ChargeRequest(
+        idempotency_key=attempt.idempotency_key,
+        amount_minor=attempt.amount_minor,
+        currency=attempt.currency,
+        token=token,
+        customer_reference=attempt.customer_id,
+        description=f"invoice {invoice_number}".strip(),
+        metadata={
+            "tenant": tenant_id,
+            "invoice": attempt.invoice_id or "",
+            "attempt": attempt.id,
+            # automatic collection and dunning retries charge with the customer away
+            # (Stripe's off_session, ADR 0037)
+            "source": attempt.source,
+        },
+    )
 
 
 def _amount(requested: Money | None, invoice: Invoice, remaining: int) -> int:

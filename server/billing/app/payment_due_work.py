@@ -22,13 +22,14 @@ from typing import Any
 from billing.app.context import CallContext, Write
 from billing.app.gateway_directory import GatewayDirectory
 from billing.app.ids import new_id
-from billing.app.payment_charges import SYSTEM_ACTOR, ChargeOrder, Charges
+from billing.app.payment_charges import SYSTEM_ACTOR, ChargeOrder, Charges, charge_request
 from billing.app.payment_kinds import COLLECT_INVOICE, RECONCILE_ATTEMPT
 from billing.app.payment_outcomes import record_outcome, target_status
 from billing.app.ports import DueItem, ParkItem, RetryableConflict, Store, Transaction
 from billing.app.rules import RuleUseCases
 from billing.domain.errors import InvalidState, NotFound
-from billing.plugins.engines import GatewayOutcome, GatewayStatus, LookupRequest
+from billing.domain.payments import PaymentAttempt
+from billing.plugins.engines import ChargeRequest, GatewayOutcome, GatewayStatus, LookupRequest
 
 log = logging.getLogger("billing.payments")
 
@@ -84,8 +85,9 @@ class PaymentDueWork:
         async with self._store.read() as tx:
             attempt = await tx.payment_attempts.get(item.tenant_id, item.subscription_id)
             active = await self._rules.active_rules_in(tx, item.tenant_id) if attempt else None
-        if attempt is None or active is None or attempt.settled:
-            return item
+            if attempt is None or active is None or attempt.settled:
+                return item
+            original = await _original_request(tx, item.tenant_id, attempt)
         try:
             gateway = await self._directory.gateway(
                 None, item.tenant_id, active.rules.payments, attempt.gateway
@@ -98,6 +100,7 @@ class PaymentDueWork:
                         "charge",
                         attempt.amount_minor,
                         attempt.currency,
+                        original=original,
                     )
                 ),
                 self._directory.timeout_s,
@@ -191,3 +194,17 @@ def _from_dict(data: dict[str, Any]) -> GatewayOutcome:
         data.get("action_url", ""),
         data.get("amount_minor"),
     )
+
+
+async def _original_request(
+    tx: Transaction, tenant_id: str, attempt: PaymentAttempt
+) -> ChargeRequest | None:
+    """The attempt's purchase request as it was sent (same key, amount, token, metadata), for
+    gateways that settle an unknown outcome by replaying it under the same idempotency key;
+    None when its method is gone (such a gateway then waits for the webhook)."""
+    method = await tx.payment_methods.get(tenant_id, attempt.payment_method_id)
+    if method is None:
+        return None
+    invoice = await tx.invoices.get(tenant_id, attempt.invoice_id) if attempt.invoice_id else None
+    number = invoice.number or "" if invoice is not None else ""
+    return charge_request(tenant_id, attempt, method.token, number)

@@ -7,6 +7,7 @@ billing-bench --db postgresql --scenarios "StreamUsage,GetCurrentUsage 10M"  # P
 billing-bench --trace-ratio 1 --json bench.json
 billing-bench --db postgresql --scenarios CreateSubscription --rate half  # p95 at half of max
 billing-bench --db postgresql --scenarios GetCustomer --rate 1500         # open loop, 1,500/s
+billing-bench --db postgresql --scenarios echo,PayInvoice --rate half     # the sandbox gateway
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from typing import Any
 
 import grpc
 
-from billing.bench import clock_run, load, quote_tax_load, report, servers, usage_ceiling
+from billing.bench import (
+    clock_run,
+    load,
+    pay_invoice_load,
+    quote_tax_load,
+    report,
+    servers,
+    usage_ceiling,
+)
 from billing.bench.load import (
     CALL_TIMEOUT_S,
     CHANGE_SUB,
@@ -33,6 +42,7 @@ from billing.bench.load import (
     CURRENT_USAGE_CALL_TIMEOUT_S,
     ECHO,
     GET,
+    PAY_INVOICE,
     POSTGRESQL_ONLY,
     QUOTE_TAX,
     SCENARIOS,
@@ -84,6 +94,7 @@ def measure(
     on_start: Callable[[], None] | None = None,
     rate: float | None = None,
     metadata: tuple[tuple[str, str], ...] | None = None,
+    invoice_names: tuple[tuple[str, ...], ...] = (),
 ) -> Row:
     """One closed-loop measurement, or open loop at `rate` calls/s (all processes), as the
     plan's tenant or the one `metadata` names."""
@@ -105,6 +116,7 @@ def measure(
         customer_names=customer_names,
         subscriptions=subscriptions,
         subscription_names=subscription_names,
+        invoice_names=invoice_names,
         call_timeout_s=call_timeout_s,
         rate_per_s=None if rate is None else rate / plan.procs,
     )
@@ -246,6 +258,8 @@ def measure_scenario(
         return measure_current_usage(plan, server, usage, db)
     if scenario == QUOTE_TAX:
         return measure_quote_tax(plan, server, db)
+    if scenario == PAY_INVOICE:
+        return measure_pay_invoice(plan, server, db)
     names: tuple[str, ...] = ()
     if scenario == GET:
         _progress(f"creating {plan.customers} customers for {GET} on {db}")
@@ -302,6 +316,42 @@ def measure_quote_tax(plan: Plan, server: RunningServer, db: str) -> list[Row]:
         return row
 
     return measure_rates(plan, QUOTE_TAX, run)
+
+
+def measure_pay_invoice(plan: Plan, server: RunningServer, db: str) -> list[Row]:
+    """PayInvoice on a tenant of its own, each call paying one open invoice once."""
+    metadata = pay_invoice_load.set_up(
+        server.target,
+        plan.secret,
+        tenant_id=f"bench_{plan.run_tag}_pay",
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        tenant_claim=TENANT_CLAIM,
+        rule_files=plan.rule_files,
+        invoices=plan.pay_invoices,
+        progress=lambda t: _progress(f"{db}: {t}"),
+    )
+
+    def run(rate: float | None) -> Row:
+        invoices = pay_invoice_load.open_invoices(server.target, metadata)
+        row = measure(
+            plan,
+            server,
+            PAY_INVOICE,
+            db=db,
+            tracing=plan.tracing,
+            rate=rate,
+            metadata=metadata,
+            invoice_names=pay_invoice_load.share(invoices, plan.procs),
+        )
+        row.note = (
+            f"each call pays a whole open invoice (30.00 USD) once through the sandbox gateway"
+            f" (tok_visa; its SQLite ledger shared by the server processes), {len(invoices):,}"
+            " open invoices before the run"
+        )
+        return row
+
+    return measure_rates(plan, PAY_INVOICE, run)
 
 
 def measure_usage_ceiling(usage: UsageFixtures, committed: int, db: str) -> Row:
@@ -410,6 +460,8 @@ def _run_on_server(
                     "BILLING_AUTH_TENANT_CLAIM": TENANT_CLAIM,
                     "BILLING_TRACE_SAMPLE_RATIO": repr(plan.trace_ratio),
                     "BILLING_DATA_DIR": str(workdir),
+                    # The sandbox gateway's books, shared by the server processes (ADR 0036).
+                    "BILLING_GATEWAY_ENDPOINTS": f"sandbox={workdir / f'sandbox-{db}.db'}",
                 }
             )
             if db == "postgresql":

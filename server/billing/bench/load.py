@@ -34,7 +34,14 @@ from typing import Any
 
 import grpc
 
-from billing.bench import echo, open_loop, quote_tax_load, subscription_load, usage_load
+from billing.bench import (
+    echo,
+    open_loop,
+    pay_invoice_load,
+    quote_tax_load,
+    subscription_load,
+    usage_load,
+)
 from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.usage_load import EventTally
 from billing_client.v1 import customers_pb2, customers_pb2_grpc
@@ -48,6 +55,7 @@ CLOCK_RUN = "clock 24 months"  # a timed run, not load: see clock_run
 STREAM_USAGE = "StreamUsage"  # counts accepted events, not calls: see usage_load
 CURRENT_USAGE = "GetCurrentUsage 10M"  # on a table seeded directly: see usage_seed
 QUOTE_TAX = "QuoteTax"  # a cart's tax on a tenant with tax on: see quote_tax_load
+PAY_INVOICE = "PayInvoice"  # one whole invoice each, on the sandbox gateway: see pay_invoice_load
 SCENARIOS = (
     ECHO,
     CREATE,
@@ -58,6 +66,7 @@ SCENARIOS = (
     STREAM_USAGE,
     CURRENT_USAGE,
     QUOTE_TAX,
+    PAY_INVOICE,
 )
 POSTGRESQL_ONLY = (STREAM_USAGE, CURRENT_USAGE)
 
@@ -83,6 +92,7 @@ class LoadSpec:
     # ChangeSubscription, StreamUsage: the subscriptions each load process owns, by index
     subscriptions: tuple[tuple[OwnedSubscription, ...], ...] = ()
     subscription_names: tuple[str, ...] = ()  # GetCurrentUsage reads these, all processes
+    invoice_names: tuple[tuple[str, ...], ...] = ()  # PayInvoice: each process pays its own
     call_timeout_s: float = CALL_TIMEOUT_S
     rate_per_s: float | None = None  # open loop: calls sent per second by this process
 
@@ -263,6 +273,15 @@ def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> AnyCall:
     if spec.scenario == QUOTE_TAX:
         return quote_tax_load.quote_tax_call(
             channel, metadata, index=index, timeout_s=spec.call_timeout_s
+        )
+    if spec.scenario == PAY_INVOICE:
+        return pay_invoice_load.pay_invoice_call(
+            channel,
+            metadata,
+            spec.invoice_names[index] if index < len(spec.invoice_names) else (),
+            run_tag=spec.run_tag,
+            index=index,
+            timeout_s=spec.call_timeout_s,
         )
     if spec.scenario == CURRENT_USAGE:
         return usage_load.current_usage_call(

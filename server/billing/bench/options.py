@@ -14,6 +14,7 @@ from billing.bench.load import (
     CLOCK_RUN,
     CREATE_SUB,
     CURRENT_USAGE,
+    PAY_INVOICE,
     POSTGRESQL_ONLY,
     QUOTE_TAX,
     SCENARIOS,
@@ -49,6 +50,7 @@ class Plan:
     warmup_s: float
     max_calls: int
     customers: int
+    pay_invoices: int  # open invoices made for PayInvoice (each call pays one)
     change_subscriptions: int  # per load process
     clock_subscriptions: int
     stream_subscriptions: int  # per load process
@@ -166,6 +168,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="customers GetCustomer reads, and CreateSubscription subscribes (on a clock)",
     )
     parser.add_argument(
+        "--pay-invoices",
+        type=_positive_int,
+        default=4000,
+        help="open invoices made for PayInvoice; each call pays one, so at least the calls"
+        " of its runs (with --rate half: the closed loop's, then half as many)",
+    )
+    parser.add_argument(
         "--change-subscriptions",
         type=_positive_int,
         default=200,
@@ -233,7 +242,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _rule_files(args: argparse.Namespace) -> dict[str, bytes]:
-    pushing = (*SUBSCRIPTION_SCENARIOS, *USAGE_SCENARIOS, QUOTE_TAX)
+    pushing = (*SUBSCRIPTION_SCENARIOS, *USAGE_SCENARIOS, QUOTE_TAX, PAY_INVOICE)
     if not any(s in pushing for s in args.scenarios):
         return {}
     files = read_rule_files(args.rules_dir)
@@ -264,6 +273,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         warmup_s=args.warmup,
         max_calls=args.max_calls,
         customers=args.customers,
+        pay_invoices=args.pay_invoices,
         change_subscriptions=args.change_subscriptions,
         clock_subscriptions=args.clock_subscriptions,
         stream_subscriptions=args.stream_subscriptions,

@@ -9,6 +9,7 @@ import grpc
 from billing.api.billing_convert import money
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, instant, timestamp
+from billing.api.refunds import RefundRpcs, RefundUseCases
 from billing.app.circuit_breakers import BreakerState
 from billing.app.context import Write
 from billing.app.manual_payments import ManualPayment, ManualPayments
@@ -140,17 +141,22 @@ def credentials_to_proto(stored: StoredCredentials) -> pb.GatewayCredentials:
     )
 
 
-class PaymentServicer(payments_pb2_grpc.PaymentServiceServicer):  # type: ignore[misc]
+class PaymentServicer(RefundRpcs, payments_pb2_grpc.PaymentServiceServicer):  # type: ignore[misc]
     def __init__(
         self,
         methods: PaymentMethods,
         payments: PaymentUseCases,
         manual: ManualPayments,
+        refunds: RefundUseCases,
         call_context: ContextFactory,
     ) -> None:
         self._methods = methods
         self._payments = payments
         self._manual = manual
+        # Refunds, disputes and webhooks (ADR 0041): their RPCs are in api/refunds.py.
+        self._refunds = refunds.refunds
+        self._disputes = refunds.disputes
+        self._gateway_events = refunds.gateway_events
         self._ctx = call_context
 
     async def AttachPaymentMethod(

@@ -4,6 +4,8 @@ the PaymentServicer (`api/payments.py`), which sets `_refunds`, `_disputes`,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import grpc
 
 from billing.api.billing_convert import money
@@ -63,6 +65,13 @@ def dispute_to_proto(dispute: Dispute) -> pb.Dispute:
     if dispute.closed_at is not None:
         message.close_time.CopyFrom(timestamp(dispute.closed_at))
     return message
+
+
+@dataclass(frozen=True)
+class RefundUseCases:
+    refunds: Refunds
+    disputes: DisputeReads
+    gateway_events: GatewayEvents
 
 
 class RefundRpcs:

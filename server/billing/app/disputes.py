@@ -109,11 +109,11 @@ async def apply_dispute(
         "payment_disputed_minor": disputed,
         "invoices": [f"invoices/{a.invoice_id}" for a in payment.allocations],
     }
-    await tx.outbox.add(OutboxEvent(new_id("evt"), tenant_id, change.event, dispute.name, details, at))
-    await tx.audit.add(
-        AuditRecord(
-            new_id("aud"), tenant_id, actor, AUDIT_METHOD, request_id, b"", dispute.name,
-            dispute.status.value, details, at,
-        )  # fmt: skip
-    )
+    event = OutboxEvent(new_id("evt"), tenant_id, change.event, dispute.name, details, at)
+    await tx.outbox.add(event)
+    audit = AuditRecord(
+        new_id("aud"), tenant_id, actor, AUDIT_METHOD, request_id, b"", dispute.name,
+        dispute.status.value, details, at,
+    )  # fmt: skip
+    await tx.audit.add(audit)
     return change.outcome

@@ -123,8 +123,8 @@ class GatewayEvents:
             outcome = await self._refund(tx, ctx, event, request_id)
         elif event.kind in DISPUTE_KINDS:
             outcome = await self._dispute(tx, ctx, gateway, event, request_id)
-        else:
-            outcome = f"ignored: {event.kind or 'an event'} is not acted on"
+        else:  # plugins report the types they do not translate as kind `ignored`
+            outcome = "ignored: an event type this server does not act on"
         await tx.gateway_events.set_outcome(tenant_id, gateway, event.event_id, outcome)
         return EventResult(event.event_id, False, outcome)
 

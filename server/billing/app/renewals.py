@@ -97,14 +97,8 @@ class DueWorkHandlers:
             return await self.tax_id_checks.handle(tx, item)
         if item.kind == DELIVER and self.delivery is not None:
             return await self.delivery.handle(tx, item)  # one-off invoices have no subscription
-        if item.kind in PAYMENT_KINDS:
-            if self.payments is None:
-                return f"skip {item.kind}: payments are not configured"
-            return await self.payments.handle(tx, item)
-        if item.kind == RECONCILE_REFUND:
-            if self.refunds is None:
-                return f"skip {item.kind}: refunds are not configured"
-            return await self.refunds.handle(tx, item)
+        if item.kind in PAYMENT_KINDS or item.kind == RECONCILE_REFUND:
+            return await self._payment_work(tx, item)
         if item.kind == "finalize_consolidated":
             return await self._finalize_consolidated(tx, item)
         sub = await tx.subscriptions.get(item.tenant_id, item.subscription_id)
@@ -122,6 +116,15 @@ class DueWorkHandlers:
             return await self.delivery.handle(tx, item)
         log.error("unknown due work kind", extra={"kind": item.kind, "id": item.id})
         return f"skip unknown kind {item.kind}"
+
+    async def _payment_work(self, tx: Transaction, item: DueItem) -> str:
+        if item.kind == RECONCILE_REFUND:
+            if self.refunds is None:
+                return f"skip {item.kind}: refunds are not configured"
+            return await self.refunds.handle(tx, item)
+        if self.payments is None:
+            return f"skip {item.kind}: payments are not configured"
+        return await self.payments.handle(tx, item)
 
     async def _renew(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
         at = item.due_at

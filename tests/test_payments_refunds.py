@@ -6,6 +6,8 @@ by the reconciler's status lookup, never sent twice."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import grpc
 import pytest
 
@@ -86,6 +88,26 @@ def test_a_refund_over_the_refundable_amount_is_refused_and_changes_nothing(pay)
     last = pay.refund(payment, 1000)  # exactly what is left is fine
     assert last.status == pp.REFUND_SUCCEEDED
     assert pay.payment(payment.name).refunded.amount_minor == 5000
+
+
+def test_racing_refunds_never_give_back_more_than_was_received(pay):
+    invoice, attempt = pay.paid_invoice()
+    payment = pay.payment_of(invoice)
+
+    def try_refund(_: int) -> str:
+        try:
+            return pp.RefundStatus.Name(pay.refund(payment, 2000).status)
+        except grpc.RpcError as refused:
+            return refused.code().name
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        outcomes = sorted(pool.map(try_refund, range(5)))
+
+    # 50.00 received: two refunds of 20.00 fit, the other three find 10.00 left.
+    assert outcomes == ["INVALID_ARGUMENT"] * 3 + ["REFUND_SUCCEEDED"] * 2
+    assert pay.payment(payment.name).refunded.amount_minor == 4000
+    charge = attempt.gateway_reference
+    assert [e.moved_minor for e in pay.ledger_refunds() if e.target == charge] == [2000, 2000]
 
 
 def test_a_replayed_refund_request_answers_the_same_refund_and_refunds_once(pay):

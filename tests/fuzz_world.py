@@ -704,11 +704,21 @@ def payment_resources(channel: grpc.Channel, tenant: Tenant, customer: str) -> d
         ),
         metadata=tenant.metadata,
     )
+    refund = stub.CreateRefund(
+        payments_pb2.CreateRefundRequest(
+            payment=payment.name,
+            amount=money_pb2.Money(currency_code="USD", amount_minor=10),
+            reason="wire back, ref fuzz",
+            request_id=rid(),
+        ),
+        metadata=tenant.metadata,
+    )
     return {
         "payment_method": declining,
         "visa_method": visa,
         "payment_attempt": attempt,
         "payment": payment.name,
+        "refund": refund.name,
     }
 
 
@@ -766,14 +776,14 @@ TEMPLATES.update(
             "credentials": {"webhook_secret": "whsec_fuzz"},
             "request_id": rid(),
         },
-        # Served by the refunds helper's branch; until then UNIMPLEMENTED (never a crash).
+        # A manual payment's refund (ADR 0041): recorded at once, its reason required.
         "CreateRefund": lambda w: {
             "payment": w.own.extra["payment"],
             "amount": {**_USD_100, "amount_minor": "50"},
             "reason": "goodwill",
             "request_id": rid(),
         },
-        "GetRefund": lambda w: {"name": "refunds/re_01J00000000000000000000000"},
+        "GetRefund": lambda w: {"name": w.own.extra["refund"]},
         "GetDispute": lambda w: {"name": "disputes/dp_01J00000000000000000000000"},
         "ListDisputes": lambda w: {"customer": w.own.customer, "page_size": 5},
         "HandleGatewayEvent": lambda w: {

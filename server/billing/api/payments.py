@@ -1,6 +1,5 @@
-"""PaymentService: translation only. Refunds, disputes and gateway webhooks are not served
-here yet: they answer UNIMPLEMENTED (the generated base class would raise, which the edge
-reports as INTERNAL)."""
+"""PaymentService: translation only. Refunds, disputes and gateway webhooks are in
+`api/refunds.py` (a mixin of the servicer)."""
 
 from __future__ import annotations
 
@@ -295,23 +294,3 @@ class PaymentServicer(RefundRpcs, payments_pb2_grpc.PaymentServiceServicer):  # 
             request.request_id, body_hash(request), (request.gateway, dict(request.credentials))
         )
         return credentials_to_proto(await self._payments.set_credentials(ctx, write))
-
-    # SEAM: refunds, disputes and webhooks come with the refunds helper's branch.
-    async def CreateRefund(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "CreateRefund")
-
-    async def GetRefund(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "GetRefund")
-
-    async def GetDispute(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "GetDispute")
-
-    async def ListDisputes(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "ListDisputes")
-
-    async def HandleGatewayEvent(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "HandleGatewayEvent")
-
-
-async def _not_yet(context: grpc.aio.ServicerContext, method: str) -> None:
-    await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not served yet")

@@ -70,7 +70,7 @@ def other_name(rpc: Rpc, path: str, a: Resources) -> str:
             "GetPaymentAttempt": a.extra["payment_attempt"],
             "GetPayment": a.extra["payment"],
             "GetRefund": a.extra["refund"],
-            "GetDispute": "disputes/dp_01J00000000000000000000000",
+            "GetDispute": a.extra["dispute"],
         }[rpc.name]
     return by_owner[owner]
 

@@ -14,9 +14,9 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
+
 from billing_builtin.sandbox import ledger as sandbox_ledger
 from billing_builtin.sandbox import webhooks as sandbox_webhooks
-
 from billing_client.v1 import invoices_pb2 as ip
 from billing_client.v1 import money_pb2, payments_pb2_grpc
 from billing_client.v1 import payments_pb2 as pp

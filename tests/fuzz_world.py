@@ -6,6 +6,9 @@ write a refused call left behind."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import logging
 import time
 import traceback
@@ -704,12 +707,95 @@ def payment_resources(channel: grpc.Channel, tenant: Tenant, customer: str) -> d
         ),
         metadata=tenant.metadata,
     )
+    dispute = _dispute(channel, tenant, customer, visa)
+    refund = stub.CreateRefund(
+        payments_pb2.CreateRefundRequest(
+            payment=payment.name,
+            amount=money_pb2.Money(currency_code="USD", amount_minor=10),
+            reason="wire back, ref fuzz",
+            request_id=rid(),
+        ),
+        metadata=tenant.metadata,
+    )
     return {
         "payment_method": declining,
         "visa_method": visa,
         "payment_attempt": attempt,
         "payment": payment.name,
+        "refund": refund.name,
+        "dispute": dispute,
     }
+
+
+WEBHOOK_SECRET = "whsec_fuzz"  # the world's sandbox webhook secret (its stored credential)
+
+
+def signed_webhook(kind: str, **data: object) -> tuple[dict[str, str], bytes]:
+    """A sandbox webhook (ADR 0036's format) signed with the world's secret."""
+    body = json.dumps(
+        {"id": f"evt_{rid()}", "type": kind, "created": 1767225600, "data": data}
+    ).encode()
+    signature = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {"x-sandbox-signature": signature}, body
+
+
+def _dispute(channel: grpc.Channel, tenant: Tenant, customer: str, method: str) -> str:
+    """A dispute of a charge, opened by the sandbox's webhook (ADR 0041). A sandbox that sends
+    no webhooks leaves a name nobody has."""
+    from billing_client.v1 import payments_pb2, payments_pb2_grpc
+
+    stub = payments_pb2_grpc.PaymentServiceStub(channel)
+    invoices = invoices_pb2_grpc.InvoiceServiceStub(channel)
+    try:
+        stub.SetGatewayCredentials(
+            payments_pb2.SetGatewayCredentialsRequest(
+                gateway="sandbox", credentials={"webhook_secret": WEBHOOK_SECRET}, request_id=rid()
+            ),
+            metadata=tenant.metadata,
+        )
+        attempt = None
+        for _ in range(50):  # its collection may hold the invoice unsettled for a moment
+            invoice = invoices.FinalizeInvoice(
+                invoices_pb2.FinalizeInvoiceRequest(
+                    name=_draft(invoices, tenant, customer), request_id=rid()
+                ),
+                metadata=tenant.metadata,
+            )
+            try:
+                attempt = stub.PayInvoice(
+                    payments_pb2.PayInvoiceRequest(
+                        invoice=invoice.name, payment_method=method, request_id=rid()
+                    ),
+                    metadata=tenant.metadata,
+                )
+                break
+            except grpc.RpcError:
+                time.sleep(0.1)
+        if attempt is None:
+            raise LookupError("no invoice could be charged")
+        headers, body = signed_webhook(
+            "dispute.opened", reference=attempt.gateway_reference, dispute_id=f"du_{rid()}"
+        )
+        stub.HandleGatewayEvent(
+            payments_pb2.HandleGatewayEventRequest(
+                gateway="sandbox", headers=headers, payload=body
+            ),
+            metadata=tenant.metadata,
+        )
+        disputes = stub.ListDisputes(
+            payments_pb2.ListDisputesRequest(customer=customer), metadata=tenant.metadata
+        ).disputes
+        return str(disputes[0].name)
+    except (grpc.RpcError, IndexError, LookupError):
+        logging.getLogger("fuzz").warning(
+            "no dispute in the fuzz world: the sandbox sent no webhook"
+        )
+        return "disputes/dp_01J00000000000000000000000"
+
+
+def _webhook_request() -> dict[str, object]:
+    headers, body = signed_webhook("charge.succeeded", reference="ch_fuzz", amount_minor=100)
+    return {"gateway": "sandbox", "headers": headers, "payload": base64.b64encode(body).decode()}
 
 
 def _fresh_method(w: World) -> str:
@@ -766,20 +852,16 @@ TEMPLATES.update(
             "credentials": {"webhook_secret": "whsec_fuzz"},
             "request_id": rid(),
         },
-        # Served by the refunds helper's branch; until then UNIMPLEMENTED (never a crash).
+        # A manual payment's refund (ADR 0041): recorded at once, its reason required.
         "CreateRefund": lambda w: {
             "payment": w.own.extra["payment"],
             "amount": {**_USD_100, "amount_minor": "50"},
             "reason": "goodwill",
             "request_id": rid(),
         },
-        "GetRefund": lambda w: {"name": "refunds/re_01J00000000000000000000000"},
-        "GetDispute": lambda w: {"name": "disputes/dp_01J00000000000000000000000"},
+        "GetRefund": lambda w: {"name": w.own.extra["refund"]},
+        "GetDispute": lambda w: {"name": w.own.extra["dispute"]},
         "ListDisputes": lambda w: {"customer": w.own.customer, "page_size": 5},
-        "HandleGatewayEvent": lambda w: {
-            "gateway": "sandbox",
-            "headers": {"x-sandbox-signature": "00"},
-            "payload": base64.b64encode(b'{"id": "evt_fuzz", "type": "charge.succeeded"}').decode(),
-        },
+        "HandleGatewayEvent": lambda w: _webhook_request(),
     }
 )

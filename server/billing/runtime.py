@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing.api.auth import TokenVerifier, mint_hs256_token
 from billing.api.jwks import JwksFile, JwksUrl, SigningKeys
 from billing.api.rate_limit import TenantRateLimiter
+from billing.api.refunds import RefundUseCases
 from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
 from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
@@ -39,14 +40,17 @@ from billing.app.clocks import ClockUseCases
 from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.delivery import InvoiceDelivery
+from billing.app.disputes import DisputeReads
 from billing.app.due_work import DueWorkWorker, RetryPolicy
 from billing.app.gateway_directory import GatewayDirectory
+from billing.app.gateway_events import GatewayEvents
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.manual_payments import ManualPayments
 from billing.app.payment_charges import Charges
 from billing.app.payment_due_work import PaymentDueWork
 from billing.app.payment_methods import PaymentMethods
 from billing.app.payments import PaymentUseCases
+from billing.app.refunds import Refunds
 from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
 from billing.app.rules_watch import RulesDirectoryWatcher
@@ -156,6 +160,9 @@ class Runtime:
             self.gateways,
             rules,
         )
+        handlers.refunds = Refunds(
+            self.due_store, due_writes, rules, BillingTime(self.clock), self.gateways
+        )
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
             self.due_store,
@@ -204,6 +211,11 @@ class Runtime:
                 self.store, writes, rules, charges, self.gateways, self.breakers, SystemClock()
             ),
             manual_payments=ManualPayments(self.store, writes, BillingTime(self.clock)),
+            refunds=RefundUseCases(
+                Refunds(self.store, writes, rules, BillingTime(self.clock), self.gateways),
+                DisputeReads(self.store),
+                GatewayEvents(self.store, rules, BillingTime(self.clock), self.gateways),
+            ),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

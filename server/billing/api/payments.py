@@ -1,6 +1,5 @@
-"""PaymentService: translation only. Refunds, disputes and gateway webhooks are not served
-here yet: they answer UNIMPLEMENTED (the generated base class would raise, which the edge
-reports as INTERNAL)."""
+"""PaymentService: translation only. Refunds, disputes and gateway webhooks are in
+`api/refunds.py` (a mixin of the servicer)."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ import grpc
 from billing.api.billing_convert import money
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, instant, timestamp
+from billing.api.refunds import RefundRpcs, RefundUseCases
 from billing.app.circuit_breakers import BreakerState
 from billing.app.context import Write
 from billing.app.manual_payments import ManualPayment, ManualPayments
@@ -140,17 +140,22 @@ def credentials_to_proto(stored: StoredCredentials) -> pb.GatewayCredentials:
     )
 
 
-class PaymentServicer(payments_pb2_grpc.PaymentServiceServicer):  # type: ignore[misc]
+class PaymentServicer(RefundRpcs, payments_pb2_grpc.PaymentServiceServicer):  # type: ignore[misc]
     def __init__(
         self,
         methods: PaymentMethods,
         payments: PaymentUseCases,
         manual: ManualPayments,
+        refunds: RefundUseCases,
         call_context: ContextFactory,
     ) -> None:
         self._methods = methods
         self._payments = payments
         self._manual = manual
+        # Refunds, disputes and webhooks (ADR 0041): their RPCs are in api/refunds.py.
+        self._refunds = refunds.refunds
+        self._disputes = refunds.disputes
+        self._gateway_events = refunds.gateway_events
         self._ctx = call_context
 
     async def AttachPaymentMethod(
@@ -289,23 +294,3 @@ class PaymentServicer(payments_pb2_grpc.PaymentServiceServicer):  # type: ignore
             request.request_id, body_hash(request), (request.gateway, dict(request.credentials))
         )
         return credentials_to_proto(await self._payments.set_credentials(ctx, write))
-
-    # SEAM: refunds, disputes and webhooks come with the refunds helper's branch.
-    async def CreateRefund(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "CreateRefund")
-
-    async def GetRefund(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "GetRefund")
-
-    async def GetDispute(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "GetDispute")
-
-    async def ListDisputes(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "ListDisputes")
-
-    async def HandleGatewayEvent(self, request: object, context: grpc.aio.ServicerContext) -> None:
-        await _not_yet(context, "HandleGatewayEvent")
-
-
-async def _not_yet(context: grpc.aio.ServicerContext, method: str) -> None:
-    await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not served yet")

@@ -20,6 +20,7 @@ from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
 from billing.api.payments import PaymentServicer
 from billing.api.rate_limit import TenantRateLimiter
+from billing.api.refunds import RefundUseCases
 from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
 from billing.api.subscriptions import SubscriptionServicer
@@ -100,6 +101,7 @@ class UseCases:
     payment_methods: PaymentMethods
     payments: PaymentUseCases
     manual_payments: ManualPayments
+    refunds: RefundUseCases
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,11 @@ def build_server(
     )
     payments_pb2_grpc.add_PaymentServiceServicer_to_server(
         PaymentServicer(
-            use_cases.payment_methods, use_cases.payments, use_cases.manual_payments, call_context
+            use_cases.payment_methods,
+            use_cases.payments,
+            use_cases.manual_payments,
+            use_cases.refunds,
+            call_context,
         ),
         server,
     )

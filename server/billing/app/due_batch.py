@@ -26,10 +26,13 @@ from datetime import datetime
 from typing import Any, cast
 
 from billing.app.payment_ports import (
+    DisputeRepository,
     GatewayCredentialRepository,
+    GatewayEventRepository,
     PaymentAttemptRepository,
     PaymentMethodRepository,
     PaymentRepository,
+    RefundRepository,
 )
 from billing.app.ports import (
     ActiveRuleSet,
@@ -510,3 +513,15 @@ class BatchTransaction:
     @property
     def gateway_credentials(self) -> GatewayCredentialRepository:
         return self._tx.gateway_credentials
+
+    @property
+    def refunds(self) -> RefundRepository:
+        return self._tx.refunds
+
+    @property
+    def disputes(self) -> DisputeRepository:
+        return self._tx.disputes
+
+    @property
+    def gateway_events(self) -> GatewayEventRepository:
+        return self._tx.gateway_events

@@ -476,6 +476,7 @@ class InvoiceLifecycle:
                 created_at=at,
                 tax_minor=tax.tax_minor,
                 taxes=tax.taxes,
+                to_credit_minor=to_balance,
             )
             await record_credit_note_tax(tx, ctx.tenant_id, invoice, note.id, tax.taxes, at, active)
             await tx.outbox.add(
@@ -735,6 +736,7 @@ class _CreditNoteCodec:
                 "created_at": result.created_at.isoformat(),
                 "tax_minor": result.tax_minor,
                 "taxes": [tax_amount_to_dict(t) for t in result.taxes],
+                "to_credit_minor": result.to_credit_minor,
             }
         ).encode()
 
@@ -751,6 +753,7 @@ class _CreditNoteCodec:
             datetime.fromisoformat(d["created_at"]),
             tax_minor=d.get("tax_minor", 0),
             taxes=tuple(tax_amount_from_dict(t) for t in d.get("taxes", ())),
+            to_credit_minor=d.get("to_credit_minor", 0),
         )
 
 

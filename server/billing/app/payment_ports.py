@@ -153,11 +153,21 @@ class RefundRepository(Protocol):
 
     async def by_reference(self, tenant_id: str, reference: str) -> Refund | None: ...
 
+    async def by_key(self, tenant_id: str, idempotency_key: str) -> Refund | None:
+        """The refund a webhook names by our idempotency key (no reference known yet)."""
+        ...
+
     async def update(
         self, tenant_id: str, refund: Refund, expected: RefundStatus, version: int
     ) -> bool: ...
 
-    async def for_payment(self, tenant_id: str, payment_id: str) -> list[Refund]: ...
+    async def for_payment(self, tenant_id: str, payment_id: str) -> list[Refund]:
+        """Oldest first."""
+        ...
+
+    async def for_credit_note(self, tenant_id: str, credit_note_id: str) -> list[Refund]:
+        """Refunds tied to the note, oldest first."""
+        ...
 
 
 class DisputeRepository(Protocol):
@@ -180,8 +190,18 @@ class DisputeRepository(Protocol):
 
 class GatewayEventRepository(Protocol):
     async def add(self, tenant_id: str, record: GatewayEventRecord) -> bool:
-        """False when (gateway, event id) was applied before: the caller changes nothing."""
+        """False when (gateway, event id) was applied before: the caller changes nothing.
+        On PostgreSQL a concurrent second delivery waits for the first to commit, then
+        finds it."""
         ...
+
+    async def set_outcome(self, tenant_id: str, gateway: str, event_id: str, outcome: str) -> None:
+        """What applying the event (added in this transaction) changed."""
+        ...
+
+    async def get(
+        self, tenant_id: str, gateway: str, event_id: str
+    ) -> GatewayEventRecord | None: ...
 
 
 @dataclass(frozen=True)

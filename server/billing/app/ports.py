@@ -15,10 +15,13 @@ from datetime import datetime
 from typing import Protocol
 
 from billing.app.payment_ports import (
+    DisputeRepository,
     GatewayCredentialRepository,
+    GatewayEventRepository,
     PaymentAttemptRepository,
     PaymentMethodRepository,
     PaymentRepository,
+    RefundRepository,
 )
 from billing.app.records import AuditQuery, AuditRecord, OutboxEvent
 from billing.domain.coupons import Coupon
@@ -256,6 +259,8 @@ class CouponRepository(Protocol):
 
 class CreditNoteRepository(Protocol):
     async def insert(self, tenant_id: str, note: CreditNote) -> None: ...
+
+    async def get(self, tenant_id: str, note_id: str) -> CreditNote | None: ...
 
 
 class TaxLedgerRepository(Protocol):
@@ -660,6 +665,15 @@ class Transaction(Protocol):
 
     @property
     def gateway_credentials(self) -> GatewayCredentialRepository: ...
+
+    @property
+    def refunds(self) -> RefundRepository: ...
+
+    @property
+    def disputes(self) -> DisputeRepository: ...
+
+    @property
+    def gateway_events(self) -> GatewayEventRepository: ...
 
 
 class Store(Protocol):

@@ -37,6 +37,7 @@ from billing.app.plan_items import (
 )
 from billing.app.ports import DueItem, NotReady, RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
+from billing.app.refunds import RECONCILE_REFUND, Refunds
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases, cadence_of, with_plan_cadence
 from billing.app.tax_id_checks import VERIFY_TAX_IDS, TaxIdChecks
@@ -75,6 +76,7 @@ class DueWorkHandlers:
         self.delivery: InvoiceDelivery | None = None  # set by the composition root
         self.tax_id_checks: TaxIdChecks | None = None  # set when a verifier is configured
         self.payments: PaymentDueWork | None = None  # set by the composition root
+        self.refunds: Refunds | None = None  # set by the composition root
 
     async def prepare(self, item: DueItem) -> DueItem:
         """Before the item's transaction: what it needs from outside (a registry's answer,
@@ -83,6 +85,8 @@ class DueWorkHandlers:
             return await self.tax_id_checks.prepare(item)
         if item.kind in PAYMENT_KINDS and self.payments is not None:
             return await self.payments.prepare(item)
+        if item.kind == RECONCILE_REFUND and self.refunds is not None:
+            return await self.refunds.prepare(item)
         return item
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
@@ -93,10 +97,8 @@ class DueWorkHandlers:
             return await self.tax_id_checks.handle(tx, item)
         if item.kind == DELIVER and self.delivery is not None:
             return await self.delivery.handle(tx, item)  # one-off invoices have no subscription
-        if item.kind in PAYMENT_KINDS:
-            if self.payments is None:
-                return f"skip {item.kind}: payments are not configured"
-            return await self.payments.handle(tx, item)
+        if item.kind in PAYMENT_KINDS or item.kind == RECONCILE_REFUND:
+            return await self._payment_work(tx, item)
         if item.kind == "finalize_consolidated":
             return await self._finalize_consolidated(tx, item)
         sub = await tx.subscriptions.get(item.tenant_id, item.subscription_id)
@@ -114,6 +116,15 @@ class DueWorkHandlers:
             return await self.delivery.handle(tx, item)
         log.error("unknown due work kind", extra={"kind": item.kind, "id": item.id})
         return f"skip unknown kind {item.kind}"
+
+    async def _payment_work(self, tx: Transaction, item: DueItem) -> str:
+        if item.kind == RECONCILE_REFUND:
+            if self.refunds is None:
+                return f"skip {item.kind}: refunds are not configured"
+            return await self.refunds.handle(tx, item)
+        if self.payments is None:
+            return f"skip {item.kind}: payments are not configured"
+        return await self.payments.handle(tx, item)
 
     async def _renew(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
         at = item.due_at

@@ -83,6 +83,9 @@ class CreditNote:
     # (ADR 0033): amount = net + tax_minor exactly.
     tax_minor: int = 0
     taxes: tuple[TaxAmount, ...] = ()
+    # The part of `amount` put on the customer's credit balance (the rest lowered what was
+    # owed): what refunds tied to the note may pay out (ADR 0041).
+    to_credit_minor: int = 0
 
     @property
     def name(self) -> str:

@@ -15,6 +15,7 @@ COLLECTIONS: dict[str, str] = {
     "subscriptions": "sub",
     "invoices": "inv",
     "clocks": "clk",
+    "creditNotes": "cn",  # a refund names the note it pays out (ADR 0041)
     # Payments (ADR 0034).
     "paymentMethods": "pm",
     "paymentAttempts": "pay",

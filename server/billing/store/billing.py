@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from billing.app.ports import SimulationClock as ClockRow
 from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus
+from billing.domain.money import Money
 from billing.domain.subscriptions import (
     PendingChange,
     Settlement,
@@ -23,7 +24,7 @@ from billing.domain.subscriptions import (
     phase_from_dict,
     phase_to_dict,
 )
-from billing.domain.tax_ledger import tax_amount_to_dict
+from billing.domain.tax_ledger import tax_amount_from_dict, tax_amount_to_dict
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
 from billing.store.schema import (
@@ -760,5 +761,36 @@ class SqlCreditNotes:
                 "created_at": note.created_at,
                 "tax_minor": note.tax_minor,
                 "taxes": [tax_amount_to_dict(t) for t in note.taxes],
+                "to_credit_minor": note.to_credit_minor,
             },
+        )
+
+    async def get(self, tenant_id: str, note_id: str) -> CreditNote | None:
+        cn = credit_notes
+        row = (
+            (
+                await self._conn.execute(
+                    select(cn).where(cn.c.tenant_id == tenant_id, cn.c.id == note_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        to_credit = row["to_credit_minor"]
+        if to_credit is None:  # written before migration 0020: all of it, if applied there
+            to_credit = row["amount_minor"] if row["applied_to"] == "credit_balance" else 0
+        return CreditNote(
+            id=row["id"],
+            invoice_id=row["invoice_id"],
+            customer_id=row["customer_id"],
+            number=row["number"],
+            amount=Money(row["currency"], row["amount_minor"]),
+            reason=row["reason"],
+            applied_to=row["applied_to"],
+            created_at=row["created_at"],
+            tax_minor=row["tax_minor"] or 0,
+            taxes=tuple(tax_amount_from_dict(t) for t in row["taxes"] or ()),
+            to_credit_minor=to_credit,
         )

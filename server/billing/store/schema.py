@@ -413,6 +413,9 @@ credit_notes = Table(
     # (TaxAmounts as plain JSON); NULL on notes written before tax.
     Column("tax_minor", BigInteger, nullable=True),
     Column("taxes", json_column_type(), nullable=True),
+    # The part of the amount put on the customer's credit balance (ADR 0041): what refunds
+    # tied to the note may pay out. NULL on notes written before it.
+    Column("to_credit_minor", BigInteger, nullable=True),
     Index(None, "tenant_id", "invoice_id"),
 )
 

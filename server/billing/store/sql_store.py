@@ -49,6 +49,7 @@ from billing.store.payments import (
     SqlPayments,
 )
 from billing.store.records import SqlAudit, SqlIdempotency, SqlOutbox
+from billing.store.refunds import SqlDisputes, SqlGatewayEvents, SqlRefunds
 from billing.store.rule_sets import SqlRuleSets
 from billing.store.tax_ledger import SqlTaxLedger
 from billing.store.usage import SqlUsage
@@ -94,6 +95,9 @@ class SqlTransaction:
         self.payment_attempts = SqlPaymentAttempts(conn)
         self.payments = SqlPayments(conn)
         self.gateway_credentials = SqlGatewayCredentials(conn, keys)
+        self.refunds = SqlRefunds(conn)
+        self.disputes = SqlDisputes(conn)
+        self.gateway_events = SqlGatewayEvents(conn)
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

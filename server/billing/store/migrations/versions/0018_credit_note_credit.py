@@ -2,7 +2,7 @@
 `credit_notes.to_credit_minor`, what a refund tied to the note may pay out. NULL on notes
 written before it: their whole amount when they were applied to the credit balance.
 
-Revision ID: 0020
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-06 03:00:00.000000
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
+revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None

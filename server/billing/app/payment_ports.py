@@ -67,6 +67,11 @@ class PaymentMethodRepository(Protocol):
         """Whether the customer has any method (the trial-end outcome asks)."""
         ...
 
+    async def attached_among(self, tenant_id: str, customer_ids: Sequence[str]) -> set[str]:
+        """The customers among these with any method: a batch of renewals asks once for
+        all its customers instead of once per invoice."""
+        ...
+
 
 class PaymentAttemptRepository(Protocol):
     async def insert(self, tenant_id: str, attempt: PaymentAttempt) -> None: ...

@@ -478,6 +478,10 @@ class DueBatchRepository(Protocol):
 
     async def add_events(self, events: Sequence[OutboxEvent]) -> None: ...
 
+    async def add_tax_entries(self, tenant_id: str, entries: Sequence[TaxEntry]) -> None:
+        """The batch's tax ledger rows, in one statement."""
+        ...
+
 
 @dataclass(frozen=True)
 class StoredEvent:

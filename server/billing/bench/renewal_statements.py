@@ -20,7 +20,7 @@ from tempfile import TemporaryDirectory
 import grpc
 from sqlalchemy.engine.url import make_url
 
-from billing.bench.bill_run import T0, T1, TAX_RULES, TENANT, seed, stamp
+from billing.bench.bill_run import T0, T1, TENANT, seed, stamp, tax_files
 from billing.bench.servers import postgresql_database
 from billing.bench.statements import RULES, Counter, bench_metadata, running
 from billing.bench.subscription_setup import read_rule_files
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--subscriptions", type=int, default=500)
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--show", action="store_true", help="print each statement's count")
-    parser.add_argument("--tax", action="store_true", help="tax on (bill_run's TAX_RULES)")
+    parser.add_argument("--tax", action="store_true", help="tax on, as bill_run --tax")
     args = parser.parse_args(argv)
     counter = Counter()
     driver = args.database.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if args.tax:
                 files = {n: f for n, f in files.items() if b"kind: tax" not in f}
-                files["tax.yaml"] = TAX_RULES.encode()
+                files |= tax_files(RULES)  # as bill_run --tax: the shipped engines and rates
             pushed = rules_pb2_grpc.RuleServiceStub(ch).PushRuleSet(
                 rules_pb2.PushRuleSetRequest(files=files, request_id="rules"), metadata=md
             )

@@ -31,7 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from billing.api.auth import SCOPES, mint_hs256_token
-from billing.bench.servers import postgresql_database, sqlite_url
+from billing.bench.servers import BENCH_ENCRYPTION_KEYS, postgresql_database, sqlite_url
 from billing.bench.subscription_setup import read_rule_files
 from billing.config import Settings
 from billing.runtime import Runtime
@@ -132,6 +132,9 @@ def running(database_url: str, data_dir: str) -> Iterator[int]:
                 auth_hs256_secret=SECRET,
                 rules_dir="",
                 data_dir=data_dir,
+                # PostgreSQL needs a key ring for gateway tokens (ADR 0034): a throwaway one.
+                encryption_keys=BENCH_ENCRYPTION_KEYS,
+                encryption_key_id="bench",
             )
         )
 

@@ -23,6 +23,7 @@ from billing.app.ports import BilledUsage, DueItem
 from billing.app.records import OutboxEvent
 from billing.domain.invoices import Invoice
 from billing.domain.subscriptions import Subscription
+from billing.domain.tax_ledger import TaxEntry
 from billing.store.batch import BatchedConnection
 from billing.store.billing import _invoice_row, _subscription_row, invoice_line_rows
 from billing.store.dialect import insert_or_ignore
@@ -37,8 +38,10 @@ from billing.store.schema import (
     outbox_events,
     pending_items,
     subscriptions,
+    tax_ledger,
     usage_billed,
 )
+from billing.store.tax_ledger import INSERT_ENTRY, entry_row
 from billing.store.usage import billed_usage
 
 d, s, b, c = due_work, subscriptions, billing_cycles, customer_credit
@@ -148,6 +151,8 @@ _SEQ = re.compile(r"\{seq(?::0([1-9])d)?\}")
 
 _EVENT_NAMES = ["tenant_id", "id", "event_type", "resource_name", "payload", "occurred_at"]
 _PG_INSERT_EVENTS = _unnest_insert(outbox_events, _EVENT_NAMES)
+_LEDGER_NAMES = [column.name for column in tax_ledger.columns]
+_PG_INSERT_LEDGER = _unnest_insert(tax_ledger, _LEDGER_NAMES)
 _CYCLE_NAMES = ["tenant_id", "subscription_id", "cycle_start", "invoice_id"]
 _PG_CLAIM_CYCLES = _unnest_insert(
     billing_cycles,
@@ -418,3 +423,15 @@ class SqlDueBatch:
             await self._driver(_PG_INSERT_EVENTS, _columns(outbox_events, _EVENT_NAMES, rows))
         else:
             await self._conn.execute(outbox_events.insert(), rows)
+
+    async def add_tax_entries(self, tenant_id: str, entries: Sequence[TaxEntry]) -> None:
+        """The batch's tax ledger rows: on PostgreSQL one statement of arrays (as a deferred
+        write they were one INSERT per row, each quoted and parsed on its own); elsewhere
+        deferred, as the ledger repository writes them."""
+        if not entries:
+            return
+        rows = [entry_row(tenant_id, entry) for entry in entries]
+        if self._pg:
+            await self._driver(_PG_INSERT_LEDGER, _columns(tax_ledger, _LEDGER_NAMES, rows))
+        else:
+            self._conn.defer(INSERT_ENTRY, rows)

@@ -263,6 +263,20 @@ class SqlPaymentMethods:
         )
         return found is not None
 
+    async def attached_among(self, tenant_id: str, customer_ids: Sequence[str]) -> set[str]:
+        if not customer_ids:
+            return set()
+        rows = await self._conn.execute(
+            select(pm.c.customer_id)
+            .distinct()
+            .where(
+                pm.c.tenant_id == tenant_id,
+                pm.c.customer_id.in_(list(customer_ids)),
+                pm.c.detached_at.is_(None),
+            )
+        )
+        return {row.customer_id for row in rows}
+
 
 # --- attempts -------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from billing.store.batch import BatchedConnection
 from billing.store.schema import tax_ledger
 
 t = tax_ledger
-_INSERT = insert(t)
+INSERT_ENTRY = insert(t)
 _KEY = (t.c.jurisdiction, t.c.tax_name, t.c.treatment, t.c.rate_name, t.c.percent, t.c.currency)
 
 
@@ -51,7 +51,7 @@ class SqlTaxLedger:
 
     async def add(self, tenant_id: str, entries: Sequence[TaxEntry]) -> None:
         if entries:
-            self._conn.defer(_INSERT, [entry_row(tenant_id, e) for e in entries])
+            self._conn.defer(INSERT_ENTRY, [entry_row(tenant_id, e) for e in entries])
 
     async def sums(self, tenant_id: str, query: TaxReportQuery, limit: int) -> list[LedgerSum]:
         """Per report key and source kind, the sums of the rows in the period; at most

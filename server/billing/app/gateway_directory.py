@@ -52,12 +52,30 @@ class GatewayDirectory:
     def endpoint(self, gateway: str, engine: str) -> str:
         return self._endpoints.get(gateway, self._endpoints.get(engine, ""))
 
+    async def credentials(
+        self, tx: Transaction | None, tenant_id: str, name: str
+    ) -> Mapping[str, str]:
+        """The tenant's decrypted credentials for gateway `name` ({} when none are set), read
+        in `tx` when given, else in a short read of their own."""
+        if tx is not None:
+            stored = await tx.gateway_credentials.get(tenant_id, name)
+        else:
+            async with self._store.read() as read:
+                stored = await read.gateway_credentials.get(tenant_id, name)
+        return stored.values if stored is not None else {}
+
     async def gateway(
-        self, tx: Transaction | None, tenant_id: str, rules: PaymentRules | RuleSet, name: str
+        self,
+        tx: Transaction | None,
+        tenant_id: str,
+        rules: PaymentRules | RuleSet,
+        name: str,
+        *,
+        credentials: Mapping[str, str] | None = None,
     ) -> PaymentGateway:
         """The connected gateway `name` of the tenant's rules (the payment rules, or the rule
-        set holding them). Credentials are read in `tx` when given, else in a short read of
-        their own."""
+        set holding them). Credentials: `credentials` when the caller read them already, else
+        read in `tx` when given, else in a short read of their own."""
         if isinstance(rules, RuleSet):
             rules = rules.payments
         rule = rules.gateway(name)
@@ -66,12 +84,8 @@ class GatewayDirectory:
         engine = self.engine(rule.engine)
         if engine is None:
             raise UnknownGateway(f"no installed plugin provides the gateway engine {rule.engine!r}")
-        if tx is not None:
-            stored = await tx.gateway_credentials.get(tenant_id, name)
-        else:
-            async with self._store.read() as read:
-                stored = await read.gateway_credentials.get(tenant_id, name)
-        credentials: Mapping[str, str] = stored.values if stored is not None else {}
+        if credentials is None:
+            credentials = await self.credentials(tx, tenant_id, name)
         endpoint = self.endpoint(name, rule.engine)
         fingerprint = _fingerprint(
             rule.engine, rule.settings, credentials, endpoint, self.timeout_s

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -80,6 +81,9 @@ class Intent:
     rules: PaymentRules | None = None
     clock_id: str | None = None
     invoice_number: str = ""
+    # the first gateway's credentials, decrypted, read in the intent's transaction (saves the
+    # call a read transaction of its own): never stored, never logged
+    credentials: Mapping[str, str] | None = None
 
 
 class _IntentCodec:
@@ -261,7 +265,9 @@ class Charges:
                 at,
             )
         )
+        credentials = None
         if not blocked:
+            credentials = await self._directory.credentials(tx, tenant_id, route.gateways[0])
             # Whatever happens to this process from here, a lookup settles the attempt.
             await tx.due_work.schedule(
                 DueItem(
@@ -283,6 +289,7 @@ class Charges:
             rules=rules,
             clock_id=customer.clock_id,
             invoice_number=invoice.number or "",
+            credentials=credentials,
         )
 
     async def _method(
@@ -361,7 +368,13 @@ class Charges:
             if not self._breakers.allow(tenant_id, name, rules.circuit_breaker, now):
                 continue
             try:
-                gateway = await self._directory.gateway(None, tenant_id, rules, name)
+                gateway = await self._directory.gateway(
+                    None,
+                    tenant_id,
+                    rules,
+                    name,
+                    credentials=intent.credentials if name == intent.route[0] else None,
+                )
                 outcome = await asyncio.wait_for(
                     gateway.purchase(self._charge_request(tenant_id, attempt, intent)),
                     self._directory.timeout_s,
@@ -406,6 +419,7 @@ class Charges:
             rules,
             actor=ctx.actor,
             request_id=request_id,
+            as_written=True,
         )
 
     async def settle(
@@ -418,8 +432,10 @@ class Charges:
         *,
         actor: str,
         request_id: str,
+        as_written: bool = False,
     ) -> PaymentAttempt:
-        """Step 3: the outcome in a short transaction of its own, retried on a conflict."""
+        """Step 3: the outcome in a short transaction of its own, retried on a conflict.
+        `as_written`: `attempt` is as this process wrote it (see `record_outcome`)."""
         for attempt_no in range(1, OUTCOME_TRIES + 1):
             try:
                 async with self._store.write(None) as tx:
@@ -433,6 +449,7 @@ class Charges:
                         rules,
                         actor=actor,
                         request_id=request_id,
+                        as_written=as_written,
                     )
             except RetryableConflict:
                 if attempt_no == OUTCOME_TRIES:

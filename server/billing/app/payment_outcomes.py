@@ -62,30 +62,35 @@ async def record_outcome(
     *,
     actor: str,
     request_id: str,
+    as_written: bool = False,
 ) -> PaymentAttempt:
     """Compare-and-set the attempt to the outcome; returns the attempt as stored afterwards.
     `rules` (the payment rules, or the rule set holding them) is for policies that depend on
-    them; none does yet."""
-    current = await tx.payment_attempts.get(tenant_id, attempt.id, lock=True)
-    if current is None:
-        raise AttemptMissing(attempt.name)
-    target = target_status(current.status, outcome.status)
-    if target is None:
-        return await _remember_reference(tx, tenant_id, current, outcome, at)
-    moved = replace(
-        current,
-        status=target,
-        gateway_reference=outcome.reference or current.gateway_reference,
-        decline_code=(outcome.decline_code or "generic_decline")
-        if target is AttemptStatus.FAILED
-        else "",
-        failure_message=outcome.message if target is AttemptStatus.FAILED else "",
-        action_url=outcome.action_url if target is AttemptStatus.REQUIRES_ACTION else "",
-        updated_at=at,
-        version=current.version + 1,
-    )
-    if not await tx.payment_attempts.update(tenant_id, moved, current.status, current.version):
-        raise RetryableConflict(f"{current.name} changed while its outcome was recorded")
+    them; none does yet. `as_written`: `attempt` is exactly what this process last wrote (the
+    intent's own attempt), so the compare-and-set is tried on it straight away, without
+    reading the row first; if the row moved meanwhile it is read, locked, as always."""
+    moved: PaymentAttempt | None = None
+    current = attempt
+    if as_written:
+        target = target_status(attempt.status, outcome.status)
+        if target is not None:
+            moved = _moved(attempt, target, outcome, at)
+            if not await tx.payment_attempts.update(
+                tenant_id, moved, attempt.status, attempt.version
+            ):
+                moved = None  # settled or moved meanwhile (a webhook, the reconciler)
+    if moved is None:
+        found = await tx.payment_attempts.get(tenant_id, attempt.id, lock=True)
+        if found is None:
+            raise AttemptMissing(attempt.name)
+        current = found
+        target = target_status(current.status, outcome.status)
+        if target is None:
+            return await _remember_reference(tx, tenant_id, current, outcome, at)
+        moved = _moved(current, target, outcome, at)
+        if not await tx.payment_attempts.update(tenant_id, moved, current.status, current.version):
+            raise RetryableConflict(f"{current.name} changed while its outcome was recorded")
+    target = moved.status
     await tx.outbox.add(
         OutboxEvent(
             new_id("evt"),
@@ -117,8 +122,26 @@ async def record_outcome(
     )
     if target is AttemptStatus.SUCCEEDED:
         taken = outcome.amount_minor if outcome.amount_minor is not None else moved.amount_minor
-        await _received(tx, tenant_id, moved, taken, at)
+        payment_id = await _received(tx, tenant_id, moved, taken, at)
+        moved = replace(moved, payment_id=payment_id)
     return moved
+
+
+def _moved(
+    current: PaymentAttempt, target: AttemptStatus, outcome: GatewayOutcome, at: datetime
+) -> PaymentAttempt:
+    return replace(
+        current,
+        status=target,
+        gateway_reference=outcome.reference or current.gateway_reference,
+        decline_code=(outcome.decline_code or "generic_decline")
+        if target is AttemptStatus.FAILED
+        else "",
+        failure_message=outcome.message if target is AttemptStatus.FAILED else "",
+        action_url=outcome.action_url if target is AttemptStatus.REQUIRES_ACTION else "",
+        updated_at=at,
+        version=current.version + 1,
+    )
 
 
 async def _remember_reference(
@@ -142,7 +165,7 @@ async def _remember_reference(
 
 async def _received(
     tx: Transaction, tenant_id: str, attempt: PaymentAttempt, taken: int, at: datetime
-) -> None:
+) -> str:
     """The money a succeeded attempt took: to its invoice as far as it still owes, the rest
     (an invoice paid meanwhile by other means, or an overcharge) to the credit balance."""
     invoices: dict[str, Invoice] = {}
@@ -167,6 +190,7 @@ async def _received(
         attempt_id=attempt.id,
     )
     await apply_payment(tx, tenant_id, payment, invoices, at)
+    return payment.id
 
 
 def attempt_event(attempt: PaymentAttempt) -> dict[str, object]:

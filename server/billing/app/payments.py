@@ -223,11 +223,15 @@ class PaymentUseCases:
         return await self._writes.run(ctx, write, CREDENTIALS_CODEC, work)
 
     async def _view(self, tenant_id: str, attempt: PaymentAttempt) -> AttemptView:
+        if attempt.payment_id is not None or attempt.status.value != "succeeded":
+            return AttemptView(attempt, attempt.payment_id)  # nothing to read
         async with self._store.read() as tx:
             return await _view_in(tx, tenant_id, attempt)
 
 
 async def _view_in(tx: Transaction, tenant_id: str, attempt: PaymentAttempt) -> AttemptView:
+    if attempt.payment_id is not None:
+        return AttemptView(attempt, attempt.payment_id)
     payment = (
         await tx.payments.for_attempt(tenant_id, attempt.id)
         if attempt.status.value == "succeeded"

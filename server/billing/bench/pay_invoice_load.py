@@ -98,7 +98,7 @@ def set_up(
     metadata: Metadata = tuple(bearer_metadata(token))
     try:
         with grpc.insecure_channel(target) as channel:
-            _make_invoices(channel, metadata, rule_files, invoices, progress)
+            make_invoices(channel, metadata, rule_files, invoices, progress)
     except grpc.RpcError as exc:
         raise _failure(exc) from exc
     return metadata
@@ -119,13 +119,15 @@ def _failure(exc: grpc.RpcError) -> BenchError:
     return BenchError(f"PayInvoice set-up failed: {code}: {details}")
 
 
-def _make_invoices(
+def make_invoices(
     channel: grpc.Channel,
     metadata: Metadata,
     rule_files: Mapping[str, bytes],
     count: int,
     progress: Callable[[str], None],
-) -> None:
+) -> tuple[str, ...]:
+    """The tenant's rule set for the load, a clock, customers with a card and `count` open
+    invoices; the names of the open invoices."""
     rules_pb2_grpc.RuleServiceStub(channel).PushRuleSet(
         rules_pb2.PushRuleSetRequest(files=send_invoices(rule_files), request_id=_id()),
         metadata=metadata,
@@ -194,6 +196,7 @@ def _make_invoices(
     found = _open_invoices(invoices_pb2_grpc.InvoiceServiceStub(channel), metadata)
     if len(found) < count:
         raise BenchError(f"PayInvoice set-up made {len(found)} open invoices, not {count}")
+    return found
 
 
 def _open_invoices(

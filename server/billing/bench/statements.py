@@ -31,6 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from billing.api.auth import SCOPES, mint_hs256_token
+from billing.bench import pay_invoice_load
 from billing.bench.servers import BENCH_ENCRYPTION_KEYS, postgresql_database, sqlite_url
 from billing.bench.subscription_setup import read_rule_files
 from billing.config import Settings
@@ -43,6 +44,8 @@ from billing_client.v1 import (
     customers_pb2_grpc,
     invoices_pb2,
     invoices_pb2_grpc,
+    payments_pb2,
+    payments_pb2_grpc,
     rules_pb2,
     rules_pb2_grpc,
     subscriptions_pb2,
@@ -135,6 +138,8 @@ def running(database_url: str, data_dir: str) -> Iterator[int]:
                 # PostgreSQL needs a key ring for gateway tokens (ADR 0034): a throwaway one.
                 encryption_keys=BENCH_ENCRYPTION_KEYS,
                 encryption_key_id="bench",
+                # the sandbox's ledger in a file, as the load bench and a deployment have it
+                gateway_endpoints=f"sandbox={Path(data_dir) / 'sandbox-ledger.db'}",
             )
         )
 
@@ -298,8 +303,29 @@ def scenarios(channel: grpc.Channel, counter: Counter) -> list[Row]:
                 metadata=md,
             ),
         ),
+        pay_invoices(channel, counter),
     ]
     return rows
+
+
+def pay_invoices(channel: grpc.Channel, counter: Counter) -> Row:
+    """PayInvoice on a tenant of its own (invoices sent, not collected at finalization): each
+    call pays one open invoice through the sandbox gateway, intent, call and outcome."""
+    md = bench_metadata("bench_pay")
+    invoices = pay_invoice_load.make_invoices(
+        channel, md, read_rule_files(RULES), CALLS + 1, lambda _text: None
+    )
+    payments = payments_pb2_grpc.PaymentServiceStub(channel)
+
+    def pay(i: int) -> None:
+        attempt = payments.PayInvoice(
+            payments_pb2.PayInvoiceRequest(invoice=invoices[i], request_id=uuid.uuid4().hex),
+            metadata=md,
+        )
+        if attempt.status != payments_pb2.SUCCEEDED:
+            raise RuntimeError(f"{invoices[i]} not paid: {attempt.status}")
+
+    return measure(counter, "PayInvoice", pay)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,6 +117,7 @@ class PaymentAttempt:
     lookups: int = 0  # status lookups made by the reconciler
     request_id: str = ""  # the RPC's idempotency key, for the audit trail
     version: int = 1
+    payment_id: str | None = None  # succeeded: the payment its money made (set with it)
 
     @property
     def name(self) -> str:

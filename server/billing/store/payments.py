@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.engine import RowMapping
 
 from billing.app.payment_ports import StoredCredentials
@@ -42,6 +42,9 @@ pa, py, al, gc = payment_attempts, payments, payment_allocations, gateway_creden
 
 _INSERT_ATTEMPT = insert(pa)
 _INSERT_PAYMENT = insert(py)
+_LINK_ATTEMPT = update(pa).where(
+    pa.c.tenant_id == bindparam("b_tenant"), pa.c.id == bindparam("b_id")
+)
 _INSERT_ALLOCATION = insert(al)
 _SET_SUBSCRIPTION_DEFAULT = {
     name: upsert(name, spm, ["tenant_id", "subscription_id"], ["payment_method_id", "updated_at"])
@@ -147,42 +150,30 @@ class SqlPaymentMethods:
     async def default_for(
         self, tenant_id: str, customer_id: str, subscription_id: str | None
     ) -> PaymentMethod | None:
-        if subscription_id is not None:
-            row = (
-                (
-                    await self._conn.execute(
-                        select(pm)
-                        .join(
-                            spm,
-                            (spm.c.tenant_id == pm.c.tenant_id)
-                            & (spm.c.payment_method_id == pm.c.id),
-                        )
-                        .where(
-                            spm.c.tenant_id == tenant_id,
-                            spm.c.subscription_id == subscription_id,
-                            pm.c.detached_at.is_(None),
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if row is not None:
-                return self._method(tenant_id, row)
-        row = (
-            (
-                await self._conn.execute(
-                    select(pm).where(
-                        pm.c.tenant_id == tenant_id,
-                        pm.c.customer_id == customer_id,
-                        pm.c.is_default,
-                        pm.c.detached_at.is_(None),
-                    )
-                )
-            )
-            .mappings()
-            .first()
+        """The subscription's own method if it has one attached, else the customer's default:
+        one statement (each of its halves on its own index), not one per place looked."""
+        customer_default = select(pm, literal(1).label("rank")).where(
+            pm.c.tenant_id == tenant_id,
+            pm.c.customer_id == customer_id,
+            pm.c.is_default,
+            pm.c.detached_at.is_(None),
         )
+        query: Any = customer_default
+        if subscription_id is not None:
+            own = (
+                select(pm, literal(0).label("rank"))
+                .join(
+                    spm,
+                    (spm.c.tenant_id == pm.c.tenant_id) & (spm.c.payment_method_id == pm.c.id),
+                )
+                .where(
+                    spm.c.tenant_id == tenant_id,
+                    spm.c.subscription_id == subscription_id,
+                    pm.c.detached_at.is_(None),
+                )
+            )
+            query = union_all(own, customer_default)
+        row = (await self._conn.execute(query.order_by("rank").limit(1))).mappings().first()
         return self._method(tenant_id, row) if row is not None else None
 
     async def is_default(self, tenant_id: str, method: PaymentMethod) -> bool:
@@ -329,6 +320,7 @@ def _attempt(row: RowMapping) -> PaymentAttempt:
         lookups=row["lookups"],
         request_id=row["request_id"],
         version=row["version"],
+        payment_id=row["payment_id"],
     )
 
 
@@ -504,10 +496,10 @@ class SqlPayments:
                 ],
             )
         if payment.attempt_id is not None:
-            await self._conn.execute(
-                update(pa)
-                .where(pa.c.tenant_id == tenant_id, pa.c.id == payment.attempt_id)
-                .values(payment_id=payment.id)
+            # A blind write: it travels with the transaction's last batch (no round trip).
+            self._conn.defer(
+                _LINK_ATTEMPT,
+                {"payment_id": payment.id, "b_tenant": tenant_id, "b_id": payment.attempt_id},
             )
 
     async def _with_allocations(self, tenant_id: str, rows: Sequence[RowMapping]) -> list[Payment]:

@@ -134,6 +134,41 @@ def test_unavailable_raises_and_takes_nothing():
     assert [c.answered for c in gateway.ledger.calls()] == ["unavailable", "not_found"]
 
 
+def test_an_outage_refuses_every_call_whatever_the_token_and_only_logs_it(tmp_path):
+    path = str(tmp_path / "ledger.db")
+    up = connect(path)
+    run(up.purchase(charge("k0")))
+    down = connect(path, outage=True)
+    for token in ("tok_visa", "tok_decline", "tok_timeout_charged"):
+        with pytest.raises(GatewayUnavailable, match="'sandbox' is down"):
+            run(down.purchase(charge(f"k-{token}", token)))
+    with pytest.raises(GatewayUnavailable):
+        run(down.authorize(charge("k1")))
+    with pytest.raises(GatewayUnavailable):
+        lookup(down, "k0")
+    charged = ledger.operations(path)[0].reference
+    with pytest.raises(GatewayUnavailable):
+        run(down.refund(RefundRequest("r1", charged, 100, "EUR")))
+    with pytest.raises(GatewayUnavailable):
+        run(down.capture("c1", charged, 100, "EUR"))
+    with pytest.raises(GatewayUnavailable):
+        run(down.void("v1", charged))
+    assert [e.idempotency_key for e in ledger.operations(path)] == ["k0"]
+    assert [(c.op, c.idempotency_key, c.answered) for c in ledger.calls(path)] == [
+        ("purchase", "k0", "succeeded"),
+        ("purchase", "k-tok_visa", "unavailable"),
+        ("purchase", "k-tok_decline", "unavailable"),
+        ("purchase", "k-tok_timeout_charged", "unavailable"),
+        ("authorize", "k1", "unavailable"),
+        ("lookup", "k0", "unavailable"),
+        ("refund", "r1", "unavailable"),
+        ("capture", "c1", "unavailable"),
+        ("void", "v1", "unavailable"),
+    ]
+    # Back up (outage: false, the default): the same books, answering again.
+    assert lookup(connect(path, outage=False), "k0").status is S.SUCCEEDED
+
+
 def test_late_success_lookups_setting_moves_the_success():
     gateway = connect(late_success_lookups=4)
     run(gateway.purchase(charge("k1", "tok_late_success")))
@@ -301,8 +336,10 @@ def test_check_settings():
     assert check({"chaos": CHAOS, "webhook_secret": "s", "late_success_lookups": 3}) == []
     assert check({"chaos": {"timeout_charged": Decimal("0.33")}}) == []
     assert check({"latency": 5}) == [
-        "unknown setting 'latency' (known: chaos, webhook_secret, late_success_lookups)"
+        "unknown setting 'latency' (known: chaos, webhook_secret, late_success_lookups, outage)"
     ]
+    assert check({"outage": True}) == check({"outage": False}) == []
+    assert check({"outage": "yes"}) == ["settings.outage must be true or false, got 'yes'"]
     assert check({"chaos": [0.2]}) == [
         "settings.chaos must be a mapping of fault to fraction, got [0.2]"
     ]

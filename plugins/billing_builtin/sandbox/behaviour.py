@@ -12,6 +12,8 @@ Tokens (the brief's shared vocabulary; `tok_visa` and any unlisted token succeed
 - `tok_late_success`: charged at once, answered pending; lookups answer pending until the
   `late_success_lookups`-th (2 by default), then succeeded;
 - `tok_unavailable`: raises GatewayUnavailable, never charged.
+Setting `outage: true` takes the whole gateway down (for routing failover and circuit breaker
+tests): every call, whatever its token, raises GatewayUnavailable and is only logged.
 Refund faults ride on the charge's token (a refund carries no token of its own):
 - `tok_refund_fails`, `tok_refund_timeout`, `tok_refund_late`: the charge succeeds; each
   refund of it fails / is refunded with its reply lost / is refunded and answered pending.
@@ -78,7 +80,7 @@ CHAOS_FAULTS: tuple[Behaviour, ...] = (
 CHAOS_DECLINES: Mapping[str, str] = {token[4:]: code for token, code in DECLINE_TOKENS.items()}
 CHAOS_KEYS: tuple[str, ...] = (*(b.value for b in CHAOS_FAULTS), *CHAOS_DECLINES)
 
-SETTINGS = ("chaos", "webhook_secret", "late_success_lookups")
+SETTINGS = ("chaos", "webhook_secret", "late_success_lookups", "outage")
 LATE_SUCCESS_LOOKUPS_DEFAULT = 2
 LATE_SUCCESS_LOOKUPS_MAX = 100  # a bound: a sandbox charge settles within a test's patience
 _HASH_SPACE = 2**64
@@ -134,6 +136,10 @@ def late_success_lookups(settings: Mapping[str, Any]) -> int:
     return value if _is_int(value) else LATE_SUCCESS_LOOKUPS_DEFAULT
 
 
+def outage(settings: Mapping[str, Any]) -> bool:
+    return settings.get("outage") is True
+
+
 def settings_problems(settings: Mapping[str, Any]) -> list[str]:
     problems = [
         f"unknown setting {key!r} (known: {', '.join(SETTINGS)})"
@@ -149,6 +155,9 @@ def settings_problems(settings: Mapping[str, Any]) -> list[str]:
             f"settings.late_success_lookups must be a whole number from 1 to "
             f"{LATE_SUCCESS_LOOKUPS_MAX}, got {lookups!r}"
         )
+    down = settings.get("outage")
+    if down is not None and not isinstance(down, bool):
+        problems.append(f"settings.outage must be true or false, got {down!r}")
     if "chaos" in settings:
         problems += _chaos_problems(settings["chaos"])
     return problems

@@ -32,6 +32,7 @@ from billing_builtin.sandbox.behaviour import (
     Behaviour,
     charge_behaviour,
     late_success_lookups,
+    outage,
     parse_chaos,
     refund_behaviour,
 )
@@ -48,28 +49,35 @@ class SandboxGateway:
         self.ledger = Ledger(connection.endpoint)
         self._chaos = parse_chaos(connection.settings.get("chaos"))
         self._late_lookups = late_success_lookups(connection.settings)
+        self._outage = outage(connection.settings)
         self._webhook_secret = webhooks.secret_for(connection.credentials, connection.settings)
 
     # --- the PaymentGateway interface ------------------------------------------------------
 
     async def purchase(self, request: ChargeRequest) -> GatewayOutcome:
+        await self._down("purchase", request.idempotency_key)
         return await self._run(self._charge, "purchase", request, request.capture)
 
     async def authorize(self, request: ChargeRequest) -> GatewayOutcome:
+        await self._down("authorize", request.idempotency_key)
         return await self._run(self._charge, "authorize", request, False)
 
     async def capture(
         self, idempotency_key: str, reference: str, amount_minor: int, currency: str
     ) -> GatewayOutcome:
+        await self._down("capture", idempotency_key)
         return await self._run(self._capture, idempotency_key, reference, amount_minor, currency)
 
     async def void(self, idempotency_key: str, reference: str) -> GatewayOutcome:
+        await self._down("void", idempotency_key)
         return await self._run(self._void, idempotency_key, reference)
 
     async def refund(self, request: RefundRequest) -> GatewayOutcome:
+        await self._down("refund", request.idempotency_key)
         return await self._run(self._refund, request)
 
     async def lookup(self, request: LookupRequest) -> GatewayOutcome:
+        await self._down("lookup", request.idempotency_key or request.reference)
         return await self._run(self._lookup, request)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> GatewayEvent:
@@ -90,6 +98,17 @@ class SandboxGateway:
             return tx.update(entry, state="succeeded", moved_minor=moved)
 
     # --- one ledger transaction per call ---------------------------------------------------
+
+    async def _down(self, op: str, key: str) -> None:
+        """`outage: true`: the call is refused before anything is done, whatever it asks;
+        only the call log keeps it, so a test can tell which gateway of a route was tried."""
+        if self._outage:
+            await self._run(self._log_unavailable, op, key)
+            raise GatewayUnavailable(f"the sandbox gateway {self.connection.name!r} is down")
+
+    def _log_unavailable(self, op: str, key: str) -> None:
+        with self.ledger.transaction() as tx:
+            tx.log(op, key, "unavailable")
 
     async def _run(self, call: Callable[..., _T], *args: Any) -> _T:
         if self.ledger.in_memory:

@@ -112,7 +112,9 @@ class Pair(Payments):
     def key(self, attempt: pp.PaymentAttempt) -> str:
         return f"billing-{self.tenant_id}-{attempt.name.split('/')[1]}"
 
-    def calls(self, gateway: str, attempt: pp.PaymentAttempt | None = None) -> list[tuple[str, str]]:
+    def calls(
+        self, gateway: str, attempt: pp.PaymentAttempt | None = None
+    ) -> list[tuple[str, str]]:
         """(op, answered) of every call `gateway` answered for this tenant (or one attempt)."""
         prefix = self.key(attempt) if attempt is not None else f"billing-{self.tenant_id}-"
         return [

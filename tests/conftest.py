@@ -8,6 +8,7 @@ the isolation the server guarantees. With `CI` set, PostgreSQL tests fail instea
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import uuid
@@ -31,6 +32,24 @@ AUDIENCE = "billing"
 PG_ADMIN_DSN = os.environ.get(
     "BILLING_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_root_handler_on_a_closed_stream() -> Iterator[None]:
+    """`billing.cli.main` (called by CLI tests) installs a root handler on `sys.stderr`, which
+    under `capsys` is a stream closed when the test ends. Left behind, every later record
+    fails to write and prints a traceback while holding the handler's lock; under a DEBUG
+    root (the card-number test) a server thread then deadlocked against a gRPC lock taken
+    by garbage collection in that thread. Each test drops such handlers and restores the
+    root level."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in root.handlers[:]:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and getattr(stream, "closed", False):
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -130,13 +130,6 @@ def test_a_new_customer_above_the_amount_is_charged_and_flagged_for_review(pair:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="core bug: a customer's age is billing-clock now minus its create_time, which is"
-    " wall time even for a customer on a simulation clock, so a simulated customer stays new"
-    " until the clock passes the wall time it was created at",
-)
 def test_past_max_age_the_same_amount_is_not_reviewed(pair: Pair) -> None:
     pair.push(payments_yaml(fraud=NEW_CUSTOMER), routing_yaml())
     customer = pair.new_customer()

@@ -79,9 +79,15 @@ class CustomerUseCases:
         clock_id = parse_name(clock, "clocks", "customer.clock") if clock else None
 
         async def work(tx: Transaction, now: datetime) -> Customer:
-            if clock_id is not None and await tx.clocks.get(ctx.tenant_id, clock_id) is None:
-                raise NotFound(clock)
-            customer = Customer(new_id("cus"), fields, 1, now, now, clock_id)
+            created = now
+            if clock_id is not None:
+                sim = await tx.clocks.get(ctx.tenant_id, clock_id)
+                if sim is None:
+                    raise NotFound(clock)
+                # On the customer's own clock, like its invoices: a simulated customer ages
+                # with its simulation (fraud rules ask how new a customer is).
+                created = sim.now
+            customer = Customer(new_id("cus"), fields, 1, created, created, clock_id)
             await tx.customers.insert(ctx.tenant_id, customer)
             await self._schedule_checks(tx, ctx, customer, ())
             snapshot = customer_to_dict(customer)
@@ -132,7 +138,12 @@ class CustomerUseCases:
             changes = domain.describe_changes(current.fields, fields)
             if not changes:
                 return current  # nothing to change: no new version, no event
-            updated = replace(current, fields=fields, version=current.version + 1, update_time=now)
+            updated = replace(
+                current,
+                fields=fields,
+                version=current.version + 1,
+                update_time=await _clock_now(tx, ctx.tenant_id, current, now),
+            )
             if not await tx.customers.update(ctx.tenant_id, updated, current.version):
                 # A concurrent writer won between our read and our write.
                 raise EtagMismatch(current.name, current.etag, "changed concurrently")
@@ -250,3 +261,13 @@ class _CustomerCodec:
 
 
 CUSTOMER_CODEC = _CustomerCodec()
+
+
+async def _clock_now(
+    tx: Transaction, tenant_id: str, customer: Customer, now: datetime
+) -> datetime:
+    """Now on the customer's clock: its simulation clock's time, else `now`."""
+    if customer.clock_id is None:
+        return now
+    sim = await tx.clocks.get(tenant_id, customer.clock_id)
+    return now if sim is None else sim.now

@@ -276,7 +276,7 @@ class Charges:
                     RECONCILE_ATTEMPT,
                     attempt.id,
                     customer.clock_id,
-                    at + rules.reconcile.lookups_after[0],
+                    rules.reconcile.first_lookup_at(at),
                     json.dumps({"attempt_id": attempt.id}),
                 )
             )

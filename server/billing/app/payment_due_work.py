@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from billing.app.context import CallContext, Write
@@ -24,7 +23,12 @@ from billing.app.gateway_directory import GatewayDirectory
 from billing.app.ids import new_id
 from billing.app.payment_charges import SYSTEM_ACTOR, ChargeOrder, Charges, charge_request
 from billing.app.payment_kinds import COLLECT_INVOICE, RECONCILE_ATTEMPT
-from billing.app.payment_outcomes import record_outcome, target_status
+from billing.app.payment_outcomes import (
+    outcome_from_dict,
+    outcome_to_dict,
+    record_outcome,
+    target_status,
+)
 from billing.app.ports import DueItem, ParkItem, RetryableConflict, Store, Transaction
 from billing.app.rules import RuleUseCases
 from billing.domain.errors import InvalidState, NotFound
@@ -108,9 +112,8 @@ class PaymentDueWork:
         except Exception as exc:  # the gateway could not say: asked again later
             log.warning("status lookup failed", extra={"attempt": attempt.id, "error": str(exc)})
             outcome = GatewayOutcome(GatewayStatus.UNKNOWN, message=f"lookup failed: {exc}")
-        return replace(
-            item, payload=json.dumps({"attempt_id": attempt.id, "outcome": _to_dict(outcome)})
-        )
+        payload = {"attempt_id": attempt.id, "outcome": outcome_to_dict(outcome)}
+        return replace(item, payload=json.dumps(payload))
 
     async def _reconcile(self, tx: Transaction, item: DueItem, payload: dict[str, Any]) -> str:
         attempt = await tx.payment_attempts.get(item.tenant_id, item.subscription_id, lock=True)
@@ -121,9 +124,9 @@ class PaymentDueWork:
         active = await self._rules.active_rules_in(tx, item.tenant_id)
         reconcile = active.rules.payments.reconcile
         at = item.due_at
-        outcome = _from_dict(payload["outcome"])
-        if outcome.status is GatewayStatus.NOT_FOUND and at - attempt.created_at >= (
-            reconcile.not_found_after
+        outcome = outcome_from_dict(payload["outcome"])
+        if outcome.status is GatewayStatus.NOT_FOUND and reconcile.never_reached(
+            attempt.created_at, at
         ):
             outcome = GatewayOutcome(
                 GatewayStatus.FAILED,
@@ -151,8 +154,8 @@ class PaymentDueWork:
             )
         if after.settled:
             return f"reconcile {after.name}: {after.status.value} after {lookups} lookups"
-        delays = reconcile.lookups_after
-        if lookups >= len(delays):
+        next_at = reconcile.next_lookup_at(attempt.created_at, lookups, at)
+        if next_at is None:
             raise ParkItem(
                 f"{attempt.name} is still {after.status.value} after {lookups} status lookups"
                 f" ({outcome.status.value}); a person must settle it with the gateway"
@@ -164,36 +167,11 @@ class PaymentDueWork:
                 RECONCILE_ATTEMPT,
                 attempt.id,
                 item.clock_id,
-                # Never at this item's own instant: (subject, kind, due time) is unique.
-                max(attempt.created_at + delays[lookups], at + timedelta(microseconds=1)),
+                next_at,
                 json.dumps({"attempt_id": attempt.id}),
             )
         )
         return f"reconcile {after.name}: still {after.status.value} ({outcome.status.value})"
-
-
-def _to_dict(outcome: GatewayOutcome) -> dict[str, Any]:
-    return {
-        "status": outcome.status.value,
-        "reference": outcome.reference,
-        "decline_code": outcome.decline_code,
-        "gateway_code": outcome.gateway_code,
-        "message": outcome.message,
-        "action_url": outcome.action_url,
-        "amount_minor": outcome.amount_minor,
-    }
-
-
-def _from_dict(data: dict[str, Any]) -> GatewayOutcome:
-    return GatewayOutcome(
-        GatewayStatus(data["status"]),
-        data.get("reference", ""),
-        data.get("decline_code", ""),
-        data.get("gateway_code", ""),
-        data.get("message", ""),
-        data.get("action_url", ""),
-        data.get("amount_minor"),
-    )
 
 
 async def _original_request(

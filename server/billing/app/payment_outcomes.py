@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from billing.app.ids import new_id
 from billing.app.payment_application import apply_payment, still_owed
@@ -207,3 +208,29 @@ def attempt_event(attempt: PaymentAttempt) -> dict[str, object]:
         "fraud_outcome": attempt.fraud_outcome.value,
         "source": attempt.source,
     }
+
+
+def outcome_to_dict(outcome: GatewayOutcome) -> dict[str, Any]:
+    """A gateway's answer as JSON, carried from a due item's prepare (outside any
+    transaction) to its handle (inside one)."""
+    return {
+        "status": outcome.status.value,
+        "reference": outcome.reference,
+        "decline_code": outcome.decline_code,
+        "gateway_code": outcome.gateway_code,
+        "message": outcome.message,
+        "action_url": outcome.action_url,
+        "amount_minor": outcome.amount_minor,
+    }
+
+
+def outcome_from_dict(data: dict[str, Any]) -> GatewayOutcome:
+    return GatewayOutcome(
+        GatewayStatus(data["status"]),
+        data.get("reference", ""),
+        data.get("decline_code", ""),
+        data.get("gateway_code", ""),
+        data.get("message", ""),
+        data.get("action_url", ""),
+        data.get("amount_minor"),
+    )

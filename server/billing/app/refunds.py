@@ -22,13 +22,13 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.gateway_directory import GatewayDirectory, UnknownGateway
 from billing.app.ids import new_id
+from billing.app.payment_outcomes import outcome_from_dict, outcome_to_dict
 from billing.app.ports import DueItem, ParkItem, RetryableConflict, Store, Transaction
 from billing.app.refund_outcomes import add_refund_records, record_refund_outcome
 from billing.app.rules import RuleUseCases
@@ -228,7 +228,7 @@ class Refunds:
                 RECONCILE_REFUND,
                 refund.id,
                 clock_id,
-                at + rules.reconcile.lookups_after[0],
+                rules.reconcile.first_lookup_at(at),
                 json.dumps({"refund_id": refund.id, "lookups": 0}),
             )
         )
@@ -400,7 +400,7 @@ class Refunds:
         if refund.status not in UNSETTLED_REFUNDS:
             return item
         outcome = await self._look_up(item.tenant_id, refund, attempt, active.rules.payments)
-        return replace(item, payload=json.dumps({**payload, "outcome": _to_dict(outcome)}))
+        return replace(item, payload=json.dumps({**payload, "outcome": outcome_to_dict(outcome)}))
 
     async def _look_up(
         self, tenant_id: str, refund: Refund, attempt: PaymentAttempt, rules: PaymentRules
@@ -433,12 +433,12 @@ class Refunds:
         active = await self._rules.active_rules_in(tx, item.tenant_id)
         reconcile = active.rules.payments.reconcile
         at = item.due_at
-        outcome = _from_dict(payload["outcome"])
+        outcome = outcome_from_dict(payload["outcome"])
         lookups = int(payload.get("lookups", 0)) + 1
         to = refund_status_for(outcome.status.value)
         message = outcome.message
-        if outcome.status is GatewayStatus.NOT_FOUND and at - refund.created_at >= (
-            reconcile.not_found_after
+        if outcome.status is GatewayStatus.NOT_FOUND and reconcile.never_reached(
+            refund.created_at, at
         ):
             to = RefundStatus.FAILED
             message = (
@@ -454,8 +454,8 @@ class Refunds:
             )  # fmt: skip
         if after.status not in UNSETTLED_REFUNDS:
             return f"reconcile {after.name}: {after.status.value} after {lookups} lookups"
-        delays = reconcile.lookups_after
-        if lookups >= len(delays):
+        next_at = reconcile.next_lookup_at(refund.created_at, lookups, at)
+        if next_at is None:
             raise ParkItem(
                 f"{after.name} is still {after.status.value} after {lookups} status lookups"
                 f" ({outcome.status.value}); a person must settle it with the gateway"
@@ -467,8 +467,7 @@ class Refunds:
                 RECONCILE_REFUND,
                 refund.id,
                 item.clock_id,
-                # Never at this item's own instant: (subject, kind, due time) is unique.
-                max(refund.created_at + delays[lookups], at + timedelta(microseconds=1)),
+                next_at,
                 json.dumps({"refund_id": refund.id, "lookups": lookups}),
             )
         )
@@ -485,17 +484,3 @@ def _intent_details(attempt: PaymentAttempt, refund: Refund) -> dict[str, object
 
 def _invoice(note: CreditNote) -> str:
     return f"invoices/{note.invoice_id}"
-
-
-def _to_dict(outcome: GatewayOutcome) -> dict[str, Any]:
-    return {
-        "status": outcome.status.value,
-        "reference": outcome.reference,
-        "message": outcome.message,
-    }
-
-
-def _from_dict(data: dict[str, Any]) -> GatewayOutcome:
-    return GatewayOutcome(
-        GatewayStatus(data["status"]), data.get("reference", ""), message=data.get("message", "")
-    )

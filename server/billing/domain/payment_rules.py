@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -72,6 +72,21 @@ class ReconcileRule:
     # A key the gateway still says it never saw this long after the call is failed as
     # never charged (the call cannot arrive any more).
     not_found_after: timedelta = timedelta(minutes=10)
+
+    def first_lookup_at(self, created_at: datetime) -> datetime:
+        return created_at + self.lookups_after[0]
+
+    def never_reached(self, created_at: datetime, at: datetime) -> bool:
+        """Whether a `not_found` answer at `at` is final: the call cannot arrive any more."""
+        return at - created_at >= self.not_found_after
+
+    def next_lookup_at(self, created_at: datetime, lookups: int, at: datetime) -> datetime | None:
+        """When to look again after `lookups` lookups, the last at `at`; None once the
+        schedule is spent (the item is parked for a person). Never at `at` itself: a due
+        item's (subject, kind, due time) is unique."""
+        if lookups >= len(self.lookups_after):
+            return None
+        return max(created_at + self.lookups_after[lookups], at + timedelta(microseconds=1))
 
 
 @dataclass(frozen=True, slots=True)

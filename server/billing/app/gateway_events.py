@@ -15,7 +15,6 @@ a concurrent one waits for the first to commit and then finds it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from billing.app.payment_outcomes import record_outcome, target_status
 from billing.app.ports import RetryableConflict, Store, Transaction
 from billing.app.refund_outcomes import record_refund_outcome
 from billing.app.rules import RuleUseCases
+from billing.app.writes import retry_on_conflict
 from billing.domain.disputes import DISPUTE_KINDS, DisputeFacts
 from billing.domain.errors import InvalidArgument, TransactionConflict
 from billing.domain.payment_rules import PaymentRules
@@ -88,18 +88,17 @@ class GatewayEvents:
             # The caller (the HTTP edge) is authenticated; it is the webhook that does not
             # verify: the request's content is wrong, and resending it cannot help.
             raise InvalidArgument.single("payload", f"rejected by {gateway_name}: {exc}") from None
-        for attempt_no in range(1, TRIES + 1):
-            try:
-                async with self._store.write(None) as tx:
-                    return await self._apply(tx, ctx, gateway_name, rules, event)
-            except RetryableConflict as conflict:
-                if attempt_no == TRIES:
-                    raise TransactionConflict(
-                        f"webhook {event.event_id} collided with concurrent writes {TRIES}"
-                        " times and changed nothing; the gateway's retry will apply it"
-                    ) from conflict
-                await asyncio.sleep(0.01 * attempt_no)
-        raise AssertionError("unreachable")
+
+        async def work(tx: Transaction) -> EventResult:
+            return await self._apply(tx, ctx, gateway_name, rules, event)
+
+        try:
+            return await retry_on_conflict(self._store, work, tries=TRIES)
+        except RetryableConflict as conflict:
+            raise TransactionConflict(
+                f"webhook {event.event_id} collided with concurrent writes {TRIES}"
+                " times and changed nothing; the gateway's retry will apply it"
+            ) from conflict
 
     async def _apply(
         self,

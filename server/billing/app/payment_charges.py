@@ -29,10 +29,10 @@ from billing.app.gateway_directory import GatewayDirectory, UnknownGateway
 from billing.app.ids import new_id
 from billing.app.payment_kinds import RECONCILE_ATTEMPT
 from billing.app.payment_outcomes import attempt_event, record_outcome
-from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
+from billing.app.ports import DueItem, Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.rules import RuleUseCases
-from billing.app.writes import WriteRunner
+from billing.app.writes import WriteRunner, retry_on_conflict
 from billing.domain import fraud, payment_routing
 from billing.domain.customers import Customer
 from billing.domain.errors import InvalidArgument, InvalidState, NotFound
@@ -436,26 +436,22 @@ class Charges:
     ) -> PaymentAttempt:
         """Step 3: the outcome in a short transaction of its own, retried on a conflict.
         `as_written`: `attempt` is as this process wrote it (see `record_outcome`)."""
-        for attempt_no in range(1, OUTCOME_TRIES + 1):
-            try:
-                async with self._store.write(None) as tx:
-                    at = await self._time.now(tx, tenant_id, clock_id)
-                    return await record_outcome(
-                        tx,
-                        tenant_id,
-                        attempt,
-                        outcome,
-                        at,
-                        rules,
-                        actor=actor,
-                        request_id=request_id,
-                        as_written=as_written,
-                    )
-            except RetryableConflict:
-                if attempt_no == OUTCOME_TRIES:
-                    raise
-                await asyncio.sleep(0.01 * attempt_no)
-        raise AssertionError("unreachable")
+
+        async def work(tx: Transaction) -> PaymentAttempt:
+            at = await self._time.now(tx, tenant_id, clock_id)
+            return await record_outcome(
+                tx,
+                tenant_id,
+                attempt,
+                outcome,
+                at,
+                rules,
+                actor=actor,
+                request_id=request_id,
+                as_written=as_written,
+            )
+
+        return await retry_on_conflict(self._store, work, tries=OUTCOME_TRIES)
 
     async def _fail_over(
         self,

@@ -29,10 +29,10 @@ from billing.app.context import CallContext, Write
 from billing.app.gateway_directory import GatewayDirectory, UnknownGateway
 from billing.app.ids import new_id
 from billing.app.payment_outcomes import outcome_from_dict, outcome_to_dict
-from billing.app.ports import DueItem, ParkItem, RetryableConflict, Store, Transaction
+from billing.app.ports import DueItem, ParkItem, Store, Transaction
 from billing.app.refund_outcomes import add_refund_records, record_refund_outcome
 from billing.app.rules import RuleUseCases
-from billing.app.writes import WriteRunner
+from billing.app.writes import WriteRunner, retry_on_conflict
 from billing.domain.errors import InvalidArgument, InvalidState, NotFound
 from billing.domain.invoices import CreditNote
 from billing.domain.money import Money
@@ -364,23 +364,19 @@ class Refunds:
         request_id: str,
     ) -> Refund:
         to = refund_status_for(outcome.status.value)
-        for attempt_no in range(1, OUTCOME_TRIES + 1):
-            try:
-                async with self._store.write(None) as tx:
-                    if to is None or to is RefundStatus.PENDING:
-                        stored = await tx.refunds.get(tenant_id, refund.id)
-                        return stored if stored is not None else refund
-                    at = await self._time.now(tx, tenant_id, clock_id)
-                    return await record_refund_outcome(
-                        tx, tenant_id, refund.id, to, at,
-                        reference=outcome.reference, message=outcome.message,
-                        actor=actor, request_id=request_id,
-                    )  # fmt: skip
-            except RetryableConflict:
-                if attempt_no == OUTCOME_TRIES:
-                    raise
-                await asyncio.sleep(0.01 * attempt_no)
-        raise AssertionError("unreachable")
+
+        async def work(tx: Transaction) -> Refund:
+            if to is None or to is RefundStatus.PENDING:
+                stored = await tx.refunds.get(tenant_id, refund.id)
+                return stored if stored is not None else refund
+            at = await self._time.now(tx, tenant_id, clock_id)
+            return await record_refund_outcome(
+                tx, tenant_id, refund.id, to, at,
+                reference=outcome.reference, message=outcome.message,
+                actor=actor, request_id=request_id,
+            )  # fmt: skip
+
+        return await retry_on_conflict(self._store, work, tries=OUTCOME_TRIES)
 
     # --- 4. reconcile_refund ------------------------------------------------------------
 

@@ -86,3 +86,20 @@ class WriteRunner:
             )
             await ctx.faults.before_commit()
             return result
+
+
+async def retry_on_conflict(
+    store: Store, work: Callable[[Transaction], Awaitable[R]], *, tries: int = MAX_ATTEMPTS
+) -> R:
+    """A write transaction without an idempotency key (an outcome or a webhook applied in a
+    short transaction of its own), run again whole on a serialization conflict or deadlock
+    with the same full-jitter backoff as `WriteRunner`; the last conflict propagates."""
+    for attempt in range(1, tries + 1):
+        try:
+            async with store.write(None) as tx:
+                return await work(tx)
+        except RetryableConflict:
+            if attempt == tries:
+                raise
+            await asyncio.sleep(full_jitter(attempt, RETRY_BACKOFF_BASE_S, RETRY_BACKOFF_MAX_S))
+    raise AssertionError("unreachable")

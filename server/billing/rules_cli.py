@@ -8,6 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from billing.delivery.notice_templates import with_notice_templates
 from billing.plugins.registry import load_engines
 from billing.rules import RuleSetInvalid, json_schemas, load_rule_set
 from billing.rules.ruleset import is_rule_file_name
@@ -15,7 +16,9 @@ from billing.rules.ruleset import is_rule_file_name
 
 def check(directory: Path) -> int:
     try:
-        rules = load_rule_set(directory, load_engines().by_kind)
+        # The notice templates dunning rules name sit beside the rules, in templates/.
+        engines = with_notice_templates(load_engines(), directory / "templates")
+        rules = load_rule_set(directory, engines.by_kind)
     except RuleSetInvalid as invalid:
         for error in invalid.errors:
             print(f"error: {error}", file=sys.stderr)

@@ -63,6 +63,7 @@ from billing.app.writes import WriteRunner
 from billing.config import Settings, SettingsError
 from billing.delivery import SmtpSettings
 from billing.delivery.mailer import SmtpInvoiceMailer
+from billing.delivery.notice_templates import with_notice_templates
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
 from billing.store.crypto import key_ring
@@ -113,7 +114,8 @@ class Runtime:
         writes = WriteRunner(
             self.store, self.clock, timedelta(hours=settings.idempotency_retention_hours)
         )
-        self.engines = load_engines()
+        # Engines from plugins, plus the notice templates dunning rules may name.
+        self.engines = with_notice_templates(load_engines(), Path(settings.templates_dir))
         rules = RuleUseCases(self.store, writes, CompiledRuleSets(self.engines))
         subscriptions = SubscriptionUseCases(
             self.store,

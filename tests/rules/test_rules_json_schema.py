@@ -48,7 +48,7 @@ def test_tiers_allow_a_null_upper_bound() -> None:
 
 def test_reserved_kinds_accept_any_keys_and_money_overrides_are_by_currency() -> None:
     schemas = json_schemas()
-    assert schemas["dunning"]["additionalProperties"] is True
+    assert schemas["recognition"]["additionalProperties"] is True
     currencies = schemas["money"]["properties"]["currencies"]
     assert currencies["propertyNames"] == {"type": "string"}
     override = currencies["additionalProperties"]

@@ -40,9 +40,9 @@ def test_a_file_needs_a_known_kind() -> None:
 
 
 def test_reserved_kinds_accept_a_mapping_for_now() -> None:
-    files = {"catalog.yaml": PRODUCTS, "dunning.yaml": "kind: dunning\nanything: [goes]\n"}
+    files = {"catalog.yaml": PRODUCTS, "revenue.yaml": "kind: recognition\nanything: [goes]\n"}
     rule_set = load(files)
-    assert list(rule_set.files) == ["catalog.yaml", "dunning.yaml"]
+    assert list(rule_set.files) == ["catalog.yaml", "revenue.yaml"]
 
 
 def test_unknown_keys_are_errors_at_the_key() -> None:

@@ -25,6 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
+from billing.app.dunning_ports import DunningCaseRepository
 from billing.app.payment_ports import (
     DisputeRepository,
     GatewayCredentialRepository,
@@ -559,3 +560,7 @@ class BatchTransaction:
     @property
     def gateway_events(self) -> GatewayEventRepository:
         return self._tx.gateway_events
+
+    @property
+    def dunning_cases(self) -> DunningCaseRepository:
+        return self._tx.dunning_cases

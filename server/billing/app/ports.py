@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from billing.app.dunning_ports import DunningCaseRepository
 from billing.app.payment_ports import (
     DisputeRepository,
     GatewayCredentialRepository,
@@ -678,6 +679,9 @@ class Transaction(Protocol):
 
     @property
     def gateway_events(self) -> GatewayEventRepository: ...
+
+    @property
+    def dunning_cases(self) -> DunningCaseRepository: ...
 
 
 class Store(Protocol):

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
+from billing.domain.dunning import DEFAULT_HARD_DECLINES
 from billing.domain.pricing import Priced
 from billing.domain.prorated_usage import ProratedUsage
 from billing.domain.tax import LineTax, TaxIdStatus, TaxRequest, TaxRules
@@ -177,10 +178,9 @@ DECLINE_CODES: Final = frozenset(
         "generic_decline",
     }
 )
-# Declines no retry can cure: dunning stops and asks for a new method.
-HARD_DECLINES: Final = frozenset(
-    {"stolen_card", "lost_card", "pickup_card", "fraudulent", "invalid_account", "expired_card"}
-)
+# Declines no retry can cure: dunning stops and asks for a new method (unless a policy says
+# a code is soft). Defined with the dunning rules, which start from it.
+HARD_DECLINES: Final = DEFAULT_HARD_DECLINES
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
+from billing.rules.dunning_build import build_dunning_rules
 from billing.rules.errors import RulePath, RuleWarning, format_path
 from billing.rules.model import (
     CaseMatch,
@@ -73,6 +74,7 @@ def build_rule_set(
         metering=_metering([f for f in files if f.kind == "metering"]),
         tax=build_tax_rules(files),
         payments=build_payment_rules(files),
+        dunning=build_dunning_rules(files),
     )
 
 

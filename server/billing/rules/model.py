@@ -14,6 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar
 
+from billing.domain.dunning import NO_DUNNING, DunningRules
 from billing.domain.money import DEFAULT_ROUNDING
 from billing.domain.payment_rules import DEFAULT_PAYMENT_RULES, PaymentRules
 from billing.domain.plan_changes import Direction
@@ -356,6 +357,7 @@ class RuleSet:
     metering: MeteringRules = MeteringRules()
     tax: TaxRules = NO_TAX_RULES
     payments: PaymentRules = DEFAULT_PAYMENT_RULES
+    dunning: DunningRules = NO_DUNNING
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RuleSet) and other.content_hash == self.content_hash

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from cerberus import TypeDefinition, Validator
 
+from billing.domain.dunning import Action
 from billing.domain.money import DEFAULT_ROUNDING, ROUNDING_MODES
 from billing.domain.payments import MethodType
 from billing.domain.plan_changes import DIRECTIONS
@@ -46,7 +47,7 @@ KINDS: Final = (
     "payments",
 )
 # Kinds whose schema is still to be written: a file must name its kind, the rest is accepted.
-RESERVED_KINDS: Final = frozenset({"recognition", "dunning"})
+RESERVED_KINDS: Final = frozenset({"recognition"})
 
 INTERVALS: Final = ("day", "week", "month", "year")
 PLAN_CHANGE_TIMINGS: Final = ("immediate", "end_of_period", "refused")
@@ -1008,7 +1009,136 @@ ROUTING: Schema = {
     },
 }
 
+# --- dunning (ADR 0043) ----------------------------------------------------------------------
+
+DUNNING_ACTIONS: Final = tuple(a.value for a in Action)
+DUNNING_POLICIES_MAX: Final = 100
+DUNNING_CASES_MAX: Final = 200
+DUNNING_RETRIES_MAX: Final = 30  # each is a charge with the customer away
+DUNNING_STEPS_MAX: Final = 50
+TIME_OF_DAY_PATTERN: Final = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+URL_LENGTH_MAX: Final = 2_000
+
+_DUNNING_STEP: Schema = {
+    "name": _code("As timelines and reports show the step; default: steps[<index>]."),
+    "after": _duration(
+        "When, after the first failure (0d: at once). Steps are written in this order.",
+        required=True,
+    ),
+    "action": _choice(
+        DUNNING_ACTIONS,
+        "notice (email the customer a template), mark_past_due, mark_unpaid, suspend"
+        " (entitlements, an event for Operations), cancel_now, cancel_at_period_end or"
+        " mark_uncollectible (the invoice).",
+        required=True,
+    ),
+    "template": _code(
+        "notice: the template's name, a file <name>.txt of rules/templates/notices/."
+    ),
+    "channel": _code("notice: email (default) or a notification channel a plugin registers."),
+}
+
+_DUNNING_POLICY: Schema = {
+    "name": _code("How cases choose this policy.", required=True),
+    "grace": _duration(
+        "Nothing the customer loses (mark_unpaid, suspend, cancel_*, mark_uncollectible)"
+        " happens before this long after the first failure (default 0d)."
+    ),
+    "retries": {
+        "type": "dict",
+        "schema": {
+            "after": _list_of(
+                _duration("An offset after the first failure (1d)."),
+                "When to charge again, after the first failure, increasing.",
+                maxlength=DUNNING_RETRIES_MAX,
+            ),
+            "at": {
+                "type": "string",
+                "regex": TIME_OF_DAY_PATTERN,
+                "meta": {
+                    "description": "The local time of day (HH:MM, the customer's zone) of"
+                    " each retry, on the day its offset lands; offsets in whole days."
+                },
+            },
+            "skip_weekends": {
+                "type": "boolean",
+                "meta": {"description": "A retry on a Saturday or Sunday moves to Monday."},
+            },
+        },
+        "meta": {"description": "The retry schedule (default: no retries)."},
+    },
+    "declines": {
+        "type": "dict",
+        "schema": {
+            "hard": _codes(
+                "More normalized decline codes that stop the retries (stolen_card,"
+                " lost_card, pickup_card, fraudulent, invalid_account and expired_card"
+                " always do, unless listed under soft)."
+            ),
+            "soft": _codes("Decline codes that follow the schedule even if hard by default."),
+            "hard_notice": _code(
+                "The template sent when a hard decline stops the retries (asks for a new"
+                " payment method)."
+            ),
+            "requires_action_notice": _code(
+                "The template sent when a charge needs the customer (carries the"
+                " authentication link)."
+            ),
+        },
+        "meta": {"description": "What a decline does to the schedule."},
+    },
+    "steps": _list_of(
+        _record(_DUNNING_STEP),
+        "What happens, in order of `after`.",
+        maxlength=DUNNING_STEPS_MAX,
+    ),
+}
+
+_DUNNING_CASE: Schema = {
+    "name": _code("Shown on the case; default: cases[<index>]."),
+    "when": {
+        "type": "dict",
+        "schema": {
+            "plans": _codes("Plan codes of the invoice's subscription."),
+            "segments": _codes("The customer's metadata segment (enterprise, smb...)."),
+            "customers": _codes("Customer ids (cus_...)."),
+            "currencies": _codes("ISO 4217 currencies of the invoice."),
+        },
+        "meta": {"description": "Every listed condition must hold; leave out to match all."},
+    },
+    "policy": _code("A policy of this file.", required=True),
+}
+
+DUNNING: Schema = {
+    "kind": _kind("dunning"),
+    "update_method_url": {
+        "type": "string",
+        "empty": False,
+        "maxlength": URL_LENGTH_MAX,
+        "meta": {
+            "description": "Where a customer updates their payment method, for notices;"
+            " {customer} and {invoice} are replaced by the ids."
+        },
+    },
+    "policies": _list_of(
+        _record(_DUNNING_POLICY),
+        "Recovery policies by name.",
+        required=True,
+        minlength=1,
+        maxlength=DUNNING_POLICIES_MAX,
+    ),
+    "cases": _list_of(
+        _record(_DUNNING_CASE),
+        "Ordered cases; the first that matches names the policy of a new case. None"
+        " matches: no dunning for that invoice.",
+        required=True,
+        minlength=1,
+        maxlength=DUNNING_CASES_MAX,
+    ),
+}
+
 _WRITTEN: dict[str, Schema] = {
+    "dunning": DUNNING,
     "payments": PAYMENTS,
     "routing": ROUTING,
     "tax": TAX,

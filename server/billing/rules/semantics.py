@@ -38,7 +38,15 @@ UNIT_AMOUNT_PLACES_MAX = 12
 
 # Kinds that hold one policy for the whole rule set: two files would make the order of their
 # cases, or which rounding wins, depend on file names.
-SINGLE_FILE_KINDS = ("money", "proration", "invoicing", "metering", "payments", "routing")
+SINGLE_FILE_KINDS = (
+    "money",
+    "proration",
+    "invoicing",
+    "metering",
+    "payments",
+    "routing",
+    "dunning",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -618,3 +618,53 @@ gateway_credentials = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),
 )
+
+# Dunning (ADR 0043): one case per unpaid invoice whose automatic collection failed; its
+# timeline is computed from the policy, and only how far it has gone is stored.
+dunning_cases = Table(
+    "dunning_cases",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), nullable=False),
+    Column("invoice_id", String(ID), nullable=False),
+    Column("subscription_id", String(ID), nullable=True),
+    Column("clock_id", String(ID), nullable=True),
+    Column("policy", String(200), nullable=False),
+    Column("rule_set", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("retries_done", Integer, nullable=False),
+    Column("steps_done", Integer, nullable=False),
+    Column("retries_stopped", Boolean, nullable=False),
+    Column("decline_code", String(64), nullable=False),
+    Column("first_decline_code", String(64), nullable=False),
+    Column("shift_us", BigInteger, nullable=False),  # time paused, in microseconds
+    Column("paused_at", UTCDateTime, nullable=True),
+    Column("suspended", Boolean, nullable=False),
+    Column("next_at", UTCDateTime, nullable=True),
+    Column("recovered_minor", BigInteger, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("timeline", json_column_type(), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "invoice_id"),
+    Index(None, "tenant_id", "customer_id"),
+    Index(None, "tenant_id", "status"),
+)
+
+# Finance's hold on a customer's dunning (PauseDunning): open cases are paused, and a case
+# opened while the hold stands opens paused.
+dunning_holds = Table(
+    "dunning_holds",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("customer_id", String(ID), primary_key=True),
+    Column("reason", String(500), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("held_at", UTCDateTime, nullable=False),
+)

@@ -41,6 +41,7 @@ from billing.store.crypto import KeyRing
 from billing.store.customers import SqlCustomers
 from billing.store.due_batch import SqlDueBatch
 from billing.store.due_work import SqlDueWork
+from billing.store.dunning import SqlDunningCases
 from billing.store.engine import WRITE_OPTION
 from billing.store.payments import (
     SqlGatewayCredentials,
@@ -98,6 +99,7 @@ class SqlTransaction:
         self.refunds = SqlRefunds(conn)
         self.disputes = SqlDisputes(conn)
         self.gateway_events = SqlGatewayEvents(conn)
+        self.dunning_cases = SqlDunningCases(conn)
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

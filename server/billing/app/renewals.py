@@ -11,8 +11,10 @@ import json
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from billing.app.delivery import InvoiceDelivery
+from billing.app.dunning_kinds import DUNNING_KINDS, SEND_DUNNING_NOTICE
 from billing.app.ids import new_id
 from billing.app.invoicing import (
     DELIVER,
@@ -66,6 +68,15 @@ CONSOLIDATION_WAIT_S = 0.2
 PAYMENT_KINDS = frozenset({COLLECT_INVOICE, RECONCILE_ATTEMPT})
 
 
+class DueKindHandler(Protocol):
+    """The due work of one capability: `prepare` before the item's transaction (outside
+    calls), `handle` inside it."""
+
+    async def prepare(self, item: DueItem) -> DueItem: ...
+
+    async def handle(self, tx: Transaction, item: DueItem) -> str: ...
+
+
 class DueWorkHandlers:
     def __init__(
         self, subscriptions: SubscriptionUseCases, rules: RuleUseCases, usage: UsageUseCases
@@ -77,6 +88,9 @@ class DueWorkHandlers:
         self.tax_id_checks: TaxIdChecks | None = None  # set when a verifier is configured
         self.payments: PaymentDueWork | None = None  # set by the composition root
         self.refunds: Refunds | None = None  # set by the composition root
+        # Dunning (ADR 0043): cases opened and walked; notices sent. Set by the composition root.
+        self.dunning: DueKindHandler | None = None  # dunning_attempt_failed, dunning_step
+        self.dunning_notices: DueKindHandler | None = None  # send_dunning_notice
 
     async def prepare(self, item: DueItem) -> DueItem:
         """Before the item's transaction: what it needs from outside (a registry's answer,
@@ -87,7 +101,17 @@ class DueWorkHandlers:
             return await self.payments.prepare(item)
         if item.kind == RECONCILE_REFUND and self.refunds is not None:
             return await self.refunds.prepare(item)
+        handler = self._dunning_handler(item.kind)
+        if handler is not None:
+            return await handler.prepare(item)
         return item
+
+    def _dunning_handler(self, kind: str) -> DueKindHandler | None:
+        if kind == SEND_DUNNING_NOTICE:
+            return self.dunning_notices
+        if kind in DUNNING_KINDS:
+            return self.dunning
+        return None
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
         """Do the item's work; returns a short description for progress reports."""
@@ -101,6 +125,14 @@ class DueWorkHandlers:
             return await self._payment_work(tx, item)
         if item.kind == "finalize_consolidated":
             return await self._finalize_consolidated(tx, item)
+        if item.kind in DUNNING_KINDS:
+            handler = self._dunning_handler(item.kind)
+            if handler is None:
+                return f"skip {item.kind}: dunning is not configured"
+            return await handler.handle(tx, item)
+        return await self._subscription_work(tx, item)
+
+    async def _subscription_work(self, tx: Transaction, item: DueItem) -> str:
         sub = await tx.subscriptions.get(item.tenant_id, item.subscription_id)
         if sub is None:
             return f"skip {item.kind}: no subscription {item.subscription_id}"
@@ -112,8 +144,6 @@ class DueWorkHandlers:
             return await self._cancel(tx, item, sub)
         if item.kind == "finalize":
             return await self._finalize(tx, item, sub)
-        if item.kind == DELIVER and self.delivery is not None:
-            return await self.delivery.handle(tx, item)
         log.error("unknown due work kind", extra={"kind": item.kind, "id": item.id})
         return f"skip unknown kind {item.kind}"
 

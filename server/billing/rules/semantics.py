@@ -4,7 +4,7 @@ References resolve, codes are unique, tiers ascend and end unbounded, currencies
 every engine a rule names is registered, a built-in pricing model gets the fields it needs and
 no other model's (a percentage's fee bounds in order), a prorated price meters a level that
 persists, versions of one price start at distinct instants. Tax files: `tax_semantics`;
-payments and routing files: `payment_semantics`.
+payments and routing files: `payment_semantics`; the dunning file: `dunning_semantics`.
 Every problem is collected (never the first only), each at its file, line and path; cases that
 can never match are warnings, since the rule set still means something.
 
@@ -24,6 +24,7 @@ from billing.domain.customers import is_time_zone
 from billing.domain.errors import InvariantBroken
 from billing.domain.metering import CARRIED
 from billing.domain.money import CURRENCY_EXPONENTS, currency_problem, is_currency
+from billing.rules.dunning_semantics import check_dunning
 from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
 from billing.rules.model import CaseMatch
 from billing.rules.payment_semantics import check_payments
@@ -179,6 +180,9 @@ class _Checker:
                 self._error(file, ("numbering_time_zone",), f"{zone!r} is not an IANA time zone")
         self.findings.errors.extend(check_tax(self.files, self.engines))
         self.findings.errors.extend(check_payments(self.files, self.engines, self.unreadable))
+        errors, warnings = check_dunning(self.files, self.engines, self.unreadable)
+        self.findings.errors.extend(errors)
+        self.findings.warnings.extend(warnings)
 
     # -- helpers -------------------------------------------------------------------------
 

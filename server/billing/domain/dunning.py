@@ -40,7 +40,7 @@ LOSING_ACTIONS = frozenset(
 
 EMAIL_CHANNEL = "email"
 
-# Normalized decline codes no retry can cure (`billing.plugins.engines.DECLINE_CODES` lists
+# Normalized decline codes no retry can cure (`billing.domain.payments.DECLINE_CODES` lists
 # every code): retries stop and the customer is asked for a new method.
 DEFAULT_HARD_DECLINES = frozenset(
     {"stolen_card", "lost_card", "pickup_card", "fraudulent", "invalid_account", "expired_card"}

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
 # --- payment methods ----------------------------------------------------------------------
 
@@ -55,6 +56,27 @@ class PaymentMethod:
 
 
 # --- attempts -----------------------------------------------------------------------------
+
+# Declines are normalized to these codes (an engine maps its own); anything else is
+# `generic_decline` with the gateway's code kept in `gateway_code`.
+DECLINE_CODES: Final = frozenset(
+    {
+        "insufficient_funds",
+        "do_not_honor",
+        "expired_card",
+        "stolen_card",
+        "lost_card",
+        "pickup_card",
+        "incorrect_cvc",
+        "card_not_supported",
+        "currency_not_supported",
+        "processing_error",
+        "fraudulent",
+        "authentication_required",
+        "invalid_account",
+        "generic_decline",
+    }
+)
 
 
 class AttemptStatus(StrEnum):

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Final, Protocol
 
 from billing.domain.dunning import DEFAULT_HARD_DECLINES
+from billing.domain.payments import DECLINE_CODES  # noqa: F401  # re-exported: engines map to these
 from billing.domain.pricing import Priced
 from billing.domain.prorated_usage import ProratedUsage
 from billing.domain.tax import LineTax, TaxIdStatus, TaxRequest, TaxRules
@@ -158,26 +159,6 @@ class GatewayStatus(StrEnum):
     NOT_FOUND = "not_found"  # lookup only: the gateway never received this key
 
 
-# Declines are normalized to these codes (an engine maps its own); anything else is
-# `generic_decline` with the gateway's code kept in `gateway_code`.
-DECLINE_CODES: Final = frozenset(
-    {
-        "insufficient_funds",
-        "do_not_honor",
-        "expired_card",
-        "stolen_card",
-        "lost_card",
-        "pickup_card",
-        "incorrect_cvc",
-        "card_not_supported",
-        "currency_not_supported",
-        "processing_error",
-        "fraudulent",
-        "authentication_required",
-        "invalid_account",
-        "generic_decline",
-    }
-)
 # Declines no retry can cure: dunning stops and asks for a new method (unless a policy says
 # a code is soft). Defined with the dunning rules, which start from it.
 HARD_DECLINES: Final = DEFAULT_HARD_DECLINES

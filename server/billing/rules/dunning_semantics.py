@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from billing.domain.dunning import EMAIL_CHANNEL, LOSING_ACTIONS, Action
 from billing.domain.money import currency_problem
 from billing.domain.payment_rules import duration_text
-from billing.plugins.engines import DECLINE_CODES
+from billing.domain.payments import DECLINE_CODES
 from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
 from billing.rules.structure import ValidatedFile
 

@@ -25,7 +25,7 @@ from billing.domain.dunning import EMAIL_CHANNEL, LOSING_ACTIONS, Action
 from billing.domain.money import currency_problem
 from billing.domain.payment_rules import duration_text
 from billing.domain.payments import DECLINE_CODES
-from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
+from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path, sort_key
 from billing.rules.structure import ValidatedFile
 
 # Engine kinds the dunning file refers to: the templates are files the server (or `billing
@@ -48,7 +48,7 @@ def check_dunning(
         return [], []
     checker = _DunningChecker(dunning, files, engines, unreadable or {})
     checker.run()
-    return checker.errors, checker.warnings
+    return checker.errors, sorted(checker.warnings, key=sort_key)  # in file order
 
 
 def _span(span: timedelta) -> str:

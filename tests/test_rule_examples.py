@@ -80,11 +80,17 @@ USAGE_EXAMPLES = {"usage_pricing", "usage"}
 MONEY_EXAMPLES = {"swiss_cash_rounding"}
 # Tax from a third-party plugin: tax_iceland is checked by tests/test_tax_rules_plugin.py.
 TAX_EXAMPLES = {"tax_iceland"}
+# Dunning: checked by tests/rules/test_rules_dunning.py and tests/test_dunning_rules_api.py.
+DUNNING_EXAMPLES = {"dunning"}
 
 
 def test_the_examples_are_the_complete_rule_sets():
     assert sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) == sorted(
-        {e.name for e in EXAMPLES_EXPECTED} | USAGE_EXAMPLES | MONEY_EXAMPLES | TAX_EXAMPLES
+        {e.name for e in EXAMPLES_EXPECTED}
+        | USAGE_EXAMPLES
+        | MONEY_EXAMPLES
+        | TAX_EXAMPLES
+        | DUNNING_EXAMPLES
     )
     for example in EXAMPLES_EXPECTED:
         assert {p.name for p in example.directory.iterdir()} == FILES, example.name

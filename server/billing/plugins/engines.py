@@ -13,8 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
+from billing.domain import payments
 from billing.domain.dunning import DEFAULT_HARD_DECLINES
-from billing.domain.payments import DECLINE_CODES  # noqa: F401  # re-exported: engines map to these
 from billing.domain.pricing import Priced
 from billing.domain.prorated_usage import ProratedUsage
 from billing.domain.tax import LineTax, TaxIdStatus, TaxRequest, TaxRules
@@ -159,6 +159,8 @@ class GatewayStatus(StrEnum):
     NOT_FOUND = "not_found"  # lookup only: the gateway never received this key
 
 
+# Declines are normalized to these codes (an engine maps its own; defined with attempts).
+DECLINE_CODES: Final = payments.DECLINE_CODES
 # Declines no retry can cure: dunning stops and asks for a new method (unless a policy says
 # a code is soft). Defined with the dunning rules, which start from it.
 HARD_DECLINES: Final = DEFAULT_HARD_DECLINES

@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from billing.delivery.notice_templates import notice_template_paths
 from billing.rules import content_hash
 from billing_client.v1 import rules_pb2 as rp
 from conftest import REPO_RULES, rule_files
@@ -37,10 +38,11 @@ cases:
   - {when: {segments: [enterprise]}, policy: enterprise}
   - {policy: standard}
 """
+# The server's notices (`templates_dir`: rules/templates), as the message lists them.
+NOTICES = ", ".join(sorted(notice_template_paths(REPO_RULES / "templates")))
 TEMPLATE_ERROR = (
     "dunning.yaml:6:47: policies[0].steps[0].template: unknown notice template"
-    " 'payment_overdue'; known: authenticate_payment, final_notice, payment_failed,"
-    " payment_reminder, update_payment_method (files templates/notices/<name>.txt)"
+    f" 'payment_overdue'; known: {NOTICES} (files templates/notices/<name>.txt)"
 )
 ACTION_ERROR = (
     "dunning.yaml:11:30: policies[1].steps[1].action: expected one of notice, mark_past_due,"

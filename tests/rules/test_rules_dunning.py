@@ -40,9 +40,19 @@ from billing.plugins.registry import load_engines
 from billing.rules import RuleSet, RuleSetInvalid, content_hash, load_rule_set_from_files
 from billing.rules.dunning_semantics import ENGINE_NOTICE_TEMPLATE
 
-TEMPLATES = EXAMPLE_RULES / "templates"
 # The installed engines (the `log` notification channel among them) and the shipped notices.
-ENGINES: Mapping[str, Any] = with_notice_templates(load_engines(), TEMPLATES).by_kind
+REPO_ENGINES: Mapping[str, Any] = with_notice_templates(
+    load_engines(), EXAMPLE_RULES / "templates"
+).by_kind
+# The same with a fixed list of notices, so these tests read the same when notices are added.
+NOTICES = (
+    "authenticate_payment",
+    "final_notice",
+    "payment_failed",
+    "payment_reminder",
+    "update_payment_method",
+)
+ENGINES: Mapping[str, Any] = {**REPO_ENGINES, NOTICE_TEMPLATE_KIND: frozenset(NOTICES)}
 KNOWN = (
     "known: authenticate_payment, final_notice, payment_failed, payment_reminder,"
     " update_payment_method (files templates/notices/<name>.txt)"
@@ -504,13 +514,18 @@ def test_a_policy_no_case_reaches_and_a_case_after_a_catch_all_are_warnings() ->
 
 
 def test_an_item_the_structure_pass_refused_is_not_reported_again() -> None:
+    # Both passes report at once; the broken policy is skipped (its missing template is not
+    # reported) but its name still counts: the case naming it is not an unknown policy.
     assert _refused(
         """\
         kind: dunning
         policies:
           - name: standard
-            steps: [{after: 0d, action: explode}]
+            steps: [{after: 0d, action: explode}, {after: 1d, action: notice, template: gone}]
+          - name: other
+            steps: [{after: 0d, action: notice, template: misssing}]
         cases:
+          - {when: {segments: [b]}, policy: other}
           - {policy: standard}
           - {policy: 7}
         """
@@ -518,7 +533,9 @@ def test_an_item_the_structure_pass_refused_is_not_reported_again() -> None:
         "dunning.yaml:4:33: policies[0].steps[0].action: expected one of notice, mark_past_due,"
         " mark_unpaid, suspend, cancel_now, cancel_at_period_end, mark_uncollectible, got"
         " 'explode'",
-        "dunning.yaml:7:14: cases[1].policy: expected text, got 7",
+        f"dunning.yaml:6:51: policies[1].steps[0].template: unknown notice template"
+        f" 'misssing'; {KNOWN}",
+        "dunning.yaml:10:14: cases[2].policy: expected text, got 7",
     ]
 
 
@@ -535,7 +552,7 @@ def test_a_second_dunning_file_is_refused_and_only_the_first_is_read() -> None:
 
 def test_the_example_loads_clean_with_two_policies_chosen_by_segment() -> None:
     files = {p.name: p.read_bytes() for p in EXAMPLE.glob("*.yaml")}
-    rules = load_rule_set_from_files(files, ENGINES)
+    rules = load_rule_set_from_files(files, REPO_ENGINES)
     assert rules.warnings == ()
     dunning = rules.dunning
     assert list(dunning.policies) == ["standard", "enterprise"]
@@ -564,7 +581,7 @@ def test_the_examples_worked_timeline() -> None:
     """The table of rules/examples/dunning/README.md: a customer in Paris whose payment failed
     on Friday 9 January 2026 at 14:00 UTC, under the standard policy, never paying."""
     files = {p.name: p.read_bytes() for p in EXAMPLE.glob("*.yaml")}
-    policy = load_rule_set_from_files(files, ENGINES).dunning.policies["standard"]
+    policy = load_rule_set_from_files(files, REPO_ENGINES).dunning.policies["standard"]
     case = DunningCase(
         id="dun_1",
         customer_id="cus_1",

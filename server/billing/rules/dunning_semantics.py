@@ -70,9 +70,9 @@ class _DunningChecker:
         # None: the caller gave no templates at all (not even an empty list of them).
         self.templates = engines.get(ENGINE_NOTICE_TEMPLATE)
         self.channels = {EMAIL_CHANNEL, *engines.get(ENGINE_NOTIFICATION_CHANNEL, ())}
-        catalogs = [file for file in files if file.kind == "catalog"]
-        self.plans = {item["code"] for file in catalogs for _, item in file.items("plans")}
-        self.plans |= {code for file in catalogs for code in file.broken_codes("plans")}
+        catalogs = [other for other in files if other.kind == "catalog"]
+        self.plans = {item["code"] for catalog in catalogs for _, item in catalog.items("plans")}
+        self.plans |= {code for catalog in catalogs for code in catalog.broken_codes("plans")}
         self.plans_unreadable = [
             name for name, kind in unreadable.items() if kind in (None, "catalog")
         ]
@@ -128,10 +128,12 @@ class _DunningChecker:
             self.policies[name] = path
         self._retries(path, policy.get("retries") or {})
         self._declines(path, policy.get("declines") or {})
-        grace = policy.get("grace") or timedelta(0)
+        self._steps(path, policy.get("steps") or (), policy.get("grace") or timedelta(0))
+
+    def _steps(self, path: RulePath, steps: Sequence[Mapping[str, Any]], grace: timedelta) -> None:
         previous: timedelta | None = None
         names: dict[str, int] = {}
-        for index, step in enumerate(policy.get("steps") or ()):
+        for index, step in enumerate(steps):
             where: RulePath = (*path, "steps", index)
             after = step["after"]
             if previous is not None and after < previous:

@@ -42,6 +42,7 @@ from billing.app.customers import CustomerUseCases
 from billing.app.delivery import InvoiceDelivery
 from billing.app.disputes import DisputeReads
 from billing.app.due_work import DueWorkWorker, RetryPolicy
+from billing.app.dunning_admin import DunningAdmin
 from billing.app.gateway_directory import GatewayDirectory
 from billing.app.gateway_events import GatewayEvents
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
@@ -218,6 +219,7 @@ class Runtime:
                 DisputeReads(self.store),
                 GatewayEvents(self.store, rules, BillingTime(self.clock), self.gateways),
             ),
+            dunning=DunningAdmin(self.store, writes, rules, BillingTime(self.clock)),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

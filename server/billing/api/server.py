@@ -16,6 +16,7 @@ from billing.api.clocks import ClockServicer
 from billing.api.context import ContextFactory
 from billing.api.coupons import CouponServicer
 from billing.api.customers import CustomerServicer
+from billing.api.dunning import DunningServicer
 from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
 from billing.api.payments import PaymentServicer
@@ -32,6 +33,7 @@ from billing.app.catalog import CatalogUseCases
 from billing.app.clocks import ClockUseCases
 from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
+from billing.app.dunning_admin import DunningAdmin
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.manual_payments import ManualPayments
 from billing.app.payment_methods import PaymentMethods
@@ -53,6 +55,8 @@ from billing_client.v1 import (
     coupons_pb2_grpc,
     customers_pb2,
     customers_pb2_grpc,
+    dunning_pb2,
+    dunning_pb2_grpc,
     invoices_pb2,
     invoices_pb2_grpc,
     payments_pb2,
@@ -79,6 +83,7 @@ API_FILES = (
     audit_pb2.DESCRIPTOR,
     tax_pb2.DESCRIPTOR,
     payments_pb2.DESCRIPTOR,
+    dunning_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -102,6 +107,7 @@ class UseCases:
     payments: PaymentUseCases
     manual_payments: ManualPayments
     refunds: RefundUseCases
+    dunning: DunningAdmin
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,9 @@ def build_server(
             call_context,
         ),
         server,
+    )
+    dunning_pb2_grpc.add_DunningServiceServicer_to_server(
+        DunningServicer(use_cases.dunning, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

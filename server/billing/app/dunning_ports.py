@@ -19,6 +19,51 @@ class DunningHold:
     held_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class CaseSums:
+    """Sums over a group of cases, in the group's currency. Owed: a case's amount less what
+    it recovered."""
+
+    cases: int
+    in_dunning_minor: int  # owed by the open (active, paused) cases
+    recovered_minor: int
+    lost_minor: int  # owed by the exhausted cases
+
+    def __add__(self, other: CaseSums) -> CaseSums:
+        return CaseSums(
+            self.cases + other.cases,
+            self.in_dunning_minor + other.in_dunning_minor,
+            self.recovered_minor + other.recovered_minor,
+            self.lost_minor + other.lost_minor,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StepGroup:
+    """Cases of one currency that reached the same step of the same policy version."""
+
+    currency: str
+    rule_set: str
+    policy: str
+    steps_done: int  # 0: no step yet
+    sums: CaseSums
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineGroup:
+    """Cases of one currency opened by the same decline code."""
+
+    currency: str
+    decline_code: str
+    sums: CaseSums
+
+
+@dataclass(frozen=True, slots=True)
+class ReportWindow:
+    start: datetime | None = None  # cases started at or after; None: from the first
+    end: datetime | None = None  # cases started before; None: no bound
+
+
 class DunningCaseRepository(Protocol):
     async def insert(self, tenant_id: str, case: DunningCase) -> None:
         """A new case; the invoice has none (one case per invoice, ever: a second insert
@@ -52,6 +97,19 @@ class DunningCaseRepository(Protocol):
         limit: int,
     ) -> list[DunningCase]:
         """Newest first, older than `after_id` if given."""
+        ...
+
+    async def step_groups(
+        self, tenant_id: str, window: ReportWindow, limit: int
+    ) -> list[StepGroup]:
+        """Sums per (currency, rule set, policy, steps done) of the cases started in the
+        window, summed by the database; at most `limit` groups."""
+        ...
+
+    async def decline_groups(
+        self, tenant_id: str, window: ReportWindow, limit: int
+    ) -> list[DeclineGroup]:
+        """Sums per (currency, first decline code) of the cases started in the window."""
         ...
 
     async def hold(self, tenant_id: str, customer_id: str) -> DunningHold | None: ...

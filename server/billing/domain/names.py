@@ -22,6 +22,7 @@ COLLECTIONS: dict[str, str] = {
     "payments": "pmt",
     "refunds": "re",
     "disputes": "dp",
+    "dunningCases": "dun",  # ADR 0043
 }
 
 

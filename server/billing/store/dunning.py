@@ -6,10 +6,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import case as sql_case  # `case` names a dunning case here
 from sqlalchemy.engine import RowMapping
 
-from billing.app.dunning_ports import DunningHold
+from billing.app.dunning_ports import (
+    CaseSums,
+    DeclineGroup,
+    DunningHold,
+    ReportWindow,
+    StepGroup,
+)
 from billing.domain.dunning import CaseStatus, DunningCase, EntryKind, TimelineEntry
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import upsert
@@ -92,6 +99,25 @@ class SqlDunningCases:
             query = query.where(dc.c.id < after_id)
         return [_case(row) for row in (await self._conn.execute(query)).mappings()]
 
+    # --- report --------------------------------------------------------------------------
+
+    async def step_groups(
+        self, tenant_id: str, window: ReportWindow, limit: int
+    ) -> list[StepGroup]:
+        keys = (dc.c.currency, dc.c.rule_set, dc.c.policy, dc.c.steps_done)
+        rows = await self._sum_rows(_sums(tenant_id, window, keys, limit))
+        return [StepGroup(r[0], r[1], r[2], int(r[3]), _case_sums(r[4:])) for r in rows]
+
+    async def decline_groups(
+        self, tenant_id: str, window: ReportWindow, limit: int
+    ) -> list[DeclineGroup]:
+        keys = (dc.c.currency, dc.c.first_decline_code)
+        rows = await self._sum_rows(_sums(tenant_id, window, keys, limit))
+        return [DeclineGroup(r[0], r[1], _case_sums(r[2:])) for r in rows]
+
+    async def _sum_rows(self, query: Select[Any]) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await self._conn.execute(query)]
+
     # --- holds ---------------------------------------------------------------------------
 
     async def hold(self, tenant_id: str, customer_id: str) -> DunningHold | None:
@@ -118,6 +144,38 @@ class SqlDunningCases:
             delete(dh).where(dh.c.tenant_id == tenant_id, dh.c.customer_id == customer_id)
         )
         return result.rowcount == 1
+
+
+_OWED = dc.c.amount_minor - dc.c.recovered_minor
+_OPEN = (CaseStatus.ACTIVE.value, CaseStatus.PAUSED.value)
+
+
+def _sums(
+    tenant_id: str, window: ReportWindow, keys: tuple[ColumnElement[Any], ...], limit: int
+) -> Select[Any]:
+    """The report's sums grouped by `keys`, computed by the database (one row per group,
+    however many cases), keys in order."""
+    in_dunning = func.sum(sql_case((dc.c.status.in_(_OPEN), _OWED), else_=0))
+    lost = func.sum(sql_case((dc.c.status == CaseStatus.EXHAUSTED.value, _OWED), else_=0))
+    query = (
+        select(*keys, func.count(), in_dunning, func.sum(dc.c.recovered_minor), lost)
+        .where(dc.c.tenant_id == tenant_id)
+        .group_by(*keys)
+        .order_by(*keys)
+        .limit(limit)
+    )
+    if window.start is not None:
+        query = query.where(dc.c.started_at >= window.start)
+    if window.end is not None:
+        query = query.where(dc.c.started_at < window.end)
+    return query
+
+
+def _case_sums(values: tuple[Any, ...]) -> CaseSums:
+    """(count, in dunning, recovered, lost) as integers: PostgreSQL sums bigints as numeric
+    (Decimal), SQLite as integers."""
+    cases, in_dunning, recovered, lost = (int(v or 0) for v in values)
+    return CaseSums(cases, in_dunning, recovered, lost)
 
 
 def _row(case: DunningCase) -> dict[str, Any]:

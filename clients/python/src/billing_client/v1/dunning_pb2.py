@@ -26,10 +26,11 @@ from billing_client.v1 import annotations_pb2 as billing_dot_v1_dot_annotations_
 from billing_client.v1 import money_pb2 as billing_dot_v1_dot_money__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62illing/v1/dunning.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x01\n\x14\x44unningTimelineEntry\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04what\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x17\n\x0fpayment_attempt\x18\x05 \x01(\t\"h\n\x10\x44unningNextEvent\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04what\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\"\xa2\x05\n\x0b\x44unningCase\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x10\n\x08\x63ustomer\x18\x02 \x01(\t\x12\x0f\n\x07invoice\x18\x03 \x01(\t\x12\x14\n\x0csubscription\x18\x04 \x01(\t\x12\x0e\n\x06policy\x18\x05 \x01(\t\x12\x10\n\x08rule_set\x18\x06 \x01(\t\x12-\n\x06status\x18\x07 \x01(\x0e\x32\x1d.billing.v1.DunningCaseStatus\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x06\x61mount\x18\t \x01(\x0b\x32\x11.billing.v1.Money\x12$\n\trecovered\x18\n \x01(\x0b\x32\x11.billing.v1.Money\x12\x1a\n\x12\x66irst_decline_code\x18\x0b \x01(\t\x12\x14\n\x0c\x64\x65\x63line_code\x18\x0c \x01(\t\x12\x17\n\x0fretries_stopped\x18\r \x01(\x08\x12\x11\n\tsuspended\x18\x0e \x01(\x08\x12\x14\n\x0cretries_done\x18\x0f \x01(\x05\x12\x12\n\nsteps_done\x18\x10 \x01(\x05\x12\x30\n\nnext_event\x18\x11 \x01(\x0b\x32\x1c.billing.v1.DunningNextEvent\x12\x32\n\x08timeline\x18\x12 \x03(\x0b\x32 .billing.v1.DunningTimelineEntry\x12\x18\n\x10payment_attempts\x18\x13 \x03(\t\x12,\n\x08\x65nd_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x15 \x01(\t:8\xea\x41\x35\n\x16\x62illing.v1/DunningCase\x12\x1b\x64unningCases/{dunning_case}\"+\n\x15GetDunningCaseRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x81\x01\n\x17ListDunningCasesRequest\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12-\n\x06status\x18\x02 \x01(\x0e\x32\x1d.billing.v1.DunningCaseStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x18ListDunningCasesResponse\x12.\n\rdunning_cases\x18\x01 \x03(\x0b\x32\x17.billing.v1.DunningCase\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"`\n\x13PauseDunningRequest\x12\x16\n\x08\x63ustomer\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x06reason\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"X\n\x14PauseDunningResponse\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12.\n\rdunning_cases\x18\x02 \x03(\x0b\x32\x17.billing.v1.DunningCase\"H\n\x14ResumeDunningRequest\x12\x16\n\x08\x63ustomer\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"Y\n\x15ResumeDunningResponse\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12.\n\rdunning_cases\x18\x02 \x03(\x0b\x32\x17.billing.v1.DunningCase\"w\n\x17GetDunningReportRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x01\n\x10\x44unningReportRow\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63\x61ses\x18\x02 \x01(\x05\x12%\n\nin_dunning\x18\x03 \x01(\x0b\x32\x11.billing.v1.Money\x12$\n\trecovered\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12\x1f\n\x04lost\x18\x05 \x01(\x0b\x32\x11.billing.v1.Money\"\x9e\x01\n\rDunningReport\x12,\n\x06totals\x18\x01 \x03(\x0b\x32\x1c.billing.v1.DunningReportRow\x12-\n\x07\x62y_step\x18\x02 \x03(\x0b\x32\x1c.billing.v1.DunningReportRow\x12\x30\n\nby_decline\x18\x03 \x03(\x0b\x32\x1c.billing.v1.DunningReportRow*\xde\x01\n\x11\x44unningCaseStatus\x12#\n\x1f\x44UNNING_CASE_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44UNNING_CASE_STATUS_ACTIVE\x10\x01\x12\x1e\n\x1a\x44UNNING_CASE_STATUS_PAUSED\x10\x02\x12!\n\x1d\x44UNNING_CASE_STATUS_RECOVERED\x10\x03\x12!\n\x1d\x44UNNING_CASE_STATUS_EXHAUSTED\x10\x04\x12\x1e\n\x1a\x44UNNING_CASE_STATUS_CLOSED\x10\x05\x32\x96\x04\n\x0e\x44unningService\x12^\n\x0eGetDunningCase\x12!.billing.v1.GetDunningCaseRequest\x1a\x17.billing.v1.DunningCase\"\x10\xca\xf3\x18\x0c\x62illing.read\x12o\n\x10ListDunningCases\x12#.billing.v1.ListDunningCasesRequest\x1a$.billing.v1.ListDunningCasesResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12\x64\n\x0cPauseDunning\x12\x1f.billing.v1.PauseDunningRequest\x1a .billing.v1.PauseDunningResponse\"\x11\xca\xf3\x18\rbilling.write\x12g\n\rResumeDunning\x12 .billing.v1.ResumeDunningRequest\x1a!.billing.v1.ResumeDunningResponse\"\x11\xca\xf3\x18\rbilling.write\x12\x64\n\x10GetDunningReport\x12#.billing.v1.GetDunningReportRequest\x1a\x19.billing.v1.DunningReport\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62illing/v1/dunning.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x16\x62illing/v1/money.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x01\n\x14\x44unningTimelineEntry\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04what\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x17\n\x0fpayment_attempt\x18\x05 \x01(\t\"h\n\x10\x44unningNextEvent\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04what\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\"\x86\x06\n\x0b\x44unningCase\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x10\n\x08\x63ustomer\x18\x02 \x01(\t\x12\x0f\n\x07invoice\x18\x03 \x01(\t\x12\x14\n\x0csubscription\x18\x04 \x01(\t\x12\x0e\n\x06policy\x18\x05 \x01(\t\x12\x10\n\x08rule_set\x18\x06 \x01(\t\x12-\n\x06status\x18\x07 \x01(\x0e\x32\x1d.billing.v1.DunningCaseStatus\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x06\x61mount\x18\t \x01(\x0b\x32\x11.billing.v1.Money\x12$\n\trecovered\x18\n \x01(\x0b\x32\x11.billing.v1.Money\x12\x1a\n\x12\x66irst_decline_code\x18\x0b \x01(\t\x12\x14\n\x0c\x64\x65\x63line_code\x18\x0c \x01(\t\x12\x17\n\x0fretries_stopped\x18\r \x01(\x08\x12\x11\n\tsuspended\x18\x0e \x01(\x08\x12\x14\n\x0cretries_done\x18\x0f \x01(\x05\x12\x12\n\nsteps_done\x18\x10 \x01(\x05\x12\x30\n\nnext_event\x18\x11 \x01(\x0b\x32\x1c.billing.v1.DunningNextEvent\x12\x32\n\x08timeline\x18\x12 \x03(\x0b\x32 .billing.v1.DunningTimelineEntry\x12\x18\n\x10payment_attempts\x18\x13 \x03(\t\x12,\n\x08\x65nd_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x15 \x01(\t\x12.\n\npause_time\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0fpaused_duration\x18\x17 \x01(\x0b\x32\x19.google.protobuf.Duration:8\xea\x41\x35\n\x16\x62illing.v1/DunningCase\x12\x1b\x64unningCases/{dunning_case}\"+\n\x15GetDunningCaseRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x81\x01\n\x17ListDunningCasesRequest\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12-\n\x06status\x18\x02 \x01(\x0e\x32\x1d.billing.v1.DunningCaseStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"c\n\x18ListDunningCasesResponse\x12.\n\rdunning_cases\x18\x01 \x03(\x0b\x32\x17.billing.v1.DunningCase\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"`\n\x13PauseDunningRequest\x12\x16\n\x08\x63ustomer\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x06reason\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"X\n\x14PauseDunningResponse\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12.\n\rdunning_cases\x18\x02 \x03(\x0b\x32\x17.billing.v1.DunningCase\"H\n\x14ResumeDunningRequest\x12\x16\n\x08\x63ustomer\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"Y\n\x15ResumeDunningResponse\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12.\n\rdunning_cases\x18\x02 \x03(\x0b\x32\x17.billing.v1.DunningCase\"w\n\x17GetDunningReportRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x01\n\x10\x44unningReportRow\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x63\x61ses\x18\x02 \x01(\x05\x12%\n\nin_dunning\x18\x03 \x01(\x0b\x32\x11.billing.v1.Money\x12$\n\trecovered\x18\x04 \x01(\x0b\x32\x11.billing.v1.Money\x12\x1f\n\x04lost\x18\x05 \x01(\x0b\x32\x11.billing.v1.Money\"\x9e\x01\n\rDunningReport\x12,\n\x06totals\x18\x01 \x03(\x0b\x32\x1c.billing.v1.DunningReportRow\x12-\n\x07\x62y_step\x18\x02 \x03(\x0b\x32\x1c.billing.v1.DunningReportRow\x12\x30\n\nby_decline\x18\x03 \x03(\x0b\x32\x1c.billing.v1.DunningReportRow*\xde\x01\n\x11\x44unningCaseStatus\x12#\n\x1f\x44UNNING_CASE_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44UNNING_CASE_STATUS_ACTIVE\x10\x01\x12\x1e\n\x1a\x44UNNING_CASE_STATUS_PAUSED\x10\x02\x12!\n\x1d\x44UNNING_CASE_STATUS_RECOVERED\x10\x03\x12!\n\x1d\x44UNNING_CASE_STATUS_EXHAUSTED\x10\x04\x12\x1e\n\x1a\x44UNNING_CASE_STATUS_CLOSED\x10\x05\x32\x96\x04\n\x0e\x44unningService\x12^\n\x0eGetDunningCase\x12!.billing.v1.GetDunningCaseRequest\x1a\x17.billing.v1.DunningCase\"\x10\xca\xf3\x18\x0c\x62illing.read\x12o\n\x10ListDunningCases\x12#.billing.v1.ListDunningCasesRequest\x1a$.billing.v1.ListDunningCasesResponse\"\x10\xca\xf3\x18\x0c\x62illing.read\x12\x64\n\x0cPauseDunning\x12\x1f.billing.v1.PauseDunningRequest\x1a .billing.v1.PauseDunningResponse\"\x11\xca\xf3\x18\rbilling.write\x12g\n\rResumeDunning\x12 .billing.v1.ResumeDunningRequest\x1a!.billing.v1.ResumeDunningResponse\"\x11\xca\xf3\x18\rbilling.write\x12\x64\n\x10GetDunningReport\x12#.billing.v1.GetDunningReportRequest\x1a\x19.billing.v1.DunningReport\"\x10\xca\xf3\x18\x0c\x62illing.readB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -63,34 +64,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DUNNINGSERVICE'].methods_by_name['ResumeDunning']._serialized_options = b'\312\363\030\rbilling.write'
   _globals['_DUNNINGSERVICE'].methods_by_name['GetDunningReport']._loaded_options = None
   _globals['_DUNNINGSERVICE'].methods_by_name['GetDunningReport']._serialized_options = b'\312\363\030\014billing.read'
-  _globals['_DUNNINGCASESTATUS']._serialized_start=2179
-  _globals['_DUNNINGCASESTATUS']._serialized_end=2401
-  _globals['_DUNNINGTIMELINEENTRY']._serialized_start=188
-  _globals['_DUNNINGTIMELINEENTRY']._serialized_end=321
-  _globals['_DUNNINGNEXTEVENT']._serialized_start=323
-  _globals['_DUNNINGNEXTEVENT']._serialized_end=427
-  _globals['_DUNNINGCASE']._serialized_start=430
-  _globals['_DUNNINGCASE']._serialized_end=1104
-  _globals['_GETDUNNINGCASEREQUEST']._serialized_start=1106
-  _globals['_GETDUNNINGCASEREQUEST']._serialized_end=1149
-  _globals['_LISTDUNNINGCASESREQUEST']._serialized_start=1152
-  _globals['_LISTDUNNINGCASESREQUEST']._serialized_end=1281
-  _globals['_LISTDUNNINGCASESRESPONSE']._serialized_start=1283
-  _globals['_LISTDUNNINGCASESRESPONSE']._serialized_end=1382
-  _globals['_PAUSEDUNNINGREQUEST']._serialized_start=1384
-  _globals['_PAUSEDUNNINGREQUEST']._serialized_end=1480
-  _globals['_PAUSEDUNNINGRESPONSE']._serialized_start=1482
-  _globals['_PAUSEDUNNINGRESPONSE']._serialized_end=1570
-  _globals['_RESUMEDUNNINGREQUEST']._serialized_start=1572
-  _globals['_RESUMEDUNNINGREQUEST']._serialized_end=1644
-  _globals['_RESUMEDUNNINGRESPONSE']._serialized_start=1646
-  _globals['_RESUMEDUNNINGRESPONSE']._serialized_end=1735
-  _globals['_GETDUNNINGREPORTREQUEST']._serialized_start=1737
-  _globals['_GETDUNNINGREPORTREQUEST']._serialized_end=1856
-  _globals['_DUNNINGREPORTROW']._serialized_start=1859
-  _globals['_DUNNINGREPORTROW']._serialized_end=2015
-  _globals['_DUNNINGREPORT']._serialized_start=2018
-  _globals['_DUNNINGREPORT']._serialized_end=2176
-  _globals['_DUNNINGSERVICE']._serialized_start=2404
-  _globals['_DUNNINGSERVICE']._serialized_end=2938
+  _globals['_DUNNINGCASESTATUS']._serialized_start=2311
+  _globals['_DUNNINGCASESTATUS']._serialized_end=2533
+  _globals['_DUNNINGTIMELINEENTRY']._serialized_start=220
+  _globals['_DUNNINGTIMELINEENTRY']._serialized_end=353
+  _globals['_DUNNINGNEXTEVENT']._serialized_start=355
+  _globals['_DUNNINGNEXTEVENT']._serialized_end=459
+  _globals['_DUNNINGCASE']._serialized_start=462
+  _globals['_DUNNINGCASE']._serialized_end=1236
+  _globals['_GETDUNNINGCASEREQUEST']._serialized_start=1238
+  _globals['_GETDUNNINGCASEREQUEST']._serialized_end=1281
+  _globals['_LISTDUNNINGCASESREQUEST']._serialized_start=1284
+  _globals['_LISTDUNNINGCASESREQUEST']._serialized_end=1413
+  _globals['_LISTDUNNINGCASESRESPONSE']._serialized_start=1415
+  _globals['_LISTDUNNINGCASESRESPONSE']._serialized_end=1514
+  _globals['_PAUSEDUNNINGREQUEST']._serialized_start=1516
+  _globals['_PAUSEDUNNINGREQUEST']._serialized_end=1612
+  _globals['_PAUSEDUNNINGRESPONSE']._serialized_start=1614
+  _globals['_PAUSEDUNNINGRESPONSE']._serialized_end=1702
+  _globals['_RESUMEDUNNINGREQUEST']._serialized_start=1704
+  _globals['_RESUMEDUNNINGREQUEST']._serialized_end=1776
+  _globals['_RESUMEDUNNINGRESPONSE']._serialized_start=1778
+  _globals['_RESUMEDUNNINGRESPONSE']._serialized_end=1867
+  _globals['_GETDUNNINGREPORTREQUEST']._serialized_start=1869
+  _globals['_GETDUNNINGREPORTREQUEST']._serialized_end=1988
+  _globals['_DUNNINGREPORTROW']._serialized_start=1991
+  _globals['_DUNNINGREPORTROW']._serialized_end=2147
+  _globals['_DUNNINGREPORT']._serialized_start=2150
+  _globals['_DUNNINGREPORT']._serialized_end=2308
+  _globals['_DUNNINGSERVICE']._serialized_start=2536
+  _globals['_DUNNINGSERVICE']._serialized_end=3070
 # @@protoc_insertion_point(module_scope)

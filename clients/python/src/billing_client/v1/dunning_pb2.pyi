@@ -4,6 +4,7 @@ from billing_client.v1 import annotations_pb2 as _annotations_pb2
 from billing_client.v1 import money_pb2 as _money_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -56,7 +57,7 @@ class DunningNextEvent(_message.Message):
     def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., what: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
 
 class DunningCase(_message.Message):
-    __slots__ = ("name", "customer", "invoice", "subscription", "policy", "rule_set", "status", "start_time", "amount", "recovered", "first_decline_code", "decline_code", "retries_stopped", "suspended", "retries_done", "steps_done", "next_event", "timeline", "payment_attempts", "end_time", "etag")
+    __slots__ = ("name", "customer", "invoice", "subscription", "policy", "rule_set", "status", "start_time", "amount", "recovered", "first_decline_code", "decline_code", "retries_stopped", "suspended", "retries_done", "steps_done", "next_event", "timeline", "payment_attempts", "end_time", "etag", "pause_time", "paused_duration")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     INVOICE_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +79,8 @@ class DunningCase(_message.Message):
     PAYMENT_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_DURATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     invoice: str
@@ -99,7 +102,9 @@ class DunningCase(_message.Message):
     payment_attempts: _containers.RepeatedScalarFieldContainer[str]
     end_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., invoice: _Optional[str] = ..., subscription: _Optional[str] = ..., policy: _Optional[str] = ..., rule_set: _Optional[str] = ..., status: _Optional[_Union[DunningCaseStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., recovered: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., first_decline_code: _Optional[str] = ..., decline_code: _Optional[str] = ..., retries_stopped: _Optional[bool] = ..., suspended: _Optional[bool] = ..., retries_done: _Optional[int] = ..., steps_done: _Optional[int] = ..., next_event: _Optional[_Union[DunningNextEvent, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[DunningTimelineEntry, _Mapping]]] = ..., payment_attempts: _Optional[_Iterable[str]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    pause_time: _timestamp_pb2.Timestamp
+    paused_duration: _duration_pb2.Duration
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., invoice: _Optional[str] = ..., subscription: _Optional[str] = ..., policy: _Optional[str] = ..., rule_set: _Optional[str] = ..., status: _Optional[_Union[DunningCaseStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., recovered: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., first_decline_code: _Optional[str] = ..., decline_code: _Optional[str] = ..., retries_stopped: _Optional[bool] = ..., suspended: _Optional[bool] = ..., retries_done: _Optional[int] = ..., steps_done: _Optional[int] = ..., next_event: _Optional[_Union[DunningNextEvent, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[DunningTimelineEntry, _Mapping]]] = ..., payment_attempts: _Optional[_Iterable[str]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., pause_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paused_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class GetDunningCaseRequest(_message.Message):
     __slots__ = ("name",)

@@ -74,10 +74,14 @@ def make_case(
 
 
 def insert_cases(database_url: str, tenant_id: str, cases: list[DunningCase]) -> None:
-    """Writes the cases through the SQL store into the server's database."""
+    """Writes the cases through the SQL store into the server's database (its async URL, or
+    the sync one the tests read rows with)."""
 
     async def main() -> None:
-        engine = create_engine(database_url)
+        url = database_url
+        if url.startswith("sqlite:///"):
+            url = "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        engine = create_engine(url)
         try:
             async with SqlStore(engine).write(None) as tx:
                 for case in cases:

@@ -537,6 +537,8 @@ class World:
         self.api = api
         self.own = create_resources(channel, new_tenant(), marker="own")
         self.other = create_resources(channel, new_tenant(), marker="other")
+        for resources, marker in ((self.own, "own"), (self.other, "other")):
+            resources.extra["dunning_case"] = dunning_case(resources, marker, sync_url)
         self.rule_files = usage_rules()
         self.rule_files["money.yaml"] += b"# own\n"
         self.caller = RawCaller(channel, self.own.tenant.metadata)
@@ -791,6 +793,46 @@ def _dispute(channel: grpc.Channel, tenant: Tenant, customer: str, method: str) 
             "no dispute in the fuzz world: the sandbox sent no webhook"
         )
         return "disputes/dp_01J00000000000000000000000"
+
+
+# DunningService (issue 16): a case written through the store (the fuzz world's rules have
+# no dunning, so none opens by itself), under a stored rule set that has a policy, starting a
+# year ahead so a resumption schedules nothing that runs while the fuzzer does.
+def dunning_case(resources: Resources, marker: str, sync_url: str) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from dunning_fixtures import insert_cases, make_case, with_dunning
+
+    files = usage_rules()
+    files["money.yaml"] += f"# {marker}\n".encode()
+    rule_set = resources.billing.push(with_dunning(files, marker)).name
+    resources.billing.push(files)  # the world's own rules active again
+    started = datetime.now(UTC) + timedelta(days=365)
+    case = make_case(resources.customer, resources.open_invoice, rule_set, started)
+    insert_cases(sync_url, resources.tenant.id, [case])
+    return case.name
+
+
+TEMPLATES.update(
+    {
+        "GetDunningCase": lambda w: {"name": w.own.extra["dunning_case"]},
+        "ListDunningCases": lambda w: {
+            "customer": w.own.customer,
+            "status": "DUNNING_CASE_STATUS_ACTIVE",
+            "page_size": 5,
+        },
+        "PauseDunning": lambda w: {
+            "customer": w.own.customer,
+            "reason": "customer disputes the charge",
+            "request_id": rid(),
+        },
+        "ResumeDunning": lambda w: {"customer": w.own.customer, "request_id": rid()},
+        "GetDunningReport": lambda w: {
+            "start_time": "2026-01-01T00:00:00Z",
+            "end_time": "2030-01-01T00:00:00Z",
+        },
+    }
+)
 
 
 def _webhook_request() -> dict[str, object]:

@@ -33,6 +33,12 @@ from billing.domain.dunning import (
     TimelineEntry,
     next_event,
 )
+from billing.domain.dunning_pause import (
+    PAUSE_ENTRIES_MAX,
+    duration_words,
+    pause_case,
+    resume_case,
+)
 from billing.store import schema
 from billing_client.v1 import customers_pb2 as cp
 from billing_client.v1 import dunning_pb2 as dp
@@ -755,3 +761,57 @@ def test_each_rpc_needs_its_scope(
     md = auth(make_token(f"t_{rid()[:16]}", scopes=(scope,)))
     error = refused(lambda: getattr(stub, method)(request_message, metadata=md))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_case_opened_paused_under_the_hold_resumes_from_when_it_was_paused(
+    dunning: Dunning,
+) -> None:
+    clock = dunning.billing.clock(START)
+    customer = dunning.customer(clock)
+    assert list(dunning.pause(customer, "negotiating", rid()).dunning_cases) == []
+    # The engine opens a case two hours later under the hold: paused from its opening.
+    opened = at("2026-03-02T10:00:00Z")
+    case = dunning.case(
+        customer,
+        dunning.invoice(customer),
+        started_at=opened,
+        status=CaseStatus.PAUSED,
+        paused_at=opened,
+        timeline=(TimelineEntry(opened, EntryKind.OPENED, "", "insufficient_funds"),),
+    )
+    dunning.billing.advance(clock, "2026-03-03T08:00:00Z")
+    [again] = dunning.pause(customer, "still negotiating", rid()).dunning_cases
+    assert (again.name, again.etag, again.pause_time) == (
+        case.name,
+        'W/"1"',
+        ts(opened.isoformat()),
+    )
+    assert dunning.events(case.name) == []
+
+    [resumed] = dunning.resume(customer, rid()).dunning_cases
+    assert resumed.paused_duration.ToTimedelta() == timedelta(hours=22)
+    assert resumed.next_event == dp.DunningNextEvent(
+        time=ts("2026-03-03T08:00:00Z"), kind="step", what="first_notice", action="notice"
+    )
+    assert dunning.events(case.name) == ["dunning.resumed"]
+
+
+def test_pausing_again_and_again_keeps_the_timeline_bounded() -> None:
+    case = make_case("customers/cus_x", "invoices/inv_x", "ruleSets/x", at(START))
+    now = at(START)
+    for _ in range(PAUSE_ENTRIES_MAX):  # twice as many entries as are kept
+        now += timedelta(hours=1)
+        case = pause_case(case, now, "")
+        now += timedelta(hours=2)
+        case = resume_case(case, now)
+    assert case.shift == timedelta(hours=2 * PAUSE_ENTRIES_MAX)
+    assert len(case.timeline) == PAUSE_ENTRIES_MAX
+    assert (case.timeline[0].kind, case.timeline[-1].at) == (EntryKind.PAUSED, now)
+    assert case.version == 1 + 2 * PAUSE_ENTRIES_MAX
+    assert [duration_words(timedelta(seconds=s)) for s in (0, 59, 60, 3600, 90061)] == [
+        "0 minutes",
+        "0 minutes",
+        "1 minute",
+        "1 hour",
+        "1 day 1 hour 1 minute",
+    ]

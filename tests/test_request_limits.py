@@ -42,6 +42,7 @@ from billing_client.v1 import (
 from billing_client.v1 import (
     customers_pb2 as cu,
 )
+from billing_client.v1 import dunning_pb2 as dun
 from billing_client.v1 import (
     invoices_pb2 as inv,
 )
@@ -517,6 +518,22 @@ CASES += [
             "SetGatewayCredentials",
             pay.SetGatewayCredentialsRequest(gateway="g" * 65, request_id=rid()),
             "gateway",
+        ),
+    ]
+]
+
+# DunningService (issue 16, ADR 0043)
+CASES += [
+    ("DunningService", m, request, field)
+    for m, request, field in [
+        ("GetDunningCase", dun.GetDunningCaseRequest(name="\x00"), "name"),
+        ("ListDunningCases", dun.ListDunningCasesRequest(page_token="\x00"), "page_token"),
+        ("PauseDunning", dun.PauseDunningRequest(reason="r" * 501, request_id=rid()), "reason"),
+        ("ResumeDunning", dun.ResumeDunningRequest(customer="\x00", request_id=rid()), "customer"),
+        (
+            "GetDunningReport",
+            dun.GetDunningReportRequest(start_time=timestamp_pb2.Timestamp(seconds=-1)),
+            "start_time",
         ),
     ]
 ]

@@ -64,6 +64,8 @@ def other_name(rpc: Rpc, path: str, a: Resources) -> str:
         "ClockService": a.clock,
         "RuleService": a.rule_set,
     }
+    if owner == "DunningService":
+        return {"GetDunningCase": a.extra["dunning_case"]}[rpc.name]
     if owner == "PaymentService":
         return {
             "DetachPaymentMethod": a.extra["payment_method"],

@@ -62,6 +62,7 @@ from billing.plugins.engines import DECLINE_CODES
 from billing.plugins.registry import load_engines
 from billing.rules import load_rule_set_from_files
 from billing.rules.model import RuleSet
+from billing.rules_cli import check
 from billing.runtime import Runtime
 from billing_client.v1 import customers_pb2
 from billing_client.v1 import payments_pb2 as pp
@@ -273,6 +274,23 @@ def test_a_bad_or_oversized_template_stops_the_start(tmp_path: Path) -> None:
     assert message.startswith("BILLING_TEMPLATES_DIR: ")
     assert f"{notices / 'huge.txt'}: 17013 bytes; at most 16384" in message
     assert "unknown placeholder(s) ${amonut}" in message
+
+
+def test_rules_check_refuses_a_bad_notice_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, data in rule_files().items():
+        (tmp_path / name).write_bytes(data)
+    notices = tmp_path / "templates" / "notices"
+    notices.mkdir(parents=True)
+    for path in (TEMPLATES / "notices").iterdir():
+        (notices / path.name).write_bytes(path.read_bytes())
+    assert check(tmp_path) == 0
+    (notices / "payment_failed.txt").write_text("Subject: Hi\n\nPay ${amonut}\n")
+    assert check(tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "payment_failed.txt: notice template payment_failed: unknown placeholder(s)" in err
+    assert err.endswith(f"{tmp_path}: refused, a notice template is invalid\n")
 
 
 def test_every_decline_code_has_plain_words() -> None:

@@ -45,6 +45,7 @@ from billing.plugins.engines import Notification, NotificationChannel
 from billing.rules.model import RuleSet
 
 CHANNEL_TIMEOUT_S = 30.0  # a plugin channel's send; it runs under the item's lease
+ERROR_CHARS_MAX = 500  # of a failure's message kept on its event (a server's reply can ramble)
 _ENDED = frozenset({CaseStatus.RECOVERED, CaseStatus.CLOSED})
 _SETTLED = frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID})
 _EVENTS = {
@@ -229,4 +230,4 @@ class DunningNotices:
 
 
 def _failed(error: str, attempts: int) -> dict[str, Any]:
-    return {"result": "failed", "error": error, "attempts": attempts}
+    return {"result": "failed", "error": error[:ERROR_CHARS_MAX], "attempts": attempts}

@@ -8,7 +8,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from billing.delivery.notice_templates import with_notice_templates
+from billing.delivery.notice_templates import load_notice_templates, with_notice_templates
+from billing.domain.notices import NoticeTemplateInvalid
 from billing.plugins.registry import load_engines
 from billing.rules import RuleSetInvalid, json_schemas, load_rule_set
 from billing.rules.ruleset import is_rule_file_name
@@ -28,6 +29,12 @@ def check(directory: Path) -> int:
         return 1
     for warning in rules.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    try:  # what the server checks at start, so a template typo fails here first
+        load_notice_templates(directory / "templates")
+    except NoticeTemplateInvalid as invalid:
+        print(f"error: {invalid}", file=sys.stderr)
+        print(f"{directory}: refused, a notice template is invalid", file=sys.stderr)
+        return 1
     print(f"{directory}: ok, rule set {rules.content_hash}")
     return 0
 

@@ -43,6 +43,7 @@ from billing.app.delivery import InvoiceDelivery
 from billing.app.disputes import DisputeReads
 from billing.app.due_work import DueWorkWorker, RetryPolicy
 from billing.app.dunning_admin import DunningAdmin
+from billing.app.dunning_notices import DunningNotices
 from billing.app.gateway_directory import GatewayDirectory
 from billing.app.gateway_events import GatewayEvents
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
@@ -64,7 +65,9 @@ from billing.app.writes import WriteRunner
 from billing.config import Settings, SettingsError
 from billing.delivery import SmtpSettings
 from billing.delivery.mailer import SmtpInvoiceMailer
-from billing.delivery.notice_templates import with_notice_templates
+from billing.delivery.notice_templates import load_notice_templates, with_notice_templates
+from billing.delivery.notices import SmtpNoticeMailer, TemplateNotices
+from billing.domain.notices import NoticeTemplateInvalid
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
 from billing.store.crypto import key_ring
@@ -165,6 +168,9 @@ class Runtime:
         )
         handlers.refunds = Refunds(
             self.due_store, due_writes, rules, BillingTime(self.clock), self.gateways
+        )
+        handlers.dunning_notices = build_dunning_notices(
+            settings, self.due_store, rules, self.engines
         )
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
@@ -317,6 +323,29 @@ def build_mailer(settings: Settings) -> SmtpInvoiceMailer | None:
     if not settings.smtp_url:
         return None
     return SmtpInvoiceMailer(SmtpSettings.from_url(settings.smtp_url), Path(settings.templates_dir))
+
+
+def build_dunning_notices(
+    settings: Settings, store: SqlStore, rules: RuleUseCases, engines: Engines
+) -> DunningNotices:
+    """Dunning notices (ADR 0043): the templates read once, here; email through the server's
+    SMTP (off without an SMTP URL), other channels from plugins. The last attempt records
+    the failure before the worker would park the item."""
+    try:
+        templates = load_notice_templates(Path(settings.templates_dir))
+    except NoticeTemplateInvalid as exc:
+        raise SettingsError(f"BILLING_TEMPLATES_DIR: {exc}") from exc
+    mailer = (
+        SmtpNoticeMailer(SmtpSettings.from_url(settings.smtp_url)) if settings.smtp_url else None
+    )
+    return DunningNotices(
+        store,
+        rules,
+        TemplateNotices(templates),
+        mailer,
+        engines.by_kind.get("notification_channel", {}),
+        attempts_max=settings.due_work_max_attempts,
+    )
 
 
 def build_tax_id_checks(

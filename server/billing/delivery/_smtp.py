@@ -1,4 +1,5 @@
-"""Invoice email: one MIME message with the PDF attached, sent with the standard library.
+"""Billing email, sent with the standard library: an invoice (one MIME message with the PDF
+attached) or a plain-text notice (dunning).
 
 smtplib blocks, so the whole SMTP conversation runs in a worker thread
 (`asyncio.to_thread`); the event loop serving gRPC never waits on a mail server. The
@@ -8,6 +9,7 @@ conversation is bounded by the settings' timeout per connect and per command.
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
 import ssl
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from billing.delivery._settings import Security, SmtpSettings
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_SUBJECT_CHARS = 998  # RFC 5322 line length limit
 PDF_MAGIC = b"%PDF-"
+_TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,200}")  # the left part of a Message-ID we make
 
 
 class DeliveryFailed(Exception):
@@ -60,6 +63,39 @@ def build_invoice_message(
     message.set_content(text)
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return message
+
+
+def build_text_message(
+    settings: SmtpSettings, to: str, subject: str, text: str, reference: str
+) -> EmailMessage:
+    """A plain-text message whose Message-ID is made from `reference` (a due item's id): the
+    same notice sent again after a crash carries the same Message-ID, which receiving
+    systems use to drop the copy. Raises ValueError for a caller's mistake (no address, a
+    header with a line break, a reference that is not a plain token)."""
+    problems = _header_problems(to, subject)
+    if not reference or not _TOKEN.fullmatch(reference):
+        problems.append(f"reference={reference!r} must be letters, digits, '_', '-' or '.'")
+    if problems:
+        raise ValueError("notice email: " + "; ".join(problems))
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = f"<{reference}@{settings.sender_address.rpartition('@')[2]}>"
+    message.set_content(text)
+    return message
+
+
+async def send_text_email(
+    settings: SmtpSettings, to: str, subject: str, text: str, reference: str
+) -> str:
+    """Send a plain-text email to `to`; its Message-ID (with angle brackets). Raises
+    ValueError for a bad message and DeliveryFailed when the server cannot be reached or
+    refuses it."""
+    message = build_text_message(settings, to, subject, text, reference)
+    await asyncio.to_thread(send_message, settings, message, parseaddr(to)[1])
+    return str(message["Message-ID"])
 
 
 async def send_invoice_email(
@@ -123,20 +159,25 @@ def _failed(what: str, code: int | None, reply: bytes | str) -> DeliveryFailed:
     )
 
 
-def _check(to: str, subject: str, pdf: bytes, filename: str) -> None:
+def _header_problems(to: str, subject: str) -> list[str]:
     problems = []
     address = parseaddr(to)[1]
     if "@" not in address or "," in to:
         problems.append(f"to={to!r} must be one email address")
     if not subject.strip() or len(subject) > MAX_SUBJECT_CHARS:
         problems.append(f"the subject must be 1 to {MAX_SUBJECT_CHARS} characters")
+    if any(c in value for value in (to, subject) for c in "\r\n"):
+        problems.append("headers may not contain line breaks")
+    return problems
+
+
+def _check(to: str, subject: str, pdf: bytes, filename: str) -> None:
+    problems = _header_problems(to, subject)
     if not pdf.startswith(PDF_MAGIC):
         problems.append("the attachment is not a PDF")
     if len(pdf) > MAX_ATTACHMENT_BYTES:
         problems.append(f"the PDF is {len(pdf)} bytes; at most {MAX_ATTACHMENT_BYTES}")
     if not filename or any(c in filename for c in "/\\\r\n"):
         problems.append(f"filename={filename!r} must be a plain file name")
-    if any(c in value for value in (to, subject) for c in "\r\n"):
-        problems.append("headers may not contain line breaks")
     if problems:
         raise ValueError("invoice email: " + "; ".join(problems))

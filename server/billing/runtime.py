@@ -43,6 +43,7 @@ from billing.app.delivery import InvoiceDelivery
 from billing.app.disputes import DisputeReads
 from billing.app.due_work import DueWorkWorker, RetryPolicy
 from billing.app.dunning_admin import DunningAdmin
+from billing.app.dunning_engine import DunningEngine
 from billing.app.dunning_notices import DunningNotices
 from billing.app.gateway_directory import GatewayDirectory
 from billing.app.gateway_events import GatewayEvents
@@ -152,20 +153,18 @@ class Runtime:
         due_writes = WriteRunner(
             self.due_store, self.clock, timedelta(hours=settings.idempotency_retention_hours)
         )
-        handlers.payments = PaymentDueWork(
+        due_charges = Charges(
             self.due_store,
-            Charges(
-                self.due_store,
-                due_writes,
-                rules,
-                BillingTime(self.clock),
-                self.gateways,
-                self.breakers,
-                SystemClock(),
-            ),
-            self.gateways,
+            due_writes,
             rules,
+            BillingTime(self.clock),
+            self.gateways,
+            self.breakers,
+            SystemClock(),
         )
+        handlers.payments = PaymentDueWork(self.due_store, due_charges, self.gateways, rules)
+        # Dunning (ADR 0043): cases opened on failed collections, retried and stepped.
+        handlers.dunning = DunningEngine(self.due_store, due_charges, rules, subscriptions)
         handlers.refunds = Refunds(
             self.due_store, due_writes, rules, BillingTime(self.clock), self.gateways
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
+from billing.app.dunning_recovery import invoice_paid, invoice_voided
 from billing.app.ids import new_id
 from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.invoicing import finalize_invoice, next_number
@@ -377,6 +378,13 @@ class InvoiceLifecycle:
             if status == InvoiceStatus.VOID and invoice_taxes(invoice):
                 active = await self._rules.active_rules_in(tx, ctx.tenant_id)
                 await record_void_tax(tx, ctx.tenant_id, invoice, at, active)
+            # Its dunning case ends with it (ADR 0043): nothing left to chase.
+            if status == InvoiceStatus.VOID:
+                await invoice_voided(tx, ctx.tenant_id, moved, at, f"{ctx.method} {moved.name}")
+            elif status == InvoiceStatus.PAID:
+                await invoice_paid(
+                    tx, ctx.tenant_id, moved, at, f"{ctx.method} {moved.name}", outside=True
+                )
             await tx.outbox.add(
                 OutboxEvent(
                     new_id("evt"),
@@ -465,6 +473,7 @@ class InvoiceLifecycle:
                         at,
                     )
                 )
+                await invoice_paid(tx, ctx.tenant_id, credited, at, f"{ctx.method} {invoice.name}")
             note = CreditNote(
                 id=new_id("cn"),
                 invoice_id=invoice.id,

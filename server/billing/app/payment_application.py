@@ -1,7 +1,7 @@
 """Applying money received (a succeeded attempt or a manual payment) in the transaction that
 records it (ADR 0034): the payment and its allocations, each invoice's `paid_minor` raised
 (paid when nothing remains, else `invoice.partially_paid`), the rest onto the customer's
-credit balance, and their events.
+credit balance, and their events; an invoice paid recovers its dunning case (ADR 0043).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
+from billing.app.dunning_recovery import invoice_paid
 from billing.app.ids import new_id
 from billing.app.ports import RetryableConflict, Transaction
 from billing.app.records import OutboxEvent
@@ -65,6 +66,8 @@ async def apply_payment(
                 at,
             )
         )
+        if done:  # its dunning case, if any, is recovered (one indexed read)
+            await invoice_paid(tx, tenant_id, after, at, payment.name)
         updated.append(after)
     await tx.payments.insert(tenant_id, payment)
     await tx.outbox.add(

@@ -28,7 +28,7 @@ from billing.app.context import CallContext, Write
 from billing.app.gateway_directory import GatewayDirectory, UnknownGateway
 from billing.app.ids import new_id
 from billing.app.payment_kinds import RECONCILE_ATTEMPT
-from billing.app.payment_outcomes import attempt_event, record_outcome
+from billing.app.payment_outcomes import attempt_event, record_outcome, schedule_dunning
 from billing.app.ports import DueItem, Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.rules import RuleUseCases
@@ -266,7 +266,9 @@ class Charges:
             )
         )
         credentials = None
-        if not blocked:
+        if blocked:  # failed without an outcome to record: dunning takes it up from here
+            await schedule_dunning(tx, tenant_id, attempt, at, customer.clock_id, clock_known=True)
+        else:
             credentials = await self._directory.credentials(tx, tenant_id, route.gateways[0])
             # Whatever happens to this process from here, a lookup settles the attempt.
             await tx.due_work.schedule(

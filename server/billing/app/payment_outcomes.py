@@ -10,13 +10,15 @@ attempt unchanged: late, duplicate and reordered answers are harmless.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from billing.app.dunning_kinds import DUNNING_ATTEMPT_FAILED
 from billing.app.ids import new_id
 from billing.app.payment_application import apply_payment, still_owed
-from billing.app.ports import RetryableConflict, Transaction
+from billing.app.ports import DueItem, RetryableConflict, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.domain.invoices import Invoice
 from billing.domain.payment_rules import PaymentRules
@@ -32,6 +34,9 @@ from billing.plugins.engines import GatewayOutcome, GatewayStatus
 from billing.rules.model import RuleSet
 
 AUDIT_METHOD = "PaymentOutcome"  # the audit trail's "method" for outcomes, whoever learned them
+# Sources whose failures dunning takes up (ADR 0043); a PayInvoice caller is told at once.
+DUNNED_SOURCES = frozenset({"automatic_collection", "dunning_retry"})
+DUNNED_STATUSES = frozenset({AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION})
 
 _TARGETS = {
     GatewayStatus.SUCCEEDED: AttemptStatus.SUCCEEDED,
@@ -125,7 +130,40 @@ async def record_outcome(
         taken = outcome.amount_minor if outcome.amount_minor is not None else moved.amount_minor
         payment_id = await _received(tx, tenant_id, moved, taken, at)
         moved = replace(moved, payment_id=payment_id)
+    elif target in DUNNED_STATUSES:
+        await schedule_dunning(tx, tenant_id, moved, at)
     return moved
+
+
+async def schedule_dunning(
+    tx: Transaction,
+    tenant_id: str,
+    attempt: PaymentAttempt,
+    at: datetime,
+    clock_id: str | None = None,
+    *,
+    clock_known: bool = False,
+) -> None:
+    """A failed (or requires-action) charge the customer was away for: a
+    `dunning_attempt_failed` item at `at` on the customer's clock opens the invoice's case or
+    applies the outcome to it (ADR 0043). `clock_known`: `clock_id` is the customer's
+    (saves the read)."""
+    if attempt.source not in DUNNED_SOURCES or attempt.invoice_id is None:
+        return
+    if not clock_known:
+        customer = await tx.customers.get(tenant_id, attempt.customer_id)
+        clock_id = customer.clock_id if customer is not None else None
+    await tx.due_work.schedule(
+        DueItem(
+            tenant_id,
+            new_id("due"),
+            DUNNING_ATTEMPT_FAILED,
+            attempt.id,
+            clock_id,
+            at,
+            json.dumps({"attempt_id": attempt.id}),
+        )
+    )
 
 
 def _moved(

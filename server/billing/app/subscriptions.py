@@ -64,6 +64,7 @@ from billing.domain.subscriptions import (
     Status,
     StubProration,
     Subscription,
+    ending_at_period_end,
     item_from_dict,
     item_to_dict,
     line_from_dict,
@@ -795,12 +796,7 @@ class SubscriptionUseCases:
             if request.mode == "immediately":
                 updated = await self.end_now(tx, ctx.tenant_id, sub, at)
             elif request.mode == "at_period_end":
-                updated = replace(
-                    sub,
-                    cancel_at_period_end=True,
-                    cancel_at=sub.period_end,
-                    version=sub.version + 1,
-                )
+                updated = ending_at_period_end(sub)
             else:
                 if request.at is None:
                     raise InvalidArgument.single("at", "is required to cancel at a time")

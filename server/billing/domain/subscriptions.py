@@ -176,6 +176,13 @@ class Subscription:
         return self.status not in {Status.CANCELED, Status.PAUSED}
 
 
+def ending_at_period_end(sub: Subscription) -> Subscription:
+    """`sub` set to end when its current period does: the renewal then ends it instead."""
+    return replace(
+        sub, cancel_at_period_end=True, cancel_at=sub.period_end, version=sub.version + 1
+    )
+
+
 class StubProration(StrEnum):
     """How a first period shorter than an interval (up to the anchor) is charged."""
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +22,15 @@ from billing.store.schema import due_work, outbox_events, payment_attempts
 from billing.store.sql_store import SqlStore
 from billing_client.v1 import clocks_pb2, customers_pb2, invoices_pb2, subscriptions_pb2
 from billing_fixtures import Billing
-from conftest import Server
+from conftest import (
+    Database,
+    Server,
+    Tenant,
+    ThreadedServer,
+    auth,
+    make_token,
+    server_settings,
+)
 from payments_fixtures import Payments, payment_rules
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
@@ -155,9 +165,7 @@ class Tables:
                 p.c.tenant_id == self.tenant_id, p.c.invoice_id == invoice_id
             )
         )
-        return sorted(
-            (r["created_at"], r["source"], r["status"], r["decline_code"]) for r in rows
-        )
+        return sorted((r["created_at"], r["source"], r["status"], r["decline_code"]) for r in rows)
 
     def notices(self, case_id: str) -> list[tuple[datetime, str, str]]:
         """(due instant, template, step) of the notices scheduled for the case."""
@@ -221,3 +229,23 @@ class Walk:
             assert self.observe() == [e for e in expected if e[0] <= at], f"at {at}"
         self.advance(end)
         assert self.observe() == expected, f"up to {end}"
+
+
+@contextmanager
+def own_server(database: Database, **settings: Any) -> Iterator[ThreadedServer]:
+    """A server of the test's own, for tests that reach into its runtime (its engines, its
+    worker's handler)."""
+    server = ThreadedServer(server_settings(database.async_url, **settings))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_tenant() -> Tenant:
+    tenant_id = f"t_{uuid.uuid4().hex[:16]}"
+    return Tenant(tenant_id, auth(make_token(tenant_id)))
+
+
+def served(server: ThreadedServer, backend: str, database: Database) -> Server:
+    return Server(backend, database, server.port)

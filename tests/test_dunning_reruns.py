@@ -1,0 +1,132 @@
+"""A dunning step's due item run twice does its work once (ADR 0043), on both backends, on a
+server of the test's own: a retry whose transaction died after its charge was made charges
+nothing more when run again (the charge is keyed by the item's id, so the rerun's prepare
+answers with the same attempt), and items already done, run once more, are stale."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import grpc
+import sqlalchemy as sa
+
+from billing.app.ports import DueItem, Transaction
+from billing.store.schema import due_work
+from billing_fixtures import Billing
+from conftest import Database
+from dunning_walk import (
+    DAY,
+    JUST_AFTER,
+    START,
+    Tables,
+    Walk,
+    account,
+    dunning_rules,
+    fresh_tenant,
+    own_server,
+    served,
+)
+from payments_fixtures import Payments
+
+T0 = START
+Handler = Callable[[Transaction, DueItem], Awaitable[str]]
+
+
+def test_a_step_item_run_twice_does_its_work_once(backend: str, make_database) -> None:  # type: ignore[no-untyped-def]
+    database: Database = make_database(backend)
+    tenant = fresh_tenant()
+    # Failed items come back within milliseconds, not the default second.
+    with (
+        own_server(database, due_work_retry_base_ms=5) as server,
+        grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel,
+    ):
+        worker = server.runtime.worker
+        inner: Handler = worker._handler
+        prepare = worker._prepare
+        assert prepare is not None
+        handled: list[tuple[str, bool]] = []  # (item id, had a prepared retry)
+        prepared: list[str] = []
+
+        async def counting_prepare(item: DueItem) -> DueItem:
+            if item.kind == "dunning_step":
+                prepared.append(item.id)
+            return await prepare(item)
+
+        async def dying_once(tx: Transaction, item: DueItem) -> str:
+            done = await inner(tx, item)
+            if item.kind == "dunning_step":
+                retried = "retry" in json.loads(item.payload)
+                handled.append((item.id, retried))
+                if retried and [h for h in handled if h[0] == item.id] == [(item.id, True)]:
+                    # The process dies before the commit: the retry's own work rolls back,
+                    # its charge (made in prepare, committed on its own) stays.
+                    raise RuntimeError("killed before commit")
+            return done
+
+        worker._prepare = counting_prepare
+        worker._handler = dying_once
+
+        billing = Billing(channel, tenant.metadata)
+        billing.push(dunning_rules())
+        payments = Payments(channel, billing)
+        tables = Tables(served(server, backend, database), tenant.id)
+        clock = billing.clock(T0.isoformat())
+        acct = account(billing, payments, clock, "tok_insufficient_funds")
+        billing.advance(clock, T0.isoformat())
+        case = tables.case(acct.invoice_id)
+        assert case is not None
+        c, s = case.name, acct.sub.name
+        expected = [
+            (T0, "dunning.opened", c),
+            (T0 + JUST_AFTER, "dunning.step_done", c),
+            (T0 + DAY, "dunning.retried", c),
+            (T0 + DAY + JUST_AFTER, "dunning.step_done", c),
+            (T0 + DAY + JUST_AFTER, "subscription.past_due", s),
+        ]
+        walk = Walk(billing, clock, lambda: tables.events(c, s, acct.invoice.name), T0)
+        walk.through(expected, T0 + 2 * DAY)
+
+        [retry_item] = [
+            row for row in tables.items("dunning_step", case.id) if row["due_at"] == T0 + DAY
+        ]
+        # Prepared twice, handled twice (the first rolled back): one attempt, one charge.
+        assert prepared.count(retry_item["id"]) == 2
+        assert handled.count((retry_item["id"], True)) == 2
+        assert retry_item["attempts"] == 2
+        retries = [a for a in tables.attempts(acct.invoice_id) if a[1] == "dunning_retry"]
+        assert retries == [(T0 + DAY, "dunning_retry", "failed", "insufficient_funds")]
+        before = tables.case(acct.invoice_id)
+        assert before is not None
+        assert (before.retries_done, before.steps_done) == (1, 2)
+
+        # Items already done, run once more (a person's retry, a lost completion): stale.
+        done_items = [
+            row["id"]
+            for row in tables.items("dunning_step", case.id)
+            if row["due_at"] in {T0 + DAY, T0 + DAY + JUST_AFTER}
+        ]
+        assert len(done_items) == 2
+        engine = sa.create_engine(database.sync_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.update(due_work)
+                    .where(due_work.c.tenant_id == tenant.id, due_work.c.id.in_(done_items))
+                    .values(done_at=None, lease_owner=None, lease_until=None)
+                )
+        finally:
+            engine.dispose()
+        runs = len(handled)
+        walk.advance(T0 + 2 * DAY + timedelta(seconds=1))
+        assert sorted(h[0] for h in handled[runs:]) == sorted(done_items)
+        assert tables.events(c, s, acct.invoice.name) == expected
+        assert [a for a in tables.attempts(acct.invoice_id) if a[1] == "dunning_retry"] == retries
+        after = tables.case(acct.invoice_id)
+        assert after == before  # not even its version moved
+        assert all(
+            row["done_at"] is not None
+            for row in tables.items("dunning_step", case.id)
+            if row["id"] in done_items
+        )

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from billing.app.ports import DueItem, Transaction
 from billing.store.schema import due_work
 from billing_fixtures import Billing
-from conftest import Database
+from conftest import Database, ThreadedServer
 from dunning_walk import (
     DAY,
     JUST_AFTER,
@@ -34,6 +34,50 @@ T0 = START
 Handler = Callable[[Transaction, DueItem], Awaitable[str]]
 
 
+class DyingOnce:
+    """The worker's prepare and handler, counted; the first handling of a prepared retry
+    dies before its commit: the retry's own work rolls back, its charge (made in prepare,
+    committed on its own) stays."""
+
+    def __init__(self, server: ThreadedServer) -> None:
+        worker = server.runtime.worker
+        assert worker._prepare is not None
+        self._inner: Handler = worker._handler
+        self._prepare = worker._prepare
+        self.prepared: list[str] = []
+        self.handled: list[tuple[str, bool]] = []  # (item id, carried a prepared retry)
+        worker._prepare = self.prepare
+        worker._handler = self.handle
+
+    async def prepare(self, item: DueItem) -> DueItem:
+        if item.kind == "dunning_step":
+            self.prepared.append(item.id)
+        return await self._prepare(item)
+
+    async def handle(self, tx: Transaction, item: DueItem) -> str:
+        done = await self._inner(tx, item)
+        if item.kind == "dunning_step":
+            retried = "retry" in json.loads(item.payload)
+            self.handled.append((item.id, retried))
+            if retried and [h for h in self.handled if h[0] == item.id] == [(item.id, True)]:
+                raise RuntimeError("killed before commit")
+        return done
+
+
+def run_again(database: Database, tenant_id: str, item_ids: list[str]) -> None:
+    """Items done, handed out once more (a person's `due-work retry`, a lost completion)."""
+    engine = sa.create_engine(database.sync_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(due_work)
+                .where(due_work.c.tenant_id == tenant_id, due_work.c.id.in_(item_ids))
+                .values(done_at=None, lease_owner=None, lease_until=None)
+            )
+    finally:
+        engine.dispose()
+
+
 def test_a_step_item_run_twice_does_its_work_once(backend: str, make_database) -> None:  # type: ignore[no-untyped-def]
     database: Database = make_database(backend)
     tenant = fresh_tenant()
@@ -42,32 +86,7 @@ def test_a_step_item_run_twice_does_its_work_once(backend: str, make_database) -
         own_server(database, due_work_retry_base_ms=5) as server,
         grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel,
     ):
-        worker = server.runtime.worker
-        inner: Handler = worker._handler
-        prepare = worker._prepare
-        assert prepare is not None
-        handled: list[tuple[str, bool]] = []  # (item id, had a prepared retry)
-        prepared: list[str] = []
-
-        async def counting_prepare(item: DueItem) -> DueItem:
-            if item.kind == "dunning_step":
-                prepared.append(item.id)
-            return await prepare(item)
-
-        async def dying_once(tx: Transaction, item: DueItem) -> str:
-            done = await inner(tx, item)
-            if item.kind == "dunning_step":
-                retried = "retry" in json.loads(item.payload)
-                handled.append((item.id, retried))
-                if retried and [h for h in handled if h[0] == item.id] == [(item.id, True)]:
-                    # The process dies before the commit: the retry's own work rolls back,
-                    # its charge (made in prepare, committed on its own) stays.
-                    raise RuntimeError("killed before commit")
-            return done
-
-        worker._prepare = counting_prepare
-        worker._handler = dying_once
-
+        runs = DyingOnce(server)
         billing = Billing(channel, tenant.metadata)
         billing.push(dunning_rules())
         payments = Payments(channel, billing)
@@ -92,8 +111,8 @@ def test_a_step_item_run_twice_does_its_work_once(backend: str, make_database) -
             row for row in tables.items("dunning_step", case.id) if row["due_at"] == T0 + DAY
         ]
         # Prepared twice, handled twice (the first rolled back): one attempt, one charge.
-        assert prepared.count(retry_item["id"]) == 2
-        assert handled.count((retry_item["id"], True)) == 2
+        assert runs.prepared.count(retry_item["id"]) == 2
+        assert runs.handled.count((retry_item["id"], True)) == 2
         assert retry_item["attempts"] == 2
         retries = [a for a in tables.attempts(acct.invoice_id) if a[1] == "dunning_retry"]
         assert retries == [(T0 + DAY, "dunning_retry", "failed", "insufficient_funds")]
@@ -101,30 +120,20 @@ def test_a_step_item_run_twice_does_its_work_once(backend: str, make_database) -
         assert before is not None
         assert (before.retries_done, before.steps_done) == (1, 2)
 
-        # Items already done, run once more (a person's retry, a lost completion): stale.
         done_items = [
             row["id"]
             for row in tables.items("dunning_step", case.id)
             if row["due_at"] in {T0 + DAY, T0 + DAY + JUST_AFTER}
         ]
         assert len(done_items) == 2
-        engine = sa.create_engine(database.sync_url)
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    sa.update(due_work)
-                    .where(due_work.c.tenant_id == tenant.id, due_work.c.id.in_(done_items))
-                    .values(done_at=None, lease_owner=None, lease_until=None)
-                )
-        finally:
-            engine.dispose()
-        runs = len(handled)
+        run_again(database, tenant.id, done_items)
+        handled_before = len(runs.handled)
         walk.advance(T0 + 2 * DAY + timedelta(seconds=1))
-        assert sorted(h[0] for h in handled[runs:]) == sorted(done_items)
+        # Run again, and stale: nothing charged, moved or written.
+        assert sorted(h[0] for h in runs.handled[handled_before:]) == sorted(done_items)
         assert tables.events(c, s, acct.invoice.name) == expected
         assert [a for a in tables.attempts(acct.invoice_id) if a[1] == "dunning_retry"] == retries
-        after = tables.case(acct.invoice_id)
-        assert after == before  # not even its version moved
+        assert tables.case(acct.invoice_id) == before  # not even its version moved
         assert all(
             row["done_at"] is not None
             for row in tables.items("dunning_step", case.id)

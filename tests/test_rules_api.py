@@ -60,6 +60,7 @@ def test_push_activates_and_every_answer_names_the_rule_set(rules_api, catalog, 
     # tax.yaml holds the tax policy and seller; jurisdictions are in tax_*.yaml files.
     assert {name for name in pushed.files if not name.startswith("tax_")} == {
         "catalog.yaml",
+        "dunning.yaml",
         "invoicing.yaml",
         "metering.yaml",
         "money.yaml",

@@ -224,7 +224,12 @@ async def take_outcome(
 
 
 async def exhaust(
-    tx: Transaction, tenant_id: str, case: DunningCase, at: datetime, request_id: str
+    tx: Transaction,
+    tenant_id: str,
+    case: DunningCase,
+    at: datetime,
+    request_id: str,
+    method: str = _METHOD,
 ) -> DunningCase:
     """Every retry and step done and the invoice still unpaid: the case ends `exhausted` (a
     late payment still recovers it)."""
@@ -234,7 +239,7 @@ async def exhaust(
         EntryKind.EXHAUSTED,
     )
     await case_event(tx, tenant_id, "dunning.exhausted", ended, at, decline_code=ended.decline_code)
-    await audit(tx, tenant_id, _METHOD, request_id, ended.name, "exhaust", {}, at)
+    await audit(tx, tenant_id, method, request_id, ended.name, "exhaust", {}, at)
     return ended
 
 

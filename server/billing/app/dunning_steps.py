@@ -37,7 +37,7 @@ from billing.domain.dunning import (
     step_name,
 )
 from billing.domain.errors import InvalidState, NotFound
-from billing.domain.invoices import InvoiceStatus
+from billing.domain.invoices import Invoice, InvoiceStatus
 from billing.domain.payments import PaymentAttempt
 
 RETRY_SOURCE = "dunning_retry"
@@ -117,45 +117,46 @@ class Steps:
                 raise RetryableConflict(f"{case.name} moved after its retry was prepared")
             after, done = await self._retried(tx, item, after, policy, retry)
         else:
-            step = policy.steps[event.index]
-            name = step_name(policy, event.index)
-            run = StepRun(tenant_id, after, step, name, invoice, at, item.id)
-            after, detail = await self._actions.do(tx, run)
-            after = noted(
-                replace(after, steps_done=after.steps_done + 1),
-                at,
-                EntryKind.STEP,
-                name,
-                detail,
-            )
-            await case_event(
-                tx,
-                tenant_id,
-                "dunning.step_done",
-                after,
-                at,
-                step=name,
-                index=event.index,
-                action=step.action.value,
-                template=step.template,
-                detail=detail,
-            )
-            await audit(
-                tx,
-                tenant_id,
-                _METHOD,
-                item.id,
-                after.name,
-                "step",
-                {"step": name, "action": step.action.value, "detail": detail},
-                at,
-            )
-            done = f"{name} of {case.name}: {detail}"
+            after, done = await self._stepped(tx, item, after, policy, event.index, invoice)
         after = await schedule_next(tx, tenant_id, after, policy, at)
         if after.next_at is None:
-            after = await exhaust(tx, tenant_id, after, at, item.id)
+            after = await exhaust(tx, tenant_id, after, at, item.id, _METHOD)
         await save(tx, tenant_id, after, case)
         return done
+
+    async def _stepped(
+        self,
+        tx: Transaction,
+        item: DueItem,
+        case: DunningCase,
+        policy: DunningPolicy,
+        index: int,
+        invoice: Invoice,
+    ) -> tuple[DunningCase, str]:
+        """The step's action done, on the timeline, its event and audit record written."""
+        tenant_id, at = item.tenant_id, item.due_at
+        step, name = policy.steps[index], step_name(policy, index)
+        case, detail = await self._actions.do(
+            tx, StepRun(tenant_id, case, step, name, invoice, at, item.id)
+        )
+        case = noted(
+            replace(case, steps_done=case.steps_done + 1), at, EntryKind.STEP, name, detail
+        )
+        await case_event(
+            tx,
+            tenant_id,
+            "dunning.step_done",
+            case,
+            at,
+            step=name,
+            index=index,
+            action=step.action.value,
+            template=step.template,
+            detail=detail,
+        )
+        changes = {"step": name, "action": step.action.value, "detail": detail}
+        await audit(tx, tenant_id, _METHOD, item.id, case.name, "step", changes, at)
+        return case, f"{name} of {case.name}: {detail}"
 
     async def _retried(
         self,

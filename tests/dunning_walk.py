@@ -235,6 +235,9 @@ class Walk:
 def own_server(database: Database, **settings: Any) -> Iterator[ThreadedServer]:
     """A server of the test's own, for tests that reach into its runtime (its engines, its
     worker's handler)."""
+    # One due-work transaction at a time: few connections on a database server shared by
+    # every suite running.
+    settings.setdefault("due_work_concurrency", 1)
     server = ThreadedServer(server_settings(database.async_url, **settings))
     try:
         yield server

@@ -392,3 +392,28 @@ def test_voiding_the_invoice_closes_its_case_and_lifts_past_due(
     )
     assert billing.get(acct.sub).status == sp.ACTIVE
     assert len(tables.attempts(acct.invoice_id)) == 2  # the collection and the day-1 retry
+
+
+def test_marking_the_invoice_paid_recovers_the_whole_amount(
+    channel, billing: Billing, tables: Tables
+) -> None:
+    billing.push(dunning_rules())
+    payments = Payments(channel, billing)
+    clock, acct, case = open_case(billing, payments, tables, "tok_insufficient_funds")
+    c, s = case.name, acct.sub.name
+    walk = Walk(billing, clock, lambda: trail(tables, acct, c), T0)
+    walk.through(first_days(c, s), T0 + 2 * DAY)
+    billing.invoices.MarkPaid(
+        ip.MarkPaidRequest(name=acct.invoice.name, payment_reference="wire-7", request_id=rid()),
+        metadata=billing.metadata,
+    )
+    expected = [
+        *first_days(c, s),
+        (T0 + 2 * DAY, "dunning.recovered", c),
+        (T0 + 2 * DAY, "subscription.updated", s),
+    ]
+    walk.through(expected, T0 + 29 * DAY)
+    recovered = tables.case(acct.invoice_id)
+    assert recovered is not None
+    assert (recovered.status, recovered.recovered_minor) == (CaseStatus.RECOVERED, 5000)
+    assert billing.get(acct.sub).status == sp.ACTIVE

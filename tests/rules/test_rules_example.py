@@ -28,6 +28,7 @@ def test_the_example_rules_load_cleanly() -> None:
     # tax.yaml holds the policy and the seller; jurisdictions are in tax_*.yaml files.
     assert [name for name in rule_set.files if not name.startswith("tax_")] == [
         "catalog.yaml",
+        "dunning.yaml",
         "invoicing.yaml",
         "metering.yaml",
         "money.yaml",

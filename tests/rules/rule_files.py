@@ -8,20 +8,22 @@ from textwrap import dedent
 
 import pytest
 
+from billing.delivery.notice_templates import NOTICE_TEMPLATE_KIND, notice_template_paths
 from billing.plugins.registry import load_engines
 from billing.rules import RuleSet, RuleSetInvalid, load_rule_set_from_files
 
 # The built-in pricing models; plugins will add to this set.
 BUILTIN_ENGINES: Mapping[str, set[str]] = {"pricing_model": {"per_unit", "graduated", "volume"}}
-# The repository's rules/ with the tax and gateway engines installed (its files name them).
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE_RULES = Path(__file__).parents[2] / "rules"
+# The repository's rules/ with the tax and gateway engines installed and its notice templates
+# (its files name them).
 REPO_ENGINES: Mapping[str, set[str]] = {
     **BUILTIN_ENGINES,
     "tax_engine": load_engines().names()["tax_engine"],
     "payment_gateway": load_engines().names()["payment_gateway"],
+    NOTICE_TEMPLATE_KIND: set(notice_template_paths(EXAMPLE_RULES / "templates")),
 }
-
-FIXTURES = Path(__file__).parent / "fixtures"
-EXAMPLE_RULES = Path(__file__).parents[2] / "rules"
 
 
 def encode(files: Mapping[str, str]) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,7 +38,7 @@ SHIPPED_DUNNING = (RULES_DIR / "dunning.yaml").read_bytes()
 AUTOMATIC = "kind: invoicing\ntime_zone: utc\n"  # charge_automatically: collected at once
 START = datetime(2026, 4, 1, tzinfo=UTC)  # a Wednesday
 DAY = timedelta(days=1)
-JUST_AFTER = timedelta(microseconds=1)  # an event due at the instant being handled runs here
+JUST_AFTER = timedelta(microseconds=1)  # a second notice of one instant is due this later
 
 # What a case does to the world, as events (the notices' own events are another helper's).
 CASE_EVENTS = frozenset(
@@ -93,6 +93,7 @@ def account(
     token: str,
     segment: str = "",
     plan: str = "pro_monthly",
+    before_subscribing: Callable[[customers_pb2.Customer], object] | None = None,
 ) -> Account:
     """A customer paying by `token`, subscribed at the clock's time: its first invoice is
     collected automatically by the due work of that instant."""
@@ -110,6 +111,8 @@ def account(
         metadata=billing.metadata,
     )
     payments.attach(customer, token)
+    if before_subscribing is not None:
+        before_subscribing(customer)
     sub = billing.subscribe(customer, plan)
     [invoice] = billing.invoices_of(sub)
     return Account(customer, sub, invoice)

@@ -2,7 +2,7 @@
 clock instant by instant: each event exactly when the policy says, nothing just before it,
 nothing between. The shipped policy (rules/dunning.yaml): notices on days 0, 3 and 7,
 retries on days 1, 3, 5 and 7, past_due on day 1, suspension on day 10, cancellation on day
-21. A retry and a step of one instant run retry first, the step just after."""
+21. A retry and a step of one instant run in one transaction, the retry first."""
 
 from __future__ import annotations
 
@@ -65,15 +65,15 @@ def test_the_issue_walk_day_by_day_to_cancellation(
     c, s = case.name, acct.sub.name
     expected = [
         (T0, "dunning.opened", c),
-        (T0 + JUST_AFTER, "dunning.step_done", c),  # failed_notice
+        (T0, "dunning.step_done", c),  # failed_notice
         (T0 + DAY, "dunning.retried", c),
-        (T0 + DAY + JUST_AFTER, "dunning.step_done", c),  # past_due
-        (T0 + DAY + JUST_AFTER, "subscription.past_due", s),
+        (T0 + DAY, "dunning.step_done", c),  # past_due
+        (T0 + DAY, "subscription.past_due", s),
         (T0 + 3 * DAY, "dunning.retried", c),
-        (T0 + 3 * DAY + JUST_AFTER, "dunning.step_done", c),  # reminder
+        (T0 + 3 * DAY, "dunning.step_done", c),  # reminder
         (T0 + 5 * DAY, "dunning.retried", c),
         (T0 + 7 * DAY, "dunning.retried", c),
-        (T0 + 7 * DAY + JUST_AFTER, "dunning.step_done", c),  # final_notice
+        (T0 + 7 * DAY, "dunning.step_done", c),  # final_notice
         (T0 + 10 * DAY, "dunning.step_done", c),  # suspend
         (T0 + 10 * DAY, "subscription.suspended", s),
         (T0 + 21 * DAY, "dunning.exhausted", c),
@@ -91,9 +91,9 @@ def test_the_issue_walk_day_by_day_to_cancellation(
         (T0 + 7 * DAY, "dunning_retry", "failed", declined),
     ]
     assert tables.notices(case.id) == [
-        (T0 + JUST_AFTER, "payment_failed", "failed_notice"),
-        (T0 + 3 * DAY + JUST_AFTER, "payment_reminder", "reminder"),
-        (T0 + 7 * DAY + JUST_AFTER, "final_notice", "final_notice"),
+        (T0, "payment_failed", "failed_notice"),
+        (T0 + 3 * DAY, "payment_reminder", "reminder"),
+        (T0 + 7 * DAY, "final_notice", "final_notice"),
     ]
     ended = tables.case(acct.invoice_id)
     assert ended is not None
@@ -115,18 +115,18 @@ def test_the_issue_walk_day_by_day_to_cancellation(
     assert [(e.at, e.kind, e.what) for e in ended.timeline] == [
         (T0, EntryKind.OPENED, "standard"),
         (T0, EntryKind.DECLINE, declined),
-        (T0 + JUST_AFTER, EntryKind.STEP, "failed_notice"),
+        (T0, EntryKind.STEP, "failed_notice"),
         (T0 + DAY, EntryKind.RETRY, "retries[0]"),
         (T0 + DAY, EntryKind.DECLINE, declined),
-        (T0 + DAY + JUST_AFTER, EntryKind.STEP, "past_due"),
+        (T0 + DAY, EntryKind.STEP, "past_due"),
         (T0 + 3 * DAY, EntryKind.RETRY, "retries[1]"),
         (T0 + 3 * DAY, EntryKind.DECLINE, declined),
-        (T0 + 3 * DAY + JUST_AFTER, EntryKind.STEP, "reminder"),
+        (T0 + 3 * DAY, EntryKind.STEP, "reminder"),
         (T0 + 5 * DAY, EntryKind.RETRY, "retries[2]"),
         (T0 + 5 * DAY, EntryKind.DECLINE, declined),
         (T0 + 7 * DAY, EntryKind.RETRY, "retries[3]"),
         (T0 + 7 * DAY, EntryKind.DECLINE, declined),
-        (T0 + 7 * DAY + JUST_AFTER, EntryKind.STEP, "final_notice"),
+        (T0 + 7 * DAY, EntryKind.STEP, "final_notice"),
         (T0 + 10 * DAY, EntryKind.STEP, "suspend"),
         (T0 + 21 * DAY, EntryKind.STEP, "cancel"),
         (T0 + 21 * DAY, EntryKind.EXHAUSTED, ""),
@@ -147,10 +147,10 @@ def first_days(c: str, s: str) -> list[tuple[datetime, str, str]]:
     """The shipped policy's events of days 0 to 3."""
     return [
         (T0, "dunning.opened", c),
-        (T0 + JUST_AFTER, "dunning.step_done", c),
+        (T0, "dunning.step_done", c),
         (T0 + DAY, "dunning.retried", c),
-        (T0 + DAY + JUST_AFTER, "dunning.step_done", c),
-        (T0 + DAY + JUST_AFTER, "subscription.past_due", s),
+        (T0 + DAY, "dunning.step_done", c),
+        (T0 + DAY, "subscription.past_due", s),
     ]
 
 
@@ -164,7 +164,7 @@ def test_paying_on_day_4_recovers_the_case_and_nothing_happens_after(
     expected = [
         *first_days(c, s),
         (T0 + 3 * DAY, "dunning.retried", c),
-        (T0 + 3 * DAY + JUST_AFTER, "dunning.step_done", c),
+        (T0 + 3 * DAY, "dunning.step_done", c),
     ]
     walk = Walk(billing, clock, lambda: trail(tables, acct, c), T0)
     walk.through(expected, T0 + 4 * DAY)
@@ -252,7 +252,7 @@ def test_a_retry_succeeds_once_the_default_method_changed(
     assert recovered.timeline[-1].what.startswith("payments/pmt_")
     assert payments.invoice(acct.invoice).status == ip.PAID
     assert billing.get(acct.sub).status == sp.ACTIVE
-    assert tables.notices(case.id) == [(T0 + JUST_AFTER, "payment_failed", "failed_notice")]
+    assert tables.notices(case.id) == [(T0, "payment_failed", "failed_notice")]
 
 
 # --- declines -------------------------------------------------------------------------------
@@ -269,7 +269,7 @@ def test_a_hard_decline_stops_the_retries_at_once_and_asks_for_a_new_method(
     expected = [
         (T0, "dunning.opened", c),
         (T0, "dunning.retries_stopped", c),
-        (T0 + JUST_AFTER, "dunning.step_done", c),
+        (T0, "dunning.step_done", c),
         (T0 + DAY, "dunning.step_done", c),
         (T0 + DAY, "subscription.past_due", s),
         (T0 + 3 * DAY, "dunning.step_done", c),
@@ -313,7 +313,7 @@ def test_a_hard_decline_on_a_retry_stops_the_retries_after_it(
         *first_days(c, s),
         (T0 + 3 * DAY, "dunning.retried", c),
         (T0 + 3 * DAY, "dunning.retries_stopped", c),
-        (T0 + 3 * DAY + JUST_AFTER, "dunning.step_done", c),  # reminder
+        (T0 + 3 * DAY, "dunning.step_done", c),  # reminder
         (T0 + 7 * DAY, "dunning.step_done", c),  # final_notice: no retry beside it now
         (T0 + 10 * DAY, "dunning.step_done", c),
         (T0 + 10 * DAY, "subscription.suspended", s),
@@ -325,7 +325,7 @@ def test_a_hard_decline_on_a_retry_stops_the_retries_after_it(
         ("dunning_retry", "failed", "lost_card"),
     ]
     assert tables.notices(case.id) == [
-        (T0 + JUST_AFTER, "payment_failed", "failed_notice"),
+        (T0, "payment_failed", "failed_notice"),
         (T0 + 3 * DAY, "update_payment_method", "hard_decline"),
         (T0 + 3 * DAY + JUST_AFTER, "payment_reminder", "reminder"),
         (T0 + 7 * DAY, "final_notice", "final_notice"),
@@ -348,7 +348,7 @@ def test_requires_action_sends_the_authentication_notice_and_the_schedule_goes_o
     clock, acct, case = open_case(billing, payments, tables, "tok_requires_action")
     assert (case.first_decline_code, case.retries_stopped) == ("authentication_required", False)
     walk = Walk(billing, clock, lambda: trail(tables, acct, case.name), T0)
-    walk.advance(T0 + DAY + JUST_AFTER)
+    walk.advance(T0 + DAY)
     assert tables.notices(case.id) == [
         (T0, "authenticate_payment", "requires_action"),
         (T0 + JUST_AFTER, "payment_failed", "failed_notice"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from billing.app.dunning_records import audit, emit, last_attempt, schedule_notice
+from billing.app.dunning_records import Moment, emit, last_attempt
 from billing.app.ports import RetryableConflict, Transaction
 from billing.app.subscriptions import SubscriptionUseCases
 from billing.domain.dunning import Action, DunningCase, DunningStep
@@ -16,20 +16,25 @@ from billing.domain.invoices import Invoice, InvoiceStatus
 from billing.domain.subscriptions import Status, Subscription, ending_at_period_end, moved
 
 REASON = "dunning"
-_METHOD = "DunningStep"
 
 
 @dataclass(frozen=True)
 class StepRun:
-    """One step about to be done: the case as it stands and who asks."""
+    """One step about to be done, and the case as it stands."""
 
-    tenant_id: str
+    now: Moment
     case: DunningCase
     step: DunningStep
     name: str  # the step's name on timelines and events
     invoice: Invoice
-    at: datetime
-    request_id: str  # the due item's id
+
+    @property
+    def tenant_id(self) -> str:
+        return self.now.tenant_id
+
+    @property
+    def at(self) -> datetime:
+        return self.now.at
 
 
 class Actions:
@@ -41,11 +46,9 @@ class Actions:
         was done, in plain words, for the timeline."""
         action = run.step.action
         if action is Action.NOTICE:
-            await schedule_notice(
+            await run.now.notice(
                 tx,
-                run.tenant_id,
                 run.case,
-                run.at,
                 template=run.step.template,
                 channel=run.step.channel,
                 step=run.name,
@@ -162,13 +165,9 @@ class Actions:
     async def _audit(
         self, tx: Transaction, run: StepRun, resource: str, changes: dict[str, object]
     ) -> None:
-        await audit(
+        await run.now.audit(
             tx,
-            run.tenant_id,
-            _METHOD,
-            run.request_id,
             resource,
             run.step.action.value,
             {"dunning_case": run.case.name, "step": run.name, "reason": REASON, **changes},
-            run.at,
         )

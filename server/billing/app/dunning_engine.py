@@ -7,6 +7,7 @@ from __future__ import annotations
 from billing.app.dunning_actions import Actions
 from billing.app.dunning_kinds import DUNNING_ATTEMPT_FAILED, DUNNING_STEP
 from billing.app.dunning_opening import attempt_failed
+from billing.app.dunning_progress import Progress
 from billing.app.dunning_steps import Steps
 from billing.app.payment_charges import Charges
 from billing.app.ports import DueItem, Store, Transaction
@@ -23,7 +24,8 @@ class DunningEngine:
         subscriptions: SubscriptionUseCases,
     ) -> None:
         self._rules = rules
-        self._steps = Steps(store, charges, rules, Actions(subscriptions))
+        self._progress = Progress(rules, Actions(subscriptions))
+        self._steps = Steps(store, charges, self._progress)
 
     async def prepare(self, item: DueItem) -> DueItem:
         if item.kind == DUNNING_STEP:
@@ -32,7 +34,7 @@ class DunningEngine:
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
         if item.kind == DUNNING_ATTEMPT_FAILED:
-            return await attempt_failed(tx, item, self._rules)
+            return await attempt_failed(tx, item, self._rules, self._progress)
         if item.kind == DUNNING_STEP:
             return await self._steps.handle(tx, item)
         return f"skip {item.kind}: not the case engine's"

@@ -7,38 +7,26 @@ asking for a new method, a requires-action one sending the authentication link.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
-
-from billing.app.dunning_records import (
-    advanced,
-    audit,
-    case_event,
-    noted,
-    save,
-    schedule_notice,
-)
-from billing.app.dunning_schedule import schedule_next
+from billing.app.dunning_declines import declined_as, take_outcome
+from billing.app.dunning_progress import Progress
+from billing.app.dunning_records import Moment, advanced, noted, save
 from billing.app.ids import new_id
 from billing.app.payment_application import still_owed
-from billing.app.ports import DueItem, ParkItem, Transaction
+from billing.app.ports import DueItem, Transaction
 from billing.app.rules import RuleUseCases
-from billing.domain.dunning import (
-    CaseStatus,
-    DunningCase,
-    DunningPolicy,
-    EntryKind,
-)
+from billing.domain.dunning import CaseStatus, DunningCase, EntryKind
 from billing.domain.invoices import Invoice
-from billing.domain.payments import AttemptStatus, PaymentAttempt
+from billing.domain.payments import PaymentAttempt
 
 OPENING_SOURCE = "automatic_collection"  # a PayInvoice caller is told; retries have a case
-AUTHENTICATION_REQUIRED = "authentication_required"  # the normalized code of requires_action
 _METHOD = "DunningAttemptFailed"
 
 
-async def attempt_failed(tx: Transaction, item: DueItem, rules: RuleUseCases) -> str:
+async def attempt_failed(
+    tx: Transaction, item: DueItem, rules: RuleUseCases, progress: Progress
+) -> str:
     tenant_id, at = item.tenant_id, item.due_at
+    now = Moment(tenant_id, at, item.id, _METHOD)
     attempt = await tx.payment_attempts.get(tenant_id, item.subscription_id)
     if attempt is None or attempt.invoice_id is None:
         return f"skip dunning of paymentAttempts/{item.subscription_id}: no invoice"
@@ -49,30 +37,29 @@ async def attempt_failed(tx: Transaction, item: DueItem, rules: RuleUseCases) ->
         return f"skip dunning of {attempt.name}: invoices/{attempt.invoice_id} is gone"
     case = await tx.dunning_cases.for_invoice(tenant_id, invoice.id, lock=True)
     if case is None:
-        return await _open(tx, item, rules, attempt, invoice)
+        return await _open(tx, now, rules, progress, attempt, invoice)
     if not case.open:
         return f"skip {attempt.name}: {case.name} is {case.status.value}"
-    policy = await policy_of(tx, rules, tenant_id, case)
-    after = await take_outcome(tx, tenant_id, advanced(case, at), attempt, policy, at)
+    policy = await progress.policy_of(tx, tenant_id, case)
+    after = await take_outcome(tx, now, advanced(case, at), attempt, policy)
     if after.timeline == case.timeline:
         return f"skip {attempt.name}: already on {case.name}"
     if after.retries_stopped != case.retries_stopped and after.status is CaseStatus.ACTIVE:
         # The retry the case was waiting for will not come: its next event is a step.
-        after = await schedule_next(tx, tenant_id, after, policy, at)
-        if after.next_at is None:
-            after = await exhaust(tx, tenant_id, after, at, item.id)
+        after, _ = await progress.advance(tx, now, after, policy, invoice)
     await save(tx, tenant_id, after, case)
     return f"{attempt.name} {attempt.status.value} on {case.name}"
 
 
 async def _open(
     tx: Transaction,
-    item: DueItem,
+    now: Moment,
     rules: RuleUseCases,
+    progress: Progress,
     attempt: PaymentAttempt,
     invoice: Invoice,
 ) -> str:
-    tenant_id, at = item.tenant_id, item.due_at
+    tenant_id, at = now.tenant_id, now.at
     if attempt.source != OPENING_SOURCE:
         return f"skip {attempt.name}: a {attempt.source} failure opens no case"
     owed = still_owed(invoice)
@@ -116,12 +103,10 @@ async def _open(
         updated_at=at,
     )
     case = noted(case, at, EntryKind.OPENED, policy.name, f"{attempt.name} {code}", attempt.id)
-    await case_event(
+    await now.event(
         tx,
-        tenant_id,
         "dunning.opened",
         case,
-        at,
         attempt=attempt.name,
         decline_code=code,
         amount_minor=owed,
@@ -131,125 +116,15 @@ async def _open(
     if hold is not None:
         # Finance holds this customer's dunning: nothing happens until ResumeDunning.
         case = noted(case, at, EntryKind.PAUSED, "hold", hold.reason)
-        await case_event(tx, tenant_id, "dunning.paused", case, at, reason=hold.reason)
-    case = await take_outcome(tx, tenant_id, case, attempt, policy, at)
-    if case.status is CaseStatus.ACTIVE:
-        # Just after this item: a step due at once (a day-0 notice) runs next.
-        case = await schedule_next(tx, tenant_id, case, policy, at)
-        if case.next_at is None:
-            case = await exhaust(tx, tenant_id, case, at, item.id)
-    await tx.dunning_cases.insert(tenant_id, case)
-    await audit(
+        await now.event(tx, "dunning.paused", case, reason=hold.reason)
+    case = await take_outcome(tx, now, case, attempt, policy)
+    await now.audit(
         tx,
-        tenant_id,
-        _METHOD,
-        item.id,
         case.name,
         "open",
         {"invoice": invoice.name, "policy": policy.name, "rule_set": case.rule_set},
-        at,
     )
+    # The steps of the first failure's instant (a day-0 notice) are done right here.
+    case, _ = await progress.advance(tx, now, case, policy, invoice)
+    await tx.dunning_cases.insert(tenant_id, case)
     return f"open {case.name} for {invoice.name} ({policy.name})"
-
-
-def declined_as(attempt: PaymentAttempt) -> str:
-    """The normalized code an unsuccessful attempt counts as."""
-    if attempt.status is AttemptStatus.REQUIRES_ACTION:
-        return AUTHENTICATION_REQUIRED
-    return attempt.decline_code or "generic_decline"
-
-
-async def take_outcome(
-    tx: Transaction,
-    tenant_id: str,
-    case: DunningCase,
-    attempt: PaymentAttempt,
-    policy: DunningPolicy,
-    at: datetime,
-) -> DunningCase:
-    """`case` with `attempt`'s failure applied (not saved): the decline on the timeline, a
-    hard one stopping the retries with the policy's `hard_notice`, a requires-action one
-    sending its `requires_action_notice`. An outcome already applied (the step that made the
-    retry applies it at once; the attempt's own item comes after) changes nothing."""
-    if attempt.status not in {AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION}:
-        return case  # settled otherwise meanwhile (authenticated and paid)
-    code = declined_as(attempt)
-    if any(
-        e.kind is EntryKind.DECLINE and e.attempt_id == attempt.id and e.what == code
-        for e in case.timeline
-    ):
-        return case
-    case = noted(
-        replace(case, decline_code=code),
-        at,
-        EntryKind.DECLINE,
-        code,
-        attempt.failure_message,
-        attempt.id,
-    )
-    # While paused nothing reaches the customer; the decline still counts.
-    notify = case.status is CaseStatus.ACTIVE
-    if attempt.status is AttemptStatus.REQUIRES_ACTION:
-        template = policy.declines.requires_action_notice
-        if notify and template:
-            await schedule_notice(
-                tx,
-                tenant_id,
-                case,
-                at,
-                template=template,
-                step="requires_action",
-                attempt_id=attempt.id,
-            )
-        return case
-    if not policy.declines.is_hard(code) or case.retries_stopped:
-        return case
-    case = noted(
-        replace(case, retries_stopped=True),
-        at,
-        EntryKind.RETRIES_STOPPED,
-        code,
-        "a hard decline: no retry can cure it",
-        attempt.id,
-    )
-    await case_event(
-        tx, tenant_id, "dunning.retries_stopped", case, at, decline_code=code, attempt=attempt.name
-    )
-    template = policy.declines.hard_notice
-    if notify and template:
-        await schedule_notice(
-            tx, tenant_id, case, at, template=template, step="hard_decline", attempt_id=attempt.id
-        )
-    return case
-
-
-async def exhaust(
-    tx: Transaction,
-    tenant_id: str,
-    case: DunningCase,
-    at: datetime,
-    request_id: str,
-    method: str = _METHOD,
-) -> DunningCase:
-    """Every retry and step done and the invoice still unpaid: the case ends `exhausted` (a
-    late payment still recovers it)."""
-    ended = noted(
-        replace(case, status=CaseStatus.EXHAUSTED, next_at=None, ended_at=at),
-        at,
-        EntryKind.EXHAUSTED,
-    )
-    await case_event(tx, tenant_id, "dunning.exhausted", ended, at, decline_code=ended.decline_code)
-    await audit(tx, tenant_id, method, request_id, ended.name, "exhaust", {}, at)
-    return ended
-
-
-async def policy_of(
-    tx: Transaction, rules: RuleUseCases, tenant_id: str, case: DunningCase
-) -> DunningPolicy:
-    """The policy a case started under, from the rule set it started under: a later push
-    does not change a running case."""
-    version = await rules.rules_of_version(tx, tenant_id, case.rule_set)
-    policy = version.rules.dunning.policies.get(case.policy) if version is not None else None
-    if policy is None:
-        raise ParkItem(f"{case.name}: policy {case.policy!r} of ruleSets/{case.rule_set} is gone")
-    return policy

@@ -5,8 +5,8 @@ compare-and-set, its timeline entry, outbox events, the audit record (actor
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from billing.app.dunning_kinds import SEND_DUNNING_NOTICE
@@ -16,6 +16,7 @@ from billing.app.records import AuditRecord, OutboxEvent
 from billing.domain.dunning import EMAIL_CHANNEL, DunningCase, EntryKind, TimelineEntry
 
 ACTOR = "system:dunning"
+_NEXT = timedelta(microseconds=1)
 
 
 def noted(
@@ -99,38 +100,60 @@ async def audit(
     )
 
 
-async def schedule_notice(
-    tx: Transaction,
-    tenant_id: str,
-    case: DunningCase,
-    at: datetime,
-    *,
-    template: str,
-    step: str,
-    attempt_id: str = "",
-    channel: str = EMAIL_CHANNEL,
-) -> None:
-    """A `send_dunning_notice` item at `at`: sent after this transaction commits, by the
-    notices' handler."""
-    await tx.due_work.schedule(
-        DueItem(
-            tenant_id,
-            new_id("due"),
-            SEND_DUNNING_NOTICE,
-            case.id,
-            case.clock_id,
-            at,
-            json.dumps(
-                {
-                    "case_id": case.id,
-                    "template": template,
-                    "channel": channel,
-                    "step": step,
-                    "attempt_id": attempt_id,
-                }
-            ),
+@dataclass
+class Moment:
+    """One transaction's move of a case: its tenant, its instant (everything it writes is at
+    it), who asks (the due item) and the notices it decides."""
+
+    tenant_id: str
+    at: datetime
+    request_id: str  # the due item's id
+    method: str  # the audit trail's method: the kind of work moving the case
+    notices: int = 0  # scheduled so far
+
+    async def notice(
+        self,
+        tx: Transaction,
+        case: DunningCase,
+        *,
+        template: str,
+        step: str,
+        attempt_id: str = "",
+        channel: str = EMAIL_CHANNEL,
+    ) -> None:
+        """A `send_dunning_notice` item, sent after this transaction commits by the notices'
+        handler. One item per (case, instant): a second notice of this moment is due a
+        microsecond after the first."""
+        await tx.due_work.schedule(
+            DueItem(
+                self.tenant_id,
+                new_id("due"),
+                SEND_DUNNING_NOTICE,
+                case.id,
+                case.clock_id,
+                self.at + self.notices * _NEXT,
+                json.dumps(
+                    {
+                        "case_id": case.id,
+                        "template": template,
+                        "channel": channel,
+                        "step": step,
+                        "attempt_id": attempt_id,
+                    }
+                ),
+            )
         )
-    )
+        self.notices += 1
+
+    async def audit(
+        self, tx: Transaction, resource: str, action: str, changes: dict[str, Any]
+    ) -> None:
+        await audit(
+            tx, self.tenant_id, self.method, self.request_id, resource, action, changes, self.at
+        )
+
+    async def event(self, tx: Transaction, event: str, case: DunningCase, **details: Any) -> None:
+        await case_event(tx, self.tenant_id, event, case, self.at, **details)
 
 
 def last_attempt(case: DunningCase) -> str:

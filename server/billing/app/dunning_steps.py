@@ -1,9 +1,10 @@
 """`dunning_step` (ADR 0043): the one scheduled item of an active case, due at its
 `next_at`. `prepare` makes a retry's charge (outside any transaction, source
 `dunning_retry`, keyed by the item's id so a rerun answers with the same attempt); `handle`
-records it or does the step's action, then schedules the next event or ends the case
-`exhausted`. An item whose due time is not its case's `next_at`, or whose case is not
-active, is stale: it does nothing (a pause, a resume or a recovery just moved `next_at`).
+records it or does the step, then the steps due at that instant, and schedules the next
+event or ends the case `exhausted`. An item whose due time is not its case's `next_at`, or
+whose case is not active, is stale: it does nothing (a pause, a resume or a recovery just
+moved `next_at`).
 
 What the item does is computed again from the case and its policy, never read from the
 payload: an event that moved onto another's instant shares its item.
@@ -16,28 +17,24 @@ from dataclasses import replace
 from typing import Any
 
 from billing.app.context import CallContext, Write
-from billing.app.dunning_actions import Actions, StepRun
-from billing.app.dunning_opening import exhaust, policy_of, take_outcome
-from billing.app.dunning_records import ACTOR, advanced, audit, case_event, noted, save
+from billing.app.dunning_declines import take_outcome
+from billing.app.dunning_progress import Progress
+from billing.app.dunning_records import ACTOR, Moment, advanced, save
 from billing.app.dunning_recovery import close, invoice_paid
-from billing.app.dunning_schedule import schedule_next
 from billing.app.payment_application import still_owed
 from billing.app.payment_charges import ChargeOrder, Charges
 from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
-from billing.app.rules import RuleUseCases
 from billing.domain.dunning import (
     CaseStatus,
     DunningCase,
-    DunningPolicy,
     EntryKind,
     EventKind,
     TimelineEntry,
     next_event,
     retry_name,
-    step_name,
 )
 from billing.domain.errors import InvalidState, NotFound
-from billing.domain.invoices import Invoice, InvoiceStatus
+from billing.domain.invoices import InvoiceStatus
 from billing.domain.payments import PaymentAttempt
 
 RETRY_SOURCE = "dunning_retry"
@@ -49,13 +46,10 @@ def stale(case: DunningCase, item: DueItem) -> bool:
 
 
 class Steps:
-    def __init__(
-        self, store: Store, charges: Charges, rules: RuleUseCases, actions: Actions
-    ) -> None:
+    def __init__(self, store: Store, charges: Charges, progress: Progress) -> None:
         self._store = store
         self._charges = charges
-        self._rules = rules
-        self._actions = actions
+        self._progress = progress
 
     # --- prepare: the retry's charge ----------------------------------------------------
 
@@ -65,7 +59,7 @@ class Steps:
             case = await tx.dunning_cases.get(item.tenant_id, payload["case_id"])
             if case is None or stale(case, item):
                 return item
-            policy = await policy_of(tx, self._rules, item.tenant_id, case)
+            policy = await self._progress.policy_of(tx, item.tenant_id, case)
         event = next_event(policy, case)
         if event is None or event.kind is not EventKind.RETRY:
             return item
@@ -89,6 +83,7 @@ class Steps:
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
         tenant_id, at = item.tenant_id, item.due_at
+        now = Moment(tenant_id, at, item.id, _METHOD)
         payload = json.loads(item.payload)
         case = await tx.dunning_cases.get(tenant_id, payload["case_id"])
         if case is None:
@@ -96,7 +91,7 @@ class Steps:
         retry: dict[str, Any] | None = payload.get("retry")
         if stale(case, item):
             if retry is not None and _paid_by(case, retry):
-                return await self._retry_that_paid(tx, item, case, retry)
+                return await self._retry_that_paid(tx, now, case, retry)
             return f"skip stale dunning step of {case.name}"
         # Locked first, as payments lock it: the case's writers take turns on its invoice.
         invoice = await tx.invoices.get(tenant_id, case.invoice_id, lock=True)
@@ -107,84 +102,35 @@ class Steps:
         if invoice is None or still_owed(invoice) <= 0:
             await close(tx, tenant_id, case, at, item.id, "nothing is owed on the invoice")
             return f"close {case.name}: nothing owed"
-        policy = await policy_of(tx, self._rules, tenant_id, case)
-        event = next_event(policy, case)
+        policy = await self._progress.policy_of(tx, tenant_id, case)
         after = advanced(case, at)
-        if event is None:
-            done = f"{case.name} has nothing left to do"
-        elif event.kind is EventKind.RETRY:
+        done: list[str] = []
+        event = next_event(policy, case)
+        if event is not None and event.kind is EventKind.RETRY:
             if retry is None or retry["index"] != event.index:
                 raise RetryableConflict(f"{case.name} moved after its retry was prepared")
-            after, done = await self._retried(tx, item, after, policy, retry)
-        else:
-            after, done = await self._stepped(tx, item, after, policy, event.index, invoice)
-        after = await schedule_next(tx, tenant_id, after, policy, at)
-        if after.next_at is None:
-            after = await exhaust(tx, tenant_id, after, at, item.id, _METHOD)
+            attempt = await _attempt(tx, tenant_id, retry)
+            after = await _record_retry(tx, now, after, retry, attempt)
+            if attempt is not None:
+                # At once, so a hard decline stops the next retry before it is scheduled.
+                after = await take_outcome(tx, now, after, attempt, policy)
+            done.append(f"{retry_name(retry['index'])}: {_what(retry, attempt)}")
+        # The steps of this instant (a step, or those after the retry just made).
+        after, stepped = await self._progress.advance(tx, now, after, policy, invoice)
         await save(tx, tenant_id, after, case)
-        return done
-
-    async def _stepped(
-        self,
-        tx: Transaction,
-        item: DueItem,
-        case: DunningCase,
-        policy: DunningPolicy,
-        index: int,
-        invoice: Invoice,
-    ) -> tuple[DunningCase, str]:
-        """The step's action done, on the timeline, its event and audit record written."""
-        tenant_id, at = item.tenant_id, item.due_at
-        step, name = policy.steps[index], step_name(policy, index)
-        case, detail = await self._actions.do(
-            tx, StepRun(tenant_id, case, step, name, invoice, at, item.id)
-        )
-        case = noted(
-            replace(case, steps_done=case.steps_done + 1), at, EntryKind.STEP, name, detail
-        )
-        await case_event(
-            tx,
-            tenant_id,
-            "dunning.step_done",
-            case,
-            at,
-            step=name,
-            index=index,
-            action=step.action.value,
-            template=step.template,
-            detail=detail,
-        )
-        changes = {"step": name, "action": step.action.value, "detail": detail}
-        await audit(tx, tenant_id, _METHOD, item.id, case.name, "step", changes, at)
-        return case, f"{name} of {case.name}: {detail}"
-
-    async def _retried(
-        self,
-        tx: Transaction,
-        item: DueItem,
-        case: DunningCase,
-        policy: DunningPolicy,
-        retry: dict[str, Any],
-    ) -> tuple[DunningCase, str]:
-        """The retry prepare made (or skipped) on the timeline; its failure applied at once,
-        so a hard decline stops the next retry before it is scheduled."""
-        attempt = await _attempt(tx, item.tenant_id, retry)
-        case = await _record_retry(tx, item, case, retry, attempt)
-        if attempt is not None:
-            case = await take_outcome(tx, item.tenant_id, case, attempt, policy, item.due_at)
-        return case, f"{retry_name(retry['index'])} of {case.name}: {_what(retry, attempt)}"
+        return f"{case.name}: {'; '.join(done + stepped) or 'nothing due'}"
 
     async def _retry_that_paid(
-        self, tx: Transaction, item: DueItem, case: DunningCase, retry: dict[str, Any]
+        self, tx: Transaction, now: Moment, case: DunningCase, retry: dict[str, Any]
     ) -> str:
         """The retry's payment recovered the case in its own outcome transaction: the retry
         goes on the timeline, before the recovery it made."""
-        attempt = await _attempt(tx, item.tenant_id, retry)
-        after = await _record_retry(tx, item, advanced(case, item.due_at), retry, attempt)
+        attempt = await _attempt(tx, now.tenant_id, retry)
+        after = await _record_retry(tx, now, advanced(case, now.at), retry, attempt)
         *before, recovery, made = after.timeline
         if recovery.kind is EntryKind.RECOVERED:
             after = replace(after, timeline=(*before, made, recovery))
-        await save(tx, item.tenant_id, after, case)
+        await save(tx, now.tenant_id, after, case)
         return f"{retry_name(retry['index'])} of {case.name}: {_what(retry, attempt)}"
 
 
@@ -204,47 +150,35 @@ async def _attempt(tx: Transaction, tenant_id: str, retry: dict[str, Any]) -> Pa
 
 async def _record_retry(
     tx: Transaction,
-    item: DueItem,
+    now: Moment,
     case: DunningCase,
     retry: dict[str, Any],
     attempt: PaymentAttempt | None,
 ) -> DunningCase:
-    at, index = item.due_at, retry["index"]
-    case = replace(
-        case,
-        retries_done=case.retries_done + 1,
-        timeline=(
-            *case.timeline,
-            TimelineEntry(
-                at,
-                EntryKind.RETRY,
-                retry_name(index),
-                _what(retry, attempt),
-                attempt.id if attempt is not None else "",
-            ),
-        ),
+    index = retry["index"]
+    entry = TimelineEntry(
+        now.at,
+        EntryKind.RETRY,
+        retry_name(index),
+        _what(retry, attempt),
+        attempt.id if attempt is not None else "",
     )
-    await case_event(
+    case = replace(case, retries_done=case.retries_done + 1, timeline=(*case.timeline, entry))
+    await now.event(
         tx,
-        item.tenant_id,
         "dunning.retried",
         case,
-        at,
         index=index,
         attempt=attempt.name if attempt is not None else None,
         attempt_status=attempt.status.value if attempt is not None else None,
         decline_code=attempt.decline_code if attempt is not None else "",
         skipped=retry.get("skipped", ""),
     )
-    await audit(
+    await now.audit(
         tx,
-        item.tenant_id,
-        _METHOD,
-        item.id,
         case.name,
         "retry",
         {"index": index, "attempt": attempt.name if attempt is not None else None},
-        at,
     )
     return case
 

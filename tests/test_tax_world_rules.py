@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from billing.app.tax import compute_tax
+from billing.delivery.notice_templates import with_notice_templates
 from billing.domain.tax import (
     Buyer,
     Place,
@@ -86,7 +87,9 @@ WORLD_ENGINES = {"canada", "us_sales_tax", "india_gst", "au_gst", "nz_gst", "sg_
 
 @pytest.fixture(scope="module")
 def tax() -> TaxRules:
-    return load_rule_set(RULES, load_engines().by_kind).tax
+    # The repository's rules name notice templates too (dunning.yaml).
+    engines = with_notice_templates(load_engines(), RULES / "templates")
+    return load_rule_set(RULES, engines.by_kind).tax
 
 
 def percents(tax: TaxRules, code: str, name: str = "standard") -> list[tuple[date, Decimal]]:

@@ -12,13 +12,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from dataclasses import replace
 from typing import Any
 
 from billing.app.context import CallContext, Write
+from billing.app.gateway_calls import call_gateway
 from billing.app.gateway_directory import GatewayDirectory
 from billing.app.ids import new_id
 from billing.app.payment_charges import SYSTEM_ACTOR, ChargeOrder, Charges, charge_request
@@ -34,8 +33,6 @@ from billing.app.rules import RuleUseCases
 from billing.domain.errors import InvalidState, NotFound
 from billing.domain.payments import PaymentAttempt
 from billing.plugins.engines import ChargeRequest, GatewayOutcome, GatewayStatus, LookupRequest
-
-log = logging.getLogger("billing.payments")
 
 NEVER_CHARGED = "never_charged"
 
@@ -92,26 +89,25 @@ class PaymentDueWork:
             if attempt is None or active is None or attempt.settled:
                 return item
             original = await _original_request(tx, item.tenant_id, attempt)
-        try:
-            gateway = await self._directory.gateway(
-                None, item.tenant_id, active.rules.payments, attempt.gateway
-            )
-            outcome = await asyncio.wait_for(
-                gateway.lookup(
-                    LookupRequest(
-                        attempt.idempotency_key,
-                        attempt.gateway_reference,
-                        "charge",
-                        attempt.amount_minor,
-                        attempt.currency,
-                        original=original,
-                    )
-                ),
-                self._directory.timeout_s,
-            )
-        except Exception as exc:  # the gateway could not say: asked again later
-            log.warning("status lookup failed", extra={"attempt": attempt.id, "error": str(exc)})
-            outcome = GatewayOutcome(GatewayStatus.UNKNOWN, message=f"lookup failed: {exc}")
+        request = LookupRequest(
+            attempt.idempotency_key,
+            attempt.gateway_reference,
+            "charge",
+            attempt.amount_minor,
+            attempt.currency,
+            original=original,
+        )
+        # Whatever goes wrong, the gateway could not say: asked again at the next lookup.
+        outcome = await call_gateway(
+            self._directory,
+            item.tenant_id,
+            active.rules.payments,
+            attempt.gateway,
+            lambda gateway: gateway.lookup(request),
+            what="lookup",
+            about={"attempt": attempt.id},
+            secrets=(original.token,) if original is not None else (),
+        )
         payload = {"attempt_id": attempt.id, "outcome": outcome_to_dict(outcome)}
         return replace(item, payload=json.dumps(payload))
 

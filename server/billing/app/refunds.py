@@ -18,15 +18,14 @@ pending or unknown refund up by its idempotency key, like `reconcile_attempt` do
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
-from billing.app.gateway_directory import GatewayDirectory, UnknownGateway
+from billing.app.gateway_calls import NOTHING_DONE, call_gateway
+from billing.app.gateway_directory import GatewayDirectory
 from billing.app.ids import new_id
 from billing.app.payment_outcomes import outcome_from_dict, outcome_to_dict
 from billing.app.ports import DueItem, ParkItem, Store, Transaction
@@ -50,12 +49,9 @@ from billing.domain.text import check_text
 from billing.plugins.engines import (
     GatewayOutcome,
     GatewayStatus,
-    GatewayUnavailable,
     LookupRequest,
     RefundRequest,
 )
-
-log = logging.getLogger("billing.refunds")
 
 RECONCILE_REFUND = "reconcile_refund"  # subject: the refund
 REASON_MAX = 256  # refunds.reason
@@ -323,34 +319,30 @@ class Refunds:
     async def _call(self, tenant_id: str, intent: _Intent) -> GatewayOutcome:
         refund, rules = intent.refund, intent.rules
         assert refund is not None and rules is not None
+        request = RefundRequest(
+            refund.idempotency_key,
+            intent.charge_reference,
+            refund.amount_minor,
+            refund.currency,
+            refund.reason,
+        )
         try:
-            gateway = await self._directory.gateway(None, tenant_id, rules, intent.gateway)
-            return await asyncio.wait_for(
-                gateway.refund(
-                    RefundRequest(
-                        refund.idempotency_key,
-                        intent.charge_reference,
-                        refund.amount_minor,
-                        refund.currency,
-                        refund.reason,
-                    )
-                ),
-                self._directory.timeout_s,
+            return await call_gateway(
+                self._directory,
+                tenant_id,
+                rules,
+                intent.gateway,
+                lambda gateway: gateway.refund(request),
+                what="refund",
+                about={"refund": refund.id},
+                certain=NOTHING_DONE,
             )
-        except (GatewayUnavailable, UnknownGateway) as exc:
+        except NOTHING_DONE as exc:
             # Certainly not sent: nothing was refunded; a new request may try again.
             return GatewayOutcome(
                 GatewayStatus.FAILED,
                 message=f"{intent.gateway} was unavailable; nothing was refunded ({exc})",
             )
-        except TimeoutError:
-            return GatewayOutcome(
-                GatewayStatus.UNKNOWN,
-                message=f"{intent.gateway} did not answer within {self._directory.timeout_s} s",
-            )
-        except Exception:  # a plugin's failure: it may or may not have refunded
-            log.exception("gateway refund failed", extra={"refund": refund.id})
-            return GatewayOutcome(GatewayStatus.UNKNOWN, message=f"{intent.gateway} call failed")
 
     # --- 3. outcome ---------------------------------------------------------------------
 
@@ -401,23 +393,23 @@ class Refunds:
     async def _look_up(
         self, tenant_id: str, refund: Refund, attempt: PaymentAttempt, rules: PaymentRules
     ) -> GatewayOutcome:
-        try:
-            gateway = await self._directory.gateway(None, tenant_id, rules, attempt.gateway)
-            return await asyncio.wait_for(
-                gateway.lookup(
-                    LookupRequest(
-                        refund.idempotency_key,
-                        refund.gateway_reference,
-                        "refund",
-                        refund.amount_minor,
-                        refund.currency,
-                    )
-                ),
-                self._directory.timeout_s,
-            )
-        except Exception as exc:  # the gateway could not say: asked again later
-            log.warning("refund lookup failed", extra={"refund": refund.id, "error": str(exc)})
-            return GatewayOutcome(GatewayStatus.UNKNOWN, message=f"lookup failed: {exc}")
+        request = LookupRequest(
+            refund.idempotency_key,
+            refund.gateway_reference,
+            "refund",
+            refund.amount_minor,
+            refund.currency,
+        )
+        # Whatever goes wrong, the gateway could not say: asked again at the next lookup.
+        return await call_gateway(
+            self._directory,
+            tenant_id,
+            rules,
+            attempt.gateway,
+            lambda gateway: gateway.lookup(request),
+            what="lookup",
+            about={"refund": refund.id},
+        )
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
         payload = json.loads(item.payload or "{}")

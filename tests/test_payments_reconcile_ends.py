@@ -92,11 +92,20 @@ def test_an_attempt_still_unknown_after_the_last_lookup_is_parked_for_a_person(
     assert (parked.kind, parked.last_error) == ("reconcile_attempt", why)
     assert parked.subscription == f"subscriptions/{attempt.name.split('/')[1]}"  # the subject
     still = pay.attempt(attempt.name)
-    assert (still.status, still.decline_code) == (pp.UNKNOWN, "")
+    assert (still.status, still.decline_code, still.lookups) == (pp.UNKNOWN, "", 2)
     assert pay.invoice(invoice.name).amount_remaining.amount_minor == 5000
     assert pay.ledger_charges(attempt) == []  # never charged, never sent again
     assert _lookups(pay, pay.attempt_key(attempt)) == 2
     assert _parked_listed(pay, tenant, monkeypatch, capsys) == [(parked.id, why)]
+
+    # A person asks for it to run again: it looks once more, counts it, and parks again.
+    assert main(["due-work", "retry", parked.id, "--tenant", tenant.id]) == 0
+    again = pay.advance(pay.the_clock, "2026-04-01T00:06:00Z")[-1]
+    assert [(p.id, p.last_error) for p in again.parked_items] == [
+        (parked.id, why.replace("after 2 status lookups", "after 3 status lookups"))
+    ]
+    assert pay.attempt(attempt.name).lookups == 3
+    assert _lookups(pay, pay.attempt_key(attempt)) == 3
 
 
 def test_a_refund_still_unknown_after_the_last_lookup_is_parked_holding_its_credit(
@@ -146,3 +155,31 @@ def _parked_listed(pay: Payments, tenant, monkeypatch, capsys) -> list[tuple[str
     assert main(["due-work", "list", "--parked", "--tenant", tenant.id]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()[:-1]]
     return [(i["id"], i["last_error"]) for i in listed]
+
+
+def test_what_the_last_lookup_learned_is_kept_when_the_refund_is_parked(pay):
+    late = SHORT_RECONCILE.replace(
+        b"engine: sandbox}", b"engine: sandbox, settings: {late_success_lookups: 5}}"
+    )
+    pay.push({**payment_rules(), "payments.yaml": late})
+    invoice, _ = pay.paid_invoice("tok_refund_late")
+    refund = pay.refund(pay.payment_of(invoice), 1000)
+    assert refund.status == pp.REFUND_PENDING
+    pay.advance(pay.the_clock, "2026-04-01T00:01:00Z")  # the first lookup: still pending
+    assert pay.get_refund(refund.name).status == pp.REFUND_PENDING
+    # The gateway goes down before the last lookup: it cannot say, so the refund is unknown.
+    down = SHORT_RECONCILE.replace(
+        b"engine: sandbox}", b"engine: sandbox, settings: {outage: true}}"
+    )
+    pay.push({**payment_rules(), "payments.yaml": down})
+
+    last = pay.advance(pay.the_clock, "2026-04-01T00:05:00Z")[-1]
+
+    [parked] = last.parked_items
+    assert parked.last_error == (
+        f"ParkItem: {refund.name} is still unknown after 2 status lookups (unknown);"
+        " a person must settle it with the gateway"
+    )
+    # The move to unknown the last lookup made is kept, with its event, though it parked.
+    assert pay.get_refund(refund.name).status == pp.REFUND_UNKNOWN
+    assert [t for t, _ in pay.events(refund.name)] == ["refund.pending", "refund.unknown"]

@@ -28,7 +28,8 @@ from billing.app.payment_outcomes import (
     record_outcome,
     target_status,
 )
-from billing.app.ports import DueItem, ParkItem, RetryableConflict, Store, Transaction
+from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
+from billing.app.reconcile_ends import Reconciled, ended, record_last_lookup
 from billing.app.rules import RuleUseCases
 from billing.domain.errors import InvalidState, NotFound
 from billing.domain.payments import PaymentAttempt
@@ -61,7 +62,9 @@ class PaymentDueWork:
         payload = json.loads(item.payload or "{}")
         if item.kind == COLLECT_INVOICE:
             return str(payload.get("done", f"collect invoices/{item.subscription_id}"))
-        return await self._reconcile(tx, item, payload)
+        if "done" in payload:  # the last lookup, recorded by `prepare` already
+            return str(payload["done"])
+        return ended(await self._reconcile(tx, item, payload))
 
     # --- collect_invoice ----------------------------------------------------------------
 
@@ -109,14 +112,19 @@ class PaymentDueWork:
             secrets=(original.token,) if original is not None else (),
         )
         payload = {"attempt_id": attempt.id, "outcome": outcome_to_dict(outcome)}
-        return replace(item, payload=json.dumps(payload))
+        looked = replace(item, payload=json.dumps(payload))
+        if not active.rules.payments.reconcile.spent(attempt.lookups + 1):
+            return looked
+        return await record_last_lookup(self._store, looked, payload, self._reconcile)
 
-    async def _reconcile(self, tx: Transaction, item: DueItem, payload: dict[str, Any]) -> str:
+    async def _reconcile(
+        self, tx: Transaction, item: DueItem, payload: dict[str, Any]
+    ) -> Reconciled:
         attempt = await tx.payment_attempts.get(item.tenant_id, item.subscription_id, lock=True)
         if attempt is None:
-            return f"skip reconcile paymentAttempts/{item.subscription_id}: gone"
+            return Reconciled(f"skip reconcile paymentAttempts/{item.subscription_id}: gone")
         if attempt.settled or "outcome" not in payload:
-            return f"reconcile {attempt.name}: already {attempt.status.value}"
+            return Reconciled(f"reconcile {attempt.name}: already {attempt.status.value}")
         active = await self._rules.active_rules_in(tx, item.tenant_id)
         reconcile = active.rules.payments.reconcile
         at = item.due_at
@@ -149,12 +157,15 @@ class PaymentDueWork:
                 request_id=item.id,
             )
         if after.settled:
-            return f"reconcile {after.name}: {after.status.value} after {lookups} lookups"
+            return Reconciled(
+                f"reconcile {after.name}: {after.status.value} after {lookups} lookups"
+            )
         next_at = reconcile.next_lookup_at(attempt.created_at, lookups, at)
         if next_at is None:
-            raise ParkItem(
+            return Reconciled(
                 f"{attempt.name} is still {after.status.value} after {lookups} status lookups"
-                f" ({outcome.status.value}); a person must settle it with the gateway"
+                f" ({outcome.status.value}); a person must settle it with the gateway",
+                park=True,
             )
         await tx.due_work.schedule(
             DueItem(
@@ -167,7 +178,9 @@ class PaymentDueWork:
                 json.dumps({"attempt_id": attempt.id}),
             )
         )
-        return f"reconcile {after.name}: still {after.status.value} ({outcome.status.value})"
+        return Reconciled(
+            f"reconcile {after.name}: still {after.status.value} ({outcome.status.value})"
+        )
 
 
 async def _original_request(

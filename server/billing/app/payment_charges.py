@@ -36,7 +36,7 @@ from billing.app.writes import WriteRunner, retry_on_conflict
 from billing.domain import fraud, payment_routing
 from billing.domain.customers import Customer
 from billing.domain.errors import InvalidArgument, InvalidState, NotFound
-from billing.domain.invoices import Invoice, InvoiceStatus
+from billing.domain.invoices import InvoiceHead, InvoiceStatus
 from billing.domain.money import Money
 from billing.domain.payment_rules import PaymentRules
 from billing.domain.payments import (
@@ -139,7 +139,8 @@ class Charges:
         self, tx: Transaction, ctx: CallContext, write: Write[ChargeOrder], order: ChargeOrder
     ) -> Intent:
         tenant_id = ctx.tenant_id
-        invoice = await tx.invoices.get(tenant_id, order.invoice_id, lock=True)
+        # Its lines are not needed to charge it: the head alone, one statement.
+        invoice = await tx.invoices.head(tenant_id, order.invoice_id, lock=True)
         if invoice is None:
             raise NotFound(f"invoices/{order.invoice_id}")
         # A named method is checked first: an unknown name is NOT_FOUND whatever the state.
@@ -294,7 +295,7 @@ class Charges:
         )
 
     async def _method(
-        self, tx: Transaction, tenant_id: str, order: ChargeOrder, invoice: Invoice
+        self, tx: Transaction, tenant_id: str, order: ChargeOrder, invoice: InvoiceHead
     ) -> PaymentMethod | None:
         if order.payment_method_id is None:
             return await tx.payment_methods.default_for(
@@ -523,7 +524,7 @@ def charge_request(
     )
 
 
-def _amount(requested: Money | None, invoice: Invoice, remaining: int) -> int:
+def _amount(requested: Money | None, invoice: InvoiceHead, remaining: int) -> int:
     if requested is None:
         return remaining
     if requested.currency_code != invoice.currency:

@@ -16,7 +16,9 @@ Setting `outage: true` takes the whole gateway down (for routing failover and ci
 tests): every call, whatever its token, raises GatewayUnavailable and is only logged.
 Refund faults ride on the charge's token (a refund carries no token of its own):
 - `tok_refund_fails`, `tok_refund_timeout`, `tok_refund_late`: the charge succeeds; each
-  refund of it fails / is refunded with its reply lost / is refunded and answered pending.
+  refund of it fails / is refunded with its reply lost / is refunded and answered pending;
+- `tok_refund_lost`: the charge succeeds; each refund of it is lost on the way (unknown,
+  nothing refunded, nothing recorded: lookups answer not_found).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ REFUND_TOKENS: Mapping[str, Behaviour] = {
     "tok_refund_fails": Behaviour.DECLINE,
     "tok_refund_timeout": Behaviour.TIMEOUT_CHARGED,
     "tok_refund_late": Behaviour.LATE_SUCCESS,
+    "tok_refund_lost": Behaviour.TIMEOUT_NOT_CHARGED,
 }
 
 # Chaos: the fraction of keys (of succeeding tokens) that get each fault, taken in this

@@ -282,6 +282,8 @@ class SandboxGateway:
             )
         reference = _reference("re", request.idempotency_key)
         behaviour = refund_behaviour(charge.token)
+        if behaviour is Behaviour.TIMEOUT_NOT_CHARGED:
+            return _unknown(behaviour)  # the request never arrived: nothing in the books
         if behaviour is Behaviour.DECLINE:
             state, moved, decline_code = "failed", 0, "processing_error"
             answer = _declined(reference, decline_code)

@@ -14,7 +14,6 @@ now and never calls a gateway.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -25,7 +24,8 @@ from billing.app.billing_time import BillingTime
 from billing.app.circuit_breakers import CircuitBreakers
 from billing.app.clock import Clock
 from billing.app.context import CallContext, Write
-from billing.app.gateway_directory import GatewayDirectory, UnknownGateway
+from billing.app.gateway_calls import NOTHING_DONE, call_gateway
+from billing.app.gateway_directory import GatewayDirectory
 from billing.app.ids import new_id
 from billing.app.payment_kinds import RECONCILE_ATTEMPT
 from billing.app.payment_outcomes import attempt_event, record_outcome, schedule_dunning
@@ -36,7 +36,7 @@ from billing.app.writes import WriteRunner, retry_on_conflict
 from billing.domain import fraud, payment_routing
 from billing.domain.customers import Customer
 from billing.domain.errors import InvalidArgument, InvalidState, NotFound
-from billing.domain.invoices import Invoice, InvoiceStatus
+from billing.domain.invoices import InvoiceHead, InvoiceStatus
 from billing.domain.money import Money
 from billing.domain.payment_rules import PaymentRules
 from billing.domain.payments import (
@@ -50,7 +50,6 @@ from billing.plugins.engines import (
     ChargeRequest,
     GatewayOutcome,
     GatewayStatus,
-    GatewayUnavailable,
 )
 
 log = logging.getLogger("billing.payments")
@@ -140,7 +139,8 @@ class Charges:
         self, tx: Transaction, ctx: CallContext, write: Write[ChargeOrder], order: ChargeOrder
     ) -> Intent:
         tenant_id = ctx.tenant_id
-        invoice = await tx.invoices.get(tenant_id, order.invoice_id, lock=True)
+        # Its lines are not needed to charge it: the head alone, one statement.
+        invoice = await tx.invoices.head(tenant_id, order.invoice_id, lock=True)
         if invoice is None:
             raise NotFound(f"invoices/{order.invoice_id}")
         # A named method is checked first: an unknown name is NOT_FOUND whatever the state.
@@ -295,7 +295,7 @@ class Charges:
         )
 
     async def _method(
-        self, tx: Transaction, tenant_id: str, order: ChargeOrder, invoice: Invoice
+        self, tx: Transaction, tenant_id: str, order: ChargeOrder, invoice: InvoiceHead
     ) -> PaymentMethod | None:
         if order.payment_method_id is None:
             return await tx.payment_methods.default_for(
@@ -370,18 +370,8 @@ class Charges:
             if not self._breakers.allow(tenant_id, name, rules.circuit_breaker, now):
                 continue
             try:
-                gateway = await self._directory.gateway(
-                    None,
-                    tenant_id,
-                    rules,
-                    name,
-                    credentials=intent.credentials if name == intent.route[0] else None,
-                )
-                outcome = await asyncio.wait_for(
-                    gateway.purchase(self._charge_request(tenant_id, attempt, intent)),
-                    self._directory.timeout_s,
-                )
-            except (GatewayUnavailable, UnknownGateway) as exc:
+                outcome = await self._purchase(tenant_id, rules, name, attempt, intent)
+            except NOTHING_DONE as exc:
                 # Certainly not charged there: the next gateway of the route may take it.
                 log.warning("gateway unavailable", extra={"gateway": name, "attempt": attempt.id})
                 self._breakers.record_outage(tenant_id, name, rules.circuit_breaker, now)
@@ -391,21 +381,12 @@ class Charges:
                     message=f"no gateway of the route was available ({name}: {exc})",
                 )
                 continue
-            except TimeoutError:
+            # An unknown outcome (a timeout, a failure, or the gateway's own answer) counts
+            # towards opening the breaker; any answer closes it.
+            if outcome.status is GatewayStatus.UNKNOWN:
                 self._breakers.record_outage(tenant_id, name, rules.circuit_breaker, now)
-                outcome = GatewayOutcome(
-                    GatewayStatus.UNKNOWN,
-                    message=f"{name} did not answer within {self._directory.timeout_s} s",
-                )
-            except Exception:  # a plugin's failure: it may or may not have charged
-                log.exception("gateway call failed", extra={"gateway": name, "attempt": attempt.id})
-                self._breakers.record_outage(tenant_id, name, rules.circuit_breaker, now)
-                outcome = GatewayOutcome(GatewayStatus.UNKNOWN, message=f"{name} call failed")
             else:
-                if outcome.status in {GatewayStatus.UNKNOWN}:
-                    self._breakers.record_outage(tenant_id, name, rules.circuit_breaker, now)
-                else:
-                    self._breakers.record_success(tenant_id, name)
+                self._breakers.record_success(tenant_id, name)
             break
         if outcome is None:
             outcome = GatewayOutcome(
@@ -422,6 +403,29 @@ class Charges:
             actor=ctx.actor,
             request_id=request_id,
             as_written=True,
+        )
+
+    async def _purchase(
+        self,
+        tenant_id: str,
+        rules: PaymentRules,
+        name: str,
+        attempt: PaymentAttempt,
+        intent: Intent,
+    ) -> GatewayOutcome:
+        request = self._charge_request(tenant_id, attempt, intent)
+        return await call_gateway(
+            self._directory,
+            tenant_id,
+            rules,
+            name,
+            lambda gateway: gateway.purchase(request),
+            what="purchase",
+            about={"attempt": attempt.id},
+            secrets=(intent.token,),
+            # read in the intent's transaction for the first gateway of the route
+            credentials=intent.credentials if name == intent.route[0] else None,
+            certain=NOTHING_DONE,
         )
 
     async def settle(
@@ -520,7 +524,7 @@ def charge_request(
     )
 
 
-def _amount(requested: Money | None, invoice: Invoice, remaining: int) -> int:
+def _amount(requested: Money | None, invoice: InvoiceHead, remaining: int) -> int:
     if requested is None:
         return remaining
     if requested.currency_code != invoice.currency:

@@ -12,13 +12,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from dataclasses import replace
 from typing import Any
 
 from billing.app.context import CallContext, Write
+from billing.app.gateway_calls import call_gateway
 from billing.app.gateway_directory import GatewayDirectory
 from billing.app.ids import new_id
 from billing.app.payment_charges import SYSTEM_ACTOR, ChargeOrder, Charges, charge_request
@@ -29,13 +28,12 @@ from billing.app.payment_outcomes import (
     record_outcome,
     target_status,
 )
-from billing.app.ports import DueItem, ParkItem, RetryableConflict, Store, Transaction
+from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
+from billing.app.reconcile_ends import Reconciled, ended, record_last_lookup
 from billing.app.rules import RuleUseCases
 from billing.domain.errors import InvalidState, NotFound
 from billing.domain.payments import PaymentAttempt
 from billing.plugins.engines import ChargeRequest, GatewayOutcome, GatewayStatus, LookupRequest
-
-log = logging.getLogger("billing.payments")
 
 NEVER_CHARGED = "never_charged"
 
@@ -64,7 +62,9 @@ class PaymentDueWork:
         payload = json.loads(item.payload or "{}")
         if item.kind == COLLECT_INVOICE:
             return str(payload.get("done", f"collect invoices/{item.subscription_id}"))
-        return await self._reconcile(tx, item, payload)
+        if "done" in payload:  # the last lookup, recorded by `prepare` already
+            return str(payload["done"])
+        return ended(await self._reconcile(tx, item, payload))
 
     # --- collect_invoice ----------------------------------------------------------------
 
@@ -92,35 +92,39 @@ class PaymentDueWork:
             if attempt is None or active is None or attempt.settled:
                 return item
             original = await _original_request(tx, item.tenant_id, attempt)
-        try:
-            gateway = await self._directory.gateway(
-                None, item.tenant_id, active.rules.payments, attempt.gateway
-            )
-            outcome = await asyncio.wait_for(
-                gateway.lookup(
-                    LookupRequest(
-                        attempt.idempotency_key,
-                        attempt.gateway_reference,
-                        "charge",
-                        attempt.amount_minor,
-                        attempt.currency,
-                        original=original,
-                    )
-                ),
-                self._directory.timeout_s,
-            )
-        except Exception as exc:  # the gateway could not say: asked again later
-            log.warning("status lookup failed", extra={"attempt": attempt.id, "error": str(exc)})
-            outcome = GatewayOutcome(GatewayStatus.UNKNOWN, message=f"lookup failed: {exc}")
+        request = LookupRequest(
+            attempt.idempotency_key,
+            attempt.gateway_reference,
+            "charge",
+            attempt.amount_minor,
+            attempt.currency,
+            original=original,
+        )
+        # Whatever goes wrong, the gateway could not say: asked again at the next lookup.
+        outcome = await call_gateway(
+            self._directory,
+            item.tenant_id,
+            active.rules.payments,
+            attempt.gateway,
+            lambda gateway: gateway.lookup(request),
+            what="lookup",
+            about={"attempt": attempt.id},
+            secrets=(original.token,) if original is not None else (),
+        )
         payload = {"attempt_id": attempt.id, "outcome": outcome_to_dict(outcome)}
-        return replace(item, payload=json.dumps(payload))
+        looked = replace(item, payload=json.dumps(payload))
+        if not active.rules.payments.reconcile.spent(attempt.lookups + 1):
+            return looked
+        return await record_last_lookup(self._store, looked, payload, self._reconcile)
 
-    async def _reconcile(self, tx: Transaction, item: DueItem, payload: dict[str, Any]) -> str:
+    async def _reconcile(
+        self, tx: Transaction, item: DueItem, payload: dict[str, Any]
+    ) -> Reconciled:
         attempt = await tx.payment_attempts.get(item.tenant_id, item.subscription_id, lock=True)
         if attempt is None:
-            return f"skip reconcile paymentAttempts/{item.subscription_id}: gone"
+            return Reconciled(f"skip reconcile paymentAttempts/{item.subscription_id}: gone")
         if attempt.settled or "outcome" not in payload:
-            return f"reconcile {attempt.name}: already {attempt.status.value}"
+            return Reconciled(f"reconcile {attempt.name}: already {attempt.status.value}")
         active = await self._rules.active_rules_in(tx, item.tenant_id)
         reconcile = active.rules.payments.reconcile
         at = item.due_at
@@ -153,12 +157,15 @@ class PaymentDueWork:
                 request_id=item.id,
             )
         if after.settled:
-            return f"reconcile {after.name}: {after.status.value} after {lookups} lookups"
+            return Reconciled(
+                f"reconcile {after.name}: {after.status.value} after {lookups} lookups"
+            )
         next_at = reconcile.next_lookup_at(attempt.created_at, lookups, at)
         if next_at is None:
-            raise ParkItem(
+            return Reconciled(
                 f"{attempt.name} is still {after.status.value} after {lookups} status lookups"
-                f" ({outcome.status.value}); a person must settle it with the gateway"
+                f" ({outcome.status.value}); a person must settle it with the gateway",
+                park=True,
             )
         await tx.due_work.schedule(
             DueItem(
@@ -171,7 +178,9 @@ class PaymentDueWork:
                 json.dumps({"attempt_id": attempt.id}),
             )
         )
-        return f"reconcile {after.name}: still {after.status.value} ({outcome.status.value})"
+        return Reconciled(
+            f"reconcile {after.name}: still {after.status.value} ({outcome.status.value})"
+        )
 
 
 async def _original_request(

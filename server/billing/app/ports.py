@@ -27,7 +27,7 @@ from billing.app.payment_ports import (
 from billing.app.records import AuditQuery, AuditRecord, OutboxEvent
 from billing.domain.coupons import Coupon
 from billing.domain.customers import Customer
-from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus
+from billing.domain.invoices import CreditNote, Invoice, InvoiceHead, InvoiceStatus
 from billing.domain.metering import Event, MetricSpec
 from billing.domain.rollups import Contribution, Range, Rollup
 from billing.domain.subscriptions import Line, Subscription
@@ -203,6 +203,12 @@ class InvoiceRepository(Protocol):
     async def get(self, tenant_id: str, invoice_id: str, *, lock: bool = False) -> Invoice | None:
         """With `lock`, the row stays locked (FOR UPDATE) until the transaction ends, so a
         concurrent transition waits and then reads the state this one leaves."""
+        ...
+
+    async def head(
+        self, tenant_id: str, invoice_id: str, *, lock: bool = False
+    ) -> InvoiceHead | None:
+        """The invoice without its lines, in one statement; `lock` as for `get`."""
         ...
 
     async def replace(

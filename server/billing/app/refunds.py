@@ -18,18 +18,19 @@ pending or unknown refund up by its idempotency key, like `reconcile_attempt` do
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
-from billing.app.gateway_directory import GatewayDirectory, UnknownGateway
+from billing.app.gateway_calls import NOTHING_DONE, call_gateway
+from billing.app.gateway_directory import GatewayDirectory
 from billing.app.ids import new_id
 from billing.app.payment_outcomes import outcome_from_dict, outcome_to_dict
-from billing.app.ports import DueItem, ParkItem, Store, Transaction
+from billing.app.ports import DueItem, Store, Transaction
+from billing.app.reconcile_ends import Reconciled, ended, record_last_lookup
 from billing.app.refund_outcomes import add_refund_records, record_refund_outcome
 from billing.app.rules import RuleUseCases
 from billing.app.writes import WriteRunner, retry_on_conflict
@@ -50,12 +51,9 @@ from billing.domain.text import check_text
 from billing.plugins.engines import (
     GatewayOutcome,
     GatewayStatus,
-    GatewayUnavailable,
     LookupRequest,
     RefundRequest,
 )
-
-log = logging.getLogger("billing.refunds")
 
 RECONCILE_REFUND = "reconcile_refund"  # subject: the refund
 REASON_MAX = 256  # refunds.reason
@@ -323,34 +321,30 @@ class Refunds:
     async def _call(self, tenant_id: str, intent: _Intent) -> GatewayOutcome:
         refund, rules = intent.refund, intent.rules
         assert refund is not None and rules is not None
+        request = RefundRequest(
+            refund.idempotency_key,
+            intent.charge_reference,
+            refund.amount_minor,
+            refund.currency,
+            refund.reason,
+        )
         try:
-            gateway = await self._directory.gateway(None, tenant_id, rules, intent.gateway)
-            return await asyncio.wait_for(
-                gateway.refund(
-                    RefundRequest(
-                        refund.idempotency_key,
-                        intent.charge_reference,
-                        refund.amount_minor,
-                        refund.currency,
-                        refund.reason,
-                    )
-                ),
-                self._directory.timeout_s,
+            return await call_gateway(
+                self._directory,
+                tenant_id,
+                rules,
+                intent.gateway,
+                lambda gateway: gateway.refund(request),
+                what="refund",
+                about={"refund": refund.id},
+                certain=NOTHING_DONE,
             )
-        except (GatewayUnavailable, UnknownGateway) as exc:
+        except NOTHING_DONE as exc:
             # Certainly not sent: nothing was refunded; a new request may try again.
             return GatewayOutcome(
                 GatewayStatus.FAILED,
                 message=f"{intent.gateway} was unavailable; nothing was refunded ({exc})",
             )
-        except TimeoutError:
-            return GatewayOutcome(
-                GatewayStatus.UNKNOWN,
-                message=f"{intent.gateway} did not answer within {self._directory.timeout_s} s",
-            )
-        except Exception:  # a plugin's failure: it may or may not have refunded
-            log.exception("gateway refund failed", extra={"refund": refund.id})
-            return GatewayOutcome(GatewayStatus.UNKNOWN, message=f"{intent.gateway} call failed")
 
     # --- 3. outcome ---------------------------------------------------------------------
 
@@ -396,36 +390,47 @@ class Refunds:
         if refund.status not in UNSETTLED_REFUNDS:
             return item
         outcome = await self._look_up(item.tenant_id, refund, attempt, active.rules.payments)
-        return replace(item, payload=json.dumps({**payload, "outcome": outcome_to_dict(outcome)}))
+        payload = {**payload, "outcome": outcome_to_dict(outcome)}
+        looked = replace(item, payload=json.dumps(payload))
+        if not active.rules.payments.reconcile.spent(int(payload.get("lookups", 0)) + 1):
+            return looked
+        return await record_last_lookup(self._store, looked, payload, self._reconcile)
 
     async def _look_up(
         self, tenant_id: str, refund: Refund, attempt: PaymentAttempt, rules: PaymentRules
     ) -> GatewayOutcome:
-        try:
-            gateway = await self._directory.gateway(None, tenant_id, rules, attempt.gateway)
-            return await asyncio.wait_for(
-                gateway.lookup(
-                    LookupRequest(
-                        refund.idempotency_key,
-                        refund.gateway_reference,
-                        "refund",
-                        refund.amount_minor,
-                        refund.currency,
-                    )
-                ),
-                self._directory.timeout_s,
-            )
-        except Exception as exc:  # the gateway could not say: asked again later
-            log.warning("refund lookup failed", extra={"refund": refund.id, "error": str(exc)})
-            return GatewayOutcome(GatewayStatus.UNKNOWN, message=f"lookup failed: {exc}")
+        request = LookupRequest(
+            refund.idempotency_key,
+            refund.gateway_reference,
+            "refund",
+            refund.amount_minor,
+            refund.currency,
+        )
+        # Whatever goes wrong, the gateway could not say: asked again at the next lookup.
+        return await call_gateway(
+            self._directory,
+            tenant_id,
+            rules,
+            attempt.gateway,
+            lambda gateway: gateway.lookup(request),
+            what="lookup",
+            about={"refund": refund.id},
+        )
 
     async def handle(self, tx: Transaction, item: DueItem) -> str:
         payload = json.loads(item.payload or "{}")
+        if "done" in payload:  # the last lookup, recorded by `prepare` already
+            return str(payload["done"])
+        return ended(await self._reconcile(tx, item, payload))
+
+    async def _reconcile(
+        self, tx: Transaction, item: DueItem, payload: dict[str, Any]
+    ) -> Reconciled:
         refund = await tx.refunds.get(item.tenant_id, item.subscription_id)
         if refund is None:
-            return f"skip reconcile refunds/{item.subscription_id}: gone"
+            return Reconciled(f"skip reconcile refunds/{item.subscription_id}: gone")
         if refund.status not in UNSETTLED_REFUNDS or "outcome" not in payload:
-            return f"reconcile {refund.name}: already {refund.status.value}"
+            return Reconciled(f"reconcile {refund.name}: already {refund.status.value}")
         active = await self._rules.active_rules_in(tx, item.tenant_id)
         reconcile = active.rules.payments.reconcile
         at = item.due_at
@@ -449,12 +454,15 @@ class Refunds:
                 actor=SYSTEM_ACTOR, request_id=item.id,
             )  # fmt: skip
         if after.status not in UNSETTLED_REFUNDS:
-            return f"reconcile {after.name}: {after.status.value} after {lookups} lookups"
+            return Reconciled(
+                f"reconcile {after.name}: {after.status.value} after {lookups} lookups"
+            )
         next_at = reconcile.next_lookup_at(refund.created_at, lookups, at)
         if next_at is None:
-            raise ParkItem(
+            return Reconciled(
                 f"{after.name} is still {after.status.value} after {lookups} status lookups"
-                f" ({outcome.status.value}); a person must settle it with the gateway"
+                f" ({outcome.status.value}); a person must settle it with the gateway",
+                park=True,
             )
         await tx.due_work.schedule(
             DueItem(
@@ -467,7 +475,9 @@ class Refunds:
                 json.dumps({"refund_id": refund.id, "lookups": lookups}),
             )
         )
-        return f"reconcile {after.name}: still {after.status.value} ({outcome.status.value})"
+        return Reconciled(
+            f"reconcile {after.name}: still {after.status.value} ({outcome.status.value})"
+        )
 
 
 def _intent_details(attempt: PaymentAttempt, refund: Refund) -> dict[str, object]:

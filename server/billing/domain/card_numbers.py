@@ -6,9 +6,12 @@ masks one as a second line of defence. The rule, precisely:
 
 - digits are the ASCII digits 0-9; a *separator* is one space or one dash between two digits;
 - a *run* is a maximal stretch of digits and separators; a card number inside longer text
-  is found ("card: 4242 4242 4242 4242, exp 12/29", "cus_4242..."), but not one glued to an
-  ASCII letter on either side: hex and base-32 ids ("9f3a4242424242424242c1", a uuid4 hex
-  has a 13+ digit run one time in 25) are not card numbers;
+  is found ("card: 4242 4242 4242 4242, exp 12/29", "cus_4242...", "card4242...4242x");
+- *glued* letters are the ASCII letters touching a candidate (below) on either side. A
+  candidate is part of an id, not a card number, when its glued letters are themselves
+  glued to another digit ("01J9ZK8Q4242...4242AB", a ULID; "9f3a4242...4242c1", hex), or
+  are all hexadecimal ("4242...4242ab"): a uuid4 in hex has a 13+ digit run one time in 25,
+  a 16-hex-digit trace id one time in 200, and ids are not card numbers (ADR 0048);
 - a run is split at its separators into *groups*; a *candidate* is a run's first group alone,
   or its first k groups when each group but the last of them has 3 to 6 digits (4-4-4-4,
   4-6-5, 4-6-4, 4-4-4-4-3 and the unseparated form are all candidates);
@@ -17,7 +20,9 @@ masks one as a second line of defence. The rule, precisely:
 Candidates start where a run starts, and groups before the last are 3-6 digits long: an IBAN
 written in groups ("BE68 5390 0754 7034": the run starts with the 2 check digits) or an id
 built of a date and a counter ("2026-01-03-12345", "000-00000001-00001") is not a candidate,
-which a Luhn check alone would refuse one time in ten.
+which a Luhn check alone would refuse one time in ten. Accepted misses: a card number glued
+to hexadecimal letters only ("cc4242...4242", "4242...4242ab") or to a word holding a digit
+("v2card4242..."); both read as ids.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ KEEP_LAST: Final = 4  # digits a mask leaves visible, as receipts print them
 # The groups a candidate may span, from the start of a run: groups of 3-6 digits each
 # followed by one separator, then a last group. The longest such stretch; every candidate of
 # the run is a prefix of it.
-_STRETCH = re.compile(r"(?<![0-9A-Za-z])(?<![0-9][ -])(?:[0-9]{3,6}[ -])*[0-9]+")
+_STRETCH = re.compile(r"(?<![0-9])(?<![0-9][ -])(?:[0-9]{3,6}[ -])*[0-9]+")
+_HEX_LETTERS: Final = frozenset("abcdefABCDEF")
 # Bytes with every space and dash deleted and every ASCII digit made "0": 13 zeros in a row
 # are needed for a card number to be there. Two C loops, no per-position regex attempts.
 _ZEROS: Final = b"0" * CARD_DIGITS_MIN
@@ -106,6 +112,9 @@ def mask_card_numbers(text: str) -> str:
 
 
 def _card_in_stretch(stretch: str, offset: int, text: str) -> tuple[int, int] | None:
+    before, digit_before = _letters_before(text, offset)
+    if digit_before:
+        return None  # "...8Q4242...": inside an id of letters and digits
     groups = re.split(r"[ -]", stretch)
     best: tuple[int, int] | None = None
     digits = 0
@@ -117,11 +126,46 @@ def _card_in_stretch(stretch: str, offset: int, text: str) -> tuple[int, int] | 
         end += len(group) + (1 if k else 0)
         if digits > CARD_DIGITS_MAX:
             break
-        after = text[offset + end : offset + end + 1]
-        glued = after.isascii() and after.isalpha()  # "...4242abc": part of an id
-        if digits >= CARD_DIGITS_MIN and not glued and luhn_valid("".join(groups[: k + 1])):
+        if (
+            digits >= CARD_DIGITS_MIN
+            and not _part_of_an_id(before, text, offset + end)
+            and luhn_valid("".join(groups[: k + 1]))
+        ):
             best = (offset, offset + end)
     return best
+
+
+def _letters_before(text: str, start: int) -> tuple[str, bool]:
+    """The ASCII letters right before `start`, and whether a digit comes right before them
+    (an empty stretch of letters: False)."""
+    at = start
+    while at > 0 and _is_letter(text[at - 1]):
+        at -= 1
+    if at == start:
+        return "", False
+    return text[at:start], at > 0 and _is_digit(text[at - 1])
+
+
+def _part_of_an_id(before: str, text: str, end: int) -> bool:
+    """Whether a candidate glued to the letters `before` and ending at `end` is part of an
+    id: its glued letters run on into another digit, or are all hexadecimal."""
+    at = end
+    while at < len(text) and _is_letter(text[at]):
+        at += 1
+    after = text[end:at]
+    if not before and not after:
+        return False  # glued to nothing: free-standing
+    if after and at < len(text) and _is_digit(text[at]):
+        return True
+    return all(c in _HEX_LETTERS for c in before + after)
+
+
+def _is_letter(char: str) -> bool:
+    return char.isascii() and char.isalpha()
+
+
+def _is_digit(char: str) -> bool:
+    return "0" <= char <= "9"
 
 
 def _mask(number: str) -> str:

@@ -70,6 +70,30 @@ class Invoice:
 
 
 @dataclass(frozen=True)
+class InvoiceHead:
+    """An invoice without its lines: what charging it needs (ADR 0034's intent), read in
+    one statement instead of the invoice's two."""
+
+    id: str
+    customer_id: str
+    subscription_id: str | None
+    currency: str
+    status: InvoiceStatus
+    amount_due_minor: int
+    paid_minor: int
+    number: str | None
+
+    @property
+    def remaining_minor(self) -> int:
+        """As `Invoice.remaining_minor`."""
+        return max(self.amount_due_minor - self.paid_minor, 0)
+
+    @property
+    def name(self) -> str:
+        return f"invoices/{self.id}"
+
+
+@dataclass(frozen=True)
 class CreditNote:
     id: str
     invoice_id: str

@@ -80,11 +80,16 @@ class ReconcileRule:
         """Whether a `not_found` answer at `at` is final: the call cannot arrive any more."""
         return at - created_at >= self.not_found_after
 
+    def spent(self, lookups: int) -> bool:
+        """Whether `lookups` lookups are all the schedule holds: after the last, an
+        unsettled attempt or refund is parked for a person."""
+        return lookups >= len(self.lookups_after)
+
     def next_lookup_at(self, created_at: datetime, lookups: int, at: datetime) -> datetime | None:
         """When to look again after `lookups` lookups, the last at `at`; None once the
         schedule is spent (the item is parked for a person). Never at `at` itself: a due
         item's (subject, kind, due time) is unique."""
-        if lookups >= len(self.lookups_after):
+        if self.spent(lookups):
             return None
         return max(created_at + self.lookups_after[lookups], at + timedelta(microseconds=1))
 

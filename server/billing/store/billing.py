@@ -10,7 +10,7 @@ from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from billing.app.ports import SimulationClock as ClockRow
-from billing.domain.invoices import CreditNote, Invoice, InvoiceStatus
+from billing.domain.invoices import CreditNote, Invoice, InvoiceHead, InvoiceStatus
 from billing.domain.money import Money
 from billing.domain.subscriptions import (
     PendingChange,
@@ -59,6 +59,20 @@ _GET_INVOICE = select(invoices).where(
     invoices.c.tenant_id == bindparam("t"), invoices.c.id == bindparam("id")
 )
 _GET_INVOICE_LOCKED = _GET_INVOICE.with_for_update()
+_HEAD_COLUMNS = (
+    invoices.c.id,
+    invoices.c.customer_id,
+    invoices.c.subscription_id,
+    invoices.c.currency,
+    invoices.c.status,
+    invoices.c.amount_due_minor,
+    invoices.c.paid_minor,
+    invoices.c.number,
+)
+_GET_HEAD = select(*_HEAD_COLUMNS).where(
+    invoices.c.tenant_id == bindparam("t"), invoices.c.id == bindparam("id")
+)
+_GET_HEAD_LOCKED = _GET_HEAD.with_for_update()
 _SET_NUMBER = (
     update(invoices)
     .where(invoices.c.tenant_id == bindparam("b_tenant"), invoices.c.id == bindparam("b_id"))
@@ -508,6 +522,24 @@ class SqlInvoices:
             return None
         lines = (await self._conn.execute(_GET_LINES, names)).mappings().all()
         return _invoice(row, list(lines))
+
+    async def head(
+        self, tenant_id: str, invoice_id: str, *, lock: bool = False
+    ) -> InvoiceHead | None:
+        query = _GET_HEAD_LOCKED if lock else _GET_HEAD
+        row = (await self._conn.execute(query, {"t": tenant_id, "id": invoice_id})).first()
+        if row is None:
+            return None
+        return InvoiceHead(
+            id=row.id,
+            customer_id=row.customer_id,
+            subscription_id=row.subscription_id,
+            currency=row.currency,
+            status=InvoiceStatus(row.status),
+            amount_due_minor=row.amount_due_minor,
+            paid_minor=row.paid_minor,
+            number=row.number,
+        )
 
     async def list_after(
         self,

@@ -177,7 +177,9 @@ class UsageUseCases:
         tally = StreamTally()
         try:
             while (batch := await next_batch()) is not None:
-                tally.add(await self.ingest(ctx, batch, tally.events))
+                outcomes = await self.ingest(ctx, batch, tally.events)
+                await give_way()  # folding a batch's outcomes is CPU: other calls first
+                tally.add(outcomes)
         finally:
             reader.cancel()  # a failed write stops the reading too
             await asyncio.gather(reader, return_exceptions=True)
@@ -197,6 +199,7 @@ class UsageUseCases:
         rules = active.rules
         resolver = EventResolver(tx, ctx.tenant_id, rules, self._time)
         await resolver.prefetch(events)
+        await give_way()
         # One slot per event, in order; an event to store keeps its slot empty until the
         # insert says what became of it.
         outcomes: list[Outcome | None] = [None] * len(events)
@@ -224,6 +227,7 @@ class UsageUseCases:
                 continue
             to_store[incoming.id] = (offset, StoredEvent(event, digest, rollup))
         inserted = await tx.usage.insert_batch(ctx.tenant_id, [s for _, s in to_store.values()])
+        await give_way()
         conflicts = [event_id for event_id in to_store if event_id not in inserted]
         stored_hashes = await tx.usage.body_hashes(ctx.tenant_id, conflicts)
         for event_id, (offset, stored) in to_store.items():

@@ -348,7 +348,9 @@ class SqlUsage:
                     await give_way()  # making the text is pure CPU: let other calls in
             await cursor.execute(_MOVE_STAGED)
             inserted = {row[0] for row in await cursor.fetchall()}
+            await give_way()  # a batch's ids read: other calls go before its rollups
             changes = _rollup_changes(events, inserted)
+            await give_way()
             if changes:
                 await cursor.execute(_ADD_TO_ROLLUPS, _rollup_arrays(tenant_id, changes))
         return inserted

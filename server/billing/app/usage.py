@@ -77,6 +77,7 @@ STREAM_CHUNK_EVENTS = 2_000  # written per statement when streaming
 STREAM_READ_AHEAD = 2  # batches of a stream read while one is written
 STREAM_EVENTS_MAX = 10_000_000  # events in one stream: ~4 minutes of one call at 50k/s
 YIELD_EVERY = 64  # events checked between turns the loop gives to other calls
+OUTCOMES_SLICE = 512  # events answered between turns
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,9 @@ class UsageUseCases:
         await give_way()
         conflicts = [event_id for event_id in to_store if event_id not in inserted]
         stored_hashes = await tx.usage.body_hashes(ctx.tenant_id, conflicts)
-        for event_id, (offset, stored) in to_store.items():
+        for n, (event_id, (offset, stored)) in enumerate(to_store.items()):
+            if n % OUTCOMES_SLICE == OUTCOMES_SLICE - 1:
+                await give_way()  # an answer per event is CPU too
             if event_id in inserted:
                 outcomes[offset] = Outcome(first + offset, event_id, ACCEPTED)
             elif stored_hashes.get(event_id) == stored.body_hash:

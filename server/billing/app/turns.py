@@ -11,7 +11,7 @@ the wall clock: after each stretch (its CPU slice, or a round trip its database 
 took) it rests as long again. Giving way only reorders the process's own work; on a loaded
 host a call's steps outside the loop (gRPC's I/O threads, its database backend, the
 caller's own process) wait for a CPU that the stream and its PostgreSQL backend keep busy.
-Resting leaves one free. (issue 13: the other caller's median went from 2-3x idle to 1.3x.)
+Resting leaves one free (issue 13; measured in docs/performance.md).
 State is per event loop: the tests run more than one server, each on a loop of its own.
 """
 

@@ -10,9 +10,11 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +74,8 @@ class Resources:
     coupon: str
     event_id: str
     extra: dict[str, str] = field(default_factory=dict)
+    # The sandbox's identifiers of this tenant's charges and disputes, for signed webhooks.
+    gateway_refs: dict[str, str] = field(default_factory=dict)
 
     def names(self) -> list[str]:
         """Every resource name, also as a bare id (what a careless caller might send)."""
@@ -155,7 +159,7 @@ def create_resources(channel: grpc.Channel, tenant: Tenant, marker: str = "") ->
         open_invoice=open_invoice.name,
         coupon=coupon.name,
         event_id=event_id,
-        extra=payment_resources(channel, tenant, customer.name),
+        **payment_resources(channel, tenant, customer.name),
     )
 
 
@@ -545,6 +549,29 @@ class World:
         self.rows = RowCounter(sync_url, self.own.tenant.id)
         self._invoices = invoices_pb2_grpc.InvoiceServiceStub(channel)
         self.crashes = CrashLog()
+        self._sequences: Counter[str] = Counter()
+        self.last_webhook_id = ""
+
+    def sequence(self, name: str) -> int:
+        """0, 1, 2... per name: a template's reproducible variety (Hypothesis reseeds the
+        global `random` for every example, so it would repeat one choice)."""
+        self._sequences[name] += 1
+        return self._sequences[name] - 1
+
+    def record_payment(self) -> str:
+        from billing_client.v1 import money_pb2, payments_pb2, payments_pb2_grpc
+
+        payment = payments_pb2_grpc.PaymentServiceStub(self.channel).RecordPayment(
+            payments_pb2.RecordPaymentRequest(
+                customer=self.own.customer,
+                amount=money_pb2.Money(currency_code="USD", amount_minor=100),
+                method="bank_transfer",
+                reference="wire-fuzz",
+                request_id=rid(),
+            ),
+            metadata=self.metadata,
+        )
+        return str(payment.name)
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -604,6 +631,10 @@ ID_FIELDS = frozenset(
         "correction",
         "rule_set",
         "number",
+        "payment_method",
+        "payment",
+        "payment_attempt",
+        "credit_note",
     }
 )
 
@@ -674,14 +705,18 @@ def _attach(channel: grpc.Channel, tenant: Tenant, customer: str, token: str) ->
     return str(method.name)
 
 
-def payment_resources(channel: grpc.Channel, tenant: Tenant, customer: str) -> dict[str, str]:
+def payment_resources(
+    channel: grpc.Channel, tenant: Tenant, customer: str
+) -> dict[str, dict[str, str]]:
+    """`extra`: the payment resources' names; `gateway_refs`: the sandbox's references of a
+    declined and a succeeded charge and the disputed charge's dispute id."""
     from billing_client.v1 import money_pb2, payments_pb2, payments_pb2_grpc
 
     stub = payments_pb2_grpc.PaymentServiceStub(channel)
     declining = _attach(channel, tenant, customer, "tok_decline")
     visa = _attach(channel, tenant, customer, "tok_visa")
     invoices = invoices_pb2_grpc.InvoiceServiceStub(channel)
-    attempt = ""
+    attempt = payments_pb2.PaymentAttempt()
     for _ in range(50):  # a collection of the same invoice may be unsettled for a moment
         invoice = invoices.FinalizeInvoice(
             invoices_pb2.FinalizeInvoiceRequest(
@@ -695,7 +730,7 @@ def payment_resources(channel: grpc.Channel, tenant: Tenant, customer: str) -> d
                     invoice=invoice.name, payment_method=declining, request_id=rid()
                 ),
                 metadata=tenant.metadata,
-            ).name
+            )
             break
         except grpc.RpcError:
             time.sleep(0.1)
@@ -709,7 +744,8 @@ def payment_resources(channel: grpc.Channel, tenant: Tenant, customer: str) -> d
         ),
         metadata=tenant.metadata,
     )
-    dispute = _dispute(channel, tenant, customer, visa)
+    dispute, disputed = _dispute(channel, tenant, customer, visa)
+    charged = card_payment(channel, tenant, customer, visa)
     refund = stub.CreateRefund(
         payments_pb2.CreateRefundRequest(
             payment=payment.name,
@@ -719,14 +755,57 @@ def payment_resources(channel: grpc.Channel, tenant: Tenant, customer: str) -> d
         ),
         metadata=tenant.metadata,
     )
-    return {
+    extra = {
         "payment_method": declining,
         "visa_method": visa,
-        "payment_attempt": attempt,
+        "payment_attempt": attempt.name,
         "payment": payment.name,
+        "card_payment": charged.payment,
         "refund": refund.name,
         "dispute": dispute,
     }
+    refs = {
+        "declined": attempt.gateway_reference,
+        "charged": charged.gateway_reference,
+        "disputed": disputed.gateway_reference,
+        "dispute_id": disputed.dispute_id,
+    }
+    return {"extra": extra, "gateway_refs": refs}
+
+
+@dataclass(frozen=True)
+class _Charge:
+    payment: str = ""
+    gateway_reference: str = ""
+    dispute_id: str = ""
+
+
+def card_payment(channel: grpc.Channel, tenant: Tenant, customer: str, method: str) -> _Charge:
+    """A fresh open invoice paid by card (`tok_visa` succeeds at once): a card payment, whose
+    refund goes through the gateway, unlike a manual one's."""
+    from billing_client.v1 import payments_pb2, payments_pb2_grpc
+
+    invoices = invoices_pb2_grpc.InvoiceServiceStub(channel)
+    stub = payments_pb2_grpc.PaymentServiceStub(channel)
+    for _ in range(50):  # its automatic collection may hold the invoice for a moment
+        invoice = invoices.FinalizeInvoice(
+            invoices_pb2.FinalizeInvoiceRequest(
+                name=_draft(invoices, tenant, customer), request_id=rid()
+            ),
+            metadata=tenant.metadata,
+        )
+        try:
+            attempt = stub.PayInvoice(
+                payments_pb2.PayInvoiceRequest(
+                    invoice=invoice.name, payment_method=method, request_id=rid()
+                ),
+                metadata=tenant.metadata,
+            )
+        except grpc.RpcError:
+            time.sleep(0.1)
+            continue
+        return _Charge(attempt.payment, attempt.gateway_reference)
+    raise LookupError("no invoice could be charged")
 
 
 WEBHOOK_SECRET = "whsec_fuzz"  # the world's sandbox webhook secret (its stored credential)
@@ -741,7 +820,9 @@ def signed_webhook(kind: str, **data: object) -> tuple[dict[str, str], bytes]:
     return {"x-sandbox-signature": signature}, body
 
 
-def _dispute(channel: grpc.Channel, tenant: Tenant, customer: str, method: str) -> str:
+def _dispute(
+    channel: grpc.Channel, tenant: Tenant, customer: str, method: str
+) -> tuple[str, _Charge]:
     """A dispute of a charge, opened by the sandbox's webhook (ADR 0041). A sandbox that sends
     no webhooks leaves a name nobody has."""
     from billing_client.v1 import payments_pb2, payments_pb2_grpc
@@ -775,8 +856,9 @@ def _dispute(channel: grpc.Channel, tenant: Tenant, customer: str, method: str) 
                 time.sleep(0.1)
         if attempt is None:
             raise LookupError("no invoice could be charged")
+        dispute_id = f"du_{rid()}"
         headers, body = signed_webhook(
-            "dispute.opened", reference=attempt.gateway_reference, dispute_id=f"du_{rid()}"
+            "dispute.opened", reference=attempt.gateway_reference, dispute_id=dispute_id
         )
         stub.HandleGatewayEvent(
             payments_pb2.HandleGatewayEventRequest(
@@ -787,12 +869,14 @@ def _dispute(channel: grpc.Channel, tenant: Tenant, customer: str, method: str) 
         disputes = stub.ListDisputes(
             payments_pb2.ListDisputesRequest(customer=customer), metadata=tenant.metadata
         ).disputes
-        return str(disputes[0].name)
+        return str(disputes[0].name), _Charge(
+            attempt.payment, attempt.gateway_reference, dispute_id
+        )
     except (grpc.RpcError, IndexError, LookupError):
         logging.getLogger("fuzz").warning(
             "no dispute in the fuzz world: the sandbox sent no webhook"
         )
-        return "disputes/dp_01J00000000000000000000000"
+        return "disputes/dp_01J00000000000000000000000", _Charge()
 
 
 # DunningService (issue 16): a case written through the store (the fuzz world's rules have
@@ -835,9 +919,86 @@ TEMPLATES.update(
 )
 
 
-def _webhook_request() -> dict[str, object]:
-    headers, body = signed_webhook("charge.succeeded", reference="ch_fuzz", amount_minor=100)
-    return {"gateway": "sandbox", "headers": headers, "payload": base64.b64encode(body).decode()}
+def _webhook_request(w: World) -> dict[str, object]:
+    """A signed sandbox event, a different one each call (chosen by a counter-seeded
+    generator, so a run is reproducible). Mutating the payload field breaks its signature, so
+    without these the fuzz would stop at the signature check: every kind and one the sandbox
+    ignores; the references of this tenant's and the other tenant's charges and disputes;
+    amounts and instants past what the store and `datetime` hold; long and NUL-bearing text; a
+    replayed event id; and bodies that are not the expected shape."""
+    rng = random.Random(w.sequence("webhook"))
+    if rng.random() < 0.2:
+        body = rng.choice(_MALFORMED_WEBHOOKS)
+    else:
+        refs = [*w.own.gateway_refs.values(), *w.other.gateway_refs.values()]
+        data = {
+            "reference": rng.choice([*refs, "ch_unknown", "", "r" * 300, "ch_\x00"]),
+            "idempotency_key": rng.choice(["", rid(), "k" * 300]),
+            "amount_minor": rng.choice([0, 1, 50, 1250, 2**31, 2**63 - 1, 2**63, 10**30]),
+            "currency": rng.choice(["USD", "EUR", "usd", "", "XXXXXXXXXX", "\x00"]),
+            "decline_code": rng.choice(["insufficient_funds", "", "made_up", "d" * 500]),
+            "dispute_id": rng.choice([*refs, "du_unknown", "", "\x00", "u" * 300]),
+            "fee_minor": rng.choice([0, 15, 2**63, 10**30]),
+            "reason": rng.choice(["fraudulent", "", "why " * 2000, "\x00", "ñ"]),
+        }
+        if w.last_webhook_id and rng.random() < 0.1:
+            event_id = w.last_webhook_id  # a replay, the same body or another
+        else:
+            event_id = rng.choice([f"evt_{rid()}", "e" * 1000, "evt_\x00", f"evt_{rid()}"])
+        w.last_webhook_id = event_id
+        event = {
+            "id": event_id,
+            "type": rng.choice([*SANDBOX_EVENT_KINDS, "customer.updated"]),
+            "created": rng.choice([0, 1767225600, 253402300799, 253402300800, 10**12, 2**63]),
+            "data": data,
+        }
+        body = json.dumps(event).encode()
+    signature = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "gateway": "sandbox",
+        "headers": {"x-sandbox-signature": signature},
+        "payload": base64.b64encode(body).decode(),
+    }
+
+
+SANDBOX_EVENT_KINDS = (
+    "charge.succeeded",
+    "charge.failed",
+    "charge.requires_action",
+    "refund.succeeded",
+    "refund.failed",
+    "dispute.opened",
+    "dispute.won",
+    "dispute.lost",
+)
+_MALFORMED_WEBHOOKS = (
+    b"[]",
+    b"null",
+    b"\xff\xfe not utf-8",
+    b"[" * 20_000 + b"]" * 20_000,  # nesting past the JSON parser's recursion limit
+    b'{"id": "evt_1", "type": "charge.succeeded", "created": "yesterday"}',
+    b'{"id": "evt_2", "type": "charge.failed", "created": 1, "data": {"amount_minor": -1}}',
+    b'{"id": "evt_3", "type": "refund.failed", "created": 1, "data": {"reference": 5}}',
+    b'{"id": "evt_4", "type": "dispute.lost", "created": 1, "data": []}',
+    b'{"id": "evt_5", "type": "charge.succeeded", "created": 1e400}',
+    b'{"id": 7, "type": "charge.succeeded", "created": 1}',
+)
+
+
+def _refund_request(w: World) -> dict[str, object]:
+    """A refund of a fresh payment, in turn manual (recorded at once, ADR 0041) and by card
+    (through the gateway): a payment refunded once is nearly used up."""
+    if w.sequence("refund") % 2:
+        payment = card_payment(w.channel, w.own.tenant, w.own.customer, w.own.extra["visa_method"])
+        name = payment.payment
+    else:
+        name = w.record_payment()
+    return {
+        "payment": name,
+        "amount": {**_USD_100, "amount_minor": "50"},
+        "reason": "goodwill",
+        "request_id": rid(),
+    }
 
 
 def _fresh_method(w: World) -> str:
@@ -894,16 +1055,10 @@ TEMPLATES.update(
             "credentials": {"webhook_secret": "whsec_fuzz"},
             "request_id": rid(),
         },
-        # A manual payment's refund (ADR 0041): recorded at once, its reason required.
-        "CreateRefund": lambda w: {
-            "payment": w.own.extra["payment"],
-            "amount": {**_USD_100, "amount_minor": "50"},
-            "reason": "goodwill",
-            "request_id": rid(),
-        },
+        "CreateRefund": lambda w: _refund_request(w),  # noqa: PLW0108 (defined above)
         "GetRefund": lambda w: {"name": w.own.extra["refund"]},
         "GetDispute": lambda w: {"name": w.own.extra["dispute"]},
         "ListDisputes": lambda w: {"customer": w.own.customer, "page_size": 5},
-        "HandleGatewayEvent": lambda w: _webhook_request(),
+        "HandleGatewayEvent": lambda w: _webhook_request(w),  # noqa: PLW0108
     }
 )

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+from billing.domain.limits import AMOUNT_MINOR_MAX, INSTANT_SECONDS_MAX
 from billing.plugins.engines import (
     DECLINE_CODES,
     GatewayEvent,
@@ -101,6 +102,8 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str) -> GatewayEvent:
         event = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WebhookRejected(f"body is not JSON: {exc}") from None
+    except RecursionError:  # nesting deeper than the parser recurses: not an event
+        raise WebhookRejected("body is not JSON: nested too deep") from None
     if not isinstance(event, dict):
         raise WebhookRejected("body is not a JSON object")
     event_id, kind, created = event.get("id"), event.get("type"), event.get("created")
@@ -108,8 +111,9 @@ def parse(headers: Mapping[str, str], body: bytes, secret: str) -> GatewayEvent:
         raise WebhookRejected("id must be a non-empty string")
     if not isinstance(kind, str) or not kind:
         raise WebhookRejected("type must be a non-empty string")
-    if not _is_count(created):
-        raise WebhookRejected("created must be unix seconds")
+    if not _is_count(created) or created >= INSTANT_SECONDS_MAX:
+        # Past the instants the server keeps (and past datetime's year 9999 further on).
+        raise WebhookRejected("created must be unix seconds before 3000-01-01")
     data = event.get("data", {})
     if not isinstance(data, dict):
         raise WebhookRejected("data must be an object")
@@ -141,9 +145,9 @@ def _data_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         fields[name] = value
     for name in _AMOUNT_FIELDS:
         value = data.get(name, 0)
-        if not _is_count(value):
+        if not _is_count(value) or value > AMOUNT_MINOR_MAX:
             raise WebhookRejected(
-                f"data.{name} must be a whole number of minor units, not negative"
+                f"data.{name} must be a whole number of minor units, from 0 to {AMOUNT_MINOR_MAX}"
             )
         fields[name] = value
     return fields

@@ -15,6 +15,7 @@ a concurrent one waits for the first to commit and then finds it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,10 @@ from billing.domain.refunds import refund_status_for, settled_refund
 from billing.plugins.engines import GatewayEvent, GatewayOutcome, GatewayStatus, WebhookRejected
 
 TRIES = 5
+_log = logging.getLogger(__name__)
+# What a plugin's parsing may raise on a body it did not expect instead of WebhookRejected
+# (a JSON nested past the parser's recursion, a number past datetime's or int's range).
+_UNREADABLE = (ValueError, TypeError, KeyError, OverflowError, RecursionError)
 
 # The attempt outcome each charge event announces, when the event carries none of its own.
 _CHARGE_STATUS = {
@@ -88,6 +93,12 @@ class GatewayEvents:
             # The caller (the HTTP edge) is authenticated; it is the webhook that does not
             # verify: the request's content is wrong, and resending it cannot help.
             raise InvalidArgument.single("payload", f"rejected by {gateway_name}: {exc}") from None
+        except _UNREADABLE as exc:
+            # Still the body's fault (anyone may post one); logged: the plugin should say why.
+            _log.warning("%s could not read a webhook body: %s", gateway_name, type(exc).__name__)
+            raise InvalidArgument.single(
+                "payload", f"rejected by {gateway_name}: the body could not be read"
+            ) from None
 
         async def work(tx: Transaction) -> EventResult:
             return await self._apply(tx, ctx, gateway_name, rules, event)

@@ -5,6 +5,13 @@ round trips. Between slices it calls `give_way()`: one turn for whatever else is
 while unary calls are in flight in this process (counted by the API's interceptor through
 `interactive()`), a pause until they are done, at most GIVE_WAY_MAX_S per slice, so a
 steady stream of calls slows bulk work down to a share of the loop but never stops it.
+
+While calls have started within CALLS_RECENT_S, bulk work also takes at most BULK_SHARE of
+the wall clock: after each stretch (its CPU slice, or a round trip its database statement
+took) it rests as long again. Giving way only reorders the process's own work; on a loaded
+host a call's steps outside the loop (gRPC's I/O threads, its database backend, the
+caller's own process) wait for a CPU that the stream and its PostgreSQL backend keep busy.
+Resting leaves one free (issue 13; measured in docs/performance.md).
 State is per event loop: the tests run more than one server, each on a loop of its own.
 """
 
@@ -16,15 +23,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 GIVE_WAY_MAX_S = 0.010  # a slice of bulk work is ~1 ms: bulk keeps at least a third
+CALLS_RECENT_S = 0.100  # a call started this recently: interactive traffic is present
+BULK_SHARE = 0.5  # of the wall clock bulk work takes meanwhile
 
 
 class _Turns:
     def __init__(self) -> None:
         self.in_flight = 0
         self.waiters: list[asyncio.Future[None]] = []
+        self.last_call = -1e9  # loop time a call last started
+        self.bulk_resumed = 0.0  # loop time bulk work last got the loop back
 
     def enter(self) -> None:
         self.in_flight += 1
+        self.last_call = asyncio.get_running_loop().time()
 
     def leave(self) -> None:
         self.in_flight -= 1
@@ -67,11 +79,23 @@ def interactive() -> Iterator[None]:
 
 async def give_way() -> None:
     """Between slices of bulk work."""
-    await asyncio.sleep(0)
     turns = current_turns()
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    if now - turns.last_call < CALLS_RECENT_S:
+        ran = min(now - turns.bulk_resumed, GIVE_WAY_MAX_S)
+        await asyncio.sleep(ran * (1 / BULK_SHARE - 1))  # rest: a CPU free for the calls
+    else:
+        await asyncio.sleep(0)
+    try:
+        await _wait_for_calls(turns, loop)
+    finally:
+        turns.bulk_resumed = loop.time()
+
+
+async def _wait_for_calls(turns: _Turns, loop: asyncio.AbstractEventLoop) -> None:
     if not turns.in_flight:
         return
-    loop = asyncio.get_running_loop()
     waiter: asyncio.Future[None] = loop.create_future()
     turns.waiters.append(waiter)
     timer = loop.call_later(GIVE_WAY_MAX_S, _done, waiter)

@@ -77,6 +77,7 @@ STREAM_CHUNK_EVENTS = 2_000  # written per statement when streaming
 STREAM_READ_AHEAD = 2  # batches of a stream read while one is written
 STREAM_EVENTS_MAX = 10_000_000  # events in one stream: ~4 minutes of one call at 50k/s
 YIELD_EVERY = 64  # events checked between turns the loop gives to other calls
+OUTCOMES_SLICE = 512  # events answered between turns
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,9 @@ class UsageUseCases:
         tally = StreamTally()
         try:
             while (batch := await next_batch()) is not None:
-                tally.add(await self.ingest(ctx, batch, tally.events))
+                outcomes = await self.ingest(ctx, batch, tally.events)
+                await give_way()  # folding a batch's outcomes is CPU: other calls first
+                tally.add(outcomes)
         finally:
             reader.cancel()  # a failed write stops the reading too
             await asyncio.gather(reader, return_exceptions=True)
@@ -197,6 +200,7 @@ class UsageUseCases:
         rules = active.rules
         resolver = EventResolver(tx, ctx.tenant_id, rules, self._time)
         await resolver.prefetch(events)
+        await give_way()
         # One slot per event, in order; an event to store keeps its slot empty until the
         # insert says what became of it.
         outcomes: list[Outcome | None] = [None] * len(events)
@@ -224,9 +228,12 @@ class UsageUseCases:
                 continue
             to_store[incoming.id] = (offset, StoredEvent(event, digest, rollup))
         inserted = await tx.usage.insert_batch(ctx.tenant_id, [s for _, s in to_store.values()])
+        await give_way()
         conflicts = [event_id for event_id in to_store if event_id not in inserted]
         stored_hashes = await tx.usage.body_hashes(ctx.tenant_id, conflicts)
-        for event_id, (offset, stored) in to_store.items():
+        for n, (event_id, (offset, stored)) in enumerate(to_store.items()):
+            if n % OUTCOMES_SLICE == OUTCOMES_SLICE - 1:
+                await give_way()  # an answer per event is CPU too
             if event_id in inserted:
                 outcomes[offset] = Outcome(first + offset, event_id, ACCEPTED)
             elif stored_hashes.get(event_id) == stored.body_hash:

@@ -6,10 +6,12 @@ another caller's latency meanwhile (ADR 0022).
 One server process (`--workers`), so the stream and the other caller share its event loop.
 After a warm-up stream, a prober in a process of its own calls GetCustomer at `--probe-rate`
 calls/s (open loop: it does not slow down when the server does) for `--idle-seconds` with the
-server otherwise idle, then during one StreamUsage call of `--events` events (messages of
-500, `api_calls` events of the last day over `--subscriptions` subscriptions, one in
-`--refuse-every` with an unknown metric so the answer's refused list fills). The server's
-RSS is sampled every `SAMPLE_S` seconds, keyed by the events sent so far. Printed: events/s,
+server otherwise idle, before and again after the stream (on a shared machine the load of
+other work drifts: the idle figure pools both windows), and during one StreamUsage call of
+`--events` events (messages of 500, `api_calls` events of the last day over
+`--subscriptions` subscriptions, one in `--refuse-every` with an unknown metric so the
+answer's refused list fills). The server's RSS is sampled every `SAMPLE_S` seconds, keyed
+by the events sent so far. Printed: events/s,
 the answer (counts, refused listed and unlisted, its size), RSS at start, middle and end
 (and its maximum), and the prober's p50/p95/p99 idle and during the stream, from the same run.
 `--server-pythonpath DIR` runs the server from another checkout's code (a before/after).
@@ -333,8 +335,15 @@ def _run(
     memory.samples.append((memory.sent[0], rss_mib(server_pid)))
     memory.stop()
     sampler.join(timeout=5)
+    _progress(f"the prober alone again for {args.idle_seconds:g} s")
+    time.sleep(args.idle_seconds)
+    idle_again = time.monotonic()
     samples = prober.stop()
-    idle = [ms for at, ms in samples if idle_from <= at < idle_to]
+    idle = [
+        ms
+        for at, ms in samples
+        if idle_from <= at < idle_to or ended + 1.0 <= at < idle_again  # 1 s to settle
+    ]
     during = [ms for at, ms in samples if began <= at < ended]
     _report(args, reply, failure, ended - began, rss_before, memory, idle, during)
     return 1 if failure else 0
@@ -369,7 +378,7 @@ def _report(
         f" (at {end[0]:,}); max {peak:.0f} MiB over {len(memory.samples)} samples"
     )
     for name, ms, span in (
-        ("idle", idle, args.idle_seconds),
+        ("idle (before and after)", idle, 2 * args.idle_seconds - 1.0),
         ("during the stream", during, seconds),
     ):
         p50, p95, p99 = percentiles(ms)

@@ -10,6 +10,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from billing.store.pg_connection import ArmedConnection
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE_OPTION = "billing_write"  # execution option: this transaction writes
 POOL_RECYCLE_S = 1800
@@ -69,7 +71,9 @@ def create_engine(
         # alternative, no server-side prepares (prepare_threshold=None), loses that too.
         connect_args={
             "options": "-c plan_cache_mode=force_custom_plan"
-            + (timeouts.options() if timeouts is not None else "")
+            + (timeouts.options() if timeouts is not None else ""),
+            # Pipelines that leave idle_in_transaction_session_timeout armed (pg_connection).
+            "async_creator_fn": ArmedConnection.connect,
         },
     )
 

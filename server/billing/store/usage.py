@@ -227,9 +227,25 @@ def _copy_text(tenant_id: str, events: Sequence[StoredEvent]) -> str:
 def _rollup_changes(events: Sequence[StoredEvent], inserted: set[str]) -> dict[_Key, _Change]:
     """What the inserted events add to their rollup rows, summed per row. Runs for every
     event: summed over plain tuples first, one _Key and _Change made per row after."""
-    # By the contribution object (a day's plain contribution is one object shared by its
-    # events); equal ones made apart meet again in the second loop, under one _Key.
+    return _changes(_summed({}, events, inserted))
+
+
+async def _rollup_changes_sliced(
+    events: Sequence[StoredEvent], inserted: set[str]
+) -> dict[_Key, _Change]:
+    """The same, giving way to other calls every COPY_PART_ROWS events (pure CPU)."""
     sums: dict[tuple[str, str, int], list[Any]] = {}
+    for first in range(0, len(events), COPY_PART_ROWS):
+        _summed(sums, events[first : first + COPY_PART_ROWS], inserted)
+        await give_way()
+    return _changes(sums)
+
+
+def _summed(
+    sums: dict[tuple[str, str, int], list[Any]], events: Sequence[StoredEvent], inserted: set[str]
+) -> dict[tuple[str, str, int], list[Any]]:
+    # By the contribution object (a day's plain contribution is one object shared by its
+    # events); equal ones made apart meet again in _changes, under one _Key.
     for stored in events:
         c = stored.rollup
         e = stored.event
@@ -242,6 +258,10 @@ def _rollup_changes(events: Sequence[StoredEvent], inserted: set[str]) -> dict[_
             found[1] += 1
             found[2] = _add(found[2], c.value)
             found[3] = _greatest(found[3], c.value)
+    return sums
+
+
+def _changes(sums: Mapping[tuple[str, str, int], list[Any]]) -> dict[_Key, _Change]:
     changes: dict[_Key, _Change] = {}
     for (subscription_id, metric, _), (c, count, total, peak) in sums.items():
         key = _key(subscription_id, metric, c)
@@ -348,7 +368,8 @@ class SqlUsage:
                     await give_way()  # making the text is pure CPU: let other calls in
             await cursor.execute(_MOVE_STAGED)
             inserted = {row[0] for row in await cursor.fetchall()}
-            changes = _rollup_changes(events, inserted)
+            await give_way()  # a batch's ids read: other calls go before its rollups
+            changes = await _rollup_changes_sliced(events, inserted)
             if changes:
                 await cursor.execute(_ADD_TO_ROLLUPS, _rollup_arrays(tenant_id, changes))
         return inserted

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from billing.app.dunning_records import advanced, audit, case_event, emit, noted, save
 from billing.app.ports import RetryableConflict, Transaction
@@ -42,15 +43,7 @@ async def invoice_paid(
     paid = case.amount_minor if outside else invoice.paid_minor
     recovered_minor = min(case.amount_minor, paid)
     ended = noted(
-        replace(
-            advanced(case, at),
-            status=CaseStatus.RECOVERED,
-            recovered_minor=recovered_minor,
-            next_at=None,
-            paused_at=None,
-            suspended=False,
-            ended_at=at,
-        ),
+        _ended(case, at, CaseStatus.RECOVERED, recovered_minor=recovered_minor),
         at,
         EntryKind.RECOVERED,
         by,
@@ -84,25 +77,26 @@ async def invoice_voided(
 async def close(
     tx: Transaction, tenant_id: str, case: DunningCase, at: datetime, by: str, why: str
 ) -> DunningCase:
-    ended = noted(
-        replace(
-            advanced(case, at),
-            status=CaseStatus.CLOSED,
-            next_at=None,
-            paused_at=None,
-            suspended=False,
-            ended_at=at,
-        ),
-        at,
-        EntryKind.CLOSED,
-        by,
-        why,
-    )
+    ended = noted(_ended(case, at, CaseStatus.CLOSED), at, EntryKind.CLOSED, by, why)
     await save(tx, tenant_id, ended, case)
     await case_event(tx, tenant_id, "dunning.closed", ended, at, reason=why)
     await audit(tx, tenant_id, _METHOD, "", ended.name, "close", {"by": by, "reason": why}, at)
     await lift(tx, tenant_id, case, at, "dunning_closed")
     return ended
+
+
+def _ended(case: DunningCase, at: datetime, status: CaseStatus, **more: Any) -> DunningCase:
+    """The next version of `case`, ended at `at` (recovered or closed): nothing scheduled,
+    paused or suspended any more."""
+    return replace(
+        advanced(case, at),
+        status=status,
+        next_at=None,
+        paused_at=None,
+        suspended=False,
+        ended_at=at,
+        **more,
+    )
 
 
 async def lift(

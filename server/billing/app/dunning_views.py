@@ -15,12 +15,12 @@ from billing.domain.dunning import (
     CaseStatus,
     DunningCase,
     DunningPolicy,
-    EntryKind,
     EventKind,
-    TimelineEntry,
     next_event,
     retry_name,
     step_name,
+    timeline_from_json,
+    timeline_to_json,
 )
 
 
@@ -133,9 +133,7 @@ def _view_json(view: CaseView) -> dict[str, Any]:
         "next_at": _iso(c.next_at),
         "recovered_minor": c.recovered_minor,
         "ended_at": _iso(c.ended_at),
-        "timeline": [
-            [t.at.isoformat(), t.kind.value, t.what, t.detail, t.attempt_id] for t in c.timeline
-        ],
+        "timeline": timeline_to_json(c.timeline),
         "created_at": _iso(c.created_at),
         "updated_at": _iso(c.updated_at),
         "version": c.version,
@@ -168,10 +166,7 @@ def _view_from(d: dict[str, Any]) -> CaseView:
         next_at=_instant(d["next_at"]),
         recovered_minor=d["recovered_minor"],
         ended_at=_instant(d["ended_at"]),
-        timeline=tuple(
-            TimelineEntry(datetime.fromisoformat(at), EntryKind(kind), what, detail, attempt)
-            for at, kind, what, detail, attempt in d["timeline"]
-        ),
+        timeline=timeline_from_json(d["timeline"]),
         created_at=_instant(d["created_at"]),
         updated_at=_instant(d["updated_at"]),
         version=d["version"],

@@ -213,6 +213,33 @@ class DunningCase:
         return self.steps_done - 1
 
 
+def timeline_to_json(timeline: tuple[TimelineEntry, ...]) -> list[dict[str, str]]:
+    """A timeline as JSON (the case's row and a stored call result keep it so)."""
+    return [
+        {
+            "at": e.at.isoformat(),
+            "kind": e.kind.value,
+            "what": e.what,
+            "detail": e.detail,
+            "attempt_id": e.attempt_id,
+        }
+        for e in timeline
+    ]
+
+
+def timeline_from_json(data: list[dict[str, str]]) -> tuple[TimelineEntry, ...]:
+    return tuple(
+        TimelineEntry(
+            datetime.fromisoformat(e["at"]),
+            EntryKind(e["kind"]),
+            e.get("what", ""),
+            e.get("detail", ""),
+            e.get("attempt_id", ""),
+        )
+        for e in data
+    )
+
+
 class EventKind(StrEnum):
     RETRY = "retry"
     STEP = "step"

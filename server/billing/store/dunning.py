@@ -3,7 +3,7 @@ how far the case has gone is in plain columns so the due work and reports read t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select, update
@@ -17,7 +17,12 @@ from billing.app.dunning_ports import (
     ReportWindow,
     StepGroup,
 )
-from billing.domain.dunning import CaseStatus, DunningCase, EntryKind, TimelineEntry
+from billing.domain.dunning import (
+    CaseStatus,
+    DunningCase,
+    timeline_from_json,
+    timeline_to_json,
+)
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import upsert
 from billing.store.schema import dunning_cases, dunning_holds
@@ -202,31 +207,11 @@ def _row(case: DunningCase) -> dict[str, Any]:
         "next_at": case.next_at,
         "recovered_minor": case.recovered_minor,
         "ended_at": case.ended_at,
-        "timeline": [_entry_json(e) for e in case.timeline],
+        "timeline": timeline_to_json(case.timeline),
         "created_at": case.created_at or case.started_at,
         "updated_at": case.updated_at or case.started_at,
         "version": case.version,
     }
-
-
-def _entry_json(entry: TimelineEntry) -> dict[str, str]:
-    return {
-        "at": entry.at.isoformat(),
-        "kind": entry.kind.value,
-        "what": entry.what,
-        "detail": entry.detail,
-        "attempt_id": entry.attempt_id,
-    }
-
-
-def _entry(data: dict[str, str]) -> TimelineEntry:
-    return TimelineEntry(
-        datetime.fromisoformat(data["at"]),
-        EntryKind(data["kind"]),
-        data.get("what", ""),
-        data.get("detail", ""),
-        data.get("attempt_id", ""),
-    )
 
 
 def _case(row: RowMapping) -> DunningCase:
@@ -254,7 +239,7 @@ def _case(row: RowMapping) -> DunningCase:
         next_at=row["next_at"],
         recovered_minor=row["recovered_minor"],
         ended_at=row["ended_at"],
-        timeline=tuple(_entry(e) for e in row["timeline"] or ()),
+        timeline=timeline_from_json(row["timeline"] or []),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],

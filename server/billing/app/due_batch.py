@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from billing.app.dunning_ports import DunningCaseRepository
+from billing.app.ledger_ports import JournalRepository
 from billing.app.payment_ports import (
     DisputeRepository,
     GatewayCredentialRepository,
@@ -564,3 +565,8 @@ class BatchTransaction:
     @property
     def dunning_cases(self) -> DunningCaseRepository:
         return self._tx.dunning_cases
+
+    @property
+    def journal(self) -> JournalRepository:
+        # Deferred inserts on the batch's connection, pipelined with its other writes.
+        return self._tx.journal

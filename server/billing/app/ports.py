@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from billing.app.dunning_ports import DunningCaseRepository
+from billing.app.ledger_ports import JournalRepository
 from billing.app.payment_ports import (
     DisputeRepository,
     GatewayCredentialRepository,
@@ -688,6 +689,9 @@ class Transaction(Protocol):
 
     @property
     def dunning_cases(self) -> DunningCaseRepository: ...
+
+    @property
+    def journal(self) -> JournalRepository: ...
 
 
 class Store(Protocol):

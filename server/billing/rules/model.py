@@ -18,6 +18,7 @@ from billing.domain.dunning import NO_DUNNING, DunningRules
 from billing.domain.money import DEFAULT_ROUNDING
 from billing.domain.payment_rules import DEFAULT_PAYMENT_RULES, PaymentRules
 from billing.domain.plan_changes import Direction
+from billing.domain.recognition_rules import NO_RECOGNITION_RULES, RecognitionRules
 from billing.domain.tax import NO_TAX_RULES, TaxRules
 from billing.rules.errors import RuleWarning
 
@@ -358,6 +359,7 @@ class RuleSet:
     tax: TaxRules = NO_TAX_RULES
     payments: PaymentRules = DEFAULT_PAYMENT_RULES
     dunning: DunningRules = NO_DUNNING
+    recognition: RecognitionRules = NO_RECOGNITION_RULES
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RuleSet) and other.content_hash == self.content_hash

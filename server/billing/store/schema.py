@@ -668,3 +668,63 @@ dunning_holds = Table(
     Column("actor", String(200), nullable=False),
     Column("held_at", UTCDateTime, nullable=False),
 )
+
+# --- the journal (ADR 0051, migration 0020) ----------------------------------------------------
+# Append-only: entries and lines are inserted, never updated or deleted. A line repeats its
+# entry's currency and instant so a trial balance at an instant is one indexed grouped read.
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("source", String(120), nullable=False),
+    Column("posted_at", UTCDateTime, nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("customer_id", String(ID), nullable=True),
+    Column("memo", String(500), nullable=False),
+    Column("adjusts", String(ID), nullable=True),
+    Column("reporting_currency", String(3), nullable=False),
+    Index(None, "tenant_id", "posted_at"),
+    Index(None, "tenant_id", "source"),
+    Index(None, "tenant_id", "period"),
+)
+
+journal_lines = Table(
+    "journal_lines",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("entry_id", String(ID), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("account", String(120), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("debit_minor", BigInteger, nullable=False),
+    Column("credit_minor", BigInteger, nullable=False),
+    Column("reporting_debit_minor", BigInteger, nullable=True),
+    Column("reporting_credit_minor", BigInteger, nullable=True),
+    Column("posted_at", UTCDateTime, nullable=False),
+    Index(None, "tenant_id", "account", "posted_at"),
+    Index(None, "tenant_id", "posted_at"),
+)
+
+# Each entry's place in its tenant's hash chain; written once by the sealing due work, for
+# entries old enough that no transaction that could still commit is older (ADR 0051).
+journal_seals = Table(
+    "journal_seals",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("entry_id", String(ID), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("sealed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "entry_id"),
+)
+
+# --- accounting periods (ADR 0051, migration 0021) ---------------------------------------------
+
+# --- recognition schedules (ADR 0051, migration 0022) ------------------------------------------
+
+# --- MRR (ADR 0051, migration 0023) ------------------------------------------------------------
+
+# --- receivables / postings (ADR 0051, migration 0024) -----------------------------------------

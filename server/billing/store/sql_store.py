@@ -43,6 +43,7 @@ from billing.store.due_batch import SqlDueBatch
 from billing.store.due_work import SqlDueWork
 from billing.store.dunning import SqlDunningCases
 from billing.store.engine import WRITE_OPTION
+from billing.store.ledger import SqlJournal
 from billing.store.payments import (
     SqlGatewayCredentials,
     SqlPaymentAttempts,
@@ -100,6 +101,7 @@ class SqlTransaction:
         self.disputes = SqlDisputes(conn)
         self.gateway_events = SqlGatewayEvents(conn)
         self.dunning_cases = SqlDunningCases(conn)
+        self.journal = SqlJournal(conn)  # ADR 0051
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

@@ -1,0 +1,35 @@
+"""What the ledger needs from the store (ADR 0051). The journal is append-only: no port here
+updates or deletes an entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from billing.domain.ledger import JournalEntry
+
+
+class JournalRepository(Protocol):
+    async def add(self, tenant_id: str, entries: Sequence[JournalEntry]) -> None:
+        """Blind inserts of checked entries, sent with the transaction's other deferred
+        writes. Call through `billing.app.books.post`, which checks the balance first."""
+        ...
+
+    async def entries(
+        self,
+        tenant_id: str,
+        *,
+        source: str | None = None,
+        after_id: str | None = None,
+        limit: int = 100,
+    ) -> list[JournalEntry]:
+        """Entries with their lines in id order; only those of `source` when given."""
+        ...
+
+    async def balances(
+        self, tenant_id: str, at: datetime | None = None
+    ) -> list[tuple[str, str, int, int]]:
+        """(account, currency, debits, credits) per account and currency, lines posted
+        before `at` (None: all)."""
+        ...

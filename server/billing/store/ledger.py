@@ -1,0 +1,136 @@
+"""The journal (ADR 0051). Entries are blind inserts deferred with the transaction's other
+writes, so posting costs no round trip of its own; reads are grouped sums over the
+(tenant, account, posted_at) index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from billing.domain.ledger import EntryKind, JournalEntry, JournalLine
+from billing.store.batch import BatchedConnection
+from billing.store.schema import journal_entries, journal_lines
+
+e = journal_entries
+ln = journal_lines
+INSERT_ENTRY = insert(e)
+INSERT_LINE = insert(ln)
+
+
+def entry_row(tenant_id: str, entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "id": entry.id,
+        "kind": entry.kind.value,
+        "source": entry.source,
+        "posted_at": entry.posted_at,
+        "period": entry.period,
+        "currency": entry.currency,
+        "customer_id": entry.customer_id,
+        "memo": entry.memo,
+        "adjusts": entry.adjusts,
+        "reporting_currency": entry.reporting_currency,
+    }
+
+
+def line_rows(tenant_id: str, entry: JournalEntry) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": tenant_id,
+            "entry_id": entry.id,
+            "line_no": i,
+            "account": line.account,
+            "currency": entry.currency,
+            "debit_minor": line.debit_minor,
+            "credit_minor": line.credit_minor,
+            "reporting_debit_minor": line.reporting_debit_minor,
+            "reporting_credit_minor": line.reporting_credit_minor,
+            "posted_at": entry.posted_at,
+        }
+        for i, line in enumerate(entry.lines)
+    ]
+
+
+class SqlJournal:
+    def __init__(self, conn: BatchedConnection) -> None:
+        self._conn = conn
+
+    async def add(self, tenant_id: str, entries: Sequence[JournalEntry]) -> None:
+        if entries:
+            self._conn.defer(INSERT_ENTRY, [entry_row(tenant_id, x) for x in entries])
+            self._conn.defer(INSERT_LINE, [r for x in entries for r in line_rows(tenant_id, x)])
+
+    async def entries(
+        self,
+        tenant_id: str,
+        *,
+        source: str | None = None,
+        after_id: str | None = None,
+        limit: int = 100,
+    ) -> list[JournalEntry]:
+        """Entries in id order (ULIDs: posting order within a process), with their lines;
+        only those caused by `source` when given."""
+        statement = select(e).where(e.c.tenant_id == tenant_id)
+        if source is not None:
+            statement = statement.where(e.c.source == source)
+        if after_id is not None:
+            statement = statement.where(e.c.id > after_id)
+        statement = statement.order_by(e.c.id).limit(limit)
+        heads = list(await self._conn.execute(statement))
+        if not heads:
+            return []
+        ids = [h.id for h in heads]
+        rows = await self._conn.execute(
+            select(ln)
+            .where(ln.c.tenant_id == tenant_id, ln.c.entry_id.in_(ids))
+            .order_by(ln.c.entry_id, ln.c.line_no)
+        )
+        by_entry: dict[str, list[JournalLine]] = {i: [] for i in ids}
+        for r in rows:
+            by_entry[r.entry_id].append(
+                JournalLine(
+                    r.account,
+                    int(r.debit_minor),
+                    int(r.credit_minor),
+                    None if r.reporting_debit_minor is None else int(r.reporting_debit_minor),
+                    None if r.reporting_credit_minor is None else int(r.reporting_credit_minor),
+                )
+            )
+        return [
+            JournalEntry(
+                id=h.id,
+                kind=EntryKind(h.kind),
+                source=h.source,
+                posted_at=h.posted_at,
+                period=h.period,
+                currency=h.currency,
+                lines=tuple(by_entry[h.id]),
+                customer_id=h.customer_id,
+                memo=h.memo,
+                adjusts=h.adjusts,
+                reporting_currency=h.reporting_currency,
+            )
+            for h in heads
+        ]
+
+    async def balances(
+        self, tenant_id: str, at: datetime | None = None
+    ) -> list[tuple[str, str, int, int]]:
+        """(account, currency, debits, credits) of every account with lines posted before
+        `at` (exclusive; None: all), by account and currency."""
+        statement = select(
+            ln.c.account,
+            ln.c.currency,
+            func.sum(ln.c.debit_minor).label("debits"),
+            func.sum(ln.c.credit_minor).label("credits"),
+        ).where(ln.c.tenant_id == tenant_id)
+        if at is not None:
+            statement = statement.where(ln.c.posted_at < at)
+        statement = statement.group_by(ln.c.account, ln.c.currency).order_by(
+            ln.c.account, ln.c.currency
+        )
+        result = await self._conn.execute(statement)
+        return [(r.account, r.currency, int(r.debits), int(r.credits)) for r in result]

@@ -18,7 +18,7 @@ from billing.domain.dunning import NO_DUNNING, DunningRules
 from billing.domain.money import DEFAULT_ROUNDING
 from billing.domain.payment_rules import DEFAULT_PAYMENT_RULES, PaymentRules
 from billing.domain.plan_changes import Direction
-from billing.domain.recognition_rules import NO_RECOGNITION_RULES, RecognitionRules
+from billing.domain.ledger_rules import NO_LEDGER_RULES, LedgerRules
 from billing.domain.tax import NO_TAX_RULES, TaxRules
 from billing.rules.errors import RuleWarning
 
@@ -359,7 +359,7 @@ class RuleSet:
     tax: TaxRules = NO_TAX_RULES
     payments: PaymentRules = DEFAULT_PAYMENT_RULES
     dunning: DunningRules = NO_DUNNING
-    recognition: RecognitionRules = NO_RECOGNITION_RULES
+    ledger: LedgerRules = NO_LEDGER_RULES  # ADR 0051; `recognition` comes with its engine
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RuleSet) and other.content_hash == self.content_hash

@@ -1,10 +1,9 @@
-"""The `recognition` rule kind as plain data (ADR 0051): the reporting currency and its FX
-rates, the chart of accounts that names ledger accounts for finance, and (filled by the
-recognition engine) performance obligations, standalone selling prices, how contract
-modifications and doubtful collectibility are treated.
+"""The `ledger` rule kind as plain data (ADR 0051): the reporting currency and its FX rates,
+and the chart of accounts that names ledger accounts for finance.
 
-Defaults keep a rule set without a `recognition` file working: no reporting currency (entries
-carry transaction-currency amounts only), ledger accounts shown by their own names.
+Defaults keep a rule set without a `ledger` file working: no reporting currency (entries carry
+transaction-currency amounts only), ledger accounts shown by their own names. (Performance
+obligations, SSP, modifications and collectibility are the `recognition` kind's.)
 """
 
 from __future__ import annotations
@@ -34,10 +33,10 @@ class ChartAccount:
 
 
 @dataclass(frozen=True)
-class RecognitionRules:
+class LedgerRules:
     reporting_currency: str = ""
     fx_rates: tuple[FxRate, ...] = ()
     chart: tuple[ChartAccount, ...] = ()
 
 
-NO_RECOGNITION_RULES = RecognitionRules()
+NO_LEDGER_RULES = LedgerRules()

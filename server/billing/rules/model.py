@@ -15,10 +15,10 @@ from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar
 
 from billing.domain.dunning import NO_DUNNING, DunningRules
+from billing.domain.ledger_rules import NO_LEDGER_RULES, LedgerRules
 from billing.domain.money import DEFAULT_ROUNDING
 from billing.domain.payment_rules import DEFAULT_PAYMENT_RULES, PaymentRules
 from billing.domain.plan_changes import Direction
-from billing.domain.ledger_rules import NO_LEDGER_RULES, LedgerRules
 from billing.domain.tax import NO_TAX_RULES, TaxRules
 from billing.rules.errors import RuleWarning
 

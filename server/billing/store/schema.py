@@ -728,3 +728,5 @@ journal_seals = Table(
 # --- MRR (ADR 0051, migration 0023) ------------------------------------------------------------
 
 # --- receivables / postings (ADR 0051, migration 0024) -----------------------------------------
+
+# --- outbox relay and event stream (issue 18, ADR 0057, migration 0025) -----------------------

@@ -33,6 +33,7 @@ from billing.api.server import ServerOptions, UseCases, build_server, mark_servi
 from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
 from billing.app.billing_time import BillingTime
+from billing.app.books import use_rules
 from billing.app.catalog import CatalogUseCases
 from billing.app.circuit_breakers import CircuitBreakers
 from billing.app.clock import Clock, SystemClock
@@ -122,6 +123,7 @@ class Runtime:
         # Engines from plugins, plus the notice templates dunning rules may name.
         self.engines = with_notice_templates(load_engines(), Path(settings.templates_dir))
         rules = RuleUseCases(self.store, writes, CompiledRuleSets(self.engines))
+        use_rules(rules.active_rules_in)  # postings without the caller's rules (ADR 0052)
         subscriptions = SubscriptionUseCases(
             self.store,
             writes,

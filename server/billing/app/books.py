@@ -1,20 +1,41 @@
-"""Posting to the journal (ADR 0051): the one way entries reach the store.
+"""Posting to the journal (ADR 0051, 0052): the one way entries reach the store.
 
 Use cases do not build entries: they hand the fact that happened (an invoice finalized, a
-payment applied...) to the postings in `billing.domain.postings` through this module, in the
-transaction that records the fact, so the books commit or roll back with it and can never
-disagree with the invoices.
+payment applied...) to the postings in `billing.domain.postings` and pass what comes out to
+`post_facts`, in the transaction that records the fact, so the books commit or roll back with
+it and can never disagree with the invoices. Here a posting gets its id, instant, period (the
+seller's month) and reporting-currency amounts, and its `ledger.entry_posted` event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from billing.app.ids import new_id
 from billing.app.ports import Transaction
+from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
-from billing.domain.ledger import JournalEntry, check_balanced
+from billing.domain.ledger import JournalEntry, JournalLine, check_balanced, lines
+from billing.domain.ledger_rules import LedgerRules, rate_on, to_reporting
+from billing.domain.money import minor_unit_exponent
+from billing.domain.postings import Posting
+
+RulesOf = Callable[[Transaction, str], Awaitable[ActiveRules]]
+ENTRY_POSTED = "ledger.entry_posted"
+
+
+class _Rules:
+    """How a posting without the caller's rules finds the tenant's active rules (for the
+    period's zone and the reporting currency): wired once by the runtime to the rule use
+    cases, whose compiled sets are cached (one indexed read per call)."""
+
+    of: RulesOf | None = None
+
+
+def use_rules(rules_of: RulesOf) -> None:
+    _Rules.of = rules_of
 
 
 def book_period(rules: ActiveRules, at: datetime) -> str:
@@ -22,6 +43,104 @@ def book_period(rules: ActiveRules, at: datetime) -> str:
     invoices are numbered in, which the tax ledger's days use too."""
     local = at.astimezone(ZoneInfo(rules.rules.invoicing.numbering_time_zone))
     return f"{local.year:04d}-{local.month:02d}"
+
+
+async def post_facts(
+    tx: Transaction,
+    tenant_id: str,
+    postings: Sequence[Posting],
+    at: datetime,
+    rules: ActiveRules | None = None,
+) -> list[JournalEntry]:
+    """Write `postings` as journal entries at `at`, with their events. `rules` when the
+    caller has them, else the tenant's active rules are read."""
+    if not postings:
+        return []
+    if rules is None:
+        if _Rules.of is None:
+            raise RuntimeError("books.use_rules was never called: the runtime wires it")
+        rules = await _Rules.of(tx, tenant_id)
+    period = book_period(rules, at)
+    zone = ZoneInfo(rules.rules.invoicing.numbering_time_zone)
+    ledger = rules.rules.ledger
+    entries = [
+        _entry(posting, new_id("jrn"), at, period, ledger, at.astimezone(zone).date())
+        for posting in postings
+    ]
+    await post(tx, tenant_id, entries)
+    for entry in entries:
+        name = f"journalEntries/{entry.id}"
+        event = OutboxEvent(new_id("evt"), tenant_id, ENTRY_POSTED, name, entry_event(entry), at)
+        await tx.outbox.add(event)
+    return entries
+
+
+def _entry(
+    posting: Posting,
+    entry_id: str,
+    at: datetime,
+    period: str,
+    ledger: LedgerRules,
+    day: date,
+) -> JournalEntry:
+    entry_lines = lines(*posting.amounts)
+    reporting = ledger.reporting_currency
+    rate = (
+        rate_on(ledger, posting.currency, day)
+        if reporting and reporting != posting.currency
+        else None
+    )
+    if rate is not None:
+        shift = minor_unit_exponent(reporting) - minor_unit_exponent(posting.currency)
+        converted = to_reporting([amount for _, amount in posting.amounts if amount], rate, shift)
+        entry_lines = tuple(
+            JournalLine(
+                line.account,
+                line.debit_minor,
+                line.credit_minor,
+                reporting_debit_minor=max(r, 0),
+                reporting_credit_minor=max(-r, 0),
+            )
+            for line, r in zip(entry_lines, converted, strict=True)
+        )
+    return JournalEntry(
+        id=entry_id,
+        kind=posting.kind,
+        source=posting.source,
+        posted_at=at,
+        period=period,
+        currency=posting.currency,
+        lines=entry_lines,
+        customer_id=posting.customer_id,
+        memo=posting.memo,
+        adjusts=posting.adjusts,
+        reporting_currency=reporting if rate is not None else "",
+    )
+
+
+def entry_event(entry: JournalEntry) -> dict[str, object]:
+    """The `ledger.entry_posted` payload: the entry as finance systems import it."""
+    return {
+        "entry": f"journalEntries/{entry.id}",
+        "kind": entry.kind.value,
+        "source": entry.source,
+        "period": entry.period,
+        "currency": entry.currency,
+        "customer": f"customers/{entry.customer_id}" if entry.customer_id else None,
+        "memo": entry.memo,
+        "adjusts": entry.adjusts,
+        "reporting_currency": entry.reporting_currency or None,
+        "lines": [
+            {
+                "account": line.account,
+                "debit_minor": line.debit_minor,
+                "credit_minor": line.credit_minor,
+                "reporting_debit_minor": line.reporting_debit_minor,
+                "reporting_credit_minor": line.reporting_credit_minor,
+            }
+            for line in entry.lines
+        ],
+    }
 
 
 async def post(tx: Transaction, tenant_id: str, entries: Sequence[JournalEntry]) -> None:

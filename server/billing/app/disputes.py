@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.app.books import post_facts
 from billing.app.context import CallContext
 from billing.app.ids import new_id
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
@@ -19,6 +20,7 @@ from billing.domain.disputes import DisputeFacts, dispute_change
 from billing.domain.errors import NotFound
 from billing.domain.names import parse_name
 from billing.domain.payments import Dispute, PaymentAttempt
+from billing.domain.postings import dispute_moved
 
 AUDIT_METHOD = "DisputeEvent"
 
@@ -109,6 +111,7 @@ async def apply_dispute(
         "payment_disputed_minor": disputed,
         "invoices": [f"invoices/{a.invoice_id}" for a in payment.allocations],
     }
+    await post_facts(tx, tenant_id, dispute_moved(dispute, change.expected), at)
     event = OutboxEvent(new_id("evt"), tenant_id, change.event, dispute.name, details, at)
     await tx.outbox.add(event)
     audit = AuditRecord(

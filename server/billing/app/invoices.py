@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.app.billing_time import BillingTime
+from billing.app.books import post_facts
 from billing.app.context import CallContext, Write
 from billing.app.dunning_recovery import invoice_paid, invoice_voided
 from billing.app.ids import new_id
@@ -23,7 +24,7 @@ from billing.app.tax_ledger import record_credit_note_tax, record_void_tax
 from billing.app.usage import UsageUseCases
 from billing.app.usage_billing import usage_line
 from billing.app.writes import WriteRunner
-from billing.domain import periods
+from billing.domain import periods, postings
 from billing.domain.coupons import discount_line
 from billing.domain.errors import InvalidArgument, InvalidState, NotFound
 from billing.domain.invoices import (
@@ -59,6 +60,7 @@ from billing.domain.subscriptions import (
 from billing.domain.tax_ledger import (
     credit_note_tax,
     invoice_taxes,
+    remaining_taxes,
     tax_amount_from_dict,
     tax_amount_to_dict,
 )
@@ -375,6 +377,9 @@ class InvoiceLifecycle:
                 ctx.tenant_id, moved, invoice.version, invoice.status
             ):
                 raise _changed(invoice)
+            if status == InvoiceStatus.VOID:
+                await _void_credit(tx, ctx.tenant_id, invoice)
+            await post_facts(tx, ctx.tenant_id, _move_postings(invoice, status), at)
             if status == InvoiceStatus.VOID and invoice_taxes(invoice):
                 active = await self._rules.active_rules_in(tx, ctx.tenant_id)
                 await record_void_tax(tx, ctx.tenant_id, invoice, at, active)
@@ -488,6 +493,10 @@ class InvoiceLifecycle:
                 to_credit_minor=to_balance,
             )
             await record_credit_note_tax(tx, ctx.tenant_id, invoice, note.id, tax.taxes, at, active)
+            posting = postings.credit_note(
+                invoice, note.name, amount, tax.taxes, to_due, to_balance
+            )
+            await post_facts(tx, ctx.tenant_id, posting, at, active)
             await tx.outbox.add(
                 OutboxEvent(
                     new_id("evt"),
@@ -626,6 +635,32 @@ class InvoiceLifecycle:
                 now,
             )
         )
+
+
+def _move_postings(invoice: Invoice, to: InvoiceStatus) -> list[postings.Posting]:
+    """The journal entries of a status move, from the invoice as it was before it."""
+    if to == InvoiceStatus.VOID:
+        return postings.invoice_voided(invoice, remaining_taxes(invoice))
+    if to == InvoiceStatus.UNCOLLECTIBLE:
+        return postings.written_off(invoice)
+    return postings.marked_paid(invoice)
+
+
+async def _void_credit(tx: Transaction, tenant_id: str, invoice: Invoice) -> None:
+    """A void gives back the customer credit the invoice used (and no credit note gave back)
+    and takes back the credit it gave (a negative invoice's excess), as its journal entry does
+    (ADR 0052). Credit it gave that was spent since cannot be taken back: refused."""
+    delta = postings.void_credit_back_minor(invoice) - postings.credit_given_minor(invoice)
+    if delta == 0:
+        return
+    balance = await tx.credit.balance(tenant_id, invoice.customer_id, invoice.currency)
+    if balance + delta < 0:
+        raise InvalidState(
+            f"{invoice.name} gave {Money(invoice.currency, -delta)} of customer credit and"
+            f" only {Money(invoice.currency, balance)} is left; issue an invoice instead",
+            "CREDIT_SPENT",
+        )
+    await tx.credit.set_balance(tenant_id, invoice.customer_id, invoice.currency, balance + delta)
 
 
 def _changed(invoice: Invoice) -> RetryableConflict:

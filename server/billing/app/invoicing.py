@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from billing.app.books import post_facts
 from billing.app.ids import new_id
 from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.payment_kinds import COLLECT_INVOICE
@@ -24,6 +25,7 @@ from billing.domain.coupons import discount_line
 from billing.domain.credits import account_credit_line, record_paid
 from billing.domain.customers import Customer
 from billing.domain.invoices import Invoice, InvoiceStatus, format_number
+from billing.domain.postings import invoice_finalized
 from billing.domain.subscriptions import Line, LineKind, Subscription, settle
 from billing.domain.tax_lines import as_priced
 from billing.rules.model import InvoicingRules
@@ -217,6 +219,7 @@ async def _finalize(
         if not await tx.invoices.replace(tenant_id, invoice, draft.version):
             raise RetryableConflict(f"{draft.name} changed since version {draft.version}")
     await record_invoice_tax(tx, tenant_id, invoice, at, rules)
+    await post_facts(tx, tenant_id, invoice_finalized(invoice), at, rules)
     if settlement.credit_balance_after_minor != balance:
         await tx.credit.set_balance(
             tenant_id, customer_id, currency, settlement.credit_balance_after_minor

@@ -23,6 +23,7 @@ from billing.domain.money import Money
 from billing.domain.names import parse_name
 from billing.domain.payment_allocation import oldest_first, to_credit
 from billing.domain.payments import Allocation, Payment, PaymentSource
+from billing.domain.postings import MANUAL_CLEARING
 from billing.domain.text import check_text
 
 METHODS = frozenset({"bank_transfer", "check", "cash", "other"})
@@ -75,7 +76,7 @@ class ManualPayments:
                 reference=request.reference,
                 method=request.method,
             )
-            await apply_payment(tx, ctx.tenant_id, payment, invoices, at)
+            await apply_payment(tx, ctx.tenant_id, payment, invoices, at, clearing=MANUAL_CLEARING)
             await tx.audit.add(
                 AuditRecord(
                     new_id("aud"),

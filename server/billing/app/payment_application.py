@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
+from billing.app.books import post_facts
 from billing.app.dunning_recovery import invoice_paid
 from billing.app.ids import new_id
 from billing.app.ports import RetryableConflict, Transaction
@@ -17,6 +18,7 @@ from billing.app.records import OutboxEvent
 from billing.domain.invoices import Invoice, InvoiceStatus
 from billing.domain.money import Money
 from billing.domain.payments import Payment
+from billing.domain.postings import payment_received
 
 # Statuses whose invoices still take money; a paid or void invoice's share goes to credit.
 PAYABLE = frozenset({InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE})
@@ -32,9 +34,18 @@ async def apply_payment(
     payment: Payment,
     invoices: Mapping[str, Invoice],
     at: datetime,
+    *,
+    clearing: str,
 ) -> list[Invoice]:
     """Record `payment` (allocations already capped by the caller to what each invoice, read
-    locked into `invoices`, still owes). Returns the invoices as they are afterwards."""
+    locked into `invoices`, still owes), and its journal entries: `clearing` names the cash
+    clearing account (the gateway, or manual). Returns the invoices as they are afterwards."""
+    written_off = [
+        invoices[a.invoice_id]
+        for a in payment.allocations
+        if invoices[a.invoice_id].status == InvoiceStatus.UNCOLLECTIBLE
+    ]
+    await post_facts(tx, tenant_id, payment_received(payment, written_off, clearing), at)
     updated: list[Invoice] = []
     for allocation in payment.allocations:
         invoice = invoices[allocation.invoice_id]

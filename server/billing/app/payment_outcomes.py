@@ -228,7 +228,7 @@ async def _received(
         to_credit_minor=taken - allocated,
         attempt_id=attempt.id,
     )
-    await apply_payment(tx, tenant_id, payment, invoices, at)
+    await apply_payment(tx, tenant_id, payment, invoices, at, clearing=attempt.gateway)
     return payment.id
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from billing.app.books import post_facts
 from billing.app.ids import new_id
 from billing.app.ports import RetryableConflict, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.domain.payments import Refund, RefundStatus
+from billing.domain.postings import MANUAL_CLEARING, Posting, refund_succeeded
 from billing.domain.refunds import settled_refund
 
 AUDIT_METHOD = "RefundOutcome"  # the audit trail's "method" for outcomes, whoever learned them
@@ -58,10 +60,32 @@ async def record_refund_outcome(
         refunded = payment.refunded_minor + moved.amount_minor
         await tx.payments.update_amounts(tenant_id, payment.id, refunded, payment.disputed_minor)
         details["payment_refunded_minor"] = refunded
+        await post_facts(
+            tx, tenant_id, refund_postings(moved, await _clearing(tx, tenant_id, moved)), at
+        )
     if to is RefundStatus.FAILED and moved.credit_note_id is not None:
         details["credit_returned_minor"] = await return_reserved_credit(tx, tenant_id, moved)
     await add_refund_records(tx, tenant_id, moved, at, details, actor, AUDIT_METHOD, request_id)
     return moved
+
+
+def refund_postings(refund: Refund, clearing: str) -> list[Posting]:
+    return refund_succeeded(
+        refund.name,
+        refund.customer_id,
+        refund.currency,
+        refund.amount_minor,
+        clearing,
+        of_credit_note=refund.credit_note_id is not None,
+    )
+
+
+async def _clearing(tx: Transaction, tenant_id: str, refund: Refund) -> str:
+    """The clearing account the money left: the charge's gateway, or manual."""
+    if refund.attempt_id is None:
+        return MANUAL_CLEARING
+    attempt = await tx.payment_attempts.get(tenant_id, refund.attempt_id)
+    return attempt.gateway if attempt is not None else MANUAL_CLEARING
 
 
 async def return_reserved_credit(tx: Transaction, tenant_id: str, refund: Refund) -> int:

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from billing.app.billing_time import BillingTime
+from billing.app.books import post_facts
 from billing.app.context import CallContext, Write
 from billing.app.gateway_calls import NOTHING_DONE, call_gateway
 from billing.app.gateway_directory import GatewayDirectory
@@ -31,7 +32,11 @@ from billing.app.ids import new_id
 from billing.app.payment_outcomes import outcome_from_dict, outcome_to_dict
 from billing.app.ports import DueItem, Store, Transaction
 from billing.app.reconcile_ends import Reconciled, ended, record_last_lookup
-from billing.app.refund_outcomes import add_refund_records, record_refund_outcome
+from billing.app.refund_outcomes import (
+    add_refund_records,
+    record_refund_outcome,
+    refund_postings,
+)
 from billing.app.rules import RuleUseCases
 from billing.app.writes import WriteRunner, retry_on_conflict
 from billing.domain.errors import InvalidArgument, InvalidState, NotFound
@@ -40,6 +45,7 @@ from billing.domain.money import Money
 from billing.domain.names import parse_name
 from billing.domain.payment_rules import PaymentRules
 from billing.domain.payments import Payment, PaymentAttempt, Refund, RefundStatus
+from billing.domain.postings import MANUAL_CLEARING
 from billing.domain.refunds import (
     UNSETTLED_REFUNDS,
     note_credit,
@@ -310,6 +316,7 @@ class Refunds:
             ctx.tenant_id, payment.id, refunded, payment.disputed_minor
         )
         details: dict[str, object] = {"manual": True, "payment_refunded_minor": refunded}
+        await post_facts(tx, ctx.tenant_id, refund_postings(done, MANUAL_CLEARING), at)
         await add_refund_records(
             tx, ctx.tenant_id, done, at, details, ctx.actor, ctx.method, write.request_id,
             write.body_hash,

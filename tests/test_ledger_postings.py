@@ -275,3 +275,27 @@ def test_reporting_amounts_balance_by_largest_remainder() -> None:
     converted = to_reporting([10001, -3334, -3334, -3333], rate, 0)
     assert converted[0] == 8334 and sum(converted) == 0
     assert to_reporting([100, -100], Decimal(150), -2) == [150, -150]  # USD -> JPY
+
+
+def test_entries_carry_reporting_amounts_at_the_days_rate(
+    billing: Billing, server: Server, tenant: Tenant
+) -> None:
+    ledger = (
+        b"kind: ledger\nreporting_currency: EUR\nfx_rates:\n"
+        b"  - {currency: USD, rate: 0.92, effective_from: 2026-01-01}\n"
+        b"  - {currency: USD, rate: 0.9184, effective_from: 2026-06-01}\n"
+    )
+    billing.push({**payment_rules(), "ledger.yaml": ledger})
+    clock = billing.clock("2026-06-01T00:00:00Z")
+    (invoice,) = billing.invoices_of(billing.subscribe(billing.customer(clock), "pro_monthly"))
+    rows = [
+        (row["account"], row["reporting_debit_minor"], row["reporting_credit_minor"])
+        for row in table(server, "journal_lines", tenant.id)
+    ]
+    assert rows == [("accounts_receivable", 4592, 0), ("deferred_revenue", 0, 4592)]
+    (entry,) = table(server, "journal_entries", tenant.id)
+    assert (entry["source"], entry["reporting_currency"], entry["period"]) == (
+        invoice.name,
+        "EUR",
+        "2026-06",
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 from billing.rules.dunning_build import build_dunning_rules
 from billing.rules.errors import RulePath, RuleWarning, format_path
+from billing.rules.ledger_rules_file import build_ledger_rules
 from billing.rules.model import (
     CaseMatch,
     Catalog,
@@ -75,6 +76,7 @@ def build_rule_set(
         tax=build_tax_rules(files),
         payments=build_payment_rules(files),
         dunning=build_dunning_rules(files),
+        ledger=build_ledger_rules(files),
     )
 
 

@@ -23,6 +23,7 @@ from billing.domain.money import DEFAULT_ROUNDING, ROUNDING_MODES
 from billing.domain.payments import MethodType
 from billing.domain.plan_changes import DIRECTIONS
 from billing.domain.tax import InclusiveRounding, LineRounding, TaxPoint, UnknownTaxId
+from billing.rules.ledger_schema import LEDGER_SCHEMA
 from billing.rules.values import (
     CODE_PATTERN,
     coerce_date,
@@ -45,6 +46,7 @@ KINDS: Final = (
     "invoicing",
     "metering",
     "payments",
+    "ledger",
 )
 # Kinds whose schema is still to be written: a file must name its kind, the rest is accepted.
 RESERVED_KINDS: Final = frozenset({"recognition"})
@@ -1148,6 +1150,7 @@ _WRITTEN: dict[str, Schema] = {
     "catalog": CATALOG,
     "pricing": PRICING,
     "proration": PRORATION,
+    "ledger": LEDGER_SCHEMA,
 }
 # In KINDS order; a reserved kind's schema is only its `kind`.
 SCHEMAS: Final[dict[str, Schema]] = {

@@ -26,6 +26,7 @@ from billing.domain.metering import CARRIED
 from billing.domain.money import CURRENCY_EXPONENTS, currency_problem, is_currency
 from billing.rules.dunning_semantics import check_dunning
 from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
+from billing.rules.ledger_rules_file import check_ledger
 from billing.rules.model import CaseMatch
 from billing.rules.payment_semantics import check_payments
 from billing.rules.structure import ValidatedFile
@@ -179,6 +180,7 @@ class _Checker:
             if zone is not None and not is_time_zone(zone):
                 self._error(file, ("numbering_time_zone",), f"{zone!r} is not an IANA time zone")
         self.findings.errors.extend(check_tax(self.files, self.engines))
+        self.findings.errors.extend(check_ledger(self.files))
         self.findings.errors.extend(check_payments(self.files, self.engines, self.unreadable))
         errors, warnings = check_dunning(self.files, self.engines, self.unreadable)
         self.findings.errors.extend(errors)

@@ -1062,3 +1062,16 @@ TEMPLATES.update(
         "HandleGatewayEvent": lambda w: _webhook_request(w),  # noqa: PLW0108
     }
 )
+
+
+# ReceivablesService (issue 17, ADR 0052)
+TEMPLATES.update(
+    {
+        "GetArAging": lambda w: {
+            "as_of_time": "2026-06-01T00:00:00Z",
+            "currency_code": "USD",
+            "page_size": 5,
+        },
+        "ExportJournal": lambda w: {"period": "2026-03"},
+    }
+)

@@ -50,6 +50,7 @@ from billing_client.v1 import (
     money_pb2 as mo,
 )
 from billing_client.v1 import payments_pb2 as pay
+from billing_client.v1 import receivables_pb2 as recv
 from billing_client.v1 import (
     rules_pb2 as ru,
 )
@@ -536,6 +537,17 @@ CASES += [
             "start_time",
         ),
     ]
+]
+
+# ReceivablesService (issue 17, ADR 0052)
+CASES += [
+    (
+        "ReceivablesService",
+        "GetArAging",
+        recv.GetArAgingRequest(currency_code="USDX"),
+        "currency_code",
+    ),
+    ("ReceivablesService", "ExportJournal", recv.ExportJournalRequest(period="2026-001"), "period"),
 ]
 
 

@@ -54,6 +54,7 @@ from billing.app.payment_charges import Charges
 from billing.app.payment_due_work import PaymentDueWork
 from billing.app.payment_methods import PaymentMethods
 from billing.app.payments import PaymentUseCases
+from billing.app.receivables import ReceivablesUseCases
 from billing.app.refunds import Refunds
 from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
@@ -227,6 +228,7 @@ class Runtime:
                 GatewayEvents(self.store, rules, BillingTime(self.clock), self.gateways),
             ),
             dunning=DunningAdmin(self.store, writes, rules, BillingTime(self.clock)),
+            receivables=ReceivablesUseCases(self.store, rules, BillingTime(self.clock)),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

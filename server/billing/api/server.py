@@ -21,6 +21,7 @@ from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
 from billing.api.payments import PaymentServicer
 from billing.api.rate_limit import TenantRateLimiter
+from billing.api.receivables import ReceivablesServicer
 from billing.api.refunds import RefundUseCases
 from billing.api.rules import RuleServicer
 from billing.api.scopes import required_scopes
@@ -38,6 +39,7 @@ from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.manual_payments import ManualPayments
 from billing.app.payment_methods import PaymentMethods
 from billing.app.payments import PaymentUseCases
+from billing.app.receivables import ReceivablesUseCases
 from billing.app.rules import RuleUseCases
 from billing.app.subscriptions import SubscriptionUseCases
 from billing.app.tax_ledger import TaxReports
@@ -61,6 +63,8 @@ from billing_client.v1 import (
     invoices_pb2_grpc,
     payments_pb2,
     payments_pb2_grpc,
+    receivables_pb2,
+    receivables_pb2_grpc,
     rules_pb2,
     rules_pb2_grpc,
     subscriptions_pb2,
@@ -84,6 +88,7 @@ API_FILES = (
     tax_pb2.DESCRIPTOR,
     payments_pb2.DESCRIPTOR,
     dunning_pb2.DESCRIPTOR,
+    receivables_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -108,6 +113,7 @@ class UseCases:
     manual_payments: ManualPayments
     refunds: RefundUseCases
     dunning: DunningAdmin
+    receivables: ReceivablesUseCases
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,9 @@ def build_server(
     )
     dunning_pb2_grpc.add_DunningServiceServicer_to_server(
         DunningServicer(use_cases.dunning, call_context), server
+    )
+    receivables_pb2_grpc.add_ReceivablesServiceServicer_to_server(
+        ReceivablesServicer(use_cases.receivables, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

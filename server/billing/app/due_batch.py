@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from billing.app.dunning_ports import DunningCaseRepository
-from billing.app.ledger_ports import JournalRepository
+from billing.app.ledger_ports import JournalRepository, ReceivablesReads
 from billing.app.payment_ports import (
     DisputeRepository,
     GatewayCredentialRepository,
@@ -570,3 +570,7 @@ class BatchTransaction:
     def journal(self) -> JournalRepository:
         # Deferred inserts on the batch's connection, pipelined with its other writes.
         return self._tx.journal
+
+    @property
+    def receivables(self) -> ReceivablesReads:
+        return self._tx.receivables

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from billing.domain.aging import Owed
 from billing.domain.ledger import JournalEntry
 
 
@@ -21,10 +22,12 @@ class JournalRepository(Protocol):
         tenant_id: str,
         *,
         source: str | None = None,
+        period: str | None = None,
         after_id: str | None = None,
         limit: int = 100,
     ) -> list[JournalEntry]:
-        """Entries with their lines in id order; only those of `source` when given."""
+        """Entries with their lines in id order; only those of `source`, of `period`, when
+        given."""
         ...
 
     async def balances(
@@ -32,4 +35,13 @@ class JournalRepository(Protocol):
     ) -> list[tuple[str, str, int, int]]:
         """(account, currency, debits, credits) per account and currency, lines posted
         before `at` (None: all)."""
+        ...
+
+
+class ReceivablesReads(Protocol):
+    async def owed(
+        self, tenant_id: str, currency: str | None, after_customer: str | None, customers: int
+    ) -> list[Owed]:
+        """The open invoices that still owe something, of the first `customers` customers
+        (by id) after `after_customer`, by customer then invoice."""
         ...

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from billing.app.dunning_ports import DunningCaseRepository
-from billing.app.ledger_ports import JournalRepository
+from billing.app.ledger_ports import JournalRepository, ReceivablesReads
 from billing.app.payment_ports import (
     DisputeRepository,
     GatewayCredentialRepository,
@@ -692,6 +692,9 @@ class Transaction(Protocol):
 
     @property
     def journal(self) -> JournalRepository: ...
+
+    @property
+    def receivables(self) -> ReceivablesReads: ...
 
 
 class Store(Protocol):

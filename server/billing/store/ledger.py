@@ -10,11 +10,14 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from billing.domain.aging import Owed
+from billing.domain.invoices import InvoiceStatus
 from billing.domain.ledger import EntryKind, JournalEntry, JournalLine
 from billing.store.batch import BatchedConnection
-from billing.store.schema import journal_entries, journal_lines
+from billing.store.schema import invoices, journal_entries, journal_lines
 
 e = journal_entries
+inv = invoices
 ln = journal_lines
 INSERT_ENTRY = insert(e)
 INSERT_LINE = insert(ln)
@@ -68,6 +71,7 @@ class SqlJournal:
         tenant_id: str,
         *,
         source: str | None = None,
+        period: str | None = None,
         after_id: str | None = None,
         limit: int = 100,
     ) -> list[JournalEntry]:
@@ -76,6 +80,8 @@ class SqlJournal:
         statement = select(e).where(e.c.tenant_id == tenant_id)
         if source is not None:
             statement = statement.where(e.c.source == source)
+        if period is not None:
+            statement = statement.where(e.c.period == period)
         if after_id is not None:
             statement = statement.where(e.c.id > after_id)
         statement = statement.order_by(e.c.id).limit(limit)
@@ -134,3 +140,45 @@ class SqlJournal:
         )
         result = await self._conn.execute(statement)
         return [(r.account, r.currency, int(r.debits), int(r.credits)) for r in result]
+
+
+class SqlReceivables:
+    """What open invoices still owe, for aging (invoices of status open only: written-off
+    ones are bad debt)."""
+
+    def __init__(self, conn: BatchedConnection) -> None:
+        self._conn = conn
+
+    async def owed(
+        self, tenant_id: str, currency: str | None, after_customer: str | None, customers: int
+    ) -> list[Owed]:
+        owing = (
+            inv.c.tenant_id == tenant_id,
+            inv.c.status == InvoiceStatus.OPEN.value,
+            inv.c.amount_due_minor > func.coalesce(inv.c.paid_minor, 0),
+        )
+        who = select(inv.c.customer_id).where(*owing).distinct().order_by(inv.c.customer_id)
+        if currency is not None:
+            who = who.where(inv.c.currency == currency)
+        if after_customer is not None:
+            who = who.where(inv.c.customer_id > after_customer)
+        ids = [r.customer_id for r in await self._conn.execute(who.limit(customers))]
+        if not ids:
+            return []
+        rows = select(
+            inv.c.customer_id, inv.c.id, inv.c.currency, inv.c.due_at, inv.c.finalized_at,
+            inv.c.amount_due_minor, inv.c.paid_minor,
+        ).where(*owing, inv.c.customer_id.in_(ids))  # fmt: skip
+        if currency is not None:
+            rows = rows.where(inv.c.currency == currency)
+        result = await self._conn.execute(rows.order_by(inv.c.customer_id, inv.c.id))
+        return [
+            Owed(
+                r.customer_id,
+                r.id,
+                r.currency,
+                r.due_at or r.finalized_at,
+                int(r.amount_due_minor) - int(r.paid_minor or 0),
+            )
+            for r in result
+        ]

@@ -43,7 +43,7 @@ from billing.store.due_batch import SqlDueBatch
 from billing.store.due_work import SqlDueWork
 from billing.store.dunning import SqlDunningCases
 from billing.store.engine import WRITE_OPTION
-from billing.store.ledger import SqlJournal
+from billing.store.ledger import SqlJournal, SqlReceivables
 from billing.store.payments import (
     SqlGatewayCredentials,
     SqlPaymentAttempts,
@@ -102,6 +102,7 @@ class SqlTransaction:
         self.gateway_events = SqlGatewayEvents(conn)
         self.dunning_cases = SqlDunningCases(conn)
         self.journal = SqlJournal(conn)  # ADR 0051
+        self.receivables = SqlReceivables(conn)
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

@@ -55,6 +55,7 @@ from billing.app.payment_due_work import PaymentDueWork
 from billing.app.payment_methods import PaymentMethods
 from billing.app.payments import PaymentUseCases
 from billing.app.receivables import ReceivablesUseCases
+from billing.app.recognition import RecognitionWork
 from billing.app.refunds import Refunds
 from billing.app.renewals import DueWorkHandlers
 from billing.app.rules import CompiledRuleSets, RuleUseCases
@@ -137,6 +138,7 @@ class Runtime:
         subscriptions.usage = usage
         handlers = DueWorkHandlers(subscriptions, rules, usage)
         handlers.delivery = InvoiceDelivery(rules, build_mailer(settings))
+        handlers.recognition = RecognitionWork(rules)  # ADR 0054
         handlers.tax_id_checks = build_tax_id_checks(settings, self.due_store, self.engines)
         # Payments (ADR 0034): one directory of connected gateways and one set of circuit
         # breakers per process, shared by the calls and the due work.

@@ -38,6 +38,13 @@ def use_rules(rules_of: RulesOf) -> None:
     _Rules.of = rules_of
 
 
+async def rules_of(tx: Transaction, tenant_id: str) -> ActiveRules:
+    """The tenant's active rules, for a posting whose caller holds none."""
+    if _Rules.of is None:
+        raise RuntimeError("books.use_rules was never called: the runtime wires it")
+    return await _Rules.of(tx, tenant_id)
+
+
 def book_period(rules: ActiveRules, at: datetime) -> str:
     """The accounting period (YYYY-MM) of `at` where the seller keeps its books: the zone
     invoices are numbered in, which the tax ledger's days use too."""
@@ -57,9 +64,7 @@ async def post_facts(
     if not postings:
         return []
     if rules is None:
-        if _Rules.of is None:
-            raise RuntimeError("books.use_rules was never called: the runtime wires it")
-        rules = await _Rules.of(tx, tenant_id)
+        rules = await rules_of(tx, tenant_id)
     period = book_period(rules, at)
     zone = ZoneInfo(rules.rules.invoicing.numbering_time_zone)
     ledger = rules.rules.ledger

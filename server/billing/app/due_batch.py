@@ -26,7 +26,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from billing.app.dunning_ports import DunningCaseRepository
-from billing.app.ledger_ports import JournalRepository, ReceivablesReads
+from billing.app.ledger_ports import (
+    JournalRepository,
+    ReceivablesReads,
+    RevenueScheduleRepository,
+)
 from billing.app.payment_ports import (
     DisputeRepository,
     GatewayCredentialRepository,
@@ -574,3 +578,7 @@ class BatchTransaction:
     @property
     def receivables(self) -> ReceivablesReads:
         return self._tx.receivables
+
+    @property
+    def revenue_schedules(self) -> RevenueScheduleRepository:
+        return self._tx.revenue_schedules

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from billing.app import recognition
 from billing.app.billing_time import BillingTime
 from billing.app.books import post_facts
 from billing.app.context import CallContext, Write
@@ -379,6 +380,7 @@ class InvoiceLifecycle:
                 raise _changed(invoice)
             if status == InvoiceStatus.VOID:
                 await _void_credit(tx, ctx.tenant_id, invoice)
+                await recognition.invoice_voided(tx, ctx.tenant_id, invoice, at, None)
             await post_facts(tx, ctx.tenant_id, _move_postings(invoice, status), at)
             if status == InvoiceStatus.VOID and invoice_taxes(invoice):
                 active = await self._rules.active_rules_in(tx, ctx.tenant_id)

@@ -17,6 +17,7 @@ from billing.app.ids import new_id
 from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.payment_kinds import COLLECT_INVOICE
 from billing.app.ports import DueItem, RetryableConflict, Transaction
+from billing.app.recognition import schedule_invoice
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
 from billing.app.tax_ledger import record_invoice_tax
@@ -220,6 +221,11 @@ async def _finalize(
             raise RetryableConflict(f"{draft.name} changed since version {draft.version}")
     await record_invoice_tax(tx, tenant_id, invoice, at, rules)
     await post_facts(tx, tenant_id, invoice_finalized(invoice), at, rules)
+    clock_id = (
+        customer.clock_id if customer is not None else await _clock_of(tx, tenant_id, sub, invoice)
+    )
+    plan_code = sub.plan_code if sub is not None else None
+    await schedule_invoice(tx, tenant_id, invoice, rules, at, plan_code, clock_id)
     if settlement.credit_balance_after_minor != balance:
         await tx.credit.set_balance(
             tenant_id, customer_id, currency, settlement.credit_balance_after_minor

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from billing.domain.aging import Owed
 from billing.domain.ledger import JournalEntry
+from billing.domain.recognition import RevenueSchedule, ScheduleStatus
 
 
 class JournalRepository(Protocol):
@@ -44,4 +45,24 @@ class ReceivablesReads(Protocol):
     ) -> list[Owed]:
         """The open invoices that still owe something, of the first `customers` customers
         (by id) after `after_customer`, by customer then invoice."""
+        ...
+
+
+class RevenueScheduleRepository(Protocol):
+    async def add(self, tenant_id: str, schedules: Sequence[RevenueSchedule]) -> None:
+        """Deferred inserts, with the invoice that creates them."""
+        ...
+
+    async def of_invoice(self, tenant_id: str, invoice_id: str) -> list[RevenueSchedule]: ...
+
+    async def active(
+        self, tenant_id: str, currency: str | None, after_id: str | None, limit: int
+    ) -> list[RevenueSchedule]:
+        """Schedules with something left to recognize, by id."""
+        ...
+
+    async def set_recognized(
+        self, tenant_id: str, changes: Sequence[tuple[str, int, ScheduleStatus]]
+    ) -> None:
+        """(schedule id, recognized so far, status) each; deferred."""
         ...

@@ -15,7 +15,11 @@ from datetime import datetime
 from typing import Protocol
 
 from billing.app.dunning_ports import DunningCaseRepository
-from billing.app.ledger_ports import JournalRepository, ReceivablesReads
+from billing.app.ledger_ports import (
+    JournalRepository,
+    ReceivablesReads,
+    RevenueScheduleRepository,
+)
 from billing.app.payment_ports import (
     DisputeRepository,
     GatewayCredentialRepository,
@@ -695,6 +699,9 @@ class Transaction(Protocol):
 
     @property
     def receivables(self) -> ReceivablesReads: ...
+
+    @property
+    def revenue_schedules(self) -> RevenueScheduleRepository: ...
 
 
 class Store(Protocol):

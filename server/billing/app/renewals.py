@@ -38,6 +38,7 @@ from billing.app.plan_items import (
     repriced,
 )
 from billing.app.ports import DueItem, NotReady, RetryableConflict, Transaction
+from billing.app.recognition import RECOGNIZE, RecognitionWork
 from billing.app.records import OutboxEvent
 from billing.app.refunds import RECONCILE_REFUND, Refunds
 from billing.app.rules import ActiveRules, RuleUseCases
@@ -85,6 +86,7 @@ class DueWorkHandlers:
         self._rules = rules
         self._usage = usage
         self.delivery: InvoiceDelivery | None = None  # set by the composition root
+        self.recognition: RecognitionWork | None = None  # set by the composition root
         self.tax_id_checks: TaxIdChecks | None = None  # set when a verifier is configured
         self.payments: PaymentDueWork | None = None  # set by the composition root
         self.refunds: Refunds | None = None  # set by the composition root
@@ -119,6 +121,8 @@ class DueWorkHandlers:
             if self.tax_id_checks is None:
                 return "skip tax id check: no verifier is configured"
             return await self.tax_id_checks.handle(tx, item)
+        if item.kind == RECOGNIZE and self.recognition is not None:
+            return await self.recognition.handle(tx, item)
         if item.kind == DELIVER and self.delivery is not None:
             return await self.delivery.handle(tx, item)  # one-off invoices have no subscription
         if item.kind in PAYMENT_KINDS or item.kind == RECONCILE_REFUND:

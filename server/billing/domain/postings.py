@@ -26,6 +26,7 @@ from billing.domain.ledger import (
     DEFERRED_REVENUE,
     DISPUTE_LOSSES,
     DISPUTED_FUNDS,
+    REVENUE,
     ROUNDING,
     TAX_PAYABLE,
     EntryKind,
@@ -280,3 +281,18 @@ def dispute_moved(dispute: Dispute, before: DisputeStatus | None) -> list[Postin
     else:
         return []
     return _posting(kind, dispute.name, dispute.currency, pairs, dispute.customer_id)
+
+
+def recognized(
+    invoice_name: str,
+    customer_id: str,
+    currency: str,
+    by_product_line: dict[str, int],
+    *,
+    memo: str = "",
+) -> list[Posting]:
+    """Deferred revenue earned: Dr deferred_revenue, Cr revenue:<product line> per line (a
+    negative amount, a credit's schedule or a reversal, the other way round)."""
+    pairs = [(account(REVENUE, line), -amount) for line, amount in by_product_line.items()]
+    pairs.append((DEFERRED_REVENUE, sum(by_product_line.values())))
+    return _posting(EntryKind.RECOGNITION, invoice_name, currency, pairs, customer_id, memo)

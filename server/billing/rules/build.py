@@ -34,6 +34,7 @@ from billing.rules.model import (
     sort_versions,
 )
 from billing.rules.payment_build import build_payment_rules
+from billing.rules.recognition_rules_file import build_recognition_rules
 from billing.rules.structure import ValidatedFile
 from billing.rules.tax_build import build_tax_rules
 
@@ -77,6 +78,7 @@ def build_rule_set(
         payments=build_payment_rules(files),
         dunning=build_dunning_rules(files),
         ledger=build_ledger_rules(files),
+        recognition=build_recognition_rules(files),
     )
 
 

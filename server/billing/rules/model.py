@@ -19,6 +19,7 @@ from billing.domain.ledger_rules import NO_LEDGER_RULES, LedgerRules
 from billing.domain.money import DEFAULT_ROUNDING
 from billing.domain.payment_rules import DEFAULT_PAYMENT_RULES, PaymentRules
 from billing.domain.plan_changes import Direction
+from billing.domain.recognition import NO_RECOGNITION_RULES, RecognitionRules
 from billing.domain.tax import NO_TAX_RULES, TaxRules
 from billing.rules.errors import RuleWarning
 
@@ -359,7 +360,8 @@ class RuleSet:
     tax: TaxRules = NO_TAX_RULES
     payments: PaymentRules = DEFAULT_PAYMENT_RULES
     dunning: DunningRules = NO_DUNNING
-    ledger: LedgerRules = NO_LEDGER_RULES  # ADR 0051; `recognition` comes with its engine
+    ledger: LedgerRules = NO_LEDGER_RULES  # ADR 0051
+    recognition: RecognitionRules = NO_RECOGNITION_RULES  # ADR 0054
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RuleSet) and other.content_hash == self.content_hash

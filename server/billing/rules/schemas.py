@@ -24,6 +24,7 @@ from billing.domain.payments import MethodType
 from billing.domain.plan_changes import DIRECTIONS
 from billing.domain.tax import InclusiveRounding, LineRounding, TaxPoint, UnknownTaxId
 from billing.rules.ledger_schema import LEDGER_SCHEMA
+from billing.rules.recognition_schema import RECOGNITION_SCHEMA
 from billing.rules.values import (
     CODE_PATTERN,
     coerce_date,
@@ -49,7 +50,7 @@ KINDS: Final = (
     "ledger",
 )
 # Kinds whose schema is still to be written: a file must name its kind, the rest is accepted.
-RESERVED_KINDS: Final = frozenset({"recognition"})
+RESERVED_KINDS: Final[frozenset[str]] = frozenset()
 
 INTERVALS: Final = ("day", "week", "month", "year")
 PLAN_CHANGE_TIMINGS: Final = ("immediate", "end_of_period", "refused")
@@ -1151,6 +1152,7 @@ _WRITTEN: dict[str, Schema] = {
     "pricing": PRICING,
     "proration": PRORATION,
     "ledger": LEDGER_SCHEMA,
+    "recognition": RECOGNITION_SCHEMA,
 }
 # In KINDS order; a reserved kind's schema is only its `kind`.
 SCHEMAS: Final[dict[str, Schema]] = {

@@ -29,6 +29,7 @@ from billing.rules.errors import RuleError, RulePath, RuleWarning, format_path
 from billing.rules.ledger_rules_file import check_ledger
 from billing.rules.model import CaseMatch
 from billing.rules.payment_semantics import check_payments
+from billing.rules.recognition_rules_file import check_recognition
 from billing.rules.structure import ValidatedFile
 from billing.rules.tax_semantics import check_tax
 
@@ -181,6 +182,7 @@ class _Checker:
                 self._error(file, ("numbering_time_zone",), f"{zone!r} is not an IANA time zone")
         self.findings.errors.extend(check_tax(self.files, self.engines))
         self.findings.errors.extend(check_ledger(self.files))
+        self.findings.errors.extend(check_recognition(self.files))
         self.findings.errors.extend(check_payments(self.files, self.engines, self.unreadable))
         errors, warnings = check_dunning(self.files, self.engines, self.unreadable)
         self.findings.errors.extend(errors)

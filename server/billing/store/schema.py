@@ -723,7 +723,29 @@ journal_seals = Table(
 
 # --- accounting periods (ADR 0051, migration 0021) ---------------------------------------------
 
-# --- recognition schedules (ADR 0051, migration 0022) ------------------------------------------
+# --- recognition schedules (ADR 0054, migration 0022) ------------------------------------------
+# One performance obligation of one invoice: its (allocated) amount earned over its service
+# instants; `recognized_minor` rises as recognition posts; status active, done or void.
+revenue_schedules = Table(
+    "revenue_schedules",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("invoice_id", String(ID), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("customer_id", String(ID), nullable=False),
+    Column("product_line", String(64), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("recognized_minor", BigInteger, nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("allocation", Text, nullable=False),  # JSON: SSP weight, list and allocated amounts
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "tenant_id", "invoice_id"),
+)
 
 # --- MRR (ADR 0051, migration 0023) ------------------------------------------------------------
 

@@ -50,6 +50,7 @@ from billing.store.payments import (
     SqlPaymentMethods,
     SqlPayments,
 )
+from billing.store.recognition import SqlRevenueSchedules
 from billing.store.records import SqlAudit, SqlIdempotency, SqlOutbox
 from billing.store.refunds import SqlDisputes, SqlGatewayEvents, SqlRefunds
 from billing.store.rule_sets import SqlRuleSets
@@ -103,6 +104,7 @@ class SqlTransaction:
         self.dunning_cases = SqlDunningCases(conn)
         self.journal = SqlJournal(conn)  # ADR 0051
         self.receivables = SqlReceivables(conn)
+        self.revenue_schedules = SqlRevenueSchedules(conn)  # ADR 0054
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

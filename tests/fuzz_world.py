@@ -1075,3 +1075,21 @@ TEMPLATES.update(
         "ExportJournal": lambda w: {"period": "2026-03"},
     }
 )
+
+
+# LedgerService (issue 17, ADR 0053)
+TEMPLATES.update(
+    {
+        "GetTrialBalance": lambda w: {"as_of_time": "2026-06-01T00:00:00Z", "currency_code": "USD"},
+        "ListJournalEntries": lambda w: {"period": "2026-03", "kind": "payment", "page_size": 5},
+        "VerifyJournal": lambda w: {},
+        "ClosePeriod": lambda w: {"period": "2026-01", "request_id": rid()},
+        "GetBooks": lambda w: {},
+        "GetRevenueByProduct": lambda w: {"start_period": "2026-01", "end_period": "2026-06"},
+        "GetDeferredRevenueRollforward": lambda w: {
+            "start_period": "2026-01",
+            "end_period": "2026-06",
+        },
+        "GetDeferredRevenueWaterfall": lambda w: {"months": 6},
+    }
+)

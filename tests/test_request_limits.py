@@ -46,6 +46,7 @@ from billing_client.v1 import dunning_pb2 as dun
 from billing_client.v1 import (
     invoices_pb2 as inv,
 )
+from billing_client.v1 import ledger_pb2 as led
 from billing_client.v1 import (
     money_pb2 as mo,
 )
@@ -550,6 +551,31 @@ CASES += [
     ("ReceivablesService", "ExportJournal", recv.ExportJournalRequest(period="2026-001"), "period"),
 ]
 
+# LedgerService (issue 17, ADR 0053)
+CASES += [
+    ("LedgerService", m, request, field)
+    for m, request, field in [
+        ("GetTrialBalance", led.GetTrialBalanceRequest(currency_code="EURO"), "currency_code"),
+        ("ListJournalEntries", led.ListJournalEntriesRequest(kind="k" * 33), "kind"),
+        ("ClosePeriod", led.ClosePeriodRequest(period="2026-001", request_id=rid()), "period"),
+        (
+            "GetRevenueByProduct",
+            led.GetRevenueByProductRequest(start_period="x" * 8),
+            "start_period",
+        ),
+        (
+            "GetDeferredRevenueRollforward",
+            led.GetDeferredRevenueRollforwardRequest(end_period="x" * 8),
+            "end_period",
+        ),
+        (
+            "GetDeferredRevenueWaterfall",
+            led.GetDeferredRevenueWaterfallRequest(months=61),
+            "months",
+        ),
+    ]
+]
+
 
 def served_methods() -> dict[str, tuple[str, bool, bool]]:
     """Every RPC served: name -> (full path, client streams, server streams)."""
@@ -602,6 +628,8 @@ def test_every_rpc_has_a_case() -> None:
         "UsageService.StreamUsage",  # its own test below: a bad message mid-stream
         "RuleService.GetActiveRuleSet",  # an empty request: nothing to bound
         "PaymentService.ListGateways",  # an empty request: nothing to bound
+        "LedgerService.VerifyJournal",  # an empty request: nothing to bound
+        "LedgerService.GetBooks",  # an empty request: nothing to bound
     }
     assert covered == set(served_methods())
 

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     due_retry.add_argument("--tenant", required=True)
 
     _add_keys_commands(commands)
+    _add_ledger_commands(commands)
 
     args = parser.parse_args(argv)
     if args.command == "rules":
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             return _due_work(args, settings)
         if args.command == "keys":
             return _keys(args, settings)
+        if args.command == "ledger":
+            return _ledger(args, settings)
         if args.command == "token":
             from billing.runtime import development_token
 
@@ -118,6 +121,19 @@ def _add_keys_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     )
     keys_rotate.add_argument("--batch-rows", type=int, default=500, help="rows per transaction")
     keys_commands.add_parser("check", help="check that every stored secret decrypts")
+
+
+def _add_ledger_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    ledger = commands.add_parser("ledger", help="the journal's hash chain (database)")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
+    verify = ledger_commands.add_parser("verify", help="seal and verify a tenant's hash chain")
+    verify.add_argument("--tenant", required=True)
+
+
+def _ledger(args: argparse.Namespace, settings: Settings) -> int:
+    from billing import ledger_cli
+
+    return ledger_cli.verify(settings, args.tenant)
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:

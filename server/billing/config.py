@@ -56,6 +56,9 @@ class Settings:
     db_statement_timeout_ms: int = 30_000  # PostgreSQL statement_timeout of calls
     db_lock_timeout_ms: int = 5_000  # PostgreSQL lock_timeout, every pool
     db_idle_in_transaction_timeout_ms: int = 60_000  # idle_in_transaction_session_timeout
+    # Journal entries older than this are sealed into the hash chain (ADR 0053); -1: derived
+    # from the timeouts above (longer than any write transaction lives).
+    ledger_seal_horizon_seconds: int = -1
     smtp_url: str = ""  # e.g. smtp://user:pass@host:587?from=billing@example.com; "" = off
     templates_dir: str = "rules/templates"  # invoice document templates finance edits
     # The VIES checkVat SOAP endpoint; "" = no online check of EU VAT numbers (ADR 0031).

@@ -49,6 +49,7 @@ from billing.app.dunning_notices import DunningNotices
 from billing.app.gateway_directory import GatewayDirectory
 from billing.app.gateway_events import GatewayEvents
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
+from billing.app.ledger import JournalChain, LedgerUseCases, seal_horizon
 from billing.app.manual_payments import ManualPayments
 from billing.app.payment_charges import Charges
 from billing.app.payment_due_work import PaymentDueWork
@@ -231,6 +232,14 @@ class Runtime:
             ),
             dunning=DunningAdmin(self.store, writes, rules, BillingTime(self.clock)),
             receivables=ReceivablesUseCases(self.store, rules, BillingTime(self.clock)),
+            ledger=LedgerUseCases(
+                self.store,
+                writes,
+                rules,
+                BillingTime(self.clock),
+                JournalChain(self.store, SystemClock(), journal_seal_horizon(settings)),
+                SystemClock(),
+            ),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:
@@ -469,3 +478,12 @@ async def serve(settings: Settings, on_ready: Callable[[int], None] | None = Non
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     await runtime.stop()
     log.info("stopped")
+
+
+def journal_seal_horizon(settings: Settings) -> timedelta:
+    """How old a journal entry must be to be sealed (ADR 0053)."""
+    return seal_horizon(
+        max(settings.db_statement_timeout_ms, settings.due_work_statement_timeout_ms),
+        settings.db_idle_in_transaction_timeout_ms,
+        settings.ledger_seal_horizon_seconds,
+    )

@@ -19,6 +19,7 @@ from billing.api.customers import CustomerServicer
 from billing.api.dunning import DunningServicer
 from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
+from billing.api.ledger import LedgerServicer
 from billing.api.payments import PaymentServicer
 from billing.api.rate_limit import TenantRateLimiter
 from billing.api.receivables import ReceivablesServicer
@@ -36,6 +37,7 @@ from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.dunning_admin import DunningAdmin
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
+from billing.app.ledger import LedgerUseCases
 from billing.app.manual_payments import ManualPayments
 from billing.app.payment_methods import PaymentMethods
 from billing.app.payments import PaymentUseCases
@@ -61,6 +63,8 @@ from billing_client.v1 import (
     dunning_pb2_grpc,
     invoices_pb2,
     invoices_pb2_grpc,
+    ledger_pb2,
+    ledger_pb2_grpc,
     payments_pb2,
     payments_pb2_grpc,
     receivables_pb2,
@@ -89,6 +93,7 @@ API_FILES = (
     payments_pb2.DESCRIPTOR,
     dunning_pb2.DESCRIPTOR,
     receivables_pb2.DESCRIPTOR,
+    ledger_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -114,6 +119,7 @@ class UseCases:
     refunds: RefundUseCases
     dunning: DunningAdmin
     receivables: ReceivablesUseCases
+    ledger: LedgerUseCases
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,9 @@ def build_server(
     )
     receivables_pb2_grpc.add_ReceivablesServiceServicer_to_server(
         ReceivablesServicer(use_cases.receivables, call_context), server
+    )
+    ledger_pb2_grpc.add_LedgerServiceServicer_to_server(
+        LedgerServicer(use_cases.ledger, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

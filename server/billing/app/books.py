@@ -10,7 +10,8 @@ seller's month) and reporting-currency amounts, and its `ledger.entry_posted` ev
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from billing.app.ids import new_id
@@ -18,6 +19,7 @@ from billing.app.ports import Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
 from billing.domain.ledger import JournalEntry, JournalLine, check_balanced, lines
+from billing.domain.ledger_reports import landing_period
 from billing.domain.ledger_rules import LedgerRules, rate_on, to_reporting
 from billing.domain.money import minor_unit_exponent
 from billing.domain.postings import Posting
@@ -65,19 +67,34 @@ async def post_facts(
         return []
     if rules is None:
         rules = await rules_of(tx, tenant_id)
-    period = book_period(rules, at)
     zone = ZoneInfo(rules.rules.invoicing.numbering_time_zone)
+    period, adjusts = await _landing(tx, tenant_id, book_period(rules, at), at, zone)
     ledger = rules.rules.ledger
     entries = [
         _entry(posting, new_id("jrn"), at, period, ledger, at.astimezone(zone).date())
         for posting in postings
     ]
+    if adjusts is not None:  # a late posting into a closed period (ADR 0053)
+        entries = [replace(x, adjusts=x.adjusts or adjusts) for x in entries]
     await post(tx, tenant_id, entries)
     for entry in entries:
         name = f"journalEntries/{entry.id}"
         event = OutboxEvent(new_id("evt"), tenant_id, ENTRY_POSTED, name, entry_event(entry), at)
         await tx.outbox.add(event)
     return entries
+
+
+async def _landing(
+    tx: Transaction, tenant_id: str, period: str, at: datetime, zone: ZoneInfo
+) -> tuple[str, str | None]:
+    """The period an entry posted at `at` lands in, and the closed period it adjusts. A period
+    closes only after it ends (wall time), so an instant in the current wall month needs no
+    read; only a simulation clock behind the wall reads how far the books are closed."""
+    wall = datetime.now(UTC).astimezone(zone)
+    if at >= wall.replace(day=1, hour=0, minute=0, second=0, microsecond=0):
+        return period, None
+    closed = await tx.journal.closed_through(tenant_id)
+    return landing_period(period, closed[0] if closed is not None else None)
 
 
 def _entry(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from billing.domain.aging import Owed
-from billing.domain.ledger import JournalEntry
+from billing.domain.ledger import JournalEntry, Seal
 from billing.domain.recognition import RevenueSchedule, ScheduleStatus
 
 
@@ -24,11 +24,12 @@ class JournalRepository(Protocol):
         *,
         source: str | None = None,
         period: str | None = None,
+        kind: str | None = None,
         after_id: str | None = None,
+        before_id: str | None = None,
         limit: int = 100,
     ) -> list[JournalEntry]:
-        """Entries with their lines in id order; only those of `source`, of `period`, when
-        given."""
+        """Entries with their lines in id order; filtered by what is given."""
         ...
 
     async def balances(
@@ -37,6 +38,36 @@ class JournalRepository(Protocol):
         """(account, currency, debits, credits) per account and currency, lines posted
         before `at` (None: all)."""
         ...
+
+    async def period_sums(
+        self, tenant_id: str, start: str, end: str, base: str | None = None
+    ) -> list[tuple[str, str, str, int, int]]:
+        """(period, account, currency, debits, credits), periods start..end inclusive."""
+        ...
+
+    async def account_movements(
+        self, tenant_id: str, account: str, through: str
+    ) -> list[tuple[str, str, str, int]]:
+        """(period, entry kind, currency, credits - debits) of one account."""
+        ...
+
+    async def last_seal(self, tenant_id: str) -> Seal | None: ...
+
+    async def seals(self, tenant_id: str, after_seq: int, limit: int) -> list[Seal]: ...
+
+    async def add_seals(self, tenant_id: str, seals: Sequence[Seal], at: datetime) -> bool:
+        """Append seals; False (nothing written) when another sealer took a seq first."""
+        ...
+
+    async def count_after(self, tenant_id: str, after_id: str | None) -> int: ...
+
+    async def closed_through(self, tenant_id: str) -> tuple[str, datetime, str] | None:
+        """(period, when, by whom) the books are closed through, or None."""
+        ...
+
+    async def close_through(
+        self, tenant_id: str, period: str, at: datetime, actor: str
+    ) -> None: ...
 
 
 class ReceivablesReads(Protocol):

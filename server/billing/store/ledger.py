@@ -12,11 +12,20 @@ from sqlalchemy import func, insert, select
 
 from billing.domain.aging import Owed
 from billing.domain.invoices import InvoiceStatus
-from billing.domain.ledger import EntryKind, JournalEntry, JournalLine
+from billing.domain.ledger import EntryKind, JournalEntry, JournalLine, Seal
 from billing.store.batch import BatchedConnection
-from billing.store.schema import invoices, journal_entries, journal_lines
+from billing.store.dialect import insert_or_ignore, upsert
+from billing.store.schema import (
+    invoices,
+    journal_entries,
+    journal_lines,
+    journal_seals,
+    ledger_books,
+)
 
 e = journal_entries
+sl = journal_seals
+bk = ledger_books
 inv = invoices
 ln = journal_lines
 INSERT_ENTRY = insert(e)
@@ -72,7 +81,9 @@ class SqlJournal:
         *,
         source: str | None = None,
         period: str | None = None,
+        kind: str | None = None,
         after_id: str | None = None,
+        before_id: str | None = None,
         limit: int = 100,
     ) -> list[JournalEntry]:
         """Entries in id order (ULIDs: posting order within a process), with their lines;
@@ -82,6 +93,10 @@ class SqlJournal:
             statement = statement.where(e.c.source == source)
         if period is not None:
             statement = statement.where(e.c.period == period)
+        if kind is not None:
+            statement = statement.where(e.c.kind == kind)
+        if before_id is not None:
+            statement = statement.where(e.c.id < before_id)
         if after_id is not None:
             statement = statement.where(e.c.id > after_id)
         statement = statement.order_by(e.c.id).limit(limit)
@@ -140,6 +155,95 @@ class SqlJournal:
         )
         result = await self._conn.execute(statement)
         return [(r.account, r.currency, int(r.debits), int(r.credits)) for r in result]
+
+    async def period_sums(
+        self, tenant_id: str, start: str, end: str, base: str | None = None
+    ) -> list[tuple[str, str, str, int, int]]:
+        """(period, account, currency, debits, credits) of periods start..end (inclusive),
+        of accounts of `base` only when given."""
+        statement = (
+            select(e.c.period, ln.c.account, ln.c.currency,
+                   func.sum(ln.c.debit_minor).label("debits"),
+                   func.sum(ln.c.credit_minor).label("credits"))
+            .join(e, (e.c.tenant_id == ln.c.tenant_id) & (e.c.id == ln.c.entry_id))
+            .where(ln.c.tenant_id == tenant_id, e.c.period >= start, e.c.period <= end)
+            .group_by(e.c.period, ln.c.account, ln.c.currency)
+            .order_by(e.c.period, ln.c.account, ln.c.currency)
+        )  # fmt: skip
+        if base is not None:
+            statement = statement.where((ln.c.account == base) | ln.c.account.like(f"{base}:%"))
+        rows = await self._conn.execute(statement)
+        return [(r.period, r.account, r.currency, int(r.debits), int(r.credits)) for r in rows]
+
+    async def account_movements(
+        self, tenant_id: str, account: str, through: str
+    ) -> list[tuple[str, str, str, int]]:
+        """(period, entry kind, currency, credits - debits) of one account, periods up to
+        `through` (inclusive)."""
+        statement = (
+            select(e.c.period, e.c.kind, ln.c.currency,
+                   func.sum(ln.c.credit_minor - ln.c.debit_minor).label("net"))
+            .join(e, (e.c.tenant_id == ln.c.tenant_id) & (e.c.id == ln.c.entry_id))
+            .where(ln.c.tenant_id == tenant_id, ln.c.account == account, e.c.period <= through)
+            .group_by(e.c.period, e.c.kind, ln.c.currency)
+        )  # fmt: skip
+        rows = await self._conn.execute(statement)
+        return [(r.period, r.kind, r.currency, int(r.net)) for r in rows]
+
+    # --- the chain (ADR 0053) ---------------------------------------------------------------
+
+    async def last_seal(self, tenant_id: str) -> Seal | None:
+        row = (
+            await self._conn.execute(
+                select(sl).where(sl.c.tenant_id == tenant_id).order_by(sl.c.seq.desc()).limit(1)
+            )
+        ).first()
+        return Seal(int(row.seq), row.entry_id, bytes(row.hash)) if row is not None else None
+
+    async def seals(self, tenant_id: str, after_seq: int, limit: int) -> list[Seal]:
+        rows = await self._conn.execute(
+            select(sl)
+            .where(sl.c.tenant_id == tenant_id, sl.c.seq > after_seq)
+            .order_by(sl.c.seq)
+            .limit(limit)
+        )
+        return [Seal(int(r.seq), r.entry_id, bytes(r.hash)) for r in rows]
+
+    async def add_seals(self, tenant_id: str, seals: Sequence[Seal], at: datetime) -> bool:
+        """Append seals; False (nothing written) when another sealer took a seq first."""
+        if not seals:
+            return True
+        rows = [
+            {"tenant_id": tenant_id, "seq": x.seq, "entry_id": x.entry_id, "hash": x.hash,
+             "sealed_at": at}
+            for x in seals
+        ]  # fmt: skip
+        # The first seq decides: of two sealers after the same seal, one inserts it and the
+        # other (waiting on the key until the first commits) inserts nothing and retries.
+        first = insert_or_ignore(self._conn.dialect.name, sl, ["tenant_id", "seq"])
+        taken = await self._conn.execute(first.returning(sl.c.seq), rows[0])
+        if taken.first() is None:
+            return False
+        if rows[1:]:
+            await self._conn.execute(insert(sl), rows[1:])
+        return True
+
+    async def count_after(self, tenant_id: str, after_id: str | None) -> int:
+        statement = select(func.count()).select_from(e).where(e.c.tenant_id == tenant_id)
+        if after_id is not None:
+            statement = statement.where(e.c.id > after_id)
+        return int((await self._conn.execute(statement)).scalar_one())
+
+    # --- periods (ADR 0053) -----------------------------------------------------------------
+
+    async def closed_through(self, tenant_id: str) -> tuple[str, datetime, str] | None:
+        row = (await self._conn.execute(select(bk).where(bk.c.tenant_id == tenant_id))).first()
+        return (row.closed_through, row.closed_at, row.closed_by) if row is not None else None
+
+    async def close_through(self, tenant_id: str, period: str, at: datetime, actor: str) -> None:
+        values = {"closed_through": period, "closed_at": at, "closed_by": actor[:256]}
+        statement = upsert(self._conn.dialect.name, bk, ["tenant_id"], list(values))
+        await self._conn.execute(statement, {"tenant_id": tenant_id, **values})
 
 
 class SqlReceivables:

@@ -721,7 +721,17 @@ journal_seals = Table(
     UniqueConstraint("tenant_id", "entry_id"),
 )
 
-# --- accounting periods (ADR 0051, migration 0021) ---------------------------------------------
+# --- accounting periods (ADR 0053, migration 0021) ---------------------------------------------
+# A tenant's books are closed through a period (YYYY-MM, the seller's months): that period and
+# every earlier one never change again; late postings land in the first open one.
+ledger_books = Table(
+    "ledger_books",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("closed_through", String(7), nullable=False),
+    Column("closed_at", UTCDateTime, nullable=False),
+    Column("closed_by", String(256), nullable=False),
+)
 
 # --- recognition schedules (ADR 0054, migration 0022) ------------------------------------------
 # One performance obligation of one invoice: its (allocated) amount earned over its service

@@ -1,5 +1,4 @@
-"""Reserved for issue 17's accounting periods and their closing (the ledger's integrity part) (ADR
-0051); empty until that part lands, so the parts can be built side by side without renumbering.
+"""Accounting periods (ADR 0053): `ledger_books`, how far each tenant's books are closed.
 
 Revision ID: 0021
 Revises: 0020
@@ -8,6 +7,11 @@ Create Date: 2026-12-06 07:30:00.000000
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
+from billing.store.types import UTCDateTime
+
 revision = "0021"
 down_revision = "0020"
 branch_labels = None
@@ -15,8 +19,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "ledger_books",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("closed_through", sa.String(length=7), nullable=False),
+        sa.Column("closed_at", UTCDateTime(), nullable=False),
+        sa.Column("closed_by", sa.String(length=256), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_ledger_books")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("ledger_books")

@@ -5,7 +5,7 @@ and lost, write-offs, recoveries, invoices marked paid, voids.
 
 Afterwards the trial balance is zero, accounts receivable equals what open invoices still
 owe, bad debt equals what written-off invoices still owe, the journal's customer credit equals
-the stored balances, and every entry read back from the store balances. A seeded generator: the CI run is small; set BILLING_PROPERTY_EVENTS
+the stored balances, and every entry read back from the store balances, and the hash chain sealed over them verifies. A seeded generator: the CI run is small; set BILLING_PROPERTY_EVENTS
 (say 10000) for the full run, and BILLING_PROPERTY_SEED to replay one.
 """
 
@@ -16,11 +16,14 @@ import os
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import grpc
 import pytest
 import sqlalchemy as sa
 
+from billing.app.clock import SystemClock
+from billing.app.ledger import JournalChain, Verification
 from billing.domain.ledger import JournalEntry, check_balanced
 from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore
@@ -225,7 +228,10 @@ def test_the_books_balance_after_random_business_events(
     assert books.get("bad_debt", 0) == owed["uncollectible"]
     assert -books.get("customer_credit", 0) == _stored_credit(payments_server, tenant.id)
     assert world.done["invoice"] > 0 and world.done["pay_by_hand"] > 0
-    assert _stored_entries_balance(payments_server, tenant.id) >= world.done["invoice"]
+    posted = _stored_entries_balance(payments_server, tenant.id)
+    assert posted >= world.done["invoice"]
+    verified = _verify_chain(payments_server, tenant.id)
+    assert (verified.ok, verified.sealed, verified.waiting) == (True, posted, 0)
 
 
 def _rows(server: PaymentsServer, query: str, tenant_id: str) -> list[sa.Row]:  # type: ignore[type-arg]
@@ -275,3 +281,17 @@ def _stored_entries_balance(server: PaymentsServer, tenant_id: str) -> int:
     entries = asyncio.run(read())
     check_balanced(entries)
     return len(entries)
+
+
+def _verify_chain(server: PaymentsServer, tenant_id: str) -> Verification:
+    """Seal everything (horizon 0: the test's writes have all committed) and verify."""
+
+    async def run() -> Verification:
+        engine = create_engine(server.database.async_url)
+        try:
+            chain = JournalChain(SqlStore(engine), SystemClock(), timedelta(0))
+            return await chain.verify(tenant_id)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

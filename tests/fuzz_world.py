@@ -1093,3 +1093,19 @@ TEMPLATES.update(
         "GetDeferredRevenueWaterfall": lambda w: {"months": 6},
     }
 )
+
+
+# MetricsService (issue 17, ADR 0055)
+TEMPLATES.update(
+    {
+        "GetMrr": lambda w: {"as_of_time": "2026-06-01T00:00:00Z"},
+        "GetMrrMovements": lambda w: {
+            "start_time": "2026-05-01T00:00:00Z",
+            "end_time": "2026-06-01T00:00:00Z",
+        },
+        "GetChurn": lambda w: {
+            "start_time": "2026-05-01T00:00:00Z",
+            "end_time": "2026-06-01T00:00:00Z",
+        },
+    }
+)

@@ -47,6 +47,7 @@ from billing_client.v1 import (
     invoices_pb2 as inv,
 )
 from billing_client.v1 import ledger_pb2 as led
+from billing_client.v1 import metrics_pb2 as met
 from billing_client.v1 import (
     money_pb2 as mo,
 )
@@ -575,6 +576,15 @@ CASES += [
         ),
     ]
 ]
+
+# MetricsService (issue 17, ADR 0055)
+_YEAR_3000 = timestamp_pb2.Timestamp(seconds=32503680000)
+CASES += [
+    ("MetricsService", "GetMrr", met.GetMrrRequest(as_of_time=_YEAR_3000), "as_of_time"),
+    ("MetricsService", "GetMrrMovements", met.GetMrrMovementsRequest(start_time=_YEAR_3000),
+     "start_time"),
+    ("MetricsService", "GetChurn", met.GetChurnRequest(end_time=_YEAR_3000), "end_time"),
+]  # fmt: skip
 
 
 def served_methods() -> dict[str, tuple[str, bool, bool]]:

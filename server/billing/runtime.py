@@ -51,6 +51,7 @@ from billing.app.gateway_events import GatewayEvents
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.ledger import JournalChain, LedgerUseCases, seal_horizon
 from billing.app.manual_payments import ManualPayments
+from billing.app.mrr import MetricsUseCases
 from billing.app.payment_charges import Charges
 from billing.app.payment_due_work import PaymentDueWork
 from billing.app.payment_methods import PaymentMethods
@@ -240,6 +241,7 @@ class Runtime:
                 JournalChain(self.store, SystemClock(), journal_seal_horizon(settings)),
                 SystemClock(),
             ),
+            metrics=MetricsUseCases(self.store),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

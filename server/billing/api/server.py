@@ -20,6 +20,7 @@ from billing.api.dunning import DunningServicer
 from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
 from billing.api.ledger import LedgerServicer
+from billing.api.metrics import MetricsServicer
 from billing.api.payments import PaymentServicer
 from billing.api.rate_limit import TenantRateLimiter
 from billing.api.receivables import ReceivablesServicer
@@ -39,6 +40,7 @@ from billing.app.dunning_admin import DunningAdmin
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.ledger import LedgerUseCases
 from billing.app.manual_payments import ManualPayments
+from billing.app.mrr import MetricsUseCases
 from billing.app.payment_methods import PaymentMethods
 from billing.app.payments import PaymentUseCases
 from billing.app.receivables import ReceivablesUseCases
@@ -65,6 +67,8 @@ from billing_client.v1 import (
     invoices_pb2_grpc,
     ledger_pb2,
     ledger_pb2_grpc,
+    metrics_pb2,
+    metrics_pb2_grpc,
     payments_pb2,
     payments_pb2_grpc,
     receivables_pb2,
@@ -94,6 +98,7 @@ API_FILES = (
     dunning_pb2.DESCRIPTOR,
     receivables_pb2.DESCRIPTOR,
     ledger_pb2.DESCRIPTOR,
+    metrics_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -120,6 +125,7 @@ class UseCases:
     dunning: DunningAdmin
     receivables: ReceivablesUseCases
     ledger: LedgerUseCases
+    metrics: MetricsUseCases
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,9 @@ def build_server(
     )
     ledger_pb2_grpc.add_LedgerServiceServicer_to_server(
         LedgerServicer(use_cases.ledger, call_context), server
+    )
+    metrics_pb2_grpc.add_MetricsServiceServicer_to_server(
+        MetricsServicer(use_cases.metrics, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -28,6 +28,7 @@ from typing import Any, cast
 from billing.app.dunning_ports import DunningCaseRepository
 from billing.app.ledger_ports import (
     JournalRepository,
+    MrrRepository,
     ReceivablesReads,
     RevenueScheduleRepository,
 )
@@ -582,3 +583,7 @@ class BatchTransaction:
     @property
     def revenue_schedules(self) -> RevenueScheduleRepository:
         return self._tx.revenue_schedules
+
+    @property
+    def mrr(self) -> MrrRepository:
+        return self._tx.mrr

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from billing.app.dunning_records import Moment, emit, last_attempt
+from billing.app.mrr import track as track_mrr
 from billing.app.ports import RetryableConflict, Transaction
 from billing.app.subscriptions import SubscriptionUseCases
 from billing.domain.dunning import Action, DunningCase, DunningStep
@@ -144,6 +145,7 @@ class Actions:
     ) -> None:
         if not await tx.subscriptions.update(run.tenant_id, sub, read.version):
             raise RetryableConflict(f"{read.name} changed while dunning moved it")
+        await track_mrr(tx, run.tenant_id, sub, run.now.at, read)
         await emit(
             tx,
             run.tenant_id,

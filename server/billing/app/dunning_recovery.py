@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from billing.app.dunning_records import advanced, audit, case_event, emit, noted, save
+from billing.app.mrr import track as track_mrr
 from billing.app.ports import RetryableConflict, Transaction
 from billing.domain.dunning import OPEN_STATUSES, CaseStatus, DunningCase, EntryKind
 from billing.domain.invoices import Invoice
@@ -128,6 +129,7 @@ async def lift(
     restored = replace(sub, status=moved(sub.status, Status.ACTIVE), version=sub.version + 1)
     if not await tx.subscriptions.update(tenant_id, restored, sub.version):
         raise RetryableConflict(f"{sub.name} changed while its dunning case ended")
+    await track_mrr(tx, tenant_id, restored, at, sub)
     await emit(
         tx,
         tenant_id,

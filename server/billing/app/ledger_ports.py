@@ -9,6 +9,7 @@ from typing import Protocol
 
 from billing.domain.aging import Owed
 from billing.domain.ledger import JournalEntry, Seal
+from billing.domain.mrr import Movement
 from billing.domain.recognition import RevenueSchedule, ScheduleStatus
 
 
@@ -97,3 +98,41 @@ class RevenueScheduleRepository(Protocol):
     ) -> None:
         """(schedule id, recognized so far, status) each; deferred."""
         ...
+
+
+class MrrRepository(Protocol):
+    """MRR kept as subscriptions change (ADR 0055)."""
+
+    async def position(self, tenant_id: str, subscription_id: str) -> int: ...
+
+    async def customer(self, tenant_id: str, customer_id: str, currency: str) -> int | None:
+        """The customer's MRR; None when it never had any."""
+        ...
+
+    async def record(
+        self,
+        tenant_id: str,
+        *,
+        movement_id: str,
+        at: datetime,
+        subscription_id: str,
+        customer_id: str,
+        currency: str,
+        subscription_minor: int,
+        customer_minor: int,
+        kind: Movement,
+        delta_minor: int,
+        shard: int,
+    ) -> None: ...
+
+    async def totals(self, tenant_id: str) -> dict[str, int]: ...
+
+    async def totals_at(self, tenant_id: str, at: datetime) -> dict[str, int]: ...
+
+    async def movement_sums(
+        self, tenant_id: str, start: datetime, end: datetime
+    ) -> list[tuple[str, str, int, int]]: ...
+
+    async def customers_at(self, tenant_id: str, at: datetime) -> dict[str, int]: ...
+
+    async def churned(self, tenant_id: str, start: datetime, end: datetime) -> dict[str, int]: ...

@@ -17,6 +17,7 @@ from typing import Protocol
 from billing.app.dunning_ports import DunningCaseRepository
 from billing.app.ledger_ports import (
     JournalRepository,
+    MrrRepository,
     ReceivablesReads,
     RevenueScheduleRepository,
 )
@@ -702,6 +703,9 @@ class Transaction(Protocol):
 
     @property
     def revenue_schedules(self) -> RevenueScheduleRepository: ...
+
+    @property
+    def mrr(self) -> MrrRepository: ...
 
 
 class Store(Protocol):

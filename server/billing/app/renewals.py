@@ -28,6 +28,7 @@ from billing.app.invoicing import (
     subscription_discount,
 )
 from billing.app.metered import metered_prices
+from billing.app.mrr import track as track_mrr
 from billing.app.payment_due_work import PaymentDueWork
 from billing.app.payment_kinds import COLLECT_INVOICE, RECONCILE_ATTEMPT
 from billing.app.plan_items import (
@@ -173,7 +174,7 @@ class DueWorkHandlers:
         )
         if ends:
             ended = await self._subscriptions.end_now(tx, item.tenant_id, sub, at)
-            await self._save(tx, item, ended, sub.version, "subscription.canceled")
+            await self._save(tx, item, ended, sub, "subscription.canceled")
             return f"end {sub.name}"
         active = await self._rules.active_rules_in(tx, item.tenant_id)
         # The closed period is priced under the plan in force during it; a due change or
@@ -273,7 +274,7 @@ class DueWorkHandlers:
         await tx.due_work.schedule(
             DueItem(item.tenant_id, new_id("due"), "renew", sub.id, sub.clock_id, period.end)
         )
-        await self._save(tx, item, renewed, sub.version, "subscription.renewed")
+        await self._save(tx, item, renewed, closing, "subscription.renewed")
         if invoice is not None:
             await number_at_commit(tx, item.tenant_id, invoice, active, at)
         return f"renew {sub.name} to {period.end.isoformat()}"
@@ -355,7 +356,7 @@ class DueWorkHandlers:
                 cancel_at=item.due_at,
                 version=sub.version + 1,
             )
-            await self._save(tx, item, ended, sub.version, "subscription.canceled")
+            await self._save(tx, item, ended, sub, "subscription.canceled")
             return f"trial of {sub.name} ended: canceled"
         if outcome == "pause":
             paused = replace(
@@ -364,7 +365,7 @@ class DueWorkHandlers:
                 paused_at=item.due_at,
                 version=sub.version + 1,
             )
-            await self._save(tx, item, paused, sub.version, "subscription.paused")
+            await self._save(tx, item, paused, sub, "subscription.paused")
             return f"trial of {sub.name} ended: paused"
         started = await self._subscriptions.start_billing(
             tx,
@@ -377,7 +378,7 @@ class DueWorkHandlers:
             "subscription_cycle",
         )
         started = replace(started, version=sub.version + 1)
-        await self._save(tx, item, started, sub.version, "subscription.trial_ended")
+        await self._save(tx, item, started, sub, "subscription.trial_ended")
         return f"end trial {sub.name}"
 
     async def _finalize(self, tx: Transaction, item: DueItem, sub: Subscription) -> str:
@@ -406,7 +407,7 @@ class DueWorkHandlers:
                 tx,
                 item,
                 replace(counted, version=sub.version + 1),
-                sub.version,
+                sub,
                 "subscription.updated",
             )
         await number_at_commit(tx, item.tenant_id, invoice, active, item.due_at)
@@ -439,14 +440,16 @@ class DueWorkHandlers:
         if sub.status == Status.CANCELED or sub.cancel_at != item.due_at:
             return f"skip cancel {sub.name}"
         ended = await self._subscriptions.end_now(tx, item.tenant_id, sub, item.due_at)
-        await self._save(tx, item, ended, sub.version, "subscription.canceled")
+        await self._save(tx, item, ended, sub, "subscription.canceled")
         return f"cancel {sub.name}"
 
     async def _save(
-        self, tx: Transaction, item: DueItem, sub: Subscription, version: int, event: str
+        self, tx: Transaction, item: DueItem, sub: Subscription, before: Subscription, event: str
     ) -> None:
-        if not await tx.subscriptions.update(item.tenant_id, sub, version):
+        """Write `sub` over `before` (compare-and-set on its version) and its MRR change."""
+        if not await tx.subscriptions.update(item.tenant_id, sub, before.version):
             raise RetryableConflict(f"{sub.name} changed while its due work ran")
+        await track_mrr(tx, item.tenant_id, sub, item.due_at, before)
         await tx.outbox.add(
             OutboxEvent(
                 new_id("evt"),

@@ -18,6 +18,7 @@ from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.invoicing import after_invoice, issue_invoice
+from billing.app.mrr import track as track_mrr
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.plan_items import (
     items_for_plan,
@@ -267,6 +268,7 @@ class SubscriptionUseCases:
                     sub, term_end=periods.boundary(sub.anchor, cadence, request.term_periods, zone)
                 )
             await tx.subscriptions.insert(ctx.tenant_id, sub)
+            await track_mrr(tx, ctx.tenant_id, sub, sub.created_at)
             await self._record(
                 tx,
                 ctx,
@@ -540,6 +542,7 @@ class SubscriptionUseCases:
                     invoice_id = invoice.id
             if not await tx.subscriptions.update(ctx.tenant_id, updated, sub.version):
                 raise EtagMismatch(sub.name, change.etag, "changed concurrently")
+            await track_mrr(tx, ctx.tenant_id, updated, planned.at, sub)
             await self._record(
                 tx,
                 ctx,
@@ -809,7 +812,7 @@ class SubscriptionUseCases:
                     version=sub.version + 1,
                 )
                 await self._schedule(tx, ctx.tenant_id, updated, "cancel", request.at)
-            await self._save(tx, ctx.tenant_id, updated, sub.version)
+            await self._save(tx, ctx.tenant_id, updated, sub, at)
             await self._record(
                 tx,
                 ctx,
@@ -897,7 +900,7 @@ class SubscriptionUseCases:
             updated = replace(
                 sub, cancel_at=None, cancel_at_period_end=False, version=sub.version + 1
             )
-            await self._save(tx, ctx.tenant_id, updated, sub.version)
+            await self._save(tx, ctx.tenant_id, updated, sub, now)
             await self._record(
                 tx, ctx, write, updated, "subscription.updated", "reactivate", {}, now
             )
@@ -917,7 +920,7 @@ class SubscriptionUseCases:
             updated = replace(
                 sub, status=moved(sub.status, Status.PAUSED), paused_at=at, version=sub.version + 1
             )
-            await self._save(tx, ctx.tenant_id, updated, sub.version)
+            await self._save(tx, ctx.tenant_id, updated, sub, at)
             await self._record(tx, ctx, write, updated, "subscription.paused", "pause", {}, now)
             return updated
 
@@ -948,7 +951,7 @@ class SubscriptionUseCases:
                 "subscription_resume",
                 usage_before=before,
             )
-            await self._save(tx, ctx.tenant_id, resumed, sub.version)
+            await self._save(tx, ctx.tenant_id, resumed, sub, at)
             await self._record(tx, ctx, write, resumed, "subscription.resumed", "resume", {}, now)
             return resumed
 
@@ -984,10 +987,12 @@ class SubscriptionUseCases:
         return sub
 
     async def _save(
-        self, tx: Transaction, tenant_id: str, sub: Subscription, expected_version: int
+        self, tx: Transaction, tenant_id: str, sub: Subscription, before: Subscription, at: datetime
     ) -> None:
-        if not await tx.subscriptions.update(tenant_id, sub, expected_version):
-            raise EtagMismatch(sub.name, f'W/"{expected_version}"', "changed concurrently")
+        """Write `sub` over `before` (compare-and-set on its version) and its MRR change."""
+        if not await tx.subscriptions.update(tenant_id, sub, before.version):
+            raise EtagMismatch(sub.name, f'W/"{before.version}"', "changed concurrently")
+        await track_mrr(tx, tenant_id, sub, at, before)
 
     async def _schedule(
         self, tx: Transaction, tenant_id: str, sub: Subscription, kind: str, due_at: datetime

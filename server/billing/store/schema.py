@@ -757,7 +757,48 @@ revenue_schedules = Table(
     Index(None, "tenant_id", "invoice_id"),
 )
 
-# --- MRR (ADR 0051, migration 0023) ------------------------------------------------------------
+# --- MRR (ADR 0055, migration 0023) ------------------------------------------------------------
+# Maintained as subscriptions change, never scanned: each subscription's contribution, each
+# customer's total (and whether it ever had MRR, for reactivations), every movement, and the
+# tenant's total in MRR_SHARDS rows per currency so concurrent writers do not queue on one.
+mrr_subscriptions = Table(
+    "mrr_subscriptions",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("subscription_id", String(ID), primary_key=True),
+    Column("customer_id", String(ID), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("mrr_minor", BigInteger, nullable=False),
+)
+mrr_customers = Table(
+    "mrr_customers",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("customer_id", String(ID), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("mrr_minor", BigInteger, nullable=False),
+)
+mrr_movements = Table(
+    "mrr_movements",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("customer_id", String(ID), nullable=False),
+    Column("subscription_id", String(ID), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("delta_minor", BigInteger, nullable=False),
+    Index(None, "tenant_id", "occurred_at"),
+)
+mrr_totals = Table(
+    "mrr_totals",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("mrr_minor", BigInteger, nullable=False),
+)
 
 # --- receivables / postings (ADR 0051, migration 0024) -----------------------------------------
 

@@ -44,6 +44,7 @@ from billing.store.due_work import SqlDueWork
 from billing.store.dunning import SqlDunningCases
 from billing.store.engine import WRITE_OPTION
 from billing.store.ledger import SqlJournal, SqlReceivables
+from billing.store.mrr import SqlMrr
 from billing.store.payments import (
     SqlGatewayCredentials,
     SqlPaymentAttempts,
@@ -105,6 +106,7 @@ class SqlTransaction:
         self.journal = SqlJournal(conn)  # ADR 0051
         self.receivables = SqlReceivables(conn)
         self.revenue_schedules = SqlRevenueSchedules(conn)  # ADR 0054
+        self.mrr = SqlMrr(conn)  # ADR 0055
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

@@ -1,0 +1,153 @@
+"""MRR kept as subscriptions change (ADR 0055): positions, customer totals, movements and the
+sharded tenant totals. Writes are deferred with the transaction's other writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import case, func, insert, select
+
+from billing.domain.mrr import Movement
+from billing.store.batch import BatchedConnection
+from billing.store.dialect import dialect_insert, upsert
+from billing.store.schema import mrr_customers, mrr_movements, mrr_subscriptions, mrr_totals
+
+ms, mc, mm, mt = mrr_subscriptions, mrr_customers, mrr_movements, mrr_totals
+INSERT_MOVEMENT = insert(mm)
+
+
+class SqlMrr:
+    def __init__(self, conn: BatchedConnection) -> None:
+        self._conn = conn
+        name = conn.dialect.name
+        self._put_position = upsert(
+            name, ms, ["tenant_id", "subscription_id"], ["customer_id", "currency", "mrr_minor"]
+        )
+        self._put_customer = upsert(
+            name, mc, ["tenant_id", "customer_id", "currency"], ["mrr_minor"]
+        )
+        add = dialect_insert(name, mt)
+        self._add_total = add.on_conflict_do_update(
+            index_elements=["tenant_id", "currency", "shard"],
+            set_={"mrr_minor": mt.c.mrr_minor + add.excluded.mrr_minor},
+        )
+
+    async def position(self, tenant_id: str, subscription_id: str) -> int:
+        row = (
+            await self._conn.execute(
+                select(ms.c.mrr_minor).where(
+                    ms.c.tenant_id == tenant_id, ms.c.subscription_id == subscription_id
+                )
+            )
+        ).first()
+        return int(row.mrr_minor) if row is not None else 0
+
+    async def customer(self, tenant_id: str, customer_id: str, currency: str) -> int | None:
+        """The customer's MRR; None when it never had any."""
+        row = (
+            await self._conn.execute(
+                select(mc.c.mrr_minor).where(
+                    mc.c.tenant_id == tenant_id,
+                    mc.c.customer_id == customer_id,
+                    mc.c.currency == currency,
+                )
+            )
+        ).first()
+        return int(row.mrr_minor) if row is not None else None
+
+    async def record(
+        self,
+        tenant_id: str,
+        *,
+        movement_id: str,
+        at: datetime,
+        subscription_id: str,
+        customer_id: str,
+        currency: str,
+        subscription_minor: int,
+        customer_minor: int,
+        kind: Movement,
+        delta_minor: int,
+        shard: int,
+    ) -> None:
+        t = tenant_id
+        position = {"tenant_id": t, "subscription_id": subscription_id,
+                    "customer_id": customer_id, "currency": currency,
+                    "mrr_minor": subscription_minor}  # fmt: skip
+        customer = {"tenant_id": t, "customer_id": customer_id, "currency": currency,
+                    "mrr_minor": customer_minor}  # fmt: skip
+        move = {"tenant_id": t, "id": movement_id, "occurred_at": at,
+                "customer_id": customer_id, "subscription_id": subscription_id,
+                "currency": currency, "kind": kind.value, "delta_minor": delta_minor}  # fmt: skip
+        total = {"tenant_id": t, "currency": currency, "shard": shard, "mrr_minor": delta_minor}
+        self._conn.defer(self._put_position, position)
+        self._conn.defer(self._put_customer, customer)
+        self._conn.defer(INSERT_MOVEMENT, move)
+        self._conn.defer(self._add_total, total)
+
+    async def totals(self, tenant_id: str) -> dict[str, int]:
+        """Current MRR per currency: the shards summed."""
+        rows = await self._conn.execute(
+            select(mt.c.currency, func.sum(mt.c.mrr_minor).label("mrr"))
+            .where(mt.c.tenant_id == tenant_id)
+            .group_by(mt.c.currency)
+        )
+        return {r.currency: int(r.mrr) for r in rows}
+
+    async def totals_at(self, tenant_id: str, at: datetime) -> dict[str, int]:
+        """MRR per currency at an instant: the movements before it summed."""
+        rows = await self._conn.execute(
+            select(mm.c.currency, func.sum(mm.c.delta_minor).label("mrr"))
+            .where(mm.c.tenant_id == tenant_id, mm.c.occurred_at < at)
+            .group_by(mm.c.currency)
+        )
+        return {r.currency: int(r.mrr) for r in rows}
+
+    async def movement_sums(
+        self, tenant_id: str, start: datetime, end: datetime
+    ) -> list[tuple[str, str, int, int]]:
+        """(currency, kind, sum of deltas, count) of the movements in [start, end)."""
+        rows = await self._conn.execute(
+            select(mm.c.currency, mm.c.kind, func.sum(mm.c.delta_minor).label("total"),
+                   func.count().label("n"))
+            .where(mm.c.tenant_id == tenant_id, mm.c.occurred_at >= start, mm.c.occurred_at < end)
+            .group_by(mm.c.currency, mm.c.kind)
+        )  # fmt: skip
+        return [(r.currency, r.kind, int(r.total), int(r.n)) for r in rows]
+
+    async def customers_at(self, tenant_id: str, at: datetime) -> dict[str, int]:
+        """Customers with MRR at an instant, per currency (their movements before it net
+        above zero)."""
+        per_customer = (
+            select(mm.c.customer_id, mm.c.currency)
+            .where(mm.c.tenant_id == tenant_id, mm.c.occurred_at < at)
+            .group_by(mm.c.customer_id, mm.c.currency)
+            .having(func.sum(mm.c.delta_minor) > 0)
+            .subquery()
+        )
+        rows = await self._conn.execute(
+            select(per_customer.c.currency, func.count().label("n")).group_by(
+                per_customer.c.currency
+            )
+        )
+        return {r.currency: int(r.n) for r in rows}
+
+    async def churned(self, tenant_id: str, start: datetime, end: datetime) -> dict[str, int]:
+        """Customers whose last movement in [start, end) was a churn, per currency."""
+        churns = func.sum(case((mm.c.kind == Movement.CHURN.value, 1), else_=0))
+        back = func.sum(
+            case((mm.c.kind.in_([Movement.NEW.value, Movement.REACTIVATION.value]), 1), else_=0)
+        )
+        per_customer = (
+            select(mm.c.customer_id, mm.c.currency)
+            .where(mm.c.tenant_id == tenant_id, mm.c.occurred_at >= start, mm.c.occurred_at < end)
+            .group_by(mm.c.customer_id, mm.c.currency)
+            .having(churns > back)
+            .subquery()
+        )
+        rows = await self._conn.execute(
+            select(per_customer.c.currency, func.count().label("n")).group_by(
+                per_customer.c.currency
+            )
+        )
+        return {r.currency: int(r.n) for r in rows}

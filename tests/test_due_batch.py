@@ -22,6 +22,9 @@ from billing_fixtures import Billing, rules
 from conftest import Database, Tenant, ThreadedServer, auth, make_token, server_settings
 
 SUBSCRIPTIONS = 5
+# Each first invoice (Jan 1 to Feb 1) is earned at the month's end, the renewal's instant:
+# one recognize_revenue item per subscription in the renewal round.
+RECOGNITIONS = SUBSCRIPTIONS
 RENEWAL = datetime(2026, 2, 1, tzinfo=UTC)
 
 
@@ -118,7 +121,7 @@ def test_renewals_share_one_transaction(backend, make_database, fresh_tenant):  
         engine = server.runtime.due_engine.sync_engine
         event.listen(engine, "commit", on_commit)
         try:
-            assert run_round(server, fresh_tenant) == SUBSCRIPTIONS
+            assert run_round(server, fresh_tenant) == SUBSCRIPTIONS + RECOGNITIONS
         finally:
             event.remove(engine, "commit", on_commit)
         assert len(commits) == 2  # the claim, then one batch for every renewal
@@ -140,7 +143,7 @@ def test_a_failing_renewal_is_taken_out_of_its_batch(backend, make_database, fre
             return description
 
         wrap_handler(server, failing)
-        assert run_round(server, fresh_tenant) == SUBSCRIPTIONS - 1
+        assert run_round(server, fresh_tenant) == SUBSCRIPTIONS - 1 + RECOGNITIONS
         invoices = invoices_by_subscription(server, fresh_tenant)
         assert len(invoices[bad]) == 1  # its first invoice only
         assert all(len(invoices[s]) == 2 for s in subs if s != bad)
@@ -197,7 +200,7 @@ def test_a_subscription_changed_under_the_batch_runs_alone(make_database, fresh_
             return description
 
         wrap_handler(server, interfering)
-        assert run_round(server, fresh_tenant) == SUBSCRIPTIONS
+        assert run_round(server, fresh_tenant) == SUBSCRIPTIONS + RECOGNITIONS
         other.dispose()
         assert bumped == [changed]
         invoices = invoices_by_subscription(server, fresh_tenant)

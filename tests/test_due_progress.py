@@ -94,6 +94,7 @@ def test_an_advance_reports_only_its_own_clocks_items(server: Server, tenant: Te
         # Nothing of the idle clock is due yet: its advance does nothing, and says so.
         idle_replies = billing.advance(idle, "2026-01-15T00:00:00Z")
     last = busy_replies[-1]
-    assert (last.done, last.finished) == (2, True)  # its two renewals, by whichever worker
+    # its two renewals and the two months' revenue earned, by whichever worker
+    assert (last.done, last.finished) == (4, True)
     assert other.name not in last.last_item and sub.name.split("/")[1] not in str(idle_replies)
     assert [(r.done, r.last_item, r.finished) for r in idle_replies] == [(0, "", True)]

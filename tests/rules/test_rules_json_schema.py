@@ -46,9 +46,11 @@ def test_tiers_allow_a_null_upper_bound() -> None:
     assert up_to["anyOf"] == [{"type": "integer", "minimum": 1}, {"type": "null"}]
 
 
-def test_reserved_kinds_accept_any_keys_and_money_overrides_are_by_currency() -> None:
+def test_recognition_and_ledger_are_closed_and_money_overrides_are_by_currency() -> None:
     schemas = json_schemas()
-    assert schemas["recognition"]["additionalProperties"] is True
+    for kind in ("recognition", "ledger"):  # no kind is reserved any more: unknown keys refused
+        assert schemas[kind]["additionalProperties"] is False
+    assert set(schemas["recognition"]["properties"]) >= {"obligations", "default_method"}
     currencies = schemas["money"]["properties"]["currencies"]
     assert currencies["propertyNames"] == {"type": "string"}
     override = currencies["additionalProperties"]

@@ -31,18 +31,20 @@ def test_a_file_needs_a_known_kind() -> None:
         }
     ) == [
         "a.yaml:1:1: missing top-level kind; expected one of catalog, money, proration, "
-        "pricing, tax, recognition, dunning, routing, invoicing, metering, payments",
+        "pricing, tax, recognition, dunning, routing, invoicing, metering, payments, ledger",
         "b.yaml:1:7: kind: unknown kind 'taxes'; expected one of catalog, money, proration, "
-        "pricing, tax, recognition, dunning, routing, invoicing, metering, payments",
+        "pricing, tax, recognition, dunning, routing, invoicing, metering, payments, ledger",
         "c.yaml:1:1: a rule file is a mapping with a top-level kind, got a list",
         "d.yaml:1:1: a rule file is a mapping with a top-level kind, got null",
     ]
 
 
-def test_reserved_kinds_accept_a_mapping_for_now() -> None:
+def test_recognition_is_no_longer_reserved_so_unknown_keys_are_refused() -> None:
     files = {"catalog.yaml": PRODUCTS, "revenue.yaml": "kind: recognition\nanything: [goes]\n"}
-    rule_set = load(files)
-    assert list(rule_set.files) == ["catalog.yaml", "revenue.yaml"]
+    assert problems(files) == [
+        "revenue.yaml:2:1: anything: unknown key 'anything'; expected one of collectibility, "
+        "default_method, kind, modifications, obligations"
+    ]
 
 
 def test_unknown_keys_are_errors_at_the_key() -> None:

@@ -49,10 +49,11 @@ Handler = Callable[[Transaction, DueItem], Awaitable[str]]
 # registry) whose answer it returns on the item for the handler to record (DESIGN.md).
 Prepare = Callable[[DueItem], Awaitable[DueItem]]
 
-# Kinds run many to a transaction (app/due_batch.py): a bill run's bulk. The rest (trials,
-# cancellations, finalizations, deliveries: a delivery sends mail, which no rollback undoes)
-# run one to a transaction.
-BATCHED_KINDS = frozenset({"renew"})
+# Kinds run many to a transaction (app/due_batch.py): a bill run's bulk, and the month's end
+# earning each invoice's revenue (as many items as invoices, each only rows of its own). The
+# rest (trials, cancellations, finalizations, deliveries: a delivery sends mail, which no
+# rollback undoes) run one to a transaction.
+BATCHED_KINDS = frozenset({"renew", "recognize_revenue"})
 
 
 class _ItemFailed(Exception):

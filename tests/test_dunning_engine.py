@@ -12,6 +12,8 @@ import pytest
 
 from billing.domain.dunning import CaseStatus, EntryKind
 from billing_client.v1 import invoices_pb2 as ip
+from billing_client.v1 import ledger_pb2 as lp
+from billing_client.v1 import ledger_pb2_grpc
 from billing_client.v1 import payments_pb2 as pp
 from billing_client.v1 import subscriptions_pb2 as sp
 from billing_fixtures import Billing
@@ -417,3 +419,38 @@ def test_marking_the_invoice_paid_recovers_the_whole_amount(
     assert recovered is not None
     assert (recovered.status, recovered.recovered_minor) == (CaseStatus.RECOVERED, 5000)
     assert billing.get(acct.sub).status == sp.ACTIVE
+
+
+# --- the books ------------------------------------------------------------------------------
+
+WRITE_OFF_POLICY = b"""\
+kind: dunning
+policies:
+  - name: write_off
+    grace: 10d
+    retries: {after: [1d]}
+    steps:
+      - {name: written_off, after: 10d, action: mark_uncollectible}
+cases:
+  - {policy: write_off}
+"""
+
+
+def test_a_write_off_step_moves_the_receivable_to_bad_debt_in_the_ledger(
+    channel, billing: Billing, tables: Tables, tenant: Tenant
+) -> None:
+    billing.push(dunning_rules(WRITE_OFF_POLICY))
+    payments = Payments(channel, billing)
+    clock, acct, _ = open_case(billing, payments, tables, "tok_insufficient_funds")
+    ledger = ledger_pb2_grpc.LedgerServiceStub(channel)
+
+    def balances() -> dict[str, int]:
+        reply = ledger.GetTrialBalance(lp.GetTrialBalanceRequest(), metadata=tenant.metadata)
+        return {r.account: r.balance.amount_minor for r in reply.rows}
+
+    assert (balances()["accounts_receivable"], balances().get("bad_debt", 0)) == (5000, 0)
+    billing.advance(clock, (T0 + 10 * DAY).isoformat())
+    assert payments.invoice(acct.invoice).status == ip.UNCOLLECTIBLE
+    after = balances()
+    assert (after["accounts_receivable"], after["bad_debt"]) == (0, 5000)
+    assert sum(after.values()) == 0

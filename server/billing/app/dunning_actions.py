@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from billing.app.books import post_facts
 from billing.app.dunning_records import Moment, emit, last_attempt
 from billing.app.mrr import track as track_mrr
 from billing.app.ports import RetryableConflict, Transaction
 from billing.app.subscriptions import SubscriptionUseCases
+from billing.domain import postings
 from billing.domain.dunning import Action, DunningCase, DunningStep
 from billing.domain.invoices import Invoice, InvoiceStatus
 from billing.domain.subscriptions import Status, Subscription, ending_at_period_end, moved
@@ -118,6 +120,8 @@ class Actions:
             run.tenant_id, marked, invoice.version, invoice.status
         ):
             raise RetryableConflict(f"{invoice.name} changed while dunning marked it")
+        # The same write-off as MarkInvoiceUncollectible's: receivable to bad debt.
+        await post_facts(tx, run.tenant_id, postings.written_off(invoice), run.at)
         await emit(
             tx,
             run.tenant_id,

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from billing.cli import main
+from billing.store.ledger import _books_lock_id
 from billing_client.v1 import ledger_pb2 as lp
 from billing_client.v1 import ledger_pb2_grpc
 from billing_fixtures import Billing, ts
@@ -124,6 +125,8 @@ def test_a_closed_period_takes_late_postings_as_adjustments(
     [invoice] = billing.invoices_of(billing.subscribe(buyer, "pro_monthly"))
     md = tenant.metadata
 
+    march_end = lp.GetTrialBalanceRequest(as_of_time=ts("2026-03-31T23:59:59Z"))
+    closed_balance = ledger.GetTrialBalance(march_end, metadata=md)
     books = ledger.ClosePeriod(
         lp.ClosePeriodRequest(period="2026-03", request_id=rid()), metadata=md
     )
@@ -136,6 +139,9 @@ def test_a_closed_period_takes_late_postings_as_adjustments(
         lp.ListJournalEntriesRequest(source=payment.name), metadata=md
     ).entries
     assert (late.period, late.adjusts) == ("2026-04", "2026-03")
+    # Dated at April's first instant: March's figures, read after the close, never move.
+    assert late.post_time.ToJsonString() == "2026-04-01T00:00:00Z"
+    assert ledger.GetTrialBalance(march_end, metadata=md) == closed_balance
     march = ledger.ListJournalEntries(lp.ListJournalEntriesRequest(period="2026-03"), metadata=md)
     assert [e.kind for e in march.entries] == ["invoice_finalized"]
 
@@ -181,3 +187,29 @@ def test_deferred_revenue_reports(billing: Billing, ledger, tenant: Tenant) -> N
     for row in waterfall.rows:
         by_period[row.period] += row.amount.amount_minor
     assert sum(by_period.values()) == 30600
+
+
+def test_a_close_waits_for_a_late_posting_that_read_the_books_open(
+    backend: str, billing: Billing, ledger, ledger_server, tenant: Tenant
+) -> None:
+    """A late posting reads how far the books are closed, then lands; a close between the
+    read and its commit would leave it in a closed period. They meet on one lock."""
+    if backend != "postgresql":
+        pytest.skip("SQLite's writers take its one write lock: a close cannot come between")
+    billing.push(payment_rules())
+    md = tenant.metadata
+    engine = sa.create_engine(ledger_server[0].sync_url)
+    try:
+        with engine.connect() as posting:
+            posting.execute(  # what books._landing takes before it reads the books
+                sa.text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _books_lock_id(tenant.id)}
+            )
+            closing = ledger.ClosePeriod.future(
+                lp.ClosePeriodRequest(period="2026-03", request_id=rid()), metadata=md, timeout=30
+            )
+            with pytest.raises(grpc.FutureTimeoutError):
+                closing.result(timeout=1.0)  # held off while the posting's transaction lives
+            posting.commit()
+        assert closing.result(timeout=30).closed_through == "2026-03"
+    finally:
+        engine.dispose()

@@ -19,7 +19,7 @@ from billing.app.ports import Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
 from billing.domain.ledger import JournalEntry, JournalLine, check_balanced, lines
-from billing.domain.ledger_reports import landing_period
+from billing.domain.ledger_reports import landing_period, period_start
 from billing.domain.ledger_rules import LedgerRules, rate_on, to_reporting
 from billing.domain.money import minor_unit_exponent
 from billing.domain.postings import Posting
@@ -74,8 +74,12 @@ async def post_facts(
         _entry(posting, new_id("jrn"), at, period, ledger, at.astimezone(zone).date())
         for posting in postings
     ]
-    if adjusts is not None:  # a late posting into a closed period (ADR 0053)
-        entries = [replace(x, adjusts=x.adjusts or adjusts) for x in entries]
+    if adjusts is not None:
+        # A late posting into a closed period (ADR 0053) is dated at the first instant of the
+        # period it lands in, so no report of the closed period (a trial balance as of its end
+        # included) changes after the close; `adjusts` names the period it belongs to.
+        opened = period_start(period, zone).astimezone(UTC)
+        entries = [replace(x, adjusts=x.adjusts or adjusts, posted_at=opened) for x in entries]
     await post(tx, tenant_id, entries)
     for entry in entries:
         name = f"journalEntries/{entry.id}"
@@ -93,7 +97,7 @@ async def _landing(
     wall = datetime.now(UTC).astimezone(zone)
     if at >= wall.replace(day=1, hour=0, minute=0, second=0, microsecond=0):
         return period, None
-    closed = await tx.journal.closed_through(tenant_id)
+    closed = await tx.journal.closed_through(tenant_id, guard=True)
     return landing_period(period, closed[0] if closed is not None else None)
 
 

@@ -105,6 +105,11 @@ class JournalChain:
         self._wall = wall
         self._horizon = horizon
 
+    @property
+    def horizon(self) -> timedelta:
+        """Longer than any transaction lives (statement and idle timeouts)."""
+        return self._horizon
+
     async def seal(self, tenant_id: str) -> int:
         """Seal the entries older than the horizon, in id order; how many were sealed."""
         sealed = 0
@@ -266,9 +271,13 @@ class LedgerUseCases:
         period = check_period("period", write.input)
         active = await self._rules.active_rules(ctx)
         zone = ZoneInfo(active.rules.invoicing.numbering_time_zone)
-        if ledger_reports.period_end(period, zone) > self._wall.now():
+        # A posting checks the wall month without a read when it is in it (books._landing):
+        # the period closes only once every transaction of its last instant has ended.
+        closes_at = ledger_reports.period_end(period, zone) + self.chain.horizon
+        if closes_at > self._wall.now():
             raise InvalidState(
-                f"{period} has not ended yet; it can close after it ends", "PERIOD_OPEN"
+                f"{period} has not ended yet; it can close from {closes_at.isoformat()}",
+                "PERIOD_OPEN",
             )
         await self.chain.seal(ctx.tenant_id)  # what the period holds is sealed before it closes
 

@@ -62,8 +62,11 @@ class JournalRepository(Protocol):
 
     async def count_after(self, tenant_id: str, after_id: str | None) -> int: ...
 
-    async def closed_through(self, tenant_id: str) -> tuple[str, datetime, str] | None:
-        """(period, when, by whom) the books are closed through, or None."""
+    async def closed_through(
+        self, tenant_id: str, *, guard: bool = False
+    ) -> tuple[str, datetime, str] | None:
+        """(period, when, by whom) the books are closed through, or None. `guard`: a posting
+        about to land by it holds off a concurrent close until it commits."""
         ...
 
     async def close_through(

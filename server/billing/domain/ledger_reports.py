@@ -60,6 +60,11 @@ def next_period(period: str) -> str:
     return f"{year + (month == 12):04d}-{month % 12 + 1:02d}"
 
 
+def period_start(period: str, zone: ZoneInfo) -> datetime:
+    """The period's first instant, in the seller's zone."""
+    return datetime.combine(date(int(period[:4]), int(period[5:7]), 1), time(0), zone)
+
+
 def period_end(period: str, zone: ZoneInfo) -> datetime:
     """The first instant after the period, in the seller's zone."""
     following = next_period(period)

@@ -4,11 +4,12 @@ writes, so posting costs no round trip of its own; reads are grouped sums over t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import BigInteger, bindparam, func, insert, select
 
 from billing.domain.aging import Owed
 from billing.domain.invoices import InvoiceStatus
@@ -236,14 +237,23 @@ class SqlJournal:
 
     # --- periods (ADR 0053) -----------------------------------------------------------------
 
-    async def closed_through(self, tenant_id: str) -> tuple[str, datetime, str] | None:
+    async def closed_through(
+        self, tenant_id: str, *, guard: bool = False
+    ) -> tuple[str, datetime, str] | None:
+        if guard:
+            await self._books_lock(tenant_id, _SHARED_BOOKS_LOCK)
         row = (await self._conn.execute(select(bk).where(bk.c.tenant_id == tenant_id))).first()
         return (row.closed_through, row.closed_at, row.closed_by) if row is not None else None
 
     async def close_through(self, tenant_id: str, period: str, at: datetime, actor: str) -> None:
+        await self._books_lock(tenant_id, _BOOKS_LOCK)
         values = {"closed_through": period, "closed_at": at, "closed_by": actor[:256]}
         statement = upsert(self._conn.dialect.name, bk, ["tenant_id"], list(values))
         await self._conn.execute(statement, {"tenant_id": tenant_id, **values})
+
+    async def _books_lock(self, tenant_id: str, statement: Any) -> None:
+        if self._conn.dialect.name == "postgresql":
+            await self._conn.execute(statement, {"k": _books_lock_id(tenant_id)})
 
 
 class SqlReceivables:
@@ -286,3 +296,15 @@ class SqlReceivables:
             )
             for r in result
         ]
+
+
+# Late postings (shared) and a close (exclusive) meet on one transaction-scoped lock per tenant,
+# so a posting never lands in a period closed between its read and its commit (ADR 0053).
+# SQLite needs none: its writers take the database's one write lock.
+_SHARED_BOOKS_LOCK = select(func.pg_advisory_xact_lock_shared(bindparam("k", type_=BigInteger)))
+_BOOKS_LOCK = select(func.pg_advisory_xact_lock(bindparam("k", type_=BigInteger)))
+
+
+def _books_lock_id(tenant_id: str) -> int:
+    digest = hashlib.blake2b(f"ledger_books\x00{tenant_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

@@ -30,11 +30,13 @@ def test_the_example_rules_load_cleanly() -> None:
         "catalog.yaml",
         "dunning.yaml",
         "invoicing.yaml",
+        "ledger.yaml",
         "metering.yaml",
         "money.yaml",
         "payments.yaml",
         "pricing.yaml",
         "proration.yaml",
+        "recognition.yaml",
         "routing.yaml",
         "tax.yaml",
     ]
@@ -93,3 +95,17 @@ def test_the_example_policies_decide_by_first_matching_case() -> None:
     assert rule_set.proration.decide(upgrade) == ProrationRule(
         "second", "create_prorations", True, "billed"
     )
+
+
+def test_the_example_recognition_and_chart() -> None:
+    rule_set = load_rule_set(EXAMPLE_RULES, REPO_ENGINES)
+    recognition = rule_set.recognition
+    assert recognition.default_method.value == "ratable"
+    pro = recognition.by_plan["pro_monthly"]
+    assert (pro.method.value, dict(pro.ssp)) == (
+        "ratable",
+        {"USD": Decimal("50.00"), "EUR": Decimal("46.00")},
+    )
+    assert recognition.by_price["api_calls_usd"].method.value == "usage"
+    assert rule_set.ledger.reporting_currency == ""
+    assert {a.code for a in rule_set.ledger.chart} >= {"1200", "2400", "4000"}

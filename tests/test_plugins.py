@@ -86,7 +86,7 @@ def test_builtin_engines_are_found_through_the_entry_point_group(engines):
         "tax_id_verifier": ["vies"],
         "payment_gateway": ["adyen", "sandbox", "stripe"],
         "fraud_check": [],
-        "recognition_method": ["point_in_time", "ratable"],
+        "recognition_method": ["ratable_monthly"],
         "notification_channel": ["log"],
     }
     assert "builtin_pricing" in engines.plugin_names
@@ -169,15 +169,16 @@ def test_billing_register_fraud_checks(engines):
 
 
 def test_billing_register_recognition_methods(engines):
-    entries = engines.get("recognition_method", "ratable").schedule(
-        RecognitionRequest(1000, date(2026, 4, 1), date(2026, 4, 4))
-    )
-    assert [e.amount_minor for e in entries] == [334, 333, 333]
-    assert sum(e.amount_minor for e in entries) == 1000
-    [once] = engines.get("recognition_method", "point_in_time").schedule(
-        RecognitionRequest(1000, date(2026, 4, 1), date(2026, 5, 1))
-    )
-    assert (once.on, once.amount_minor) == (date(2026, 4, 1), 1000)
+    monthly = engines.get("recognition_method", "ratable_monthly")
+    # Jan 15 to Mar 15: 17/31 of January, all of February, 14/31 of March.
+    entries = monthly.schedule(RecognitionRequest(10000, date(2026, 1, 15), date(2026, 3, 15)))
+    assert [(e.on, e.amount_minor) for e in entries] == [
+        (date(2026, 1, 31), 2742),
+        (date(2026, 2, 28), 5000),
+        (date(2026, 3, 14), 2258),
+    ]
+    [whole] = monthly.schedule(RecognitionRequest(999, date(2026, 2, 1), date(2026, 3, 1)))
+    assert (whole.on, whole.amount_minor) == (date(2026, 2, 28), 999)
 
 
 def test_billing_register_notification_channels(engines, caplog):

@@ -119,6 +119,36 @@ def test_a_year_of_365_00_paid_upfront_earns_1_00_a_day(
     assert deferred_of(server, tenant, invoice.name) == 0
 
 
+MONTHLY_STRAIGHT_LINE = b"""\
+kind: recognition
+obligations:
+  - {plan: annual_365, method: ratable_monthly}
+"""
+
+
+def test_a_plugins_method_earns_the_year_in_equal_months(
+    billing: Billing, channel, server: Server, tenant: Tenant
+) -> None:
+    """`ratable_monthly` (plugins/billing_builtin): asked once at finalize, its entries written
+    on the schedule; 365.00 as twelve equal months, the cents left over to the first ones."""
+    billing.push({**payment_rules(), "annual.yaml": ANNUAL, "pricing.yaml": SUPPORT,
+                  "recognition.yaml": MONTHLY_STRAIGHT_LINE})  # fmt: skip
+    clock = billing.clock("2026-01-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "annual_365")
+    [invoice] = billing.invoices_of(sub)
+    [schedule] = table(server, "revenue_schedules", tenant.id)
+    assert schedule["method"] == "ratable_monthly"
+    entries = json.loads(schedule["allocation"])["entries"]
+    assert entries[:2] == [["2026-01-31", 3042], ["2026-02-28", 3042]]
+    assert entries[-1] == ["2026-12-31", 3041] and sum(a for _, a in entries) == 36500
+
+    billing.advance(clock, "2027-01-01T00:00:00Z")
+    earned = revenue_by_period(server, tenant, invoice.name)
+    assert [p["revenue:annual"] for p in earned.values()] == [3042] * 8 + [3041] * 4
+    assert list(earned) == [f"2026-{m:02d}" for m in range(1, 13)]
+    assert deferred_of(server, tenant, invoice.name) == 0
+
+
 def test_an_upgrade_mid_month_earns_what_the_prorated_lines_bill(
     billing: Billing, server: Server, tenant: Tenant
 ) -> None:

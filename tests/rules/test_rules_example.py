@@ -100,12 +100,12 @@ def test_the_example_policies_decide_by_first_matching_case() -> None:
 def test_the_example_recognition_and_chart() -> None:
     rule_set = load_rule_set(EXAMPLE_RULES, REPO_ENGINES)
     recognition = rule_set.recognition
-    assert recognition.default_method.value == "ratable"
+    assert recognition.default_method == "ratable"
     pro = recognition.by_plan["pro_monthly"]
-    assert (pro.method.value, dict(pro.ssp)) == (
+    assert (pro.method, dict(pro.ssp)) == (
         "ratable",
         {"USD": Decimal("50.00"), "EUR": Decimal("46.00")},
     )
-    assert recognition.by_price["api_calls_usd"].method.value == "usage"
+    assert recognition.by_price["api_calls_usd"].method == "usage"
     assert rule_set.ledger.reporting_currency == ""
     assert {a.code for a in rule_set.ledger.chart} >= {"1200", "2400", "4000"}

@@ -387,3 +387,19 @@ def test_a_reference_into_an_unreadable_file_says_it_may_be_defined_there() -> N
         "plans.yaml:4:14: plans[0].product: unknown product 'basic' (products.yaml is "
         "unreadable and may define it)"
     )
+
+
+def test_a_recognition_method_is_built_in_or_registered_by_a_plugin() -> None:
+    catalog = "kind: catalog\nproducts:\n  - {code: basic, name: Basic}\n"
+    recognition = """\
+    kind: recognition
+    default_method: ratable_monthly
+    obligations:
+      - {product: basic, method: milestone}
+    """
+    engines = {**BUILTIN_ENGINES, "recognition_method": {"ratable_monthly"}}
+    files = {"catalog.yaml": catalog, "recognition.yaml": recognition}
+    assert problems(files, engines) == [
+        "recognition.yaml:4:30: obligations[0].method: unknown recognition method 'milestone';"
+        " expected one of point_in_time, ratable, ratable_monthly, usage"
+    ]

@@ -24,15 +24,20 @@ from billing.app.rules import ActiveRules, RuleUseCases
 from billing.domain.invoices import Invoice, InvoiceStatus
 from billing.domain.postings import recognized
 from billing.domain.recognition import (
+    BUILT_IN_METHODS,
     Collectibility,
     LineFacts,
     RevenueSchedule,
+    Schedule,
     ScheduleStatus,
-    earned_through,
+    earned,
     next_boundary,
     plan_schedules,
+    service_days,
+    with_entries,
 )
 from billing.domain.subscriptions import LineKind
+from billing.plugins.engines import RecognitionRequest
 from billing.rules.model import RuleSet
 
 RECOGNIZE = "recognize_revenue"  # the due-work kind; subject: the invoice
@@ -95,15 +100,12 @@ async def schedule_invoice(
     zone = _zone(rules)
     now = _collectible(rules, invoice)
     stored = []
-    for schedule in planned:
-        earned = (
-            earned_through(
-                schedule.method, schedule.amount_minor, schedule.start, schedule.end, at, zone
-            )
-            if now
-            else 0
+    for planned_schedule in planned:
+        schedule = _with_plugin_entries(planned_schedule, rules, zone)
+        earned_now = earned(schedule, at, zone) if now else 0
+        status = (
+            ScheduleStatus.DONE if earned_now == schedule.amount_minor else ScheduleStatus.ACTIVE
         )
-        status = ScheduleStatus.DONE if earned == schedule.amount_minor else ScheduleStatus.ACTIVE
         stored.append(
             RevenueSchedule(
                 new_id("rsc"),
@@ -111,7 +113,7 @@ async def schedule_invoice(
                 invoice.customer_id,
                 invoice.currency,
                 schedule,
-                earned,
+                earned_now,
                 status,
                 at,
             )
@@ -120,6 +122,20 @@ async def schedule_invoice(
     await _post(tx, tenant_id, invoice.name, invoice.customer_id, invoice.currency,
                 [(s, s.recognized_minor) for s in stored], at, rules)  # fmt: skip
     await _schedule_next(tx, tenant_id, invoice.id, stored, at, clock_id, zone)
+
+
+def _with_plugin_entries(schedule: Schedule, rules: ActiveRules, zone: ZoneInfo) -> Schedule:
+    """A plugin method's schedule with its entries asked once and written down on it, so
+    earning, reports and replays never need the plugin again (and read what was decided)."""
+    if schedule.method in BUILT_IN_METHODS:
+        return schedule
+    method = rules.recognition_methods.get(schedule.method)
+    if method is None:  # the rules were checked against the plugins when pushed
+        raise RuntimeError(f"recognition method {schedule.method!r} is not registered")
+    first, days = service_days(schedule.start, schedule.end, zone)
+    request = RecognitionRequest(schedule.amount_minor, first, first + timedelta(days=days))
+    entries = [(e.on, e.amount_minor) for e in method.schedule(request)]
+    return with_entries(schedule, entries, zone)
 
 
 async def _post(
@@ -192,11 +208,11 @@ class RecognitionWork:
         deltas, changes, after = [], [], []
         for stored in active:
             s = stored.schedule
-            earned = earned_through(s.method, s.amount_minor, s.start, s.end, at, zone)
-            status = ScheduleStatus.DONE if earned == s.amount_minor else ScheduleStatus.ACTIVE
-            deltas.append((stored, earned - stored.recognized_minor))
-            changes.append((stored.id, earned, status))
-            after.append(replace(stored, recognized_minor=earned, status=status))
+            earned_now = earned(s, at, zone)
+            status = ScheduleStatus.DONE if earned_now == s.amount_minor else ScheduleStatus.ACTIVE
+            deltas.append((stored, earned_now - stored.recognized_minor))
+            changes.append((stored.id, earned_now, status))
+            after.append(replace(stored, recognized_minor=earned_now, status=status))
         await _post(tx, item.tenant_id, invoice.name, invoice.customer_id, invoice.currency,
                     deltas, at - JUST_BEFORE, rules)  # fmt: skip
         await tx.revenue_schedules.set_recognized(item.tenant_id, changes)

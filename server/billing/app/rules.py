@@ -31,7 +31,7 @@ from billing.domain.errors import (
     RuleSetRefused,
 )
 from billing.domain.limits import echo
-from billing.plugins.engines import TaxEngine
+from billing.plugins.engines import RecognitionMethod, TaxEngine
 from billing.plugins.registry import Engines
 from billing.rules import RuleSet, RuleSetInvalid, content_hash, load_rule_set_from_files
 from billing.rules.errors import RuleDiagnostic, RuleError, RuleWarning
@@ -39,7 +39,7 @@ from billing.rules.ruleset import is_rule_file_name
 
 COMPILED_CACHE_SIZE = 64  # rule sets kept compiled per process; old ones reload on demand
 HASH_LENGTH = 64
-_NO_ENGINES: Mapping[str, TaxEngine] = MappingProxyType({})
+_NO_ENGINES: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,10 @@ class ActiveRules:
     rules: RuleSet
     # The registered tax engines by name (ADR 0026): what `compute_tax` asks.
     tax_engines: Mapping[str, TaxEngine] = field(default_factory=lambda: _NO_ENGINES)
+    # The plugins' recognition methods by name (ADR 0054): asked when a schedule is written.
+    recognition_methods: Mapping[str, RecognitionMethod] = field(
+        default_factory=lambda: _NO_ENGINES
+    )
 
     @property
     def content_hash(self) -> str:
@@ -106,6 +110,12 @@ class CompiledRuleSets:
     @property
     def tax_engines(self) -> Mapping[str, TaxEngine]:
         return self._engines.by_kind.get("tax_engine", _NO_ENGINES)
+
+    @property
+    def engines(self) -> tuple[Mapping[str, TaxEngine], Mapping[str, RecognitionMethod]]:
+        """What ActiveRules carries after the rules: tax engines, recognition methods."""
+        by_kind = self._engines.by_kind
+        return self.tax_engines, by_kind.get("recognition_method", _NO_ENGINES)
 
     def cached(self, digest: str) -> RuleSet | None:
         return self._cache.get(digest)
@@ -202,7 +212,7 @@ class RuleUseCases:
             if stored is None:  # the active row always points at a stored rule set
                 raise RuntimeError(f"active rule set {active.content_hash} is not stored")
             compiled = await self._compiled.compile(stored.files)
-        return ActiveRules(compiled, self._compiled.tax_engines)
+        return ActiveRules(compiled, *self._compiled.engines)
 
     async def rules_of_version(
         self, tx: Transaction, tenant_id: str, content_hash: str
@@ -215,7 +225,7 @@ class RuleUseCases:
             if stored is None:
                 return None
             compiled = await self._compiled.compile(stored.files)
-        return ActiveRules(compiled, self._compiled.tax_engines)
+        return ActiveRules(compiled, *self._compiled.engines)
 
     async def _view(
         self, stored: StoredRuleSet, active: bool, activated_at: datetime | None

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from billing.domain.ledger import REVENUE, EntryKind, base_of
 from billing.domain.ledger_rules import LedgerRules
-from billing.domain.recognition import RevenueSchedule, earned_through
+from billing.domain.recognition import RevenueSchedule, earned
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,8 @@ def waterfall(
         s = stored.schedule
         done = stored.recognized_minor
         for period, end in bounds:
-            earned = earned_through(s.method, s.amount_minor, s.start, s.end, end, zone)
-            if earned != done:
-                out[(period, stored.currency)] += earned - done
-                done = earned
+            through = earned(s, end, zone)
+            if through != done:
+                out[(period, stored.currency)] += through - done
+                done = through
     return dict(out)

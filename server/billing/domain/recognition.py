@@ -13,7 +13,7 @@ parts add up to the amount at the last day, whatever the rounding of the days be
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -25,9 +25,16 @@ from billing.domain.subscriptions import LineKind
 
 
 class Method(StrEnum):
+    """The built-in methods. Any other name is a plugin's (`billing_register_recognition_
+    methods`): its entries are asked once, when the schedule is written, and kept on it."""
+
     RATABLE = "ratable"  # daily over the line's service period
     POINT_IN_TIME = "point_in_time"  # at once, when the invoice is finalized
     USAGE = "usage"  # as usage occurs: billed in arrears, so earned when invoiced
+
+
+BUILT_IN_METHODS = frozenset(m.value for m in Method)
+METHOD_NAME_MAX = 16  # characters (the schedule row's column)
 
 
 class Modifications(StrEnum):
@@ -49,7 +56,7 @@ class Collectibility(StrEnum):
 
 @dataclass(frozen=True)
 class Obligation:
-    method: Method
+    method: str  # a Method, or a plugin's method name
     ssp: Mapping[str, Decimal] = field(default_factory=dict)  # currency -> per unit
 
 
@@ -58,7 +65,7 @@ class RecognitionRules:
     by_price: Mapping[str, Obligation] = field(default_factory=dict)
     by_plan: Mapping[str, Obligation] = field(default_factory=dict)
     by_product: Mapping[str, Obligation] = field(default_factory=dict)
-    default_method: Method = Method.RATABLE
+    default_method: str = Method.RATABLE
     modifications: Modifications = Modifications.PROSPECTIVE
     collectibility: Collectibility = Collectibility.RECOGNIZE
 
@@ -101,7 +108,7 @@ class LineFacts:
 class Schedule:
     line_no: int
     product_line: str
-    method: Method
+    method: str  # a Method, or a plugin's: its entries are in `allocation["entries"]`
     amount_minor: int
     start: datetime
     end: datetime
@@ -211,6 +218,41 @@ def earned_through(
     elapsed = min(max((at.astimezone(zone).date() - first).days, 0), days)
     earned = (Decimal(amount_minor) * elapsed / days).quantize(Decimal(1), ROUND_HALF_EVEN)
     return int(earned)
+
+
+def earned(schedule: Schedule, at: datetime, zone: ZoneInfo) -> int:
+    """What is earned of `schedule` by `at`: a built-in method's rule, or the sum of the
+    plugin's entries whose day has passed by `at`'s day in `zone` (as ratable days are)."""
+    if schedule.method in BUILT_IN_METHODS:
+        return earned_through(
+            Method(schedule.method), schedule.amount_minor, schedule.start, schedule.end, at, zone
+        )
+    today = at.astimezone(zone).date()
+    return sum(
+        amount for on, amount in schedule.allocation["entries"] if date.fromisoformat(on) < today
+    )
+
+
+def with_entries(
+    schedule: Schedule, entries: Sequence[tuple[date, int]], zone: ZoneInfo
+) -> Schedule:
+    """The schedule with a plugin method's entries written down. ValueError unless they add
+    up to the amount exactly and each falls on a service day."""
+    first, days = service_days(schedule.start, schedule.end, zone)
+    if sum(amount for _, amount in entries) != schedule.amount_minor:
+        raise ValueError(
+            f"recognition method {schedule.method!r}: entries add up to"
+            f" {sum(a for _, a in entries)}, not the schedule's {schedule.amount_minor}"
+        )
+    outside = [on for on, _ in entries if not first <= on < first + timedelta(days=days)]
+    if outside:
+        raise ValueError(
+            f"recognition method {schedule.method!r}: entry on {outside[0]} is outside the"
+            f" service days {first} to {first + timedelta(days=days - 1)}"
+        )
+    written = [[on.isoformat(), amount] for on, amount in sorted(entries)]
+    return replace(schedule, allocation=MappingProxyType({**schedule.allocation,
+                                                          "entries": written}))  # fmt: skip
 
 
 def next_boundary(

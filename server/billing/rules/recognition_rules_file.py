@@ -16,14 +16,14 @@ obligations:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
 
 from billing.domain.money import CURRENCY_EXPONENTS, currency_problem
 from billing.domain.recognition import (
+    BUILT_IN_METHODS,
     NO_RECOGNITION_RULES,
     Collectibility,
-    Method,
     Modifications,
     Obligation,
     RecognitionRules,
@@ -34,18 +34,29 @@ from billing.rules.structure import ValidatedFile
 TARGETS = ("price", "plan", "product")
 
 
-def check_recognition(files: Sequence[ValidatedFile]) -> list[RuleError]:
-    """One file; each obligation names one price, plan or product that exists, once; SSPs
-    positive, in real currencies, payable in their minor unit."""
+def check_recognition(
+    files: Sequence[ValidatedFile], engines: Mapping[str, Collection[str]]
+) -> list[RuleError]:
+    """One file; each obligation names one price, plan or product that exists, once, and a
+    method built in or registered by a plugin; SSPs positive, in real currencies, payable in
+    their minor unit."""
     errors: list[RuleError] = []
     found = [file for file in files if file.kind == "recognition"]
     for extra in found[1:]:
         message = f"only one recognition file is allowed; {found[0].name} already holds them"
         errors.append(extra.error(("kind",), message))
     known = _known(files)
+    methods = BUILT_IN_METHODS | set(engines.get("recognition_method", ()))
     for file in found[:1]:
+        default = file.data.get("default_method")
+        if default is not None and default not in methods:
+            errors.append(file.error(("default_method",), _unknown_method(default, methods)))
         seen: set[tuple[str, str]] = set()
         for path, item in file.items("obligations"):
+            if item["method"] not in methods:
+                errors.append(
+                    file.error((*path, "method"), _unknown_method(item["method"], methods))
+                )
             targets = [t for t in TARGETS if item.get(t)]
             if len(targets) != 1:
                 errors.append(file.error(path, "name exactly one of price, plan or product"))
@@ -66,6 +77,10 @@ def check_recognition(files: Sequence[ValidatedFile]) -> list[RuleError]:
                 elif -int(amount.as_tuple().exponent) > CURRENCY_EXPONENTS[currency] + 6:
                     errors.append(file.error(where, "has too many decimal places"))
     return errors
+
+
+def _unknown_method(name: str, methods: Collection[str]) -> str:
+    return f"unknown recognition method {name!r}; expected one of {', '.join(sorted(methods))}"
 
 
 def _known(files: Sequence[ValidatedFile]) -> dict[str, set[str]]:
@@ -91,12 +106,12 @@ def build_recognition_rules(files: Sequence[ValidatedFile]) -> RecognitionRules:
     for _, item in file.items("obligations"):
         target = next(t for t in TARGETS if item.get(t))
         ssp = MappingProxyType(dict(item["ssp"]))
-        tables[target][item[target]] = Obligation(Method(item["method"]), ssp)
+        tables[target][item[target]] = Obligation(item["method"], ssp)
     return RecognitionRules(
         by_price=MappingProxyType(tables["price"]),
         by_plan=MappingProxyType(tables["plan"]),
         by_product=MappingProxyType(tables["product"]),
-        default_method=Method(file.data["default_method"]),
+        default_method=file.data["default_method"],
         modifications=Modifications(file.data["modifications"]),
         collectibility=Collectibility(file.data["collectibility"]),
     )

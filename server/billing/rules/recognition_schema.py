@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing.domain.recognition import Collectibility, Method, Modifications
+from billing.domain.recognition import METHOD_NAME_MAX, Collectibility, Method, Modifications
 
-_METHODS = [m.value for m in Method]
+# A built-in method or a plugin's (checked against the registered ones by meaning).
+_METHOD = {"type": "string", "regex": f"^[a-z][a-z0-9_]{{0,{METHOD_NAME_MAX - 1}}}$"}
 _CODE = {"type": "string", "regex": "^[a-z0-9][a-z0-9_.-]{0,63}$"}
 
 RECOGNITION_SCHEMA: dict[str, dict[str, Any]] = {
     "kind": {"type": "string", "required": True, "allowed": ["recognition"],
              "meta": {"description": "Which kind of rules this file holds."}},
-    "default_method": {"type": "string", "allowed": _METHODS, "default": Method.RATABLE.value,
+    "default_method": {**_METHOD, "default": Method.RATABLE.value,
                        "meta": {"description": "How a line no obligation names is earned."}},
     "modifications": {
         "type": "string", "allowed": [m.value for m in Modifications],
@@ -35,8 +36,9 @@ RECOGNITION_SCHEMA: dict[str, dict[str, Any]] = {
                      "meta": {"description": "A plan's code (its flat amount)."}},
             "product": {**_CODE, "excludes": ["price", "plan"],
                         "meta": {"description": "A product's code (every line of it)."}},
-            "method": {"type": "string", "allowed": _METHODS, "required": True,
-                       "meta": {"description": "ratable, point_in_time or usage."}},
+            "method": {**_METHOD, "required": True,
+                       "meta": {"description": "ratable, point_in_time, usage, or a method"
+                                               " a plugin registers."}},
             "ssp": {"type": "dict", "keysrules": {"type": "string", "regex": "^[A-Z]{3}$"},
                     "valuesrules": {"type": "decimal", "coerce": "decimal"}, "default": {},
                     "meta": {"description": "Standalone selling price per unit, by currency."}},

@@ -182,7 +182,7 @@ class _Checker:
                 self._error(file, ("numbering_time_zone",), f"{zone!r} is not an IANA time zone")
         self.findings.errors.extend(check_tax(self.files, self.engines))
         self.findings.errors.extend(check_ledger(self.files))
-        self.findings.errors.extend(check_recognition(self.files))
+        self.findings.errors.extend(check_recognition(self.files, self.engines))
         self.findings.errors.extend(check_payments(self.files, self.engines, self.unreadable))
         errors, warnings = check_dunning(self.files, self.engines, self.unreadable)
         self.findings.errors.extend(errors)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from billing.domain.recognition import Method, RevenueSchedule, Schedule, ScheduleStatus
+from billing.domain.recognition import RevenueSchedule, Schedule, ScheduleStatus
 from billing.store.batch import BatchedConnection
 from billing.store.schema import revenue_schedules
 
@@ -31,7 +31,7 @@ def _row(tenant_id: str, s: RevenueSchedule) -> dict[str, Any]:
         "line_no": s.schedule.line_no,
         "customer_id": s.customer_id,
         "product_line": s.schedule.product_line[:64],
-        "method": s.schedule.method.value,
+        "method": s.schedule.method,
         "currency": s.currency,
         "amount_minor": s.schedule.amount_minor,
         "recognized_minor": s.recognized_minor,
@@ -52,7 +52,7 @@ def _schedule(r: Any) -> RevenueSchedule:
         schedule=Schedule(
             r.line_no,
             r.product_line,
-            Method(r.method),
+            r.method,
             int(r.amount_minor),
             r.start_at,
             r.end_at,

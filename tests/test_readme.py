@@ -25,12 +25,12 @@ def test_quick_start_is_exactly_two_lines_without_chains():
     assert "\nmake test\n" in ci  # CI runs line 2 word for word
 
 
-def test_first_call_example_runs(sqlite_server):
-    server = sqlite_server
-    tenant_token = make_token("t_readme")
+def test_first_call_example_runs(sqlite_server, monkeypatch):
+    # As pasted: the target and the token come from the environment, as the README says
+    # (tests/test_python_client.py runs it against `billing serve` and its token file).
+    monkeypatch.setenv("BILLING_TARGET", sqlite_server.target)
+    monkeypatch.setenv("BILLING_TOKEN", make_token("t_readme"))
     code = _block_after("## A first call with the Python client", "python")
-    code = code.replace('"PASTE THE DEVELOPMENT TOKEN"', repr(tenant_token))
-    code = code.replace("127.0.0.1:50051", server.target)
     namespace: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), namespace)
     created = namespace["created"]

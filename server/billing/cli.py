@@ -159,7 +159,9 @@ def _serve(settings: Settings, ready_file: str | None) -> int:
 
         upgrade(settings.database_url)  # the embedded default needs no set-up step
         if not settings.auth_jwks_file:
-            _print_dev_banner(settings, development_token(settings))
+            token = development_token(settings)
+            _write_dev_token(settings, token)
+            _print_dev_banner(settings, token)
     if settings.workers == 1:
         _run_worker(settings, ready_file)
         return 0
@@ -231,6 +233,16 @@ def _supervise(settings: Settings, ready_file: str | None) -> int:
 def _worker_entry(settings: Settings, ready_file: str | None) -> None:
     configure_logging(settings.log_level)
     _run_worker(settings, ready_file)
+
+
+def _write_dev_token(settings: Settings, token: str) -> None:
+    """Kept where the Python client looks (`var/dev-token`), so a first call needs no paste."""
+    path = Path(settings.data_dir) / "dev-token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.touch(mode=0o600)
+    tmp.write_text(token + "\n")
+    tmp.replace(path)
 
 
 def _print_dev_banner(settings: Settings, token: str) -> None:

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXAMPLE_PLUGINS := plugins/example-pricing plugins/example-tax
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml $(foreach p,$(EXAMPLE_PLUGINS),$(p)/pyproject.toml $(p)/src/*/*.py) 2>/dev/null | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml clients/typescript/package-lock.json $(foreach p,$(EXAMPLE_PLUGINS),$(p)/pyproject.toml $(p)/src/*/*.py) 2>/dev/null | sha1sum | cut -c1-12)
 
 .PHONY: run test check lint typecheck proto proto-check contracts pytest bench install clean
 
@@ -14,6 +14,8 @@ $(STAMP):
 	# The example third-party plugins, installed like any other (not editable): the tests
 	# find them through their entry points, never from the source tree.
 	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps $(addprefix ./,$(EXAMPLE_PLUGINS))
+	# The TypeScript client's generator and compiler, pinned by its package-lock.json.
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -39,7 +41,7 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-proto: $(STAMP)  ## regenerate clients/python from proto/
+proto: $(STAMP)  ## regenerate clients/python and clients/typescript from proto/
 	$(BIN)/python clients/python/generate.py
 
 proto-check: $(STAMP)
@@ -53,3 +55,4 @@ bench: $(STAMP)  ## benchmark against servers it starts (not part of CI)
 
 clean:
 	rm -rf $(VENV) var third_party .pytest_cache .mypy_cache .ruff_cache
+	rm -rf clients/typescript/node_modules clients/typescript/dist

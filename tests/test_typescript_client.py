@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from billing_client import Client
 from billing_client.v1 import rules_pb2
 from conftest import Server, Tenant, rule_files

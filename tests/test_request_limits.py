@@ -253,6 +253,12 @@ CASES: list[tuple[str, str, Message, str]] = [
         sp.ListEntitlementsRequest(subscription=LONG_ID),
         "subscription",
     ),
+    (
+        "SubscriptionService",
+        "ListCancellations",
+        sp.ListCancellationsRequest(reason_code="r" * 65),
+        "reason_code",
+    ),
     ("InvoiceService", "GetInvoice", inv.GetInvoiceRequest(name="\x00"), "name"),
     (
         "InvoiceService",

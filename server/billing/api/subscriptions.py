@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import grpc
 
 from billing.api.billing_convert import (
@@ -13,6 +15,11 @@ from billing.api.billing_convert import (
 from billing.api.context import ContextFactory
 from billing.api.convert import body_hash, instant, timestamp
 from billing.api.tax_convert import tax_amount_to_proto
+from billing.app.cancellation_ports import (
+    UNSPECIFIED_REASON,
+    CancellationQuery,
+    CancellationRecord,
+)
 from billing.app.context import Write
 from billing.app.subscriptions import (
     Cancellation,
@@ -141,7 +148,12 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
         ):
             raise InvalidArgument.single("when", "set immediately, at_period_end or at")
         cancellation = Cancellation(
-            request.name, mode, instant(request.at, mode == "at", "at"), request.etag
+            request.name,
+            mode,
+            instant(request.at, mode == "at", "at"),
+            request.etag,
+            reason_code(request.reason_code, "reason_code") or UNSPECIFIED_REASON,
+            request.feedback,
         )
         write = Write(request.request_id, body_hash(request), cancellation)
         return subscription_to_proto(await self._subs.cancel(ctx, write))
@@ -167,6 +179,24 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
         write = Write(request.request_id, body_hash(request), (request.name, request.etag))
         return subscription_to_proto(await self._subs.resume(ctx, write))
 
+    async def ListCancellations(
+        self, request: pb.ListCancellationsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCancellationsResponse:
+        ctx = self._ctx("ListCancellations", context)
+        query = CancellationQuery(
+            instant(request.start_time, request.HasField("start_time"), "start_time"),
+            instant(request.end_time, request.HasField("end_time"), "end_time"),
+            reason_code(request.reason_code, "reason_code"),
+        )
+        page, token, counts = await self._subs.cancellations(
+            ctx, query, request.page_size, request.page_token
+        )
+        return pb.ListCancellationsResponse(
+            cancellations=[_cancellation_to_proto(record) for record in page],
+            next_page_token=token,
+            counts_by_reason=counts,
+        )
+
     async def ListEntitlements(
         self, request: pb.ListEntitlementsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListEntitlementsResponse:
@@ -181,3 +211,31 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
             ],
             rule_set=rules.name,
         )
+
+
+REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def reason_code(value: str, field: str) -> str:
+    """A reason code as given, or INVALID_ARGUMENT naming `field`; "" stays ""."""
+    if value and not REASON_CODE.fullmatch(value):
+        raise InvalidArgument.single(
+            field, "must be lower case letters, digits and _, starting with a letter"
+        )
+    return value
+
+
+def _cancellation_to_proto(record: CancellationRecord) -> pb.Cancellation:
+    message = pb.Cancellation(
+        subscription=f"subscriptions/{record.subscription_id}",
+        customer=f"customers/{record.customer_id}",
+        reason_code=record.reason_code,
+        feedback=record.feedback,
+        mode=record.mode,
+        request_time=timestamp(record.requested_at),
+        effective_time=timestamp(record.effective_at),
+        mrr=money(record.currency, record.mrr_minor),
+    )
+    if record.withdrawn_at is not None:
+        message.withdraw_time.CopyFrom(timestamp(record.withdrawn_at))
+    return message

@@ -25,6 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
+from billing.app.cancellation_ports import CancellationRepository
 from billing.app.dunning_ports import DunningCaseRepository
 from billing.app.ledger_ports import (
     JournalRepository,
@@ -587,3 +588,7 @@ class BatchTransaction:
     @property
     def mrr(self) -> MrrRepository:
         return self._tx.mrr
+
+    @property
+    def cancellations(self) -> CancellationRepository:
+        return self._tx.cancellations

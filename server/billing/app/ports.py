@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from billing.app.cancellation_ports import CancellationRepository
 from billing.app.dunning_ports import DunningCaseRepository
 from billing.app.ledger_ports import (
     JournalRepository,
@@ -706,6 +707,9 @@ class Transaction(Protocol):
 
     @property
     def mrr(self) -> MrrRepository: ...
+
+    @property
+    def cancellations(self) -> CancellationRepository: ...
 
 
 class Store(Protocol):

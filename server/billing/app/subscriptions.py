@@ -14,6 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from billing.app.billing_time import BillingTime
+from billing.app.cancellation_ports import (
+    UNSPECIFIED_REASON,
+    CancellationQuery,
+    CancellationRecord,
+)
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.invoice_tax import tax_enabled, with_tax
@@ -148,6 +153,8 @@ class Cancellation:
     mode: str  # "immediately", "at_period_end", "at"
     at: datetime | None
     etag: str
+    reason_code: str = UNSPECIFIED_REASON  # Customer Experience's code for why
+    feedback: str = ""  # the customer's own words
 
 
 @dataclass(frozen=True)
@@ -463,6 +470,19 @@ class SubscriptionUseCases:
         if plan is None or sub.status == Status.CANCELED:
             return [], active
         return [(e.feature, e.limit) for e in plan.entitlements], active
+
+    async def cancellations(
+        self, ctx: CallContext, query: CancellationQuery, page_size: int, page_token: str
+    ) -> tuple[list[CancellationRecord], str, dict[str, int]]:
+        """A page of cancellations, newest first, its next token, and counts by reason."""
+        limit = page_limit(page_size)
+        after = decode_page_token(page_token)
+        async with self._store.read() as tx:
+            rows = await tx.cancellations.page(ctx.tenant_id, query, after, limit + 1)
+            counts = await tx.cancellations.counts(ctx.tenant_id, query)
+        page = rows[:limit]
+        token = encode_page_token(page[-1].id) if len(rows) > limit else ""
+        return page, token, counts
 
     # --- changes ------------------------------------------------------------------------
 
@@ -812,7 +832,23 @@ class SubscriptionUseCases:
                     version=sub.version + 1,
                 )
                 await self._schedule(tx, ctx.tenant_id, updated, "cancel", request.at)
+            leaving_mrr = await tx.mrr.position(ctx.tenant_id, sub.id)  # before the save moves it
             await self._save(tx, ctx.tenant_id, updated, sub, at)
+            await tx.cancellations.add(
+                CancellationRecord(
+                    new_id("can"),
+                    ctx.tenant_id,
+                    sub.id,
+                    sub.customer_id,
+                    request.reason_code,
+                    request.feedback,
+                    request.mode,
+                    requested_at=at,
+                    effective_at=updated.cancel_at or updated.period_end,
+                    currency=sub.currency,
+                    mrr_minor=leaving_mrr,
+                )
+            )
             await self._record(
                 tx,
                 ctx,
@@ -820,7 +856,11 @@ class SubscriptionUseCases:
                 updated,
                 "subscription.updated",
                 "cancel",
-                {"mode": request.mode},
+                {
+                    "mode": request.mode,
+                    "reason_code": request.reason_code,
+                    "feedback": request.feedback,
+                },
                 now,
             )
             return updated
@@ -901,6 +941,8 @@ class SubscriptionUseCases:
                 sub, cancel_at=None, cancel_at_period_end=False, version=sub.version + 1
             )
             await self._save(tx, ctx.tenant_id, updated, sub, now)
+            at = await self._time.now(tx, ctx.tenant_id, sub.clock_id)
+            await tx.cancellations.withdraw(ctx.tenant_id, sub.id, at)
             await self._record(
                 tx, ctx, write, updated, "subscription.updated", "reactivate", {}, now
             )

@@ -803,3 +803,25 @@ mrr_totals = Table(
 # --- receivables / postings (ADR 0051, migration 0024) -----------------------------------------
 
 # --- outbox relay and event stream (issue 18, ADR 0057, migration 0025) -----------------------
+
+# --- cancellations with their reasons (issue 18, migration 0029) -------------------------------
+# Customer Experience's record of why customers leave: one row per CancelSubscription, with
+# the MRR that leaves with it; a reactivation before it takes effect withdraws it.
+cancellations = Table(
+    "cancellations",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("subscription_id", String(ID), nullable=False),
+    Column("customer_id", String(ID), nullable=False),
+    Column("reason_code", String(64), nullable=False),
+    Column("feedback", Text, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("effective_at", UTCDateTime, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("mrr_minor", BigInteger, nullable=False),
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Index(None, "tenant_id", "requested_at"),
+    Index(None, "tenant_id", "subscription_id"),
+)

@@ -36,6 +36,7 @@ from billing.store.billing import (
     SqlPendingItems,
     SqlSubscriptions,
 )
+from billing.store.cancellations import SqlCancellations
 from billing.store.coupons import SqlCoupons
 from billing.store.crypto import KeyRing
 from billing.store.customers import SqlCustomers
@@ -107,6 +108,7 @@ class SqlTransaction:
         self.receivables = SqlReceivables(conn)
         self.revenue_schedules = SqlRevenueSchedules(conn)  # ADR 0054
         self.mrr = SqlMrr(conn)  # ADR 0055
+        self.cancellations = SqlCancellations(conn)
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

@@ -308,20 +308,77 @@ class ChangeSubscriptionResponse(_message.Message):
     def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[ProrationLine, _Mapping]]] = ..., invoice: _Optional[str] = ..., proration_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CancelSubscriptionRequest(_message.Message):
-    __slots__ = ("name", "immediately", "at_period_end", "at", "etag", "request_id")
+    __slots__ = ("name", "immediately", "at_period_end", "at", "etag", "request_id", "reason_code", "feedback")
     NAME_FIELD_NUMBER: _ClassVar[int]
     IMMEDIATELY_FIELD_NUMBER: _ClassVar[int]
     AT_PERIOD_END_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
     name: str
     immediately: bool
     at_period_end: bool
     at: _timestamp_pb2.Timestamp
     etag: str
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., immediately: _Optional[bool] = ..., at_period_end: _Optional[bool] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    reason_code: str
+    feedback: str
+    def __init__(self, name: _Optional[str] = ..., immediately: _Optional[bool] = ..., at_period_end: _Optional[bool] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., request_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., feedback: _Optional[str] = ...) -> None: ...
+
+class ListCancellationsRequest(_message.Message):
+    __slots__ = ("start_time", "end_time", "reason_code", "page_size", "page_token")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    reason_code: str
+    page_size: int
+    page_token: str
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason_code: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCancellationsResponse(_message.Message):
+    __slots__ = ("cancellations", "next_page_token", "counts_by_reason")
+    class CountsByReasonEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    CANCELLATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_BY_REASON_FIELD_NUMBER: _ClassVar[int]
+    cancellations: _containers.RepeatedCompositeFieldContainer[Cancellation]
+    next_page_token: str
+    counts_by_reason: _containers.ScalarMap[str, int]
+    def __init__(self, cancellations: _Optional[_Iterable[_Union[Cancellation, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., counts_by_reason: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class Cancellation(_message.Message):
+    __slots__ = ("subscription", "customer", "reason_code", "feedback", "mode", "request_time", "effective_time", "mrr", "withdraw_time")
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_TIME_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MRR_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAW_TIME_FIELD_NUMBER: _ClassVar[int]
+    subscription: str
+    customer: str
+    reason_code: str
+    feedback: str
+    mode: str
+    request_time: _timestamp_pb2.Timestamp
+    effective_time: _timestamp_pb2.Timestamp
+    mrr: _money_pb2.Money
+    withdraw_time: _timestamp_pb2.Timestamp
+    def __init__(self, subscription: _Optional[str] = ..., customer: _Optional[str] = ..., reason_code: _Optional[str] = ..., feedback: _Optional[str] = ..., mode: _Optional[str] = ..., request_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., mrr: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., withdraw_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ReactivateSubscriptionRequest(_message.Message):
     __slots__ = ("name", "etag", "request_id")

@@ -85,6 +85,11 @@ class SubscriptionServiceStub:
                 request_serializer=billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsResponse.FromString,
                 _registered_method=True)
+        self.ListCancellations = channel.unary_unary(
+                '/billing.v1.SubscriptionService/ListCancellations',
+                request_serializer=billing_dot_v1_dot_subscriptions__pb2.ListCancellationsRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_subscriptions__pb2.ListCancellationsResponse.FromString,
+                _registered_method=True)
 
 
 class SubscriptionServiceServicer:
@@ -163,6 +168,14 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCancellations(self, request, context):
+        """Cancellations requested in a window, newest first, with their reason codes and the
+        customer's feedback (Customer Experience's record), and the counts per reason code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +228,11 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.ListEntitlements,
                     request_deserializer=billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsRequest.FromString,
                     response_serializer=billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsResponse.SerializeToString,
+            ),
+            'ListCancellations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCancellations,
+                    request_deserializer=billing_dot_v1_dot_subscriptions__pb2.ListCancellationsRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_subscriptions__pb2.ListCancellationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -488,6 +506,33 @@ class SubscriptionService:
             '/billing.v1.SubscriptionService/ListEntitlements',
             billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsRequest.SerializeToString,
             billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCancellations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.SubscriptionService/ListCancellations',
+            billing_dot_v1_dot_subscriptions__pb2.ListCancellationsRequest.SerializeToString,
+            billing_dot_v1_dot_subscriptions__pb2.ListCancellationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file billing/v1/subscriptions.proto.
  */
 export const file_billing_v1_subscriptions: GenFile = /*@__PURE__*/
-  fileDesc("Ch5iaWxsaW5nL3YxL3N1YnNjcmlwdGlvbnMucHJvdG8SCmJpbGxpbmcudjEi0AgKDFN1YnNjcmlwdGlvbhISCgRuYW1lGAEgASgJQgTiQQEIEhYKCGN1c3RvbWVyGAIgASgJQgTiQQEFEgwKBHBsYW4YAyABKAkSGwoNY3VycmVuY3lfY29kZRgEIAEoCUIE4kEBAxI0CgZzdGF0dXMYBSABKA4yHi5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvblN0YXR1c0IE4kEBAxIrCgVpdGVtcxgGIAMoCzIcLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uSXRlbRI+ChRjdXJyZW50X3BlcmlvZF9zdGFydBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSPAoSY3VycmVudF9wZXJpb2RfZW5kGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI+ChRiaWxsaW5nX2N5Y2xlX2FuY2hvchgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSHwoRYmlsbGluZ190aW1lX3pvbmUYCiABKAlCBOJBAQMSMwoJdHJpYWxfZW5kGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIzCgljYW5jZWxfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEiIKFGNhbmNlbF9hdF9wZXJpb2RfZW5kGA0gASgIQgTiQQEDEjcKDnBlbmRpbmdfY2hhbmdlGA4gASgLMhkuYmlsbGluZy52MS5QZW5kaW5nQ2hhbmdlQgTiQQEDEjUKC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIMCgRldGFnGBAgASgJEhYKCHJ1bGVfc2V0GBEgASgJQgTiQQEDEjIKCHRlcm1fZW5kGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIYCgphdXRvX3JlbmV3GBMgASgIQgTiQQEDEjMKBnBoYXNlcxgUIAMoCzIdLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uUGhhc2VCBOJBAQMSFAoGY291cG9uGBUgASgJQgTiQQEDEiEKE2NvdXBvbl9wZXJpb2RzX2xlZnQYFiABKAVCBOJBAQMSJgoYYmlsbGluZ19jeWNsZV9hbmNob3JfZGF5GBcgASgFQgTiQQEDEkIKFGZpcnN0X3N0dWJfcHJvcmF0aW9uGBggASgOMh4uYmlsbGluZy52MS5GaXJzdFN0dWJQcm9yYXRpb25CBOJBAQMSHwoRYmFzZV9zdWJzY3JpcHRpb24YGSABKAlCBOJBAQM6OupBNwoXYmlsbGluZy52MS9TdWJzY3JpcHRpb24SHHN1YnNjcmlwdGlvbnMve3N1YnNjcmlwdGlvbn0iaQoQU3Vic2NyaXB0aW9uSXRlbRINCgVwcmljZRgBIAEoCRIQCghxdWFudGl0eRgCIAEoAxIZCgt1bml0X2Ftb3VudBgDIAEoCUIE4kEBAxIZCgtkZXNjcmlwdGlvbhgEIAEoCUIE4kEBAyJ+Cg1QZW5kaW5nQ2hhbmdlEgwKBHBsYW4YASABKAkSKwoFaXRlbXMYAiADKAsyHC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbkl0ZW0SMgoOZWZmZWN0aXZlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrEFChlDcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EhYKCGN1c3RvbWVyGAEgASgJQgTiQQECEhIKBHBsYW4YAiABKAlCBOJBAQISWAoKcXVhbnRpdGllcxgDIAMoCzI1LmJpbGxpbmcudjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdC5RdWFudGl0aWVzRW50cnlCDdLzGAkggICapuqv4wESWgoPcHJpY2Vfb3ZlcnJpZGVzGAQgAygLMjkuYmlsbGluZy52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0LlByaWNlT3ZlcnJpZGVzRW50cnlCBtLzGAIIKBIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIgChhiaWxsaW5nX2N5Y2xlX2FuY2hvcl9kYXkYBiABKAUSEgoKdHJpYWxfZGF5cxgHIAEoBRIUCgx0ZXJtX3BlcmlvZHMYCCABKAUSEgoKYXV0b19yZW5ldxgJIAEoCBIYCgpyZXF1ZXN0X2lkGAogASgJQgTiQQECEjUKBnBoYXNlcxgLIAMoCzIdLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uUGhhc2VCBtLzGAIQGBIOCgZjb3Vwb24YDCABKAkSPAoUZmlyc3Rfc3R1Yl9wcm9yYXRpb24YDSABKA4yHi5iaWxsaW5nLnYxLkZpcnN0U3R1YlByb3JhdGlvbhIZChFiYXNlX3N1YnNjcmlwdGlvbhgOIAEoCRoxCg9RdWFudGl0aWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARo1ChNQcmljZU92ZXJyaWRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEixwIKEVN1YnNjcmlwdGlvblBoYXNlEhQKDHN0YXJ0X3BlcmlvZBgBIAEoBRIMCgRwbGFuGAIgASgJElAKCnF1YW50aXRpZXMYAyADKAsyLS5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvblBoYXNlLlF1YW50aXRpZXNFbnRyeUIN0vMYCSCAgJqm6q/jARJSCg9wcmljZV9vdmVycmlkZXMYBCADKAsyMS5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvblBoYXNlLlByaWNlT3ZlcnJpZGVzRW50cnlCBtLzGAIIKBoxCg9RdWFudGl0aWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARo1ChNQcmljZU92ZXJyaWRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoWR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBIuCgRuYW1lGAEgASgJQiDiQQEC+kEZChdiaWxsaW5nLnYxL1N1YnNjcmlwdGlvbiJTChhMaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QSEAoIY3VzdG9tZXIYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiZQoZTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZRIvCg1zdWJzY3JpcHRpb25zGAEgAygLMhguYmlsbGluZy52MS5TdWJzY3JpcHRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIvgBChJTdWJzY3JpcHRpb25DaGFuZ2USGgoMc3Vic2NyaXB0aW9uGAEgASgJQgTiQQECEgwKBHBsYW4YAiABKAkSUQoKcXVhbnRpdGllcxgDIAMoCzIuLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uQ2hhbmdlLlF1YW50aXRpZXNFbnRyeUIN0vMYCSCAgJqm6q/jARIyCg5wcm9yYXRpb25fdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaMQoPUXVhbnRpdGllc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEiogIKDVByb3JhdGlvbkxpbmUSEwoLZGVzY3JpcHRpb24YASABKAkSIQoGYW1vdW50GAIgASgLMhEuYmlsbGluZy52MS5Nb25leRIYChBwcm9yYXRpb25fZmFjdG9yGAMgASgJEg0KBXByaWNlGAQgASgJEhAKCHF1YW50aXR5GAUgASgDEjAKDHBlcmlvZF9zdGFydBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcGVyaW9kX2VuZBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQdW5yb3VuZGVkX2Ftb3VudBgIIAEoCRIiCgRraW5kGAkgASgOMhQuYmlsbGluZy52MS5MaW5lS2luZCJMChRQcmV2aWV3Q2hhbmdlUmVxdWVzdBI0CgZjaGFuZ2UYASABKAsyHi5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbkNoYW5nZUIE4kEBAiKoAgoVUHJldmlld0NoYW5nZVJlc3BvbnNlEigKBWxpbmVzGAEgAygLMhkuYmlsbGluZy52MS5Qcm9yYXRpb25MaW5lEjIKDnByb3JhdGlvbl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1hdF9wZXJpb2RfZW5kGAMgASgIEhoKEnByb3JhdGlvbl9iZWhhdmlvchgEIAEoCRIQCghydWxlX3NldBgFIAEoCRIeCgN0YXgYBiABKAsyES5iaWxsaW5nLnYxLk1vbmV5Ei0KBXRheGVzGAcgAygLMhUuYmlsbGluZy52MS5UYXhBbW91bnRCB9LzGAMQ6AcSHQoJdGF4X25vdGVzGAggAygJQgrS8xgGCIAIEOgHIn8KGUNoYW5nZVN1YnNjcmlwdGlvblJlcXVlc3QSNAoGY2hhbmdlGAEgASgLMh4uYmlsbGluZy52MS5TdWJzY3JpcHRpb25DaGFuZ2VCBOJBAQISEgoEZXRhZxgCIAEoCUIE4kEBAhIYCgpyZXF1ZXN0X2lkGAMgASgJQgTiQQECIrsBChpDaGFuZ2VTdWJzY3JpcHRpb25SZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbhIoCgVsaW5lcxgCIAMoCzIZLmJpbGxpbmcudjEuUHJvcmF0aW9uTGluZRIPCgdpbnZvaWNlGAMgASgJEjIKDnByb3JhdGlvbl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK5AQoZQ2FuY2VsU3Vic2NyaXB0aW9uUmVxdWVzdBISCgRuYW1lGAEgASgJQgTiQQECEhUKC2ltbWVkaWF0ZWx5GAIgASgISAASFwoNYXRfcGVyaW9kX2VuZBgDIAEoCEgAEigKAmF0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEgwKBGV0YWcYBSABKAkSGAoKcmVxdWVzdF9pZBgGIAEoCUIE4kEBAkIGCgR3aGVuIlsKHVJlYWN0aXZhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EhIKBG5hbWUYASABKAlCBOJBAQISDAoEZXRhZxgCIAEoCRIYCgpyZXF1ZXN0X2lkGAMgASgJQgTiQQECIlYKGFBhdXNlU3Vic2NyaXB0aW9uUmVxdWVzdBISCgRuYW1lGAEgASgJQgTiQQECEgwKBGV0YWcYAiABKAkSGAoKcmVxdWVzdF9pZBgDIAEoCUIE4kEBAiJXChlSZXN1bWVTdWJzY3JpcHRpb25SZXF1ZXN0EhIKBG5hbWUYASABKAlCBOJBAQISDAoEZXRhZxgCIAEoCRIYCgpyZXF1ZXN0X2lkGAMgASgJQgTiQQECIjUKF0xpc3RFbnRpdGxlbWVudHNSZXF1ZXN0EhoKDHN1YnNjcmlwdGlvbhgBIAEoCUIE4kEBAiJaChhMaXN0RW50aXRsZW1lbnRzUmVzcG9uc2USLAoIZmVhdHVyZXMYASADKAsyGi5iaWxsaW5nLnYxLkdyYW50ZWRGZWF0dXJlEhAKCHJ1bGVfc2V0GAIgASgJIj8KDkdyYW50ZWRGZWF0dXJlEg8KB2ZlYXR1cmUYASABKAkSEgoFbGltaXQYAiABKANIAIgBAUIICgZfbGltaXQqlwEKElN1YnNjcmlwdGlvblN0YXR1cxIjCh9TVUJTQ1JJUFRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASDAoIVFJJQUxJTkcQARIKCgZBQ1RJVkUQAhIMCghQQVNUX0RVRRADEgoKBlBBVVNFRBAEEgwKCENBTkNFTEVEEAUSDgoKSU5DT01QTEVURRAGEgoKBlVOUEFJRBAHKnwKEkZpcnN0U3R1YlByb3JhdGlvbhIkCiBGSVJTVF9TVFVCX1BST1JBVElPTl9VTlNQRUNJRklFRBAAEhYKEkZJUlNUX1NUVUJfUFJPUkFURRABEhMKD0ZJUlNUX1NUVUJfTk9ORRACEhMKD0ZJUlNUX1NUVUJfRlVMTBADMtUIChNTdWJzY3JpcHRpb25TZXJ2aWNlEmgKEkNyZWF0ZVN1YnNjcmlwdGlvbhIlLmJpbGxpbmcudjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBoYLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uIhHK8xgNYmlsbGluZy53cml0ZRJhCg9HZXRTdWJzY3JpcHRpb24SIi5iaWxsaW5nLnYxLkdldFN1YnNjcmlwdGlvblJlcXVlc3QaGC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbiIQyvMYDGJpbGxpbmcucmVhZBJyChFMaXN0U3Vic2NyaXB0aW9ucxIkLmJpbGxpbmcudjEuTGlzdFN1YnNjcmlwdGlvbnNSZXF1ZXN0GiUuYmlsbGluZy52MS5MaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlIhDK8xgMYmlsbGluZy5yZWFkEmYKDVByZXZpZXdDaGFuZ2USIC5iaWxsaW5nLnYxLlByZXZpZXdDaGFuZ2VSZXF1ZXN0GiEuYmlsbGluZy52MS5QcmV2aWV3Q2hhbmdlUmVzcG9uc2UiEMrzGAxiaWxsaW5nLnJlYWQSdgoSQ2hhbmdlU3Vic2NyaXB0aW9uEiUuYmlsbGluZy52MS5DaGFuZ2VTdWJzY3JpcHRpb25SZXF1ZXN0GiYuYmlsbGluZy52MS5DaGFuZ2VTdWJzY3JpcHRpb25SZXNwb25zZSIRyvMYDWJpbGxpbmcud3JpdGUSaAoSQ2FuY2VsU3Vic2NyaXB0aW9uEiUuYmlsbGluZy52MS5DYW5jZWxTdWJzY3JpcHRpb25SZXF1ZXN0GhguYmlsbGluZy52MS5TdWJzY3JpcHRpb24iEcrzGA1iaWxsaW5nLndyaXRlEnAKFlJlYWN0aXZhdGVTdWJzY3JpcHRpb24SKS5iaWxsaW5nLnYxLlJlYWN0aXZhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GhguYmlsbGluZy52MS5TdWJzY3JpcHRpb24iEcrzGA1iaWxsaW5nLndyaXRlEmYKEVBhdXNlU3Vic2NyaXB0aW9uEiQuYmlsbGluZy52MS5QYXVzZVN1YnNjcmlwdGlvblJlcXVlc3QaGC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbiIRyvMYDWJpbGxpbmcud3JpdGUSaAoSUmVzdW1lU3Vic2NyaXB0aW9uEiUuYmlsbGluZy52MS5SZXN1bWVTdWJzY3JpcHRpb25SZXF1ZXN0GhguYmlsbGluZy52MS5TdWJzY3JpcHRpb24iEcrzGA1iaWxsaW5nLndyaXRlEm8KEExpc3RFbnRpdGxlbWVudHMSIy5iaWxsaW5nLnYxLkxpc3RFbnRpdGxlbWVudHNSZXF1ZXN0GiQuYmlsbGluZy52MS5MaXN0RW50aXRsZW1lbnRzUmVzcG9uc2UiEMrzGAxiaWxsaW5nLnJlYWRCPVo7Z2l0aHViLmNvbS9iaWxsaW5nLWNvcmUvYmlsbGluZy9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_billing_v1_annotations, file_billing_v1_invoices, file_billing_v1_money, file_billing_v1_tax_types, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_timestamp]);
+  fileDesc("Ch5iaWxsaW5nL3YxL3N1YnNjcmlwdGlvbnMucHJvdG8SCmJpbGxpbmcudjEi0AgKDFN1YnNjcmlwdGlvbhISCgRuYW1lGAEgASgJQgTiQQEIEhYKCGN1c3RvbWVyGAIgASgJQgTiQQEFEgwKBHBsYW4YAyABKAkSGwoNY3VycmVuY3lfY29kZRgEIAEoCUIE4kEBAxI0CgZzdGF0dXMYBSABKA4yHi5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvblN0YXR1c0IE4kEBAxIrCgVpdGVtcxgGIAMoCzIcLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uSXRlbRI+ChRjdXJyZW50X3BlcmlvZF9zdGFydBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSPAoSY3VycmVudF9wZXJpb2RfZW5kGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI+ChRiaWxsaW5nX2N5Y2xlX2FuY2hvchgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSHwoRYmlsbGluZ190aW1lX3pvbmUYCiABKAlCBOJBAQMSMwoJdHJpYWxfZW5kGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIzCgljYW5jZWxfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEiIKFGNhbmNlbF9hdF9wZXJpb2RfZW5kGA0gASgIQgTiQQEDEjcKDnBlbmRpbmdfY2hhbmdlGA4gASgLMhkuYmlsbGluZy52MS5QZW5kaW5nQ2hhbmdlQgTiQQEDEjUKC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIMCgRldGFnGBAgASgJEhYKCHJ1bGVfc2V0GBEgASgJQgTiQQEDEjIKCHRlcm1fZW5kGBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIYCgphdXRvX3JlbmV3GBMgASgIQgTiQQEDEjMKBnBoYXNlcxgUIAMoCzIdLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uUGhhc2VCBOJBAQMSFAoGY291cG9uGBUgASgJQgTiQQEDEiEKE2NvdXBvbl9wZXJpb2RzX2xlZnQYFiABKAVCBOJBAQMSJgoYYmlsbGluZ19jeWNsZV9hbmNob3JfZGF5GBcgASgFQgTiQQEDEkIKFGZpcnN0X3N0dWJfcHJvcmF0aW9uGBggASgOMh4uYmlsbGluZy52MS5GaXJzdFN0dWJQcm9yYXRpb25CBOJBAQMSHwoRYmFzZV9zdWJzY3JpcHRpb24YGSABKAlCBOJBAQM6OupBNwoXYmlsbGluZy52MS9TdWJzY3JpcHRpb24SHHN1YnNjcmlwdGlvbnMve3N1YnNjcmlwdGlvbn0iaQoQU3Vic2NyaXB0aW9uSXRlbRINCgVwcmljZRgBIAEoCRIQCghxdWFudGl0eRgCIAEoAxIZCgt1bml0X2Ftb3VudBgDIAEoCUIE4kEBAxIZCgtkZXNjcmlwdGlvbhgEIAEoCUIE4kEBAyJ+Cg1QZW5kaW5nQ2hhbmdlEgwKBHBsYW4YASABKAkSKwoFaXRlbXMYAiADKAsyHC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbkl0ZW0SMgoOZWZmZWN0aXZlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrEFChlDcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EhYKCGN1c3RvbWVyGAEgASgJQgTiQQECEhIKBHBsYW4YAiABKAlCBOJBAQISWAoKcXVhbnRpdGllcxgDIAMoCzI1LmJpbGxpbmcudjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdC5RdWFudGl0aWVzRW50cnlCDdLzGAkggICapuqv4wESWgoPcHJpY2Vfb3ZlcnJpZGVzGAQgAygLMjkuYmlsbGluZy52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0LlByaWNlT3ZlcnJpZGVzRW50cnlCBtLzGAIIKBIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIgChhiaWxsaW5nX2N5Y2xlX2FuY2hvcl9kYXkYBiABKAUSEgoKdHJpYWxfZGF5cxgHIAEoBRIUCgx0ZXJtX3BlcmlvZHMYCCABKAUSEgoKYXV0b19yZW5ldxgJIAEoCBIYCgpyZXF1ZXN0X2lkGAogASgJQgTiQQECEjUKBnBoYXNlcxgLIAMoCzIdLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uUGhhc2VCBtLzGAIQGBIOCgZjb3Vwb24YDCABKAkSPAoUZmlyc3Rfc3R1Yl9wcm9yYXRpb24YDSABKA4yHi5iaWxsaW5nLnYxLkZpcnN0U3R1YlByb3JhdGlvbhIZChFiYXNlX3N1YnNjcmlwdGlvbhgOIAEoCRoxCg9RdWFudGl0aWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARo1ChNQcmljZU92ZXJyaWRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEixwIKEVN1YnNjcmlwdGlvblBoYXNlEhQKDHN0YXJ0X3BlcmlvZBgBIAEoBRIMCgRwbGFuGAIgASgJElAKCnF1YW50aXRpZXMYAyADKAsyLS5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvblBoYXNlLlF1YW50aXRpZXNFbnRyeUIN0vMYCSCAgJqm6q/jARJSCg9wcmljZV9vdmVycmlkZXMYBCADKAsyMS5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvblBoYXNlLlByaWNlT3ZlcnJpZGVzRW50cnlCBtLzGAIIKBoxCg9RdWFudGl0aWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARo1ChNQcmljZU92ZXJyaWRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoWR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBIuCgRuYW1lGAEgASgJQiDiQQEC+kEZChdiaWxsaW5nLnYxL1N1YnNjcmlwdGlvbiJTChhMaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QSEAoIY3VzdG9tZXIYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiZQoZTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZRIvCg1zdWJzY3JpcHRpb25zGAEgAygLMhguYmlsbGluZy52MS5TdWJzY3JpcHRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIvgBChJTdWJzY3JpcHRpb25DaGFuZ2USGgoMc3Vic2NyaXB0aW9uGAEgASgJQgTiQQECEgwKBHBsYW4YAiABKAkSUQoKcXVhbnRpdGllcxgDIAMoCzIuLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uQ2hhbmdlLlF1YW50aXRpZXNFbnRyeUIN0vMYCSCAgJqm6q/jARIyCg5wcm9yYXRpb25fdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaMQoPUXVhbnRpdGllc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEiogIKDVByb3JhdGlvbkxpbmUSEwoLZGVzY3JpcHRpb24YASABKAkSIQoGYW1vdW50GAIgASgLMhEuYmlsbGluZy52MS5Nb25leRIYChBwcm9yYXRpb25fZmFjdG9yGAMgASgJEg0KBXByaWNlGAQgASgJEhAKCHF1YW50aXR5GAUgASgDEjAKDHBlcmlvZF9zdGFydBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcGVyaW9kX2VuZBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQdW5yb3VuZGVkX2Ftb3VudBgIIAEoCRIiCgRraW5kGAkgASgOMhQuYmlsbGluZy52MS5MaW5lS2luZCJMChRQcmV2aWV3Q2hhbmdlUmVxdWVzdBI0CgZjaGFuZ2UYASABKAsyHi5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbkNoYW5nZUIE4kEBAiKoAgoVUHJldmlld0NoYW5nZVJlc3BvbnNlEigKBWxpbmVzGAEgAygLMhkuYmlsbGluZy52MS5Qcm9yYXRpb25MaW5lEjIKDnByb3JhdGlvbl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1hdF9wZXJpb2RfZW5kGAMgASgIEhoKEnByb3JhdGlvbl9iZWhhdmlvchgEIAEoCRIQCghydWxlX3NldBgFIAEoCRIeCgN0YXgYBiABKAsyES5iaWxsaW5nLnYxLk1vbmV5Ei0KBXRheGVzGAcgAygLMhUuYmlsbGluZy52MS5UYXhBbW91bnRCB9LzGAMQ6AcSHQoJdGF4X25vdGVzGAggAygJQgrS8xgGCIAIEOgHIn8KGUNoYW5nZVN1YnNjcmlwdGlvblJlcXVlc3QSNAoGY2hhbmdlGAEgASgLMh4uYmlsbGluZy52MS5TdWJzY3JpcHRpb25DaGFuZ2VCBOJBAQISEgoEZXRhZxgCIAEoCUIE4kEBAhIYCgpyZXF1ZXN0X2lkGAMgASgJQgTiQQECIrsBChpDaGFuZ2VTdWJzY3JpcHRpb25SZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbhIoCgVsaW5lcxgCIAMoCzIZLmJpbGxpbmcudjEuUHJvcmF0aW9uTGluZRIPCgdpbnZvaWNlGAMgASgJEjIKDnByb3JhdGlvbl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLxAQoZQ2FuY2VsU3Vic2NyaXB0aW9uUmVxdWVzdBISCgRuYW1lGAEgASgJQgTiQQECEhUKC2ltbWVkaWF0ZWx5GAIgASgISAASFwoNYXRfcGVyaW9kX2VuZBgDIAEoCEgAEigKAmF0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEgwKBGV0YWcYBSABKAkSGAoKcmVxdWVzdF9pZBgGIAEoCUIE4kEBAhIbCgtyZWFzb25fY29kZRgHIAEoCUIG0vMYAghAEhkKCGZlZWRiYWNrGAggASgJQgfS8xgDCNAPQgYKBHdoZW4ivAEKGExpc3RDYW5jZWxsYXRpb25zUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoLcmVhc29uX2NvZGUYAyABKAlCBtLzGAIIQBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSLxAQoZTGlzdENhbmNlbGxhdGlvbnNSZXNwb25zZRIvCg1jYW5jZWxsYXRpb25zGAEgAygLMhguYmlsbGluZy52MS5DYW5jZWxsYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJElMKEGNvdW50c19ieV9yZWFzb24YAyADKAsyOS5iaWxsaW5nLnYxLkxpc3RDYW5jZWxsYXRpb25zUmVzcG9uc2UuQ291bnRzQnlSZWFzb25FbnRyeRo1ChNDb3VudHNCeVJlYXNvbkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEipAIKDENhbmNlbGxhdGlvbhIUCgxzdWJzY3JpcHRpb24YASABKAkSEAoIY3VzdG9tZXIYAiABKAkSEwoLcmVhc29uX2NvZGUYAyABKAkSEAoIZmVlZGJhY2sYBCABKAkSDAoEbW9kZRgFIAEoCRIwCgxyZXF1ZXN0X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmVmZmVjdGl2ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeCgNtcnIYCCABKAsyES5iaWxsaW5nLnYxLk1vbmV5EjEKDXdpdGhkcmF3X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlsKHVJlYWN0aXZhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EhIKBG5hbWUYASABKAlCBOJBAQISDAoEZXRhZxgCIAEoCRIYCgpyZXF1ZXN0X2lkGAMgASgJQgTiQQECIlYKGFBhdXNlU3Vic2NyaXB0aW9uUmVxdWVzdBISCgRuYW1lGAEgASgJQgTiQQECEgwKBGV0YWcYAiABKAkSGAoKcmVxdWVzdF9pZBgDIAEoCUIE4kEBAiJXChlSZXN1bWVTdWJzY3JpcHRpb25SZXF1ZXN0EhIKBG5hbWUYASABKAlCBOJBAQISDAoEZXRhZxgCIAEoCRIYCgpyZXF1ZXN0X2lkGAMgASgJQgTiQQECIjUKF0xpc3RFbnRpdGxlbWVudHNSZXF1ZXN0EhoKDHN1YnNjcmlwdGlvbhgBIAEoCUIE4kEBAiJaChhMaXN0RW50aXRsZW1lbnRzUmVzcG9uc2USLAoIZmVhdHVyZXMYASADKAsyGi5iaWxsaW5nLnYxLkdyYW50ZWRGZWF0dXJlEhAKCHJ1bGVfc2V0GAIgASgJIj8KDkdyYW50ZWRGZWF0dXJlEg8KB2ZlYXR1cmUYASABKAkSEgoFbGltaXQYAiABKANIAIgBAUIICgZfbGltaXQqlwEKElN1YnNjcmlwdGlvblN0YXR1cxIjCh9TVUJTQ1JJUFRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASDAoIVFJJQUxJTkcQARIKCgZBQ1RJVkUQAhIMCghQQVNUX0RVRRADEgoKBlBBVVNFRBAEEgwKCENBTkNFTEVEEAUSDgoKSU5DT01QTEVURRAGEgoKBlVOUEFJRBAHKnwKEkZpcnN0U3R1YlByb3JhdGlvbhIkCiBGSVJTVF9TVFVCX1BST1JBVElPTl9VTlNQRUNJRklFRBAAEhYKEkZJUlNUX1NUVUJfUFJPUkFURRABEhMKD0ZJUlNUX1NUVUJfTk9ORRACEhMKD0ZJUlNUX1NUVUJfRlVMTBADMskJChNTdWJzY3JpcHRpb25TZXJ2aWNlEmgKEkNyZWF0ZVN1YnNjcmlwdGlvbhIlLmJpbGxpbmcudjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBoYLmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uIhHK8xgNYmlsbGluZy53cml0ZRJhCg9HZXRTdWJzY3JpcHRpb24SIi5iaWxsaW5nLnYxLkdldFN1YnNjcmlwdGlvblJlcXVlc3QaGC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbiIQyvMYDGJpbGxpbmcucmVhZBJyChFMaXN0U3Vic2NyaXB0aW9ucxIkLmJpbGxpbmcudjEuTGlzdFN1YnNjcmlwdGlvbnNSZXF1ZXN0GiUuYmlsbGluZy52MS5MaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlIhDK8xgMYmlsbGluZy5yZWFkEmYKDVByZXZpZXdDaGFuZ2USIC5iaWxsaW5nLnYxLlByZXZpZXdDaGFuZ2VSZXF1ZXN0GiEuYmlsbGluZy52MS5QcmV2aWV3Q2hhbmdlUmVzcG9uc2UiEMrzGAxiaWxsaW5nLnJlYWQSdgoSQ2hhbmdlU3Vic2NyaXB0aW9uEiUuYmlsbGluZy52MS5DaGFuZ2VTdWJzY3JpcHRpb25SZXF1ZXN0GiYuYmlsbGluZy52MS5DaGFuZ2VTdWJzY3JpcHRpb25SZXNwb25zZSIRyvMYDWJpbGxpbmcud3JpdGUSaAoSQ2FuY2VsU3Vic2NyaXB0aW9uEiUuYmlsbGluZy52MS5DYW5jZWxTdWJzY3JpcHRpb25SZXF1ZXN0GhguYmlsbGluZy52MS5TdWJzY3JpcHRpb24iEcrzGA1iaWxsaW5nLndyaXRlEnAKFlJlYWN0aXZhdGVTdWJzY3JpcHRpb24SKS5iaWxsaW5nLnYxLlJlYWN0aXZhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GhguYmlsbGluZy52MS5TdWJzY3JpcHRpb24iEcrzGA1iaWxsaW5nLndyaXRlEmYKEVBhdXNlU3Vic2NyaXB0aW9uEiQuYmlsbGluZy52MS5QYXVzZVN1YnNjcmlwdGlvblJlcXVlc3QaGC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbiIRyvMYDWJpbGxpbmcud3JpdGUSaAoSUmVzdW1lU3Vic2NyaXB0aW9uEiUuYmlsbGluZy52MS5SZXN1bWVTdWJzY3JpcHRpb25SZXF1ZXN0GhguYmlsbGluZy52MS5TdWJzY3JpcHRpb24iEcrzGA1iaWxsaW5nLndyaXRlEm8KEExpc3RFbnRpdGxlbWVudHMSIy5iaWxsaW5nLnYxLkxpc3RFbnRpdGxlbWVudHNSZXF1ZXN0GiQuYmlsbGluZy52MS5MaXN0RW50aXRsZW1lbnRzUmVzcG9uc2UiEMrzGAxiaWxsaW5nLnJlYWQScgoRTGlzdENhbmNlbGxhdGlvbnMSJC5iaWxsaW5nLnYxLkxpc3RDYW5jZWxsYXRpb25zUmVxdWVzdBolLmJpbGxpbmcudjEuTGlzdENhbmNlbGxhdGlvbnNSZXNwb25zZSIQyvMYDGJpbGxpbmcucmVhZEI9WjtnaXRodWIuY29tL2JpbGxpbmctY29yZS9iaWxsaW5nL2dlbi9nby9iaWxsaW5nL3YxO2JpbGxpbmd2MWIGcHJvdG8z", [file_billing_v1_annotations, file_billing_v1_invoices, file_billing_v1_money, file_billing_v1_tax_types, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_timestamp]);
 
 /**
  * A customer's subscription.
@@ -881,6 +881,22 @@ export type CancelSubscriptionRequest = Message<"billing.v1.CancelSubscriptionRe
    * @generated from field: string request_id = 6;
    */
   requestId: string;
+
+  /**
+   * Why the customer leaves, as Customer Experience codes it: lower case letters, digits and
+   * `_`, starting with a letter (e.g. `too_expensive`, `missing_feature`); empty:
+   * `unspecified`. Kept with the cancellation and reported by ListCancellations.
+   *
+   * @generated from field: string reason_code = 7;
+   */
+  reasonCode: string;
+
+  /**
+   * The customer's own words, kept as given.
+   *
+   * @generated from field: string feedback = 8;
+   */
+  feedback: string;
 };
 
 /**
@@ -889,6 +905,168 @@ export type CancelSubscriptionRequest = Message<"billing.v1.CancelSubscriptionRe
  */
 export const CancelSubscriptionRequestSchema: GenMessage<CancelSubscriptionRequest> = /*@__PURE__*/
   messageDesc(file_billing_v1_subscriptions, 14);
+
+/**
+ * Request for ListCancellations.
+ *
+ * @generated from message billing.v1.ListCancellationsRequest
+ */
+export type ListCancellationsRequest = Message<"billing.v1.ListCancellationsRequest"> & {
+  /**
+   * Requested at or after this instant; unset: from the beginning.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 1;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Requested before this instant; unset: until now.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 2;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Only this reason code; empty: all.
+   *
+   * @generated from field: string reason_code = 3;
+   */
+  reasonCode: string;
+
+  /**
+   * At most this many (default 50, at most 1000).
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * `next_page_token` of the previous page.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message billing.v1.ListCancellationsRequest.
+ * Use `create(ListCancellationsRequestSchema)` to create a new message.
+ */
+export const ListCancellationsRequestSchema: GenMessage<ListCancellationsRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_subscriptions, 15);
+
+/**
+ * Response of ListCancellations.
+ *
+ * @generated from message billing.v1.ListCancellationsResponse
+ */
+export type ListCancellationsResponse = Message<"billing.v1.ListCancellationsResponse"> & {
+  /**
+   * The page, newest request first.
+   *
+   * @generated from field: repeated billing.v1.Cancellation cancellations = 1;
+   */
+  cancellations: Cancellation[];
+
+  /**
+   * Token for the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * Over the whole window (every page, the reason_code filter applied): cancellations per
+   * reason code, withdrawn ones (reactivated before taking effect) left out.
+   *
+   * @generated from field: map<string, int64> counts_by_reason = 3;
+   */
+  countsByReason: { [key: string]: bigint };
+};
+
+/**
+ * Describes the message billing.v1.ListCancellationsResponse.
+ * Use `create(ListCancellationsResponseSchema)` to create a new message.
+ */
+export const ListCancellationsResponseSchema: GenMessage<ListCancellationsResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_subscriptions, 16);
+
+/**
+ * A cancellation as requested.
+ *
+ * @generated from message billing.v1.Cancellation
+ */
+export type Cancellation = Message<"billing.v1.Cancellation"> & {
+  /**
+   * `subscriptions/sub_<ULID>`.
+   *
+   * @generated from field: string subscription = 1;
+   */
+  subscription: string;
+
+  /**
+   * `customers/cus_<ULID>`.
+   *
+   * @generated from field: string customer = 2;
+   */
+  customer: string;
+
+  /**
+   * The reason code given (`unspecified` when none was).
+   *
+   * @generated from field: string reason_code = 3;
+   */
+  reasonCode: string;
+
+  /**
+   * The customer's feedback as given.
+   *
+   * @generated from field: string feedback = 4;
+   */
+  feedback: string;
+
+  /**
+   * `immediately`, `at_period_end` or `at`.
+   *
+   * @generated from field: string mode = 5;
+   */
+  mode: string;
+
+  /**
+   * When it was requested.
+   *
+   * @generated from field: google.protobuf.Timestamp request_time = 6;
+   */
+  requestTime?: Timestamp | undefined;
+
+  /**
+   * When it takes (or took) effect.
+   *
+   * @generated from field: google.protobuf.Timestamp effective_time = 7;
+   */
+  effectiveTime?: Timestamp | undefined;
+
+  /**
+   * The subscription's MRR when it was requested: what leaves with it.
+   *
+   * @generated from field: billing.v1.Money mrr = 8;
+   */
+  mrr?: Money | undefined;
+
+  /**
+   * Set when the subscription was reactivated before the cancellation took effect.
+   *
+   * @generated from field: google.protobuf.Timestamp withdraw_time = 9;
+   */
+  withdrawTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message billing.v1.Cancellation.
+ * Use `create(CancellationSchema)` to create a new message.
+ */
+export const CancellationSchema: GenMessage<Cancellation> = /*@__PURE__*/
+  messageDesc(file_billing_v1_subscriptions, 17);
 
 /**
  * Request for ReactivateSubscription.
@@ -923,7 +1101,7 @@ export type ReactivateSubscriptionRequest = Message<"billing.v1.ReactivateSubscr
  * Use `create(ReactivateSubscriptionRequestSchema)` to create a new message.
  */
 export const ReactivateSubscriptionRequestSchema: GenMessage<ReactivateSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_billing_v1_subscriptions, 15);
+  messageDesc(file_billing_v1_subscriptions, 18);
 
 /**
  * Request for PauseSubscription.
@@ -958,7 +1136,7 @@ export type PauseSubscriptionRequest = Message<"billing.v1.PauseSubscriptionRequ
  * Use `create(PauseSubscriptionRequestSchema)` to create a new message.
  */
 export const PauseSubscriptionRequestSchema: GenMessage<PauseSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_billing_v1_subscriptions, 16);
+  messageDesc(file_billing_v1_subscriptions, 19);
 
 /**
  * Request for ResumeSubscription.
@@ -993,7 +1171,7 @@ export type ResumeSubscriptionRequest = Message<"billing.v1.ResumeSubscriptionRe
  * Use `create(ResumeSubscriptionRequestSchema)` to create a new message.
  */
 export const ResumeSubscriptionRequestSchema: GenMessage<ResumeSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_billing_v1_subscriptions, 17);
+  messageDesc(file_billing_v1_subscriptions, 20);
 
 /**
  * Request for ListEntitlements.
@@ -1014,7 +1192,7 @@ export type ListEntitlementsRequest = Message<"billing.v1.ListEntitlementsReques
  * Use `create(ListEntitlementsRequestSchema)` to create a new message.
  */
 export const ListEntitlementsRequestSchema: GenMessage<ListEntitlementsRequest> = /*@__PURE__*/
-  messageDesc(file_billing_v1_subscriptions, 18);
+  messageDesc(file_billing_v1_subscriptions, 21);
 
 /**
  * Response of ListEntitlements.
@@ -1042,7 +1220,7 @@ export type ListEntitlementsResponse = Message<"billing.v1.ListEntitlementsRespo
  * Use `create(ListEntitlementsResponseSchema)` to create a new message.
  */
 export const ListEntitlementsResponseSchema: GenMessage<ListEntitlementsResponse> = /*@__PURE__*/
-  messageDesc(file_billing_v1_subscriptions, 19);
+  messageDesc(file_billing_v1_subscriptions, 22);
 
 /**
  * A feature granted.
@@ -1070,7 +1248,7 @@ export type GrantedFeature = Message<"billing.v1.GrantedFeature"> & {
  * Use `create(GrantedFeatureSchema)` to create a new message.
  */
 export const GrantedFeatureSchema: GenMessage<GrantedFeature> = /*@__PURE__*/
-  messageDesc(file_billing_v1_subscriptions, 20);
+  messageDesc(file_billing_v1_subscriptions, 23);
 
 /**
  * Lifecycle states.
@@ -1290,6 +1468,17 @@ export const SubscriptionService: GenService<{
     methodKind: "unary";
     input: typeof ListEntitlementsRequestSchema;
     output: typeof ListEntitlementsResponseSchema;
+  },
+  /**
+   * Cancellations requested in a window, newest first, with their reason codes and the
+   * customer's feedback (Customer Experience's record), and the counts per reason code.
+   *
+   * @generated from rpc billing.v1.SubscriptionService.ListCancellations
+   */
+  listCancellations: {
+    methodKind: "unary";
+    input: typeof ListCancellationsRequestSchema;
+    output: typeof ListCancellationsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_billing_v1_subscriptions, 0);

@@ -508,6 +508,7 @@ TEMPLATES: dict[str, Template] = {
     "PauseSubscription": lambda w: {"name": w.fresh_subscription()[0], "request_id": rid()},
     "ResumeSubscription": lambda w: {"name": w.fresh_subscription()[0], "request_id": rid()},
     "ListEntitlements": lambda w: {"subscription": w.own.subscription},
+    "GetEntitlements": lambda w: {"customer": w.own.customer},
     "ListCancellations": lambda w: {"reason_code": "too_expensive", "page_size": 5},
     # UsageService
     "IngestUsage": lambda w: {"events": _events(w)},

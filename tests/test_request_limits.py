@@ -255,6 +255,12 @@ CASES: list[tuple[str, str, Message, str]] = [
     ),
     (
         "SubscriptionService",
+        "GetEntitlements",
+        sp.GetEntitlementsRequest(customer=LONG_ID),
+        "customer",
+    ),
+    (
+        "SubscriptionService",
         "ListCancellations",
         sp.ListCancellationsRequest(reason_code="r" * 65),
         "reason_code",

@@ -179,6 +179,23 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
         write = Write(request.request_id, body_hash(request), (request.name, request.etag))
         return subscription_to_proto(await self._subs.resume(ctx, write))
 
+    async def GetEntitlements(
+        self, request: pb.GetEntitlementsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetEntitlementsResponse:
+        ctx = self._ctx("GetEntitlements", context)
+        features, active = await self._subs.customer_entitlements(ctx, request.customer)
+        return pb.GetEntitlementsResponse(
+            features=[
+                pb.CustomerFeature(
+                    feature=f.feature,
+                    limit=f.limit,
+                    subscriptions=[f"subscriptions/{i}" for i in f.subscription_ids],
+                )
+                for f in features
+            ],
+            rule_set=active.name,
+        )
+
     async def ListCancellations(
         self, request: pb.ListCancellationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCancellationsResponse:

@@ -49,6 +49,7 @@ from billing.domain.credits import (
     repair_line,
 )
 from billing.domain.customers import Customer
+from billing.domain.entitlements import CustomerFeature, Grant, combine
 from billing.domain.errors import (
     EtagMismatch,
     InvalidArgument,
@@ -145,6 +146,9 @@ class ChangeResult:
     lines: tuple[Line, ...]
     invoice_id: str
     at: datetime
+
+
+ENTITLEMENT_READ_ROWS = 1000  # subscriptions read per statement for GetEntitlements
 
 
 @dataclass(frozen=True)
@@ -470,6 +474,34 @@ class SubscriptionUseCases:
         if plan is None or sub.status == Status.CANCELED:
             return [], active
         return [(e.feature, e.limit) for e in plan.entitlements], active
+
+    async def customer_entitlements(
+        self, ctx: CallContext, customer: str
+    ) -> tuple[list[CustomerFeature], ActiveRules]:
+        """What the customer may use now, over its subscriptions that have not ended."""
+        customer_id = parse_name(customer, "customers", "customer")
+        subs: list[Subscription] = []
+        async with self._store.read() as tx:
+            if await tx.customers.get(ctx.tenant_id, customer_id) is None:
+                raise NotFound(customer)
+            after: str | None = None
+            while True:
+                rows = await tx.subscriptions.list_after(
+                    ctx.tenant_id, customer_id, after, ENTITLEMENT_READ_ROWS
+                )
+                subs += rows
+                if len(rows) < ENTITLEMENT_READ_ROWS:
+                    break
+                after = rows[-1].id
+        active = await self._rules.active_rules(ctx)
+        plans = active.rules.catalog.plans
+        grants = [
+            Grant(e.feature, e.limit, sub.id)
+            for sub in subs
+            if sub.status != Status.CANCELED and sub.plan_code in plans
+            for e in plans[sub.plan_code].entitlements
+        ]
+        return combine(grants), active
 
     async def cancellations(
         self, ctx: CallContext, query: CancellationQuery, page_size: int, page_token: str

@@ -424,6 +424,30 @@ class ListEntitlementsResponse(_message.Message):
     rule_set: str
     def __init__(self, features: _Optional[_Iterable[_Union[GrantedFeature, _Mapping]]] = ..., rule_set: _Optional[str] = ...) -> None: ...
 
+class GetEntitlementsRequest(_message.Message):
+    __slots__ = ("customer",)
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    customer: str
+    def __init__(self, customer: _Optional[str] = ...) -> None: ...
+
+class GetEntitlementsResponse(_message.Message):
+    __slots__ = ("features", "rule_set")
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    RULE_SET_FIELD_NUMBER: _ClassVar[int]
+    features: _containers.RepeatedCompositeFieldContainer[CustomerFeature]
+    rule_set: str
+    def __init__(self, features: _Optional[_Iterable[_Union[CustomerFeature, _Mapping]]] = ..., rule_set: _Optional[str] = ...) -> None: ...
+
+class CustomerFeature(_message.Message):
+    __slots__ = ("feature", "limit", "subscriptions")
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    feature: str
+    limit: int
+    subscriptions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, feature: _Optional[str] = ..., limit: _Optional[int] = ..., subscriptions: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GrantedFeature(_message.Message):
     __slots__ = ("feature", "limit")
     FEATURE_FIELD_NUMBER: _ClassVar[int]

@@ -85,6 +85,11 @@ class SubscriptionServiceStub:
                 request_serializer=billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsRequest.SerializeToString,
                 response_deserializer=billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsResponse.FromString,
                 _registered_method=True)
+        self.GetEntitlements = channel.unary_unary(
+                '/billing.v1.SubscriptionService/GetEntitlements',
+                request_serializer=billing_dot_v1_dot_subscriptions__pb2.GetEntitlementsRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_subscriptions__pb2.GetEntitlementsResponse.FromString,
+                _registered_method=True)
         self.ListCancellations = channel.unary_unary(
                 '/billing.v1.SubscriptionService/ListCancellations',
                 request_serializer=billing_dot_v1_dot_subscriptions__pb2.ListCancellationsRequest.SerializeToString,
@@ -168,6 +173,14 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEntitlements(self, request, context):
+        """What a customer may use now, over all its subscriptions (for Product systems): each
+        feature once, with the subscriptions granting it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListCancellations(self, request, context):
         """Cancellations requested in a window, newest first, with their reason codes and the
         customer's feedback (Customer Experience's record), and the counts per reason code.
@@ -228,6 +241,11 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.ListEntitlements,
                     request_deserializer=billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsRequest.FromString,
                     response_serializer=billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsResponse.SerializeToString,
+            ),
+            'GetEntitlements': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEntitlements,
+                    request_deserializer=billing_dot_v1_dot_subscriptions__pb2.GetEntitlementsRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_subscriptions__pb2.GetEntitlementsResponse.SerializeToString,
             ),
             'ListCancellations': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCancellations,
@@ -506,6 +524,33 @@ class SubscriptionService:
             '/billing.v1.SubscriptionService/ListEntitlements',
             billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsRequest.SerializeToString,
             billing_dot_v1_dot_subscriptions__pb2.ListEntitlementsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEntitlements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.SubscriptionService/GetEntitlements',
+            billing_dot_v1_dot_subscriptions__pb2.GetEntitlementsRequest.SerializeToString,
+            billing_dot_v1_dot_subscriptions__pb2.GetEntitlementsResponse.FromString,
             options,
             channel_credentials,
             insecure,

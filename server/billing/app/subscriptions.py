@@ -8,7 +8,7 @@ subscription), NoActiveRuleSet, IdempotencyKeyReused, RequestInProgress.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -192,6 +192,16 @@ class SubscriptionUseCases:
     # --- create -----------------------------------------------------------------------
 
     async def create(self, ctx: CallContext, write: Write[NewSubscription]) -> Subscription:
+        created = await self._writes.run(
+            ctx, write, SUBSCRIPTION_CODEC, self.create_work(ctx, write)
+        )
+        self._work_added()
+        return created
+
+    def create_work(
+        self, ctx: CallContext, write: Write[NewSubscription]
+    ) -> Callable[[Transaction, datetime], Awaitable[Subscription]]:
+        """The create as a step of a transaction (CreateSubscription's, or ApplyContract's)."""
         request = write.input
         customer_id = parse_name(request.customer, "customers", "customer")
         plan_code = _plan_code(request.plan)
@@ -292,9 +302,7 @@ class SubscriptionUseCases:
             )
             return sub
 
-        created = await self._writes.run(ctx, write, SUBSCRIPTION_CODEC, work)
-        self._work_added()
-        return created
+        return work
 
     async def start_billing(
         self,
@@ -540,6 +548,14 @@ class SubscriptionUseCases:
         return replace(planned, taxed=taxed)
 
     async def change(self, ctx: CallContext, write: Write[ChangeRequest]) -> ChangeResult:
+        result = await self._writes.run(ctx, write, CHANGE_CODEC, self.change_work(ctx, write))
+        self._work_added()
+        return result
+
+    def change_work(
+        self, ctx: CallContext, write: Write[ChangeRequest]
+    ) -> Callable[[Transaction, datetime], Awaitable[ChangeResult]]:
+        """The change as a step of a transaction (ChangeSubscription's, or ApplyContract's)."""
         change = write.input
         if not change.etag:
             raise InvalidArgument.single("etag", "is required: send the etag you read")
@@ -613,9 +629,7 @@ class SubscriptionUseCases:
                 await self._entitlements_changed(tx, ctx.tenant_id, updated, planned.rules, now)
             return ChangeResult(updated, planned.lines, invoice_id, planned.at)
 
-        result = await self._writes.run(ctx, write, CHANGE_CODEC, work)
-        self._work_added()
-        return result
+        return work
 
     async def _plan_change(
         self, tx: Transaction, tenant_id: str, change: ChangeRequest
@@ -838,6 +852,16 @@ class SubscriptionUseCases:
     # --- cancel, reactivate, pause, resume -------------------------------------------------
 
     async def cancel(self, ctx: CallContext, write: Write[Cancellation]) -> Subscription:
+        result = await self._writes.run(
+            ctx, write, SUBSCRIPTION_CODEC, self.cancel_work(ctx, write)
+        )
+        self._work_added()
+        return result
+
+    def cancel_work(
+        self, ctx: CallContext, write: Write[Cancellation]
+    ) -> Callable[[Transaction, datetime], Awaitable[Subscription]]:
+        """The cancel as a step of a transaction (CancelSubscription's, or ApplyContract's)."""
         request = write.input
         subscription_id = parse_name(request.name, "subscriptions")
 
@@ -897,9 +921,7 @@ class SubscriptionUseCases:
             )
             return updated
 
-        result = await self._writes.run(ctx, write, SUBSCRIPTION_CODEC, work)
-        self._work_added()
-        return result
+        return work
 
     async def end_now(
         self, tx: Transaction, tenant_id: str, sub: Subscription, at: datetime

@@ -1113,3 +1113,20 @@ TEMPLATES.update(
         },
     }
 )
+
+
+# ContractService (issue 18)
+TEMPLATES.update(
+    {
+        "ApplyContract": lambda w: {
+            "contract": {
+                "deal_id": f"deal-{rid()[:12]}",
+                "customer": w.own.customer,
+                "revision": 1,
+                "lines": [{"line_id": "l1", "plan": f"plans/{SEAT_PLAN}"}],
+            },
+            "request_id": rid(),
+        },
+        "GetContract": lambda w: {"name": "contracts/deal-1"},
+    }
+)

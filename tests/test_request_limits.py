@@ -32,6 +32,7 @@ from billing_client.v1 import (
 from billing_client.v1 import (
     clocks_pb2 as cl,
 )
+from billing_client.v1 import contracts_pb2 as ct
 from billing_client.v1 import (
     coupons_pb2 as co,
 )
@@ -597,6 +598,32 @@ CASES += [
      "start_time"),
     ("MetricsService", "GetChurn", met.GetChurnRequest(end_time=_YEAR_3000), "end_time"),
 ]  # fmt: skip
+
+# ContractService (issue 18)
+CASES += [
+    ("ContractService", "GetContract", ct.GetContractRequest(name=LONG_ID), "name"),
+    (
+        "ContractService",
+        "ApplyContract",
+        ct.ApplyContractRequest(
+            contract=ct.Contract(deal_id="d" * 129, customer=f"customers/cus_{'0' * 26}"),
+            request_id=rid(),
+        ),
+        "contract.deal_id",
+    ),
+    (
+        "ContractService",
+        "ApplyContract",
+        ct.ApplyContractRequest(
+            contract=ct.Contract(
+                deal_id="d1",
+                lines=[ct.ContractLine(line_id=str(i), plan="plans/p") for i in range(51)],
+            ),
+            request_id=rid(),
+        ),
+        "contract.lines",
+    ),
+]
 
 
 def served_methods() -> dict[str, tuple[str, bool, bool]]:

@@ -38,6 +38,7 @@ from billing.app.catalog import CatalogUseCases
 from billing.app.circuit_breakers import CircuitBreakers
 from billing.app.clock import Clock, SystemClock
 from billing.app.clocks import ClockUseCases
+from billing.app.contracts import ContractUseCases
 from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.delivery import InvoiceDelivery
@@ -242,6 +243,7 @@ class Runtime:
                 SystemClock(),
             ),
             metrics=MetricsUseCases(self.store),
+            contracts=ContractUseCases(self.store, writes, subscriptions, subscriptions.work_added),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

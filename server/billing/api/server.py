@@ -14,6 +14,7 @@ from billing.api.auth import TokenVerifier
 from billing.api.catalog import CatalogServicer
 from billing.api.clocks import ClockServicer
 from billing.api.context import ContextFactory
+from billing.api.contracts import ContractServicer
 from billing.api.coupons import CouponServicer
 from billing.api.customers import CustomerServicer
 from billing.api.dunning import DunningServicer
@@ -34,6 +35,7 @@ from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
 from billing.app.catalog import CatalogUseCases
 from billing.app.clocks import ClockUseCases
+from billing.app.contracts import ContractUseCases
 from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.dunning_admin import DunningAdmin
@@ -57,6 +59,8 @@ from billing_client.v1 import (
     catalog_pb2_grpc,
     clocks_pb2,
     clocks_pb2_grpc,
+    contracts_pb2,
+    contracts_pb2_grpc,
     coupons_pb2,
     coupons_pb2_grpc,
     customers_pb2,
@@ -99,6 +103,7 @@ API_FILES = (
     receivables_pb2.DESCRIPTOR,
     ledger_pb2.DESCRIPTOR,
     metrics_pb2.DESCRIPTOR,
+    contracts_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -126,6 +131,7 @@ class UseCases:
     receivables: ReceivablesUseCases
     ledger: LedgerUseCases
     metrics: MetricsUseCases
+    contracts: ContractUseCases
 
 
 @dataclass(frozen=True)
@@ -217,6 +223,9 @@ def build_server(
     )
     metrics_pb2_grpc.add_MetricsServiceServicer_to_server(
         MetricsServicer(use_cases.metrics, call_context), server
+    )
+    contracts_pb2_grpc.add_ContractServiceServicer_to_server(
+        ContractServicer(use_cases.contracts, call_context), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from billing.domain.contracts import Contract
+
 UNSPECIFIED_REASON = "unspecified"
 
 
@@ -49,3 +51,16 @@ class CancellationRepository(Protocol):
     async def counts(self, tenant_id: str, query: CancellationQuery) -> dict[str, int]:
         """Standing cancellations per reason code over the whole window."""
         ...
+
+
+class ContractRepository(Protocol):
+    """Sales contracts as last applied (issue 18); lives here beside cancellations, the other
+    upstream record of Customer Experience and Sales."""
+
+    async def get(
+        self, tenant_id: str, deal_id: str, *, for_update: bool = False
+    ) -> Contract | None: ...
+
+    async def insert(self, tenant_id: str, contract: Contract) -> bool: ...
+
+    async def update(self, tenant_id: str, contract: Contract, expected_revision: int) -> bool: ...

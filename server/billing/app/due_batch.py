@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from billing.app.cancellation_ports import CancellationRepository
+from billing.app.cancellation_ports import CancellationRepository, ContractRepository
 from billing.app.dunning_ports import DunningCaseRepository
 from billing.app.ledger_ports import (
     JournalRepository,
@@ -592,3 +592,7 @@ class BatchTransaction:
     @property
     def cancellations(self) -> CancellationRepository:
         return self._tx.cancellations
+
+    @property
+    def contracts(self) -> ContractRepository:
+        return self._tx.contracts

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from billing.app.cancellation_ports import CancellationRepository
+from billing.app.cancellation_ports import CancellationRepository, ContractRepository
 from billing.app.dunning_ports import DunningCaseRepository
 from billing.app.ledger_ports import (
     JournalRepository,
@@ -710,6 +710,9 @@ class Transaction(Protocol):
 
     @property
     def cancellations(self) -> CancellationRepository: ...
+
+    @property
+    def contracts(self) -> ContractRepository: ...
 
 
 class Store(Protocol):

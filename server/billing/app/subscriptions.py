@@ -187,6 +187,7 @@ class SubscriptionUseCases:
         self._engines = engines
         self._time = time
         self._work_added = work_added  # wakes this process's due-work worker
+        self.work_added = work_added
         self.usage: UsageUseCases | None = None  # set by the composition root
 
     # --- create -----------------------------------------------------------------------

@@ -825,3 +825,18 @@ cancellations = Table(
     Index(None, "tenant_id", "requested_at"),
     Index(None, "tenant_id", "subscription_id"),
 )
+
+# --- Sales contracts (issue 18, migration 0030) ------------------------------------------------
+# A deal as last applied: its revision, the hash of that revision's terms (a resend with other
+# terms is refused), and its lines with the subscription billing each.
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("deal_id", String(128), primary_key=True),
+    Column("customer_id", String(ID), nullable=False),
+    Column("revision", BigInteger, nullable=False),
+    Column("body_hash", String(64), nullable=False),
+    Column("terms", json_column_type(), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -37,6 +37,7 @@ from billing.store.billing import (
     SqlSubscriptions,
 )
 from billing.store.cancellations import SqlCancellations
+from billing.store.contracts import SqlContracts
 from billing.store.coupons import SqlCoupons
 from billing.store.crypto import KeyRing
 from billing.store.customers import SqlCustomers
@@ -109,6 +110,7 @@ class SqlTransaction:
         self.revenue_schedules = SqlRevenueSchedules(conn)  # ADR 0054
         self.mrr = SqlMrr(conn)  # ADR 0055
         self.cancellations = SqlCancellations(conn)
+        self.contracts = SqlContracts(conn)
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

@@ -78,6 +78,10 @@ class Settings:
     trace_exporter: str = "none"  # none | console; tracing is off with none
     log_level: str = "INFO"
     enable_fault_injection: bool = False  # tests only: honours x-billing-fault-* metadata
+    # A connection older than this gets GOAWAY, so clients balancing on their side re-resolve
+    # and spread over new processes (ADR 0062); 0 = never. Its calls get the grace to finish.
+    max_connection_age_seconds: int = 0
+    max_connection_age_grace_seconds: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +116,11 @@ class Settings:
             raise SettingsError("BILLING_TRACE_SAMPLE_RATIO must be between 0 and 1")
         if self.trace_exporter not in {"none", "console"}:
             raise SettingsError("BILLING_TRACE_EXPORTER must be none or console")
+        if self.max_connection_age_seconds < 0 or self.max_connection_age_grace_seconds < 0:
+            raise SettingsError(
+                "BILLING_MAX_CONNECTION_AGE_SECONDS and"
+                " BILLING_MAX_CONNECTION_AGE_GRACE_SECONDS must not be negative"
+            )
         self._check_auth()
         self._check_tls()
         self._check_tax_ids()

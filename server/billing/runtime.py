@@ -263,6 +263,8 @@ class Runtime:
             faults_enabled=settings.enable_fault_injection,
             rate_limiter=build_rate_limiter(settings),
             max_concurrent_rpcs=settings.max_concurrent_rpcs,
+            max_connection_age_s=settings.max_connection_age_seconds,
+            max_connection_age_grace_s=settings.max_connection_age_grace_seconds,
         )
         self._purger: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None

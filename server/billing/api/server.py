@@ -141,6 +141,19 @@ class ServerOptions:
     faults_enabled: bool = False
     rate_limiter: TenantRateLimiter | None = None  # None: no per-tenant rate limit
     max_concurrent_rpcs: int = limits.CONCURRENT_RPCS_PER_PROCESS_DEFAULT
+    max_connection_age_s: int = 0  # 0: connections live as long as the client keeps them
+    max_connection_age_grace_s: int = 30  # calls in flight at GOAWAY get this long
+
+
+def connection_age_options(options: ServerOptions) -> list[tuple[str, int]]:
+    """GOAWAY after the age (gRPC adds +-10% jitter so a fleet does not reconnect at once);
+    a client re-resolves and reconnects on its next call, with no error (ADR 0062)."""
+    if options.max_connection_age_s <= 0:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", options.max_connection_age_s * 1000),
+        ("grpc.max_connection_age_grace_ms", options.max_connection_age_grace_s * 1000),
+    ]
 
 
 def service_names() -> list[str]:
@@ -166,6 +179,7 @@ def build_server(
             ("grpc.max_concurrent_streams", limits.CONCURRENT_STREAMS_PER_CONNECTION_MAX),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            *connection_age_options(options),
         ],
     )
     call_context = ContextFactory(faults_enabled=options.faults_enabled)

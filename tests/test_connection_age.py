@@ -10,6 +10,7 @@ the GOAWAY is seen on the wire rather than inferred.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -73,10 +74,8 @@ class FrameRelay:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def connections(self) -> int:
         with self.lock:
@@ -91,9 +90,7 @@ class FrameRelay:
 
 
 @pytest.fixture
-def aged_server(
-    backend: str, make_database: Callable[[str], Database]
-) -> Iterator[ThreadedServer]:
+def aged_server(backend: str, make_database: Callable[[str], Database]) -> Iterator[ThreadedServer]:
     database = make_database(backend)
     settings = server_settings(
         database.async_url,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,7 @@ import pytest
 import yaml
 
 from billing.config import Settings
+from conftest import Server
 
 ROOT = Path(__file__).parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -219,6 +222,15 @@ def test_migration_job_runs_billing_migrate_on_the_same_image(overlay: str) -> N
     assert migrate["image"] == server["image"]
     assert env_of(migrate)["BILLING_DATABASE_URL"] == env_of(server)["BILLING_DATABASE_URL"]
     assert job["restartPolicy"] == "Never"
+    # deploy/README.md applies it first with this selector: it must pick the Job alone.
+    picked = [
+        d["metadata"]["name"]
+        for d in rendered(overlay)
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "migrate"
+    ]
+    assert picked == ["billing-migrate"]
+    readme = (ROOT / "deploy" / "README.md").read_text()
+    assert "--selector app.kubernetes.io/component=migrate" in readme
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -346,3 +358,55 @@ def test_containerfile_copies_only_repository_files_the_install_needs() -> None:
     assert ("RUN", "/opt/billing/venv/bin/pip install ./clients/python .") in _instructions()
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".env", ".git", "var"} <= set(ignored)
+
+
+def _materialize_rules_volume(overlay: str, into: Path) -> Path:
+    """What a pod sees at /etc/billing/rules: the projected volume laid out from the rendered
+    ConfigMaps, as the kubelet does (keys at the top, items at their paths)."""
+    maps = {d["metadata"]["name"]: d["data"] for d in rendered(overlay) if d["kind"] == "ConfigMap"}
+    spec = one(overlay, "Deployment")["spec"]["template"]["spec"]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == "rules"]
+    for source in volume["projected"]["sources"]:
+        data = maps[source["configMap"]["name"]]
+        items = source["configMap"].get("items") or [{"key": k, "path": k} for k in data]
+        for item in items:
+            target = into / item["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(data[item["key"]])
+    return into
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_mounted_rules_pass_the_init_containers_check(
+    overlay: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from billing import rules_cli
+
+    directory = _materialize_rules_volume(overlay, tmp_path / "rules")
+    assert rules_cli.check(directory) == 0
+    assert rules_cli.check(ROOT / "rules") == 0
+    ours, repos = (line.split(", rule set ")[1] for line in capsys.readouterr().out.splitlines())
+    assert ours == repos  # the same rule set, by content hash, as the repository's rules/
+
+
+def _healthcheck_command() -> list[str]:
+    (args,) = [args for op, args in _instructions() if op == "HEALTHCHECK"]
+    return list(json.loads(args.split(" CMD ", 1)[1]))
+
+
+def test_the_image_healthcheck_asks_grpc_health(sqlite_server: Server) -> None:
+    command = _healthcheck_command()
+    assert command[0] == "python"
+    script = command[2].replace("127.0.0.1:50051", sqlite_server.target)
+    assert script != command[2]
+    serving = subprocess.run([sys.executable, "-c", script], check=False, timeout=30)
+    assert serving.returncode == 0
+    nobody = socket.create_server(("127.0.0.1", 0))  # a port that answers no gRPC
+    try:
+        silent = script.replace(sqlite_server.target, f"127.0.0.1:{nobody.getsockname()[1]}")
+        refused = subprocess.run(
+            [sys.executable, "-c", silent], check=False, capture_output=True, timeout=30
+        )
+    finally:
+        nobody.close()
+    assert refused.returncode != 0

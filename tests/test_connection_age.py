@@ -27,7 +27,7 @@ from conftest import Database, Tenant, ThreadedServer, server_settings
 GOAWAY = 0x7  # HTTP/2 frame type (RFC 9113 section 6.8)
 FRAME_HEADER_BYTES = 9
 AGE_S = 1
-GRACE_S = 5
+GRACE_S = 1
 
 
 class FrameRelay:
@@ -92,11 +92,8 @@ class FrameRelay:
 @pytest.fixture
 def aged_server(backend: str, make_database: Callable[[str], Database]) -> Iterator[ThreadedServer]:
     database = make_database(backend)
-    settings = server_settings(
-        database.async_url,
-        max_connection_age_seconds=AGE_S,
-        max_connection_age_grace_seconds=GRACE_S,
-    )
+    # The grace left at its default (0): calls in flight at GOAWAY run to their end.
+    settings = server_settings(database.async_url, max_connection_age_seconds=AGE_S)
     running = ThreadedServer(settings)
     yield running
     running.stop()
@@ -124,7 +121,7 @@ def test_an_old_connection_gets_goaway_its_call_finishes_and_the_client_reconnec
             assert relay.goaways(0) == 0
 
             # A call held open (2.5 s before commit) across the age (1 s +-10%): GOAWAY
-            # stops new calls on the connection, not this one, which gets the grace (5 s).
+            # stops new calls on the connection, not this one, which runs to its end.
             customers = customers_pb2_grpc.CustomerServiceStub(channel)
             in_flight = customers.CreateCustomer.future(
                 pb.CreateCustomerRequest(
@@ -134,7 +131,7 @@ def test_an_old_connection_gets_goaway_its_call_finishes_and_the_client_reconnec
                 metadata=tenant.with_faults(delay_ms=2500),
                 timeout=10,
             )
-            assert _wait_for(lambda: relay.goaways(0) >= 1, timeout_s=AGE_S * 1.1 + 1)
+            assert _wait_for(lambda: relay.goaways(0) >= 1, timeout_s=AGE_S * 1.1 + 4)
             created = in_flight.result(timeout=10)
             assert created.display_name == "Aged"
             assert created.name.startswith("customers/cus_")
@@ -149,7 +146,7 @@ def test_an_old_connection_gets_goaway_its_call_finishes_and_the_client_reconnec
 
 
 def test_connections_are_kept_when_no_age_is_set(
-    sqlite_server_factory: Callable[[], ThreadedServer],
+    sqlite_server_factory: Callable[..., ThreadedServer],
 ) -> None:
     """The default (0) sends no GOAWAY: one connection across twice the age above."""
     running = sqlite_server_factory()
@@ -166,14 +163,50 @@ def test_connections_are_kept_when_no_age_is_set(
         relay.close()
 
 
+def test_a_call_longer_than_the_grace_is_cut(
+    sqlite_server_factory: Callable[..., ThreadedServer], tenant: Tenant
+) -> None:
+    """With a grace set, the connection closes that long after GOAWAY, whatever still runs
+    on it (the call's transaction rolls back: nothing is half-written, ADR 0006)."""
+    running = sqlite_server_factory(
+        max_connection_age_seconds=AGE_S, max_connection_age_grace_seconds=GRACE_S
+    )
+    relay = FrameRelay(running.port)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{relay.port}") as channel:
+            customers = customers_pb2_grpc.CustomerServiceStub(channel)
+            request = pb.CreateCustomerRequest(
+                customer=pb.Customer(display_name="Cut", currency_code="EUR"),
+                request_id="age-cut",
+            )
+            with pytest.raises(grpc.RpcError) as cut:
+                # Held 4 s before commit: past the age (1 s) plus the grace (1 s).
+                customers.CreateCustomer(
+                    request, metadata=tenant.with_faults(delay_ms=4000), timeout=10
+                )
+            assert cut.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert relay.goaways(0) >= 1
+            # Retried with the same request_id on a new connection: created once.
+            again = customers.CreateCustomer(request, metadata=tenant.metadata, timeout=10)
+            assert again.display_name == "Cut"
+            assert relay.connections() == 2
+            listed = customers.ListCustomers(
+                pb.ListCustomersRequest(page_size=10), metadata=tenant.metadata, timeout=10
+            )
+            assert [c.name for c in listed.customers] == [again.name]
+    finally:
+        relay.close()
+
+
 @pytest.fixture
 def sqlite_server_factory(
     make_database: Callable[[str], Database],
 ) -> Iterator[Callable[[], ThreadedServer]]:
     started: list[ThreadedServer] = []
 
-    def start() -> ThreadedServer:
-        started.append(ThreadedServer(server_settings(make_database("sqlite").async_url)))
+    def start(**overrides: object) -> ThreadedServer:
+        database = make_database("sqlite")
+        started.append(ThreadedServer(server_settings(database.async_url, **overrides)))
         return started[-1]
 
     yield start

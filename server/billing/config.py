@@ -79,9 +79,11 @@ class Settings:
     log_level: str = "INFO"
     enable_fault_injection: bool = False  # tests only: honours x-billing-fault-* metadata
     # A connection older than this gets GOAWAY, so clients balancing on their side re-resolve
-    # and spread over new processes (ADR 0062); 0 = never. Its calls get the grace to finish.
+    # and spread over new processes (ADR 0062); 0 = never. Calls in flight then get the grace
+    # to finish before the connection is closed; 0 = as long as they take (a usage stream of
+    # millions of events runs for minutes).
     max_connection_age_seconds: int = 0
-    max_connection_age_grace_seconds: int = 30
+    max_connection_age_grace_seconds: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -142,7 +142,7 @@ class ServerOptions:
     rate_limiter: TenantRateLimiter | None = None  # None: no per-tenant rate limit
     max_concurrent_rpcs: int = limits.CONCURRENT_RPCS_PER_PROCESS_DEFAULT
     max_connection_age_s: int = 0  # 0: connections live as long as the client keeps them
-    max_connection_age_grace_s: int = 30  # calls in flight at GOAWAY get this long
+    max_connection_age_grace_s: int = 0  # calls in flight at GOAWAY get this long; 0: no limit
 
 
 def connection_age_options(options: ServerOptions) -> list[tuple[str, int]]:
@@ -150,10 +150,10 @@ def connection_age_options(options: ServerOptions) -> list[tuple[str, int]]:
     a client re-resolves and reconnects on its next call, with no error (ADR 0062)."""
     if options.max_connection_age_s <= 0:
         return []
-    return [
-        ("grpc.max_connection_age_ms", options.max_connection_age_s * 1000),
-        ("grpc.max_connection_age_grace_ms", options.max_connection_age_grace_s * 1000),
-    ]
+    age = [("grpc.max_connection_age_ms", options.max_connection_age_s * 1000)]
+    if options.max_connection_age_grace_s <= 0:
+        return age  # gRPC's default grace: none, calls in flight run to their end
+    return [*age, ("grpc.max_connection_age_grace_ms", options.max_connection_age_grace_s * 1000)]
 
 
 def service_names() -> list[str]:

@@ -57,6 +57,7 @@ from billing.bench.servers import (
     process_tree,
     running_server,
 )
+from billing.bench.storage import table_report
 from billing_client import bearer_metadata
 from billing_client.v1 import (
     clocks_pb2,
@@ -411,6 +412,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="tax on: DE, US-WA, CA-ON customers (shipped engines, rates)",
     )
     parser.add_argument(
+        "--table-sizes",
+        action="store_true",
+        help="after the run, VACUUM ANALYZE and print each table's bytes per subscription",
+    )
+    parser.add_argument(
         "--server-env",
         action="append",
         default=[],
@@ -510,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"PostgreSQL {(cpu_after[1] - cpu_before[1]) * 1000 / args.subscriptions:.2f} ms"
                 + (" (the live callers' calls included)" if args.live_callers else "")
             )
+            if args.table_sizes:  # before the drafts below add invoices of their own
+                print(table_report(dsn, args.subscriptions, "subscription (one renewal each)"))
             if args.live_callers:
                 print(
                     live_report(
@@ -523,6 +531,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"FinalizeInvoice: {len(latencies)} calls from {args.callers} callers: "
                 f"{percentiles(latencies)}"
             )
+    print_baselines(args)
+    return 0 if ok else 1
+
+
+def print_baselines(args: argparse.Namespace) -> None:
+    """A bare echo's latency and pgbench's rate, measured right after the run."""
     with tempfile.TemporaryDirectory() as tmp:
         with running_server("echo", echo_command(), clean_env({}), Path(tmp)) as srv:
             baseline = asyncio.run(echo_latencies(srv.target, args.drafts, args.callers))
@@ -536,7 +550,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{2 * args.workers} clients): "
         + (f"{tps:,.0f} transactions/s" if tps is not None else "pgbench not installed")
     )
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -2,11 +2,12 @@
 
     python -m billing.bench.storage --events 1000000
 
-writes that many usage events into a fresh, migrated database in the shape the usage seed
-bench uses (tenant and subscription ids as the server makes them, a caller's 36-character event
-id, three metrics, `{}` or one property, a SHA-256 body hash, times through a month), then
-`VACUUM ANALYZE`s and prints the table's heap and each index per row. `bill_run` prints the
-same per-table figures per invoice after its run (`table_report`).
+writes that many usage events into a fresh, migrated database with the usage seed bench's
+metrics, properties (`{}` or one), SHA-256 body hashes and times through a month, ids as long
+as the server's (tenant, subscription) and a caller's UUID event id (36 characters, random, as
+a client's would be: the seed's sequential ids would flatter the primary key), then
+`VACUUM ANALYZE`s and prints the table's heap and each index per row. `bill_run
+--table-sizes` prints every table's bytes per subscription after its run (`table_report`).
 """
 
 from __future__ import annotations

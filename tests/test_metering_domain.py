@@ -176,3 +176,10 @@ def test_sums_keep_the_money_context_digits():
     events = [ev(1, 1, n="1000000000000000"), ev(2, 2, n="0.000000000000000001")]
     spec = MetricSpec("m", "sum", "n")
     assert aggregate(spec, events, START, END) == Decimal("1000000000000000.000000000000000001")
+
+
+def test_a_zero_second_period_has_zero_time_weighted_usage():
+    carried_in = [Event("e0", "sub", "m", START - timedelta(days=3), {"gb": "7"})]
+    spec = MetricSpec("m", "time_weighted_sum", "gb")
+    assert aggregate(spec, carried_in, START, START) == 0
+    assert aggregate(spec, carried_in, START, START + timedelta(milliseconds=500)) == 0

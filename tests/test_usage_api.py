@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from billing.app.usage import STREAM_CHUNK_EVENTS
+from billing_client.v1 import subscriptions_pb2 as sp
 from billing_client.v1 import usage_pb2 as up
 from billing_client.v1 import usage_pb2_grpc
 from billing_fixtures import Billing, iso, rules, ts
@@ -540,3 +541,26 @@ def test_a_stream_that_fails_midway_keeps_the_batches_before_and_reports_the_err
     # The whole batch was written before the failure (even though the reading had gone
     # further ahead); the half batch after it was not.
     assert (again.duplicates, again.accepted) == (STREAM_CHUNK_EVENTS, total - STREAM_CHUNK_EVENTS)
+
+
+def test_cancelling_at_the_first_instant_of_the_period_bills_no_usage(billing, usage):
+    # A zero-second period: its time-weighted usage is 0 (it used to divide 0 by 0, INTERNAL).
+    clock = billing.clock("2026-04-01T00:00:00Z")
+    sub = billing.subscribe(billing.customer(clock), "metered_monthly")
+    canceled = billing.subs.CancelSubscription(
+        sp.CancelSubscriptionRequest(name=sub.name, immediately=True, request_id=rid()),
+        metadata=billing.metadata,
+    )
+    assert canceled.status == sp.CANCELED
+    final = billing.invoices_of(sub)[-1]
+    assert final.total.amount_minor == 0
+    assert {(line.price, line.quantity, line.amount.amount_minor) for line in final.lines} >= {
+        ("prices/storage_usd", "0", 0),
+        ("prices/api_calls_usd", "0", 0),
+    }
+    current = usage.GetCurrentUsage(
+        up.GetCurrentUsageRequest(subscription=sub.name), metadata=billing.metadata
+    )
+    assert {m.metric: (m.quantity, m.amount.amount_minor) for m in current.metrics}[
+        "storage_gb"
+    ] == ("0", 0)

@@ -192,6 +192,8 @@ def _time_weighted(
     from the whole second it falls in, counted from the period start, so the stretches add up
     to the period's seconds exactly."""
     total_seconds = _seconds_in(start, end)
+    if total_seconds <= 0:  # a period cancelled at its first instant: nothing was used
+        return ZERO
     area, since = ZERO, 0
     for event in events:
         at = _seconds_in(start, event.timestamp)

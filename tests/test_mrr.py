@@ -66,8 +66,25 @@ def test_a_month_of_ten_subscriptions_matches_the_hand_computed_movements(
     ]
     [now] = metrics.GetMrr(mp.GetMrrRequest(), metadata=md).rows
     assert (now.mrr.amount_minor, now.arr.amount_minor) == (32900, 394800)
-    [start] = metrics.GetMrr(mp.GetMrrRequest(as_of_time=may["start_time"]), metadata=md).rows
-    assert start.mrr.amount_minor == 22500
+    # MRR at an instant counts the movements strictly before it: 7 new in April (30 + 50 + 40
+    # + 25 + 50 + 30 + 30 = 255.00), c0 gone on the 20th (-30.00 = 225.00), May's seven
+    # movements on the 10th (+50 + 94 - 20 - 50 + 30 = +104.00 = 329.00).
+    def mrr_at(at: str) -> int:
+        [row] = metrics.GetMrr(mp.GetMrrRequest(as_of_time=ts(at)), metadata=md).rows
+        assert row.arr.amount_minor == 12 * row.mrr.amount_minor
+        return row.mrr.amount_minor
+
+    assert [mrr_at(at) for at in (
+        "2020-01-01T00:00:00Z", "2026-04-01T00:00:00Z", "2026-04-01T00:00:01Z",
+        "2026-04-20T00:00:00Z", "2026-04-20T00:00:01Z", "2026-05-01T00:00:00Z",
+        "2026-05-10T00:00:00Z", "2026-05-10T00:00:01Z", "2031-01-01T00:00:00Z",
+    )] == [0, 0, 25500, 25500, 22500, 22500, 22500, 32900, 32900]  # fmt: skip
+    april = {"start_time": ts("2026-04-01T00:00:00Z"), "end_time": may["start_time"]}
+    moves = metrics.GetMrrMovements(mp.GetMrrMovementsRequest(**april), metadata=md)
+    assert [(r.kind, r.amount.amount_minor, r.count) for r in moves.rows] == [
+        ("new", 25500, 7),
+        ("churn", -3000, 1),
+    ]
 
     [churn] = metrics.GetChurn(mp.GetChurnRequest(**may), metadata=md).rows
     assert (churn.customers_at_start, churn.customers_churned, churn.logo_churn) == (

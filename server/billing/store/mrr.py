@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import case, func, insert, select, union_all
 
 from billing.domain.mrr import Movement
 from billing.store.batch import BatchedConnection
@@ -95,11 +95,20 @@ class SqlMrr:
         return {r.currency: int(r.mrr) for r in rows}
 
     async def totals_at(self, tenant_id: str, at: datetime) -> dict[str, int]:
-        """MRR per currency at an instant: the movements before it summed."""
+        """MRR per currency at an instant: the current total less the movements at or after
+        it, so the cost grows with the movements since, not with history (ADR 0055). One
+        statement, so the total and the movements are read from one snapshot."""
+        now = select(mt.c.currency, mt.c.mrr_minor.label("minor")).where(
+            mt.c.tenant_id == tenant_id
+        )
+        since = select(mm.c.currency, (-mm.c.delta_minor).label("minor")).where(
+            mm.c.tenant_id == tenant_id, mm.c.occurred_at >= at
+        )
+        both = union_all(now, since).subquery()
         rows = await self._conn.execute(
-            select(mm.c.currency, func.sum(mm.c.delta_minor).label("mrr"))
-            .where(mm.c.tenant_id == tenant_id, mm.c.occurred_at < at)
-            .group_by(mm.c.currency)
+            select(both.c.currency, func.sum(both.c.minor).label("mrr")).group_by(
+                both.c.currency
+            )
         )
         return {r.currency: int(r.mrr) for r in rows}
 

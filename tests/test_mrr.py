@@ -66,6 +66,7 @@ def test_a_month_of_ten_subscriptions_matches_the_hand_computed_movements(
     ]
     [now] = metrics.GetMrr(mp.GetMrrRequest(), metadata=md).rows
     assert (now.mrr.amount_minor, now.arr.amount_minor) == (32900, 394800)
+
     # MRR at an instant counts the movements strictly before it: 7 new in April (30 + 50 + 40
     # + 25 + 50 + 30 + 30 = 255.00), c0 gone on the 20th (-30.00 = 225.00), May's seven
     # movements on the 10th (+50 + 94 - 20 - 50 + 30 = +104.00 = 329.00).

@@ -1,4 +1,4 @@
-"""`billing` command line: serve, migrate, token, rules, due-work, keys."""
+"""`billing` command line: serve, migrate, token, rules, due-work, keys, ledger, mrr."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _add_keys_commands(commands)
     _add_ledger_commands(commands)
+    _add_mrr_commands(commands)
 
     args = parser.parse_args(argv)
     if args.command == "rules":
@@ -82,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             return _due_work(args, settings)
         if args.command == "keys":
             return _keys(args, settings)
-        if args.command == "ledger":
-            return _ledger(args, settings)
+        if args.command in ("ledger", "mrr"):
+            return _ledger(args, settings) if args.command == "ledger" else _mrr(args, settings)
         if args.command == "token":
             from billing.runtime import development_token
 
@@ -134,6 +135,21 @@ def _ledger(args: argparse.Namespace, settings: Settings) -> int:
     from billing import ledger_cli
 
     return ledger_cli.verify(settings, args.tenant)
+
+
+def _add_mrr_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    mrr = commands.add_parser("mrr", help="MRR state (database)")
+    mrr_commands = mrr.add_subparsers(dest="mrr_command", required=True)
+    rebuild = mrr_commands.add_parser(
+        "rebuild", help="recompute a tenant's MRR state from its subscriptions (idempotent)"
+    )
+    rebuild.add_argument("--tenant", required=True)
+
+
+def _mrr(args: argparse.Namespace, settings: Settings) -> int:
+    from billing import mrr_cli
+
+    return mrr_cli.rebuild_tenant(settings, args.tenant)
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:

@@ -29,15 +29,16 @@ async def track(
     after: Subscription,
     at: datetime,
     before: Subscription | None = None,
-) -> None:
-    """Record the change `after` makes to MRR. With `before` (the subscription as read) an
-    unchanged contribution costs nothing: no statement at all, as on most renewals."""
+) -> bool:
+    """Record the change `after` makes to MRR; True when it made one. With `before` (the
+    subscription as read) an unchanged contribution costs nothing: no statement at all, as on
+    most renewals."""
     new = contribution_minor(after)
     if before is not None and contribution_minor(before) == new:
-        return
+        return False
     old = await tx.mrr.position(tenant_id, after.id)
     if old == new:
-        return
+        return False
     had = await tx.mrr.customer(tenant_id, after.customer_id, after.currency)
     customer_before = had or 0
     customer_after = customer_before - old + new
@@ -56,6 +57,7 @@ async def track(
         delta_minor=new - old,
         shard=shard_of(after.id),
     )
+    return True
 
 
 @dataclass(frozen=True)

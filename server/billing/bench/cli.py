@@ -27,6 +27,7 @@ import grpc
 from billing.bench import (
     clock_run,
     load,
+    mrr_bench,
     pay_invoice_load,
     quote_tax_load,
     report,
@@ -42,6 +43,7 @@ from billing.bench.load import (
     CURRENT_USAGE_CALL_TIMEOUT_S,
     ECHO,
     GET,
+    MRR_SCENARIOS,
     PAY_INVOICE,
     POSTGRESQL_ONLY,
     QUOTE_TAX,
@@ -253,6 +255,8 @@ def measure_scenario(
     if scenario in POSTGRESQL_ONLY:
         if usage is None:
             raise BenchError(f"{scenario} needs PostgreSQL")
+        if scenario in MRR_SCENARIOS:
+            return mrr_bench.measure_mrr(plan, server, usage.database_url, scenario, db, measure)
         if scenario == STREAM_USAGE:
             return measure_stream_usage(plan, server, usage, db)
         return measure_current_usage(plan, server, usage, db)
@@ -419,8 +423,8 @@ def run_billing(plan: Plan, db: str, workdir: Path) -> list[Row]:
                 workers,
                 load=_load_shape(plan, s),
                 tracing=plan.tracing,
-                why="PostgreSQL only: they measure its COPY ingestion path, and the 10M"
-                " events are seeded with COPY",
+                why="PostgreSQL only: they measure its COPY ingestion path, or read rows"
+                " seeded with COPY (10M events, 1M subscriptions' MRR)",
             )
             for s in scenarios
             if s in POSTGRESQL_ONLY

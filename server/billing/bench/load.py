@@ -37,6 +37,7 @@ import grpc
 from billing.bench import (
     echo,
     open_loop,
+    mrr_load,
     pay_invoice_load,
     quote_tax_load,
     subscription_load,
@@ -56,6 +57,8 @@ STREAM_USAGE = "StreamUsage"  # counts accepted events, not calls: see usage_loa
 CURRENT_USAGE = "GetCurrentUsage 10M"  # on a table seeded directly: see usage_seed
 QUOTE_TAX = "QuoteTax"  # a cart's tax on a tenant with tax on: see quote_tax_load
 PAY_INVOICE = "PayInvoice"  # one whole invoice each, on the sandbox gateway: see pay_invoice_load
+GET_MRR = "GetMrr 1M"  # on MRR state seeded directly: see mrr_seed
+GET_MRR_AT = "GetMrr 1M month back"  # the same, as of an instant 30 days back
 SCENARIOS = (
     ECHO,
     CREATE,
@@ -67,8 +70,11 @@ SCENARIOS = (
     CURRENT_USAGE,
     QUOTE_TAX,
     PAY_INVOICE,
+    GET_MRR,
+    GET_MRR_AT,
 )
-POSTGRESQL_ONLY = (STREAM_USAGE, CURRENT_USAGE)
+MRR_SCENARIOS = (GET_MRR, GET_MRR_AT)
+POSTGRESQL_ONLY = (STREAM_USAGE, CURRENT_USAGE, *MRR_SCENARIOS)
 
 CALL_TIMEOUT_S = 10.0
 STREAM_CALL_TIMEOUT_S = 120.0  # one StreamUsage call carries 10,000 events
@@ -286,6 +292,13 @@ def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> AnyCall:
     if spec.scenario == CURRENT_USAGE:
         return usage_load.current_usage_call(
             channel, metadata, spec.subscription_names, index=index, timeout_s=spec.call_timeout_s
+        )
+    if spec.scenario in MRR_SCENARIOS:
+        return mrr_load.get_mrr_call(
+            channel,
+            metadata,
+            at_month_back=spec.scenario == GET_MRR_AT,
+            timeout_s=spec.call_timeout_s,
         )
     raise ValueError(f"unknown scenario {spec.scenario!r}")
 

@@ -14,6 +14,7 @@ from billing.bench.load import (
     CLOCK_RUN,
     CREATE_SUB,
     CURRENT_USAGE,
+    MRR_SCENARIOS,
     PAY_INVOICE,
     POSTGRESQL_ONLY,
     QUOTE_TAX,
@@ -32,9 +33,9 @@ AUDIENCE = "billing"
 TENANT_CLAIM = "tenant_id"
 TOKEN_LIFETIME_S = 6 * 3600
 SUBSCRIPTION_SCENARIOS = (CREATE_SUB, CHANGE_SUB, CLOCK_RUN)  # these push --rules-dir
-USAGE_SCENARIOS = POSTGRESQL_ONLY  # these push --rules-dir plus the usage rule files
+USAGE_SCENARIOS = (STREAM_USAGE, CURRENT_USAGE)  # these push --rules-dir plus the usage rules
 # Seeding 10M rows takes minutes: that scenario runs only when named.
-DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s != CURRENT_USAGE)
+DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s not in (CURRENT_USAGE, *MRR_SCENARIOS))
 HALF = "half"  # --rate half: closed loop first, then open loop at half the rate it reached
 # Open loop does not apply: one timed run, and calls of 10,000 events counted in the database.
 CLOSED_LOOP_ONLY = (CLOCK_RUN, STREAM_USAGE)
@@ -66,6 +67,7 @@ class Plan:
     metadata: tuple[tuple[str, str], ...]
     rate: float | str | None = None  # calls/s over all load processes, HALF, or closed loop
     max_in_flight: int = 64  # open loop: calls in flight per load process at most
+    mrr_subscriptions: int = 1_000_000  # GetMrr 1M: subscriptions whose MRR state is seeded
 
     @property
     def tracing(self) -> bool:
@@ -224,6 +226,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--trace-ratio", type=_ratio, default=0.0, help="BILLING_TRACE_SAMPLE_RATIO (0: off)"
     )
+    parser.add_argument(
+        "--mrr-subscriptions",
+        type=_positive_int,
+        default=1_000_000,
+        help="subscriptions whose MRR state the GetMrr scenarios seed (COPY)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.warmup < 0:
@@ -289,4 +297,5 @@ def make_plan(args: argparse.Namespace) -> Plan:
         metadata=bearer_metadata(token),
         rate=args.rate,
         max_in_flight=args.max_in_flight,
+        mrr_subscriptions=args.mrr_subscriptions,
     )

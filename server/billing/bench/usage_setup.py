@@ -235,6 +235,10 @@ class UsageFixtures:
         self._progress = progress
         self._stream_ids: list[str] = []  # StreamUsage's subscriptions, bare ids
 
+    @property
+    def database_url(self) -> str:
+        return self._database_url
+
     def committed_events(
         self, subscriptions: Sequence[str], warmup_s: float, seconds: float
     ) -> CommittedEvents:

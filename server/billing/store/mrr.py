@@ -26,6 +26,7 @@ class SqlMrr:
         self._put_customer = upsert(
             name, mc, ["tenant_id", "customer_id", "currency"], ["mrr_minor"]
         )
+        self._put_total = upsert(name, mt, ["tenant_id", "currency", "shard"], ["mrr_minor"])
         add = dialect_insert(name, mt)
         self._add_total = add.on_conflict_do_update(
             index_elements=["tenant_id", "currency", "shard"],
@@ -106,9 +107,7 @@ class SqlMrr:
         )
         both = union_all(now, since).subquery()
         rows = await self._conn.execute(
-            select(both.c.currency, func.sum(both.c.minor).label("mrr")).group_by(
-                both.c.currency
-            )
+            select(both.c.currency, func.sum(both.c.minor).label("mrr")).group_by(both.c.currency)
         )
         return {r.currency: int(r.mrr) for r in rows}
 
@@ -160,3 +159,39 @@ class SqlMrr:
             )
         )
         return {r.currency: int(r.n) for r in rows}
+
+    # --- the rebuild's reads and absolute writes (`billing mrr rebuild`) ---------------------
+
+    async def positions(self, tenant_id: str) -> list[tuple[str, str, str, int]]:
+        """(subscription id, customer id, currency, MRR) of every position."""
+        rows = await self._conn.execute(
+            select(ms.c.subscription_id, ms.c.customer_id, ms.c.currency, ms.c.mrr_minor).where(
+                ms.c.tenant_id == tenant_id
+            )
+        )
+        return [(r.subscription_id, r.customer_id, r.currency, int(r.mrr_minor)) for r in rows]
+
+    async def customer_rows(self, tenant_id: str) -> dict[tuple[str, str], int]:
+        rows = await self._conn.execute(
+            select(mc.c.customer_id, mc.c.currency, mc.c.mrr_minor).where(
+                mc.c.tenant_id == tenant_id
+            )
+        )
+        return {(r.customer_id, r.currency): int(r.mrr_minor) for r in rows}
+
+    async def shard_rows(self, tenant_id: str) -> dict[tuple[str, int], int]:
+        rows = await self._conn.execute(
+            select(mt.c.currency, mt.c.shard, mt.c.mrr_minor).where(mt.c.tenant_id == tenant_id)
+        )
+        return {(r.currency, int(r.shard)): int(r.mrr_minor) for r in rows}
+
+    async def put_customer(
+        self, tenant_id: str, customer_id: str, currency: str, minor: int
+    ) -> None:
+        row = {"tenant_id": tenant_id, "customer_id": customer_id, "currency": currency,
+               "mrr_minor": minor}  # fmt: skip
+        self._conn.defer(self._put_customer, row)
+
+    async def put_total(self, tenant_id: str, currency: str, shard: int, minor: int) -> None:
+        row = {"tenant_id": tenant_id, "currency": currency, "shard": shard, "mrr_minor": minor}
+        self._conn.defer(self._put_total, row)

@@ -1,0 +1,71 @@
+"""`billing mrr rebuild`: recompute a tenant's MRR state from its subscriptions (ADR 0055), for
+a backfill after a migration or a repair after a bug. Idempotent: a second run changes nothing.
+
+Three steps, each bringing one table in line with the one it derives from:
+1. customers' totals from the positions (so the movements step 2 writes classify right);
+2. each subscription through the write path's `track`: a position that differs from the
+   subscription's contribution moves, with a movement at the rebuild's instant (history that
+   was never recorded cannot be invented; the movement says when the state was corrected);
+3. the shard totals from the positions (a no-op unless they had drifted).
+Run it while the tenant's subscriptions are not being changed, as any backfill."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from billing.app.clock import Clock
+from billing.app.mrr import shard_of, track
+from billing.app.ports import Store
+
+PAGE = 500  # subscriptions per transaction
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    subscriptions: int  # read
+    positions_moved: int  # a movement written
+    customers_fixed: int
+    shards_fixed: int
+
+
+async def rebuild(store: Store, clock: Clock, tenant_id: str) -> Rebuilt:
+    customers_fixed = await _fix_customers(store, tenant_id)
+    seen = moved = 0
+    after: str | None = None
+    while True:
+        async with store.write(None) as tx:
+            page = await tx.subscriptions.list_after(tenant_id, None, after, PAGE)
+            at = clock.now()
+            for sub in page:
+                moved += await track(tx, tenant_id, sub, at)
+        seen += len(page)
+        if len(page) < PAGE:
+            break
+        after = page[-1].id
+    return Rebuilt(seen, moved, customers_fixed, await _fix_totals(store, tenant_id))
+
+
+async def _fix_customers(store: Store, tenant_id: str) -> int:
+    async with store.write(None) as tx:
+        stored = await tx.mrr.customer_rows(tenant_id)
+        want: dict[tuple[str, str], int] = defaultdict(int)
+        for _, customer_id, currency, minor in await tx.mrr.positions(tenant_id):
+            want[(customer_id, currency)] += minor
+        wrong = {key: minor for key, minor in want.items() if stored.get(key) != minor}
+        for (customer_id, currency), minor in wrong.items():
+            await tx.mrr.put_customer(tenant_id, customer_id, currency, minor)
+    return len(wrong)
+
+
+async def _fix_totals(store: Store, tenant_id: str) -> int:
+    async with store.write(None) as tx:
+        stored = await tx.mrr.shard_rows(tenant_id)
+        want: dict[tuple[str, int], int] = {key: 0 for key in stored}
+        for subscription_id, _, currency, minor in await tx.mrr.positions(tenant_id):
+            key = (currency, shard_of(subscription_id))
+            want[key] = want.get(key, 0) + minor
+        wrong = {key: minor for key, minor in want.items() if stored.get(key) != minor}
+        for (currency, shard), minor in wrong.items():
+            await tx.mrr.put_total(tenant_id, currency, shard, minor)
+    return len(wrong)

@@ -1,0 +1,180 @@
+"""GetMrr 1M: a tenant's MRR state for N subscriptions written straight into PostgreSQL with
+COPY, bypassing gRPC, as the write path (app/mrr.py `track`) would have left it.
+
+Subscription i belongs to customer i // 2 (so half the customers hold two), is worth
+1,000 + (i % 50) x 100 minor units of USD a month, and starts at START + i x SPAN / N, where
+START is 365 days before the seeding and SPAN 330 days: the even one of a customer's pair is
+its *new* movement, the odd one an *expansion*. Customers with c % 10 == 3 expand the odd
+subscription by 5.00 ten days after it started; customers with c % 25 == 7 cancel both twenty
+days after it started (a *contraction*, then a *churn* a second later). About 1.13 movements
+per subscription, spread evenly over eleven months: ~100,000 in the last month at N = 1M.
+
+Every table GetMrr and the write path keep is written and agrees with the others: positions
+(mrr_subscriptions), customers' totals, the movements, and the 16 shard totals (the sum of the
+positions in each shard). `expected_total` and `expected_at` give what GetMrr must answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine.url import make_url
+
+from billing.app.mrr import shard_of
+from billing.bench.servers import BenchError
+
+CURRENCY = "USD"
+SPAN = timedelta(days=330)
+BACK = timedelta(days=365)
+WRITE_ROWS = 20_000  # rows per write to a COPY stream
+STATEMENT_TIMEOUT = "20min"
+POSITIONS = "mrr_subscriptions (tenant_id, subscription_id, customer_id, currency, mrr_minor)"
+CUSTOMERS = "mrr_customers (tenant_id, customer_id, currency, mrr_minor)"
+MOVEMENTS = (
+    "mrr_movements (tenant_id, id, occurred_at, customer_id, subscription_id, currency, kind,"
+    " delta_minor)"
+)
+TOTALS = "mrr_totals (tenant_id, currency, shard, mrr_minor)"
+
+
+@dataclass(frozen=True)
+class Move:
+    at: datetime
+    subscription: int
+    kind: str
+    delta: int
+
+
+def subscription_id(i: int) -> str:
+    return f"sub_mrrseed{i:09d}"
+
+
+def customer_id(i: int) -> str:
+    return f"cus_mrrseed{i // 2:09d}"
+
+
+def base_minor(i: int) -> int:
+    return 1_000 + (i % 50) * 100
+
+
+def moves(n: int, start: datetime) -> Iterator[Move]:
+    """Every movement of the seeded history, customer by customer."""
+    second = timedelta(seconds=1)
+    for first in range(0, n, 2):
+        c = first // 2
+        pair = [i for i in (first, first + 1) if i < n]
+        at = {i: start + SPAN * i / n for i in pair}
+        for i in pair:
+            yield Move(at[i], i, "new" if i == first else "expansion", base_minor(i))
+        last = pair[-1]
+        odd = base_minor(last) if last != first else 0
+        if last != first and c % 10 == 3:
+            yield Move(at[last] + timedelta(days=10), last, "expansion", 500)
+            odd += 500
+        if last != first and c % 25 == 7:
+            gone = at[last] + timedelta(days=20)
+            yield Move(gone, first, "contraction", -base_minor(first))
+            yield Move(gone + second, last, "churn", -odd)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    subscriptions: int
+    movements: int
+    total_minor: int
+    start: datetime
+    seconds: float
+    table_sizes: str
+
+
+def final_state(n: int, start: datetime) -> tuple[dict[int, int], dict[int, int], int]:
+    """(position per subscription, total per shard, movement count) after the history."""
+    positions: dict[int, int] = {}
+    count = 0
+    for move in moves(n, start):
+        positions[move.subscription] = positions.get(move.subscription, 0) + move.delta
+        count += 1
+    shards: dict[int, int] = {}
+    for i, minor in positions.items():
+        shard = shard_of(subscription_id(i))
+        shards[shard] = shards.get(shard, 0) + minor
+    return positions, shards, count
+
+
+def expected_at(n: int, start: datetime, at: datetime) -> int:
+    """MRR at `at`: the movements strictly before it."""
+    return sum(m.delta for m in moves(n, start) if m.at < at)
+
+
+def seed(database_url: str, tenant: str, n: int, progress: Callable[[str], None]) -> Seeded:
+    """Write the state of `n` subscriptions for `tenant`, then VACUUM (ANALYZE) the tables."""
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    start = (datetime.now(UTC) - BACK).replace(microsecond=0)
+    began = time.monotonic()
+    positions, shards, count = final_state(n, start)
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+            conn.execute("SET synchronous_commit = off")  # this session only
+            with conn.transaction():
+                _copy(conn, POSITIONS, _positions(tenant, positions))
+                progress(f"{len(positions):,} MRR positions copied")
+                _copy(conn, CUSTOMERS, _customers(tenant, positions))
+                _copy(conn, MOVEMENTS, _movements(tenant, n, start))
+                progress(f"{count:,} MRR movements copied")
+                _copy(conn, TOTALS, _totals(tenant, shards))
+        with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
+            conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+            for table in ("mrr_subscriptions", "mrr_customers", "mrr_movements", "mrr_totals"):
+                conn.execute(f"VACUUM (ANALYZE) {table}")
+            row = conn.execute(
+                "SELECT pg_size_pretty(pg_total_relation_size('mrr_movements')),"
+                " pg_size_pretty(pg_total_relation_size('mrr_subscriptions'))"
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise BenchError(f"seeding the MRR state failed: {exc}") from exc
+    sizes = f"mrr_movements {row[0]}, mrr_subscriptions {row[1]}" if row else ""
+    return Seeded(n, count, sum(shards.values()), start, time.monotonic() - began, sizes)
+
+
+def _copy(conn: psycopg.Connection[Any], into: str, lines: Iterator[str]) -> None:
+    with conn.cursor() as cursor, cursor.copy(f"COPY {into} FROM STDIN") as copy:
+        block: list[str] = []
+        for line in lines:
+            block.append(line)
+            if len(block) >= WRITE_ROWS:
+                copy.write("".join(block))
+                block.clear()
+        copy.write("".join(block))
+
+
+def _positions(tenant: str, positions: dict[int, int]) -> Iterator[str]:
+    for i, minor in positions.items():  # tenant_id, subscription_id, customer_id, currency, mrr
+        yield f"{tenant}\t{subscription_id(i)}\t{customer_id(i)}\t{CURRENCY}\t{minor}\n"
+
+
+def _customers(tenant: str, positions: dict[int, int]) -> Iterator[str]:
+    per_customer: dict[str, int] = {}
+    for i, minor in positions.items():
+        per_customer[customer_id(i)] = per_customer.get(customer_id(i), 0) + minor
+    for customer, minor in per_customer.items():  # tenant_id, customer_id, currency, mrr
+        yield f"{tenant}\t{customer}\t{CURRENCY}\t{minor}\n"
+
+
+def _movements(tenant: str, n: int, start: datetime) -> Iterator[str]:
+    # tenant_id, id, occurred_at, customer_id, subscription_id, currency, kind, delta_minor
+    for k, m in enumerate(moves(n, start)):
+        yield (
+            f"{tenant}\tmrm_seed{k:010d}\t{m.at.isoformat()}\t{customer_id(m.subscription)}"
+            f"\t{subscription_id(m.subscription)}\t{CURRENCY}\t{m.kind}\t{m.delta}\n"
+        )
+
+
+def _totals(tenant: str, shards: dict[int, int]) -> Iterator[str]:
+    for shard, minor in sorted(shards.items()):  # tenant_id, currency, shard, mrr_minor
+        yield f"{tenant}\t{CURRENCY}\t{shard}\t{minor}\n"

@@ -43,7 +43,7 @@ def test_a_month_of_ten_subscriptions_matches_the_hand_computed_movements(
     s10 = billing.subscribe(c[0], "basic_monthly")  # 30.00, gone in April
     billing.advance(clock, "2026-04-20T00:00:00Z")
     cancel_now(billing, s10)
-    billing.advance(clock, "2026-05-10T00:00:00Z")  # May's renewals change nothing
+    billing.advance(clock, "2026-05-10T09:00:00Z")  # May's renewals change nothing
 
     billing.change(billing.get(s1), plan="pro_monthly")  # expansion +20.00
     billing.change(billing.get(s2), plan="basic_monthly")  # contraction -20.00
@@ -69,7 +69,8 @@ def test_a_month_of_ten_subscriptions_matches_the_hand_computed_movements(
 
     # MRR at an instant counts the movements strictly before it: 7 new in April (30 + 50 + 40
     # + 25 + 50 + 30 + 30 = 255.00), c0 gone on the 20th (-30.00 = 225.00), May's seven
-    # movements on the 10th (+50 + 94 - 20 - 50 + 30 = +104.00 = 329.00).
+    # movements on the 10th at 09:00 (+50 + 94 - 20 - 50 + 30 = +104.00 = 329.00). Instants
+    # at midnight read whole days; 08:59:59 reads its day's movements after it too.
     def mrr_at(at: str) -> int:
         [row] = metrics.GetMrr(mp.GetMrrRequest(as_of_time=ts(at)), metadata=md).rows
         assert row.arr.amount_minor == 12 * row.mrr.amount_minor
@@ -78,8 +79,9 @@ def test_a_month_of_ten_subscriptions_matches_the_hand_computed_movements(
     assert [mrr_at(at) for at in (
         "2020-01-01T00:00:00Z", "2026-04-01T00:00:00Z", "2026-04-01T00:00:01Z",
         "2026-04-20T00:00:00Z", "2026-04-20T00:00:01Z", "2026-05-01T00:00:00Z",
-        "2026-05-10T00:00:00Z", "2026-05-10T00:00:01Z", "2031-01-01T00:00:00Z",
-    )] == [0, 0, 25500, 25500, 22500, 22500, 22500, 32900, 32900]  # fmt: skip
+        "2026-05-10T00:00:00Z", "2026-05-10T08:59:59Z", "2026-05-10T09:00:00Z",
+        "2026-05-10T09:00:01Z", "2026-05-11T00:00:00Z", "2031-01-01T00:00:00Z",
+    )] == [0, 0, 25500, 25500, 22500, 22500, 22500, 22500, 22500, 32900, 32900, 32900]  # fmt: skip
     april = {"start_time": ts("2026-04-01T00:00:00Z"), "end_time": may["start_time"]}
     moves = metrics.GetMrrMovements(mp.GetMrrMovementsRequest(**april), metadata=md)
     assert [(r.kind, r.amount.amount_minor, r.count) for r in moves.rows] == [

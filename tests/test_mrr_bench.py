@@ -15,10 +15,10 @@ from billing.app.mrr_rebuild import Rebuilt, rebuild
 from billing.bench import load, mrr_bench, mrr_seed
 from billing.bench.load import GET_MRR, GET_MRR_AT, LoadSpec
 from billing.bench.options import DEFAULT_SCENARIOS, parse_args
-from billing_client.v1 import metrics_pb2 as mp
-from billing_client.v1 import metrics_pb2_grpc
 from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore
+from billing_client.v1 import metrics_pb2 as mp
+from billing_client.v1 import metrics_pb2_grpc
 from billing_fixtures import ts
 from conftest import Server, Tenant
 
@@ -50,6 +50,9 @@ def test_the_scenario_seeds_checks_and_calls(server: Server, tenant: Tenant) -> 
     seeded = mrr_seed.seed(server.database.async_url, tenant.id, N, lambda _t: None)
     assert (seeded.subscriptions, seeded.movements) == (N, 2180)
     mrr_bench.check_answers(server.target, tenant.metadata, seeded)  # raises when not exact
+    for back in (False, True):
+        timed = mrr_bench.query_ms(server.database.async_url, tenant.id, at_month_back=back)
+        assert timed.startswith("p50 ") and timed.endswith(" over 300 reads")
 
     with grpc.insecure_channel(server.target) as channel:
         metrics = metrics_pb2_grpc.MetricsServiceStub(channel)
@@ -84,7 +87,7 @@ def test_the_scenario_seeds_checks_and_calls(server: Server, tenant: Tenant) -> 
 
     # The rebuild's own checks: customers' totals and shard totals agree with the positions
     # (no subscription rows were seeded, so it moves no position).
-    assert asyncio.run(rebuilt()) == Rebuilt(0, 0, 0, 0)
+    assert asyncio.run(rebuilt()) == Rebuilt(0, 0, 0, 0, 0)
 
 
 def test_the_scenarios_are_asked_for_by_name_and_not_run_by_default() -> None:

@@ -19,6 +19,7 @@ from billing_fixtures import Billing, rules
 from conftest import Database, Server, Tenant
 
 TABLES = ("mrr_subscriptions", "mrr_customers", "mrr_totals")
+HISTORY = ("mrr_movements", "mrr_days")
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def rows(database: Database, tenant_id: str) -> dict[str, list[tuple[Any, ...]]]
                         sa.text(f"SELECT * FROM {table} WHERE tenant_id = :t"), {"t": tenant_id}
                     )
                 )
-                for table in (*TABLES, "mrr_movements")
+                for table in (*TABLES, *HISTORY)
             }
     finally:
         engine.dispose()
@@ -85,7 +86,7 @@ def test_rebuild_reproduces_the_write_paths_state_and_is_idempotent(
     assert len(built["mrr_movements"]) == 7  # 5 new, 1 churn, 1 expansion
 
     monkeypatch.setenv("BILLING_DATABASE_URL", server.database.async_url)
-    for table in (*TABLES, "mrr_movements"):
+    for table in (*TABLES, *HISTORY):
         sql(server.database, f"DELETE FROM {table} WHERE tenant_id = :t", t=tenant.id)
     first = rebuild(tenant.id, capsys)
     # The cancelled subscription contributes 0 and had no position left: nothing to move, so
@@ -95,6 +96,7 @@ def test_rebuild_reproduces_the_write_paths_state_and_is_idempotent(
         "positions_moved": 4,
         "shards_fixed": 0,
     }
+    assert first["days_fixed"] == 0  # the movements it wrote kept their days, as the writes do
     again = rows(server.database, tenant.id)
     # Exactly the write path's rows, less those at 0 that only history could tell (the
     # cancelled subscription's position, its customer and its shard): every read agrees.
@@ -104,11 +106,7 @@ def test_rebuild_reproduces_the_write_paths_state_and_is_idempotent(
     assert kinds == ["expansion", "new", "new", "new"]  # c0's second one is an expansion
 
     second = rebuild(tenant.id, capsys)
-    assert (second["positions_moved"], second["customers_fixed"], second["shards_fixed"]) == (
-        0,
-        0,
-        0,
-    )
+    assert second == {**first, "positions_moved": 0, "customers_fixed": 0}
     assert rows(server.database, tenant.id) == again
 
     # A bug left a position and a shard wrong: the rebuild puts them back.
@@ -117,8 +115,10 @@ def test_rebuild_reproduces_the_write_paths_state_and_is_idempotent(
         " AND subscription_id = :s", t=tenant.id, s=team_id)  # fmt: skip
     sql(server.database, "UPDATE mrr_totals SET mrr_minor = mrr_minor + 7 WHERE tenant_id = :t",
         t=tenant.id)  # fmt: skip
+    sql(server.database, "DELETE FROM mrr_days WHERE tenant_id = :t", t=tenant.id)
     fixed = rebuild(tenant.id, capsys)
     assert fixed["positions_moved"] == 1 and fixed["customers_fixed"] == 1
+    assert fixed["days_fixed"] == 1  # every movement so far is of one (real) day
     assert fixed["shards_fixed"] == len(again["mrr_totals"])
     after = rows(server.database, tenant.id)
     assert {t: after[t] for t in TABLES} == {t: again[t] for t in TABLES}

@@ -6,13 +6,15 @@ Three steps, each bringing one table in line with the one it derives from:
 2. each subscription through the write path's `track`: a position that differs from the
    subscription's contribution moves, with a movement at the rebuild's instant (history that
    was never recorded cannot be invented; the movement says when the state was corrected);
-3. the shard totals from the positions (a no-op unless they had drifted).
+3. the shard totals from the positions (a no-op unless they had drifted);
+4. each UTC day's net movement from the movements (what MRR at an instant reads).
 Run it while the tenant's subscriptions are not being changed, as any backfill."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from billing.app.clock import Clock
 from billing.app.mrr import shard_of, track
@@ -27,6 +29,7 @@ class Rebuilt:
     positions_moved: int  # a movement written
     customers_fixed: int
     shards_fixed: int
+    days_fixed: int
 
 
 async def rebuild(store: Store, clock: Clock, tenant_id: str) -> Rebuilt:
@@ -43,7 +46,8 @@ async def rebuild(store: Store, clock: Clock, tenant_id: str) -> Rebuilt:
         if len(page) < PAGE:
             break
         after = page[-1].id
-    return Rebuilt(seen, moved, customers_fixed, await _fix_totals(store, tenant_id))
+    shards_fixed = await _fix_totals(store, tenant_id)
+    return Rebuilt(seen, moved, customers_fixed, shards_fixed, await _fix_days(store, tenant_id))
 
 
 async def _fix_customers(store: Store, tenant_id: str) -> int:
@@ -68,4 +72,20 @@ async def _fix_totals(store: Store, tenant_id: str) -> int:
         wrong = {key: minor for key, minor in want.items() if stored.get(key) != minor}
         for (currency, shard), minor in wrong.items():
             await tx.mrr.put_total(tenant_id, currency, shard, minor)
+    return len(wrong)
+
+
+async def _fix_days(store: Store, tenant_id: str) -> int:
+    """A day whose shards do not add up to its movements gets the difference in shard 0."""
+    async with store.write(None) as tx:
+        stored = await tx.mrr.day_rows(tenant_id)
+        want = await tx.mrr.movement_days(tenant_id)
+        summed: dict[tuple[datetime, str], int] = defaultdict(int)
+        for (day, currency, _), minor in stored.items():
+            summed[(day, currency)] += minor
+        wrong = [key for key in set(want) | set(summed) if want.get(key, 0) != summed.get(key, 0)]
+        for day, currency in wrong:
+            gap = want.get((day, currency), 0) - summed[(day, currency)]
+            zero = stored.get((day, currency, 0), 0)
+            await tx.mrr.put_day(tenant_id, day, currency, 0, zero + gap)
     return len(wrong)

@@ -388,11 +388,14 @@ def run_echo(plan: Plan, workdir: Path) -> list[Row]:
         with servers.running_server(
             "echo", servers.echo_command(), servers.clean_env({}), workdir
         ) as server:
-            return measure_rates(
+            rows = measure_rates(
                 plan,
                 ECHO,
                 lambda rate: measure(plan, server, ECHO, db="-", tracing=False, rate=rate),
             )
+            if any(s in MRR_SCENARIOS for s in plan.scenarios):  # their one-caller rows' base
+                rows.append(mrr_bench.one_caller(plan, server, ECHO, "-", False, measure))
+            return rows
     except (BenchError, LoadError) as exc:
         _progress(f"echo failed: {exc}")
         return [

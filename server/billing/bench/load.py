@@ -36,8 +36,8 @@ import grpc
 
 from billing.bench import (
     echo,
-    open_loop,
     mrr_load,
+    open_loop,
     pay_invoice_load,
     quote_tax_load,
     subscription_load,

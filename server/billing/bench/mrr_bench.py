@@ -4,18 +4,22 @@ back, then measure it from one caller and under the run's load."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import grpc
 
 from billing.bench import mrr_seed
-from billing.bench.load import CALL_TIMEOUT_S, GET_MRR_AT
+from billing.bench.load import GET_MRR_AT
 from billing.bench.mrr_load import MONTH_BACK
 from billing.bench.options import Plan
 from billing.bench.report import Row
 from billing.bench.servers import BenchError, RunningServer
+from billing.store.engine import create_engine
+from billing.store.sql_store import SqlStore
 from billing_client.v1 import metrics_pb2, metrics_pb2_grpc
 
 Measure = Callable[..., Row]
@@ -69,19 +73,53 @@ def measure_mrr(
     )
     if scenario == GET_MRR_AT:
         note += "; as_of_time 30 days back: the current total less the movements since"
-    one = measure(
-        dataclasses.replace(plan, procs=1),
-        server,
-        scenario,
-        db=db,
-        tracing=plan.tracing,
-        concurrency=1,
-        call_timeout_s=CALL_TIMEOUT_S,
-    )
+    query = query_ms(database_url, tenant_of(plan), at_month_back=scenario == GET_MRR_AT)
+    note += f"; the store's read alone, in process: {query}"
+    one = one_caller(plan, server, scenario, db, plan.tracing, measure)
     one.note = "one caller: " + note
     loaded = measure(plan, server, scenario, db=db, tracing=plan.tracing)
     loaded.note = "under load: " + note
     return [one, loaded]
+
+
+def one_caller(
+    plan: Plan, server: RunningServer, scenario: str, db: str, tracing: bool, measure: Measure
+) -> Row:
+    """One load process with one call in flight: latency without queueing."""
+    one_plan = dataclasses.replace(plan, procs=1)
+    return measure(
+        one_plan, server, scenario, db=db, tracing=tracing, concurrency=1, call_timeout_s=10.0
+    )
+
+
+QUERY_CALLS = 300
+
+
+def query_ms(database_url: str, tenant: str, *, at_month_back: bool) -> str:
+    """p50 / p95 of the store's read (SqlMrr.totals or totals_at), no gRPC: what the database
+    and SQLAlchemy cost, apart from the server around them."""
+
+    async def run() -> list[float]:
+        engine = create_engine(database_url)
+        try:
+            store = SqlStore(engine)
+            at = datetime.now(UTC) - MONTH_BACK
+            times: list[float] = []
+            for _ in range(QUERY_CALLS):
+                began = time.perf_counter()
+                async with store.read() as tx:
+                    if at_month_back:
+                        await tx.mrr.totals_at(tenant, at)
+                    else:
+                        await tx.mrr.totals(tenant)
+                times.append((time.perf_counter() - began) * 1000)
+            return times
+        finally:
+            await engine.dispose()
+
+    times = sorted(asyncio.run(run()))
+    p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
+    return f"p50 {p50:.2f} ms, p95 {p95:.2f} ms over {QUERY_CALLS} reads"
 
 
 def _progress_on(db: str) -> Callable[[str], None]:

@@ -10,8 +10,9 @@ days after it started (a *contraction*, then a *churn* a second later). About 1.
 per subscription, spread evenly over eleven months: ~100,000 in the last month at N = 1M.
 
 Every table GetMrr and the write path keep is written and agrees with the others: positions
-(mrr_subscriptions), customers' totals, the movements, and the 16 shard totals (the sum of the
-positions in each shard). `expected_total` and `expected_at` give what GetMrr must answer.
+(mrr_subscriptions), customers' totals, the movements, the 16 shard totals (the sum of the
+positions in each shard) and each UTC day's net movement per shard (mrr_days). `Seeded`'s
+total and `expected_at` are what GetMrr must answer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.engine.url import make_url
 
 from billing.app.mrr import shard_of
 from billing.bench.servers import BenchError
+from billing.store.mrr import day_start
 
 CURRENCY = "USD"
 SPAN = timedelta(days=330)
@@ -40,6 +42,8 @@ MOVEMENTS = (
     " delta_minor)"
 )
 TOTALS = "mrr_totals (tenant_id, currency, shard, mrr_minor)"
+DAYS = "mrr_days (tenant_id, day_start, currency, shard, delta_minor)"
+TABLES = ("mrr_subscriptions", "mrr_customers", "mrr_movements", "mrr_totals", "mrr_days")
 
 
 @dataclass(frozen=True)
@@ -128,9 +132,10 @@ def seed(database_url: str, tenant: str, n: int, progress: Callable[[str], None]
                 _copy(conn, MOVEMENTS, _movements(tenant, n, start))
                 progress(f"{count:,} MRR movements copied")
                 _copy(conn, TOTALS, _totals(tenant, shards))
+                _copy(conn, DAYS, _days(tenant, n, start))
         with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
             conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
-            for table in ("mrr_subscriptions", "mrr_customers", "mrr_movements", "mrr_totals"):
+            for table in TABLES:
                 conn.execute(f"VACUUM (ANALYZE) {table}")
             row = conn.execute(
                 "SELECT pg_size_pretty(pg_total_relation_size('mrr_movements')),"
@@ -178,3 +183,12 @@ def _movements(tenant: str, n: int, start: datetime) -> Iterator[str]:
 def _totals(tenant: str, shards: dict[int, int]) -> Iterator[str]:
     for shard, minor in sorted(shards.items()):  # tenant_id, currency, shard, mrr_minor
         yield f"{tenant}\t{CURRENCY}\t{shard}\t{minor}\n"
+
+
+def _days(tenant: str, n: int, start: datetime) -> Iterator[str]:
+    sums: dict[tuple[datetime, int], int] = {}
+    for m in moves(n, start):
+        key = (day_start(m.at), shard_of(subscription_id(m.subscription)))
+        sums[key] = sums.get(key, 0) + m.delta
+    for (day, shard), minor in sorted(sums.items()):  # tenant, day_start, currency, shard, sum
+        yield f"{tenant}\t{day.isoformat()}\t{CURRENCY}\t{shard}\t{minor}\n"

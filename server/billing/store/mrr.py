@@ -3,17 +3,30 @@ sharded tenant totals. Writes are deferred with the transaction's other writes."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, func, insert, select, union_all
 
 from billing.domain.mrr import Movement
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import dialect_insert, upsert
-from billing.store.schema import mrr_customers, mrr_movements, mrr_subscriptions, mrr_totals
+from billing.store.schema import (
+    mrr_customers,
+    mrr_days,
+    mrr_movements,
+    mrr_subscriptions,
+    mrr_totals,
+)
 
-ms, mc, mm, mt = mrr_subscriptions, mrr_customers, mrr_movements, mrr_totals
+ms, mc, mm, mt, md = mrr_subscriptions, mrr_customers, mrr_movements, mrr_totals, mrr_days
 INSERT_MOVEMENT = insert(mm)
+DAY = timedelta(days=1)
+
+
+def day_start(at: datetime) -> datetime:
+    """The start of the UTC day `at` falls in."""
+    at = at.astimezone(UTC)
+    return datetime(at.year, at.month, at.day, tzinfo=UTC)
 
 
 class SqlMrr:
@@ -31,6 +44,14 @@ class SqlMrr:
         self._add_total = add.on_conflict_do_update(
             index_elements=["tenant_id", "currency", "shard"],
             set_={"mrr_minor": mt.c.mrr_minor + add.excluded.mrr_minor},
+        )
+        add_day = dialect_insert(name, md)
+        self._add_day = add_day.on_conflict_do_update(
+            index_elements=["tenant_id", "day_start", "currency", "shard"],
+            set_={"delta_minor": md.c.delta_minor + add_day.excluded.delta_minor},
+        )
+        self._put_day = upsert(
+            name, md, ["tenant_id", "day_start", "currency", "shard"], ["delta_minor"]
         )
 
     async def position(self, tenant_id: str, subscription_id: str) -> int:
@@ -81,10 +102,13 @@ class SqlMrr:
                 "customer_id": customer_id, "subscription_id": subscription_id,
                 "currency": currency, "kind": kind.value, "delta_minor": delta_minor}  # fmt: skip
         total = {"tenant_id": t, "currency": currency, "shard": shard, "mrr_minor": delta_minor}
+        day = {"tenant_id": t, "day_start": day_start(at), "currency": currency, "shard": shard,
+               "delta_minor": delta_minor}  # fmt: skip
         self._conn.defer(self._put_position, position)
         self._conn.defer(self._put_customer, customer)
         self._conn.defer(INSERT_MOVEMENT, move)
         self._conn.defer(self._add_total, total)
+        self._conn.defer(self._add_day, day)
 
     async def totals(self, tenant_id: str) -> dict[str, int]:
         """Current MRR per currency: the shards summed."""
@@ -96,16 +120,21 @@ class SqlMrr:
         return {r.currency: int(r.mrr) for r in rows}
 
     async def totals_at(self, tenant_id: str, at: datetime) -> dict[str, int]:
-        """MRR per currency at an instant: the current total less the movements at or after
-        it, so the cost grows with the movements since, not with history (ADR 0055). One
-        statement, so the total and the movements are read from one snapshot."""
+        """MRR per currency at an instant: the current total less what moved at or after it,
+        read as the net of each whole UTC day after it plus the movements left in its own day,
+        so the cost is bounded by the days since and one day's movements, never by history
+        (ADR 0055). One statement: the three parts are read from one snapshot."""
+        next_day = day_start(at) if day_start(at) == at else day_start(at) + DAY
         now = select(mt.c.currency, mt.c.mrr_minor.label("minor")).where(
             mt.c.tenant_id == tenant_id
         )
-        since = select(mm.c.currency, (-mm.c.delta_minor).label("minor")).where(
-            mm.c.tenant_id == tenant_id, mm.c.occurred_at >= at
+        days = select(md.c.currency, (-md.c.delta_minor).label("minor")).where(
+            md.c.tenant_id == tenant_id, md.c.day_start >= next_day
         )
-        both = union_all(now, since).subquery()
+        rest = select(mm.c.currency, (-mm.c.delta_minor).label("minor")).where(
+            mm.c.tenant_id == tenant_id, mm.c.occurred_at >= at, mm.c.occurred_at < next_day
+        )
+        both = union_all(now, days, rest).subquery()
         rows = await self._conn.execute(
             select(both.c.currency, func.sum(both.c.minor).label("mrr")).group_by(both.c.currency)
         )
@@ -195,3 +224,32 @@ class SqlMrr:
     async def put_total(self, tenant_id: str, currency: str, shard: int, minor: int) -> None:
         row = {"tenant_id": tenant_id, "currency": currency, "shard": shard, "mrr_minor": minor}
         self._conn.defer(self._put_total, row)
+
+    async def day_rows(self, tenant_id: str) -> dict[tuple[datetime, str, int], int]:
+        rows = await self._conn.execute(
+            select(md.c.day_start, md.c.currency, md.c.shard, md.c.delta_minor).where(
+                md.c.tenant_id == tenant_id
+            )
+        )
+        return {(r.day_start, r.currency, int(r.shard)): int(r.delta_minor) for r in rows}
+
+    async def movement_days(self, tenant_id: str) -> dict[tuple[datetime, str], int]:
+        """The net of the movements per UTC day and currency (summed here: day arithmetic
+        differs between the databases)."""
+        rows = await self._conn.execute(
+            select(mm.c.occurred_at, mm.c.currency, mm.c.delta_minor).where(
+                mm.c.tenant_id == tenant_id
+            )
+        )
+        sums: dict[tuple[datetime, str], int] = {}
+        for r in rows:
+            key = (day_start(r.occurred_at), r.currency)
+            sums[key] = sums.get(key, 0) + int(r.delta_minor)
+        return sums
+
+    async def put_day(
+        self, tenant_id: str, day: datetime, currency: str, shard: int, minor: int
+    ) -> None:
+        row = {"tenant_id": tenant_id, "day_start": day, "currency": currency, "shard": shard,
+               "delta_minor": minor}  # fmt: skip
+        self._conn.defer(self._put_day, row)

@@ -799,6 +799,17 @@ mrr_totals = Table(
     Column("shard", Integer, primary_key=True),
     Column("mrr_minor", BigInteger, nullable=False),
 )
+# Each UTC day's net movement, sharded as the totals (ADR 0055, migration 0030): MRR at an
+# instant is the total less the days after it and the movements left in its own day.
+mrr_days = Table(
+    "mrr_days",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("day_start", UTCDateTime, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("delta_minor", BigInteger, nullable=False),
+)
 
 # --- receivables / postings (ADR 0051, migration 0024) -----------------------------------------
 

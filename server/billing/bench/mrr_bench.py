@@ -55,6 +55,11 @@ def check_answers(
         raise BenchError(f"GetMrr answered {got} (now, month back), the seed says {want}")
 
 
+def recent(seeded: mrr_seed.Seeded) -> int:
+    cutoff = datetime.now(UTC) - MONTH_BACK
+    return sum(1 for m in mrr_seed.moves(seeded.subscriptions, seeded.start) if m.at >= cutoff)
+
+
 def measure_mrr(
     plan: Plan,
     server: RunningServer,
@@ -68,11 +73,15 @@ def measure_mrr(
     check_answers(server.target, plan.metadata, seeded)
     note = (
         f"{seeded.subscriptions:,} subscriptions' MRR state COPY-seeded in {seeded.seconds:.0f} s"
-        f" ({seeded.movements:,} movements over 11 months; {seeded.table_sizes}); answers"
+        f" ({seeded.movements:,} movements over a year, {recent(seeded):,} of them in the last"
+        f" 30 days; {seeded.table_sizes}); answers"
         " checked exact against the seed"
     )
     if scenario == GET_MRR_AT:
-        note += "; as_of_time 30 days back: the current total less the movements since"
+        note += (
+            "; as_of_time 30 days back: the current total less the days since (mrr_days) and"
+            " the movements left in its own day"
+        )
     query = query_ms(database_url, tenant_of(plan), at_month_back=scenario == GET_MRR_AT)
     note += f"; the store's read alone, in process: {query}"
     one = one_caller(plan, server, scenario, db, plan.tracing, measure)

@@ -3,11 +3,12 @@ COPY, bypassing gRPC, as the write path (app/mrr.py `track`) would have left it.
 
 Subscription i belongs to customer i // 2 (so half the customers hold two), is worth
 1,000 + (i % 50) x 100 minor units of USD a month, and starts at START + i x SPAN / N, where
-START is 365 days before the seeding and SPAN 330 days: the even one of a customer's pair is
-its *new* movement, the odd one an *expansion*. Customers with c % 10 == 3 expand the odd
-subscription by 5.00 ten days after it started; customers with c % 25 == 7 cancel both twenty
-days after it started (a *contraction*, then a *churn* a second later). About 1.13 movements
-per subscription, spread evenly over eleven months: ~100,000 in the last month at N = 1M.
+START is 365 days before the seeding and SPAN a minute short of that: the even one of a
+customer's pair is its *new* movement, the odd one an *expansion*. Customers with
+c % 10 == 3 expand the odd subscription by 5.00 a third of the way from its start to the
+span's end; customers with c % 25 == 7 cancel both two thirds of the way (a *contraction*, then
+a *churn* a second later). About 1.09 movements per subscription, spread over the whole year
+up to the seeding: ~90,000 in the last 30 days at N = 1M, all of them before the seeding.
 
 Every table GetMrr and the write path keep is written and agrees with the others: positions
 (mrr_subscriptions), customers' totals, the movements, the 16 shard totals (the sum of the
@@ -31,8 +32,8 @@ from billing.bench.servers import BenchError
 from billing.store.mrr import day_start
 
 CURRENCY = "USD"
-SPAN = timedelta(days=330)
 BACK = timedelta(days=365)
+SPAN = BACK - timedelta(minutes=1)
 WRITE_ROWS = 20_000  # rows per write to a COPY stream
 STATEMENT_TIMEOUT = "20min"
 POSITIONS = "mrr_subscriptions (tenant_id, subscription_id, customer_id, currency, mrr_minor)"
@@ -69,6 +70,7 @@ def base_minor(i: int) -> int:
 def moves(n: int, start: datetime) -> Iterator[Move]:
     """Every movement of the seeded history, customer by customer."""
     second = timedelta(seconds=1)
+    end = start + SPAN
     for first in range(0, n, 2):
         c = first // 2
         pair = [i for i in (first, first + 1) if i < n]
@@ -76,12 +78,14 @@ def moves(n: int, start: datetime) -> Iterator[Move]:
         for i in pair:
             yield Move(at[i], i, "new" if i == first else "expansion", base_minor(i))
         last = pair[-1]
-        odd = base_minor(last) if last != first else 0
-        if last != first and c % 10 == 3:
-            yield Move(at[last] + timedelta(days=10), last, "expansion", 500)
+        if last == first:
+            continue
+        odd = base_minor(last)
+        if c % 10 == 3:
+            yield Move(at[last] + (end - at[last]) / 3, last, "expansion", 500)
             odd += 500
-        if last != first and c % 25 == 7:
-            gone = at[last] + timedelta(days=20)
+        if c % 25 == 7:
+            gone = at[last] + (end - at[last]) * 2 / 3
             yield Move(gone, first, "contraction", -base_minor(first))
             yield Move(gone + second, last, "churn", -odd)
 

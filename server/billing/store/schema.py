@@ -799,7 +799,7 @@ mrr_totals = Table(
     Column("shard", Integer, primary_key=True),
     Column("mrr_minor", BigInteger, nullable=False),
 )
-# Each UTC day's net movement, sharded as the totals (ADR 0055, migration 0030): MRR at an
+# Each UTC day's net movement, sharded as the totals (ADR 0055, migration 0031): MRR at an
 # instant is the total less the days after it and the movements left in its own day.
 mrr_days = Table(
     "mrr_days",

@@ -2,8 +2,8 @@
 day's movements instead of every movement since. Filled from the movements already kept (in
 shard 0: shards only spread concurrent writers; reads sum them).
 
-Revision ID: 0030
-Revises: 0025
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-06 20:00:00.000000
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from billing.store.types import UTCDateTime
 
-revision = "0030"
-down_revision = "0025"
+revision = "0031"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from billing.app.clock import Clock
 from billing.app.mrr import shard_of, track
 from billing.app.ports import Store
+from billing.domain.mrr import contribution_minor
 
 PAGE = 500  # subscriptions per transaction
 
@@ -40,8 +41,10 @@ async def rebuild(store: Store, clock: Clock, tenant_id: str) -> Rebuilt:
         async with store.write(None) as tx:
             page = await tx.subscriptions.list_after(tenant_id, None, after, PAGE)
             at = clock.now()
-            for sub in page:
-                moved += await track(tx, tenant_id, sub, at)
+            held = await tx.mrr.positions_of(tenant_id, [sub.id for sub in page])
+            for sub in page:  # one read per page when nothing moved: a re-run is cheap
+                if contribution_minor(sub) != held.get(sub.id, 0):
+                    moved += await track(tx, tenant_id, sub, at)
         seen += len(page)
         if len(page) < PAGE:
             break

@@ -200,6 +200,17 @@ class SqlMrr:
         )
         return [(r.subscription_id, r.customer_id, r.currency, int(r.mrr_minor)) for r in rows]
 
+    async def positions_of(self, tenant_id: str, subscription_ids: list[str]) -> dict[str, int]:
+        """The positions of these subscriptions (absent: none yet), in one read."""
+        if not subscription_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(ms.c.subscription_id, ms.c.mrr_minor).where(
+                ms.c.tenant_id == tenant_id, ms.c.subscription_id.in_(subscription_ids)
+            )
+        )
+        return {r.subscription_id: int(r.mrr_minor) for r in rows}
+
     async def customer_rows(self, tenant_id: str) -> dict[tuple[str, str], int]:
         rows = await self._conn.execute(
             select(mc.c.customer_id, mc.c.currency, mc.c.mrr_minor).where(

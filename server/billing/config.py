@@ -74,8 +74,13 @@ class Settings:
     # not named uses its production default. Tests point engines at recorded local servers.
     gateway_endpoints: str = ""
     gateway_timeout_seconds: float = 10.0  # one gateway call, at most; then `unknown`
-    trace_sample_ratio: float = 0.0  # share of root spans kept; tracing is off at 0
-    trace_exporter: str = "none"  # none | console; tracing is off with none
+    trace_sample_ratio: float = 0.1  # share of root spans kept (ADR 0060); off at 0
+    trace_exporter: str = "none"  # none | console | otlp; tracing is off with none
+    # OTLP (ADR 0060); empty: the exporter reads the standard OTEL_EXPORTER_OTLP_* variables.
+    otlp_endpoint: str = ""  # grpc: http://host:4317; http/protobuf: http://host:4318/v1/traces
+    otlp_protocol: str = "grpc"  # grpc | http/protobuf, as OTEL_EXPORTER_OTLP_PROTOCOL
+    otlp_headers: str = ""  # "api-key=...,x=y", as OTEL_EXPORTER_OTLP_HEADERS; never logged
+    otlp_timeout_seconds: float = 10.0  # one export, at most; on the exporter's thread
     log_level: str = "INFO"
     enable_fault_injection: bool = False  # tests only: honours x-billing-fault-* metadata
     # A connection older than this gets GOAWAY, so clients balancing on their side re-resolve
@@ -116,8 +121,9 @@ class Settings:
             raise SettingsError("BILLING_WORKERS > 1 needs PostgreSQL: SQLite has one writer")
         if not 0 <= self.trace_sample_ratio <= 1:
             raise SettingsError("BILLING_TRACE_SAMPLE_RATIO must be between 0 and 1")
-        if self.trace_exporter not in {"none", "console"}:
-            raise SettingsError("BILLING_TRACE_EXPORTER must be none or console")
+        if self.trace_exporter not in {"none", "console", "otlp"}:
+            raise SettingsError("BILLING_TRACE_EXPORTER must be none, console or otlp")
+        self._check_otlp()
         if self.max_connection_age_seconds < 0 or self.max_connection_age_grace_seconds < 0:
             raise SettingsError(
                 "BILLING_MAX_CONNECTION_AGE_SECONDS and"
@@ -178,6 +184,18 @@ class Settings:
             )
         if self.tax_id_check_cache_seconds < 0:
             raise SettingsError("BILLING_TAX_ID_CHECK_CACHE_SECONDS must not be negative")
+
+    def _check_otlp(self) -> None:
+        if self.otlp_protocol not in {"grpc", "http/protobuf"}:
+            raise SettingsError("BILLING_OTLP_PROTOCOL must be grpc or http/protobuf")
+        if self.otlp_endpoint and urlsplit(self.otlp_endpoint).scheme not in {"http", "https"}:
+            raise SettingsError("BILLING_OTLP_ENDPOINT must be an http(s) URL")
+        if not 0 < self.otlp_timeout_seconds <= 60:
+            raise SettingsError("BILLING_OTLP_TIMEOUT_SECONDS must be above 0 and at most 60")
+        for pair in filter(None, (p.strip() for p in self.otlp_headers.split(","))):
+            if "=" not in pair or not pair.split("=", 1)[0].strip():
+                # The value is a credential (an APM's licence key): named by position only.
+                raise SettingsError("BILLING_OTLP_HEADERS must be key=value pairs, comma-separated")
 
     def _check_due_work(self) -> None:
         if not 1 <= self.due_work_max_attempts <= 100:

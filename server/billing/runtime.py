@@ -22,6 +22,8 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -75,6 +77,8 @@ from billing.delivery.mailer import SmtpInvoiceMailer
 from billing.delivery.notice_templates import load_notice_templates, with_notice_templates
 from billing.delivery.notices import SmtpNoticeMailer, TemplateNotices
 from billing.domain.notices import NoticeTemplateInvalid
+from billing.observability.due_spans import traced_handler
+from billing.observability.sql_spans import trace_statements
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
 from billing.store.crypto import key_ring
@@ -179,10 +183,11 @@ class Runtime:
         handlers.dunning_notices = build_dunning_notices(
             settings, self.due_store, rules, self.engines
         )
+        tracer = self._tracing(settings)
         # Leases run on wall time whatever clock bills: a simulated clock may stand still.
         self.worker = DueWorkWorker(
             self.due_store,
-            handlers.handle,
+            handlers.handle if tracer is None else traced_handler(handlers.handle, tracer),
             SystemClock(),
             f"{socket.gethostname()}:{os.getpid()}",
             timedelta(seconds=settings.due_work_lease_seconds),
@@ -251,10 +256,6 @@ class Runtime:
                 rules, Path(settings.rules_dir), settings.dev_tenant
             )
         self.verifier = build_verifier(settings)
-        tracer = None
-        if settings.trace_sample_ratio > 0 and settings.trace_exporter != "none":
-            provider = configure_tracing(settings.trace_sample_ratio, settings.trace_exporter)
-            tracer = get_tracer(provider)
         self.server: grpc.aio.Server | None = None
         self._health: health.aio.HealthServicer | None = None
         self._options = ServerOptions(
@@ -269,6 +270,18 @@ class Runtime:
         self._purger: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._worker_task: asyncio.Task[None] | None = None
+
+    def _tracing(self, settings: Settings) -> trace.Tracer | None:
+        """Spans per call, per due item and per statement (ADR 0060), or none at all."""
+        self.tracer_provider: TracerProvider | None = None
+        if settings.trace_sample_ratio == 0 or settings.trace_exporter == "none":
+            return None
+        self.tracer_provider = configure_tracing(settings)
+        tracer = get_tracer(self.tracer_provider)
+        trace_statements(self.engine, tracer)
+        if self.due_engine is not self.engine:
+            trace_statements(self.due_engine, tracer)
+        return tracer
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port (useful with port 0)."""
@@ -304,6 +317,9 @@ class Runtime:
         await self.engine.dispose()
         if self.due_engine is not self.engine:
             await self.due_engine.dispose()
+        if self.tracer_provider is not None:
+            # Sends what is queued, within the export timeout, off the loop.
+            await asyncio.to_thread(self.tracer_provider.shutdown)
 
     async def _purge_expired_keys(self) -> None:
         while True:

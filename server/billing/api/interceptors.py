@@ -27,6 +27,7 @@ from billing.api.errors import internal_status, rich_status, status_code_for
 from billing.api.rate_limit import TenantRateLimiter
 from billing.app.turns import current_turns
 from billing.domain.errors import BillingError, PermissionDenied, Unauthenticated
+from billing.observability.context import call_method, call_request_id, call_tenant
 
 log = logging.getLogger("billing.api")
 
@@ -136,7 +137,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             turns = current_turns()
             turns.enter()
             try:
-                correlation_id = start_call(context)
+                correlation_id = start_call(context, method)
                 try:
                     if authenticates:
                         await authorize(context)
@@ -159,7 +160,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         authorize = self._authorizer(method)
 
         async def handle(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-            correlation_id = start_call(context)
+            correlation_id = start_call(context, method)
             try:
                 if authenticates:
                     await authorize(context)
@@ -177,7 +178,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         authorize = self._authorizer(method)
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            correlation_id = start_call(context)
+            correlation_id = start_call(context, method)
             try:
                 if authenticates:
                     await authorize(context)
@@ -216,11 +217,14 @@ def admit(principal: Principal, method: str, required: str | None) -> None:
     if required not in principal.scopes:
         raise PermissionDenied(f"the token lacks the {required!r} scope {method} needs")
     current_principal.set(principal)
+    call_tenant.set(principal.tenant_id)  # for the log lines and the span (ADR 0060)
 
 
-def start_call(context: grpc.aio.ServicerContext) -> str:
+def start_call(context: grpc.aio.ServicerContext, method: str) -> str:
     correlation_id = _metadata_value(context, "x-request-id") or f"req_{ULID()}"
     current_correlation_id.set(correlation_id)
+    call_method.set(method)
+    call_request_id.set(correlation_id)
     return correlation_id
 
 
@@ -233,6 +237,8 @@ async def fail(
         code = status_code_for(error)
         status = rich_status(error, code)
         message = status.message  # bounded: it travels in a trailer
+        # DEBUG: a flood of refusals (a client's bug, a rate limit) must not flood the logs.
+        log.debug("call refused", extra={"rpc.grpc.status_code": code.name, "reason": message})
     else:
         log.error(
             "unexpected error",
@@ -273,6 +279,8 @@ class Tracing:
                 except BaseException as exc:
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                     raise
+                finally:
+                    _end_attributes(span, context)
 
         return traced
 
@@ -285,8 +293,20 @@ class Tracing:
                 except BaseException as exc:
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                     raise
+                finally:
+                    _end_attributes(span, context)
 
         return traced
+
+
+def _end_attributes(span: Any, context: grpc.aio.ServicerContext) -> None:
+    """What is known only once the call ran: its tenant (after auth) and its status code."""
+    if not span.is_recording():
+        return
+    if tenant := call_tenant.get():
+        span.set_attribute("billing.tenant_id", tenant)
+    code = context.code() if hasattr(context, "code") else None
+    span.set_attribute("rpc.grpc.status_code", code.value[0] if code is not None else 0)
 
 
 def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:

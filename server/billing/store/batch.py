@@ -31,6 +31,8 @@ from sqlalchemy.sql import ClauseElement, Executable, TextClause
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.util import find_tables
 
+from billing.observability.sql_spans import raw_span
+
 Row = Mapping[str, Any]
 
 
@@ -140,9 +142,11 @@ class WriteBatch:
             raise RuntimeError("the transaction's connection is closed")
         cursor = psycopg.AsyncClientCursor(raw)
         texts: list[str] = []
+        shapes: list[str] = []  # for the trace: the texts without their values
         try:
             for item in queue:
                 shape = _shape(item.statement, frozenset(item.rows[0]), dialect)
+                shapes += [shape.sql] * len(item.rows)
                 if COUNTS.keep_texts:
                     COUNTS.recent.append(f"[batched x{len(item.rows)}] {shape.sql}")
                 texts += [cursor.mogrify(shape.sql, shape.bind(row)) for row in item.rows]
@@ -153,9 +157,11 @@ class WriteBatch:
         COUNTS.statements += len(texts)
         if commit:
             texts.append("COMMIT")
+            shapes.append("COMMIT")
             COUNTS.commits += 1
         try:
-            await cursor.execute(";\n".join(texts))
+            with raw_span(self.conn.sync_engine, shapes):
+                await cursor.execute(";\n".join(texts))
         except psycopg.Error as exc:
             # The same exception SQLAlchemy raises for a statement it sent, so callers (the
             # store's retry on serialization failures) see no difference.
@@ -211,15 +217,16 @@ class BatchedConnection:
         cursors = []
         COUNTS.pipelines += 1
         COUNTS.statements += len(statements)
+        shapes = [_shape(s, frozenset(p), self.dialect) for s, p in statements]
         try:
-            async with raw.pipeline():
-                for statement, params in statements:
-                    shape = _shape(statement, frozenset(params), self.dialect)
-                    if COUNTS.keep_texts:
-                        COUNTS.recent.append(f"[read pipeline] {shape.sql}")
-                    cursor = raw.cursor()
-                    await cursor.execute(shape.sql, shape.bind(params))
-                    cursors.append(cursor)
+            with raw_span(self.raw.sync_engine, [shape.sql for shape in shapes]):
+                async with raw.pipeline():
+                    for shape, (_, params) in zip(shapes, statements, strict=True):
+                        if COUNTS.keep_texts:
+                            COUNTS.recent.append(f"[read pipeline] {shape.sql}")
+                        cursor = raw.cursor()
+                        await cursor.execute(shape.sql, shape.bind(params))
+                        cursors.append(cursor)
             return [await cursor.fetchall() for cursor in cursors]
         except psycopg.Error as exc:
             raise DBAPIError.instance("(read pipeline)", None, exc, psycopg.Error) from exc

@@ -33,6 +33,7 @@ from billing.app.ports import BilledUsage, StoredEvent
 from billing.app.turns import give_way
 from billing.domain.metering import Event, MetricSpec
 from billing.domain.rollups import Contribution, Group, Range, Rollup
+from billing.observability.sql_spans import raw_span
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
 from billing.store.schema import usage_billed, usage_events, usage_rollups
@@ -355,6 +356,13 @@ class SqlUsage:
     async def _copy_insert(self, tenant_id: str, events: Sequence[StoredEvent]) -> set[str]:
         raw = await self._conn.get_raw_connection()
         pg: Any = raw.driver_connection
+        # One span for the staging, the COPY and the move (ADR 0060).
+        with raw_span(self._conn.raw.sync_engine, [_COPY_STAGED], "COPY"):
+            return await self._copy_insert_on(pg, tenant_id, events)
+
+    async def _copy_insert_on(
+        self, pg: Any, tenant_id: str, events: Sequence[StoredEvent]
+    ) -> set[str]:
         async with pg.cursor() as cursor:
             # Every time (a catalog lookup): made in a transaction that rolled back, it is gone.
             await cursor.execute(_CREATE_STAGING)

@@ -22,7 +22,7 @@ import pytest
 from billing.app.gateway_calls import NOTHING_DONE, call_gateway, redact
 from billing.app.gateway_directory import GatewayDirectory, UnknownGateway
 from billing.domain.payment_rules import GatewayRule, PaymentRules
-from billing.observability.logs import CardNumberMask, JsonFormatter
+from billing.observability.logs import EcsFormatter, SecretMask
 from billing.plugins.engines import (
     ChargeRequest,
     GatewayConnection,
@@ -92,11 +92,11 @@ def database(backend: str, make_database: Callable[[str], Database]) -> Iterator
 
 @pytest.fixture
 def logged() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """The guard's log records so far, as the server writes them (mask filter, JSON)."""
+    """The guard's log records so far, as the server writes them (mask filter, ECS JSON)."""
     out = io.StringIO()
     handler = logging.StreamHandler(out)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(CardNumberMask())
+    handler.setFormatter(EcsFormatter())
+    handler.addFilter(SecretMask())
     logger = logging.getLogger("billing.payments")
     logger.addHandler(handler)
     try:
@@ -171,7 +171,7 @@ def test_no_answer_within_the_timeout_is_unknown(database, logged) -> None:
     )
     assert time.monotonic() - started < 10  # cut at the timeout, not the 30 s sleep
     [record] = logged()
-    assert (record["message"], record["level"]) == ("gateway call timed out", "WARNING")
+    assert (record["message"], record["log.level"]) == ("gateway call timed out", "warning")
     assert (record["attempt"], record["gateway"], record["call"]) == ("pay_1", "acme", "purchase")
 
 

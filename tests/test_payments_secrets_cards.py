@@ -18,7 +18,7 @@ from billing.domain.card_numbers import (
     mask_card_numbers,
     may_hold_card_number,
 )
-from billing.observability.logs import CardNumberMask, JsonFormatter
+from billing.observability.logs import EcsFormatter, SecretMask
 
 # Test numbers the networks publish (Luhn-valid), and their neighbours with the last digit off.
 PUBLISHED = [
@@ -161,8 +161,8 @@ def test_a_plain_run_is_a_card_number_exactly_when_luhn_says_so(run: str) -> Non
 def test_the_log_mask_covers_message_args_extra_and_exception() -> None:
     out = io.StringIO()
     handler = logging.StreamHandler(out)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(CardNumberMask())
+    handler.setFormatter(EcsFormatter())
+    handler.addFilter(SecretMask())
     log = logging.getLogger("test.card_mask")
     log.addHandler(handler)
     log.propagate = False

@@ -27,6 +27,7 @@ from billing.domain.card_numbers import mask_card_numbers
 from billing.observability.context import call_method, call_request_id, call_tenant
 
 REDACTED = "[redacted]"
+QUIET_LOGGERS = ("sqlalchemy", "aiosqlite")  # at WARNING whatever the level (see below)
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 # Keys whose values are secrets whatever they look like: a header dict, a gateway's
 # credentials, a settings mapping. Matched on the key, lower-cased, `-` read as `_`.
@@ -134,3 +135,8 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [ecs_handler(sys.stderr if stream is None else stream)]
     root.setLevel(level.upper())
+    # SQLAlchemy logs every statement's parameters at INFO and rows at DEBUG, aiosqlite every
+    # operation with its parameters at DEBUG: customers' data in the logs whenever the level is
+    # lowered to look at something else. Their warnings stay.
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -13,6 +13,7 @@ billing-bench --db postgresql --scenarios echo,PayInvoice --rate half     # the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import signal
 import sys
@@ -63,6 +64,7 @@ from billing.bench.options import (
     make_plan,
     parse_args,
 )
+from billing.bench.otlp_sink import OtlpSink
 from billing.bench.report import Row
 from billing.bench.servers import LOCALHOST, BenchError, RunningServer
 from billing.bench.subscription_load import OwnedSubscription
@@ -466,6 +468,9 @@ def _run_on_server(
                     "BILLING_AUTH_AUDIENCE": AUDIENCE,
                     "BILLING_AUTH_TENANT_CLAIM": TENANT_CLAIM,
                     "BILLING_TRACE_SAMPLE_RATIO": repr(plan.trace_ratio),
+                    # Traced: exported over OTLP to the bench's sink, as to a collector.
+                    "BILLING_TRACE_EXPORTER": "otlp" if plan.tracing else "none",
+                    "BILLING_OTLP_ENDPOINT": plan.otlp_endpoint,
                     "BILLING_DATA_DIR": str(workdir),
                     # The sandbox gateway's books, shared by the server processes (ADR 0036).
                     "BILLING_GATEWAY_ENDPOINTS": f"sandbox={workdir / f'sandbox-{db}.db'}",
@@ -530,17 +535,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="billing-bench-"))
     rows: list[Row] = []
+    sink = OtlpSink() if plan.tracing else None
+    if sink is not None:
+        plan = dataclasses.replace(plan, otlp_endpoint=sink.endpoint)
+    # --trace-compare: each database untraced, then traced, in this one run (ADR 0060).
+    passes = [dataclasses.replace(plan, trace_ratio=0.0), plan] if plan.trace_compare else [plan]
     try:
         if ECHO in plan.scenarios:
             rows += run_echo(plan, workdir)
         if any(s != ECHO for s in plan.scenarios):
             for db in plan.dbs:
-                rows += run_billing(plan, db, workdir)
+                for each in passes:
+                    rows += run_billing(each, db, workdir)
     except KeyboardInterrupt:
         _progress("interrupted; every server and load process has been stopped")
         return 130
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if sink is not None:
+            sink.stop()
+            _progress(f"the OTLP sink received {sink.spans} spans")
     report.apply_baseline(rows, ECHO)
     report.apply_ceiling(rows, STREAM_USAGE, usage_ceiling.CEILING)
     print(
@@ -553,6 +567,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "successful calls only\n"
     )
     print(report.format_table(rows))
+    if sink is not None:
+        print(
+            f"\ntraced at ratio {plan.trace_ratio:g}, exported over OTLP/gRPC to the bench's"
+            f" sink: {sink.spans} spans received"
+        )
     notes = report.format_notes(rows)
     if notes:
         print("\n" + notes)

@@ -24,6 +24,7 @@ from billing.bench.load import (
 from billing.bench.servers import LOCALHOST
 from billing.bench.subscription_setup import read_rule_files
 from billing.bench.usage_setup import with_usage_rules
+from billing.config import Settings
 from billing_client import bearer_metadata
 
 DATABASES = ("sqlite", "postgresql")
@@ -66,6 +67,8 @@ class Plan:
     secret: str
     metadata: tuple[tuple[str, str], ...]
     rate: float | str | None = None  # calls/s over all load processes, HALF, or closed loop
+    trace_compare: bool = False  # each database twice: tracing off, then at trace_ratio
+    otlp_endpoint: str = ""  # the bench's OTLP sink, where traced servers export
     max_in_flight: int = 64  # open loop: calls in flight per load process at most
     mrr_subscriptions: int = 1_000_000  # GetMrr 1M: subscriptions whose MRR state is seeded
 
@@ -232,6 +235,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=1_000_000,
         help="subscriptions whose MRR state the GetMrr scenarios seed (COPY)",
     )
+    parser.add_argument(
+        "--trace-compare",
+        action="store_true",
+        help="each database twice, tracing off then on at --trace-ratio (default: the"
+        " server's default ratio), exporting over OTLP to a sink the bench runs (ADR 0060)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.warmup < 0:
@@ -291,7 +300,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
         rule_files=_rule_files(args),
         pg_url=args.pg_url,
         pg_workers=args.pg_workers,
-        trace_ratio=args.trace_ratio,
+        trace_ratio=args.trace_ratio
+        or (Settings().trace_sample_ratio if args.trace_compare else 0),
+        trace_compare=args.trace_compare,
         run_tag=run_tag,
         secret=secret,
         metadata=bearer_metadata(token),

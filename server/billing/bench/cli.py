@@ -520,6 +520,14 @@ def _run_on_server(
     return rows
 
 
+def _pass_dir(workdir: Path, plan: Plan) -> Path:
+    if not plan.trace_compare or not plan.tracing:
+        return workdir
+    traced = workdir / "traced"
+    traced.mkdir(exist_ok=True)
+    return traced
+
+
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM: the same clean-up as Ctrl-C
 
@@ -546,7 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if any(s != ECHO for s in plan.scenarios):
             for db in plan.dbs:
                 for each in passes:
-                    rows += run_billing(each, db, workdir)
+                    # Its own directory: the server's port file and SQLite database.
+                    rows += run_billing(each, db, _pass_dir(workdir, each))
     except KeyboardInterrupt:
         _progress("interrupted; every server and load process has been stopped")
         return 130

@@ -4,6 +4,7 @@ spans it was sent and the headers they came with, as a collector would see them.
 
 from __future__ import annotations
 
+import socket
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -136,3 +137,21 @@ class HttpSink:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class SilentCollector:
+    """A collector that hangs: connections are taken (the kernel's backlog) and never
+    answered, so an export waits its whole timeout."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(64)
+        self.port = self._socket.getsockname()[1]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._socket.close()

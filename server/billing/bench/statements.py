@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 
 from billing.api.auth import SCOPES, mint_hs256_token
 from billing.bench import pay_invoice_load
+from billing.bench.otlp_sink import OtlpSink
 from billing.bench.servers import BENCH_ENCRYPTION_KEYS, postgresql_database, sqlite_url
 from billing.bench.subscription_setup import read_rule_files
 from billing.config import Settings
@@ -118,7 +119,7 @@ class Row:
 
 
 @contextmanager
-def running(database_url: str, data_dir: str) -> Iterator[int]:
+def running(database_url: str, data_dir: str, otlp_endpoint: str = "") -> Iterator[int]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -140,6 +141,10 @@ def running(database_url: str, data_dir: str) -> Iterator[int]:
                 encryption_key_id="bench",
                 # the sandbox's ledger in a file, as the load bench and a deployment have it
                 gateway_endpoints=f"sandbox={Path(data_dir) / 'sandbox-ledger.db'}",
+                # --trace-ratio: traced, exporting to the bench's OTLP sink (ADR 0060).
+                trace_exporter="otlp" if TRACE_RATIO else "none",
+                trace_sample_ratio=TRACE_RATIO[-1] if TRACE_RATIO else 0.0,
+                otlp_endpoint=otlp_endpoint,
             )
         )
 
@@ -157,6 +162,7 @@ def running(database_url: str, data_dir: str) -> Iterator[int]:
 
 
 SHOW: set[str] = set()  # RPCs whose last call's statements are printed
+TRACE_RATIO: list[float] = []  # --trace-ratio, when given
 SERVER_LOOP: list[asyncio.AbstractEventLoop] = []  # the loop the server runs on
 
 
@@ -338,16 +344,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="",
         help="comma-separated RPCs (or 'all') whose last call's statements are printed",
     )
+    parser.add_argument(
+        "--trace-ratio",
+        type=float,
+        default=0.0,
+        help="trace at this ratio, exporting over OTLP to a sink in this process (0: off)",
+    )
     args = parser.parse_args(argv)
     SHOW.update(name for name in args.show.split(",") if name)
+    if args.trace_ratio > 0:
+        TRACE_RATIO.append(args.trace_ratio)
+    sink = OtlpSink() if TRACE_RATIO else None
     counter = Counter()
     with TemporaryDirectory() as workdir, _database(args.database, Path(workdir)) as url:
         upgrade(url)
         counter.install()
-        with running(url, workdir) as port, grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        with (
+            running(url, workdir, sink.endpoint if sink else "") as port,
+            grpc.insecure_channel(f"127.0.0.1:{port}") as ch,
+        ):
             rows = scenarios(ch, counter)
     backend = "PostgreSQL" if args.database else "SQLite"
-    print(f"statements per call ({backend}, mean of {CALLS} calls after one warm-up)")
+    traced = f", traced at {args.trace_ratio:g}" if sink else ", untraced"
+    print(f"statements per call ({backend}{traced}, mean of {CALLS} calls after one warm-up)")
     print(
         f"{'rpc':<22}{'statements':>12}{'of which batched':>18}{'round trips':>13}"
         f"{'transactions':>14}{'server CPU us':>15}"
@@ -358,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{row.rpc:<22}{total:>12.1f}{row.pipelined:>18.1f}{row.round_trips:>13.1f}"
             f"{row.transactions:>14.1f}{row.server_cpu_us:>15.0f}"
         )
+    if sink is not None:
+        sink.stop()
+        print(f"the OTLP sink received {sink.spans} spans")
     return 0
 
 

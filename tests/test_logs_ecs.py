@@ -172,6 +172,9 @@ def test_a_driven_server_logs_ecs_with_its_call_context_and_no_secret(
     [span] = sink.received.named("billing.v1.CustomerService/CreateCustomer")
     assert refused["trace"] == {"id": span.trace_id}
     assert refused["span"] == {"id": span.span_id}
+    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert span.attributes["billing.tenant_id"] == tenant
+    assert span.status_code == 2  # ERROR
 
     # The forged token's refusal: before auth, so no tenant, but the method and a request id.
     [unauthenticated] = [

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import grpc
 import pytest
 import sqlalchemy as sa
 
@@ -24,9 +25,12 @@ from billing.app.ids import new_id
 from billing.app.records import OutboxEvent
 from billing.relay.publisher import RabbitPublisher
 from billing.relay.worker import OutboxRelay, RelayPolicy
+from billing.runtime import Runtime
 from billing.store.engine import create_engine
 from billing.store.outbox_relay import SqlRelayStore
 from billing.store.sql_store import SqlStore
+from billing_client.v1 import customers_pb2, customers_pb2_grpc
+from conftest import Tenant, ThreadedServer, server_settings
 from rabbit_broker import RabbitNode, available
 
 pytestmark = pytest.mark.skipif(not available(), reason="rabbitmq-server is not installed")
@@ -36,7 +40,7 @@ AGGREGATES = 200
 PER_TX = 100
 FAMILIES = ("invoice.finalized", "payment.received", "subscription.suspended", "customer.updated")
 TENANT = "relaytest"
-TEST_POLICY = RelayPolicy(batch=250, poll_s=0.05, backoff_base_s=0.05, backoff_max_s=1.0)
+TEST_POLICY = RelayPolicy(batch=500, poll_s=0.05, backoff_base_s=0.05, backoff_max_s=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +110,9 @@ async def _write_events(store: SqlStore) -> dict[str, tuple[str, int]]:
             for i in range(start, start + PER_TX):
                 aggregate = f"{FAMILIES[i % len(FAMILIES)].split('.')[0]}s/agg_{i % AGGREGATES}"
                 kind = FAMILIES[i % len(FAMILIES)]
-                event = OutboxEvent(new_id("evt"), TENANT, kind, aggregate, {"n": counts[aggregate]}, at)
+                event = OutboxEvent(
+                    new_id("evt"), TENANT, kind, aggregate, {"n": counts[aggregate]}, at
+                )
                 written[event.id] = (aggregate, counts[aggregate])
                 counts[aggregate] += 1
                 await tx.outbox.add(event)
@@ -143,17 +149,25 @@ async def _broker_restart(url: str, backend: str, rabbit: RabbitNode) -> None:
         for engine in engines  # PostgreSQL: two relays, as two server processes, no leader
     ]
     relaying = [asyncio.create_task(relay.run_forever()) for relay in relays]
+    began = time.monotonic()
     try:
         writing = asyncio.create_task(_write_events(store))
         await _until(lambda: len(consumer.events) >= 2_000, 30, "2,000 events relayed")
-        await asyncio.to_thread(rabbit.stop)
+        stopped_after = time.monotonic() - began
+        stop_s = await asyncio.to_thread(rabbit.stop)
         backlog_at_stop = await SqlRelayStore(engines[0]).backlog()
         seen_at_stop = len(consumer.events)
         await asyncio.sleep(1.0)  # relays and consumer fail, back off and retry meanwhile
-        await asyncio.to_thread(rabbit.start)
+        start_s = await asyncio.to_thread(rabbit.start)
         written = await writing
         await _until(lambda: len(consumer.events) >= EVENTS, 45, "every event consumed")
-        backlog_after = await SqlRelayStore(engines[0]).backlog()
+        total_s = time.monotonic() - began
+        # The consumer may see an event before its relay has marked it (confirm, then mark).
+        backlog = SqlRelayStore(engines[0])
+        for _ in range(100):
+            if (backlog_after := await backlog.backlog()) == 0:
+                break
+            await asyncio.sleep(0.1)
     finally:
         for task in (*relaying, consuming):
             task.cancel()
@@ -164,7 +178,8 @@ async def _broker_restart(url: str, backend: str, rabbit: RabbitNode) -> None:
         f"\n{backend}: {EVENTS} events; broker stopped with {seen_at_stop} consumed and "
         f"{backlog_at_stop} not yet relayed; deliveries {consumer.deliveries} "
         f"(duplicates {consumer.deliveries - len(consumer.events)}); relay failures {failures};"
-        f" consumer connections {consumer.connects}"
+        f" consumer connections {consumer.connects}; stopped at {stopped_after:.1f} s, stop took"
+        f" {stop_s:.1f} s, start {start_s:.1f} s, all consumed at {total_s:.1f} s"
     )
     # The broker really went away while the relay had work left.
     assert backlog_at_stop > 0
@@ -199,3 +214,141 @@ async def _rows(engine: Any) -> dict[str, int]:
             sa.text("SELECT count(*) FROM outbox_events WHERE dead_letter IS NOT NULL")
         )
     return {"published": int(published), "dead": int(dead)}
+
+
+async def _drain(url: str, queue: str, expected: int, timeout_s: float = 10) -> list[Any]:
+    """Up to `expected` messages of a durable queue, acked."""
+    got: list[Any] = []
+    async with await aio_pika.connect(url) as conn:
+        channel = await conn.channel()
+        q = await channel.declare_queue(queue, durable=True)
+        deadline = time.monotonic() + timeout_s
+        while len(got) < expected and time.monotonic() < deadline:
+            message = await q.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+                continue
+            await message.ack()
+            got.append(message)
+    return got
+
+
+def test_refused_events_are_dead_lettered_and_the_rest_are_cloudevents(
+    backend, make_database, rabbit
+):
+    database = make_database(backend)
+    asyncio.run(_dead_letters(database.async_url, backend, rabbit))
+
+
+async def _dead_letters(url: str, backend: str, rabbit: RabbitNode) -> None:
+    exchange, queue = f"dlx.{backend}", f"dlx.{backend}.invoices"
+    consumer = DedupConsumer(rabbit.url, exchange, queue, ("invoice.*",))  # invoices only
+    consuming = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(consumer.ready.wait(), 10)
+    engine = create_engine(url)
+    at = datetime(2026, 12, 6, 10, 30, tzinfo=UTC)
+    paid = OutboxEvent(new_id("evt"), TENANT, "invoice.paid", "invoices/in_1",
+                       {"number": "INV-1", "paid_minor": 9_007_199_254_740_993}, at)  # fmt: skip
+    posted = OutboxEvent(new_id("evt"), TENANT, "ledger.entry_posted", "journalEntries/je_1",
+                         {"memo": "no queue is bound for ledger.*"}, at)  # fmt: skip
+    async with SqlStore(engine).write(None) as tx:
+        await tx.outbox.add(paid)
+        await tx.outbox.add(posted)
+    relay = OutboxRelay(
+        SqlRelayStore(engine),
+        RabbitPublisher(rabbit.url, exchange, f"{exchange}.dlx", confirm_timeout_s=5),
+        TEST_POLICY,
+    )
+    try:
+        assert await relay.run_once() + await relay.run_once() == 2  # any shard order
+        await _until(lambda: len(consumer.events) == 1, 10, "the invoice event")
+    finally:
+        consuming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consuming
+        await relay._publisher.close()
+    assert relay.stats.published == 1
+    assert relay.stats.dead_lettered == 1
+    assert consumer.events[paid.id] == {
+        "specversion": "1.0",
+        "id": paid.id,
+        "source": f"//billing/tenants/{TENANT}",
+        "type": "billing.v1.invoice.paid",
+        "time": "2026-12-06T10:30:00Z",
+        "subject": "invoices/in_1",
+        "datacontenttype": "application/json",
+        # Minor units stay exact JSON integers, past what a double holds.
+        "data": {
+            "name": "invoices/in_1",
+            "details": {"number": "INV-1", "paid_minor": 9_007_199_254_740_993},
+        },
+    }
+    dead = await _drain(rabbit.url, f"{exchange}.dlx.dead", 1)
+    assert [(m.message_id, m.routing_key, m.headers) for m in dead] == [
+        (posted.id, "ledger.entry_posted", {"x-billing-refused": "unroutable"})
+    ]
+    assert dead[0].delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert json.loads(dead[0].body)["type"] == "billing.v1.ledger.entry_posted"
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.text(
+                    "SELECT id, dead_letter, published_at IS NOT NULL FROM outbox_events"
+                    " WHERE tenant_id = :t AND id IN (:a, :b) ORDER BY id"
+                ),
+                {"t": TENANT, "a": paid.id, "b": posted.id},
+            )
+        ).all()
+    assert sorted(tuple(r) for r in rows) == sorted(
+        [(paid.id, None, True), (posted.id, "unroutable", True)]
+    )
+    await engine.dispose()
+
+
+def test_every_server_process_relays_when_a_broker_is_configured(
+    backend, make_database, rabbit, tenant
+):
+    """The relay runs inside the server (Runtime) once BILLING_RELAY_URL is set: a customer
+    created through the API reaches a consumer as billing.v1.customer.created."""
+    exchange, queue = f"server.{backend}", f"server.{backend}.customers"
+    database = make_database(backend)
+    assert Runtime(server_settings(database.async_url)).relay is None  # off without a URL
+    server = ThreadedServer(
+        server_settings(database.async_url, relay_url=rabbit.url, relay_exchange=exchange)
+    )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            received = asyncio.run(
+                _create_and_consume(channel, rabbit.url, exchange, queue, tenant)
+            )
+    finally:
+        server.stop()
+    customer_name, events = received
+    assert [(e["type"], e["subject"], e["source"]) for e in events] == [
+        ("billing.v1.customer.created", customer_name, f"//billing/tenants/{tenant.id}")
+    ]
+    assert events[0]["data"]["details"]["customer"]["display_name"] == "Relay GmbH"
+
+
+async def _create_and_consume(
+    channel: grpc.Channel, url: str, exchange: str, queue: str, tenant: Tenant
+) -> tuple[str, list[dict[str, Any]]]:
+    consumer = DedupConsumer(url, exchange, queue, ("customer.created",))
+    consuming = asyncio.create_task(consumer.run())
+    try:
+        await asyncio.wait_for(consumer.ready.wait(), 10)
+        stub = customers_pb2_grpc.CustomerServiceStub(channel)
+        request = customers_pb2.CreateCustomerRequest(
+            customer=customers_pb2.Customer(
+                display_name="Relay GmbH", email="ops@relay.example", currency_code="EUR"
+            ),
+            request_id=new_id("req"),
+        )
+        created = await asyncio.to_thread(stub.CreateCustomer, request, metadata=tenant.metadata)
+        await _until(lambda: len(consumer.events) >= 1, 15, "the customer.created event")
+        await asyncio.sleep(0.3)  # nothing more arrives
+    finally:
+        consuming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consuming
+    return created.name, [consumer.events[i] for i in consumer.processed]

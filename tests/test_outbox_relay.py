@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from billing.app.ids import new_id
 from billing.app.records import OutboxEvent
+from billing.config import Settings, SettingsError
 from billing.relay.publisher import RabbitPublisher
 from billing.relay.worker import OutboxRelay, RelayPolicy
 from billing.runtime import Runtime
@@ -352,3 +353,17 @@ async def _create_and_consume(
         with contextlib.suppress(asyncio.CancelledError):
             await consuming
     return created.name, [consumer.events[i] for i in consumer.processed]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"BILLING_RELAY_URL": "http://127.0.0.1:5672/"}, "BILLING_RELAY_URL"),
+        ({"BILLING_RELAY_BATCH": "0"}, "BILLING_RELAY_BATCH"),
+        ({"BILLING_RELAY_CONFIRM_TIMEOUT_SECONDS": "0"}, "BILLING_RELAY_CONFIRM_TIMEOUT_SECONDS"),
+    ],
+)
+def test_relay_settings_are_checked(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(env)
+    assert Settings.from_env({}).relay_url == ""  # off by default: no broker needed

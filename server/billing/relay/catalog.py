@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from billing_client.v1 import events_pb2
-
 from billing.relay.envelope import TYPE_PREFIX
+from billing_client.v1 import events_pb2
 
 ROOT = Path(__file__).resolve().parents[3]
 PROTO = ROOT / "proto" / "billing" / "v1" / "events.proto"

@@ -81,6 +81,15 @@ class RabbitPublisher:
             log.info("relay connected to the broker")
         return self._exchange, self._dlx
 
+    async def connect(self) -> None:
+        """Connect (and declare) unless connected; raises when the broker cannot be reached.
+        The relay calls it before claiming, so no claim waits on a connect."""
+        try:
+            await self._ready()
+        except BaseException:
+            await self.close()
+            raise
+
     def _open(self) -> bool:
         return self._channel is not None and not self._channel.is_closed
 
@@ -90,7 +99,7 @@ class RabbitPublisher:
         result = BatchResult()
         try:
             exchange, dlx = await self._ready()
-        except Exception as exc:
+        except Exception as exc:  # the connection broke since connect(): retried later
             await self.close()
             result.error = exc
             return result

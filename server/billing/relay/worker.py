@@ -49,8 +49,9 @@ class OutboxRelay:
             while True:
                 try:
                     relayed = await self.run_once()
-                except Exception:
-                    log.warning("relay: batch failed", exc_info=True)
+                except Exception as exc:  # the database or the broker: retried with backoff
+                    log.warning("relay: batch failed: %r", exc)
+                    log.debug("relay: batch failed", exc_info=True)
                     relayed = -1
                 if relayed < 0:
                     failures += 1
@@ -67,6 +68,7 @@ class OutboxRelay:
     async def run_once(self) -> int:
         """One claimed batch: how many events left the outbox, 0 when none waited, -1 when the
         broker failed part way (the confirmed prefix is still marked)."""
+        await self._publisher.connect()  # before the claim: a down broker holds no shard
         async with self._store.claim(self._policy.batch) as claim:
             if claim is None or not claim.events:
                 return 0

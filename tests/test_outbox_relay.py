@@ -222,7 +222,7 @@ async def _drain(url: str, queue: str, expected: int, timeout_s: float = 10) -> 
     got: list[Any] = []
     async with await aio_pika.connect(url) as conn:
         channel = await conn.channel()
-        q = await channel.declare_queue(queue, durable=True)
+        q = await channel.declare_queue(queue, passive=True)  # as its owner declared it
         deadline = time.monotonic() + timeout_s
         while len(got) < expected and time.monotonic() < deadline:
             message = await q.get(fail=False)
@@ -252,24 +252,40 @@ async def _dead_letters(url: str, backend: str, rabbit: RabbitNode) -> None:
                        {"number": "INV-1", "paid_minor": 9_007_199_254_740_993}, at)  # fmt: skip
     posted = OutboxEvent(new_id("evt"), TENANT, "ledger.entry_posted", "journalEntries/je_1",
                          {"memo": "no queue is bound for ledger.*"}, at)  # fmt: skip
+    # A queue that is full and refuses more: the broker nacks the second refund event.
+    refunds = [
+        OutboxEvent(new_id("evt"), TENANT, "refund.succeeded", "refunds/rf_1", {"n": n}, at)
+        for n in range(2)
+    ]
+    async with await aio_pika.connect(rabbit.url) as conn:
+        channel = await conn.channel()
+        topic = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        full = await channel.declare_queue(
+            f"dlx.{backend}.full",
+            durable=True,
+            arguments={"x-max-length": 1, "x-overflow": "reject-publish"},
+        )
+        await full.bind(topic, "refund.*")
     async with SqlStore(engine).write(None) as tx:
-        await tx.outbox.add(paid)
-        await tx.outbox.add(posted)
+        for event in (paid, posted, *refunds):
+            await tx.outbox.add(event)
     relay = OutboxRelay(
         SqlRelayStore(engine),
         RabbitPublisher(rabbit.url, exchange, f"{exchange}.dlx", confirm_timeout_s=5),
         TEST_POLICY,
     )
     try:
-        assert await relay.run_once() + await relay.run_once() == 2  # any shard order
+        relayed = [await relay.run_once() for _ in range(4)]  # one shard a claim
+        assert sum(relayed) == 4
+        assert await relay.run_once() == 0
         await _until(lambda: len(consumer.events) == 1, 10, "the invoice event")
     finally:
         consuming.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await consuming
         await relay._publisher.close()
-    assert relay.stats.published == 1
-    assert relay.stats.dead_lettered == 1
+    assert relay.stats.published == 2  # the invoice event, the first refund event
+    assert relay.stats.dead_lettered == 2
     assert consumer.events[paid.id] == {
         "specversion": "1.0",
         "id": paid.id,
@@ -284,25 +300,34 @@ async def _dead_letters(url: str, backend: str, rabbit: RabbitNode) -> None:
             "details": {"number": "INV-1", "paid_minor": 9_007_199_254_740_993},
         },
     }
-    dead = await _drain(rabbit.url, f"{exchange}.dlx.dead", 1)
-    assert [(m.message_id, m.routing_key, m.headers) for m in dead] == [
-        (posted.id, "ledger.entry_posted", {"x-billing-refused": "unroutable"})
-    ]
-    assert dead[0].delivery_mode == aio_pika.DeliveryMode.PERSISTENT
-    assert json.loads(dead[0].body)["type"] == "billing.v1.ledger.entry_posted"
+    dead = await _drain(rabbit.url, f"{exchange}.dlx.dead", 2)
+    assert sorted((m.message_id, m.routing_key, m.headers) for m in dead) == sorted([
+        (posted.id, "ledger.entry_posted", {"x-billing-refused": "unroutable"}),
+        (refunds[1].id, "refund.succeeded", {"x-billing-refused": "nacked"}),
+    ])  # fmt: skip
+    kept = await _drain(rabbit.url, f"dlx.{backend}.full", 2, timeout_s=1)
+    assert [m.message_id for m in kept] == [refunds[0].id]
+    assert {m.delivery_mode for m in dead} == {aio_pika.DeliveryMode.PERSISTENT}
+    assert {json.loads(m.body)["type"] for m in dead} == {
+        "billing.v1.ledger.entry_posted",
+        "billing.v1.refund.succeeded",
+    }
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
                 sa.text(
                     "SELECT id, dead_letter, published_at IS NOT NULL FROM outbox_events"
-                    " WHERE tenant_id = :t AND id IN (:a, :b) ORDER BY id"
+                    " WHERE tenant_id = :t AND id IN (:a, :b, :c, :d)"
                 ),
-                {"t": TENANT, "a": paid.id, "b": posted.id},
+                {"t": TENANT, "a": paid.id, "b": posted.id, "c": refunds[0].id, "d": refunds[1].id},
             )
         ).all()
-    assert sorted(tuple(r) for r in rows) == sorted(
-        [(paid.id, None, True), (posted.id, "unroutable", True)]
-    )
+    assert sorted(tuple(r) for r in rows) == sorted([
+        (paid.id, None, True),
+        (posted.id, "unroutable", True),
+        (refunds[0].id, None, True),
+        (refunds[1].id, "nacked", True),
+    ])  # fmt: skip
     await engine.dispose()
 
 

@@ -392,3 +392,50 @@ def test_relay_settings_are_checked(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env)
     assert Settings.from_env({}).relay_url == ""  # off by default: no broker needed
+
+
+def test_events_written_before_the_relay_get_their_shard_and_order(backend, make_database):
+    """Migration 0026: unpublished events already in the outbox get their aggregate's shard
+    (so they and the aggregate's later events share one publisher) and, on PostgreSQL, a
+    sequence in id order; published ones are left alone."""
+    from alembic import command
+
+    from billing.store.migrate import alembic_config, upgrade
+    from billing.store.records import RELAY_SHARDS, relay_shard
+
+    database = make_database(backend)
+    command.downgrade(alembic_config(database.async_url), "0030")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    rows = [
+        ("evt_01", "invoices/in_1", None),
+        ("evt_02", "customers/cus_9", None),
+        ("evt_03", "invoices/in_1", at),  # already published (by hand)
+    ]
+    engine = sa.create_engine(database.sync_url)
+    try:
+        with engine.begin() as conn:
+            for event_id, resource, published in rows:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO outbox_events (tenant_id, id, event_type, resource_name,"
+                        " payload, occurred_at, published_at) VALUES ('t1', :i, 'x.y', :r, '{}',"
+                        " :at, :p)"
+                    ),
+                    {"i": event_id, "r": resource, "at": at, "p": published},
+                )
+        upgrade(database.async_url)
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT id, shard, seq FROM outbox_events ORDER BY id")
+            ).all()
+            shards = conn.scalar(sa.text("SELECT count(*) FROM outbox_relay_shards"))
+    finally:
+        engine.dispose()
+    assert [(r[0], r[1]) for r in found] == [
+        ("evt_01", relay_shard("t1", "invoices/in_1")),
+        ("evt_02", relay_shard("t1", "customers/cus_9")),
+        ("evt_03", 0),
+    ]
+    assert shards == RELAY_SHARDS
+    if backend == "postgresql":
+        assert [r[2] for r in found] == [1, 2, 3]

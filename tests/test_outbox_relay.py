@@ -266,8 +266,12 @@ async def _dead_letters(url: str, backend: str, rabbit: RabbitNode) -> None:
             arguments={"x-max-length": 1, "x-overflow": "reject-publish"},
         )
         await full.bind(topic, "refund.*")
+    # A payload no message takes (details must be an object): recorded, never published, and
+    # its aggregate's later event still goes out.
+    poison = OutboxEvent(new_id("evt"), TENANT, "invoice.paid", "invoices/in_2", [1, 2], at)  # type: ignore[arg-type]
+    after_poison = OutboxEvent(new_id("evt"), TENANT, "invoice.paid", "invoices/in_2", {}, at)
     async with SqlStore(engine).write(None) as tx:
-        for event in (paid, posted, *refunds):
+        for event in (paid, posted, *refunds, poison, after_poison):
             await tx.outbox.add(event)
     relay = OutboxRelay(
         SqlRelayStore(engine),
@@ -275,17 +279,18 @@ async def _dead_letters(url: str, backend: str, rabbit: RabbitNode) -> None:
         TEST_POLICY,
     )
     try:
-        relayed = [await relay.run_once() for _ in range(4)]  # one shard a claim
-        assert sum(relayed) == 4
+        relayed = [await relay.run_once() for _ in range(6)]  # a shard a claim; the poison alone
+        assert sum(relayed) == 6
         assert await relay.run_once() == 0
-        await _until(lambda: len(consumer.events) == 1, 10, "the invoice event")
+        await _until(lambda: len(consumer.events) == 2, 10, "the invoice events")
     finally:
         consuming.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await consuming
         await relay._publisher.close()
-    assert relay.stats.published == 2  # the invoice event, the first refund event
-    assert relay.stats.dead_lettered == 2
+    assert relay.stats.published == 3  # the invoice events, the first refund event
+    assert relay.stats.dead_lettered == 3  # unroutable, nacked, unencodable
+    assert set(consumer.events) == {paid.id, after_poison.id}
     assert consumer.events[paid.id] == {
         "specversion": "1.0",
         "id": paid.id,
@@ -317,9 +322,16 @@ async def _dead_letters(url: str, backend: str, rabbit: RabbitNode) -> None:
             await conn.execute(
                 sa.text(
                     "SELECT id, dead_letter, published_at IS NOT NULL FROM outbox_events"
-                    " WHERE tenant_id = :t AND id IN (:a, :b, :c, :d)"
+                    " WHERE tenant_id = :t AND id IN (:a, :b, :c, :d, :e)"
                 ),
-                {"t": TENANT, "a": paid.id, "b": posted.id, "c": refunds[0].id, "d": refunds[1].id},
+                {
+                    "t": TENANT,
+                    "a": paid.id,
+                    "b": posted.id,
+                    "c": refunds[0].id,
+                    "d": refunds[1].id,
+                    "e": poison.id,
+                },
             )
         ).all()
     assert sorted(tuple(r) for r in rows) == sorted([
@@ -327,6 +339,7 @@ async def _dead_letters(url: str, backend: str, rabbit: RabbitNode) -> None:
         (posted.id, "unroutable", True),
         (refunds[0].id, None, True),
         (refunds[1].id, "nacked", True),
+        (poison.id, "unencodable", True),
     ])  # fmt: skip
     await engine.dispose()
 

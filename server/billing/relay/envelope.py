@@ -28,6 +28,10 @@ def _families() -> dict[str, type[Message]]:
 FAMILIES = _families()  # "invoice" -> InvoiceEvent, ..., "*" -> OtherEvent
 
 
+class Unencodable(ValueError):
+    """An outbox payload its event's message refuses: it can never be published."""
+
+
 def family(event_type: str) -> str:
     return event_type.split(".", 1)[0]
 
@@ -49,7 +53,10 @@ def cloud_event(
 ) -> dict[str, Any]:
     # Checked against the message, then sent as written: proto JSON of a Struct would carry
     # minor units as doubles (exact only below 2**53); JSON integers parse into it the same.
-    data_message(event_type, resource_name, payload)
+    try:
+        data_message(event_type, resource_name, payload)
+    except (json_format.Error, ValueError, TypeError) as exc:
+        raise Unencodable(f"{event_id}: {exc}") from exc
     data = {"name": resource_name, "details": payload}
     return {
         "specversion": SPEC_VERSION,
@@ -64,4 +71,7 @@ def cloud_event(
 
 
 def encode(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
+    try:
+        return json.dumps(event, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
+    except (ValueError, TypeError) as exc:
+        raise Unencodable(f"{event.get('id')}: {exc}") from exc

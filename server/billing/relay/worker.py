@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from billing.app.backoff import full_jitter
-from billing.relay.envelope import cloud_event, encode
+from billing.relay.envelope import Unencodable, cloud_event, encode
 from billing.relay.publisher import Outgoing, RabbitPublisher
 from billing.store.outbox_relay import PendingEvent, SqlRelayStore
 
@@ -72,7 +72,14 @@ class OutboxRelay:
         async with self._store.claim(self._policy.batch) as claim:
             if claim is None or not claim.events:
                 return 0
-            result = await self._publisher.publish([_outgoing(ev) for ev in claim.events])
+            batch = _encodable_prefix(claim.events)
+            if not batch:  # the oldest cannot be a CloudEvent: recorded, so it blocks no one
+                poison = claim.events[0]
+                log.error("relay: %s cannot be encoded; recorded as dead", poison.id)
+                await claim.mark([poison], {poison.id: UNENCODABLE}, datetime.now(UTC))
+                self.stats.dead_lettered += 1
+                return 1
+            result = await self._publisher.publish(batch)
             done = claim.events[: result.done]
             await claim.mark(done, result.dead, datetime.now(UTC))
         self.stats.published += len(done) - len(result.dead)
@@ -81,6 +88,20 @@ class OutboxRelay:
             log.warning("relay: broker failed after %d of a batch: %r", len(done), result.error)
             return -1
         return len(done)
+
+
+UNENCODABLE = "unencodable"  # a payload its event's message refuses (never published)
+
+
+def _encodable_prefix(events: list[PendingEvent]) -> list[Outgoing]:
+    """The batch's events up to the first that cannot be encoded (kept for a batch of its own)."""
+    prefix: list[Outgoing] = []
+    for event in events:
+        try:
+            prefix.append(_outgoing(event))
+        except Unencodable:
+            break
+    return prefix
 
 
 def _outgoing(event: PendingEvent) -> Outgoing:

@@ -43,9 +43,11 @@ contracts: $(STAMP)
 
 proto: $(STAMP)  ## regenerate clients/python and clients/typescript from proto/
 	$(BIN)/python clients/python/generate.py
+	$(BIN)/python -m billing.relay.catalog
 
 proto-check: $(STAMP)
 	$(BIN)/python clients/python/generate.py --check
+	$(BIN)/python -m billing.relay.catalog --check
 
 pytest: $(STAMP)
 	$(BIN)/pytest

@@ -89,6 +89,13 @@ class Settings:
     # millions of events runs for minutes).
     max_connection_age_seconds: int = 0
     max_connection_age_grace_seconds: int = 0
+    # The outbox relay to RabbitMQ (ADR 0057); "" = off (the embedded default needs no broker).
+    relay_url: str = ""  # amqp://user:pass@host:5672/vhost
+    relay_exchange: str = "billing.events"  # durable topic exchange; routing key = event type
+    relay_dead_letter_exchange: str = "billing.events.dlx"  # refused events, queue <name>.dead
+    relay_batch: int = 500  # events per claimed batch: the relay's memory bound
+    relay_poll_ms: int = 200  # idle: how often the relay looks for new events
+    relay_confirm_timeout_seconds: float = 10.0  # connect / one confirm, at most
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -117,6 +124,7 @@ class Settings:
         if not 0 <= self.due_work_yield_ms <= 1000:
             raise SettingsError("BILLING_DUE_WORK_YIELD_MS must be between 0 and 1000")
         self._check_due_work()
+        self._check_relay()
         if self.workers > 1 and self.is_sqlite:
             raise SettingsError("BILLING_WORKERS > 1 needs PostgreSQL: SQLite has one writer")
         if not 0 <= self.trace_sample_ratio <= 1:
@@ -196,6 +204,17 @@ class Settings:
             if "=" not in pair or not pair.split("=", 1)[0].strip():
                 # The value is a credential (an APM's licence key): named by position only.
                 raise SettingsError("BILLING_OTLP_HEADERS must be key=value pairs, comma-separated")
+
+    def _check_relay(self) -> None:
+        if self.relay_url and urlsplit(self.relay_url).scheme not in {"amqp", "amqps"}:
+            raise SettingsError("BILLING_RELAY_URL must be an amqp:// or amqps:// URL")
+        if not 1 <= self.relay_batch <= 10_000:
+            raise SettingsError("BILLING_RELAY_BATCH must be between 1 and 10000")
+        if self.relay_poll_ms < 1 or not 0 < self.relay_confirm_timeout_seconds <= 300:
+            raise SettingsError(
+                "BILLING_RELAY_POLL_MS must be at least 1 and"
+                " BILLING_RELAY_CONFIRM_TIMEOUT_SECONDS above 0 and at most 300"
+            )
 
     def _check_due_work(self) -> None:
         if not 1 <= self.due_work_max_attempts <= 100:

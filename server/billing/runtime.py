@@ -81,8 +81,11 @@ from billing.observability.due_spans import traced_handler
 from billing.observability.sql_spans import trace_statements
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
+from billing.relay.publisher import RabbitPublisher
+from billing.relay.worker import OutboxRelay, RelayPolicy
 from billing.store.crypto import key_ring
 from billing.store.engine import SessionTimeouts, create_engine
+from billing.store.outbox_relay import SqlRelayStore
 from billing.store.sql_store import SqlStore
 
 log = logging.getLogger("billing.runtime")
@@ -270,6 +273,8 @@ class Runtime:
         self._purger: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._worker_task: asyncio.Task[None] | None = None
+        # The outbox relay (ADR 0057); None when BILLING_RELAY_URL is unset.
+        self.relay, self._relay_task = build_relay(settings, self.due_engine), _NO_TASK
 
     def _tracing(self, settings: Settings) -> trace.Tracer | None:
         """Spans per call, per due item and per statement (ADR 0060), or none at all."""
@@ -299,6 +304,8 @@ class Runtime:
         await mark_serving(self._health)
         self._purger = asyncio.create_task(self._purge_expired_keys())
         self._worker_task = asyncio.create_task(self.worker.run_forever())
+        if self.relay is not None:
+            self._relay_task = asyncio.create_task(self.relay.run_forever())
         if self._rules_watcher is not None:
             self._watch_task = asyncio.create_task(self._rules_watcher.watch())
         return port
@@ -309,7 +316,7 @@ class Runtime:
             await self._health.enter_graceful_shutdown()
         if self.server is not None:
             await self.server.stop(grace)
-        for task in (self._purger, self._watch_task, self._worker_task):
+        for task in (self._purger, self._watch_task, self._worker_task, self._relay_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -353,6 +360,23 @@ class CallsAtDatabase:
 
     def busy(self) -> bool:
         return self.count > 0
+
+
+_NO_TASK: asyncio.Task[None] | None = None
+
+
+def build_relay(settings: Settings, engine: AsyncEngine) -> OutboxRelay | None:
+    """The outbox relay (ADR 0057), when a broker is configured."""
+    if not settings.relay_url:
+        return None
+    publisher = RabbitPublisher(
+        settings.relay_url,
+        settings.relay_exchange,
+        settings.relay_dead_letter_exchange,
+        settings.relay_confirm_timeout_seconds,
+    )
+    policy = RelayPolicy(batch=settings.relay_batch, poll_s=settings.relay_poll_ms / 1000)
+    return OutboxRelay(SqlRelayStore(engine), publisher, policy)
 
 
 def build_mailer(settings: Settings) -> SmtpInvoiceMailer | None:

@@ -149,7 +149,7 @@ _PG_INSERT_NUMBERED = (
 )
 _SEQ = re.compile(r"\{seq(?::0([1-9])d)?\}")
 
-_EVENT_NAMES = ["tenant_id", "id", "event_type", "resource_name", "payload", "occurred_at"]
+_EVENT_NAMES = ["tenant_id", "id", "event_type", "resource_name", "payload", "occurred_at", "shard"]
 _PG_INSERT_EVENTS = _unnest_insert(outbox_events, _EVENT_NAMES)
 _LEDGER_NAMES = [column.name for column in tax_ledger.columns]
 _PG_INSERT_LEDGER = _unnest_insert(tax_ledger, _LEDGER_NAMES)

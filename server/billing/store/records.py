@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -105,7 +106,16 @@ def event_row(event: OutboxEvent) -> dict[str, Any]:
         "resource_name": event.resource_name,
         "payload": event.payload,
         "occurred_at": event.occurred_at,
+        "shard": relay_shard(event.tenant_id, event.resource_name),
     }
+
+
+RELAY_SHARDS = 16  # fixed (migration 0026 seeds the shard rows): a change would reorder
+
+
+def relay_shard(tenant_id: str, resource_name: str) -> int:
+    """The relay shard of an aggregate's events: one claimer at a time per shard (ADR 0057)."""
+    return zlib.crc32(f"{tenant_id}/{resource_name}".encode()) % RELAY_SHARDS
 
 
 class SqlOutbox:

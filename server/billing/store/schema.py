@@ -86,7 +86,16 @@ outbox_events = Table(
     Column("payload", json_column_type(), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("published_at", UTCDateTime, nullable=True),
+    # The relay (ADR 0057, migration 0026): `shard` = crc32(tenant/resource) % RELAY_SHARDS,
+    # so one claimer at a time relays an aggregate's events; `seq` is their commit order on
+    # PostgreSQL (a sequence default; SQLite, one writer, orders by rowid and leaves it NULL);
+    # `dead_letter` says why the broker refused the event (it then went to the dead-letter
+    # exchange; published_at is set either way: it has left the outbox).
+    Column("shard", Integer, nullable=False, server_default=text("0")),
+    Column("seq", BigInteger, nullable=True),
+    Column("dead_letter", String(32), nullable=True),
     Index(None, "published_at", "occurred_at"),
+    Index(None, "shard", "published_at", "seq"),
 )
 
 # Append-only: triggers refuse UPDATE, DELETE and (PostgreSQL) TRUNCATE (migration 0013,
@@ -814,6 +823,15 @@ mrr_days = Table(
 # --- receivables / postings (ADR 0051, migration 0024) -----------------------------------------
 
 # --- outbox relay and event stream (issue 18, ADR 0057, migration 0025) -----------------------
+
+# One row per relay shard (migration 0026 seeds them): a relay claims a shard with
+# FOR UPDATE SKIP LOCKED for one batch, so an aggregate's events have one publisher at a time.
+outbox_relay_shards = Table(
+    "outbox_relay_shards",
+    metadata,
+    Column("shard", Integer, primary_key=True, autoincrement=False),
+    Column("relayed_at", UTCDateTime, nullable=True),  # last batch: claims rotate oldest first
+)
 
 # --- cancellations with their reasons (issue 18, migration 0029) -------------------------------
 # Customer Experience's record of why customers leave: one row per CancelSubscription, with

@@ -46,6 +46,7 @@ from billing.app.customers import CustomerUseCases
 from billing.app.delivery import InvoiceDelivery
 from billing.app.disputes import DisputeReads
 from billing.app.due_work import DueWorkWorker, RetryPolicy
+from billing.app.due_work_admin import DueWorkAdmin
 from billing.app.dunning_admin import DunningAdmin
 from billing.app.dunning_engine import DunningEngine
 from billing.app.dunning_notices import DunningNotices
@@ -147,7 +148,7 @@ class Runtime:
         usage = UsageUseCases(self.store, writes, rules, self.engines, BillingTime(self.clock))
         subscriptions.usage = usage
         handlers = DueWorkHandlers(subscriptions, rules, usage)
-        handlers.delivery = InvoiceDelivery(rules, build_mailer(settings))
+        handlers.delivery = InvoiceDelivery(rules, build_mailer(settings), self.due_store)
         handlers.recognition = RecognitionWork(rules)  # ADR 0054
         handlers.tax_id_checks = build_tax_id_checks(settings, self.due_store, self.engines)
         # Payments (ADR 0034): one directory of connected gateways and one set of circuit
@@ -252,6 +253,13 @@ class Runtime:
             ),
             metrics=MetricsUseCases(self.store),
             contracts=ContractUseCases(self.store, writes, subscriptions, subscriptions.work_added),
+            due_work=DueWorkAdmin(  # ADR 0058: the operator's view, run on the worker's path
+                self.due_store,
+                due_writes,
+                self.worker,
+                SystemClock(),
+                timedelta(seconds=settings.due_work_lease_seconds),
+            ),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:

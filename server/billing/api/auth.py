@@ -25,7 +25,7 @@ from billing.domain.errors import Unauthenticated
 
 __all__ = ["SCOPES", "Principal", "TokenVerifier", "mint_hs256_token"]
 
-SCOPES = ("billing.read", "billing.write", "rules.admin", "billing.audit.read")
+SCOPES = ("billing.read", "billing.write", "rules.admin", "billing.audit.read", "billing.admin")
 # gRPC refuses more than 8 KiB of metadata (RESOURCE_EXHAUSTED) before we see it; below that
 # a token is still bounded here. A real JWT is well under 2 KB.
 TOKEN_MAX_CHARS = 7 * 1024

@@ -10,6 +10,7 @@ from billing.domain.errors import InvalidArgument
 
 FAULT_DELAY_KEY = "x-billing-fault-delay-ms"
 FAULT_FAIL_KEY = "x-billing-fault-fail"
+FAULT_DUE_WORK_FAIL_KEY = "x-billing-fault-due-work-fail"  # ADR 0058
 MAX_FAULT_DELAY_MS = 60_000
 
 
@@ -30,7 +31,7 @@ class ContextFactory:
     @staticmethod
     def _faults(context: grpc.aio.ServicerContext) -> Faults:
         metadata = dict(context.invocation_metadata() or ())
-        if FAULT_DELAY_KEY not in metadata and FAULT_FAIL_KEY not in metadata:
+        if not {FAULT_DELAY_KEY, FAULT_FAIL_KEY, FAULT_DUE_WORK_FAIL_KEY} & metadata.keys():
             return NO_FAULTS
         raw_delay = str(metadata.get(FAULT_DELAY_KEY, "0"))
         if not raw_delay.isdigit() or int(raw_delay) > MAX_FAULT_DELAY_MS:
@@ -40,4 +41,5 @@ class ContextFactory:
         return Faults(
             delay_before_commit_ms=int(raw_delay),
             fail_before_commit=metadata.get(FAULT_FAIL_KEY) == "true",
+            fail_due_work_before_commit=metadata.get(FAULT_DUE_WORK_FAIL_KEY) == "true",
         )

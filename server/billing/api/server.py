@@ -17,6 +17,7 @@ from billing.api.context import ContextFactory
 from billing.api.contracts import ContractServicer
 from billing.api.coupons import CouponServicer
 from billing.api.customers import CustomerServicer
+from billing.api.due_work import DueWorkServicer
 from billing.api.dunning import DunningServicer
 from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
@@ -38,6 +39,7 @@ from billing.app.clocks import ClockUseCases
 from billing.app.contracts import ContractUseCases
 from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
+from billing.app.due_work_admin import DueWorkAdmin
 from billing.app.dunning_admin import DunningAdmin
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.ledger import LedgerUseCases
@@ -65,6 +67,8 @@ from billing_client.v1 import (
     coupons_pb2_grpc,
     customers_pb2,
     customers_pb2_grpc,
+    due_work_pb2,
+    due_work_pb2_grpc,
     dunning_pb2,
     dunning_pb2_grpc,
     invoices_pb2,
@@ -104,6 +108,7 @@ API_FILES = (
     ledger_pb2.DESCRIPTOR,
     metrics_pb2.DESCRIPTOR,
     contracts_pb2.DESCRIPTOR,
+    due_work_pb2.DESCRIPTOR,
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -132,6 +137,7 @@ class UseCases:
     ledger: LedgerUseCases
     metrics: MetricsUseCases
     contracts: ContractUseCases
+    due_work: DueWorkAdmin | None = None  # ADR 0058; set by the runtime
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,10 @@ def build_server(
     contracts_pb2_grpc.add_ContractServiceServicer_to_server(
         ContractServicer(use_cases.contracts, call_context), server
     )
+    if use_cases.due_work is not None:
+        due_work_pb2_grpc.add_DueWorkServiceServicer_to_server(
+            DueWorkServicer(use_cases.due_work, call_context), server
+        )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service_names(), health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]

@@ -21,12 +21,19 @@ class Faults:
 
     delay_before_commit_ms: int = 0
     fail_before_commit: bool = False
+    # Due work a call runs itself (RetryDueWork, ADR 0058): its items fail after their handler,
+    # before their commit (after an invoice's email went out, say).
+    fail_due_work_before_commit: bool = False
 
     async def before_commit(self) -> None:
         if self.delay_before_commit_ms:
             await asyncio.sleep(self.delay_before_commit_ms / 1000)
         if self.fail_before_commit:
             raise RuntimeError("fault injected before commit")
+
+    async def before_due_commit(self) -> None:
+        if self.fail_due_work_before_commit:
+            raise RuntimeError("fault injected before the due item's commit")
 
 
 NO_FAULTS = Faults()

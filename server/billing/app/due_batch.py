@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from billing.app.cancellation_ports import CancellationRepository, ContractRepository
+from billing.app.due_work_ports import DueWorkAdminRepository, InvoiceDeliveryRepository
 from billing.app.dunning_ports import DunningCaseRepository
 from billing.app.ledger_ports import (
     JournalRepository,
@@ -596,3 +597,11 @@ class BatchTransaction:
     @property
     def contracts(self) -> ContractRepository:
         return self._tx.contracts
+
+    @property
+    def due_work_admin(self) -> DueWorkAdminRepository:
+        return self._tx.due_work_admin
+
+    @property
+    def invoice_deliveries(self) -> InvoiceDeliveryRepository:
+        return self._tx.invoice_deliveries

@@ -18,6 +18,7 @@ from typing import Any
 
 from billing.app.backoff import full_jitter
 from billing.app.clock import Clock
+from billing.app.context import NO_FAULTS, Faults
 from billing.app.due_batch import BatchTransaction
 from billing.app.ports import (
     DueItem,
@@ -261,7 +262,14 @@ class DueWorkWorker:
             await asyncio.sleep(YIELD_STEP_S)
             waited += YIELD_STEP_S
 
-    async def _run(self, item: DueItem, report: RoundReport) -> int:
+    async def run_taken(self, item: DueItem, faults: Faults = NO_FAULTS) -> bool:
+        """Run an item leased to this worker out of turn (an operator's RetryDueWork, ADR
+        0058) in one of the worker's slots; True if done. A failure is recorded on it as any
+        other (retried after a backoff, or parked once it reached its last attempt)."""
+        async with self._slots:
+            return await self._run(item, RoundReport(), faults) == 1
+
+    async def _run(self, item: DueItem, report: RoundReport, faults: Faults = NO_FAULTS) -> int:
         lease_lost = False
         try:
             if self._prepare is not None:
@@ -273,6 +281,7 @@ class DueWorkWorker:
                     lease_lost = True
                     raise RetryableConflict("lease lost: another worker took this item")
                 description = await self._handler(tx, item)
+                await faults.before_due_commit()
         except RetryableConflict as conflict:
             if not lease_lost:
                 # A row changed under it (or a deadlock): still ours, so given back after a

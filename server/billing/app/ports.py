@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from billing.app.cancellation_ports import CancellationRepository, ContractRepository
 from billing.app.dunning_ports import DunningCaseRepository
@@ -40,6 +40,9 @@ from billing.domain.rollups import Contribution, Range, Rollup
 from billing.domain.subscriptions import Line, Subscription
 from billing.domain.tax_ledger import LedgerSum, TaxEntry, TaxReportQuery
 from billing.rules.model import RuleSet
+
+if TYPE_CHECKING:  # due_work_ports builds on DueItem below
+    from billing.app.due_work_ports import DueWorkAdminRepository, InvoiceDeliveryRepository
 
 
 class RetryableConflict(Exception):
@@ -589,10 +592,24 @@ class UsageRepository(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True)
+class MailEnvelope:
+    """What makes every send of one invoice's email the same message (ADR 0058)."""
+
+    message_id: str  # with angle brackets
+    date: datetime  # the Date header
+
+
 class InvoiceMailer(Protocol):
-    async def send(self, invoice: Invoice, customer: Customer, rules: RuleSet) -> str:
-        """Render the invoice's document and email it to the customer; the message id.
-        Raises DeliveryError (with `permanent`) when it cannot be sent."""
+    def message_id(self, reference: str) -> str:
+        """The Message-ID made from `reference` (letters, digits, '_', '-', '.')."""
+        ...
+
+    async def send(
+        self, invoice: Invoice, customer: Customer, rules: RuleSet, envelope: MailEnvelope
+    ) -> str:
+        """Render the invoice's document and email it to the customer as `envelope` says;
+        the message id. Raises DeliveryError (with `permanent`) when it cannot be sent."""
         ...
 
 
@@ -713,6 +730,12 @@ class Transaction(Protocol):
 
     @property
     def contracts(self) -> ContractRepository: ...
+
+    @property
+    def due_work_admin(self) -> DueWorkAdminRepository: ...
+
+    @property
+    def invoice_deliveries(self) -> InvoiceDeliveryRepository: ...
 
 
 class Store(Protocol):

@@ -102,6 +102,8 @@ class DueWorkHandlers:
             return await self.tax_id_checks.prepare(item)
         if item.kind in PAYMENT_KINDS and self.payments is not None:
             return await self.payments.prepare(item)
+        if item.kind == DELIVER and self.delivery is not None:
+            return await self.delivery.prepare(item)  # recorded, committed, sent (ADR 0058)
         if item.kind == RECONCILE_REFUND and self.refunds is not None:
             return await self.refunds.prepare(item)
         handler = self._dunning_handler(item.kind)

@@ -45,9 +45,19 @@ class DeliveryFailed(Exception):
 
 
 def build_invoice_message(
-    settings: SmtpSettings, to: str, subject: str, text: str, pdf: bytes, filename: str
+    settings: SmtpSettings,
+    to: str,
+    subject: str,
+    text: str,
+    pdf: bytes,
+    filename: str,
+    *,
+    message_id: str = "",
+    date: datetime | None = None,
 ) -> EmailMessage:
-    """The message: plain-text body, the PDF as an attachment, a fresh Message-ID.
+    """The message: plain-text body, the PDF as an attachment, and the Message-ID and Date
+    given (a fresh Message-ID and now without them: a send recorded before it is made gives
+    both, so sending it again makes the same message, ADR 0058).
 
     Raises ValueError for a caller's mistake (no address, a header with a line break, an
     attachment that is not a PDF or is too large); nothing has been sent then.
@@ -57,9 +67,11 @@ def build_invoice_message(
     message["From"] = settings.sender
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Date"] = format_datetime(date or datetime.now(UTC))
     # The domain is given so that make_msgid does not look up this host's name (DNS).
-    message["Message-ID"] = make_msgid(domain=settings.sender_address.rpartition("@")[2])
+    message["Message-ID"] = message_id or make_msgid(
+        domain=settings.sender_address.rpartition("@")[2]
+    )
     message.set_content(text)
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return message
@@ -99,7 +111,15 @@ async def send_text_email(
 
 
 async def send_invoice_email(
-    settings: SmtpSettings, to: str, subject: str, text: str, pdf: bytes, filename: str
+    settings: SmtpSettings,
+    to: str,
+    subject: str,
+    text: str,
+    pdf: bytes,
+    filename: str,
+    *,
+    message_id: str = "",
+    date: datetime | None = None,
 ) -> str:
     """Send the invoice to `to` and return the message's Message-ID (with its angle
     brackets), for the delivery record and for matching bounces.
@@ -107,10 +127,19 @@ async def send_invoice_email(
     Raises ValueError for a bad message (see `build_invoice_message`) and DeliveryFailed
     when the server cannot be reached or refuses the message.
     """
-    message = build_invoice_message(settings, to, subject, text, pdf, filename)
+    message = build_invoice_message(
+        settings, to, subject, text, pdf, filename, message_id=message_id, date=date
+    )
     recipient = parseaddr(to)[1]
     await asyncio.to_thread(send_message, settings, message, recipient)
     return str(message["Message-ID"])
+
+
+def reference_message_id(settings: SmtpSettings, reference: str) -> str:
+    """`<reference@sender's domain>`; ValueError unless `reference` is a plain token."""
+    if not reference or not _TOKEN.fullmatch(reference):
+        raise ValueError(f"reference={reference!r} must be letters, digits, '_', '-' or '.'")
+    return f"<{reference}@{settings.sender_address.rpartition('@')[2]}>"
 
 
 def send_message(settings: SmtpSettings, message: EmailMessage, recipient: str) -> None:

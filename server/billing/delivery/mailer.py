@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from billing.app.ports import DeliveryError
+from billing.app.ports import DeliveryError, MailEnvelope
 from billing.delivery._settings import SmtpSettings
-from billing.delivery._smtp import DeliveryFailed, send_invoice_email
+from billing.delivery._smtp import DeliveryFailed, reference_message_id, send_invoice_email
 from billing.documents import Seller, invoice_document, render_pdf
 from billing.domain.customers import Customer, TaxId
 from billing.domain.invoices import Invoice
@@ -20,7 +20,12 @@ class SmtpInvoiceMailer:
         self._settings = settings
         self._template_dir = template_dir
 
-    async def send(self, invoice: Invoice, customer: Customer, rules: RuleSet) -> str:
+    def message_id(self, reference: str) -> str:
+        return reference_message_id(self._settings, reference)
+
+    async def send(
+        self, invoice: Invoice, customer: Customer, rules: RuleSet, envelope: MailEnvelope
+    ) -> str:
         inv = rules.invoicing
         seller = seller_of(inv, rules.tax)
         issued = invoice.finalized_at or invoice.created_at
@@ -42,6 +47,8 @@ class SmtpInvoiceMailer:
                 f"Please find invoice {number} attached.",
                 pdf,
                 f"{number}.pdf",
+                message_id=envelope.message_id,
+                date=envelope.date,
             )
         except DeliveryFailed as failure:
             raise DeliveryError(str(failure), permanent=failure.permanent) from failure

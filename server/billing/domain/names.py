@@ -23,6 +23,7 @@ COLLECTIONS: dict[str, str] = {
     "refunds": "re",
     "disputes": "dp",
     "dunningCases": "dun",  # ADR 0043
+    "dueWork": "due",  # ADR 0058
 }
 
 

@@ -869,3 +869,21 @@ contracts = Table(
     Column("terms", json_column_type(), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --- invoice delivery, exactly once as far as SMTP allows (ADR 0058, migration 0027) ----------
+
+# One row per emailed invoice, written (state `sending`, with its Message-ID and Date) and
+# committed before the SMTP conversation, and set `sent` in the delivery item's transaction:
+# a retry finding `sending` sends the very same message again, never a new one.
+invoice_deliveries = Table(
+    "invoice_deliveries",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("invoice_id", String(ID), primary_key=True),
+    Column("message_id", String(255), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("sends", Integer, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+)

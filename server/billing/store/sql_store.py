@@ -43,8 +43,10 @@ from billing.store.crypto import KeyRing
 from billing.store.customers import SqlCustomers
 from billing.store.due_batch import SqlDueBatch
 from billing.store.due_work import SqlDueWork
+from billing.store.due_work_admin import SqlDueWorkAdmin
 from billing.store.dunning import SqlDunningCases
 from billing.store.engine import WRITE_OPTION
+from billing.store.invoice_deliveries import SqlInvoiceDeliveries
 from billing.store.ledger import SqlJournal, SqlReceivables
 from billing.store.mrr import SqlMrr
 from billing.store.payments import (
@@ -111,6 +113,8 @@ class SqlTransaction:
         self.mrr = SqlMrr(conn)  # ADR 0055
         self.cancellations = SqlCancellations(conn)
         self.contracts = SqlContracts(conn)
+        self.due_work_admin = SqlDueWorkAdmin(conn)  # ADR 0058
+        self.invoice_deliveries = SqlInvoiceDeliveries(conn)  # ADR 0058
 
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""

@@ -22,10 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from billing_client.v1 import annotations_pb2 as billing_dot_v1_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62illing/v1/due_work.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\nParkedWork\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0csubscription\x18\x03 \x01(\t\x12,\n\x08\x64ue_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12-\n\tpark_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62illing/v1/due_work.proto\x12\nbilling.v1\x1a\x1c\x62illing/v1/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\nParkedWork\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0csubscription\x18\x03 \x01(\t\x12,\n\x08\x64ue_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12-\n\tpark_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x02\n\x07\x44ueWork\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\'\n\x05state\x18\x04 \x01(\x0e\x32\x18.billing.v1.DueWorkState\x12,\n\x08\x64ue_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63lock\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12\x35\n\x11next_attempt_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tpark_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x12ListDueWorkRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0e\x32\x19.billing.v1.DueWorkFilter\x12\x14\n\x04kind\x18\x02 \x01(\tB\x06\xd2\xf3\x18\x02\x08 \x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"U\n\x13ListDueWorkResponse\x12%\n\x08\x64ue_work\x18\x01 \x03(\x0b\x32\x13.billing.v1.DueWork\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"C\n\x13RetryDueWorkRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"[\n\x12ParkDueWorkRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x06reason\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\"D\n\x14UnparkDueWorkRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02*\xb6\x01\n\x0c\x44ueWorkState\x12\x1e\n\x1a\x44UE_WORK_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44UE_WORK_STATE_PENDING\x10\x01\x12\x1a\n\x16\x44UE_WORK_STATE_RUNNING\x10\x02\x12\x1a\n\x16\x44UE_WORK_STATE_FAILING\x10\x03\x12\x19\n\x15\x44UE_WORK_STATE_PARKED\x10\x04\x12\x17\n\x13\x44UE_WORK_STATE_DONE\x10\x05*\x84\x01\n\rDueWorkFilter\x12\x1f\n\x1b\x44UE_WORK_FILTER_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44UE_WORK_FILTER_STUCK\x10\x01\x12\x1b\n\x17\x44UE_WORK_FILTER_FAILING\x10\x02\x12\x1a\n\x16\x44UE_WORK_FILTER_PARKED\x10\x03\x32\xfe\x02\n\x0e\x44ueWorkService\x12\x61\n\x0bListDueWork\x12\x1e.billing.v1.ListDueWorkRequest\x1a\x1f.billing.v1.ListDueWorkResponse\"\x11\xca\xf3\x18\rbilling.admin\x12W\n\x0cRetryDueWork\x12\x1f.billing.v1.RetryDueWorkRequest\x1a\x13.billing.v1.DueWork\"\x11\xca\xf3\x18\rbilling.admin\x12U\n\x0bParkDueWork\x12\x1e.billing.v1.ParkDueWorkRequest\x1a\x13.billing.v1.DueWork\"\x11\xca\xf3\x18\rbilling.admin\x12Y\n\rUnparkDueWork\x12 .billing.v1.UnparkDueWorkRequest\x1a\x13.billing.v1.DueWork\"\x11\xca\xf3\x18\rbilling.adminB=Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,6 +35,48 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing.v1.due_work_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z;github.com/billing-core/billing/gen/go/billing/v1;billingv1'
-  _globals['_PARKEDWORK']._serialized_start=75
-  _globals['_PARKEDWORK']._serialized_end=266
+  _globals['_LISTDUEWORKREQUEST'].fields_by_name['kind']._loaded_options = None
+  _globals['_LISTDUEWORKREQUEST'].fields_by_name['kind']._serialized_options = b'\322\363\030\002\010 '
+  _globals['_RETRYDUEWORKREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_RETRYDUEWORKREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_RETRYDUEWORKREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_RETRYDUEWORKREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_PARKDUEWORKREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_PARKDUEWORKREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_PARKDUEWORKREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_PARKDUEWORKREQUEST'].fields_by_name['reason']._serialized_options = b'\322\363\030\003\010\364\003'
+  _globals['_PARKDUEWORKREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_PARKDUEWORKREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_UNPARKDUEWORKREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_UNPARKDUEWORKREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_UNPARKDUEWORKREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UNPARKDUEWORKREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\002'
+  _globals['_DUEWORKSERVICE'].methods_by_name['ListDueWork']._loaded_options = None
+  _globals['_DUEWORKSERVICE'].methods_by_name['ListDueWork']._serialized_options = b'\312\363\030\rbilling.admin'
+  _globals['_DUEWORKSERVICE'].methods_by_name['RetryDueWork']._loaded_options = None
+  _globals['_DUEWORKSERVICE'].methods_by_name['RetryDueWork']._serialized_options = b'\312\363\030\rbilling.admin'
+  _globals['_DUEWORKSERVICE'].methods_by_name['ParkDueWork']._loaded_options = None
+  _globals['_DUEWORKSERVICE'].methods_by_name['ParkDueWork']._serialized_options = b'\312\363\030\rbilling.admin'
+  _globals['_DUEWORKSERVICE'].methods_by_name['UnparkDueWork']._loaded_options = None
+  _globals['_DUEWORKSERVICE'].methods_by_name['UnparkDueWork']._serialized_options = b'\312\363\030\rbilling.admin'
+  _globals['_DUEWORKSTATE']._serialized_start=1076
+  _globals['_DUEWORKSTATE']._serialized_end=1258
+  _globals['_DUEWORKFILTER']._serialized_start=1261
+  _globals['_DUEWORKFILTER']._serialized_end=1393
+  _globals['_PARKEDWORK']._serialized_start=138
+  _globals['_PARKEDWORK']._serialized_end=329
+  _globals['_DUEWORK']._serialized_start=332
+  _globals['_DUEWORK']._serialized_end=628
+  _globals['_LISTDUEWORKREQUEST']._serialized_start=630
+  _globals['_LISTDUEWORKREQUEST']._serialized_end=754
+  _globals['_LISTDUEWORKRESPONSE']._serialized_start=756
+  _globals['_LISTDUEWORKRESPONSE']._serialized_end=841
+  _globals['_RETRYDUEWORKREQUEST']._serialized_start=843
+  _globals['_RETRYDUEWORKREQUEST']._serialized_end=910
+  _globals['_PARKDUEWORKREQUEST']._serialized_start=912
+  _globals['_PARKDUEWORKREQUEST']._serialized_end=1003
+  _globals['_UNPARKDUEWORKREQUEST']._serialized_start=1005
+  _globals['_UNPARKDUEWORKREQUEST']._serialized_end=1073
+  _globals['_DUEWORKSERVICE']._serialized_start=1396
+  _globals['_DUEWORKSERVICE']._serialized_end=1778
 # @@protoc_insertion_point(module_scope)

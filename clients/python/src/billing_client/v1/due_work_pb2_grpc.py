@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from billing_client.v1 import due_work_pb2 as billing_dot_v1_dot_due__work__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -22,3 +23,221 @@ if _version_not_supported:
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
+
+
+class DueWorkServiceStub:
+    """The operator's view of due work (ADR 0058): what is stuck, failing or parked in the
+    caller's tenant, and the three things a person does about it. Every method needs
+    `billing.admin`: running a tenant's work out of turn is not a tenant's everyday call.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListDueWork = channel.unary_unary(
+                '/billing.v1.DueWorkService/ListDueWork',
+                request_serializer=billing_dot_v1_dot_due__work__pb2.ListDueWorkRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_due__work__pb2.ListDueWorkResponse.FromString,
+                _registered_method=True)
+        self.RetryDueWork = channel.unary_unary(
+                '/billing.v1.DueWorkService/RetryDueWork',
+                request_serializer=billing_dot_v1_dot_due__work__pb2.RetryDueWorkRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_due__work__pb2.DueWork.FromString,
+                _registered_method=True)
+        self.ParkDueWork = channel.unary_unary(
+                '/billing.v1.DueWorkService/ParkDueWork',
+                request_serializer=billing_dot_v1_dot_due__work__pb2.ParkDueWorkRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_due__work__pb2.DueWork.FromString,
+                _registered_method=True)
+        self.UnparkDueWork = channel.unary_unary(
+                '/billing.v1.DueWorkService/UnparkDueWork',
+                request_serializer=billing_dot_v1_dot_due__work__pb2.UnparkDueWorkRequest.SerializeToString,
+                response_deserializer=billing_dot_v1_dot_due__work__pb2.DueWork.FromString,
+                _registered_method=True)
+
+
+class DueWorkServiceServicer:
+    """The operator's view of due work (ADR 0058): what is stuck, failing or parked in the
+    caller's tenant, and the three things a person does about it. Every method needs
+    `billing.admin`: running a tenant's work out of turn is not a tenant's everyday call.
+    """
+
+    def ListDueWork(self, request, context):
+        """Items of the tenant, oldest first (by id), optionally only stuck, failing or parked
+        ones and only one kind. Done items are never listed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryDueWork(self, request, context):
+        """Runs the item now, in this call, with its attempts kept: a failing item's backoff is
+        cut short; a parked item gets one more attempt (parked again if it fails). The answer
+        is the item after that attempt. Refused for an item done, not yet due on its clock,
+        running in a worker now, or held back by an earlier unfinished item of its subject.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ParkDueWork(self, request, context):
+        """Stops workers claiming the item (and its subject's later items) until unparked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnparkDueWork(self, request, context):
+        """Makes a parked item claimable again with its attempts from zero, due at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_DueWorkServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListDueWork': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDueWork,
+                    request_deserializer=billing_dot_v1_dot_due__work__pb2.ListDueWorkRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_due__work__pb2.ListDueWorkResponse.SerializeToString,
+            ),
+            'RetryDueWork': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryDueWork,
+                    request_deserializer=billing_dot_v1_dot_due__work__pb2.RetryDueWorkRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_due__work__pb2.DueWork.SerializeToString,
+            ),
+            'ParkDueWork': grpc.unary_unary_rpc_method_handler(
+                    servicer.ParkDueWork,
+                    request_deserializer=billing_dot_v1_dot_due__work__pb2.ParkDueWorkRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_due__work__pb2.DueWork.SerializeToString,
+            ),
+            'UnparkDueWork': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnparkDueWork,
+                    request_deserializer=billing_dot_v1_dot_due__work__pb2.UnparkDueWorkRequest.FromString,
+                    response_serializer=billing_dot_v1_dot_due__work__pb2.DueWork.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'billing.v1.DueWorkService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('billing.v1.DueWorkService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class DueWorkService:
+    """The operator's view of due work (ADR 0058): what is stuck, failing or parked in the
+    caller's tenant, and the three things a person does about it. Every method needs
+    `billing.admin`: running a tenant's work out of turn is not a tenant's everyday call.
+    """
+
+    @staticmethod
+    def ListDueWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.DueWorkService/ListDueWork',
+            billing_dot_v1_dot_due__work__pb2.ListDueWorkRequest.SerializeToString,
+            billing_dot_v1_dot_due__work__pb2.ListDueWorkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryDueWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.DueWorkService/RetryDueWork',
+            billing_dot_v1_dot_due__work__pb2.RetryDueWorkRequest.SerializeToString,
+            billing_dot_v1_dot_due__work__pb2.DueWork.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ParkDueWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.DueWorkService/ParkDueWork',
+            billing_dot_v1_dot_due__work__pb2.ParkDueWorkRequest.SerializeToString,
+            billing_dot_v1_dot_due__work__pb2.DueWork.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnparkDueWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/billing.v1.DueWorkService/UnparkDueWork',
+            billing_dot_v1_dot_due__work__pb2.UnparkDueWorkRequest.SerializeToString,
+            billing_dot_v1_dot_due__work__pb2.DueWork.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -6,6 +6,7 @@ write a refused call left behind."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -547,6 +548,7 @@ class World:
         self.other = create_resources(channel, new_tenant(), marker="other")
         for resources, marker in ((self.own, "own"), (self.other, "other")):
             resources.extra["dunning_case"] = dunning_case(resources, marker, sync_url)
+            resources.extra["due_work"] = _first_due_work(channel, resources)  # ADR 0058
         self.rule_files = usage_rules()
         self.rule_files["money.yaml"] += b"# own\n"
         self.caller = RawCaller(channel, self.own.tenant.metadata)
@@ -1128,5 +1130,51 @@ TEMPLATES.update(
             "request_id": rid(),
         },
         "GetContract": lambda w: {"name": "contracts/deal-1"},
+    }
+)
+
+
+# DueWorkService (issue 19, ADR 0058): the world's own items, by the operator's view.
+def _first_due_work(channel: grpc.Channel, resources: Resources) -> str:
+    from billing_client.v1 import due_work_pb2, due_work_pb2_grpc
+
+    listed = due_work_pb2_grpc.DueWorkServiceStub(channel).ListDueWork(
+        due_work_pb2.ListDueWorkRequest(page_size=1), metadata=resources.tenant.metadata
+    )
+    return str(listed.due_work[0].name)
+
+
+def _due_work_name(w: World) -> str:
+    from billing_client.v1 import due_work_pb2, due_work_pb2_grpc
+
+    listed = due_work_pb2_grpc.DueWorkServiceStub(w.channel).ListDueWork(
+        due_work_pb2.ListDueWorkRequest(page_size=50), metadata=w.metadata
+    )
+    names = [item.name for item in listed.due_work]
+    return names[w.sequence("due_work") % len(names)] if names else "dueWork/due_" + "0" * 26
+
+
+def _parked_due_work(w: World) -> str:
+    """An item parked first (parking a parked one changes nothing), so unparking it works."""
+    from billing_client.v1 import due_work_pb2, due_work_pb2_grpc
+
+    name = _due_work_name(w)
+    with contextlib.suppress(grpc.RpcError):  # done or running meanwhile: unpark refuses it
+        due_work_pb2_grpc.DueWorkServiceStub(w.channel).ParkDueWork(
+            due_work_pb2.ParkDueWorkRequest(name=name, request_id=rid()), metadata=w.metadata
+        )
+    return name
+
+
+TEMPLATES.update(
+    {
+        "ListDueWork": lambda w: {"filter": "DUE_WORK_FILTER_STUCK", "kind": "renew"},
+        "RetryDueWork": lambda w: {"name": _due_work_name(w), "request_id": rid()},
+        "ParkDueWork": lambda w: {
+            "name": _due_work_name(w),
+            "reason": "fuzz",
+            "request_id": rid(),
+        },
+        "UnparkDueWork": lambda w: {"name": _parked_due_work(w), "request_id": rid()},
     }
 )

@@ -43,6 +43,7 @@ from billing_client.v1 import (
 from billing_client.v1 import (
     customers_pb2 as cu,
 )
+from billing_client.v1 import due_work_pb2 as due
 from billing_client.v1 import dunning_pb2 as dun
 from billing_client.v1 import (
     invoices_pb2 as inv,
@@ -623,6 +624,18 @@ CASES += [
         ),
         "contract.lines",
     ),
+]
+
+
+# DueWorkService (issue 19, ADR 0058)
+CASES += [
+    ("DueWorkService", m, request, field)
+    for m, request, field in [
+        ("ListDueWork", due.ListDueWorkRequest(kind="k" * 33), "kind"),
+        ("RetryDueWork", due.RetryDueWorkRequest(name="\x00", request_id=rid()), "name"),
+        ("ParkDueWork", due.ParkDueWorkRequest(reason="r" * 501, request_id=rid()), "reason"),
+        ("UnparkDueWork", due.UnparkDueWorkRequest(name="d" * 300, request_id=rid()), "name"),
+    ]
 ]
 
 

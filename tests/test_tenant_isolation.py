@@ -64,6 +64,8 @@ def other_name(rpc: Rpc, path: str, a: Resources) -> str:
         "ClockService": a.clock,
         "RuleService": a.rule_set,
     }
+    if owner == "DueWorkService":
+        return str(a.extra["due_work"])
     if owner == "DunningService":
         return {"GetDunningCase": a.extra["dunning_case"]}[rpc.name]
     if owner == "PaymentService":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
+from billing.cli import main
 from billing_client.v1 import due_work_pb2 as pb
 from billing_client.v1 import due_work_pb2_grpc, subscriptions_pb2
 from billing_fixtures import Billing, rules
@@ -204,3 +206,46 @@ def test_park_and_unpark_by_hand_and_the_admin_scope_and_tenancy(
         )
         names = [i.name for i in first.due_work] + [i.name for i in rest.due_work]
         assert names == sorted(names) and item.name in names and len(set(names)) == len(names)
+
+
+def test_the_cli_over_grpc_and_on_the_database(
+    backend: str, make_database, tenant: Tenant, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    database = make_database(backend)
+    with without_worker(database) as server:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            sub = late_subscription(Billing(channel, tenant.metadata))
+        token = dict(tenant.metadata)["authorization"].removeprefix("Bearer ")
+        remote = ["--target", f"127.0.0.1:{server.port}", "--token", token]
+
+        def lines(*argv: str) -> list[dict[str, object]]:
+            capsys.readouterr()
+            assert main(["due-work", *argv]) == 0
+            out = capsys.readouterr().out.splitlines()
+            return [json.loads(line) for line in out if line.startswith("{")]
+
+        (item,) = lines("list", "--kind", "renew", *remote)
+        assert (item["subject"], item["state"], item["attempts"]) == (sub.name, "pending", 0)
+        item_id = str(item["id"])
+        [parked] = lines("park", item_id, "--reason", "looking into it", *remote)
+        assert parked["state"] == "parked" and parked["park_time"]
+        assert [i["id"] for i in lines("list", "--parked", *remote)] == [item_id]
+        [unparked] = lines("unpark", item_id, *remote)
+        assert (unparked["state"], unparked["attempts"]) == ("pending", 0)
+        [done] = lines("retry", item_id, *remote)  # run now, by the server
+        assert (done["state"], done["attempts"]) == ("done", 1)
+        capsys.readouterr()
+        assert main(["due-work", "retry", item_id, *remote]) == 1  # done: refused
+        assert "FAILED_PRECONDITION" in capsys.readouterr().out
+
+        # On the database (the server may be down): the next renewal, parked and unparked.
+        monkeypatch.setenv("BILLING_DATABASE_URL", database.async_url)
+        (following,) = lines("list", "--kind", "renew", "--tenant", tenant.id)
+        assert following["state"] == "pending" and following["id"] != item_id
+        following_id = str(following["id"])
+        assert main(["due-work", "park", following_id, "--tenant", tenant.id]) == 0
+        parked_ids = [i["id"] for i in lines("list", "--parked", "--tenant", tenant.id)]
+        assert parked_ids == [following_id]
+        assert main(["due-work", "unpark", following_id, "--tenant", tenant.id]) == 0
+        assert main(["due-work", "unpark", following_id, "--tenant", tenant.id]) == 1
+        assert lines("list", "--parked", "--tenant", tenant.id) == []

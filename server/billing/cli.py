@@ -44,15 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     rules_schema = rules_commands.add_parser("schema", help="write a JSON Schema per kind")
     rules_schema.add_argument("out_dir", type=Path)
 
-    due_work = commands.add_parser("due-work", help="parked due work: list, retry (database)")
-    due_commands = due_work.add_subparsers(dest="due_work_command", required=True)
-    due_list = due_commands.add_parser("list", help="list due work (one JSON object a line)")
-    due_list.add_argument("--parked", action="store_true", required=True, help="parked items")
-    due_list.add_argument("--tenant", help="one tenant's (default: every tenant's)")
-    due_retry = due_commands.add_parser("retry", help="run a parked item again")
-    due_retry.add_argument("id", help="the item's id (`due_...`)")
-    due_retry.add_argument("--tenant", required=True)
-
+    _add_due_work_commands(commands)
     _add_keys_commands(commands)
     _add_ledger_commands(commands)
     _add_mrr_commands(commands)
@@ -60,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "rules":
         return _rules(args)
+    if args.command == "due-work" and args.target:
+        from billing import due_work_remote
+
+        return due_work_remote.run(
+            args.due_work_command, args.target, args.token, **_due_work_options(args)
+        )
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -106,12 +104,57 @@ def _rules(args: argparse.Namespace) -> int:
     return rules_cli.schema(args.out_dir)
 
 
+def _add_due_work_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    due_work = commands.add_parser(
+        "due-work", help="due work: list, retry, park, unpark (gRPC with --target, or database)"
+    )
+    due_commands = due_work.add_subparsers(dest="due_work_command", required=True)
+    remote = argparse.ArgumentParser(add_help=False)
+    remote.add_argument("--target", help="server host:port: over gRPC (DueWorkService, ADR 0058)")
+    remote.add_argument("--token", help="with --target: token with billing.admin (BILLING_TOKEN)")
+    due_list = due_commands.add_parser(
+        "list", parents=[remote], help="list unfinished due work (one JSON object a line)"
+    )
+    which = due_list.add_mutually_exclusive_group()
+    for flag in ("parked", "failing", "stuck"):
+        which.add_argument(f"--{flag}", action="store_true", help=f"{flag} items only")
+    due_list.add_argument("--kind", help="one kind only, e.g. renew")
+    due_list.add_argument("--tenant", help="database: one tenant's (default: every tenant's)")
+    helps = {
+        "retry": "run an item now (gRPC); on the database: a parked item claimable again",
+        "park": "stop workers claiming an item until unparked",
+        "unpark": "a parked item claimable again, attempts from zero",
+    }
+    for name, text in helps.items():
+        command = due_commands.add_parser(name, parents=[remote], help=text)
+        command.add_argument("id", help="the item's id (`due_...`)")
+        command.add_argument("--tenant", help="database: the item's tenant")
+        if name == "park":
+            command.add_argument("--reason", help="why, for the audit trail")
+
+
+def _due_work_options(args: argparse.Namespace) -> dict[str, object]:
+    which = next((f for f in ("parked", "failing", "stuck") if getattr(args, f, False)), "")
+    return {
+        "id": getattr(args, "id", None),
+        "which": which,
+        "kind": getattr(args, "kind", None),
+        "reason": getattr(args, "reason", None),
+    }
+
+
 def _due_work(args: argparse.Namespace, settings: Settings) -> int:
     from billing import due_work_cli
 
+    options = _due_work_options(args)
+    if args.due_work_command != "list" and not args.tenant:
+        print("billing: give --tenant (database) or --target (gRPC)", file=sys.stderr)
+        return 2
     if args.due_work_command == "list":
-        return due_work_cli.list_parked(settings, args.tenant)
-    return due_work_cli.retry(settings, args.tenant, args.id)
+        return due_work_cli.list_items(settings, args.tenant, str(options["which"]), args.kind)
+    if args.due_work_command == "park":
+        return due_work_cli.park(settings, args.tenant, args.id)
+    return due_work_cli.retry(settings, args.tenant, args.id)  # retry and unpark alike
 
 
 def _add_keys_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -55,7 +55,7 @@ class DueWorkAdminRepository(Protocol):
 
     async def list_after(
         self,
-        tenant_id: str,
+        tenant_id: str | None,
         which: DueFilter,
         kind: str,
         after_id: str | None,
@@ -63,8 +63,9 @@ class DueWorkAdminRepository(Protocol):
         wall_now: datetime,
         stuck_before: datetime,
     ) -> list[DueRow]:
-        """Unfinished items by id. STUCK: not parked, due on its clock, and (real time) due
-        before `stuck_before` or (a simulation clock) due at all."""
+        """Unfinished items of the tenant (None: every tenant) by id. STUCK: not parked, due
+        on its clock, and (real time) due before `stuck_before` or (a simulation clock) due
+        at all."""
         ...
 
     async def earlier_unfinished(self, row: DueRow) -> str | None:

@@ -78,7 +78,7 @@ class SqlDueWorkAdmin:
 
     async def list_after(
         self,
-        tenant_id: str,
+        tenant_id: str | None,
         which: DueFilter,
         kind: str,
         after_id: str | None,
@@ -86,7 +86,9 @@ class SqlDueWorkAdmin:
         wall_now: datetime,
         stuck_before: datetime,
     ) -> list[DueRow]:
-        conditions: list[ColumnElement[bool]] = [d.c.tenant_id == tenant_id, d.c.done_at.is_(None)]
+        conditions: list[ColumnElement[bool]] = [d.c.done_at.is_(None)]
+        if tenant_id is not None:  # None: every tenant's (the operator's CLI on the database)
+            conditions.append(d.c.tenant_id == tenant_id)
         if kind:
             conditions.append(d.c.kind == kind)
         if after_id is not None:

@@ -1,4 +1,5 @@
-"""Invoice deliveries recorded before the send (ADR 0058): Message-ID, Date, sending → sent.
+"""Invoice deliveries recorded before the send (ADR 0058): Message-ID, Date, sending → sent;
+open due items of a tenant by id, for the operator's list.
 
 Revision ID: 0027
 Revises: 0025
@@ -22,6 +23,14 @@ ID = 40
 
 
 def upgrade() -> None:
+    # ListDueWork pages through a tenant's open items by id (ADR 0058).
+    op.create_index(
+        "ix_due_work_open",
+        "due_work",
+        ["tenant_id", "id"],
+        postgresql_where=sa.text("done_at IS NULL"),
+        sqlite_where=sa.text("done_at IS NULL"),
+    )
     op.create_table(
         "invoice_deliveries",
         sa.Column("tenant_id", sa.String(length=TENANT), nullable=False),
@@ -38,3 +47,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("invoice_deliveries")
+    op.drop_index("ix_due_work_open", table_name="due_work")

@@ -2,8 +2,10 @@
 // @generated from file billing/v1/due_work.proto (package billing.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_billing_v1_annotations } from "./annotations_pb.js";
+import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file billing/v1/due_work.proto.
  */
 export const file_billing_v1_due_work: GenFile = /*@__PURE__*/
-  fileDesc("ChliaWxsaW5nL3YxL2R1ZV93b3JrLnByb3RvEgpiaWxsaW5nLnYxIr8BCgpQYXJrZWRXb3JrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMc3Vic2NyaXB0aW9uGAMgASgJEiwKCGR1ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghhdHRlbXB0cxgFIAEoBRISCgpsYXN0X2Vycm9yGAYgASgJEi0KCXBhcmtfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCPVo7Z2l0aHViLmNvbS9iaWxsaW5nLWNvcmUvYmlsbGluZy9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChliaWxsaW5nL3YxL2R1ZV93b3JrLnByb3RvEgpiaWxsaW5nLnYxIr8BCgpQYXJrZWRXb3JrEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSFAoMc3Vic2NyaXB0aW9uGAMgASgJEiwKCGR1ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghhdHRlbXB0cxgFIAEoBRISCgpsYXN0X2Vycm9yGAYgASgJEi0KCXBhcmtfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqAIKB0R1ZVdvcmsSDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEg8KB3N1YmplY3QYAyABKAkSJwoFc3RhdGUYBCABKA4yGC5iaWxsaW5nLnYxLkR1ZVdvcmtTdGF0ZRIsCghkdWVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY2xvY2sYBiABKAkSEAoIYXR0ZW1wdHMYByABKAUSEgoKbGFzdF9lcnJvchgIIAEoCRI1ChFuZXh0X2F0dGVtcHRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcGFya190aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ8ChJMaXN0RHVlV29ya1JlcXVlc3QSKQoGZmlsdGVyGAEgASgOMhkuYmlsbGluZy52MS5EdWVXb3JrRmlsdGVyEhQKBGtpbmQYAiABKAlCBtLzGAIIIBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJVChNMaXN0RHVlV29ya1Jlc3BvbnNlEiUKCGR1ZV93b3JrGAEgAygLMhMuYmlsbGluZy52MS5EdWVXb3JrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJDChNSZXRyeUR1ZVdvcmtSZXF1ZXN0EhIKBG5hbWUYASABKAlCBOJBAQISGAoKcmVxdWVzdF9pZBgCIAEoCUIE4kEBAiJbChJQYXJrRHVlV29ya1JlcXVlc3QSEgoEbmFtZRgBIAEoCUIE4kEBAhIXCgZyZWFzb24YAiABKAlCB9LzGAMI9AMSGAoKcmVxdWVzdF9pZBgDIAEoCUIE4kEBAiJEChRVbnBhcmtEdWVXb3JrUmVxdWVzdBISCgRuYW1lGAEgASgJQgTiQQECEhgKCnJlcXVlc3RfaWQYAiABKAlCBOJBAQIqtgEKDER1ZVdvcmtTdGF0ZRIeChpEVUVfV09SS19TVEFURV9VTlNQRUNJRklFRBAAEhoKFkRVRV9XT1JLX1NUQVRFX1BFTkRJTkcQARIaChZEVUVfV09SS19TVEFURV9SVU5OSU5HEAISGgoWRFVFX1dPUktfU1RBVEVfRkFJTElORxADEhkKFURVRV9XT1JLX1NUQVRFX1BBUktFRBAEEhcKE0RVRV9XT1JLX1NUQVRFX0RPTkUQBSqEAQoNRHVlV29ya0ZpbHRlchIfChtEVUVfV09SS19GSUxURVJfVU5TUEVDSUZJRUQQABIZChVEVUVfV09SS19GSUxURVJfU1RVQ0sQARIbChdEVUVfV09SS19GSUxURVJfRkFJTElORxACEhoKFkRVRV9XT1JLX0ZJTFRFUl9QQVJLRUQQAzL+AgoORHVlV29ya1NlcnZpY2USYQoLTGlzdER1ZVdvcmsSHi5iaWxsaW5nLnYxLkxpc3REdWVXb3JrUmVxdWVzdBofLmJpbGxpbmcudjEuTGlzdER1ZVdvcmtSZXNwb25zZSIRyvMYDWJpbGxpbmcuYWRtaW4SVwoMUmV0cnlEdWVXb3JrEh8uYmlsbGluZy52MS5SZXRyeUR1ZVdvcmtSZXF1ZXN0GhMuYmlsbGluZy52MS5EdWVXb3JrIhHK8xgNYmlsbGluZy5hZG1pbhJVCgtQYXJrRHVlV29yaxIeLmJpbGxpbmcudjEuUGFya0R1ZVdvcmtSZXF1ZXN0GhMuYmlsbGluZy52MS5EdWVXb3JrIhHK8xgNYmlsbGluZy5hZG1pbhJZCg1VbnBhcmtEdWVXb3JrEiAuYmlsbGluZy52MS5VbnBhcmtEdWVXb3JrUmVxdWVzdBoTLmJpbGxpbmcudjEuRHVlV29yayIRyvMYDWJpbGxpbmcuYWRtaW5CPVo7Z2l0aHViLmNvbS9iaWxsaW5nLWNvcmUvYmlsbGluZy9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_billing_v1_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * A due-work item (a renewal, a trial end, a delivery...) that failed its last attempt and
@@ -78,4 +80,402 @@ export type ParkedWork = Message<"billing.v1.ParkedWork"> & {
  */
 export const ParkedWorkSchema: GenMessage<ParkedWork> = /*@__PURE__*/
   messageDesc(file_billing_v1_due_work, 0);
+
+/**
+ * One due-work item.
+ *
+ * @generated from message billing.v1.DueWork
+ */
+export type DueWork = Message<"billing.v1.DueWork"> & {
+  /**
+   * `dueWork/due_<ULID>`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What it does, e.g. `renew`, `deliver_invoice`, `collect_invoice`.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * What it works on: `subscriptions/sub_…`, `invoices/inv_…` (a one-off invoice's
+   * delivery), `dunningCases/dun_…`, … (the raw id when the prefix is unknown).
+   *
+   * @generated from field: string subject = 3;
+   */
+  subject: string;
+
+  /**
+   * Where it stands.
+   *
+   * @generated from field: billing.v1.DueWorkState state = 4;
+   */
+  state: DueWorkState;
+
+  /**
+   * When it is due, on its clock.
+   *
+   * @generated from field: google.protobuf.Timestamp due_time = 5;
+   */
+  dueTime?: Timestamp | undefined;
+
+  /**
+   * `clocks/clk_…` for a simulation clock's item; empty on real time.
+   *
+   * @generated from field: string clock = 6;
+   */
+  clock: string;
+
+  /**
+   * Attempts made (claims, counted when claimed).
+   *
+   * @generated from field: int32 attempts = 7;
+   */
+  attempts: number;
+
+  /**
+   * The last failed attempt's error: type and first line, at most 500 characters.
+   *
+   * @generated from field: string last_error = 8;
+   */
+  lastError: string;
+
+  /**
+   * When a worker may next try it (wall time): the end of a failing item's backoff, else its
+   * due time. Unset when running, parked or done.
+   *
+   * @generated from field: google.protobuf.Timestamp next_attempt_time = 9;
+   */
+  nextAttemptTime?: Timestamp | undefined;
+
+  /**
+   * When it was parked; unset unless parked.
+   *
+   * @generated from field: google.protobuf.Timestamp park_time = 10;
+   */
+  parkTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message billing.v1.DueWork.
+ * Use `create(DueWorkSchema)` to create a new message.
+ */
+export const DueWorkSchema: GenMessage<DueWork> = /*@__PURE__*/
+  messageDesc(file_billing_v1_due_work, 1);
+
+/**
+ * Request for ListDueWork.
+ *
+ * @generated from message billing.v1.ListDueWorkRequest
+ */
+export type ListDueWorkRequest = Message<"billing.v1.ListDueWorkRequest"> & {
+  /**
+   * Stuck, failing or parked items only; unset: every unfinished item.
+   *
+   * @generated from field: billing.v1.DueWorkFilter filter = 1;
+   */
+  filter: DueWorkFilter;
+
+  /**
+   * Only items of this kind, e.g. `renew`.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * At most this many items (default 50, at most 1000).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * `next_page_token` of the previous page (keep the filters the same).
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message billing.v1.ListDueWorkRequest.
+ * Use `create(ListDueWorkRequestSchema)` to create a new message.
+ */
+export const ListDueWorkRequestSchema: GenMessage<ListDueWorkRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_due_work, 2);
+
+/**
+ * Response of ListDueWork.
+ *
+ * @generated from message billing.v1.ListDueWorkResponse
+ */
+export type ListDueWorkResponse = Message<"billing.v1.ListDueWorkResponse"> & {
+  /**
+   * The page, oldest item first.
+   *
+   * @generated from field: repeated billing.v1.DueWork due_work = 1;
+   */
+  dueWork: DueWork[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message billing.v1.ListDueWorkResponse.
+ * Use `create(ListDueWorkResponseSchema)` to create a new message.
+ */
+export const ListDueWorkResponseSchema: GenMessage<ListDueWorkResponse> = /*@__PURE__*/
+  messageDesc(file_billing_v1_due_work, 3);
+
+/**
+ * Request for RetryDueWork.
+ *
+ * @generated from message billing.v1.RetryDueWorkRequest
+ */
+export type RetryDueWorkRequest = Message<"billing.v1.RetryDueWorkRequest"> & {
+  /**
+   * `dueWork/due_<ULID>`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Idempotency key: the same key answers the item as it is, without running it again.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message billing.v1.RetryDueWorkRequest.
+ * Use `create(RetryDueWorkRequestSchema)` to create a new message.
+ */
+export const RetryDueWorkRequestSchema: GenMessage<RetryDueWorkRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_due_work, 4);
+
+/**
+ * Request for ParkDueWork.
+ *
+ * @generated from message billing.v1.ParkDueWorkRequest
+ */
+export type ParkDueWorkRequest = Message<"billing.v1.ParkDueWorkRequest"> & {
+  /**
+   * `dueWork/due_<ULID>`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Why, for the audit trail.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * Idempotency key.
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message billing.v1.ParkDueWorkRequest.
+ * Use `create(ParkDueWorkRequestSchema)` to create a new message.
+ */
+export const ParkDueWorkRequestSchema: GenMessage<ParkDueWorkRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_due_work, 5);
+
+/**
+ * Request for UnparkDueWork.
+ *
+ * @generated from message billing.v1.UnparkDueWorkRequest
+ */
+export type UnparkDueWorkRequest = Message<"billing.v1.UnparkDueWorkRequest"> & {
+  /**
+   * `dueWork/due_<ULID>`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Idempotency key.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message billing.v1.UnparkDueWorkRequest.
+ * Use `create(UnparkDueWorkRequestSchema)` to create a new message.
+ */
+export const UnparkDueWorkRequestSchema: GenMessage<UnparkDueWorkRequest> = /*@__PURE__*/
+  messageDesc(file_billing_v1_due_work, 6);
+
+/**
+ * Where a due item stands.
+ *
+ * @generated from enum billing.v1.DueWorkState
+ */
+export enum DueWorkState {
+  /**
+   * Never set.
+   *
+   * @generated from enum value: DUE_WORK_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Waiting for its due time or the next worker round; no failure recorded.
+   *
+   * @generated from enum value: DUE_WORK_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Held by a worker's lease now.
+   *
+   * @generated from enum value: DUE_WORK_STATE_RUNNING = 2;
+   */
+  RUNNING = 2,
+
+  /**
+   * Its last attempt failed; it is tried again at `next_attempt_time`.
+   *
+   * @generated from enum value: DUE_WORK_STATE_FAILING = 3;
+   */
+  FAILING = 3,
+
+  /**
+   * No worker claims it until an operator retries or unparks it.
+   *
+   * @generated from enum value: DUE_WORK_STATE_PARKED = 4;
+   */
+  PARKED = 4,
+
+  /**
+   * Done.
+   *
+   * @generated from enum value: DUE_WORK_STATE_DONE = 5;
+   */
+  DONE = 5,
+}
+
+/**
+ * Describes the enum billing.v1.DueWorkState.
+ */
+export const DueWorkStateSchema: GenEnum<DueWorkState> = /*@__PURE__*/
+  enumDesc(file_billing_v1_due_work, 0);
+
+/**
+ * Which items ListDueWork shows.
+ *
+ * @generated from enum billing.v1.DueWorkFilter
+ */
+export enum DueWorkFilter {
+  /**
+   * Every unfinished item.
+   *
+   * @generated from enum value: DUE_WORK_FILTER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Unfinished, not parked, and due on its clock for at least 10 minutes.
+   *
+   * @generated from enum value: DUE_WORK_FILTER_STUCK = 1;
+   */
+  STUCK = 1,
+
+  /**
+   * Not parked, with a failed attempt recorded (waiting for its retry).
+   *
+   * @generated from enum value: DUE_WORK_FILTER_FAILING = 2;
+   */
+  FAILING = 2,
+
+  /**
+   * Parked.
+   *
+   * @generated from enum value: DUE_WORK_FILTER_PARKED = 3;
+   */
+  PARKED = 3,
+}
+
+/**
+ * Describes the enum billing.v1.DueWorkFilter.
+ */
+export const DueWorkFilterSchema: GenEnum<DueWorkFilter> = /*@__PURE__*/
+  enumDesc(file_billing_v1_due_work, 1);
+
+/**
+ * The operator's view of due work (ADR 0058): what is stuck, failing or parked in the
+ * caller's tenant, and the three things a person does about it. Every method needs
+ * `billing.admin`: running a tenant's work out of turn is not a tenant's everyday call.
+ *
+ * @generated from service billing.v1.DueWorkService
+ */
+export const DueWorkService: GenService<{
+  /**
+   * Items of the tenant, oldest first (by id), optionally only stuck, failing or parked
+   * ones and only one kind. Done items are never listed.
+   *
+   * @generated from rpc billing.v1.DueWorkService.ListDueWork
+   */
+  listDueWork: {
+    methodKind: "unary";
+    input: typeof ListDueWorkRequestSchema;
+    output: typeof ListDueWorkResponseSchema;
+  },
+  /**
+   * Runs the item now, in this call, with its attempts kept: a failing item's backoff is
+   * cut short; a parked item gets one more attempt (parked again if it fails). The answer
+   * is the item after that attempt. Refused for an item done, not yet due on its clock,
+   * running in a worker now, or held back by an earlier unfinished item of its subject.
+   *
+   * @generated from rpc billing.v1.DueWorkService.RetryDueWork
+   */
+  retryDueWork: {
+    methodKind: "unary";
+    input: typeof RetryDueWorkRequestSchema;
+    output: typeof DueWorkSchema;
+  },
+  /**
+   * Stops workers claiming the item (and its subject's later items) until unparked.
+   *
+   * @generated from rpc billing.v1.DueWorkService.ParkDueWork
+   */
+  parkDueWork: {
+    methodKind: "unary";
+    input: typeof ParkDueWorkRequestSchema;
+    output: typeof DueWorkSchema;
+  },
+  /**
+   * Makes a parked item claimable again with its attempts from zero, due at once.
+   *
+   * @generated from rpc billing.v1.DueWorkService.UnparkDueWork
+   */
+  unparkDueWork: {
+    methodKind: "unary";
+    input: typeof UnparkDueWorkRequestSchema;
+    output: typeof DueWorkSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_billing_v1_due_work, 0);
 

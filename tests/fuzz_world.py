@@ -1154,6 +1154,36 @@ def _due_work_name(w: World) -> str:
     return names[w.sequence("due_work") % len(names)] if names else "dueWork/due_" + "0" * 26
 
 
+def _retryable_due_work(w: World) -> str:
+    """A renewal parked before its time, then due on its advanced clock: RetryDueWork runs it
+    (the world's worker never claims it first, as every due item of real time it would)."""
+    from billing_client.v1 import due_work_pb2, due_work_pb2_grpc
+
+    stub = due_work_pb2_grpc.DueWorkServiceStub(w.channel)
+    billing = w.own.billing
+    clock = billing.clock(CLOCK_START)
+    sub = billing.subscribe(
+        billing.customer(clock), SEAT_PLAN, quantities={"prices/team_seat_usd": 1}
+    )
+    token, found = "", ""
+    while not found:  # the newest items are on the last page
+        page = stub.ListDueWork(
+            due_work_pb2.ListDueWorkRequest(kind="renew", page_size=1000, page_token=token),
+            metadata=w.metadata,
+        )
+        found = next((i.name for i in page.due_work if i.subject == sub.name), "")
+        token = page.next_page_token
+        if not token:
+            break
+    if not found:
+        return "dueWork/due_" + "0" * 26
+    stub.ParkDueWork(
+        due_work_pb2.ParkDueWorkRequest(name=found, request_id=rid()), metadata=w.metadata
+    )
+    billing.advance(clock, "2026-02-15T00:00:00Z")
+    return found
+
+
 def _parked_due_work(w: World) -> str:
     """An item parked first (parking a parked one changes nothing), so unparking it works."""
     from billing_client.v1 import due_work_pb2, due_work_pb2_grpc
@@ -1169,7 +1199,7 @@ def _parked_due_work(w: World) -> str:
 TEMPLATES.update(
     {
         "ListDueWork": lambda w: {"filter": "DUE_WORK_FILTER_STUCK", "kind": "renew"},
-        "RetryDueWork": lambda w: {"name": _due_work_name(w), "request_id": rid()},
+        "RetryDueWork": lambda w: {"name": _retryable_due_work(w), "request_id": rid()},
         "ParkDueWork": lambda w: {
             "name": _due_work_name(w),
             "reason": "fuzz",

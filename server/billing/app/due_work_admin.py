@@ -10,6 +10,7 @@ IdempotencyKeyReused, RequestInProgress, TransactionConflict.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -166,7 +167,9 @@ class DueWorkAdmin:
 
         await self._writes.run(ctx, write, _ID_CODEC, work)
         if taken is not None:  # not a replay of the same request id
-            await self._worker.run_taken(taken, ctx.faults)
+            # Shielded: a caller giving up (its deadline) does not cut the attempt in two (an
+            # email sent and its record rolled back); the reply is lost, the outcome is not.
+            await asyncio.shield(self._worker.run_taken(taken, ctx.faults))
         return await self.get(ctx, item_id)
 
     async def park(self, ctx: CallContext, write: Write[ParkOrder]) -> DueView:

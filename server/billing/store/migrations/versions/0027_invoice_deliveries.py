@@ -2,7 +2,7 @@
 open due items of a tenant by id, for the operator's list.
 
 Revision ID: 0027
-Revises: 0031
+Revises: 0026
 Create Date: 2026-12-06 20:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from billing.store.types import UTCDateTime
 
 revision = "0027"
-down_revision = "0031"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

@@ -417,7 +417,7 @@ def test_events_written_before_the_relay_get_their_shard_and_order(backend, make
     from billing.store.records import RELAY_SHARDS, relay_shard
 
     database = make_database(backend)
-    command.downgrade(alembic_config(database.async_url), "-1")  # to just before 0026
+    command.downgrade(alembic_config(database.async_url), "0031")  # to just before 0026
     at = datetime(2026, 12, 1, tzinfo=UTC)
     rows = [
         ("evt_01", "invoices/in_1", None),

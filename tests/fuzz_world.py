@@ -549,6 +549,7 @@ class World:
         for resources, marker in ((self.own, "own"), (self.other, "other")):
             resources.extra["dunning_case"] = dunning_case(resources, marker, sync_url)
             resources.extra["due_work"] = _first_due_work(channel, resources)  # ADR 0058
+            resources.extra["contract"] = _first_contract(channel, resources, marker)
         self.rule_files = usage_rules()
         self.rule_files["money.yaml"] += b"# own\n"
         self.caller = RawCaller(channel, self.own.tenant.metadata)
@@ -1129,12 +1130,31 @@ TEMPLATES.update(
             },
             "request_id": rid(),
         },
-        "GetContract": lambda w: {"name": "contracts/deal-1"},
+        "GetContract": lambda w: {"name": w.own.extra["contract"]},
     }
 )
 
 
 # DueWorkService (issue 19, ADR 0058): the world's own items, by the operator's view.
+def _first_contract(channel: grpc.Channel, resources: Resources, marker: str) -> str:
+    """A Sales deal applied for the tenant (issue 18): one line on the seat plan."""
+    from billing_client.v1 import contracts_pb2, contracts_pb2_grpc
+
+    applied = contracts_pb2_grpc.ContractServiceStub(channel).ApplyContract(
+        contracts_pb2.ApplyContractRequest(
+            contract=contracts_pb2.Contract(
+                deal_id=f"deal-{marker}-{rid()[:8]}",
+                customer=resources.customer,
+                revision=1,
+                lines=[contracts_pb2.ContractLine(line_id="l1", plan=f"plans/{SEAT_PLAN}")],
+            ),
+            request_id=rid(),
+        ),
+        metadata=resources.tenant.metadata,
+    )
+    return str(applied.name)
+
+
 def _first_due_work(channel: grpc.Channel, resources: Resources) -> str:
     from billing_client.v1 import due_work_pb2, due_work_pb2_grpc
 

@@ -29,6 +29,7 @@ NOT_TENANT_NAMES = {
     ("UpdateInvoice", "invoice.customer"): "output only: ignored unless the mask names it",
     ("UpdateInvoice", "invoice.subscription"): "output only: ignored unless the mask names it",
     ("UpdateInvoice", "invoice.coupon"): "output only: ignored unless the mask names it",
+    ("ApplyContract", "contract.name"): "output only: the deal id names the contract",
 }
 # Usage events name their subscription or customer inside a batch: another tenant's is
 # refused per event (the call itself succeeds), which the test checks instead of NOT_FOUND.
@@ -64,6 +65,8 @@ def other_name(rpc: Rpc, path: str, a: Resources) -> str:
         "ClockService": a.clock,
         "RuleService": a.rule_set,
     }
+    if owner == "ContractService":
+        return str(a.extra["contract"])
     if owner == "DueWorkService":
         return str(a.extra["due_work"])
     if owner == "DunningService":

@@ -23,7 +23,9 @@ from billing_client.v1 import usage_pb2 as up
 from billing_client.v1 import usage_pb2_grpc
 from billing_fixtures import Billing
 from conftest import Database, Tenant, ThreadedServer, auth, make_token, server_settings
+from metrics_deploy_files import expressions
 from metrics_scrape import delta, exported_names, fetch, scrape, value
+from promql_names import metric_names
 from test_usage_api import event, usage_rules
 
 CREATE = "billing.v1.CustomerService/CreateCustomer"
@@ -266,3 +268,25 @@ def test_a_slow_client_does_not_hold_the_endpoint(metered: Metered) -> None:
         return head
 
     assert asyncio.run(both()) == b"HTTP/1.1 200 OK\r\n"
+
+
+def test_the_dashboard_and_the_alerts_name_only_exported_metrics(metered: Metered) -> None:
+    """Every metric a PromQL expression in deploy/ reads is one this server exports (a scrape
+    declares a TYPE for each metric, labelled ones with no series yet included)."""
+    exported = exported_names(fetch(metered.metrics_port))
+    read = {(where, name) for where, expr in expressions() for name in metric_names(expr)}
+    assert {(where, name) for where, name in read if name not in exported} == set()
+    # And the check has teeth: the RED, backlog and business metrics are all read.
+    names = {name for _, name in read}
+    for required in (
+        "billing_rpc_handled_total",
+        "billing_rpc_duration_seconds_bucket",
+        "billing_db_pool_checked_out",
+        "billing_due_work_oldest_age_seconds",
+        "billing_due_work_items_total",
+        "billing_outbox_relay_lag_seconds",
+        "billing_usage_events_total",
+        "billing_invoices_finalized_amount_minor_total",
+        "billing_payment_attempts_total",
+    ):
+        assert required in names

@@ -82,22 +82,25 @@ class BusinessMetrics:
 
     def committed(self, events: list[OutboxEvent]) -> None:
         """The store's after-commit observer: must never raise into the caller's write."""
-        try:
-            for event in events:
-                if event.type == "invoice.finalized":
-                    currency = self._currency(event.payload.get("currency"))
-                    self.invoices.labels(currency).inc()
-                    total = event.payload.get("total_minor")
-                    if isinstance(total, int) and total > 0:  # counters only go up
-                        self.invoice_minor.labels(currency).inc(total)
-                elif event.type.startswith(_PAYMENT_PREFIX):
-                    outcome = event.type[len(_PAYMENT_PREFIX) :]
-                    self.payments.labels(
-                        self._gateway(event.payload.get("gateway")),
-                        outcome if outcome in _OUTCOMES else "other",
-                    ).inc()
-        except Exception:
-            log.warning("counting committed events failed", exc_info=True)
+        for event in events:
+            try:
+                self._count(event)
+            except Exception:
+                log.warning("counting a committed event failed", exc_info=True)
+
+    def _count(self, event: OutboxEvent) -> None:
+        if event.type == "invoice.finalized":
+            currency = self._currency(event.payload.get("currency"))
+            self.invoices.labels(currency).inc()
+            total = event.payload.get("total_minor")
+            if isinstance(total, int) and total > 0:  # counters only go up
+                self.invoice_minor.labels(currency).inc(total)
+        elif event.type.startswith(_PAYMENT_PREFIX):
+            outcome = event.type[len(_PAYMENT_PREFIX) :]
+            self.payments.labels(
+                self._gateway(event.payload.get("gateway")),
+                outcome if outcome in _OUTCOMES else "other",
+            ).inc()
 
     def ingested(self, outcomes: Sequence[Outcome]) -> None:
         accepted = duplicate = 0

@@ -7,6 +7,7 @@ every series is this process's own; Prometheus adds processes up with sum().
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -53,9 +54,12 @@ class BillingMetrics:
 
     async def render(self) -> tuple[bytes, str]:
         await self.backlog.refresh()
-        # The 0.0.4 text format: what every Prometheus 2.x reads (the names here are all
-        # legacy-valid, so the newer format would be the same bytes).
-        return generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
+        # Rendered off the loop: with every method called it is tens of milliseconds of pure
+        # Python, which in a thread the calls interleave with (the GIL switches every 5 ms)
+        # instead of waiting behind. The 0.0.4 text format: what every Prometheus 2.x reads
+        # (the names here are all legacy-valid, so the newer format is the same bytes).
+        body = await asyncio.to_thread(generate_latest, self.registry)
+        return body, CONTENT_TYPE_PLAIN_0_0_4
 
     async def start(self, listen: str) -> int:
         """Serve /metrics on `listen` (host:port, port 0 for any); returns the bound port."""

@@ -57,6 +57,8 @@ class WorkerCollector(Collector):
             "Due-work items this process ran, by kind and outcome (done, failed, parked).",
             labels=["kind", "outcome"],
         )
-        for (kind, outcome), count in sorted(self._stats.by_kind.items()):
+        # Copied first (one C-level step under the GIL): this runs in the render thread
+        # while the worker may add a kind.
+        for (kind, outcome), count in sorted(dict(self._stats.by_kind).items()):
             items.add_metric([kind, outcome], count)
         return [items]

@@ -91,6 +91,7 @@ def red(before: Series, after: Series, seconds: float) -> dict[str, dict[str, ob
             buckets[label["method"]][float(label["le"])] = moved
     return {
         method: {
+            "calls": round(count),
             "calls_per_s": round(count / seconds, 1),
             "errors_per_s": errors.get(method, {}),
             "p95_ms": round(quantile(0.95, buckets[method]) * 1000, 2),

@@ -79,8 +79,8 @@ from billing.delivery.notice_templates import load_notice_templates, with_notice
 from billing.delivery.notices import SmtpNoticeMailer, TemplateNotices
 from billing.domain.notices import NoticeTemplateInvalid
 from billing.observability.due_spans import traced_handler
-from billing.observability.sql_spans import trace_statements
 from billing.observability.metrics import BillingMetrics
+from billing.observability.sql_spans import trace_statements
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
 from billing.relay.publisher import RabbitPublisher

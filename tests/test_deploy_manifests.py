@@ -144,7 +144,11 @@ def test_the_validator_refuses_a_misplaced_field() -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_probes_are_grpc_health_on_the_served_port(overlay: str) -> None:
     server = one(overlay, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    assert server["ports"] == [{"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"}]
+    assert server["ports"] == [
+        {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9464, "protocol": "TCP"},  # ADR 0061
+    ]
+    assert env_of(server)["BILLING_METRICS_LISTEN"]["value"] == "0.0.0.0:9464"
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert server[probe]["grpc"] == {"port": GRPC_PORT}, probe  # service "": the server
     listen = env_of(server).get("BILLING_LISTEN")

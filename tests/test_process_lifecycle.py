@@ -57,6 +57,7 @@ def server_process(
     listen: str = "127.0.0.1:0",
     workers: int = 1,
     grace_s: int = 10,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     ready = tmp_path / f"ready-{uuid.uuid4().hex}"
     env = {
@@ -73,6 +74,7 @@ def server_process(
         # Gateway tokens are encrypted at rest (ADR 0034): PostgreSQL servers need a ring.
         "BILLING_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
         "BILLING_ENCRYPTION_KEY_ID": "test1",
+        **(extra_env or {}),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "billing", "serve", "--ready-file", str(ready)],

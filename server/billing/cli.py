@@ -261,7 +261,10 @@ def _supervise(settings: Settings, ready_file: str | None) -> int:
     """Several server processes on one port (SO_REUSEPORT); SIGTERM is passed on to each."""
     ctx = multiprocessing.get_context("spawn")  # gRPC must not be forked after it starts
     workers = [
-        ctx.Process(target=_worker_entry, args=(settings, ready_file if i == 0 else None))
+        ctx.Process(
+            target=_worker_entry,
+            args=(_nth_worker(settings, i), ready_file if i == 0 else None),
+        )
         for i in range(settings.workers)
     ]
     for process in workers:
@@ -287,6 +290,13 @@ def _supervise(settings: Settings, ready_file: str | None) -> int:
                 log.error("worker exited", extra={"pid": process.pid, "code": process.exitcode})
                 stop_all(signal.SIGTERM)
     return max(abs(p.exitcode or 0) for p in workers)
+
+
+def _nth_worker(settings: Settings, i: int) -> Settings:
+    """Worker i's settings: its metrics on a port of its own (ADR 0061)."""
+    from billing.observability.metrics import worker_listen
+
+    return dataclasses.replace(settings, metrics_listen=worker_listen(settings.metrics_listen, i))
 
 
 def _worker_entry(settings: Settings, ready_file: str | None) -> None:

@@ -96,6 +96,9 @@ class Settings:
     relay_batch: int = 500  # events per claimed batch: the relay's memory bound
     relay_poll_ms: int = 200  # idle: how often the relay looks for new events
     relay_confirm_timeout_seconds: float = 10.0  # connect / one confirm, at most
+    # Prometheus /metrics of each server process (ADR 0061): host:port; "" = off. With
+    # several workers, worker i listens on port + i.
+    metrics_listen: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +140,7 @@ class Settings:
                 "BILLING_MAX_CONNECTION_AGE_SECONDS and"
                 " BILLING_MAX_CONNECTION_AGE_GRACE_SECONDS must not be negative"
             )
+        self._check_metrics()
         self._check_auth()
         self._check_tls()
         self._check_tax_ids()
@@ -148,6 +152,17 @@ class Settings:
             raise SettingsError(
                 "BILLING_RATE_LIMIT_BURST and BILLING_RATE_LIMIT_TENANTS_MAX must be at least 1"
             )
+
+    def _check_metrics(self) -> None:
+        if not self.metrics_listen:
+            return
+        _, sep, port = self.metrics_listen.rpartition(":")
+        if not sep or not port.isdigit() or int(port) + self.workers - 1 > 65535:
+            raise SettingsError(
+                "BILLING_METRICS_LISTEN must be host:port (port + workers - 1 at most 65535)"
+            )
+        if self.metrics_listen == self.listen and port != "0":
+            raise SettingsError("BILLING_METRICS_LISTEN must differ from BILLING_LISTEN")
 
     def _check_auth(self) -> None:
         sources = [self.auth_jwks_file, self.auth_jwks_url, self.auth_hs256_secret]

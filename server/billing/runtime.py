@@ -79,6 +79,7 @@ from billing.delivery.notice_templates import load_notice_templates, with_notice
 from billing.delivery.notices import SmtpNoticeMailer, TemplateNotices
 from billing.domain.notices import NoticeTemplateInvalid
 from billing.observability.due_spans import traced_handler
+from billing.observability.metrics import BillingMetrics
 from billing.observability.sql_spans import trace_statements
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
@@ -99,6 +100,8 @@ DUE_POOL_SPARE = 2  # due-work connections beyond its concurrency: claims, progr
 
 class Runtime:
     """One server process: start() binds and serves, stop() drains and closes."""
+
+    metrics_port: int | None = None  # bound by start() when metrics are on (ADR 0061)
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -267,6 +270,7 @@ class Runtime:
                 rules, Path(settings.rules_dir), settings.dev_tenant
             )
         self.verifier = build_verifier(settings)
+        self.metrics = build_metrics(self) if settings.metrics_listen else None
         self.server: grpc.aio.Server | None = None
         self._health: health.aio.HealthServicer | None = None
         self._options = ServerOptions(
@@ -277,6 +281,7 @@ class Runtime:
             max_concurrent_rpcs=settings.max_concurrent_rpcs,
             max_connection_age_s=settings.max_connection_age_seconds,
             max_connection_age_grace_s=settings.max_connection_age_grace_seconds,
+            rpc_metrics=self.metrics.rpc if self.metrics is not None else None,
         )
         self._purger: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -310,6 +315,9 @@ class Runtime:
             await self._rules_watcher.sync()  # serve the files' rules from the first call
         await self.server.start()
         await mark_serving(self._health)
+        if self.metrics is not None:
+            self.metrics_port = await self.metrics.start(self.settings.metrics_listen)
+            log.info("metrics serving", extra={"port": self.metrics_port})
         self._purger = asyncio.create_task(self._purge_expired_keys())
         self._worker_task = asyncio.create_task(self.worker.run_forever())
         if self.relay is not None:
@@ -329,6 +337,8 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.engine.dispose()
         if self.due_engine is not self.engine:
             await self.due_engine.dispose()
@@ -385,6 +395,19 @@ def build_relay(settings: Settings, engine: AsyncEngine) -> OutboxRelay | None:
     )
     policy = RelayPolicy(batch=settings.relay_batch, poll_s=settings.relay_poll_ms / 1000)
     return OutboxRelay(SqlRelayStore(engine), publisher, policy)
+
+
+def build_metrics(runtime: Runtime) -> BillingMetrics:
+    """Metrics (ADR 0061): the pools, the worker's tallies and the database backlog read at
+    scrape time; counters told by the stores after each commit and by usage ingestion."""
+    engines = {"calls": runtime.engine}
+    if runtime.due_engine is not runtime.engine:
+        engines["due_work"] = runtime.due_engine
+    metrics = BillingMetrics(engines, runtime.due_engine, runtime.worker.stats, SystemClock().now)
+    runtime.store.committed = metrics.business.committed
+    runtime.due_store.committed = metrics.business.committed
+    runtime.use_cases.usage.ingested = metrics.business.ingested
+    return metrics
 
 
 def build_mailer(settings: Settings) -> SmtpInvoiceMailer | None:

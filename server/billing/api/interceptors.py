@@ -1,6 +1,7 @@
 """Cross-cutting concerns folded into one interceptor, in this order, outermost first:
-tracing (only with a tracer), interactive-turn accounting (unary calls), errors, auth, the
-per-tenant rate limit, the request checks (`billing.api.edge`), then the method.
+RED metrics (only with metrics on, ADR 0061), tracing (only with a tracer), interactive-turn
+accounting (unary calls), errors, auth, the per-tenant rate limit, the request checks
+(`billing.api.edge`), then the method.
 
 The parts are small functions and classes below; `EdgeInterceptor` composes them once per
 method into one wrapper (cached by method name, so a call pays neither the handler lookup nor
@@ -28,6 +29,7 @@ from billing.api.rate_limit import TenantRateLimiter
 from billing.app.turns import current_turns
 from billing.domain.errors import BillingError, PermissionDenied, Unauthenticated
 from billing.observability.context import call_method, call_request_id, call_tenant
+from billing.observability.metrics.rpc import RpcMetrics
 
 log = logging.getLogger("billing.api")
 
@@ -58,12 +60,14 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         tracer: trace.Tracer | None = None,
         limiter: TenantRateLimiter | None = None,
         check_requests: bool = True,
+        metrics: RpcMetrics | None = None,
     ) -> None:
         self._verifier = verifier
         self._scopes = scopes
         self._tracing = None if tracer is None else Tracing(tracer)
         self._limiter = limiter
         self._check_requests = check_requests
+        self._metrics = metrics  # None: metrics off, no work per call
         self._wrapped: dict[str, Any] = {}
 
     async def intercept_service(
@@ -191,12 +195,13 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             except Exception as error:
                 await fail(context, method, correlation_id, error)
 
-        if self._tracing is None:
-            return handle
-        return self._tracing.wrap_stream(method, handle)
+        traced = handle if self._tracing is None else self._tracing.wrap_stream(method, handle)
+        return traced if self._metrics is None else self._metrics.wrap_stream(method, traced)
 
     def _traced(self, method: str, behavior: Behavior) -> Behavior:
-        return behavior if self._tracing is None else self._tracing.wrap(method, behavior)
+        """Tracing, then (outermost) the RED metrics: the whole call, its final code."""
+        traced = behavior if self._tracing is None else self._tracing.wrap(method, behavior)
+        return traced if self._metrics is None else self._metrics.wrap(method, traced)
 
 
 # Auth: a token seen before costs a hash and a lookup, no await (`TokenVerifier.cached`); only

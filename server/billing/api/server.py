@@ -54,6 +54,7 @@ from billing.app.tax_ledger import TaxReports
 from billing.app.tax_quotes import TaxQuoteUseCases
 from billing.app.usage import UsageUseCases
 from billing.domain import limits
+from billing.observability.metrics.rpc import RpcMetrics
 from billing_client.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -149,6 +150,7 @@ class ServerOptions:
     max_concurrent_rpcs: int = limits.CONCURRENT_RPCS_PER_PROCESS_DEFAULT
     max_connection_age_s: int = 0  # 0: connections live as long as the client keeps them
     max_connection_age_grace_s: int = 0  # calls in flight at GOAWAY get this long; 0: no limit
+    rpc_metrics: RpcMetrics | None = None  # None: metrics off (ADR 0061)
 
 
 def connection_age_options(options: ServerOptions) -> list[tuple[str, int]]:
@@ -176,6 +178,7 @@ def build_server(
         required_scopes(API_FILES),
         tracer=options.tracer,
         limiter=options.rate_limiter,
+        metrics=options.rpc_metrics,
     )
     server = grpc.aio.server(
         interceptors=[edge],

@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,9 +67,17 @@ class _ItemFailed(Exception):
 
 @dataclass
 class WorkerStats:
+    """What this process's worker did, in total and by (kind, outcome): what the metrics
+    endpoint reads at scrape time (ADR 0061). Kinds are the code's own few, so bounded."""
+
     done: int = 0
     failed: int = 0
     parked: int = 0
+    by_kind: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def count(self, kind: str, outcome: str, items: int = 1) -> None:
+        key = (kind, outcome)
+        self.by_kind[key] = self.by_kind.get(key, 0) + items
 
 
 @dataclass
@@ -248,6 +256,8 @@ class DueWorkWorker:
                 await self._yield_to_calls()
             await batch.write_behind()
         self.stats.done += len(mine)
+        for item in mine:
+            self.stats.count(item.kind, "done")
         report.add(len(mine), descriptions[-1], mine[-1].due_at)
         return len(mine)
 
@@ -299,10 +309,12 @@ class DueWorkWorker:
             return 0
         except Exception as exc:
             self.stats.failed += 1
+            self.stats.count(item.kind, "failed")
             log.exception("due work failed", extra={"item": item.id, "kind": item.kind})
             await self._failed(item, error_text(exc))
             return 0
         self.stats.done += 1
+        self.stats.count(item.kind, "done")
         report.add(1, description, item.due_at)
         return 1
 
@@ -322,6 +334,7 @@ class DueWorkWorker:
 
     async def _park(self, item: DueItem, error: str) -> None:
         self.stats.parked += 1
+        self.stats.count(item.kind, "parked")
         log.error(
             "due work parked after its last attempt; `billing due-work retry` runs it again",
             extra={"item": item.id, "kind": item.kind, "attempts": item.attempts, "error": error},

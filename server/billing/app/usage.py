@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -113,6 +113,8 @@ class UsageUseCases:
         self._rules = rules
         self._engines = engines
         self._time = time
+        # Told each committed batch's outcomes (the metrics' ingestion counters, ADR 0061).
+        self.ingested: Callable[[Sequence[Outcome]], None] | None = None
 
     # --- ingestion ------------------------------------------------------------------------
 
@@ -126,7 +128,10 @@ class UsageUseCases:
         if not events:
             return []
         async with self._store.write(None) as tx:
-            return await self._ingest(tx, ctx, events, first_index)
+            outcomes = await self._ingest(tx, ctx, events, first_index)
+        if self.ingested is not None:
+            self.ingested(outcomes)
+        return outcomes
 
     async def ingest_stream(
         self, ctx: CallContext, chunks: AsyncIterator[Sequence[IncomingEvent]]

@@ -474,6 +474,7 @@ def _run_on_server(
                     "BILLING_DATA_DIR": str(workdir),
                     # The sandbox gateway's books, shared by the server processes (ADR 0036).
                     "BILLING_GATEWAY_ENDPOINTS": f"sandbox={workdir / f'sandbox-{db}.db'}",
+                    "BILLING_METRICS_LISTEN": plan.metrics_listen,
                 }
             )
             if db == "postgresql":

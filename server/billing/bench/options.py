@@ -71,6 +71,7 @@ class Plan:
     otlp_endpoint: str = ""  # the bench's OTLP sink, where traced servers export
     max_in_flight: int = 64  # open loop: calls in flight per load process at most
     mrr_subscriptions: int = 1_000_000  # GetMrr 1M: subscriptions whose MRR state is seeded
+    metrics_listen: str = ""  # BILLING_METRICS_LISTEN of the servers ("" = off; ADR 0061)
 
     @property
     def tracing(self) -> bool:
@@ -242,6 +243,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         " server's default ratio), exporting over OTLP to a sink the bench runs (ADR 0060)",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--metrics-listen",
+        default="",
+        help="BILLING_METRICS_LISTEN of the billing servers, to scrape during the run"
+        " (worker i on port + i; default off)",
+    )
     args = parser.parse_args(argv)
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
@@ -309,4 +316,5 @@ def make_plan(args: argparse.Namespace) -> Plan:
         rate=args.rate,
         max_in_flight=args.max_in_flight,
         mrr_subscriptions=args.mrr_subscriptions,
+        metrics_listen=args.metrics_listen,
     )

@@ -172,6 +172,7 @@ class SqlDueBatch:
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn  # its deferred writes go first, as for every read and write here
         self._pg = conn.dialect.name == "postgresql"
+        self.added_events: list[OutboxEvent] = []  # told to the store's observer after commit
 
     async def _driver(self, sql: str, params: Mapping[str, Any]) -> CursorResult[Any]:
         """A statement as psycopg takes it (the arrays of `unnest`), after the deferred."""
@@ -419,6 +420,7 @@ class SqlDueBatch:
         if not events:
             return
         rows = [event_row(event) for event in events]
+        self.added_events.extend(events)
         if self._pg:
             await self._driver(_PG_INSERT_EVENTS, _columns(outbox_events, _EVENT_NAMES, rows))
         else:

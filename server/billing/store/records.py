@@ -123,9 +123,11 @@ class SqlOutbox:
 
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
+        self.added: list[OutboxEvent] = []  # told to the store's observer after the commit
 
     async def add(self, event: OutboxEvent) -> None:
         self._conn.defer(_INSERT_EVENT, event_row(event))
+        self.added.append(event)
 
 
 a = audit_log

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import psycopg
@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing.app.ports import IdempotencyKey, RetryableConflict
+from billing.app.records import OutboxEvent
 from billing.domain.errors import (
     DeadlineExceeded,
     RequestInProgress,
@@ -116,6 +117,10 @@ class SqlTransaction:
         self.due_work_admin = SqlDueWorkAdmin(conn)  # ADR 0058
         self.invoice_deliveries = SqlInvoiceDeliveries(conn)  # ADR 0058
 
+    def committed_events(self) -> list[OutboxEvent]:
+        """The outbox events this transaction wrote (each path's), for after its commit."""
+        return self.outbox.added + self.due_batch.added_events
+
     async def flush(self) -> None:
         """Send the deferred blind writes (before commit; reads flush on their own)."""
         await self.connection.flush()
@@ -128,6 +133,9 @@ class SqlStore:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._sqlite_write_lock = asyncio.Lock()
         self._sqlite_keys_in_flight: set[tuple[str, str]] = set()  # IdempotencyKey.slot
+        # Told the outbox events of every committed write (the metrics' counters, ADR 0061);
+        # never of a rolled-back one, so nothing is counted that did not happen.
+        self.committed: Callable[[list[OutboxEvent]], None] | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqlTransaction]:
@@ -154,6 +162,8 @@ class SqlStore:
             else:
                 async with self._postgres_write(key) as tx:
                     yield tx
+            if self.committed is not None and (events := tx.committed_events()):
+                self.committed(events)
         except (DBAPIError, OverflowError) as exc:
             if isinstance(exc, DBAPIError) and _is_retryable(exc):
                 raise RetryableConflict(str(exc.orig)) from exc

@@ -69,7 +69,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # `--dist loadfile` each worker takes whole files in collection order, so a long file listed
 # here starts early instead of finishing the run alone on one worker. Other files follow in
 # their usual order; a stale entry costs nothing.
-SLOW_FILES_FIRST: tuple[str, ...] = ()
+SLOW_FILES_FIRST: tuple[str, ...] = (
+    "tests/test_fuzz.py",
+    "tests/test_payments_collection_load.py",
+    "tests/test_request_limits.py",
+    "tests/test_process_lifecycle.py",
+    "tests/test_billing_properties.py",
+    "tests/test_dunning_acceptance.py",
+    "tests/test_dunning_notices.py",
+    "tests/test_dunning_engine.py",
+    "tests/test_write_batch.py",
+    "tests/test_subscriptions_api.py",
+    "tests/test_bill_run.py",
+    "tests/test_invoicing_api.py",
+    "tests/test_dunning_policies.py",
+    "tests/test_payments_refunds_store.py",
+    "tests/test_invoice_delivery.py",
+    "tests/test_subscription_anchors.py",
+    "tests/test_gateway_calls.py",
+)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture parameters

@@ -37,15 +37,16 @@ RETIRE_AFTER_S = 24 * 3600
 BUILD_LOCK = 0x0B111_0056
 
 
-def schema_key() -> str:
+def schema_key(store: Path = STORE) -> str:
     """A hash of the migration files, what they import and the tool versions."""
-    files = sorted(p for p in MIGRATIONS.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    files += [STORE / name for name in SCHEMA_INPUTS]
+    migrations = store / MIGRATIONS.name
+    files = sorted(p for p in migrations.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files += [store / name for name in SCHEMA_INPUTS]
     digest = hashlib.sha256(
         f"sqlalchemy {sqlalchemy.__version__} alembic {alembic.__version__}".encode()
     )
     for path in files:
-        digest.update(str(path.relative_to(STORE)).encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(str(path.relative_to(store)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 

@@ -23,8 +23,9 @@ import pytest
 from billing.api.auth import SCOPES, mint_hs256_token
 from billing.config import Settings
 from billing.runtime import Runtime
-from billing.store.migrate import upgrade
 from billing_client.v1 import catalog_pb2_grpc, customers_pb2_grpc, rules_pb2_grpc
+from db_templates import PostgresTemplates, SqliteTemplate
+from workers import worker_id
 
 SECRET = "test-secret-" + uuid.uuid4().hex
 ISSUER = "billing-dev"
@@ -64,6 +65,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", backends, scope="session")
 
 
+# The slowest files, slowest first (measured with `--junitxml`, ADR 0056). Under
+# `--dist loadfile` each worker takes whole files in collection order, so a long file listed
+# here starts early instead of finishing the run alone on one worker. Other files follow in
+# their usual order; a stale entry costs nothing.
+SLOW_FILES_FIRST: tuple[str, ...] = (
+    "tests/test_fuzz.py",
+    "tests/test_payments_collection_load.py",
+    "tests/test_request_limits.py",
+    "tests/test_process_lifecycle.py",
+    "tests/test_billing_properties.py",
+    "tests/test_dunning_acceptance.py",
+    "tests/test_dunning_notices.py",
+    "tests/test_dunning_engine.py",
+    "tests/test_write_batch.py",
+    "tests/test_subscriptions_api.py",
+    "tests/test_bill_run.py",
+    "tests/test_invoicing_api.py",
+    "tests/test_dunning_policies.py",
+    "tests/test_payments_refunds_store.py",
+    "tests/test_invoice_delivery.py",
+    "tests/test_subscription_anchors.py",
+    "tests/test_gateway_calls.py",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture parameters
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not worker_id().startswith("gw"):
+        return  # one process: the order does not matter, keep pytest's
+    rank = {name: i for i, name in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 @dataclass
 class Database:
     backend: str
@@ -81,33 +115,28 @@ def _pg_available() -> bool:
 
 @pytest.fixture(scope="session")
 def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Database]]:
-    """Creates fresh, migrated databases; drops the PostgreSQL ones at the end."""
+    """Creates fresh, migrated databases, copied from a migrated template (ADR 0056); drops
+    the PostgreSQL ones at the end. Names carry the xdist worker, so workers never meet."""
     created: list[str] = []
+    postgres = PostgresTemplates(PG_ADMIN_DSN)
+    sqlite = SqliteTemplate()
 
     def make(backend: str) -> Database:
         if backend == "sqlite":
             path = tmp_path_factory.mktemp("db") / "billing.db"
-            db = Database(backend, f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}")
-        elif backend == "postgresql":
+            sqlite.copy_to(path)
+            return Database(backend, f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}")
+        if backend == "postgresql":
             if not _pg_available():
                 message = f"PostgreSQL not reachable at {PG_ADMIN_DSN}"
                 if os.environ.get("CI"):
                     pytest.fail(message + " (CI is set: PostgreSQL tests never skip)")
                 pytest.skip(message)
-            name = f"billing_test_{uuid.uuid4().hex[:12]}"
-            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
+            name = f"billing_test_{worker_id()}_{uuid.uuid4().hex[:12]}"
+            postgres.clone(name)
             created.append(name)
-            base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "")
-            db = Database(
-                backend,
-                f"postgresql+psycopg://{base}/{name}",
-                f"postgresql+psycopg://{base}/{name}",
-            )
-        else:
-            raise ValueError(backend)
-        upgrade(db.async_url)
-        return db
+            return Database(backend, postgres.url(name), postgres.url(name))
+        raise ValueError(backend)
 
     yield make
     if created:
@@ -175,11 +204,31 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def server(backend: str, make_database: Callable[[str], Database]) -> Iterator[Server]:
-    database = make_database(backend)
-    running = ThreadedServer(server_settings(database.async_url))
-    yield Server(backend, database, running.port)
-    running.stop()
+def _servers(make_database: Callable[[str], Database]) -> Iterator[Callable[[str], Server]]:
+    """One server per backend for the whole session, started when first asked for.
+
+    `server` is parametrized over the backends at session scope, and pytest finalizes such a
+    fixture whenever the parameter changes. Without xdist the suite runs all SQLite tests, then
+    all PostgreSQL ones, so that happened once; under `--dist loadfile` a worker alternates
+    backends file by file, which restarted both servers (and made their databases) twice per
+    file. Kept here, they live until the session ends, as before."""
+    started: dict[str, tuple[Server, ThreadedServer]] = {}
+
+    def get(backend: str) -> Server:
+        if backend not in started:
+            database = make_database(backend)
+            running = ThreadedServer(server_settings(database.async_url))
+            started[backend] = (Server(backend, database, running.port), running)
+        return started[backend][0]
+
+    yield get
+    for _, running in started.values():
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, _servers: Callable[[str], Server]) -> Server:
+    return _servers(backend)
 
 
 @pytest.fixture(scope="session")

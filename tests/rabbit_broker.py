@@ -13,6 +13,8 @@ import time
 import uuid
 from pathlib import Path
 
+from workers import free_port
+
 _LIB = Path("/usr/lib/rabbitmq/bin")  # the real scripts: /usr/sbin's wrappers su to rabbitmq
 
 
@@ -27,10 +29,9 @@ def available() -> bool:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    # The node binds seconds after the pick: from this worker's own slice (ADR 0056), where no
+    # other xdist worker's pick nor any port-0 server can land in the meantime.
+    return free_port()
 
 
 class RabbitNode:

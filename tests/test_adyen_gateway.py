@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from billing.plugins.engines import (
 )
 from billing_builtin.adyen import AdyenEngine
 from billing_builtin.adyen.gateway import AdyenGateway, wire_key
+from workers import free_port
 
 TENANT = "t_acme"
 WEBHOOKS = Path(__file__).parent / "recordings" / "adyen" / "webhooks"
@@ -202,9 +202,7 @@ def test_401_is_unavailable_never_charged(adyen: RecordedAdyen) -> None:
 
 
 def test_connection_refused_is_unavailable() -> None:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port()  # nothing listens there
     connection = GatewayConnection(
         "adyen_eu",
         settings={"merchant_account": MERCHANT_ACCOUNT},

@@ -6,7 +6,6 @@ import asyncio
 import email
 import email.policy
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -25,18 +24,11 @@ from billing.delivery import (
     build_invoice_message,
     send_invoice_email,
 )
+from workers import free_port  # this worker's own ports (ADR 0056); others import it here
 
 SENDER = "billing@example.com"
 REFUSED = "nobody@example.com"
 REFUSED_REPLY = "550 5.1.1 <nobody@example.com>: no such user"
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

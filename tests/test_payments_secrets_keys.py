@@ -53,6 +53,19 @@ def ring_setting(*keys: tuple[str, bytes]) -> str:
         (f"a:{b64(KEY_A)},b:{b64(KEY_B)}", "", "BILLING_ENCRYPTION_KEY_ID must name"),
         ("", "a", "BILLING_ENCRYPTION_KEYS is empty"),
     ],
+    # Fixed ids: the random keys would name the cases differently in each xdist worker.
+    ids=[
+        "key-16-bytes",
+        "key-33-bytes",
+        "not-base64",
+        "bad-id",
+        "id-too-long",
+        "no-id",
+        "id-twice",
+        "current-unknown",
+        "current-unnamed",
+        "empty",
+    ],
 )
 def test_a_bad_ring_is_refused_naming_the_variable(keys: str, current: str, named: str) -> None:
     settings = Settings(encryption_keys=keys, encryption_key_id=current, data_dir="/nonexistent")

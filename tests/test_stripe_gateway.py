@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from billing.plugins.engines import (
 )
 from billing.plugins.registry import load_engines
 from recorded_http import RecordedApi, RecordedServer
+from workers import free_port
 
 RECORDINGS = Path(__file__).parent / "recordings" / "stripe"
 API_KEY = "sk_test_recorded"
@@ -238,9 +238,7 @@ def test_no_api_key_is_unavailable_and_sends_nothing(engine, api):
 
 
 def test_a_refused_connection_is_unavailable(engine):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     with pytest.raises(GatewayUnavailable, match="nothing was sent"):
         run(connect(engine, f"http://127.0.0.1:{port}").purchase(charge("purchase_succeeded")))
 

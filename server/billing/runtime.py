@@ -139,7 +139,6 @@ class Runtime:
         # Engines from plugins, plus the notice templates dunning rules may name.
         self.engines = with_notice_templates(load_engines(), Path(settings.templates_dir))
         rules = RuleUseCases(self.store, writes, CompiledRuleSets(self.engines))
-        use_rules(rules.active_rules_in)  # postings without the caller's rules (ADR 0052)
         subscriptions = SubscriptionUseCases(
             self.store,
             writes,
@@ -288,6 +287,9 @@ class Runtime:
         self._worker_task: asyncio.Task[None] | None = None
         # The outbox relay (ADR 0057); None when BILLING_RELAY_URL is unset.
         self.relay, self._relay_task = build_relay(settings, self.due_engine), _NO_TASK
+        # Postings without the caller's rules (ADR 0052). Process-wide, so wired last: a
+        # Runtime refused on its settings (a bad templates dir) must not rewire a running one.
+        use_rules(rules.active_rules_in)
 
     def _tracing(self, settings: Settings) -> trace.Tracer | None:
         """Spans per call, per due item and per statement (ADR 0060), or none at all."""

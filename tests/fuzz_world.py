@@ -41,6 +41,9 @@ from fuzz_schema import Rpc, ServedApi
 from test_usage_api import usage_rules
 
 CALL_TIMEOUT_S = 30.0
+# A watch waits for events until shortly before its deadline and then ends OK (ADR 0059): a
+# short deadline keeps a fuzzed call that does not ask to stop when caught up short.
+CALL_TIMEOUTS_S = {"WatchEvents": 2.0}
 CLOCK_START = "2026-01-01T00:00:00Z"
 METERED_PLAN = "metered_monthly"
 SEAT_PLAN = "team_monthly"
@@ -224,7 +227,7 @@ class RawCaller:
                 unary_stream = self.channel.unary_stream(rpc.path)
                 replies: list[bytes] = []
                 try:
-                    replies.extend(unary_stream(requests[0], **self._options()))
+                    replies.extend(unary_stream(requests[0], **self._options(rpc)))
                 except grpc.RpcError as error:
                     return Outcome(error.code(), error.details() or "", replies)
                 return _ok(replies)
@@ -233,8 +236,9 @@ class RawCaller:
         except grpc.RpcError as error:
             return Outcome(error.code(), error.details() or "", [])
 
-    def _options(self) -> dict[str, Any]:
-        return {"metadata": self.metadata, "timeout": CALL_TIMEOUT_S}
+    def _options(self, rpc: Rpc | None = None) -> dict[str, Any]:
+        timeout = CALL_TIMEOUTS_S.get(rpc.name, CALL_TIMEOUT_S) if rpc else CALL_TIMEOUT_S
+        return {"metadata": self.metadata, "timeout": timeout}
 
 
 def _ok(replies: list[bytes]) -> Outcome:
@@ -1228,3 +1232,10 @@ TEMPLATES.update(
         "UnparkDueWork": lambda w: {"name": _parked_due_work(w), "request_id": rid()},
     }
 )
+
+# EventService.WatchEvents (ADR 0059)
+TEMPLATES["WatchEvents"] = lambda w: {
+    "event_types": ["customer.created"],
+    "resource": w.own.customer,
+    "stop_when_caught_up": True,
+}

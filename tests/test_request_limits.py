@@ -45,6 +45,7 @@ from billing_client.v1 import (
 )
 from billing_client.v1 import due_work_pb2 as due
 from billing_client.v1 import dunning_pb2 as dun
+from billing_client.v1 import event_stream_pb2 as evs
 from billing_client.v1 import (
     invoices_pb2 as inv,
 )
@@ -599,6 +600,19 @@ CASES += [
      "start_time"),
     ("MetricsService", "GetChurn", met.GetChurnRequest(end_time=_YEAR_3000), "end_time"),
 ]  # fmt: skip
+# EventService.WatchEvents (ADR 0059): refused at the edge, before the stream's handler.
+CASES += [
+    ("EventService", "WatchEvents", evs.WatchEventsRequest(cursor="c" * 65), "cursor"),
+    ("EventService", "WatchEvents", evs.WatchEventsRequest(event_types=["t"] * 21), "event_types"),
+    (
+        "EventService",
+        "WatchEvents",
+        evs.WatchEventsRequest(event_types=["t" * 65]),
+        "event_types[0]",
+    ),
+    ("EventService", "WatchEvents", evs.WatchEventsRequest(resource="r" * 129), "resource"),
+    ("EventService", "WatchEvents", evs.WatchEventsRequest(resource="a\x00b"), "resource"),
+]
 
 # ContractService (issue 18)
 CASES += [

@@ -99,6 +99,14 @@ class Settings:
     # Prometheus /metrics of each server process (ADR 0061): host:port; "" = off. With
     # several workers, worker i listens on port + i.
     metrics_listen: str = ""
+    # WatchEvents (ADR 0059): how often an idle stream looks for new events, how many
+    # events a stream reads and holds at once, and open streams per tenant per process.
+    event_stream_poll_ms: int = 250
+    event_stream_batch_events: int = 100
+    event_streams_per_tenant: int = 16
+    # Published events older than this are pruned (a cursor before them: OUT_OF_RANGE);
+    # 0: kept forever.
+    event_retention_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -142,6 +150,7 @@ class Settings:
             )
         self._check_metrics()
         self._check_auth()
+        self._check_event_stream()
         self._check_tls()
         self._check_tax_ids()
         if self.rate_limit_per_second < 0:
@@ -163,6 +172,16 @@ class Settings:
             )
         if self.metrics_listen == self.listen and port != "0":
             raise SettingsError("BILLING_METRICS_LISTEN must differ from BILLING_LISTEN")
+
+    def _check_event_stream(self) -> None:
+        if not 1 <= self.event_stream_poll_ms <= 60_000:
+            raise SettingsError("BILLING_EVENT_STREAM_POLL_MS must be between 1 and 60000")
+        if not 1 <= self.event_stream_batch_events <= 1000:
+            raise SettingsError("BILLING_EVENT_STREAM_BATCH_EVENTS must be between 1 and 1000")
+        if self.event_retention_days < 0:
+            raise SettingsError("BILLING_EVENT_RETENTION_DAYS must be 0 (keep) or more")
+        if self.event_streams_per_tenant < 1:
+            raise SettingsError("BILLING_EVENT_STREAMS_PER_TENANT must be at least 1")
 
     def _check_auth(self) -> None:
         sources = [self.auth_jwks_file, self.auth_jwks_url, self.auth_hs256_secret]

@@ -50,6 +50,7 @@ from billing.app.due_work_admin import DueWorkAdmin
 from billing.app.dunning_admin import DunningAdmin
 from billing.app.dunning_engine import DunningEngine
 from billing.app.dunning_notices import DunningNotices
+from billing.app.event_stream import EventStream, StreamLimits
 from billing.app.gateway_directory import GatewayDirectory
 from billing.app.gateway_events import GatewayEvents
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
@@ -87,6 +88,7 @@ from billing.relay.publisher import RabbitPublisher
 from billing.relay.worker import OutboxRelay, RelayPolicy
 from billing.store.crypto import key_ring
 from billing.store.engine import SessionTimeouts, create_engine
+from billing.store.event_stream import SqlEventStream
 from billing.store.outbox_relay import SqlRelayStore
 from billing.store.sql_store import SqlStore
 
@@ -262,6 +264,17 @@ class Runtime:
                 SystemClock(),
                 timedelta(seconds=settings.due_work_lease_seconds),
             ),
+            events=EventStream(  # ADR 0059
+                SqlEventStream(self.engine),
+                StreamLimits(
+                    settings.event_stream_poll_ms / 1000,
+                    settings.event_stream_batch_events,
+                    settings.event_streams_per_tenant,
+                    timedelta(days=settings.event_retention_days)
+                    if settings.event_retention_days
+                    else None,
+                ),
+            ),
         )
         self._rules_watcher: RulesDirectoryWatcher | None = None
         if settings.is_sqlite and settings.rules_dir:
@@ -361,6 +374,10 @@ class Runtime:
                         )
             except Exception:
                 log.exception("purging expired idempotency keys failed; will retry")
+            try:  # outbox events past their retention (ADR 0059)
+                await self.use_cases.events.prune_expired(self.clock.now())
+            except Exception:
+                log.exception("pruning old outbox events failed; will retry")
 
 
 class CallsAtDatabase:

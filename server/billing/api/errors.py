@@ -24,6 +24,8 @@ STATUS_CODES: dict[type[errors.BillingError], grpc.StatusCode] = {
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.RateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.CursorExpired: grpc.StatusCode.OUT_OF_RANGE,  # ADR 0059
+    errors.TooManyStreams: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 

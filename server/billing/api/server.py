@@ -19,6 +19,7 @@ from billing.api.coupons import CouponServicer
 from billing.api.customers import CustomerServicer
 from billing.api.due_work import DueWorkServicer
 from billing.api.dunning import DunningServicer
+from billing.api.event_stream import EventServicer
 from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
 from billing.api.ledger import LedgerServicer
@@ -41,6 +42,7 @@ from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.due_work_admin import DueWorkAdmin
 from billing.app.dunning_admin import DunningAdmin
+from billing.app.event_stream import EventStream
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.ledger import LedgerUseCases
 from billing.app.manual_payments import ManualPayments
@@ -72,6 +74,8 @@ from billing_client.v1 import (
     due_work_pb2_grpc,
     dunning_pb2,
     dunning_pb2_grpc,
+    event_stream_pb2,
+    event_stream_pb2_grpc,
     invoices_pb2,
     invoices_pb2_grpc,
     ledger_pb2,
@@ -110,6 +114,7 @@ API_FILES = (
     metrics_pb2.DESCRIPTOR,
     contracts_pb2.DESCRIPTOR,
     due_work_pb2.DESCRIPTOR,
+    event_stream_pb2.DESCRIPTOR,  # ADR 0059
 )
 MAX_MESSAGE_BYTES = limits.MESSAGE_BYTES_MAX
 
@@ -138,6 +143,7 @@ class UseCases:
     ledger: LedgerUseCases
     metrics: MetricsUseCases
     contracts: ContractUseCases
+    events: EventStream  # ADR 0059
     due_work: DueWorkAdmin | None = None  # ADR 0058; set by the runtime
 
 
@@ -254,6 +260,9 @@ def build_server(
         due_work_pb2_grpc.add_DueWorkServiceServicer_to_server(
             DueWorkServicer(use_cases.due_work, call_context), server
         )
+    event_stream_pb2_grpc.add_EventServiceServicer_to_server(
+        EventServicer(use_cases.events, call_context), server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service_names(), health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]

@@ -263,3 +263,31 @@ class Violations:
     def raise_if_any(self) -> None:
         if self.items:
             raise InvalidArgument(list(self.items))
+
+
+class CursorExpired(BillingError):
+    """A WatchEvents cursor points before the oldest event kept (ADR 0059): the events after it
+    may have been pruned, so resuming from it could skip some. Start again with no cursor
+    (from the oldest kept) after reconciling from the resources themselves."""
+
+    reason = "CURSOR_EXPIRED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "cursor is older than the events kept (they have been pruned); start again with"
+            " no cursor",
+            metadata={"field": "cursor"},
+        )
+
+
+class TooManyStreams(BillingError):
+    """The tenant already has as many WatchEvents streams open on this server process as it
+    may (ADR 0059); close one, or retry later."""
+
+    reason = "TOO_MANY_EVENT_STREAMS"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"at most {limit} event streams per tenant may be open on one server process",
+            metadata={"max_streams": str(limit)},
+        )

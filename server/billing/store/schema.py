@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    FetchedValue,
     Index,
     Integer,
     LargeBinary,
@@ -895,4 +896,38 @@ invoice_deliveries = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("sends", Integer, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
+)
+
+# --- event stream: WatchEvents' cursor (issue 18, ADR 0059, migration 0028) --------------------
+# The stream's order is (stream_xid, stream_seq). PostgreSQL fills both: the writing
+# transaction's id (pg_current_xact_id) and an identity; SQLite keeps stream_xid 0 and a
+# trigger numbers rows from event_stream_counter (one writer: numbers commit in order).
+# Declared as FetchedValue: the database fills them, no INSERT names them.
+outbox_events.append_column(
+    Column("stream_xid", BigInteger, nullable=False, server_default=FetchedValue())
+)
+outbox_events.append_column(
+    Column("stream_seq", BigInteger, nullable=False, server_default=FetchedValue())
+)
+Index(
+    "ix_outbox_events_stream",
+    outbox_events.c.tenant_id,
+    outbox_events.c.stream_xid,
+    outbox_events.c.stream_seq,
+)
+# Events at or before (floor_xid, floor_seq) may have been pruned: a cursor below it is
+# refused (OUT_OF_RANGE, CURSOR_EXPIRED). No row: nothing pruned yet.
+event_stream_floors = Table(
+    "event_stream_floors",
+    metadata,
+    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("floor_xid", BigInteger, nullable=False),
+    Column("floor_seq", BigInteger, nullable=False),
+)
+# SQLite only: the last stream_seq handed out (one row). PostgreSQL uses the identity.
+event_stream_counter = Table(
+    "event_stream_counter",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last", BigInteger, nullable=False),
 )

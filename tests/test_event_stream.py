@@ -213,7 +213,7 @@ class Watcher:
 
     def read_to(self, count: int) -> None:
         """Catch up until `count` events came (the settled mark may trail the last commit)."""
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while len(self.delivered) < count and time.monotonic() < deadline:
             try:
                 answers, _ = catch_up(watcher(self.channel), self.tenant, self.cursor)
@@ -268,7 +268,7 @@ def test_an_event_committed_late_is_delivered_before_later_ones_not_skipped(
             tx.commit()
         finally:
             early.close()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # the settled mark can trail (ADR 0059)
         got: list[str] = []
         while len(got) < 2 and time.monotonic() < deadline:
             answers, cursor = catch_up(stub, tenant, cursor)
@@ -289,7 +289,7 @@ def test_filters_and_checkpoints(stream: Stream, tenant: Tenant) -> None:
         ]
     with grpc.insecure_channel(stream.target) as channel:
         stub = watcher(channel)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # the settled mark can trail (ADR 0059)
         while True:
             answers, everything = catch_up(stub, tenant)
             if len(events_of(answers)) >= 4 or time.monotonic() > deadline:
@@ -351,7 +351,7 @@ def test_a_cursor_older_than_the_retention_is_out_of_range(stream: Stream, tenan
         )
     with grpc.insecure_channel(stream.target) as channel:
         stub = watcher(channel)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # the settled mark can trail (ADR 0059)
         answers: list[pb.WatchEventsResponse] = []
         while len(events_of(answers)) < 4 and time.monotonic() < deadline:
             answers, _ = catch_up(stub, tenant)
@@ -380,7 +380,7 @@ def test_streams_per_tenant_are_capped_and_a_closed_one_frees_its_slot(
             for _ in range(STREAMS_PER_TENANT)
         ]
         try:
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30  # the settled mark can trail (ADR 0059)
             refused: grpc.RpcError | None = None
             while refused is None and time.monotonic() < deadline:
                 try:
@@ -436,11 +436,11 @@ def test_a_stream_with_a_deadline_ends_ok_before_it(stream: Stream, tenant: Tena
         started = time.monotonic()
         answers = list(
             watcher(channel).WatchEvents(
-                pb.WatchEventsRequest(), metadata=tenant.metadata, timeout=1.5
+                pb.WatchEventsRequest(), metadata=tenant.metadata, timeout=3
             )
         )
         took = time.monotonic() - started
-    assert 1.0 <= took < 1.5
+    assert 2.0 <= took < 3  # ends 0.6 s (a fifth of its time) before the deadline
     assert all(not a.HasField("event") for a in answers)
 
 
@@ -472,7 +472,7 @@ def test_a_stream_overtaken_by_pruning_ends_out_of_range_instead_of_skipping(
             .values(published_at=datetime.now(UTC))
         )
     with grpc.insecure_channel(stream.target) as channel:  # wait until they are settled
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # the settled mark can trail (ADR 0059)
         while len(events_of(catch_up(watcher(channel), tenant)[0])) < count:
             assert time.monotonic() < deadline
 

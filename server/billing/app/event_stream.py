@@ -231,7 +231,9 @@ class EventStream:
         sent = position  # the last cursor the caller has
         last_answer = time.monotonic()
         while True:
+            read_at = time.monotonic()
             page = await self._store.page(tenant_id, position, self._limits.batch_events)
+            read_s = time.monotonic() - read_at
             if page.floor > position:
                 raise CursorExpired
             for streamed in page.events:
@@ -243,8 +245,9 @@ class EventStream:
             if len(page.events) >= self._limits.batch_events:
                 continue  # more to read now
             now = time.monotonic()
+            # Another sleep and read must still fit before the end (reads slow under load).
             ending = request.stop_when_caught_up or (
-                end_at is not None and now + self._limits.poll_interval_s >= end_at
+                end_at is not None and now + self._limits.poll_interval_s + 2 * read_s >= end_at
             )
             if position != sent and (ending or now - last_answer >= CHECKPOINT_EVERY_S):
                 sent, last_answer = position, now

@@ -54,7 +54,7 @@ class EventServiceServicer:
         received gets every later event exactly once, whatever was written meanwhile. An event
         is delivered once every transaction that could still write an earlier one has ended, so
         a stream never skips one that commits late. Ends OK when `stop_when_caught_up` is set
-        and nothing more is committed, or shortly before the call's deadline (resume from the
+        and every deliverable event is delivered, or shortly before the call's deadline (resume from the
         last cursor); OUT_OF_RANGE (reason CURSOR_EXPIRED) when the cursor is older than the
         events kept; RESOURCE_EXHAUSTED (reason TOO_MANY_EVENT_STREAMS) past the streams a
         tenant may have open on one server process.

@@ -101,8 +101,9 @@ export type WatchEventsRequest = Message<"billing.v1.WatchEventsRequest"> & {
   startAtEnd: boolean;
 
   /**
-   * End the stream (OK) once every event committed so far is delivered, instead of waiting
-   * for more: a catch-up read.
+   * End the stream (OK) once every deliverable event is delivered, instead of waiting for
+   * more: a catch-up read. Deliverable: committed, with no transaction that could still
+   * write an earlier event running (a very recent commit may come on the next call).
    *
    * @generated from field: bool stop_when_caught_up = 5;
    */
@@ -158,7 +159,7 @@ export const EventService: GenService<{
    * received gets every later event exactly once, whatever was written meanwhile. An event
    * is delivered once every transaction that could still write an earlier one has ended, so
    * a stream never skips one that commits late. Ends OK when `stop_when_caught_up` is set
-   * and nothing more is committed, or shortly before the call's deadline (resume from the
+   * and every deliverable event is delivered, or shortly before the call's deadline (resume from the
    * last cursor); OUT_OF_RANGE (reason CURSOR_EXPIRED) when the cursor is older than the
    * events kept; RESOURCE_EXHAUSTED (reason TOO_MANY_EVENT_STREAMS) past the streams a
    * tenant may have open on one server process.

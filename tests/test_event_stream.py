@@ -20,8 +20,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from billing.app.context import CallContext
-from billing.app.event_stream import EventStream, Position, StreamLimits, StreamPage, WatchRequest
-from billing.domain.errors import CursorExpired
+from billing.app.event_stream import (
+    EventStream,
+    Position,
+    StreamLimits,
+    StreamPage,
+    StreamSlots,
+    WatchRequest,
+    format_cursor,
+    parse_cursor,
+)
+from billing.domain.errors import CursorExpired, InvalidArgument, TooManyStreams
 from billing.store.event_stream import SqlEventStream
 from billing.store.schema import outbox_events
 from billing_client.v1 import customers_pb2 as cpb
@@ -498,3 +507,25 @@ def test_a_stream_overtaken_by_pruning_ends_out_of_range_instead_of_skipping(
     got, error = asyncio.run(run())
     assert got == ids[:BATCH]  # the first page, read before the prune
     assert isinstance(error, CursorExpired)
+
+
+def test_cursors_round_trip_and_order_as_positions() -> None:
+    positions = [Position(0, 1), Position(0, 2), Position(7, 0), Position(2**63 - 1, 2**63 - 1)]
+    assert [parse_cursor(format_cursor(p)) for p in positions] == positions
+    assert format_cursor(Position(12, 3)) == "es1.12.3"
+    assert sorted(positions, reverse=True) == positions[::-1]
+    for bad in ("", "es1.1", "es1.-1.2", "es2.1.2", "es1.1.2 ", f"es1.{2**63}.0"):
+        with pytest.raises(InvalidArgument):
+            parse_cursor(bad)
+
+
+def test_stream_slots_count_per_tenant_and_free_on_exit() -> None:
+    slots = StreamSlots(per_tenant=2)
+    with slots.hold("a"), slots.hold("a"), slots.hold("b"):
+        with pytest.raises(TooManyStreams), slots.hold("a"):
+            pass
+        assert (slots.open("a"), slots.open("b")) == (2, 1)
+    assert (slots.open("a"), slots.open("b")) == (0, 0)
+    with pytest.raises(RuntimeError), slots.hold("a"):
+        raise RuntimeError  # a stream ending in an error frees its slot too
+    assert slots.open("a") == 0

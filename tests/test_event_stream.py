@@ -530,3 +530,32 @@ def test_stream_slots_count_per_tenant_and_free_on_exit() -> None:
     with pytest.raises(RuntimeError), slots.hold("a"):
         raise RuntimeError  # a stream ending in an error frees its slot too
     assert slots.open("a") == 0
+
+
+def test_a_stopping_server_ends_its_streams_ok_with_their_cursor(
+    stream: Stream, tenant: Tenant
+) -> None:
+    with stream.sync.begin() as conn:
+        first = insert_event(conn, tenant.id, "test.one", "things/1")
+    stopping = ThreadedServer(
+        server_settings(stream.database.async_url, event_stream_poll_ms=POLL_MS)
+    )
+    stopper: threading.Thread | None = None
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{stopping.port}") as channel:
+            call = watcher(channel).WatchEvents(
+                pb.WatchEventsRequest(), metadata=tenant.metadata, timeout=30
+            )
+            assert next(call).event.id == first  # waits for the settled mark if need be
+            stopper = threading.Thread(target=stopping.stop)
+            started = time.monotonic()
+            stopper.start()
+            rest = list(call)  # ends, not cut: the grace would be 0.5 s, this is shorter
+            took = time.monotonic() - started
+            stopper.join()
+    finally:
+        if stopper is None:
+            stopping.stop()
+    assert call.code() == grpc.StatusCode.OK
+    assert events_of(rest) == []
+    assert took < 0.5

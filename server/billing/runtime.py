@@ -345,6 +345,7 @@ class Runtime:
         grace = self.settings.shutdown_grace_seconds if grace_s is None else grace_s
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
+        self.use_cases.events.close()  # watches end OK with their cursor (ADR 0059)
         if self.server is not None:
             await self.server.stop(grace)
         for task in (self._purger, self._watch_task, self._worker_task, self._relay_task):

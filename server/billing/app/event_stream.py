@@ -185,6 +185,12 @@ class EventStream:
         self._store = store
         self._limits = limits
         self.slots = StreamSlots(limits.streams_per_tenant)
+        self._closing = False
+
+    def close(self) -> None:
+        """The server is stopping: open streams send their cursor and end OK within a poll,
+        so their callers resume on another process instead of being cut at the grace's end."""
+        self._closing = True
 
     async def watch(
         self, ctx: CallContext, request: WatchRequest, time_remaining_s: float | None
@@ -242,12 +248,15 @@ class EventStream:
                     last_answer = time.monotonic()
                     yield Delivery(streamed.event, format_cursor(sent))
             position = max(position, page.reached)
-            if len(page.events) >= self._limits.batch_events:
+            if len(page.events) >= self._limits.batch_events and not self._closing:
                 continue  # more to read now
             now = time.monotonic()
             # Another sleep and read must still fit before the end (reads slow under load).
-            ending = request.stop_when_caught_up or (
-                end_at is not None and now + self._limits.poll_interval_s + 2 * read_s >= end_at
+            next_read_by = now + self._limits.poll_interval_s + 2 * read_s
+            ending = (
+                request.stop_when_caught_up
+                or self._closing
+                or (end_at is not None and next_read_by >= end_at)
             )
             if position != sent and (ending or now - last_answer >= CHECKPOINT_EVERY_S):
                 sent, last_answer = position, now

@@ -450,7 +450,7 @@ def test_a_stream_with_a_deadline_ends_ok_before_it(stream: Stream, tenant: Tena
             )
         )
         took = time.monotonic() - started
-    assert 1.2 <= took < 2  # ends at most 0.4 s (a fifth of its time) before the deadline
+    assert 1.0 <= took < 2  # ends 0.4 s (a fifth of its time) or a slow read before it
     assert all(not a.HasField("event") for a in answers)
 
 

@@ -7,7 +7,7 @@ bumped by an AFTER INSERT trigger (writes are serialized, so numbers commit in o
 Existing rows keep their physical order.
 
 Revision ID: 0028
-Revises: 0031
+Revises: 0026
 Create Date: 2026-12-06 20:00:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0028"
-down_revision = "0031"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

@@ -88,6 +88,9 @@ def test_a_deal_applied_resent_and_amended(billing, contracts):
     # The same revision again (a retry from the CRM with a new request id): nothing new.
     again = _apply(billing, contracts, _deal(customer, 1, _basic(), _pro(10)))
     assert again == first
+    echoed = ct.Contract()
+    echoed.CopyFrom(first)  # what the CRM got back, output-only fields and all
+    assert _apply(billing, contracts, echoed) == first
     assert len(_subs(billing, customer)) == 2
 
     # The same revision with other terms is a conflict; nothing is written.

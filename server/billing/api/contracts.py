@@ -85,6 +85,18 @@ def contract_to_proto(contract: Contract) -> pb.Contract:
     return message
 
 
+def _terms_hash(request: pb.ApplyContractRequest) -> bytes:
+    """The hash of the deal's terms: output-only fields cleared, so a CRM that sends back the
+    contract it was answered (name, subscriptions, update time) sends the same revision."""
+    terms = pb.ApplyContractRequest()
+    terms.CopyFrom(request)
+    terms.contract.ClearField("name")
+    terms.contract.ClearField("update_time")
+    for line in terms.contract.lines:
+        line.ClearField("subscription")
+    return body_hash(terms)
+
+
 class ContractServicer(contracts_pb2_grpc.ContractServiceServicer):  # type: ignore[misc]
     def __init__(self, contracts: ContractUseCases, call_context: ContextFactory) -> None:
         self._contracts = contracts
@@ -94,7 +106,9 @@ class ContractServicer(contracts_pb2_grpc.ContractServiceServicer):  # type: ign
         self, request: pb.ApplyContractRequest, context: grpc.aio.ServicerContext
     ) -> pb.Contract:
         ctx = self._ctx("ApplyContract", context)
-        write = Write(request.request_id, body_hash(request), contract_from_proto(request.contract))
+        write = Write(
+            request.request_id, _terms_hash(request), contract_from_proto(request.contract)
+        )
         return contract_to_proto(await self._contracts.apply(ctx, write))
 
     async def GetContract(

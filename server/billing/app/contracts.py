@@ -179,10 +179,13 @@ class ContractUseCases:
             lines[new_line.line_id] = new_line
         for old in amendment.ends:
             current = await tx.subscriptions.get(ctx.tenant_id, old.subscription_id)
-            if current is None or current.status == Status.CANCELED or current.cancel_at:
+            if (
+                current is None
+                or current.status == Status.CANCELED
+                or current.cancel_at
+                or current.cancel_at_period_end
+            ):
                 continue  # already ending: the amendment asks for nothing more
-            if current.cancel_at_period_end:
-                continue
             cancellation = Cancellation(
                 current.name,
                 "at_period_end",

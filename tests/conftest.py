@@ -8,6 +8,7 @@ the isolation the server guarantees. With `CI` set, PostgreSQL tests fail instea
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -26,6 +27,7 @@ from billing.runtime import Runtime
 from billing_client.v1 import catalog_pb2_grpc, customers_pb2_grpc, rules_pb2_grpc
 from db_templates import PostgresTemplates, SqliteTemplate
 from workers import worker_id
+from written_events import new_written, read_postgres, read_sqlite, undeclared
 
 SECRET = "test-secret-" + uuid.uuid4().hex
 ISSUER = "billing-dev"
@@ -116,8 +118,11 @@ def _pg_available() -> bool:
 @pytest.fixture(scope="session")
 def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Database]]:
     """Creates fresh, migrated databases, copied from a migrated template (ADR 0056); drops
-    the PostgreSQL ones at the end. Names carry the xdist worker, so workers never meet."""
+    the PostgreSQL ones at the end. Names carry the xdist worker, so workers never meet.
+    Before dropping them, every event their outboxes hold is checked against the event
+    catalog (`written_events`): an undeclared type or payload key fails the session."""
     created: list[str] = []
+    sqlite_files: list[Path] = []
     postgres = PostgresTemplates(PG_ADMIN_DSN)
     sqlite = SqliteTemplate()
 
@@ -125,6 +130,7 @@ def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         if backend == "sqlite":
             path = tmp_path_factory.mktemp("db") / "billing.db"
             sqlite.copy_to(path)
+            sqlite_files.append(path)
             return Database(backend, f"sqlite+aiosqlite:///{path}", f"sqlite:///{path}")
         if backend == "postgresql":
             if not _pg_available():
@@ -139,10 +145,22 @@ def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         raise ValueError(backend)
 
     yield make
+    written = new_written()
+    for path in sqlite_files:
+        read_sqlite(path, written)
+    for name in created:
+        read_postgres(postgres.url(name), written)
     if created:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             for name in created:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    dump = os.environ.get("BILLING_WRITTEN_EVENTS_DUMP")
+    if dump:  # exploration: what the suite writes, one file per worker
+        lines = {t: sorted(sorted(k) for k in keys) for t, keys in written.items()}
+        Path(dump, f"{worker_id()}.json").write_text(json.dumps(lines, indent=1))
+        return
+    problems = undeclared(written)
+    assert not problems, "events written but not in the catalog:\n" + "\n".join(problems)
 
 
 TEST_ENCRYPTION_KEYS = "test1:" + "A" * 43  # 32 zero-ish bytes, base64url; tests only

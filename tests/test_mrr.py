@@ -98,6 +98,23 @@ def test_a_month_of_ten_subscriptions_matches_the_hand_computed_movements(
     assert (churn.mrr_at_start.amount_minor, churn.mrr_lost.amount_minor) == (22500, 7000)
     assert churn.revenue_churn == "0.311111"
 
+    # Customers with MRR at an instant (churn's base), read as MRR at an instant is: the
+    # current count less the days after it and its own day's movements after it (0032).
+    # 7 from April 1st, c0 gone on the 20th (6), then on May 10th at 09:00 c5 churns, c7 is
+    # new and c0 is back (7).
+    def customers_at(at: str) -> int:
+        start = ts(at)
+        end = ts("2032-01-01T00:00:00Z")
+        reply = metrics.GetChurn(mp.GetChurnRequest(start_time=start, end_time=end), metadata=md)
+        return sum(row.customers_at_start for row in reply.rows)
+
+    assert [customers_at(at) for at in (
+        "2020-01-01T00:00:00Z", "2026-04-01T00:00:00Z", "2026-04-01T00:00:01Z",
+        "2026-04-20T00:00:00Z", "2026-04-20T00:00:01Z", "2026-05-10T08:59:59Z",
+        "2026-05-10T09:00:00Z", "2026-05-10T09:00:01Z", "2026-05-11T00:00:00Z",
+        "2031-01-01T00:00:00Z",
+    )] == [0, 0, 7, 7, 6, 6, 6, 7, 7, 7]  # fmt: skip
+
 
 def test_movements_are_classified_per_customer() -> None:
     assert movement(0, 100, ever_had_mrr=False) is Movement.NEW

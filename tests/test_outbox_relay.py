@@ -431,7 +431,7 @@ def test_events_written_before_the_relay_get_their_shard_and_order(backend, make
                 conn.execute(
                     sa.text(
                         "INSERT INTO outbox_events (tenant_id, id, event_type, resource_name,"
-                        " payload, occurred_at, published_at) VALUES ('t1', :i, 'x.y', :r, '{}',"
+                        " payload, occurred_at, published_at) VALUES ('t1', :i, 'x.y', :r, '{\"n\": 0}',"
                         " :at, :p)"
                     ),
                     {"i": event_id, "r": resource, "at": at, "p": published},

@@ -66,15 +66,29 @@ async def _fix_customers(store: Store, tenant_id: str) -> int:
 
 
 async def _fix_totals(store: Store, tenant_id: str) -> int:
+    """Each shard's MRR from its positions; the count of customers with MRR per currency, any
+    difference put in shard 0 (counts are per customer, not per shard)."""
     async with store.write(None) as tx:
         stored = await tx.mrr.shard_rows(tenant_id)
-        want: dict[tuple[str, int], int] = {key: 0 for key in stored}
-        for subscription_id, _, currency, minor in await tx.mrr.positions(tenant_id):
+        minor: dict[tuple[str, int], int] = {key: 0 for key in stored}
+        per_customer: dict[tuple[str, str], int] = defaultdict(int)
+        for subscription_id, customer_id, currency, held in await tx.mrr.positions(tenant_id):
             key = (currency, shard_of(subscription_id))
-            want[key] = want.get(key, 0) + minor
-        wrong = {key: minor for key, minor in want.items() if stored.get(key) != minor}
-        for (currency, shard), minor in wrong.items():
-            await tx.mrr.put_total(tenant_id, currency, shard, minor)
+            minor[key] = minor.get(key, 0) + held
+            per_customer[(currency, customer_id)] += held
+        customers: dict[str, int] = defaultdict(int)
+        for (currency, _), held in per_customer.items():
+            customers[currency] += int(held > 0)
+        counted: dict[str, int] = defaultdict(int)
+        for (currency, _), (_, n) in stored.items():
+            counted[currency] += n
+        want = {key: (m, stored.get(key, (0, 0))[1]) for key, m in minor.items()}
+        for currency in set(customers) | set(counted):
+            m, n = want.get((currency, 0), (0, 0))
+            want[(currency, 0)] = (m, n + customers[currency] - counted[currency])
+        wrong = {key: tally for key, tally in want.items() if stored.get(key, (0, 0)) != tally}
+        for (currency, shard), tally in wrong.items():
+            await tx.mrr.put_total(tenant_id, currency, shard, tally)
     return len(wrong)
 
 
@@ -83,12 +97,15 @@ async def _fix_days(store: Store, tenant_id: str) -> int:
     async with store.write(None) as tx:
         stored = await tx.mrr.day_rows(tenant_id)
         want = await tx.mrr.movement_days(tenant_id)
-        summed: dict[tuple[datetime, str], int] = defaultdict(int)
-        for (day, currency, _), minor in stored.items():
-            summed[(day, currency)] += minor
-        wrong = [key for key in set(want) | set(summed) if want.get(key, 0) != summed.get(key, 0)]
+        summed: dict[tuple[datetime, str], tuple[int, int]] = defaultdict(lambda: (0, 0))
+        for (day, currency, _), (minor, n) in stored.items():
+            had = summed[(day, currency)]
+            summed[(day, currency)] = (had[0] + minor, had[1] + n)
+        keys = set(want) | set(summed)
+        wrong = [key for key in keys if want.get(key, (0, 0)) != summed.get(key, (0, 0))]
         for day, currency in wrong:
-            gap = want.get((day, currency), 0) - summed[(day, currency)]
-            zero = stored.get((day, currency, 0), 0)
-            await tx.mrr.put_day(tenant_id, day, currency, 0, zero + gap)
+            goal, sums = want.get((day, currency), (0, 0)), summed[(day, currency)]
+            zero = stored.get((day, currency, 0), (0, 0))
+            fixed = (zero[0] + goal[0] - sums[0], zero[1] + goal[1] - sums[1])
+            await tx.mrr.put_day(tenant_id, day, currency, 0, fixed)
     return len(wrong)

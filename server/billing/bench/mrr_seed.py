@@ -42,8 +42,9 @@ MOVEMENTS = (
     "mrr_movements (tenant_id, id, occurred_at, customer_id, subscription_id, currency, kind,"
     " delta_minor)"
 )
-TOTALS = "mrr_totals (tenant_id, currency, shard, mrr_minor)"
-DAYS = "mrr_days (tenant_id, day_start, currency, shard, delta_minor)"
+TOTALS = "mrr_totals (tenant_id, currency, shard, mrr_minor, customers)"
+DAYS = "mrr_days (tenant_id, day_start, currency, shard, delta_minor, customers_delta)"
+COUNTED = {"new": 1, "reactivation": 1, "churn": -1}  # as the write path counts customers
 TABLES = ("mrr_subscriptions", "mrr_customers", "mrr_movements", "mrr_totals", "mrr_days")
 
 
@@ -135,7 +136,7 @@ def seed(database_url: str, tenant: str, n: int, progress: Callable[[str], None]
                 _copy(conn, CUSTOMERS, _customers(tenant, positions))
                 _copy(conn, MOVEMENTS, _movements(tenant, n, start))
                 progress(f"{count:,} MRR movements copied")
-                _copy(conn, TOTALS, _totals(tenant, shards))
+                _copy(conn, TOTALS, _totals(tenant, shards, _with_mrr(positions)))
                 _copy(conn, DAYS, _days(tenant, n, start))
         with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
             conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
@@ -184,15 +185,27 @@ def _movements(tenant: str, n: int, start: datetime) -> Iterator[str]:
         )
 
 
-def _totals(tenant: str, shards: dict[int, int]) -> Iterator[str]:
-    for shard, minor in sorted(shards.items()):  # tenant_id, currency, shard, mrr_minor
-        yield f"{tenant}\t{CURRENCY}\t{shard}\t{minor}\n"
+def _with_mrr(positions: dict[int, int]) -> int:
+    per_customer: dict[str, int] = {}
+    for i, minor in positions.items():
+        per_customer[customer_id(i)] = per_customer.get(customer_id(i), 0) + minor
+    return sum(1 for minor in per_customer.values() if minor > 0)
+
+
+def _totals(tenant: str, shards: dict[int, int], customers: int) -> Iterator[str]:
+    # tenant_id, currency, shard, mrr_minor, customers (all counted in shard 0)
+    for shard, minor in sorted(shards.items()):
+        yield f"{tenant}\t{CURRENCY}\t{shard}\t{minor}\t{customers if shard == 0 else 0}\n"
+    if 0 not in shards:
+        yield f"{tenant}\t{CURRENCY}\t0\t0\t{customers}\n"
 
 
 def _days(tenant: str, n: int, start: datetime) -> Iterator[str]:
-    sums: dict[tuple[datetime, int], int] = {}
+    sums: dict[tuple[datetime, int], tuple[int, int]] = {}
     for m in moves(n, start):
         key = (day_start(m.at), shard_of(subscription_id(m.subscription)))
-        sums[key] = sums.get(key, 0) + m.delta
-    for (day, shard), minor in sorted(sums.items()):  # tenant, day_start, currency, shard, sum
-        yield f"{tenant}\t{day.isoformat()}\t{CURRENCY}\t{shard}\t{minor}\n"
+        minor, customers = sums.get(key, (0, 0))
+        sums[key] = (minor + m.delta, customers + COUNTED.get(m.kind, 0))
+    # tenant, day_start, currency, shard, net MRR, net customers
+    for (day, shard), (minor, customers) in sorted(sums.items()):
+        yield f"{tenant}\t{day.isoformat()}\t{CURRENCY}\t{shard}\t{minor}\t{customers}\n"

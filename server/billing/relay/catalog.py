@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,41 @@ Money in `details` is integer minor units beside an ISO 4217 `currency`, always 
 integers. Events the broker refuses (no queue bound for the routing key, or a nack) go to the
 fanout exchange `BILLING_RELAY_DEAD_LETTER_EXCHANGE` (queue `<exchange>.dead`, header
 `x-billing-refused`: `unroutable` or `nacked`) and are recorded on their outbox row.
+
+The payload keys below are checked: the test suite reads every event its databases hold and
+fails on an event type not listed here, a key not listed for its type, or a listed key (not
+marked `?`) missing.
 """
+
+
+@dataclass(frozen=True)
+class DeclaredPayload:
+    """An event type's payload keys as events.proto declares them: `type: key, key?, ... | note`
+    (a `?` marks a key only some payloads carry)."""
+
+    keys: frozenset[str]
+    required: frozenset[str]
+    note: str
+
+
+def parse_declaration(entry: str) -> tuple[str, DeclaredPayload]:
+    event_type, _, rest = entry.partition(":")
+    listed, _, note = rest.partition("|")
+    names = [name.strip() for name in listed.split(",") if name.strip()]
+    keys = frozenset(name.rstrip("?") for name in names)
+    required = frozenset(name for name in names if not name.endswith("?"))
+    return event_type.strip(), DeclaredPayload(keys, required, note.strip())
+
+
+def declared_payloads() -> dict[str, DeclaredPayload]:
+    """Every event type of the catalog, with its declared payload."""
+    declared: dict[str, DeclaredPayload] = {}
+    for descriptor in events_pb2.DESCRIPTOR.message_types_by_name.values():
+        options: Any = descriptor.GetOptions()
+        for entry in options.Extensions[events_pb2.event_type]:
+            event_type, payload = parse_declaration(str(entry))
+            declared[event_type] = payload
+    return declared
 
 
 def _comments(pattern: re.Pattern[str], text: str) -> dict[str, str]:
@@ -73,15 +108,30 @@ def render() -> str:
             kind = field.message_type.full_name if field.message_type else _scalar(field.type)
             section.append(f"| `{field.name}` | `{kind}` | {fields.get(field.name, '')} |")
         if types:
-            section += ["", "| event type | routing key | `details` keys |", "|---|---|---|"]
+            section += [
+                "",
+                "| event type | routing key | `details` keys (`?`: not always present) | note |",
+                "|---|---|---|---|",
+            ]
             for entry in types:
-                event_type, _, keys = entry.partition(":")
-                section.append(f"| `{TYPE_PREFIX}{event_type}` | `{event_type}` | {keys.strip()} |")
+                event_type, payload = parse_declaration(entry)
+                keys = ", ".join(
+                    f"`{key}`" if key in payload.required else f"`{key}?`"
+                    for key in _listed_order(entry)
+                )
+                section.append(
+                    f"| `{TYPE_PREFIX}{event_type}` | `{event_type}` | {keys} | {payload.note} |"
+                )
         sections.append("\n".join(section))
     parts.append("\n".join(rows) + "\n")
     parts.append("\n## Messages\n")
     parts.extend(sections)
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _listed_order(entry: str) -> list[str]:
+    listed = entry.partition(":")[2].partition("|")[0]
+    return [name.strip().rstrip("?") for name in listed.split(",") if name.strip()]
 
 
 def _message_block(text: str, name: str) -> str:

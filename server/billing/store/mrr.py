@@ -21,6 +21,10 @@ from billing.store.schema import (
 ms, mc, mm, mt, md = mrr_subscriptions, mrr_customers, mrr_movements, mrr_totals, mrr_days
 INSERT_MOVEMENT = insert(mm)
 DAY = timedelta(days=1)
+# How a movement changes the count of customers with MRR.
+# (MRR in minor units, customers with MRR): what a total, or a day's net change, holds.
+Tally = tuple[int, int]
+COUNTED = {Movement.NEW: 1, Movement.REACTIVATION: 1, Movement.CHURN: -1}
 
 
 def day_start(at: datetime) -> datetime:
@@ -39,19 +43,30 @@ class SqlMrr:
         self._put_customer = upsert(
             name, mc, ["tenant_id", "customer_id", "currency"], ["mrr_minor"]
         )
-        self._put_total = upsert(name, mt, ["tenant_id", "currency", "shard"], ["mrr_minor"])
+        self._put_total = upsert(
+            name, mt, ["tenant_id", "currency", "shard"], ["mrr_minor", "customers"]
+        )
         add = dialect_insert(name, mt)
         self._add_total = add.on_conflict_do_update(
             index_elements=["tenant_id", "currency", "shard"],
-            set_={"mrr_minor": mt.c.mrr_minor + add.excluded.mrr_minor},
+            set_={
+                "mrr_minor": mt.c.mrr_minor + add.excluded.mrr_minor,
+                "customers": mt.c.customers + add.excluded.customers,
+            },
         )
         add_day = dialect_insert(name, md)
         self._add_day = add_day.on_conflict_do_update(
             index_elements=["tenant_id", "day_start", "currency", "shard"],
-            set_={"delta_minor": md.c.delta_minor + add_day.excluded.delta_minor},
+            set_={
+                "delta_minor": md.c.delta_minor + add_day.excluded.delta_minor,
+                "customers_delta": md.c.customers_delta + add_day.excluded.customers_delta,
+            },
         )
         self._put_day = upsert(
-            name, md, ["tenant_id", "day_start", "currency", "shard"], ["delta_minor"]
+            name,
+            md,
+            ["tenant_id", "day_start", "currency", "shard"],
+            ["delta_minor", "customers_delta"],
         )
 
     async def position(self, tenant_id: str, subscription_id: str) -> int:
@@ -101,9 +116,11 @@ class SqlMrr:
         move = {"tenant_id": t, "id": movement_id, "occurred_at": at,
                 "customer_id": customer_id, "subscription_id": subscription_id,
                 "currency": currency, "kind": kind.value, "delta_minor": delta_minor}  # fmt: skip
-        total = {"tenant_id": t, "currency": currency, "shard": shard, "mrr_minor": delta_minor}
+        counted = COUNTED.get(kind, 0)
+        total = {"tenant_id": t, "currency": currency, "shard": shard, "mrr_minor": delta_minor,
+                 "customers": counted}  # fmt: skip
         day = {"tenant_id": t, "day_start": day_start(at), "currency": currency, "shard": shard,
-               "delta_minor": delta_minor}  # fmt: skip
+               "delta_minor": delta_minor, "customers_delta": counted}  # fmt: skip
         self._conn.defer(self._put_position, position)
         self._conn.defer(self._put_customer, customer)
         self._conn.defer(INSERT_MOVEMENT, move)
@@ -153,21 +170,27 @@ class SqlMrr:
         return [(r.currency, r.kind, int(r.total), int(r.n)) for r in rows]
 
     async def customers_at(self, tenant_id: str, at: datetime) -> dict[str, int]:
-        """Customers with MRR at an instant, per currency (their movements before it net
-        above zero)."""
-        per_customer = (
-            select(mm.c.customer_id, mm.c.currency)
-            .where(mm.c.tenant_id == tenant_id, mm.c.occurred_at < at)
-            .group_by(mm.c.customer_id, mm.c.currency)
-            .having(func.sum(mm.c.delta_minor) > 0)
-            .subquery()
+        """Customers with MRR at an instant, per currency: the current count less the net
+        change of each whole UTC day after it and of the movements left in its own day, bounded
+        as `totals_at` is (migration 0032). One statement, one snapshot."""
+        next_day = day_start(at) if day_start(at) == at else day_start(at) + DAY
+        now = select(mt.c.currency, mt.c.customers.label("n")).where(mt.c.tenant_id == tenant_id)
+        days = select(md.c.currency, (-md.c.customers_delta).label("n")).where(
+            md.c.tenant_id == tenant_id, md.c.day_start >= next_day
         )
+        counted = case(
+            (mm.c.kind.in_([Movement.NEW.value, Movement.REACTIVATION.value]), -1),
+            (mm.c.kind == Movement.CHURN.value, 1),
+            else_=0,
+        )
+        rest = select(mm.c.currency, counted.label("n")).where(
+            mm.c.tenant_id == tenant_id, mm.c.occurred_at >= at, mm.c.occurred_at < next_day
+        )
+        both = union_all(now, days, rest).subquery()
         rows = await self._conn.execute(
-            select(per_customer.c.currency, func.count().label("n")).group_by(
-                per_customer.c.currency
-            )
+            select(both.c.currency, func.sum(both.c.n).label("n")).group_by(both.c.currency)
         )
-        return {r.currency: int(r.n) for r in rows}
+        return {r.currency: int(r.n) for r in rows if int(r.n)}
 
     async def churned(self, tenant_id: str, start: datetime, end: datetime) -> dict[str, int]:
         """Customers whose last movement in [start, end) was a churn, per currency."""
@@ -219,11 +242,13 @@ class SqlMrr:
         )
         return {(r.customer_id, r.currency): int(r.mrr_minor) for r in rows}
 
-    async def shard_rows(self, tenant_id: str) -> dict[tuple[str, int], int]:
+    async def shard_rows(self, tenant_id: str) -> dict[tuple[str, int], Tally]:
         rows = await self._conn.execute(
-            select(mt.c.currency, mt.c.shard, mt.c.mrr_minor).where(mt.c.tenant_id == tenant_id)
+            select(mt.c.currency, mt.c.shard, mt.c.mrr_minor, mt.c.customers).where(
+                mt.c.tenant_id == tenant_id
+            )
         )
-        return {(r.currency, int(r.shard)): int(r.mrr_minor) for r in rows}
+        return {(r.currency, int(r.shard)): (int(r.mrr_minor), int(r.customers)) for r in rows}
 
     async def put_customer(
         self, tenant_id: str, customer_id: str, currency: str, minor: int
@@ -232,35 +257,40 @@ class SqlMrr:
                "mrr_minor": minor}  # fmt: skip
         self._conn.defer(self._put_customer, row)
 
-    async def put_total(self, tenant_id: str, currency: str, shard: int, minor: int) -> None:
-        row = {"tenant_id": tenant_id, "currency": currency, "shard": shard, "mrr_minor": minor}
+    async def put_total(self, tenant_id: str, currency: str, shard: int, tally: Tally) -> None:
+        row = {"tenant_id": tenant_id, "currency": currency, "shard": shard,
+               "mrr_minor": tally[0], "customers": tally[1]}  # fmt: skip
         self._conn.defer(self._put_total, row)
 
-    async def day_rows(self, tenant_id: str) -> dict[tuple[datetime, str, int], int]:
+    async def day_rows(self, tenant_id: str) -> dict[tuple[datetime, str, int], Tally]:
         rows = await self._conn.execute(
-            select(md.c.day_start, md.c.currency, md.c.shard, md.c.delta_minor).where(
-                md.c.tenant_id == tenant_id
-            )
+            select(
+                md.c.day_start, md.c.currency, md.c.shard, md.c.delta_minor, md.c.customers_delta
+            ).where(md.c.tenant_id == tenant_id)
         )
-        return {(r.day_start, r.currency, int(r.shard)): int(r.delta_minor) for r in rows}
+        return {
+            (r.day_start, r.currency, int(r.shard)): (int(r.delta_minor), int(r.customers_delta))
+            for r in rows
+        }
 
-    async def movement_days(self, tenant_id: str) -> dict[tuple[datetime, str], int]:
-        """The net of the movements per UTC day and currency (summed here: day arithmetic
-        differs between the databases)."""
+    async def movement_days(self, tenant_id: str) -> dict[tuple[datetime, str], Tally]:
+        """The net of the movements, and of the customers they count, per UTC day and currency
+        (summed here: day arithmetic differs between the databases)."""
         rows = await self._conn.execute(
-            select(mm.c.occurred_at, mm.c.currency, mm.c.delta_minor).where(
+            select(mm.c.occurred_at, mm.c.currency, mm.c.kind, mm.c.delta_minor).where(
                 mm.c.tenant_id == tenant_id
             )
         )
-        sums: dict[tuple[datetime, str], int] = {}
+        sums: dict[tuple[datetime, str], Tally] = {}
         for r in rows:
             key = (day_start(r.occurred_at), r.currency)
-            sums[key] = sums.get(key, 0) + int(r.delta_minor)
+            minor, customers = sums.get(key, (0, 0))
+            sums[key] = (minor + int(r.delta_minor), customers + COUNTED.get(Movement(r.kind), 0))
         return sums
 
     async def put_day(
-        self, tenant_id: str, day: datetime, currency: str, shard: int, minor: int
+        self, tenant_id: str, day: datetime, currency: str, shard: int, tally: Tally
     ) -> None:
         row = {"tenant_id": tenant_id, "day_start": day, "currency": currency, "shard": shard,
-               "delta_minor": minor}  # fmt: skip
+               "delta_minor": tally[0], "customers_delta": tally[1]}  # fmt: skip
         self._conn.defer(self._put_day, row)

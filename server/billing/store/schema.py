@@ -817,6 +817,8 @@ mrr_totals = Table(
     Column("currency", String(3), primary_key=True),
     Column("shard", Integer, primary_key=True),
     Column("mrr_minor", BigInteger, nullable=False),
+    # customers with MRR (migration 0032): +1 on a new or reactivated one, -1 on a churn
+    Column("customers", BigInteger, nullable=False, server_default="0"),
 )
 # Each UTC day's net movement, sharded as the totals (ADR 0055, migration 0031): MRR at an
 # instant is the total less the days after it and the movements left in its own day.
@@ -828,6 +830,7 @@ mrr_days = Table(
     Column("currency", String(3), primary_key=True),
     Column("shard", Integer, primary_key=True),
     Column("delta_minor", BigInteger, nullable=False),
+    Column("customers_delta", BigInteger, nullable=False, server_default="0"),  # 0032
 )
 
 # --- receivables / postings (ADR 0051, migration 0024) -----------------------------------------

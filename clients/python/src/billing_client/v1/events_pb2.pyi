@@ -125,6 +125,14 @@ class ContractEvent(_message.Message):
     details: _struct_pb2.Struct
     def __init__(self, name: _Optional[str] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
+class DueWorkEvent(_message.Message):
+    __slots__ = ("name", "details")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    details: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
 class OtherEvent(_message.Message):
     __slots__ = ("name", "details")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -34,5 +34,6 @@ def test_the_check_names_unknown_types_extra_keys_and_missing_ones() -> None:
     assert undeclared(written) == [
         "credit_note.created: keys ['total'] written, not declared",
         "invoice.voided: written, but not in events.proto's catalog",
-        "rules.activated: declared keys ['previous'] missing from a payload",
+        "rules.activated: declared keys ['previous'] missing from a payload with keys"
+        " ['content_hash']",
     ]

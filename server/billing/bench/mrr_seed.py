@@ -120,6 +120,16 @@ def expected_at(n: int, start: datetime, at: datetime) -> int:
     return sum(m.delta for m in moves(n, start) if m.at < at)
 
 
+def expected_customers_at(n: int, start: datetime, at: datetime) -> int:
+    """Customers with MRR at `at` (churn's base): those whose movements before it net above 0."""
+    per_customer: dict[str, int] = {}
+    for m in moves(n, start):
+        if m.at < at:
+            key = customer_id(m.subscription)
+            per_customer[key] = per_customer.get(key, 0) + m.delta
+    return sum(1 for minor in per_customer.values() if minor > 0)
+
+
 def seed(database_url: str, tenant: str, n: int, progress: Callable[[str], None]) -> Seeded:
     """Write the state of `n` subscriptions for `tenant`, then VACUUM (ANALYZE) the tables."""
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -17,6 +17,7 @@ STATUS_CODES: dict[type[errors.BillingError], grpc.StatusCode] = {
     errors.RequestInProgress: grpc.StatusCode.ABORTED,
     errors.TransactionConflict: grpc.StatusCode.ABORTED,
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    errors.DatabaseUnavailable: grpc.StatusCode.UNAVAILABLE,
     errors.StreamTooLong: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.IdempotencyKeyReused: grpc.StatusCode.FAILED_PRECONDITION,
     errors.NoActiveRuleSet: grpc.StatusCode.FAILED_PRECONDITION,

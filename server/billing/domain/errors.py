@@ -216,6 +216,14 @@ class RowsLocked(TransactionConflict):
     reason = "ROWS_LOCKED"
 
 
+class DatabaseUnavailable(BillingError):
+    """The database could not be reached (refused, full, restarting, the connection lost); the
+    call may be retried with the same request_id, which makes a write that did commit answer
+    as it did."""
+
+    reason = "DATABASE_UNAVAILABLE"
+
+
 class DeadlineExceeded(BillingError):
     """The work did not finish in the time it had (the caller's deadline, a statement
     timeout, or the server's maximum for a run); what committed stays committed."""

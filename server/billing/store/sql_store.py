@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from billing.app.ports import IdempotencyKey, RetryableConflict
 from billing.app.records import OutboxEvent
 from billing.domain.errors import (
+    DatabaseUnavailable,
     DeadlineExceeded,
     RequestInProgress,
     RowsLocked,
@@ -149,6 +150,7 @@ class SqlStore:
         except (DBAPIError, OverflowError) as exc:
             if isinstance(exc, DBAPIError):
                 _raise_timeout(exc)
+                _raise_unavailable(exc)
             if (detail := _does_not_fit(exc)) is not None:
                 raise ValueDoesNotFit(detail) from exc
             raise
@@ -169,6 +171,7 @@ class SqlStore:
                 raise RetryableConflict(str(exc.orig)) from exc
             if isinstance(exc, DBAPIError):
                 _raise_timeout(exc)
+                _raise_unavailable(exc)
             if (detail := _does_not_fit(exc)) is not None:
                 raise ValueDoesNotFit(detail) from exc
             raise
@@ -246,6 +249,25 @@ def _raise_timeout(exc: DBAPIError) -> None:
     if sqlstate == _IDLE_TIMEOUT:
         raise DeadlineExceeded(
             "the transaction stayed idle past the server's limit and was ended; nothing changed"
+        ) from exc
+
+
+# Connection exceptions (class 08), too many connections, and a server shutting down or
+# starting: the database is not there for now, whatever the call asked.
+_UNAVAILABLE_SQLSTATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+
+
+def _raise_unavailable(exc: DBAPIError) -> None:
+    """A database that could not be reached, or was lost mid-call, as UNAVAILABLE (retry with
+    the same request_id) instead of INTERNAL. A psycopg OperationalError without a SQLSTATE
+    is a failure of the connection itself (connect refused, server closed it)."""
+    orig = exc.orig
+    if not isinstance(orig, psycopg.OperationalError):
+        return
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is None or sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES:
+        raise DatabaseUnavailable(
+            "the database is not reachable right now; retry with the same request_id"
         ) from exc
 
 

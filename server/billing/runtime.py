@@ -87,8 +87,9 @@ from billing.plugins.registry import Engines, load_engines
 from billing.relay.publisher import RabbitPublisher
 from billing.relay.worker import OutboxRelay, RelayPolicy
 from billing.store.crypto import key_ring
-from billing.store.engine import SessionTimeouts, create_engine
+from billing.store.engine import POOL_RECYCLE_S, SessionTimeouts, create_engine, session_options
 from billing.store.event_stream import SqlEventStream
+from billing.store.lean_reads import LeanPool
 from billing.store.outbox_relay import SqlRelayStore
 from billing.store.sql_store import SqlStore
 
@@ -97,6 +98,7 @@ log = logging.getLogger("billing.runtime")
 PURGE_INTERVAL_S = 300
 PURGE_BATCH_ROWS = 1000
 DEV_TOKEN_LIFETIME_S = 30 * 24 * 3600
+CALLS_POOL_SIZE = 10  # the calls' engine's (create_engine's default) and the lean reads'
 DUE_POOL_SPARE = 2  # due-work connections beyond its concurrency: claims, progress counts
 
 
@@ -117,7 +119,18 @@ class Runtime:
             settings.db_idle_in_transaction_timeout_ms,
         )
         self.engine = create_engine(settings.database_url, timeouts=timeouts)
-        self.store = SqlStore(self.engine, self.keys)
+        # The hottest reads' own autocommit connections (PostgreSQL, ADR 0064).
+        self.lean = (
+            None
+            if settings.is_sqlite
+            else LeanPool(
+                settings.database_url,
+                size=CALLS_POOL_SIZE,
+                options=session_options(timeouts),
+                recycle_s=POOL_RECYCLE_S,
+            )
+        )
+        self.store = SqlStore(self.engine, self.keys, self.lean)
         # Due work on a pool of its own (PostgreSQL), no larger than its concurrency needs:
         # a bill run waits for its own connections, never for the calls', and the calls never
         # wait behind it for one. SQLite has one writer: one store, whose lock orders both.
@@ -125,7 +138,7 @@ class Runtime:
         self.due_store = self.store
         self._calls: CallsAtDatabase | None = None
         if not settings.is_sqlite:
-            self._calls = CallsAtDatabase(self.engine)
+            self._calls = CallsAtDatabase(self.engine, self.lean)
             self.due_engine = create_engine(
                 settings.database_url,
                 pool_size=settings.due_work_concurrency + DUE_POOL_SPARE,
@@ -355,6 +368,8 @@ class Runtime:
                     await task
         if self.metrics is not None:
             await self.metrics.stop()
+        if self.lean is not None:
+            await self.lean.close()
         await self.engine.dispose()
         if self.due_engine is not self.engine:
             await self.due_engine.dispose()
@@ -385,8 +400,9 @@ class CallsAtDatabase:
     """How many of the calls' connections are checked out: calls at the database now. Due
     work has a pool of its own, so this counts calls only."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, lean: LeanPool | None) -> None:
         self.count = 0
+        self._lean = lean
         event.listen(engine.sync_engine.pool, "checkout", self._checkout)
         event.listen(engine.sync_engine.pool, "checkin", self._checkin)
 
@@ -397,7 +413,7 @@ class CallsAtDatabase:
         self.count -= 1
 
     def busy(self) -> bool:
-        return self.count > 0
+        return self.count > 0 or (self._lean is not None and self._lean.busy())
 
 
 _NO_TASK: asyncio.Task[None] | None = None

@@ -109,8 +109,7 @@ class CustomerUseCases:
 
     async def get(self, ctx: CallContext, name: str) -> Customer:
         customer_id = parse_name(name, "customers")
-        async with self._store.read() as tx:
-            customer = await tx.customers.get(ctx.tenant_id, customer_id)
+        customer = await self._store.customer(ctx.tenant_id, customer_id)
         if customer is None:
             raise NotFound(name)
         return customer

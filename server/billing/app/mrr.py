@@ -29,14 +29,17 @@ async def track(
     after: Subscription,
     at: datetime,
     before: Subscription | None = None,
+    *,
+    created: bool = False,
 ) -> bool:
     """Record the change `after` makes to MRR; True when it made one. With `before` (the
     subscription as read) an unchanged contribution costs nothing: no statement at all, as on
-    most renewals."""
+    most renewals. `created`: this transaction made the subscription (a new id), so it has
+    no position yet and none is read (a round trip of CreateSubscription's)."""
     new = contribution_minor(after)
     if before is not None and contribution_minor(before) == new:
         return False
-    old = await tx.mrr.position(tenant_id, after.id)
+    old = 0 if created else await tx.mrr.position(tenant_id, after.id)
     if old == new:
         return False
     had = await tx.mrr.customer(tenant_id, after.customer_id, after.currency)

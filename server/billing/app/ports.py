@@ -746,3 +746,8 @@ class Store(Protocol):
     def write(self, key: IdempotencyKey | None) -> AbstractAsyncContextManager[Transaction]:
         """A write transaction holding `key` exclusively; commits when the block exits cleanly."""
         ...
+
+    async def customer(self, tenant_id: str, customer_id: str) -> Customer | None:
+        """One customer as committed, on the store's cheapest path (GetCustomer's only read:
+        what `read()` and `customers.get` give, without a transaction around it)."""
+        ...

@@ -290,7 +290,7 @@ class SubscriptionUseCases:
                     sub, term_end=periods.boundary(sub.anchor, cadence, request.term_periods, zone)
                 )
             await tx.subscriptions.insert(ctx.tenant_id, sub)
-            await track_mrr(tx, ctx.tenant_id, sub, sub.created_at)
+            await track_mrr(tx, ctx.tenant_id, sub, sub.created_at, created=True)
             await self._record(
                 tx,
                 ctx,

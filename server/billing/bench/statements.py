@@ -87,12 +87,12 @@ class Counter:
             self.commits += 1
 
     def snapshot(self) -> tuple[int, int, int, int, int]:
-        """Statements SQLAlchemy sent, commits, batches and the statements in them, and the
-        commits that rode at the end of a batch."""
+        """Statements sent alone (by SQLAlchemy, or raw on the lean read path), commits,
+        batches and the statements in them, and the commits that rode at the end of a batch."""
         with self.lock:
             counts = batch.COUNTS
             return (
-                self.statements,
+                self.statements + counts.alone,
                 self.commits,
                 counts.pipelines,
                 counts.statements,

@@ -685,8 +685,8 @@ class SqlCredit:
 
     async def balance(self, tenant_id: str, customer_id: str, currency: str) -> int:
         params = {"t": tenant_id, "customer": customer_id, "currency": currency}
-        value = (await self._conn.execute(_CREDIT_BALANCE, params)).scalar()
-        return int(value) if value is not None else 0
+        rows = await self._conn.fetch(_CREDIT_BALANCE, params)
+        return int(rows[0][0]) if rows else 0
 
     async def set_balance(
         self, tenant_id: str, customer_id: str, currency: str, balance_minor: int

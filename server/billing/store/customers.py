@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any
 
+import psycopg
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import RowMapping
 
 from billing.domain.customers import (
     Customer,
@@ -22,6 +23,31 @@ from billing.store.schema import customers as t
 
 _INSERT = insert(t)
 _GET = select(t).where(t.c.tenant_id == bindparam("tenant_id"), t.c.id == bindparam("id"))
+# The same read for the lean path (psycopg alone, PostgreSQL): every column, by name.
+_COLUMNS = tuple(c.name for c in t.columns)
+LEAN_GET = (
+    f"SELECT {', '.join(_COLUMNS)} FROM customers WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
+)
+
+
+async def lean_get(
+    conn: psycopg.AsyncConnection[Any], tenant_id: str, customer_id: str
+) -> Customer | None:
+    """`SqlCustomers.get` on a psycopg connection of the lean pool: psycopg's own loaders
+    (jsonb as Python objects, timestamptz as aware datetimes, converted to UTC as
+    `UTCDateTime` does), no SQLAlchemy result processing."""
+    async with conn.cursor() as cursor:
+        await cursor.execute(LEAN_GET, {"tenant_id": tenant_id, "id": customer_id})
+        row = await cursor.fetchone()
+    return None if row is None else _from_tuple(row)
+
+
+def _from_tuple(row: Sequence[Any]) -> Customer:
+    """A row of every column in table order, as psycopg or SQLAlchemy loads it."""
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["create_time"] = values["create_time"].astimezone(UTC)
+    values["update_time"] = values["update_time"].astimezone(UTC)
+    return _from_row(values)
 
 
 class SqlCustomers:
@@ -32,9 +58,8 @@ class SqlCustomers:
         self._conn.defer(_INSERT, {"tenant_id": tenant_id, **_to_row(customer)})
 
     async def get(self, tenant_id: str, customer_id: str) -> Customer | None:
-        result = await self._conn.execute(_GET, {"tenant_id": tenant_id, "id": customer_id})
-        row = result.mappings().first()
-        return _from_row(row) if row is not None else None
+        rows = await self._conn.fetch(_GET, {"tenant_id": tenant_id, "id": customer_id})
+        return _from_tuple(rows[0]) if rows else None
 
     async def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Customer]:
         if not customer_ids:
@@ -85,7 +110,7 @@ def _to_row(customer: Customer) -> dict[str, Any]:
     }
 
 
-def _from_row(row: RowMapping) -> Customer:
+def _from_row(row: Mapping[Any, Any]) -> Customer:
     fields = CustomerFields(
         display_name=row["display_name"],
         currency_code=row["currency_code"],

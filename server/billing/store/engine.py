@@ -70,11 +70,17 @@ def create_engine(
         # the values and the table as it is now, and the parse is still saved; the
         # alternative, no server-side prepares (prepare_threshold=None), loses that too.
         connect_args={
-            "options": "-c plan_cache_mode=force_custom_plan"
-            + (timeouts.options() if timeouts is not None else ""),
+            "options": session_options(timeouts),
             # Pipelines that leave idle_in_transaction_session_timeout armed (pg_connection).
             "async_creator_fn": ArmedConnection.connect,
         },
+    )
+
+
+def session_options(timeouts: SessionTimeouts | None) -> str:
+    """libpq `options` of every PostgreSQL connection the server opens (see create_engine)."""
+    return "-c plan_cache_mode=force_custom_plan" + (
+        timeouts.options() if timeouts is not None else ""
     )
 
 

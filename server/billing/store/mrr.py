@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, func, insert, select, union_all
+from sqlalchemy import bindparam, case, func, insert, select, union_all
 
 from billing.domain.mrr import Movement
 from billing.store.batch import BatchedConnection
@@ -31,6 +31,16 @@ def day_start(at: datetime) -> datetime:
     """The start of the UTC day `at` falls in."""
     at = at.astimezone(UTC)
     return datetime(at.year, at.month, at.day, tzinfo=UTC)
+
+
+_POSITION = select(ms.c.mrr_minor).where(
+    ms.c.tenant_id == bindparam("t"), ms.c.subscription_id == bindparam("sub")
+)
+_CUSTOMER = select(mc.c.mrr_minor).where(
+    mc.c.tenant_id == bindparam("t"),
+    mc.c.customer_id == bindparam("customer"),
+    mc.c.currency == bindparam("currency"),
+)
 
 
 class SqlMrr:
@@ -70,27 +80,14 @@ class SqlMrr:
         )
 
     async def position(self, tenant_id: str, subscription_id: str) -> int:
-        row = (
-            await self._conn.execute(
-                select(ms.c.mrr_minor).where(
-                    ms.c.tenant_id == tenant_id, ms.c.subscription_id == subscription_id
-                )
-            )
-        ).first()
-        return int(row.mrr_minor) if row is not None else 0
+        rows = await self._conn.fetch(_POSITION, {"t": tenant_id, "sub": subscription_id})
+        return int(rows[0][0]) if rows else 0
 
     async def customer(self, tenant_id: str, customer_id: str, currency: str) -> int | None:
         """The customer's MRR; None when it never had any."""
-        row = (
-            await self._conn.execute(
-                select(mc.c.mrr_minor).where(
-                    mc.c.tenant_id == tenant_id,
-                    mc.c.customer_id == customer_id,
-                    mc.c.currency == currency,
-                )
-            )
-        ).first()
-        return int(row.mrr_minor) if row is not None else None
+        params = {"t": tenant_id, "customer": customer_id, "currency": currency}
+        rows = await self._conn.fetch(_CUSTOMER, params)
+        return int(rows[0][0]) if rows else None
 
     async def record(
         self,

@@ -58,6 +58,17 @@ _PUT_CREDENTIALS = {
 }
 
 
+_HAS_ATTACHED = (
+    select(pm.c.id)
+    .where(
+        pm.c.tenant_id == bindparam("t"),
+        pm.c.customer_id == bindparam("customer"),
+        pm.c.detached_at.is_(None),
+    )
+    .limit(1)
+)
+
+
 class NoKeyRing(RuntimeError):
     """A secret was to be encrypted or decrypted by a store built without a key ring."""
 
@@ -243,16 +254,8 @@ class SqlPaymentMethods:
         return [self._method(tenant_id, row) for row in rows]
 
     async def has_attached(self, tenant_id: str, customer_id: str) -> bool:
-        found = await self._conn.scalar(
-            select(pm.c.id)
-            .where(
-                pm.c.tenant_id == tenant_id,
-                pm.c.customer_id == customer_id,
-                pm.c.detached_at.is_(None),
-            )
-            .limit(1)
-        )
-        return found is not None
+        params = {"t": tenant_id, "customer": customer_id}
+        return bool(await self._conn.fetch(_HAS_ATTACHED, params))
 
     async def attached_among(self, tenant_id: str, customer_ids: Sequence[str]) -> set[str]:
         if not customer_ids:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing.app.ports import IdempotencyKey, RetryableConflict
 from billing.app.records import OutboxEvent
+from billing.domain.customers import Customer
 from billing.domain.errors import (
     DatabaseUnavailable,
     DeadlineExceeded,
@@ -27,7 +28,8 @@ from billing.domain.errors import (
     RowsLocked,
     ValueDoesNotFit,
 )
-from billing.store.batch import BatchedConnection
+from billing.observability.sql_spans import raw_span
+from billing.store.batch import COUNTS, BatchedConnection
 from billing.store.billing import (
     SqlBillingCycles,
     SqlClocks,
@@ -42,13 +44,14 @@ from billing.store.cancellations import SqlCancellations
 from billing.store.contracts import SqlContracts
 from billing.store.coupons import SqlCoupons
 from billing.store.crypto import KeyRing
-from billing.store.customers import SqlCustomers
+from billing.store.customers import LEAN_GET, SqlCustomers, lean_get
 from billing.store.due_batch import SqlDueBatch
 from billing.store.due_work import SqlDueWork
 from billing.store.due_work_admin import SqlDueWorkAdmin
 from billing.store.dunning import SqlDunningCases
 from billing.store.engine import WRITE_OPTION
 from billing.store.invoice_deliveries import SqlInvoiceDeliveries
+from billing.store.lean_reads import LeanPool
 from billing.store.ledger import SqlJournal, SqlReceivables
 from billing.store.mrr import SqlMrr
 from billing.store.payments import (
@@ -128,8 +131,13 @@ class SqlTransaction:
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine, keys: KeyRing | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, keys: KeyRing | None = None, lean: LeanPool | None = None
+    ) -> None:
         self.engine = engine
+        # PostgreSQL: the hottest reads' own autocommit connections (ADR 0064); None: those
+        # reads go through read() like any other.
+        self.lean = lean
         self.keys = keys  # None: a store that never touches tokens or credentials
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._sqlite_write_lock = asyncio.Lock()
@@ -154,6 +162,24 @@ class SqlStore:
             if (detail := _does_not_fit(exc)) is not None:
                 raise ValueDoesNotFit(detail) from exc
             raise
+
+    async def customer(self, tenant_id: str, customer_id: str) -> Customer | None:
+        if self.lean is None:
+            async with self.read() as tx:
+                return await tx.customers.get(tenant_id, customer_id)
+        try:
+            async with self.lean.connection() as conn:
+                COUNTS.alone += 1
+                with raw_span(self.engine.sync_engine, [LEAN_GET], "SELECT"):
+                    return await lean_get(conn, tenant_id, customer_id)
+        except psycopg.Error as exc:
+            # What read() would have raised: the same exception type and the same mapping.
+            error = DBAPIError.instance(LEAN_GET, None, exc, psycopg.Error)
+            assert isinstance(error, DBAPIError)  # a psycopg.Error always makes one
+            _raise_timeout(error)
+            if (detail := _does_not_fit(error)) is not None:
+                raise ValueDoesNotFit(detail) from exc
+            raise error from exc
 
     @asynccontextmanager
     async def write(self, key: IdempotencyKey | None) -> AsyncIterator[SqlTransaction]:

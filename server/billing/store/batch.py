@@ -48,13 +48,16 @@ class _Shape:
 
     sql: str
     processors: Mapping[str, Callable[[Any], Any]]
+    # Values the statement carries itself (a `.limit(1)` is a bound parameter too).
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def bind(self, row: Row) -> dict[str, Any]:
         processors = self.processors
-        return {
+        bound = {
             name: processors[name](value) if name in processors else value
             for name, value in row.items()
         }
+        return {**self.defaults, **bound} if self.defaults else bound
 
 
 @dataclass
@@ -87,7 +90,12 @@ def _shape(statement: Executable, keys: frozenset[str], dialect: Dialect) -> _Sh
         _SHAPES.clear()  # a statement built per call was deferred: stay bounded regardless
     compiled: Compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))  # type: ignore[attr-defined]
     processors = compiled._bind_processors  # type: ignore[attr-defined]  # what execute applies
-    shape = _Shape(compiled.string, dict(processors))
+    defaults = {
+        name: processors[name](value) if name in processors else value
+        for name, value in compiled.params.items()
+        if name not in keys and value is not None
+    }
+    shape = _Shape(compiled.string, dict(processors), defaults)
     _SHAPES[cache_key] = (statement, shape)
     return shape
 

@@ -237,8 +237,9 @@ _TRY_LOCK = select(func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=Big
 async def _open_write(tx: SqlTransaction, key: IdempotencyKey) -> None:
     """What every keyed write asks first, in one round trip (with the BEGIN): the key's lock,
     then the key's stored result and the tenant's active rule set, each read after the lock
-    is held. Four round trips were one per statement, each through a busy event loop."""
-    got, key_rows, rule_rows = await tx.connection.read_together(
+    is held. Four round trips were one per statement, each through a busy event loop; then
+    one psycopg pipeline; now one client-bound query (ADR 0064)."""
+    got, key_rows, rule_rows = await tx.connection.open_together(
         [
             (_TRY_LOCK, {"lock_id": _lock_id(key)}),
             tx.idempotency.lookup(key),

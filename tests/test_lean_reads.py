@@ -1,4 +1,4 @@
-"""The lean read path (ADR 0064): GetCustomer's read on an autocommit psycopg pool of its own
+"""The lean read path (ADR 0065): GetCustomer's read on an autocommit psycopg pool of its own
 (PostgreSQL), the write path's simple reads on the transaction's psycopg connection. The same
 domain objects as the SQLAlchemy path, the same tenant scoping, the same errors; the pool
 bounded, never handing out a connection left mid-statement."""

@@ -119,7 +119,7 @@ class Runtime:
             settings.db_idle_in_transaction_timeout_ms,
         )
         self.engine = create_engine(settings.database_url, timeouts=timeouts)
-        # The hottest reads' own autocommit connections (PostgreSQL, ADR 0064).
+        # The hottest reads' own autocommit connections (PostgreSQL, ADR 0065).
         self.lean = (
             None
             if settings.is_sqlite

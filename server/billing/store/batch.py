@@ -217,7 +217,7 @@ class BatchedConnection:
 
     async def fetch(self, statement: Executable, parameters: Row) -> list[tuple[Any, ...]]:
         """One read, on PostgreSQL through the transaction's psycopg connection alone: no
-        SQLAlchemy execution context, events or result processing (ADR 0064: 100-400 µs of
+        SQLAlchemy execution context, events or result processing (ADR 0065: 100-400 µs of
         CPU per statement on the write path). Rows as psycopg loads them, so only for simple
         columns (text, integers); `statement` a module constant, like a deferred write's.
         Elsewhere through SQLAlchemy, with the same rows."""
@@ -251,7 +251,7 @@ class BatchedConnection:
         self, statements: Sequence[tuple[Executable, Row]]
     ) -> list[list[tuple[Any, ...]]]:
         """PostgreSQL, first in a transaction: BEGIN and these reads as one simple query, bound
-        client-side like the write batch (ADR 0064). One send and one read on the socket,
+        client-side like the write batch (ADR 0065). One send and one read on the socket,
         where a psycopg pipeline of the same reads paid a send, a poll and a result step per
         statement (a fifth of CreateCustomer's CPU). Each statement still starts after the one
         before it finished (READ COMMITTED: its own snapshot), so a read placed after a lock

@@ -1,5 +1,5 @@
 """The hottest reads on a lean path (PostgreSQL): psycopg connections in autocommit, no
-SQLAlchemy (issue 12, ADR 0064).
+SQLAlchemy (issue 12, ADR 0065).
 
 A GetCustomer through the engine paid SQLAlchemy's checkout (the pool's events, a switch to
 autocommit and its reset on return, the rollback-on-return), its execution path (compile

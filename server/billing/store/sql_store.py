@@ -135,7 +135,7 @@ class SqlStore:
         self, engine: AsyncEngine, keys: KeyRing | None = None, lean: LeanPool | None = None
     ) -> None:
         self.engine = engine
-        # PostgreSQL: the hottest reads' own autocommit connections (ADR 0064); None: those
+        # PostgreSQL: the hottest reads' own autocommit connections (ADR 0065); None: those
         # reads go through read() like any other.
         self.lean = lean
         self.keys = keys  # None: a store that never touches tokens or credentials
@@ -238,7 +238,7 @@ async def _open_write(tx: SqlTransaction, key: IdempotencyKey) -> None:
     """What every keyed write asks first, in one round trip (with the BEGIN): the key's lock,
     then the key's stored result and the tenant's active rule set, each read after the lock
     is held. Four round trips were one per statement, each through a busy event loop; then
-    one psycopg pipeline; now one client-bound query (ADR 0064)."""
+    one psycopg pipeline; now one client-bound query (ADR 0065)."""
     got, key_rows, rule_rows = await tx.connection.open_together(
         [
             (_TRY_LOCK, {"lock_id": _lock_id(key)}),

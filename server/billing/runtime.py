@@ -98,7 +98,10 @@ log = logging.getLogger("billing.runtime")
 PURGE_INTERVAL_S = 300
 PURGE_BATCH_ROWS = 1000
 DEV_TOKEN_LIFETIME_S = 30 * 24 * 3600
-CALLS_POOL_SIZE = 10  # the calls' engine's (create_engine's default) and the lean reads'
+# The lean reads' connections per process, beside the calls' 10: each read is one short
+# statement, so a few serve a process's loop; more would press on max_connections (a full
+# test suite beside a bench run met "too many clients" with 10).
+LEAN_POOL_SIZE = 4
 DUE_POOL_SPARE = 2  # due-work connections beyond its concurrency: claims, progress counts
 
 
@@ -125,7 +128,7 @@ class Runtime:
             if settings.is_sqlite
             else LeanPool(
                 settings.database_url,
-                size=CALLS_POOL_SIZE,
+                size=LEAN_POOL_SIZE,
                 options=session_options(timeouts),
                 recycle_s=POOL_RECYCLE_S,
             )

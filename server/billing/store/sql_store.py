@@ -177,6 +177,7 @@ class SqlStore:
             error = DBAPIError.instance(LEAN_GET, None, exc, psycopg.Error)
             assert isinstance(error, DBAPIError)  # a psycopg.Error always makes one
             _raise_timeout(error)
+            _raise_unavailable(error)
             if (detail := _does_not_fit(error)) is not None:
                 raise ValueDoesNotFit(detail) from exc
             raise error from exc

@@ -107,6 +107,12 @@ class Settings:
     # Published events older than this are pruned (a cursor before them: OUT_OF_RANGE);
     # 0: kept forever.
     event_retention_days: int = 30
+    # Redis (ADR 0064): GetEntitlements cached, per-tenant rate limit shared by all processes;
+    # "" = off. Redis is never the truth: down, slow or flushed, calls go to the database.
+    redis_url: str = ""  # redis://host:6379/0
+    redis_timeout_ms: float = 5.0  # one connect or command, at most; then Redis is bypassed
+    redis_backoff_ms: int = 1000  # after a failure, Redis is bypassed this long (circuit breaker)
+    redis_cache_ttl_seconds: int = 300  # an entry's life at most: the last resort (see ADR)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -155,12 +161,24 @@ class Settings:
         self._check_tax_ids()
         if self.rate_limit_per_second < 0:
             raise SettingsError("BILLING_RATE_LIMIT_PER_SECOND must be 0 (no limit) or more")
+        self._check_redis()
         if self.max_concurrent_rpcs < 1:
             raise SettingsError("BILLING_MAX_CONCURRENT_RPCS must be at least 1")
         if self.rate_limit_burst < 1 or self.rate_limit_tenants_max < 1:
             raise SettingsError(
                 "BILLING_RATE_LIMIT_BURST and BILLING_RATE_LIMIT_TENANTS_MAX must be at least 1"
             )
+
+    def _check_redis(self) -> None:
+        if self.redis_url and urlsplit(self.redis_url).scheme not in {"redis", "rediss", "unix"}:
+            raise SettingsError("BILLING_REDIS_URL must be redis://, rediss:// or unix://")
+        if not 0 < self.redis_timeout_ms <= 10_000 or self.redis_backoff_ms < 0:
+            raise SettingsError(
+                "BILLING_REDIS_TIMEOUT_MS must be in (0, 10000] and BILLING_REDIS_BACKOFF_MS"
+                " not negative"
+            )
+        if self.redis_cache_ttl_seconds < 1:
+            raise SettingsError("BILLING_REDIS_CACHE_TTL_SECONDS must be at least 1")
 
     def _check_metrics(self) -> None:
         if not self.metrics_listen:

@@ -29,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.api.auth import TokenVerifier, mint_hs256_token
 from billing.api.jwks import JwksFile, JwksUrl, SigningKeys
-from billing.api.rate_limit import TenantRateLimiter
+from billing.api.rate_limit import RateLimiter, TenantRateLimiter
 from billing.api.refunds import RefundUseCases
 from billing.api.server import ServerOptions, UseCases, build_server, mark_serving
+from billing.api.shared_rate_limit import SharedRateLimiter
 from billing.app.audit import AuditUseCases
 from billing.app.billing_runs import BillingRuns
 from billing.app.billing_time import BillingTime
@@ -53,6 +54,7 @@ from billing.app.dunning_notices import DunningNotices
 from billing.app.event_stream import EventStream, StreamLimits
 from billing.app.gateway_directory import GatewayDirectory
 from billing.app.gateway_events import GatewayEvents
+from billing.app.hot_cache import NO_CACHE
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
 from billing.app.ledger import JournalChain, LedgerUseCases, seal_horizon
 from billing.app.manual_payments import ManualPayments
@@ -84,11 +86,13 @@ from billing.observability.metrics import BillingMetrics
 from billing.observability.sql_spans import trace_statements
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
+from billing.redis_link import RedisLink
 from billing.relay.publisher import RabbitPublisher
 from billing.relay.worker import OutboxRelay, RelayPolicy
 from billing.store.crypto import key_ring
 from billing.store.engine import POOL_RECYCLE_S, SessionTimeouts, create_engine, session_options
 from billing.store.event_stream import SqlEventStream
+from billing.store.hot_cache import RedisHotCache
 from billing.store.lean_reads import LeanPool
 from billing.store.outbox_relay import SqlRelayStore
 from billing.store.sql_store import SqlStore
@@ -151,6 +155,9 @@ class Runtime:
                 ),
             )
             self.due_store = SqlStore(self.due_engine, self.keys)
+        # Redis (ADR 0064): a cache both stores invalidate after each commit, and the shared
+        # rate limit. Off by default; never the truth.
+        self.redis, self.hot_cache = build_redis(settings, (self.store, self.due_store))
         writes = WriteRunner(
             self.store, self.clock, timedelta(hours=settings.idempotency_retention_hours)
         )
@@ -164,6 +171,7 @@ class Runtime:
             self.engines,
             BillingTime(self.clock),
             work_added=lambda: self.worker.wake.set(),  # noqa: PLW0108 (worker is made below)
+            cache=self.hot_cache or NO_CACHE,
         )
         usage = UsageUseCases(self.store, writes, rules, self.engines, BillingTime(self.clock))
         subscriptions.usage = usage
@@ -305,7 +313,7 @@ class Runtime:
             reuse_port=settings.workers > 1,
             tracer=tracer,
             faults_enabled=settings.enable_fault_injection,
-            rate_limiter=build_rate_limiter(settings),
+            rate_limiter=build_rate_limiter(settings, self.redis),
             max_concurrent_rpcs=settings.max_concurrent_rpcs,
             max_connection_age_s=settings.max_connection_age_seconds,
             max_connection_age_grace_s=settings.max_connection_age_grace_seconds,
@@ -374,6 +382,8 @@ class Runtime:
         if self.lean is not None:
             await self.lean.close()
         await self.engine.dispose()
+        if self.redis is not None:
+            await self.redis.close()
         if self.due_engine is not self.engine:
             await self.due_engine.dispose()
         if self.tracer_provider is not None:
@@ -525,14 +535,34 @@ def build_verifier(settings: Settings) -> TokenVerifier:
     )
 
 
-def build_rate_limiter(settings: Settings) -> TenantRateLimiter | None:
+def build_redis(
+    settings: Settings, stores: tuple[SqlStore, ...]
+) -> tuple[RedisLink | None, RedisHotCache | None]:
+    """The link and the cache every store invalidates after its commits; None: no Redis."""
+    if not settings.redis_url:
+        return None, None
+    link = RedisLink(
+        settings.redis_url,
+        timeout_s=settings.redis_timeout_ms / 1000,
+        backoff_s=settings.redis_backoff_ms / 1000,
+    )
+    cache = RedisHotCache(link, settings.redis_cache_ttl_seconds)
+    for store in stores:
+        store.cache = cache
+    return link, cache
+
+
+def build_rate_limiter(settings: Settings, redis: RedisLink | None = None) -> RateLimiter | None:
+    """The process's own bucket per tenant; with Redis, one bucket shared by all processes,
+    the process's own as its fallback (ADR 0064)."""
     if settings.rate_limit_per_second == 0:
         return None
-    return TenantRateLimiter(
+    local = TenantRateLimiter(
         settings.rate_limit_per_second,
         settings.rate_limit_burst,
         tenants_max=settings.rate_limit_tenants_max,
     )
+    return local if redis is None else SharedRateLimiter(redis, local)
 
 
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:

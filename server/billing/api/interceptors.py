@@ -25,7 +25,7 @@ from ulid import ULID
 from billing.api.auth import Principal, TokenVerifier
 from billing.api.edge import Deserializer, check, checked_each, tolerant
 from billing.api.errors import internal_status, rich_status, status_code_for
-from billing.api.rate_limit import TenantRateLimiter
+from billing.api.rate_limit import RateLimiter
 from billing.app.turns import current_turns
 from billing.domain.errors import BillingError, PermissionDenied, Unauthenticated
 from billing.observability.context import call_method, call_request_id, call_tenant
@@ -58,7 +58,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         scopes: dict[str, str],
         *,
         tracer: trace.Tracer | None = None,
-        limiter: TenantRateLimiter | None = None,
+        limiter: RateLimiter | None = None,
         check_requests: bool = True,
         metrics: RpcMetrics | None = None,
     ) -> None:
@@ -127,8 +127,8 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             token = bearer_token(method, required, context)
             principal = cached(token) or await authenticate(token)
             admit(principal, method, required)
-            if take is not None:
-                take(principal.tenant_id)
+            if take is not None and (shared := take(principal.tenant_id)) is not None:
+                await shared  # the bucket in Redis (ADR 0064)
 
         return authorize
 

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from billing.domain.errors import RateLimited
 
 TENANTS_MAX = 10_000
+
+
+class RateLimiter(Protocol):
+    """This process's bucket (`take` returns None) or the shared one in Redis (awaitable)."""
+
+    def take(self, tenant_id: str) -> Awaitable[None] | None: ...
 
 
 class TenantRateLimiter:
@@ -53,6 +60,14 @@ class TenantRateLimiter:
                 tenant_id, self._rate, int(self._burst), retry_after_s=(1.0 - tokens) / self._rate
             )
         self._buckets[tenant_id] = (tokens - 1.0, now)
+
+    @property
+    def rate_per_s(self) -> float:
+        return self._rate
+
+    @property
+    def burst(self) -> int:
+        return int(self._burst)
 
     def __len__(self) -> int:
         return len(self._buckets)

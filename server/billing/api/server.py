@@ -25,7 +25,7 @@ from billing.api.invoices import InvoiceServicer
 from billing.api.ledger import LedgerServicer
 from billing.api.metrics import MetricsServicer
 from billing.api.payments import PaymentServicer
-from billing.api.rate_limit import TenantRateLimiter
+from billing.api.rate_limit import RateLimiter
 from billing.api.receivables import ReceivablesServicer
 from billing.api.refunds import RefundUseCases
 from billing.api.rules import RuleServicer
@@ -152,7 +152,7 @@ class ServerOptions:
     reuse_port: bool  # only when several processes are meant to share the port
     tracer: trace.Tracer | None  # None: tracing off, no span work at all
     faults_enabled: bool = False
-    rate_limiter: TenantRateLimiter | None = None  # None: no per-tenant rate limit
+    rate_limiter: RateLimiter | None = None  # None: no per-tenant rate limit
     max_concurrent_rpcs: int = limits.CONCURRENT_RPCS_PER_PROCESS_DEFAULT
     max_connection_age_s: int = 0  # 0: connections live as long as the client keeps them
     max_connection_age_grace_s: int = 0  # calls in flight at GOAWAY get this long; 0: no limit

@@ -183,7 +183,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
         self, request: pb.GetEntitlementsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetEntitlementsResponse:
         ctx = self._ctx("GetEntitlements", context)
-        features, active = await self._subs.customer_entitlements(ctx, request.customer)
+        features, rule_set = await self._subs.customer_entitlements(ctx, request.customer)
         return pb.GetEntitlementsResponse(
             features=[
                 pb.CustomerFeature(
@@ -193,7 +193,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer): 
                 )
                 for f in features
             ],
-            rule_set=active.name,
+            rule_set=rule_set,
         )
 
     async def ListCancellations(

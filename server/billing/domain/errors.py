@@ -244,15 +244,25 @@ class PermissionDenied(BillingError):
 
 
 class RateLimited(BillingError):
-    """The tenant's calls exceed its request rate on this server process; retry after
-    `retry_after_s` (sent as google.rpc.RetryInfo, with a QuotaFailure naming the tenant)."""
+    """The tenant's calls exceed its request rate (on this server process, or on all of them
+    when the bucket is shared in Redis); retry after `retry_after_s` (sent as
+    google.rpc.RetryInfo, with a QuotaFailure naming the tenant)."""
 
     reason = "RATE_LIMITED"
 
-    def __init__(self, tenant_id: str, rate_per_s: float, burst: int, retry_after_s: float) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        rate_per_s: float,
+        burst: int,
+        retry_after_s: float,
+        *,
+        shared: bool = False,  # one bucket for all server processes (Redis, ADR 0064)
+    ) -> None:
+        where = "across all server processes" if shared else "per server process"
         super().__init__(
             f"too many calls for this tenant: at most {rate_per_s:g} per second (bursts of"
-            f" {burst}) per server process; retry in {retry_after_s:.3f} s",
+            f" {burst}) {where}; retry in {retry_after_s:.3f} s",
             metadata={"rate_per_s": f"{rate_per_s:g}", "burst": str(burst)},
         )
         self.tenant_id = tenant_id

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 
+from billing.app.hot_cache import Changes
 from billing.app.ports import SimulationClock as ClockRow
 from billing.domain.invoices import CreditNote, Invoice, InvoiceHead, InvoiceStatus
 from billing.domain.money import Money
@@ -249,10 +250,14 @@ def _subscription(row: RowMapping) -> Subscription:
 
 
 class SqlSubscriptions:
-    def __init__(self, conn: BatchedConnection) -> None:
+    def __init__(self, conn: BatchedConnection, changes: Changes | None = None) -> None:
         self._conn = conn
+        # Every write here changes what the customer's entitlements are computed from.
+        self._changes = Changes() if changes is None else changes
 
     async def insert(self, tenant_id: str, sub: Subscription) -> None:
+        self._changes.customer(tenant_id, sub.customer_id)
+        self._changes.subscription(tenant_id, sub.id)
         self._conn.defer(_INSERT_SUBSCRIPTION, {"tenant_id": tenant_id, **_subscription_row(sub)})
 
     async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None:
@@ -287,6 +292,8 @@ class SqlSubscriptions:
         row = _subscription_row(sub)
         del row["id"]
         params = {**row, "b_tenant": tenant_id, "b_id": sub.id, "b_version": expected_version}
+        self._changes.customer(tenant_id, sub.customer_id)
+        self._changes.subscription(tenant_id, sub.id)
         result = await self._conn.execute(_UPDATE_SUBSCRIPTION, params)
         return result.rowcount == 1
 

@@ -19,6 +19,7 @@ from sqlalchemy import JSON, Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import CursorResult
 
+from billing.app.hot_cache import Changes
 from billing.app.ports import BilledUsage, DueItem
 from billing.app.records import OutboxEvent
 from billing.domain.invoices import Invoice
@@ -169,8 +170,9 @@ _PG_UPDATE_SUBSCRIPTIONS = (
 
 
 class SqlDueBatch:
-    def __init__(self, conn: BatchedConnection) -> None:
+    def __init__(self, conn: BatchedConnection, changes: Changes | None = None) -> None:
         self._conn = conn  # its deferred writes go first, as for every read and write here
+        self._changes = Changes() if changes is None else changes  # for the hot cache
         self._pg = conn.dialect.name == "postgresql"
         self.added_events: list[OutboxEvent] = []  # told to the store's observer after commit
 
@@ -309,6 +311,9 @@ class SqlDueBatch:
         """Compare-and-set each (subscription, expected version); True only if all were set."""
         if not updates:
             return True
+        for sub, _ in updates:
+            self._changes.customer(tenant_id, sub.customer_id)
+            self._changes.subscription(tenant_id, sub.id)
         if self._pg:
             rows = [_subscription_row(sub) for sub, _ in updates]
             params: dict[str, Any] = _columns(s, _SUBSCRIPTION_COLUMNS, rows)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.sql import Executable
 
+from billing.app.hot_cache import Changes
 from billing.app.ports import ActiveRuleSet, StoredRuleSet
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import insert_or_ignore, upsert
@@ -20,8 +21,9 @@ _GET = select(r).where(r.c.tenant_id == bindparam("tenant_id"), r.c.content_hash
 
 
 class SqlRuleSets:
-    def __init__(self, conn: BatchedConnection) -> None:
+    def __init__(self, conn: BatchedConnection, changes: Changes | None = None) -> None:
         self._conn = conn
+        self._changes = Changes() if changes is None else changes  # for the hot cache
         self._prefetched: tuple[str, ActiveRuleSet | None] | None = None
 
     @staticmethod
@@ -66,6 +68,7 @@ class SqlRuleSets:
         """Make `content_hash` the active rule set; returns the previously active hash.
         The active row is locked first, so concurrent pushes serialize."""
         self._prefetched = None  # this transaction changes it
+        self._changes.tenant(tenant_id)  # every cached read of the tenant priced by the rules
         locked = select(a.c.content_hash).where(a.c.tenant_id == tenant_id).with_for_update()
         previous = (await self._conn.execute(locked)).scalar()
         await self._conn.execute(

@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, bindparam, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from billing.app.hot_cache import NO_CACHE, Changes, HotCache
 from billing.app.ports import IdempotencyKey, RetryableConflict
 from billing.app.records import OutboxEvent
 from billing.domain.customers import Customer
@@ -85,12 +86,13 @@ class SqlTransaction:
     def __init__(self, raw: AsyncConnection, keys: KeyRing | None = None) -> None:
         conn = BatchedConnection(raw)
         self.connection = conn
+        self.changes = Changes()  # what the hot cache must drop once this commits (ADR 0064)
         self.customers = SqlCustomers(conn)
         self.idempotency = SqlIdempotency(conn)
         self.outbox = SqlOutbox(conn)
         self.audit = SqlAudit(conn)
-        self.rule_sets = SqlRuleSets(conn)
-        self.subscriptions = SqlSubscriptions(conn)
+        self.rule_sets = SqlRuleSets(conn, self.changes)
+        self.subscriptions = SqlSubscriptions(conn, self.changes)
         self.invoices = SqlInvoices(conn)
         self.pending_items = SqlPendingItems(conn)
         self.billing_cycles = SqlBillingCycles(conn)
@@ -101,7 +103,7 @@ class SqlTransaction:
         self.numbering = SqlNumbering(conn)
         self.coupons = SqlCoupons(conn)
         self.credit_notes = SqlCreditNotes(conn)
-        self.due_batch = SqlDueBatch(conn)
+        self.due_batch = SqlDueBatch(conn, self.changes)
         self.tax_ledger = SqlTaxLedger(conn)
         # Payments (ADR 0034): tokens and credentials pass the key ring on the way in and out.
         self.payment_methods = SqlPaymentMethods(conn, keys)
@@ -145,6 +147,8 @@ class SqlStore:
         # Told the outbox events of every committed write (the metrics' counters, ADR 0061);
         # never of a rolled-back one, so nothing is counted that did not happen.
         self.committed: Callable[[list[OutboxEvent]], None] | None = None
+        # Told what every committed write changed, before the call replies (ADR 0064).
+        self.cache: HotCache = NO_CACHE
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqlTransaction]:
@@ -193,6 +197,8 @@ class SqlStore:
                     yield tx
             if self.committed is not None and (events := tx.committed_events()):
                 self.committed(events)
+            if tx.changes:
+                await self.cache.invalidate(tx.changes)
         except (DBAPIError, OverflowError) as exc:
             if isinstance(exc, DBAPIError) and _is_retryable(exc):
                 raise RetryableConflict(str(exc.orig)) from exc

@@ -42,7 +42,7 @@ def bucket_key(tenant_id: str) -> str:
 
 class SharedRateLimiter:
     def __init__(self, link: RedisLink, local: TenantRateLimiter) -> None:
-        self._link = link
+        self.link = link
         self._local = local  # used while Redis is away
         self._take = link.client.register_script(_TAKE)
         self._args = [repr(local.rate_per_s), str(local.burst)]
@@ -55,7 +55,7 @@ class SharedRateLimiter:
         async def take(client: Redis) -> list[int]:
             return await self._take(keys=keys, args=self._args, client=client)  # type: ignore[no-any-return]
 
-        result = await self._link.run(take)
+        result = await self.link.run(take)
         if result is None:
             self.fallbacks += 1
             self._local.take(tenant_id)

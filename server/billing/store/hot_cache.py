@@ -86,6 +86,7 @@ class RedisHotCache:
         self.before_put: Callable[[Entry], Awaitable[None]] | None = None
         self.hits = 0
         self.misses = 0
+        self.refused = 0  # stores refused: a scope changed after the reader's ticket
 
     async def get(self, entry: Entry) -> Lookup:
         if self._pending and not await self._send_pending():
@@ -118,7 +119,8 @@ class RedisHotCache:
         async def store(client: Redis) -> int:
             return await self._put(keys=keys, args=[ticket, value, self._ttl_s], client=client)  # type: ignore[no-any-return]
 
-        await self._link.run(store)
+        if await self._link.run(store) == 0:
+            self.refused += 1
 
     async def invalidate(self, changes: Changes) -> None:
         keys = {generation_key(tenant, scope) for tenant, scope in changes.scopes}

@@ -1,0 +1,32 @@
+"""The real Redis the hot cache's and the shared rate limit's tests use (ADR 0064)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import redis
+
+REDIS_URL = os.environ.get("BILLING_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def redis_client() -> redis.Redis:
+    """A client of the test database, or skip (fail under CI) when Redis is not answering."""
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        message = f"Redis not reachable at {REDIS_URL}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI is set: Redis tests never skip)")
+        pytest.skip(message)
+    return client
+
+
+def closed_port_url() -> str:
+    """A Redis URL at a loopback port nothing listens on (bound, then closed at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"

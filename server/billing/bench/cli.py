@@ -8,6 +8,7 @@ billing-bench --trace-ratio 1 --json bench.json
 billing-bench --db postgresql --scenarios CreateSubscription --rate half  # p95 at half of max
 billing-bench --db postgresql --scenarios GetCustomer --rate 1500         # open loop, 1,500/s
 billing-bench --db postgresql --scenarios echo,PayInvoice --rate half     # the sandbox gateway
+billing-bench --db postgresql --scenarios "echo,GetEntitlements,GetEntitlements redis"  # Redis
 """
 
 from __future__ import annotations
@@ -43,11 +44,15 @@ from billing.bench.load import (
     CURRENT_USAGE,
     CURRENT_USAGE_CALL_TIMEOUT_S,
     ECHO,
+    ENTITLEMENTS,
+    ENTITLEMENTS_REDIS,
     GET,
+    GET_REDIS,
     MRR_SCENARIOS,
     PAY_INVOICE,
     POSTGRESQL_ONLY,
     QUOTE_TAX,
+    REDIS_SCENARIOS,
     SCENARIOS,
     STREAM_CALL_TIMEOUT_S,
     STREAM_USAGE,
@@ -267,7 +272,9 @@ def measure_scenario(
     if scenario == PAY_INVOICE:
         return measure_pay_invoice(plan, server, db)
     names: tuple[str, ...] = ()
-    if scenario == GET:
+    if scenario in (ENTITLEMENTS, ENTITLEMENTS_REDIS):
+        names = fixtures.entitled_customers(plan.customers)
+    elif scenario in (GET, GET_REDIS):
         _progress(f"creating {plan.customers} customers for {GET} on {db}")
         names = tuple(
             load.create_customers(server.target, plan.metadata, plan.customers, f"{plan.run_tag}s")
@@ -441,6 +448,24 @@ def run_billing(plan: Plan, db: str, workdir: Path) -> list[Row]:
     return sorted(rows, key=lambda r: plan.scenarios.index(_asked_as(r.scenario)))
 
 
+def _redis_server(
+    plan: Plan, env: dict[str, str], db: str, workdir: Path, workers: int
+) -> contextlib.AbstractContextManager[RunningServer]:
+    """A second server on the same database with BILLING_REDIS_URL (ADR 0064): the cache,
+    and the rate limit's bucket shared in Redis. The first stays up, idle."""
+    _progress(f"starting a billing server with Redis at {plan.redis_url} on {db}")
+    port = servers.free_port() if workers > 1 else 0
+    redis_env = {
+        **env,
+        "BILLING_REDIS_URL": plan.redis_url,
+        "BILLING_LISTEN": f"{LOCALHOST}:{port}",
+        "BILLING_METRICS_LISTEN": "",
+    }
+    return servers.running_server(
+        f"billing-{db}-redis", servers.billing_command(), redis_env, workdir, workers
+    )
+
+
 def _asked_as(scenario: str) -> str:
     return STREAM_USAGE if scenario == usage_ceiling.CEILING else scenario
 
@@ -499,8 +524,15 @@ def _run_on_server(
                 if db == "postgresql"
                 else None
             )
+            redis_server: RunningServer | None = None
             for scenario in scenarios:
-                rows += measure_scenario(plan, server, fixtures, usage, scenario, db=db)
+                if scenario in REDIS_SCENARIOS and redis_server is None:
+                    redis_server = stack.enter_context(
+                        _redis_server(plan, env, db, workdir, workers)
+                    )
+                on = redis_server if scenario in REDIS_SCENARIOS else server
+                assert on is not None
+                rows += measure_scenario(plan, on, fixtures, usage, scenario, db=db)
     except (BenchError, LoadError, OSError, grpc.RpcError) as exc:
         # Report it and go on with the next database; what ran is kept.
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

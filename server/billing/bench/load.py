@@ -45,7 +45,12 @@ from billing.bench import (
 )
 from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.usage_load import EventTally
-from billing_client.v1 import customers_pb2, customers_pb2_grpc
+from billing_client.v1 import (
+    customers_pb2,
+    customers_pb2_grpc,
+    subscriptions_pb2,
+    subscriptions_pb2_grpc,
+)
 
 ECHO = "echo"
 CREATE = "CreateCustomer"
@@ -59,6 +64,12 @@ QUOTE_TAX = "QuoteTax"  # a cart's tax on a tenant with tax on: see quote_tax_lo
 PAY_INVOICE = "PayInvoice"  # one whole invoice each, on the sandbox gateway: see pay_invoice_load
 GET_MRR = "GetMrr 1M"  # on MRR state seeded directly: see mrr_seed
 GET_MRR_AT = "GetMrr 1M month back"  # the same, as of an instant 30 days back
+# Redis (ADR 0064): the same reads on a second server of the same database with
+# BILLING_REDIS_URL set (the cache, and the rate limit's shared bucket on every call).
+ENTITLEMENTS = "GetEntitlements"
+ENTITLEMENTS_REDIS = "GetEntitlements redis"
+GET_REDIS = "GetCustomer redis"
+REDIS_SCENARIOS = (ENTITLEMENTS_REDIS, GET_REDIS)
 SCENARIOS = (
     ECHO,
     CREATE,
@@ -72,6 +83,9 @@ SCENARIOS = (
     PAY_INVOICE,
     GET_MRR,
     GET_MRR_AT,
+    ENTITLEMENTS,
+    ENTITLEMENTS_REDIS,
+    GET_REDIS,
 )
 MRR_SCENARIOS = (GET_MRR, GET_MRR_AT)
 POSTGRESQL_ONLY = (STREAM_USAGE, CURRENT_USAGE, *MRR_SCENARIOS)
@@ -238,7 +252,9 @@ def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> AnyCall:
             await stub.CreateCustomer(request, timeout=CALL_TIMEOUT_S, metadata=metadata)
 
         return call_create
-    if spec.scenario == GET:
+    if spec.scenario in (ENTITLEMENTS, ENTITLEMENTS_REDIS):
+        return entitlements_call(channel, metadata, spec.customer_names, index)
+    if spec.scenario in (GET, GET_REDIS):
         names = spec.customer_names
         if not names:
             raise ValueError("GetCustomer needs customers to read")
@@ -303,6 +319,26 @@ def make_call(spec: LoadSpec, index: int, channel: grpc.aio.Channel) -> AnyCall:
             timeout_s=spec.call_timeout_s,
         )
     raise ValueError(f"unknown scenario {spec.scenario!r}")
+
+
+def entitlements_call(
+    channel: grpc.aio.Channel,
+    metadata: tuple[tuple[str, str], ...],
+    names: Sequence[str],
+    index: int,
+) -> AnyCall:
+    if not names:
+        raise ValueError("GetEntitlements needs customers to read")
+    stub = subscriptions_pb2_grpc.SubscriptionServiceStub(channel)
+    offset = index * 7919  # processes start at different customers
+
+    async def call_entitlements(n: int) -> None:
+        request = subscriptions_pb2.GetEntitlementsRequest(
+            customer=names[(offset + n) % len(names)]
+        )
+        await stub.GetEntitlements(request, timeout=CALL_TIMEOUT_S, metadata=metadata)
+
+    return call_entitlements
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:

@@ -14,6 +14,8 @@ from billing.bench.load import (
     CLOCK_RUN,
     CREATE_SUB,
     CURRENT_USAGE,
+    ENTITLEMENTS,
+    ENTITLEMENTS_REDIS,
     MRR_SCENARIOS,
     PAY_INVOICE,
     POSTGRESQL_ONLY,
@@ -29,11 +31,13 @@ from billing_client import bearer_metadata
 
 DATABASES = ("sqlite", "postgresql")
 DEFAULT_PG_URL = f"postgresql+psycopg://postgres@{LOCALHOST}:5432/test"
+DEFAULT_REDIS_URL = f"redis://{LOCALHOST}:6379/0"
 ISSUER = "billing-dev"
 AUDIENCE = "billing"
 TENANT_CLAIM = "tenant_id"
 TOKEN_LIFETIME_S = 6 * 3600
-SUBSCRIPTION_SCENARIOS = (CREATE_SUB, CHANGE_SUB, CLOCK_RUN)  # these push --rules-dir
+# These push --rules-dir.
+SUBSCRIPTION_SCENARIOS = (CREATE_SUB, CHANGE_SUB, CLOCK_RUN, ENTITLEMENTS, ENTITLEMENTS_REDIS)
 USAGE_SCENARIOS = (STREAM_USAGE, CURRENT_USAGE)  # these push --rules-dir plus the usage rules
 # Seeding 10M rows takes minutes: that scenario runs only when named.
 DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s not in (CURRENT_USAGE, *MRR_SCENARIOS))
@@ -72,6 +76,7 @@ class Plan:
     max_in_flight: int = 64  # open loop: calls in flight per load process at most
     mrr_subscriptions: int = 1_000_000  # GetMrr 1M: subscriptions whose MRR state is seeded
     metrics_listen: str = ""  # BILLING_METRICS_LISTEN of the servers ("" = off; ADR 0061)
+    redis_url: str = DEFAULT_REDIS_URL  # BILLING_REDIS_URL of the "... redis" scenarios' server
 
     @property
     def tracing(self) -> bool:
@@ -242,6 +247,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="each database twice, tracing off then on at --trace-ratio (default: the"
         " server's default ratio), exporting over OTLP to a sink the bench runs (ADR 0060)",
     )
+    parser.add_argument(
+        "--redis-url",
+        default=DEFAULT_REDIS_URL,
+        help="BILLING_REDIS_URL of the second server the '... redis' scenarios run on (ADR 0064)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(
         "--metrics-listen",
@@ -317,4 +327,5 @@ def make_plan(args: argparse.Namespace) -> Plan:
         max_in_flight=args.max_in_flight,
         mrr_subscriptions=args.mrr_subscriptions,
         metrics_listen=args.metrics_listen,
+        redis_url=args.redis_url,
     )

@@ -20,6 +20,7 @@ from billing.bench.servers import BenchError
 from billing.bench.subscription_load import (
     BASIC,
     CLOCK_START,
+    PRO,
     OwnedSubscription,
     owned,
     timestamp,
@@ -89,6 +90,7 @@ class SubscriptionFixtures:
         self._progress = progress
         self._rules_pushed = False
         self._customers: tuple[str, ...] = ()
+        self._entitled: tuple[str, ...] = ()
 
     @contextmanager
     def _channel(self, step: str) -> Iterator[grpc.Channel]:
@@ -195,6 +197,17 @@ class SubscriptionFixtures:
         self._progress(f"creating {processes} x {per_process} subscriptions")
         subs = self.create_subscriptions(on_clock, processes * per_process)
         return tuple(tuple(subs[i * per_process : (i + 1) * per_process]) for i in range(processes))
+
+    def entitled_customers(self, count: int) -> tuple[str, ...]:
+        """`count` customers (the clock customers) with a basic and a pro subscription each,
+        for GetEntitlements (made once, then reused)."""
+        if not self._entitled:
+            customers = self.clock_customers(count)
+            self._progress(f"subscribing {count} customers to basic and pro for GetEntitlements")
+            self.create_subscriptions(customers, count, BASIC)
+            self.create_subscriptions(customers, count, PRO)
+            self._entitled = customers
+        return self._entitled
 
     def clock_with_subscriptions(self, count: int) -> str:
         """A new clock with `count` customers on it, each subscribed once; the clock's name."""

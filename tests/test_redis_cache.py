@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -196,7 +197,12 @@ def test_a_redis_that_is_not_listening_costs_one_timeout_then_is_bypassed(
 ):
     database = make_database(backend)
     server = ThreadedServer(
-        server_settings(database.async_url, redis_url=closed_port_url(), redis_backoff_ms=60_000)
+        server_settings(
+            database.async_url,
+            redis_url=closed_port_url(),
+            redis_backoff_ms=60_000,
+            metrics_listen="127.0.0.1:0",
+        )
     )
     try:
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
@@ -216,5 +222,12 @@ def test_a_redis_that_is_not_listening_costs_one_timeout_then_is_bypassed(
         assert link.failures == 1  # then the breaker bypassed Redis for the back-off
         assert link.bypassed >= 20
         assert elapsed < 20 * 0.5  # no call waited on Redis (generous: a loaded machine)
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{server.runtime.metrics_port}/metrics", timeout=10
+        ) as page:
+            scraped = page.read().decode()
+        assert "billing_redis_failures_total 1.0" in scraped.splitlines()
+        assert f"billing_redis_bypassed_total {float(link.bypassed)}" in scraped.splitlines()
+        assert 'billing_hot_cache_lookups_total{outcome="hit"} 0.0' in scraped.splitlines()
     finally:
         server.stop()

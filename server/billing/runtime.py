@@ -83,6 +83,7 @@ from billing.delivery.notices import SmtpNoticeMailer, TemplateNotices
 from billing.domain.notices import NoticeTemplateInvalid
 from billing.observability.due_spans import traced_handler
 from billing.observability.metrics import BillingMetrics
+from billing.observability.metrics.collectors import RedisCollector
 from billing.observability.sql_spans import trace_statements
 from billing.observability.tracing import configure_tracing, get_tracer
 from billing.plugins.registry import Engines, load_engines
@@ -456,6 +457,8 @@ def build_metrics(runtime: Runtime) -> BillingMetrics:
     runtime.store.committed = metrics.business.committed
     runtime.due_store.committed = metrics.business.committed
     runtime.use_cases.usage.ingested = metrics.business.ingested
+    if runtime.redis is not None and runtime.hot_cache is not None:
+        metrics.registry.register(RedisCollector(runtime.redis, runtime.hot_cache))
     return metrics
 
 

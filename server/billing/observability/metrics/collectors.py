@@ -4,7 +4,7 @@ connection pools and its due-work worker's tallies. Nothing is updated per call 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -62,3 +62,44 @@ class WorkerCollector(Collector):
         for (kind, outcome), count in sorted(dict(self._stats.by_kind).items()):
             items.add_metric([kind, outcome], count)
         return [items]
+
+
+class RedisCollector(Collector):
+    """Redis (ADR 0064): commands that failed, calls that went without Redis (the breaker open
+    or a failure), and the hot cache's hits, misses and refused stores. Read from the link's
+    and the cache's own counts at scrape time."""
+
+    def __init__(self, link: RedisCounts, cache: CacheCounts) -> None:
+        self._link = link
+        self._cache = cache
+
+    def collect(self) -> Iterable[Any]:
+        failed = CounterMetricFamily(
+            "billing_redis_failures", "Redis commands that failed or ran past the timeout."
+        )
+        failed.add_metric([], self._link.failures)
+        bypassed = CounterMetricFamily(
+            "billing_redis_bypassed",
+            "Redis uses skipped (its breaker open, or the command failed): answered without it.",
+        )
+        bypassed.add_metric([], self._link.bypassed)
+        lookups = CounterMetricFamily(
+            "billing_hot_cache_lookups",
+            "Hot cache reads by outcome: hit, miss, and refused (a store after a write).",
+            labels=["outcome"],
+        )
+        lookups.add_metric(["hit"], self._cache.hits)
+        lookups.add_metric(["miss"], self._cache.misses)
+        lookups.add_metric(["refused"], self._cache.refused)
+        return [failed, bypassed, lookups]
+
+
+class RedisCounts(Protocol):
+    failures: int
+    bypassed: int
+
+
+class CacheCounts(Protocol):
+    hits: int
+    misses: int
+    refused: int

@@ -119,3 +119,20 @@ def test_two_server_processes_refuse_past_one_shared_burst(
         for server in servers:
             server.stop()
     assert codes == [grpc.StatusCode.OK] * 3 + [grpc.StatusCode.RESOURCE_EXHAUSTED] * 3
+
+
+def test_the_shared_bucket_refills_at_the_rate():
+    redis_client()
+    tenant = f"t_{uuid.uuid4().hex}"
+
+    async def run() -> None:
+        limiter = _limiter(REDIS_URL, rate=20.0, burst=2)  # a token every 50 ms
+        assert await _taken(limiter, tenant, 2) == 2
+        with pytest.raises(RateLimited) as refused:
+            await limiter.take(tenant)
+        assert 0 < refused.value.retry_after_s <= 0.05
+        await asyncio.sleep(0.2)  # 4 tokens' worth, capped at the burst of 2
+        assert await _taken(limiter, tenant, 5) == 2
+        await limiter.link.close()
+
+    asyncio.run(run())

@@ -16,7 +16,8 @@ from billing.domain.errors import RateLimited
 from billing.redis_link import RedisLink
 
 # KEYS[1]: the tenant's bucket. ARGV: rate per second, burst. {1} taken, or {0, microseconds
-# until one token is back}. Tokens and time as strings: Lua numbers are doubles.
+# until one token is back}. Stored as fixed-point strings: tostring() keeps 14 digits only,
+# less than a time in microseconds has.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -29,7 +30,7 @@ if b[1] then
 end
 local taken = tokens >= 1
 if taken then tokens = tokens - 1 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%.0f', now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 if taken then return {1} end
 return {0, math.ceil((1 - tokens) / rate * 1000000)}

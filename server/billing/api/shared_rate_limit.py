@@ -30,7 +30,8 @@ if b[1] then
 end
 local taken = tokens >= 1
 if taken then tokens = tokens - 1 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%.0f', now))
+local at = string.format('%.0f', now)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', at)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 if taken then return {1} end
 return {0, math.ceil((1 - tokens) / rate * 1000000)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -11,9 +12,19 @@ import redis
 REDIS_URL = os.environ.get("BILLING_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
-def redis_client() -> redis.Redis:
+def _next_database(url: str) -> str:
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(database + 1) % 16}"))
+
+
+# The rate limit's tests keep their buckets apart from the cache's tests, which flush theirs.
+LIMITS_URL = _next_database(REDIS_URL)
+
+
+def redis_client(url: str = REDIS_URL) -> redis.Redis:
     """A client of the test database, or skip (fail under CI) when Redis is not answering."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.RedisError:

@@ -18,6 +18,7 @@ import grpc
 import pytest
 
 from billing.app.hot_cache import Entry
+from billing.redis_link import FAILURES_TO_OPEN
 from billing.store.hot_cache import RedisHotCache
 from billing_client.v1 import subscriptions_pb2 as sp
 from billing_fixtures import Billing
@@ -192,7 +193,7 @@ def test_a_reader_between_its_read_and_its_store_cannot_undo_a_write(servers, bi
     assert _both(servers, billing, customer.name) == _pro(pro.name)
 
 
-def test_a_redis_that_is_not_listening_costs_one_timeout_then_is_bypassed(
+def test_a_redis_that_is_not_listening_costs_three_failures_then_is_bypassed(
     backend: str, make_database: Callable[[str], Database]
 ):
     database = make_database(backend)
@@ -219,14 +220,14 @@ def test_a_redis_that_is_not_listening_costs_one_timeout_then_is_bypassed(
             assert _read(billing, customer.name)[0] == {}
         link = server.runtime.redis
         assert link is not None
-        assert link.failures == 1  # then the breaker bypassed Redis for the back-off
+        assert link.failures == FAILURES_TO_OPEN  # then the breaker bypassed Redis
         assert link.bypassed >= 20
         assert elapsed < 20 * 0.5  # no call waited on Redis (generous: a loaded machine)
         with urllib.request.urlopen(
             f"http://127.0.0.1:{server.runtime.metrics_port}/metrics", timeout=10
         ) as page:
             scraped = page.read().decode()
-        assert "billing_redis_failures_total 1.0" in scraped.splitlines()
+        assert f"billing_redis_failures_total {float(FAILURES_TO_OPEN)}" in scraped.splitlines()
         assert f"billing_redis_bypassed_total {float(link.bypassed)}" in scraped.splitlines()
         assert 'billing_hot_cache_lookups_total{outcome="hit"} 0.0' in scraped.splitlines()
     finally:

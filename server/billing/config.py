@@ -110,8 +110,8 @@ class Settings:
     # Redis (ADR 0064): GetEntitlements cached, per-tenant rate limit shared by all processes;
     # "" = off. Redis is never the truth: down, slow or flushed, calls go to the database.
     redis_url: str = ""  # redis://host:6379/0
-    redis_timeout_ms: float = 5.0  # one connect or command, at most; then Redis is bypassed
-    redis_backoff_ms: int = 1000  # after a failure, Redis is bypassed this long (circuit breaker)
+    redis_timeout_ms: float = 10.0  # one connect or command, at most; then the database
+    redis_backoff_ms: int = 1000  # after 3 failures in a row, Redis is bypassed this long
     redis_cache_ttl_seconds: int = 300  # an entry's life at most: the last resort (see ADR)
 
     @classmethod

@@ -1,7 +1,9 @@
 """The one Redis connection of a server process (ADR 0064): the hot cache and the shared
 rate limit both go through `RedisLink.run`, which bounds every command by a few
-milliseconds and, after a failure, bypasses Redis for a back-off period (a circuit breaker),
-so a dead or slow Redis costs a call at most one short timeout per period, never one each.
+milliseconds and, after `FAILURES_TO_OPEN` failures in a row, bypasses Redis for a back-off
+period (a circuit breaker), so a dead or slow Redis costs a few short timeouts per period,
+never one per call. One failure alone does not open it: under load the event loop itself can
+be late by more than the timeout, and that says nothing about Redis.
 
 Redis is an accelerator here, never a source of truth: every caller has an answer without
 it (the database, or the process's own bucket), so `run` gives None instead of raising.
@@ -21,6 +23,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 T = TypeVar("T")
+FAILURES_TO_OPEN = 3
 log = logging.getLogger("billing.redis")
 
 
@@ -46,7 +49,8 @@ class RedisLink:
         self._backoff_s = backoff_s
         self._clock = clock
         self._open_until = 0.0  # the breaker is open (Redis bypassed) until then
-        self._failing = False
+        self._failing = False  # the breaker has opened and no command has answered since
+        self._in_a_row = 0  # failures since the last answer
         self.bypassed = 0  # calls answered without Redis (the breaker was open or it failed)
         self.failures = 0  # commands that failed or timed out
 
@@ -69,15 +73,19 @@ class RedisLink:
         except (RedisError, OSError, TimeoutError) as error:
             self.failures += 1
             self.bypassed += 1
-            self._open_until = self._clock() + self._backoff_s
-            if not self._failing:
-                log.warning(
-                    "Redis bypassed for %.1f s after a failed command: %s",
-                    self._backoff_s,
-                    type(error).__name__,
-                )
-            self._failing = True
+            self._in_a_row += 1
+            if self._failing or self._in_a_row >= FAILURES_TO_OPEN:
+                self._open_until = self._clock() + self._backoff_s
+                if not self._failing:
+                    log.warning(
+                        "Redis bypassed for %.1f s after %d failed commands: %s",
+                        self._backoff_s,
+                        self._in_a_row,
+                        type(error).__name__,
+                    )
+                self._failing = True
             return None
+        self._in_a_row = 0
         if self._failing:
             log.warning("Redis answers again: cache and shared rate limit back in use")
             self._failing = False

@@ -466,6 +466,17 @@ def _redis_server(
     )
 
 
+def _note_breaker(rows: list[Row], server: RunningServer) -> None:
+    """How often the server's Redis breaker opened so far (its log's warnings): a run whose
+    Redis was bypassed measured the database instead, and says so."""
+    text = server.log_path.read_text(errors="replace")
+    opened = text.count("Redis bypassed for")
+    for row in rows:
+        row.note = "; ".join(
+            n for n in (row.note, f"the Redis breaker opened {opened} time(s) since the start") if n
+        )
+
+
 def _asked_as(scenario: str) -> str:
     return STREAM_USAGE if scenario == usage_ceiling.CEILING else scenario
 
@@ -532,7 +543,10 @@ def _run_on_server(
                     )
                 on = redis_server if scenario in REDIS_SCENARIOS else server
                 assert on is not None
-                rows += measure_scenario(plan, on, fixtures, usage, scenario, db=db)
+                measured = measure_scenario(plan, on, fixtures, usage, scenario, db=db)
+                if on is redis_server:
+                    _note_breaker(measured, on)
+                rows += measured
     except (BenchError, LoadError, OSError, grpc.RpcError) as exc:
         # Report it and go on with the next database; what ran is kept.
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,4 +1,4 @@
-"""The real Redis the hot cache's and the shared rate limit's tests use (ADR 0064)."""
+"""The real Redis the hot cache's and the shared rate limit's tests use (ADR 0066)."""
 
 from __future__ import annotations
 

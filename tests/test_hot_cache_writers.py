@@ -1,5 +1,5 @@
 """Every statement in the store that writes what a cached read is computed from marks the
-transaction's `Changes` (ADR 0064), so its commit invalidates the cache. A new writer that
+transaction's `Changes` (ADR 0066), so its commit invalidates the cache. A new writer that
 forgets fails here, by reading the store's source: the tables, their aliases, the statements
 built from them (module constants included) and the functions that send them."""
 

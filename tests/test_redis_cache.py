@@ -1,4 +1,4 @@
-"""GetEntitlements through the Redis hot cache (ADR 0064), on both databases and a real Redis:
+"""GetEntitlements through the Redis hot cache (ADR 0066), on both databases and a real Redis:
 every write that changes the answer is seen by the next read (a second server on the same
 database, without Redis, answers the same throughout); a flush, a Redis that is not
 listening, and a reader racing a writer never make a call answer a stale value."""

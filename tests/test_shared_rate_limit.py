@@ -1,4 +1,4 @@
-"""The per-tenant rate limit shared in Redis (ADR 0064): two limiters, as two server processes
+"""The per-tenant rate limit shared in Redis (ADR 0066): two limiters, as two server processes
 have, grant one bucket between them; without Redis each falls back to its own bucket."""
 
 from __future__ import annotations

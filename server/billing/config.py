@@ -107,7 +107,7 @@ class Settings:
     # Published events older than this are pruned (a cursor before them: OUT_OF_RANGE);
     # 0: kept forever.
     event_retention_days: int = 30
-    # Redis (ADR 0064): GetEntitlements cached, per-tenant rate limit shared by all processes;
+    # Redis (ADR 0066): GetEntitlements cached, per-tenant rate limit shared by all processes;
     # "" = off. Redis is never the truth: down, slow or flushed, calls go to the database.
     redis_url: str = ""  # redis://host:6379/0
     redis_timeout_ms: float = 10.0  # one connect or command, at most; then the database

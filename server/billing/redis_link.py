@@ -1,4 +1,4 @@
-"""The one Redis connection of a server process (ADR 0064): the hot cache and the shared
+"""The one Redis connection of a server process (ADR 0066): the hot cache and the shared
 rate limit both go through `RedisLink.run`, which bounds every command by a few
 milliseconds and, after `FAILURES_TO_OPEN` failures in a row, bypasses Redis for a back-off
 period (a circuit breaker), so a dead or slow Redis costs a few short timeouts per period,

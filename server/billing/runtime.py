@@ -156,7 +156,7 @@ class Runtime:
                 ),
             )
             self.due_store = SqlStore(self.due_engine, self.keys)
-        # Redis (ADR 0064): a cache both stores invalidate after each commit, and the shared
+        # Redis (ADR 0066): a cache both stores invalidate after each commit, and the shared
         # rate limit. Off by default; never the truth.
         self.redis, self.hot_cache = build_redis(settings, (self.store, self.due_store))
         writes = WriteRunner(
@@ -557,7 +557,7 @@ def build_redis(
 
 def build_rate_limiter(settings: Settings, redis: RedisLink | None = None) -> RateLimiter | None:
     """The process's own bucket per tenant; with Redis, one bucket shared by all processes,
-    the process's own as its fallback (ADR 0064)."""
+    the process's own as its fallback (ADR 0066)."""
     if settings.rate_limit_per_second == 0:
         return None
     local = TenantRateLimiter(

@@ -128,7 +128,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             principal = cached(token) or await authenticate(token)
             admit(principal, method, required)
             if take is not None and (shared := take(principal.tenant_id)) is not None:
-                await shared  # the bucket in Redis (ADR 0064)
+                await shared  # the bucket in Redis (ADR 0066)
 
         return authorize
 

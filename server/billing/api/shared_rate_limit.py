@@ -1,4 +1,4 @@
-"""Per-tenant request rate shared by every server process (ADR 0064): the tenant's token
+"""Per-tenant request rate shared by every server process (ADR 0066): the tenant's token
 bucket lives in Redis and one Lua script refills and takes from it atomically, on Redis's
 clock, so N processes grant one limit between them instead of N.
 

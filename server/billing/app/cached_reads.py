@@ -1,4 +1,4 @@
-"""How hot reads are kept in the shared cache (ADR 0064): compact JSON, read back exactly."""
+"""How hot reads are kept in the shared cache (ADR 0066): compact JSON, read back exactly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the use cases ask of a shared cache of hot reads (ADR 0064); `billing.store.hot_cache`
+"""What the use cases ask of a shared cache of hot reads (ADR 0066); `billing.store.hot_cache`
 keeps it in Redis. Without one (`NO_CACHE`) every read goes to the database, as before.
 
 An entry depends on generation scopes: the tenant's (its active rule set), a customer's (its

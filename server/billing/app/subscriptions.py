@@ -182,7 +182,7 @@ class SubscriptionUseCases:
         engines: Engines,
         time: BillingTime,
         work_added: Callable[[], None] = lambda: None,
-        cache: HotCache = NO_CACHE,  # hot reads shared between processes (ADR 0064)
+        cache: HotCache = NO_CACHE,  # hot reads shared between processes (ADR 0066)
     ) -> None:
         self._store = store
         self._writes = writes
@@ -492,7 +492,7 @@ class SubscriptionUseCases:
         self, ctx: CallContext, customer: str
     ) -> tuple[list[CustomerFeature], str]:
         """What the customer may use now, over its subscriptions that have not ended, and the
-        name of the rule set that says so; from the hot cache when it has them (ADR 0064)."""
+        name of the rule set that says so; from the hot cache when it has them (ADR 0066)."""
         customer_id = parse_name(customer, "customers", "customer")
         entry = Entry(
             ctx.tenant_id, f"ent:{customer_id}", (TENANT_SCOPE, customer_scope(customer_id))

@@ -451,7 +451,7 @@ def run_billing(plan: Plan, db: str, workdir: Path) -> list[Row]:
 def _redis_server(
     plan: Plan, env: dict[str, str], db: str, workdir: Path, workers: int
 ) -> contextlib.AbstractContextManager[RunningServer]:
-    """A second server on the same database with BILLING_REDIS_URL (ADR 0064): the cache,
+    """A second server on the same database with BILLING_REDIS_URL (ADR 0066): the cache,
     and the rate limit's bucket shared in Redis. The first stays up, idle."""
     _progress(f"starting a billing server with Redis at {plan.redis_url} on {db}")
     port = servers.free_port() if workers > 1 else 0

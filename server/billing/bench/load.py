@@ -64,7 +64,7 @@ QUOTE_TAX = "QuoteTax"  # a cart's tax on a tenant with tax on: see quote_tax_lo
 PAY_INVOICE = "PayInvoice"  # one whole invoice each, on the sandbox gateway: see pay_invoice_load
 GET_MRR = "GetMrr 1M"  # on MRR state seeded directly: see mrr_seed
 GET_MRR_AT = "GetMrr 1M month back"  # the same, as of an instant 30 days back
-# Redis (ADR 0064): the same reads on a second server of the same database with
+# Redis (ADR 0066): the same reads on a second server of the same database with
 # BILLING_REDIS_URL set (the cache, and the rate limit's shared bucket on every call).
 ENTITLEMENTS = "GetEntitlements"
 ENTITLEMENTS_REDIS = "GetEntitlements redis"

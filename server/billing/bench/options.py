@@ -250,7 +250,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--redis-url",
         default=DEFAULT_REDIS_URL,
-        help="BILLING_REDIS_URL of the second server the '... redis' scenarios run on (ADR 0064)",
+        help="BILLING_REDIS_URL of the second server the '... redis' scenarios run on (ADR 0066)",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(

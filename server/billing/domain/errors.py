@@ -257,7 +257,7 @@ class RateLimited(BillingError):
         burst: int,
         retry_after_s: float,
         *,
-        shared: bool = False,  # one bucket for all server processes (Redis, ADR 0064)
+        shared: bool = False,  # one bucket for all server processes (Redis, ADR 0066)
     ) -> None:
         where = "across all server processes" if shared else "per server process"
         super().__init__(

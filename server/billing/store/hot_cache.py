@@ -1,4 +1,4 @@
-"""The hot cache (billing.app.hot_cache) in Redis (ADR 0064).
+"""The hot cache (billing.app.hot_cache) in Redis (ADR 0066).
 
 Keys, all of one tenant under one hash tag (`{tenant}`) so each script touches one slot:
   bc:{tenant}:g:<scope>  a generation token: random, made by the first reader that finds

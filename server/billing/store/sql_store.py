@@ -86,7 +86,7 @@ class SqlTransaction:
     def __init__(self, raw: AsyncConnection, keys: KeyRing | None = None) -> None:
         conn = BatchedConnection(raw)
         self.connection = conn
-        self.changes = Changes()  # what the hot cache must drop once this commits (ADR 0064)
+        self.changes = Changes()  # what the hot cache must drop once this commits (ADR 0066)
         self.customers = SqlCustomers(conn)
         self.idempotency = SqlIdempotency(conn)
         self.outbox = SqlOutbox(conn)
@@ -147,7 +147,7 @@ class SqlStore:
         # Told the outbox events of every committed write (the metrics' counters, ADR 0061);
         # never of a rolled-back one, so nothing is counted that did not happen.
         self.committed: Callable[[list[OutboxEvent]], None] | None = None
-        # Told what every committed write changed, before the call replies (ADR 0064).
+        # Told what every committed write changed, before the call replies (ADR 0066).
         self.cache: HotCache = NO_CACHE
 
     @asynccontextmanager

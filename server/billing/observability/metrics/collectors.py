@@ -65,7 +65,7 @@ class WorkerCollector(Collector):
 
 
 class RedisCollector(Collector):
-    """Redis (ADR 0064): commands that failed, calls that went without Redis (the breaker open
+    """Redis (ADR 0066): commands that failed, calls that went without Redis (the breaker open
     or a failure), and the hot cache's hits, misses and refused stores. Read from the link's
     and the cache's own counts at scrape time."""
 

@@ -3,14 +3,16 @@ credit notes, explanations, previews."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
+from billing_client.v1 import audit_pb2 as apb
+from billing_client.v1 import audit_pb2_grpc, coupons_pb2_grpc, money_pb2
 from billing_client.v1 import coupons_pb2 as cp
-from billing_client.v1 import coupons_pb2_grpc, money_pb2
 from billing_client.v1 import invoices_pb2 as ip
 from billing_fixtures import Billing, amounts, iso, rules
 from grpc_helpers import error_info
@@ -245,6 +247,52 @@ def test_a_one_off_draft_is_edited_then_finalized_then_frozen(billing):
             ip.VoidInvoiceRequest(name=draft.name, request_id=rid()), metadata=billing.metadata
         )
     assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_a_finalize_replayed_answers_its_number_and_its_audit_record_holds_it(
+    billing, channel, tenant
+):
+    # On PostgreSQL the number is assigned by the transaction's last statement (ADR 0064),
+    # which also writes the audit record and the stored result a replay answers with.
+    billing.push(rules())
+    customer = billing.customer(billing.clock("2026-04-01T00:00:00Z"))
+    drafts = [
+        billing.invoices.CreateInvoice(
+            ip.CreateInvoiceRequest(customer=customer.name, request_id=rid()),
+            metadata=billing.metadata,
+        )
+        for _ in range(2)
+    ]
+    for draft in drafts:
+        billing.invoices.AddInvoiceLine(
+            ip.AddInvoiceLineRequest(
+                invoice=draft.name, description="Setup", unit_amount="5.00", request_id=rid()
+            ),
+            metadata=billing.metadata,
+        )
+    requests = [ip.FinalizeInvoiceRequest(name=d.name, request_id=rid()) for d in drafts]
+    first = [billing.invoices.FinalizeInvoice(r, metadata=billing.metadata) for r in requests]
+    replayed = [billing.invoices.FinalizeInvoice(r, metadata=billing.metadata) for r in requests]
+
+    assert [f.number for f in first] == ["INV-2026-000001", "INV-2026-000002"]
+    assert replayed == first
+    assert [
+        billing.invoices.GetInvoice(
+            ip.GetInvoiceRequest(name=d.name), metadata=billing.metadata
+        ).number
+        for d in drafts
+    ] == ["INV-2026-000001", "INV-2026-000002"]
+    audit = audit_pb2_grpc.AuditServiceStub(channel)
+    records = audit.ListAuditRecords(
+        apb.ListAuditRecordsRequest(method="FinalizeInvoice", page_size=10),
+        metadata=tenant.metadata,
+    ).audit_records
+    assert sorted(
+        (r.resource, r.request_id, json.loads(r.changes_json)) for r in records
+    ) == sorted(
+        (d.name, r.request_id, {"number": f.number})
+        for d, r, f in zip(drafts, requests, first, strict=True)
+    )
 
 
 def test_a_draft_can_be_deleted(billing):

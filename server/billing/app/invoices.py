@@ -15,10 +15,10 @@ from billing.app.context import CallContext, Write
 from billing.app.dunning_recovery import invoice_paid, invoice_voided
 from billing.app.ids import new_id
 from billing.app.invoice_tax import tax_enabled, with_tax
-from billing.app.invoicing import finalize_invoice, next_number
+from billing.app.invoicing import finalize_answered, next_number
 from billing.app.metered import MeteredPrice, expand_groups, metered_prices, period_events
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
-from billing.app.ports import RetryableConflict, Store, Transaction
+from billing.app.ports import LastNumber, NumberStamps, RetryableConflict, Store, Transaction
 from billing.app.records import AuditRecord, OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.tax_ledger import record_credit_note_tax, record_void_tax
@@ -317,17 +317,29 @@ class InvoiceLifecycle:
 
     async def finalize(self, ctx: CallContext, write: Write[str]) -> Invoice:
         invoice_id = parse_name(write.input, "invoices")
+        numbered: list[LastNumber] = []  # the attempt that committed: its number
 
         async def work(tx: Transaction, now: datetime) -> Invoice:
+            numbered.clear()
             draft = await self._draft(tx, ctx.tenant_id, invoice_id, write.input)
             active = await self._rules.active_rules_in(tx, ctx.tenant_id)
             customer = await tx.customers.get(ctx.tenant_id, draft.customer_id)
             at = await self._time.now(tx, ctx.tenant_id, customer.clock_id if customer else None)
-            final = await finalize_invoice(tx, ctx.tenant_id, draft, at, active, customer)
-            await self._audit(tx, ctx, write, final, "finalize", {"number": final.number}, now)
+            # The audit record is written with the number: by the statement that numbers the
+            # invoice as the transaction commits, or beside an inline numbering.
+            stamps = NumberStamps(
+                self._record(ctx, write, draft, "finalize", {}, now), write.request_id
+            )
+            final, last = await finalize_answered(
+                tx, ctx.tenant_id, draft, at, active, customer, stamps
+            )
+            numbered.extend([last] if last is not None else [])
             return final
 
-        return await self._writes.run(ctx, write, INVOICE_CODEC, work)
+        final = await self._writes.run(ctx, write, INVOICE_CODEC, work)
+        if final.number is None and numbered:  # numbered as it committed (not a replay)
+            final = replace(final, number=numbered[0].value)
+        return final
 
     async def move(self, ctx: CallContext, write: Write[tuple[str, str, str]]) -> Invoice:
         """`write.input` is (name, target status: void | uncollectible | paid, reference)."""
@@ -623,19 +635,28 @@ class InvoiceLifecycle:
         changes: dict[str, object],
         now: datetime,
     ) -> None:
-        await tx.audit.add(
-            AuditRecord(
-                new_id("aud"),
-                ctx.tenant_id,
-                ctx.actor,
-                ctx.method,
-                write.request_id,
-                write.body_hash,
-                resource.name,
-                action,
-                changes,
-                now,
-            )
+        await tx.audit.add(self._record(ctx, write, resource, action, changes, now))
+
+    @staticmethod
+    def _record(
+        ctx: CallContext,
+        write: Write[Any],
+        resource: Invoice | CreditNote,
+        action: str,
+        changes: dict[str, object],
+        now: datetime,
+    ) -> AuditRecord:
+        return AuditRecord(
+            new_id("aud"),
+            ctx.tenant_id,
+            ctx.actor,
+            ctx.method,
+            write.request_id,
+            write.body_hash,
+            resource.name,
+            action,
+            changes,
+            now,
         )
 
 

@@ -16,7 +16,7 @@ from billing.app.books import post_facts
 from billing.app.ids import new_id
 from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.payment_kinds import COLLECT_INVOICE
-from billing.app.ports import DueItem, RetryableConflict, Transaction
+from billing.app.ports import DueItem, LastNumber, NumberStamps, RetryableConflict, Transaction
 from billing.app.recognition import schedule_invoice
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules
@@ -148,6 +148,36 @@ async def finalize_invoice(
     return await _finalize(
         tx, tenant_id, None, draft, at, rules, insert=False, number="now", customer=customer
     )
+
+
+async def finalize_answered(
+    tx: Transaction,
+    tenant_id: str,
+    draft: Invoice,
+    at: datetime,
+    rules: ActiveRules,
+    customer: Customer | None,
+    stamps: NumberStamps,
+) -> tuple[Invoice, LastNumber | None]:
+    """FinalizeInvoice's finalize of a draft of no subscription, whose answer, audit record
+    (`stamps.audit`, its changes given the number) and stored result hold the number. Where
+    the store can, the transaction's last statement numbers it and writes those: the invoice
+    returned has no number yet, the LastNumber holds it once the transaction commits.
+    Otherwise it is numbered inline, now, and there is no LastNumber. Inline, the counter row
+    stayed locked across a client round trip (ADR 0064)."""
+    final = await _finalize(
+        tx, tenant_id, None, draft, at, rules, insert=False, number="caller", customer=customer
+    )
+    invoicing = rules.rules.invoicing
+    year = numbering_year(invoicing, at)
+    pattern = invoicing.number_format.replace("{year}", str(year))
+    numbered = await tx.numbering.number_last(tenant_id, final.id, year, pattern, stamps)
+    if numbered is not None:
+        return final, numbered
+    final = await _assign_number(tx, tenant_id, final, rules, at)
+    changes = {**stamps.audit.changes, "number": final.number}
+    await tx.audit.add(replace(stamps.audit, changes=changes))
+    return final, None
 
 
 async def _finalize(

@@ -292,7 +292,35 @@ class TaxLedgerRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class NumberStamps:
+    """What must hold a number assigned by the last statement, in a JSON `number` field:
+    the audit record (written by that statement: the trail is append-only) and the stored
+    idempotent result of `request_id` (the answer a replay gets)."""
+
+    audit: AuditRecord
+    request_id: str
+
+
+@dataclass
+class LastNumber:
+    """A number assigned by its transaction's last statement: set once that commits."""
+
+    value: str | None = None
+
+
 class NumberingRepository(Protocol):
+    async def number_last(
+        self, tenant_id: str, invoice_id: str, year: int, number_format: str, stamps: NumberStamps
+    ) -> LastNumber | None:
+        """Have the finalized invoice take the next number of the year's invoice series in its
+        transaction's last statement, sent with the COMMIT, which also writes `stamps.audit`
+        with the number in its changes and puts the number into the stored result; the
+        number is in the LastNumber once the transaction has committed. None when this store
+        cannot (it has one writer at a time): the caller numbers inline and writes the audit
+        record itself."""
+        ...
+
     async def next(self, tenant_id: str, series: str, year: int) -> int:
         """Gapless: the counter stays locked to the end of the transaction."""
         ...

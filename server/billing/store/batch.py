@@ -45,6 +45,15 @@ class _Deferred:
 
 
 @dataclass(frozen=True)
+class _Last:
+    """A statement for the end of the transaction, whose rows someone waits for."""
+
+    sql: str  # as psycopg takes it: %(name)s parameters
+    params: Mapping[str, Any]
+    receive: Callable[[list[tuple[Any, ...]]], None]
+
+
+@dataclass(frozen=True)
 class _Shape:
     """A statement compiled for psycopg, with SQLAlchemy's bind processors."""
 
@@ -106,6 +115,7 @@ def _shape(statement: Executable, keys: frozenset[str], dialect: Dialect) -> _Sh
 class WriteBatch:
     conn: AsyncConnection
     _queue: list[_Deferred] = field(default_factory=list)
+    _last: list[_Last] = field(default_factory=list)
 
     def add(self, statement: Executable, rows: Row | Sequence[Row]) -> None:
         many = [rows] if isinstance(rows, Mapping) else list(rows)
@@ -116,6 +126,21 @@ class WriteBatch:
             last.rows.extend(many)  # the same statement again: its rows go together
         else:
             self._queue.append(_Deferred(statement, many))
+
+    def last(
+        self,
+        sql: str,
+        params: Mapping[str, Any],
+        receive: Callable[[list[tuple[Any, ...]]], None],
+    ) -> None:
+        """PostgreSQL: `sql` runs after every deferred write, as the last statement before
+        the COMMIT, in the same round trip; `receive` gets its rows once the COMMIT
+        succeeded. For a lock that must be held only through the commit (the invoice
+        counter, ADR 0064). Unlike a deferred write, no statement before the commit sees
+        what it writes, and no flush but the committing one sends it."""
+        if self.conn.dialect.name != "postgresql":
+            raise RuntimeError("a last statement needs PostgreSQL's batch (one query)")
+        self._last.append(_Last(sql, params, receive))
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -133,7 +158,7 @@ class WriteBatch:
     async def flush(self, *, commit: bool = False) -> None:
         """Send what waits. `commit` (PostgreSQL): end the query with COMMIT, saving the
         commit's own round trip; only for the transaction's last flush."""
-        if not self._queue:
+        if not self._queue and not (commit and self._last):
             return
         queue, self._queue = self._queue, []
         if self.conn.dialect.name != "postgresql":
@@ -152,6 +177,9 @@ class WriteBatch:
         if raw is None:
             raise RuntimeError("the transaction's connection is closed")
         cursor = psycopg.AsyncClientCursor(raw)
+        last: list[_Last] = []
+        if commit:
+            last, self._last = self._last, []
         texts: list[str] = []
         shapes: list[str] = []  # for the trace: the texts without their values
         try:
@@ -161,6 +189,12 @@ class WriteBatch:
                 if COUNTS.keep_texts:
                     COUNTS.recent.append(f"[batched x{len(item.rows)}] {shape.sql}")
                 texts += [cursor.mogrify(shape.sql, shape.bind(row)) for row in item.rows]
+            deferred = len(texts)
+            for end in last:
+                if COUNTS.keep_texts:
+                    COUNTS.recent.append(f"[batched, last] {end.sql}")
+                shapes.append(end.sql)
+                texts.append(cursor.mogrify(end.sql, end.params))
         except psycopg.Error as exc:  # a value psycopg cannot send (NUL in text)
             await cursor.close()
             raise DBAPIError.instance("(deferred writes)", None, exc, psycopg.Error) from exc
@@ -173,6 +207,11 @@ class WriteBatch:
         try:
             with raw_span(self.conn.sync_engine, shapes):
                 await cursor.execute(";\n".join(texts))
+            for _ in range(deferred):  # each statement has its result, in order
+                cursor.nextset()
+            for end in last:
+                end.receive(await cursor.fetchall())
+                cursor.nextset()
         except psycopg.Error as exc:
             # The same exception SQLAlchemy raises for a statement it sent, so callers (the
             # store's retry on serialization failures) see no difference.
@@ -201,6 +240,14 @@ class BatchedConnection:
 
     def defer(self, statement: Executable, rows: Row | Sequence[Row]) -> None:
         self.batch.add(statement, rows)
+
+    def last(
+        self,
+        sql: str,
+        params: Mapping[str, Any],
+        receive: Callable[[list[tuple[Any, ...]]], None],
+    ) -> None:
+        self.batch.last(sql, params, receive)
 
     async def flush(self, *, commit: bool = False) -> None:
         await self.batch.flush(commit=commit)

@@ -10,6 +10,7 @@ from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from billing.app.hot_cache import Changes
+from billing.app.ports import LastNumber, NumberStamps
 from billing.app.ports import SimulationClock as ClockRow
 from billing.domain.invoices import CreditNote, Invoice, InvoiceHead, InvoiceStatus
 from billing.domain.money import Money
@@ -28,6 +29,7 @@ from billing.domain.subscriptions import (
 from billing.domain.tax_ledger import tax_amount_from_dict, tax_amount_to_dict
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
+from billing.store.number_last import NUMBER_LAST, format_parts, stamp_params
 from billing.store.schema import (
     billing_cycles,
     clocks,
@@ -758,6 +760,30 @@ class SqlNumbering:
             index_elements=[n.c.tenant_id, n.c.series, n.c.year], set_={"last": n.c.last + 1}
         ).returning(n.c.last)
         return int((await self._conn.execute(statement)).scalar_one())
+
+    async def number_last(
+        self, tenant_id: str, invoice_id: str, year: int, number_format: str, stamps: NumberStamps
+    ) -> LastNumber | None:
+        """PostgreSQL: one statement at the end of the batch, sent with the COMMIT, numbers
+        the invoice, writes the audit record and stamps the stored result
+        (store/number_last.py). SQLite has one writer at
+        a time: nothing to gain, so the caller numbers inline."""
+        if self._conn.dialect.name != "postgresql":
+            return None
+        numbered = LastNumber()
+
+        def receive(rows: list[tuple[Any, ...]]) -> None:
+            numbered.value = str(rows[0][0])
+
+        params = {
+            "p_tenant": tenant_id,
+            "p_year": year,
+            "p_invoice": invoice_id,
+            **stamp_params(stamps),
+            **format_parts(number_format),
+        }
+        self._conn.last(NUMBER_LAST, params, receive)
+        return numbered
 
     async def number_at_commit(
         self, tenant_id: str, invoice_id: str, year: int, number_format: str

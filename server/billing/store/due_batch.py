@@ -10,7 +10,6 @@ as many statements as one did.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +28,7 @@ from billing.store.batch import BatchedConnection
 from billing.store.billing import _invoice_row, _subscription_row, invoice_line_rows
 from billing.store.dialect import insert_or_ignore
 from billing.store.due_work import due_row
+from billing.store.number_last import format_parts
 from billing.store.records import event_row
 from billing.store.schema import (
     billing_cycles,
@@ -148,7 +148,6 @@ _PG_INSERT_NUMBERED = (
     " || %(p_suffix)s"
     f" FROM {_NUMBERED_ROWS}, ord), c"
 )
-_SEQ = re.compile(r"\{seq(?::0([1-9])d)?\}")
 
 _EVENT_NAMES = ["tenant_id", "id", "event_type", "resource_name", "payload", "occurred_at", "shard"]
 _PG_INSERT_EVENTS = _unnest_insert(outbox_events, _EVENT_NAMES)
@@ -402,9 +401,7 @@ class SqlDueBatch:
     async def _insert_numbered(
         self, tenant_id: str, year: int, number_format: str, numbered: Sequence[Invoice]
     ) -> None:
-        found = _SEQ.search(number_format)
-        if found is None:  # the rule schema requires {seq}: refuse rather than misnumber
-            raise ValueError(f"number format {number_format!r} has no {{seq}}")
+        parts = format_parts(number_format)
         invoice_rows = [
             {"tenant_id": tenant_id, "id": invoice.id, **_invoice_row(invoice)}
             for invoice in numbered
@@ -414,9 +411,7 @@ class SqlDueBatch:
             p_tenant=tenant_id,
             p_year=year,
             p_count=len(numbered),
-            p_prefix=number_format[: found.start()],
-            p_suffix=number_format[found.end() :],
-            p_width=int(found.group(1) or 0),
+            **parts,
         )
         await self._driver(_PG_INSERT_NUMBERED, params)
 

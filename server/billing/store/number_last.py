@@ -1,0 +1,78 @@
+"""An invoice numbered by its transaction's last statement (PostgreSQL, ADR 0064).
+
+FinalizeInvoice answers with the number, and its audit record and stored idempotent result
+hold it. Numbered inline, the tenant's counter row stayed locked from the numbering statement
+through a client round trip (the event loop resuming the call, the batch, the commit), and
+concurrent finalizes of one tenant queued on it. Here one statement, sent after the
+transaction's deferred writes and before the COMMIT in the same query, bumps the counter,
+numbers the invoice, writes the audit record with the number (the trail refuses UPDATE, so
+it is written here rather than deferred) and the number into the stored result, and returns
+it: the row is locked only from that statement through the commit, with no client
+round trip inside, as with ADR 0014's deferred trigger.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from billing.app.ports import NumberStamps
+
+_SEQ = re.compile(r"\{seq(?::0([1-9])d)?\}")
+
+# Formatted as domain.invoices.format_number does with {year} already filled in: {seq} or
+# {seq:0Nd} (zero-padded to N, never cut; the rule schema allows nothing else). The JSON
+# fields are the audit record's change and the invoice codec's `number`.
+NUMBER_LAST = (
+    "WITH c AS ("
+    " INSERT INTO number_counters AS n (tenant_id, series, year, last)"
+    " VALUES (%(p_tenant)s, 'invoice', %(p_year)s, 1)"
+    " ON CONFLICT (tenant_id, series, year) DO UPDATE SET last = n.last + 1"
+    " RETURNING last),"
+    " v AS (SELECT %(p_prefix)s || CASE WHEN length(c.last::text) < %(p_width)s"
+    " THEN lpad(c.last::text, %(p_width)s, '0') ELSE c.last::text END"
+    " || %(p_suffix)s AS number FROM c),"
+    " i AS (UPDATE invoices SET number = v.number FROM v"
+    " WHERE invoices.tenant_id = %(p_tenant)s AND invoices.id = %(p_invoice)s),"
+    " a AS (INSERT INTO audit_log (tenant_id, id, actor, method, request_id, request_digest,"
+    " resource_name, action, changes, occurred_at)"
+    " SELECT %(p_tenant)s, %(a_id)s, %(a_actor)s, %(a_method)s, %(a_request)s, %(a_digest)s,"
+    " %(a_resource)s, %(a_action)s,"
+    " %(a_changes)s::jsonb || jsonb_build_object('number', v.number), %(a_at)s FROM v),"
+    " k AS (UPDATE idempotency_keys SET result = convert_to(jsonb_set("
+    "convert_from(idempotency_keys.result, 'UTF8')::jsonb, '{number}', to_jsonb(v.number)"
+    ")::text, 'UTF8') FROM v"
+    " WHERE idempotency_keys.tenant_id = %(p_tenant)s"
+    " AND idempotency_keys.request_id = %(p_request)s)"
+    " SELECT v.number FROM v"
+)
+
+
+def format_parts(number_format: str) -> dict[str, Any]:
+    """The prefix, suffix and zero-padded width around `number_format`'s {seq}."""
+    found = _SEQ.search(number_format)
+    if found is None:  # the rule schema requires {seq}: refuse rather than misnumber
+        raise ValueError(f"number format {number_format!r} has no {{seq}}")
+    return {
+        "p_prefix": number_format[: found.start()],
+        "p_suffix": number_format[found.end() :],
+        "p_width": int(found.group(1) or 0),
+    }
+
+
+def stamp_params(stamps: NumberStamps) -> dict[str, Any]:
+    """The audit record's columns (its changes as JSON text; the number is merged in)."""
+    audit = stamps.audit
+    return {
+        "a_id": audit.id,
+        "a_actor": audit.actor,
+        "a_method": audit.method,
+        "a_request": audit.request_id,
+        "a_digest": audit.request_digest,
+        "a_resource": audit.resource_name,
+        "a_action": audit.action,
+        "a_changes": json.dumps(audit.changes),
+        "a_at": audit.occurred_at,
+        "p_request": stamps.request_id,
+    }

@@ -176,3 +176,35 @@ def test_a_live_key_stored_behind_the_lock_is_a_retryable_conflict(
     run(database, work)
     assert rows(database, "select count(*) from customers") == [(0,)]
     assert rows(database, "select result from idempotency_keys") == [(b"theirs",)]
+
+
+def test_a_last_statement_runs_after_the_deferred_writes_and_answers_once_committed(
+    make_database: Callable[[str], Database],
+) -> None:
+    """(PostgreSQL: ADR 0064.) It sees the transaction's deferred writes, waits through a
+    flush that does not commit, and hands its rows over only when the COMMIT succeeded; if
+    anything in the query fails, nothing is written and nothing is handed over."""
+    database = make_database("postgresql")
+    received: list[list[tuple[object, ...]]] = []
+    count = "SELECT count(*), %(tag)s FROM customers WHERE tenant_id = 't1'"
+
+    async def work(store: SqlStore) -> None:
+        async with store.write(key()) as tx:
+            await tx.customers.insert("t1", customer("cus_6"))
+            tx.connection.last(count, {"tag": "committed"}, received.append)
+            await tx.customers.insert("t1", customer("cus_7"))
+            await tx.connection.flush()  # not the commit: the last statement still waits
+            assert received == []
+            await tx.customers.insert("t1", customer("cus_8"))
+        with pytest.raises(IntegrityError):
+            async with store.write(key()) as tx:
+                tx.connection.last(count, {"tag": "rolled back"}, received.append)
+                await tx.customers.insert("t1", customer("cus_6"))  # the same primary key
+
+    run(database, work)
+    assert received == [[(3, "committed")]]
+    assert rows(database, "select id from customers order by id") == [
+        ("cus_6",),
+        ("cus_7",),
+        ("cus_8",),
+    ]

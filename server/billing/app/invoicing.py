@@ -143,8 +143,8 @@ async def finalize_invoice(
     rules: ActiveRules,
     customer: Customer | None = None,
 ) -> Invoice:
-    """Finalize a stored draft that belongs to no subscription (one-off invoices), numbered
-    now: FinalizeInvoice answers with the number."""
+    """Finalize a stored draft that belongs to no subscription, numbered now (due work's
+    consolidated drafts; FinalizeInvoice uses `finalize_answered`)."""
     return await _finalize(
         tx, tenant_id, None, draft, at, rules, insert=False, number="now", customer=customer
     )
@@ -299,8 +299,8 @@ async def _number(
     at: datetime,
     when: Literal["now", "at_commit", "caller"],
 ) -> Invoice:
-    """Inline numbering holds the tenant's counter row from here to the commit, so only a
-    call whose answer (and stored idempotent result) holds the number pays for it."""
+    """Inline numbering holds the tenant's counter row from here to the commit, across a
+    client round trip: a call whose answer holds the number uses `finalize_answered`."""
     if when == "now":
         return await _assign_number(tx, tenant_id, invoice, rules, at)
     if when == "at_commit":

@@ -287,7 +287,9 @@ async def _finalize(
                 at,
             )
         )
-    await _schedule_after(tx, tenant_id, sub, invoice, at, rules)
+    # The customer's clock, read once (or given): delivery and collection are keyed to it too.
+    due_clock = sub.clock_id if sub is not None else clock_id
+    await _schedule_after(tx, tenant_id, invoice, at, rules, due_clock)
     return await _number(tx, tenant_id, invoice, rules, at, number)
 
 
@@ -309,11 +311,10 @@ async def _number(
 
 
 async def _schedule_delivery(
-    tx: Transaction, tenant_id: str, sub: Subscription | None, invoice: Invoice, at: datetime
+    tx: Transaction, tenant_id: str, invoice: Invoice, at: datetime, clock_id: str | None
 ) -> None:
     """Delivery is due work of its own: sent after this commit, never inside it. It is keyed
     by the invoice, not the subscription, so a failing delivery never holds up billing."""
-    clock_id = await _clock_of(tx, tenant_id, sub, invoice)
     await tx.due_work.schedule(
         DueItem(
             tenant_id,
@@ -330,22 +331,22 @@ async def _schedule_delivery(
 async def _schedule_after(
     tx: Transaction,
     tenant_id: str,
-    sub: Subscription | None,
     invoice: Invoice,
     at: datetime,
     rules: ActiveRules,
+    clock_id: str | None,
 ) -> None:
     """The work a finalized invoice leaves for after its commit: delivery, collection."""
     invoicing = rules.rules.invoicing
     if invoicing.email_invoices:
-        await _schedule_delivery(tx, tenant_id, sub, invoice, at)
+        await _schedule_delivery(tx, tenant_id, invoice, at, clock_id)
     if (
         invoicing.collection_method == "charge_automatically"
         and invoice.settlement.amount_due_minor > 0
         and rules.rules.payments.collection.automatic
     ):
         if await tx.payment_methods.has_attached(tenant_id, invoice.customer_id):
-            await _schedule_collection(tx, tenant_id, sub, invoice, at)
+            await _schedule_collection(tx, tenant_id, invoice, at, clock_id)
         else:
             # Nothing to charge: said now, in this transaction, instead of by due work that
             # would only find the same.
@@ -367,7 +368,7 @@ async def _schedule_after(
 
 
 async def _schedule_collection(
-    tx: Transaction, tenant_id: str, sub: Subscription | None, invoice: Invoice, at: datetime
+    tx: Transaction, tenant_id: str, invoice: Invoice, at: datetime, clock_id: str | None
 ) -> None:
     """Automatic collection (ADR 0034) is due work of its own: the gateway is called after
     this commit, never inside it; keyed by the invoice, like delivery."""
@@ -377,7 +378,7 @@ async def _schedule_collection(
             new_id("due"),
             COLLECT_INVOICE,
             invoice.id,
-            await _clock_of(tx, tenant_id, sub, invoice),
+            clock_id,
             at,
             json.dumps({"invoice_id": invoice.id}),
         )

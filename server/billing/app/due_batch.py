@@ -110,11 +110,15 @@ class _Subscriptions(_Buffering):
         self._updates: dict[str, tuple[Subscription, int]] = {}
         self._tenant = ""
 
-    async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None:
-        if tenant_id == self._tenant and subscription_id in self.read:
+    async def get(
+        self, tenant_id: str, subscription_id: str, *, lock: bool = False
+    ) -> Subscription | None:
+        if not lock and tenant_id == self._tenant and subscription_id in self.read:
             return self.read[subscription_id]
         await self.flush()
-        return cast(Subscription | None, await self._inner.get(tenant_id, subscription_id))
+        return cast(
+            Subscription | None, await self._inner.get(tenant_id, subscription_id, lock=lock)
+        )
 
     async def get_many(
         self, tenant_id: str, subscription_ids: Sequence[str]

@@ -190,7 +190,12 @@ class ParkedItem:
 class SubscriptionRepository(Protocol):
     async def insert(self, tenant_id: str, sub: Subscription) -> None: ...
 
-    async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None: ...
+    async def get(
+        self, tenant_id: str, subscription_id: str, *, lock: bool = False
+    ) -> Subscription | None:
+        """With `lock`, the row stays locked (FOR UPDATE) until the transaction ends: a
+        concurrent writer waits, then reads what this one leaves."""
+        ...
 
     async def get_many(
         self, tenant_id: str, subscription_ids: Sequence[str]
@@ -204,6 +209,12 @@ class SubscriptionRepository(Protocol):
 
     async def update(self, tenant_id: str, sub: Subscription, expected_version: int) -> bool:
         """Compare-and-set on the version; False when a concurrent writer won."""
+        ...
+
+    async def update_locked(self, tenant_id: str, sub: Subscription, expected_version: int) -> None:
+        """The write of a subscription read with `lock` in this transaction: no one else can
+        have changed it, so nothing waits for its outcome (deferred: no round trip of its
+        own). The version stays in the statement as a guard."""
         ...
 
 

@@ -550,7 +550,7 @@ class SubscriptionUseCases:
         """The change's plan; with tax on, `taxed` holds its lines with the tax an invoice of
         them now would carry (create_prorations bills them on the next invoice, taxed then)."""
         async with self._store.read() as tx:
-            planned = await self._plan_change(tx, ctx.tenant_id, change)
+            planned = await self._plan_change(tx, ctx.tenant_id, change, lock=False)
             if not planned.lines or not tax_enabled(planned.rules):
                 return planned
             sub = planned.subscription
@@ -628,8 +628,9 @@ class SubscriptionUseCases:
                         at=planned.at,
                     )
                     invoice_id = invoice.id
-            if not await tx.subscriptions.update(ctx.tenant_id, updated, sub.version):
-                raise EtagMismatch(sub.name, change.etag, "changed concurrently")
+            # Read FOR UPDATE: a concurrent change waited and then met the etag check above,
+            # so the write is deferred into the batch (no round trip of its own).
+            await tx.subscriptions.update_locked(ctx.tenant_id, updated, sub.version)
             await track_mrr(tx, ctx.tenant_id, updated, planned.at, sub)
             await self._record(
                 tx,
@@ -652,11 +653,13 @@ class SubscriptionUseCases:
         return work
 
     async def _plan_change(
-        self, tx: Transaction, tenant_id: str, change: ChangeRequest
+        self, tx: Transaction, tenant_id: str, change: ChangeRequest, *, lock: bool = True
     ) -> ChangePlan:
+        """The change planned against the subscription as stored; with `lock` (a change, not
+        a preview) read FOR UPDATE, so its write cannot lose a compare-and-set."""
         subscription_id = parse_name(change.subscription, "subscriptions", "change.subscription")
         quantities = parse_quantities(change.quantities)
-        sub = await tx.subscriptions.get(tenant_id, subscription_id)
+        sub = await tx.subscriptions.get(tenant_id, subscription_id, lock=lock)
         if sub is None:
             raise NotFound(change.subscription)
         if sub.status not in {Status.ACTIVE, Status.TRIALING, Status.PAST_DUE}:

@@ -45,6 +45,7 @@ from billing.store.schema import (
 
 s = subscriptions
 _GET_SUBSCRIPTION = select(s).where(s.c.tenant_id == bindparam("t"), s.c.id == bindparam("id"))
+_GET_SUBSCRIPTION_LOCKED = _GET_SUBSCRIPTION.with_for_update()
 # Blind writes are deferred (store/batch.py) and compiled once per shape: module constants.
 _INSERT_SUBSCRIPTION = insert(s)
 _INSERT_INVOICE = insert(invoices)
@@ -262,9 +263,12 @@ class SqlSubscriptions:
         self._changes.subscription(tenant_id, sub.id)
         self._conn.defer(_INSERT_SUBSCRIPTION, {"tenant_id": tenant_id, **_subscription_row(sub)})
 
-    async def get(self, tenant_id: str, subscription_id: str) -> Subscription | None:
+    async def get(
+        self, tenant_id: str, subscription_id: str, *, lock: bool = False
+    ) -> Subscription | None:
+        statement = _GET_SUBSCRIPTION_LOCKED if lock else _GET_SUBSCRIPTION
         row = (
-            (await self._conn.execute(_GET_SUBSCRIPTION, {"t": tenant_id, "id": subscription_id}))
+            (await self._conn.execute(statement, {"t": tenant_id, "id": subscription_id}))
             .mappings()
             .first()
         )
@@ -298,6 +302,12 @@ class SqlSubscriptions:
         self._changes.subscription(tenant_id, sub.id)
         result = await self._conn.execute(_UPDATE_SUBSCRIPTION, params)
         return result.rowcount == 1
+
+    async def update_locked(self, tenant_id: str, sub: Subscription, expected_version: int) -> None:
+        row = _subscription_row(sub)
+        del row["id"]
+        params = {**row, "b_tenant": tenant_id, "b_id": sub.id, "b_version": expected_version}
+        self._conn.defer(_UPDATE_SUBSCRIPTION, params)
 
 
 i, il = invoices, invoice_lines

@@ -307,6 +307,8 @@ class SqlSubscriptions:
         row = _subscription_row(sub)
         del row["id"]
         params = {**row, "b_tenant": tenant_id, "b_id": sub.id, "b_version": expected_version}
+        self._changes.customer(tenant_id, sub.customer_id)
+        self._changes.subscription(tenant_id, sub.id)
         self._conn.defer(_UPDATE_SUBSCRIPTION, params)
 
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from billing.config import Settings, SettingsError
+from billing.due_processes import Role, WakeSignal, lower_priority
 from billing.observability.logs import configure_logging
 
 log = logging.getLogger("billing.cli")
@@ -243,9 +244,16 @@ def _tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
-def _run_worker(settings: Settings, ready_file: str | None) -> None:
+def _run_worker(
+    settings: Settings,
+    ready_file: str | None,
+    role: Role = Role.ALL,
+    due_wake: WakeSignal | None = None,
+) -> None:
     from billing.runtime import serve
 
+    if role is Role.DUE:
+        lower_priority(settings.due_work_nice)  # before any thread starts: they inherit it
     _tune_gc()
 
     def on_ready(port: int) -> None:
@@ -254,18 +262,29 @@ def _run_worker(settings: Settings, ready_file: str | None) -> None:
             tmp.write_text(str(port))
             tmp.replace(ready_file)  # atomic: readers never see a partial file
 
-    asyncio.run(serve(settings, on_ready))
+    asyncio.run(serve(settings, on_ready, role, due_wake))
 
 
 def _supervise(settings: Settings, ready_file: str | None) -> int:
-    """Several server processes on one port (SO_REUSEPORT); SIGTERM is passed on to each."""
+    """Several server processes on one port (SO_REUSEPORT), and the due-work processes (ADR
+    0064) after them; SIGTERM is passed on to each."""
     ctx = multiprocessing.get_context("spawn")  # gRPC must not be forked after it starts
+    dedicated = settings.dedicated_due_processes
+    due_wake = ctx.Event() if dedicated else None
+    serving = Role.CALLS if dedicated else Role.ALL
     workers = [
         ctx.Process(
             target=_worker_entry,
-            args=(_nth_worker(settings, i), ready_file if i == 0 else None),
+            args=(_nth_worker(settings, i), ready_file if i == 0 else None, serving, due_wake),
         )
         for i in range(settings.workers)
+    ] + [
+        ctx.Process(
+            target=_worker_entry,
+            args=(_nth_worker(settings, settings.workers + i), None, Role.DUE, due_wake),
+            name=f"billing-due-work-{i}",
+        )
+        for i in range(dedicated)
     ]
     for process in workers:
         process.start()
@@ -299,9 +318,11 @@ def _nth_worker(settings: Settings, i: int) -> Settings:
     return dataclasses.replace(settings, metrics_listen=worker_listen(settings.metrics_listen, i))
 
 
-def _worker_entry(settings: Settings, ready_file: str | None) -> None:
+def _worker_entry(
+    settings: Settings, ready_file: str | None, role: Role, due_wake: WakeSignal | None
+) -> None:
     configure_logging(settings.log_level)
-    _run_worker(settings, ready_file)
+    _run_worker(settings, ready_file, role, due_wake)
 
 
 def _write_dev_token(settings: Settings, token: str) -> None:

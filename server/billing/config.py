@@ -48,6 +48,10 @@ class Settings:
     due_work_concurrency: int = 4  # due-work transactions a process runs at once (PostgreSQL)
     due_work_batch_rows: int = 50  # renewals per due-work transaction; 1 = one each
     due_work_yield_ms: float = 0.0  # per item, the most due work waits for busy calls
+    # With BILLING_WORKERS > 1: processes of their own that run all due work, at a lower OS
+    # priority, while the serving processes run none (ADR 0064); 0 = every process runs it.
+    due_work_processes: int = 1
+    due_work_nice: int = 10  # the due-work processes' niceness (0-19), above the calls'
     due_work_max_attempts: int = 5  # a due item failing this many times is parked
     due_work_retry_base_ms: int = 1000  # first retry's backoff bound, doubling (full jitter)
     due_work_retry_max_seconds: int = 300  # the backoff's cap
@@ -180,13 +184,24 @@ class Settings:
         if self.redis_cache_ttl_seconds < 1:
             raise SettingsError("BILLING_REDIS_CACHE_TTL_SECONDS must be at least 1")
 
+    @property
+    def dedicated_due_processes(self) -> int:
+        """Due-work processes of their own under the supervisor: only where there is one
+        (several workers), so a single process still runs its own due work."""
+        return self.due_work_processes if self.workers > 1 else 0
+
+    @property
+    def processes(self) -> int:
+        """Every process `billing serve` starts: the serving workers and the due-work ones."""
+        return self.workers + self.dedicated_due_processes
+
     def _check_metrics(self) -> None:
         if not self.metrics_listen:
             return
         _, sep, port = self.metrics_listen.rpartition(":")
-        if not sep or not port.isdigit() or int(port) + self.workers - 1 > 65535:
+        if not sep or not port.isdigit() or int(port) + self.processes - 1 > 65535:
             raise SettingsError(
-                "BILLING_METRICS_LISTEN must be host:port (port + workers - 1 at most 65535)"
+                "BILLING_METRICS_LISTEN must be host:port (port + processes - 1 at most 65535)"
             )
         if self.metrics_listen == self.listen and port != "0":
             raise SettingsError("BILLING_METRICS_LISTEN must differ from BILLING_LISTEN")
@@ -269,6 +284,10 @@ class Settings:
             )
 
     def _check_due_work(self) -> None:
+        if not 0 <= self.due_work_processes <= 16:
+            raise SettingsError("BILLING_DUE_WORK_PROCESSES must be between 0 and 16")
+        if not 0 <= self.due_work_nice <= 19:
+            raise SettingsError("BILLING_DUE_WORK_NICE must be between 0 and 19")
         if not 1 <= self.due_work_max_attempts <= 100:
             raise SettingsError("BILLING_DUE_WORK_MAX_ATTEMPTS must be between 1 and 100")
         if self.due_work_retry_base_ms < 1 or self.due_work_retry_max_seconds < 1:

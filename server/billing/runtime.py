@@ -16,6 +16,7 @@ import os
 import secrets
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -81,6 +82,7 @@ from billing.delivery.mailer import SmtpInvoiceMailer
 from billing.delivery.notice_templates import load_notice_templates, with_notice_templates
 from billing.delivery.notices import SmtpNoticeMailer, TemplateNotices
 from billing.domain.notices import NoticeTemplateInvalid
+from billing.due_processes import Role, WakeSignal, forward_wakes, stop_with_parent
 from billing.observability.due_spans import traced_handler
 from billing.observability.metrics import BillingMetrics
 from billing.observability.metrics.collectors import RedisCollector
@@ -115,8 +117,16 @@ class Runtime:
 
     metrics_port: int | None = None  # bound by start() when metrics are on (ADR 0061)
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        role: Role = Role.ALL,
+        due_wake: WakeSignal | None = None,
+    ) -> None:
         self.settings = settings
+        self.role, self._due_wake = role, due_wake  # ADR 0064: calls, due work, or both
         # Gateway tokens and credentials at rest (ADR 0034, 0039): a bad ring stops the start,
         # before anything is opened; one ring per process.
         self.keys = key_ring(settings)
@@ -171,7 +181,7 @@ class Runtime:
             rules,
             self.engines,
             BillingTime(self.clock),
-            work_added=lambda: self.worker.wake.set(),  # noqa: PLW0108 (worker is made below)
+            work_added=lambda: self.worker.notify(),  # noqa: PLW0108 (worker is made below)
             cache=self.hot_cache or NO_CACHE,
         )
         usage = UsageUseCases(self.store, writes, rules, self.engines, BillingTime(self.clock))
@@ -234,13 +244,15 @@ class Runtime:
                 settings.due_work_retry_max_seconds,
             ),
             prepare=handlers.prepare,
+            runs_rounds=role is not Role.CALLS,
+            on_wake=due_wake.set if role is Role.CALLS and due_wake is not None else None,
         )
         self.use_cases = UseCases(
             customers=CustomerUseCases(
                 self.store,
                 writes,
                 handlers.tax_id_checks,
-                work_added=lambda: self.worker.wake.set(),  # noqa: PLW0108
+                work_added=lambda: self.worker.notify(),  # noqa: PLW0108
             ),
             rules=rules,
             catalog=CatalogUseCases(rules, self.engines, self.clock),
@@ -323,6 +335,7 @@ class Runtime:
         self._purger: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._worker_task: asyncio.Task[None] | None = None
+        self._wake_forwarding: threading.Event | None = None
         # The outbox relay (ADR 0057); None when BILLING_RELAY_URL is unset.
         self.relay, self._relay_task = build_relay(settings, self.due_engine), _NO_TASK
         # Postings without the caller's rules (ADR 0052). Process-wide, so wired last: a
@@ -342,7 +355,10 @@ class Runtime:
         return tracer
 
     async def start(self) -> int:
-        """Bind and serve; returns the bound port (useful with port 0)."""
+        """Bind and serve; returns the bound port (useful with port 0). A due-work process
+        (ADR 0064) binds no port, runs its worker and returns 0."""
+        if self.role is Role.DUE:
+            return await self._start_due_work()
         self.server, self._health = build_server(self.use_cases, self.verifier, self._options)
         credentials = server_credentials(self.settings)
         if credentials is None:
@@ -359,12 +375,23 @@ class Runtime:
             self.metrics_port = await self.metrics.start(self.settings.metrics_listen)
             log.info("metrics serving", extra={"port": self.metrics_port})
         self._purger = asyncio.create_task(self._purge_expired_keys())
-        self._worker_task = asyncio.create_task(self.worker.run_forever())
+        if self.role is Role.ALL:
+            self._worker_task = asyncio.create_task(self.worker.run_forever())
         if self.relay is not None:
             self._relay_task = asyncio.create_task(self.relay.run_forever())
         if self._rules_watcher is not None:
             self._watch_task = asyncio.create_task(self._rules_watcher.watch())
         return port
+
+    async def _start_due_work(self) -> int:
+        if self.metrics is not None:
+            self.metrics_port = await self.metrics.start(self.settings.metrics_listen)
+        loop = asyncio.get_running_loop()
+        stop_with_parent(loop)
+        if self._due_wake is not None:
+            self._wake_forwarding = forward_wakes(self._due_wake, self.worker.wake, loop)
+        self._worker_task = asyncio.create_task(self.worker.run_forever())
+        return 0
 
     async def stop(self, grace_s: float | None = None) -> None:
         grace = self.settings.shutdown_grace_seconds if grace_s is None else grace_s
@@ -373,6 +400,8 @@ class Runtime:
         self.use_cases.events.close()  # watches end OK with their cursor (ADR 0059)
         if self.server is not None:
             await self.server.stop(grace)
+        if self._wake_forwarding is not None:
+            self._wake_forwarding.set()
         for task in (self._purger, self._watch_task, self._worker_task, self._relay_task):
             if task is not None:
                 task.cancel()
@@ -612,16 +641,21 @@ def development_token(settings: Settings, tenant_id: str | None = None) -> str:
     )
 
 
-async def serve(settings: Settings, on_ready: Callable[[int], None] | None = None) -> None:
+async def serve(
+    settings: Settings,
+    on_ready: Callable[[int], None] | None = None,
+    role: Role = Role.ALL,
+    due_wake: WakeSignal | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, role=role, due_wake=due_wake)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     port = await runtime.start()
-    log.info("serving", extra={"listen": settings.listen, "port": port})
-    if on_ready is not None:
+    log.info("serving", extra={"listen": settings.listen, "port": port, "role": str(role)})
+    if on_ready is not None and role is not Role.DUE:
         on_ready(port)
     await stop.wait()
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})

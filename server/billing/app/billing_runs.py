@@ -57,6 +57,8 @@ class BillingRuns:
         scope = await self._scope(ctx, subscription, customer)
         deadline = RunDeadline(deadline_s, self._max_s)
         report = RoundReport()  # this call's items only: never another tenant's
+        first_remaining: int | None = None
+        self._worker.notify()
         while True:
             ran = (
                 await self._worker.run_once(ctx.tenant_id, subscription_ids=scope, report=report)
@@ -69,8 +71,14 @@ class BillingRuns:
                     ctx.tenant_id, subscription_ids=scope, limit=PARKED_LISTED_MAX
                 )
             finished = remaining == 0
+            done = report.done
+            if not self._worker.runs_rounds:
+                # Run for it by the due-work processes (ADR 0064): what was due at its start
+                # and no longer is.
+                first_remaining = remaining if first_remaining is None else first_remaining
+                done = max(0, first_remaining - remaining)
             yield RunProgress(
-                report.done, remaining, report.last_item, finished, parked, tuple(parked_items)
+                done, remaining, report.last_item, finished, parked, tuple(parked_items)
             )
             if finished:
                 return

@@ -144,7 +144,7 @@ class ClockUseCases:
             return _Moved(clock_id, clock.now, target)
 
         moved = await self._writes.run(ctx, write, MOVED_CODEC, work)
-        self._worker.wake.set()
+        self._worker.notify()
         last = Progress(-1, -1, moved.before, "", False)
         report = RoundReport()  # this call's items only: never another clock's
         count_after = 0.0
@@ -187,6 +187,11 @@ class ClockUseCases:
                 return
             if deadline.passed():
                 raise deadline.exceeded("AdvanceClock", remaining, parked)
+            if not self._worker.runs_rounds:
+                # Due-work processes of their own run the items (ADR 0064): only count, every
+                # PROGRESS_MIN_INTERVAL_S (the end is seen that late at most).
+                await asyncio.sleep(PROGRESS_MIN_INTERVAL_S)
+                continue
             await asyncio.sleep(PROGRESS_POLL_S if remaining else 0)
 
 

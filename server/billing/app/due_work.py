@@ -127,8 +127,14 @@ class DueWorkWorker:
         yield_max_s: float = 0.0,
         retry: RetryPolicy = RetryPolicy(),
         prepare: Prepare | None = None,
+        runs_rounds: bool = True,
+        on_wake: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
+        # False in a serving process while due-work processes of their own run every round
+        # (ADR 0064): its calls then wait on their progress instead of running items here.
+        self.runs_rounds = runs_rounds
+        self._on_wake = on_wake
         self._prepare = prepare
         self._concurrency = concurrency
         self._batch_rows = batch_rows
@@ -145,6 +151,13 @@ class DueWorkWorker:
         self.wake = asyncio.Event()
         self.stats = WorkerStats()
 
+    def notify(self) -> None:
+        """Work was added or became due: this process's loop, and the due-work processes if
+        there are any, look now rather than at their next poll."""
+        self.wake.set()
+        if self._on_wake is not None:
+            self._on_wake()
+
     async def run_once(
         self,
         tenant_id: str | None = None,
@@ -153,8 +166,11 @@ class DueWorkWorker:
         report: RoundReport | None = None,
     ) -> int:
         """Claim one batch and run it; returns how many items were done. `report`, if
-        given, collects what this round did (the caller's own progress)."""
+        given, collects what this round did (the caller's own progress). Claims nothing in a
+        process that leaves the rounds to due-work processes of their own."""
         report = RoundReport() if report is None else report
+        if not self.runs_rounds:
+            return 0
         now = self._wall.now()
         async with self._store.write(None) as tx:
             # A round claims work for every slot: `concurrency` transactions of a batch each.

@@ -68,8 +68,9 @@ def forward_wakes(
 
 
 def stop_with_parent(loop: asyncio.AbstractEventLoop) -> None:
-    """Once the supervisor is gone (SIGKILLed), stop as on SIGTERM: a due-work process serves
-    nobody, and must not bill on, orphaned. Its parent's sentinel becomes readable then."""
+    """Once the supervisor is gone (SIGKILLed), stop as on SIGTERM: a due-work process must
+    not bill on, orphaned, nor a serving one hold the port. The parent's sentinel becomes
+    readable then. Nothing for a process that no supervisor started."""
     parent = multiprocessing.parent_process()
     if parent is not None:
         loop.add_reader(parent.sentinel, os.kill, os.getpid(), signal_module.SIGTERM)

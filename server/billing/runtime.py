@@ -357,6 +357,7 @@ class Runtime:
     async def start(self) -> int:
         """Bind and serve; returns the bound port (useful with port 0). A due-work process
         (ADR 0064) binds no port, runs its worker and returns 0."""
+        stop_with_parent(asyncio.get_running_loop())  # a supervised one never outlives it
         if self.role is Role.DUE:
             return await self._start_due_work()
         self.server, self._health = build_server(self.use_cases, self.verifier, self._options)
@@ -387,7 +388,6 @@ class Runtime:
         if self.metrics is not None:
             self.metrics_port = await self.metrics.start(self.settings.metrics_listen)
         loop = asyncio.get_running_loop()
-        stop_with_parent(loop)
         if self._due_wake is not None:
             self._wake_forwarding = forward_wakes(self._due_wake, self.worker.wake, loop)
         self._worker_task = asyncio.create_task(self.worker.run_forever())

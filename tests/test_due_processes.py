@@ -41,15 +41,19 @@ def _nice(pid: int) -> int:
 
 
 def _spawned(pid: int, count: int) -> list[int]:
+    """The supervisor's `count` children, once one of them has niced itself (it does so as it
+    starts, a moment after it shows up)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     found: list[int] = []
-    while len(found) < count and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         time.sleep(0.2)
         found = [
             child
             for child in _children(pid)
             if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
         ]
+        if len(found) >= count and any(_nice(child) for child in found):
+            break
     return sorted(found)
 
 

@@ -116,6 +116,7 @@ class Runtime:
     """One server process: start() binds and serves, stop() drains and closes."""
 
     metrics_port: int | None = None  # bound by start() when metrics are on (ADR 0061)
+    _wake_forwarding: threading.Event | None = None  # a due-work process's (ADR 0064)
 
     def __init__(
         self,
@@ -335,7 +336,6 @@ class Runtime:
         self._purger: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._worker_task: asyncio.Task[None] | None = None
-        self._wake_forwarding: threading.Event | None = None
         # The outbox relay (ADR 0057); None when BILLING_RELAY_URL is unset.
         self.relay, self._relay_task = build_relay(settings, self.due_engine), _NO_TASK
         # Postings without the caller's rules (ADR 0052). Process-wide, so wired last: a

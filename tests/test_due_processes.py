@@ -1,4 +1,4 @@
-"""Due work in processes of its own (ADR 0064): with several workers, `billing serve` starts a
+"""Due work in processes of its own (ADR 0067): with several workers, `billing serve` starts a
 due-work process at a lower OS priority that runs every round, the serving processes run
 none, and a bill run started by a call to a serving process is worked by it."""
 

@@ -37,7 +37,7 @@ def test_each_worker_serves_its_own_metrics_port(make_database, tmp_path) -> Non
     database = make_database("postgresql")  # several processes need PostgreSQL
     port, metrics = free_port(), two_free_ports()
     tenant = new_tenant()
-    # The serving workers' ports only: no due-work process on the port after them (ADR 0064).
+    # The serving workers' ports only: no due-work process on the port after them (ADR 0067).
     env = {"BILLING_METRICS_LISTEN": f"127.0.0.1:{metrics}", "BILLING_DUE_WORK_PROCESSES": "0"}
     with server_process(database, tmp_path, listen=f"127.0.0.1:{port}", workers=2, extra_env=env):
         deadline = time.monotonic() + READY_TIMEOUT_S

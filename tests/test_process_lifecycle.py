@@ -199,7 +199,7 @@ def test_several_workers_share_one_port_on_postgresql(make_database, tmp_path):
                 for pid in _children(proc.pid)
                 if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
             ]
-        assert len(workers) == 3  # two serving, one running due work (ADR 0064)
+        assert len(workers) == 3  # two serving, one running due work (ADR 0067)
         time.sleep(1.0)  # the second worker binds a moment after the first
         names = set()
         for i in range(20):  # new connections are spread over the workers by the kernel

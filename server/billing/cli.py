@@ -267,7 +267,7 @@ def _run_worker(
 
 def _supervise(settings: Settings, ready_file: str | None) -> int:
     """Several server processes on one port (SO_REUSEPORT), and the due-work processes (ADR
-    0064) after them; SIGTERM is passed on to each."""
+    0067) after them; SIGTERM is passed on to each."""
     ctx = multiprocessing.get_context("spawn")  # gRPC must not be forked after it starts
     dedicated = settings.dedicated_due_processes
     due_wake = ctx.Event() if dedicated else None

@@ -49,7 +49,7 @@ class Settings:
     due_work_batch_rows: int = 50  # renewals per due-work transaction; 1 = one each
     due_work_yield_ms: float = 0.0  # per item, the most due work waits for busy calls
     # With BILLING_WORKERS > 1: processes of their own that run all due work, at a lower OS
-    # priority, while the serving processes run none (ADR 0064); 0 = every process runs it.
+    # priority, while the serving processes run none (ADR 0067); 0 = every process runs it.
     due_work_processes: int = 1
     due_work_nice: int = 10  # the due-work processes' niceness (0-19), above the calls'
     due_work_max_attempts: int = 5  # a due item failing this many times is parked

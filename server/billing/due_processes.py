@@ -1,4 +1,4 @@
-"""Due work in processes of its own under `billing serve` (ADR 0064).
+"""Due work in processes of its own under `billing serve` (ADR 0067).
 
 With several workers, the supervisor starts BILLING_DUE_WORK_PROCESSES more processes that
 serve no calls and run every round of due work at a lower OS priority (niceness

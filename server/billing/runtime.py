@@ -116,7 +116,7 @@ class Runtime:
     """One server process: start() binds and serves, stop() drains and closes."""
 
     metrics_port: int | None = None  # bound by start() when metrics are on (ADR 0061)
-    _wake_forwarding: threading.Event | None = None  # a due-work process's (ADR 0064)
+    _wake_forwarding: threading.Event | None = None  # a due-work process's (ADR 0067)
 
     def __init__(
         self,
@@ -127,7 +127,7 @@ class Runtime:
         due_wake: WakeSignal | None = None,
     ) -> None:
         self.settings = settings
-        self.role, self._due_wake = role, due_wake  # ADR 0064: calls, due work, or both
+        self.role, self._due_wake = role, due_wake  # ADR 0067: calls, due work, or both
         # Gateway tokens and credentials at rest (ADR 0034, 0039): a bad ring stops the start,
         # before anything is opened; one ring per process.
         self.keys = key_ring(settings)
@@ -153,8 +153,7 @@ class Runtime:
         # Due work on a pool of its own (PostgreSQL), no larger than its concurrency needs:
         # a bill run waits for its own connections, never for the calls', and the calls never
         # wait behind it for one. SQLite has one writer: one store, whose lock orders both.
-        self.due_engine = self.engine
-        self.due_store = self.store
+        self.due_engine, self.due_store = self.engine, self.store
         self._calls: CallsAtDatabase | None = None
         if not settings.is_sqlite:
             self._calls = CallsAtDatabase(self.engine, self.lean)
@@ -356,7 +355,7 @@ class Runtime:
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port (useful with port 0). A due-work process
-        (ADR 0064) binds no port, runs its worker and returns 0."""
+        (ADR 0067) binds no port, runs its worker and returns 0."""
         stop_with_parent(asyncio.get_running_loop())  # a supervised one never outlives it
         if self.role is Role.DUE:
             return await self._start_due_work()

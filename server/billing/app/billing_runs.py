@@ -73,7 +73,7 @@ class BillingRuns:
             finished = remaining == 0
             done = report.done
             if not self._worker.runs_rounds:
-                # Run for it by the due-work processes (ADR 0064): what was due at its start
+                # Run for it by the due-work processes (ADR 0067): what was due at its start
                 # and no longer is.
                 first_remaining = remaining if first_remaining is None else first_remaining
                 done = max(0, first_remaining - remaining)

@@ -188,7 +188,7 @@ class ClockUseCases:
             if deadline.passed():
                 raise deadline.exceeded("AdvanceClock", remaining, parked)
             if not self._worker.runs_rounds:
-                # Due-work processes of their own run the items (ADR 0064): only count, every
+                # Due-work processes of their own run the items (ADR 0067): only count, every
                 # PROGRESS_MIN_INTERVAL_S (the end is seen that late at most).
                 await asyncio.sleep(PROGRESS_MIN_INTERVAL_S)
                 continue

@@ -132,7 +132,7 @@ class DueWorkWorker:
     ) -> None:
         self._store = store
         # False in a serving process while due-work processes of their own run every round
-        # (ADR 0064): its calls then wait on their progress instead of running items here.
+        # (ADR 0067): its calls then wait on their progress instead of running items here.
         self.runs_rounds = runs_rounds
         self._on_wake = on_wake
         self._prepare = prepare

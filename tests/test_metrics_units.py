@@ -137,7 +137,7 @@ def test_each_worker_has_a_metrics_port_of_its_own(listen: str, worker: int, exp
         ({"metrics_listen": "0.0.0.0:x"}, "BILLING_METRICS_LISTEN must be host:port"),
         (
             {"metrics_listen": "0.0.0.0:65535", "workers": 2, "database_url": "postgresql://x/y"},
-            "port + workers - 1 at most 65535",
+            "port + processes - 1 at most 65535",
         ),
         (
             {"metrics_listen": "127.0.0.1:50051", "listen": "127.0.0.1:50051"},

@@ -218,7 +218,9 @@ def test_several_workers_share_one_port_on_postgresql(make_database, tmp_path):
                 )
         assert len(names) == 20
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
+        # Each child has the 10 s grace; the due-work one runs niced (ADR 0067), so on a
+        # machine busy with the suite's other workers it is the last to be scheduled.
+        assert proc.wait(timeout=45) == 0
         for worker in workers:
             assert (
                 not Path(f"/proc/{worker}").exists()

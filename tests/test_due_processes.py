@@ -19,20 +19,7 @@ from billing.app.due_work import DueWorkWorker
 from billing.config import Settings, SettingsError
 from billing_client.v1 import invoices_pb2
 from billing_fixtures import Billing, rules
-from test_process_lifecycle import READY_TIMEOUT_S, new_tenant, server_process
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+from test_process_lifecycle import READY_TIMEOUT_S, _children, new_tenant, server_process
 
 
 def _nice(pid: int) -> int:

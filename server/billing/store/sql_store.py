@@ -160,11 +160,7 @@ class SqlStore:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield SqlTransaction(conn, self.keys)
         except (DBAPIError, OverflowError) as exc:
-            if isinstance(exc, DBAPIError):
-                _raise_timeout(exc)
-                _raise_unavailable(exc)
-            if (detail := _does_not_fit(exc)) is not None:
-                raise ValueDoesNotFit(detail) from exc
+            _raise_as_domain_error(exc)
             raise
 
     async def customer(self, tenant_id: str, customer_id: str) -> Customer | None:
@@ -180,10 +176,7 @@ class SqlStore:
             # What read() would have raised: the same exception type and the same mapping.
             error = DBAPIError.instance(LEAN_GET, None, exc, psycopg.Error)
             assert isinstance(error, DBAPIError)  # a psycopg.Error always makes one
-            _raise_timeout(error)
-            _raise_unavailable(error)
-            if (detail := _does_not_fit(error)) is not None:
-                raise ValueDoesNotFit(detail) from exc
+            _raise_as_domain_error(error)
             raise error from exc
 
     @asynccontextmanager
@@ -202,11 +195,7 @@ class SqlStore:
         except (DBAPIError, OverflowError) as exc:
             if isinstance(exc, DBAPIError) and _is_retryable(exc):
                 raise RetryableConflict(str(exc.orig)) from exc
-            if isinstance(exc, DBAPIError):
-                _raise_timeout(exc)
-                _raise_unavailable(exc)
-            if (detail := _does_not_fit(exc)) is not None:
-                raise ValueDoesNotFit(detail) from exc
+            _raise_as_domain_error(exc)
             raise
 
     @asynccontextmanager
@@ -266,6 +255,17 @@ def _lock_id(key: IdempotencyKey) -> int:
         f"{key.tenant_id}\x00{key.request_id}".encode(), digest_size=8
     ).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def _raise_as_domain_error(exc: DBAPIError | OverflowError) -> None:
+    """The caller's error for what the database refused or could not do (a session timeout,
+    an unreachable database, a value that does not fit); returns for anything else, which
+    the caller re-raises."""
+    if isinstance(exc, DBAPIError):
+        _raise_timeout(exc)
+        _raise_unavailable(exc)
+    if (detail := _does_not_fit(exc)) is not None:
+        raise ValueDoesNotFit(detail) from exc
 
 
 def _raise_timeout(exc: DBAPIError) -> None:

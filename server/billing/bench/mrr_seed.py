@@ -29,7 +29,8 @@ from sqlalchemy.engine.url import make_url
 
 from billing.app.mrr import shard_of
 from billing.bench.servers import BenchError
-from billing.store.mrr import day_start
+from billing.domain.mrr import Movement
+from billing.store.mrr import COUNTED, day_start
 
 CURRENCY = "USD"
 BACK = timedelta(days=365)
@@ -44,7 +45,6 @@ MOVEMENTS = (
 )
 TOTALS = "mrr_totals (tenant_id, currency, shard, mrr_minor, customers)"
 DAYS = "mrr_days (tenant_id, day_start, currency, shard, delta_minor, customers_delta)"
-COUNTED = {"new": 1, "reactivation": 1, "churn": -1}  # as the write path counts customers
 TABLES = ("mrr_subscriptions", "mrr_customers", "mrr_movements", "mrr_totals", "mrr_days")
 
 
@@ -215,7 +215,7 @@ def _days(tenant: str, n: int, start: datetime) -> Iterator[str]:
     for m in moves(n, start):
         key = (day_start(m.at), shard_of(subscription_id(m.subscription)))
         minor, customers = sums.get(key, (0, 0))
-        sums[key] = (minor + m.delta, customers + COUNTED.get(m.kind, 0))
+        sums[key] = (minor + m.delta, customers + COUNTED.get(Movement(m.kind), 0))
     # tenant, day_start, currency, shard, net MRR, net customers
     for (day, shard), (minor, customers) in sorted(sums.items()):
         yield f"{tenant}\t{day.isoformat()}\t{CURRENCY}\t{shard}\t{minor}\t{customers}\n"

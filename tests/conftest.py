@@ -8,7 +8,6 @@ the isolation the server guarantees. With `CI` set, PostgreSQL tests fail instea
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import threading
@@ -154,11 +153,6 @@ def make_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             for name in created:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    dump = os.environ.get("BILLING_WRITTEN_EVENTS_DUMP")
-    if dump:  # exploration: what the suite writes, one file per worker
-        lines = {t: sorted(sorted(k) for k in keys) for t, keys in written.items()}
-        Path(dump, f"{worker_id()}.json").write_text(json.dumps(lines, indent=1))
-        return
     problems = undeclared(written)
     assert not problems, "events written but not in the catalog:\n" + "\n".join(problems)
 

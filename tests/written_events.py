@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 
 from billing.relay.catalog import declared_payloads
+from billing.store.lean_reads import conninfo
 
 # (event type) -> the payload key sets it was written with
 Written = dict[str, set[frozenset[str]]]
@@ -24,7 +25,7 @@ SYNTHETIC_TENANTS = ("relaytest",)
 NOT_AN_OBJECT = "(not a JSON object)"
 
 
-def read_postgres(dsn: str, into: Written) -> None:
+def read_postgres(url: str, into: Written) -> None:
     # A payload that is not a JSON object shows as the one key NOT_AN_OBJECT.
     query = (
         "SELECT DISTINCT event_type, CASE jsonb_typeof(payload::jsonb) WHEN 'object' THEN"
@@ -32,7 +33,7 @@ def read_postgres(dsn: str, into: Written) -> None:
         f" ELSE ARRAY['{NOT_AN_OBJECT}'] END FROM outbox_events WHERE tenant_id <> ALL(%s)"
     )
     try:
-        with psycopg.connect(dsn.replace("+psycopg", ""), connect_timeout=5) as conn:
+        with psycopg.connect(conninfo(url), connect_timeout=5) as conn:
             for event_type, keys in conn.execute(query, (list(SYNTHETIC_TENANTS),)):
                 if SYNTHETIC not in keys:
                     into[event_type].add(frozenset(keys))

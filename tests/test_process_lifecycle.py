@@ -229,6 +229,39 @@ def test_several_workers_share_one_port_on_postgresql(make_database, tmp_path):
     assert customer_rows(database, tenant.id) == 20
 
 
+def test_sigterm_while_the_workers_start_is_a_clean_stop(make_database, tmp_path):
+    """A stop asked for while a child is still importing (before it has its own handler) is
+    still a stop as asked, not a crash: exit 0. CI once caught the niced due-work process
+    mid-start."""
+    database = make_database("postgresql")
+    env = {
+        **os.environ,
+        "BILLING_DATABASE_URL": database.async_url,
+        "BILLING_LISTEN": f"127.0.0.1:{free_port()}",
+        "BILLING_WORKERS": "2",
+        "BILLING_AUTH_HS256_SECRET": SECRET,
+        "BILLING_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+        "BILLING_ENCRYPTION_KEY_ID": "test1",
+        "BILLING_DATA_DIR": str(tmp_path),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "billing", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while len(_children(proc.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)  # the children are still importing
+        assert proc.wait(timeout=45) == 0, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_two_processes_on_postgresql_see_a_push_at_once(make_database, tmp_path):
     database = make_database("postgresql")
     tenant = new_tenant()

@@ -290,10 +290,12 @@ def _supervise(settings: Settings, ready_file: str | None) -> int:
         process.start()
 
     stopping = False
+    stop_signals: set[int] = set()
 
     def stop_all(signum: int, _frame: object = None) -> None:
         nonlocal stopping
         stopping = True
+        stop_signals.add(signum)
         for process in workers:
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signum)
@@ -308,7 +310,18 @@ def _supervise(settings: Settings, ready_file: str | None) -> int:
                 # rather than limp along on fewer processes.
                 log.error("worker exited", extra={"pid": process.pid, "code": process.exitcode})
                 stop_all(signal.SIGTERM)
-    return max(abs(p.exitcode or 0) for p in workers)
+    return max(_exit_status(p.exitcode, stop_signals) for p in workers)
+
+
+def _exit_status(exitcode: int | None, stop_signals: set[int]) -> int:
+    """A child's part in the supervisor's exit status. One that a stop signal ended before it
+    had installed its own handler (it was still importing: nothing served, nothing done)
+    stopped as asked."""
+    if exitcode is None or exitcode == 0:
+        return 0
+    if exitcode < 0 and -exitcode in stop_signals:
+        return 0
+    return abs(exitcode)
 
 
 def _nth_worker(settings: Settings, i: int) -> Settings:

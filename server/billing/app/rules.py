@@ -86,26 +86,44 @@ class ActiveRules:
 
 class CompiledRuleSets:
     """Validated, compiled rule sets by hash. Compiling is CPU work, so it runs in a thread
-    and only on a cache miss: once per process per rule set."""
+    and only on a cache miss: once per process per rule set. Calls that miss together share
+    one compile: a process's first burst of calls (dozens in flight, all missing) once
+    compiled the set dozens of times over, seconds of CPU in threads contending with the
+    event loop for the GIL."""
 
     def __init__(self, engines: Engines, size: int = COMPILED_CACHE_SIZE) -> None:
         self._engines = engines
         self._size = size
         self._cache: OrderedDict[str, RuleSet] = OrderedDict()
+        self._compiling: dict[str, asyncio.Future[RuleSet]] = {}
+        self.compiles = 0  # how many compiles ran (tests count them)
 
     async def compile(self, files: Mapping[str, bytes]) -> RuleSet:
         """Raises RuleSetInvalid with every error."""
-        known = self._cache.get(content_hash(files))
+        digest = content_hash(files)
+        known = self._cache.get(digest)
         if known is not None:
-            self._cache.move_to_end(known.content_hash)
+            self._cache.move_to_end(digest)
             return known
-        compiled = await asyncio.to_thread(
-            load_rule_set_from_files, dict(files), self._engines.by_kind
-        )
-        self._cache[compiled.content_hash] = compiled
-        while len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-        return compiled
+        running = self._compiling.get(digest)
+        if running is None:
+            running = asyncio.ensure_future(self._compile(digest, dict(files)))
+            self._compiling[digest] = running
+        # shield: one waiter cancelled (its call's deadline) must not cancel the others'
+        return await asyncio.shield(running)
+
+    async def _compile(self, digest: str, files: dict[str, bytes]) -> RuleSet:
+        try:
+            self.compiles += 1
+            compiled = await asyncio.to_thread(
+                load_rule_set_from_files, files, self._engines.by_kind
+            )
+            self._cache[digest] = compiled
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+            return compiled
+        finally:
+            del self._compiling[digest]
 
     @property
     def tax_engines(self) -> Mapping[str, TaxEngine]:

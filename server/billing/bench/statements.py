@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -108,6 +109,7 @@ class Row:
     pipelined: float  # statements sent together in a write pipeline (store/batch.py)
     pipelines: float
     server_cpu_us: float  # the server loop thread's CPU per call, one caller at a time
+    database_cpu_us: float  # every local PostgreSQL process's CPU per call (0: none seen)
     commits_batched: float  # COMMITs sent at the end of the write batch
 
     @property
@@ -176,14 +178,35 @@ def server_cpu_s() -> float:
     return asyncio.run_coroutine_threadsafe(now(), SERVER_LOOP[-1]).result(timeout=10)
 
 
+def postgres_cpu_s() -> float:
+    """CPU time of every PostgreSQL process on this machine (backends, WAL writer, checkpointer:
+    all of a call's database cost, when PostgreSQL is local and the machine otherwise quiet);
+    0 where /proc shows none."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat.split("(", 1)[1].rsplit(")", 1)
+        if name == "postgres":
+            values = fields.split()
+            ticks += int(values[11]) + int(values[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def measure(counter: Counter, rpc: str, call: Callable[[int], object]) -> Row:
     call(0)
     before = counter.snapshot()
     cpu_before = server_cpu_s()
+    database_before = postgres_cpu_s()
     for i in range(1, CALLS + 1):
         counter.mark()
         call(i)
     cpu_us = (server_cpu_s() - cpu_before) / CALLS * 1e6
+    database_us = (postgres_cpu_s() - database_before) / CALLS * 1e6
     after = counter.snapshot()
     if rpc in SHOW or "all" in SHOW:
         print(f"-- {rpc}: statements of its last call")
@@ -201,6 +224,7 @@ def measure(counter: Counter, rpc: str, call: Callable[[int], object]) -> Row:
         pipelined=batched,
         pipelines=batches,
         server_cpu_us=cpu_us,
+        database_cpu_us=database_us,
         commits_batched=commits_batched,
     )
 
@@ -369,13 +393,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"statements per call ({backend}{traced}, mean of {CALLS} calls after one warm-up)")
     print(
         f"{'rpc':<22}{'statements':>12}{'of which batched':>18}{'round trips':>13}"
-        f"{'transactions':>14}{'server CPU us':>15}"
+        f"{'transactions':>14}{'server CPU us':>15}{'PostgreSQL CPU us':>19}"
     )
     for row in rows:
         total = row.statements + row.pipelined
         print(
             f"{row.rpc:<22}{total:>12.1f}{row.pipelined:>18.1f}{row.round_trips:>13.1f}"
-            f"{row.transactions:>14.1f}{row.server_cpu_us:>15.0f}"
+            f"{row.transactions:>14.1f}{row.server_cpu_us:>15.0f}{row.database_cpu_us:>19.0f}"
         )
     if sink is not None:
         sink.stop()

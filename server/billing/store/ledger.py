@@ -70,6 +70,11 @@ def line_rows(tenant_id: str, entry: JournalEntry) -> list[dict[str, Any]]:
 class SqlJournal:
     def __init__(self, conn: BatchedConnection) -> None:
         self._conn = conn
+        # The books' state as this transaction last read it, and whether under the shared
+        # books lock: once read under it, no close can land before this transaction ends (a
+        # close takes the lock exclusively), so a bill run's batch reads it once, not once
+        # per renewal. (A batch that fails is retried in new transactions, item by item.)
+        self._closed: dict[str, tuple[bool, tuple[str, datetime, str] | None]] = {}
 
     async def add(self, tenant_id: str, entries: Sequence[JournalEntry]) -> None:
         if entries:
@@ -240,16 +245,23 @@ class SqlJournal:
     async def closed_through(
         self, tenant_id: str, *, guard: bool = False
     ) -> tuple[str, datetime, str] | None:
+        known = self._closed.get(tenant_id)
+        if known is not None and (known[0] or not guard):
+            return known[1]
         if guard:
             await self._books_lock(tenant_id, _SHARED_BOOKS_LOCK)
         row = (await self._conn.execute(select(bk).where(bk.c.tenant_id == tenant_id))).first()
-        return (row.closed_through, row.closed_at, row.closed_by) if row is not None else None
+        books = (row.closed_through, row.closed_at, row.closed_by) if row is not None else None
+        if guard:
+            self._closed[tenant_id] = (True, books)
+        return books
 
     async def close_through(self, tenant_id: str, period: str, at: datetime, actor: str) -> None:
         await self._books_lock(tenant_id, _BOOKS_LOCK)
         values = {"closed_through": period, "closed_at": at, "closed_by": actor[:256]}
         statement = upsert(self._conn.dialect.name, bk, ["tenant_id"], list(values))
         await self._conn.execute(statement, {"tenant_id": tenant_id, **values})
+        self._closed[tenant_id] = (True, (period, at, actor[:256]))  # held exclusively now
 
     async def _books_lock(self, tenant_id: str, statement: Any) -> None:
         if self._conn.dialect.name == "postgresql":

@@ -20,12 +20,12 @@ from typing import Any
 import grpc
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from ulid import ULID
 
 from billing.api.auth import Principal, TokenVerifier
 from billing.api.edge import Deserializer, check, checked_each, tolerant
 from billing.api.errors import internal_status, rich_status, status_code_for
 from billing.api.rate_limit import RateLimiter
+from billing.app.ids import new_id
 from billing.app.turns import current_turns
 from billing.domain.errors import BillingError, PermissionDenied, Unauthenticated
 from billing.observability.context import call_method, call_request_id, call_tenant
@@ -226,7 +226,7 @@ def admit(principal: Principal, method: str, required: str | None) -> None:
 
 
 def start_call(context: grpc.aio.ServicerContext, method: str) -> str:
-    correlation_id = _metadata_value(context, "x-request-id") or f"req_{ULID()}"
+    correlation_id = _metadata_value(context, "x-request-id") or new_id("req")
     current_correlation_id.set(correlation_id)
     call_method.set(method)
     call_request_id.set(correlation_id)

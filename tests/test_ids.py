@@ -35,3 +35,9 @@ def test_the_same_bits_encode_as_the_ulid_package_does():
     for _ in range(200):
         reference = ULID()
         assert encode_ulid(int.from_bytes(reference.bytes, "big")) == str(reference)
+
+
+def test_ids_made_in_one_millisecond_sort_in_the_order_made():
+    made = [new_ulid() for _ in range(5000)]  # many share a millisecond
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)

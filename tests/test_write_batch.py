@@ -208,3 +208,63 @@ def test_a_last_statement_runs_after_the_deferred_writes_and_answers_once_commit
         ("cus_7",),
         ("cus_8",),
     ]
+
+
+def test_plain_inserts_of_one_shape_travel_as_one_statement(database: Database) -> None:
+    """Five events between two customers' inserts: on PostgreSQL the events are one multi-row
+    INSERT and the customers another (no other waiting statement names either table); the
+    rows are all written, each table's in the order added."""
+    from billing.store import batch
+
+    sent: list[int] = []
+
+    async def work(store: SqlStore) -> None:
+        async with store.write(key()) as tx:
+            await tx.customers.insert("t1", customer("cus_m1"))
+            for n in range(5):
+                await tx.outbox.add(
+                    OutboxEvent(f"evt_m{n}", "t1", "x.happened", f"things/{n}", {"n": n}, NOW)
+                )
+            await tx.customers.insert("t1", customer("cus_m2"))
+            sent.append(batch.COUNTS.statements)
+        sent.append(batch.COUNTS.statements)
+
+    run(database, work)
+    if database.backend == "postgresql":
+        # the two groups, not a statement per row (seven before)
+        assert sent[1] - sent[0] == 2
+    assert rows(database, "select id from outbox_events order by id") == [
+        (f"evt_m{n}",) for n in range(5)
+    ]
+    assert rows(database, "select id from customers order by id") == [("cus_m1",), ("cus_m2",)]
+
+
+def test_a_table_another_waiting_statement_names_keeps_its_inserts_in_place() -> None:
+    """An insert moves up to the first of its shape only when nothing else waiting reads or
+    writes its table: an update, an upsert, or a differently shaped insert keeps the order."""
+    from sqlalchemy.dialects import postgresql
+
+    from billing.store.batch import _Deferred, _groups
+    from billing.store.schema import customers, outbox_events
+
+    dialect = postgresql.psycopg.dialect()
+    add_event = sa.insert(outbox_events)
+    add_customer = sa.insert(customers)
+    rename = sa.update(customers).where(customers.c.id == sa.bindparam("cid"))
+    event = {"tenant_id": "t1", "id": "e", "event_type": "x", "resource_name": "r"}
+    event_row = {**event, "payload": {}, "occurred_at": NOW, "shard": 0}
+    customer_row = {"tenant_id": "t1", "id": "c", "display_name": "A"}
+    queue = [
+        _Deferred(add_customer, [customer_row]),
+        _Deferred(add_event, [event_row]),
+        _Deferred(rename, [{"cid": "c", "display_name": "B"}]),
+        _Deferred(add_event, [event_row]),
+        _Deferred(add_customer, [customer_row]),
+    ]
+    groups = _groups(queue, dialect)
+    assert [(g.shape.sql.split()[0:3], len(g.rows)) for g in groups] == [
+        (["INSERT", "INTO", "customers"], 1),
+        (["INSERT", "INTO", "outbox_events"], 2),
+        (["UPDATE", "customers", "SET"], 1),
+        (["INSERT", "INTO", "customers"], 1),
+    ]

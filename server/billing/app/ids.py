@@ -24,20 +24,31 @@ def encode_ulid(value: int) -> str:
 
 
 _RANDOM_BITS = 80
-_last = 0  # the last value made: its milliseconds, then its random part
-_lock = threading.Lock()  # ids are made on the event loop and in worker threads
+
+
+class _Monotonic:
+    """The last value made (its milliseconds, then its random part), under a lock: ids are
+    made on the event loop and in worker threads."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self, millis: int) -> int:
+        with self._lock:
+            if millis > self._last >> _RANDOM_BITS:
+                value = (millis << _RANDOM_BITS) | int.from_bytes(os.urandom(10), "big")
+            else:  # the same millisecond (or the clock stepped back): one more than the last
+                value = self._last + 1
+            self._last = value
+            return value
+
+
+_VALUES = _Monotonic()
 
 
 def new_ulid() -> str:
-    global _last
-    millis = time.time_ns() // 1_000_000
-    with _lock:
-        if millis > _last >> _RANDOM_BITS:
-            value = (millis << _RANDOM_BITS) | int.from_bytes(os.urandom(10), "big")
-        else:  # the same millisecond (or the clock stepped back): one more than the last
-            value = _last + 1
-        _last = value
-    return encode_ulid(value)
+    return encode_ulid(_VALUES.next(time.time_ns() // 1_000_000))
 
 
 def new_id(prefix: str) -> str:

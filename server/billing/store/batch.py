@@ -61,6 +61,7 @@ class _Shape:
     processors: Mapping[str, Callable[[Any], Any]]
     # Values the statement carries itself (a `.limit(1)` is a bound parameter too).
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    values_at: int = -1  # a plain insert's row starts here (`_values_at`); -1: not one
 
     def bind(self, row: Row) -> dict[str, Any]:
         processors = self.processors
@@ -69,6 +70,71 @@ class _Shape:
             for name, value in row.items()
         }
         return {**self.defaults, **bound} if self.defaults else bound
+
+
+_ROWS_PER_INSERT = 500  # rows one merged INSERT carries at most
+
+
+def _values_at(sql: str) -> int:
+    """Where the row of a plain single-row `INSERT INTO t (…) VALUES (…)` starts, or -1 for
+    any other statement (an upsert, RETURNING, INSERT … SELECT, an update): only a plain
+    insert's rows can travel as one multi-row INSERT."""
+    if not sql.startswith("INSERT INTO ") or not sql.endswith(")"):
+        return -1
+    head, found, row = sql.partition(" VALUES (")
+    if not found or " VALUES (" in row or any(w in row for w in ("RETURNING", "ON CONFLICT")):
+        return -1
+    return len(head) + len(" VALUES ")
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Rows that travel as one statement: one statement's rows, or, merged, the rows of
+    every plain insert of one shape into a table no other waiting statement names."""
+
+    shape: _Shape
+    rows: list[Row]
+
+
+def _groups(queue: Sequence[_Deferred], dialect: Dialect) -> list[_Group]:
+    """The queue as statements to send, in order. A plain insert into a table that only
+    plain inserts of the same shape name in this batch moves up to the first of them: no
+    other waiting statement reads or writes that table, so none can tell (and the batch's
+    last statements run after all of them). CreateSubscription's four outbox events, three
+    due items and two journal lines are three statements instead of nine."""
+    shapes = [_shape(item.statement, frozenset(item.rows[0]), dialect) for item in queue]
+    named: dict[object, set[str]] = {}  # table -> the shapes of the statements naming it
+    for item, shape in zip(queue, shapes, strict=True):
+        key = shape.sql if shape.values_at >= 0 else ""  # "": not a plain insert
+        for table in _tables(item.statement):
+            named.setdefault(table, set()).add(key)
+    groups: list[_Group] = []
+    merged: dict[str, _Group] = {}
+    for item, shape in zip(queue, shapes, strict=True):
+        if shape.values_at >= 0 and named.get(_target(item.statement)) == {shape.sql}:
+            group = merged.get(shape.sql)
+            if group is not None:
+                group.rows.extend(item.rows)
+                continue
+            group = merged[shape.sql] = _Group(shape, list(item.rows))
+            groups.append(group)
+        else:
+            groups.append(_Group(shape, item.rows))
+    return groups
+
+
+def _texts(group: _Group, mogrify: Callable[[str, Mapping[str, Any]], str]) -> list[str]:
+    """The group's statements with their values: a plain insert's rows as multi-row INSERTs,
+    anything else a statement per row."""
+    shape = group.shape
+    texts = [mogrify(shape.sql, shape.bind(row)) for row in group.rows]
+    if shape.values_at < 0 or len(texts) == 1:
+        return texts
+    at = shape.values_at  # the head before it holds no value: the same in every text
+    return [
+        texts[i] + "".join(", " + text[at:] for text in texts[i + 1 : i + _ROWS_PER_INSERT])
+        for i in range(0, len(texts), _ROWS_PER_INSERT)
+    ]
 
 
 @dataclass
@@ -106,7 +172,7 @@ def _shape(statement: Executable, keys: frozenset[str], dialect: Dialect) -> _Sh
         for name, value in compiled.params.items()
         if name not in keys and value is not None
     }
-    shape = _Shape(compiled.string, dict(processors), defaults)
+    shape = _Shape(compiled.string, dict(processors), defaults, _values_at(compiled.string))
     _SHAPES[cache_key] = (statement, shape)
     return shape
 
@@ -183,12 +249,12 @@ class WriteBatch:
         texts: list[str] = []
         shapes: list[str] = []  # for the trace: the texts without their values
         try:
-            for item in queue:
-                shape = _shape(item.statement, frozenset(item.rows[0]), dialect)
-                shapes += [shape.sql] * len(item.rows)
+            for group in _groups(queue, dialect):
+                sent = _texts(group, cursor.mogrify)
+                shapes += [group.shape.sql] * len(sent)
                 if COUNTS.keep_texts:
-                    COUNTS.recent.append(f"[batched x{len(item.rows)}] {shape.sql}")
-                texts += [cursor.mogrify(shape.sql, shape.bind(row)) for row in item.rows]
+                    COUNTS.recent.append(f"[batched x{len(group.rows)}] {group.shape.sql}")
+                texts += sent
             deferred = len(texts)
             for end in last:
                 if COUNTS.keep_texts:
@@ -223,6 +289,22 @@ class WriteBatch:
 def _target(statement: Executable) -> object:
     """The table a deferred insert, update or delete writes."""
     return getattr(statement, "table", None)
+
+
+_TABLES: dict[int, tuple[Executable, frozenset[object]]] = {}
+
+
+def _tables(statement: Executable) -> frozenset[object]:
+    """Every table a deferred statement names (its target, its subqueries'), found once per
+    statement: deferred statements are module constants."""
+    cached = _TABLES.get(id(statement))
+    if cached is not None:
+        return cached[1]
+    if len(_TABLES) >= _MAX_SHAPES:
+        _TABLES.clear()
+    found = frozenset(find_tables(statement, include_crud=True)) | {_target(statement)}  # type: ignore[arg-type]
+    _TABLES[id(statement)] = (statement, found)
+    return found
 
 
 class BatchedConnection:

@@ -144,10 +144,19 @@ def test_a_due_item_is_a_span_under_the_call_that_ran_it(
         assert (item.trace_id == advance.trace_id) == (item.parent_span_id == advance.span_id)
     [renewal] = [s for s in items if s.name == "due_work renew"]
     statements = _sql_children(sink.received.children_of(renewal))
-    # A renewal reads the ledger's books (is the period open?) in its span; its blind writes
-    # go with its batch's, after it (app/due_batch.py).
+    # A renewal's reads are in its span (is there a payment method to collect from?); its
+    # blind writes go with its batch's, after it (app/due_batch.py). The ledger's books (is
+    # the period open?) are read once per transaction, in the span of the item that asked
+    # first.
     texts = [s.attributes["db.query.text"] for s in statements]
-    assert any(t.startswith("SELECT ledger_books.") for t in texts), texts
+    assert any(t.startswith("SELECT DISTINCT payment_methods.") for t in texts), texts
+    books = [
+        s.attributes["db.query.text"]
+        for item in items
+        for s in _sql_children(sink.received.children_of(item))
+        if s.attributes["db.query.text"].startswith("SELECT ledger_books.")
+    ]
+    assert books
     assert {s.attributes["db.system.name"] for s in statements} == {backend}
     for s in statements:
         assert renewal.start_ns <= s.start_ns <= s.end_ns <= renewal.end_ns

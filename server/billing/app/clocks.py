@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.app.audit_records import audit_of
 from billing.app.context import CallContext, Write
 from billing.app.due_work import DueWorkWorker, RoundReport
 from billing.app.ids import new_id
 from billing.app.ports import ParkedItem, SimulationClock, Store, Transaction
-from billing.app.records import AuditRecord
 from billing.app.run_deadline import CALL_MAX_S, RunDeadline
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound
@@ -83,13 +83,9 @@ class ClockUseCases:
             clock = SimulationClock(new_id("clk"), request.display_name, request.now, now)
             await tx.clocks.insert(ctx.tenant_id, clock)
             await tx.audit.add(
-                AuditRecord(
-                    new_id("aud"),
-                    ctx.tenant_id,
-                    ctx.actor,
-                    ctx.method,
-                    write.request_id,
-                    write.body_hash,
+                audit_of(
+                    ctx,
+                    write,
                     clock.name,
                     "create",
                     {"now": clock.now.isoformat()},
@@ -128,13 +124,9 @@ class ClockUseCases:
                 )
             await tx.clocks.set_now(ctx.tenant_id, clock_id, target)
             await tx.audit.add(
-                AuditRecord(
-                    new_id("aud"),
-                    ctx.tenant_id,
-                    ctx.actor,
-                    ctx.method,
-                    write.request_id,
-                    write.body_hash,
+                audit_of(
+                    ctx,
+                    write,
                     clock.name,
                     "advance",
                     {"from": clock.now.isoformat(), "to": target.isoformat()},

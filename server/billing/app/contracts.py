@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from billing.app.audit_records import audit_of
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.ports import Store, Transaction
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import OutboxEvent
 from billing.app.subscriptions import (
     Cancellation,
     ChangeRequest,
@@ -223,13 +224,9 @@ class ContractUseCases:
             OutboxEvent(new_id("evt"), ctx.tenant_id, event, applied.name, changes, now)
         )
         await tx.audit.add(
-            AuditRecord(
-                new_id("aud"),
-                ctx.tenant_id,
-                ctx.actor,
-                ctx.method,
-                write.request_id,
-                write.body_hash,
+            audit_of(
+                ctx,
+                write,
                 applied.name,
                 "apply" if billed is None else "amend",
                 changes,

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from billing.app.audit_records import audit_of
 from billing.app.context import CallContext, Write
-from billing.app.ids import new_id
 from billing.app.ports import Store, Transaction
-from billing.app.records import AuditRecord
 from billing.app.writes import WriteRunner
 from billing.domain.coupons import DURATIONS, Coupon
 from billing.domain.errors import InvalidArgument, NotFound, Violations
@@ -75,13 +74,9 @@ class CouponUseCases:
             )
             await tx.coupons.insert(ctx.tenant_id, coupon)
             await tx.audit.add(
-                AuditRecord(
-                    new_id("aud"),
-                    ctx.tenant_id,
-                    ctx.actor,
-                    ctx.method,
-                    write.request_id,
-                    write.body_hash,
+                audit_of(
+                    ctx,
+                    write,
                     coupon.name,
                     "create",
                     {},

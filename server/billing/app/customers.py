@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from billing.app.audit_records import audit_of
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import Store, Transaction
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import OutboxEvent
 from billing.app.tax_id_checks import TaxIdChecks
 from billing.app.writes import WriteRunner
 from billing.domain import customers as domain
@@ -186,20 +187,7 @@ async def _record(
             occurred_at=now,
         )
     )
-    await tx.audit.add(
-        AuditRecord(
-            id=new_id("aud"),
-            tenant_id=ctx.tenant_id,
-            actor=ctx.actor,
-            method=ctx.method,
-            request_id=write.request_id,
-            request_digest=write.body_hash,
-            resource_name=customer.name,
-            action=action,
-            changes=changes,
-            occurred_at=now,
-        )
-    )
+    await tx.audit.add(audit_of(ctx, write, customer.name, action, changes, now))
 
 
 # --- plain-data form, used for stored replies, events and JSON columns -----------------------

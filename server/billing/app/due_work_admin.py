@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from billing.app.audit_records import audit_of
 from billing.app.clock import Clock
 from billing.app.context import CallContext, Write
 from billing.app.due_work import DueWorkWorker
@@ -23,7 +24,7 @@ from billing.app.due_work_ports import DueFilter, DueRow
 from billing.app.ids import new_id
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import DueItem, RetryableConflict, Store, Transaction
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import OutboxEvent
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidState, NotFound
 from billing.domain.names import COLLECTIONS, parse_name
@@ -242,13 +243,9 @@ async def _record(
         OutboxEvent(new_id("evt"), ctx.tenant_id, f"due_work.{what}", name, shown, now)
     )
     await tx.audit.add(
-        AuditRecord(
-            new_id("aud"),
-            ctx.tenant_id,
-            ctx.actor,
-            ctx.method,
-            write.request_id,
-            write.body_hash,
+        audit_of(
+            ctx,
+            write,
             name,
             what,
             shown,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from billing.app.audit_records import audit_of
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.dunning_ports import DunningHold, ReportWindow
@@ -24,7 +25,7 @@ from billing.app.dunning_views import HOLD_CODEC, CasePolicies, CaseView, HoldRe
 from billing.app.ids import new_id
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import RetryableConflict, Store, Transaction
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import OutboxEvent
 from billing.app.rules import RuleUseCases
 from billing.app.writes import WriteRunner
 from billing.domain.customers import Customer
@@ -208,11 +209,7 @@ class DunningAdmin:
         shown: dict[str, Any],
         now: datetime,
     ) -> None:
-        record = AuditRecord(
-            new_id("aud"), ctx.tenant_id, ctx.actor, ctx.method, write.request_id,
-            write.body_hash, resource, what, shown, now,
-        )  # fmt: skip
-        await tx.audit.add(record)
+        await tx.audit.add(audit_of(ctx, write, resource, what, shown, now))
 
 
 def _about(case: DunningCase) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.app import recognition
+from billing.app.audit_records import audit_of
 from billing.app.billing_time import BillingTime
 from billing.app.books import post_facts
 from billing.app.context import CallContext, Write
@@ -646,13 +647,9 @@ class InvoiceLifecycle:
         changes: dict[str, object],
         now: datetime,
     ) -> AuditRecord:
-        return AuditRecord(
-            new_id("aud"),
-            ctx.tenant_id,
-            ctx.actor,
-            ctx.method,
-            write.request_id,
-            write.body_hash,
+        return audit_of(
+            ctx,
+            write,
             resource.name,
             action,
             changes,

@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 from ulid import ULID
 
+from billing.app.audit_records import audit_of
 from billing.app.billing_time import BillingTime
 from billing.app.clock import Clock
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import RetryableConflict, Store, Transaction
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import OutboxEvent
 from billing.app.rules import RuleUseCases
 from billing.app.writes import Codec, WriteRunner
 from billing.domain import ledger_reports
@@ -293,8 +294,7 @@ class LedgerUseCases:
                             f"ledgerPeriods/{period}", details, now)
             )  # fmt: skip
             await tx.audit.add(
-                AuditRecord(new_id("aud"), ctx.tenant_id, ctx.actor, ctx.method, write.request_id,
-                            write.body_hash, f"ledgerPeriods/{period}", "close", details, now)
+                audit_of(ctx, write, f"ledgerPeriods/{period}", "close", details, now)
             )  # fmt: skip
             return Books(period, at, ctx.actor)
 

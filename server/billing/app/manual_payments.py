@@ -9,12 +9,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.app.audit_records import audit_of
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.payment_application import apply_payment, still_owed
 from billing.app.ports import Store, Transaction
-from billing.app.records import AuditRecord
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound, Violations
 from billing.domain.invoices import Invoice, InvoiceStatus
@@ -78,13 +78,9 @@ class ManualPayments:
             )
             await apply_payment(tx, ctx.tenant_id, payment, invoices, at, clearing=MANUAL_CLEARING)
             await tx.audit.add(
-                AuditRecord(
-                    new_id("aud"),
-                    ctx.tenant_id,
-                    ctx.actor,
-                    ctx.method,
-                    write.request_id,
-                    write.body_hash,
+                audit_of(
+                    ctx,
+                    write,
                     payment.name,
                     "record",
                     {

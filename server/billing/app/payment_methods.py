@@ -14,12 +14,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from billing.app.audit_records import audit_of
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import RetryableConflict, Store, Transaction
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import OutboxEvent
 from billing.app.rules import RuleUseCases
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, InvalidState, NotFound, Violations
@@ -221,13 +222,9 @@ class PaymentMethods:
             )
         )
         await tx.audit.add(
-            AuditRecord(
-                new_id("aud"),
-                ctx.tenant_id,
-                ctx.actor,
-                ctx.method,
-                write.request_id,
-                write.body_hash,
+            audit_of(
+                ctx,
+                write,
                 method.name,
                 what,
                 shown,

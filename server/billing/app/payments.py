@@ -9,16 +9,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from billing.app.audit_records import audit_of
 from billing.app.circuit_breakers import BreakerState, CircuitBreakers
 from billing.app.clock import Clock
 from billing.app.context import CallContext, Write
 from billing.app.gateway_directory import GatewayDirectory
-from billing.app.ids import new_id
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.payment_charges import ChargeOrder, Charges
 from billing.app.payment_ports import StoredCredentials
 from billing.app.ports import Store, Transaction
-from billing.app.records import AuditRecord
 from billing.app.rules import RuleUseCases
 from billing.app.writes import WriteRunner
 from billing.domain.errors import InvalidArgument, NotFound, Violations
@@ -205,13 +204,9 @@ class PaymentUseCases:
                     )
             stored = await tx.gateway_credentials.put(ctx.tenant_id, gateway, values, now)
             await tx.audit.add(
-                AuditRecord(
-                    new_id("aud"),
-                    ctx.tenant_id,
-                    ctx.actor,
-                    ctx.method,
-                    write.request_id,
-                    write.body_hash,
+                audit_of(
+                    ctx,
+                    write,
                     f"gateways/{gateway}",
                     "set_credentials",
                     {"names": sorted(values), "key_id": stored.key_id},  # never the values

@@ -17,10 +17,11 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from billing.app.audit_records import audit_of
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
 from billing.app.ports import Store, StoredRuleSet, Transaction
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import OutboxEvent
 from billing.app.writes import WriteRunner
 from billing.domain import limits
 from billing.domain.errors import (
@@ -176,13 +177,9 @@ class RuleUseCases:
                 OutboxEvent(new_id("evt"), ctx.tenant_id, "rules.activated", view.name, change, now)
             )
             await tx.audit.add(
-                AuditRecord(
-                    new_id("aud"),
-                    ctx.tenant_id,
-                    ctx.actor,
-                    ctx.method,
-                    write.request_id,
-                    write.body_hash,
+                audit_of(
+                    ctx,
+                    write,
                     view.name,
                     "activate",
                     change,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from billing.app.audit_records import audit_of
 from billing.app.billing_time import BillingTime
 from billing.app.cached_reads import decode_entitlements, encode_entitlements
 from billing.app.cancellation_ports import (
@@ -34,7 +35,7 @@ from billing.app.plan_items import (
     plan_at,
 )
 from billing.app.ports import DueItem, Store, Transaction
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.usage import UsageUseCases
 from billing.app.usage_billing import usage_lines
@@ -1142,13 +1143,9 @@ class SubscriptionUseCases:
             )
         )
         await tx.audit.add(
-            AuditRecord(
-                new_id("aud"),
-                ctx.tenant_id,
-                ctx.actor,
-                ctx.method,
-                write.request_id,
-                write.body_hash,
+            audit_of(
+                ctx,
+                write,
                 sub.name,
                 action,
                 changes,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from billing.app.audit_records import audit_of
 from billing.app.billing_time import BillingTime
 from billing.app.context import CallContext, Write
 from billing.app.ids import new_id
@@ -31,7 +32,6 @@ from billing.app.metered import (
     prices_amounts,
 )
 from billing.app.ports import Store, StoredEvent, Transaction
-from billing.app.records import AuditRecord
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.turns import give_way
 from billing.app.usage_intake import (
@@ -292,13 +292,9 @@ class UsageUseCases:
                     ctx.tenant_id, original.subscription_id, original.metric, removed, added
                 )
             await tx.audit.add(
-                AuditRecord(
-                    new_id("aud"),
-                    ctx.tenant_id,
-                    ctx.actor,
-                    ctx.method,
-                    write.request_id,
-                    write.body_hash,
+                audit_of(
+                    ctx,
+                    write,
                     f"usageEvents/{event_id}",
                     kind,
                     {"properties": dict(properties)},

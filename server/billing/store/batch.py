@@ -14,6 +14,10 @@ own writes exactly as if each had been sent when it was made: the batch changes 
 statements travel, never what any statement sees. A read of other tables (the customer's
 credit while the new subscription's rows wait) goes ahead of the batch. A blind write that
 fails fails the transaction at the flush, with the same error it would have raised when made.
+
+Plain inserts travel as multi-row INSERTs, and those of one shape into a table no other
+waiting statement names are merged into the first of them (ADR 0068): nothing else in the
+batch can tell, and the rows of each table keep their order.
 """
 
 from __future__ import annotations

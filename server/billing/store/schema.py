@@ -315,6 +315,14 @@ due_work = Table(
         postgresql_where=text("done_at IS NULL"),
         sqlite_where=text("done_at IS NULL"),
     ),
+    # Open items in due order: what the claim across every tenant and clock walks, stopping
+    # at the first items due on their clocks (migration 0033).
+    Index(
+        "ix_due_work_open_by_due",
+        "due_at",
+        postgresql_where=text("done_at IS NULL"),
+        sqlite_where=text("done_at IS NULL"),
+    ),
     # Parked items by subscription: the few a run reports, and the later items they hold back.
     Index(
         "ix_due_work_parked",

@@ -167,6 +167,13 @@ _PG_UPDATE_SUBSCRIPTIONS = (
     + " RETURNING s.id"
 )
 
+_PG_TAKEN_CYCLES = (
+    "SELECT b.subscription_id, b.cycle_start FROM "
+    + _unnest(billing_cycles, ["subscription_id", "cycle_start"])
+    + " JOIN billing_cycles AS b ON b.tenant_id = %(tenant_id)s"
+    " AND b.subscription_id = v.subscription_id AND b.cycle_start = v.cycle_start"
+)
+
 
 class SqlDueBatch:
     def __init__(self, conn: BatchedConnection, changes: Changes | None = None) -> None:
@@ -209,6 +216,21 @@ class SqlDueBatch:
         wanted = set(cycles)
         if not wanted:
             return set()
+        if self._pg:
+            # Each pair looked up by the primary key. As two IN lists, PostgreSQL (its
+            # statistics behind a growing table) took the key's first and last columns and
+            # filtered every subscription of that cycle start: 100 ms a batch half way
+            # through a 100,000-subscription run, and more as it grew.
+            pairs = sorted(wanted)
+            found = await self._driver(
+                _PG_TAKEN_CYCLES,
+                {
+                    "tenant_id": tenant_id,
+                    "subscription_id": [sub for sub, _ in pairs],
+                    "cycle_start": [start for _, start in pairs],
+                },
+            )
+            return {(row.subscription_id, row.cycle_start) for row in found} & wanted
         rows = await self._conn.execute(
             select(b.c.subscription_id, b.c.cycle_start).where(
                 b.c.tenant_id == tenant_id,

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from billing.config import Settings, SettingsError
@@ -268,11 +269,28 @@ def _run_worker(
 def _supervise(settings: Settings, ready_file: str | None) -> int:
     """Several server processes on one port (SO_REUSEPORT), and the due-work processes (ADR
     0067) after them; SIGTERM is passed on to each."""
+    stopping = False
+    stop_signals: set[int] = set()
+    workers: list[BaseProcess] = []
+
+    def stop_all(signum: int, _frame: object = None) -> None:
+        nonlocal stopping
+        stopping = True
+        stop_signals.add(signum)
+        for process in workers:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signum)
+
+    # First of all, before the shared Event starts multiprocessing's resource tracker and the
+    # children start: a stop asked for meanwhile is a stop, not death by the default handler
+    # half way through the starts (children left without their parent).
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
     ctx = multiprocessing.get_context("spawn")  # gRPC must not be forked after it starts
     dedicated = settings.dedicated_due_processes
     due_wake = ctx.Event() if dedicated else None
     serving = Role.CALLS if dedicated else Role.ALL
-    workers = [
+    workers += [
         ctx.Process(
             target=_worker_entry,
             args=(_nth_worker(settings, i), ready_file if i == 0 else None, serving, due_wake),
@@ -287,21 +305,10 @@ def _supervise(settings: Settings, ready_file: str | None) -> int:
         for i in range(dedicated)
     ]
     for process in workers:
+        if stopping:
+            break  # asked to stop: start no more
         process.start()
-
-    stopping = False
-    stop_signals: set[int] = set()
-
-    def stop_all(signum: int, _frame: object = None) -> None:
-        nonlocal stopping
-        stopping = True
-        stop_signals.add(signum)
-        for process in workers:
-            if process.pid is not None and process.is_alive():
-                os.kill(process.pid, signum)
-
-    signal.signal(signal.SIGTERM, stop_all)
-    signal.signal(signal.SIGINT, stop_all)
+    workers[:] = [p for p in workers if p.pid is not None]
     while any(p.is_alive() for p in workers):
         for process in workers:
             process.join(timeout=0.2)
@@ -310,7 +317,7 @@ def _supervise(settings: Settings, ready_file: str | None) -> int:
                 # rather than limp along on fewer processes.
                 log.error("worker exited", extra={"pid": process.pid, "code": process.exitcode})
                 stop_all(signal.SIGTERM)
-    return max(_exit_status(p.exitcode, stop_signals) for p in workers)
+    return max((_exit_status(p.exitcode, stop_signals) for p in workers), default=0)
 
 
 def _exit_status(exitcode: int | None, stop_signals: set[int]) -> int:

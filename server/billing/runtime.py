@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health
@@ -104,6 +105,7 @@ log = logging.getLogger("billing.runtime")
 
 PURGE_INTERVAL_S = 300
 PURGE_BATCH_ROWS = 1000
+STOP_RECANCEL_S = 1.0  # a background task still running after a cancel is cancelled again
 DEV_TOKEN_LIFETIME_S = 30 * 24 * 3600
 # The lean reads' connections per process, beside the calls' 10: each read is one short
 # statement, so a few serve a process's loop; more would press on max_connections (a full
@@ -403,9 +405,7 @@ class Runtime:
             self._wake_forwarding.set()
         for task in (self._purger, self._watch_task, self._worker_task, self._relay_task):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await _cancelled(task)
         if self.metrics is not None:
             await self.metrics.stop()
         if self.lean is not None:
@@ -638,6 +638,18 @@ def development_token(settings: Settings, tenant_id: str | None = None) -> str:
         tenant_claim=settings.auth_tenant_claim,
         lifetime_s=DEV_TOKEN_LIFETIME_S,
     )
+
+
+async def _cancelled(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait for it to end, cancelling again while it runs on: a
+    cancellation can be lost inside a library's own waits (Python 3.11's `wait_for` when its
+    inner wait completes at the same moment), and one lost cancel left a process serving on
+    after SIGTERM. Its own exception, if it ended with one, is raised."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=STOP_RECANCEL_S)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def serve(

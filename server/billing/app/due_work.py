@@ -366,8 +366,11 @@ class DueWorkWorker:
             except Exception:
                 log.exception("claiming due work failed; will retry")
             self.wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+            # lands as the wake is set, and this loop then ran on, holding up shutdown.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), IDLE_POLL_S)
+                async with asyncio.timeout(IDLE_POLL_S):
+                    await self.wake.wait()
 
 
 async def _all_or_none(lanes: list[Coroutine[Any, Any, int]]) -> int:

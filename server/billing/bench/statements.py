@@ -34,7 +34,12 @@ from sqlalchemy.engine import Engine
 from billing.api.auth import SCOPES, mint_hs256_token
 from billing.bench import pay_invoice_load
 from billing.bench.otlp_sink import OtlpSink
-from billing.bench.servers import BENCH_ENCRYPTION_KEYS, postgresql_database, sqlite_url
+from billing.bench.servers import (
+    BENCH_ENCRYPTION_KEYS,
+    postgresql_database,
+    process_stats,
+    sqlite_url,
+)
 from billing.bench.subscription_setup import read_rule_files
 from billing.config import Settings
 from billing.runtime import Runtime
@@ -182,18 +187,11 @@ def postgres_cpu_s() -> float:
     """CPU time of every PostgreSQL process on this machine (backends, WAL writer, checkpointer:
     all of a call's database cost, when PostgreSQL is local and the machine otherwise quiet);
     0 where /proc shows none."""
-    ticks = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name, fields = stat.split("(", 1)[1].rsplit(")", 1)
-        if name == "postgres":
-            values = fields.split()
-            ticks += int(values[11]) + int(values[12])
+    ticks = sum(
+        int(fields[11]) + int(fields[12])  # utime + stime
+        for _, name, fields in process_stats()
+        if name == "postgres"
+    )
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -119,7 +119,7 @@ class DunningAdmin:
                     await self._record(tx, ctx, write, case.name, "paused", shown, now, at)
                 views.append(view_of(paused, None))
             shown = {"reason": order.reason, "dunning_cases": [v.case.name for v in views]}
-            await self._audit(tx, ctx, write, order.customer, "dunning_paused", shown, now)
+            await tx.audit.add(audit_of(ctx, write, order.customer, "dunning_paused", shown, now))
             return HoldResult(order.customer, tuple(views))
 
         return await self._writes.run(ctx, write, HOLD_CODEC, work)
@@ -157,7 +157,7 @@ class DunningAdmin:
                 await self._record(tx, ctx, write, resumed.name, "resumed", shown, now, at)
                 views.append(view_of(resumed, policy))
             shown = {"dunning_cases": [v.case.name for v in views]}
-            await self._audit(tx, ctx, write, name, "dunning_resumed", shown, now)
+            await tx.audit.add(audit_of(ctx, write, name, "dunning_resumed", shown, now))
             return HoldResult(name, tuple(views))
 
         return await self._writes.run(ctx, write, HOLD_CODEC, work)
@@ -197,18 +197,6 @@ class DunningAdmin:
     ) -> None:
         event = OutboxEvent(new_id("evt"), ctx.tenant_id, f"dunning.{what}", resource, shown, at)
         await tx.outbox.add(event)
-        await self._audit(tx, ctx, write, resource, what, shown, now)
-
-    @staticmethod
-    async def _audit(
-        tx: Transaction,
-        ctx: CallContext,
-        write: Write[Any],
-        resource: str,
-        what: str,
-        shown: dict[str, Any],
-        now: datetime,
-    ) -> None:
         await tx.audit.add(audit_of(ctx, write, resource, what, shown, now))
 
 

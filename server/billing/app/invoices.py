@@ -20,7 +20,7 @@ from billing.app.invoicing import finalize_answered, next_number
 from billing.app.metered import MeteredPrice, expand_groups, metered_prices, period_events
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
 from billing.app.ports import LastNumber, NumberStamps, RetryableConflict, Store, Transaction
-from billing.app.records import AuditRecord, OutboxEvent
+from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.tax_ledger import record_credit_note_tax, record_void_tax
 from billing.app.usage import UsageUseCases
@@ -329,7 +329,7 @@ class InvoiceLifecycle:
             # The audit record is written with the number: by the statement that numbers the
             # invoice as the transaction commits, or beside an inline numbering.
             stamps = NumberStamps(
-                self._record(ctx, write, draft, "finalize", {}, now), write.request_id
+                audit_of(ctx, write, draft.name, "finalize", {}, now), write.request_id
             )
             final, last = await finalize_answered(
                 tx, ctx.tenant_id, draft, at, active, customer, stamps
@@ -636,25 +636,7 @@ class InvoiceLifecycle:
         changes: dict[str, object],
         now: datetime,
     ) -> None:
-        await tx.audit.add(self._record(ctx, write, resource, action, changes, now))
-
-    @staticmethod
-    def _record(
-        ctx: CallContext,
-        write: Write[Any],
-        resource: Invoice | CreditNote,
-        action: str,
-        changes: dict[str, object],
-        now: datetime,
-    ) -> AuditRecord:
-        return audit_of(
-            ctx,
-            write,
-            resource.name,
-            action,
-            changes,
-            now,
-        )
+        await tx.audit.add(audit_of(ctx, write, resource.name, action, changes, now))
 
 
 def _move_postings(invoice: Invoice, to: InvoiceStatus) -> list[postings.Posting]:

@@ -258,10 +258,11 @@ class SqlJournal:
 
     async def close_through(self, tenant_id: str, period: str, at: datetime, actor: str) -> None:
         await self._books_lock(tenant_id, _BOOKS_LOCK)
-        values = {"closed_through": period, "closed_at": at, "closed_by": actor[:256]}
+        closed_by = actor[:256]
+        values = {"closed_through": period, "closed_at": at, "closed_by": closed_by}
         statement = upsert(self._conn.dialect.name, bk, ["tenant_id"], list(values))
         await self._conn.execute(statement, {"tenant_id": tenant_id, **values})
-        self._closed[tenant_id] = (True, (period, at, actor[:256]))  # held exclusively now
+        self._closed[tenant_id] = (True, (period, at, closed_by))  # held exclusively
 
     async def _books_lock(self, tenant_id: str, statement: Any) -> None:
         if self._conn.dialect.name == "postgresql":

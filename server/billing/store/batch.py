@@ -223,7 +223,7 @@ class WriteBatch:
         if isinstance(statement, TextClause) or not isinstance(statement, ClauseElement):
             return True
         written = {_target(item.statement) for item in self._queue}
-        return any(table in written for table in find_tables(statement, include_crud=True))
+        return not written.isdisjoint(_tables(statement))
 
     async def flush(self, *, commit: bool = False) -> None:
         """Send what waits. `commit` (PostgreSQL): end the query with COMMIT, saving the
@@ -299,8 +299,9 @@ _TABLES: dict[int, tuple[Executable, frozenset[object]]] = {}
 
 
 def _tables(statement: Executable) -> frozenset[object]:
-    """Every table a deferred statement names (its target, its subqueries'), found once per
-    statement: deferred statements are module constants."""
+    """Every table a statement names (its target, its subqueries'), found once per statement
+    object: deferred statements and most reads are module constants (one built per call only
+    passes through the bounded cache)."""
     cached = _TABLES.get(id(statement))
     if cached is not None:
         return cached[1]

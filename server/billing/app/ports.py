@@ -80,6 +80,17 @@ class IdempotencyKey:
 
 
 @dataclass(frozen=True)
+class ReadAhead:
+    """What a write will read about one customer, so the store can read it with the write's
+    opening query instead of one round trip each (ADR 0069): the customer's row, its clock,
+    its credit balances (locked, as `CreditRepository.balance` locks them), whether it has an
+    attached payment method, and its MRR. Only a hint: the reads give the same rows either
+    way, and a store may ignore it."""
+
+    customer_id: str
+
+
+@dataclass(frozen=True)
 class StoredResult:
     body_hash: bytes
     result: bytes
@@ -782,8 +793,11 @@ class Store(Protocol):
         """A read-only transaction."""
         ...
 
-    def write(self, key: IdempotencyKey | None) -> AbstractAsyncContextManager[Transaction]:
-        """A write transaction holding `key` exclusively; commits when the block exits cleanly."""
+    def write(
+        self, key: IdempotencyKey | None, ahead: ReadAhead | None = None
+    ) -> AbstractAsyncContextManager[Transaction]:
+        """A write transaction holding `key` exclusively; commits when the block exits cleanly.
+        `ahead`: what the write will read, to be read with the transaction's first query."""
         ...
 
     async def customer(self, tenant_id: str, customer_id: str) -> Customer | None:

@@ -34,7 +34,7 @@ from billing.app.plan_items import (
     parse_quantities,
     plan_at,
 )
-from billing.app.ports import DueItem, Store, Transaction
+from billing.app.ports import DueItem, ReadAhead, Store, Transaction
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.usage import UsageUseCases
@@ -198,9 +198,9 @@ class SubscriptionUseCases:
     # --- create -----------------------------------------------------------------------
 
     async def create(self, ctx: CallContext, write: Write[NewSubscription]) -> Subscription:
-        created = await self._writes.run(
-            ctx, write, SUBSCRIPTION_CODEC, self.create_work(ctx, write)
-        )
+        work = self.create_work(ctx, write)
+        ahead = ReadAhead(parse_name(write.input.customer, "customers", "customer"))
+        created = await self._writes.run(ctx, write, SUBSCRIPTION_CODEC, work, ahead)
         self._work_added()
         return created
 

@@ -17,7 +17,14 @@ from typing import Any, Generic, Protocol, TypeVar
 from billing.app.backoff import full_jitter
 from billing.app.clock import Clock
 from billing.app.context import CallContext, Write
-from billing.app.ports import IdempotencyKey, RetryableConflict, Store, StoredResult, Transaction
+from billing.app.ports import (
+    IdempotencyKey,
+    ReadAhead,
+    RetryableConflict,
+    Store,
+    StoredResult,
+    Transaction,
+)
 from billing.domain.errors import IdempotencyKeyReused, TransactionConflict
 
 R = TypeVar("R")
@@ -45,11 +52,14 @@ class WriteRunner:
         write: Write[Any],
         codec: Codec[R],
         work: Callable[[Transaction, datetime], Awaitable[R]],
+        ahead: ReadAhead | None = None,
     ) -> R:
+        """`ahead`: what `work` will read about its customer, for the store to read with the
+        transaction's first query (ADR 0069)."""
         key = IdempotencyKey(ctx.tenant_id, ctx.method, write.request_id)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return await self._attempt(ctx, key, write, codec, work)
+                return await self._attempt(ctx, key, write, codec, work, ahead)
             except RetryableConflict as conflict:
                 if attempt == MAX_ATTEMPTS:
                     raise TransactionConflict(
@@ -67,8 +77,9 @@ class WriteRunner:
         write: Write[Any],
         codec: Codec[R],
         work: Callable[[Transaction, datetime], Awaitable[R]],
+        ahead: ReadAhead | None,
     ) -> R:
-        async with self.store.write(key) as tx:
+        async with self.store.write(key, ahead) as tx:
             now = self.clock.now()
             stored = await tx.idempotency.find(key, now)
             if stored is not None:

@@ -312,6 +312,16 @@ def _tables(statement: Executable) -> frozenset[object]:
     return found
 
 
+@dataclass(frozen=True)
+class _Ahead:
+    statement: Executable  # kept so its id is not reused while its rows wait
+    rows: list[tuple[Any, ...]]
+
+
+def _ahead_key(statement: Executable, parameters: Row) -> tuple[int, tuple[tuple[str, Any], ...]]:
+    return (id(statement), tuple(sorted(parameters.items())))
+
+
 class BatchedConnection:
     """The connection repositories use: blind writes wait in the batch; a statement that
     reads or writes a table with a waiting write flushes the batch first."""
@@ -320,12 +330,39 @@ class BatchedConnection:
         self.raw = conn
         self.batch = WriteBatch(conn)
         self._driver: Any = None  # the psycopg connection, once asked for (lean reads)
+        # Rows read ahead of their `fetch` (ADR 0069): (statement id, parameters) -> the
+        # statement and its rows. Each is given out once, and dropped by any write to a
+        # table the statement reads, so a fetch never sees rows older than its own writes.
+        self._ahead: dict[tuple[int, tuple[tuple[str, Any], ...]], _Ahead] = {}
 
     @property
     def dialect(self) -> Dialect:
         return self.raw.dialect
 
+    def read_ahead(
+        self, statement: Executable, parameters: Row, rows: list[tuple[Any, ...]]
+    ) -> None:
+        """`rows` are what `fetch(statement, parameters)` would read now (read in this
+        transaction by an earlier query): the next such fetch returns them instead of asking
+        the database, unless a write to one of its tables came first."""
+        self._ahead[_ahead_key(statement, parameters)] = _Ahead(statement, rows)
+
+    def _forget_ahead(self, statement: Executable) -> None:
+        """Drop the rows read ahead that a write by `statement` could change."""
+        if not self._ahead:
+            return
+        if isinstance(statement, TextClause) or not isinstance(statement, ClauseElement):
+            self._ahead.clear()  # tables unknown
+            return
+        if not getattr(statement, "is_dml", False):
+            return  # a read changes nothing
+        written = _tables(statement)
+        for key, ahead in list(self._ahead.items()):
+            if not written.isdisjoint(_tables(ahead.statement)):
+                del self._ahead[key]
+
     def defer(self, statement: Executable, rows: Row | Sequence[Row]) -> None:
+        self._forget_ahead(statement)
         self.batch.add(statement, rows)
 
     def last(
@@ -340,11 +377,13 @@ class BatchedConnection:
         await self.batch.flush(commit=commit)
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        self._forget_ahead(statement)
         if self.batch.touches(statement):
             await self.batch.flush()
         return await self.raw.execute(statement, parameters)
 
     async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
+        self._forget_ahead(statement)
         if self.batch.touches(statement):
             await self.batch.flush()
         return await self.raw.scalar(statement, parameters)
@@ -355,6 +394,8 @@ class BatchedConnection:
         CPU per statement on the write path). Rows as psycopg loads them, so only for simple
         columns (text, integers); `statement` a module constant, like a deferred write's.
         Elsewhere through SQLAlchemy, with the same rows."""
+        if self._ahead and (ahead := self._ahead.pop(_ahead_key(statement, parameters), None)):
+            return ahead.rows
         if self.batch.touches(statement):
             await self.batch.flush()
         if self.dialect.name != "postgresql":
@@ -456,5 +497,6 @@ class BatchedConnection:
             raise DBAPIError.instance("(read pipeline)", None, exc, psycopg.Error) from exc
 
     async def get_raw_connection(self) -> Any:
+        self._ahead.clear()  # what the caller sends on it is not seen here
         await self.batch.flush()
         return await self.raw.get_raw_connection()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, insert, select, update
@@ -137,7 +137,7 @@ _PEEK_PENDING = (
     )
     .order_by(pending_items.c.id)
 )
-_CREDIT_BALANCE = (
+CREDIT_BALANCE = (
     select(customer_credit.c.balance_minor)
     .where(
         customer_credit.c.tenant_id == bindparam("t"),
@@ -154,6 +154,19 @@ _GET_CLOCK = select(clocks).where(
     clocks.c.tenant_id == bindparam("t"), clocks.c.id == bindparam("id")
 )
 _GET_CLOCK_LOCKED = _GET_CLOCK.with_for_update()
+# The unlocked read on the lean path (`fetch`), and the same row found through its customer,
+# read ahead of a write about that customer (ADR 0069).
+_CLOCK_COLUMNS = (clocks.c.id, clocks.c.display_name, clocks.c.now, clocks.c.created_at)
+CLOCK = select(*_CLOCK_COLUMNS).where(
+    clocks.c.tenant_id == bindparam("t"), clocks.c.id == bindparam("id")
+)
+CLOCK_OF_CUSTOMER = select(*_CLOCK_COLUMNS).where(
+    clocks.c.tenant_id == bindparam("t"),
+    clocks.c.id
+    == select(customers.c.clock_id)
+    .where(customers.c.tenant_id == bindparam("t"), customers.c.id == bindparam("customer"))
+    .scalar_subquery(),
+)
 _CLAIM_CYCLE = {
     name: insert_or_ignore(
         name, billing_cycles, ["tenant_id", "subscription_id", "cycle_start"]
@@ -706,7 +719,7 @@ class SqlCredit:
 
     async def balance(self, tenant_id: str, customer_id: str, currency: str) -> int:
         params = {"t": tenant_id, "customer": customer_id, "currency": currency}
-        rows = await self._conn.fetch(_CREDIT_BALANCE, params)
+        rows = await self._conn.fetch(CREDIT_BALANCE, params)
         return int(rows[0][0]) if rows else 0
 
     async def set_balance(
@@ -745,8 +758,17 @@ class SqlClocks:
     async def get(
         self, tenant_id: str, clock_id: str, *, for_update: bool = False
     ) -> ClockRow | None:
-        query = _GET_CLOCK_LOCKED if for_update else _GET_CLOCK
-        row = (await self._conn.execute(query, {"t": tenant_id, "id": clock_id})).mappings().first()
+        if not for_update:
+            rows = await self._conn.fetch(CLOCK, {"t": tenant_id, "id": clock_id})
+            if not rows:
+                return None
+            id_, display_name, now, created_at = rows[0]
+            return ClockRow(id_, display_name, now.astimezone(UTC), created_at.astimezone(UTC))
+        row = (
+            (await self._conn.execute(_GET_CLOCK_LOCKED, {"t": tenant_id, "id": clock_id}))
+            .mappings()
+            .first()
+        )
         if row is None:
             return None
         return ClockRow(row["id"], row["display_name"], row["now"], row["created_at"])

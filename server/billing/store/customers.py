@@ -22,11 +22,11 @@ from billing.store.batch import BatchedConnection
 from billing.store.schema import customers as t
 
 _INSERT = insert(t)
-_GET = select(t).where(t.c.tenant_id == bindparam("tenant_id"), t.c.id == bindparam("id"))
+GET = select(t).where(t.c.tenant_id == bindparam("tenant_id"), t.c.id == bindparam("id"))
 # The same read for the lean path (psycopg alone, PostgreSQL): every column, by name.
-_COLUMNS = tuple(c.name for c in t.columns)
+COLUMNS = tuple(c.name for c in t.columns)
 LEAN_GET = (
-    f"SELECT {', '.join(_COLUMNS)} FROM customers WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
+    f"SELECT {', '.join(COLUMNS)} FROM customers WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
 )
 
 
@@ -44,7 +44,7 @@ async def lean_get(
 
 def _from_tuple(row: Sequence[Any]) -> Customer:
     """A row of every column in table order, as psycopg or SQLAlchemy loads it."""
-    values = dict(zip(_COLUMNS, row, strict=True))
+    values = dict(zip(COLUMNS, row, strict=True))
     values["create_time"] = values["create_time"].astimezone(UTC)
     values["update_time"] = values["update_time"].astimezone(UTC)
     return _from_row(values)
@@ -58,7 +58,7 @@ class SqlCustomers:
         self._conn.defer(_INSERT, {"tenant_id": tenant_id, **_to_row(customer)})
 
     async def get(self, tenant_id: str, customer_id: str) -> Customer | None:
-        rows = await self._conn.fetch(_GET, {"tenant_id": tenant_id, "id": customer_id})
+        rows = await self._conn.fetch(GET, {"tenant_id": tenant_id, "id": customer_id})
         return _from_tuple(rows[0]) if rows else None
 
     async def get_many(self, tenant_id: str, customer_ids: Sequence[str]) -> dict[str, Customer]:

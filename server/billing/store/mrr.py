@@ -36,7 +36,7 @@ def day_start(at: datetime) -> datetime:
 _POSITION = select(ms.c.mrr_minor).where(
     ms.c.tenant_id == bindparam("t"), ms.c.subscription_id == bindparam("sub")
 )
-_CUSTOMER = select(mc.c.mrr_minor).where(
+CUSTOMER_MRR = select(mc.c.mrr_minor).where(
     mc.c.tenant_id == bindparam("t"),
     mc.c.customer_id == bindparam("customer"),
     mc.c.currency == bindparam("currency"),
@@ -111,7 +111,7 @@ class SqlMrr:
     async def customer(self, tenant_id: str, customer_id: str, currency: str) -> int | None:
         """The customer's MRR; None when it never had any."""
         params = {"t": tenant_id, "customer": customer_id, "currency": currency}
-        rows = await self._conn.fetch(_CUSTOMER, params)
+        rows = await self._conn.fetch(CUSTOMER_MRR, params)
         return int(rows[0][0]) if rows else None
 
     async def record(

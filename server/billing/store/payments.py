@@ -58,7 +58,7 @@ _PUT_CREDENTIALS = {
 }
 
 
-_HAS_ATTACHED = (
+HAS_ATTACHED = (
     select(pm.c.id)
     .where(
         pm.c.tenant_id == bindparam("t"),
@@ -255,7 +255,7 @@ class SqlPaymentMethods:
 
     async def has_attached(self, tenant_id: str, customer_id: str) -> bool:
         params = {"t": tenant_id, "customer": customer_id}
-        return bool(await self._conn.fetch(_HAS_ATTACHED, params))
+        return bool(await self._conn.fetch(HAS_ATTACHED, params))
 
     async def attached_among(self, tenant_id: str, customer_ids: Sequence[str]) -> set[str]:
         if not customer_ids:

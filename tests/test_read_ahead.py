@@ -1,0 +1,194 @@
+"""Reads sent with a write's opening query (store/read_ahead.py, ADR 0069): each repository
+read they answer gives the same rows as without them, once, never rows older than the
+transaction's own writes; the credit rows are locked as the balance's own read locks them;
+and they cost no round trip of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from billing.app.ports import IdempotencyKey, ReadAhead
+from billing.app.ports import SimulationClock as ClockRow
+from billing.domain.customers import Customer, CustomerFields
+from billing.store import batch
+from billing.store.customers import GET as CUSTOMER
+from billing.store.engine import create_engine
+from billing.store.sql_store import SqlStore, SqlTransaction
+from conftest import Database
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+CLOCK_NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def database(backend: str, make_database: Callable[[str], Database]) -> Iterator[Database]:
+    yield make_database(backend)
+
+
+@pytest.fixture
+def postgres(make_database: Callable[[str], Database]) -> Iterator[Database]:
+    yield make_database("postgresql")
+
+
+def run(database: Database, work: Callable[[SqlStore], Any]) -> None:
+    async def main() -> None:
+        engine = create_engine(database.async_url)
+        try:
+            await work(SqlStore(engine))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def key() -> IdempotencyKey:
+    return IdempotencyKey("t1", "CreateSubscription", uuid.uuid4().hex)
+
+
+def customer(customer_id: str, clock_id: str | None = None, name: str = "Acme") -> Customer:
+    fields = CustomerFields(display_name=name, currency_code="EUR")
+    return Customer(customer_id, fields, 1, NOW, NOW, clock_id)
+
+
+def execute(database: Database, *statements: str) -> None:
+    engine = sa.create_engine(database.sync_url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+async def seed(store: SqlStore) -> None:
+    """cus_1 on a clock, with credit in EUR and USD, an attached card and MRR in EUR;
+    cus_2 with nothing but itself."""
+    async with store.write(None) as tx:
+        await tx.clocks.insert("t1", ClockRow("clk_1", "Test clock", CLOCK_NOW, NOW))
+        await tx.customers.insert("t1", customer("cus_1", "clk_1"))
+        await tx.customers.insert("t1", customer("cus_2"))
+        await tx.credit.set_balance("t1", "cus_1", "EUR", 1250)
+        await tx.credit.set_balance("t1", "cus_1", "USD", 40)
+
+
+SEED_SQL = (
+    "insert into payment_methods (tenant_id, id, customer_id, gateway, token_ciphertext,"
+    " key_id, type, fingerprint, brand, last4, exp_month, exp_year, country, billing_country,"
+    " is_default, created_at, version) values ('t1', 'pm_1', 'cus_1', 'stripe', 'x', 'k1',"
+    " 'card', 'fp', 'visa', '4242', 12, 2030, 'DE', 'DE', true, now(), 1)",
+    "insert into mrr_customers (tenant_id, customer_id, currency, mrr_minor)"
+    " values ('t1', 'cus_1', 'EUR', 9900)",
+)
+
+
+async def everything(tx: SqlTransaction, customer_id: str) -> tuple[Any, ...]:
+    """What a CreateSubscription asks about its customer, in the order it asks."""
+    found = await tx.customers.get("t1", customer_id)
+    if found is None:
+        return (None,)  # the write stops here
+    clock = found.clock_id
+    return (
+        found,
+        None if clock is None else await tx.clocks.get("t1", clock),
+        await tx.credit.balance("t1", customer_id, "EUR"),
+        await tx.credit.balance("t1", customer_id, "USD"),
+        await tx.payment_methods.has_attached("t1", customer_id),
+        await tx.mrr.customer("t1", customer_id, "EUR"),
+        await tx.mrr.customer("t1", customer_id, "USD"),
+    )
+
+
+@pytest.mark.parametrize("customer_id", ["cus_1", "cus_2", "cus_missing"])
+def test_reads_ahead_answer_as_the_reads_themselves_without_a_round_trip(
+    postgres: Database, customer_id: str
+) -> None:
+    answers: dict[str, tuple[Any, ...]] = {}
+    sent: dict[str, int] = {}
+
+    async def work(store: SqlStore) -> None:
+        await seed(store)
+        execute(postgres, *SEED_SQL)
+        for name, ahead in (("alone", None), ("ahead", ReadAhead(customer_id))):
+            async with store.write(key(), ahead) as tx:
+                before = batch.COUNTS.alone
+                answers[name] = await everything(tx, customer_id)
+                sent[name] = batch.COUNTS.alone - before
+
+    run(postgres, work)
+    assert answers["ahead"] == answers["alone"]
+    if customer_id == "cus_1":
+        assert answers["alone"][1:] == (
+            ClockRow("clk_1", "Test clock", CLOCK_NOW, NOW),
+            1250,
+            40,
+            True,
+            9900,
+            None,
+        )
+        assert sent == {"alone": 7, "ahead": 1}  # the USD MRR: not the customer's currency
+    if customer_id == "cus_2":
+        assert answers["alone"][1:] == (None, 0, 0, False, None, None)
+        assert sent == {"alone": 6, "ahead": 2}  # the USD balance and MRR
+    if customer_id == "cus_missing":
+        assert answers["alone"] == (None,)
+        assert sent == {"alone": 1, "ahead": 0}
+
+
+def test_the_credit_read_ahead_is_locked_until_the_write_ends(postgres: Database) -> None:
+    refused: list[bool] = []
+
+    def try_lock() -> bool:
+        with psycopg.connect(postgres.sync_url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("set lock_timeout = '50ms'")
+            try:
+                conn.execute(
+                    "select 1 from customer_credit where tenant_id = 't1'"
+                    " and customer_id = 'cus_1' and currency = 'EUR' for update"
+                )
+            except psycopg.errors.LockNotAvailable:
+                return True
+            return False
+
+    async def work(store: SqlStore) -> None:
+        await seed(store)
+        async with store.write(key(), ReadAhead("cus_1")):
+            refused.append(await asyncio.to_thread(try_lock))
+        refused.append(await asyncio.to_thread(try_lock))
+
+    run(postgres, work)
+    assert refused == [True, False]
+
+
+def test_rows_read_ahead_are_given_once_and_dropped_by_a_write_to_their_table(
+    database: Database,
+) -> None:
+    params = {"tenant_id": "t1", "id": "cus_2"}
+    stale = [("stale",)]
+    seen: list[object] = []
+
+    async def work(store: SqlStore) -> None:
+        await seed(store)
+        async with store.write(key()) as tx:
+            conn = tx.connection
+            conn.read_ahead(CUSTOMER, params, stale)
+            seen.append(await conn.fetch(CUSTOMER, params) == stale)  # given
+            seen.append(await conn.fetch(CUSTOMER, params) == stale)  # once
+            conn.read_ahead(CUSTOMER, params, stale)
+            await tx.credit.set_balance("t1", "cus_9", "EUR", 5)  # another table: kept
+            seen.append(await conn.fetch(CUSTOMER, params) == stale)
+            conn.read_ahead(CUSTOMER, params, stale)
+            renamed = customer("cus_2", name="Renamed")
+            assert await tx.customers.update("t1", renamed, 1)  # its table: dropped
+            found = await tx.customers.get("t1", "cus_2")
+            seen.append(found is not None and found.fields.display_name)
+
+    run(database, work)
+    assert seen == [True, False, True, "Renamed"]

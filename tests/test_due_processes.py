@@ -17,6 +17,7 @@ import pytest
 from billing.app.clock import SystemClock
 from billing.app.due_work import DueWorkWorker
 from billing.config import Settings, SettingsError
+from billing.due_processes import CoalescedWake
 from billing_client.v1 import invoices_pb2
 from billing_fixtures import Billing, rules
 from test_process_lifecycle import READY_TIMEOUT_S, _children, new_tenant, server_process
@@ -137,3 +138,39 @@ def test_due_work_process_settings() -> None:
         Settings(database_url=pg, due_work_processes=-1).check()
     with pytest.raises(SettingsError, match="port \\+ processes - 1"):
         Settings(database_url=pg, workers=2, metrics_listen="127.0.0.1:65534").check()
+
+
+class _CountedSignal:
+    def __init__(self) -> None:
+        self.sets: list[float] = []
+
+    def set(self) -> None:
+        self.sets.append(time.monotonic())
+
+    def clear(self) -> None:
+        pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return bool(self.sets)
+
+
+def test_wakes_in_one_interval_are_one_set_now_and_one_at_its_end() -> None:
+    signal = _CountedSignal()
+    wake = CoalescedWake(signal, interval_s=0.05)
+
+    async def main() -> list[int]:
+        seen = []
+        for _ in range(100):  # a burst of calls: one set at once, the rest folded
+            wake()
+        seen.append(len(signal.sets))
+        await asyncio.sleep(0.1)  # the interval ends: the folded calls' one set
+        seen.append(len(signal.sets))
+        await asyncio.sleep(0.1)
+        wake()  # long after the last set: at once
+        seen.append(len(signal.sets))
+        await asyncio.sleep(0.1)  # nothing was folded: no trailing set
+        seen.append(len(signal.sets))
+        return seen
+
+    assert asyncio.run(main()) == [1, 2, 3, 3]
+    assert signal.sets[1] - signal.sets[0] >= 0.045  # not before the interval's end

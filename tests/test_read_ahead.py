@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from billing.app.ports import IdempotencyKey, ReadAhead
 from billing.app.ports import SimulationClock as ClockRow
 from billing.domain.customers import Customer, CustomerFields
-from billing.store import batch
+from billing.store import batch, ledger
 from billing.store.customers import GET as CUSTOMER
 from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore, SqlTransaction
@@ -192,3 +192,34 @@ def test_rows_read_ahead_are_given_once_and_dropped_by_a_write_to_their_table(
 
     run(database, work)
     assert seen == [True, False, True, "Renamed"]
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_the_books_read_ahead_answer_as_their_own_read_and_hold_their_shared_lock(
+    postgres: Database, closed: bool
+) -> None:
+    seen: list[object] = []
+    lock_id = ledger._books_lock_id("t1")
+
+    def exclusive_refused() -> bool:
+        with psycopg.connect(postgres.sync_url.replace("+psycopg", ""), autocommit=True) as conn:
+            got = conn.execute("select pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
+            if got is not None and got[0]:
+                conn.execute("select pg_advisory_unlock(%s)", (lock_id,))
+                return False
+            return True
+
+    async def work(store: SqlStore) -> None:
+        if closed:
+            async with store.write(None) as tx:
+                await tx.journal.close_through("t1", "2026-10", NOW, "finance")
+        async with store.write(key()) as tx:
+            seen.append(await tx.journal.closed_through("t1", guard=True))
+        async with store.write(key(), ReadAhead(books=True)) as tx:
+            seen.append(await asyncio.to_thread(exclusive_refused))  # held from the opening
+            seen.append(await tx.journal.closed_through("t1", guard=True))
+        seen.append(await asyncio.to_thread(exclusive_refused))
+
+    run(postgres, work)
+    books = ("2026-10", NOW, "finance") if closed else None
+    assert seen == [books, True, books, False]

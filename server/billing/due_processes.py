@@ -20,10 +20,13 @@ import multiprocessing
 import os
 import signal as signal_module
 import threading
+import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
 WAKE_WAIT_S = 1.0  # the forwarding thread looks up this often whether it should stop
+WAKE_COALESCE_S = 0.002  # a serving process sets the shared wake at most this often
 
 
 class Role(StrEnum):
@@ -47,6 +50,47 @@ def lower_priority(nice: int) -> None:
     niceness needs no privilege; it cannot be lowered again without one)."""
     if nice > 0:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
+
+
+class CoalescedWake:
+    """`signal.set()` at most once per `interval_s`; the calls in between are folded into one
+    set at the interval's end, so none is lost and none waits longer than the interval.
+
+    Setting a `multiprocessing.Event` takes its condition's semaphores and notifies its
+    waiters: 3.5% of a serving process's CPU under CreateSubscription load, where every call
+    set it. The due-work process claims a batch per wake, so one wake per interval serves
+    all the calls made in it."""
+
+    def __init__(
+        self,
+        signal: WakeSignal,
+        interval_s: float = WAKE_COALESCE_S,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._signal = signal
+        self._interval_s = interval_s
+        self._now = now
+        self._last = float("-inf")
+        self._trailing: asyncio.TimerHandle | None = None
+
+    def __call__(self) -> None:
+        if self._trailing is not None:
+            return  # a set is already on its way
+        wait = self._last + self._interval_s - self._now()
+        if wait <= 0:
+            self._set()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop: nothing to fold into
+            self._set()
+            return
+        self._trailing = loop.call_later(wait, self._set)
+
+    def _set(self) -> None:
+        self._trailing = None
+        self._last = self._now()
+        self._signal.set()
 
 
 def forward_wakes(

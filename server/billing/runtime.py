@@ -83,7 +83,13 @@ from billing.delivery.mailer import SmtpInvoiceMailer
 from billing.delivery.notice_templates import load_notice_templates, with_notice_templates
 from billing.delivery.notices import SmtpNoticeMailer, TemplateNotices
 from billing.domain.notices import NoticeTemplateInvalid
-from billing.due_processes import Role, WakeSignal, forward_wakes, stop_with_parent
+from billing.due_processes import (
+    CoalescedWake,
+    Role,
+    WakeSignal,
+    forward_wakes,
+    stop_with_parent,
+)
 from billing.observability.due_spans import traced_handler
 from billing.observability.metrics import BillingMetrics
 from billing.observability.metrics.collectors import RedisCollector
@@ -247,7 +253,9 @@ class Runtime:
             ),
             prepare=handlers.prepare,
             runs_rounds=role is not Role.CALLS,
-            on_wake=due_wake.set if role is Role.CALLS and due_wake is not None else None,
+            on_wake=CoalescedWake(due_wake)
+            if role is Role.CALLS and due_wake is not None
+            else None,
         )
         self.use_cases = UseCases(
             customers=CustomerUseCases(

@@ -199,7 +199,8 @@ class SubscriptionUseCases:
 
     async def create(self, ctx: CallContext, write: Write[NewSubscription]) -> Subscription:
         work = self.create_work(ctx, write)
-        ahead = ReadAhead(parse_name(write.input.customer, "customers", "customer"))
+        customer_id = parse_name(write.input.customer, "customers", "customer")
+        ahead = ReadAhead(customer_id, books=True)  # its first invoice posts to the journal
         created = await self._writes.run(ctx, write, SUBSCRIPTION_CODEC, work, ahead)
         self._work_added()
         return created

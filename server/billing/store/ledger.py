@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, func, insert, select
@@ -264,6 +264,12 @@ class SqlJournal:
         await self._conn.execute(statement, {"tenant_id": tenant_id, **values})
         self._closed[tenant_id] = (True, (period, at, closed_by))  # held exclusively
 
+    def books_read_ahead(self, tenant_id: str, rows: list[tuple[Any, ...]]) -> None:
+        """The books' row as `books_ahead` read it, its shared lock held: what
+        `closed_through(guard=True)` would read now (ADR 0069)."""
+        books = None if not rows else (rows[0][0], rows[0][1].astimezone(UTC), rows[0][2])
+        self._closed[tenant_id] = (True, books)
+
     async def _books_lock(self, tenant_id: str, statement: Any) -> None:
         if self._conn.dialect.name == "postgresql":
             await self._conn.execute(statement, {"k": _books_lock_id(tenant_id)})
@@ -316,6 +322,21 @@ class SqlReceivables:
 # SQLite needs none: its writers take the database's one write lock.
 _SHARED_BOOKS_LOCK = select(func.pg_advisory_xact_lock_shared(bindparam("k", type_=BigInteger)))
 _BOOKS_LOCK = select(func.pg_advisory_xact_lock(bindparam("k", type_=BigInteger)))
+
+
+_BOOKS_ROW = select(bk.c.closed_through, bk.c.closed_at, bk.c.closed_by).where(
+    bk.c.tenant_id == bindparam("t")
+)
+
+
+def books_ahead(tenant_id: str) -> list[tuple[Any, dict[str, Any]]]:
+    """PostgreSQL: the books' shared lock, then their row, as a guarded `closed_through`
+    takes and reads them; for a write's opening query (ADR 0069). The row's rows go to
+    `SqlJournal.books_read_ahead`."""
+    return [
+        (_SHARED_BOOKS_LOCK, {"k": _books_lock_id(tenant_id)}),
+        (_BOOKS_ROW, {"t": tenant_id}),
+    ]
 
 
 def _books_lock_id(tenant_id: str) -> int:

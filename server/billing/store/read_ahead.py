@@ -1,4 +1,4 @@
-"""A write's reads about one customer, sent with its opening query (ADR 0069).
+"""A write's reads about its customer and the books, sent with its opening query (ADR 0069).
 
 CreateSubscription read its customer, the customer's clock, credit balance, attached payment
 methods and MRR one round trip each, after the opening query: five trips through a busy event
@@ -8,8 +8,9 @@ key's lock in the opening query, and handed to the transaction's connection as w
 repository's own `fetch` would have read (`BatchedConnection.read_ahead`): given once, and
 dropped by any write to their tables first.
 
-The credit rows are locked here, as the balance's own read locks them; the locks are taken
-earlier in the transaction than before and held to its end as before.
+The credit rows are locked here, as the balance's own read locks them, and so are the books
+(shared), as posting to the journal takes them; the locks are taken earlier in the
+transaction than before and held to its end as before.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from billing.store.batch import BatchedConnection
 from billing.store.billing import CLOCK, CLOCK_OF_CUSTOMER, CREDIT_BALANCE
 from billing.store.customers import COLUMNS as CUSTOMER_COLUMNS
 from billing.store.customers import GET as CUSTOMER
+from billing.store.ledger import SqlJournal, books_ahead
 from billing.store.mrr import CUSTOMER_MRR
 from billing.store.payments import HAS_ATTACHED
 from billing.store.schema import customer_credit, mrr_customers
@@ -49,23 +51,40 @@ _CLOCK_ID = CUSTOMER_COLUMNS.index("clock_id")
 
 def statements(tenant_id: str, ahead: ReadAhead) -> list[tuple[Executable, dict[str, Any]]]:
     """The reads, in the order `receive` takes their rows."""
-    of_customer = {"t": tenant_id, "customer": ahead.customer_id}
-    return [
-        (CUSTOMER, {"tenant_id": tenant_id, "id": ahead.customer_id}),
-        (CLOCK_OF_CUSTOMER, of_customer),
-        (_CREDITS, of_customer),
-        (HAS_ATTACHED, of_customer),
-        (_MRRS, of_customer),
-    ]
+    reads = books_ahead(tenant_id) if ahead.books else []
+    if ahead.customer_id is not None:
+        of_customer = {"t": tenant_id, "customer": ahead.customer_id}
+        reads += [
+            (CUSTOMER, {"tenant_id": tenant_id, "id": ahead.customer_id}),
+            (CLOCK_OF_CUSTOMER, of_customer),
+            (_CREDITS, of_customer),
+            (HAS_ATTACHED, of_customer),
+            (_MRRS, of_customer),
+        ]
+    return reads
 
 
 def receive(
-    conn: BatchedConnection, tenant_id: str, ahead: ReadAhead, results: Sequence[Rows]
+    conn: BatchedConnection,
+    journal: SqlJournal,
+    tenant_id: str,
+    ahead: ReadAhead,
+    results: Sequence[Rows],
 ) -> None:
     """Each repository read these rows answer, registered with the rows it would read."""
+    if ahead.books:
+        _lock, books, *results = results
+        journal.books_read_ahead(tenant_id, books)
+    if ahead.customer_id is not None:
+        _customer(conn, tenant_id, ahead.customer_id, results)
+
+
+def _customer(
+    conn: BatchedConnection, tenant_id: str, customer_id: str, results: Sequence[Rows]
+) -> None:
     customer, clock, credits, methods, mrrs = results
-    of_customer = {"t": tenant_id, "customer": ahead.customer_id}
-    conn.read_ahead(CUSTOMER, {"tenant_id": tenant_id, "id": ahead.customer_id}, customer)
+    of_customer = {"t": tenant_id, "customer": customer_id}
+    conn.read_ahead(CUSTOMER, {"tenant_id": tenant_id, "id": customer_id}, customer)
     conn.read_ahead(HAS_ATTACHED, of_customer, methods)
     if not customer:
         return  # the write fails on the missing customer; nothing else is asked

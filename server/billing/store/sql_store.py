@@ -257,7 +257,7 @@ async def _open_write(
     tx.idempotency.prefetched(key, key_rows)
     tx.rule_sets.prefetched(key.tenant_id, rule_rows)
     if ahead is not None:
-        read_ahead.receive(tx.connection, key.tenant_id, ahead, ahead_rows)
+        read_ahead.receive(tx.connection, tx.journal, key.tenant_id, ahead, ahead_rows)
 
 
 def _lock_id(key: IdempotencyKey) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from billing.app.ports import IdempotencyKey, RetryableConflict, StoredResult
 from billing.app.records import OutboxEvent
 from billing.domain.customers import Customer, CustomerFields
+from billing.store import customers as customers_store
 from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore
 from conftest import Database
@@ -268,3 +269,21 @@ def test_a_table_another_waiting_statement_names_keeps_its_inserts_in_place() ->
         (["UPDATE", "customers", "SET"], 1),
         (["INSERT", "INTO", "customers"], 1),
     ]
+
+
+def test_a_waiting_row_can_be_changed_until_it_is_sent(database: Database) -> None:
+    seen: list[object] = []
+
+    async def work(store: SqlStore) -> None:
+        async with store.write(key()) as tx:
+            await tx.customers.insert("t1", customer("cus_1"))
+            waiting = tx.connection.batch.waiting_row(customers_store._INSERT, id="cus_1")
+            assert waiting is not None
+            waiting.update(display_name="Acme GmbH")  # sent changed
+            seen.append(tx.connection.batch.waiting_row(customers_store._INSERT, id="cus_2"))
+            await tx.flush()
+            seen.append(tx.connection.batch.waiting_row(customers_store._INSERT, id="cus_1"))
+
+    run(database, work)
+    assert seen == [None, None]  # no such row; sent already
+    assert rows(database, "select display_name from customers") == [("Acme GmbH",)]

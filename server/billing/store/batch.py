@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import generators, pq
@@ -214,6 +214,17 @@ class WriteBatch:
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    def waiting_row(self, statement: Executable, **match: Any) -> dict[str, Any] | None:
+        """A row `statement` has yet to send whose values include `match`, or None once it was
+        sent. The caller may change its values (never its keys: the statement's shape is
+        compiled from them) until the batch is flushed."""
+        for item in self._queue:
+            if item.statement is statement:
+                for row in item.rows:
+                    if all(row.get(name) == value for name, value in match.items()):
+                        return cast(dict[str, Any], row)
+        return None
 
     def touches(self, statement: Executable) -> bool:
         """Could `statement` see or collide with a waiting write? True when it names a table

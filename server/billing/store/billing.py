@@ -441,9 +441,10 @@ class SqlInvoices:
         self._conn = conn
 
     async def insert(self, tenant_id: str, invoice: Invoice) -> None:
-        self._conn.defer(
-            _INSERT_INVOICE, {"tenant_id": tenant_id, "id": invoice.id, **_invoice_row(invoice)}
-        )
+        row = {"tenant_id": tenant_id, "id": invoice.id, **_invoice_row(invoice)}
+        # Unmarked; `SqlNumbering.number_at_commit` marks the row while it still waits, so
+        # every insert has the same shape (merged by the batch, ADR 0068).
+        self._conn.defer(_INSERT_INVOICE, {**row, "number_format": None, "number_year": None})
         await self._insert_lines(tenant_id, invoice)
 
     async def _insert_lines(self, tenant_id: str, invoice: Invoice) -> None:
@@ -827,6 +828,12 @@ class SqlNumbering:
         commit. SQLite has one writer at a time: nothing to gain, so the caller numbers."""
         if self._conn.dialect.name != "postgresql":
             return False
+        waiting = self._conn.batch.waiting_row(_INSERT_INVOICE, tenant_id=tenant_id, id=invoice_id)
+        if waiting is not None:
+            # Not inserted yet: inserted marked (the trigger fires on the insert too), one
+            # statement and one row version less than an insert and then an update.
+            waiting.update(number_format=number_format, number_year=year)
+            return True
         self._conn.defer(
             _MARK_NUMBER_AT_COMMIT,
             {

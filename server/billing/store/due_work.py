@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, exists, func, null, or_, select, tuple_, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
 
@@ -126,6 +126,17 @@ _SCHEDULE = {
 _CLAIM_ANY = _claim_statement("any")
 _CLAIM_CLOCK = _claim_statement("clock")
 _CLAIM_TENANT = _claim_statement("tenant")
+_COMPLETE = (
+    update(d)
+    .where(
+        d.c.tenant_id == bindparam("p_tenant"),
+        d.c.id == bindparam("p_id"),
+        d.c.lease_owner == bindparam("p_owner"),  # as `_leased_to`
+        d.c.done_at.is_(None),
+    )
+    .values(done_at=bindparam("p_at"), lease_owner=null(), lease_until=null())
+    .returning(d.c.id)
+)
 _CLAIM_SUBSCRIPTIONS = _claim_statement("subscriptions")
 
 
@@ -183,14 +194,14 @@ class SqlDueWork:
         return sorted(items, key=lambda item: (item.due_at, item.id))
 
     async def complete(self, item: DueItem, owner: str, at: datetime) -> bool:
-        """Mark done, if this worker still holds the lease."""
-        result = await self._conn.execute(
-            update(d)
-            .where(*_leased_to(item, owner))
-            .values(done_at=at, lease_owner=None, lease_until=None)
-            .returning(d.c.id)
-        )
-        return result.first() is not None
+        """Mark done, if this worker still holds the lease. On PostgreSQL, first in its
+        transaction, it travels with the BEGIN (one round trip, not two: the item's own
+        transaction is otherwise BEGIN, this, the handler's reads and the COMMIT)."""
+        params = {"p_tenant": item.tenant_id, "p_id": item.id, "p_owner": owner, "p_at": at}
+        if self._conn.dialect.name == "postgresql":
+            (rows,) = await self._conn.open_together([(_COMPLETE, params)])
+            return bool(rows)
+        return (await self._conn.execute(_COMPLETE, params)).first() is not None
 
     async def release(
         self,

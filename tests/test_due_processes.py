@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -154,23 +156,47 @@ class _CountedSignal:
         return bool(self.sets)
 
 
-def test_wakes_in_one_interval_are_one_set_now_and_one_at_its_end() -> None:
+def _until(done: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_a_burst_of_wakes_is_one_set_now_and_at_most_one_after_it() -> None:
     signal = _CountedSignal()
     wake = CoalescedWake(signal, interval_s=0.05)
+    for _ in range(100):
+        wake()
+    _until(lambda: len(signal.sets) >= 1)
+    time.sleep(0.2)  # the interval is over: the folded calls' set, if they were folded
+    burst = len(signal.sets)
+    wake()  # long after: served at once
+    _until(lambda: len(signal.sets) > burst)
+    time.sleep(0.2)
+    assert burst in (1, 2)
+    assert len(signal.sets) == burst + 1
 
-    async def main() -> list[int]:
-        seen = []
-        for _ in range(100):  # a burst of calls: one set at once, the rest folded
-            wake()
-        seen.append(len(signal.sets))
-        await asyncio.sleep(0.1)  # the interval ends: the folded calls' one set
-        seen.append(len(signal.sets))
-        await asyncio.sleep(0.1)
-        wake()  # long after the last set: at once
-        seen.append(len(signal.sets))
-        await asyncio.sleep(0.1)  # nothing was folded: no trailing set
-        seen.append(len(signal.sets))
-        return seen
 
-    assert asyncio.run(main()) == [1, 2, 3, 3]
-    assert signal.sets[1] - signal.sets[0] >= 0.045  # not before the interval's end
+class _BlockingSignal(_CountedSignal):
+    """A set that waits, as multiprocessing's waits for the woken process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def set(self) -> None:
+        self.release.wait(5)
+        super().set()
+
+
+def test_a_wake_never_waits_for_the_set_it_asks_for() -> None:
+    signal = _BlockingSignal()
+    wake = CoalescedWake(signal, interval_s=0.01)
+    started = time.monotonic()
+    for _ in range(10):
+        wake()
+    returned_after_s = time.monotonic() - started
+    signal.release.set()
+    _until(lambda: len(signal.sets) >= 1)
+    assert returned_after_s < 1  # the first set blocks 5 s: the callers did not wait for it
+    assert len(signal.sets) >= 1

@@ -21,7 +21,6 @@ import os
 import signal as signal_module
 import threading
 import time
-from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
@@ -53,44 +52,37 @@ def lower_priority(nice: int) -> None:
 
 
 class CoalescedWake:
-    """`signal.set()` at most once per `interval_s`; the calls in between are folded into one
-    set at the interval's end, so none is lost and none waits longer than the interval.
+    """Sets `signal` from a thread of its own, at most once per `interval_s`: the calls made
+    meanwhile are folded into the next set, so none is lost and none waits much longer.
 
-    Setting a `multiprocessing.Event` takes its condition's semaphores and notifies its
-    waiters: 3.5% of a serving process's CPU under CreateSubscription load, where every call
-    set it. The due-work process claims a batch per wake, so one wake per interval serves
-    all the calls made in it."""
+    `multiprocessing.Event.set()` notifies through the condition's semaphores and then
+    waits until each sleeping process has woken and said so: made on the event loop, every
+    CreateSubscription stalled its process for a context switch to the due-work process
+    (5% of a serving process's samples). The caller only sets a `threading.Event`."""
 
-    def __init__(
-        self,
-        signal: WakeSignal,
-        interval_s: float = WAKE_COALESCE_S,
-        now: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, signal: WakeSignal, interval_s: float = WAKE_COALESCE_S) -> None:
         self._signal = signal
         self._interval_s = interval_s
-        self._now = now
-        self._last = float("-inf")
-        self._trailing: asyncio.TimerHandle | None = None
+        self._asked = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
 
     def __call__(self) -> None:
-        if self._trailing is not None:
-            return  # a set is already on its way
-        wait = self._last + self._interval_s - self._now()
-        if wait <= 0:
-            self._set()
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not on an event loop: nothing to fold into
-            self._set()
-            return
-        self._trailing = loop.call_later(wait, self._set)
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="due-work-wake-out", daemon=True
+                    )
+                    self._thread.start()
+        self._asked.set()
 
-    def _set(self) -> None:
-        self._trailing = None
-        self._last = self._now()
-        self._signal.set()
+    def _run(self) -> None:
+        while True:
+            self._asked.wait()
+            self._asked.clear()  # a call after this is served by the next set
+            self._signal.set()
+            time.sleep(self._interval_s)
 
 
 def forward_wakes(

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from billing.app.ports import IdempotencyKey, ReadAhead
 from billing.app.ports import SimulationClock as ClockRow
 from billing.domain.customers import Customer, CustomerFields
+from billing.domain.subscriptions import Status, Subscription
 from billing.store import batch, ledger
 from billing.store.customers import GET as CUSTOMER
 from billing.store.engine import create_engine
@@ -223,3 +224,110 @@ def test_the_books_read_ahead_answer_as_their_own_read_and_hold_their_shared_loc
     run(postgres, work)
     books = ("2026-10", NOW, "finance") if closed else None
     assert seen == [books, True, books, False]
+
+
+def subscription(subscription_id: str, customer_id: str, clock_id: str | None) -> Subscription:
+    return Subscription(
+        id=subscription_id,
+        customer_id=customer_id,
+        plan_code="pro",
+        currency="EUR",
+        status=Status.ACTIVE,
+        items=(),
+        anchor=CLOCK_NOW,
+        interval="month",
+        interval_count=1,
+        time_zone="Europe/Berlin",
+        period_start=CLOCK_NOW,
+        period_end=datetime(2026, 4, 1, 9, 30, tzinfo=UTC),
+        created_at=CLOCK_NOW,
+        version=3,
+        rule_set="r1",
+        clock_id=clock_id,
+    )
+
+
+async def seed_subscriptions(store: SqlStore, database: Database) -> None:
+    await seed(store)
+    async with store.write(None) as tx:
+        await tx.subscriptions.insert("t1", subscription("sub_1", "cus_1", "clk_1"))
+        await tx.subscriptions.insert("t1", subscription("sub_2", "cus_2", None))
+    execute(
+        database,
+        "insert into mrr_subscriptions (tenant_id, subscription_id, customer_id, currency,"
+        " mrr_minor) values ('t1', 'sub_1', 'cus_1', 'EUR', 4900)",
+        "insert into mrr_customers (tenant_id, customer_id, currency, mrr_minor)"
+        " values ('t1', 'cus_1', 'EUR', 9900), ('t1', 'cus_1', 'USD', 100)",
+    )
+
+
+async def everything_of(tx: SqlTransaction, subscription_id: str) -> tuple[Any, ...]:
+    """What a ChangeSubscription asks about its subscription, in the order it asks."""
+    sub = await tx.subscriptions.get("t1", subscription_id, lock=True)
+    if sub is None:
+        return (None,)
+    return (
+        sub,
+        None if sub.clock_id is None else await tx.clocks.get("t1", sub.clock_id),
+        await tx.mrr.position("t1", subscription_id),
+        await tx.mrr.customer("t1", sub.customer_id, "EUR"),
+        await tx.mrr.customer("t1", sub.customer_id, "USD"),
+    )
+
+
+@pytest.mark.parametrize("subscription_id", ["sub_1", "sub_2", "sub_missing"])
+def test_a_subscriptions_reads_ahead_answer_as_the_reads_themselves(
+    postgres: Database, subscription_id: str
+) -> None:
+    answers: dict[str, tuple[Any, ...]] = {}
+    sent: dict[str, int] = {}
+
+    async def work(store: SqlStore) -> None:
+        await seed_subscriptions(store, postgres)
+        ahead = ReadAhead(subscription_id=subscription_id)
+        for name, hint in (("alone", None), ("ahead", ahead)):
+            async with store.write(key(), hint) as tx:
+                before = batch.COUNTS.alone
+                answers[name] = await everything_of(tx, subscription_id)
+                sent[name] = batch.COUNTS.alone - before
+
+    run(postgres, work)
+    assert answers["ahead"] == answers["alone"]
+    expected = {
+        "sub_1": ((ClockRow("clk_1", "Test clock", CLOCK_NOW, NOW), 4900, 9900, 100), 5),
+        "sub_2": ((None, 0, None, None), 4),
+        "sub_missing": ((), 1),
+    }[subscription_id]
+    assert answers["alone"][1:] == expected[0]
+    if subscription_id != "sub_missing":
+        assert answers["alone"][0] == subscription(
+            subscription_id,
+            f"cus_{subscription_id[-1]}",
+            "clk_1" if subscription_id == "sub_1" else None,
+        )
+    # every read answered ahead, but the other currency's MRR of a customer without rows
+    assert sent == {"alone": expected[1], "ahead": 1 if subscription_id == "sub_2" else 0}
+
+
+def test_the_subscription_read_ahead_is_locked_until_the_write_ends(postgres: Database) -> None:
+    refused: list[bool] = []
+
+    def try_lock() -> bool:
+        with psycopg.connect(postgres.sync_url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("set lock_timeout = '50ms'")
+            try:
+                conn.execute(
+                    "select 1 from subscriptions where tenant_id = 't1' and id = 'sub_1' for update"
+                )
+            except psycopg.errors.LockNotAvailable:
+                return True
+            return False
+
+    async def work(store: SqlStore) -> None:
+        await seed_subscriptions(store, postgres)
+        async with store.write(key(), ReadAhead(subscription_id="sub_1")):
+            refused.append(await asyncio.to_thread(try_lock))
+        refused.append(await asyncio.to_thread(try_lock))
+
+    run(postgres, work)
+    assert refused == [True, False]

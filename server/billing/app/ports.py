@@ -84,12 +84,14 @@ class ReadAhead:
     """What a write will read, so the store can read it with the write's opening query
     instead of one round trip each (ADR 0069). `customer_id`: the customer's row, its clock,
     its credit balances (locked, as `CreditRepository.balance` locks them), whether it has an
-    attached payment method, and its MRR. `books`: the ledger's books, under their shared
-    lock, as posting to the journal reads them. Only a hint: the reads give the same rows
-    either way, and a store may ignore it."""
+    attached payment method, and its MRR. `subscription_id`: the subscription's row, locked
+    (as a change reads it), its clock, its MRR and its customer's. `books`: the ledger's
+    books, under their shared lock, as posting to the journal reads them. Only a hint: the
+    reads give the same rows either way, and a store may ignore it."""
 
     customer_id: str | None = None
     books: bool = False
+    subscription_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -570,7 +570,10 @@ class SubscriptionUseCases:
         return replace(planned, taxed=taxed)
 
     async def change(self, ctx: CallContext, write: Write[ChangeRequest]) -> ChangeResult:
-        result = await self._writes.run(ctx, write, CHANGE_CODEC, self.change_work(ctx, write))
+        work = self.change_work(ctx, write)
+        name = write.input.subscription
+        ahead = ReadAhead(subscription_id=parse_name(name, "subscriptions", "change.subscription"))
+        result = await self._writes.run(ctx, write, CHANGE_CODEC, work, ahead)
         self._work_added()
         return result
 

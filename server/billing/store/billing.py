@@ -45,7 +45,8 @@ from billing.store.schema import (
 
 s = subscriptions
 _GET_SUBSCRIPTION = select(s).where(s.c.tenant_id == bindparam("t"), s.c.id == bindparam("id"))
-_GET_SUBSCRIPTION_LOCKED = _GET_SUBSCRIPTION.with_for_update()
+GET_SUBSCRIPTION_LOCKED = _GET_SUBSCRIPTION.with_for_update()
+_SUBSCRIPTION_COLUMNS = tuple(c.name for c in s.columns)
 # Blind writes are deferred (store/batch.py) and compiled once per shape: module constants.
 _INSERT_SUBSCRIPTION = insert(s)
 _INSERT_INVOICE = insert(invoices)
@@ -160,6 +161,13 @@ _CLOCK_COLUMNS = (clocks.c.id, clocks.c.display_name, clocks.c.now, clocks.c.cre
 CLOCK = select(*_CLOCK_COLUMNS).where(
     clocks.c.tenant_id == bindparam("t"), clocks.c.id == bindparam("id")
 )
+CLOCK_OF_SUBSCRIPTION = select(*_CLOCK_COLUMNS).where(
+    clocks.c.tenant_id == bindparam("t"),
+    clocks.c.id
+    == select(s.c.clock_id)
+    .where(s.c.tenant_id == bindparam("t"), s.c.id == bindparam("sub"))
+    .scalar_subquery(),
+)
 CLOCK_OF_CUSTOMER = select(*_CLOCK_COLUMNS).where(
     clocks.c.tenant_id == bindparam("t"),
     clocks.c.id
@@ -223,7 +231,7 @@ def _subscription_row(sub: Subscription) -> dict[str, Any]:
     }
 
 
-def _subscription(row: RowMapping) -> Subscription:
+def _subscription(row: RowMapping | dict[str, Any]) -> Subscription:
     change = row["pending_change"]
     return Subscription(
         id=row["id"],
@@ -279,13 +287,17 @@ class SqlSubscriptions:
     async def get(
         self, tenant_id: str, subscription_id: str, *, lock: bool = False
     ) -> Subscription | None:
-        statement = _GET_SUBSCRIPTION_LOCKED if lock else _GET_SUBSCRIPTION
-        row = (
-            (await self._conn.execute(statement, {"t": tenant_id, "id": subscription_id}))
-            .mappings()
-            .first()
-        )
-        return _subscription(row) if row is not None else None
+        statement = GET_SUBSCRIPTION_LOCKED if lock else _GET_SUBSCRIPTION
+        rows = await self._conn.fetch(statement, {"t": tenant_id, "id": subscription_id})
+        if not rows:
+            return None
+        # As psycopg loads them on PostgreSQL (timestamps in the session's zone), or as
+        # SQLAlchemy does elsewhere (already UTC): UTC either way, as `UTCDateTime` gives.
+        row = {
+            name: value.astimezone(UTC) if isinstance(value, datetime) else value
+            for name, value in zip(_SUBSCRIPTION_COLUMNS, rows[0], strict=True)
+        }
+        return _subscription(row)
 
     async def get_many(
         self, tenant_id: str, subscription_ids: Sequence[str]

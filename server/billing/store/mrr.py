@@ -33,7 +33,7 @@ def day_start(at: datetime) -> datetime:
     return datetime(at.year, at.month, at.day, tzinfo=UTC)
 
 
-_POSITION = select(ms.c.mrr_minor).where(
+POSITION = select(ms.c.mrr_minor).where(
     ms.c.tenant_id == bindparam("t"), ms.c.subscription_id == bindparam("sub")
 )
 CUSTOMER_MRR = select(mc.c.mrr_minor).where(
@@ -105,7 +105,7 @@ class SqlMrr:
         self._put_day = w.put_day
 
     async def position(self, tenant_id: str, subscription_id: str) -> int:
-        rows = await self._conn.fetch(_POSITION, {"t": tenant_id, "sub": subscription_id})
+        rows = await self._conn.fetch(POSITION, {"t": tenant_id, "sub": subscription_id})
         return int(rows[0][0]) if rows else 0
 
     async def customer(self, tenant_id: str, customer_id: str, currency: str) -> int | None:

@@ -1,4 +1,5 @@
-"""A write's reads about its customer and the books, sent with its opening query (ADR 0069).
+"""A write's reads about its customer or subscription and the books, sent with its opening
+query (ADR 0069).
 
 CreateSubscription read its customer, the customer's clock, credit balance, attached payment
 methods and MRR one round trip each, after the opening query: five trips through a busy event
@@ -23,13 +24,19 @@ from sqlalchemy.sql import Executable
 
 from billing.app.ports import ReadAhead
 from billing.store.batch import BatchedConnection
-from billing.store.billing import CLOCK, CLOCK_OF_CUSTOMER, CREDIT_BALANCE
+from billing.store.billing import (
+    CLOCK,
+    CLOCK_OF_CUSTOMER,
+    CLOCK_OF_SUBSCRIPTION,
+    CREDIT_BALANCE,
+    GET_SUBSCRIPTION_LOCKED,
+)
 from billing.store.customers import COLUMNS as CUSTOMER_COLUMNS
 from billing.store.customers import GET as CUSTOMER
 from billing.store.ledger import SqlJournal, books_ahead
-from billing.store.mrr import CUSTOMER_MRR
+from billing.store.mrr import CUSTOMER_MRR, POSITION
 from billing.store.payments import HAS_ATTACHED
-from billing.store.schema import customer_credit, mrr_customers
+from billing.store.schema import customer_credit, mrr_customers, subscriptions
 
 Rows = list[tuple[Any, ...]]
 
@@ -45,6 +52,18 @@ _MRRS = select(mrr_customers.c.currency, mrr_customers.c.mrr_minor).where(
     mrr_customers.c.tenant_id == bindparam("t"),
     mrr_customers.c.customer_id == bindparam("customer"),
 )
+# A write about a subscription: the subscription locked (as a change reads it), its clock, its
+# MRR and its customer's MRR in every currency.
+_MRRS_OF_SUBSCRIPTION = select(mrr_customers.c.currency, mrr_customers.c.mrr_minor).where(
+    mrr_customers.c.tenant_id == bindparam("t"),
+    mrr_customers.c.customer_id
+    == select(subscriptions.c.customer_id)
+    .where(subscriptions.c.tenant_id == bindparam("t"), subscriptions.c.id == bindparam("sub"))
+    .scalar_subquery(),
+)
+_SUB_CUSTOMER = [c.name for c in subscriptions.columns].index("customer_id")
+_SUB_CURRENCY = [c.name for c in subscriptions.columns].index("currency")
+_SUB_CLOCK_ID = [c.name for c in subscriptions.columns].index("clock_id")
 _CURRENCY = CUSTOMER_COLUMNS.index("currency_code")
 _CLOCK_ID = CUSTOMER_COLUMNS.index("clock_id")
 
@@ -61,6 +80,14 @@ def statements(tenant_id: str, ahead: ReadAhead) -> list[tuple[Executable, dict[
             (HAS_ATTACHED, of_customer),
             (_MRRS, of_customer),
         ]
+    if ahead.subscription_id is not None:
+        of_subscription = {"t": tenant_id, "sub": ahead.subscription_id}
+        reads += [
+            (GET_SUBSCRIPTION_LOCKED, {"t": tenant_id, "id": ahead.subscription_id}),
+            (CLOCK_OF_SUBSCRIPTION, of_subscription),
+            (POSITION, of_subscription),
+            (_MRRS_OF_SUBSCRIPTION, of_subscription),
+        ]
     return reads
 
 
@@ -76,7 +103,10 @@ def receive(
         _lock, books, *results = results
         journal.books_read_ahead(tenant_id, books)
     if ahead.customer_id is not None:
-        _customer(conn, tenant_id, ahead.customer_id, results)
+        _customer(conn, tenant_id, ahead.customer_id, results[:5])
+        results = results[5:]
+    if ahead.subscription_id is not None:
+        _subscription(conn, tenant_id, ahead.subscription_id, results)
 
 
 def _customer(
@@ -91,10 +121,36 @@ def _customer(
     currency, clock_id = customer[0][_CURRENCY], customer[0][_CLOCK_ID]
     if clock_id is not None:
         conn.read_ahead(CLOCK, {"t": tenant_id, "id": clock_id}, clock)
-    # Every currency the customer has rows in, and its own currency even without one: the
-    # write asks in the subscription's currency, which is the customer's.
-    for statement, rows in ((CREDIT_BALANCE, credits), (CUSTOMER_MRR, mrrs)):
-        found = {row[0]: [(row[1],)] for row in rows}
-        found.setdefault(currency, [])
-        for code, answer in found.items():
-            conn.read_ahead(statement, {**of_customer, "currency": code}, answer)
+    # The write asks in the subscription's currency, which is the customer's.
+    _by_currency(conn, CREDIT_BALANCE, of_customer, currency, credits)
+    _by_currency(conn, CUSTOMER_MRR, of_customer, currency, mrrs)
+
+
+def _subscription(
+    conn: BatchedConnection, tenant_id: str, subscription_id: str, results: Sequence[Rows]
+) -> None:
+    sub, clock, position, mrrs = results
+    conn.read_ahead(GET_SUBSCRIPTION_LOCKED, {"t": tenant_id, "id": subscription_id}, sub)
+    conn.read_ahead(POSITION, {"t": tenant_id, "sub": subscription_id}, position)
+    if not sub:
+        return
+    customer_id, currency = sub[0][_SUB_CUSTOMER], sub[0][_SUB_CURRENCY]
+    if (clock_id := sub[0][_SUB_CLOCK_ID]) is not None:
+        conn.read_ahead(CLOCK, {"t": tenant_id, "id": clock_id}, clock)
+    of_customer = {"t": tenant_id, "customer": customer_id}
+    _by_currency(conn, CUSTOMER_MRR, of_customer, currency, mrrs)
+
+
+def _by_currency(
+    conn: BatchedConnection,
+    statement: Executable,
+    params: dict[str, Any],
+    currency: str,
+    rows: Rows,
+) -> None:
+    """A per-currency read answered from rows of (currency, value) in every currency: each
+    currency found, and `currency` (the one the write asks in) even without a row."""
+    found = {row[0]: [(row[1],)] for row in rows}
+    found.setdefault(currency, [])
+    for code, answer in found.items():
+        conn.read_ahead(statement, {**params, "currency": code}, answer)

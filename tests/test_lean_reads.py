@@ -19,7 +19,7 @@ from billing.domain.customers import (
 )
 from billing.domain.errors import DeadlineExceeded
 from billing.domain.tax import CustomerType, Exemption
-from billing.store.customers import _GET, _from_row
+from billing.store.customers import GET, _from_row
 from billing.store.engine import POOL_RECYCLE_S, SessionTimeouts, create_engine, session_options
 from billing.store.lean_reads import LeanPool
 from billing.store.sql_store import SqlStore
@@ -78,7 +78,7 @@ def test_the_lean_customer_read_gives_what_was_stored_and_only_to_its_tenant(  #
                 await tx.customers.insert("t1", stored)
             async with store.read() as tx:
                 in_tx = await tx.customers.get("t1", stored.id)
-                row = await tx.connection.raw.execute(_GET, {"tenant_id": "t1", "id": stored.id})
+                row = await tx.connection.raw.execute(GET, {"tenant_id": "t1", "id": stored.id})
                 through_sqlalchemy = _from_row(row.mappings().one())
             return (
                 await store.customer("t1", stored.id),

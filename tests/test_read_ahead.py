@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -18,7 +19,15 @@ import sqlalchemy as sa
 from billing.app.ports import IdempotencyKey, ReadAhead
 from billing.app.ports import SimulationClock as ClockRow
 from billing.domain.customers import Customer, CustomerFields
-from billing.domain.subscriptions import Status, Subscription
+from billing.domain.invoices import Invoice, InvoiceStatus
+from billing.domain.subscriptions import (
+    Line,
+    LineKind,
+    Settlement,
+    Status,
+    Subscription,
+    exact_line,
+)
 from billing.store import batch, ledger
 from billing.store.customers import GET as CUSTOMER
 from billing.store.engine import create_engine
@@ -331,3 +340,80 @@ def test_the_subscription_read_ahead_is_locked_until_the_write_ends(postgres: Da
 
     run(postgres, work)
     assert refused == [True, False]
+
+
+def draft(invoice_id: str, customer_id: str) -> Invoice:
+    period = (CLOCK_NOW, datetime(2026, 4, 1, 9, 30, tzinfo=UTC))
+    lines = (
+        Line("Seats", "seat", Decimal(3), Decimal("9.90"), Decimal("29.70"), 2970, *period),
+        exact_line("Setup", 500, "EUR", period, LineKind.ONE_OFF, {"why": "setup"}),
+    )
+    return Invoice(
+        id=invoice_id,
+        customer_id=customer_id,
+        subscription_id=None,
+        currency="EUR",
+        status=InvoiceStatus.DRAFT,
+        billing_reason="manual",
+        period_start=period[0],
+        period_end=period[1],
+        lines=lines,
+        settlement=Settlement(3470, 0, 3470, 0),
+        rule_set="r1",
+        created_at=CLOCK_NOW,
+        finalized_at=None,
+        version=2,
+        memo="by hand",
+    )
+
+
+async def everything_of_invoice(tx: SqlTransaction, invoice_id: str) -> tuple[Any, ...]:
+    """What a FinalizeInvoice asks about its invoice and customer, in the order it asks."""
+    invoice = await tx.invoices.get("t1", invoice_id, lock=True)
+    if invoice is None:
+        return (None,)
+    found = await tx.customers.get("t1", invoice.customer_id)
+    if found is None:
+        return (invoice, None)
+    return (
+        invoice,
+        found,
+        None if found.clock_id is None else await tx.clocks.get("t1", found.clock_id),
+        await tx.credit.balance("t1", found.id, "EUR"),
+        await tx.payment_methods.has_attached("t1", found.id),
+    )
+
+
+@pytest.mark.parametrize("invoice_id", ["inv_1", "inv_2", "inv_missing"])
+def test_an_invoices_reads_ahead_answer_as_the_reads_themselves(
+    postgres: Database, invoice_id: str
+) -> None:
+    answers: dict[str, tuple[Any, ...]] = {}
+    sent: dict[str, int] = {}
+
+    async def work(store: SqlStore) -> None:
+        await seed(store)
+        execute(postgres, *SEED_SQL)
+        async with store.write(None) as tx:
+            await tx.invoices.insert("t1", draft("inv_1", "cus_1"))
+            await tx.invoices.insert("t1", draft("inv_2", "cus_2"))
+        for name, hint in (("alone", None), ("ahead", ReadAhead(invoice_id=invoice_id))):
+            async with store.write(key(), hint) as tx:
+                before = batch.COUNTS.alone
+                answers[name] = await everything_of_invoice(tx, invoice_id)
+                sent[name] = batch.COUNTS.alone - before
+
+    run(postgres, work)
+    assert answers["ahead"] == answers["alone"]
+    expected = {"inv_1": (cus_1_answers(), 6), "inv_2": ((0, False), 5), "inv_missing": ((), 1)}
+    tail, reads = expected[invoice_id]
+    if invoice_id != "inv_missing":
+        customer_id = f"cus_{invoice_id[-1]}"
+        assert answers["alone"][0] == draft(invoice_id, customer_id)
+        assert answers["alone"][1].id == customer_id
+        assert answers["alone"][2 if invoice_id == "inv_1" else 3 :] == tail
+    assert sent == {"alone": reads, "ahead": 0}
+
+
+def cus_1_answers() -> tuple[Any, ...]:
+    return (ClockRow("clk_1", "Test clock", CLOCK_NOW, NOW), 1250, True)

@@ -19,7 +19,14 @@ from billing.app.invoice_tax import tax_enabled, with_tax
 from billing.app.invoicing import finalize_answered, next_number
 from billing.app.metered import MeteredPrice, expand_groups, metered_prices, period_events
 from billing.app.paging import decode_page_token, encode_page_token, page_limit
-from billing.app.ports import LastNumber, NumberStamps, RetryableConflict, Store, Transaction
+from billing.app.ports import (
+    LastNumber,
+    NumberStamps,
+    ReadAhead,
+    RetryableConflict,
+    Store,
+    Transaction,
+)
 from billing.app.records import OutboxEvent
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.tax_ledger import record_credit_note_tax, record_void_tax
@@ -337,7 +344,8 @@ class InvoiceLifecycle:
             numbered.extend([last] if last is not None else [])
             return final
 
-        final = await self._writes.run(ctx, write, INVOICE_CODEC, work)
+        ahead = ReadAhead(invoice_id=invoice_id, books=True)  # it posts to the journal
+        final = await self._writes.run(ctx, write, INVOICE_CODEC, work, ahead)
         if final.number is None and numbered:  # numbered as it committed (not a replay)
             final = replace(final, number=numbered[0].value)
         return final

@@ -63,7 +63,9 @@ _UPDATE_SUBSCRIPTION = update(subscriptions).where(
 _GET_INVOICE = select(invoices).where(
     invoices.c.tenant_id == bindparam("t"), invoices.c.id == bindparam("id")
 )
-_GET_INVOICE_LOCKED = _GET_INVOICE.with_for_update()
+GET_INVOICE_LOCKED = _GET_INVOICE.with_for_update()
+_INVOICE_COLUMNS = tuple(c.name for c in invoices.columns)
+_LINE_COLUMNS = tuple(c.name for c in invoice_lines.columns)
 _HEAD_COLUMNS = (
     invoices.c.id,
     invoices.c.customer_id,
@@ -87,7 +89,7 @@ _DELETE_LINES = delete(invoice_lines).where(
     invoice_lines.c.tenant_id == bindparam("b_tenant"),
     invoice_lines.c.invoice_id == bindparam("b_invoice"),
 )
-_GET_LINES = (
+GET_LINES = (
     select(invoice_lines)
     .where(
         invoice_lines.c.tenant_id == bindparam("t"), invoice_lines.c.invoice_id == bindparam("id")
@@ -231,6 +233,16 @@ def _subscription_row(sub: Subscription) -> dict[str, Any]:
     }
 
 
+def utc_row(columns: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """A row of `fetch` by column name: as psycopg loads it on PostgreSQL (timestamps in the
+    session's zone), or as SQLAlchemy does elsewhere (already UTC); its timestamps in UTC
+    either way, as `UTCDateTime` gives them."""
+    return {
+        name: value.astimezone(UTC) if isinstance(value, datetime) else value
+        for name, value in zip(columns, values, strict=True)
+    }
+
+
 def _subscription(row: RowMapping | dict[str, Any]) -> Subscription:
     change = row["pending_change"]
     return Subscription(
@@ -291,13 +303,7 @@ class SqlSubscriptions:
         rows = await self._conn.fetch(statement, {"t": tenant_id, "id": subscription_id})
         if not rows:
             return None
-        # As psycopg loads them on PostgreSQL (timestamps in the session's zone), or as
-        # SQLAlchemy does elsewhere (already UTC): UTC either way, as `UTCDateTime` gives.
-        row = {
-            name: value.astimezone(UTC) if isinstance(value, datetime) else value
-            for name, value in zip(_SUBSCRIPTION_COLUMNS, rows[0], strict=True)
-        }
-        return _subscription(row)
+        return _subscription(utc_row(_SUBSCRIPTION_COLUMNS, rows[0]))
 
     async def get_many(
         self, tenant_id: str, subscription_ids: Sequence[str]
@@ -340,7 +346,9 @@ class SqlSubscriptions:
 i, il = invoices, invoice_lines
 
 
-def _invoice(row: RowMapping, lines: list[RowMapping]) -> Invoice:
+def _invoice(
+    row: RowMapping | dict[str, Any], lines: Sequence[RowMapping | dict[str, Any]]
+) -> Invoice:
     return Invoice(
         id=row["id"],
         customer_id=row["customer_id"],
@@ -563,12 +571,14 @@ class SqlInvoices:
 
     async def get(self, tenant_id: str, invoice_id: str, *, lock: bool = False) -> Invoice | None:
         names = {"t": tenant_id, "id": invoice_id}
-        query = _GET_INVOICE_LOCKED if lock else _GET_INVOICE
-        row = (await self._conn.execute(query, names)).mappings().first()
-        if row is None:
+        query = GET_INVOICE_LOCKED if lock else _GET_INVOICE
+        rows = await self._conn.fetch(query, names)
+        if not rows:
             return None
-        lines = (await self._conn.execute(_GET_LINES, names)).mappings().all()
-        return _invoice(row, list(lines))
+        lines = await self._conn.fetch(GET_LINES, names)
+        return _invoice(
+            utc_row(_INVOICE_COLUMNS, rows[0]), [utc_row(_LINE_COLUMNS, ln) for ln in lines]
+        )
 
     async def head(
         self, tenant_id: str, invoice_id: str, *, lock: bool = False

@@ -1,5 +1,5 @@
-"""A write's reads about its customer or subscription and the books, sent with its opening
-query (ADR 0069).
+"""A write's reads about its customer, subscription or invoice and the books, sent with its
+opening query (ADR 0069).
 
 CreateSubscription read its customer, the customer's clock, credit balance, attached payment
 methods and MRR one round trip each, after the opening query: five trips through a busy event
@@ -29,6 +29,8 @@ from billing.store.billing import (
     CLOCK_OF_CUSTOMER,
     CLOCK_OF_SUBSCRIPTION,
     CREDIT_BALANCE,
+    GET_INVOICE_LOCKED,
+    GET_LINES,
     GET_SUBSCRIPTION_LOCKED,
 )
 from billing.store.customers import COLUMNS as CUSTOMER_COLUMNS
@@ -36,7 +38,15 @@ from billing.store.customers import GET as CUSTOMER
 from billing.store.ledger import SqlJournal, books_ahead
 from billing.store.mrr import CUSTOMER_MRR, POSITION
 from billing.store.payments import HAS_ATTACHED
-from billing.store.schema import customer_credit, mrr_customers, subscriptions
+from billing.store.schema import (
+    clocks,
+    customer_credit,
+    customers,
+    invoices,
+    mrr_customers,
+    payment_methods,
+    subscriptions,
+)
 
 Rows = list[tuple[Any, ...]]
 
@@ -61,6 +71,44 @@ _MRRS_OF_SUBSCRIPTION = select(mrr_customers.c.currency, mrr_customers.c.mrr_min
     .where(subscriptions.c.tenant_id == bindparam("t"), subscriptions.c.id == bindparam("sub"))
     .scalar_subquery(),
 )
+# A write about an invoice (FinalizeInvoice): the invoice locked, its lines, then its customer's
+# row, clock, credit (locked) and attached method, found through the invoice's customer.
+_INVOICE_CUSTOMER = (
+    select(invoices.c.customer_id)
+    .where(invoices.c.tenant_id == bindparam("t"), invoices.c.id == bindparam("id"))
+    .scalar_subquery()
+)
+_CUSTOMER_OF_INVOICE = select(customers).where(
+    customers.c.tenant_id == bindparam("t"), customers.c.id == _INVOICE_CUSTOMER
+)
+_CLOCK_OF_INVOICE = select(
+    clocks.c.id, clocks.c.display_name, clocks.c.now, clocks.c.created_at
+).where(
+    clocks.c.tenant_id == bindparam("t"),
+    clocks.c.id
+    == select(customers.c.clock_id)
+    .where(customers.c.tenant_id == bindparam("t"), customers.c.id == _INVOICE_CUSTOMER)
+    .scalar_subquery(),
+)
+_CREDITS_OF_INVOICE = (
+    select(customer_credit.c.currency, customer_credit.c.balance_minor)
+    .where(
+        customer_credit.c.tenant_id == bindparam("t"),
+        customer_credit.c.customer_id == _INVOICE_CUSTOMER,
+    )
+    .with_for_update()
+)
+_METHOD_OF_INVOICE = (
+    select(payment_methods.c.id)
+    .where(
+        payment_methods.c.tenant_id == bindparam("t"),
+        payment_methods.c.customer_id == _INVOICE_CUSTOMER,
+        payment_methods.c.detached_at.is_(None),
+    )
+    .limit(1)
+)
+_INVOICE_CUSTOMER_ID = [c.name for c in invoices.columns].index("customer_id")
+_INVOICE_CURRENCY = [c.name for c in invoices.columns].index("currency")
 _SUB_CUSTOMER = [c.name for c in subscriptions.columns].index("customer_id")
 _SUB_CURRENCY = [c.name for c in subscriptions.columns].index("currency")
 _SUB_CLOCK_ID = [c.name for c in subscriptions.columns].index("clock_id")
@@ -88,6 +136,16 @@ def statements(tenant_id: str, ahead: ReadAhead) -> list[tuple[Executable, dict[
             (POSITION, of_subscription),
             (_MRRS_OF_SUBSCRIPTION, of_subscription),
         ]
+    if ahead.invoice_id is not None:
+        of_invoice = {"t": tenant_id, "id": ahead.invoice_id}
+        reads += [
+            (GET_INVOICE_LOCKED, of_invoice),
+            (GET_LINES, of_invoice),
+            (_CUSTOMER_OF_INVOICE, of_invoice),
+            (_CLOCK_OF_INVOICE, of_invoice),
+            (_CREDITS_OF_INVOICE, of_invoice),
+            (_METHOD_OF_INVOICE, of_invoice),
+        ]
     return reads
 
 
@@ -106,7 +164,10 @@ def receive(
         _customer(conn, tenant_id, ahead.customer_id, results[:5])
         results = results[5:]
     if ahead.subscription_id is not None:
-        _subscription(conn, tenant_id, ahead.subscription_id, results)
+        _subscription(conn, tenant_id, ahead.subscription_id, results[:4])
+        results = results[4:]
+    if ahead.invoice_id is not None:
+        _invoice(conn, tenant_id, ahead.invoice_id, results)
 
 
 def _customer(
@@ -154,3 +215,23 @@ def _by_currency(
     found.setdefault(currency, [])
     for code, answer in found.items():
         conn.read_ahead(statement, {**params, "currency": code}, answer)
+
+
+def _invoice(
+    conn: BatchedConnection, tenant_id: str, invoice_id: str, results: Sequence[Rows]
+) -> None:
+    invoice, lines, customer, clock, credits, methods = results
+    of_invoice = {"t": tenant_id, "id": invoice_id}
+    conn.read_ahead(GET_INVOICE_LOCKED, of_invoice, invoice)
+    conn.read_ahead(GET_LINES, of_invoice, lines)
+    if not invoice:
+        return
+    customer_id = invoice[0][_INVOICE_CUSTOMER_ID]
+    conn.read_ahead(CUSTOMER, {"tenant_id": tenant_id, "id": customer_id}, customer)
+    if not customer:
+        return
+    of_customer = {"t": tenant_id, "customer": customer_id}
+    conn.read_ahead(HAS_ATTACHED, of_customer, methods)
+    if (clock_id := customer[0][_CLOCK_ID]) is not None:
+        conn.read_ahead(CLOCK, {"t": tenant_id, "id": clock_id}, clock)
+    _by_currency(conn, CREDIT_BALANCE, of_customer, invoice[0][_INVOICE_CURRENCY], credits)

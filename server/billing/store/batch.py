@@ -367,9 +367,12 @@ class BatchedConnection:
             return
         if not getattr(statement, "is_dml", False):
             return  # a read changes nothing
-        written = _tables(statement)
+        # The table it writes is its target (what its subqueries name, it only reads). Not
+        # `_tables(statement)`: a statement built per call (an update of its values) would
+        # be walked whole each time, half of a FinalizeInvoice's CPU.
+        written = _target(statement)
         for key, ahead in list(self._ahead.items()):
-            if not written.isdisjoint(_tables(ahead.statement)):
+            if written in _tables(ahead.statement):
                 del self._ahead[key]
 
     def defer(self, statement: Executable, rows: Row | Sequence[Row]) -> None:

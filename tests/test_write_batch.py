@@ -287,3 +287,60 @@ def test_a_waiting_row_can_be_changed_until_it_is_sent(database: Database) -> No
     run(database, work)
     assert seen == [None, None]  # no such row; sent already
     assert rows(database, "select display_name from customers") == [("Acme GmbH",)]
+
+
+def test_inserts_that_ignore_conflicts_travel_as_one_statement_each_row_skipped_alone(
+    database: Database,
+) -> None:
+    """Three due items between other writes, one of them already there: on PostgreSQL one
+    multi-row INSERT … ON CONFLICT DO NOTHING; the new rows are written, the existing one is
+    left as it was (as three statements did)."""
+    from billing.app.ports import DueItem
+    from billing.store import batch
+
+    def item(n: int, payload: str) -> DueItem:
+        at = datetime(2026, 12, 5 + n, tzinfo=UTC)
+        return DueItem("t1", f"due_{n}_{payload}", "renew", "sub_1", None, at, payload)
+
+    sent: list[int] = []
+
+    async def work(store: SqlStore) -> None:
+        async with store.write(None) as tx:
+            await tx.due_work.schedule(item(1, "first"))
+        async with store.write(key()) as tx:
+            await tx.due_work.schedule(item(0, "new"))
+            await tx.customers.insert("t1", customer("cus_d1"))
+            await tx.due_work.schedule(item(1, "again"))  # the same subscription, kind, time
+            await tx.customers.insert("t1", customer("cus_d2"))
+            await tx.due_work.schedule(item(2, "new"))
+            sent.append(batch.COUNTS.statements)
+        sent.append(batch.COUNTS.statements)
+
+    run(database, work)
+    if database.backend == "postgresql":
+        assert sent[1] - sent[0] == 2  # the due items, the customers (five before)
+    assert rows(database, "select id from due_work order by due_at") == [
+        ("due_0_new",),
+        ("due_1_first",),
+        ("due_2_new",),
+    ]
+    assert rows(database, "select id from customers order by id") == [("cus_d1",), ("cus_d2",)]
+
+
+def test_an_upsert_that_updates_is_never_merged() -> None:
+    from billing.store.batch import _values_at
+
+    plain = "INSERT INTO t (a, b) VALUES (%(a)s, %(b)s)"
+    ignore = plain + " ON CONFLICT (a) DO NOTHING"
+    assert _values_at(plain) == (len("INSERT INTO t (a, b) VALUES "), "")
+    assert _values_at(ignore) == (
+        len("INSERT INTO t (a, b) VALUES "),
+        " ON CONFLICT (a) DO NOTHING",
+    )
+    for other in (
+        plain + " ON CONFLICT (a) DO UPDATE SET b = excluded.b",
+        plain + " RETURNING t.a",
+        "INSERT INTO t (a, b) SELECT a, b FROM u",
+        "UPDATE t SET b=%(b)s WHERE t.a = %(a)s",
+    ):
+        assert _values_at(other) == (-1, "")

@@ -65,7 +65,8 @@ class _Shape:
     processors: Mapping[str, Callable[[Any], Any]]
     # Values the statement carries itself (a `.limit(1)` is a bound parameter too).
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    values_at: int = -1  # a plain insert's row starts here (`_values_at`); -1: not one
+    values_at: int = -1  # a mergeable insert's row starts here (`_values_at`); -1: not one
+    tail: str = ""  # what follows its row: "" or " ON CONFLICT (…) DO NOTHING"
 
     def bind(self, row: Row) -> dict[str, Any]:
         processors = self.processors
@@ -79,22 +80,31 @@ class _Shape:
 _ROWS_PER_INSERT = 500  # rows one merged INSERT carries at most
 
 
-def _values_at(sql: str) -> int:
-    """Where the row of a plain single-row `INSERT INTO t (…) VALUES (…)` starts, or -1 for
-    any other statement (an upsert, RETURNING, INSERT … SELECT, an update): only a plain
-    insert's rows can travel as one multi-row INSERT."""
-    if not sql.startswith("INSERT INTO ") or not sql.endswith(")"):
-        return -1
+def _values_at(sql: str) -> tuple[int, str]:
+    """Where the row of a single-row `INSERT INTO t (…) VALUES (…)` starts, and what follows
+    it: nothing, or an `ON CONFLICT (…) DO NOTHING` (each row of a multi-row insert is skipped
+    on its own conflict, as it would be alone). (-1, "") for any other statement (an upsert
+    that updates, RETURNING, INSERT … SELECT, an update): only these inserts' rows can travel
+    as one multi-row INSERT."""
+    if not sql.startswith("INSERT INTO "):
+        return -1, ""
     head, found, row = sql.partition(" VALUES (")
-    if not found or " VALUES (" in row or any(w in row for w in ("RETURNING", "ON CONFLICT")):
-        return -1
-    return len(head) + len(" VALUES ")
+    if not found or " VALUES (" in row or "RETURNING" in row:
+        return -1, ""
+    row, conflict, action = row.partition(" ON CONFLICT ")
+    tail = conflict + action
+    if conflict and (not action.endswith(" DO NOTHING") or "%(" in action):
+        return -1, ""
+    if not row.endswith(")"):
+        return -1, ""
+    return len(head) + len(" VALUES "), tail
 
 
 @dataclass(frozen=True)
 class _Group:
     """Rows that travel as one statement: one statement's rows, or, merged, the rows of
-    every plain insert of one shape into a table no other waiting statement names."""
+    every plain insert (or insert-or-ignore) of one shape into a table no other waiting
+    statement names."""
 
     shape: _Shape
     rows: list[Row]
@@ -134,9 +144,11 @@ def _texts(group: _Group, mogrify: Callable[[str, Mapping[str, Any]], str]) -> l
     texts = [mogrify(shape.sql, shape.bind(row)) for row in group.rows]
     if shape.values_at < 0 or len(texts) == 1:
         return texts
-    at = shape.values_at  # the head before it holds no value: the same in every text
+    # The head before the row and the tail after it hold no value: the same in every text.
+    at, tail = shape.values_at, shape.tail
+    rows = [text[at : len(text) - len(tail)] for text in texts]
     return [
-        texts[i] + "".join(", " + text[at:] for text in texts[i + 1 : i + _ROWS_PER_INSERT])
+        texts[i][:at] + ", ".join(rows[i : i + _ROWS_PER_INSERT]) + tail
         for i in range(0, len(texts), _ROWS_PER_INSERT)
     ]
 
@@ -176,7 +188,8 @@ def _shape(statement: Executable, keys: frozenset[str], dialect: Dialect) -> _Sh
         for name, value in compiled.params.items()
         if name not in keys and value is not None
     }
-    shape = _Shape(compiled.string, dict(processors), defaults, _values_at(compiled.string))
+    values_at, tail = _values_at(compiled.string)
+    shape = _Shape(compiled.string, dict(processors), defaults, values_at, tail)
     _SHAPES[cache_key] = (statement, shape)
     return shape
 

@@ -460,6 +460,8 @@ class BatchedConnection:
         sees what the lock's previous holder committed, as in `read_together`. The first
         failing statement ends the query (the transaction is then aborted and rolled back by
         the caller's exit). Rows as psycopg loads them: simple columns only."""
+        for statement, _ in statements:
+            self._forget_ahead(statement)  # a compare-and-set among them writes
         await self.batch.flush()
         driver = await self.driver()
         shapes = [_shape(s, frozenset(p), self.dialect) for s, p in statements]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -99,6 +100,23 @@ SEED_SQL = (
 )
 
 
+async def asked_both_ways(
+    store: SqlStore,
+    ahead: ReadAhead,
+    ask: Callable[[SqlTransaction], Awaitable[tuple[Any, ...]]],
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, int]]:
+    """What `ask` reads in a write without reads ahead and in one with `ahead`, and how
+    many lean reads each sent to the database."""
+    answers: dict[str, tuple[Any, ...]] = {}
+    sent: dict[str, int] = {}
+    for name, hint in (("alone", None), ("ahead", ahead)):
+        async with store.write(key(), hint) as tx:
+            before = batch.COUNTS.alone
+            answers[name] = await ask(tx)
+            sent[name] = batch.COUNTS.alone - before
+    return answers, sent
+
+
 async def everything(tx: SqlTransaction, customer_id: str) -> tuple[Any, ...]:
     """What a CreateSubscription asks about its customer, in the order it asks."""
     found = await tx.customers.get("t1", customer_id)
@@ -120,19 +138,16 @@ async def everything(tx: SqlTransaction, customer_id: str) -> tuple[Any, ...]:
 def test_reads_ahead_answer_as_the_reads_themselves_without_a_round_trip(
     postgres: Database, customer_id: str
 ) -> None:
-    answers: dict[str, tuple[Any, ...]] = {}
-    sent: dict[str, int] = {}
+    both: list[Any] = []
 
     async def work(store: SqlStore) -> None:
         await seed(store)
         execute(postgres, *SEED_SQL)
-        for name, ahead in (("alone", None), ("ahead", ReadAhead(customer_id))):
-            async with store.write(key(), ahead) as tx:
-                before = batch.COUNTS.alone
-                answers[name] = await everything(tx, customer_id)
-                sent[name] = batch.COUNTS.alone - before
+        ask = partial(everything, customer_id=customer_id)
+        both.extend(await asked_both_ways(store, ReadAhead(customer_id), ask))
 
     run(postgres, work)
+    answers, sent = both
     assert answers["ahead"] == answers["alone"]
     if customer_id == "cus_1":
         assert answers["alone"][1:] == (
@@ -152,29 +167,41 @@ def test_reads_ahead_answer_as_the_reads_themselves_without_a_round_trip(
         assert sent == {"alone": 1, "ahead": 0}
 
 
-def test_the_credit_read_ahead_is_locked_until_the_write_ends(postgres: Database) -> None:
-    refused: list[bool] = []
+def row_locked(database: Database, rows_sql: str) -> bool:
+    """Whether another transaction holds a row `rows_sql` selects (waited for 50 ms)."""
+    with psycopg.connect(database.sync_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("set lock_timeout = '50ms'")
+        try:
+            conn.execute(rows_sql + " for update")
+        except psycopg.errors.LockNotAvailable:
+            return True
+        return False
 
-    def try_lock() -> bool:
-        with psycopg.connect(postgres.sync_url.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute("set lock_timeout = '50ms'")
-            try:
-                conn.execute(
-                    "select 1 from customer_credit where tenant_id = 't1'"
-                    " and customer_id = 'cus_1' and currency = 'EUR' for update"
-                )
-            except psycopg.errors.LockNotAvailable:
-                return True
-            return False
+
+def locked_during_and_after(
+    database: Database,
+    seeding: Callable[[SqlStore], Awaitable[None]],
+    ahead: ReadAhead,
+    rows_sql: str,
+) -> list[bool]:
+    seen: list[bool] = []
 
     async def work(store: SqlStore) -> None:
-        await seed(store)
-        async with store.write(key(), ReadAhead("cus_1")):
-            refused.append(await asyncio.to_thread(try_lock))
-        refused.append(await asyncio.to_thread(try_lock))
+        await seeding(store)
+        async with store.write(key(), ahead):
+            seen.append(await asyncio.to_thread(row_locked, database, rows_sql))
+        seen.append(await asyncio.to_thread(row_locked, database, rows_sql))
 
-    run(postgres, work)
-    assert refused == [True, False]
+    run(database, work)
+    return seen
+
+
+def test_the_credit_read_ahead_is_locked_until_the_write_ends(postgres: Database) -> None:
+    credit = (
+        "select 1 from customer_credit where tenant_id = 't1'"
+        " and customer_id = 'cus_1' and currency = 'EUR'"
+    )
+    assert locked_during_and_after(postgres, seed, ReadAhead("cus_1"), credit) == [True, False]
 
 
 def test_rows_read_ahead_are_given_once_and_dropped_by_a_write_to_their_table(
@@ -288,19 +315,16 @@ async def everything_of(tx: SqlTransaction, subscription_id: str) -> tuple[Any, 
 def test_a_subscriptions_reads_ahead_answer_as_the_reads_themselves(
     postgres: Database, subscription_id: str
 ) -> None:
-    answers: dict[str, tuple[Any, ...]] = {}
-    sent: dict[str, int] = {}
+    both: list[Any] = []
 
     async def work(store: SqlStore) -> None:
         await seed_subscriptions(store, postgres)
         ahead = ReadAhead(subscription_id=subscription_id)
-        for name, hint in (("alone", None), ("ahead", ahead)):
-            async with store.write(key(), hint) as tx:
-                before = batch.COUNTS.alone
-                answers[name] = await everything_of(tx, subscription_id)
-                sent[name] = batch.COUNTS.alone - before
+        ask = partial(everything_of, subscription_id=subscription_id)
+        both.extend(await asked_both_ways(store, ahead, ask))
 
     run(postgres, work)
+    answers, sent = both
     assert answers["ahead"] == answers["alone"]
     expected = {
         "sub_1": ((ClockRow("clk_1", "Test clock", CLOCK_NOW, NOW), 4900, 9900, 100), 5),
@@ -319,27 +343,10 @@ def test_a_subscriptions_reads_ahead_answer_as_the_reads_themselves(
 
 
 def test_the_subscription_read_ahead_is_locked_until_the_write_ends(postgres: Database) -> None:
-    refused: list[bool] = []
-
-    def try_lock() -> bool:
-        with psycopg.connect(postgres.sync_url.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute("set lock_timeout = '50ms'")
-            try:
-                conn.execute(
-                    "select 1 from subscriptions where tenant_id = 't1' and id = 'sub_1' for update"
-                )
-            except psycopg.errors.LockNotAvailable:
-                return True
-            return False
-
-    async def work(store: SqlStore) -> None:
-        await seed_subscriptions(store, postgres)
-        async with store.write(key(), ReadAhead(subscription_id="sub_1")):
-            refused.append(await asyncio.to_thread(try_lock))
-        refused.append(await asyncio.to_thread(try_lock))
-
-    run(postgres, work)
-    assert refused == [True, False]
+    sub = "select 1 from subscriptions where tenant_id = 't1' and id = 'sub_1'"
+    ahead = ReadAhead(subscription_id="sub_1")
+    seeding = partial(seed_subscriptions, database=postgres)
+    assert locked_during_and_after(postgres, seeding, ahead, sub) == [True, False]
 
 
 def draft(invoice_id: str, customer_id: str) -> Invoice:
@@ -388,8 +395,7 @@ async def everything_of_invoice(tx: SqlTransaction, invoice_id: str) -> tuple[An
 def test_an_invoices_reads_ahead_answer_as_the_reads_themselves(
     postgres: Database, invoice_id: str
 ) -> None:
-    answers: dict[str, tuple[Any, ...]] = {}
-    sent: dict[str, int] = {}
+    both: list[Any] = []
 
     async def work(store: SqlStore) -> None:
         await seed(store)
@@ -397,13 +403,11 @@ def test_an_invoices_reads_ahead_answer_as_the_reads_themselves(
         async with store.write(None) as tx:
             await tx.invoices.insert("t1", draft("inv_1", "cus_1"))
             await tx.invoices.insert("t1", draft("inv_2", "cus_2"))
-        for name, hint in (("alone", None), ("ahead", ReadAhead(invoice_id=invoice_id))):
-            async with store.write(key(), hint) as tx:
-                before = batch.COUNTS.alone
-                answers[name] = await everything_of_invoice(tx, invoice_id)
-                sent[name] = batch.COUNTS.alone - before
+        ask = partial(everything_of_invoice, invoice_id=invoice_id)
+        both.extend(await asked_both_ways(store, ReadAhead(invoice_id=invoice_id), ask))
 
     run(postgres, work)
+    answers, sent = both
     assert answers["ahead"] == answers["alone"]
     expected = {"inv_1": (cus_1_answers(), 6), "inv_2": ((0, False), 5), "inv_missing": ((), 1)}
     tail, reads = expected[invoice_id]

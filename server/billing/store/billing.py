@@ -160,22 +160,26 @@ _GET_CLOCK_LOCKED = _GET_CLOCK.with_for_update()
 # The unlocked read on the lean path (`fetch`), and the same row found through its customer,
 # read ahead of a write about that customer (ADR 0069).
 _CLOCK_COLUMNS = (clocks.c.id, clocks.c.display_name, clocks.c.now, clocks.c.created_at)
-CLOCK = select(*_CLOCK_COLUMNS).where(
-    clocks.c.tenant_id == bindparam("t"), clocks.c.id == bindparam("id")
-)
-CLOCK_OF_SUBSCRIPTION = select(*_CLOCK_COLUMNS).where(
-    clocks.c.tenant_id == bindparam("t"),
-    clocks.c.id
-    == select(s.c.clock_id)
+
+
+def clock_of(clock_id: Any) -> Select[Any]:
+    """The tenant's clock whose id `clock_id` gives: a parameter, or a scalar subquery
+    through the row that points at it."""
+    return select(*_CLOCK_COLUMNS).where(
+        clocks.c.tenant_id == bindparam("t"), clocks.c.id == clock_id
+    )
+
+
+CLOCK = clock_of(bindparam("id"))
+CLOCK_OF_SUBSCRIPTION = clock_of(
+    select(s.c.clock_id)
     .where(s.c.tenant_id == bindparam("t"), s.c.id == bindparam("sub"))
-    .scalar_subquery(),
+    .scalar_subquery()
 )
-CLOCK_OF_CUSTOMER = select(*_CLOCK_COLUMNS).where(
-    clocks.c.tenant_id == bindparam("t"),
-    clocks.c.id
-    == select(customers.c.clock_id)
+CLOCK_OF_CUSTOMER = clock_of(
+    select(customers.c.clock_id)
     .where(customers.c.tenant_id == bindparam("t"), customers.c.id == bindparam("customer"))
-    .scalar_subquery(),
+    .scalar_subquery()
 )
 _CLAIM_CYCLE = {
     name: insert_or_ignore(

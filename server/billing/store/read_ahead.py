@@ -32,6 +32,7 @@ from billing.store.billing import (
     GET_INVOICE_LOCKED,
     GET_LINES,
     GET_SUBSCRIPTION_LOCKED,
+    clock_of,
 )
 from billing.store.customers import COLUMNS as CUSTOMER_COLUMNS
 from billing.store.customers import GET as CUSTOMER
@@ -39,7 +40,6 @@ from billing.store.ledger import SqlJournal, books_ahead
 from billing.store.mrr import CUSTOMER_MRR, POSITION
 from billing.store.payments import HAS_ATTACHED
 from billing.store.schema import (
-    clocks,
     customer_credit,
     customers,
     invoices,
@@ -81,14 +81,10 @@ _INVOICE_CUSTOMER = (
 _CUSTOMER_OF_INVOICE = select(customers).where(
     customers.c.tenant_id == bindparam("t"), customers.c.id == _INVOICE_CUSTOMER
 )
-_CLOCK_OF_INVOICE = select(
-    clocks.c.id, clocks.c.display_name, clocks.c.now, clocks.c.created_at
-).where(
-    clocks.c.tenant_id == bindparam("t"),
-    clocks.c.id
-    == select(customers.c.clock_id)
+_CLOCK_OF_INVOICE = clock_of(
+    select(customers.c.clock_id)
     .where(customers.c.tenant_id == bindparam("t"), customers.c.id == _INVOICE_CUSTOMER)
-    .scalar_subquery(),
+    .scalar_subquery()
 )
 _CREDITS_OF_INVOICE = (
     select(customer_credit.c.currency, customer_credit.c.balance_minor)

@@ -159,14 +159,24 @@ async def finalize_answered(
     customer: Customer | None,
     stamps: NumberStamps,
 ) -> tuple[Invoice, LastNumber | None]:
-    """FinalizeInvoice's finalize of a draft of no subscription, whose answer, audit record
+    """FinalizeInvoice's finalize of a draft of no subscription, read FOR UPDATE in this
+    transaction (its rewrite is deferred into the batch), whose answer, audit record
     (`stamps.audit`, its changes given the number) and stored result hold the number. Where
     the store can, the transaction's last statement numbers it and writes those: the invoice
     returned has no number yet, the LastNumber holds it once the transaction commits.
     Otherwise it is numbered inline, now, and there is no LastNumber. Inline, the counter row
     stayed locked across a client round trip (ADR 0064)."""
     final = await _finalize(
-        tx, tenant_id, None, draft, at, rules, insert=False, number="caller", customer=customer
+        tx,
+        tenant_id,
+        None,
+        draft,
+        at,
+        rules,
+        insert=False,
+        number="caller",
+        customer=customer,
+        locked=True,  # FinalizeInvoice read the draft FOR UPDATE
     )
     invoicing = rules.rules.invoicing
     year = numbering_year(invoicing, at)
@@ -191,7 +201,10 @@ async def _finalize(
     insert: bool,
     number: Literal["now", "at_commit", "caller"],
     customer: Customer | None = None,
+    locked: bool = False,
 ) -> Invoice:
+    """`locked`: the draft was read FOR UPDATE in this transaction (its rewrite is then
+    deferred into the batch, not compare-and-set on a round trip of its own)."""
     discount = await _discount(tx, tenant_id, sub, draft, rules) if sub is not None else None
     if discount is None and draft.coupon_code:
         discount = await _draft_coupon(tx, tenant_id, draft, rules)
@@ -247,7 +260,9 @@ async def _finalize(
         # writes; a loser's transaction (events, number) is rolled back and run again, and
         # then finds the invoice finalized.
         invoice = replace(invoice, version=draft.version + 1)
-        if not await tx.invoices.replace(tenant_id, invoice, draft.version):
+        if locked:  # read FOR UPDATE by this transaction: the set cannot miss
+            await tx.invoices.replace_locked(tenant_id, invoice, draft.version)
+        elif not await tx.invoices.replace(tenant_id, invoice, draft.version):
             raise RetryableConflict(f"{draft.name} changed since version {draft.version}")
     await record_invoice_tax(tx, tenant_id, invoice, at, rules)
     await post_facts(tx, tenant_id, invoice_finalized(invoice), at, rules)

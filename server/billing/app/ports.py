@@ -259,6 +259,12 @@ class InvoiceRepository(Protocol):
         version is bumped by one, so a caller holding the old one fails its own set."""
         ...
 
+    async def replace_locked(self, tenant_id: str, invoice: Invoice, expected_version: int) -> None:
+        """`replace` of a draft this transaction read locked (`get(lock=True)`) at
+        `expected_version`: nobody can have changed it, so the write waits in the batch (no
+        round trip of its own) instead of reporting whether it landed."""
+        ...
+
     async def update_status(
         self,
         tenant_id: str,

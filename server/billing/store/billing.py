@@ -85,6 +85,13 @@ _SET_NUMBER = (
     .where(invoices.c.tenant_id == bindparam("b_tenant"), invoices.c.id == bindparam("b_id"))
     .values(number=bindparam("b_number"))
 )
+# A draft this transaction holds locked, rewritten (its columns bound by name, as in
+# `replace`); deferred: the lock leaves nothing for a compare-and-set to find.
+_REPLACE_LOCKED_DRAFT = update(invoices).where(
+    invoices.c.tenant_id == bindparam("b_tenant"),
+    invoices.c.id == bindparam("b_id"),
+    invoices.c.version == bindparam("b_version"),
+)
 _DELETE_LINES = delete(invoice_lines).where(
     invoice_lines.c.tenant_id == bindparam("b_tenant"),
     invoice_lines.c.invoice_id == bindparam("b_invoice"),
@@ -549,6 +556,12 @@ class SqlInvoices:
             delete(il).where(il.c.tenant_id == tenant_id, il.c.invoice_id == invoice_id)
         )
         await self._conn.execute(delete(i).where(i.c.tenant_id == tenant_id, i.c.id == invoice_id))
+
+    async def replace_locked(self, tenant_id: str, invoice: Invoice, expected_version: int) -> None:
+        where = {"b_tenant": tenant_id, "b_id": invoice.id, "b_version": expected_version}
+        self._conn.defer(_REPLACE_LOCKED_DRAFT, {**_invoice_row(invoice), **where})
+        self._conn.defer(_DELETE_LINES, {"b_tenant": tenant_id, "b_invoice": invoice.id})
+        await self._insert_lines(tenant_id, invoice)
 
     async def replace(
         self, tenant_id: str, invoice: Invoice, expected_version: int | None = None

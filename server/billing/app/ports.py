@@ -87,9 +87,9 @@ class ReadAhead:
     attached payment method, and its MRR. `subscription_id`: the subscription's row, locked
     (as a change reads it), its clock, its MRR and its customer's. `invoice_id`: the invoice
     locked with its lines, and its customer's row, clock, credit balances (locked) and
-    attached payment method. `books`: the ledger's
-    books, under their shared lock, as posting to the journal reads them. Only a hint: the
-    reads give the same rows either way, and a store may ignore it."""
+    attached payment method. `books`: the ledger's books, under their shared lock, as
+    posting to the journal reads them. Only a hint: the reads give the same rows either way,
+    and a store may ignore it."""
 
     customer_id: str | None = None
     books: bool = False

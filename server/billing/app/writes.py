@@ -54,8 +54,8 @@ class WriteRunner:
         work: Callable[[Transaction, datetime], Awaitable[R]],
         ahead: ReadAhead | None = None,
     ) -> R:
-        """`ahead`: what `work` will read about its customer, for the store to read with the
-        transaction's first query (ADR 0069)."""
+        """`ahead`: what `work` will read (about its customer, subscription or invoice, and
+        the books), for the store to read with the transaction's first query (ADR 0069)."""
         key = IdempotencyKey(ctx.tenant_id, ctx.method, write.request_id)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:

@@ -164,8 +164,8 @@ _GET_CLOCK = select(clocks).where(
     clocks.c.tenant_id == bindparam("t"), clocks.c.id == bindparam("id")
 )
 _GET_CLOCK_LOCKED = _GET_CLOCK.with_for_update()
-# The unlocked read on the lean path (`fetch`), and the same row found through its customer,
-# read ahead of a write about that customer (ADR 0069).
+# The unlocked read on the lean path (`fetch`); `clock_of` also finds it through the row that
+# points at it, for the reads ahead of a write (ADR 0069).
 _CLOCK_COLUMNS = (clocks.c.id, clocks.c.display_name, clocks.c.now, clocks.c.created_at)
 
 
@@ -178,16 +178,6 @@ def clock_of(clock_id: Any) -> Select[Any]:
 
 
 CLOCK = clock_of(bindparam("id"))
-CLOCK_OF_SUBSCRIPTION = clock_of(
-    select(s.c.clock_id)
-    .where(s.c.tenant_id == bindparam("t"), s.c.id == bindparam("sub"))
-    .scalar_subquery()
-)
-CLOCK_OF_CUSTOMER = clock_of(
-    select(customers.c.clock_id)
-    .where(customers.c.tenant_id == bindparam("t"), customers.c.id == bindparam("customer"))
-    .scalar_subquery()
-)
 _CLAIM_CYCLE = {
     name: insert_or_ignore(
         name, billing_cycles, ["tenant_id", "subscription_id", "cycle_start"]
@@ -560,6 +550,9 @@ class SqlInvoices:
     async def replace_locked(self, tenant_id: str, invoice: Invoice, expected_version: int) -> None:
         where = {"b_tenant": tenant_id, "b_id": invoice.id, "b_version": expected_version}
         self._conn.defer(_REPLACE_LOCKED_DRAFT, {**_invoice_row(invoice), **where})
+        await self._replace_lines(tenant_id, invoice)
+
+    async def _replace_lines(self, tenant_id: str, invoice: Invoice) -> None:
         self._conn.defer(_DELETE_LINES, {"b_tenant": tenant_id, "b_invoice": invoice.id})
         await self._insert_lines(tenant_id, invoice)
 
@@ -582,8 +575,7 @@ class SqlInvoices:
             row["version"] = i.c.version + 1  # whoever holds the old version must fail
         if (await self._conn.execute(query.values(**row))).rowcount != 1:
             return False
-        self._conn.defer(_DELETE_LINES, {"b_tenant": tenant_id, "b_invoice": invoice.id})
-        await self._insert_lines(tenant_id, invoice)
+        await self._replace_lines(tenant_id, invoice)
         return True
 
     async def get(self, tenant_id: str, invoice_id: str, *, lock: bool = False) -> Invoice | None:

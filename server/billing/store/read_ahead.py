@@ -19,15 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import BindParameter
 
 from billing.app.ports import ReadAhead
 from billing.store.batch import BatchedConnection
 from billing.store.billing import (
     CLOCK,
-    CLOCK_OF_CUSTOMER,
-    CLOCK_OF_SUBSCRIPTION,
     CREDIT_BALANCE,
     GET_INVOICE_LOCKED,
     GET_LINES,
@@ -50,59 +49,54 @@ from billing.store.schema import (
 
 Rows = list[tuple[Any, ...]]
 
-_CREDITS = (
-    select(customer_credit.c.currency, customer_credit.c.balance_minor)
-    .where(
-        customer_credit.c.tenant_id == bindparam("t"),
-        customer_credit.c.customer_id == bindparam("customer"),
+
+def _customer_reads(customer_id: Any) -> tuple[Select[Any], ...]:
+    """A customer's reads, the customer found by `customer_id` (a parameter, or a subquery
+    through the row a write is about), in the order `_customer` takes their rows: its row,
+    its clock, its credit rows in every currency (locked, as CREDIT_BALANCE locks them: the
+    invoice that reads one also writes it), one attached payment method, its MRR rows in
+    every currency."""
+    tenant: BindParameter[Any] = bindparam("t")
+    cc, mc, pm = customer_credit, mrr_customers, payment_methods
+    return (
+        select(customers).where(customers.c.tenant_id == tenant, customers.c.id == customer_id),
+        clock_of(
+            select(customers.c.clock_id)
+            .where(customers.c.tenant_id == tenant, customers.c.id == customer_id)
+            .scalar_subquery()
+        ),
+        select(cc.c.currency, cc.c.balance_minor)
+        .where(cc.c.tenant_id == tenant, cc.c.customer_id == customer_id)
+        .with_for_update(),
+        select(pm.c.id)
+        .where(
+            pm.c.tenant_id == tenant, pm.c.customer_id == customer_id, pm.c.detached_at.is_(None)
+        )
+        .limit(1),
+        select(mc.c.currency, mc.c.mrr_minor).where(
+            mc.c.tenant_id == tenant, mc.c.customer_id == customer_id
+        ),
     )
-    .with_for_update()  # as CREDIT_BALANCE: the invoice that reads it also writes it
-)
-_MRRS = select(mrr_customers.c.currency, mrr_customers.c.mrr_minor).where(
-    mrr_customers.c.tenant_id == bindparam("t"),
-    mrr_customers.c.customer_id == bindparam("customer"),
-)
-# A write about a subscription: the subscription locked (as a change reads it), its clock, its
-# MRR and its customer's MRR in every currency.
-_MRRS_OF_SUBSCRIPTION = select(mrr_customers.c.currency, mrr_customers.c.mrr_minor).where(
-    mrr_customers.c.tenant_id == bindparam("t"),
-    mrr_customers.c.customer_id
-    == select(subscriptions.c.customer_id)
-    .where(subscriptions.c.tenant_id == bindparam("t"), subscriptions.c.id == bindparam("sub"))
-    .scalar_subquery(),
-)
-# A write about an invoice (FinalizeInvoice): the invoice locked, its lines, then its customer's
-# row, clock, credit (locked) and attached method, found through the invoice's customer.
-_INVOICE_CUSTOMER = (
-    select(invoices.c.customer_id)
-    .where(invoices.c.tenant_id == bindparam("t"), invoices.c.id == bindparam("id"))
-    .scalar_subquery()
-)
-_CUSTOMER_OF_INVOICE = select(customers).where(
-    customers.c.tenant_id == bindparam("t"), customers.c.id == _INVOICE_CUSTOMER
-)
-_CLOCK_OF_INVOICE = clock_of(
-    select(customers.c.clock_id)
-    .where(customers.c.tenant_id == bindparam("t"), customers.c.id == _INVOICE_CUSTOMER)
-    .scalar_subquery()
-)
-_CREDITS_OF_INVOICE = (
-    select(customer_credit.c.currency, customer_credit.c.balance_minor)
-    .where(
-        customer_credit.c.tenant_id == bindparam("t"),
-        customer_credit.c.customer_id == _INVOICE_CUSTOMER,
+
+
+def _of(table: Any, column: Any, key: str) -> Any:
+    """`column` of the tenant's `table` row whose id is the parameter `key`, as a subquery."""
+    return (
+        select(column)
+        .where(table.c.tenant_id == bindparam("t"), table.c.id == bindparam(key))
+        .scalar_subquery()
     )
-    .with_for_update()
-)
-_METHOD_OF_INVOICE = (
-    select(payment_methods.c.id)
-    .where(
-        payment_methods.c.tenant_id == bindparam("t"),
-        payment_methods.c.customer_id == _INVOICE_CUSTOMER,
-        payment_methods.c.detached_at.is_(None),
-    )
-    .limit(1)
-)
+
+
+# A write about a customer (CreateSubscription): all of its reads.
+_OF_CUSTOMER = _customer_reads(bindparam("customer"))
+# A write about a subscription (ChangeSubscription): the subscription locked (as a change reads
+# it), its own clock, its MRR, and its customer's MRR.
+_CLOCK_OF_SUBSCRIPTION = clock_of(_of(subscriptions, subscriptions.c.clock_id, "sub"))
+_MRRS_OF_SUBSCRIPTION = _customer_reads(_of(subscriptions, subscriptions.c.customer_id, "sub"))[4]
+# A write about an invoice (FinalizeInvoice): the invoice locked, its lines, and its customer's
+# reads but the MRR (a finalize does not move it).
+_OF_INVOICE = _customer_reads(_of(invoices, invoices.c.customer_id, "id"))[:4]
 _INVOICE_CUSTOMER_ID = [c.name for c in invoices.columns].index("customer_id")
 _INVOICE_CURRENCY = [c.name for c in invoices.columns].index("currency")
 _SUB_CUSTOMER = [c.name for c in subscriptions.columns].index("customer_id")
@@ -117,31 +111,19 @@ def statements(tenant_id: str, ahead: ReadAhead) -> list[tuple[Executable, dict[
     reads = books_ahead(tenant_id) if ahead.books else []
     if ahead.customer_id is not None:
         of_customer = {"t": tenant_id, "customer": ahead.customer_id}
-        reads += [
-            (CUSTOMER, {"tenant_id": tenant_id, "id": ahead.customer_id}),
-            (CLOCK_OF_CUSTOMER, of_customer),
-            (_CREDITS, of_customer),
-            (HAS_ATTACHED, of_customer),
-            (_MRRS, of_customer),
-        ]
+        reads += [(statement, of_customer) for statement in _OF_CUSTOMER]
     if ahead.subscription_id is not None:
         of_subscription = {"t": tenant_id, "sub": ahead.subscription_id}
         reads += [
             (GET_SUBSCRIPTION_LOCKED, {"t": tenant_id, "id": ahead.subscription_id}),
-            (CLOCK_OF_SUBSCRIPTION, of_subscription),
+            (_CLOCK_OF_SUBSCRIPTION, of_subscription),
             (POSITION, of_subscription),
             (_MRRS_OF_SUBSCRIPTION, of_subscription),
         ]
     if ahead.invoice_id is not None:
         of_invoice = {"t": tenant_id, "id": ahead.invoice_id}
-        reads += [
-            (GET_INVOICE_LOCKED, of_invoice),
-            (GET_LINES, of_invoice),
-            (_CUSTOMER_OF_INVOICE, of_invoice),
-            (_CLOCK_OF_INVOICE, of_invoice),
-            (_CREDITS_OF_INVOICE, of_invoice),
-            (_METHOD_OF_INVOICE, of_invoice),
-        ]
+        reads += [(GET_INVOICE_LOCKED, of_invoice), (GET_LINES, of_invoice)]
+        reads += [(statement, of_invoice) for statement in _OF_INVOICE]
     return reads
 
 
@@ -167,20 +149,27 @@ def receive(
 
 
 def _customer(
-    conn: BatchedConnection, tenant_id: str, customer_id: str, results: Sequence[Rows]
+    conn: BatchedConnection,
+    tenant_id: str,
+    customer_id: str,
+    results: Sequence[Rows],
+    currency: str | None = None,
 ) -> None:
-    customer, clock, credits, methods, mrrs = results
+    """The rows of `_customer_reads` (with or without the MRR), registered for the customer's
+    repositories. `currency`: the one the write asks credit in; by default the customer's
+    own (a subscription's currency is its customer's)."""
+    customer, clock, credits, methods, *mrrs = results
     of_customer = {"t": tenant_id, "customer": customer_id}
     conn.read_ahead(CUSTOMER, {"tenant_id": tenant_id, "id": customer_id}, customer)
     conn.read_ahead(HAS_ATTACHED, of_customer, methods)
     if not customer:
         return  # the write fails on the missing customer; nothing else is asked
-    currency, clock_id = customer[0][_CURRENCY], customer[0][_CLOCK_ID]
-    if clock_id is not None:
+    currency = currency or customer[0][_CURRENCY]
+    if (clock_id := customer[0][_CLOCK_ID]) is not None:
         conn.read_ahead(CLOCK, {"t": tenant_id, "id": clock_id}, clock)
-    # The write asks in the subscription's currency, which is the customer's.
     _by_currency(conn, CREDIT_BALANCE, of_customer, currency, credits)
-    _by_currency(conn, CUSTOMER_MRR, of_customer, currency, mrrs)
+    for rows in mrrs:
+        _by_currency(conn, CUSTOMER_MRR, of_customer, currency, rows)
 
 
 def _subscription(
@@ -216,18 +205,10 @@ def _by_currency(
 def _invoice(
     conn: BatchedConnection, tenant_id: str, invoice_id: str, results: Sequence[Rows]
 ) -> None:
-    invoice, lines, customer, clock, credits, methods = results
+    invoice, lines, *of_customer = results
     of_invoice = {"t": tenant_id, "id": invoice_id}
     conn.read_ahead(GET_INVOICE_LOCKED, of_invoice, invoice)
     conn.read_ahead(GET_LINES, of_invoice, lines)
-    if not invoice:
-        return
-    customer_id = invoice[0][_INVOICE_CUSTOMER_ID]
-    conn.read_ahead(CUSTOMER, {"tenant_id": tenant_id, "id": customer_id}, customer)
-    if not customer:
-        return
-    of_customer = {"t": tenant_id, "customer": customer_id}
-    conn.read_ahead(HAS_ATTACHED, of_customer, methods)
-    if (clock_id := customer[0][_CLOCK_ID]) is not None:
-        conn.read_ahead(CLOCK, {"t": tenant_id, "id": clock_id}, clock)
-    _by_currency(conn, CREDIT_BALANCE, of_customer, invoice[0][_INVOICE_CURRENCY], credits)
+    if invoice:
+        customer_id, currency = invoice[0][_INVOICE_CUSTOMER_ID], invoice[0][_INVOICE_CURRENCY]
+        _customer(conn, tenant_id, customer_id, of_customer, currency)

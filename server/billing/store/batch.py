@@ -58,6 +58,16 @@ class _Last:
 
 
 @dataclass(frozen=True)
+class _Held:
+    """A waiting insert's row to send as a last statement instead (`WriteBatch.hold_last`)."""
+
+    statement: Executable
+    row: Row  # the queued row itself (by identity): changes made to it until the flush count
+    sql_of: Callable[[str], str]  # the last statement, from the insert's compiled text
+    params: Mapping[str, Any]  # beside (and over) the row's values
+
+
+@dataclass(frozen=True)
 class _Shape:
     """A statement compiled for psycopg, with SQLAlchemy's bind processors."""
 
@@ -153,6 +163,39 @@ def _texts(group: _Group, mogrify: Callable[[str, Mapping[str, Any]], str]) -> l
     ]
 
 
+def _query(
+    queue: Sequence[_Deferred],
+    held: Sequence[_Held],
+    last: Sequence[_Last],
+    dialect: Dialect,
+    mogrify: Callable[[str, Mapping[str, Any]], str],
+) -> tuple[list[str], list[str]]:
+    """The batch's statements with their values, in the order they run: the deferred writes
+    (merged where nothing can tell), the held rows, the last statements; and beside them,
+    for the trace, the same statements without their values."""
+    texts: list[str] = []
+    shapes: list[str] = []
+    for group in _groups(queue, dialect):
+        sent = _texts(group, mogrify)
+        shapes += [group.shape.sql] * len(sent)
+        if COUNTS.keep_texts:
+            COUNTS.recent.append(f"[batched x{len(group.rows)}] {group.shape.sql}")
+        texts += sent
+    for hold in held:
+        shape = _shape(hold.statement, frozenset(hold.row), dialect)
+        sql = hold.sql_of(shape.sql)
+        if COUNTS.keep_texts:
+            COUNTS.recent.append(f"[batched, held] {sql}")
+        shapes.append(sql)
+        texts.append(mogrify(sql, shape.bind({**hold.row, **hold.params})))
+    for end in last:
+        if COUNTS.keep_texts:
+            COUNTS.recent.append(f"[batched, last] {end.sql}")
+        shapes.append(end.sql)
+        texts.append(mogrify(end.sql, end.params))
+    return texts, shapes
+
+
 @dataclass
 class BatchCounts:
     """Pipelines sent and statements in them, for `billing.bench.statements` (whose engine
@@ -199,6 +242,7 @@ class WriteBatch:
     conn: AsyncConnection
     _queue: list[_Deferred] = field(default_factory=list)
     _last: list[_Last] = field(default_factory=list)
+    _held: list[_Held] = field(default_factory=list)
 
     def add(self, statement: Executable, rows: Row | Sequence[Row]) -> None:
         many = [rows] if isinstance(rows, Mapping) else list(rows)
@@ -224,6 +268,44 @@ class WriteBatch:
         if self.conn.dialect.name != "postgresql":
             raise RuntimeError("a last statement needs PostgreSQL's batch (one query)")
         self._last.append(_Last(sql, params, receive))
+
+    def hold_last(
+        self,
+        statement: Executable,
+        row: Row,
+        sql_of: Callable[[str], str],
+        params: Mapping[str, Any],
+    ) -> None:
+        """PostgreSQL: `row`, waiting in `statement`'s insert, travels instead as a statement
+        of its own after every other deferred write (before the last statements), made by
+        `sql_of` from the insert's compiled single-row text and bound with `params` over the
+        row's values. Only if the committing flush still has it and no other waiting
+        statement names its table (so none can tell it moved); otherwise it is sent where it
+        was queued, as it is. The tenant's invoice counter bumped in the invoice's own
+        insert, at the end of the transaction: one statement instead of an insert, a
+        deferred trigger and an update of the new row (ADR 0070)."""
+        if self.conn.dialect.name != "postgresql":
+            raise RuntimeError("a held row needs PostgreSQL's batch (one query)")
+        self._held.append(_Held(statement, row, sql_of, params))
+
+    def _take_held(self, queue: list[_Deferred]) -> list[_Held]:
+        """The held rows that move to the end: taken out of their inserts in `queue`."""
+        held, self._held = self._held, []
+        taken: list[_Held] = []
+        for hold in held:
+            home = next((item for item in queue for row in item.rows if row is hold.row), None)
+            if home is None:
+                continue  # sent already
+            table = _target(hold.statement)
+            if any(
+                item.statement is not hold.statement and table in _tables(item.statement)
+                for item in queue
+            ):
+                continue  # another waiting statement reads or writes the table: stay put
+            home.rows[:] = [row for row in home.rows if row is not hold.row]
+            taken.append(hold)
+        queue[:] = [item for item in queue if item.rows]
+        return taken
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -255,6 +337,8 @@ class WriteBatch:
         if not self._queue and not (commit and self._last):
             return
         queue, self._queue = self._queue, []
+        if not commit:
+            self._held = []  # sent where they wait: their rows go as queued
         if self.conn.dialect.name != "postgresql":
             for item in queue:
                 await self.conn.execute(item.statement, item.rows)
@@ -272,26 +356,16 @@ class WriteBatch:
             raise RuntimeError("the transaction's connection is closed")
         cursor = psycopg.AsyncClientCursor(raw)
         last: list[_Last] = []
+        held: list[_Held] = []
         if commit:
             last, self._last = self._last, []
-        texts: list[str] = []
-        shapes: list[str] = []  # for the trace: the texts without their values
+            held = self._take_held(queue)
         try:
-            for group in _groups(queue, dialect):
-                sent = _texts(group, cursor.mogrify)
-                shapes += [group.shape.sql] * len(sent)
-                if COUNTS.keep_texts:
-                    COUNTS.recent.append(f"[batched x{len(group.rows)}] {group.shape.sql}")
-                texts += sent
-            deferred = len(texts)
-            for end in last:
-                if COUNTS.keep_texts:
-                    COUNTS.recent.append(f"[batched, last] {end.sql}")
-                shapes.append(end.sql)
-                texts.append(cursor.mogrify(end.sql, end.params))
+            texts, shapes = _query(queue, held, last, dialect, cursor.mogrify)
         except psycopg.Error as exc:  # a value psycopg cannot send (NUL in text)
             await cursor.close()
             raise DBAPIError.instance("(deferred writes)", None, exc, psycopg.Error) from exc
+        deferred = len(texts) - len(last)
         COUNTS.pipelines += 1
         COUNTS.statements += len(texts)
         if commit:

@@ -29,7 +29,13 @@ from billing.domain.subscriptions import (
 from billing.domain.tax_ledger import tax_amount_from_dict, tax_amount_to_dict
 from billing.store.batch import BatchedConnection
 from billing.store.dialect import dialect_insert, insert_or_ignore, upsert
-from billing.store.number_last import NUMBER_LAST, format_parts, stamp_params
+from billing.store.number_last import (
+    NUMBER_LAST,
+    format_parts,
+    numbered_insert,
+    numbered_insert_params,
+    stamp_params,
+)
 from billing.store.schema import (
     billing_cycles,
     clocks,
@@ -861,9 +867,16 @@ class SqlNumbering:
             return False
         waiting = self._conn.batch.waiting_row(_INSERT_INVOICE, tenant_id=tenant_id, id=invoice_id)
         if waiting is not None:
-            # Not inserted yet: inserted marked (the trigger fires on the insert too), one
-            # statement and one row version less than an insert and then an update.
+            # Not inserted yet: numbered by its own insert, moved to the end of the batch,
+            # when nothing else waiting names the invoices (ADR 0070). Otherwise inserted
+            # marked, for the trigger (which fires on the insert too).
             waiting.update(number_format=number_format, number_year=year)
+            self._conn.batch.hold_last(
+                _INSERT_INVOICE,
+                waiting,
+                numbered_insert,
+                numbered_insert_params(tenant_id, year, number_format),
+            )
             return True
         self._conn.defer(
             _MARK_NUMBER_AT_COMMIT,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from billing.app.ports import NumberStamps
@@ -47,6 +48,48 @@ NUMBER_LAST = (
     " AND idempotency_keys.request_id = %(p_request)s)"
     " SELECT v.number FROM v"
 )
+
+
+# The same counter bump and format, for an invoice not inserted yet (ADR 0070): its insert's
+# `number` value becomes the formatted counter, and the insert is the transaction's last.
+_NUMBER_OF_COUNTER = (
+    "(SELECT %(p_prefix)s || CASE WHEN length(c.last::text) < %(p_width)s"
+    " THEN lpad(c.last::text, %(p_width)s, '0') ELSE c.last::text END"
+    " || %(p_suffix)s FROM c)"
+)
+_COUNTER_BUMP = (
+    "WITH c AS ("
+    " INSERT INTO number_counters AS n (tenant_id, series, year, last)"
+    " VALUES (%(p_tenant)s, 'invoice', %(p_year)s, 1)"
+    " ON CONFLICT (tenant_id, series, year) DO UPDATE SET last = n.last + 1"
+    " RETURNING last) "
+)
+_NUMBER_VALUE = re.compile(r"%\(number\)s(::VARCHAR)?")
+
+
+@lru_cache(maxsize=8)
+def numbered_insert(insert_sql: str) -> str:
+    """A single-row `INSERT INTO invoices (…, number, …) VALUES (…)` as psycopg takes it,
+    made to bump the tenant's counter and insert the invoice with its number, in one
+    statement."""
+    if (
+        not insert_sql.startswith("INSERT INTO invoices ")
+        or len(_NUMBER_VALUE.findall(insert_sql)) != 1
+    ):
+        raise ValueError("not a single-row insert of an invoice with its number column")
+    return _COUNTER_BUMP + _NUMBER_VALUE.sub(lambda _: _NUMBER_OF_COUNTER, insert_sql)
+
+
+def numbered_insert_params(tenant_id: str, year: int, number_format: str) -> dict[str, Any]:
+    """`numbered_insert`'s parameters beside the row's; the row goes in unmarked (its number
+    is set, so the deferred trigger of migration 0010 does not fire)."""
+    return {
+        "p_tenant": tenant_id,
+        "p_year": year,
+        "number_format": None,
+        "number_year": None,
+        **format_parts(number_format),
+    }
 
 
 def format_parts(number_format: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.util import find_tables
 
 from billing.observability.sql_spans import raw_span
+from billing.store.literals import ClientBinding
 
 Row = Mapping[str, Any]
 
@@ -147,11 +148,11 @@ def _groups(queue: Sequence[_Deferred], dialect: Dialect) -> list[_Group]:
     return groups
 
 
-def _texts(group: _Group, mogrify: Callable[[str, Mapping[str, Any]], str]) -> list[str]:
+def _texts(group: _Group, binding: Callable[[str, Mapping[str, Any]], str]) -> list[str]:
     """The group's statements with their values: a plain insert's rows as multi-row INSERTs,
     anything else a statement per row."""
     shape = group.shape
-    texts = [mogrify(shape.sql, shape.bind(row)) for row in group.rows]
+    texts = [binding(shape.sql, shape.bind(row)) for row in group.rows]
     if shape.values_at < 0 or len(texts) == 1:
         return texts
     # The head before the row and the tail after it hold no value: the same in every text.
@@ -168,7 +169,7 @@ def _query(
     held: Sequence[_Held],
     last: Sequence[_Last],
     dialect: Dialect,
-    mogrify: Callable[[str, Mapping[str, Any]], str],
+    binding: Callable[[str, Mapping[str, Any]], str],
 ) -> tuple[list[str], list[str]]:
     """The batch's statements with their values, in the order they run: the deferred writes
     (merged where nothing can tell), the held rows, the last statements; and beside them,
@@ -176,7 +177,7 @@ def _query(
     texts: list[str] = []
     shapes: list[str] = []
     for group in _groups(queue, dialect):
-        sent = _texts(group, mogrify)
+        sent = _texts(group, binding)
         shapes += [group.shape.sql] * len(sent)
         if COUNTS.keep_texts:
             COUNTS.recent.append(f"[batched x{len(group.rows)}] {group.shape.sql}")
@@ -187,12 +188,12 @@ def _query(
         if COUNTS.keep_texts:
             COUNTS.recent.append(f"[batched, held] {sql}")
         shapes.append(sql)
-        texts.append(mogrify(sql, shape.bind({**hold.row, **hold.params})))
+        texts.append(binding(sql, shape.bind({**hold.row, **hold.params})))
     for end in last:
         if COUNTS.keep_texts:
             COUNTS.recent.append(f"[batched, last] {end.sql}")
         shapes.append(end.sql)
-        texts.append(mogrify(end.sql, end.params))
+        texts.append(binding(end.sql, end.params))
     return texts, shapes
 
 
@@ -346,22 +347,23 @@ class WriteBatch:
         await self._pipeline(queue, commit)
 
     async def _pipeline(self, queue: list[_Deferred], commit: bool) -> None:
-        """All of it as one simple query: the statements bound client-side by psycopg's own
-        literal quoting and joined with `;`. One send and one read on the socket; a psycopg
-        pipeline of the same statements cost several times the CPU (a communicate step per
-        statement). The server runs them in order, in this transaction."""
+        """All of it as one simple query: the statements bound client-side (literals written
+        as psycopg writes them, `store/literals.py`) and joined with `;`. One send and one
+        read on the socket; a psycopg pipeline of the same statements cost several times the
+        CPU (a communicate step per statement). The server runs them in order, in this
+        transaction."""
         dialect = self.conn.dialect
         raw = (await self.conn.get_raw_connection()).driver_connection
         if raw is None:
             raise RuntimeError("the transaction's connection is closed")
-        cursor = psycopg.AsyncClientCursor(raw)
+        cursor = psycopg.AsyncClientCursor(raw)  # to send, and read each statement's result
         last: list[_Last] = []
         held: list[_Held] = []
         if commit:
             last, self._last = self._last, []
             held = self._take_held(queue)
         try:
-            texts, shapes = _query(queue, held, last, dialect, cursor.mogrify)
+            texts, shapes = _query(queue, held, last, dialect, ClientBinding(raw))
         except psycopg.Error as exc:  # a value psycopg cannot send (NUL in text)
             await cursor.close()
             raise DBAPIError.instance("(deferred writes)", None, exc, psycopg.Error) from exc
@@ -539,14 +541,14 @@ class BatchedConnection:
         await self.batch.flush()
         driver = await self.driver()
         shapes = [_shape(s, frozenset(p), self.dialect) for s, p in statements]
-        client = psycopg.AsyncClientCursor(driver)
+        binding = ClientBinding(driver)
         try:
             texts = [
-                client.mogrify(shape.sql, shape.bind(params))
+                binding(shape.sql, shape.bind(params))
                 for shape, (_, params) in zip(shapes, statements, strict=True)
             ]
-        finally:
-            await client.close()
+        except psycopg.Error as exc:  # a value psycopg cannot send (NUL in text)
+            raise DBAPIError.instance("(opening query)", None, exc, psycopg.Error) from exc
         begin = driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
         query = ";\n".join((["BEGIN"] if begin else []) + texts)
         COUNTS.pipelines += 1

@@ -4,6 +4,7 @@ value by value, and PostgreSQL reads back the value that was bound."""
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -67,12 +68,16 @@ EDGES: list[Any] = [
     datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
     date(2026, 2, 28),
     date(1, 1, 1),
+    Jsonb({"a": "it's", "b": [1, None]}),
+    Jsonb({"a": "ñ", "b": 'x"y\\z', "c": 1.5}),
+    Jsonb(None),
+    Jsonb([]),
     # psycopg's own adapter writes these:
+    Jsonb({"a": 1}, dumps=lambda obj: json.dumps(obj, separators=(",", ":"))),
     datetime(2026, 3, 1, 9, 30),
     datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
     datetime(2026, 3, 1, 9, 30, tzinfo=ZoneInfo("Europe/Paris")),
     Decimal("-1.50"),
-    Jsonb({"a": "it's", "b": [1, None]}),
     Kind.FEE,
     b"\x00bytes",
 ]

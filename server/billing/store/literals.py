@@ -4,19 +4,21 @@ Those travel as one simple query (ADR 0018, 0065), so their values are written i
 text as literals. psycopg's `ClientCursor.mogrify` did it: a new adapter context per
 statement, a parse of the query's placeholders, a dumper lookup and a C call per value, then
 a decode: 15% of a serving process's Python under CreateSubscription. The values these
-statements carry are nearly all text, integers, booleans, NULL and UTC instants, whose
+statements carry are nearly all text, integers, booleans, NULL, UTC instants and JSON, whose
 literals are short to write exactly as psycopg writes them (`tests/test_literals.py` holds
 the two to the same text, value by value). Any other value goes to psycopg's own adapter.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
 from psycopg.adapt import Transformer
+from psycopg.types.json import Jsonb
 
 _NUL = "PostgreSQL text fields cannot contain NUL (0x00) bytes"  # psycopg's own message
 
@@ -54,6 +56,12 @@ def _date(value: date) -> str:
     return f"'{value}'::date"
 
 
+def _jsonb(value: Jsonb) -> str | None:
+    if value.dumps is not None:
+        return None  # its own serializer: psycopg's adapter
+    return _text(json.dumps(value.obj)) + "::jsonb"
+
+
 # By exact type: a subclass (a str enum, a bool's int) goes to psycopg, which knows its
 # adapter.
 _LITERALS: dict[type, Callable[[Any], str | None]] = {
@@ -63,6 +71,7 @@ _LITERALS: dict[type, Callable[[Any], str | None]] = {
     type(None): _null,
     datetime: _instant,
     date: _date,
+    Jsonb: _jsonb,  # SQLAlchemy's JSONB binds as this
 }
 
 
@@ -74,6 +83,7 @@ class ClientBinding:
 
     def __init__(self, connection: psycopg.AsyncConnection[Any] | psycopg.Connection[Any]) -> None:
         self._connection = connection
+        self._encoding = connection.info.encoding
         self._adapters: Any = None  # psycopg's Transformer (a C class: no type to name)
 
     def __call__(self, sql: str, values: Mapping[str, Any]) -> str:
@@ -89,4 +99,4 @@ class ClientBinding:
         if self._adapters is None:
             self._adapters = Transformer.from_context(self._connection)
         literal: bytes = self._adapters.as_literal(value)
-        return literal.decode(self._connection.info.encoding)
+        return literal.decode(self._encoding)

@@ -139,3 +139,15 @@ def test_a_nul_in_text_is_refused_with_psycopgs_error(connection: psycopg.Connec
         ClientBinding(connection)(SQL, {"value": "a\x00b", "other": "x"})
     with pytest.raises(psycopg.DataError, match="cannot contain NUL"):
         psycopg.ClientCursor(connection).mogrify(SQL, {"value": "a\x00b", "other": "x"})
+
+
+def test_an_instant_written_before_does_not_stand_for_the_same_instant_in_another_zone(
+    connection: psycopg.Connection[Any],
+) -> None:
+    instant = datetime(2026, 3, 1, 9, 30, 1, tzinfo=UTC)
+    paris = instant.astimezone(ZoneInfo("Europe/Paris"))
+    assert paris == instant  # equal (and hashed alike) as instants
+    for value in (instant, paris, instant):
+        ours, theirs = both(connection, value)
+        assert ours == theirs
+    assert "+01:00" in both(connection, paris)[0]

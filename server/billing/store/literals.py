@@ -46,10 +46,21 @@ def _null(_: None) -> str:
     return "NULL"
 
 
+# A call writes the same few instants many times (its `now`, the period's bounds) and
+# `str(datetime)` costs 20 times a lookup.
+_INSTANTS: dict[datetime, str] = {}
+_MAX_INSTANTS = 4096
+
+
 def _instant(value: datetime) -> str | None:
     if value.tzinfo is not UTC:
         return None  # another zone, or none: psycopg's adapter
-    return f"'{value}'::timestamptz"
+    literal = _INSTANTS.get(value)
+    if literal is None:
+        if len(_INSTANTS) >= _MAX_INSTANTS:
+            _INSTANTS.clear()
+        literal = _INSTANTS[value] = f"'{value}'::timestamptz"
+    return literal
 
 
 def _date(value: date) -> str:

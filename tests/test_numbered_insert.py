@@ -7,7 +7,6 @@ and a rolled-back transaction takes none."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -20,9 +19,9 @@ from billing.app.ports import IdempotencyKey
 from billing.domain.invoices import Invoice, InvoiceStatus, Settlement
 from billing.store import batch
 from billing.store.billing import _INSERT_INVOICE, _MARK_NUMBER_AT_COMMIT
-from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore, SqlTransaction
 from conftest import Database
+from store_run import run_with_store as run
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 FORMAT = "INV-2026-{seq:04d}"
@@ -67,17 +66,6 @@ def key() -> IdempotencyKey:
 async def insert_numbered(tx: SqlTransaction, invoice_id: str) -> None:
     await tx.invoices.insert("t1", open_invoice(invoice_id))
     assert await tx.numbering.number_at_commit("t1", invoice_id, 2026, FORMAT)
-
-
-def run(database: Database, work: Callable[[SqlStore], object]) -> None:
-    async def main() -> None:
-        engine = create_engine(database.async_url)
-        try:
-            await work(SqlStore(engine))  # type: ignore[misc]
-        finally:
-            await engine.dispose()
-
-    asyncio.run(main())
 
 
 def invoices(database: Database) -> list[tuple[object, ...]]:

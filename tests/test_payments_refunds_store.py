@@ -5,7 +5,7 @@ webhook event id is added once (a second delivery, even a concurrent one, finds 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -22,9 +22,9 @@ from billing.domain.payments import (
     Refund,
     RefundStatus,
 )
-from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore
 from conftest import Database
+from store_run import run_with_store as run
 
 T = TypeVar("T")
 AT = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
@@ -33,17 +33,6 @@ AT = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
 @pytest.fixture
 def database(backend: str, make_database: Callable[[str], Database]) -> Iterator[Database]:
     yield make_database(backend)
-
-
-def run(database: Database, work: Callable[[SqlStore], Awaitable[T]]) -> T:
-    async def main() -> T:
-        engine = create_engine(database.async_url)
-        try:
-            return await work(SqlStore(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 def refund(n: int, **changes: Any) -> Refund:

@@ -31,9 +31,9 @@ from billing.domain.subscriptions import (
 )
 from billing.store import batch, ledger
 from billing.store.customers import GET as CUSTOMER
-from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore, SqlTransaction
 from conftest import Database
+from store_run import run_with_store as run
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 CLOCK_NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -47,17 +47,6 @@ def database(backend: str, make_database: Callable[[str], Database]) -> Iterator
 @pytest.fixture
 def postgres(make_database: Callable[[str], Database]) -> Iterator[Database]:
     yield make_database("postgresql")
-
-
-def run(database: Database, work: Callable[[SqlStore], Any]) -> None:
-    async def main() -> None:
-        engine = create_engine(database.async_url)
-        try:
-            await work(SqlStore(engine))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(main())
 
 
 def key() -> IdempotencyKey:

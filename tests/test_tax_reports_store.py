@@ -4,7 +4,6 @@ the tax point, with its filters, exactly."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,9 +15,9 @@ from billing.app.context import CallContext
 from billing.app.tax_ledger import TaxReports
 from billing.domain.errors import InvalidArgument, InvalidState
 from billing.domain.tax_ledger import SourceKind, TaxEntry, TaxReportQuery, TaxReportRow
-from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore
 from conftest import Database
+from store_run import run_with_store as run
 
 AT = datetime(2026, 3, 5, 10, tzinfo=UTC)
 CTX = CallContext("t1", "tester", "GetTaxReport", "corr")
@@ -94,17 +93,6 @@ LEDGER = [
     entry(SourceKind.INVOICE, "inv_6", "DE", "19", 7000, 1330, date(2026, 2, 28)),
     entry(SourceKind.CREDIT_NOTE, "cn_2", "DE", "19", -7000, -1330, date(2026, 4, 1)),
 ]
-
-
-def run(database: Database, work: Callable[[SqlStore], object]) -> object:
-    async def main() -> object:
-        engine = create_engine(database.async_url)
-        try:
-            return await work(SqlStore(engine))  # type: ignore[misc]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 def write_and_report(database: Database, *queries: TaxReportQuery) -> list[list[TaxReportRow]]:

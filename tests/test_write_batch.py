@@ -5,7 +5,6 @@ key lock's back (retried, not lost)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -20,9 +19,9 @@ from billing.app.ports import IdempotencyKey, RetryableConflict, StoredResult
 from billing.app.records import OutboxEvent
 from billing.domain.customers import Customer, CustomerFields
 from billing.store import customers as customers_store
-from billing.store.engine import create_engine
 from billing.store.sql_store import SqlStore
 from conftest import Database
+from store_run import run_with_store as run
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
@@ -30,17 +29,6 @@ NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def database(backend: str, make_database: Callable[[str], Database]) -> Iterator[Database]:
     yield make_database(backend)
-
-
-def run(database: Database, work: Callable[[SqlStore], object]) -> None:
-    async def main() -> None:
-        engine = create_engine(database.async_url)
-        try:
-            await work(SqlStore(engine))  # type: ignore[misc]
-        finally:
-            await engine.dispose()
-
-    asyncio.run(main())
 
 
 def customer(customer_id: str) -> Customer:

@@ -28,7 +28,7 @@ from billing.store.batch import BatchedConnection
 from billing.store.billing import _invoice_row, _subscription_row, invoice_line_rows
 from billing.store.dialect import insert_or_ignore
 from billing.store.due_work import due_row
-from billing.store.number_last import format_parts
+from billing.store.number_last import format_parts, formatted_number
 from billing.store.records import event_row
 from billing.store.schema import (
     billing_cycles,
@@ -143,9 +143,7 @@ _PG_INSERT_NUMBERED = (
     " RETURNING last - %(p_count)s AS base)"
     f" INSERT INTO invoices ({_NUMBERED_COLUMNS}, number)"
     f" SELECT {_NUMBERED_VALUES},"
-    " %(p_prefix)s || CASE WHEN length((c.base + v.ord)::text) < %(p_width)s"
-    " THEN lpad((c.base + v.ord)::text, %(p_width)s, '0') ELSE (c.base + v.ord)::text END"
-    " || %(p_suffix)s"
+    f" {formatted_number('(c.base + v.ord)')}"
     f" FROM {_NUMBERED_ROWS}, ord), c"
 )
 

@@ -22,18 +22,32 @@ from billing.app.ports import NumberStamps
 
 _SEQ = re.compile(r"\{seq(?::0([1-9])d)?\}")
 
-# Formatted as domain.invoices.format_number does with {year} already filled in: {seq} or
-# {seq:0Nd} (zero-padded to N, never cut; the rule schema allows nothing else). The JSON
-# fields are the audit record's change and the invoice codec's `number`.
-NUMBER_LAST = (
+
+def formatted_number(seq: str) -> str:
+    """SQL: the number whose sequence is the expression `seq`, formatted as
+    domain.invoices.format_number does with {year} already filled in: {seq} or {seq:0Nd}
+    (zero-padded to N, never cut; the rule schema allows nothing else), from
+    `format_parts`'s prefix, width and suffix."""
+    return (
+        f"%(p_prefix)s || CASE WHEN length({seq}::text) < %(p_width)s"
+        f" THEN lpad({seq}::text, %(p_width)s, '0') ELSE {seq}::text END"
+        " || %(p_suffix)s"
+    )
+
+
+# The tenant's invoice counter bumped by one, its new value as `c.last`.
+_COUNTER_BUMP = (
     "WITH c AS ("
     " INSERT INTO number_counters AS n (tenant_id, series, year, last)"
     " VALUES (%(p_tenant)s, 'invoice', %(p_year)s, 1)"
     " ON CONFLICT (tenant_id, series, year) DO UPDATE SET last = n.last + 1"
-    " RETURNING last),"
-    " v AS (SELECT %(p_prefix)s || CASE WHEN length(c.last::text) < %(p_width)s"
-    " THEN lpad(c.last::text, %(p_width)s, '0') ELSE c.last::text END"
-    " || %(p_suffix)s AS number FROM c),"
+    " RETURNING last)"
+)
+
+# The JSON fields are the audit record's change and the invoice codec's `number`.
+NUMBER_LAST = (
+    _COUNTER_BUMP + ","
+    f" v AS (SELECT {formatted_number('c.last')} AS number FROM c),"
     " i AS (UPDATE invoices SET number = v.number FROM v"
     " WHERE invoices.tenant_id = %(p_tenant)s AND invoices.id = %(p_invoice)s),"
     " a AS (INSERT INTO audit_log (tenant_id, id, actor, method, request_id, request_digest,"
@@ -52,18 +66,7 @@ NUMBER_LAST = (
 
 # The same counter bump and format, for an invoice not inserted yet (ADR 0070): its insert's
 # `number` value becomes the formatted counter, and the insert is the transaction's last.
-_NUMBER_OF_COUNTER = (
-    "(SELECT %(p_prefix)s || CASE WHEN length(c.last::text) < %(p_width)s"
-    " THEN lpad(c.last::text, %(p_width)s, '0') ELSE c.last::text END"
-    " || %(p_suffix)s FROM c)"
-)
-_COUNTER_BUMP = (
-    "WITH c AS ("
-    " INSERT INTO number_counters AS n (tenant_id, series, year, last)"
-    " VALUES (%(p_tenant)s, 'invoice', %(p_year)s, 1)"
-    " ON CONFLICT (tenant_id, series, year) DO UPDATE SET last = n.last + 1"
-    " RETURNING last) "
-)
+_NUMBER_OF_COUNTER = f"(SELECT {formatted_number('c.last')} FROM c)"
 _NUMBER_VALUE = re.compile(r"%\(number\)s(::VARCHAR)?")
 
 
@@ -77,7 +80,7 @@ def numbered_insert(insert_sql: str) -> str:
         or len(_NUMBER_VALUE.findall(insert_sql)) != 1
     ):
         raise ValueError("not a single-row insert of an invoice with its number column")
-    return _COUNTER_BUMP + _NUMBER_VALUE.sub(lambda _: _NUMBER_OF_COUNTER, insert_sql)
+    return _COUNTER_BUMP + " " + _NUMBER_VALUE.sub(lambda _: _NUMBER_OF_COUNTER, insert_sql)
 
 
 def numbered_insert_params(tenant_id: str, year: int, number_format: str) -> dict[str, Any]:

@@ -39,6 +39,13 @@ from sqlalchemy.sql.util import find_tables
 
 from billing.observability.sql_spans import raw_span
 from billing.store.literals import ClientBinding
+from billing.store.prepared import (
+    CUSTOM_PLANS,
+    GENERIC_PLANS,
+    MAX_ROWS,
+    Preparing,
+    parametrized,
+)
 
 Row = Mapping[str, Any]
 
@@ -148,20 +155,35 @@ def _groups(queue: Sequence[_Deferred], dialect: Dialect) -> list[_Group]:
     return groups
 
 
-def _texts(group: _Group, binding: Callable[[str, Mapping[str, Any]], str]) -> list[str]:
+def _texts(group: _Group, binding: ClientBinding, preparing: Preparing | None) -> list[str]:
     """The group's statements with their values: a plain insert's rows as multi-row INSERTs,
     anything else a statement per row."""
     shape = group.shape
-    texts = [binding(shape.sql, shape.bind(row)) for row in group.rows]
-    if shape.values_at < 0 or len(texts) == 1:
-        return texts
+    rows = [shape.bind(row) for row in group.rows]
+    if shape.values_at < 0:
+        return [_statement(shape, [row], binding, preparing) for row in rows]
+    size = MAX_ROWS if preparing is not None and len(rows) <= MAX_ROWS else _ROWS_PER_INSERT
+    return [
+        _statement(shape, rows[i : i + size], binding, preparing) for i in range(0, len(rows), size)
+    ]
+
+
+def _statement(
+    shape: _Shape, rows: list[dict[str, Any]], binding: ClientBinding, preparing: Preparing | None
+) -> str:
+    """One statement of `shape` carrying `rows` (bound already; several only for a plain
+    insert): the EXECUTE of its prepared form where it has one (ADR 0072), else its text
+    with the values written in."""
+    if preparing is not None and len(rows) <= MAX_ROWS:
+        form = parametrized(shape.sql, shape.values_at, shape.tail, len(rows))
+        if form is not None and (text := preparing.execute(form, rows)) is not None:
+            return text
+    texts = [binding(shape.sql, row) for row in rows]
+    if len(texts) == 1:
+        return texts[0]
     # The head before the row and the tail after it hold no value: the same in every text.
     at, tail = shape.values_at, shape.tail
-    rows = [text[at : len(text) - len(tail)] for text in texts]
-    return [
-        texts[i][:at] + ", ".join(rows[i : i + _ROWS_PER_INSERT]) + tail
-        for i in range(0, len(texts), _ROWS_PER_INSERT)
-    ]
+    return texts[0][:at] + ", ".join([text[at : len(text) - len(tail)] for text in texts]) + tail
 
 
 def _query(
@@ -169,15 +191,17 @@ def _query(
     held: Sequence[_Held],
     last: Sequence[_Last],
     dialect: Dialect,
-    binding: Callable[[str, Mapping[str, Any]], str],
+    binding: ClientBinding,
+    preparing: Preparing | None = None,
 ) -> tuple[list[str], list[str]]:
     """The batch's statements with their values, in the order they run: the deferred writes
     (merged where nothing can tell), the held rows, the last statements; and beside them,
-    for the trace, the same statements without their values."""
+    for the trace, the same statements without their values. With `preparing`, a statement
+    that can be is an EXECUTE (its PREPARE, if new, left in `preparing.prepares`)."""
     texts: list[str] = []
     shapes: list[str] = []
     for group in _groups(queue, dialect):
-        sent = _texts(group, binding)
+        sent = _texts(group, binding, preparing)
         shapes += [group.shape.sql] * len(sent)
         if COUNTS.keep_texts:
             COUNTS.recent.append(f"[batched x{len(group.rows)}] {group.shape.sql}")
@@ -188,12 +212,13 @@ def _query(
         if COUNTS.keep_texts:
             COUNTS.recent.append(f"[batched, held] {sql}")
         shapes.append(sql)
-        texts.append(binding(sql, shape.bind({**hold.row, **hold.params})))
+        bound = shape.bind({**hold.row, **hold.params})
+        texts.append(_statement(_Shape(sql, {}), [bound], binding, preparing))
     for end in last:
         if COUNTS.keep_texts:
             COUNTS.recent.append(f"[batched, last] {end.sql}")
         shapes.append(end.sql)
-        texts.append(binding(end.sql, end.params))
+        texts.append(_statement(_Shape(end.sql, {}), [dict(end.params)], binding, preparing))
     return texts, shapes
 
 
@@ -362,14 +387,21 @@ class WriteBatch:
         if commit:
             last, self._last = self._last, []
             held = self._take_held(queue)
+        binding = ClientBinding(raw)
+        preparing = Preparing(raw, binding.literal)
         try:
-            texts, shapes = _query(queue, held, last, dialect, ClientBinding(raw))
+            texts, shapes = _query(queue, held, last, dialect, binding, preparing)
         except psycopg.Error as exc:  # a value psycopg cannot send (NUL in text)
             await cursor.close()
             raise DBAPIError.instance("(deferred writes)", None, exc, psycopg.Error) from exc
+        if preparing.used:
+            # Ahead of every statement, each with a result of its own (skipped below).
+            texts[:0] = [GENERIC_PLANS, *preparing.prepares]
+            if not commit:
+                texts.append(CUSTOM_PLANS)  # the rest of the transaction as before
         deferred = len(texts) - len(last)
         COUNTS.pipelines += 1
-        COUNTS.statements += len(texts)
+        COUNTS.statements += len(shapes)  # the batch's own, not the PREPAREs and SETs
         if commit:
             texts.append("COMMIT")
             shapes.append("COMMIT")
@@ -382,6 +414,7 @@ class WriteBatch:
             for end in last:
                 end.receive(await cursor.fetchall())
                 cursor.nextset()
+            preparing.sent()
         except psycopg.Error as exc:
             # The same exception SQLAlchemy raises for a statement it sent, so callers (the
             # store's retry on serialization failures) see no difference.

@@ -106,6 +106,12 @@ class ClientBinding:
             written[name] = literal if literal is not None else self._psycopg(value)
         return sql % written
 
+    def literal(self, value: Any) -> str:
+        """One value as its literal (a prepared statement's argument, ADR 0072)."""
+        write = _LITERALS.get(type(value))
+        literal = write(value) if write is not None else None
+        return literal if literal is not None else self._psycopg(value)
+
     def _psycopg(self, value: Any) -> str:
         if self._adapters is None:
             self._adapters = Transformer.from_context(self._connection)

@@ -8,6 +8,10 @@ next statement. A caller stalled right after a pipeline held its transaction, an
 keyed write's advisory lock, for ever (ADR 0021, found; measured: idle 1 s past a 200 ms
 limit, still open). Here a pipeline ends with its Sync alone; the server flushes its output
 at a Sync anyway, so the Flush bought nothing.
+
+It also keeps the write batch's prepared inserts (ADR 0072, `store/prepared.py`) and forgets
+them when psycopg deallocates every prepared statement of the session, as it does after a
+ROLLBACK while it holds statements of its own.
 """
 
 from __future__ import annotations
@@ -32,7 +36,17 @@ class _SyncEndedPipeline(AsyncPipeline):
 
 
 class ArmedConnection(AsyncConnection[Any]):
-    """An AsyncConnection whose pipelines leave the idle-in-transaction timer armed."""
+    """An AsyncConnection whose pipelines leave the idle-in-transaction timer armed, and
+    which knows the write batch's statements prepared on its session."""
+
+    # The batch's prepared inserts on this session: statement text -> name (store/prepared.py).
+    batch_statements: dict[str, str] | None = None
+    batch_serial = 0  # names handed out on this connection, kept or given up
+
+    def _deallocate(self, name: bytes | None) -> PQGen[None]:
+        if name is None:  # psycopg's DEALLOCATE ALL (after a ROLLBACK, a DROP, an ALTER)
+            self.batch_statements = None  # ours go with its own
+        return super()._deallocate(name)
 
     @asynccontextmanager
     async def pipeline(self) -> AsyncIterator[AsyncPipeline]:

@@ -86,6 +86,8 @@ def test_a_waiting_invoice_is_inserted_numbered_last(postgres: Database, texts: 
     """Numbered by its own insert, sent after the other deferred writes, with the changes
     made to its waiting row after it was held; one statement where the trigger took three."""
 
+    prepared: list[int] = []
+
     async def work(store: SqlStore) -> None:
         for invoice_id in ("in_1", "in_2"):
             async with store.write(key()) as tx:
@@ -93,9 +95,18 @@ def test_a_waiting_invoice_is_inserted_numbered_last(postgres: Database, texts: 
                 waiting = tx.connection.batch.waiting_row(_INSERT_INVOICE, id=invoice_id)
                 assert waiting is not None
                 waiting.update(memo=f"changed after {invoice_id} was held")
+        async with store.write(None) as tx:  # the same pooled connection
+            found = await tx.connection.execute(
+                sa.text(
+                    "select count(*) from pg_prepared_statements"
+                    " where statement like '%PREPARE billing\\_% AS WITH c AS%'"
+                )
+            )
+            prepared.append(found.scalar_one())
 
     run(postgres, work)
     assert held(texts) == 2
+    assert prepared == [1]  # prepared once, by the first (ADR 0072), executed by both
     assert texts[-1].startswith("[batched, held] WITH c AS ( INSERT INTO number_counters")
     assert invoices(postgres) == [
         ("in_1", "INV-2026-0001", None, "changed after in_1 was held"),

@@ -73,6 +73,7 @@ class _Held:
     row: Row  # the queued row itself (by identity): changes made to it until the flush count
     sql_of: Callable[[str], str]  # the last statement, from the insert's compiled text
     params: Mapping[str, Any]  # beside (and over) the row's values
+    one_plan: bool = False  # the statement has no plan to choose: prepared (ADR 0072)
 
 
 @dataclass(frozen=True)
@@ -169,13 +170,18 @@ def _texts(group: _Group, binding: ClientBinding, preparing: Preparing | None) -
 
 
 def _statement(
-    shape: _Shape, rows: list[dict[str, Any]], binding: ClientBinding, preparing: Preparing | None
+    shape: _Shape,
+    rows: list[dict[str, Any]],
+    binding: ClientBinding,
+    preparing: Preparing | None,
+    *,
+    one_plan: bool = False,
 ) -> str:
     """One statement of `shape` carrying `rows` (bound already; several only for a plain
     insert): the EXECUTE of its prepared form where it has one (ADR 0072), else its text
-    with the values written in."""
+    with the values written in. `one_plan`: prepared though not an `INSERT … VALUES`."""
     if preparing is not None and len(rows) <= MAX_ROWS:
-        form = parametrized(shape.sql, shape.values_at, shape.tail, len(rows))
+        form = parametrized(shape.sql, shape.values_at, shape.tail, len(rows), one_plan=one_plan)
         if form is not None and (text := preparing.execute(form, rows)) is not None:
             return text
     texts = [binding(shape.sql, row) for row in rows]
@@ -213,7 +219,9 @@ def _query(
             COUNTS.recent.append(f"[batched, held] {sql}")
         shapes.append(sql)
         bound = shape.bind({**hold.row, **hold.params})
-        texts.append(_statement(_Shape(sql, {}), [bound], binding, preparing))
+        texts.append(
+            _statement(_Shape(sql, {}), [bound], binding, preparing, one_plan=hold.one_plan)
+        )
     for end in last:
         if COUNTS.keep_texts:
             COUNTS.recent.append(f"[batched, last] {end.sql}")
@@ -301,6 +309,8 @@ class WriteBatch:
         row: Row,
         sql_of: Callable[[str], str],
         params: Mapping[str, Any],
+        *,
+        one_plan: bool = False,
     ) -> None:
         """PostgreSQL: `row`, waiting in `statement`'s insert, travels instead as a statement
         of its own after every other deferred write (before the last statements), made by
@@ -309,10 +319,12 @@ class WriteBatch:
         statement names its table (so none can tell it moved); otherwise it is sent where it
         was queued, as it is. The tenant's invoice counter bumped in the invoice's own
         insert, at the end of the transaction: one statement instead of an insert, a
-        deferred trigger and an update of the new row (ADR 0070)."""
+        deferred trigger and an update of the new row (ADR 0070). `one_plan`: the statement
+        has no plan to choose whatever its values, so it is prepared like an insert (ADR
+        0072)."""
         if self.conn.dialect.name != "postgresql":
             raise RuntimeError("a held row needs PostgreSQL's batch (one query)")
-        self._held.append(_Held(statement, row, sql_of, params))
+        self._held.append(_Held(statement, row, sql_of, params, one_plan))
 
     def _take_held(self, queue: list[_Deferred]) -> list[_Held]:
         """The held rows that move to the end: taken out of their inserts in `queue`."""

@@ -876,6 +876,7 @@ class SqlNumbering:
                 waiting,
                 numbered_insert,
                 numbered_insert_params(tenant_id, year, number_format),
+                one_plan=True,  # the counter upserted on its key, then a one-row insert
             )
             return True
         self._conn.defer(

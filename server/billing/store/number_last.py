@@ -29,17 +29,18 @@ def formatted_number(seq: str) -> str:
     (zero-padded to N, never cut; the rule schema allows nothing else), from
     `format_parts`'s prefix, width and suffix."""
     return (
-        f"%(p_prefix)s || CASE WHEN length({seq}::text) < %(p_width)s"
-        f" THEN lpad({seq}::text, %(p_width)s, '0') ELSE {seq}::text END"
-        " || %(p_suffix)s"
+        f"%(p_prefix)s::VARCHAR || CASE WHEN length({seq}::text) < %(p_width)s::INTEGER"
+        f" THEN lpad({seq}::text, %(p_width)s::INTEGER, '0') ELSE {seq}::text END"
+        " || %(p_suffix)s::VARCHAR"
     )
 
 
-# The tenant's invoice counter bumped by one, its new value as `c.last`.
+# The tenant's invoice counter bumped by one, its new value as `c.last`. Every parameter
+# carries its type, so the numbered insert built on it can be prepared (ADR 0072).
 _COUNTER_BUMP = (
     "WITH c AS ("
     " INSERT INTO number_counters AS n (tenant_id, series, year, last)"
-    " VALUES (%(p_tenant)s, 'invoice', %(p_year)s, 1)"
+    " VALUES (%(p_tenant)s::VARCHAR, 'invoice', %(p_year)s::INTEGER, 1)"
     " ON CONFLICT (tenant_id, series, year) DO UPDATE SET last = n.last + 1"
     " RETURNING last)"
 )

@@ -65,17 +65,18 @@ _FORMS: dict[tuple[str, int], Parametrized | None] = {}
 
 
 def parametrized(
-    sql: str, values_at: int = -1, tail: str = "", rows: int = 1
+    sql: str, values_at: int = -1, tail: str = "", rows: int = 1, *, one_plan: bool = False
 ) -> Parametrized | None:
     """`sql` (psycopg's `%(name)s` text) with numbered parameters, or None when a parameter
     carries no type of its own (its type would be inferred, maybe differently from the
     literal's). A name used twice is one parameter. `rows` > 1: `sql` is a single-row
     `INSERT … VALUES (…)` whose row starts at `values_at` and is followed by `tail`, made the
-    same insert of `rows` rows."""
+    same insert of `rows` rows. `one_plan`: the caller knows the statement has no plan to
+    choose though it is not an `INSERT … VALUES` (the numbered insert, ADR 0070)."""
     key = (sql, rows)
     if key in _FORMS:
         return _FORMS[key]
-    if not _values_insert(sql):
+    if not one_plan and not _values_insert(sql):
         return None
     if len(_FORMS) >= 4 * MAX_STATEMENTS:
         _FORMS.clear()

@@ -86,3 +86,51 @@ def test_an_items_error_is_its_first_line_truncated() -> None:
     long = error_text(ValueError("x" * 2000))
     assert len(long) == 500 and long.endswith("…")
     assert timedelta(0) < timedelta(seconds=full_jitter(1, 1.0, 2.0, draw=lambda: 0.1))
+
+
+@pytest.mark.parametrize(("delivers", "batched", "alone"), [(False, [3], 0), (True, [], 3)])
+def test_deliveries_join_their_tenants_batch_only_while_delivery_is_off(
+    delivers: bool, batched: list[int], alone: int
+) -> None:
+    """With no mailer a delivery item only finishes: three of one tenant run as one batch
+    (one transaction). With a mailer each is prepared, sent and finished alone."""
+    from billing.app.invoicing import DELIVER
+    from billing.app.ports import DueItem
+    from billing.runtime import batched_kinds
+
+    items = [DueItem("t", f"due_{n}", DELIVER, f"inv_{n}", None, DUE, "{}", 1) for n in range(3)]
+
+    class _Claims:
+        async def claim(self, *_args: Any, **_kwargs: Any) -> list[Any]:
+            return items
+
+    class _ClaimStore:
+        @asynccontextmanager
+        async def write(self, _key: object) -> AsyncIterator[Any]:
+            class _Tx:
+                due_work = _Claims()
+
+            yield _Tx()
+
+    worker = DueWorkWorker(
+        _ClaimStore(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        SystemClock(),
+        "test",
+        batched_kinds=batched_kinds(delivers),
+    )
+    batches: list[int] = []
+    ran_alone: list[str] = []
+
+    async def run_batch(batch: list[Any], _report: RoundReport) -> int:
+        batches.append(len(batch))
+        return len(batch)
+
+    async def run(item: Any, _report: RoundReport) -> int:
+        ran_alone.append(item.id)
+        return 1
+
+    worker._run_batch = run_batch  # type: ignore[method-assign]
+    worker._run = run  # type: ignore[method-assign]
+    assert asyncio.run(worker.run_once()) == 3
+    assert (batches, len(ran_alone)) == (batched, alone)

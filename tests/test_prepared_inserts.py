@@ -20,6 +20,7 @@ from billing.store import prepared
 from billing.store.prepared import parametrized
 from billing.store.sql_store import SqlStore
 from conftest import Database
+from store_run import query_rows as rows
 from store_run import run_with_store as run
 
 NOW = datetime(2026, 12, 5, 12, 0, 0, 123456, tzinfo=UTC)
@@ -97,15 +98,6 @@ def key() -> IdempotencyKey:
 def event(n: int) -> OutboxEvent:
     payload = {"n": n, "quote": "it's", "path": "a\\b", "none": None}
     return OutboxEvent(f"evt_{n}", "t1", "x.happened", f"things/{n}", payload, NOW)
-
-
-def rows(database: Database, query: str) -> list[tuple[object, ...]]:
-    engine = sa.create_engine(database.sync_url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(sa.text(query))]
-    finally:
-        engine.dispose()
 
 
 _HELD = sa.text("select name, statement from pg_prepared_statements where name like 'billing\\_%'")

@@ -21,6 +21,7 @@ from billing.domain.customers import Customer, CustomerFields
 from billing.store import customers as customers_store
 from billing.store.sql_store import SqlStore
 from conftest import Database
+from store_run import query_rows as rows
 from store_run import run_with_store as run
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -38,15 +39,6 @@ def customer(customer_id: str) -> Customer:
 
 def key(request_id: str | None = None) -> IdempotencyKey:
     return IdempotencyKey("t1", "CreateCustomer", request_id or uuid.uuid4().hex)
-
-
-def rows(database: Database, query: str) -> list[tuple[object, ...]]:
-    engine = sa.create_engine(database.sync_url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(sa.text(query))]
-    finally:
-        engine.dispose()
 
 
 def test_a_deferred_write_is_read_back_in_its_own_transaction(database: Database) -> None:

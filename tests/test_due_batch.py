@@ -221,3 +221,44 @@ def test_due_work_settings_out_of_range_are_refused(name, value):  # type: ignor
 
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_a_batch_without_renewals_reads_nothing_ahead() -> None:
+    """Revenue items read none of what a batch reads ahead for renewals (subscriptions,
+    cycles, pending items, usage, credit): a batch of them sends no read before its handlers;
+    one renewal among them reads its rows."""
+    import asyncio
+    from typing import Any
+
+    from billing.app.due_batch import BatchTransaction
+    from billing.app.ports import DueItem
+
+    asked: list[str] = []
+
+    class _Repository:
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, method: str) -> Any:
+            async def call(*_args: Any, **_kwargs: Any) -> Any:
+                asked.append(f"{self._name}.{method}")
+                return {}
+
+            return call
+
+    class _Transaction:
+        def __getattr__(self, name: str) -> Any:
+            return _Repository(name)
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    revenue = [
+        DueItem("t", f"due_{n}", "recognize_revenue", f"inv_{n}", None, at, "{}", 1)
+        for n in range(3)
+    ]
+    renewal = DueItem("t", "due_r", "renew", "sub_1", None, at, "", 1)
+
+    batch = BatchTransaction(_Transaction(), "t")  # type: ignore[arg-type]
+    asyncio.run(batch.read_ahead(revenue))
+    assert asked == []
+    asyncio.run(batch.read_ahead([*revenue, renewal]))
+    assert asked[0] == "subscriptions.get_many" and len(asked) == 5

@@ -48,7 +48,7 @@ from billing.app.coupons import CouponUseCases
 from billing.app.customers import CustomerUseCases
 from billing.app.delivery import InvoiceDelivery
 from billing.app.disputes import DisputeReads
-from billing.app.due_work import BATCHED_KINDS, DueWorkWorker, RetryPolicy
+from billing.app.due_work import DueWorkWorker, RetryPolicy
 from billing.app.due_work_admin import DueWorkAdmin
 from billing.app.dunning_admin import DunningAdmin
 from billing.app.dunning_engine import DunningEngine
@@ -58,7 +58,6 @@ from billing.app.gateway_directory import GatewayDirectory
 from billing.app.gateway_events import GatewayEvents
 from billing.app.hot_cache import NO_CACHE
 from billing.app.invoices import InvoiceLifecycle, InvoiceUseCases
-from billing.app.invoicing import DELIVER
 from billing.app.ledger import JournalChain, LedgerUseCases, seal_horizon
 from billing.app.manual_payments import ManualPayments
 from billing.app.mrr import MetricsUseCases
@@ -257,7 +256,6 @@ class Runtime:
             on_wake=CoalescedWake(due_wake)
             if role is Role.CALLS and due_wake is not None
             else None,
-            batched_kinds=batched_kinds(handlers.delivery.sends),
         )
         self.use_cases = UseCases(
             customers=CustomerUseCases(
@@ -498,14 +496,6 @@ def build_metrics(runtime: Runtime) -> BillingMetrics:
     if runtime.redis is not None and runtime.hot_cache is not None:
         metrics.registry.register(RedisCollector(runtime.redis, runtime.hot_cache))
     return metrics
-
-
-def batched_kinds(delivers: bool) -> frozenset[str]:
-    """The due-work kinds run many to a transaction. With delivery off (no SMTP URL), an
-    invoice's delivery item only finishes, with nothing to prepare or send: it joins its
-    tenant's batch instead of a claim-complete-commit transaction of its own (under
-    CreateSubscription load, 1.5 ms of the due-work process's CPU a subscription)."""
-    return BATCHED_KINDS if delivers else BATCHED_KINDS | {DELIVER}
 
 
 def build_mailer(settings: Settings) -> SmtpInvoiceMailer | None:

@@ -54,11 +54,6 @@ class InvoiceDelivery:
         self._store = store
         self._wall = wall or SystemClock()
 
-    @property
-    def sends(self) -> bool:
-        """False with delivery off (no mailer): an item then only finishes."""
-        return self._mailer is not None
-
     # --- before the item's transaction: record, commit, send ------------------------------
 
     async def prepare(self, item: DueItem) -> DueItem:

@@ -129,11 +129,8 @@ class DueWorkWorker:
         prepare: Prepare | None = None,
         runs_rounds: bool = True,
         on_wake: Callable[[], None] | None = None,
-        batched_kinds: frozenset[str] = BATCHED_KINDS,
     ) -> None:
         self._store = store
-        # The kinds whose items of one tenant run many to a transaction (`_run_batch`).
-        self._batched_kinds = batched_kinds
         # False in a serving process while due-work processes of their own run every round
         # (ADR 0067): its calls then wait on their progress instead of running items here.
         self.runs_rounds = runs_rounds
@@ -219,7 +216,7 @@ class DueWorkWorker:
             alone: list[list[DueItem]] = []
             batched: dict[str, list[DueItem]] = {}  # by tenant: a batch is one tenant's
             for lane in lanes.values():
-                if len(lane) == 1 and lane[0].kind in self._batched_kinds and self._batch_rows > 1:
+                if len(lane) == 1 and lane[0].kind in BATCHED_KINDS and self._batch_rows > 1:
                     batched.setdefault(lane[0].tenant_id, []).append(lane[0])
                 else:
                     alone.append(lane)

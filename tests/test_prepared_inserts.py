@@ -229,3 +229,12 @@ def test_inserts_are_prepared_again_after_psycopg_deallocates_every_statement(
     run(database, work)
     assert held == [["customers"]]  # prepared again, under a new name
     assert rows(database, "select id from customers order by id") == [("cus_1",), ("cus_2",)]
+
+
+def test_a_statement_prepared_for_its_one_plan_is_prepared_only_when_the_caller_says_so() -> None:
+    sql = (
+        "WITH c AS (INSERT INTO n (k) VALUES (%(k)s::VARCHAR) RETURNING k)"
+        " INSERT INTO t (a) VALUES ((SELECT k FROM c))"
+    )
+    assert parametrized(sql, one_plan=True) is not None
+    assert parametrized(sql) is None  # not an INSERT … VALUES: not for anyone else

@@ -73,11 +73,11 @@ def parametrized(
     `INSERT … VALUES (…)` whose row starts at `values_at` and is followed by `tail`, made the
     same insert of `rows` rows. `one_plan`: the caller knows the statement has no plan to
     choose though it is not an `INSERT … VALUES` (the numbered insert, ADR 0070)."""
+    if not one_plan and not _values_insert(sql):
+        return None  # checked before the cache: a form made for `one_plan` is not for others
     key = (sql, rows)
     if key in _FORMS:
         return _FORMS[key]
-    if not one_plan and not _values_insert(sql):
-        return None
     if len(_FORMS) >= 4 * MAX_STATEMENTS:
         _FORMS.clear()
     form = _FORMS[key] = _parametrize(sql, values_at, tail, rows)

@@ -156,14 +156,14 @@ def _groups(queue: Sequence[_Deferred], dialect: Dialect) -> list[_Group]:
     return groups
 
 
-def _texts(group: _Group, binding: ClientBinding, preparing: Preparing | None) -> list[str]:
+def _texts(group: _Group, binding: ClientBinding, preparing: Preparing) -> list[str]:
     """The group's statements with their values: a plain insert's rows as multi-row INSERTs,
     anything else a statement per row."""
     shape = group.shape
     rows = [shape.bind(row) for row in group.rows]
     if shape.values_at < 0:
         return [_statement(shape, [row], binding, preparing) for row in rows]
-    size = MAX_ROWS if preparing is not None and len(rows) <= MAX_ROWS else _ROWS_PER_INSERT
+    size = MAX_ROWS if len(rows) <= MAX_ROWS else _ROWS_PER_INSERT
     return [
         _statement(shape, rows[i : i + size], binding, preparing) for i in range(0, len(rows), size)
     ]
@@ -173,14 +173,14 @@ def _statement(
     shape: _Shape,
     rows: list[dict[str, Any]],
     binding: ClientBinding,
-    preparing: Preparing | None,
+    preparing: Preparing,
     *,
     one_plan: bool = False,
 ) -> str:
     """One statement of `shape` carrying `rows` (bound already; several only for a plain
     insert): the EXECUTE of its prepared form where it has one (ADR 0072), else its text
     with the values written in. `one_plan`: prepared though not an `INSERT … VALUES`."""
-    if preparing is not None and len(rows) <= MAX_ROWS:
+    if len(rows) <= MAX_ROWS:
         form = parametrized(shape.sql, shape.values_at, shape.tail, len(rows), one_plan=one_plan)
         if form is not None and (text := preparing.execute(form, rows)) is not None:
             return text
@@ -198,12 +198,12 @@ def _query(
     last: Sequence[_Last],
     dialect: Dialect,
     binding: ClientBinding,
-    preparing: Preparing | None = None,
+    preparing: Preparing,
 ) -> tuple[list[str], list[str]]:
     """The batch's statements with their values, in the order they run: the deferred writes
     (merged where nothing can tell), the held rows, the last statements; and beside them,
-    for the trace, the same statements without their values. With `preparing`, a statement
-    that can be is an EXECUTE (its PREPARE, if new, left in `preparing.prepares`)."""
+    for the trace, the same statements without their values. A statement that can be is an
+    EXECUTE (its PREPARE, if new, left in `preparing.prepares`)."""
     texts: list[str] = []
     shapes: list[str] = []
     for group in _groups(queue, dialect):

@@ -98,6 +98,8 @@ class ClientBinding:
         self._adapters: Any = None  # psycopg's Transformer (a C class: no type to name)
 
     def __call__(self, sql: str, values: Mapping[str, Any]) -> str:
+        # `literal`'s lines inlined: a call per value cost 15% more here (5.1 against 5.9 µs
+        # for 15 values), on every value of every write.
         literals = _LITERALS
         written: dict[str, str] = {}
         for name, value in values.items():

@@ -61,7 +61,7 @@ class Parametrized:
     rows: int = 1  # a multi-row insert's rows: row r's parameters follow row r-1's
 
 
-_FORMS: dict[tuple[str, int], Parametrized | None] = {}
+_FORMS: dict[tuple[str, int, bool], Parametrized | None] = {}
 
 
 def parametrized(
@@ -73,14 +73,13 @@ def parametrized(
     `INSERT … VALUES (…)` whose row starts at `values_at` and is followed by `tail`, made the
     same insert of `rows` rows. `one_plan`: the caller knows the statement has no plan to
     choose though it is not an `INSERT … VALUES` (the numbered insert, ADR 0070)."""
-    if not one_plan and not _values_insert(sql):
-        return None  # checked before the cache: a form made for `one_plan` is not for others
-    key = (sql, rows)
+    key = (sql, rows, one_plan)  # a form made for `one_plan` is not for another caller
     if key in _FORMS:
         return _FORMS[key]
     if len(_FORMS) >= 4 * MAX_STATEMENTS:
         _FORMS.clear()
-    form = _FORMS[key] = _parametrize(sql, values_at, tail, rows)
+    preparable = one_plan or _values_insert(sql)
+    form = _FORMS[key] = _parametrize(sql, values_at, tail, rows) if preparable else None
     return form
 
 

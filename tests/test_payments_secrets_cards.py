@@ -19,6 +19,7 @@ from billing.domain.card_numbers import (
     may_hold_card_number,
 )
 from billing.observability.logs import EcsFormatter, SecretMask
+from billing_client.v1 import usage_pb2
 
 # Test numbers the networks publish (Luhn-valid), and their neighbours with the last digit off.
 PUBLISHED = [
@@ -147,6 +148,52 @@ def test_the_byte_search_never_misses_what_the_text_search_finds(text: str) -> N
     if holds_card_number(text):
         assert may_hold_card_number(text.encode())
     assert mask_card_numbers(mask_card_numbers(text)) == mask_card_numbers(text)
+
+
+# Digits, both separators, letters and a byte that is neither: where stretches of digits and
+# separators are dense, the byte search's shape rule is what decides.
+dense = st.text(alphabet="0123456789 -x\n", min_size=13, max_size=60)
+
+
+@settings(max_examples=2000, derandomize=True)
+@given(dense)
+def test_the_byte_search_never_misses_a_card_in_digit_dense_text(text: str) -> None:
+    if holds_card_number(text):
+        assert may_hold_card_number(text.encode())
+
+
+@settings(max_examples=300, derandomize=True)
+@given(grouped(), dense, dense)
+def test_the_byte_search_finds_a_card_inside_a_protobuf_message(
+    number: str, before: str, after: str
+) -> None:
+    # Framing bytes (tags, lengths) sit between the strings and may read as digits.
+    events = [
+        usage_pb2.UsageEvent(id=before, subscription=f"x {number} x", metric=after),
+        usage_pb2.UsageEvent(id=after, metric=before),
+    ]
+    data = usage_pb2.StreamUsageRequest(events=events).SerializeToString()
+    assert may_hold_card_number(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bench-a1-001-00000012-00034",  # 3-8-5: the 8-digit group cannot be followed
+        "2026-01-03-12345 2026-01-04-12346",  # dates and counters
+        "000-00000001-00001",
+        "12 345 678 901 234",  # groups of 2 and 3 digits: 14 digits, no candidate
+        "1234567890 123",  # a first group of 10 cannot be followed either
+    ],
+)
+def test_digit_runs_of_ids_are_not_a_maybe(text: str) -> None:
+    """These have 13 digits once separators are dropped (what the byte search looked at
+    before), but no stretch shaped like a card number: a message of them is not walked."""
+    assert not holds_card_number(text)
+    data = usage_pb2.StreamUsageRequest(
+        events=[usage_pb2.UsageEvent(id=text, subscription=text) for _ in range(3)]
+    ).SerializeToString()
+    assert not may_hold_card_number(data)
 
 
 @settings(max_examples=300, derandomize=True)

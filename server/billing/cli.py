@@ -238,7 +238,7 @@ def _serve(settings: Settings, ready_file: str | None) -> int:
 GC_YOUNG_THRESHOLD = 50_000
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
@@ -255,7 +255,7 @@ def _run_worker(
 
     if role is Role.DUE:
         lower_priority(settings.due_work_nice)  # before any thread starts: they inherit it
-    _tune_gc()
+    tune_gc()
 
     def on_ready(port: int) -> None:
         if ready_file:

@@ -46,13 +46,53 @@ _HEX_LETTERS: Final = frozenset("abcdefABCDEF")
 # are needed for a card number to be there. Two C loops, no per-position regex attempts.
 _ZEROS: Final = b"0" * CARD_DIGITS_MIN
 _DIGITS_TO_ZERO: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
+# The same bytes as a *shape*: a digit "0", a separator " ", anything else "x". A card number
+# is a candidate, and a candidate's characters stand in the bytes as they are, so some stretch
+# of "0" and " " holds a candidate's shape: 13 or more digits in groups, every group but the
+# last 3 to 6 digits followed by one separator. Ids of digits and dashes have stretches
+# ("001-00000012-00034") but not that shape (its 8-digit group cannot be followed): they
+# cost no walk of the message. Stretches of one message share a few shapes; each shape is
+# judged once.
+_TO_SHAPE: Final = bytes(
+    0x30 if 0x30 <= b <= 0x39 else 0x20 if b in (0x20, 0x2D) else 0x78 for b in range(256)
+)
+_SHAPE_STRETCH = re.compile(rb"[0 ]{%d,}" % CARD_DIGITS_MIN)
+SHAPES_KEPT: Final = 4096  # judged shapes remembered (a bound: hostile bytes vary them)
+
+
+def _candidate_rest(closed: int) -> str:
+    """The shape of what follows `closed` digits of a candidate in groups already followed
+    by their separator: the last group's remaining digits, or one more 3-6 digit group and
+    its separator, then the rest."""
+    last = f"0{{{max(1, CARD_DIGITS_MIN - closed)}}}"
+    if closed >= CARD_DIGITS_MIN - 1:
+        return last
+    groups = "|".join(
+        f"{'0' * size} {_candidate_rest(closed + size)}"
+        for size in range(GROUP_DIGITS_MIN, GROUP_DIGITS_MAX + 1)
+    )
+    return f"(?:{last}|{groups})"
+
+
+_CANDIDATE_SHAPE = re.compile(_candidate_rest(0).encode())
+_shape_holds: dict[bytes, bool] = {}
 
 
 def may_hold_card_number(data: bytes) -> bool:
     """False when `data` certainly holds no card number in any text encoded in it as UTF-8
     (a protobuf message's raw bytes: UTF-8 never encodes anything else with the bytes of ASCII
     digits, space or dash). True is only a maybe: look at the decoded strings."""
-    return _ZEROS in data.translate(_DIGITS_TO_ZERO, b" -")
+    if _ZEROS not in data.translate(_DIGITS_TO_ZERO, b" -"):
+        return False  # the common case: no 13 digits at all
+    for shape in set(_SHAPE_STRETCH.findall(data.translate(_TO_SHAPE))):
+        holds = _shape_holds.get(shape)
+        if holds is None:
+            if len(_shape_holds) >= SHAPES_KEPT:
+                _shape_holds.clear()
+            holds = _shape_holds[shape] = _CANDIDATE_SHAPE.search(shape) is not None
+        if holds:
+            return True
+    return False
 
 
 def luhn_valid(digits: str) -> bool:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from billing.domain import card_numbers as card_module
 from billing.domain.card_numbers import (
     holds_card_number,
     luhn_check_digit,
@@ -174,6 +176,19 @@ def test_the_byte_search_finds_a_card_inside_a_protobuf_message(
     ]
     data = usage_pb2.StreamUsageRequest(events=events).SerializeToString()
     assert may_hold_card_number(data)
+
+
+@settings(max_examples=1000, derandomize=True)
+@given(st.text(alphabet="0123456789 -aFgZ.", min_size=13, max_size=40), st.randoms())
+def test_a_text_of_remembered_classes_is_judged_by_its_own_digits(text: str, rnd: Any) -> None:
+    """A text whose classes were judged card-free without a Luhn check is answered from
+    memory; one of the same classes with other digits must get the answer it gets afresh."""
+    other = "".join(str(rnd.randrange(10)) if c.isdigit() else c for c in text)
+    holds_card_number(text)  # remembers its classes, when no Luhn check was needed
+    remembered = holds_card_number(other)
+    card_module._classes_without_cards.clear()
+    assert remembered == holds_card_number(other)
+    assert mask_card_numbers(other) == mask_card_numbers(other)
 
 
 @pytest.mark.parametrize(

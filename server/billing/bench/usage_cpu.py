@@ -18,7 +18,6 @@ import asyncio
 import multiprocessing
 import statistics
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -46,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database", required=True, help="a PostgreSQL server URL")
     parser.add_argument("--calls", type=int, default=20, help="measured calls (one more warms up)")
     parser.add_argument("--subscriptions", type=int, default=200)
+    parser.add_argument(
+        "--run-tag",
+        default="cpu",
+        help="in every event id (bench-<tag>-000-<call>-<event>; the database is new each run)",
+    )
     args = parser.parse_args(argv)
     md = bench_metadata("bench_usage")
     with TemporaryDirectory() as workdir, _database(args.database, Path(workdir)) as url:
@@ -58,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             usage = UsageFixtures(fixtures, target, md, url, lambda _text: None)
             owned = usage.stream_subscriptions(1, args.subscriptions)[0]
             names = [s.name for s in owned]
-            measured = _measure(target, md, names, args.calls)
+            measured = _measure(target, md, names, args.calls, args.run_tag)
     print(
         f"StreamUsage, {args.calls} calls of {EVENTS_PER_CALL:,} events one at a time"
         f" over {args.subscriptions} subscriptions (after one warm-up call); per event:"
@@ -73,7 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _measure(
-    target: str, md: tuple[tuple[str, str], ...], subscriptions: Sequence[str], calls: int
+    target: str,
+    md: tuple[tuple[str, str], ...],
+    subscriptions: Sequence[str],
+    calls: int,
+    run_tag: str,
 ) -> list[tuple[float, float, float]]:
     """Per call: (server CPU us, PostgreSQL CPU us, per event; wall seconds), of calls sent by
     a process of their own (in this one, building the requests would share the server's
@@ -82,7 +90,7 @@ def _measure(
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     sender = context.Process(
-        target=_send, args=(theirs, target, md, list(subscriptions), calls), daemon=True
+        target=_send, args=(theirs, target, md, list(subscriptions), calls, run_tag), daemon=True
     )
     sender.start()
     measured: list[tuple[float, float, float]] = []
@@ -108,11 +116,12 @@ def _send(
     md: tuple[tuple[str, str], ...],
     subscriptions: list[str],
     calls: int,
+    run_tag: str,
 ) -> None:
     async def run() -> None:
         async with grpc.aio.insecure_channel(target) as channel:
             call = stream_usage_call(
-                channel, md, subscriptions, run_tag=uuid.uuid4().hex[:8], index=0, timeout_s=120
+                channel, md, subscriptions, run_tag=run_tag, index=0, timeout_s=120
             )
             await _accepted(call, 0)  # warm-up
             for n in range(1, calls + 1):

@@ -76,6 +76,20 @@ def _candidate_rest(closed: int) -> str:
 
 _CANDIDATE_SHAPE = re.compile(_candidate_rest(0).encode())
 _shape_holds: dict[bytes, bool] = {}
+# A text's classes: what every rule below looks at, but the digits' values (the Luhn check).
+# Characters outside ASCII are kept as they are (the rules read them as neither digit, letter
+# nor separator; kept, no two texts of different classes share a class string).
+_CLASS_OF: Final = str.maketrans(
+    {
+        **{chr(c): "." for c in range(128)},
+        **dict.fromkeys("0123456789", "0"),
+        " ": " ",
+        "-": "-",
+        **{c: "h" for c in "abcdefABCDEF"},
+        **{c: "l" for c in "ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ"},
+    }
+)
+_classes_without_cards: set[str] = set()
 
 
 def may_hold_card_number(data: bytes) -> bool:
@@ -120,15 +134,31 @@ def luhn_check_digit(partial: str) -> str:
 
 def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each card number in `text`, in order, not overlapping; the longest
-    candidate of a run that passes the Luhn check wins."""
-    if len(text) < CARD_DIGITS_MIN or not may_hold_card_number(text.encode()):
+    candidate of a run that passes the Luhn check wins.
+
+    Where no candidate of `text` reached the Luhn check, the answer follows from its classes
+    alone (which characters are digits, separators, hexadecimal or other letters); such a
+    class string is remembered, and a text of the same classes (the next id of a format, say)
+    is answered by one lookup."""
+    if len(text) < CARD_DIGITS_MIN or _ZEROS not in text.encode().translate(
+        _DIGITS_TO_ZERO, b" -"
+    ):
         return
+    classes = text.translate(_CLASS_OF)
+    if classes in _classes_without_cards:
+        return
+    luhn_asked = False
     for stretch in _STRETCH.finditer(text):
         found = stretch.group()
         if len(found) >= CARD_DIGITS_MIN:
-            span = _card_in_stretch(found, stretch.start(), text)
+            span, asked = _card_in_stretch(found, stretch.start(), text)
+            luhn_asked = luhn_asked or asked
             if span is not None:
                 yield span
+    if not luhn_asked:
+        if len(_classes_without_cards) >= SHAPES_KEPT:
+            _classes_without_cards.clear()
+        _classes_without_cards.add(classes)
 
 
 def holds_card_number(text: str) -> bool:
@@ -151,12 +181,17 @@ def mask_card_numbers(text: str) -> str:
     return "".join(parts)
 
 
-def _card_in_stretch(stretch: str, offset: int, text: str) -> tuple[int, int] | None:
+def _card_in_stretch(
+    stretch: str, offset: int, text: str
+) -> tuple[tuple[int, int] | None, bool]:
+    """The run's card number (None if it has none), and whether a Luhn check was needed to
+    tell (False: the classes of `text` alone told)."""
     before, digit_before = _letters_before(text, offset)
     if digit_before:
-        return None  # "...8Q4242...": inside an id of letters and digits
+        return None, False  # "...8Q4242...": inside an id of letters and digits
     groups = re.split(r"[ -]", stretch)
     best: tuple[int, int] | None = None
+    luhn_asked = False
     digits = 0
     end = 0  # end of the candidate within the run
     for k, group in enumerate(groups):
@@ -166,13 +201,11 @@ def _card_in_stretch(stretch: str, offset: int, text: str) -> tuple[int, int] | 
         end += len(group) + (1 if k else 0)
         if digits > CARD_DIGITS_MAX:
             break
-        if (
-            digits >= CARD_DIGITS_MIN
-            and not _part_of_an_id(before, text, offset + end)
-            and luhn_valid("".join(groups[: k + 1]))
-        ):
-            best = (offset, offset + end)
-    return best
+        if digits >= CARD_DIGITS_MIN and not _part_of_an_id(before, text, offset + end):
+            luhn_asked = True
+            if luhn_valid("".join(groups[: k + 1])):
+                best = (offset, offset + end)
+    return best, luhn_asked
 
 
 def _letters_before(text: str, start: int) -> tuple[str, bool]:

@@ -140,9 +140,7 @@ def card_number_spans(text: str) -> Iterator[tuple[int, int]]:
     alone (which characters are digits, separators, hexadecimal or other letters); such a
     class string is remembered, and a text of the same classes (the next id of a format, say)
     is answered by one lookup."""
-    if len(text) < CARD_DIGITS_MIN or _ZEROS not in text.encode().translate(
-        _DIGITS_TO_ZERO, b" -"
-    ):
+    if len(text) < CARD_DIGITS_MIN or _ZEROS not in text.encode().translate(_DIGITS_TO_ZERO, b" -"):
         return
     classes = text.translate(_CLASS_OF)
     if classes in _classes_without_cards:
@@ -181,9 +179,7 @@ def mask_card_numbers(text: str) -> str:
     return "".join(parts)
 
 
-def _card_in_stretch(
-    stretch: str, offset: int, text: str
-) -> tuple[tuple[int, int] | None, bool]:
+def _card_in_stretch(stretch: str, offset: int, text: str) -> tuple[tuple[int, int] | None, bool]:
     """The run's card number (None if it has none), and whether a Luhn check was needed to
     tell (False: the classes of `text` alone told)."""
     before, digit_before = _letters_before(text, offset)

@@ -11,11 +11,14 @@ from datetime import datetime
 from billing.app.ports import Transaction
 from billing.domain.metering import CARRIED, Event, MetricSpec, groups
 from billing.domain.rollups import ROLLED_UP, Group
-from billing.domain.subscriptions import Subscription
+from billing.domain.subscriptions import MeteredSubscription, Subscription
 from billing.rules.model import Metric, Price, RuleSet
 
 # Models priced on each transaction's amount rather than on a quantity.
 AMOUNT_MODELS = frozenset({"percentage", "graduated_percentage"})
+# What pricing a subscription's metrics reads of it: the whole subscription, or what usage
+# ingestion reads of it.
+PlanTerms = Subscription | MeteredSubscription
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def answered_by_rollups(m: MeteredPrice) -> bool:
     return m.spec.aggregation in ROLLED_UP and m.price.model not in AMOUNT_MODELS
 
 
-def metered_prices(rules: RuleSet, sub: Subscription, at: datetime) -> list[MeteredPrice]:
+def metered_prices(rules: RuleSet, sub: PlanTerms, at: datetime) -> list[MeteredPrice]:
     """The plan's prices that bill a metric, in force at `at`, in the subscription's currency."""
     plan = rules.catalog.plans.get(sub.plan_code)
     if plan is None:
@@ -126,7 +129,7 @@ def metered_prices(rules: RuleSet, sub: Subscription, at: datetime) -> list[Mete
     return found
 
 
-def prices_amounts(rules: RuleSet, sub: Subscription, metric: str) -> bool:
+def prices_amounts(rules: RuleSet, sub: PlanTerms, metric: str) -> bool:
     """Whether the subscription prices `metric` by transaction amounts (percentages)."""
     return any(
         m.spec.code == metric and m.price.model in AMOUNT_MODELS

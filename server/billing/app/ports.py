@@ -37,7 +37,7 @@ from billing.domain.customers import Customer
 from billing.domain.invoices import CreditNote, Invoice, InvoiceHead, InvoiceStatus
 from billing.domain.metering import Event, MetricSpec
 from billing.domain.rollups import Contribution, Range, Rollup
-from billing.domain.subscriptions import Line, Subscription
+from billing.domain.subscriptions import Line, MeteredSubscription, Subscription
 from billing.domain.tax_ledger import LedgerSum, TaxEntry, TaxReportQuery
 from billing.rules.model import RuleSet
 
@@ -219,6 +219,13 @@ class SubscriptionRepository(Protocol):
         self, tenant_id: str, subscription_ids: Sequence[str]
     ) -> dict[str, Subscription]:
         """Those of the subscriptions that exist, by id, in one round trip."""
+        ...
+
+    async def metered_many(
+        self, tenant_id: str, subscription_ids: Sequence[str]
+    ) -> dict[str, MeteredSubscription]:
+        """What checking usage events needs of those of the subscriptions that exist, by id,
+        in one round trip (a few columns: ingestion reads them for every batch)."""
         ...
 
     async def list_after(

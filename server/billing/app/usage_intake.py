@@ -26,7 +26,7 @@ from billing.domain.metering import Event, MetricSpec, number
 from billing.domain.money import QUANTITY_MAX
 from billing.domain.names import is_id
 from billing.domain.rollups import Contribution, bucket_of, contribution, definition, valued_field
-from billing.domain.subscriptions import Status, Subscription
+from billing.domain.subscriptions import MeteredSubscription, Status
 from billing.rules.model import RuleSet
 
 EVENT_ID_MAX = 128
@@ -76,7 +76,7 @@ class _Target:
     """What events of one subscription (or customer) and metric share within a batch."""
 
     reason: str  # why they are refused ("" if they are not)
-    sub: Subscription | None = None
+    sub: MeteredSubscription | None = None
     now: datetime | None = None  # on the subscription's clock
     latest: datetime | None = None  # later than this is in the future
     earliest: datetime | None = None  # earlier than this is too late
@@ -123,22 +123,23 @@ class EventResolver:
         self._tenant_id = tenant_id
         self._rules = rules
         self._time = time
-        self._subs: dict[str, Subscription | None] = {}
-        self._by_customer: dict[str, list[Subscription]] = {}
+        self._subs: dict[str, MeteredSubscription | None] = {}
+        self._by_customer: dict[str, list[MeteredSubscription]] = {}
         self._now: dict[str | None, datetime] = {}
         self._meters_metric: dict[tuple[str, str], bool] = {}
         self._targets: dict[tuple[str, str, str], _Target] = {}
         self._plain: dict[tuple[str, datetime], Contribution] = {}
 
     async def prefetch(self, events: Sequence[IncomingEvent]) -> None:
-        """Read every subscription the batch names in one round trip, not one per id."""
+        """Read every subscription the batch names in one round trip, not one per id (what
+        the checks need of it: a few columns)."""
         wanted: set[str] = set()
         for e in events:
             head, _, sid = e.subscription.partition("/")
             if head == "subscriptions" and is_id(sid, "sub") and sid not in self._subs:
                 wanted.add(sid)
         if wanted:
-            found = await self._tx.subscriptions.get_many(self._tenant_id, sorted(wanted))
+            found = await self._tx.subscriptions.metered_many(self._tenant_id, sorted(wanted))
             self._subs.update({sid: found.get(sid) for sid in wanted})
 
     async def check(self, e: IncomingEvent) -> tuple[str, Event | None, Contribution | None]:
@@ -212,13 +213,14 @@ class EventResolver:
             plain=not spec.filters and not spec.group_by and valued_field(spec) is None,
         )
 
-    async def _subscription(self, e: IncomingEvent) -> tuple[Subscription | None, str]:
+    async def _subscription(self, e: IncomingEvent) -> tuple[MeteredSubscription | None, str]:
         if e.subscription:
             head, _, sid = e.subscription.partition("/")
             if head != "subscriptions" or not is_id(sid, "sub"):
                 return None, f"subscription {e.subscription!r} is not subscriptions/sub_<ULID>"
             if sid not in self._subs:
-                self._subs[sid] = await self._tx.subscriptions.get(self._tenant_id, sid)
+                found = await self._tx.subscriptions.metered_many(self._tenant_id, [sid])
+                self._subs[sid] = found.get(sid)
             sub = self._subs[sid]
             if sub is None:
                 return None, f"no subscription {e.subscription}"
@@ -238,19 +240,19 @@ class EventResolver:
             )
         return candidates[0], ""
 
-    async def _customer_subscriptions(self, customer_id: str) -> list[Subscription]:
+    async def _customer_subscriptions(self, customer_id: str) -> list[MeteredSubscription]:
         """All the customer's subscriptions, page by page."""
-        subs: list[Subscription] = []
+        subs: list[MeteredSubscription] = []
         while True:
             after = subs[-1].id if subs else None
             page = await self._tx.subscriptions.list_after(
                 self._tenant_id, customer_id, after, CUSTOMER_PAGE
             )
-            subs += page
+            subs += [MeteredSubscription.of(sub) for sub in page]
             if len(page) < CUSTOMER_PAGE:
                 return subs
 
-    def _meters(self, sub: Subscription, metric: str) -> bool:
+    def _meters(self, sub: MeteredSubscription, metric: str) -> bool:
         # Asked for every event: the plan's prices are looked up once per batch.
         key = (sub.id, metric)
         if key not in self._meters_metric:
@@ -261,7 +263,7 @@ class EventResolver:
             )
         return self._meters_metric[key]
 
-    async def _clock_now(self, sub: Subscription) -> datetime:
+    async def _clock_now(self, sub: MeteredSubscription) -> datetime:
         if sub.clock_id not in self._now:
             self._now[sub.clock_id] = await self._time.now(self._tx, self._tenant_id, sub.clock_id)
         return self._now[sub.clock_id]

@@ -15,6 +15,7 @@ from billing.app.ports import SimulationClock as ClockRow
 from billing.domain.invoices import CreditNote, Invoice, InvoiceHead, InvoiceStatus
 from billing.domain.money import Money
 from billing.domain.subscriptions import (
+    MeteredSubscription,
     PendingChange,
     Settlement,
     Status,
@@ -250,6 +251,17 @@ def utc_row(columns: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+_METERED_COLUMNS = (
+    s.c.id,
+    s.c.status,
+    s.c.canceled_at,
+    s.c.plan_code,
+    s.c.currency,
+    s.c.period_start,
+    s.c.clock_id,
+)
+
+
 def _subscription(row: RowMapping | dict[str, Any]) -> Subscription:
     change = row["pending_change"]
     return Subscription(
@@ -321,6 +333,29 @@ class SqlSubscriptions:
             select(s).where(s.c.tenant_id == tenant_id, s.c.id.in_(list(subscription_ids)))
         )
         return {row["id"]: _subscription(row) for row in rows.mappings()}
+
+    async def metered_many(
+        self, tenant_id: str, subscription_ids: Sequence[str]
+    ) -> dict[str, MeteredSubscription]:
+        if not subscription_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(*_METERED_COLUMNS).where(
+                s.c.tenant_id == tenant_id, s.c.id.in_(list(subscription_ids))
+            )
+        )
+        return {
+            row.id: MeteredSubscription(
+                row.id,
+                Status(row.status),
+                row.canceled_at,
+                row.plan_code,
+                row.currency,
+                row.period_start,
+                row.clock_id,
+            )
+            for row in rows
+        }
 
     async def list_after(
         self, tenant_id: str, customer_id: str | None, after_id: str | None, limit: int

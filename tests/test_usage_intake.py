@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from billing.api.usage import incoming
-from billing.app.usage_intake import IncomingEvent
+from billing.app.usage_intake import BodyHasher, IncomingEvent
 from billing.domain.errors import InvalidArgument
 from billing_client.v1 import usage_pb2
 
@@ -46,6 +46,28 @@ def reference_hash(e: IncomingEvent) -> bytes:
 )
 def test_the_body_hash_is_the_one_json_dumps_gave(event: IncomingEvent) -> None:
     assert event.body_hash() == reference_hash(event)
+
+
+def test_a_batchs_body_hashes_are_the_ones_json_dumps_gave() -> None:
+    """BodyHasher keeps the head of each (customer, metric, subscription) within a batch:
+    events sharing it, with and without properties and timestamps, hash as before."""
+    at = datetime(2026, 4, 1, 12, 30, 1, 5, tzinfo=UTC)
+    events = [
+        IncomingEvent("e1", "subscriptions/sub_1", "", "api_calls", at),
+        IncomingEvent("e2", "subscriptions/sub_1", "", "api_calls", at + timedelta(seconds=1)),
+        IncomingEvent("e3", "subscriptions/sub_1", "", "api_calls", None),
+        IncomingEvent("e4", "subscriptions/sub_1", "", "api_calls", at, {"region": "eu"}),
+        IncomingEvent("e5", "subscriptions/sub_2", "", "api_calls", at),
+        IncomingEvent("e6", "", "customers/cus_1", "api_calls", at),
+        IncomingEvent("e7", "subscriptions/sub_1", "", "data_gb", at),
+        IncomingEvent("e8", 'subscriptions/"ü"\\', "", "api_calls", at),
+        IncomingEvent("e9", 'subscriptions/"ü"\\', "", "api_calls", at),
+    ]
+    hashed = BodyHasher()
+    for event in events:
+        digest, at_text = hashed(event)
+        assert digest == reference_hash(event), event.id
+        assert at_text == (event.timestamp.isoformat() if event.timestamp else "")
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,7 @@ def test_an_answer_cuts_long_ids_and_reasons() -> None:
     """The edge refuses such ids and metrics today; the answer does not rely on it."""
     long = Outcome(3, "x" * 5_000, "refused", "unknown metric '" + "m" * 10_000 + "'")
     cut = echoed(long)
-    assert (cut.index, cut.id, cut.outcome) == (3, "x" * 128 + "…", "refused")
+    assert (cut.position, cut.id, cut.outcome) == (3, "x" * 128 + "…", "refused")
     assert cut.reason == ("unknown metric '" + "m" * 10_000)[:255] + "…"
     short = Outcome(4, "ok", "refused", "why")
     assert echoed(short) is short

@@ -80,7 +80,7 @@ def _add_results(reply: pb.IngestUsageResponse, outcomes: Iterable[Outcome]) -> 
         known = o.outcome in OUTCOMES
         shown = o if known else echoed(o)  # a reason (or a refused id) may quote long input
         add(
-            index=shown.index,
+            index=shown.position,
             id=shown.id,
             outcome=OUTCOMES[o.outcome] if known else refused,
             reason=shown.reason,

@@ -35,6 +35,7 @@ from billing.app.ports import Store, StoredEvent, Transaction
 from billing.app.rules import ActiveRules, RuleUseCases
 from billing.app.turns import give_way
 from billing.app.usage_intake import (
+    BodyHasher,
     EventResolver,
     IncomingEvent,
     Outcome,
@@ -212,11 +213,12 @@ class UsageUseCases:
         to_store: dict[str, tuple[int, StoredEvent]] = {}
         seen_in_batch: dict[str, bytes] = {}
         check = resolver.check
+        hashed = BodyHasher()
         for offset, incoming in enumerate(events):
             if offset % YIELD_EVERY == YIELD_EVERY - 1:
                 # Checking a batch is pure CPU (the lookups are cached): let other calls in.
                 await give_way()
-            digest = incoming.body_hash()
+            digest, at_text = hashed(incoming)
             if incoming.id in seen_in_batch:
                 same = seen_in_batch[incoming.id] == digest
                 outcomes[offset] = Outcome(
@@ -227,11 +229,11 @@ class UsageUseCases:
                 )
                 continue
             seen_in_batch[incoming.id] = digest
-            reason, event, rollup = await check(incoming)
-            if event is None:
+            reason, stored = await check(incoming, digest, at_text)
+            if stored is None:
                 outcomes[offset] = Outcome(first + offset, incoming.id, REFUSED, reason)
                 continue
-            to_store[incoming.id] = (offset, StoredEvent(event, digest, rollup))
+            to_store[incoming.id] = (offset, stored)
         inserted = await tx.usage.insert_batch(ctx.tenant_id, [s for _, s in to_store.values()])
         await give_way()
         conflicts = [event_id for event_id in to_store if event_id not in inserted]
@@ -285,7 +287,9 @@ class UsageUseCases:
             )
             history = [original, *await tx.usage.corrections_of(ctx.tenant_id, original.id)]
             digest = hashlib.sha256(f"{kind}:{event_id}:{sorted(properties.items())}".encode())
-            await tx.usage.insert_batch(ctx.tenant_id, [StoredEvent(correction, digest.digest())])
+            await tx.usage.insert_batch(
+                ctx.tenant_id, [StoredEvent.of(correction, digest.digest())]
+            )
             removed, added = _rollup_change(spec, history, correction)
             if removed != added:
                 await tx.usage.adjust_rollup(

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from billing.app.billing_time import BillingTime
 from billing.app.metered import metered_prices, metric_spec, prices_amounts
-from billing.app.ports import Transaction
+from billing.app.ports import StoredEvent, Transaction
 from billing.domain.metering import Event, MetricSpec, number
 from billing.domain.money import QUANTITY_MAX
 from billing.domain.names import is_id
@@ -63,12 +63,37 @@ class IncomingEvent(NamedTuple):
         return hashlib.sha256(body.encode()).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    index: int
+class Outcome(NamedTuple):
+    position: int  # in the call's events (a stream's: counted across its messages)
     id: str
     outcome: str
     reason: str = ""
+
+
+class BodyHasher:
+    """IncomingEvent.body_hash for a batch's events, and each one's timestamp text (the COPY
+    writes the same text). The body of an event without properties is a head that depends
+    only on its customer, metric and subscription, made once per batch, and its timestamp."""
+
+    def __init__(self) -> None:
+        self._heads: dict[tuple[str, str, str], str] = {}
+
+    def __call__(self, e: IncomingEvent) -> tuple[bytes, str]:
+        """(the body hash, timestamp.isoformat() or "" without a timestamp)."""
+        at = e.timestamp
+        at_text = "" if at is None else at.isoformat()
+        if e.properties:
+            return e.body_hash(), at_text
+        key = (e.customer, e.metric, e.subscription)
+        head = self._heads.get(key)
+        if head is None:
+            text = encode_basestring_ascii
+            head = self._heads[key] = (
+                f'{{"customer": {text(e.customer)}, "metric": {text(e.metric)},'
+                f' "properties": {{}}, "subscription": {text(e.subscription)}, "timestamp": '
+            )
+        tail = "null}" if at is None else f'"{at_text}"}}'
+        return hashlib.sha256((head + tail).encode()).digest(), at_text
 
 
 @dataclass(frozen=True)
@@ -93,7 +118,8 @@ def _text_problem(e: IncomingEvent) -> str:
     if not e.id or len(e.id) > EVENT_ID_MAX:
         return f"id must be 1 to {EVENT_ID_MAX} characters"
     nul = "\x00" in e.id or "\x00" in e.subscription or "\x00" in e.customer
-    if nul or any("\x00" in k or "\x00" in v for k, v in e.properties.items()):
+    props = e.properties
+    if nul or (props and any("\x00" in k or "\x00" in v for k, v in props.items())):
         return "text fields must not contain NUL characters"
     return ""
 
@@ -142,39 +168,65 @@ class EventResolver:
             found = await self._tx.subscriptions.metered_many(self._tenant_id, sorted(wanted))
             self._subs.update({sid: found.get(sid) for sid in wanted})
 
-    async def check(self, e: IncomingEvent) -> tuple[str, Event | None, Contribution | None]:
-        """Why the event is refused ("" if it is not), the event, and what it adds to its
-        day's rollup (both None when refused)."""
+    async def check(
+        self, e: IncomingEvent, body_hash: bytes, at_text: str
+    ) -> tuple[str, StoredEvent | None]:
+        """Why the event is refused ("" if it is not), and the event to store with what it
+        adds to its day's rollup (None when refused). `body_hash` and `at_text` are
+        BodyHasher's."""
         if problem := _text_problem(e):
-            return problem, None, None
+            return problem, None
         if e.metric not in self._rules.metering.metrics:
-            return f"unknown metric {e.metric!r}", None, None
+            return f"unknown metric {e.metric!r}", None
         at = e.timestamp
         if at is None:
-            return "timestamp is required", None, None
+            return "timestamp is required", None
         target = self._targets.get((e.subscription, e.customer, e.metric))
         if target is None:
             target = await self._target(e)
             self._targets[(e.subscription, e.customer, e.metric)] = target
         if target.reason:
-            return target.reason, None, None
+            return target.reason, None
         assert target.sub is not None and target.latest is not None and target.earliest
         if at > target.latest:
-            return f"timestamp {at.isoformat()} is in the future", None, None
+            return f"timestamp {at.isoformat()} is in the future", None
         if at < target.earliest:
             lateness = self._rules.metering.max_lateness
-            return f"timestamp is older than max_lateness ({lateness})", None, None
+            return f"timestamp is older than max_lateness ({lateness})", None
         # Received "now" on the subscription's own clock, the clock its invoices are dated by,
         # so "arrived after the period was billed" compares like with like.
         # The properties are the incoming event's own (a fresh dict, or the shared empty one).
-        event = Event(e.id, target.sub.id, e.metric, at, e.properties, received_at=target.now)
+        sub_id = target.sub.id
+        event: Event | None = None
         if target.field is not None:
+            event = Event(e.id, sub_id, e.metric, at, e.properties, received_at=target.now)
             try:
                 value = usage_value(event, target.field)
             except ValueError as exc:
-                return str(exc), None, None
+                return str(exc), None
             if value < 0 and target.amounts_priced:
-                return negative_amount(target.field, e.metric), None, None
+                return negative_amount(target.field, e.metric), None
+        rollup = self._rollup(target, e, at, event)
+        stored = StoredEvent(
+            e.id,
+            sub_id,
+            e.metric,
+            at,
+            e.properties,
+            target.now,
+            body_hash,
+            rollup,
+            None,
+            None,
+            at_text,
+        )
+        return "", stored
+
+    def _rollup(
+        self, target: _Target, e: IncomingEvent, at: datetime, event: Event | None
+    ) -> Contribution:
+        """What the checked event adds to its day's rollup (`event`: the Event if one was
+        made for the number check)."""
         if target.plain:
             # The day's contribution is the same object for every event of that day.
             bucket = bucket_of(at)
@@ -182,9 +234,11 @@ class EventResolver:
             if found is None:
                 found = Contribution(bucket, target.defined_as, (), None)
                 self._plain[(target.defined_as, bucket)] = found
-            return "", event, found
-        assert target.spec is not None
-        return "", event, contribution(target.spec, target.defined_as, event)
+            return found
+        assert target.spec is not None and target.sub is not None
+        if event is None:
+            event = Event(e.id, target.sub.id, e.metric, at, e.properties, received_at=target.now)
+        return contribution(target.spec, target.defined_as, event)
 
     async def _target(self, e: IncomingEvent) -> _Target:
         """The checks of `check` that depend only on the event's subscription (or customer)

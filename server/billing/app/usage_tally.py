@@ -25,7 +25,7 @@ def echoed(outcome: Outcome) -> Outcome:
     if len(outcome.id) <= EVENT_ID_MAX and len(outcome.reason) <= REASON_CHARS_MAX:
         return outcome
     return Outcome(
-        outcome.index,
+        outcome.position,
         shown(outcome.id, EVENT_ID_MAX + 1),
         outcome.outcome,
         shown(outcome.reason, REASON_CHARS_MAX),

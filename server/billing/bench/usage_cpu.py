@@ -5,7 +5,8 @@ are shared between the server, PostgreSQL and the load processes. This runs one 
 process (due-work worker stopped) on a scratch PostgreSQL database, sends StreamUsage calls of
 the load bench's shape (`usage_load.stream_usage_call`: 20 messages of 500 events, one call at
 a time, from a process of their own) and prints the CPU each accepted event cost: the server's
-event-loop thread (where all of a call's Python runs) and every local PostgreSQL process.
+event-loop thread (where all of a call's Python runs), the whole server process (gRPC's own
+threads too) and every local PostgreSQL process.
 
     python -m billing.bench.usage_cpu --database postgresql://postgres@127.0.0.1:5432/test
         [--calls 8] [--subscriptions 200]
@@ -67,12 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"StreamUsage, {args.calls} calls of {EVENTS_PER_CALL:,} events one at a time"
         f" over {args.subscriptions} subscriptions (after one warm-up call); per event:"
     )
-    print(f"{'':<10}{'server CPU us':>15}{'PostgreSQL CPU us':>19}{'events/s, one stream':>23}")
+    print(
+        f"{'':<10}{'server loop CPU us':>20}{'server CPU us':>15}{'PostgreSQL CPU us':>19}"
+        f"{'events/s, one stream':>23}"
+    )
     for label, pick in (("least", min), ("median", statistics.median)):
-        server_us = pick(m[0] for m in measured)
-        database_us = pick(m[1] for m in measured)
-        rate = EVENTS_PER_CALL / pick(m[2] for m in measured)
-        print(f"{label:<10}{server_us:>15.2f}{database_us:>19.2f}{rate:>23,.0f}")
+        loop_us, server_us, database_us = (pick(m[i] for m in measured) for i in range(3))
+        rate = EVENTS_PER_CALL / pick(m[3] for m in measured)
+        print(f"{label:<10}{loop_us:>20.2f}{server_us:>15.2f}{database_us:>19.2f}{rate:>23,.0f}")
     return 0
 
 
@@ -82,8 +85,9 @@ def _measure(
     subscriptions: Sequence[str],
     calls: int,
     run_tag: str,
-) -> list[tuple[float, float, float]]:
-    """Per call: (server CPU us, PostgreSQL CPU us, per event; wall seconds), of calls sent by
+) -> list[tuple[float, float, float, float]]:
+    """Per call: (server loop thread, server process, PostgreSQL: CPU us per event; wall
+    seconds), of calls sent by
     a process of their own (in this one, building the requests would share the server's
     GIL). Each call is measured alone: the machine's other work inflates some of them, and
     the least of them says what a call itself costs."""
@@ -93,18 +97,27 @@ def _measure(
         target=_send, args=(theirs, target, md, list(subscriptions), calls, run_tag), daemon=True
     )
     sender.start()
-    measured: list[tuple[float, float, float]] = []
+    measured: list[tuple[float, float, float, float]] = []
     try:
         for _ in range(calls):
             if ours.recv() != "ready":
                 raise RuntimeError("the sending process failed")
-            cpu, database, wall = server_cpu_s(), postgres_cpu_s(), time.perf_counter()
+            cpu, process = server_cpu_s(), time.process_time()
+            database, wall = postgres_cpu_s(), time.perf_counter()
             ours.send("go")
             if ours.recv() != "done":
                 raise RuntimeError("the sending process failed")
             wall = time.perf_counter() - wall
-            cpu, database = server_cpu_s() - cpu, postgres_cpu_s() - database
-            measured.append((cpu / EVENTS_PER_CALL * 1e6, database / EVENTS_PER_CALL * 1e6, wall))
+            cpu, process = server_cpu_s() - cpu, time.process_time() - process
+            database = postgres_cpu_s() - database
+            measured.append(
+                (
+                    cpu / EVENTS_PER_CALL * 1e6,
+                    process / EVENTS_PER_CALL * 1e6,
+                    database / EVENTS_PER_CALL * 1e6,
+                    wall,
+                )
+            )
     finally:
         sender.join(timeout=10)
     return measured

@@ -174,8 +174,7 @@ def _removed(c: Contribution) -> _Change:
     return _Change(c.group, -1, value, None, c.value)
 
 
-def _row(tenant_id: str, event: StoredEvent) -> dict[str, Any]:
-    e = event.event
+def _row(tenant_id: str, e: StoredEvent) -> dict[str, Any]:
     return {
         "tenant_id": tenant_id,
         "id": e.id,
@@ -183,7 +182,7 @@ def _row(tenant_id: str, event: StoredEvent) -> dict[str, Any]:
         "metric": e.metric,
         "ts": e.timestamp,
         "properties": dict(e.properties),
-        "body_hash": event.body_hash,
+        "body_hash": e.body_hash,
         "received_at": e.received_at,
         "corrects": e.corrects,
         "correction": e.correction,
@@ -205,8 +204,7 @@ def _copy_text(tenant_id: str, events: Sequence[StoredEvent]) -> str:
     tenant = _text(tenant_id)
     lines: list[str] = []
     isoformats: dict[datetime, str] = {}  # received_at and buckets repeat within a batch
-    for stored in events:
-        e = stored.event
+    for e in events:
         received = e.received_at
         if received is None:
             received_text = _NULL
@@ -219,7 +217,8 @@ def _copy_text(tenant_id: str, events: Sequence[StoredEvent]) -> str:
         correction = _NULL if e.correction is None else _text(e.correction)
         lines.append(
             f"{tenant}\t{_text(e.id)}\t{_text(e.subscription_id)}\t{_text(e.metric)}"
-            f"\t{e.timestamp.isoformat()}\t{properties}\t\\\\x{stored.body_hash.hex()}"
+            f"\t{e.timestamp_text or e.timestamp.isoformat()}\t{properties}"
+            f"\t\\\\x{e.body_hash.hex()}"
             f"\t{received_text}\t{corrects}\t{correction}\n"
         )
     return "".join(lines)
@@ -247,9 +246,8 @@ def _summed(
 ) -> dict[tuple[str, str, int], list[Any]]:
     # By the contribution object (a day's plain contribution is one object shared by its
     # events); equal ones made apart meet again in _changes, under one _Key.
-    for stored in events:
-        c = stored.rollup
-        e = stored.event
+    for e in events:
+        c = e.rollup
         if c is None or e.id not in inserted:
             continue
         found = sums.get((e.subscription_id, e.metric, id(c)))

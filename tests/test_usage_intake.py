@@ -10,8 +10,12 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from billing.api.usage import incoming
-from billing.app.usage_intake import BodyHasher, IncomingEvent
+from billing.app.usage_intake import BodyHasher, IncomingEvent, MeteringTerms
+from billing.bench.usage_setup import METERING, METERING_FILE, USAGE_FILES
 from billing.domain.errors import InvalidArgument
+from billing.domain.subscriptions import MeteredSubscription, Status
+from billing.rules import load_rule_set_from_files
+from billing.rules.model import RuleSet
 from billing_client.v1 import usage_pb2
 
 
@@ -90,3 +94,32 @@ def test_an_invalid_timestamp_is_invalid_argument() -> None:
 
 def test_an_event_without_a_timestamp_has_none() -> None:
     assert incoming(usage_pb2.UsageEvent(id="e", metric="m")).timestamp is None
+
+
+def _usage_rules(metering: bytes = METERING) -> RuleSet:
+    files = {**USAGE_FILES, METERING_FILE: metering}
+    return load_rule_set_from_files(files, {"pricing_model": {"graduated", "per_unit"}})
+
+
+def _metered(plan: str, currency: str = "USD") -> MeteredSubscription:
+    start = datetime(2026, 4, 1, tzinfo=UTC)
+    return MeteredSubscription("sub_1", Status.ACTIVE, None, plan, currency, start, None)
+
+
+def test_metering_terms_are_the_rules_own_and_kept_per_compiled_rule_set() -> None:
+    terms = MeteringTerms()
+    rules = _usage_rules()
+    calls = terms.metric(rules, "api_calls")
+    assert (calls.field, calls.plain) == (None, True)
+    assert terms.metric(rules, "api_calls") is calls  # kept
+    assert terms.metric(rules, "data_gb").field == "gb"
+    priced, by_amounts = terms.priced(rules, _metered("metered_monthly"))
+    assert priced == {"api_calls", "data_gb", "storage_gb"} and by_amounts == frozenset()
+    assert terms.priced(rules, _metered("metered_monthly", "EUR")) == (frozenset(), frozenset())
+    # Other rules (another compiled object): their own answers, not the ones kept.
+    counted_by_field = METERING.replace(
+        b"{code: api_calls, aggregation: count}", b"{code: api_calls, aggregation: sum, field: n}"
+    )
+    changed = _usage_rules(counted_by_field)
+    assert terms.metric(changed, "api_calls").field == "n"
+    assert terms.metric(rules, "api_calls") is calls

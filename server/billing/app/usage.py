@@ -38,6 +38,7 @@ from billing.app.usage_intake import (
     BodyHasher,
     EventResolver,
     IncomingEvent,
+    MeteringTerms,
     Outcome,
     negative_amount,
     usage_value,
@@ -114,6 +115,7 @@ class UsageUseCases:
         self._rules = rules
         self._engines = engines
         self._time = time
+        self._terms = MeteringTerms()  # the same for every batch while the rules are
         # Told each committed batch's outcomes (the metrics' ingestion counters, ADR 0061).
         self.ingested: Callable[[Sequence[Outcome]], None] | None = None
 
@@ -204,7 +206,7 @@ class UsageUseCases:
     ) -> list[Outcome]:
         active = await self._rules.active_rules_in(tx, ctx.tenant_id)
         rules = active.rules
-        resolver = EventResolver(tx, ctx.tenant_id, rules, self._time)
+        resolver = EventResolver(tx, ctx.tenant_id, rules, self._time, self._terms)
         await resolver.prefetch(events)
         await give_way()
         # One slot per event, in order; an event to store keeps its slot empty until the

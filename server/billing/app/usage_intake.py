@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from billing.app.billing_time import BillingTime
-from billing.app.metered import metered_prices, metric_spec, prices_amounts
+from billing.app.metered import AMOUNT_MODELS, metered_prices, metric_spec
 from billing.app.ports import StoredEvent, Transaction
 from billing.domain.metering import Event, MetricSpec, number
 from billing.domain.money import QUANTITY_MAX
@@ -141,11 +141,90 @@ def negative_amount(field: str, metric: str) -> str:
     )
 
 
+class _MetricTerms(NamedTuple):
+    field: str | None  # the number field to check, if any
+    spec: MetricSpec
+    defined_as: str
+    plain: bool  # no filters, no group_by, no value: one contribution per day
+
+
+class _TermsOf:
+    """MeteringTerms' answers under one compiled rule set."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules  # held: the id this is kept under stays this object's
+        self.metrics: dict[str, _MetricTerms] = {}
+        self.priced: dict[tuple[str, str, datetime], tuple[frozenset[str], frozenset[str]]] = {}
+
+
+class MeteringTerms:
+    """What the active rules say about each metric, and which metrics each plan prices (in a
+    currency, for a period start), kept per compiled rule set (the same object while its
+    tenant's rules do not change): every batch of a stream asks again, and the answers
+    depend on nothing else."""
+
+    RULE_SETS_KEPT = 16
+    PLANS_KEPT = 4096  # plans x currencies x period starts per rule set, at most
+
+    def __init__(self) -> None:
+        self._by_rules: dict[int, _TermsOf] = {}
+
+    def _of(self, rules: RuleSet) -> _TermsOf:
+        found = self._by_rules.get(id(rules))
+        if found is None or found.rules is not rules:
+            if len(self._by_rules) >= self.RULE_SETS_KEPT:
+                self._by_rules.clear()
+            found = self._by_rules[id(rules)] = _TermsOf(rules)
+        return found
+
+    def metric(self, rules: RuleSet, code: str) -> _MetricTerms:
+        """The terms of a metric the rules define."""
+        terms = self._of(rules)
+        found = terms.metrics.get(code)
+        if found is None:
+            metric = rules.metering.metrics[code]
+            counted = metric.aggregation in {"count", "unique_count"}
+            spec = metric_spec(metric)
+            found = terms.metrics[code] = _MetricTerms(
+                metric.field if metric.field and not counted else None,
+                spec,
+                definition(spec),
+                not spec.filters and not spec.group_by and valued_field(spec) is None,
+            )
+        return found
+
+    def priced(
+        self, rules: RuleSet, sub: MeteredSubscription
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """The metrics the subscription's plan prices in its currency at its period start,
+        and those of them priced by transaction amounts (percentages)."""
+        terms = self._of(rules)
+        key = (sub.plan_code, sub.currency, sub.period_start)
+        found = terms.priced.get(key)
+        if found is None:
+            if len(terms.priced) >= self.PLANS_KEPT:
+                terms.priced.clear()
+            prices = metered_prices(rules, sub, sub.period_start)
+            found = terms.priced[key] = (
+                frozenset(m.spec.code for m in prices),
+                frozenset(m.spec.code for m in prices if m.price.model in AMOUNT_MODELS),
+            )
+        return found
+
+
 class EventResolver:
     """Checks an event and finds its subscription, caching lookups within one batch."""
 
-    def __init__(self, tx: Transaction, tenant_id: str, rules: RuleSet, time: BillingTime) -> None:
+    def __init__(
+        self,
+        tx: Transaction,
+        tenant_id: str,
+        rules: RuleSet,
+        time: BillingTime,
+        terms: MeteringTerms | None = None,
+    ) -> None:
         self._tx = tx
+        self._terms = terms if terms is not None else MeteringTerms()
         self._tenant_id = tenant_id
         self._rules = rules
         self._time = time
@@ -243,28 +322,23 @@ class EventResolver:
     async def _target(self, e: IncomingEvent) -> _Target:
         """The checks of `check` that depend only on the event's subscription (or customer)
         and metric (a known one), in the same order; a reason of "" leaves the per-event ones."""
-        metric = self._rules.metering.metrics[e.metric]
         sub, reason = await self._subscription(e)
         if sub is None:
             return _Target(reason)
         now = await self._clock_now(sub)
-        field = (
-            metric.field
-            if metric.field and metric.aggregation not in {"count", "unique_count"}
-            else None
-        )
-        spec = metric_spec(metric)
+        terms = self._terms.metric(self._rules, e.metric)
         return _Target(
             "",
             sub,
             now,
             latest=now + FUTURE_TOLERANCE,
             earliest=now - self._rules.metering.max_lateness,
-            field=field,
-            amounts_priced=field is not None and prices_amounts(self._rules, sub, e.metric),
-            spec=spec,
-            defined_as=definition(spec),
-            plain=not spec.filters and not spec.group_by and valued_field(spec) is None,
+            field=terms.field,
+            amounts_priced=terms.field is not None
+            and e.metric in self._terms.priced(self._rules, sub)[1],
+            spec=terms.spec,
+            defined_as=terms.defined_as,
+            plain=terms.plain,
         )
 
     async def _subscription(self, e: IncomingEvent) -> tuple[MeteredSubscription | None, str]:
@@ -310,10 +384,9 @@ class EventResolver:
         # Asked for every event: the plan's prices are looked up once per batch.
         key = (sub.id, metric)
         if key not in self._meters_metric:
-            self._meters_metric[key] = not (
-                sub.status == Status.CANCELED and sub.canceled_at is None
-            ) and any(
-                m.spec.code == metric for m in metered_prices(self._rules, sub, sub.period_start)
+            self._meters_metric[key] = (
+                not (sub.status == Status.CANCELED and sub.canceled_at is None)
+                and metric in self._terms.priced(self._rules, sub)[0]
             )
         return self._meters_metric[key]
 

@@ -394,3 +394,19 @@ def test_voiding_the_max_reads_its_day_again(scenario):
     assert peak() == 4  # April 3 now
     s.send("2026-04-02T08:00:00Z", peak_gb={"gb": "6"})
     assert peak() == 6
+
+
+def test_group_values_of_any_text_round_trip_through_the_rollup_rows(scenario, server):
+    # The rollup upsert sends its columns as array literals: quotes, backslashes, commas,
+    # braces, the word NULL and non-ASCII text must come back as sent.
+    s = scenario
+    regions = ['e"u', "a\\b", "x,y", "{z}", "NULL", "", "ü ✓", "  spaced "]
+    s.advance("2026-04-03T00:00:00Z")
+    for n, region in enumerate(regions):
+        for _ in range(n + 1):
+            s.send("2026-04-02T12:00:00Z", regional_calls={"region": region})
+    assert _rollup_rows(server, s) == len(regions)
+    got = {(m, g, q) for m, g, q in quantities(s.current()) if m == "regional_calls"}
+    assert got == {
+        ("regional_calls", f"region={region}", Decimal(n + 1)) for n, region in enumerate(regions)
+    }

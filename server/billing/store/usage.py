@@ -271,22 +271,42 @@ def _changes(sums: Mapping[tuple[str, str, int], list[Any]]) -> dict[_Key, _Chan
 
 
 def _rollup_arrays(tenant_id: str, changes: Mapping[_Key, _Change]) -> dict[str, Any]:
-    """The parameters of _ADD_TO_ROLLUPS: one array per column, rows in key order."""
+    """The parameters of _ADD_TO_ROLLUPS: one array per column, rows in key order, each
+    written as an array literal (psycopg would dump every element on its own: ~5% of a
+    stream's server CPU)."""
     ordered = sorted(changes.items())
     return {
         "tenant": tenant_id,
-        "subscription_id": [k.subscription_id for k, _ in ordered],
-        "metric": [k.metric for k, _ in ordered],
-        "bucket": [k.bucket for k, _ in ordered],
-        "spec": [k.spec for k, _ in ordered],
-        "group_key": [k.group_key for k, _ in ordered],
-        "group_values": [
-            None if c.group is None else json.dumps(list(c.group)) for _, c in ordered
-        ],
-        "count": [c.count for _, c in ordered],
-        "total": [c.total for _, c in ordered],
-        "peak": [c.peak for _, c in ordered],
+        "subscription_id": _texts([k.subscription_id for k, _ in ordered]),
+        "metric": _texts([k.metric for k, _ in ordered]),
+        "bucket": _texts([k.bucket.isoformat() for k, _ in ordered]),
+        "spec": _texts([k.spec for k, _ in ordered]),
+        "group_key": _texts([k.group_key for k, _ in ordered]),
+        "group_values": _texts(
+            [None if c.group is None else json.dumps(list(c.group)) for _, c in ordered]
+        ),
+        "count": _numbers([c.count for _, c in ordered]),
+        "total": _numbers([c.total for _, c in ordered]),
+        "peak": _numbers([c.peak for _, c in ordered]),
     }
+
+
+def _texts(values: Sequence[str | None]) -> str:
+    """A PostgreSQL array literal of text, every element quoted."""
+    return "{" + ",".join("NULL" if v is None else _quoted(v) for v in values) + "}"
+
+
+def _quoted(value: str) -> str:
+    """An array element in double quotes: `\\` and `"` escaped by a backslash."""
+    if '"' in value or "\\" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{value}"'
+
+
+def _numbers(values: Sequence[int | Decimal | None]) -> str:
+    """A PostgreSQL array literal of numbers (a Decimal as str() writes it: numeric reads
+    its exponent form too)."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
 
 
 def _event(row: Any) -> Event:

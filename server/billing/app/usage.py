@@ -115,7 +115,7 @@ class UsageUseCases:
         self._rules = rules
         self._engines = engines
         self._time = time
-        self._terms = MeteringTerms()  # the same for every batch while the rules are
+        self._terms = MeteringTerms()  # kept across batches, per compiled rule set
         # Told each committed batch's outcomes (the metrics' ingestion counters, ADR 0061).
         self.ingested: Callable[[Sequence[Outcome]], None] | None = None
 

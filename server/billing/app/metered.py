@@ -129,9 +129,16 @@ def metered_prices(rules: RuleSet, sub: PlanTerms, at: datetime) -> list[Metered
     return found
 
 
+def priced_metrics(rules: RuleSet, sub: PlanTerms) -> tuple[frozenset[str], frozenset[str]]:
+    """The metrics the subscription's plan prices (in its currency, at its period start),
+    and those of them priced by transaction amounts (percentages)."""
+    prices = metered_prices(rules, sub, sub.period_start)
+    return (
+        frozenset(m.spec.code for m in prices),
+        frozenset(m.spec.code for m in prices if m.price.model in AMOUNT_MODELS),
+    )
+
+
 def prices_amounts(rules: RuleSet, sub: PlanTerms, metric: str) -> bool:
     """Whether the subscription prices `metric` by transaction amounts (percentages)."""
-    return any(
-        m.spec.code == metric and m.price.model in AMOUNT_MODELS
-        for m in metered_prices(rules, sub, sub.period_start)
-    )
+    return metric in priced_metrics(rules, sub)[1]

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from billing.app.billing_time import BillingTime
-from billing.app.metered import AMOUNT_MODELS, metered_prices, metric_spec
+from billing.app.metered import metric_spec, priced_metrics
 from billing.app.ports import StoredEvent, Transaction
 from billing.domain.metering import Event, MetricSpec, number
 from billing.domain.money import QUANTITY_MAX
@@ -47,20 +47,29 @@ class IncomingEvent(NamedTuple):
         """SHA-256 of the body as `json.dumps(body, sort_keys=True)` writes it (the stored
         hashes were made so; a re-sent event must hash the same), written out directly:
         keys in sorted order, default separators, strings escaped as json does."""
-        text = encode_basestring_ascii
-        props = self.properties
-        if props:
-            pairs = ", ".join(f"{text(k)}: {text(props[k])}" for k in sorted(props))
-            properties = f"{{{pairs}}}"
-        else:
-            properties = "{}"
-        at = "null" if self.timestamp is None else f'"{self.timestamp.isoformat()}"'
-        body = (
-            f'{{"customer": {text(self.customer)}, "metric": {text(self.metric)},'
-            f' "properties": {properties}, "subscription": {text(self.subscription)},'
-            f' "timestamp": {at}}}'
-        )
-        return hashlib.sha256(body.encode()).digest()
+        at_text = "" if self.timestamp is None else self.timestamp.isoformat()
+        return _body_hash(_body_head(self), at_text)
+
+
+def _body_head(e: IncomingEvent) -> str:
+    """The body's text up to its timestamp's value (the last key in sorted order)."""
+    text = encode_basestring_ascii
+    props = e.properties
+    if props:
+        pairs = ", ".join(f"{text(k)}: {text(props[k])}" for k in sorted(props))
+        properties = f"{{{pairs}}}"
+    else:
+        properties = "{}"
+    return (
+        f'{{"customer": {text(e.customer)}, "metric": {text(e.metric)},'
+        f' "properties": {properties}, "subscription": {text(e.subscription)}, "timestamp": '
+    )
+
+
+def _body_hash(head: str, at_text: str) -> bytes:
+    """The hash of `head` closed by the timestamp's text ("": no timestamp, null)."""
+    tail = f'"{at_text}"}}' if at_text else "null}"
+    return hashlib.sha256((head + tail).encode()).digest()
 
 
 class Outcome(NamedTuple):
@@ -83,17 +92,12 @@ class BodyHasher:
         at = e.timestamp
         at_text = "" if at is None else at.isoformat()
         if e.properties:
-            return e.body_hash(), at_text
+            return _body_hash(_body_head(e), at_text), at_text
         key = (e.customer, e.metric, e.subscription)
         head = self._heads.get(key)
         if head is None:
-            text = encode_basestring_ascii
-            head = self._heads[key] = (
-                f'{{"customer": {text(e.customer)}, "metric": {text(e.metric)},'
-                f' "properties": {{}}, "subscription": {text(e.subscription)}, "timestamp": '
-            )
-        tail = "null}" if at is None else f'"{at_text}"}}'
-        return hashlib.sha256((head + tail).encode()).digest(), at_text
+            head = self._heads[key] = _body_head(e)
+        return _body_hash(head, at_text), at_text
 
 
 @dataclass(frozen=True)
@@ -204,11 +208,7 @@ class MeteringTerms:
         if found is None:
             if len(terms.priced) >= self.PLANS_KEPT:
                 terms.priced.clear()
-            prices = metered_prices(rules, sub, sub.period_start)
-            found = terms.priced[key] = (
-                frozenset(m.spec.code for m in prices),
-                frozenset(m.spec.code for m in prices if m.price.model in AMOUNT_MODELS),
-            )
+            found = terms.priced[key] = priced_metrics(rules, sub)
         return found
 
 

@@ -21,14 +21,13 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from multiprocessing.connection import Connection
-from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import grpc
 
+from billing.bench.servers import postgresql_database
 from billing.bench.statements import (
     RULES,
-    _database,
     bench_metadata,
     postgres_cpu_s,
     running,
@@ -53,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     md = bench_metadata("bench_usage")
-    with TemporaryDirectory() as workdir, _database(args.database, Path(workdir)) as url:
+    driver = args.database.replace("postgresql://", "postgresql+psycopg://", 1)
+    with TemporaryDirectory() as workdir, postgresql_database(driver) as url:
         upgrade(url)
         with running(url, workdir) as port:
             tune_gc()  # as a serving process does (billing.cli)

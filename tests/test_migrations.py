@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.dialects import postgresql
 
 from billing.store.schema import metadata
 
@@ -190,3 +191,27 @@ def test_0013_keeps_the_newest_key_of_a_request_id_and_old_records_have_no_diges
         ("t2", "same", "CreateCoupon"),
     ]
     assert digest is None
+
+
+def test_every_key_and_id_column_compares_bytes_on_postgresql():
+    """ADR 0074: a varchar a key orders, or an id joined against one, is `COLLATE "C"` on
+    PostgreSQL (`key_string`), so a new table cannot bring back `strcoll` on its keys."""
+    dialect = postgresql.dialect()
+    loose = []
+    for table in metadata.sorted_tables:
+        keyed = {column.name for column in table.primary_key.columns}
+        for constraint in [*table.indexes, *table.constraints]:
+            if isinstance(constraint, sa.Index | sa.UniqueConstraint):
+                keyed |= {column.name for column in constraint.columns}
+        for column in table.columns:
+            if type(column.type) is not sa.String:  # varchar; Text and JSON are not keys
+                continue
+            named_as_id = column.name == "id" or column.name.endswith("_id")
+            if (column.name in keyed or named_as_id) and not column.type.compile(
+                dialect=dialect
+            ).endswith('COLLATE "C"'):
+                loose.append(f"{table.name}.{column.name}")
+    assert loose == []
+    assert metadata.tables["usage_events"].c.id.type.compile(dialect=dialect) == (
+        'VARCHAR(128) COLLATE "C"'
+    )

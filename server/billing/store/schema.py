@@ -357,7 +357,14 @@ usage_events = Table(
     Column("corrects", key_string(128), nullable=True),
     Column("correction", String(8), nullable=True),
     Index(None, "tenant_id", "subscription_id", "metric", "ts"),
-    Index(None, "tenant_id", "corrects"),
+    # Only corrections are looked up by what they correct: the others stay out of the index.
+    Index(
+        None,
+        "tenant_id",
+        "corrects",
+        postgresql_where=text("corrects IS NOT NULL"),
+        sqlite_where=text("corrects IS NOT NULL"),
+    ),
 )
 
 # Usage events summed per UTC day as they are ingested (ADR 0013), so a period's count, sum

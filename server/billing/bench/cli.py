@@ -9,12 +9,15 @@ billing-bench --db postgresql --scenarios CreateSubscription --rate half  # p95 
 billing-bench --db postgresql --scenarios GetCustomer --rate 1500         # open loop, 1,500/s
 billing-bench --db postgresql --scenarios echo,PayInvoice --rate half     # the sandbox gateway
 billing-bench --db postgresql --scenarios "echo,GetEntitlements,GetEntitlements redis"  # Redis
+billing-bench --db postgresql --scenarios "echo h2load,GetCustomer h2load" --procs 16 \\
+    --concurrency 4                   # load from h2load: 16 connections x 4 streams
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import resource
 import shutil
 import signal
 import sys
@@ -28,6 +31,8 @@ import grpc
 
 from billing.bench import (
     clock_run,
+    echo,
+    h2load,
     load,
     mrr_bench,
     pay_invoice_load,
@@ -44,10 +49,13 @@ from billing.bench.load import (
     CURRENT_USAGE,
     CURRENT_USAGE_CALL_TIMEOUT_S,
     ECHO,
+    ECHO_H2LOAD,
     ENTITLEMENTS,
     ENTITLEMENTS_REDIS,
     GET,
+    GET_H2LOAD,
     GET_REDIS,
+    H2LOAD_SCENARIOS,
     MRR_SCENARIOS,
     PAY_INVOICE,
     POSTGRESQL_ONLY,
@@ -76,12 +84,14 @@ from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.subscription_setup import SubscriptionFixtures
 from billing.bench.usage_load import CHUNK_EVENTS, CHUNKS_PER_CALL
 from billing.bench.usage_setup import UsageFixtures
+from billing_client.v1 import customers_pb2
 
 # SO_REUSEPORT hands each new connection to a server process at random: 4 connections over 2
 # processes are 2 + 2 only 3 times in 8, and 0 + 4 leaves one process idle (StreamUsage then
 # measured 18k events/s instead of 28k). The load processes reconnect until the spread is
 # even, as a load balancer would spread them; the row says how many tries it took.
 BALANCE_ATTEMPTS = 12
+ECHOES = (ECHO, ECHO_H2LOAD)  # measured on the echo server
 
 
 def _progress(text: str) -> None:
@@ -267,6 +277,11 @@ def measure_scenario(
         if scenario == STREAM_USAGE:
             return measure_stream_usage(plan, server, usage, db)
         return measure_current_usage(plan, server, usage, db)
+    if scenario == GET_H2LOAD:
+        _progress(f"creating a customer for {GET_H2LOAD} on {db}")
+        (name,) = load.create_customers(server.target, plan.metadata, 1, f"{plan.run_tag}h")
+        request = customers_pb2.GetCustomerRequest(name=name)
+        return [measure_h2load(plan, server, GET_H2LOAD, request.SerializeToString(), db=db)]
     if scenario == QUOTE_TAX:
         return measure_quote_tax(plan, server, db)
     if scenario == PAY_INVOICE:
@@ -301,6 +316,77 @@ def measure_scenario(
         )
 
     return measure_rates(plan, scenario, run)
+
+
+# What each h2load scenario calls (its request is the same for every call).
+H2LOAD_PATHS = {ECHO_H2LOAD: echo.PATH, GET_H2LOAD: "/billing.v1.CustomerService/GetCustomer"}
+
+
+def measure_h2load(
+    plan: Plan, server: RunningServer, scenario: str, message: bytes, *, db: str
+) -> Row:
+    """One closed-loop measurement with h2load sending `message`: --procs connections x
+    --concurrency streams. On the billing server, the calls are counted by the gRPC status
+    its metrics endpoints report (all OK, or the row shows the others as errors)."""
+    _progress(f"{scenario} on {db}: {plan.warmup_s:g}s warm-up, {plan.seconds:g}s measured")
+    path = H2LOAD_PATHS[scenario]
+    metrics_ports = _metrics_ports(plan, server) if db != "-" else []
+    method = path.lstrip("/")
+    before = h2load.handled_codes(metrics_ports, method, LOCALHOST)
+    spread: list[int] | None = None
+
+    def see_spread() -> None:
+        nonlocal spread
+        spread = servers.connections_per_server_process(server.pid, server.port)
+
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = h2load.run(
+        server.target,
+        path,
+        message,
+        plan.metadata,
+        connections=plan.procs,
+        streams=plan.concurrency,
+        warmup_s=plan.warmup_s,
+        seconds=plan.seconds,
+        during=see_spread if server.processes > 1 else None,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_cpu_s = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    codes = h2load.handled_codes(metrics_ports, method, LOCALHOST) - before
+    # CANCELLED: the calls in flight when h2load stopped and reset their streams.
+    not_ok = {code: n for code, n in codes.items() if code not in ("OK", "CANCELLED")}
+    row = report.latency_row(
+        scenario,
+        db,
+        server.processes,
+        load=(plan.procs, plan.concurrency),
+        seconds=result.seconds,
+        latencies_us=result.latencies_us,
+        errors=result.failed + sum(not_ok.values()),
+    )
+    row.error_codes = {**not_ok, **({"HTTP": result.failed} if result.failed else {})}
+    row.connections_per_server_process = spread
+    if db == "-":
+        statuses = "the echo's replies are not compared (h2load counts bytes only)"
+    elif metrics_ports:
+        statuses = f"gRPC statuses from the server's metrics, warm-up included: {dict(codes)}"
+    else:
+        statuses = "gRPC statuses NOT checked (--metrics-listen with port 0)"
+    row.note = (
+        f"one h2load thread, {plan.procs} connections x {plan.concurrency}"
+        f" streams, {load_cpu_s / (plan.warmup_s + plan.seconds):.2f} cores of load CPU;"
+        f" {statuses}"
+    )
+    return row
+
+
+def _metrics_ports(plan: Plan, server: RunningServer) -> list[int]:
+    """The serving processes' metrics ports (worker i on the base port + i, ADR 0061)."""
+    _host, _, port = plan.metrics_listen.rpartition(":")
+    if not port or int(port) == 0:  # each process on a port of its own choosing: unknown here
+        return []
+    return [int(port) + i for i in range(server.processes)]
 
 
 def measure_quote_tax(plan: Plan, server: RunningServer, db: str) -> list[Row]:
@@ -397,15 +483,20 @@ def run_echo(plan: Plan, workdir: Path) -> list[Row]:
         with servers.running_server(
             "echo", servers.echo_command(), servers.clean_env({}), workdir
         ) as server:
-            rows = measure_rates(
-                plan,
-                ECHO,
-                lambda rate: measure(plan, server, ECHO, db="-", tracing=False, rate=rate),
-            )
+            rows: list[Row] = []
+            if ECHO in plan.scenarios:
+                rows += measure_rates(
+                    plan,
+                    ECHO,
+                    lambda rate: measure(plan, server, ECHO, db="-", tracing=False, rate=rate),
+                )
             if any(s in MRR_SCENARIOS for s in plan.scenarios):  # their one-caller rows' base
                 rows.append(mrr_bench.one_caller(plan, server, ECHO, "-", False, measure))
+            if ECHO_H2LOAD in plan.scenarios:
+                message = load.create_request(plan.run_tag, 0, 0).SerializeToString()
+                rows.append(measure_h2load(plan, server, ECHO_H2LOAD, message, db="-"))
             return rows
-    except (BenchError, LoadError) as exc:
+    except (BenchError, LoadError, h2load.H2LoadError) as exc:
         _progress(f"echo failed: {exc}")
         return [
             report.failed_row(
@@ -424,7 +515,7 @@ def _load_shape(plan: Plan, scenario: str) -> tuple[int, int]:
 
 def run_billing(plan: Plan, db: str, workdir: Path) -> list[Row]:
     """The rows of every scenario but echo on `db`, in the order they were asked for."""
-    scenarios = [s for s in plan.scenarios if s != ECHO]
+    scenarios = [s for s in plan.scenarios if s not in ECHOES]
     workers = plan.pg_workers if db == "postgresql" else 1
     rows: list[Row] = []
     if db != "postgresql":
@@ -547,7 +638,7 @@ def _run_on_server(
                 if on is redis_server:
                     _note_breaker(measured, on)
                 rows += measured
-    except (BenchError, LoadError, OSError, grpc.RpcError) as exc:
+    except (BenchError, LoadError, OSError, grpc.RpcError, h2load.H2LoadError) as exc:
         # Report it and go on with the next database; what ran is kept.
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _progress(f"{db} failed: {exc}")
@@ -596,9 +687,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # --trace-compare: each database untraced, then traced, in this one run (ADR 0060).
     passes = [dataclasses.replace(plan, trace_ratio=0.0), plan] if plan.trace_compare else [plan]
     try:
-        if ECHO in plan.scenarios:
+        if any(s in ECHOES for s in plan.scenarios):
             rows += run_echo(plan, workdir)
-        if any(s != ECHO for s in plan.scenarios):
+        if any(s not in ECHOES for s in plan.scenarios):
             for db in plan.dbs:
                 for each in passes:
                     # Its own directory: the server's port file and SQLite database.
@@ -611,7 +702,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sink is not None:
             sink.stop()
             _progress(f"the OTLP sink received {sink.spans} spans")
-    report.apply_baseline(rows, ECHO)
+    # Each load generator's rows against its own echo.
+    report.apply_baseline([r for r in rows if r.scenario not in H2LOAD_SCENARIOS], ECHO)
+    report.apply_baseline([r for r in rows if r.scenario in H2LOAD_SCENARIOS], ECHO_H2LOAD)
     report.apply_ceiling(rows, STREAM_USAGE, usage_ceiling.CEILING)
     print(
         f"\nmachine: {info['cores']} cores ({info['cores_available']} available to this process)"

@@ -69,6 +69,10 @@ GET_MRR_AT = "GetMrr 1M month back"  # the same, as of an instant 30 days back
 ENTITLEMENTS = "GetEntitlements"
 ENTITLEMENTS_REDIS = "GetEntitlements redis"
 GET_REDIS = "GetCustomer redis"
+# The same calls sent by h2load, not Python processes: see h2load.py (named, never default).
+ECHO_H2LOAD = "echo h2load"
+GET_H2LOAD = "GetCustomer h2load"
+H2LOAD_SCENARIOS = (ECHO_H2LOAD, GET_H2LOAD)
 REDIS_SCENARIOS = (ENTITLEMENTS_REDIS, GET_REDIS)
 SCENARIOS = (
     ECHO,
@@ -86,6 +90,8 @@ SCENARIOS = (
     ENTITLEMENTS,
     ENTITLEMENTS_REDIS,
     GET_REDIS,
+    ECHO_H2LOAD,
+    GET_H2LOAD,
 )
 MRR_SCENARIOS = (GET_MRR, GET_MRR_AT)
 POSTGRESQL_ONLY = (STREAM_USAGE, CURRENT_USAGE, *MRR_SCENARIOS)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from billing.api.auth import mint_hs256_token
+from billing.bench import h2load
 from billing.bench.load import (
     CHANGE_SUB,
     CLOCK_RUN,
@@ -16,6 +17,7 @@ from billing.bench.load import (
     CURRENT_USAGE,
     ENTITLEMENTS,
     ENTITLEMENTS_REDIS,
+    H2LOAD_SCENARIOS,
     MRR_SCENARIOS,
     PAY_INVOICE,
     POSTGRESQL_ONLY,
@@ -23,7 +25,7 @@ from billing.bench.load import (
     SCENARIOS,
     STREAM_USAGE,
 )
-from billing.bench.servers import LOCALHOST
+from billing.bench.servers import LOCALHOST, free_port
 from billing.bench.subscription_setup import read_rule_files
 from billing.bench.usage_setup import with_usage_rules
 from billing.config import Settings
@@ -39,11 +41,14 @@ TOKEN_LIFETIME_S = 6 * 3600
 # These push --rules-dir.
 SUBSCRIPTION_SCENARIOS = (CREATE_SUB, CHANGE_SUB, CLOCK_RUN, ENTITLEMENTS, ENTITLEMENTS_REDIS)
 USAGE_SCENARIOS = (STREAM_USAGE, CURRENT_USAGE)  # these push --rules-dir plus the usage rules
-# Seeding 10M rows takes minutes: that scenario runs only when named.
-DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s not in (CURRENT_USAGE, *MRR_SCENARIOS))
+# Seeding 10M rows takes minutes: that scenario runs only when named; so do h2load's, which
+# need a program Python does not bring.
+DEFAULT_SCENARIOS = tuple(
+    s for s in SCENARIOS if s not in (CURRENT_USAGE, *MRR_SCENARIOS, *H2LOAD_SCENARIOS)
+)
 HALF = "half"  # --rate half: closed loop first, then open loop at half the rate it reached
 # Open loop does not apply: one timed run, and calls of 10,000 events counted in the database.
-CLOSED_LOOP_ONLY = (CLOCK_RUN, STREAM_USAGE)
+CLOSED_LOOP_ONLY = (CLOCK_RUN, STREAM_USAGE, *H2LOAD_SCENARIOS)
 
 
 @dataclass(frozen=True)
@@ -140,8 +145,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--scenarios",
         type=_choices(SCENARIOS),
         default=DEFAULT_SCENARIOS,
-        help=f"comma-separated: {','.join(SCENARIOS)} (default all but {CURRENT_USAGE!r};"
-        f" {' and '.join(repr(s) for s in POSTGRESQL_ONLY)} run on PostgreSQL only)",
+        help=f"comma-separated: {','.join(SCENARIOS)} (default all but"
+        f" {', '.join(repr(s) for s in SCENARIOS if s not in DEFAULT_SCENARIOS)};"
+        f" {' and '.join(repr(s) for s in POSTGRESQL_ONLY)} run on PostgreSQL only;"
+        " the h2load ones send from one h2load thread, --procs connections x --concurrency"
+        " streams)",
     )
     parser.add_argument("--procs", type=_positive_int, default=4, help="load processes")
     parser.add_argument(
@@ -272,6 +280,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--change-subscriptions must be at least --max-in-flight with --rate")
     if CURRENT_USAGE in args.scenarios and args.usage_events < args.usage_subscriptions:
         parser.error("--usage-events must be at least --usage-subscriptions")
+    if any(s in H2LOAD_SCENARIOS for s in args.scenarios) and not h2load.available():
+        parser.error(h2load.INSTALL_HINT)
     return args
 
 
@@ -284,6 +294,14 @@ def _rule_files(args: argparse.Namespace) -> dict[str, bytes]:
     if any(s in USAGE_SCENARIOS for s in args.scenarios) and "postgresql" in args.db:
         files = with_usage_rules(files)
     return files
+
+
+def _metrics_for_h2load(scenarios: Sequence[str]) -> str:
+    """h2load cannot see gRPC statuses: its scenarios read the server's count of them from
+    the metrics endpoints, turned on here when --metrics-listen did not."""
+    if not any(s in H2LOAD_SCENARIOS for s in scenarios):
+        return ""
+    return f"{LOCALHOST}:{free_port()}"
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -326,6 +344,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
         rate=args.rate,
         max_in_flight=args.max_in_flight,
         mrr_subscriptions=args.mrr_subscriptions,
-        metrics_listen=args.metrics_listen,
+        metrics_listen=args.metrics_listen or _metrics_for_h2load(args.scenarios),
         redis_url=args.redis_url,
     )

@@ -134,6 +134,32 @@ def failed_row(
     )
 
 
+def latency_row(
+    scenario: str,
+    db: str,
+    server_processes: int,
+    *,
+    load: tuple[int, int],
+    seconds: float,
+    latencies_us: Sequence[int],
+    errors: int,
+) -> Row:
+    """A row from one load generator's latencies of its window (h2load's)."""
+    ordered = sorted(latencies_us)
+
+    def ms(pct: float) -> float | None:
+        value = percentile(ordered, pct)
+        return None if value is None else value / 1e3
+
+    row = failed_row(scenario, db, server_processes, load=load, tracing=False, why="")
+    row.seconds = seconds
+    row.calls = len(ordered)
+    row.calls_per_s = len(ordered) / seconds if seconds > 0 else 0.0
+    row.p50_ms, row.p95_ms, row.p99_ms = ms(50), ms(95), ms(99)
+    row.errors = errors
+    return row
+
+
 def timed_row(scenario: str, db: str, *, rate: float, seconds: float, calls: int) -> Row:
     """A row for one timed run of this process (no load processes, no latencies)."""
     row = failed_row(scenario, db, 1, load=(1, 1), tracing=False, why="")

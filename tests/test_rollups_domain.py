@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -12,6 +12,8 @@ import pytest
 from billing.domain.metering import Event, MetricSpec, aggregate, groups
 from billing.domain.rollups import (
     Rollup,
+    bucket_key,
+    bucket_of,
     contribution,
     definition,
     edges,
@@ -103,3 +105,16 @@ def test_rollups_answer_as_the_events_do(seed):
         ranges = edges(start, end)
         near = [e for e in events if any(a <= e.timestamp < b for a, b in ranges)]
         assert quantities(spec, rows, near, ranges) == by_events(spec, events, start, end)
+
+
+def test_bucket_key_is_equal_exactly_when_the_buckets_are():
+    rng = random.Random(7)
+    start = datetime(1969, 12, 30, tzinfo=UTC)
+    instants = [start + timedelta(seconds=rng.randrange(0, 5 * 86_400)) for _ in range(300)]
+    instants += [datetime(2026, 12, 7, tzinfo=UTC) - timedelta(microseconds=m) for m in (0, 1)]
+    # Off UTC (a fixed offset) too, and the two kinds of instant against each other.
+    plus_two = timezone(timedelta(hours=2))
+    instants += [t.astimezone(plus_two) for t in instants[:50]]
+    for a in instants:
+        for b in instants[:60]:
+            assert (bucket_key(a) == bucket_key(b)) == (bucket_of(a) == bucket_of(b)), (a, b)

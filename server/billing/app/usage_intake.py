@@ -25,7 +25,14 @@ from billing.app.ports import StoredEvent, Transaction
 from billing.domain.metering import Event, MetricSpec, number
 from billing.domain.money import QUANTITY_MAX
 from billing.domain.names import is_id
-from billing.domain.rollups import Contribution, bucket_of, contribution, definition, valued_field
+from billing.domain.rollups import (
+    Contribution,
+    bucket_key,
+    bucket_of,
+    contribution,
+    definition,
+    valued_field,
+)
 from billing.domain.subscriptions import MeteredSubscription, Status
 from billing.rules.model import RuleSet
 
@@ -233,14 +240,14 @@ class EventResolver:
         self._now: dict[str | None, datetime] = {}
         self._meters_metric: dict[tuple[str, str], bool] = {}
         self._targets: dict[tuple[str, str, str], _Target] = {}
-        self._plain: dict[tuple[str, datetime], Contribution] = {}
+        self._plain: dict[tuple[str, int], Contribution] = {}
 
     async def prefetch(self, events: Sequence[IncomingEvent]) -> None:
         """Read every subscription the batch names in one round trip, not one per id (what
         the checks need of it: a few columns)."""
         wanted: set[str] = set()
-        for e in events:
-            head, _, sid = e.subscription.partition("/")
+        for name in {e.subscription for e in events}:  # each name parsed once, not per event
+            head, _, sid = name.partition("/")
             if head == "subscriptions" and is_id(sid, "sub") and sid not in self._subs:
                 wanted.add(sid)
         if wanted:
@@ -308,11 +315,10 @@ class EventResolver:
         made for the number check)."""
         if target.plain:
             # The day's contribution is the same object for every event of that day.
-            bucket = bucket_of(at)
-            found = self._plain.get((target.defined_as, bucket))
+            key = (target.defined_as, bucket_key(at))
+            found = self._plain.get(key)
             if found is None:
-                found = Contribution(bucket, target.defined_as, (), None)
-                self._plain[(target.defined_as, bucket)] = found
+                found = self._plain[key] = Contribution(bucket_of(at), target.defined_as, (), None)
             return found
         assert target.spec is not None and target.sub is not None
         if event is None:

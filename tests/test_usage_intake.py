@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from google.protobuf import timestamp_pb2
 
-from billing.api.usage import incoming
+from billing.api.usage import incoming, utc_instant
 from billing.app.usage_intake import BodyHasher, IncomingEvent, MeteringTerms
 from billing.bench.usage_setup import METERING, METERING_FILE, USAGE_FILES
 from billing.domain.errors import InvalidArgument
@@ -82,6 +83,39 @@ def test_timestamps_read_as_protobuf_reads_them(seconds: int, nanos: int) -> Non
     stamp = timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
     message = usage_pb2.UsageEvent(id="e", metric="m", timestamp=stamp)
     assert incoming(message).timestamp == stamp.ToDatetime(tzinfo=UTC)
+
+
+def test_the_edges_instant_and_text_are_protobufs_and_isoformats() -> None:
+    """utc_instant keeps each minute's start and text: over random instants (clustered, so
+    minutes are found kept, and spread over the whole range), with and without micros, and
+    past the point where the kept minutes are dropped."""
+    rng = random.Random(12)
+    base = 1_776_000_000
+    cases = [(base + rng.randrange(0, 600), 0) for _ in range(2_000)]
+    cases += [(base + rng.randrange(0, 600), rng.randrange(1, 1_000_000)) for _ in range(2_000)]
+    cases += [(rng.randrange(-62_135_596_800, 253_402_300_800), 0) for _ in range(6_000)]
+    cases += [(-62_135_596_800, 0), (253_402_300_799, 999_999), (-1, 1), (0, 0), (59, 0)]
+    for seconds, micros in cases:
+        at, text = utc_instant(seconds, micros)
+        stamp = timestamp_pb2.Timestamp(seconds=seconds, nanos=micros * 1000)
+        assert at == stamp.ToDatetime(tzinfo=UTC), (seconds, micros)
+        assert text == at.isoformat(), (seconds, micros)
+        assert at.tzinfo is UTC
+
+
+def test_events_read_at_the_edge_hash_as_json_dumps_gave() -> None:
+    hashed = BodyHasher()
+    for seconds, nanos in [(1_776_000_000, 0), (1_776_000_061, 5_000), (0, 999_999_999)]:
+        message = usage_pb2.UsageEvent(
+            id="e",
+            subscription="subscriptions/sub_1",
+            metric="m",
+            timestamp=timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos),
+        )
+        event = incoming(message)
+        assert event.timestamp_text == event.timestamp.isoformat()
+        assert hashed(event) == (reference_hash(event), event.timestamp_text)
+        assert event.body_hash() == reference_hash(event)
 
 
 def test_an_invalid_timestamp_is_invalid_argument() -> None:

@@ -26,16 +26,37 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SECONDS_MIN, SECONDS_MAX = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31
 NANOS_PER_SECOND, NANOS_PER_MICRO = 1_000_000_000, 1000
 DECODE_SLICE = 128  # events of a stream's message decoded between turns given to other calls
+# Minutes whose start and text are kept (the events of a stream cluster in time): a datetime
+# and its isoformat() cost ~3 µs an event made afresh, ~1 from the minute's.
+MINUTES_KEPT = 4096
+_MINUTES: dict[int, tuple[datetime, str]] = {}
+_SECONDS = tuple(timedelta(seconds=s) for s in range(60))
+
+
+def utc_instant(seconds: int, micros: int) -> tuple[datetime, str]:
+    """The UTC instant `seconds` + `micros` after the epoch, and its `isoformat()` text."""
+    minute, second = divmod(seconds, 60)
+    found = _MINUTES.get(minute)
+    if found is None:
+        if len(_MINUTES) >= MINUTES_KEPT:
+            _MINUTES.clear()
+        start = EPOCH + timedelta(minutes=minute)
+        found = _MINUTES[minute] = (start, start.isoformat()[:-8])  # "...THH:MM:"
+    start, prefix = found
+    if micros:
+        at = start + timedelta(seconds=second, microseconds=micros)
+        return at, f"{prefix}{second:02d}.{micros:06d}+00:00"
+    return start + _SECONDS[second], f"{prefix}{second:02d}+00:00"
 
 
 def incoming(message: pb.UsageEvent) -> IncomingEvent:
     """Runs for every ingested event: attribute reads and one tuple, nothing more."""
-    at = None
+    at, at_text = None, ""
     if message.HasField("timestamp"):
         ts = message.timestamp
         seconds, nanos = ts.seconds, ts.nanos
         if SECONDS_MIN <= seconds <= SECONDS_MAX and 0 <= nanos < NANOS_PER_SECOND:
-            at = EPOCH + timedelta(seconds=seconds, microseconds=nanos // NANOS_PER_MICRO)
+            at, at_text = utc_instant(seconds, nanos // NANOS_PER_MICRO)
         else:
             at = instant(ts, True, "events.timestamp")
     properties = message.properties
@@ -46,6 +67,7 @@ def incoming(message: pb.UsageEvent) -> IncomingEvent:
         message.metric,
         at,
         dict(properties) if properties else NO_PROPERTIES,
+        at_text,
     )
 
 

@@ -49,13 +49,18 @@ class IncomingEvent(NamedTuple):
     metric: str
     timestamp: datetime | None
     properties: Mapping[str, str] = NO_PROPERTIES
+    timestamp_text: str = ""  # timestamp.isoformat() when the edge made it ("": not made)
+
+    def at_text(self) -> str:
+        """The timestamp's isoformat() ("" without a timestamp)."""
+        at = self.timestamp
+        return self.timestamp_text or ("" if at is None else at.isoformat())
 
     def body_hash(self) -> bytes:
         """SHA-256 of the body as `json.dumps(body, sort_keys=True)` writes it (the stored
         hashes were made so; a re-sent event must hash the same), written out directly:
         keys in sorted order, default separators, strings escaped as json does."""
-        at_text = "" if self.timestamp is None else self.timestamp.isoformat()
-        return _body_hash(_body_head(self), at_text)
+        return _body_hash(_body_head(self), self.at_text())
 
 
 def _body_head(e: IncomingEvent) -> str:
@@ -96,8 +101,9 @@ class BodyHasher:
 
     def __call__(self, e: IncomingEvent) -> tuple[bytes, str]:
         """(the body hash, timestamp.isoformat() or "" without a timestamp)."""
-        at = e.timestamp
-        at_text = "" if at is None else at.isoformat()
+        at_text = e.timestamp_text
+        if not at_text and e.timestamp is not None:
+            at_text = e.timestamp.isoformat()
         if e.properties:
             return _body_hash(_body_head(e), at_text), at_text
         key = (e.customer, e.metric, e.subscription)

@@ -10,6 +10,7 @@ as many statements as one did.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -63,10 +64,14 @@ _UPDATE_SUBSCRIPTION = (
 
 
 _PG_DIALECT: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+_COLLATION = re.compile(r' COLLATE "[^"]*"')
 
 
 def _pg_array_type(table: Table, name: str) -> str:
-    return f"{table.c[name].type.compile(dialect=_PG_DIALECT)}[]"
+    """The column's type as an array cast: `VARCHAR(40)[]`, without the key's collation
+    (ADR 0074), which a cast cannot hold; the insert gives the values the column's own."""
+    element = table.c[name].type.compile(dialect=_PG_DIALECT)
+    return f"{_COLLATION.sub('', element)}[]"
 
 
 def _is_json(table: Table, name: str) -> bool:

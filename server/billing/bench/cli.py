@@ -471,7 +471,8 @@ def measure_usage_ceiling(usage: UsageFixtures, committed: int, db: str) -> Row:
     row.note = (
         f"calls/s = events/s: {c.inserted:,} of {c.events:,} events COPYed and moved by"
         f" INSERT ... SELECT ... ON CONFLICT DO NOTHING in {c.seconds:.2f} s (the best of"
-        f" {c.rounds} rounds), {c.batch:,} per transaction (the server's batch), from one"
+        f" {c.rounds} rounds: {', '.join(f'{r:,.0f}' for r in c.round_rates)} events/s),"
+        f" {c.batch:,} per transaction (the server's batch), from one"
         " process on one connection, into a table LIKE usage_events INCLUDING ALL; no gRPC,"
         " no checks, no rollups"
     )

@@ -45,6 +45,7 @@ class Ceiling:
     seconds: float
     batch: int
     rounds: int = 1
+    round_rates: tuple[float, ...] = ()  # events/s of each round, in order (the best is used)
 
     @property
     def events_per_s(self) -> float:
@@ -109,6 +110,7 @@ def measure(
             )
             conn.commit()
             best: tuple[int, float] | None = None
+            rates: list[float] = []
             for _ in range(ROUNDS):
                 conn.execute(f"CREATE TABLE {table} (LIKE usage_events INCLUDING ALL)")
                 conn.commit()
@@ -118,12 +120,13 @@ def measure(
                     conn.rollback()
                     conn.execute(f"DROP TABLE IF EXISTS {table}")
                     conn.commit()
+                rates.append(inserted / seconds if seconds > 0 else 0.0)
                 if best is None or inserted / seconds > best[0] / best[1]:
                     best = (inserted, seconds)
     except psycopg.Error as exc:
         raise BenchError(f"the {CEILING} ceiling failed: {exc}") from exc
     assert best is not None
-    return Ceiling(events, best[0], best[1], batch, ROUNDS)
+    return Ceiling(events, best[0], best[1], batch, ROUNDS, tuple(rates))
 
 
 def _ingest(conn: psycopg.Connection[Any], table: str, texts: Sequence[str]) -> tuple[int, float]:

@@ -101,9 +101,7 @@ class BodyHasher:
 
     def __call__(self, e: IncomingEvent) -> tuple[bytes, str]:
         """(the body hash, timestamp.isoformat() or "" without a timestamp)."""
-        at_text = e.timestamp_text
-        if not at_text and e.timestamp is not None:
-            at_text = e.timestamp.isoformat()
+        at_text = e.at_text()
         if e.properties:
             return _body_hash(_body_head(e), at_text), at_text
         key = (e.customer, e.metric, e.subscription)

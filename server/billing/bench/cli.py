@@ -84,6 +84,7 @@ from billing.bench.subscription_load import OwnedSubscription
 from billing.bench.subscription_setup import SubscriptionFixtures
 from billing.bench.usage_load import CHUNK_EVENTS, CHUNKS_PER_CALL
 from billing.bench.usage_setup import UsageFixtures
+from billing.observability.metrics import split_host_port, worker_listen
 from billing_client.v1 import customers_pb2
 
 # SO_REUSEPORT hands each new connection to a server process at random: 4 connections over 2
@@ -382,11 +383,12 @@ def measure_h2load(
 
 
 def _metrics_ports(plan: Plan, server: RunningServer) -> list[int]:
-    """The serving processes' metrics ports (worker i on the base port + i, ADR 0061)."""
-    _host, _, port = plan.metrics_listen.rpartition(":")
-    if not port or int(port) == 0:  # each process on a port of its own choosing: unknown here
-        return []
-    return [int(port) + i for i in range(server.processes)]
+    """The serving processes' metrics ports, as the server gives them out (ADR 0061)."""
+    if not plan.metrics_listen or split_host_port(plan.metrics_listen)[1] == 0:
+        return []  # off, or each process on a port of its own choosing: unknown here
+    return [
+        split_host_port(worker_listen(plan.metrics_listen, i))[1] for i in range(server.processes)
+    ]
 
 
 def measure_quote_tax(plan: Plan, server: RunningServer, db: str) -> list[Row]:

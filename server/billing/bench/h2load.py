@@ -45,9 +45,7 @@ class H2LoadError(Exception):
 @dataclass(frozen=True)
 class H2LoadResult:
     seconds: float  # the measured window (warm-up excluded)
-    done: int  # requests completed in the window
-    succeeded: int  # with an HTTP 2xx (gRPC statuses are not seen here)
-    failed: int  # failed + errored + timed out, as h2load counts them
+    failed: int  # failed, errored or timed out as h2load counts them, or not HTTP 2xx
     latencies_us: list[int]  # of the window's 2xx requests, from h2load's log
 
 
@@ -160,9 +158,9 @@ def run(
                 raise H2LoadError("h2load did not finish within a minute of its end") from late
         if process.returncode != 0:
             raise H2LoadError(f"h2load exited with {process.returncode}: {err[-2000:]}")
-        window, completed, succeeded, failed = parse_summary(out)
+        window, _done, _succeeded, failed = parse_summary(out)
         latencies, other = parse_log(log_file.read_text().splitlines())
-    return H2LoadResult(window, completed, succeeded, failed + other, latencies)
+    return H2LoadResult(window, failed + other, latencies)
 
 
 def handled_codes(metrics_ports: Sequence[int], method: str, host: str) -> Counter[str]:

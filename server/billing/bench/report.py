@@ -145,17 +145,12 @@ def latency_row(
     errors: int,
 ) -> Row:
     """A row from one load generator's latencies of its window (h2load's)."""
-    ordered = sorted(latencies_us)
-
-    def ms(pct: float) -> float | None:
-        value = percentile(ordered, pct)
-        return None if value is None else value / 1e3
-
+    ordered = sorted(us * 1000 for us in latencies_us)  # ns, as summarize's
     row = failed_row(scenario, db, server_processes, load=load, tracing=False, why="")
     row.seconds = seconds
     row.calls = len(ordered)
     row.calls_per_s = len(ordered) / seconds if seconds > 0 else 0.0
-    row.p50_ms, row.p95_ms, row.p99_ms = ms(50), ms(95), ms(99)
+    row.p50_ms, row.p95_ms, row.p99_ms = (_ms(percentile(ordered, p)) for p in (50, 95, 99))
     row.errors = errors
     return row
 

@@ -121,7 +121,7 @@ def measure(
                     conn.execute(f"DROP TABLE IF EXISTS {table}")
                     conn.commit()
                 rates.append(inserted / seconds if seconds > 0 else 0.0)
-                if best is None or inserted / seconds > best[0] / best[1]:
+                if best is None or rates[-1] > max(rates[:-1]):
                     best = (inserted, seconds)
     except psycopg.Error as exc:
         raise BenchError(f"the {CEILING} ceiling failed: {exc}") from exc

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from opentelemetry import trace
 
 from billing.api.audit import AuditServicer
@@ -23,6 +23,7 @@ from billing.api.event_stream import EventServicer
 from billing.api.interceptors import EdgeInterceptor
 from billing.api.invoices import InvoiceServicer
 from billing.api.ledger import LedgerServicer
+from billing.api.method_table import MethodTable
 from billing.api.metrics import MetricsServicer
 from billing.api.payments import PaymentServicer
 from billing.api.rate_limit import RateLimiter
@@ -197,39 +198,40 @@ def build_server(
             *connection_age_options(options),
         ],
     )
+    table = MethodTable()  # one generic handler for every method (ADR 0075)
     call_context = ContextFactory(faults_enabled=options.faults_enabled)
     customers_pb2_grpc.add_CustomerServiceServicer_to_server(
-        CustomerServicer(use_cases.customers, call_context), server
+        CustomerServicer(use_cases.customers, call_context), table
     )
     rules_pb2_grpc.add_RuleServiceServicer_to_server(
-        RuleServicer(use_cases.rules, call_context), server
+        RuleServicer(use_cases.rules, call_context), table
     )
     catalog_pb2_grpc.add_CatalogServiceServicer_to_server(
-        CatalogServicer(use_cases.catalog, call_context), server
+        CatalogServicer(use_cases.catalog, call_context), table
     )
     subscriptions_pb2_grpc.add_SubscriptionServiceServicer_to_server(
-        SubscriptionServicer(use_cases.subscriptions, call_context), server
+        SubscriptionServicer(use_cases.subscriptions, call_context), table
     )
     invoices_pb2_grpc.add_InvoiceServiceServicer_to_server(
         InvoiceServicer(
             use_cases.invoices, use_cases.invoice_lifecycle, use_cases.billing_runs, call_context
         ),
-        server,
+        table,
     )
     clocks_pb2_grpc.add_ClockServiceServicer_to_server(
-        ClockServicer(use_cases.clocks, call_context), server
+        ClockServicer(use_cases.clocks, call_context), table
     )
     usage_pb2_grpc.add_UsageServiceServicer_to_server(
-        UsageServicer(use_cases.usage, call_context), server
+        UsageServicer(use_cases.usage, call_context), table
     )
     coupons_pb2_grpc.add_CouponServiceServicer_to_server(
-        CouponServicer(use_cases.coupons, call_context), server
+        CouponServicer(use_cases.coupons, call_context), table
     )
     audit_pb2_grpc.add_AuditServiceServicer_to_server(
-        AuditServicer(use_cases.audit, call_context), server
+        AuditServicer(use_cases.audit, call_context), table
     )
     tax_pb2_grpc.add_TaxServiceServicer_to_server(
-        TaxServicer(use_cases.tax_quotes, use_cases.tax_reports, call_context), server
+        TaxServicer(use_cases.tax_quotes, use_cases.tax_reports, call_context), table
     )
     payments_pb2_grpc.add_PaymentServiceServicer_to_server(
         PaymentServicer(
@@ -239,34 +241,38 @@ def build_server(
             use_cases.refunds,
             call_context,
         ),
-        server,
+        table,
     )
     dunning_pb2_grpc.add_DunningServiceServicer_to_server(
-        DunningServicer(use_cases.dunning, call_context), server
+        DunningServicer(use_cases.dunning, call_context), table
     )
     receivables_pb2_grpc.add_ReceivablesServiceServicer_to_server(
-        ReceivablesServicer(use_cases.receivables, call_context), server
+        ReceivablesServicer(use_cases.receivables, call_context), table
     )
     ledger_pb2_grpc.add_LedgerServiceServicer_to_server(
-        LedgerServicer(use_cases.ledger, call_context), server
+        LedgerServicer(use_cases.ledger, call_context), table
     )
     metrics_pb2_grpc.add_MetricsServiceServicer_to_server(
-        MetricsServicer(use_cases.metrics, call_context), server
+        MetricsServicer(use_cases.metrics, call_context), table
     )
     contracts_pb2_grpc.add_ContractServiceServicer_to_server(
-        ContractServicer(use_cases.contracts, call_context), server
+        ContractServicer(use_cases.contracts, call_context), table
     )
     if use_cases.due_work is not None:
         due_work_pb2_grpc.add_DueWorkServiceServicer_to_server(
-            DueWorkServicer(use_cases.due_work, call_context), server
+            DueWorkServicer(use_cases.due_work, call_context), table
         )
     event_stream_pb2_grpc.add_EventServiceServicer_to_server(
-        EventServicer(use_cases.events, call_context), server
+        EventServicer(use_cases.events, call_context), table
     )
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, table)
     names = [*service_names(), health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
-    reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+    # Not `enable_server_reflection`: it picks the asyncio servicer only for a grpc.aio.Server.
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        reflection.aio.ReflectionServicer([*names, reflection.SERVICE_NAME]), table
+    )
+    server.add_generic_rpc_handlers((table,))
     return server, health_servicer
 
 

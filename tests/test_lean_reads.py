@@ -113,7 +113,7 @@ def test_the_pool_is_bounded_and_hands_a_returned_connection_to_a_waiter(make_da
                 waiter = asyncio.ensure_future(_backend_pid(pool))
                 await asyncio.sleep(0.2)
                 waiting = not waiter.done()
-                pids = {first.info.backend_pid, second.info.backend_pid}
+                pids = {first.psycopg.info.backend_pid, second.psycopg.info.backend_pid}
             handed_pid = await waiter
             return pids, handed_pid, waiting, pool._opened
         finally:
@@ -127,7 +127,7 @@ def test_the_pool_is_bounded_and_hands_a_returned_connection_to_a_waiter(make_da
 
 async def _backend_pid(pool: LeanPool) -> int:
     async with pool.connection() as conn:
-        return conn.info.backend_pid
+        return conn.psycopg.info.backend_pid
 
 
 def test_a_connection_left_mid_statement_is_closed_not_reused(make_database) -> None:  # type: ignore[no-untyped-def]
@@ -139,7 +139,7 @@ def test_a_connection_left_mid_statement_is_closed_not_reused(make_database) -> 
 
             async def sleep() -> None:
                 async with pool.connection() as conn:
-                    await conn.execute("SELECT pg_sleep(5)")
+                    await conn.fetch_one(b"sleep", b"SELECT pg_sleep(5)", [])
 
             task = asyncio.ensure_future(sleep())
             await asyncio.sleep(0.3)
@@ -148,8 +148,8 @@ def test_a_connection_left_mid_statement_is_closed_not_reused(make_database) -> 
             with pytest.raises(asyncio.CancelledError):
                 await task
             async with pool.connection() as conn:
-                pid = conn.info.backend_pid
-                one = (await (await conn.execute("SELECT 1")).fetchone() or (0,))[0]
+                pid = conn.psycopg.info.backend_pid
+                one = (await conn.fetch_one(b"one", b"SELECT 1", []) or (0,))[0]
             return int(stuck), pid, one
         finally:
             await pool.close()
@@ -165,7 +165,8 @@ def test_the_pool_has_the_session_timeouts_and_maps_a_timeout(make_database) -> 
     async def run() -> list[str]:
         pool = _pool(database.async_url, timeouts=SessionTimeouts(30_000, 5_000, 60_000))
         try:
-            async with pool.connection() as conn:
+            async with pool.connection() as lean:
+                conn = lean.psycopg
                 assert conn.autocommit
                 return [
                     str((await (await conn.execute(f"SHOW {name}")).fetchone() or ("",))[0])
@@ -196,3 +197,70 @@ def test_the_pool_has_the_session_timeouts_and_maps_a_timeout(make_database) -> 
 
     with pytest.raises(DeadlineExceeded, match="statement timeout"):
         asyncio.run(read_while_locked())
+
+
+def test_a_lean_read_prepares_once_and_raises_psycopgs_error_leaving_the_connection_usable(  # type: ignore[no-untyped-def]
+    make_database,
+) -> None:
+    import psycopg
+
+    database = make_database("postgresql")
+
+    async def run() -> tuple[list[object], type[BaseException], object, object]:
+        pool = _pool(database.async_url, size=1)
+        try:
+            async with pool.connection() as conn:
+                sql = b"SELECT $1::int * 2, now()"
+                rows = [await conn.fetch_one(b"double", sql, [str(n).encode()]) for n in (1, 2)]
+                none = await conn.fetch_one(b"nothing", b"SELECT 1 WHERE false", [])
+                with pytest.raises(psycopg.Error) as failed:
+                    await conn.fetch_one(b"divide", b"SELECT 1 / $1::int", [b"0"])
+                after = await conn.fetch_one(b"double", sql, [b"21"])
+                prepared = await (
+                    await conn.psycopg.execute("SELECT name FROM pg_prepared_statements ORDER BY 1")
+                ).fetchall()
+                # psycopg used the socket in between: the lean path watches it again.
+                again = await conn.fetch_one(b"double", sql, [b"5"])
+            return (
+                [r[0] if r else None for r in (*rows, none, after, again)],
+                failed.type,
+                prepared,
+                pool._idle != [],
+            )
+        finally:
+            await pool.close()
+
+    values, error, prepared, kept = asyncio.run(run())
+    assert values == [2, 4, None, 42, 10]
+    assert error is psycopg.errors.DivisionByZero
+    assert prepared == [("divide",), ("double",), ("nothing",)]
+    assert kept  # the connection went back to the pool after a failed statement
+
+
+def test_a_connection_the_server_ends_while_idle_is_not_reused(make_database) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    database = make_database("postgresql")
+
+    async def run() -> tuple[int, int, object]:
+        pool = _pool(database.async_url, size=1)
+        try:
+            async with pool.connection() as conn:
+                pid = (await conn.fetch_one(b"pid", b"SELECT pg_backend_pid()", []) or (0,))[0]
+            async with await psycopg.AsyncConnection.connect(
+                database.async_url.replace("postgresql+psycopg", "postgresql"), autocommit=True
+            ) as admin:
+                await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            await asyncio.sleep(0.3)  # the loop sees the closed socket; it must not spin on it
+            with pytest.raises(psycopg.OperationalError):
+                async with pool.connection() as conn:
+                    await conn.fetch_one(b"pid", b"SELECT pg_backend_pid()", [])
+            async with pool.connection() as conn:
+                fresh = (await conn.fetch_one(b"pid", b"SELECT pg_backend_pid()", []) or (0,))[0]
+            return pid, fresh, pool._opened
+        finally:
+            await pool.close()
+
+    pid, fresh, opened = asyncio.run(run())
+    assert fresh != pid
+    assert opened == 1

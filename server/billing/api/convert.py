@@ -31,6 +31,7 @@ def body_hash(request: Message) -> bytes:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SECONDS_A_DAY = 86_400
 
 
 def instant(message: timestamp_pb2.Timestamp, present: bool, field: str) -> datetime | None:
@@ -47,9 +48,14 @@ def instant(message: timestamp_pb2.Timestamp, present: bool, field: str) -> date
 
 
 def timestamp(instant: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(instant)
-    return ts
+    """protobuf's `FromDatetime`, by integer arithmetic on the aware instant: a third of its
+    cost (it goes through `utctimetuple` and `calendar.timegm`), and every reply carries some."""
+    if instant.tzinfo is None:  # read as UTC, as FromDatetime does
+        instant = instant.replace(tzinfo=UTC)
+    since = instant - EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=since.days * SECONDS_A_DAY + since.seconds, nanos=since.microseconds * 1000
+    )
 
 
 def address_from_proto(msg: postal_address_pb2.PostalAddress) -> PostalAddress:

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
-import psycopg
 from sqlalchemy import bindparam, insert, select, update
 
 from billing.domain.customers import (
@@ -19,26 +18,25 @@ from billing.domain.customers import (
 )
 from billing.domain.tax import CustomerType
 from billing.store.batch import BatchedConnection
+from billing.store.lean_reads import LeanConnection
 from billing.store.schema import customers as t
 
 _INSERT = insert(t)
 GET = select(t).where(t.c.tenant_id == bindparam("tenant_id"), t.c.id == bindparam("id"))
-# The same read for the lean path (psycopg alone, PostgreSQL): every column, by name.
+# The same read for the lean path (libpq through psycopg, PostgreSQL): every column, by name.
 COLUMNS = tuple(c.name for c in t.columns)
-LEAN_GET = (
-    f"SELECT {', '.join(COLUMNS)} FROM customers WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
-)
+LEAN_GET = f"SELECT {', '.join(COLUMNS)} FROM customers WHERE tenant_id = $1 AND id = $2"
+_LEAN_GET_NAME = b"billing_customers_get"
+_LEAN_GET_SQL = LEAN_GET.encode()
 
 
-async def lean_get(
-    conn: psycopg.AsyncConnection[Any], tenant_id: str, customer_id: str
-) -> Customer | None:
-    """`SqlCustomers.get` on a psycopg connection of the lean pool: psycopg's own loaders
-    (jsonb as Python objects, timestamptz as aware datetimes, converted to UTC as
-    `UTCDateTime` does), no SQLAlchemy result processing."""
-    async with conn.cursor() as cursor:
-        await cursor.execute(LEAN_GET, {"tenant_id": tenant_id, "id": customer_id})
-        row = await cursor.fetchone()
+async def lean_get(conn: LeanConnection, tenant_id: str, customer_id: str) -> Customer | None:
+    """`SqlCustomers.get` on a connection of the lean pool: psycopg's own loaders (jsonb as
+    Python objects, timestamptz as aware datetimes, converted to UTC as `UTCDateTime` does),
+    no SQLAlchemy result processing."""
+    row = await conn.fetch_one(
+        _LEAN_GET_NAME, _LEAN_GET_SQL, [tenant_id.encode(), customer_id.encode()]
+    )
     return None if row is None else _from_tuple(row)
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from billing.api.auth import SCOPES, mint_hs256_token
 from billing.config import Settings
+from billing.event_loop import new_event_loop
 from billing.runtime import Runtime
 from billing_client.v1 import catalog_pb2_grpc, customers_pb2_grpc, rules_pb2_grpc
 from db_templates import PostgresTemplates, SqliteTemplate
@@ -169,6 +170,8 @@ def server_settings(database_url: str, **overrides: object) -> Settings:
         "auth_audience": AUDIENCE,
         "enable_fault_injection": True,
         "shutdown_grace_seconds": 2,
+        # The product's default loop; BILLING_EVENT_LOOP=asyncio runs the suite on the other.
+        "event_loop": os.environ.get("BILLING_EVENT_LOOP") or "uvloop",
         "rules_dir": "",  # tests push their rules; the autoload has its own test
         # Gateway tokens and credentials are encrypted at rest (ADR 0034): a test key ring.
         "encryption_keys": TEST_ENCRYPTION_KEYS,
@@ -182,10 +185,11 @@ def server_settings(database_url: str, **overrides: object) -> Settings:
 
 
 class ThreadedServer:
-    """A Runtime on its own event loop in a background thread."""
+    """A Runtime on its own event loop in a background thread: the loop `billing serve` would
+    run it on (uvloop unless the settings say asyncio)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop(settings.event_loop)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.runtime = self._call(self._make(settings))

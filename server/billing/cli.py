@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import gc
 import logging
@@ -14,6 +13,7 @@ import sys
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from billing import event_loop
 from billing.config import Settings, SettingsError
 from billing.due_processes import Role, WakeSignal, lower_priority
 from billing.observability.logs import configure_logging
@@ -263,7 +263,7 @@ def _run_worker(
             tmp.write_text(str(port))
             tmp.replace(ready_file)  # atomic: readers never see a partial file
 
-    asyncio.run(serve(settings, on_ready, role, due_wake))
+    event_loop.run(serve(settings, on_ready, role, due_wake), settings.event_loop)
 
 
 def _supervise(settings: Settings, ready_file: str | None) -> int:

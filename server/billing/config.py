@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
 from billing.domain import limits
+from billing.event_loop import LOOPS
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/billing.db"
 
@@ -21,6 +22,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     listen: str = "127.0.0.1:50051"
     workers: int = 1  # server processes sharing the port (PostgreSQL only)
+    event_loop: str = "uvloop"  # or "asyncio", the standard library's (ADR 0077)
     data_dir: str = "var"  # where the development secret is kept
     rules_dir: str = "rules"  # embedded default: loaded at start, reloaded on change
     dev_tenant: str = "dev"  # embedded default: the tenant of the development token
@@ -138,6 +140,8 @@ class Settings:
     def check(self) -> None:
         if self.workers < 1:
             raise SettingsError("BILLING_WORKERS must be at least 1")
+        if self.event_loop not in LOOPS:
+            raise SettingsError(f"BILLING_EVENT_LOOP must be one of {', '.join(LOOPS)}")
         if self.due_work_concurrency < 1:
             raise SettingsError("BILLING_DUE_WORK_CONCURRENCY must be at least 1")
         if not 1 <= self.due_work_batch_rows <= 1000:

@@ -1,9 +1,11 @@
 """The baseline: a bare grpc.aio server that returns each request's bytes unchanged.
 
 No interceptors, no (de)serialization, no database: what is left is the cost of gRPC
-itself in one Python process, which is the ceiling the billing server is compared with.
+itself in one Python process, which is the ceiling the billing server is compared with. It
+runs on the event loop the billing server runs on by default (uvloop, ADR 0077), so the
+comparison is of the same machinery.
 
-    python -m billing.bench.echo --ready-file F [--listen 127.0.0.1:0]
+    python -m billing.bench.echo --ready-file F [--listen 127.0.0.1:0] [--loop uvloop]
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+
+from billing import event_loop
+from billing.config import Settings
 
 SERVICE = "billing.bench.Echo"
 METHOD = "Echo"
@@ -60,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m billing.bench.echo")
     parser.add_argument("--listen", default="127.0.0.1:0")
     parser.add_argument("--ready-file", required=True)
+    parser.add_argument("--loop", choices=event_loop.LOOPS, default=Settings().event_loop)
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.listen, args.ready_file))
+    event_loop.run(serve(args.listen, args.ready_file), args.loop)
     return 0
 
 

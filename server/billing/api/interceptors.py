@@ -117,14 +117,14 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             take = self._limiter.take
         return authenticates, required, take, self._check_requests
 
-    def _authorizer(self, method: str) -> Callable[[grpc.aio.ServicerContext], Awaitable[None]]:
+    def _authorizer(self, method: str) -> Callable[[str], Awaitable[None]]:
         """One call's auth and rate steps for `method`, decided once per method: the bearer
         token, its principal (cached or verified), the scope, then the tenant's rate."""
         _, required, take, _ = self._steps(method)
         cached, authenticate = self._verifier.cached, self._verifier.authenticate
 
-        async def authorize(context: grpc.aio.ServicerContext) -> None:
-            token = bearer_token(method, required, context)
+        async def authorize(authorization: str) -> None:
+            token = bearer_token(method, required, authorization)
             principal = cached(token) or await authenticate(token)
             admit(principal, method, required)
             if take is not None and (shared := take(principal.tenant_id)) is not None:
@@ -141,10 +141,10 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             turns = current_turns()
             turns.enter()
             try:
-                correlation_id = start_call(context, method)
+                correlation_id, authorization = start_call(context, method)
                 try:
                     if authenticates:
-                        await authorize(context)
+                        await authorize(authorization)
                     if checks:
                         request = check(request)
                     return await behavior(request, context)
@@ -164,10 +164,10 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         authorize = self._authorizer(method)
 
         async def handle(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-            correlation_id = start_call(context, method)
+            correlation_id, authorization = start_call(context, method)
             try:
                 if authenticates:
-                    await authorize(context)
+                    await authorize(authorization)
                 return await behavior(checked_each(requests) if checks else requests, context)
             except grpc.aio.AbortError:
                 raise
@@ -182,10 +182,10 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         authorize = self._authorizer(method)
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            correlation_id = start_call(context, method)
+            correlation_id, authorization = start_call(context, method)
             try:
                 if authenticates:
-                    await authorize(context)
+                    await authorize(authorization)
                 if checks:
                     request = check(request)
                 async for message in behavior(request, context):
@@ -208,10 +208,10 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 # a new one, or keys due for a refresh, takes the full path (`authenticate`).
 
 
-def bearer_token(method: str, required: str | None, context: grpc.aio.ServicerContext) -> str:
+def bearer_token(method: str, required: str | None, header: str) -> str:
+    """The token of the call's `authorization` header (`Bearer <token>`)."""
     if required is None:
         raise PermissionDenied(f"{method} declares no scope and cannot be called")
-    header = _metadata_value(context, "authorization")
     scheme, _, token = header.partition(" ")
     if not token or scheme.lower() != "bearer":
         raise Unauthenticated("missing bearer token in the authorization metadata")
@@ -225,12 +225,15 @@ def admit(principal: Principal, method: str, required: str | None) -> None:
     call_tenant.set(principal.tenant_id)  # for the log lines and the span (ADR 0060)
 
 
-def start_call(context: grpc.aio.ServicerContext, method: str) -> str:
-    correlation_id = _metadata_value(context, "x-request-id") or new_id("req")
+def start_call(context: grpc.aio.ServicerContext, method: str) -> tuple[str, str]:
+    """The call's correlation id, set for its logs and spans, and its `authorization` header:
+    one pass over the metadata (grpc builds its tuple anew on each `invocation_metadata()`)."""
+    request_id, authorization = _call_headers(context)
+    correlation_id = request_id or new_id("req")
     current_correlation_id.set(correlation_id)
     call_method.set(method)
     call_request_id.set(correlation_id)
-    return correlation_id
+    return correlation_id, authorization
 
 
 async def fail(
@@ -314,8 +317,13 @@ def _end_attributes(span: Any, context: grpc.aio.ServicerContext) -> None:
     span.set_attribute("rpc.grpc.status_code", code.value[0] if code is not None else 0)
 
 
-def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:
-    for k, v in context.invocation_metadata() or ():
-        if k == key:
-            return str(v)
-    return ""
+def _call_headers(context: grpc.aio.ServicerContext) -> tuple[str, str]:
+    """(x-request-id, authorization), each the first of its key, "" when absent."""
+    request_id: str | None = None
+    authorization: str | None = None
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and authorization is None:
+            authorization = str(value)
+        elif key == "x-request-id" and request_id is None:
+            request_id = str(value)
+    return request_id or "", authorization or ""

@@ -18,7 +18,7 @@ closed), and is closed after `recycle_s` like the engine's.
 
 A read goes through `LeanConnection.fetch_one`, on psycopg's libpq layer (`psycopg.pq`): the
 statement prepared once a connection, sent with `send_query_prepared`, its reply awaited on a
-reader the loop keeps for the connection's socket while it is lent, and its row loaded by
+reader the loop keeps for the connection's socket (added once, not per query), its row loaded by
 psycopg's own `Transformer` (the same loaders as a cursor). A psycopg cursor costs ~200 µs of
 CPU a query here (its generators, prepare bookkeeping, a reader added and removed and a timer
 armed per wait); this path ~80-110 (ADR 0076).

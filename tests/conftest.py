@@ -22,7 +22,7 @@ import pytest
 
 from billing.api.auth import SCOPES, mint_hs256_token
 from billing.config import Settings
-from billing.event_loop import new_event_loop
+from billing.event_loop import DEFAULT_LOOP, new_event_loop
 from billing.runtime import Runtime
 from billing_client.v1 import catalog_pb2_grpc, customers_pb2_grpc, rules_pb2_grpc
 from db_templates import PostgresTemplates, SqliteTemplate
@@ -171,7 +171,7 @@ def server_settings(database_url: str, **overrides: object) -> Settings:
         "enable_fault_injection": True,
         "shutdown_grace_seconds": 2,
         # The product's default loop; BILLING_EVENT_LOOP=asyncio runs the suite on the other.
-        "event_loop": os.environ.get("BILLING_EVENT_LOOP") or "uvloop",
+        "event_loop": os.environ.get("BILLING_EVENT_LOOP") or DEFAULT_LOOP,
         "rules_dir": "",  # tests push their rules; the autoload has its own test
         # Gateway tokens and credentials are encrypted at rest (ADR 0034): a test key ring.
         "encryption_keys": TEST_ENCRYPTION_KEYS,

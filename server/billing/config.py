@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
 from billing.domain import limits
-from billing.event_loop import LOOPS
+from billing.event_loop import DEFAULT_LOOP, LOOPS
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/billing.db"
 
@@ -22,7 +22,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     listen: str = "127.0.0.1:50051"
     workers: int = 1  # server processes sharing the port (PostgreSQL only)
-    event_loop: str = "uvloop"  # or "asyncio", the standard library's (ADR 0077)
+    event_loop: str = DEFAULT_LOOP  # uvloop, or "asyncio", the standard library's (ADR 0077)
     data_dir: str = "var"  # where the development secret is kept
     rules_dir: str = "rules"  # embedded default: loaded at start, reloaded on change
     dev_tenant: str = "dev"  # embedded default: the tenant of the development token

@@ -14,6 +14,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 LOOPS = ("uvloop", "asyncio")
+DEFAULT_LOOP = "uvloop"
 
 T = TypeVar("T")
 

@@ -19,7 +19,6 @@ from typing import Any
 import grpc
 
 from billing import event_loop
-from billing.config import Settings
 
 SERVICE = "billing.bench.Echo"
 METHOD = "Echo"
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m billing.bench.echo")
     parser.add_argument("--listen", default="127.0.0.1:0")
     parser.add_argument("--ready-file", required=True)
-    parser.add_argument("--loop", choices=event_loop.LOOPS, default=Settings().event_loop)
+    parser.add_argument("--loop", choices=event_loop.LOOPS, default=event_loop.DEFAULT_LOOP)
     args = parser.parse_args(argv)
     event_loop.run(serve(args.listen, args.ready_file), args.loop)
     return 0

@@ -126,10 +126,8 @@ class LeanConnection:
             self._loop.add_reader(self._watched_fd, self._readable)
 
     def _readable(self) -> None:
-        reply = self._reply
-        if reply is not None:
-            if not reply.done():
-                reply.set_result(None)
+        if self._reply is not None:
+            _settle(self._reply)
             return
         # Nothing asked: a notice, or the server closing the connection. A closed socket stays
         # readable, so a connection that cannot read is no longer watched (it is discarded

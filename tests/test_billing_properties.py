@@ -275,3 +275,12 @@ def test_random_histories_bill_what_the_plans_in_force_cost(
         _history(billing, granularity, unprorated_downgrade, first, steps)
 
     history()
+
+
+def test_a_credit_whose_unit_amount_does_not_terminate_is_stored(billing):
+    """Found by the property above on PostgreSQL: cancelling 3 seats with 0.17 left to credit
+    gave a unit amount of 0.17 / 3 in 38 digits, 41 characters for a String(40) column
+    (SQLite does not enforce the length). The unit keeps 18 places; the amounts are unchanged."""
+    billing.push(rules(granularity="second", behavior="always_invoice"))
+    steps = [Step(0, "seats:0"), Step(2573101, "seats:3"), Step(0, "cancel")]
+    _history(billing, "second", False, "team_monthly", steps)

@@ -195,3 +195,15 @@ def test_withdrawn_and_current_codes_never_overlap():
     assert not set(WITHDRAWN) & set(CURRENCY_EXPONENTS)
     assert currency_problem("EUR") is None
     assert currency_problem("XYZ") == "'XYZ' is not an ISO 4217 currency code"
+
+
+def test_within_stored_places_rounds_only_past_eighteen_places():
+    from billing.domain.money import within_stored_places
+
+    assert str(within_stored_places(Decimal("0.17") / Decimal(3))) == "0.056666666666666667"
+    assert str(within_stored_places(Decimal("-0.17") / Decimal(3))) == "-0.056666666666666667"
+    assert str(within_stored_places(Decimal("8.00"))) == "8.00"
+    assert str(within_stored_places(Decimal("1E+3"))) == "1E+3"
+    exact = Decimal("0.123456789012345678")
+    assert within_stored_places(exact) is exact
+    assert str(within_stored_places(Decimal("0.0000000000000000005"))) == "1E-18"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from billing.domain.money import MONEY_CONTEXT, Money, round_to_minor
+from billing.domain.money import MONEY_CONTEXT, Money, round_to_minor, within_stored_places
 from billing.domain.subscriptions import (
     NOT_BILLED,
     Billed,
@@ -278,7 +278,13 @@ def proration_lines(
             )
             base = MONEY_CONTEXT.multiply(list_price, _ratio(billed.net, billed.amount))
             share = credit_factor(None)
-        unit = MONEY_CONTEXT.divide(base, Decimal(billed.quantity)) if billed.quantity else base
+        # What the base comes to a unit, for the line to show: to the places a stored decimal
+        # keeps (0.17 / 3 has 38 digits); the credit itself is share x base, not unit x quantity.
+        unit = (
+            within_stored_places(MONEY_CONTEXT.divide(base, Decimal(billed.quantity)))
+            if billed.quantity
+            else base
+        )
         line = priced_line(
             f"Unused time on {old.description} x {billed.quantity} ({share})",
             kind=credit_kind,

@@ -389,6 +389,21 @@ def round_to_minor(amount: Decimal, currency_code: str, rounding: str = DEFAULT_
     return Money(currency_code, int(rounded.scaleb(exponent, context=MONEY_CONTEXT)))
 
 
+def within_stored_places(value: Decimal) -> Decimal:
+    """`value` with at most DECIMAL_PLACES_MAX decimal places (ROUND_HALF_UP past them), the
+    bound every decimal the system stores as text keeps; one within it is returned as it is.
+    For a derived value, such as a unit amount got by division, whose full 38 digits would
+    not fit its String(40) column; amounts are never computed from it."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or -exponent <= DECIMAL_PLACES_MAX:
+        return value
+    return value.quantize(
+        Decimal(1).scaleb(-DECIMAL_PLACES_MAX),
+        rounding=decimal.ROUND_HALF_UP,
+        context=MONEY_CONTEXT,
+    )
+
+
 def round_to_increment(amount_minor: int, increment_minor: int, rounding: str) -> int:
     """Cash rounding: `amount_minor` to a multiple of `increment_minor` (CHF 0.05 is 5), with a
     named mode. 1234 to 5 half up is 1235; 1232 is 1230; -1233 is -1235 (ties away from 0)."""

@@ -82,6 +82,7 @@ class Plan:
     mrr_subscriptions: int = 1_000_000  # GetMrr 1M: subscriptions whose MRR state is seeded
     metrics_listen: str = ""  # BILLING_METRICS_LISTEN of the servers ("" = off; ADR 0061)
     redis_url: str = DEFAULT_REDIS_URL  # BILLING_REDIS_URL of the "... redis" scenarios' server
+    analyze_every_s: float = 2.0  # ANALYZE period where the server has no autovacuum (0: never)
 
     @property
     def tracing(self) -> bool:
@@ -110,6 +111,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
     return value
 
 
@@ -241,6 +249,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--pg-workers", type=_positive_int, default=2, help="server processes on PostgreSQL"
     )
     parser.add_argument(
+        "--analyze-every",
+        type=_non_negative_float,
+        default=2.0,
+        help="on a PostgreSQL server without autovacuum (this machine's CI configuration),"
+        " ANALYZE the bench's database every N seconds, as autovacuum keeps a production"
+        " server's statistics (0: never, the empty tables' guesses throughout)",
+    )
+    parser.add_argument(
         "--trace-ratio", type=_ratio, default=0.0, help="BILLING_TRACE_SAMPLE_RATIO (0: off)"
     )
     parser.add_argument(
@@ -346,4 +362,5 @@ def make_plan(args: argparse.Namespace) -> Plan:
         mrr_subscriptions=args.mrr_subscriptions,
         metrics_listen=args.metrics_listen or _metrics_for_h2load(args.scenarios),
         redis_url=args.redis_url,
+        analyze_every_s=args.analyze_every,
     )

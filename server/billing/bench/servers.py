@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -288,6 +289,50 @@ def postgresql_database(server_url: str) -> Iterator[str]:
                 )
         except psycopg.Error as exc:
             print(f"billing-bench: could not drop database {name}: {exc}", file=sys.stderr)
+
+
+def _admin_dsn(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def autovacuum_off(server_url: str) -> bool:
+    """Whether `server_url`'s PostgreSQL server runs without autovacuum (this machine's CI
+    configuration does: its statistics then stay as the migration left them, empty)."""
+    try:
+        with psycopg.connect(_admin_dsn(server_url), autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute("SHOW autovacuum").fetchone()
+    except psycopg.Error as exc:
+        raise BenchError(f"cannot ask PostgreSQL whether autovacuum runs: {exc}") from exc
+    return row is not None and row[0] == "off"
+
+
+@contextlib.contextmanager
+def analyzed_meanwhile(database_url: str, every_s: float) -> Iterator[None]:
+    """ANALYZE the database every `every_s` seconds while the block runs: the statistics a
+    production server's autovacuum keeps, on a server that runs without it. The bench's
+    tables start empty and grow by thousands of rows a second; planned on the empty tables'
+    guesses, the due-work claim and its probes pick indexes no production server would
+    (docs/performance.md, "Statistics")."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        try:
+            with psycopg.connect(
+                _admin_dsn(database_url), autocommit=True, connect_timeout=5
+            ) as conn:
+                while not stop.wait(every_s):
+                    conn.execute("ANALYZE")
+        except psycopg.Error as exc:
+            if not stop.is_set():
+                print(f"billing-bench: ANALYZE stopped: {exc}", file=sys.stderr)
+
+    thread = threading.Thread(target=loop, name="analyze", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def migrate(env: Mapping[str, str]) -> None:

@@ -13,7 +13,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, null, or_, select, tuple_, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Executable
 
@@ -25,7 +38,6 @@ from billing.store.types import UTCDateTime
 
 d = due_work
 DELIVERY_KIND = "deliver_invoice"
-_earlier = aliased(due_work)
 _parked = aliased(due_work)
 # Not held back by a parked item of its subscription (the parked one included): what a run
 # still waits for. The partial index on parked items makes it a probe of a tiny index.
@@ -48,35 +60,84 @@ _RETURNED = (
 )
 
 
-def _claim_statement(scope: str) -> Executable:
-    """scope: "any" (every tenant), "clock" (one simulation clock), "tenant" (one tenant,
-    optionally some subscriptions: a bill run)."""
-    clock_now = func.coalesce(clocks.c.now, _WALL_NOW)
-    earlier_unfinished = exists().where(
-        _earlier.c.tenant_id == d.c.tenant_id,
-        _earlier.c.subscription_id == d.c.subscription_id,
-        _earlier.c.done_at.is_(None),
-        _earlier.c.due_at < d.c.due_at,
+def _claimable(t: Any) -> tuple[ColumnElement[bool], ...]:
+    """Conditions an open item of `t` (the table or an alias) is claimable under: not parked,
+    not leased by a live worker, and no earlier unfinished item of its subscription (probed
+    by the partial index on open items by subscription and due time)."""
+    earlier = aliased(due_work)
+    return (
+        t.c.done_at.is_(None),
+        t.c.parked_at.is_(None),
+        or_(t.c.lease_until.is_(None), t.c.lease_until < _WALL_NOW),
+        ~exists().where(
+            earlier.c.tenant_id == t.c.tenant_id,
+            earlier.c.subscription_id == t.c.subscription_id,
+            earlier.c.done_at.is_(None),
+            earlier.c.due_at < t.c.due_at,
+        ),
     )
-    candidates = (
-        select(d.c.tenant_id, d.c.id)
-        .select_from(
-            d.outerjoin(
-                clocks, and_(clocks.c.tenant_id == d.c.tenant_id, clocks.c.id == d.c.clock_id)
-            )
-        )
-        .where(
-            d.c.done_at.is_(None),
-            d.c.parked_at.is_(None),
-            or_(d.c.lease_until.is_(None), d.c.lease_until < _WALL_NOW),
-            d.c.due_at <= clock_now,
-            ~earlier_unfinished,
-        )
-        .order_by(d.c.due_at)
+
+
+def _bounded_candidates(dialect: str, tenant: bool) -> Select[Any]:
+    """The first due items across the scope (every tenant, or one), each walk bounded by the
+    time its items are due against: real-time items up to the wall time, each clock's items
+    up to its own time. One walk in due order over every open item, with each item's clock
+    joined in, cannot stop until it has `p_limit` items, so when fewer are due it read every
+    open item there is: every subscription's next renewal, each claim (issue 12; measured in
+    docs/performance.md). Each walk here stops at its bound or its limit; the merged walks'
+    first `p_limit` are the claim. Each walk skips rows another claim holds, as the single
+    walk did."""
+    real = aliased(due_work, name="real_time_item")
+    real_time = (
+        select(real.c.tenant_id, real.c.id, real.c.due_at)
+        .where(real.c.clock_id.is_(None), real.c.due_at <= _WALL_NOW, *_claimable(real))
+        .order_by(real.c.due_at)
         .limit(bindparam("p_limit"))
-        .with_for_update(of=d, skip_locked=True)
+        .with_for_update(of=real, skip_locked=True)
     )
-    if scope == "clock":
+    item = aliased(due_work, name="clock_item")
+    on_clock = (
+        select(item.c.tenant_id, item.c.id, item.c.due_at)
+        .where(
+            item.c.tenant_id == clocks.c.tenant_id,
+            item.c.clock_id == clocks.c.id,
+            item.c.due_at <= clocks.c.now,
+            *_claimable(item),
+        )
+        .order_by(item.c.due_at)
+        .limit(bindparam("p_limit"))
+    )
+    if tenant:
+        real_time = real_time.where(real.c.tenant_id == bindparam("p_tenant"))
+    if dialect == "postgresql":
+        # Per clock, a walk of its own open items in due order (LATERAL): a clock with many
+        # items due (a bill run's month) is not sorted whole to find its first few.
+        walk = on_clock.with_for_update(of=item, skip_locked=True).lateral("clock_walk")
+        clock_items = select(walk.c.tenant_id, walk.c.id, walk.c.due_at).select_from(
+            clocks.join(walk, true())
+        )
+        if tenant:
+            clock_items = clock_items.where(clocks.c.tenant_id == bindparam("p_tenant"))
+    else:  # SQLite has no LATERAL; it holds one embedded server's few clocks
+        joined = on_clock.order_by(None).limit(None)
+        if tenant:
+            joined = joined.where(item.c.tenant_id == bindparam("p_tenant"))
+        every_clock = joined.subquery("clock_walk")
+        clock_items = select(every_clock.c.tenant_id, every_clock.c.id, every_clock.c.due_at)
+    real_walk = real_time.subquery("real_time_walk")
+    due = union_all(
+        select(real_walk.c.tenant_id, real_walk.c.id, real_walk.c.due_at), clock_items
+    ).subquery("due")
+    return select(due.c.tenant_id, due.c.id).order_by(due.c.due_at).limit(bindparam("p_limit"))
+
+
+def _claim_statement(scope: str, dialect: str) -> Executable:
+    """scope: "any" (every tenant), "clock" (one simulation clock), "tenant" (one tenant),
+    "subscriptions" (some subscriptions of one tenant: a bill run)."""
+    candidates: Select[Any]
+    if scope in ("any", "tenant"):
+        candidates = _bounded_candidates(dialect, tenant=scope == "tenant")
+    elif scope == "clock":
         # One clock: its time is a single value, read once, so the partial index on open
         # items by (tenant, clock, due_at) bounds the scan instead of every open item
         # being joined to its clock.
@@ -90,23 +151,31 @@ def _claim_statement(scope: str) -> Executable:
             .where(
                 d.c.tenant_id == bindparam("p_tenant"),
                 d.c.clock_id == bindparam("p_clock"),
-                d.c.done_at.is_(None),
-                d.c.parked_at.is_(None),
-                or_(d.c.lease_until.is_(None), d.c.lease_until < _WALL_NOW),
                 d.c.due_at <= this_clock_now,
-                ~earlier_unfinished,
+                *_claimable(d),
             )
             .order_by(d.c.due_at)
             .limit(bindparam("p_limit"))
             .with_for_update(skip_locked=True)
         )
-    elif scope == "subscriptions":
-        candidates = candidates.where(
-            d.c.tenant_id == bindparam("p_tenant"),
-            d.c.subscription_id.in_(bindparam("p_subs", expanding=True)),
+    else:  # "subscriptions": a bill run's, a few subscriptions probed by their own index
+        candidates = (
+            select(d.c.tenant_id, d.c.id)
+            .select_from(
+                d.outerjoin(
+                    clocks, and_(clocks.c.tenant_id == d.c.tenant_id, clocks.c.id == d.c.clock_id)
+                )
+            )
+            .where(
+                d.c.tenant_id == bindparam("p_tenant"),
+                d.c.subscription_id.in_(bindparam("p_subs", expanding=True)),
+                d.c.due_at <= func.coalesce(clocks.c.now, _WALL_NOW),
+                *_claimable(d),
+            )
+            .order_by(d.c.due_at)
+            .limit(bindparam("p_limit"))
+            .with_for_update(of=d, skip_locked=True)
         )
-    elif scope == "tenant":
-        candidates = candidates.where(d.c.tenant_id == bindparam("p_tenant"))
     return (
         update(d)
         .where(tuple_(d.c.tenant_id, d.c.id).in_(candidates))
@@ -123,9 +192,11 @@ _SCHEDULE = {
     name: insert_or_ignore(name, d, ["tenant_id", "subscription_id", "kind", "due_at"])
     for name in ("postgresql", "sqlite")
 }
-_CLAIM_ANY = _claim_statement("any")
-_CLAIM_CLOCK = _claim_statement("clock")
-_CLAIM_TENANT = _claim_statement("tenant")
+_CLAIMS = {
+    (scope, dialect): _claim_statement(scope, dialect)
+    for scope in ("any", "clock", "tenant", "subscriptions")
+    for dialect in ("postgresql", "sqlite")
+}
 _COMPLETE = (
     update(d)
     .where(
@@ -137,7 +208,6 @@ _COMPLETE = (
     .values(done_at=bindparam("p_at"), lease_owner=null(), lease_until=null())
     .returning(d.c.id)
 )
-_CLAIM_SUBSCRIPTIONS = _claim_statement("subscriptions")
 
 
 def due_row(item: DueItem) -> dict[str, Any]:
@@ -179,16 +249,17 @@ class SqlDueWork:
             "p_lease_until": lease_until,
             "p_limit": limit,
         }
-        statement = _CLAIM_ANY
+        scope = "any"
         if clock_id is not None:
-            statement = _CLAIM_CLOCK
+            scope = "clock"
             params.update(p_tenant=tenant_id, p_clock=clock_id)
         elif subscription_ids is not None:
-            statement = _CLAIM_SUBSCRIPTIONS
+            scope = "subscriptions"
             params.update(p_tenant=tenant_id, p_subs=list(subscription_ids))
         elif tenant_id is not None:
-            statement = _CLAIM_TENANT
+            scope = "tenant"
             params.update(p_tenant=tenant_id)
+        statement = _CLAIMS[scope, self._conn.dialect.name]
         rows = (await self._conn.execute(statement, params)).all()
         items = [DueItem(*cells) for cells in (tuple(row) for row in rows)]
         return sorted(items, key=lambda item: (item.due_at, item.id))

@@ -315,10 +315,20 @@ due_work = Table(
         postgresql_where=text("done_at IS NULL"),
         sqlite_where=text("done_at IS NULL"),
     ),
-    # Open items in due order: what the claim across every tenant and clock walks, stopping
-    # at the first items due on their clocks (migration 0033).
+    # Open real-time items in due order: what the claim's real-time walk reads, stopping at
+    # the wall time (migration 0036; each clock's items are walked by the index above).
     Index(
-        "ix_due_work_open_by_due",
+        "ix_due_work_open_real_time",
+        "due_at",
+        postgresql_where=text("done_at IS NULL AND clock_id IS NULL"),
+        sqlite_where=text("done_at IS NULL AND clock_id IS NULL"),
+    ),
+    # A subscription's open items by due time: the claim's check for an earlier unfinished
+    # item of the same subscription probes one page of it (migration 0036).
+    Index(
+        "ix_due_work_open_by_subscription",
+        "tenant_id",
+        "subscription_id",
         "due_at",
         postgresql_where=text("done_at IS NULL"),
         sqlite_where=text("done_at IS NULL"),

@@ -1,6 +1,6 @@
 """The bench's stand-in for autovacuum (bench/servers.py): on a server without it, the bench's
 database is ANALYZEd while scenarios run, so their plans are made on statistics a production
-server's autovacuum would keep (docs/performance.md, "Statistics")."""
+server's autovacuum would keep (ADR 0078)."""
 
 from __future__ import annotations
 

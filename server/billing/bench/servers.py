@@ -312,7 +312,7 @@ def analyzed_meanwhile(database_url: str, every_s: float) -> Iterator[None]:
     production server's autovacuum keeps, on a server that runs without it. The bench's
     tables start empty and grow by thousands of rows a second; planned on the empty tables'
     guesses, the due-work claim and its probes pick indexes no production server would
-    (docs/performance.md, "Statistics")."""
+    (ADR 0078)."""
     stop = threading.Event()
 
     def loop() -> None:

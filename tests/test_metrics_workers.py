@@ -50,7 +50,12 @@ def test_each_worker_serves_its_own_metrics_port(make_database, tmp_path) -> Non
                 assert time.monotonic() < deadline, "a worker's metrics port never answered"
                 time.sleep(0.2)
         for i in range(20):  # new connections: the kernel spreads them over the workers
-            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            # A channel of its own subchannels: from grpc's global pool a new channel may take
+            # the last one's connection while it lingers, and all 20 calls reach one worker
+            # (seen once in a full suite run: [20.0, 0.0]).
+            with grpc.insecure_channel(
+                f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]
+            ) as channel:
                 stub = customers_pb2_grpc.CustomerServiceStub(channel)
                 customer = pb.Customer(display_name=f"C{i}", currency_code="USD")
                 stub.CreateCustomer(

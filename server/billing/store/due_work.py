@@ -78,25 +78,31 @@ def _claimable(t: Any) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def _bounded_candidates(dialect: str, tenant: bool) -> Select[Any]:
-    """The first due items across the scope (every tenant, or one), each walk bounded by the
-    time its items are due against: real-time items up to the wall time, each clock's items
-    up to its own time. One walk in due order over every open item, with each item's clock
-    joined in, cannot stop until it has `p_limit` items, so when fewer are due it read every
-    open item there is: every subscription's next renewal, each claim (issue 12; measured in
-    docs/performance.md). Each walk here stops at its bound or its limit; the merged walks'
-    first `p_limit` are the claim. Each walk skips rows another claim holds, as the single
-    walk did."""
-    real = aliased(due_work, name="real_time_item")
-    real_time = (
-        select(real.c.tenant_id, real.c.id, real.c.due_at)
-        .where(real.c.clock_id.is_(None), real.c.due_at <= _WALL_NOW, *_claimable(real))
-        .order_by(real.c.due_at)
+def _real_time_walk(t: Any, tenant: bool) -> Select[Any]:
+    """Open real-time items due by the wall time, in due order, the first `p_limit`."""
+    walk = (
+        select(t.c.tenant_id, t.c.id, t.c.due_at)
+        .where(t.c.clock_id.is_(None), t.c.due_at <= _WALL_NOW, *_claimable(t))
+        .order_by(t.c.due_at)
         .limit(bindparam("p_limit"))
-        .with_for_update(of=real, skip_locked=True)
     )
+    return walk.where(t.c.tenant_id == bindparam("p_tenant")) if tenant else walk
+
+
+def _bounded_candidates(tenant: bool) -> Select[Any]:
+    """PostgreSQL: the first due items across the scope (every tenant, or one), each walk
+    bounded by the time its items are due against: real-time items up to the wall time, each
+    clock's items up to its own time (ADR 0078). One walk in due order over every open item,
+    with each item's clock joined in, could stop only at `p_limit` items, so when fewer were
+    due it read every open item there is (every subscription's next renewal) on each claim.
+    Each walk here stops at its bound or its limit, skipping rows another claim holds; the
+    merged walks' first `p_limit` are the claim."""
+    real = aliased(due_work, name="real_time_item")
+    real_time = _real_time_walk(real, tenant).with_for_update(of=real, skip_locked=True)
     item = aliased(due_work, name="clock_item")
-    on_clock = (
+    # Per clock, a walk of its own open items in due order (LATERAL): a clock with many items
+    # due (a bill run's month) is not sorted whole to find its first few.
+    walk = (
         select(item.c.tenant_id, item.c.id, item.c.due_at)
         .where(
             item.c.tenant_id == clocks.c.tenant_id,
@@ -106,24 +112,14 @@ def _bounded_candidates(dialect: str, tenant: bool) -> Select[Any]:
         )
         .order_by(item.c.due_at)
         .limit(bindparam("p_limit"))
+        .with_for_update(of=item, skip_locked=True)
+        .lateral("clock_walk")
+    )
+    clock_items = select(walk.c.tenant_id, walk.c.id, walk.c.due_at).select_from(
+        clocks.join(walk, true())
     )
     if tenant:
-        real_time = real_time.where(real.c.tenant_id == bindparam("p_tenant"))
-    if dialect == "postgresql":
-        # Per clock, a walk of its own open items in due order (LATERAL): a clock with many
-        # items due (a bill run's month) is not sorted whole to find its first few.
-        walk = on_clock.with_for_update(of=item, skip_locked=True).lateral("clock_walk")
-        clock_items = select(walk.c.tenant_id, walk.c.id, walk.c.due_at).select_from(
-            clocks.join(walk, true())
-        )
-        if tenant:
-            clock_items = clock_items.where(clocks.c.tenant_id == bindparam("p_tenant"))
-    else:  # SQLite has no LATERAL; it holds one embedded server's few clocks
-        joined = on_clock.order_by(None).limit(None)
-        if tenant:
-            joined = joined.where(item.c.tenant_id == bindparam("p_tenant"))
-        every_clock = joined.subquery("clock_walk")
-        clock_items = select(every_clock.c.tenant_id, every_clock.c.id, every_clock.c.due_at)
+        clock_items = clock_items.where(clocks.c.tenant_id == bindparam("p_tenant"))
     real_walk = real_time.subquery("real_time_walk")
     due = union_all(
         select(real_walk.c.tenant_id, real_walk.c.id, real_walk.c.due_at), clock_items
@@ -131,12 +127,12 @@ def _bounded_candidates(dialect: str, tenant: bool) -> Select[Any]:
     return select(due.c.tenant_id, due.c.id).order_by(due.c.due_at).limit(bindparam("p_limit"))
 
 
-def _claim_statement(scope: str, dialect: str) -> Executable:
-    """scope: "any" (every tenant), "clock" (one simulation clock), "tenant" (one tenant),
-    "subscriptions" (some subscriptions of one tenant: a bill run)."""
+def _claim_statement(scope: str) -> Executable:
+    """scope: "any" (every tenant) and "tenant" (one tenant) on PostgreSQL; "clock" (one
+    simulation clock), "subscriptions" (some subscriptions of one tenant: a bill run)."""
     candidates: Select[Any]
     if scope in ("any", "tenant"):
-        candidates = _bounded_candidates(dialect, tenant=scope == "tenant")
+        candidates = _bounded_candidates(tenant=scope == "tenant")
     elif scope == "clock":
         # One clock: its time is a single value, read once, so the partial index on open
         # items by (tenant, clock, due_at) bounds the scan instead of every open item
@@ -176,9 +172,14 @@ def _claim_statement(scope: str, dialect: str) -> Executable:
             .limit(bindparam("p_limit"))
             .with_for_update(of=d, skip_locked=True)
         )
+    return _lease(tuple_(d.c.tenant_id, d.c.id).in_(candidates))
+
+
+def _lease(which: ColumnElement[bool]) -> Executable:
+    """Lease the items `which` picks to `p_owner` until `p_lease_until`, one attempt more."""
     return (
         update(d)
-        .where(tuple_(d.c.tenant_id, d.c.id).in_(candidates))
+        .where(which)
         .values(
             lease_owner=bindparam("p_owner"),
             lease_until=bindparam("p_lease_until", type_=UTCDateTime),
@@ -192,11 +193,33 @@ _SCHEDULE = {
     name: insert_or_ignore(name, d, ["tenant_id", "subscription_id", "kind", "due_at"])
     for name in ("postgresql", "sqlite")
 }
-_CLAIMS = {
-    (scope, dialect): _claim_statement(scope, dialect)
-    for scope in ("any", "clock", "tenant", "subscriptions")
-    for dialect in ("postgresql", "sqlite")
+_CLAIMS = {scope: _claim_statement(scope) for scope in ("any", "clock", "tenant", "subscriptions")}
+# SQLite, every tenant or one: the walks read one by one (it has no LATERAL, and one walk
+# joined to every clock sorted all of a clock's due items, each probed, to take its first
+# few), merged here, then leased. One writer: the claim's transaction holds the database's
+# write lock from its first statement, so nothing claims between the reads and the lease.
+_SQLITE_CLOCKS = {
+    tenant: select(clocks.c.tenant_id, clocks.c.id, clocks.c.now).where(
+        clocks.c.tenant_id == bindparam("p_tenant") if tenant else true()
+    )
+    for tenant in (False, True)
 }
+_SQLITE_REAL_TIME_WALK = {tenant: _real_time_walk(d, tenant) for tenant in (False, True)}
+_SQLITE_CLOCK_WALK = (
+    select(d.c.tenant_id, d.c.id, d.c.due_at)
+    .where(
+        d.c.tenant_id == bindparam("p_tenant"),
+        d.c.clock_id == bindparam("p_clock"),
+        d.c.due_at <= bindparam("p_clock_now", type_=UTCDateTime),
+        *_claimable(d),
+    )
+    .order_by(d.c.due_at)
+    .limit(bindparam("p_limit"))
+)
+# By tenant, the ids a list: SQLite scans the whole table for a list of (tenant, id) pairs.
+_SQLITE_LEASE = _lease(
+    and_(d.c.tenant_id == bindparam("p_tenant"), d.c.id.in_(bindparam("p_ids", expanding=True)))
+)
 _COMPLETE = (
     update(d)
     .where(
@@ -259,10 +282,30 @@ class SqlDueWork:
         elif tenant_id is not None:
             scope = "tenant"
             params.update(p_tenant=tenant_id)
-        statement = _CLAIMS[scope, self._conn.dialect.name]
-        rows = (await self._conn.execute(statement, params)).all()
+        if scope in ("any", "tenant") and self._conn.dialect.name == "sqlite":
+            rows = await self._claim_walks_one_by_one(params, limit, tenant=scope == "tenant")
+        else:
+            rows = (await self._conn.execute(_CLAIMS[scope], params)).all()
         items = [DueItem(*cells) for cells in (tuple(row) for row in rows)]
         return sorted(items, key=lambda item: (item.due_at, item.id))
+
+    async def _claim_walks_one_by_one(
+        self, params: dict[str, object], limit: int, *, tenant: bool
+    ) -> Sequence[Any]:
+        """SQLite's claim across clocks (see _SQLITE_CLOCKS)."""
+        due = list((await self._conn.execute(_SQLITE_REAL_TIME_WALK[tenant], params)).all())
+        for clock in (await self._conn.execute(_SQLITE_CLOCKS[tenant], params)).all():
+            walk = {"p_tenant": clock.tenant_id, "p_clock": clock.id, "p_clock_now": clock.now}
+            due += (await self._conn.execute(_SQLITE_CLOCK_WALK, params | walk)).all()
+        first = sorted(due, key=lambda row: (row.due_at, row.id))[:limit]
+        by_tenant: dict[str, list[str]] = {}
+        for row in first:
+            by_tenant.setdefault(row.tenant_id, []).append(row.id)
+        leased: list[Any] = []
+        for tenant_id, ids in by_tenant.items():
+            lease = params | {"p_tenant": tenant_id, "p_ids": ids}
+            leased += (await self._conn.execute(_SQLITE_LEASE, lease)).all()
+        return leased
 
     async def complete(self, item: DueItem, owner: str, at: datetime) -> bool:
         """Mark done, if this worker still holds the lease. On PostgreSQL, first in its

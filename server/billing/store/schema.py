@@ -304,7 +304,6 @@ due_work = Table(
     Column("last_error", Text, nullable=True),
     Column("parked_at", UTCDateTime, nullable=True),
     UniqueConstraint("tenant_id", "subscription_id", "kind", "due_at"),
-    Index(None, "done_at", "due_at"),
     Index(None, "tenant_id", "clock_id", "done_at"),
     # Open items of one clock in due order: what claiming for a clock walks.
     Index(

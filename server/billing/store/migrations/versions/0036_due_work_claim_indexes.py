@@ -8,7 +8,10 @@ walks real-time items up to the wall time and each clock's items up to the clock
 - `ix_due_work_open_real_time`: open real-time items in due order (replaces
   `ix_due_work_open_by_due`, whose walk passed every simulation clock's items too);
 - `ix_due_work_open_by_subscription`: a subscription's open items by due time, the probe of
-  the earlier-unfinished check (one index page, not the tenant's open items).
+  the earlier-unfinished check (one index page, not the tenant's open items);
+- `ix_due_work_done_at_due_at` dropped: the first claim's index (0003), read by no statement
+  since the partial indexes, yet maintained on every insert and every completion, and without
+  statistics SQLite walked it for real-time items, every simulation clock's items with them.
 
 Revision ID: 0036
 Revises: 0035
@@ -30,6 +33,7 @@ OPEN_REAL_TIME = "done_at IS NULL AND clock_id IS NULL"
 
 
 def upgrade() -> None:
+    op.drop_index("ix_due_work_done_at_due_at", table_name="due_work")
     op.drop_index("ix_due_work_open_by_due", table_name="due_work")
     op.create_index(
         "ix_due_work_open_real_time",
@@ -57,3 +61,4 @@ def downgrade() -> None:
         postgresql_where=sa.text(OPEN),
         sqlite_where=sa.text(OPEN),
     )
+    op.create_index("ix_due_work_done_at_due_at", "due_work", ["done_at", "due_at"])

@@ -29,6 +29,7 @@ from typing import Any, cast
 import psycopg
 from psycopg import generators, pq
 from psycopg.adapt import Transformer
+from psycopg.pq.abc import PGresult
 from sqlalchemy import Dialect
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
@@ -393,7 +394,6 @@ class WriteBatch:
         raw = (await self.conn.get_raw_connection()).driver_connection
         if raw is None:
             raise RuntimeError("the transaction's connection is closed")
-        cursor = psycopg.AsyncClientCursor(raw)  # to send, and read each statement's result
         last: list[_Last] = []
         held: list[_Held] = []
         if commit:
@@ -404,7 +404,6 @@ class WriteBatch:
         try:
             texts, shapes = _query(queue, held, last, dialect, binding, preparing)
         except psycopg.Error as exc:  # a value psycopg cannot send (NUL in text)
-            await cursor.close()
             raise DBAPIError.instance("(deferred writes)", None, exc, psycopg.Error) from exc
         if preparing.used:
             # Ahead of every statement, each with a result of its own (skipped below).
@@ -418,21 +417,35 @@ class WriteBatch:
             texts.append("COMMIT")
             shapes.append("COMMIT")
             COUNTS.commits += 1
+        query = ";\n".join(texts)
         try:
             with raw_span(self.conn.sync_engine, shapes):
-                await cursor.execute(";\n".join(texts))
-            for _ in range(deferred):  # each statement has its result, in order
-                cursor.nextset()
-            for end in last:
-                end.receive(await cursor.fetchall())
-                cursor.nextset()
+                results = await simple_query(raw, query)
+            # Each statement has its result, in order: the last statements' rows are theirs.
+            loader = Transformer.from_context(raw)
+            for end, result in zip(last, results[deferred:], strict=False):
+                loader.set_pgresult(result)
+                end.receive(loader.load_rows(0, result.ntuples, tuple))
             preparing.sent()
         except psycopg.Error as exc:
             # The same exception SQLAlchemy raises for a statement it sent, so callers (the
             # store's retry on serialization failures) see no difference.
-            raise DBAPIError.instance(";\n".join(texts), None, exc, psycopg.Error) from exc
-        finally:
-            await cursor.close()
+            raise DBAPIError.instance(query, None, exc, psycopg.Error) from exc
+
+
+async def simple_query(driver: psycopg.AsyncConnection[Any], query: str) -> list[PGresult]:
+    """`query` (statements joined by `;`) sent as one simple query on the connection's libpq
+    handle, and every statement's result; psycopg's error for the first that failed (the
+    server runs none after it). No cursor: psycopg's cursor paid, per statement, a result
+    step (`nextset`) and its prepare bookkeeping on top of the one send and one read."""
+    encoding = driver.info.encoding
+    async with driver.lock:
+        driver.pgconn.send_query(query.encode(encoding))
+        results: list[PGresult] = await driver.wait(generators.execute(driver.pgconn))
+    for result in results:
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, encoding=encoding)
+    return results
 
 
 def _target(statement: Executable) -> object:
@@ -600,15 +613,9 @@ class BatchedConnection:
         COUNTS.statements += len(statements)
         if COUNTS.keep_texts:
             COUNTS.recent += [f"[opening query] {shape.sql}" for shape in shapes]
-        encoding = driver.info.encoding
         try:
             with raw_span(self.raw.sync_engine, [shape.sql for shape in shapes]):
-                async with driver.lock:
-                    driver.pgconn.send_query(query.encode(encoding))
-                    results = await driver.wait(generators.execute(driver.pgconn))
-            for result in results:
-                if result.status == pq.ExecStatus.FATAL_ERROR:
-                    raise psycopg.errors.error_from_result(result, encoding=encoding)
+                results = await simple_query(driver, query)
         except psycopg.Error as exc:
             raise DBAPIError.instance(query, None, exc, psycopg.Error) from exc
         loader = Transformer.from_context(driver)

@@ -89,6 +89,19 @@ def _real_time_walk(t: Any, tenant: bool) -> Select[Any]:
     return walk.where(t.c.tenant_id == bindparam("p_tenant")) if tenant else walk
 
 
+def _clock_walk(t: Any, tenant_id: Any, clock_id: Any, now: Any) -> Select[Any]:
+    """Open items of one clock due by its time `now`, in due order, the first `p_limit` (the
+    partial index on open items by tenant, clock and due time gives that order)."""
+    return (
+        select(t.c.tenant_id, t.c.id, t.c.due_at)
+        .where(
+            t.c.tenant_id == tenant_id, t.c.clock_id == clock_id, t.c.due_at <= now, *_claimable(t)
+        )
+        .order_by(t.c.due_at)
+        .limit(bindparam("p_limit"))
+    )
+
+
 def _bounded_candidates(tenant: bool) -> Select[Any]:
     """PostgreSQL: the first due items across the scope (every tenant, or one), each walk
     bounded by the time its items are due against: real-time items up to the wall time, each
@@ -103,15 +116,7 @@ def _bounded_candidates(tenant: bool) -> Select[Any]:
     # Per clock, a walk of its own open items in due order (LATERAL): a clock with many items
     # due (a bill run's month) is not sorted whole to find its first few.
     walk = (
-        select(item.c.tenant_id, item.c.id, item.c.due_at)
-        .where(
-            item.c.tenant_id == clocks.c.tenant_id,
-            item.c.clock_id == clocks.c.id,
-            item.c.due_at <= clocks.c.now,
-            *_claimable(item),
-        )
-        .order_by(item.c.due_at)
-        .limit(bindparam("p_limit"))
+        _clock_walk(item, clocks.c.tenant_id, clocks.c.id, clocks.c.now)
         .with_for_update(of=item, skip_locked=True)
         .lateral("clock_walk")
     )
@@ -143,15 +148,8 @@ def _claim_statement(scope: str) -> Executable:
             .scalar_subquery()
         )
         candidates = (
-            select(d.c.tenant_id, d.c.id)
-            .where(
-                d.c.tenant_id == bindparam("p_tenant"),
-                d.c.clock_id == bindparam("p_clock"),
-                d.c.due_at <= this_clock_now,
-                *_claimable(d),
-            )
-            .order_by(d.c.due_at)
-            .limit(bindparam("p_limit"))
+            _clock_walk(d, bindparam("p_tenant"), bindparam("p_clock"), this_clock_now)
+            .with_only_columns(d.c.tenant_id, d.c.id)
             .with_for_update(skip_locked=True)
         )
     else:  # "subscriptions": a bill run's, a few subscriptions probed by their own index
@@ -205,16 +203,8 @@ _SQLITE_CLOCKS = {
     for tenant in (False, True)
 }
 _SQLITE_REAL_TIME_WALK = {tenant: _real_time_walk(d, tenant) for tenant in (False, True)}
-_SQLITE_CLOCK_WALK = (
-    select(d.c.tenant_id, d.c.id, d.c.due_at)
-    .where(
-        d.c.tenant_id == bindparam("p_tenant"),
-        d.c.clock_id == bindparam("p_clock"),
-        d.c.due_at <= bindparam("p_clock_now", type_=UTCDateTime),
-        *_claimable(d),
-    )
-    .order_by(d.c.due_at)
-    .limit(bindparam("p_limit"))
+_SQLITE_CLOCK_WALK = _clock_walk(
+    d, bindparam("p_tenant"), bindparam("p_clock"), bindparam("p_clock_now", type_=UTCDateTime)
 )
 # By tenant, the ids a list: SQLite scans the whole table for a list of (tenant, id) pairs.
 _SQLITE_LEASE = _lease(
